@@ -1,0 +1,123 @@
+"""The envelope every message carries, as CloudEvents Kafka-binding headers (binary mode).
+
+The payload travels as the record value (JSON); the envelope travels in `ce_*` headers so a
+consumer can route, dedupe and trace a message before it parses the payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+
+class EnvelopeError(ValueError):
+    """The headers do not form a valid envelope; the message goes to the dead-letter topic."""
+
+
+class Envelope(BaseModel):
+    """Metadata of one message: identity, type, version, time, and its place in a conversation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: UUID = Field(
+        default_factory=uuid4,
+        description="Unique id of this message; consumers dedupe on it (inbox).",
+        examples=["0b9f3c1e-4d55-4c8e-9a57-2f1f0c6a7e11"],
+    )
+    type: str = Field(
+        description="Message type, the name of the payload model.",
+        examples=["CarnetIssued"],
+        min_length=1,
+        max_length=100,
+    )
+    schema_version: int = Field(
+        default=1, ge=1, description="Version of the payload schema for this type.", examples=[1]
+    )
+    occurred_at: datetime = Field(
+        default_factory=lambda: datetime.now(timezone.utc),
+        description="When the fact happened, RFC 3339 with offset.",
+        examples=["2026-11-22T09:30:00+00:00"],
+    )
+    correlation_id: UUID = Field(
+        default_factory=uuid4,
+        description="Id shared by every message of one business conversation (e.g. one issuance).",
+        examples=["5d2a7c0e-1b6f-4a8e-8f3a-0c9d8e7f6a5b"],
+    )
+    causation_id: UUID | None = Field(
+        default=None,
+        description="Id of the message that caused this one; empty for a conversation's first message.",
+        examples=["0b9f3c1e-4d55-4c8e-9a57-2f1f0c6a7e11"],
+    )
+    producer: str = Field(
+        description="Service or system that produced the message (CloudEvents `source`).",
+        examples=["issuer"],
+        min_length=1,
+        max_length=100,
+    )
+    subject: str | None = Field(
+        default=None,
+        description="What the message is about: the carnet number when carnet-scoped (also the Kafka key).",
+        examples=["FR2600000017"],
+        max_length=100,
+    )
+
+    def caused(self, type_: str, producer: str, subject: str | None = None, **kw: Any) -> Envelope:
+        """Envelope for a message caused by this one: same correlation, causation = this id."""
+        return Envelope(
+            type=type_,
+            producer=producer,
+            subject=subject if subject is not None else self.subject,
+            correlation_id=self.correlation_id,
+            causation_id=self.message_id,
+            **kw,
+        )
+
+    def to_headers(self) -> dict[str, str]:
+        headers = {
+            "ce_specversion": SPEC_VERSION,
+            "ce_id": str(self.message_id),
+            "ce_type": self.type,
+            "ce_source": self.producer,
+            "ce_time": self.occurred_at.isoformat(),
+            "ce_schemaversion": str(self.schema_version),
+            "ce_correlationid": str(self.correlation_id),
+            "content-type": CONTENT_TYPE,
+        }
+        if self.causation_id is not None:
+            headers["ce_causationid"] = str(self.causation_id)
+        if self.subject is not None:
+            headers["ce_subject"] = self.subject
+        return headers
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, Any]) -> Envelope:
+        h = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)) for k, v in headers.items()}
+        missing = [k for k in ("ce_id", "ce_type", "ce_source", "ce_time") if k not in h]
+        if missing:
+            raise EnvelopeError(f"missing envelope headers: {', '.join(missing)}")
+        if h.get("ce_specversion", SPEC_VERSION) != SPEC_VERSION:
+            raise EnvelopeError(f"unsupported CloudEvents specversion {h['ce_specversion']!r}")
+        try:
+            return cls(
+                message_id=h["ce_id"],
+                type=h["ce_type"],
+                producer=h["ce_source"],
+                occurred_at=h["ce_time"],
+                schema_version=h.get("ce_schemaversion", "1"),
+                correlation_id=h.get("ce_correlationid", h["ce_id"]),
+                causation_id=h.get("ce_causationid"),
+                subject=h.get("ce_subject"),
+            )
+        except ValidationError as exc:
+            raise EnvelopeError(f"invalid envelope: {_short(exc)}") from exc
+
+
+def _short(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])

@@ -1,0 +1,276 @@
+"""Version-1 payloads of every message on the happy path, and the registry that decodes them.
+
+Each payload names its `TYPE` and `VERSION`; the envelope carries both, so a consumer picks the
+model before it parses. Payloads carry no goods descriptions or values beyond the issuance
+request itself: what the core needs to apply the rules travels as separate fields.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.kinds import DeclarationKind
+
+COUNTRY = r"^[A-Z]{2}$"
+CARNET_NUMBER = r"^[A-Z]{2}[0-9]{10}$"
+
+
+def F(description: str, example: Any, **kw: Any) -> Any:
+    """A field with its description and one example, as every contract field must have."""
+    return Field(description=description, examples=[example], **kw)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+
+class GoodsCategory(StrEnum):
+    """R4: eligible categories first, then the excluded ones issuance must refuse."""
+
+    PROFESSIONAL_EQUIPMENT = "professional_equipment"
+    EXHIBITION = "exhibition"
+    COMMERCIAL_SAMPLES = "commercial_samples"
+    OTHER_TREATY = "other_treaty"
+    TOBACCO = "tobacco"
+    ALCOHOL = "alcohol"
+    PERISHABLE = "perishable"
+    CONSUMABLE = "consumable"
+    NOT_FOR_REEXPORT = "not_for_reexport"
+    CONTROLLED = "controlled"
+    PROCESSING_OR_REPAIR = "processing_or_repair"
+
+
+class Holder(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    holder_id: str = F("Wallet id of the holder in the digital system.", "hld_7f3a9c", min_length=1, max_length=64)
+    name: str = F("Name of the natural or legal person.", "Acme Film Production SARL", min_length=1, max_length=200)
+    address: str = F("Postal address.", "12 rue de la Paix, 75002 Paris, FR", min_length=1, max_length=500)
+    person: Literal["natural", "legal"] = F("Natural or legal person (R1).", "legal")
+
+
+class GoodsItem(BaseModel):
+    """One line of the general list (R3)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    item_number: int = F("Item number on the general list, from 1.", 1, ge=1, le=9999)
+    description: str = F("Trade description with serial numbers or marks.", "Camera ARRI Alexa Mini, s/n 12345", min_length=1, max_length=500)
+    quantity: int = F("Number of pieces.", 1, ge=1)
+    weight_kg: Decimal | None = F("Weight in kilograms, where weight is the measure.", "2.3", default=None, ge=0)
+    volume_l: Decimal | None = F("Volume in litres, where volume is the measure.", None, default=None, ge=0)
+    value: Decimal = F("Value of the line.", "45000.00", ge=0)
+    currency: str = F("ISO 4217 currency of the value.", "EUR", pattern=r"^[A-Z]{3}$")
+    origin_country: str = F("ISO 3166-1 alpha-2 country of origin.", "DE", pattern=COUNTRY)
+    category: GoodsCategory = F("Category, checked against R4.", GoodsCategory.PROFESSIONAL_EQUIPMENT)
+
+
+class CarnetItem(BaseModel):
+    """What the ledger needs of an item: no description and no value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    item_number: int = F("Item number on the general list.", 1, ge=1)
+    quantity: int = F("Number of pieces.", 1, ge=1)
+    origin_country: str = F("Country of origin.", "DE", pattern=COUNTRY)
+
+
+class Reason(BaseModel):
+    """Why something was refused: which rule, which field or item, in words."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    rule: str = F("Rule id from DOMAIN.md, or 'contract' for a schema violation.", "R4")
+    field: str | None = F("Path of the offending field.", "goods[2].category", default=None)
+    item_number: int | None = F("Item number concerned, if any.", 3, default=None)
+    message: str = F("Human-readable explanation.", "alcohol is excluded from ATA carnets (R4)")
+
+
+# --- issuance -------------------------------------------------------------------------
+
+
+class IssuanceRequested(Payload):
+    """An NGA asks for a carnet to be issued (sent by the NGA's national issuing system)."""
+
+    TYPE: ClassVar[str] = "IssuanceRequested"
+    request_id: str = F("The NGA's own request id; responses echo it, repeats are answered once.", "FR-REQ-2026-000042", min_length=1, max_length=100)
+    nga: str = F("Country of the guaranteeing NGA.", "FR", pattern=COUNTRY)
+    issuing_association: str = F("Id of the issuing association under the NGA.", "FR-CCI-PARIS", min_length=1, max_length=50)
+    holder: Holder = F("The holder.", {"holder_id": "hld_7f3a9c", "name": "Acme", "address": "Paris", "person": "legal"})
+    representative_ids: list[str] = F("Wallet ids of representatives the carnet is shared with.", ["rep_19be"], default_factory=list)
+    intended_use: str = F("Intended use of the goods.", "Professional equipment for a film shoot", min_length=1, max_length=500)
+    countries: list[str] = F("Countries where the carnet may be used.", ["CH", "GB"], min_length=1)
+    issue_date: date = F("Date of issue.", "2026-11-22")
+    expiry_date: date = F("Last valid day (R2).", "2027-11-21")
+    goods: list[GoodsItem] = F("The general list (R3).", [], min_length=1, max_length=9999)
+    transport: str | None = F("Means of transport, where given.", "air freight", default=None, max_length=200)
+
+
+class CarnetIssued(Payload):
+    TYPE: ClassVar[str] = "CarnetIssued"
+    request_id: str = F("The NGA's request id.", "FR-REQ-2026-000042")
+    carnet_number: str = F("Carnet number: country prefix, year, sequence, check digit.", "FR2600000017", pattern=CARNET_NUMBER)
+    nga: str = F("Country of the guaranteeing NGA, also the home country.", "FR", pattern=COUNTRY)
+    issuing_association: str = F("Issuing association.", "FR-CCI-PARIS")
+    holder_id: str = F("Wallet id of the holder.", "hld_7f3a9c")
+    representative_ids: list[str] = F("Wallet ids the carnet is shared with.", ["rep_19be"])
+    countries: list[str] = F("Countries where the carnet may be used.", ["CH", "GB"])
+    issue_date: date = F("Date of issue.", "2026-11-22")
+    expiry_date: date = F("Last valid day (R2).", "2027-11-21")
+    items: list[CarnetItem] = F("Item numbers with quantity and origin, no descriptions.", [{"item_number": 1, "quantity": 1, "origin_country": "DE"}])
+    general_list_digest: str = F("SHA-256 of the canonical general list, hex (R3: the list cannot change).", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", pattern=r"^[0-9a-f]{64}$")
+
+
+class IssuanceRejected(Payload):
+    TYPE: ClassVar[str] = "IssuanceRejected"
+    request_id: str = F("The NGA's request id.", "FR-REQ-2026-000042")
+    nga: str = F("Country of the NGA.", "FR")
+    reasons: list[Reason] = F("One reason per refused field or item.", [{"rule": "R4", "item_number": 3, "message": "alcohol is excluded"}], min_length=1)
+
+
+# --- declarations ------------------------------------------------------------------------
+
+
+class DeclarationSubmitted(Payload):
+    TYPE: ClassVar[str] = "DeclarationSubmitted"
+    declaration_id: UUID = F("Id of the declaration.", "3f0c2b8a-0a4e-4a51-9c55-6f3e6c2a1d90")
+    carnet_number: str = F("Carnet number.", "FR2600000017")
+    kind: DeclarationKind = F("Kind of crossing.", DeclarationKind.EXPORTATION)
+    country: str = F("Country of the crossing.", "FR", pattern=COUNTRY)
+    items: list[int] = F("Item numbers that cross (R9).", [1, 2])
+    sequence: int = F("Number of this set within its kind (R8).", 1, ge=1)
+    declared_by: str = F("Wallet id of the holder or representative who signed.", "hld_7f3a9c")
+    transaction_code: str = F("Typed fallback code (Crockford Base32 with check).", "7K3M9QX2D4RA8")
+
+
+class TokenIssued(Payload):
+    TYPE: ClassVar[str] = "TokenIssued"
+    declaration_id: UUID = F("Declaration the token is for.", "3f0c2b8a-0a4e-4a51-9c55-6f3e6c2a1d90")
+    carnet_number: str = F("Carnet number.", "FR2600000017")
+    token_id: UUID = F("Token id (CWT cti).", "8c1b8d2e-3f4a-4b5c-8d6e-7f8091a2b3c4")
+    kid: str = F("Signing key id, hex.", "a1b2c3d4e5f60718")
+    expires_at: datetime = F("When the token stops being accepted.", "2026-11-23T09:30:00+00:00")
+
+
+class DeclarationRefused(Payload):
+    TYPE: ClassVar[str] = "DeclarationRefused"
+    carnet_number: str = F("Carnet number.", "FR2600000017")
+    kind: DeclarationKind = F("Kind asked for.", DeclarationKind.IMPORTATION)
+    country: str = F("Country asked for.", "CH")
+    items: list[int] = F("Items asked for.", [1, 2])
+    reasons: list[Reason] = F("Why the declaration was refused.", [{"rule": "R12", "message": "carnet expired"}])
+
+
+# --- customs -----------------------------------------------------------------------------
+
+
+class CustomsCommitPosted(Payload):
+    """An officer committed or refused a scanned declaration (gateway -> core)."""
+
+    TYPE: ClassVar[str] = "CustomsCommitPosted"
+    commit_id: UUID = F("Id of the commit at the gateway.", "0e7c9d7e-2b1c-4f55-9a3b-1c2d3e4f5a6b")
+    carnet_number: str = F("Carnet number from the verified token.", "FR2600000017")
+    transaction_code: str = F("Transaction code from the token.", "7K3M9QX2D4RA8")
+    token_id: UUID = F("Token id (cti) that was scanned.", "8c1b8d2e-3f4a-4b5c-8d6e-7f8091a2b3c4")
+    kind: DeclarationKind = F("Kind of crossing from the token.", DeclarationKind.EXPORTATION)
+    country: str = F("Country of the customs office.", "FR", pattern=COUNTRY)
+    items: list[int] = F("Item numbers committed.", [1, 2])
+    office_id: str = F("Customs office id.", "FR-CDG-FRET")
+    office_timezone: str = F("IANA time zone of the office: deadlines count in it.", "Europe/Paris")
+    officer_id: str = F("Individual officer account (R18).", "fr-officer-0042")
+    decision: Literal["committed", "refused"] = F("The officer's decision.", "committed")
+    final_date: date | None = F("R13: final date for re-exportation set by customs, if restricted.", None, default=None)
+    refusal_reason: str | None = F("Why customs refused, when refused.", None, default=None)
+    decided_at: datetime = F("When the officer decided.", "2026-11-22T09:31:00+01:00")
+
+
+# --- ledger --------------------------------------------------------------------------------
+
+
+class ItemLocation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    item_number: int = F("Item number.", 1)
+    location: Literal["home", "exported", "abroad", "in_transit", "accounted"] = F(
+        "Where the item is after the transaction (R11).", "exported"
+    )
+    country: str | None = F("Country where it is, if abroad or in transit.", None, default=None)
+    final_date: date | None = F("R13: last day to leave that country, if abroad or in transit.", None, default=None)
+
+
+class TransactionRecorded(Payload):
+    TYPE: ClassVar[str] = "TransactionRecorded"
+    transaction_id: UUID = F("Id in the core's ledger.", "5b7e2c1d-9a8b-4c3d-8e2f-1a0b9c8d7e6f")
+    carnet_number: str = F("Carnet number.", "FR2600000017")
+    declaration_id: UUID = F("Declaration committed or refused.", "3f0c2b8a-0a4e-4a51-9c55-6f3e6c2a1d90")
+    commit_id: UUID = F("The gateway's commit id.", "0e7c9d7e-2b1c-4f55-9a3b-1c2d3e4f5a6b")
+    kind: DeclarationKind = F("Kind of crossing.", DeclarationKind.EXPORTATION)
+    country: str = F("Country of the crossing.", "FR")
+    items: list[int] = F("Item numbers of the declaration.", [1, 2])
+    sequence: int = F("Set number within its kind.", 1)
+    decision: Literal["committed", "refused"] = F("Outcome.", "committed")
+    office_id: str = F("Customs office.", "FR-CDG-FRET")
+    office_timezone: str = F("IANA time zone of the office.", "Europe/Paris")
+    carnet_expiry: date = F("Last valid day of the carnet.", "2027-11-21")
+    item_locations: list[ItemLocation] = F("Where each item of the declaration is now.", [{"item_number": 1, "location": "exported"}])
+    recorded_at: datetime = F("When the core recorded it.", "2026-11-22T09:31:01+01:00")
+
+
+class ConfirmationRequested(Payload):
+    """Ask the notifier to confirm a transaction to the holder and representatives."""
+
+    TYPE: ClassVar[str] = "ConfirmationRequested"
+    confirmation_id: UUID = F("Id of the confirmation; deliveries are deduped on it.", "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
+    carnet_number: str = F("Carnet number.", "FR2600000017")
+    recipient_ids: list[str] = F("Wallet ids to confirm to: the holder, then representatives.", ["hld_7f3a9c"], min_length=1)
+    transaction_id: UUID = F("Transaction confirmed.", "5b7e2c1d-9a8b-4c3d-8e2f-1a0b9c8d7e6f")
+    kind: DeclarationKind = F("Kind of crossing.", DeclarationKind.EXPORTATION)
+    country: str = F("Country of the crossing.", "FR")
+    items: list[int] = F("Item numbers.", [1, 2])
+    decision: Literal["committed", "refused"] = F("Outcome.", "committed")
+    recorded_at: datetime = F("When the core recorded the transaction.", "2026-11-22T09:31:01+01:00")
+
+
+class ConfirmationDelivered(Payload):
+    TYPE: ClassVar[str] = "ConfirmationDelivered"
+    confirmation_id: UUID = F("Confirmation delivered.", "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
+    carnet_number: str = F("Carnet number.", "FR2600000017")
+    recipient_id: str = F("Wallet id it was delivered to.", "hld_7f3a9c")
+    channel: Literal["webhook", "webpush"] = F("Channel used.", "webhook")
+    endpoint_id: UUID = F("Registered endpoint delivered to.", "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f")
+    attempts: int = F("Attempts it took.", 1, ge=1)
+    delivered_at: datetime = F("When the receiver acknowledged it.", "2026-11-22T09:31:02+01:00")
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+class SigningKeyPublished(Payload):
+    """A public key the core signs declaration tokens with; gateways cache it to verify offline."""
+
+    TYPE: ClassVar[str] = "SigningKeyPublished"
+    kid: str = F("Key id, hex of the first 8 bytes of SHA-256 of the SubjectPublicKeyInfo.", "a1b2c3d4e5f60718", pattern=r"^[0-9a-f]{16}$")
+    jwk: dict[str, str] = F("Public key as an RFC 7517 EC JWK.", {"kty": "EC", "crv": "P-256", "x": "...", "y": "..."})
+    not_before: datetime = F("Tokens signed before this are refused.", "2026-11-22T00:00:00+00:00")
+    not_after: datetime | None = F("Tokens signed after this are refused; empty while current.", None, default=None)
+
+
+MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
+    (m.TYPE, m.VERSION): m
+    for m in (
+        IssuanceRequested,
+        CarnetIssued,
+        IssuanceRejected,
+        DeclarationSubmitted,
+        TokenIssued,
+        DeclarationRefused,
+        CustomsCommitPosted,
+        TransactionRecorded,
+        ConfirmationRequested,
+        ConfirmationDelivered,
+        SigningKeyPublished,
+    )
+}

@@ -1,0 +1,95 @@
+"""The topic catalogue: names, partition counts, keys, who writes and who reads.
+
+Topics are created explicitly at start with these partition counts: the embedded broker drops
+produces to topics that do not exist, and auto-created topics get the wrong partition count.
+Every consumed topic has a dead-letter topic (`<name>.dlq`) for messages that cannot be parsed
+or break the contract; they keep the original bytes and headers plus the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts import messages as m
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    key: str
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    messages: tuple[type[m.Payload], ...]
+    description: str = ""
+
+    @property
+    def dead_letter(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+
+ISSUANCE_REQUESTS = Topic(
+    "ata.issuance.requests.v1", 6, "request_id", ("nga",), ("issuer",), (m.IssuanceRequested,),
+    "NGAs ask for carnets to be issued.",
+)
+ISSUANCE_EVENTS = Topic(
+    "ata.issuance.events.v1", 6, "carnet_number (issued) or request_id (rejected)", ("issuer",), ("core", "nga"),
+    (m.CarnetIssued, m.IssuanceRejected),
+    "Answers to issuance requests; the core builds its ledger from the issued carnets.",
+)
+DECLARATIONS = Topic(
+    "ata.declarations.v1", 6, "carnet_number", ("core",), (),
+    (m.DeclarationSubmitted, m.TokenIssued, m.DeclarationRefused),
+    "Declarations prepared by holders and the tokens issued for them (audit trail).",
+)
+CUSTOMS_COMMITS = Topic(
+    "ata.customs.commits.v1", 6, "carnet_number", ("customs_gateway",), ("core",), (m.CustomsCommitPosted,),
+    "Officers' commits and refusals of scanned declarations.",
+)
+TRANSACTIONS = Topic(
+    "ata.transactions.v1", 6, "carnet_number", ("core",), ("claims_worker",), (m.TransactionRecorded,),
+    "Transactions recorded in the core's ledger, with item locations and final dates.",
+)
+NOTIFICATION_REQUESTS = Topic(
+    "ata.notifications.requests.v1", 6, "carnet_number", ("core", "claims_worker"), ("notifier",),
+    (m.ConfirmationRequested,),
+    "Confirmations and notices to push to holders, representatives and NGA systems.",
+)
+NOTIFICATION_EVENTS = Topic(
+    "ata.notifications.events.v1", 6, "carnet_number", ("notifier",), (), (m.ConfirmationDelivered,),
+    "What the notifier delivered.",
+)
+SIGNING_KEYS = Topic(
+    "ata.trust.keys.v1", 1, "kid", ("core",), ("customs_gateway",), (m.SigningKeyPublished,),
+    "Public keys for offline token verification at the customs gateways.",
+)
+
+TOPICS: tuple[Topic, ...] = (
+    ISSUANCE_REQUESTS,
+    ISSUANCE_EVENTS,
+    DECLARATIONS,
+    CUSTOMS_COMMITS,
+    TRANSACTIONS,
+    NOTIFICATION_REQUESTS,
+    NOTIFICATION_EVENTS,
+    SIGNING_KEYS,
+)
+
+
+def all_topic_partitions() -> dict[str, int]:
+    """Every topic to create at start, dead-letter topics included."""
+    out: dict[str, int] = {}
+    for t in TOPICS:
+        out[t.name] = t.partitions
+        if t.consumers:
+            out[t.dead_letter] = 1
+    return out
+
+
+def by_name(name: str) -> Topic:
+    for t in TOPICS:
+        if t.name == name:
+            return t
+    raise KeyError(name)
