@@ -1,0 +1,81 @@
+"""Kafka broker factory and topic creation, with the client settings the embedded broker needs.
+
+tansu (the embedded broker) refuses InitProducerId, so no idempotent or transactional producer;
+its end offsets are wrong, so consumers always start from `earliest`; produces to a missing topic
+are silently dropped, so every topic is created explicitly before anything is produced.
+The same settings work unchanged on Apache Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.middlewares import AckPolicy
+from prometheus_client import CollectorRegistry
+
+log = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+
+#: Consumer options for every subscriber (ARCHITECTURE.md, "Measured facts").
+CONSUMER_OPTIONS: dict[str, Any] = {
+    "auto_offset_reset": "earliest",
+    "session_timeout_ms": 6000,
+    "heartbeat_interval_ms": 1000,
+    # Offsets are committed after the handler's transaction; a failure rewinds (nack).
+    "ack_policy": AckPolicy.NACK_ON_ERROR,
+}
+
+
+def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegistry | None = None) -> KafkaBroker:
+    middlewares = ()
+    if registry is not None:
+        middlewares = (KafkaPrometheusMiddleware(registry=registry, app_name=client_id),)
+    return KafkaBroker(
+        bootstrap_servers.split(","),
+        client_id=client_id,
+        enable_idempotence=False,
+        acks="all",
+        allow_auto_create_topics=False,
+        middlewares=middlewares,
+        logger=logging.getLogger(f"{client_id}.broker"),
+        log_level=logging.DEBUG,
+    )
+
+
+async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int]) -> list[str]:
+    """Create the topics with their partition counts; "already exists" counts as success."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="ata-topics")
+    await admin.start()
+    created: list[str] = []
+    try:
+        new = [NewTopic(name, partitions, 1) for name, partitions in topics.items()]
+        try:
+            response = await admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            return created
+        for name, code, message in _topic_errors(response):
+            if code == 0:
+                created.append(name)
+            elif code != TOPIC_ALREADY_EXISTS:
+                raise RuntimeError(f"cannot create topic {name}: error {code} {message}")
+    finally:
+        await admin.close()
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    return created
+
+
+def _topic_errors(response: Any) -> list[tuple[str, int, str | None]]:
+    out = []
+    for entry in response.topic_errors:
+        name, code = entry[0], entry[1]
+        message = entry[2] if len(entry) > 2 else None
+        out.append((name, code, message))
+    return out

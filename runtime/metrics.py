@@ -1,0 +1,35 @@
+"""Metrics every service exposes, on the service's own registry (no global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class RuntimeMetrics:
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        labels = {"service": service}
+        self.handled = Counter(
+            "ata_messages_handled_total", "Messages handled by consumers, by topic, type and outcome.",
+            ["topic", "type", "outcome"], registry=registry,
+        ).labels
+        self.handle_seconds = Histogram(
+            "ata_message_handle_seconds", "Time to handle one message, transaction included.",
+            ["topic"], buckets=LATENCY_BUCKETS, registry=registry,
+        ).labels
+        self.dead_letters = Counter(
+            "ata_dead_letters_total", "Messages sent to a dead-letter topic, by source topic and reason kind.",
+            ["topic", "reason"], registry=registry,
+        ).labels
+        self.outbox_published = Counter(
+            "ata_outbox_published_total", "Outbox rows published to Kafka.", ["topic"], registry=registry,
+        ).labels
+        self.outbox_backlog = Gauge(
+            "ata_outbox_backlog", "Outbox rows not yet published.", registry=registry,
+        )
+        self.outbox_oldest_age = Gauge(
+            "ata_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row.", registry=registry,
+        )
+        self.info = Gauge("ata_service_info", "Always 1; labels say which service this is.", list(labels), registry=registry)
+        self.info.labels(**labels).set(1)

@@ -1,0 +1,128 @@
+"""Transactional outbox: `add` inside the caller's transaction; a relay publishes and deletes.
+
+The relay locks a batch with FOR UPDATE SKIP LOCKED, so several relays (several instances of a
+service) never publish the same row twice at once; a crash between publish and delete
+republishes the batch, which consumers' inboxes absorb (at-least-once delivery, exactly-once
+effect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+from typing import Any
+
+import asyncpg
+
+from contracts.envelope import Envelope
+from contracts.messages import Payload
+from runtime.metrics import RuntimeMetrics
+
+log = logging.getLogger(__name__)
+
+
+def channel_for(schema: str) -> str:
+    return f"outbox_{schema}"
+
+
+async def add(conn: asyncpg.Connection, topic: str, key: str | None, envelope: Envelope, payload: Payload) -> None:
+    """Queue a message; it is published only if the caller's transaction commits."""
+    if envelope.type != payload.TYPE or envelope.schema_version != payload.VERSION:
+        raise ValueError(f"envelope {envelope.type}/v{envelope.schema_version} does not match {payload.TYPE}/v{payload.VERSION}")
+    schema = await conn.fetchval("SELECT current_schema()")
+    await conn.execute(
+        "INSERT INTO outbox (message_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4::jsonb, $5)",
+        envelope.message_id,
+        topic,
+        key.encode() if key is not None else None,
+        json.dumps(envelope.to_headers()),
+        payload.model_dump_json().encode(),
+    )
+    # Wakes the relay at commit time; NOTIFY is transactional and coalesced per transaction.
+    await conn.execute("SELECT pg_notify($1, '')", channel_for(schema))
+
+
+async def emit(conn: asyncpg.Connection, topic: str, payload: Payload, *, key: str | None, producer: str,
+               cause: Envelope | None = None, subject: str | None = None) -> Envelope:
+    """Queue `payload` with a fresh envelope, continuing `cause`'s conversation when given."""
+    subject = subject if subject is not None else key
+    if cause is not None:
+        envelope = cause.caused(payload.TYPE, producer, subject=subject, schema_version=payload.VERSION)
+    else:
+        envelope = Envelope(type=payload.TYPE, schema_version=payload.VERSION, producer=producer, subject=subject)
+    await add(conn, topic, key, envelope, payload)
+    return envelope
+
+
+class OutboxRelay:
+    def __init__(self, pool: asyncpg.Pool, broker: Any, schema: str, metrics: RuntimeMetrics, *, batch: int = 500, poll_s: float = 1.0) -> None:
+        self.pool = pool
+        self.broker = broker
+        self.schema = schema
+        self.metrics = metrics
+        self.batch = batch
+        self.poll_s = poll_s
+        self._wake = asyncio.Event()
+        self.last_success = 0.0
+
+    async def flush_once(self) -> int:
+        """Publish up to one batch; returns how many rows went out."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, topic, key, headers, payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch,
+            )
+            if not rows:
+                return 0
+            pending = []
+            for row in rows:
+                result = await self.broker.publish(
+                    bytes(row["payload"]),
+                    row["topic"],
+                    key=bytes(row["key"]) if row["key"] is not None else None,
+                    headers=json.loads(row["headers"]),
+                    no_confirm=True,
+                )
+                if inspect.isawaitable(result):
+                    pending.append(result)
+            # Every record must be acknowledged (acks=all) before its row is deleted.
+            await asyncio.gather(*pending)
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        for row in rows:
+            self.metrics.outbox_published(row["topic"]).inc()
+        return len(rows)
+
+    async def measure_backlog(self) -> None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM outbox")
+        self.metrics.outbox_backlog.set(row["n"])
+        self.metrics.outbox_oldest_age.set(float(row["age"] or 0.0))
+
+    async def run(self) -> None:
+        listener = await self.pool.acquire()
+        try:
+            await listener.add_listener(channel_for(self.schema), lambda *_: self._wake.set())
+            next_measure = 0.0
+            while True:
+                self._wake.clear()
+                try:
+                    sent = await self.flush_once()
+                    self.last_success = time.monotonic()
+                except Exception as exc:  # broker or database away: keep the rows, try again
+                    log.warning("outbox relay of %s failed, retrying: %s", self.schema, exc)
+                    await asyncio.sleep(self.poll_s)
+                    continue
+                if time.monotonic() >= next_measure:
+                    await self.measure_backlog()
+                    next_measure = time.monotonic() + 1.0
+                if sent >= self.batch:
+                    continue
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.pool.release(listener)

@@ -1,0 +1,188 @@
+"""The host every service runs in: pool, migrations, topics, broker, outbox relay, HTTP.
+
+A service module builds a `Service` in a factory (`app.build(settings)`), registers its
+handlers and routes on it, and `run()` serves it; nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import CollectorRegistry
+
+from contracts.topics import Topic, all_topic_partitions
+from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics
+from runtime.consumer import Consumer, Handler
+from runtime.db import create_pool
+from runtime.http import ops_router
+from runtime.metrics import RuntimeMetrics
+from runtime.migrations import migrate, service_directories
+from runtime.outbox import OutboxRelay
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+async def _raw_body(message: Any) -> bytes:
+    # Parsing is ours (runtime.consumer), so a malformed body reaches the dead-letter logic
+    # instead of failing inside FastStream's JSON decoder.
+    return message.body
+
+
+class Service:
+    def __init__(self, name: str, settings: Settings, migrations: Path, *, clock: Clock = utc_now,
+                 title: str | None = None, schema: str | None = None) -> None:
+        self.name = name
+        self.schema = schema or name
+        self.settings = settings
+        self.migrations = migrations
+        self.clock = clock
+        self.registry = CollectorRegistry()
+        self.metrics = RuntimeMetrics(self.registry, name)
+        self.broker = build_broker(settings.kafka_bootstrap_servers, name, self.registry)
+        self._pool: asyncpg.Pool | None = None
+        self._consumers: dict[str, Consumer] = {}
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._background: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.relay: OutboxRelay | None = None
+        self.ready = False
+        #: Service-specific objects (handlers, caches) that tests and routes reach.
+        self.state: dict[str, Any] = {}
+        self.http = FastAPI(title=title or name, version="1", lifespan=self._lifespan)
+        self.http.include_router(ops_router(self))
+
+    # --- registration ---------------------------------------------------------------
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._pool
+
+    def consume(self, handlers: dict[Topic, Handler]) -> None:
+        """One consumer-group subscriber for all of the service's topics (each join costs seconds)."""
+        for topic, handler in handlers.items():
+            self._consumers[topic.name] = Consumer(
+                service=self.name, topic=topic, handler=handler, pool_getter=lambda: self.pool,
+                broker=self.broker, metrics=self.metrics,
+            )
+        consumers = self._consumers
+
+        @self.broker.subscriber(*[t.name for t in handlers], group_id=self.name, decoder=_raw_body, **CONSUMER_OPTIONS)
+        async def on_message(body: bytes, message: KafkaMessage) -> None:
+            raw = message.raw_message
+            where = f"{raw.topic}/{raw.partition}@{raw.offset}"
+            await consumers[raw.topic](message.body, dict(message.headers), raw.key or None, where)
+
+    def include(self, router: APIRouter) -> None:
+        self.http.include_router(router)
+
+    def on_start(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        self._on_start.append(fn)
+        return fn
+
+    def background(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        self._background.append(fn)
+        return fn
+
+    # --- life cycle -------------------------------------------------------------------
+
+    async def open_database(self) -> None:
+        """Pool and migrations only: what service tests need without a broker."""
+        s = self.settings
+        self._pool = await create_pool(s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        async with self._pool.acquire() as conn:
+            await migrate(conn, self.schema, service_directories(self.migrations))
+
+    async def start(self) -> None:
+        await self.open_database()
+        await ensure_topics(self.settings.kafka_bootstrap_servers, all_topic_partitions())
+        for hook in self._on_start:
+            await hook()
+        await self.broker.start()
+        self.relay = OutboxRelay(self.pool, self.broker, self.schema, self.metrics,
+                                 batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s)
+        self._spawn("outbox-relay", self.relay.run)
+        for fn in self._background:
+            self._spawn(fn.__name__, fn)
+        self.ready = True
+        log.info("%s ready", self.name)
+
+    async def stop(self) -> None:
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.broker.stop()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def _spawn(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        async def guarded() -> None:
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: background task %s crashed", self.name, name)
+                raise
+
+        self._tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{name}"))
+
+    async def health_checks(self) -> dict[str, bool]:
+        checks = {"started": self.ready}
+        try:
+            async with self.pool.acquire(timeout=2) as conn:
+                checks["database"] = await conn.fetchval("SELECT 1") == 1
+        except Exception:
+            checks["database"] = False
+        try:
+            checks["broker"] = bool(await self.broker.ping(timeout=2))
+        except Exception:
+            checks["broker"] = False
+        checks["background_tasks"] = all(not t.done() for t in self._tasks)
+        return checks
+
+    def _lifespan(self, app: FastAPI) -> Any:
+        service = self
+
+        class _Lifespan:
+            async def __aenter__(self) -> None:
+                await service.start()
+
+            async def __aexit__(self, *exc: object) -> None:
+                await service.stop()
+
+        return _Lifespan()
+
+    # --- running ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        import uvicorn
+
+        logging.basicConfig(
+            level=self.settings.log_level.upper(),
+            format=f"%(asctime)s {self.name} %(levelname)s %(name)s: %(message)s",
+        )
+        config = uvicorn.Config(
+            self.http, host=self.settings.http_host, port=self.settings.port_for(self.name),
+            log_level=self.settings.log_level.lower(), loop="uvloop", lifespan="on", access_log=False,
+        )
+        uvicorn.Server(config).run()

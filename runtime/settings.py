@@ -1,0 +1,51 @@
+"""Settings from environment variables (pydantic-settings); one class for every service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: HTTP port of each service on the embedded stack; ATA_HTTP_PORT overrides for one process.
+DEFAULT_PORTS = {
+    "issuer": 8101,
+    "core": 8102,
+    "customs_gateway": 8103,
+    "claims_worker": 8104,
+    "notifier": 8105,
+}
+EMBEDDED_KAFKA = "127.0.0.1:29092"
+EMBEDDED_DATABASE = "postgresql://postgres@127.0.0.1:55432/ata"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ATA_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        EMBEDDED_KAFKA,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "ATA_KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka bootstrap servers, comma-separated.",
+    )
+    database_url: str = Field(
+        EMBEDDED_DATABASE,
+        validation_alias=AliasChoices("DATABASE_URL", "ATA_DATABASE_URL"),
+        description="PostgreSQL DSN; each service uses its own schema in this database.",
+    )
+    http_host: str = Field("127.0.0.1", description="Address the service's HTTP server binds.")
+    http_port: int | None = Field(None, description="HTTP port; default per service (8101-8105).")
+    db_pool_min: int = Field(1, ge=1, description="Minimum PostgreSQL connections per service.")
+    db_pool_max: int = Field(8, ge=1, description="Maximum PostgreSQL connections per service.")
+    outbox_batch: int = Field(500, ge=1, description="Outbox rows the relay publishes per transaction.")
+    outbox_poll_s: float = Field(1.0, gt=0, description="Relay poll interval when no NOTIFY arrives.")
+    data_dir: Path = Field(Path("var"), description="Directory for keys and local state.")
+    log_level: str = Field("INFO", description="Python log level.")
+    signing_key_path: Path | None = Field(
+        None, description="Core: PEM file of the token signing key (created if missing); default <data_dir>/keys/core-signing.pem."
+    )
+    token_ttl_hours: int = Field(72, ge=1, description="Core: how long a declaration token may be scanned.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Notifier: timeout of one webhook attempt.")
+    delivery_max_attempts: int = Field(8, ge=1, description="Notifier: attempts before a delivery is dead-lettered.")
+
+    def port_for(self, service: str) -> int:
+        return self.http_port or DEFAULT_PORTS[service]
