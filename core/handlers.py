@@ -1,0 +1,204 @@
+"""Thin handlers of the core: carnets in, declarations out as tokens, commits into the ledger."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Counter
+
+from contracts.kinds import DeclarationKind
+from contracts.messages import (
+    CarnetIssued, ConfirmationRequested, CustomsCommitPosted, DeclarationRefused, DeclarationSubmitted, IssuanceRejected,
+    ItemLocation,
+    Reason, SigningKeyPublished, TokenIssued, TransactionRecorded,
+)
+from contracts.token import DeclarationClaims
+from contracts.topics import DECLARATIONS, NOTIFICATION_REQUESTS, SIGNING_KEYS, TRANSACTIONS
+from contracts.txcode import new_transaction_code
+from core import domain, repository as repo
+from runtime.consumer import Inbound
+from runtime.cose import SigningKey, public_jwk, sign_token
+from runtime.outbox import emit
+from runtime.service import Clock
+
+log = logging.getLogger(__name__)
+PRODUCER = "core"
+
+
+class CoreMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.carnets = Counter("ata_core_carnets_recorded_total", "Issued carnets taken into the ledger.", registry=registry)
+        self.declarations = Counter("ata_declarations_total", "Declarations by kind, country and outcome.",
+                                    ["kind", "country", "outcome"], registry=registry).labels
+        self.transactions = Counter("ata_transactions_recorded_total", "Customs decisions recorded, by kind, country and decision.",
+                                    ["kind", "country", "decision"], registry=registry).labels
+        self.ignored_commits = Counter("ata_commits_ignored_total", "Commits for declarations already decided.", registry=registry)
+
+
+class DeclarationRefusedError(Exception):
+    def __init__(self, reasons: list[Reason], status: int = 422) -> None:
+        super().__init__("; ".join(r.message for r in reasons))
+        self.reasons = reasons
+        self.status = status
+
+
+@dataclass(frozen=True)
+class DeclarationCreated:
+    declaration_id: UUID
+    carnet_number: str
+    kind: DeclarationKind
+    country: str
+    items: list[int]
+    sequence: int
+    transaction_code: str
+    token: str
+    token_expires_at: datetime
+
+
+class CoreHandlers:
+    def __init__(self, metrics: CoreMetrics, clock: Clock, token_ttl: timedelta) -> None:
+        self.metrics = metrics
+        self.clock = clock
+        self.token_ttl = token_ttl
+        self.signing_key: SigningKey | None = None
+
+    # --- keys ------------------------------------------------------------------------------
+
+    async def publish_signing_key(self, conn: asyncpg.Connection, key: SigningKey) -> None:
+        """Announce the key at every start: a gateway with a fresh cache must learn it too."""
+        self.signing_key = key
+        kid = key.kid.hex()
+        async with conn.transaction():
+            await repo.upsert_signing_key(conn, kid, public_jwk(key.public_key), self.clock())
+            not_before = await repo.signing_key_not_before(conn, kid)
+            await emit(conn, SIGNING_KEYS.name, SigningKeyPublished(kid=kid, jwk=public_jwk(key.public_key), not_before=not_before),
+                       key=kid, producer=PRODUCER)
+
+    # --- consumed messages -----------------------------------------------------------------
+
+    async def carnet_issued(self, conn: asyncpg.Connection, inbound: Inbound[CarnetIssued | IssuanceRejected]) -> None:
+        # Rejections share the topic; the ledger has nothing to record for them.
+        if isinstance(inbound.payload, CarnetIssued) and await repo.insert_carnet(conn, inbound.payload):
+            self.metrics.carnets.inc()
+
+    async def customs_commit(self, conn: asyncpg.Connection, inbound: Inbound[CustomsCommitPosted]) -> None:
+        c = inbound.payload
+        found = await repo.declaration_by_token(conn, c.token_id, lock=True)
+        if found is None:
+            raise LookupError(f"commit {c.commit_id} names token {c.token_id}, which the core never issued")
+        if found["status"] != "pending":
+            self.metrics.ignored_commits.inc()
+            log.warning("commit %s for carnet %s (message %s): declaration %s already %s; ignored",
+                        c.commit_id, c.carnet_number, inbound.envelope.message_id, found["declaration_id"], found["status"])
+            return
+        carnet, _ = await repo.load_carnet(conn, found["carnet_number"], lock=True)  # type: ignore[misc]
+        kind = DeclarationKind(found["kind"])
+        items = list(found["items"])
+        reasons = _mismatches(c, found)
+        decision = c.decision
+        if decision == "refused":
+            reasons.append(Reason(rule="customs", message=c.refusal_reason or "refused by customs"))
+        else:
+            # The ledger is re-checked at the moment and in the time zone of the office (R12).
+            reasons += domain.check_declaration(carnet, kind, c.country, items, c.decided_at, _zone(c.office_timezone))
+            if reasons:
+                decision = "refused"
+                log.warning("commit %s for carnet %s (message %s) refused by the ledger: %s", c.commit_id,
+                            c.carnet_number, inbound.envelope.message_id, "; ".join(r.message for r in reasons))
+        if decision == "committed":
+            carnet = domain.apply_crossing(carnet, kind, c.country, items, c.final_date)
+            await repo.save_carnet_state(conn, carnet, items)
+        await repo.set_declaration_status(conn, found["declaration_id"], decision)
+        transaction_id, now = uuid4(), self.clock()
+        await repo.insert_transaction(
+            conn, transaction_id=transaction_id, carnet_number=carnet.number, declaration_id=found["declaration_id"],
+            commit_id=c.commit_id, kind=kind.value, country=c.country, items=items, sequence=found["sequence"],
+            decision=decision, reasons=reasons, office_id=c.office_id, officer_id=c.officer_id, decided_at=c.decided_at,
+            recorded_at=now,
+        )
+        recorded = TransactionRecorded(
+            transaction_id=transaction_id, carnet_number=carnet.number, declaration_id=found["declaration_id"],
+            commit_id=c.commit_id, kind=kind, country=c.country, items=items, sequence=found["sequence"], decision=decision,
+            office_id=c.office_id, office_timezone=c.office_timezone, carnet_expiry=carnet.expiry_date,
+            item_locations=[ItemLocation(item_number=n, location=carnet.items[n].location, country=carnet.items[n].country,
+                                         final_date=carnet.items[n].final_date) for n in items],
+            recorded_at=now,
+        )
+        env = await emit(conn, TRANSACTIONS.name, recorded, key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
+        await emit(conn, NOTIFICATION_REQUESTS.name, ConfirmationRequested(
+            confirmation_id=uuid4(), carnet_number=carnet.number,
+            recipient_ids=[carnet.holder_id, *carnet.representative_ids], transaction_id=transaction_id, kind=kind,
+            country=c.country, items=items, decision=decision, recorded_at=now,
+        ), key=carnet.number, producer=PRODUCER, cause=env)
+        self.metrics.transactions(kind.value, c.country, decision).inc()
+
+    # --- holder API use cases ------------------------------------------------------------------
+
+    async def declare(self, conn: asyncpg.Connection, carnet_number: str, kind: DeclarationKind, country: str,
+                      items: list[int], declared_by: str) -> DeclarationCreated:
+        """R9: a declaration lists the items that cross; it becomes a signed token (ARCHITECTURE: Tokens)."""
+        if self.signing_key is None:
+            raise RuntimeError("the core has no signing key yet")
+        async with conn.transaction():
+            loaded = await repo.load_carnet(conn, carnet_number, lock=True)
+            if loaded is None:
+                raise DeclarationRefusedError([Reason(rule="R1", message=f"unknown carnet {carnet_number}")], status=404)
+            carnet, row = loaded
+            if not carnet.may_declare(declared_by):
+                raise DeclarationRefusedError(
+                    [Reason(rule="R9", field="declared_by", message="only the holder or a representative may declare")], status=403)
+            now = self.clock()
+            reasons = domain.check_declaration(carnet, kind, country, items, now)
+            if reasons:
+                await emit(conn, DECLARATIONS.name, DeclarationRefused(
+                    carnet_number=carnet_number, kind=kind, country=country, items=sorted(set(items)), reasons=reasons,
+                ), key=carnet_number, producer=PRODUCER)
+                self.metrics.declarations(kind.value, country, "refused").inc()
+                raise DeclarationRefusedError(reasons)
+            sequence = domain.next_sequence(await repo.used_sequences(conn, carnet_number, kind.value))
+            claims = DeclarationClaims(
+                carnet_number=carnet_number, transaction_code=new_transaction_code(), kind=kind, country=country,
+                items=tuple(sorted(set(items))), general_list_digest=row["general_list_digest"][:32], sequence=sequence,
+                carnet_expiry=carnet.expiry_date, token_id=uuid4(), issued_at=now.replace(microsecond=0),
+                expires_at=(now + self.token_ttl).replace(microsecond=0),
+            )
+            token = sign_token(claims.to_cwt(), self.signing_key)
+            declaration_id = uuid4()
+            await repo.insert_declaration(
+                conn, declaration_id=declaration_id, carnet_number=carnet_number, kind=kind.value, country=country,
+                items=list(claims.items), sequence=sequence, transaction_code=claims.transaction_code,
+                token_id=claims.token_id, token=token, token_expires_at=claims.expires_at, declared_by=declared_by,
+            )
+            submitted = await emit(conn, DECLARATIONS.name, DeclarationSubmitted(
+                declaration_id=declaration_id, carnet_number=carnet_number, kind=kind, country=country,
+                items=list(claims.items), sequence=sequence, declared_by=declared_by, transaction_code=claims.transaction_code,
+            ), key=carnet_number, producer=PRODUCER)
+            await emit(conn, DECLARATIONS.name, TokenIssued(
+                declaration_id=declaration_id, carnet_number=carnet_number, token_id=claims.token_id,
+                kid=self.signing_key.kid.hex(), expires_at=claims.expires_at,
+            ), key=carnet_number, producer=PRODUCER, cause=submitted)
+        self.metrics.declarations(kind.value, country, "token_issued").inc()
+        return DeclarationCreated(declaration_id, carnet_number, kind, country, list(claims.items), sequence,
+                                  claims.transaction_code, token, claims.expires_at)
+
+
+def _mismatches(c: CustomsCommitPosted, declaration: asyncpg.Record) -> list[Reason]:
+    """The commit must be for exactly what was declared and signed."""
+    out = []
+    if c.carnet_number != declaration["carnet_number"] or c.transaction_code != declaration["transaction_code"]:
+        out.append(Reason(rule="R9", message="the commit does not match the declaration's carnet or transaction code"))
+    if c.kind.value != declaration["kind"] or sorted(c.items) != list(declaration["items"]) or c.country != declaration["country"]:
+        out.append(Reason(rule="R9", message="the commit's kind, country or items differ from the declaration"))
+    return out
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return domain.LATEST_ZONE

@@ -1,0 +1,107 @@
+"""Raw SQL over asyncpg for the core's own schema."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from contracts.messages import CarnetIssued, Reason
+from core.domain import Carnet, Item
+
+
+async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued) -> bool:
+    created = await conn.fetchval(
+        "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id,"
+        " representative_ids, general_list_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        c.carnet_number, c.nga, c.countries, c.issue_date, c.expiry_date, c.holder_id, c.representative_ids,
+        c.general_list_digest,
+    )
+    if created:
+        await conn.executemany(
+            "INSERT INTO items (carnet_number, item_number, quantity, origin_country) VALUES ($1, $2, $3, $4)",
+            [(c.carnet_number, i.item_number, i.quantity, i.origin_country) for i in c.items],
+        )
+    return bool(created)
+
+
+async def load_carnet(conn: asyncpg.Connection, number: str, *, lock: bool = False) -> tuple[Carnet, asyncpg.Record] | None:
+    """The carnet with its items; `lock` serialises every change to one carnet."""
+    row = await conn.fetchrow("SELECT * FROM carnets WHERE carnet_number = $1" + (" FOR UPDATE" if lock else ""), number)
+    if row is None:
+        return None
+    items = await conn.fetch("SELECT * FROM items WHERE carnet_number = $1 ORDER BY item_number", number)
+    carnet = Carnet(
+        number=row["carnet_number"], home_country=row["home_country"], countries=tuple(row["countries"]),
+        expiry_date=row["expiry_date"], holder_id=row["holder_id"], representative_ids=tuple(row["representative_ids"]),
+        active=row["active"],
+        items={i["item_number"]: Item(i["item_number"], i["location"], i["country"], i["final_date"]) for i in items},
+    )
+    return carnet, row
+
+
+async def save_carnet_state(conn: asyncpg.Connection, carnet: Carnet, moved: list[int]) -> None:
+    await conn.execute("UPDATE carnets SET active = $2 WHERE carnet_number = $1", carnet.number, carnet.active)
+    await conn.executemany(
+        "UPDATE items SET location = $3, country = $4, final_date = $5 WHERE carnet_number = $1 AND item_number = $2",
+        [(carnet.number, n, carnet.items[n].location, carnet.items[n].country, carnet.items[n].final_date) for n in moved],
+    )
+
+
+async def used_sequences(conn: asyncpg.Connection, number: str, kind: str) -> list[int]:
+    rows = await conn.fetch("SELECT sequence FROM declarations WHERE carnet_number = $1 AND kind = $2", number, kind)
+    return [r["sequence"] for r in rows]
+
+
+async def insert_declaration(conn: asyncpg.Connection, **row: Any) -> None:
+    cols = ", ".join(row)
+    args = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+    await conn.execute(f"INSERT INTO declarations ({cols}) VALUES ({args})", *row.values())
+
+
+async def declaration(conn: asyncpg.Connection, declaration_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM declarations WHERE declaration_id = $1", declaration_id)
+
+
+async def declaration_by_token(conn: asyncpg.Connection, token_id: UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM declarations WHERE token_id = $1" + (" FOR UPDATE" if lock else ""), token_id)
+
+
+async def set_declaration_status(conn: asyncpg.Connection, declaration_id: UUID, status: str) -> None:
+    await conn.execute("UPDATE declarations SET status = $2 WHERE declaration_id = $1", declaration_id, status)
+
+
+async def insert_transaction(conn: asyncpg.Connection, *, transaction_id: UUID, carnet_number: str, declaration_id: UUID,
+                             commit_id: UUID, kind: str, country: str, items: list[int], sequence: int, decision: str,
+                             reasons: list[Reason], office_id: str, officer_id: str, decided_at: datetime,
+                             recorded_at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO transactions (transaction_id, carnet_number, declaration_id, commit_id, kind, country, items, sequence,"
+        " decision, reasons, office_id, officer_id, decided_at, recorded_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14)",
+        transaction_id, carnet_number, declaration_id, commit_id, kind, country, items, sequence, decision,
+        json.dumps([r.model_dump() for r in reasons]), office_id, officer_id, decided_at, recorded_at,
+    )
+
+
+async def transactions(conn: asyncpg.Connection, number: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM transactions WHERE carnet_number = $1 ORDER BY recorded_at, transaction_id", number)
+
+
+async def upsert_signing_key(conn: asyncpg.Connection, kid: str, jwk: dict[str, str], not_before: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO signing_keys (kid, jwk, not_before) VALUES ($1, $2::jsonb, $3) ON CONFLICT (kid) DO NOTHING",
+        kid, json.dumps(jwk), not_before,
+    )
+
+
+async def signing_key_not_before(conn: asyncpg.Connection, kid: str) -> datetime:
+    return await conn.fetchval("SELECT not_before FROM signing_keys WHERE kid = $1", kid)
+
+
+def as_date(value: date | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,28 @@
+"""Builds the customs gateway from settings; nothing runs at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contracts.topics import SIGNING_KEYS
+from customs_gateway.api import officer_router
+from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
+from runtime.service import Clock, Service, utc_now
+from runtime.settings import Settings
+
+NAME = "customs_gateway"
+
+
+def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
+    service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA customs gateway")
+    handlers = GatewayHandlers(GatewayMetrics(service.registry), clock)
+    service.consume({SIGNING_KEYS: handlers.key_published})
+    service.include(officer_router(handlers, lambda: service.pool))
+    service.state["handlers"] = handlers
+
+    @service.on_start
+    async def warm_key_cache() -> None:
+        async with service.pool.acquire() as conn:
+            await handlers.load_keys(conn)
+
+    return service

@@ -1,0 +1,132 @@
+"""Thin handlers of the gateway: learn keys, verify scans offline, post commits."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric import ec
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from contracts.messages import CustomsCommitPosted, SigningKeyPublished
+from contracts.token import ClaimsError, DeclarationClaims
+from contracts.topics import CUSTOMS_COMMITS
+from customs_gateway import domain, repository as repo
+from customs_gateway.domain import CommitRefused, KeyWindow, Office
+from runtime.consumer import Inbound
+from runtime.cose import TokenError, public_key_from_jwk, verify_token
+from runtime.metrics import LATENCY_BUCKETS
+from runtime.outbox import emit
+from runtime.service import Clock
+
+log = logging.getLogger(__name__)
+PRODUCER = "customs_gateway"
+
+
+class GatewayMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.verifications = Counter("ata_token_verifications_total", "Token verifications by outcome.", ["outcome"],
+                                     registry=registry).labels
+        self.commits = Counter("ata_customs_commits_total", "Customs decisions posted, by kind, country and decision.",
+                               ["kind", "country", "decision"], registry=registry).labels
+        self.verify_seconds = Histogram("ata_token_verify_seconds", "Time to verify one token.", buckets=LATENCY_BUCKETS,
+                                        registry=registry)
+
+
+class KeyCache:
+    """The trust keys in memory: verification never waits on the database or the core."""
+
+    def __init__(self) -> None:
+        self._keys: dict[bytes, tuple[ec.EllipticCurvePublicKey, KeyWindow]] = {}
+
+    def put(self, kid_hex: str, jwk: dict[str, str], window: KeyWindow) -> None:
+        self._keys[bytes.fromhex(kid_hex)] = (public_key_from_jwk(jwk), window)
+
+    def key(self, kid: bytes) -> ec.EllipticCurvePublicKey | None:
+        entry = self._keys.get(kid)
+        return entry[0] if entry else None
+
+    def window(self, kid: bytes) -> KeyWindow | None:
+        entry = self._keys.get(kid)
+        return entry[1] if entry else None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class GatewayHandlers:
+    def __init__(self, metrics: GatewayMetrics, clock: Clock) -> None:
+        self.metrics = metrics
+        self.clock = clock
+        self.keys = KeyCache()
+
+    async def load_keys(self, conn: asyncpg.Connection) -> None:
+        for row in await repo.keys(conn):
+            self.keys.put(row["kid"], _json(row["jwk"]), KeyWindow(row["not_before"], row["not_after"]))
+
+    async def key_published(self, conn: asyncpg.Connection, inbound: Inbound[SigningKeyPublished]) -> None:
+        k = inbound.payload
+        await repo.upsert_key(conn, k.kid, k.jwk, k.not_before, k.not_after)
+        self.keys.put(k.kid, k.jwk, KeyWindow(k.not_before, k.not_after))
+
+    def verify(self, token: str) -> DeclarationClaims:
+        """Signature, expiry and key validity, offline; raises CommitRefused with the reason."""
+        used: list[bytes] = []
+
+        def resolve(kid: bytes) -> ec.EllipticCurvePublicKey | None:
+            used.append(kid)
+            return self.keys.key(kid)
+
+        with self.metrics.verify_seconds.time():
+            try:
+                claims = DeclarationClaims.from_cwt(verify_token(token.strip(), resolve, self.clock()))
+            except TokenError as exc:
+                self.metrics.verifications(exc.reason).inc()
+                raise CommitRefused(exc.reason, f"token refused: {exc}") from exc
+            except ClaimsError as exc:
+                self.metrics.verifications("bad_claims").inc()
+                raise CommitRefused("bad_claims", f"token refused: {exc}") from exc
+        # The key must have been valid when the token was signed (rotation keeps old keys for old tokens).
+        window = self.keys.window(used[-1])
+        if window is not None and not window.covers(claims.issued_at):
+            self.metrics.verifications("key_not_valid").inc()
+            raise CommitRefused("key_not_valid", "token signed outside its key's validity period")
+        self.metrics.verifications("valid").inc()
+        return claims
+
+    async def commit(self, conn: asyncpg.Connection, officer_id: str, token: str, decision: str,
+                     final_date: date | None, refusal_reason: str | None) -> tuple[UUID, DeclarationClaims, Office]:
+        office = await repo.officer_office(conn, officer_id)
+        if office is None:
+            raise CommitRefused("unknown_officer", f"no active officer account {officer_id}", 403)
+        claims = self.verify(token)
+        domain.check_scan(claims, office)
+        domain.check_final_date(claims, final_date)
+        commit_id, now = uuid4(), self.clock().astimezone(ZoneInfo(office.timezone))
+        async with conn.transaction():
+            fresh = await repo.insert_commit(
+                conn, commit_id=commit_id, token_id=claims.token_id, transaction_code=claims.transaction_code,
+                carnet_number=claims.carnet_number, kind=claims.kind.value, country=claims.country, items=list(claims.items),
+                office_id=office.office_id, officer_id=officer_id, decision=decision, final_date=final_date,
+                refusal_reason=refusal_reason, decided_at=now,
+            )
+            if not fresh:
+                self.metrics.verifications("replayed").inc()
+                log.warning("replayed token %s for carnet %s at office %s", claims.token_id, claims.carnet_number, office.office_id)
+                raise CommitRefused("replayed", "this declaration was already decided", 409)
+            await emit(conn, CUSTOMS_COMMITS.name, CustomsCommitPosted(
+                commit_id=commit_id, carnet_number=claims.carnet_number, transaction_code=claims.transaction_code,
+                token_id=claims.token_id, kind=claims.kind, country=claims.country, items=list(claims.items),
+                office_id=office.office_id, office_timezone=office.timezone, officer_id=officer_id, decision=decision,
+                final_date=final_date, refusal_reason=refusal_reason, decided_at=now,
+            ), key=claims.carnet_number, producer=PRODUCER)
+        self.metrics.commits(claims.kind.value, claims.country, decision).inc()
+        return commit_id, claims, office
+
+
+def _json(value: object) -> dict[str, str]:
+    return json.loads(value) if isinstance(value, str) else dict(value)  # type: ignore[arg-type]
