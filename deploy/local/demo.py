@@ -1,0 +1,191 @@
+"""The demo scenario: one carnet from an NGA's issuance request to a confirmation pushed to the holder.
+
+It acts as every outside party would: the NGA (Kafka topics), the holder (core HTTP API and a
+webhook receiver), the officer (a QR image decoded with pyzbar, then the gateway's HTTP API).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from contracts.deadlines import r2_max_expiry_date
+from contracts.envelope import Envelope
+from contracts.messages import GoodsCategory, GoodsItem, Holder, IssuanceRequested
+from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS
+from deploy.local.webhook_receiver import WebhookReceiver
+from runtime.qr import decode_qr_image, qr_terminal
+
+OFFICE = "FR-CDG-FRET"
+
+
+@dataclass
+class Steps:
+    progress: Callable[[str], None]
+    started: float = field(default_factory=time.perf_counter)
+    last: float = field(default_factory=time.perf_counter)
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+    def done(self, label: str, detail: str = "") -> None:
+        now = time.perf_counter()
+        self.timings.append((label, now - self.last))
+        self.progress(f"  [{now - self.started:6.2f}s] (+{now - self.last:5.2f}s) {label}" + (f": {detail}" if detail else ""))
+        self.last = now
+
+
+def issuance_request(today: date, holder_id: str) -> IssuanceRequested:
+    goods = [
+        GoodsItem(item_number=1, description="Camera body ARRI Alexa Mini LF, s/n K1.0023456", quantity=1,
+                  weight_kg="2.6", value="68000.00", currency="EUR", origin_country="DE",
+                  category=GoodsCategory.PROFESSIONAL_EQUIPMENT),
+        GoodsItem(item_number=2, description="Lens set Zeiss Supreme Prime, 6 lenses, s/n 55110-55115", quantity=6,
+                  weight_kg="9.8", value="96000.00", currency="EUR", origin_country="DE",
+                  category=GoodsCategory.PROFESSIONAL_EQUIPMENT),
+        GoodsItem(item_number=3, description="Tripod Sachtler Flowtech 100, s/n FT-88812", quantity=1,
+                  weight_kg="4.1", value="3900.00", currency="EUR", origin_country="DE",
+                  category=GoodsCategory.PROFESSIONAL_EQUIPMENT),
+    ]
+    return IssuanceRequested(
+        request_id=f"FR-REQ-{uuid.uuid4().hex[:12].upper()}", nga="FR", issuing_association="FR-CCI-PARIS",
+        holder=Holder(holder_id=holder_id, name="Lumière Productions SARL", address="8 rue des Arts, 69002 Lyon, FR",
+                      person="legal"),
+        intended_use="Professional equipment for a documentary shoot", countries=["CH", "GB"],
+        issue_date=today, expiry_date=r2_max_expiry_date(today), goods=goods, transport="road",
+    )
+
+
+async def await_issuance_answer(bootstrap: str, request_id: str, timeout: float = 30.0) -> tuple[str, dict[str, Any]]:
+    """Read the answers topic as the NGA would; partitions assigned directly, so no group join to wait for."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(ISSUANCE_EVENTS.name, p) for p in range(ISSUANCE_EVENTS.partitions)])
+        await consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    body = json.loads(r.value)
+                    if body.get("request_id") == request_id:
+                        headers = {k: v.decode() for k, v in r.headers}
+                        return headers["ce_type"], body
+        raise TimeoutError(f"no answer to issuance request {request_id} within {timeout:.0f}s")
+    finally:
+        await consumer.stop()
+
+
+async def poll(fn: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await fn()
+        if result:
+            return result
+        await asyncio.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
+                       progress: Callable[[str], None] = print, today: date | None = None) -> dict[str, Any]:
+    """Drive one carnet through its first crossing; raises on the first step that fails."""
+    steps = Steps(progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    today = today or datetime.now(timezone.utc).date()
+    holder_id = f"hld_{uuid.uuid4().hex[:8]}"
+    officer_id = f"fr-officer-{uuid.uuid4().hex[:6]}"
+    receiver = WebhookReceiver()
+    await receiver.start()
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            r = await http.post(f"{endpoints['notifier']}/v1/endpoints/webhooks",
+                                json={"recipient_id": holder_id, "url": receiver.url})
+            r.raise_for_status()
+            receiver.secret = r.json()["secret"]
+            r = await http.post(f"{endpoints['customs_gateway']}/v1/officers", json={"officer_id": officer_id, "office_id": OFFICE})
+            r.raise_for_status()
+            steps.done("holder registered a webhook, officer account created", f"{holder_id} -> {receiver.url}; {officer_id} at {OFFICE}")
+
+            request = issuance_request(today, holder_id)
+            envelope = Envelope(type=request.TYPE, producer="nga-FR", subject=request.request_id)
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap.split(","), enable_idempotence=False, acks="all")
+            await producer.start()
+            try:
+                await producer.send_and_wait(ISSUANCE_REQUESTS.name, request.model_dump_json().encode(),
+                                             key=request.request_id.encode(),
+                                             headers=[(k, v.encode()) for k, v in envelope.to_headers().items()])
+            finally:
+                await producer.stop()
+            steps.done("NGA published the issuance request", f"{request.request_id}, 3 items, expiry {request.expiry_date}")
+
+            kind, answer = await await_issuance_answer(bootstrap, request.request_id)
+            if kind != "CarnetIssued":
+                raise RuntimeError(f"issuance was rejected: {answer}")
+            number = answer["carnet_number"]
+            steps.done("carnet issued", number)
+
+            async def carnet_known() -> Any:
+                resp = await http.get(f"{endpoints['core']}/v1/carnets/{number}")
+                return resp.json() if resp.status_code == 200 else None
+
+            await poll(carnet_known, "the core to record the carnet")
+            steps.done("core recorded the carnet in its ledger")
+
+            r = await http.post(f"{endpoints['core']}/v1/carnets/{number}/declarations",
+                                json={"kind": "exportation", "country": "FR", "items": [1, 2], "declared_by": holder_id})
+            if r.status_code != 201:
+                raise RuntimeError(f"declaration refused: {r.status_code} {r.text}")
+            declaration = r.json()
+            steps.done("holder declared exportation of items 1 and 2",
+                       f"sequence {declaration['sequence']}, transaction code {declaration['transaction_code']}")
+
+            png = (await http.get(f"{endpoints['core']}{declaration['qr_png_url']}")).content
+            png_path = out_dir / f"{number}-exportation-{declaration['sequence']}.png"
+            png_path.write_bytes(png)
+            progress(qr_terminal(declaration["token"]))
+            steps.done("QR token written", f"{png_path} ({len(png)} bytes, {len(declaration['token'])} chars)")
+
+            scanned = decode_qr_image(png_path.read_bytes())
+            if scanned != [declaration["token"]]:
+                raise RuntimeError("the QR image did not decode to the token")
+            steps.done("QR image decoded with pyzbar", scanned[0][:24] + "...")
+
+            r = await http.post(f"{endpoints['customs_gateway']}/v1/commits", headers={"X-Officer-Id": officer_id},
+                                json={"token": scanned[0], "decision": "committed"})
+            if r.status_code != 202:
+                raise RuntimeError(f"customs gateway refused the commit: {r.status_code} {r.text}")
+            commit = r.json()
+            steps.done("customs gateway verified the token and posted the commit", f"commit {commit['commit_id']}")
+
+            async def recorded() -> Any:
+                resp = await http.get(f"{endpoints['core']}/v1/carnets/{number}/transactions")
+                return resp.json() if resp.status_code == 200 and resp.json() else None
+
+            history = await poll(recorded, "the core to record the transaction")
+            steps.done("core recorded the transaction", f"{history[0]['decision']}, transaction {history[0]['transaction_id']}")
+
+            confirmation = await poll(lambda: receiver.received(number), "the confirmation webhook", timeout=30)
+            steps.done("confirmation delivered to the holder's webhook",
+                       f"{confirmation['type']} for items {confirmation['data']['items']}, signature verified")
+
+            carnet = (await http.get(f"{endpoints['core']}/v1/carnets/{number}")).json()
+            where = {i["item_number"]: i["location"] for i in carnet["items"]}
+            if where != {1: "exported", 2: "exported", 3: "home"} or not carnet["active"]:
+                raise RuntimeError(f"unexpected ledger state: {carnet}")
+            steps.done("ledger checked", "items 1-2 exported, item 3 at home, carnet active (R10, R11)")
+    finally:
+        await receiver.stop()
+    total = time.perf_counter() - steps.started
+    progress(f"demo complete in {total:.2f}s")
+    return {"carnet_number": number, "png": str(png_path), "timings": steps.timings, "total_s": total,
+            "confirmation": confirmation}

@@ -1,0 +1,73 @@
+"""A real webhook endpoint on localhost that verifies Standard Webhooks signatures (the demo's holder)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from typing import Any
+
+import uvicorn
+
+from notifier.domain import verify
+
+
+class WebhookReceiver:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port or _free_port(host)
+        self.secret: str | None = None
+        self.messages: list[dict[str, Any]] = []
+        self.rejected = 0
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/hooks/ata"
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            event = await receive()
+            body += event.get("body", b"")
+            if not event.get("more_body"):
+                break
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        ok = self.secret is not None and verify(self.secret, headers, body, int(time.time()))
+        if ok:
+            self.messages.append(json.loads(body))
+        else:
+            self.rejected += 1
+        await send({"type": "http.response.start", "status": 204 if ok else 401, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def received(self, carnet_number: str) -> dict[str, Any] | None:
+        for m in self.messages:
+            if m.get("data", {}).get("carnet_number") == carnet_number:
+                return m
+        return None
+
+    async def start(self) -> None:
+        config = uvicorn.Config(self, host=self.host, port=self.port, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
