@@ -1,0 +1,75 @@
+"""Service tests: the real handlers and a real PostgreSQL, the broker replaced by TestKafkaBroker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from runtime.service import Service
+from runtime.settings import Settings
+
+
+class FixedClock:
+    """An injected clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Any) -> Settings:
+    return Settings(database_url=database_url, kafka_bootstrap_servers="in-memory:9092", data_dir=tmp_path, db_pool_max=4)
+
+
+@pytest.fixture
+def running() -> Callable[[Service], Any]:
+    """`async with running(service) as broker:` opens the database and a TestKafkaBroker around the service."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def _run(service: Service) -> AsyncIterator[Any]:
+        await service.open_database()
+        try:
+            async with TestKafkaBroker(service.broker) as broker:
+                yield broker
+        finally:
+            await service.pool.close()
+
+    return _run
+
+
+def dead_letters(service: Service, topic: str) -> list[tuple[bytes, dict[str, str]]]:
+    """Collect what reaches a dead-letter topic; call before the test broker starts."""
+    seen: list[tuple[bytes, dict[str, str]]] = []
+
+    async def raw(message: Any) -> bytes:
+        return message.body
+
+    @service.broker.subscriber(topic, group_id="test-dlq", decoder=raw)
+    async def collect(body: bytes, message: KafkaMessage) -> None:
+        seen.append((message.body, dict(message.headers)))
+
+    return seen
+
+
+async def outbox(service: Service) -> list[dict[str, Any]]:
+    """Messages the service queued, oldest first, as (topic, key, type, payload dict)."""
+    import json
+
+    async with service.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT topic, key, headers, payload FROM outbox ORDER BY id")
+    return [{"topic": r["topic"], "key": bytes(r["key"]).decode() if r["key"] else None,
+             "type": json.loads(r["headers"])["ce_type"], "payload": json.loads(bytes(r["payload"]))} for r in rows]
