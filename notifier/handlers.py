@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -67,8 +68,9 @@ class NotifierHandlers:
         """Send due deliveries until cancelled; woken by NOTIFY, polls once a second otherwise."""
         async with httpx.AsyncClient(timeout=self.timeout_s) as client:
             listener = await pool.acquire()
+            wake = lambda *_: self.wake.set()  # noqa: E731
             try:
-                await listener.add_listener(repo.WAKE_CHANNEL, lambda *_: self.wake.set())
+                await listener.add_listener(repo.WAKE_CHANNEL, wake)
                 while True:
                     self.wake.clear()
                     try:
@@ -82,6 +84,8 @@ class NotifierHandlers:
                         except TimeoutError:
                             pass
             finally:
+                with contextlib.suppress(Exception):
+                    await listener.remove_listener(repo.WAKE_CHANNEL, wake)
                 await pool.release(listener)
 
     async def deliver_due(self, pool: asyncpg.Pool, client: httpx.AsyncClient) -> int:

@@ -9,6 +9,7 @@ effect).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -103,8 +104,9 @@ class OutboxRelay:
 
     async def run(self) -> None:
         listener = await self.pool.acquire()
+        wake = lambda *_: self._wake.set()  # noqa: E731
         try:
-            await listener.add_listener(channel_for(self.schema), lambda *_: self._wake.set())
+            await listener.add_listener(channel_for(self.schema), wake)
             next_measure = 0.0
             while True:
                 self._wake.clear()
@@ -125,4 +127,6 @@ class OutboxRelay:
                 except TimeoutError:
                     pass
         finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(channel_for(self.schema), wake)
             await self.pool.release(listener)

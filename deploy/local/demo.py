@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from contracts.deadlines import r2_max_expiry_date
 from contracts.envelope import Envelope
@@ -25,6 +25,7 @@ from contracts.messages import GoodsCategory, GoodsItem, Holder, IssuanceRequest
 from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS
 from deploy.local.webhook_receiver import WebhookReceiver
 from runtime.qr import decode_qr_image, qr_terminal
+from runtime.topic_reader import read_until
 
 OFFICE = "FR-CDG-FRET"
 
@@ -65,25 +66,10 @@ def issuance_request(today: date, holder_id: str) -> IssuanceRequested:
 
 
 async def await_issuance_answer(bootstrap: str, request_id: str, timeout: float = 30.0) -> tuple[str, dict[str, Any]]:
-    """Read the answers topic as the NGA would; partitions assigned directly, so no group join to wait for."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        consumer.assign([TopicPartition(ISSUANCE_EVENTS.name, p) for p in range(ISSUANCE_EVENTS.partitions)])
-        await consumer.seek_to_beginning()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for r in records:
-                    body = json.loads(r.value)
-                    if body.get("request_id") == request_id:
-                        headers = {k: v.decode() for k, v in r.headers}
-                        return headers["ce_type"], body
-        raise TimeoutError(f"no answer to issuance request {request_id} within {timeout:.0f}s")
-    finally:
-        await consumer.stop()
+    """Read the answers topic as the NGA would."""
+    [record] = await read_until(bootstrap, ISSUANCE_EVENTS.name, ISSUANCE_EVENTS.partitions,
+                                lambda r: json.loads(r.value).get("request_id") == request_id, timeout=timeout)
+    return record.headers["ce_type"], json.loads(record.value)
 
 
 async def poll(fn: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.1) -> Any:

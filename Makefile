@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install sysdeps demo up test test-unit clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+# libzbar0 is the C library pyzbar reads QR images with; pip cannot install it.
+sysdeps:
+	@bash deploy/local/sysdeps.sh
+
+install: $(STAMP) sysdeps
+
+demo: install            ## the main job: one carnet from issuance to a pushed confirmation
+	$(BIN)/python -m deploy.local demo
+
+up: install              ## keep the embedded stack running until Ctrl-C
+	$(BIN)/python -m deploy.local up
+
+test: install            ## unit, service, integration and end-to-end tests
+	$(BIN)/python -m pytest
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit
+
+clean:
+	rm -rf $(VENV) var demo-out .pytest_cache

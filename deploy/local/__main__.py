@@ -1,0 +1,161 @@
+"""`python -m deploy.local up`: run the whole stack in the foreground until Ctrl-C or SIGTERM.
+
+Everything runs as our children, so there is no `down`: stopping this process stops the stack.
+Subcommands are async functions taking the parsed arguments; add one (say `demo`) with
+`add_stack_arguments`, `stack_from_args` and `cancel_on_signals`, and register it in
+`build_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
+from deploy.local.kafka import KafkaStartError
+from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT
+from deploy.local.postgres import PostgresStartError
+from deploy.local.services import SERVICES, ServiceStartError
+from deploy.local.stack import DEFAULT_ROOT, LocalStack
+from runtime.settings import DEFAULT_PORTS
+
+#: Failures whose message says it all; anything else keeps its traceback.
+START_ERRORS = (PostgresStartError, KafkaStartError, ServiceStartError)
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT,
+                        help="directory for logs, service data and PostgreSQL data (default: %(default)s)")
+    parser.add_argument("--kafka-port", type=int, default=KAFKA_PORT,
+                        help="port of the embedded broker (default: %(default)s)")
+    parser.add_argument("--postgres-port", type=int, default=POSTGRES_PORT,
+                        help="port of the embedded PostgreSQL (default: %(default)s)")
+    parser.add_argument("--port-offset", type=int, default=0,
+                        help="added to every service's default HTTP port (8101-8105), to run a second "
+                             "stack next to the first (default: %(default)s)")
+    parser.add_argument("--services", default=",".join(SERVICES),
+                        help="comma-separated services to run; empty for just Kafka and PostgreSQL "
+                             "(default: all)")
+
+
+def stack_from_args(args: argparse.Namespace) -> LocalStack:
+    services = tuple(s.strip() for s in args.services.split(",") if s.strip())
+    unknown = sorted(set(services) - set(SERVICES))
+    if unknown:
+        raise SystemExit(f"unknown services: {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
+    ports = {name: DEFAULT_PORTS[name] + args.port_offset for name in services}
+    return LocalStack(args.root, kafka_port=args.kafka_port, postgres_port=args.postgres_port,
+                      services=services, service_ports=ports)
+
+
+@contextlib.contextmanager
+def cancel_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """The first SIGINT or SIGTERM cancels the current task, whose `async with LocalStack`
+    then stops everything in order; later signals are only acknowledged, so a second Ctrl-C
+    cannot interrupt the stopping half-way and leave orphans (each stop has its own timeout).
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        if len(received) == 1:
+            print(f"\n{signal.Signals(sig).name}: stopping the stack", file=sys.stderr, flush=True)
+            task.cancel()
+        else:
+            print(f"{signal.Signals(sig).name}: already stopping, please wait", file=sys.stderr, flush=True)
+
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def print_endpoints(stack: LocalStack, *, waiting: bool = True) -> None:
+    rows = [("service", "URL", "health", "metrics")]
+    for name, url in stack.endpoints.items():
+        rows.append((name, url, f"{url}/health", f"{url}/metrics"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    if len(rows) > 1:
+        print()
+        for row in rows:
+            print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    kafka_note = " (embedded, in memory)" if stack.kafka is not None else ""
+    print()
+    print(f"  Kafka bootstrap  {stack.kafka_bootstrap}{kafka_note}")
+    print(f"  PostgreSQL       {stack.database_url}")
+    print(f"  logs             {stack.log_dir}")
+    print()
+    if waiting:
+        print("Stack is up; Ctrl-C (or SIGTERM) stops it.", flush=True)
+
+
+async def up(args: argparse.Namespace) -> int:
+    stack = stack_from_args(args)
+    with cancel_on_signals():
+        try:
+            async with stack:
+                print_endpoints(stack)
+                await asyncio.Event().wait()  # until a signal cancels this task
+        except asyncio.CancelledError:
+            print("Stack stopped.", flush=True)
+    return 0
+
+
+async def demo(args: argparse.Namespace) -> int:
+    """Bring the stack up, drive one carnet through its first crossing, stop everything."""
+    from deploy.local.demo import run_scenario
+
+    stack = stack_from_args(args)
+    with cancel_on_signals():
+        try:
+            async with stack:
+                print_endpoints(stack, waiting=False)
+                print("Demo: one carnet from issuance to a pushed confirmation", flush=True)
+                result = await run_scenario(stack.endpoints, stack.kafka_bootstrap, Path(args.out),
+                                            progress=lambda line: print(line, flush=True))
+        except asyncio.CancelledError:
+            print("Demo interrupted; stack stopped.", flush=True)
+            return 130
+        except (TimeoutError, RuntimeError, OSError) as exc:
+            print(f"DEMO FAILED: {exc}", file=sys.stderr, flush=True)
+            print(f"service logs: {stack.log_dir}", file=sys.stderr)
+            return 1
+    print(f"Demo succeeded for carnet {result['carnet_number']}; the QR image is {result['png']}.", flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m deploy.local", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up_parser = commands.add_parser("up", help="start Kafka, PostgreSQL and the five services; stop on Ctrl-C")
+    add_stack_arguments(up_parser)
+    up_parser.set_defaults(run=up)
+    demo_parser = commands.add_parser("demo", help="bring the stack up, run one carnet end to end, stop")
+    add_stack_arguments(demo_parser)
+    demo_parser.add_argument("--out", default="demo-out", help="where the QR image is written")
+    demo_parser.set_defaults(run=demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(args.run(args))
+    except START_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

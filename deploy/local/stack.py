@@ -1,0 +1,248 @@
+"""The whole local stack: Kafka, PostgreSQL, the topics and the five services, in order.
+
+`KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` (or their `ATA_` forms, as runtime.settings reads
+them) point the stack at servers that already run; otherwise it starts the embedded ones.
+Everything it starts is stopped in reverse (services, then Kafka, then PostgreSQL), whether the
+stack ends normally, fails half-way up or is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
+from deploy.local.kafka import EmbeddedKafka
+from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT
+from deploy.local.postgres import EmbeddedPostgres
+from deploy.local.processes import port_is_free, port_owner
+from deploy.local.services import SERVICES, ServiceProcess, ServiceStartError
+
+DEFAULT_ROOT = Path("var/local")
+DATABASE = "ata"
+
+
+def _from_env(*names: str) -> str | None:
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+async def _all(*aws: Awaitable[object]) -> None:
+    """Run together; if one fails, cancel the rest, wait for them and raise the first error
+    itself (not an ExceptionGroup, so the CLI prints a readable message)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for aw in aws:
+                group.create_task(aw)
+    except BaseExceptionGroup as eg:
+        first = eg.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+
+
+class LocalStack:
+    """`async with LocalStack() as stack:` then `stack.endpoints["core"]`, and so on.
+
+    root: where logs (`<root>/log`), service data (`<root>/data`) and the PostgreSQL data
+      (`<root>/pgdata`, unless ephemeral) live.
+    ephemeral / fast: passed to EmbeddedPostgres (temp data dir; fsync off). Tests only.
+    services: which services to run; `()` gives just Kafka, PostgreSQL and the topics.
+    service_ports: per-service HTTP port overrides (tests use free ports).
+    env: extra environment for the services.
+    """
+
+    def __init__(
+        self,
+        root: Path | str = DEFAULT_ROOT,
+        *,
+        kafka_bootstrap: str | None = None,
+        database_url: str | None = None,
+        kafka_port: int = KAFKA_PORT,
+        postgres_port: int = POSTGRES_PORT,
+        ephemeral: bool = False,
+        fast: bool = False,
+        services: Sequence[str] = SERVICES,
+        service_ports: Mapping[str, int] | None = None,
+        env: Mapping[str, str] | None = None,
+        health_timeout: float = 90.0,
+        progress: Callable[[str], None] = print,
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.log_dir = self.root / "log"
+        self.data_dir = self.root / "data"
+        self._external_kafka = kafka_bootstrap or _from_env("KAFKA_BOOTSTRAP_SERVERS", "ATA_KAFKA_BOOTSTRAP_SERVERS")
+        self._external_database = database_url or _from_env("DATABASE_URL", "ATA_DATABASE_URL")
+        self.kafka: EmbeddedKafka | None = None
+        if self._external_kafka is None:
+            self.kafka = EmbeddedKafka(kafka_port, log_dir=self.log_dir)
+        self.postgres: EmbeddedPostgres | None = None
+        if self._external_database is None:
+            self.postgres = EmbeddedPostgres(
+                postgres_port,
+                None if ephemeral else self.root / "pgdata",
+                ephemeral=ephemeral,
+                fast=fast,
+                log_file=self.log_dir / "postgres.log",
+            )
+        ports = dict(service_ports or {})
+        self.services: dict[str, ServiceProcess] = {
+            name: ServiceProcess(
+                name,
+                kafka_bootstrap=self.kafka_bootstrap,
+                database_url=self.database_url,
+                log_dir=self.log_dir,
+                data_dir=self.data_dir,
+                port=ports.get(name),
+                env=env,
+            )
+            for name in services
+        }
+        self.health_timeout = health_timeout
+        self._progress = progress
+        self._started_at = 0.0
+        self._exit: AsyncExitStack | None = None
+
+    # --- what the stack offers --------------------------------------------------------
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self._external_kafka or self.kafka.bootstrap  # type: ignore[union-attr]
+
+    @property
+    def database_url(self) -> str:
+        return self._external_database or self.postgres.dsn(DATABASE)  # type: ignore[union-attr]
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """Service name -> base URL (`/health`, `/metrics` and the service's API below it)."""
+        return {name: svc.base_url for name, svc in self.services.items()}
+
+    # --- life cycle -------------------------------------------------------------------
+
+    async def start(self) -> LocalStack:
+        if self._exit is not None:
+            raise RuntimeError("already started")
+        self._started_at = time.monotonic()
+        # Before starting anything: a busy service port is the likeliest clash (a stack that
+        # is already up), and finding out after PostgreSQL and Kafka came up wastes seconds.
+        busy = [f"{svc.name} ({svc.port}, held by {port_owner(svc.port)})"
+                for svc in self.services.values() if not port_is_free(svc.port, svc.host)]
+        if busy:
+            raise ServiceStartError(f"service ports in use: {'; '.join(busy)}; is another stack running?")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        # The exit stack unwinds in reverse, so register PostgreSQL first and services last:
+        # stop order is services, Kafka, PostgreSQL. Each stop is registered before its start
+        # and does nothing for what never started, so a failure anywhere unwinds cleanly.
+        self._exit = AsyncExitStack()
+        try:
+            if self.postgres is not None:
+                self._exit.push_async_callback(self._stop_postgres)
+            if self.kafka is not None:
+                self._exit.push_async_callback(self._stop_kafka)
+            await _all(self._start_postgres(), self._start_kafka())
+            await self._create_topics()
+            if self.services:
+                self._exit.push_async_callback(self._stop_services)
+                await self._start_services()
+            self._say(f"stack up: {len(self.services)} services, logs in {self.log_dir}")
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def stop(self) -> None:
+        exit_stack, self._exit = self._exit, None
+        if exit_stack is not None:
+            await exit_stack.aclose()
+
+    async def __aenter__(self) -> LocalStack:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- steps ------------------------------------------------------------------------
+
+    def _say(self, message: str) -> None:
+        self._progress(f"[{time.monotonic() - self._started_at:5.1f}s] {message}")
+
+    async def _start_postgres(self) -> None:
+        from runtime.db import ensure_database
+
+        if self.postgres is None:
+            self._say(f"PostgreSQL: using DATABASE_URL {self.database_url}")
+        else:
+            self._say(f"PostgreSQL: starting on port {self.postgres.port} (log {self.postgres.log_file})")
+            await self.postgres.start()
+            self._say(f"PostgreSQL: up, pid {self.postgres.pid}, data in {self.postgres.data_dir}")
+        await ensure_database(self.database_url)
+        self._say(f"PostgreSQL: database ready at {self.database_url}")
+
+    async def _start_kafka(self) -> None:
+        if self.kafka is None:
+            self._say(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS {self.kafka_bootstrap}")
+            return
+        self._say(f"Kafka: starting embedded broker on {self.kafka.bootstrap} (log {self.kafka.log_file})")
+        await self.kafka.start()
+        self._say(f"Kafka: up, pid {self.kafka.pid} (in-memory: a restart loses every message)")
+
+    async def _create_topics(self) -> None:
+        from contracts.topics import all_topic_partitions
+        from runtime.broker import ensure_topics
+
+        topics = all_topic_partitions()
+        created = await ensure_topics(self.kafka_bootstrap, topics)
+        self._say(f"Kafka: {len(topics)} topics ready ({len(created)} created)")
+
+    async def _start_services(self) -> None:
+        for svc in self.services.values():
+            svc.start()
+            self._say(f"{svc.name}: started, pid {svc.pid}, port {svc.port}")
+
+        async def healthy(svc: ServiceProcess) -> None:
+            await svc.wait_healthy(self.health_timeout)
+            self._say(f"{svc.name}: healthy at {svc.base_url}")
+
+        await _all(*(healthy(svc) for svc in self.services.values()))
+
+    async def _stop_services(self) -> None:
+        running = [svc for svc in self.services.values() if svc.pid is not None]
+        if not running:
+            return
+        self._say(f"stopping {', '.join(svc.name for svc in running)}")
+        # Not _all: one stop failing must not cancel the others' stops.
+        results = await asyncio.gather(*(svc.stop() for svc in running), return_exceptions=True)
+        for svc, result in zip(running, results):
+            if isinstance(result, BaseException):
+                self._say(f"{svc.name}: stop failed: {result!r}")
+            elif isinstance(result, int) and result < 0:
+                # uvicorn re-raises the signal after its graceful shutdown, so -15 is the norm.
+                self._say(f"{svc.name}: stopped ({signal.Signals(-result).name})")
+            else:
+                self._say(f"{svc.name}: stopped (exit code {result})")
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+    async def _stop_kafka(self) -> None:
+        if self.kafka is not None:
+            was_running = self.kafka.pid is not None
+            await self.kafka.stop()
+            if was_running:
+                self._say("Kafka: stopped")
+
+    async def _stop_postgres(self) -> None:
+        if self.postgres is not None:
+            # Called even if it never came up: an ephemeral server's temp dir goes too.
+            was_running = self.postgres.pid is not None
+            await self.postgres.stop()
+            if was_running:
+                self._say("PostgreSQL: stopped")

@@ -1,0 +1,84 @@
+"""The runtime against a real Kafka-protocol broker and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS
+from issuer.app import build as build_issuer
+from runtime.migrations import migrate, service_directories
+from runtime.settings import Settings
+from runtime.topic_reader import read_until
+from tests.support.messages import issuance_request, wire
+from pathlib import Path
+
+pytestmark = pytest.mark.integration
+
+
+async def produce(bootstrap: str, topic: str, body: bytes, headers: dict[str, str], key: bytes | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, body, key=key, headers=[(k, v.encode()) for k, v in headers.items()])
+    finally:
+        await producer.stop()
+
+
+async def test_migrations_under_concurrent_starts_apply_once(database_url):
+    """Two instances migrating one schema at once: the advisory lock makes one wait."""
+    migrations = Path(__file__).parents[2] / "issuer" / "migrations"
+    schema = f"s_{uuid.uuid4().hex[:8]}"
+    conns = [await asyncpg.connect(database_url) for _ in range(2)]
+    try:
+        results = await asyncio.gather(*(migrate(c, schema, service_directories(migrations)) for c in conns))
+        versions = await conns[0].fetch(f'SELECT version FROM "{schema}".schema_migrations ORDER BY 1')
+    finally:
+        for c in conns:
+            await c.close()
+    assert sorted(results, key=len) == [[], ["runtime/0001_outbox_inbox", "service/0001_init"]]
+    assert [r["version"] for r in versions] == ["runtime/0001_outbox_inbox", "service/0001_init"]
+
+
+async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(database_url, kafka_bootstrap, tmp_path):
+    """Consume, transaction, outbox relay, produce: through the real broker; a bad message goes to the DLQ."""
+    service = build_issuer(Settings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, data_dir=tmp_path))
+    await service.start()
+    try:
+        request_id = f"IT-{uuid.uuid4().hex[:10]}"
+        body, headers, env = wire(issuance_request(request_id))
+        garbage_id = str(uuid.uuid4())
+        await produce(kafka_bootstrap, ISSUANCE_REQUESTS.name, b"\xff not json", {**headers, "ce_id": garbage_id})
+        # the same message twice: delivered twice, applied once
+        await produce(kafka_bootstrap, ISSUANCE_REQUESTS.name, body, headers, key=request_id.encode())
+        await produce(kafka_bootstrap, ISSUANCE_REQUESTS.name, body, headers, key=request_id.encode())
+
+        [answer] = await read_until(kafka_bootstrap, ISSUANCE_EVENTS.name, ISSUANCE_EVENTS.partitions,
+                                    lambda r: json.loads(r.value).get("request_id") == request_id, timeout=60)
+        [dead] = await read_until(kafka_bootstrap, ISSUANCE_REQUESTS.dead_letter, 1,
+                                  lambda r: r.headers.get("ce_id") == garbage_id, timeout=30)
+        # the relay has drained the outbox and nothing else was issued for the repeat
+        for _ in range(50):
+            async with service.pool.acquire() as conn:
+                backlog = await conn.fetchval("SELECT count(*) FROM outbox")
+                handled = await conn.fetchval("SELECT count(*) FROM inbox WHERE message_id = $1", env.message_id)
+            if backlog == 0:
+                break
+            await asyncio.sleep(0.1)
+        async with service.pool.acquire() as conn:
+            carnets = await conn.fetchval("SELECT count(*) FROM carnets WHERE request_id = $1", request_id)
+    finally:
+        await service.stop()
+
+    assert answer.headers["ce_type"] == "CarnetIssued"
+    assert answer.headers["ce_causationid"] == str(env.message_id)
+    assert answer.headers["ce_correlationid"] == str(env.correlation_id)
+    assert answer.key == json.loads(answer.value)["carnet_number"].encode()
+    assert dead.value == b"\xff not json"
+    assert dead.headers["dlq_kind"] == "malformed_json"
+    assert backlog == 0 and handled == 1 and carnets == 1
