@@ -1,0 +1,81 @@
+"""The demo scenario through the five services as separate processes, on real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from contracts.deadlines import r20_notice_limit
+from deploy.local.demo import run_scenario
+from deploy.local.processes import port_is_free
+from deploy.local.services import SERVICES
+from deploy.local.stack import LocalStack
+from runtime.settings import DEFAULT_PORTS
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port_offset() -> int:
+    for _ in range(50):
+        offset = random.randrange(1000, 20000, 10)
+        if all(port_is_free(DEFAULT_PORTS[s] + offset) for s in SERVICES):
+            return offset
+    raise RuntimeError("no free block of service ports")
+
+
+async def test_one_carnet_from_issuance_request_to_pushed_confirmation(kafka_bootstrap, database_url, tmp_path):
+    offset = free_port_offset()
+    ports = {s: DEFAULT_PORTS[s] + offset for s in SERVICES}
+    async with LocalStack(tmp_path / "stack", kafka_bootstrap=kafka_bootstrap, database_url=database_url,
+                          service_ports=ports, progress=lambda _: None) as stack:
+        result = await run_scenario(stack.endpoints, stack.kafka_bootstrap, tmp_path / "out", progress=lambda _: None)
+        number = result["carnet_number"]
+        conn = await asyncpg.connect(database_url)
+        try:
+            # every service kept its own record of the one crossing
+            for _ in range(50):
+                delivered = await conn.fetch(
+                    "SELECT status, attempts FROM notifier.deliveries WHERE carnet_number = $1", number)
+                watched = await conn.fetch(
+                    "SELECT item_number, location, notice_limit, carnet_expiry FROM claims.watched_items"
+                    " WHERE carnet_number = $1 ORDER BY item_number", number)
+                if watched and delivered and delivered[0]["status"] == "delivered":
+                    break
+                await asyncio.sleep(0.1)
+            commits = await conn.fetch("SELECT decision FROM customs_gateway.commits WHERE carnet_number = $1", number)
+            ledger = await conn.fetch("SELECT decision FROM core.transactions WHERE carnet_number = $1", number)
+            issued = await conn.fetchval("SELECT count(*) FROM issuer.carnets WHERE carnet_number = $1", number)
+        finally:
+            await conn.close()
+
+    assert Path(result["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result["confirmation"]["type"] == "transaction.committed"
+    assert result["confirmation"]["data"]["items"] == [1, 2]
+    assert issued == 1
+    assert [r["decision"] for r in commits] == ["committed"]
+    assert [r["decision"] for r in ledger] == ["committed"]
+    assert [(r["status"], r["attempts"]) for r in delivered] == [("delivered", 1)]
+    assert [(r["item_number"], r["location"]) for r in watched] == [(1, "exported"), (2, "exported")]
+    assert all(r["notice_limit"] == r20_notice_limit(r["carnet_expiry"]) for r in watched)  # R20
+
+
+async def test_demo_command_exits_zero_and_stops_everything(kafka_bootstrap, database_url, tmp_path):
+    """`python -m deploy.local demo`, as `make demo` runs it (servers from the environment here)."""
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "deploy.local", "demo", "--root", str(tmp_path / "root"), "--out", str(tmp_path / "out"),
+        "--port-offset", str(free_port_offset()), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(proc.communicate(), timeout=180)
+    text = output.decode()
+    assert proc.returncode == 0, text[-3000:]
+    assert "confirmation delivered to the holder's webhook" in text
+    assert "Demo succeeded for carnet" in text
+    assert list((tmp_path / "out").glob("*.png"))
