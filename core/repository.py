@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -102,6 +102,3 @@ async def upsert_signing_key(conn: asyncpg.Connection, kid: str, jwk: dict[str, 
 async def signing_key_not_before(conn: asyncpg.Connection, kid: str) -> datetime:
     return await conn.fetchval("SELECT not_before FROM signing_keys WHERE kid = $1", kid)
 
-
-def as_date(value: date | None) -> str | None:
-    return value.isoformat() if value else None

@@ -7,8 +7,9 @@ handlers and routes on it, and `run()` serves it; nothing connects at import tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -160,17 +161,13 @@ class Service:
         checks["background_tasks"] = all(not t.done() for t in self._tasks)
         return checks
 
-    def _lifespan(self, app: FastAPI) -> Any:
-        service = self
-
-        class _Lifespan:
-            async def __aenter__(self) -> None:
-                await service.start()
-
-            async def __aexit__(self, *exc: object) -> None:
-                await service.stop()
-
-        return _Lifespan()
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
 
     # --- running ------------------------------------------------------------------------
 
