@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.kinds import DeclarationKind
@@ -125,6 +126,7 @@ def holder_router(handlers: CoreHandlers, pool_of: Any) -> APIRouter:
     async def history(carnet_number: CarnetNumber) -> list[dict[str, Any]]:
         async with pool_of().acquire() as conn:
             rows = await repo.transactions(conn, carnet_number)
-        return [{k: (str(v) if isinstance(v, UUID) else v) for k, v in dict(r).items()} for r in rows]
+        return [{**{k: (str(v) if isinstance(v, UUID) else v) for k, v in dict(r).items()}, "reasons": json.loads(r["reasons"])}
+                for r in rows]
 
     return router

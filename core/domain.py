@@ -99,6 +99,14 @@ def check_declaration(carnet: Carnet, kind: K, country: str, items: Iterable[int
     return reasons
 
 
+def check_final_date(carnet: Carnet, final_date: date | None) -> list[Reason]:
+    """R13: customs may shorten the stay, never set it past the carnet's expiry."""
+    if final_date is not None and final_date > carnet.expiry_date:
+        return [Reason(rule="R13", field="final_date",
+                       message=f"final date {final_date.isoformat()} is after the expiry {carnet.expiry_date.isoformat()}")]
+    return []
+
+
 def next_sequence(used: Iterable[int]) -> int:
     """R8: sets are used in numerical sequence per kind."""
     return max(used, default=0) + 1

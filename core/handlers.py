@@ -74,7 +74,8 @@ class CoreHandlers:
         self.signing_key = key
         kid = key.kid.hex()
         async with conn.transaction():
-            await repo.upsert_signing_key(conn, kid, public_jwk(key.public_key), self.clock())
+            # Whole seconds, as tokens' issued_at: a token signed in the key's first second stays inside its window.
+            await repo.upsert_signing_key(conn, kid, public_jwk(key.public_key), self.clock().replace(microsecond=0))
             not_before = await repo.signing_key_not_before(conn, kid)
             await emit(conn, SIGNING_KEYS.name, SigningKeyPublished(kid=kid, jwk=public_jwk(key.public_key), not_before=not_before),
                        key=kid, producer=PRODUCER)
@@ -106,6 +107,7 @@ class CoreHandlers:
         else:
             # The ledger is re-checked at the moment and in the time zone of the office (R12).
             reasons += domain.check_declaration(carnet, kind, c.country, items, c.decided_at, _zone(c.office_timezone))
+            reasons += domain.check_final_date(carnet, c.final_date)
             if reasons:
                 decision = "refused"
                 log.warning("commit %s for carnet %s (message %s) refused by the ledger: %s", c.commit_id,
@@ -153,37 +155,47 @@ class CoreHandlers:
                 raise DeclarationRefusedError(
                     [Reason(rule="R9", field="declared_by", message="only the holder or a representative may declare")], status=403)
             now = self.clock()
-            reasons = domain.check_declaration(carnet, kind, country, items, now)
-            if reasons:
+            refused = domain.check_declaration(carnet, kind, country, items, now)
+            if refused:
+                # Kept for the audit trail although the holder gets an error: commit first, raise after.
                 await emit(conn, DECLARATIONS.name, DeclarationRefused(
-                    carnet_number=carnet_number, kind=kind, country=country, items=sorted(set(items)), reasons=reasons,
+                    carnet_number=carnet_number, kind=kind, country=country, items=sorted(set(items)), reasons=refused,
                 ), key=carnet_number, producer=PRODUCER)
-                self.metrics.declarations(kind.value, country, "refused").inc()
-                raise DeclarationRefusedError(reasons)
-            sequence = domain.next_sequence(await repo.used_sequences(conn, carnet_number, kind.value))
-            claims = DeclarationClaims(
-                carnet_number=carnet_number, transaction_code=new_transaction_code(), kind=kind, country=country,
-                items=tuple(sorted(set(items))), general_list_digest=row["general_list_digest"][:32], sequence=sequence,
-                carnet_expiry=carnet.expiry_date, token_id=uuid4(), issued_at=now.replace(microsecond=0),
-                expires_at=(now + self.token_ttl).replace(microsecond=0),
-            )
-            token = sign_token(claims.to_cwt(), self.signing_key)
-            declaration_id = uuid4()
-            await repo.insert_declaration(
-                conn, declaration_id=declaration_id, carnet_number=carnet_number, kind=kind.value, country=country,
-                items=list(claims.items), sequence=sequence, transaction_code=claims.transaction_code,
-                token_id=claims.token_id, token=token, token_expires_at=claims.expires_at, declared_by=declared_by,
-            )
-            submitted = await emit(conn, DECLARATIONS.name, DeclarationSubmitted(
-                declaration_id=declaration_id, carnet_number=carnet_number, kind=kind, country=country,
-                items=list(claims.items), sequence=sequence, declared_by=declared_by, transaction_code=claims.transaction_code,
-            ), key=carnet_number, producer=PRODUCER)
-            await emit(conn, DECLARATIONS.name, TokenIssued(
-                declaration_id=declaration_id, carnet_number=carnet_number, token_id=claims.token_id,
-                kid=self.signing_key.kid.hex(), expires_at=claims.expires_at,
-            ), key=carnet_number, producer=PRODUCER, cause=submitted)
+            else:
+                created = await self._sign_and_store(conn, carnet, row["general_list_digest"], kind, country, items,
+                                                     declared_by, now)
+        if refused:
+            self.metrics.declarations(kind.value, country, "refused").inc()
+            raise DeclarationRefusedError(refused)
         self.metrics.declarations(kind.value, country, "token_issued").inc()
-        return DeclarationCreated(declaration_id, carnet_number, kind, country, list(claims.items), sequence,
+        return created
+
+    async def _sign_and_store(self, conn: asyncpg.Connection, carnet: domain.Carnet, digest: str, kind: DeclarationKind,
+                              country: str, items: list[int], declared_by: str, now: datetime) -> DeclarationCreated:
+        assert self.signing_key is not None
+        sequence = domain.next_sequence(await repo.used_sequences(conn, carnet.number, kind.value))
+        claims = DeclarationClaims(
+            carnet_number=carnet.number, transaction_code=new_transaction_code(), kind=kind, country=country,
+            items=tuple(sorted(set(items))), general_list_digest=digest[:32], sequence=sequence,
+            carnet_expiry=carnet.expiry_date, token_id=uuid4(), issued_at=now.replace(microsecond=0),
+            expires_at=(now + self.token_ttl).replace(microsecond=0),
+        )
+        token = sign_token(claims.to_cwt(), self.signing_key)
+        declaration_id = uuid4()
+        await repo.insert_declaration(
+            conn, declaration_id=declaration_id, carnet_number=carnet.number, kind=kind.value, country=country,
+            items=list(claims.items), sequence=sequence, transaction_code=claims.transaction_code,
+            token_id=claims.token_id, token=token, token_expires_at=claims.expires_at, declared_by=declared_by,
+        )
+        submitted = await emit(conn, DECLARATIONS.name, DeclarationSubmitted(
+            declaration_id=declaration_id, carnet_number=carnet.number, kind=kind, country=country,
+            items=list(claims.items), sequence=sequence, declared_by=declared_by, transaction_code=claims.transaction_code,
+        ), key=carnet.number, producer=PRODUCER)
+        await emit(conn, DECLARATIONS.name, TokenIssued(
+            declaration_id=declaration_id, carnet_number=carnet.number, token_id=claims.token_id,
+            kid=self.signing_key.kid.hex(), expires_at=claims.expires_at,
+        ), key=carnet.number, producer=PRODUCER, cause=submitted)
+        return DeclarationCreated(declaration_id, carnet.number, kind, country, list(claims.items), sequence,
                                   claims.transaction_code, token, claims.expires_at)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from contracts.deadlines import r13_final_date
+from zoneinfo import ZoneInfo
+
+from contracts.deadlines import r12_entry_allowed, r13_final_date
 from contracts.token import DeclarationClaims
 
 
@@ -36,6 +38,13 @@ def check_scan(claims: DeclarationClaims, office: Office) -> None:
     """R18: an officer acts only for their own administration; the token names the country."""
     if claims.country != office.country:
         raise CommitRefused("wrong_country", f"this declaration is for customs of {claims.country}, not {office.country}", 403)
+
+
+def check_entry(claims: DeclarationClaims, office: Office, at: datetime) -> None:
+    """R12: no entry abroad on an expired carnet, judged at the office's local day; the token
+    carries the expiry so this holds offline too."""
+    if not r12_entry_allowed(claims.kind.value, claims.carnet_expiry, at, ZoneInfo(office.timezone)):
+        raise CommitRefused("R12", f"the carnet expired on {claims.carnet_expiry.isoformat()}: no {claims.kind.value} on it")
 
 
 def check_final_date(claims: DeclarationClaims, final_date: date | None) -> None:

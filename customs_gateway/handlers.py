@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime
+from datetime import date
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -105,7 +105,9 @@ class GatewayHandlers:
             raise CommitRefused("unknown_officer", f"no active officer account {officer_id}", 403)
         claims = self.verify(token)
         domain.check_scan(claims, office)
-        domain.check_final_date(claims, final_date)
+        if decision == "committed":
+            domain.check_entry(claims, office, self.clock())
+            domain.check_final_date(claims, final_date)
         commit_id, now = uuid4(), self.clock().astimezone(ZoneInfo(office.timezone))
         async with conn.transaction():
             fresh = await repo.insert_commit(

@@ -31,7 +31,7 @@ def recipient_router(pool_of: Any) -> APIRouter:
     @router.post("/endpoints/webhooks", status_code=201, response_model=WebhookOut)
     async def register(body: WebhookIn) -> dict[str, Any]:
         async with pool_of().acquire() as conn:
-            row = await repo.add_endpoint(conn, uuid4(), body.recipient_id, str(body.url), body.secret or domain.new_secret())
+            row = await repo.add_endpoint(conn, uuid4(), body.recipient_id, str(body.url), body.secret, domain.new_secret())
         return {"endpoint_id": row["endpoint_id"], "secret": row["secret"]}
 
     @router.delete("/endpoints/{endpoint_id}", status_code=204)

@@ -10,11 +10,14 @@ import asyncpg
 WAKE_CHANNEL = "notifier_deliveries"
 
 
-async def add_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, url: str, secret: str) -> asyncpg.Record:
+async def add_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, url: str, secret: str | None,
+                       generated: str) -> asyncpg.Record:
+    """Registering a URL again re-activates it; a secret given again replaces the old one (rotation)."""
     return await conn.fetchrow(
-        "INSERT INTO endpoints (endpoint_id, recipient_id, channel, url, secret) VALUES ($1, $2, 'webhook', $3, $4)"
-        " ON CONFLICT (recipient_id, channel, url) DO UPDATE SET active = true RETURNING endpoint_id, secret",
-        endpoint_id, recipient_id, url, secret)
+        "INSERT INTO endpoints (endpoint_id, recipient_id, channel, url, secret) VALUES ($1, $2, 'webhook', $3, COALESCE($4, $5))"
+        " ON CONFLICT (recipient_id, channel, url) DO UPDATE SET active = true, secret = COALESCE($4, endpoints.secret)"
+        " RETURNING endpoint_id, secret",
+        endpoint_id, recipient_id, url, secret, generated)
 
 
 async def remove_endpoint(conn: asyncpg.Connection, endpoint_id: UUID) -> bool:
