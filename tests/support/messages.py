@@ -33,3 +33,62 @@ def wire(payload: Payload, *, producer: str = "test", subject: str | None = None
     """(body, headers, envelope) as a producer would put them on the topic."""
     env = envelope or Envelope(type=payload.TYPE, schema_version=payload.VERSION, producer=producer, subject=subject)
     return payload.model_dump_json().encode(), env.to_headers(), env
+
+
+# --- builders for the core, gateway, claims and notifier service tests (appended) ----------------
+
+
+def customs_commit(claims: Any, decided_at: Any, **overrides: Any) -> Any:
+    """A CustomsCommitPosted for verified `DeclarationClaims`, as the gateway at FR-CDG-FRET would post it."""
+    from uuid import uuid4
+
+    from contracts.messages import CustomsCommitPosted
+
+    fields: dict[str, Any] = dict(
+        commit_id=uuid4(), carnet_number=claims.carnet_number, transaction_code=claims.transaction_code,
+        token_id=claims.token_id, kind=claims.kind, country=claims.country, items=list(claims.items),
+        office_id="FR-CDG-FRET", office_timezone="Europe/Paris", officer_id="fr-officer-0001", decision="committed",
+        decided_at=decided_at,
+    )
+    fields.update(overrides)
+    return CustomsCommitPosted(**fields)
+
+
+def transaction_recorded(carnet_number: str, kind: Any, country: str, locations: list[tuple[int, str, str | None, Any]],
+                         recorded_at: Any, **overrides: Any) -> Any:
+    """A TransactionRecorded; `locations` are (item_number, location, country, final_date) after the crossing."""
+    from uuid import uuid4
+
+    from contracts.messages import ItemLocation, TransactionRecorded
+
+    fields: dict[str, Any] = dict(
+        transaction_id=uuid4(), carnet_number=carnet_number, declaration_id=uuid4(), commit_id=uuid4(), kind=kind,
+        country=country, items=[n for n, *_ in locations], sequence=1, decision="committed", office_id="FR-CDG-FRET",
+        office_timezone="Europe/Paris", carnet_expiry=date(2027, 11, 21),
+        item_locations=[ItemLocation(item_number=n, location=loc, country=c, final_date=f) for n, loc, c, f in locations],
+        recorded_at=recorded_at,
+    )
+    fields.update(overrides)
+    return TransactionRecorded(**fields)
+
+
+def confirmation_requested(carnet_number: str, recipient_ids: list[str], recorded_at: Any, **overrides: Any) -> Any:
+    from uuid import uuid4
+
+    from contracts.kinds import DeclarationKind
+    from contracts.messages import ConfirmationRequested
+
+    fields: dict[str, Any] = dict(
+        confirmation_id=uuid4(), carnet_number=carnet_number, recipient_ids=recipient_ids, transaction_id=uuid4(),
+        kind=DeclarationKind.EXPORTATION, country="FR", items=[1, 2], decision="committed", recorded_at=recorded_at,
+    )
+    fields.update(overrides)
+    return ConfirmationRequested(**fields)
+
+
+def signing_key_published(key: Any, not_before: Any, not_after: Any = None) -> Any:
+    """What the core announces for `key` (a runtime.cose.SigningKey)."""
+    from contracts.messages import SigningKeyPublished
+    from runtime.cose import public_jwk
+
+    return SigningKeyPublished(kid=key.kid.hex(), jwk=public_jwk(key.public_key), not_before=not_before, not_after=not_after)

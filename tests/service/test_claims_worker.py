@@ -1,0 +1,112 @@
+"""Claims worker service: the watch list of items away from home follows the ledger (R13, R19, R20)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from claims_worker.app import build
+from contracts.deadlines import r20_notice_limit
+from contracts.kinds import DeclarationKind as K
+from contracts.topics import TRANSACTIONS
+from tests.service.conftest import outbox
+from tests.support.databases import snapshot
+from tests.support.messages import transaction_recorded, wire
+
+NUMBER = "FR2600000010"
+EXPIRY = date(2027, 11, 21)
+
+
+async def publish(broker: Any, payload: Any) -> tuple[bytes, dict[str, str]]:
+    body, headers, _ = wire(payload, producer="core", subject=payload.carnet_number)
+    await broker.publish(body, TRANSACTIONS.name, key=payload.carnet_number.encode(), headers=headers)
+    return body, headers
+
+
+async def watched(service: Any) -> dict[int, dict[str, Any]]:
+    async with service.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT * FROM watched_items ORDER BY carnet_number, item_number")
+    return {r["item_number"]: dict(r) for r in rows}
+
+
+async def test_r20_committed_exportation_watches_the_items_with_the_notice_limit(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        t = transaction_recorded(NUMBER, K.EXPORTATION, "FR", [(1, "exported", None, None), (2, "exported", None, None)],
+                                 clock.now)
+        await publish(broker, t)
+        rows = await watched(service)
+        queued = await outbox(service)
+    assert sorted(rows) == [1, 2]
+    assert r20_notice_limit(EXPIRY) == date(2028, 11, 21)
+    for n in (1, 2):
+        row = rows[n]
+        assert (row["carnet_number"], row["location"], row["country"], row["final_date"], row["carnet_expiry"]) == (
+            NUMBER, "exported", None, None, EXPIRY)
+        assert row["notice_limit"] == r20_notice_limit(EXPIRY)
+        assert row["office_timezone"] == "Europe/Paris"
+        assert row["last_transaction_id"] == t.transaction_id
+        assert row["updated_at"] == clock.now
+    assert queued == []
+
+
+async def test_r13_importation_updates_the_watch_with_country_and_final_date(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        await publish(broker, transaction_recorded(NUMBER, K.EXPORTATION, "FR",
+                                                   [(1, "exported", None, None), (2, "exported", None, None)], clock.now))
+        t = transaction_recorded(NUMBER, K.IMPORTATION, "CH", [(1, "abroad", "CH", date(2027, 3, 31))], clock.now,
+                                 office_id="CH-GVA-AIR", office_timezone="Europe/Zurich")
+        await publish(broker, t)
+        rows = await watched(service)
+    assert (rows[1]["location"], rows[1]["country"], rows[1]["final_date"], rows[1]["office_timezone"]) == (
+        "abroad", "CH", date(2027, 3, 31), "Europe/Zurich")
+    assert rows[1]["last_transaction_id"] == t.transaction_id
+    assert (rows[2]["location"], rows[2]["country"]) == ("exported", None)
+
+
+async def test_a_committed_reimportation_releases_the_item(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        await publish(broker, transaction_recorded(NUMBER, K.EXPORTATION, "FR",
+                                                   [(1, "exported", None, None), (2, "exported", None, None)], clock.now))
+        await publish(broker, transaction_recorded(NUMBER, K.REIMPORTATION, "FR", [(1, "home", None, None)], clock.now))
+        rows = await watched(service)
+    assert sorted(rows) == [2]
+
+
+async def test_a_refused_transaction_changes_nothing(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        await publish(broker, transaction_recorded(NUMBER, K.EXPORTATION, "FR",
+                                                   [(1, "exported", None, None), (2, "exported", None, None)], clock.now))
+        before = await watched(service)
+        # a refused importation (the items stay exported) and a refused re-importation (they would be home)
+        await publish(broker, transaction_recorded(NUMBER, K.IMPORTATION, "CH", [(1, "exported", None, None)], clock.now,
+                                                   decision="refused"))
+        await publish(broker, transaction_recorded(NUMBER, K.REIMPORTATION, "FR", [(2, "home", None, None)], clock.now,
+                                                   decision="refused"))
+        await publish(broker, transaction_recorded("FR2600000028", K.EXPORTATION, "FR", [(1, "exported", None, None)],
+                                                   clock.now, decision="refused"))
+        after = await watched(service)
+    assert after == before
+    assert sorted(after) == [1, 2]
+
+
+async def test_redelivery_changes_nothing(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        exported = transaction_recorded(NUMBER, K.EXPORTATION, "FR", [(1, "exported", None, None),
+                                                                     (2, "exported", None, None)], clock.now)
+        body, headers = await publish(broker, exported)
+        back = transaction_recorded(NUMBER, K.REIMPORTATION, "FR", [(1, "home", None, None)], clock.now)
+        await publish(broker, back)
+        async with service.pool.acquire() as conn:
+            before = await snapshot(conn, "claims")
+        # the exportation comes again (at-least-once delivery): item 1 must not be watched again
+        clock.now = clock.now.replace(hour=10)
+        await broker.publish(body, TRANSACTIONS.name, key=NUMBER.encode(), headers=headers)
+        async with service.pool.acquire() as conn:
+            after = await snapshot(conn, "claims")
+    assert before == after
+    assert len(before["watched_items"]) == 1

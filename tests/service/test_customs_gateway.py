@@ -1,0 +1,325 @@
+"""Customs gateway service: trust keys from the core, offline token verification, officer commits (R13, R18)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from contracts.kinds import DeclarationKind as K
+from contracts.token import DeclarationClaims
+from contracts.topics import CUSTOMS_COMMITS, SIGNING_KEYS
+from contracts.txcode import new_transaction_code
+from customs_gateway.app import build
+from runtime.cose import SigningKey, generate_signing_key, sign_token
+from runtime.qr import qr_png
+from tests.service.conftest import outbox
+from tests.support.databases import snapshot
+from tests.support.messages import signing_key_published, wire
+
+NUMBER = "FR2600000010"
+EXPIRY = date(2027, 11, 21)
+FR_OFFICER = "fr-officer-0001"
+CH_OFFICER = "ch-officer-0001"
+
+
+def make_token(key: SigningKey, now: datetime, **overrides: Any) -> tuple[str, DeclarationClaims]:
+    fields: dict[str, Any] = {
+        "carnet_number": NUMBER, "transaction_code": new_transaction_code(), "kind": K.EXPORTATION, "country": "FR",
+        "items": (1, 2), "general_list_digest": "0123456789abcdef0123456789abcdef", "sequence": 1,
+        "carnet_expiry": EXPIRY, "token_id": uuid4(), "issued_at": now, "expires_at": now + timedelta(hours=72),
+    }
+    fields.update(overrides)
+    claims = DeclarationClaims(**fields)
+    return sign_token(claims.to_cwt(), key), claims
+
+
+async def learn_key(broker: Any, key: SigningKey, not_before: datetime) -> tuple[bytes, dict[str, str]]:
+    body, headers, _ = wire(signing_key_published(key, not_before), producer="core")
+    await broker.publish(body, SIGNING_KEYS.name, key=key.kid.hex().encode(), headers=headers)
+    return body, headers
+
+
+def client(service: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://gateway")
+
+
+async def officers(http: httpx.AsyncClient) -> None:
+    for officer, office in ((FR_OFFICER, "FR-CDG-FRET"), (CH_OFFICER, "CH-GVA-AIR")):
+        r = await http.post("/v1/officers", json={"officer_id": officer, "office_id": office})
+        assert r.status_code == 201, r.text
+        assert r.json()["created"] is True
+
+
+async def commit(http: httpx.AsyncClient, token: str, officer: str = FR_OFFICER, **body: Any) -> httpx.Response:
+    return await http.post("/v1/commits", json={"token": token, "decision": "committed", **body},
+                           headers={"X-Officer-Id": officer})
+
+
+async def commits(service: Any) -> list[Any]:
+    async with service.pool.acquire() as conn:
+        return await conn.fetch("SELECT * FROM commits ORDER BY decided_at")
+
+
+class Gateway:
+    """A running gateway that knows one key, with two officers."""
+
+    def __init__(self, service: Any, broker: Any, http: httpx.AsyncClient, key: SigningKey) -> None:
+        self.service, self.broker, self.http, self.key = service, broker, http, key
+
+
+@pytest.fixture
+def gateway(settings, clock, running):
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def _open():
+        service = build(settings, clock=clock)
+        async with running(service) as broker, client(service) as http:
+            key = generate_signing_key()
+            await learn_key(broker, key, clock.now - timedelta(days=1))
+            await officers(http)
+            yield Gateway(service, broker, http, key)
+
+    return _open
+
+
+# --- trust keys --------------------------------------------------------------------------------
+
+
+async def test_signing_key_published_fills_the_cache_and_the_table_and_redelivery_changes_nothing(settings, clock, running):
+    service = build(settings, clock=clock)
+    handlers = service.state["handlers"]
+    async with running(service) as broker:
+        key = generate_signing_key()
+        assert handlers.keys.key(key.kid) is None
+        body, headers = await learn_key(broker, key, clock.now)
+        async with service.pool.acquire() as conn:
+            before = await snapshot(conn, "customs_gateway")
+        await broker.publish(body, SIGNING_KEYS.name, key=key.kid.hex().encode(), headers=headers)
+        async with service.pool.acquire() as conn:
+            after = await snapshot(conn, "customs_gateway")
+            rows = await conn.fetch("SELECT kid, not_before, not_after FROM signing_keys")
+    assert len(handlers.keys) == 1
+    assert handlers.keys.key(key.kid).public_numbers() == key.public_key.public_numbers()
+    assert [(r["kid"], r["not_before"], r["not_after"]) for r in rows] == [(key.kid.hex(), clock.now, None)]
+    assert before == after
+
+
+async def test_keys_in_the_table_warm_a_fresh_cache(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        key = generate_signing_key()
+        await learn_key(broker, key, clock.now)
+        fresh = build(settings, clock=clock).state["handlers"]
+        async with service.pool.acquire() as conn:
+            await fresh.load_keys(conn)
+    assert fresh.keys.key(key.kid) is not None
+
+
+# --- commits -----------------------------------------------------------------------------------
+
+
+async def test_commit_is_accepted_and_posted_to_the_core_in_the_office_zone(gateway, clock):
+    async with gateway() as g:
+        token, claims = make_token(g.key, clock.now)
+        r = await commit(g.http, token)
+        queued = await outbox(g.service)
+        rows = await commits(g.service)
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert (body["carnet_number"], body["decision"], body["office_id"], body["items"], body["kind"]) == (
+        NUMBER, "committed", "FR-CDG-FRET", [1, 2], "exportation")
+    assert [(m["topic"], m["key"], m["type"]) for m in queued] == [(CUSTOMS_COMMITS.name, NUMBER, "CustomsCommitPosted")]
+    p = queued[0]["payload"]
+    assert (p["token_id"], p["transaction_code"], p["office_timezone"], p["officer_id"], p["country"], p["items"]) == (
+        str(claims.token_id), claims.transaction_code, "Europe/Paris", FR_OFFICER, "FR", [1, 2])
+    decided_at = datetime.fromisoformat(p["decided_at"])
+    assert decided_at == clock.now
+    assert decided_at.utcoffset() == ZoneInfo("Europe/Paris").utcoffset(clock.now.replace(tzinfo=None))
+    assert p["commit_id"] == body["commit_id"]
+    assert len(rows) == 1 and rows[0]["token_id"] == claims.token_id and rows[0]["office_id"] == "FR-CDG-FRET"
+
+
+async def test_r13_commit_with_an_earlier_final_date_is_posted(gateway, clock):
+    async with gateway() as g:
+        token, _ = make_token(g.key, clock.now, kind=K.IMPORTATION, country="CH")
+        r = await commit(g.http, token, CH_OFFICER, final_date="2027-03-31")
+        queued = await outbox(g.service)
+    assert r.status_code == 202, r.text
+    assert queued[0]["payload"]["final_date"] == "2027-03-31"
+    assert queued[0]["payload"]["office_timezone"] == "Europe/Zurich"
+
+
+async def test_a_refusal_is_posted_with_its_reason(gateway, clock):
+    async with gateway() as g:
+        token, _ = make_token(g.key, clock.now)
+        r = await g.http.post("/v1/commits", json={"token": token, "decision": "refused", "refusal_reason": "seal broken"},
+                              headers={"X-Officer-Id": FR_OFFICER})
+        queued = await outbox(g.service)
+    assert r.status_code == 202
+    assert (queued[0]["payload"]["decision"], queued[0]["payload"]["refusal_reason"]) == ("refused", "seal broken")
+
+
+async def test_a_replayed_token_is_409_and_posts_nothing_more(gateway, clock):
+    async with gateway() as g:
+        token, _ = make_token(g.key, clock.now)
+        first = await commit(g.http, token)
+        again = await commit(g.http, token)
+        from_other_office = await commit(g.http, token, decision="refused")
+        queued = await outbox(g.service)
+        rows = await commits(g.service)
+    assert first.status_code == 202
+    assert again.status_code == 409 and again.json()["detail"]["reason"] == "replayed"
+    assert from_other_office.status_code == 409
+    assert len(queued) == 1 and len(rows) == 1
+
+
+def _tamper(token: str) -> str:
+    middle = len(token) // 2
+    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1:]
+
+
+REFUSALS = {
+    # name: (how to make the token, officer, extra body, status, reason)
+    "wrong_country": (lambda key, now: make_token(key, now, kind=K.IMPORTATION, country="CH")[0], FR_OFFICER, {}, 403,
+                      "wrong_country"),
+    "unknown_officer": (lambda key, now: make_token(key, now)[0], "nobody", {}, 403, "unknown_officer"),
+    "unknown_kid": (lambda key, now: make_token(generate_signing_key(), now)[0], FR_OFFICER, {}, 422, "unknown_kid"),
+    "R13": (lambda key, now: make_token(key, now, kind=K.IMPORTATION, country="CH")[0], CH_OFFICER,
+            {"final_date": "2027-11-22"}, 422, "R13"),
+    "not_yet_valid": (lambda key, now: make_token(key, now + timedelta(hours=1))[0], FR_OFFICER, {}, 422, "not_yet_valid"),
+    "key_not_valid": (lambda key, now: make_token(key, now - timedelta(days=2))[0], FR_OFFICER, {}, 422, "key_not_valid"),
+    "not_a_token": (lambda key, now: "hello", FR_OFFICER, {}, 422, "malformed"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+async def test_refused_commits_are_not_recorded_r13_r18(gateway, clock, case):
+    make, officer, extra, status, reason = REFUSALS[case]
+    async with gateway() as g:
+        r = await commit(g.http, make(g.key, clock.now), officer, **extra)
+        queued = await outbox(g.service)
+        rows = await commits(g.service)
+    assert r.status_code == status, r.text
+    assert r.json()["detail"]["reason"] == reason
+    assert queued == [] and rows == []
+
+
+async def test_a_tampered_token_is_refused(gateway, clock):
+    async with gateway() as g:
+        token, _ = make_token(g.key, clock.now)
+        r = await commit(g.http, _tamper(token))
+        queued = await outbox(g.service)
+        rows = await commits(g.service)
+    assert r.status_code == 422
+    assert r.json()["detail"]["reason"] in ("bad_signature", "malformed")
+    assert queued == [] and rows == []
+
+
+async def test_a_token_with_a_flipped_signature_byte_is_bad_signature(gateway, clock):
+    import base45
+
+    from runtime.cose import PREFIX
+
+    async with gateway() as g:
+        token, _ = make_token(g.key, clock.now)
+        raw = bytearray(base45.b45decode(token[len(PREFIX):]))
+        assert raw[0] == 0xD2  # short tokens travel uncompressed; the signature is the last 64 bytes
+        raw[-1] ^= 0x01
+        r = await commit(g.http, PREFIX + base45.b45encode(bytes(raw)).decode())
+        rows = await commits(g.service)
+    assert r.status_code == 422 and r.json()["detail"]["reason"] == "bad_signature"
+    assert rows == []
+
+
+async def test_an_expired_token_is_refused(gateway, clock):
+    async with gateway() as g:
+        token, claims = make_token(g.key, clock.now)
+        clock.now = claims.expires_at
+        r = await commit(g.http, token)
+        rows = await commits(g.service)
+        queued = await outbox(g.service)
+    assert r.status_code == 422 and r.json()["detail"]["reason"] == "expired"
+    assert rows == [] and queued == []
+
+
+async def test_r13_final_date_on_the_expiry_day_is_accepted(gateway, clock):
+    async with gateway() as g:
+        token, _ = make_token(g.key, clock.now, kind=K.IMPORTATION, country="CH")
+        r = await commit(g.http, token, CH_OFFICER, final_date=EXPIRY.isoformat())
+    assert r.status_code == 202, r.text
+
+
+async def test_officer_for_an_unknown_office_is_404(gateway):
+    async with gateway() as g:
+        r = await g.http.post("/v1/officers", json={"officer_id": "x-1", "office_id": "XX-NOWHERE"})
+        again = await g.http.post("/v1/officers", json={"officer_id": FR_OFFICER, "office_id": "FR-CDG-FRET"})
+    assert r.status_code == 404 and r.json()["detail"]["reason"] == "unknown_office"
+    assert again.status_code == 201 and again.json()["created"] is False
+
+
+# --- scans -------------------------------------------------------------------------------------
+
+
+async def test_scan_shows_the_claims_and_records_nothing(gateway, clock):
+    async with gateway() as g:
+        token, claims = make_token(g.key, clock.now, items=(1, 3))
+        r = await g.http.post("/v1/scans", json={"token": token}, headers={"X-Officer-Id": FR_OFFICER})
+        unknown = await g.http.post("/v1/scans", json={"token": token}, headers={"X-Officer-Id": "nobody"})
+        bad = await g.http.post("/v1/scans", json={"token": _tamper(token)}, headers={"X-Officer-Id": FR_OFFICER})
+        rows = await commits(g.service)
+        queued = await outbox(g.service)
+        # a scanned token can still be committed afterwards
+        committed = await commit(g.http, token)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["carnet_number"], body["kind"], body["country"], body["items"], body["sequence"], body["carnet_expiry"],
+            body["general_list_digest"]) == (NUMBER, "exportation", "FR", [1, 3], 1, "2027-11-21", claims.general_list_digest)
+    assert body["transaction_code"].replace("-", "") == claims.transaction_code
+    assert unknown.status_code == 403
+    assert bad.status_code == 422
+    assert rows == [] and queued == []
+    assert committed.status_code == 202
+
+
+async def test_scan_image_decodes_the_qr_and_verifies(gateway, clock):
+    async with gateway() as g:
+        token, claims = make_token(g.key, clock.now)
+        png = qr_png(token)
+        r = await g.http.post("/v1/scans/image", files={"image": ("qr.png", png, "image/png")},
+                              headers={"X-Officer-Id": FR_OFFICER})
+        other_key, _ = make_token(generate_signing_key(), clock.now)
+        unknown = await g.http.post("/v1/scans/image", files={"image": ("qr.png", qr_png(other_key), "image/png")},
+                                    headers={"X-Officer-Id": FR_OFFICER})
+        not_image = await g.http.post("/v1/scans/image", files={"image": ("qr.txt", b"hello, customs", "text/plain")},
+                                      headers={"X-Officer-Id": FR_OFFICER})
+        rows = await commits(g.service)
+    assert r.status_code == 200, r.text
+    assert r.json()["transaction_code"].replace("-", "") == claims.transaction_code
+    assert unknown.status_code == 422 and unknown.json()["detail"]["reason"] == "unknown_kid"
+    assert not_image.status_code == 400 and not_image.json()["detail"]["reason"] == "no_qr"
+    assert rows == []
+
+
+async def test_r12_an_importation_on_an_expired_carnet_is_refused_at_the_gateway(gateway, clock):
+    async with gateway() as g:
+        # the token is still valid (72 h) but the carnet's last valid day has passed in Zurich
+        token, _ = make_token(g.key, clock.now, kind=K.IMPORTATION, country="CH",
+                              carnet_expiry=clock.now.date() - timedelta(days=1))
+        r = await commit(g.http, token, CH_OFFICER)
+        rows = await commits(g.service)
+    assert r.status_code == 422 and r.json()["detail"]["reason"] == "R12"
+    assert rows == []
+
+
+async def test_r12_reimportation_on_an_expired_carnet_is_accepted_at_the_gateway(gateway, clock):
+    async with gateway() as g:
+        token, _ = make_token(g.key, clock.now, kind=K.REIMPORTATION, country="FR",
+                              carnet_expiry=clock.now.date() - timedelta(days=30))
+        r = await commit(g.http, token)
+    assert r.status_code == 202, r.text

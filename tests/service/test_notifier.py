@@ -1,0 +1,337 @@
+"""Notifier service: webhook endpoints, deliveries queued from confirmations, real signed HTTP delivery,
+retries on the Standard Webhooks schedule, 410 disables, and the delivery log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any, Self
+
+import httpx
+import pytest
+import uvicorn
+
+from contracts.topics import NOTIFICATION_EVENTS, NOTIFICATION_REQUESTS
+from deploy.local import webhook_receiver
+from deploy.local.webhook_receiver import WebhookReceiver
+from notifier.app import build
+from notifier.domain import verify
+from tests.service.conftest import outbox
+from tests.support.databases import snapshot
+from tests.support.messages import confirmation_requested, wire
+
+NUMBER = "FR2600000010"
+
+
+def client(service: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://notifier")
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def register(http: httpx.AsyncClient, recipient: str, url: str, secret: str | None = None) -> dict[str, Any]:
+    r = await http.post("/v1/endpoints/webhooks", json={"recipient_id": recipient, "url": url,
+                                                        **({"secret": secret} if secret else {})})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def request(broker: Any, clock: Any, recipients: list[str], **overrides: Any) -> tuple[Any, bytes, dict[str, str]]:
+    c = confirmation_requested(NUMBER, recipients, clock.now, **overrides)
+    body, headers, _ = wire(c, producer="core", subject=NUMBER)
+    await broker.publish(body, NOTIFICATION_REQUESTS.name, key=NUMBER.encode(), headers=headers)
+    return c, body, headers
+
+
+async def rows(service: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
+    async with service.pool.acquire() as conn:
+        return [dict(r) for r in await conn.fetch(sql, *args)]
+
+
+@pytest.fixture
+def receiver_clock(monkeypatch, clock):
+    """The receiver checks the signature's timestamp against its own clock: make it the test's clock."""
+    monkeypatch.setattr(webhook_receiver, "time", SimpleNamespace(time=lambda: clock.now.timestamp()))
+
+
+class StatusServer:
+    """A real HTTP server on localhost that answers every request with one status code."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.port = closed_port()
+        self.requests: list[dict[str, str]] = []
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        self.requests.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        await send({"type": "http.response.start", "status": self.status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def __aenter__(self) -> Self:
+        self._server = uvicorn.Server(uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning",
+                                                     lifespan="off"))
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.02)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None and self._task is not None
+        self._server.should_exit = True
+        await self._task
+
+
+# --- endpoints and queued deliveries ---------------------------------------------------------------
+
+
+async def test_registering_a_webhook_returns_a_secret(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service), client(service) as http:
+        generated = await register(http, "hld_1", "https://holder.example/hooks")
+        given = await register(http, "rep_1", "https://rep.example/hooks", secret="whsec_" + "A" * 32)
+        bad = await http.post("/v1/endpoints/webhooks", json={"recipient_id": "x", "url": "https://x.example",
+                                                               "secret": "plain"})
+        endpoints = await rows(service, "SELECT recipient_id, url, secret, active FROM endpoints ORDER BY recipient_id")
+    assert generated["secret"].startswith("whsec_") and len(generated["secret"]) > 20
+    assert given["secret"] == "whsec_" + "A" * 32
+    assert bad.status_code == 422
+    assert endpoints == [
+        {"recipient_id": "hld_1", "url": "https://holder.example/hooks", "secret": generated["secret"], "active": True},
+        {"recipient_id": "rep_1", "url": "https://rep.example/hooks", "secret": given["secret"], "active": True},
+    ]
+
+
+async def test_registering_the_same_url_with_a_new_secret_uses_the_new_secret(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service), client(service) as http:
+        await register(http, "hld_1", "https://holder.example/hooks", secret="whsec_" + "A" * 32)
+        again = await register(http, "hld_1", "https://holder.example/hooks", secret="whsec_" + "B" * 32)
+    assert again["secret"] == "whsec_" + "B" * 32
+
+
+async def test_confirmation_for_a_registered_recipient_queues_one_delivery_and_redelivery_changes_nothing(
+        settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker, client(service) as http:
+        endpoint = await register(http, "hld_1", "https://holder.example/hooks")
+        c, body, headers = await request(broker, clock, ["hld_1", "rep_without_endpoint"])
+        async with service.pool.acquire() as conn:
+            before = await snapshot(conn, "notifier")
+        await broker.publish(body, NOTIFICATION_REQUESTS.name, key=NUMBER.encode(), headers=headers)
+        async with service.pool.acquire() as conn:
+            after = await snapshot(conn, "notifier")
+        deliveries = await rows(service, "SELECT * FROM deliveries")
+    assert before == after
+    assert len(deliveries) == 1
+    d = deliveries[0]
+    assert (d["status"], d["attempts"], d["recipient_id"], str(d["endpoint_id"]), d["carnet_number"], d["event_type"]) == (
+        "pending", 0, "hld_1", endpoint["endpoint_id"], NUMBER, "transaction.committed")
+    assert d["confirmation_id"] == c.confirmation_id
+    assert d["next_attempt_at"] == clock.now
+    payload = json.loads(d["body"])
+    assert payload["type"] == "transaction.committed"
+    assert payload["data"]["carnet_number"] == NUMBER and payload["data"]["items"] == [1, 2]
+
+
+async def test_a_recipient_without_endpoint_gets_no_delivery(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker, client(service) as http:
+        await register(http, "hld_1", "https://holder.example/hooks")
+        await request(broker, clock, ["hld_2"])
+        deliveries = await rows(service, "SELECT * FROM deliveries")
+        handled = await rows(service, "SELECT * FROM inbox")
+    assert deliveries == []
+    assert len(handled) == 1
+
+
+async def test_a_removed_endpoint_gets_no_delivery(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker, client(service) as http:
+        endpoint = await register(http, "hld_1", "https://holder.example/hooks")
+        removed = await http.delete(f"/v1/endpoints/{endpoint['endpoint_id']}")
+        await request(broker, clock, ["hld_1"])
+        deliveries = await rows(service, "SELECT * FROM deliveries")
+    assert removed.status_code == 204
+    assert deliveries == []
+
+
+# --- real HTTP delivery ----------------------------------------------------------------------------
+
+
+async def test_delivery_to_a_real_receiver_is_signed_logged_and_announced(settings, clock, running, receiver_clock):
+    service = build(settings, clock=clock)
+    handlers = service.state["handlers"]
+    receiver = WebhookReceiver()
+    await receiver.start()
+    try:
+        async with running(service) as broker, client(service) as http, httpx.AsyncClient() as out:
+            endpoint = await register(http, "hld_1", receiver.url)
+            receiver.secret = endpoint["secret"]
+            c, _, _ = await request(broker, clock, ["hld_1"])
+            sent = await handlers.deliver_due(service.pool, out)
+            nothing_left = await handlers.deliver_due(service.pool, out)
+            deliveries = await rows(service, "SELECT * FROM deliveries")
+            attempts = await rows(service, "SELECT * FROM delivery_attempts")
+            queued = await outbox(service)
+            listed = await http.get("/v1/deliveries", params={"carnet_number": NUMBER})
+            other = await http.get("/v1/deliveries", params={"carnet_number": "FR2699999999"})
+    finally:
+        await receiver.stop()
+    assert (sent, nothing_left) == (1, 0)
+    assert receiver.rejected == 0
+    assert len(receiver.messages) == 1
+    assert receiver.messages[0]["data"]["confirmation_id"] == str(c.confirmation_id)
+    assert receiver.messages[0] == json.loads(deliveries[0]["body"])
+    d = deliveries[0]
+    assert (d["status"], d["attempts"], d["delivered_at"], d["last_error"]) == ("delivered", 1, clock.now, None)
+    assert [(a["attempt"], a["status_code"], a["error"], a["attempted_at"]) for a in attempts] == [(1, 204, None, clock.now)]
+    assert [(m["topic"], m["key"], m["type"]) for m in queued] == [(NOTIFICATION_EVENTS.name, NUMBER, "ConfirmationDelivered")]
+    p = queued[0]["payload"]
+    assert (p["confirmation_id"], p["recipient_id"], p["channel"], p["endpoint_id"], p["attempts"]) == (
+        str(c.confirmation_id), "hld_1", "webhook", endpoint["endpoint_id"], 1)
+    assert listed.status_code == 200
+    assert [(x["delivery_id"], x["status"], x["attempts"]) for x in listed.json()] == [(str(d["delivery_id"]), "delivered", 1)]
+    assert other.json() == []
+
+
+async def test_the_signature_the_notifier_sends_verifies_with_the_endpoint_secret(settings, clock, running):
+    service = build(settings, clock=clock)
+    handlers = service.state["handlers"]
+    async with (
+        StatusServer(200) as server,
+        running(service) as broker,
+        client(service) as http,
+        httpx.AsyncClient() as out,
+    ):
+        endpoint = await register(http, "hld_1", server.url)
+        await request(broker, clock, ["hld_1"])
+        await handlers.deliver_due(service.pool, out)
+        deliveries = await rows(service, "SELECT delivery_id, body, status FROM deliveries")
+    assert len(server.requests) == 1
+    h = server.requests[0]
+    assert h["webhook-id"] == str(deliveries[0]["delivery_id"])
+    assert h["webhook-timestamp"] == str(int(clock.now.timestamp()))
+    body = deliveries[0]["body"].encode()
+    assert verify(endpoint["secret"], h, body, int(clock.now.timestamp()))
+    assert deliveries[0]["status"] == "delivered"
+
+
+async def test_an_unreachable_endpoint_is_retried_on_the_schedule(settings, clock, running):
+    service = build(settings, clock=clock)
+    handlers = service.state["handlers"]
+    async with running(service) as broker, client(service) as http, httpx.AsyncClient() as out:
+        await register(http, "hld_1", f"http://127.0.0.1:{closed_port()}/hook")
+        await request(broker, clock, ["hld_1"])
+        first_at = clock.now
+        assert await handlers.deliver_due(service.pool, out) == 1
+        after_first = (await rows(service, "SELECT * FROM deliveries"))[0]
+        not_yet = await handlers.deliver_due(service.pool, out)
+        clock.now = after_first["next_attempt_at"] + timedelta(seconds=1)
+        assert await handlers.deliver_due(service.pool, out) == 1
+        after_second = (await rows(service, "SELECT * FROM deliveries"))[0]
+        attempts = await rows(service, "SELECT * FROM delivery_attempts ORDER BY attempt")
+        queued = await outbox(service)
+    assert not_yet == 0
+    assert (after_first["status"], after_first["attempts"]) == ("pending", 1)
+    assert after_first["last_error"] and "Connect" in after_first["last_error"]
+    delay = after_first["next_attempt_at"] - first_at
+    assert timedelta(seconds=4.5) <= delay <= timedelta(seconds=5.5)  # first retry: 5 s +- 10%
+    assert (after_second["status"], after_second["attempts"]) == ("pending", 2)
+    second_delay = after_second["next_attempt_at"] - clock.now
+    assert timedelta(minutes=4.5) <= second_delay <= timedelta(minutes=5.5)  # second retry: 5 min +- 10%
+    assert [(a["attempt"], a["status_code"]) for a in attempts] == [(1, None), (2, None)]
+    assert all(a["error"] for a in attempts)
+    assert attempts[0]["attempted_at"] == first_at
+    assert queued == []
+
+
+async def test_a_receiver_refusing_the_signature_is_retried(settings, clock, running, receiver_clock):
+    service = build(settings, clock=clock)
+    handlers = service.state["handlers"]
+    receiver = WebhookReceiver()
+    receiver.secret = "whsec_" + "B" * 32  # not the endpoint's secret: it answers 401
+    await receiver.start()
+    try:
+        async with running(service) as broker, client(service) as http, httpx.AsyncClient() as out:
+            await register(http, "hld_1", receiver.url)
+            await request(broker, clock, ["hld_1"])
+            await handlers.deliver_due(service.pool, out)
+            d = (await rows(service, "SELECT * FROM deliveries"))[0]
+            attempts = await rows(service, "SELECT * FROM delivery_attempts")
+            endpoint = await rows(service, "SELECT active FROM endpoints")
+    finally:
+        await receiver.stop()
+    assert receiver.rejected == 1 and receiver.messages == []
+    assert (d["status"], d["attempts"], d["last_error"]) == ("pending", 1, "HTTP 401")
+    assert [(a["status_code"], a["error"]) for a in attempts] == [(401, "HTTP 401")]
+    assert endpoint == [{"active": True}]
+
+
+async def test_410_gone_disables_the_endpoint_and_the_delivery_is_dead(settings, clock, running):
+    service = build(settings, clock=clock)
+    handlers = service.state["handlers"]
+    async with (
+        StatusServer(410) as server,
+        running(service) as broker,
+        client(service) as http,
+        httpx.AsyncClient() as out,
+    ):
+        await register(http, "hld_1", server.url)
+        await request(broker, clock, ["hld_1"])
+        await handlers.deliver_due(service.pool, out)
+        clock.now += timedelta(days=1)
+        again = await handlers.deliver_due(service.pool, out)
+        d = (await rows(service, "SELECT * FROM deliveries"))[0]
+        attempts = await rows(service, "SELECT * FROM delivery_attempts")
+        endpoint = await rows(service, "SELECT active FROM endpoints")
+        await request(broker, clock, ["hld_1"])  # a later confirmation finds no active endpoint
+        deliveries = await rows(service, "SELECT * FROM deliveries")
+        listed = await http.get("/v1/deliveries", params={"carnet_number": NUMBER})
+        queued = await outbox(service)
+    assert len(server.requests) == 1
+    assert again == 0
+    assert (d["status"], d["attempts"]) == ("dead", 1)
+    assert [a["status_code"] for a in attempts] == [410]
+    assert endpoint == [{"active": False}]
+    assert len(deliveries) == 1
+    assert [(x["status"], x["last_error"]) for x in listed.json()] == [("dead", "HTTP 410")]
+    assert queued == []
+
+
+async def test_a_delivery_is_dead_after_the_last_attempt(settings, clock, running):
+    settings = settings.model_copy(update={"delivery_max_attempts": 2})
+    service = build(settings, clock=clock)
+    handlers = service.state["handlers"]
+    async with (
+        StatusServer(503) as server,
+        running(service) as broker,
+        client(service) as http,
+        httpx.AsyncClient() as out,
+    ):
+        await register(http, "hld_1", server.url)
+        await request(broker, clock, ["hld_1"])
+        for _ in range(3):
+            await handlers.deliver_due(service.pool, out)
+            clock.now += timedelta(hours=1)
+        d = (await rows(service, "SELECT * FROM deliveries"))[0]
+    assert len(server.requests) == 2
+    assert (d["status"], d["attempts"], d["last_error"]) == ("dead", 2, "HTTP 503")

@@ -1,0 +1,133 @@
+"""The wire contract: envelope headers, the topic catalogue, and documented payload fields."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from pydantic import BaseModel
+
+from contracts import messages as m
+from contracts.envelope import Envelope, EnvelopeError
+from contracts.messages import MESSAGE_TYPES, Payload
+from contracts.topics import DLQ_SUFFIX, TOPICS, all_topic_partitions, by_name
+
+
+def envelope(**kw) -> Envelope:
+    fields = {"type": "CarnetIssued", "producer": "issuer", "occurred_at": datetime(2026, 11, 22, 9, 30, tzinfo=UTC)}
+    fields.update(kw)
+    return Envelope(**fields)
+
+
+# --- envelope ---------------------------------------------------------------------------------
+
+
+def test_envelope_round_trips_through_headers_with_every_field():
+    env = envelope(causation_id=uuid4(), subject="FR2600000017", schema_version=2)
+    headers = env.to_headers()
+    assert headers["ce_id"] == str(env.message_id)
+    assert headers["ce_type"] == "CarnetIssued"
+    assert headers["ce_source"] == "issuer"
+    assert headers["ce_specversion"] == "1.0"
+    assert headers["content-type"] == "application/json"
+    assert Envelope.from_headers(headers) == env
+
+
+def test_envelope_round_trips_without_optional_fields_and_from_bytes_headers():
+    env = envelope()
+    headers = env.to_headers()
+    assert "ce_causationid" not in headers and "ce_subject" not in headers
+    as_bytes = {k: v.encode() for k, v in headers.items()}  # Kafka delivers header values as bytes
+    assert Envelope.from_headers(as_bytes) == env
+
+
+def test_caused_envelope_continues_the_conversation():
+    first = envelope(subject="FR2600000017")
+    second = first.caused("TransactionRecorded", "core")
+    assert second.correlation_id == first.correlation_id
+    assert second.causation_id == first.message_id
+    assert second.subject == "FR2600000017"
+    assert second.message_id != first.message_id
+
+
+@pytest.mark.parametrize("missing", ["ce_id", "ce_type", "ce_source", "ce_time"])
+def test_from_headers_without_a_required_header_raises(missing):
+    headers = envelope().to_headers()
+    del headers[missing]
+    with pytest.raises(EnvelopeError, match=missing):
+        Envelope.from_headers(headers)
+
+
+@pytest.mark.parametrize("change", [{"ce_id": "not-a-uuid"}, {"ce_time": "yesterday"}, {"ce_specversion": "0.3"},
+                                    {"ce_schemaversion": "0"}])
+def test_from_headers_with_invalid_values_raises_envelope_error(change):
+    headers = {**envelope().to_headers(), **change}
+    with pytest.raises(EnvelopeError):
+        Envelope.from_headers(headers)
+
+
+# --- topics -------------------------------------------------------------------------------------
+
+
+def test_every_consumed_topic_has_a_dead_letter_topic_to_create():
+    partitions = all_topic_partitions()
+    for topic in TOPICS:
+        assert partitions[topic.name] == topic.partitions
+        if topic.consumers:
+            assert topic.dead_letter == topic.name + DLQ_SUFFIX
+            assert topic.dead_letter in partitions, topic.name
+    assert len(partitions) == len(TOPICS) + sum(1 for t in TOPICS if t.consumers)
+
+
+def test_topic_names_are_unique_and_found_by_name():
+    names = [t.name for t in TOPICS]
+    assert len(set(names)) == len(names)
+    for t in TOPICS:
+        assert by_name(t.name) is t
+    with pytest.raises(KeyError):
+        by_name("ata.nothing.v1")
+
+
+def test_every_message_type_is_carried_by_exactly_one_topic():
+    for (type_, version), model in MESSAGE_TYPES.items():
+        carriers = [t.name for t in TOPICS if model in t.messages]
+        assert len(carriers) == 1, (type_, version, carriers)
+    carried = {model for t in TOPICS for model in t.messages}
+    assert carried == set(MESSAGE_TYPES.values())
+
+
+def test_message_registry_keys_match_the_models():
+    for (type_, version), model in MESSAGE_TYPES.items():
+        assert (model.TYPE, model.VERSION) == (type_, version)
+        assert issubclass(model, Payload)
+
+
+def test_every_payload_class_is_registered():
+    payloads = {c for _, c in inspect.getmembers(m, inspect.isclass)
+                if issubclass(c, Payload) and c is not Payload and c.__module__ == m.__name__}
+    assert payloads == set(MESSAGE_TYPES.values())
+
+
+# --- documented fields ------------------------------------------------------------------------
+
+
+def _contract_models() -> list[type[BaseModel]]:
+    """Every payload and every model nested in one (Holder, GoodsItem, Reason, ...)."""
+    return sorted({c for _, c in inspect.getmembers(m, inspect.isclass)
+                   if issubclass(c, BaseModel) and c is not Payload and c.__module__ == m.__name__},
+                  key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("model", _contract_models(), ids=lambda c: c.__name__)
+def test_every_field_has_a_description_and_an_example(model):
+    assert model.model_fields, model.__name__
+    for name, info in model.model_fields.items():
+        assert info.description and info.description.strip(), f"{model.__name__}.{name} has no description"
+        assert info.examples and len(info.examples) >= 1, f"{model.__name__}.{name} has no example"
+
+
+def test_envelope_fields_are_documented_too():
+    for name, info in Envelope.model_fields.items():
+        assert info.description and info.examples, name
