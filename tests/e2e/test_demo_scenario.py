@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from contracts.deadlines import r20_notice_limit
@@ -19,6 +20,17 @@ from deploy.local.stack import LocalStack
 from runtime.settings import DEFAULT_PORTS
 
 pytestmark = pytest.mark.e2e
+
+
+def sample(exposition: str, name: str, **labels: str) -> float:
+    """The value of one series in a Prometheus text exposition; fails when absent."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(exposition):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    raise AssertionError(f"no series {name}{labels}")
 
 
 def free_port_offset() -> int:
@@ -53,7 +65,21 @@ async def test_one_carnet_from_issuance_request_to_pushed_confirmation(kafka_boo
             issued = await conn.fetchval("SELECT count(*) FROM issuer.carnets WHERE carnet_number = $1", number)
         finally:
             await conn.close()
+        async with httpx.AsyncClient(timeout=5) as http:
+            scraped = {name: (await http.get(f"{url}/metrics")).text for name, url in stack.endpoints.items()}
 
+    # each service counted what it did, and FastStream's middleware counted what it consumed
+    assert sample(scraped["issuer"], "ata_carnets_issued_total", nga="FR") >= 1
+    assert sample(scraped["core"], "ata_transactions_recorded_total", kind="exportation", country="FR", decision="committed") >= 1
+    assert sample(scraped["customs_gateway"], "ata_customs_commits_total", kind="exportation", country="FR",
+                  decision="committed") >= 1
+    assert sample(scraped["customs_gateway"], "ata_token_verifications_total", outcome="valid") >= 1
+    assert sample(scraped["notifier"], "ata_deliveries_total", channel="webhook", outcome="delivered") >= 1
+    assert sample(scraped["notifier"], "ata_confirmation_latency_seconds_count", channel="webhook") >= 1
+    assert sample(scraped["claims_worker"], "ata_claims_transactions_seen_total", decision="committed") >= 1
+    for name, text in scraped.items():
+        assert "faststream_received_messages_total" in text, name
+        assert sample(text, "ata_outbox_backlog") >= 0, name
     assert Path(result["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result["confirmation"]["type"] == "transaction.committed"
     assert result["confirmation"]["data"]["items"] == [1, 2]
