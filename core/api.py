@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Annotated, Any
@@ -102,8 +103,7 @@ def holder_router(handlers: CoreHandlers, pool_of: Any) -> APIRouter:
                 created = await handlers.declare(conn, carnet_number, body.kind, body.country, body.items, body.declared_by)
             except DeclarationRefusedError as exc:
                 raise HTTPException(exc.status, detail={"reasons": [r.model_dump() for r in exc.reasons]}) from exc
-            row = await repo.declaration(conn, created.declaration_id)
-        return out(row)
+        return out({**asdict(created), "status": "pending"})
 
     @router.get("/declarations/{declaration_id}", response_model=DeclarationOut, responses={404: {"model": Refusal}})
     async def get_declaration(declaration_id: UUID) -> DeclarationOut:

@@ -11,13 +11,12 @@ import asyncio
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from deploy.local.processes import log_tail, port_is_free, port_owner, spawn, stop_process
+from deploy.local.processes import port_is_free, port_owner, spawn, stop_process, wait_until_ready
 
 DEFAULT_PORT = 29092
 DEFAULT_LOG_DIR = Path("var/local/log")
@@ -69,7 +68,9 @@ class EmbeddedKafka:
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
         self._proc = spawn(cmd, log_file=self.log_file, env=env)
         try:
-            await self._wait_ready(timeout)
+            await wait_until_ready(self._proc, self._probe, what="the embedded broker", where=self.bootstrap,
+                                   log_file=self.log_file, timeout=timeout,
+                                   retry_on=(OSError, asyncio.TimeoutError, KafkaError), error=KafkaStartError)
         except BaseException:
             await self.stop()
             raise
@@ -85,29 +86,6 @@ class EmbeddedKafka:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    async def _wait_ready(self, timeout: float) -> None:
-        assert self._proc is not None
-        deadline = time.monotonic() + timeout
-        last_error: BaseException | None = None
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                raise KafkaStartError(
-                    f"the embedded broker exited with code {code} while starting; tail of {self.log_file}:\n"
-                    f"{log_tail(self.log_file)}"
-                )
-            try:
-                await self._probe()
-                return
-            except (OSError, asyncio.TimeoutError, KafkaError) as exc:
-                last_error = exc
-            if time.monotonic() >= deadline:
-                raise KafkaStartError(
-                    f"the embedded broker did not answer on {self.bootstrap} within {timeout:.0f} s "
-                    f"(last error: {last_error!r}); tail of {self.log_file}:\n{log_tail(self.log_file)}"
-                )
-            await asyncio.sleep(0.1)
 
     async def _probe(self) -> None:
         # A plain TCP connect first: aiokafka logs an ERROR line for every refused bootstrap,

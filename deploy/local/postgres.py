@@ -16,14 +16,13 @@ import signal
 import stat
 import subprocess
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import asyncpg
 import psutil
 
-from deploy.local.processes import log_tail, port_is_free, port_owner, run_as, spawn, stop_process
+from deploy.local.processes import log_tail, port_is_free, port_owner, run_as, spawn, stop_process, wait_until_ready
 
 DEFAULT_PORT = 55432
 DEFAULT_DATA_DIR = Path("var/local/pgdata")
@@ -129,7 +128,9 @@ class EmbeddedPostgres:
                 # If we die without stopping it: a fast shutdown (SIGINT) rather than a crash.
                 death_signal=signal.SIGINT,
             )
-            await self._wait_ready(timeout)
+            await wait_until_ready(self._proc, self._probe, what="PostgreSQL", where=f"{self.host}:{self.port}",
+                                   log_file=self.log_file, timeout=timeout,
+                                   retry_on=(OSError, asyncio.TimeoutError, asyncpg.PostgresError), error=PostgresStartError)
         except BaseException:
             await self.stop()  # the server if it runs, and an ephemeral temp dir
             raise
@@ -246,30 +247,10 @@ class EmbeddedPostgres:
             cmd += ["-c", f"{name}={value}"]
         return cmd
 
-    async def _wait_ready(self, timeout: float) -> None:
-        assert self._proc is not None
-        deadline = time.monotonic() + timeout
-        last_error: BaseException | None = None
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                raise PostgresStartError(
-                    f"PostgreSQL exited with code {code} while starting; tail of {self.log_file}:\n"
-                    f"{log_tail(self.log_file)}"
-                )
-            try:
-                conn = await asyncpg.connect(self.dsn("postgres"), timeout=2)
-                try:
-                    if await conn.fetchval("SELECT 1") == 1:
-                        return
-                finally:
-                    await conn.close()
-            except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
-                # refused until it listens; "the database system is starting up" until recovery ends
-                last_error = exc
-            if time.monotonic() >= deadline:
-                raise PostgresStartError(
-                    f"PostgreSQL did not accept connections on {self.host}:{self.port} within {timeout:.0f} s "
-                    f"(last error: {last_error!r}); tail of {self.log_file}:\n{log_tail(self.log_file)}"
-                )
-            await asyncio.sleep(0.1)
+    async def _probe(self) -> None:
+        # refused until it listens; "the database system is starting up" until recovery ends
+        conn = await asyncpg.connect(self.dsn("postgres"), timeout=2)
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            await conn.close()

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -175,3 +175,24 @@ async def stop_process(
 def _kill_leftovers() -> None:
     for proc in list(_LIVE):
         kill_process(proc)
+
+
+async def wait_until_ready(proc: subprocess.Popen, probe: Callable[[], Awaitable[None]], *, what: str, where: str,
+                           log_file: Path, timeout: float, retry_on: tuple[type[BaseException], ...],
+                           error: type[Exception]) -> None:
+    """Probe a starting server until it answers; fail early, quoting its log, if it exits."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        code = proc.poll()
+        if code is not None:
+            raise error(f"{what} exited with code {code} while starting; tail of {log_file}:\n{log_tail(log_file)}")
+        try:
+            await probe()
+            return
+        except retry_on as exc:
+            last_error = exc
+        if time.monotonic() >= deadline:
+            raise error(f"{what} did not answer on {where} within {timeout:.0f} s (last error: {last_error!r}); "
+                        f"tail of {log_file}:\n{log_tail(log_file)}")
+        await asyncio.sleep(0.1)
