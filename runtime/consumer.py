@@ -30,8 +30,12 @@ log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=Payload)
 MAX_ATTEMPTS = 5
-TRANSIENT = (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError,
-             asyncpg.SerializationError, asyncpg.DeadlockDetectedError, TimeoutError)
+#: Failures of the surroundings, not of the message: retried without limit, never dead-lettered.
+#: A PostgreSQL restart shows as OperatorInterventionError (admin shutdown, cannot connect now)
+#: and PostgresConnectionError (connection gone) on connections that were open.
+TRANSIENT = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+             asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InsufficientResourcesError,
+             asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 
 
 class ContractViolation(ValueError):
