@@ -258,6 +258,81 @@ class SigningKeyPublished(Payload):
     not_after: datetime | None = F("Tokens signed after this are refused; empty while current.", None, default=None)
 
 
+# --- carnet life cycle (R5, R6, R7, R17) ---------------------------------------------------
+
+
+class DuplicateCarnetIssued(Payload):
+    """R5: a duplicate replaces a carnet lost, stolen or destroyed; the original is voided."""
+
+    TYPE: ClassVar[str] = "DuplicateCarnetIssued"
+    request_id: str = F("The NGA's request id.", "FR-REQ-2026-000077")
+    original_number: str = F("Carnet being replaced.", "FR2600000017", pattern=CARNET_NUMBER)
+    duplicate_number: str = F("Number of the duplicate.", "FR2600000025", pattern=CARNET_NUMBER)
+    reason: Literal["lost", "stolen", "destroyed"] = F("Why the original is replaced.", "lost")
+    issued_at: datetime = F("When the duplicate was issued.", "2027-02-01T10:00:00+01:00")
+
+
+class ReplacementCarnetIssued(Payload):
+    """R6: a replacement takes over goods still abroad past the original's expiry."""
+
+    TYPE: ClassVar[str] = "ReplacementCarnetIssued"
+    request_id: str = F("The NGA's request id.", "FR-REQ-2027-000101")
+    original_number: str = F("Carnet whose goods abroad are taken over.", "FR2600000017", pattern=CARNET_NUMBER)
+    replacement: CarnetIssued = F("The replacement carnet, with its own number and validity.", {})
+    requested_at: datetime = F("When the holder applied (must be before the original expires).", "2027-10-01T10:00:00+02:00")
+    approved_at: datetime = F("When the NGA approved it (must be before the original expires).", "2027-10-03T10:00:00+02:00")
+
+
+class ItemsAccountedFor(Payload):
+    """R17: items lost, stolen or destroyed abroad, or not re-exported, settled by a duty receipt."""
+
+    TYPE: ClassVar[str] = "ItemsAccountedFor"
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    items: list[int] = F("Item numbers accounted for.", [3], min_length=1)
+    country: str = F("Country whose customs issued the receipt.", "CH", pattern=COUNTRY)
+    reason: Literal["lost", "stolen", "destroyed", "not_reexported"] = F("What happened to the goods.", "destroyed")
+    duty_receipt: str = F("Reference of the local customs' duty receipt.", "CH-GVA-2027-004211", min_length=1, max_length=100)
+    office_id: str = F("Customs office.", "CH-GVA-AIR")
+    officer_id: str = F("Officer who recorded it.", "ch-officer-0007")
+    decided_at: datetime = F("When customs recorded it.", "2027-03-01T11:00:00+01:00")
+
+
+class CarnetStatusChanged(Payload):
+    """What gateways must know to refuse tokens offline: a carnet voided, replaced or closed."""
+
+    TYPE: ClassVar[str] = "CarnetStatusChanged"
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    status: Literal["active", "voided", "closed"] = F("New status.", "voided")
+    rule: str = F("Rule that caused the change.", "R5")
+    successor: str | None = F("Duplicate or replacement carnet, if any.", "FR2600000025", default=None)
+    reason: str = F("Human-readable explanation.", "replaced by duplicate FR2600000025 (lost)")
+    changed_at: datetime = F("When it changed.", "2027-02-01T10:00:01+01:00")
+
+
+# --- administration (R15, R16) ---------------------------------------------------------------
+
+
+class CountryPolicyEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    country: str = F("ISO 3166-1 alpha-2 country.", "MX", pattern=COUNTRY)
+    split_shipments: bool = F("R14: whether a declaration may cover part of the list.", False)
+    max_stay_days: int | None = F("R15: a maximum stay shorter than the validity, in days; empty if none.", None, default=None, ge=1)
+    replacement_accepted: bool = F("R6: whether replacement carnets are accepted.", False)
+    digital_date: date | None = F("R16: from this day every declaration must be digital; empty if none set.", None, default=None)
+    note: str | None = F("Where the entry comes from.", "seed 002: forbids split shipments", default=None, max_length=500)
+
+
+class CountryPolicyUpdated(Payload):
+    """R15: country policy is data; an operator publishes a new version, the core applies it at once."""
+
+    TYPE: ClassVar[str] = "CountryPolicyUpdated"
+    version: str = F("Version of the policy document; refusals name it.", "2026-11-22.2", min_length=1, max_length=50)
+    countries: list[CountryPolicyEntry] = F("Every country with a policy different from the default.", [])
+    default: CountryPolicyEntry = F("Policy of a country not listed (country 'ZZ').",
+                                    {"country": "ZZ", "split_shipments": True, "replacement_accepted": False})
+    published_by: str = F("Operator who published it.", "ops-jane")
+
+
 MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
     (m.TYPE, m.VERSION): m
     for m in (
@@ -272,5 +347,10 @@ MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
         ConfirmationRequested,
         ConfirmationDelivered,
         SigningKeyPublished,
+        DuplicateCarnetIssued,
+        ReplacementCarnetIssued,
+        ItemsAccountedFor,
+        CarnetStatusChanged,
+        CountryPolicyUpdated,
     )
 }

@@ -36,7 +36,7 @@ ISSUANCE_REQUESTS = Topic(
 )
 ISSUANCE_EVENTS = Topic(
     "ata.issuance.events.v1", 6, "carnet_number (issued) or request_id (rejected)", ("issuer",), ("core", "nga"),
-    (m.CarnetIssued, m.IssuanceRejected),
+    (m.CarnetIssued, m.IssuanceRejected, m.DuplicateCarnetIssued, m.ReplacementCarnetIssued),
     "Answers to issuance requests; the core builds its ledger from the issued carnets.",
 )
 DECLARATIONS = Topic(
@@ -45,8 +45,9 @@ DECLARATIONS = Topic(
     "Declarations prepared by holders and the tokens issued for them (audit trail).",
 )
 CUSTOMS_COMMITS = Topic(
-    "ata.customs.commits.v1", 6, "carnet_number", ("customs_gateway",), ("core",), (m.CustomsCommitPosted,),
-    "Officers' commits and refusals of scanned declarations.",
+    "ata.customs.commits.v1", 6, "carnet_number", ("customs_gateway",), ("core",),
+    (m.CustomsCommitPosted, m.ItemsAccountedFor),
+    "Officers' commits and refusals of scanned declarations, and duty receipts (R17).",
 )
 TRANSACTIONS = Topic(
     "ata.transactions.v1", 6, "carnet_number", ("core",), ("claims_worker",), (m.TransactionRecorded,),
@@ -65,6 +66,14 @@ SIGNING_KEYS = Topic(
     "ata.trust.keys.v1", 1, "kid", ("core",), ("customs_gateway",), (m.SigningKeyPublished,),
     "Public keys for offline token verification at the customs gateways.",
 )
+CARNET_STATUS = Topic(
+    "ata.trust.carnets.v1", 6, "carnet_number", ("core",), ("customs_gateway",), (m.CarnetStatusChanged,),
+    "Carnets voided, replaced or closed: gateways refuse their open tokens offline (R5, R6, R7).",
+)
+COUNTRY_POLICY = Topic(
+    "ata.admin.country-policy.v1", 1, "version", ("operator",), ("core",), (m.CountryPolicyUpdated,),
+    "Country policy documents (R15, R16); the newest applied version wins.",
+)
 
 TOPICS: tuple[Topic, ...] = (
     ISSUANCE_REQUESTS,
@@ -75,6 +84,8 @@ TOPICS: tuple[Topic, ...] = (
     NOTIFICATION_REQUESTS,
     NOTIFICATION_EVENTS,
     SIGNING_KEYS,
+    CARNET_STATUS,
+    COUNTRY_POLICY,
 )
 
 
