@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.topics import SIGNING_KEYS
+from contracts.topics import CARNET_STATUS, SIGNING_KEYS
 from customs_gateway.api import officer_router
 from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
 from runtime.service import Clock, Service, utc_now
@@ -16,13 +16,13 @@ NAME = "customs_gateway"
 def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA customs gateway")
     handlers = GatewayHandlers(GatewayMetrics(service.registry), clock)
-    service.consume({SIGNING_KEYS: handlers.key_published})
+    service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event})
     service.include(officer_router(handlers, lambda: service.pool))
     service.state["handlers"] = handlers
 
     @service.on_start
-    async def warm_key_cache() -> None:
+    async def warm_trust_cache() -> None:
         async with service.pool.acquire() as conn:
-            await handlers.load_keys(conn)
+            await handlers.load_trust(conn)
 
     return service

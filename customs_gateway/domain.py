@@ -34,6 +34,22 @@ class CommitRefused(ValueError):
         self.status = status
 
 
+@dataclass(frozen=True)
+class Blocked:
+    status: str
+    rule: str
+    successor: str | None
+    reason: str
+
+
+def check_carnet(claims: DeclarationClaims, blocked: Blocked | None) -> None:
+    """R5/R7: a voided or closed carnet's tokens stop verifying, even offline."""
+    if blocked is not None:
+        use = f"; the goods now travel under {blocked.successor}" if blocked.successor else ""
+        raise CommitRefused(blocked.status,
+                            f"carnet {claims.carnet_number} is {blocked.status} ({blocked.rule}): {blocked.reason}{use}")
+
+
 def check_scan(claims: DeclarationClaims, office: Office) -> None:
     """R18: an officer acts only for their own administration; the token names the country."""
     if claims.country != office.country:

@@ -12,11 +12,11 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ec
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from contracts.messages import CustomsCommitPosted, SigningKeyPublished
+from contracts.messages import CarnetStatusChanged, CustomsCommitPosted, Payload, SigningKeyPublished
 from contracts.token import ClaimsError, DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS
 from customs_gateway import domain, repository as repo
-from customs_gateway.domain import CommitRefused, KeyWindow, Office
+from customs_gateway.domain import Blocked, CommitRefused, KeyWindow, Office
 from runtime.consumer import Inbound
 from runtime.cose import TokenError, public_key_from_jwk, verify_token
 from runtime.metrics import LATENCY_BUCKETS
@@ -63,15 +63,35 @@ class GatewayHandlers:
         self.metrics = metrics
         self.clock = clock
         self.keys = KeyCache()
+        #: Voided and closed carnets (R5, R7), in memory like the keys: scans never wait on a lookup.
+        self.blocked: dict[str, Blocked] = {}
 
-    async def load_keys(self, conn: asyncpg.Connection) -> None:
+    async def load_trust(self, conn: asyncpg.Connection) -> None:
         for row in await repo.keys(conn):
             self.keys.put(row["kid"], _json(row["jwk"]), KeyWindow(row["not_before"], row["not_after"]))
+        for row in await repo.blocked_carnets(conn):
+            self.blocked[row["carnet_number"]] = Blocked(row["status"], row["rule"], row["successor"], row["reason"])
 
     async def key_published(self, conn: asyncpg.Connection, inbound: Inbound[SigningKeyPublished]) -> None:
         k = inbound.payload
         await repo.upsert_key(conn, k.kid, k.jwk, k.not_before, k.not_after)
         self.keys.put(k.kid, k.jwk, KeyWindow(k.not_before, k.not_after))
+
+    async def carnet_status(self, conn: asyncpg.Connection, inbound: Inbound[CarnetStatusChanged]) -> None:
+        s = inbound.payload
+        await repo.set_carnet_status(conn, s.carnet_number, s.status, s.rule, s.successor, s.reason, s.changed_at)
+        row = await conn.fetchrow("SELECT status, rule, successor, reason FROM carnet_status WHERE carnet_number = $1",
+                                  s.carnet_number)
+        if row["status"] == "active":
+            self.blocked.pop(s.carnet_number, None)
+        else:
+            self.blocked[s.carnet_number] = Blocked(row["status"], row["rule"], row["successor"], row["reason"])
+
+    async def trust_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
+        if isinstance(inbound.payload, SigningKeyPublished):
+            await self.key_published(conn, inbound)  # type: ignore[arg-type]
+        else:
+            await self.carnet_status(conn, inbound)  # type: ignore[arg-type]
 
     def verify(self, token: str) -> DeclarationClaims:
         """Signature, expiry and key validity, offline; raises CommitRefused with the reason."""
@@ -95,6 +115,11 @@ class GatewayHandlers:
         if window is not None and not window.covers(claims.issued_at):
             self.metrics.verifications("key_not_valid").inc()
             raise CommitRefused("key_not_valid", "token signed outside its key's validity period")
+        try:
+            domain.check_carnet(claims, self.blocked.get(claims.carnet_number))
+        except CommitRefused as exc:
+            self.metrics.verifications(exc.reason).inc()
+            raise
         self.metrics.verifications("valid").inc()
         return claims
 

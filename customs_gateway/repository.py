@@ -48,3 +48,18 @@ async def insert_commit(conn: asyncpg.Connection, *, commit_id: UUID, token_id: 
         commit_id, token_id, transaction_code, carnet_number, kind, country, items, office_id, officer_id, decision,
         final_date, refusal_reason, decided_at,
     ))
+
+
+async def set_carnet_status(conn: asyncpg.Connection, number: str, status: str, rule: str, successor: str | None,
+                            reason: str, changed_at: datetime) -> None:
+    """Latest change wins; an older change arriving late does not undo a newer one."""
+    await conn.execute(
+        "INSERT INTO carnet_status (carnet_number, status, rule, successor, reason, changed_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (carnet_number) DO UPDATE SET status = EXCLUDED.status,"
+        " rule = EXCLUDED.rule, successor = EXCLUDED.successor, reason = EXCLUDED.reason, changed_at = EXCLUDED.changed_at"
+        " WHERE carnet_status.changed_at <= EXCLUDED.changed_at",
+        number, status, rule, successor, reason, changed_at)
+
+
+async def blocked_carnets(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT carnet_number, status, rule, successor, reason FROM carnet_status WHERE status <> 'active'")

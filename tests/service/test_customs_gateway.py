@@ -117,7 +117,7 @@ async def test_keys_in_the_table_warm_a_fresh_cache(settings, clock, running):
         await learn_key(broker, key, clock.now)
         fresh = build(settings, clock=clock).state["handlers"]
         async with service.pool.acquire() as conn:
-            await fresh.load_keys(conn)
+            await fresh.load_trust(conn)
     assert fresh.keys.key(key.kid) is not None
 
 
@@ -323,3 +323,42 @@ async def test_r12_reimportation_on_an_expired_carnet_is_accepted_at_the_gateway
                               carnet_expiry=clock.now.date() - timedelta(days=30))
         r = await commit(g.http, token)
     assert r.status_code == 202, r.text
+
+
+# --- voided and closed carnets (R5, R7) -----------------------------------------------------------
+
+
+async def carnet_status(broker: Any, status: str, changed_at: datetime, rule: str = "R5",
+                        successor: str | None = "FR2600000028") -> None:
+    from contracts.messages import CarnetStatusChanged
+    from contracts.topics import CARNET_STATUS
+
+    body, headers, _ = wire(CarnetStatusChanged(carnet_number=NUMBER, status=status, rule=rule, successor=successor,
+                                                reason=f"test: {status}", changed_at=changed_at), producer="core")
+    await broker.publish(body, CARNET_STATUS.name, key=NUMBER.encode(), headers=headers)
+
+
+async def test_r5_tokens_of_a_voided_carnet_stop_verifying_offline_and_after_a_restart(gateway, clock, settings):
+    async with gateway() as g:
+        token, _ = make_token(g.key, clock.now)
+        await carnet_status(g.broker, "voided", clock.now)
+        r = await commit(g.http, token)
+        scan = await g.http.post("/v1/scans", json={"token": token}, headers={"X-Officer-Id": FR_OFFICER})
+        rows = await commits(g.service)
+        fresh = build(settings, clock=clock).state["handlers"]  # a restarted gateway reloads what it learned
+        async with g.service.pool.acquire() as conn:
+            await fresh.load_trust(conn)
+    assert r.status_code == 422 and r.json()["detail"]["reason"] == "voided"
+    assert "FR2600000028" in r.json()["detail"]["message"]
+    assert scan.status_code == 422
+    assert rows == []
+    assert fresh.blocked[NUMBER].status == "voided"
+
+
+async def test_r7_a_closed_carnet_is_refused_and_an_older_status_arriving_late_does_not_undo_it(gateway, clock):
+    async with gateway() as g:
+        token, _ = make_token(g.key, clock.now)
+        await carnet_status(g.broker, "closed", clock.now, rule="R7", successor=None)
+        await carnet_status(g.broker, "active", clock.now - timedelta(hours=1), rule="R10", successor=None)
+        r = await commit(g.http, token)
+    assert r.status_code == 422 and r.json()["detail"]["reason"] == "closed"
