@@ -1,25 +1,46 @@
-"""Holder-facing HTTP: the carnet and its items, declarations, their QR image, the history."""
+"""Holder-facing HTTP: own and shared carnets, declarations, their QR images and transaction codes,
+the history, and sharing a carnet with a representative.
+
+Every route needs a wallet bearer token (core/auth.py). A party sees a carnet only as its holder
+or as a representative it is shared with; an unknown carnet and someone else's carnet answer the
+same 404, so the API does not tell strangers which carnet numbers exist. Only the holder shares
+and revokes; a representative acts only while the carnet is shared with it.
+"""
 
 from __future__ import annotations
 
+import io
 import json
-from dataclasses import asdict
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Response
+import segno
+from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.kinds import DeclarationKind
 from contracts.messages import CARNET_NUMBER, COUNTRY, Reason
 from contracts.txcode import format_transaction_code
+from core import holder_repository as holders
 from core import repository as repo
+from core.auth import REASONS, CurrentParty, WalletVerifier
 from core.handlers import CoreHandlers, DeclarationRefusedError
+from runtime.cose import PREFIX
 from runtime.qr import qr_png
 
 CarnetNumber = Annotated[str, Path(pattern=CARNET_NUMBER, description="Carnet number", examples=["FR2600000017"])]
+#: Wallet ids, as the issuer and the identity provider spell them.
+PARTY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
+# Any id the carnet lists can be revoked, including one an NGA spelled outside PARTY_ID at issuance.
+PartyId = Annotated[str, Path(min_length=1, max_length=64, description="Wallet id of a representative.", examples=["rep_19be"])]
+Role = Literal["holder", "representative"]
+
+# QR rendering: the PNG's parameters, so both images are the same symbol (runtime.qr).
+_QR_SCALE = 6
+_QR_BORDER = 4
 
 
 class DeclarationRequest(BaseModel):
@@ -28,8 +49,12 @@ class DeclarationRequest(BaseModel):
     country: str = Field(pattern=COUNTRY, description="Country of the crossing.", examples=["FR"])
     items: list[Annotated[int, Field(ge=1, le=9999)]] = Field(min_length=1, max_length=9999,
                                                              description="Item numbers that cross (R9).", examples=[[1, 2]])
-    declared_by: str = Field(min_length=1, max_length=64, description="Wallet id of the holder or representative signing.",
-                             examples=["hld_7f3a9c"])
+    intended_use: str | None = Field(None, min_length=1, max_length=500,
+                                     description="Intended use of the goods; required for an importation (R9).",
+                                     examples=["Exhibition at the Geneva motor show"])
+    closes: int | None = Field(None, ge=1, description=(
+        "Sequence number of the declaration this one closes (R8): a re-exportation names its importation, "
+        "a re-importation its exportation, a transit discharge its transit entry."), examples=[1])
 
 
 class DeclarationOut(BaseModel):
@@ -39,11 +64,20 @@ class DeclarationOut(BaseModel):
     country: str
     items: list[int]
     sequence: int
-    status: str
-    transaction_code: str = Field(description="Typed fallback, grouped for reading aloud.")
+    status: str = Field(description="pending until customs commits or refuses it.", examples=["pending"])
+    declared_by: str = Field(description="Wallet id of the party that declared.")
+    transaction_code: str = Field(description="Typed fallback, grouped for reading aloud.", examples=["7K2M-9QXH-4D1R-W"])
     token: str = Field(description="The signed ATA1: token the QR encodes.")
     token_expires_at: datetime
     qr_png_url: str
+    qr_svg_url: str
+    transaction_code_url: str
+
+
+class TransactionCodeOut(BaseModel):
+    transaction_code: str = Field(description="Grouped for reading aloud: XXXX-XXXX-XXXX-C.", examples=["7K2M-9QXH-4D1R-W"])
+    canonical: str = Field(description="The 13 symbols without separators, as the token's claim carries them.",
+                           examples=["7K2M9QXH4D1RW"])
 
 
 class ItemOut(BaseModel):
@@ -53,80 +87,229 @@ class ItemOut(BaseModel):
     final_date: date | None
 
 
-class CarnetOut(BaseModel):
+class CarnetSummary(BaseModel):
     carnet_number: str
     home_country: str
     countries: list[str]
     expiry_date: date
     active: bool
+    role: Role = Field(description="The caller's role on this carnet.")
+
+
+class CarnetOut(CarnetSummary):
     items: list[ItemOut]
+    representative_ids: list[str] | None = Field(
+        description="Who the carnet is shared with; shown to the holder only.", examples=[["rep_19be"]])
+
+
+class ShareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    representative_id: str = Field(pattern=PARTY_ID, description="Wallet id of the representative.", examples=["rep_19be"])
+
+
+class SharesOut(BaseModel):
+    carnet_number: str
+    representative_ids: list[str]
 
 
 class Refusal(BaseModel):
     reasons: list[Reason]
 
 
+class AuthRefusal(Refusal):
+    reason: Literal[REASONS] = Field(description="Why the bearer token was refused.")  # type: ignore[valid-type]
+
+
+class NotAuthenticated(BaseModel):
+    detail: AuthRefusal
+
+
 @lru_cache(maxsize=2048)
 def _png(token: str) -> bytes:
     # Rendering costs ~30 ms (ARCHITECTURE: costs); a holder's phone asks for the same image often.
-    return qr_png(token, scale=6)
+    return qr_png(token, scale=_QR_SCALE, border=_QR_BORDER)
 
 
-def holder_router(handlers: CoreHandlers, pool_of: Any) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["holder"])
-    refusals: dict[int | str, dict[str, Any]] = {c: {"model": Refusal} for c in (403, 404, 422)}
+@lru_cache(maxsize=2048)
+def _svg(token: str) -> bytes:
+    # The symbol runtime.qr draws for the PNG (error level M, no boost, alphanumeric for ATA1:).
+    qr = segno.make_qr(token, error="m", mode="alphanumeric" if token.startswith(PREFIX) else None, boost_error=False)
+    out = io.BytesIO()
+    qr.save(out, kind="svg", scale=_QR_SCALE, border=_QR_BORDER, xmldecl=True, title="ATA declaration token")
+    return out.getvalue()
+
+
+def _refusal(status: int, rule: str, message: str, field: str | None = None) -> HTTPException:
+    return HTTPException(status, detail={"reasons": [Reason(rule=rule, field=field, message=message).model_dump()]})
+
+
+def _unknown_carnet(number: str) -> HTTPException:
+    # The same answer for "no such carnet" and "not yours" (R1: the carnet as the caller knows it).
+    return _refusal(404, "R1", f"unknown carnet {number}")
+
+
+def _unknown_declaration() -> HTTPException:
+    return _refusal(404, "R9", "unknown declaration")
+
+
+class HolderMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        failures = Counter("ata_holder_auth_failures_total", "Holder API requests refused for their bearer token, by reason.",
+                           ["reason"], registry=registry)
+        for reason in REASONS:
+            failures.labels(reason)  # every series exists from the start, so rate() sees the first failure
+        self.auth_failures = failures.labels
+        self.shares = Counter("ata_holder_shares_total", "Share and revoke requests by action and outcome.",
+                              ["action", "outcome"], registry=registry).labels
+        self.not_found = Counter("ata_holder_not_found_total",
+                                 "Authenticated requests answered 404: unknown, or not the caller's carnet.",
+                                 ["route"], registry=registry).labels
+
+
+def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerifier, registry: CollectorRegistry) -> APIRouter:
+    metrics = HolderMetrics(registry)
+    current_party = CurrentParty(verifier, on_failure=lambda reason: metrics.auth_failures(reason).inc())
+    party_dep = Depends(current_party)  # (a local Annotated alias would not resolve: annotations are strings here)
+    router = APIRouter(prefix="/v1", tags=["holder"], responses={401: {"model": NotAuthenticated,
+                                                                        "description": "No valid wallet bearer token."}})
+    not_found: dict[int | str, dict[str, Any]] = {404: {"model": Refusal, "description": "Unknown, or not the caller's."}}
 
     def out(row: Any) -> DeclarationOut:
+        did = row["declaration_id"]
         return DeclarationOut(
-            declaration_id=row["declaration_id"], carnet_number=row["carnet_number"], kind=row["kind"],
-            country=row["country"], items=list(row["items"]), sequence=row["sequence"], status=row["status"],
+            declaration_id=did, carnet_number=row["carnet_number"], kind=row["kind"], country=row["country"],
+            items=list(row["items"]), sequence=row["sequence"], status=row["status"], declared_by=row["declared_by"],
             transaction_code=format_transaction_code(row["transaction_code"]), token=row["token"],
-            token_expires_at=row["token_expires_at"], qr_png_url=f"/v1/declarations/{row['declaration_id']}/qr.png",
+            token_expires_at=row["token_expires_at"], qr_png_url=f"/v1/declarations/{did}/qr.png",
+            qr_svg_url=f"/v1/declarations/{did}/qr.svg", transaction_code_url=f"/v1/declarations/{did}/transaction-code",
         )
 
-    @router.get("/carnets/{carnet_number}", response_model=CarnetOut, responses={404: {"model": Refusal}})
-    async def get_carnet(carnet_number: CarnetNumber) -> CarnetOut:
+    async def visible_declaration(declaration_id: UUID, party: str, route: str) -> Any:
         async with pool_of().acquire() as conn:
-            loaded = await repo.load_carnet(conn, carnet_number)
-        if loaded is None:
-            raise HTTPException(404, detail={"reasons": [{"rule": "R1", "message": f"unknown carnet {carnet_number}"}]})
-        c, _ = loaded
-        return CarnetOut(carnet_number=c.number, home_country=c.home_country, countries=list(c.countries),
-                         expiry_date=c.expiry_date, active=c.active,
-                         items=[ItemOut(item_number=i.number, location=i.location, country=i.country, final_date=i.final_date)
-                                for i in c.items.values()])
+            row = await holders.declaration_for(conn, declaration_id, party)
+        if row is None:
+            metrics.not_found(route).inc()
+            raise _unknown_declaration()
+        return row
 
-    @router.post("/carnets/{carnet_number}/declarations", status_code=201, response_model=DeclarationOut, responses=refusals)
-    async def declare(carnet_number: CarnetNumber, body: DeclarationRequest) -> DeclarationOut:
+    @router.get("/carnets", response_model=list[CarnetSummary], summary="The caller's carnets: held and shared with them")
+    async def list_carnets(party: str = party_dep) -> list[CarnetSummary]:
         async with pool_of().acquire() as conn:
+            rows = await holders.carnets_of(conn, party)
+        return [CarnetSummary(carnet_number=r["carnet_number"], home_country=r["home_country"], countries=list(r["countries"]),
+                              expiry_date=r["expiry_date"], active=r["active"], role=r["role"]) for r in rows]
+
+    @router.get("/carnets/{carnet_number}", response_model=CarnetOut, responses=not_found,
+                summary="A carnet with where each item is")
+    async def get_carnet(carnet_number: CarnetNumber, party: str = party_dep) -> CarnetOut:
+        async with pool_of().acquire() as conn:
+            c = await holders.carnet_for(conn, carnet_number, party)
+            items = await holders.items(conn, carnet_number) if c is not None else []
+        if c is None:
+            metrics.not_found("carnet").inc()
+            raise _unknown_carnet(carnet_number)
+        return CarnetOut(
+            carnet_number=c["carnet_number"], home_country=c["home_country"], countries=list(c["countries"]),
+            expiry_date=c["expiry_date"], active=c["active"], role=c["role"],
+            representative_ids=list(c["representative_ids"]) if c["role"] == "holder" else None,
+            items=[ItemOut(item_number=i["item_number"], location=i["location"], country=i["country"],
+                           final_date=i["final_date"]) for i in items],
+        )
+
+    @router.post("/carnets/{carnet_number}/declarations", status_code=201, response_model=DeclarationOut,
+                 responses={**not_found, 422: {"model": Refusal, "description": "Refused by a rule (reasons name it)."}},
+                 summary="Declare a crossing: the listed items become a signed QR token")
+    async def declare(carnet_number: CarnetNumber, body: DeclarationRequest, party: str = party_dep) -> DeclarationOut:
+        if body.kind is DeclarationKind.IMPORTATION and body.intended_use is None:
+            raise _refusal(422, "R9", "an importation states the intended use of the goods", field="intended_use")
+        async with pool_of().acquire() as conn:
+            if await holders.role_on(conn, carnet_number, party) is None:
+                metrics.not_found("declare").inc()
+                raise _unknown_carnet(carnet_number)
             try:
-                created = await handlers.declare(conn, carnet_number, body.kind, body.country, body.items, body.declared_by)
+                created = await handlers.declare(conn, carnet_number, body.kind, body.country, body.items, party,
+                                                 intended_use=body.intended_use, closes=body.closes)
             except DeclarationRefusedError as exc:
+                if exc.status in (403, 404):
+                    # The share was revoked between the check above and the carnet lock: not yours any more.
+                    raise _unknown_carnet(carnet_number) from exc
                 raise HTTPException(exc.status, detail={"reasons": [r.model_dump() for r in exc.reasons]}) from exc
-        return out({**asdict(created), "status": "pending"})
+        fields = ("declaration_id", "carnet_number", "kind", "country", "items", "sequence", "transaction_code",
+                  "token", "token_expires_at")
+        return out({**{f: getattr(created, f) for f in fields}, "status": "pending", "declared_by": party})
 
-    @router.get("/declarations/{declaration_id}", response_model=DeclarationOut, responses={404: {"model": Refusal}})
-    async def get_declaration(declaration_id: UUID) -> DeclarationOut:
-        async with pool_of().acquire() as conn:
-            row = await repo.declaration(conn, declaration_id)
-        if row is None:
-            raise HTTPException(404, detail={"reasons": [{"rule": "R9", "message": "unknown declaration"}]})
-        return out(row)
+    @router.get("/declarations/{declaration_id}", response_model=DeclarationOut, responses=not_found,
+                summary="A declaration with its token")
+    async def get_declaration(declaration_id: UUID, party: str = party_dep) -> DeclarationOut:
+        return out(await visible_declaration(declaration_id, party, "declaration"))
 
-    @router.get("/declarations/{declaration_id}/qr.png", response_class=Response,
-                responses={200: {"content": {"image/png": {}}}, 404: {"model": Refusal}})
-    async def qr_image(declaration_id: UUID) -> Response:
-        async with pool_of().acquire() as conn:
-            row = await repo.declaration(conn, declaration_id)
-        if row is None:
-            raise HTTPException(404, detail={"reasons": [{"rule": "R9", "message": "unknown declaration"}]})
+    @router.get("/declarations/{declaration_id}/qr.png", response_class=Response, summary="The token as a QR code (PNG)",
+                responses={200: {"content": {"image/png": {}}, "description": "The QR image."}, **not_found})
+    async def qr_png_image(declaration_id: UUID, party: str = party_dep) -> Response:
+        row = await visible_declaration(declaration_id, party, "qr.png")
         return Response(_png(row["token"]), media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
-    @router.get("/carnets/{carnet_number}/transactions")
-    async def history(carnet_number: CarnetNumber) -> list[dict[str, Any]]:
+    @router.get("/declarations/{declaration_id}/qr.svg", response_class=Response, summary="The token as a QR code (SVG)",
+                responses={200: {"content": {"image/svg+xml": {}}, "description": "The QR image."}, **not_found})
+    async def qr_svg_image(declaration_id: UUID, party: str = party_dep) -> Response:
+        row = await visible_declaration(declaration_id, party, "qr.svg")
+        return Response(_svg(row["token"]), media_type="image/svg+xml",
+                        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"})
+
+    @router.get("/declarations/{declaration_id}/transaction-code", response_model=TransactionCodeOut, responses=not_found,
+                summary="The typed fallback for the QR: the transaction code an officer keys in")
+    async def transaction_code(declaration_id: UUID, party: str = party_dep) -> TransactionCodeOut:
+        row = await visible_declaration(declaration_id, party, "transaction-code")
+        return TransactionCodeOut(transaction_code=format_transaction_code(row["transaction_code"]),
+                                  canonical=row["transaction_code"])
+
+    @router.get("/carnets/{carnet_number}/transactions", responses=not_found,
+                summary="The carnet's history: every customs decision recorded")
+    async def history(carnet_number: CarnetNumber, party: str = party_dep) -> list[dict[str, Any]]:
         async with pool_of().acquire() as conn:
+            if await holders.role_on(conn, carnet_number, party) is None:
+                metrics.not_found("transactions").inc()
+                raise _unknown_carnet(carnet_number)
             rows = await repo.transactions(conn, carnet_number)
         return [{**{k: (str(v) if isinstance(v, UUID) else v) for k, v in dict(r).items()}, "reasons": json.loads(r["reasons"])}
                 for r in rows]
+
+    def shares_refused(outcome: str, carnet_number: str, route: str) -> None:
+        if outcome == "unknown":
+            metrics.not_found(route).inc()
+            raise _unknown_carnet(carnet_number)
+        if outcome == "forbidden":
+            raise _refusal(403, "R1", "only the holder may share the carnet or revoke a share")
+
+    holder_only = {403: {"model": Refusal, "description": "The caller is a representative: only the holder shares."}}
+
+    @router.post("/carnets/{carnet_number}/shares", response_model=SharesOut, status_code=201,
+                 responses={200: {"model": SharesOut, "description": "Already shared with them: nothing changed."},
+                            **not_found, **holder_only},
+                 summary="Share the carnet with a representative (holder only)")
+    async def share(carnet_number: CarnetNumber, body: ShareRequest, response: Response, party: str = party_dep) -> SharesOut:
+        if body.representative_id == party:
+            raise _refusal(422, "R1", "the holder cannot be their own representative", field="representative_id")
+        async with pool_of().acquire() as conn:
+            result = await holders.share(conn, carnet_number, party, body.representative_id)
+        metrics.shares("share", result.outcome).inc()
+        shares_refused(result.outcome, carnet_number, "shares")
+        if result.outcome == "already":
+            response.status_code = 200
+        return SharesOut(carnet_number=carnet_number, representative_ids=list(result.representative_ids))
+
+    @router.delete("/carnets/{carnet_number}/shares/{representative_id}", status_code=204, response_class=Response,
+                   responses={404: {"model": Refusal, "description": "Unknown carnet, not the caller's, or not shared."},
+                              **holder_only},
+                   summary="Stop sharing the carnet with a representative (holder only)")
+    async def revoke(carnet_number: CarnetNumber, representative_id: PartyId, party: str = party_dep) -> Response:
+        async with pool_of().acquire() as conn:
+            result = await holders.revoke(conn, carnet_number, party, representative_id)
+        metrics.shares("revoke", result.outcome).inc()
+        shares_refused(result.outcome, carnet_number, "shares")
+        if result.outcome == "not_shared":
+            raise _refusal(404, "R1", f"carnet {carnet_number} is not shared with {representative_id}",
+                           field="representative_id")
+        return Response(status_code=204)
 
     return router

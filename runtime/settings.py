@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         None, description="Core: PEM file of the token signing key (created if missing); default <data_dir>/keys/core-signing.pem."
     )
     token_ttl_hours: int = Field(72, ge=1, description="Core: how long a declaration token may be scanned.")
+    wallet_issuer_public_key_path: Path | None = Field(
+        None, description="Core: PEM file of the wallet identity provider's P-256 public key, which signs the holders' "
+                          "bearer tokens (ES256 JWT); the core refuses to start without it."
+    )
+    wallet_audience: str = Field("ata-core", min_length=1, description="Core: the `aud` the holders' bearer tokens must carry.")
     webhook_timeout_s: float = Field(10.0, gt=0, description="Notifier: timeout of one webhook attempt.")
     delivery_max_attempts: int = Field(8, ge=1, description="Notifier: attempts before a delivery is dead-lettered.")
 

@@ -115,6 +115,7 @@ async def up(args: argparse.Namespace) -> int:
 async def demo(args: argparse.Namespace) -> int:
     """Bring the stack up, drive one carnet through its first crossing, stop everything."""
     from deploy.local.demo import run_scenario
+    from deploy.local.identity import private_key_path
 
     stack = stack_from_args(args)
     with cancel_on_signals():
@@ -123,6 +124,7 @@ async def demo(args: argparse.Namespace) -> int:
                 print_endpoints(stack, waiting=False)
                 print("Demo: one carnet from issuance to a pushed confirmation", flush=True)
                 result = await run_scenario(stack.endpoints, stack.kafka_bootstrap, Path(args.out),
+                                            private_key_path(stack.data_dir),
                                             progress=lambda line: print(line, flush=True))
         except asyncio.CancelledError:
             print("Demo interrupted; stack stopped.", flush=True)

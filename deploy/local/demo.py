@@ -23,6 +23,7 @@ from contracts.deadlines import r2_max_expiry_date
 from contracts.envelope import Envelope
 from contracts.messages import GoodsCategory, GoodsItem, Holder, IssuanceRequested
 from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS
+from deploy.local.identity import mint_wallet_token
 from deploy.local.webhook_receiver import WebhookReceiver
 from runtime.qr import decode_qr_image, qr_terminal
 from runtime.topic_reader import read_until
@@ -82,14 +83,20 @@ async def poll(fn: Callable[[], Any], what: str, timeout: float = 30.0, interval
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
+async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path, wallet_key: Path,
                        progress: Callable[[str], None] = print, today: date | None = None) -> dict[str, Any]:
-    """Drive one carnet through its first crossing; raises on the first step that fails."""
+    """Drive one carnet through its first crossing; raises on the first step that fails.
+
+    `wallet_key`: the wallet identity provider's private key (deploy/local/identity.py); the demo
+    plays the holder's wallet app and signs in with a token minted from it.
+    """
     steps = Steps(progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     today = today or datetime.now(timezone.utc).date()
     holder_id = f"hld_{uuid.uuid4().hex[:8]}"
     officer_id = f"fr-officer-{uuid.uuid4().hex[:6]}"
+    # The holder's wallet app signs in: every call to the core's holder API carries its bearer token.
+    holder = {"Authorization": f"Bearer {mint_wallet_token(wallet_key, holder_id)}"}
     receiver = WebhookReceiver()
     await receiver.start()
     try:
@@ -121,21 +128,23 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
             steps.done("carnet issued", number)
 
             async def carnet_known() -> Any:
-                resp = await http.get(f"{endpoints['core']}/v1/carnets/{number}")
+                resp = await http.get(f"{endpoints['core']}/v1/carnets/{number}", headers=holder)
                 return resp.json() if resp.status_code == 200 else None
 
             await poll(carnet_known, "the core to record the carnet")
             steps.done("core recorded the carnet in its ledger")
 
-            r = await http.post(f"{endpoints['core']}/v1/carnets/{number}/declarations",
-                                json={"kind": "exportation", "country": "FR", "items": [1, 2], "declared_by": holder_id})
+            r = await http.post(f"{endpoints['core']}/v1/carnets/{number}/declarations", headers=holder,
+                                json={"kind": "exportation", "country": "FR", "items": [1, 2]})
             if r.status_code != 201:
                 raise RuntimeError(f"declaration refused: {r.status_code} {r.text}")
             declaration = r.json()
             steps.done("holder declared exportation of items 1 and 2",
                        f"sequence {declaration['sequence']}, transaction code {declaration['transaction_code']}")
 
-            png = (await http.get(f"{endpoints['core']}{declaration['qr_png_url']}")).content
+            r = await http.get(f"{endpoints['core']}{declaration['qr_png_url']}", headers=holder)
+            r.raise_for_status()
+            png = r.content
             png_path = out_dir / f"{number}-exportation-{declaration['sequence']}.png"
             png_path.write_bytes(png)
             progress(qr_terminal(declaration["token"]))
@@ -154,7 +163,7 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
             steps.done("customs gateway verified the token and posted the commit", f"commit {commit['commit_id']}")
 
             async def recorded() -> Any:
-                resp = await http.get(f"{endpoints['core']}/v1/carnets/{number}/transactions")
+                resp = await http.get(f"{endpoints['core']}/v1/carnets/{number}/transactions", headers=holder)
                 return resp.json() if resp.status_code == 200 and resp.json() else None
 
             history = await poll(recorded, "the core to record the transaction")
@@ -164,7 +173,7 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
             steps.done("confirmation delivered to the holder's webhook",
                        f"{confirmation['type']} for items {confirmation['data']['items']}, signature verified")
 
-            carnet = (await http.get(f"{endpoints['core']}/v1/carnets/{number}")).json()
+            carnet = (await http.get(f"{endpoints['core']}/v1/carnets/{number}", headers=holder)).json()
             where = {i["item_number"]: i["location"] for i in carnet["items"]}
             if where != {1: "exported", 2: "exported", 3: "home"} or not carnet["active"]:
                 raise RuntimeError(f"unexpected ledger state: {carnet}")

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from deploy.local.identity import ensure_wallet_issuer, public_key_path
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
 from deploy.local.kafka import EmbeddedKafka
 from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT
@@ -93,6 +94,9 @@ class LocalStack:
                 log_file=self.log_dir / "postgres.log",
             )
         ports = dict(service_ports or {})
+        # The core verifies holders' bearer tokens with the wallet identity provider's key; locally
+        # the stack plays that provider (deploy/local/identity.py). `env` may name another key.
+        env = {"ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)), **(env or {})}
         self.services: dict[str, ServiceProcess] = {
             name: ServiceProcess(
                 name,
@@ -203,6 +207,7 @@ class LocalStack:
         self._say(f"Kafka: {len(topics)} topics ready ({len(created)} created)")
 
     async def _start_services(self) -> None:
+        ensure_wallet_issuer(self.data_dir)
         for svc in self.services.values():
             svc.start()
             self._say(f"{svc.name}: started, pid {svc.pid}, port {svc.port}")

@@ -14,6 +14,7 @@ import pytest
 
 from contracts.deadlines import r20_notice_limit
 from deploy.local.demo import run_scenario
+from deploy.local.identity import private_key_path
 from deploy.local.processes import port_is_free
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
@@ -46,7 +47,8 @@ async def test_one_carnet_from_issuance_request_to_pushed_confirmation(kafka_boo
     ports = {s: DEFAULT_PORTS[s] + offset for s in SERVICES}
     async with LocalStack(tmp_path / "stack", kafka_bootstrap=kafka_bootstrap, database_url=database_url,
                           service_ports=ports, progress=lambda _: None) as stack:
-        result = await run_scenario(stack.endpoints, stack.kafka_bootstrap, tmp_path / "out", progress=lambda _: None)
+        result = await run_scenario(stack.endpoints, stack.kafka_bootstrap, tmp_path / "out",
+                                    private_key_path(stack.data_dir), progress=lambda _: None)
         number = result["carnet_number"]
         conn = await asyncpg.connect(database_url)
         try:

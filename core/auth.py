@@ -1,0 +1,156 @@
+"""Who is calling the holder API: a bearer token from the wallet identity provider.
+
+Holders and representatives sign in to their wallet app; its identity provider issues them a
+JWT signed with ES256 (P-256), `sub` being the party's wallet id, the id a carnet names as
+holder or representative. The core only verifies: the provider's public key comes from
+settings (`ATA_WALLET_ISSUER_PUBLIC_KEY_PATH`), and expiry is judged by the service's injected
+clock, never the wall clock, so tests and the ledger agree on what "now" is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import HTTPException, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+Clock = Callable[[], datetime]
+
+ALGORITHM = "ES256"
+#: Allowed difference between the identity provider's clock and ours.
+DEFAULT_LEEWAY = timedelta(seconds=30)
+#: Wallet ids are short opaque strings ("hld_7f3a9c"); anything longer did not come from a wallet.
+MAX_PARTY_ID = 64
+#: A JWT of a few claims is a few hundred characters; refuse huge headers before parsing.
+MAX_TOKEN_CHARS = 4096
+
+
+class WalletConfigError(RuntimeError):
+    """The holder API cannot run: no usable identity provider key."""
+
+
+class WalletTokenError(Exception):
+    """A bearer token that must not be accepted; `reason` is stable for metrics and clients."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+#: Every reason a token is refused, for metrics (bounded label values) and documentation.
+REASONS = ("missing", "malformed", "bad_signature", "wrong_audience", "expired", "not_yet_valid")
+
+
+def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except OSError as exc:
+        raise WalletConfigError(f"cannot read the wallet issuer public key {path}: {exc}") from exc
+    except ValueError as exc:
+        raise WalletConfigError(f"{path} is not a PEM public key: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise WalletConfigError(f"{path} is not a P-256 public key (the wallet tokens are ES256)")
+    return key
+
+
+class WalletVerifier:
+    """Verifies wallet bearer tokens; `verify(token)` gives the party (wallet) id."""
+
+    def __init__(self, public_key: ec.EllipticCurvePublicKey, audience: str, clock: Clock,
+                 leeway: timedelta = DEFAULT_LEEWAY) -> None:
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(public_key.curve, ec.SECP256R1):
+            raise WalletConfigError("the wallet issuer key must be a P-256 public key")
+        self.public_key = public_key
+        self.audience = audience
+        self.clock = clock
+        self.leeway = leeway.total_seconds()
+
+    @classmethod
+    def from_settings(cls, path: Path | None, audience: str, clock: Clock) -> WalletVerifier:
+        if path is None:
+            raise WalletConfigError(
+                "the holder API needs the wallet identity provider's public key: set "
+                "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH to its P-256 PEM file (the embedded stack makes one "
+                "under <data_dir>/identity/)"
+            )
+        return cls(load_public_key(path), audience, clock)
+
+    def verify(self, token: str) -> str:
+        if not token:
+            raise WalletTokenError("missing", "no bearer token")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise WalletTokenError("malformed", "the bearer token is too long")
+        try:
+            # PyJWT checks the signature, the algorithm and the audience; times are ours, against
+            # the injected clock (PyJWT would read the wall clock).
+            claims: dict[str, Any] = jwt.decode(
+                token, self.public_key, algorithms=[ALGORITHM], audience=self.audience,
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                         "require": ["sub", "aud", "iat", "exp"]},
+            )
+        except jwt.InvalidAudienceError as exc:
+            raise WalletTokenError("wrong_audience", f"the token is not for this service (audience {self.audience!r})") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise WalletTokenError("malformed", f"the token has no {exc.claim!r} claim") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise WalletTokenError("bad_signature", "the token's signature does not verify with the wallet issuer key") from exc
+        except jwt.InvalidAlgorithmError as exc:
+            raise WalletTokenError("bad_signature", f"the token is not signed with {ALGORITHM}") from exc
+        except jwt.InvalidTokenError as exc:
+            raise WalletTokenError("malformed", f"the bearer token is not a valid JWT: {exc}") from exc
+        now = self.clock().timestamp()
+        exp, iat, nbf = _number(claims, "exp"), _number(claims, "iat"), claims.get("nbf")
+        if exp <= now - self.leeway:
+            raise WalletTokenError("expired", "the token has expired: sign in to the wallet again")
+        if iat > now + self.leeway or (nbf is not None and _number(claims, "nbf") > now + self.leeway):
+            raise WalletTokenError("not_yet_valid", "the token is not valid yet (issued in the future)")
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not sub or len(sub) > MAX_PARTY_ID:
+            raise WalletTokenError("malformed", f"the token's subject must be a wallet id of 1-{MAX_PARTY_ID} characters")
+        return sub
+
+
+def _number(claims: dict[str, Any], name: str) -> float:
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise WalletTokenError("malformed", f"the token's {name!r} claim is not a NumericDate")
+    return float(value)
+
+
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="WalletToken", bearerFormat="JWT",
+    description="ES256 JWT from the wallet identity provider; `sub` is the holder's or representative's wallet id.",
+)
+
+
+class CurrentParty:
+    """FastAPI dependency: the authenticated party's wallet id, or 401 with `WWW-Authenticate: Bearer`.
+
+    `on_failure(reason)` is called for every refused token (a metric, typically).
+    """
+
+    def __init__(self, verifier: WalletVerifier, on_failure: Callable[[str], None] = lambda _: None) -> None:
+        self.verifier = verifier
+        self.on_failure = on_failure
+
+    async def __call__(self, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)) -> str:
+        try:
+            if credentials is None:
+                raise WalletTokenError("missing", "send `Authorization: Bearer <wallet token>`")
+            return self.verifier.verify(credentials.credentials)
+        except WalletTokenError as exc:
+            self.on_failure(exc.reason)
+            challenge = 'Bearer realm="ata-core"' if exc.reason == "missing" else (
+                f'Bearer realm="ata-core", error="invalid_token", error_description="{exc.reason}"')
+            raise HTTPException(
+                401, detail={"reasons": [{"rule": "auth", "field": "Authorization", "item_number": None,
+                                          "message": exc.message}], "reason": exc.reason},
+                headers={"WWW-Authenticate": challenge},
+            ) from exc
