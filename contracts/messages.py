@@ -85,6 +85,10 @@ class Reason(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     rule: str = F("Rule id from DOMAIN.md, or 'contract' for a schema violation.", "R4")
+    code: str | None = F("Machine-readable reason, stable across versions.", "split_shipment_forbidden", default=None,
+                         max_length=60)
+    policy: str | None = F("The country policy and its version, when a policy caused the refusal (R15).",
+                           "country-policy 2026-11-22.1 MX", default=None, max_length=100)
     field: str | None = F("Path of the offending field.", "goods[2].category", default=None)
     item_number: int | None = F("Item number concerned, if any.", 3, default=None)
     message: str = F("Human-readable explanation.", "alcohol is excluded from ATA carnets (R4)")
@@ -217,6 +221,10 @@ class TransactionRecorded(Payload):
     carnet_expiry: date = F("Last valid day of the carnet.", "2027-11-21")
     item_locations: list[ItemLocation] = F("Where each item of the declaration is now.", [{"item_number": 1, "location": "exported"}])
     recorded_at: datetime = F("When the core recorded it.", "2026-11-22T09:31:01+01:00")
+    history_head: str | None = F(
+        "SHA-256 head of the carnet's history chain after this transaction, hex; kept by consumers, it exposes a "
+        "rewritten or truncated history.", "5f0c1d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d", default=None,
+        pattern=r"^[0-9a-f]{64}$")
 
 
 class ConfirmationRequested(Payload):

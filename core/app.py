@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from contracts.topics import CUSTOMS_COMMITS, ISSUANCE_EVENTS
+from fastapi import Depends
+
+from contracts.topics import COUNTRY_POLICY, CUSTOMS_COMMITS, ISSUANCE_EVENTS
+from core import holder_repository
 from core.api import holder_router
+from core.auth import CurrentParty, WalletVerifier
 from core.handlers import CoreHandlers, CoreMetrics
+from core.history_api import history_router
+from core.lifecycle_api import lifecycle_router
+from core.policy_store import POLICY_FILE, PolicyStore, read_policy_book
 from runtime.cose import load_or_create_signing_key
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
@@ -17,10 +24,25 @@ NAME = "core"
 
 def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA carnet core ledger")
-    handlers = CoreHandlers(CoreMetrics(service.registry), clock, timedelta(hours=settings.token_ttl_hours))
-    service.consume({ISSUANCE_EVENTS: handlers.carnet_issued, CUSTOMS_COMMITS: handlers.customs_commit})
-    service.include(holder_router(handlers, lambda: service.pool))
-    service.state["handlers"] = handlers
+    # R15: the shipped document serves until start-up has read the newest applied version.
+    policy = PolicyStore(service.registry, initial=read_policy_book(POLICY_FILE))
+    handlers = CoreHandlers(CoreMetrics(service.registry), clock, timedelta(hours=settings.token_ttl_hours),
+                            lambda: policy.book)
+    service.consume({ISSUANCE_EVENTS: handlers.issuance_event, CUSTOMS_COMMITS: handlers.customs_event,
+                     COUNTRY_POLICY: policy.policy_updated})
+    # Raises WalletConfigError without the identity provider's key: no holder API without authentication.
+    verifier = WalletVerifier.from_settings(settings.wallet_issuer_public_key_path, settings.wallet_audience, clock)
+    party = Depends(CurrentParty(verifier))
+    service.include(holder_router(handlers, lambda: service.pool, verifier=verifier, registry=service.registry))
+    service.include(history_router(lambda: service.pool, registry=service.registry, party=party,
+                                   may_see=holder_repository.role_on))
+    service.include(lifecycle_router(handlers, lambda: service.pool, party))
+    service.state.update(handlers=handlers, policy=policy)
+
+    @service.on_start
+    async def country_policy() -> None:
+        async with service.pool.acquire() as conn:
+            await policy.load(conn, POLICY_FILE)
 
     @service.on_start
     async def signing_key() -> None:

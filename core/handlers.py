@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
@@ -13,18 +14,21 @@ from prometheus_client import CollectorRegistry, Counter
 
 from contracts.kinds import DeclarationKind
 from contracts.messages import (
-    CarnetIssued, ConfirmationRequested, CustomsCommitPosted, DeclarationRefused, DeclarationSubmitted, IssuanceRejected,
-    ItemLocation,
-    Reason, SigningKeyPublished, TokenIssued, TransactionRecorded,
+    CarnetIssued, CarnetStatusChanged, ConfirmationRequested, CustomsCommitPosted, DeclarationRefused,
+    DeclarationSubmitted, DuplicateCarnetIssued, ItemLocation, ItemsAccountedFor, Payload, Reason,
+    ReplacementCarnetIssued, SigningKeyPublished, TokenIssued, TransactionRecorded,
 )
 from contracts.token import DeclarationClaims
-from contracts.topics import DECLARATIONS, NOTIFICATION_REQUESTS, SIGNING_KEYS, TRANSACTIONS
+from contracts.topics import CARNET_STATUS, DECLARATIONS, NOTIFICATION_REQUESTS, SIGNING_KEYS, TRANSACTIONS
 from contracts.txcode import new_transaction_code
-from core import domain, repository as repo
+from core import domain, history, history_store, repository as repo
+from core.domain import Crossing, LifecycleRefused, PolicyBook
 from runtime.consumer import Inbound
 from runtime.cose import SigningKey, public_jwk, sign_token
 from runtime.outbox import emit
 from runtime.service import Clock
+
+PolicySource = Callable[[], PolicyBook]
 
 log = logging.getLogger(__name__)
 PRODUCER = "core"
@@ -37,7 +41,12 @@ class CoreMetrics:
                                     ["kind", "country", "outcome"], registry=registry).labels
         self.transactions = Counter("ata_transactions_recorded_total", "Customs decisions recorded, by kind, country and decision.",
                                     ["kind", "country", "decision"], registry=registry).labels
+        self.number_collisions = Counter("ata_carnet_number_collisions_total",
+                                         "Issued carnets whose number was already used by another request (R1).",
+                                         registry=registry)
         self.ignored_commits = Counter("ata_commits_ignored_total", "Commits for declarations already decided.", registry=registry)
+        self.lifecycle = Counter("ata_carnet_lifecycle_total", "Duplicates, replacements, duty receipts and closures, by outcome.",
+                                 ["event", "outcome"], registry=registry).labels
 
 
 class DeclarationRefusedError(Exception):
@@ -61,10 +70,11 @@ class DeclarationCreated:
 
 
 class CoreHandlers:
-    def __init__(self, metrics: CoreMetrics, clock: Clock, token_ttl: timedelta) -> None:
+    def __init__(self, metrics: CoreMetrics, clock: Clock, token_ttl: timedelta, policy: PolicySource) -> None:
         self.metrics = metrics
         self.clock = clock
         self.token_ttl = token_ttl
+        self.policy = policy
         self.signing_key: SigningKey | None = None
 
     # --- keys ------------------------------------------------------------------------------
@@ -82,10 +92,28 @@ class CoreHandlers:
 
     # --- consumed messages -----------------------------------------------------------------
 
-    async def carnet_issued(self, conn: asyncpg.Connection, inbound: Inbound[CarnetIssued | IssuanceRejected]) -> None:
-        # Rejections share the topic; the ledger has nothing to record for them.
-        if isinstance(inbound.payload, CarnetIssued) and await repo.insert_carnet(conn, inbound.payload):
-            self.metrics.carnets.inc()
+    async def issuance_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
+        p = inbound.payload
+        if isinstance(p, CarnetIssued):
+            if await repo.insert_carnet(conn, p):
+                self.metrics.carnets.inc()
+            elif await repo.carnet_identity(conn, p.carnet_number) != (p.holder_id, p.general_list_digest):
+                # R1: numbers are unique worldwide; a different carnet under a known number is an issuer
+                # fault. The first one stands; this one is refused loudly, never merged.
+                self.metrics.number_collisions.inc()
+                log.error("carnet number collision on %s (message %s, request %s): a different carnet already has "
+                          "this number; ignored", p.carnet_number, inbound.envelope.message_id, p.request_id)
+        elif isinstance(p, DuplicateCarnetIssued):
+            await self._duplicate(conn, inbound, p)
+        elif isinstance(p, ReplacementCarnetIssued):
+            await self._replacement(conn, inbound, p)
+        # IssuanceRejected shares the topic; the ledger has nothing to record for it.
+
+    async def customs_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
+        if isinstance(inbound.payload, ItemsAccountedFor):
+            await self._accounted(conn, inbound, inbound.payload)
+        else:
+            await self.customs_commit(conn, inbound)  # type: ignore[arg-type]
 
     async def customs_commit(self, conn: asyncpg.Connection, inbound: Inbound[CustomsCommitPosted]) -> None:
         c = inbound.payload
@@ -100,20 +128,25 @@ class CoreHandlers:
         carnet, _ = await repo.load_carnet(conn, found["carnet_number"], lock=True)  # type: ignore[misc]
         kind = DeclarationKind(found["kind"])
         items = list(found["items"])
+        crossing = Crossing.of(kind, found["country"], items, closes=found["closes"], intended_use=found["intended_use"])
         reasons = _mismatches(c, found)
         decision = c.decision
+        tz = _zone(c.office_timezone)
+        book = self.policy()
+        policy = book.for_country(c.country)
         if decision == "refused":
-            reasons.append(Reason(rule="customs", message=c.refusal_reason or "refused by customs"))
+            reasons.append(Reason(rule="customs", code="refused_by_customs", message=c.refusal_reason or "refused by customs"))
         else:
             # The ledger is re-checked at the moment and in the time zone of the office (R12).
-            reasons += domain.check_declaration(carnet, kind, c.country, items, c.decided_at, _zone(c.office_timezone))
+            reasons += domain.check_declaration(carnet, crossing, c.decided_at, policy, book.label(c.country), tz)
             reasons += domain.check_final_date(carnet, c.final_date)
             if reasons:
                 decision = "refused"
                 log.warning("commit %s for carnet %s (message %s) refused by the ledger: %s", c.commit_id,
                             c.carnet_number, inbound.envelope.message_id, "; ".join(r.message for r in reasons))
         if decision == "committed":
-            carnet = domain.apply_crossing(carnet, kind, c.country, items, c.final_date)
+            final = domain.final_date_for(carnet, kind, c.final_date, c.decided_at, tz, policy)
+            carnet = domain.apply_crossing(carnet, crossing, found["sequence"], final)
             await repo.save_carnet_state(conn, carnet, items)
         await repo.set_declaration_status(conn, found["declaration_id"], decision)
         transaction_id, now = uuid4(), self.clock()
@@ -131,6 +164,11 @@ class CoreHandlers:
                                          final_date=carnet.items[n].final_date) for n in items],
             recorded_at=now,
         )
+        if decision == "committed":
+            head = await history_store.append(conn, carnet.number, history.CROSSING,
+                                              history.crossing_record(recorded, officer_id=c.officer_id,
+                                                                      decided_at=c.decided_at), now)
+            recorded = recorded.model_copy(update={"history_head": head})
         env = await emit(conn, TRANSACTIONS.name, recorded, key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
         await emit(conn, NOTIFICATION_REQUESTS.name, ConfirmationRequested(
             confirmation_id=uuid4(), carnet_number=carnet.number,
@@ -142,7 +180,8 @@ class CoreHandlers:
     # --- holder API use cases ------------------------------------------------------------------
 
     async def declare(self, conn: asyncpg.Connection, carnet_number: str, kind: DeclarationKind, country: str,
-                      items: list[int], declared_by: str) -> DeclarationCreated:
+                      items: list[int], declared_by: str, *, intended_use: str | None = None,
+                      closes: int | None = None) -> DeclarationCreated:
         """R9: a declaration lists the items that cross; it becomes a signed token (ARCHITECTURE: Tokens)."""
         if self.signing_key is None:
             raise RuntimeError("the core has no signing key yet")
@@ -155,24 +194,26 @@ class CoreHandlers:
                 raise DeclarationRefusedError(
                     [Reason(rule="R9", field="declared_by", message="only the holder or a representative may declare")], status=403)
             now = self.clock()
-            refused = domain.check_declaration(carnet, kind, country, items, now)
+            crossing = Crossing.of(kind, country, items, closes=closes, intended_use=intended_use)
+            book = self.policy()
+            refused = domain.check_declaration(carnet, crossing, now, book.for_country(country), book.label(country))
             if refused:
                 # Kept for the audit trail although the holder gets an error: commit first, raise after.
                 await emit(conn, DECLARATIONS.name, DeclarationRefused(
                     carnet_number=carnet_number, kind=kind, country=country, items=sorted(set(items)), reasons=refused,
                 ), key=carnet_number, producer=PRODUCER)
             else:
-                created = await self._sign_and_store(conn, carnet, row["general_list_digest"], kind, country, items,
-                                                     declared_by, now)
+                created = await self._sign_and_store(conn, carnet, row["general_list_digest"], crossing, declared_by, now)
         if refused:
             self.metrics.declarations(kind.value, country, "refused").inc()
             raise DeclarationRefusedError(refused)
         self.metrics.declarations(kind.value, country, "token_issued").inc()
         return created
 
-    async def _sign_and_store(self, conn: asyncpg.Connection, carnet: domain.Carnet, digest: str, kind: DeclarationKind,
-                              country: str, items: list[int], declared_by: str, now: datetime) -> DeclarationCreated:
+    async def _sign_and_store(self, conn: asyncpg.Connection, carnet: domain.Carnet, digest: str, crossing: Crossing,
+                              declared_by: str, now: datetime) -> DeclarationCreated:
         assert self.signing_key is not None
+        kind, country, items = crossing.kind, crossing.country, list(crossing.items)
         sequence = domain.next_sequence(await repo.used_sequences(conn, carnet.number, kind.value))
         claims = DeclarationClaims(
             carnet_number=carnet.number, transaction_code=new_transaction_code(), kind=kind, country=country,
@@ -186,6 +227,7 @@ class CoreHandlers:
             conn, declaration_id=declaration_id, carnet_number=carnet.number, kind=kind.value, country=country,
             items=list(claims.items), sequence=sequence, transaction_code=claims.transaction_code,
             token_id=claims.token_id, token=token, token_expires_at=claims.expires_at, declared_by=declared_by,
+            closes=domain.closed_reference(carnet, crossing), intended_use=crossing.intended_use,
         )
         submitted = await emit(conn, DECLARATIONS.name, DeclarationSubmitted(
             declaration_id=declaration_id, carnet_number=carnet.number, kind=kind, country=country,
@@ -197,6 +239,94 @@ class CoreHandlers:
         ), key=carnet.number, producer=PRODUCER, cause=submitted)
         return DeclarationCreated(declaration_id, carnet.number, kind, country, list(claims.items), sequence,
                                   claims.transaction_code, token, claims.expires_at)
+
+
+    # --- life cycle (R5, R6, R7, R17) ------------------------------------------------------------
+
+    async def _status(self, conn: asyncpg.Connection, cause: Inbound[Payload] | None, number: str, status: str, rule: str,
+                      successor: str | None, reason: str) -> None:
+        await emit(conn, CARNET_STATUS.name, CarnetStatusChanged(
+            carnet_number=number, status=status, rule=rule, successor=successor, reason=reason, changed_at=self.clock(),
+        ), key=number, producer=PRODUCER, cause=cause.envelope if cause else None)
+
+    def _refused(self, event: str, number: str, inbound: Inbound[Payload] | None, exc: LifecycleRefused) -> None:
+        self.metrics.lifecycle(event, "refused").inc()
+        log.warning("%s for carnet %s refused (message %s): %s", event, number,
+                    inbound.envelope.message_id if inbound else "-", exc)
+
+    async def _duplicate(self, conn: asyncpg.Connection, inbound: Inbound[Payload], d: DuplicateCarnetIssued) -> None:
+        loaded = await repo.load_carnet(conn, d.original_number, lock=True)
+        if loaded is None:
+            raise LookupError(f"duplicate {d.duplicate_number} names unknown carnet {d.original_number}")
+        original, row = loaded
+        try:
+            voided, copy = domain.duplicate(original, d.duplicate_number)
+        except LifecycleRefused as exc:
+            return self._refused("duplicate", d.original_number, inbound, exc)
+        await repo.save_carnet_state(conn, voided, [])
+        await repo.insert_successor(conn, copy, row)
+        now = self.clock()
+        # Both chains say it: the original where it ends, the duplicate where it begins.
+        await history_store.append(conn, original.number, history.DUPLICATE, d.model_dump(), now)
+        await history_store.append(conn, copy.number, history.DUPLICATE, d.model_dump(), now)
+        await self._status(conn, inbound, original.number, "voided", "R5", copy.number,
+                           f"replaced by duplicate {copy.number} ({d.reason})")
+        self.metrics.lifecycle("duplicate", "applied").inc()
+
+    async def _replacement(self, conn: asyncpg.Connection, inbound: Inbound[Payload], r: ReplacementCarnetIssued) -> None:
+        loaded = await repo.load_carnet(conn, r.original_number, lock=True)
+        if loaded is None:
+            raise LookupError(f"replacement {r.replacement.carnet_number} names unknown carnet {r.original_number}")
+        original, row = loaded
+        new = r.replacement
+        fresh = domain.Carnet(number=new.carnet_number, home_country=new.nga, countries=tuple(new.countries),
+                              expiry_date=new.expiry_date, holder_id=new.holder_id,
+                              representative_ids=tuple(new.representative_ids),
+                              items={i.item_number: domain.Item(i.item_number) for i in new.items})
+        book = self.policy()
+        try:
+            kept, taken_over, moved = domain.replacement(original, fresh, r.requested_at, r.approved_at, book.for_country)
+        except LifecycleRefused as exc:
+            return self._refused("replacement", r.original_number, inbound, exc)
+        await repo.save_carnet_state(conn, kept, moved)
+        await repo.insert_successor(conn, taken_over, row, issued=new)
+        record = {"request_id": r.request_id, "original_number": original.number, "replacement_number": new.carnet_number,
+                  "requested_at": r.requested_at, "approved_at": r.approved_at, "items_transferred": sorted(moved)}
+        for number in (original.number, new.carnet_number):
+            await history_store.append(conn, number, history.REPLACEMENT, record, self.clock())
+        self.metrics.lifecycle("replacement", "applied").inc()
+
+    async def _accounted(self, conn: asyncpg.Connection, inbound: Inbound[Payload], a: ItemsAccountedFor) -> None:
+        loaded = await repo.load_carnet(conn, a.carnet_number, lock=True)
+        if loaded is None:
+            raise LookupError(f"duty receipt {a.duty_receipt} names unknown carnet {a.carnet_number}")
+        try:
+            carnet = domain.account_for(loaded[0], a.items, a.country, a.duty_receipt)
+        except LifecycleRefused as exc:
+            return self._refused("duty_receipt", a.carnet_number, inbound, exc)
+        await repo.save_carnet_state(conn, carnet, sorted(set(a.items)))
+        await history_store.append(conn, a.carnet_number, history.DUTY_RECEIPT, a.model_dump(), self.clock())
+        self.metrics.lifecycle("duty_receipt", "applied").inc()
+
+    async def close(self, conn: asyncpg.Connection, carnet_number: str, party: str) -> domain.Closing:
+        """R7: the holder returns a discharged carnet; raises LifecycleRefused otherwise."""
+        async with conn.transaction():
+            loaded = await repo.load_carnet(conn, carnet_number, lock=True)
+            if loaded is None or loaded[0].holder_id != party:
+                raise LookupError(carnet_number)
+            try:
+                closed, closing = domain.close(loaded[0], party)
+            except LifecycleRefused as exc:
+                self._refused("closure", carnet_number, None, exc)
+                raise
+            now = self.clock()
+            await repo.close_carnet(conn, carnet_number, now, closing.reason)
+            await history_store.append(conn, carnet_number, history.CLOSURE, {
+                "party": party, "reason": closing.reason, "home": closing.home, "accounted": closing.accounted,
+                "transferred": closing.transferred, "closed_at": now}, now)
+            await self._status(conn, None, carnet_number, "closed", "R7", closed.successor, closing.reason)
+        self.metrics.lifecycle("closure", "applied").inc()
+        return closing
 
 
 def _mismatches(c: CustomsCommitPosted, declaration: asyncpg.Record) -> list[Reason]:

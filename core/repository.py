@@ -29,6 +29,12 @@ async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued) -> bool:
     return bool(created)
 
 
+async def carnet_identity(conn: asyncpg.Connection, number: str) -> tuple[str, str] | None:
+    """(holder id, general-list digest): what a repeated CarnetIssued for this number must carry again."""
+    row = await conn.fetchrow("SELECT holder_id, general_list_digest FROM carnets WHERE carnet_number = $1", number)
+    return None if row is None else (row["holder_id"], row["general_list_digest"])
+
+
 async def load_carnet(conn: asyncpg.Connection, number: str, *, lock: bool = False) -> tuple[Carnet, asyncpg.Record] | None:
     """The carnet with its items; `lock` serialises every change to one carnet."""
     row = await conn.fetchrow("SELECT * FROM carnets WHERE carnet_number = $1" + (" FOR UPDATE" if lock else ""), number)
@@ -38,22 +44,59 @@ async def load_carnet(conn: asyncpg.Connection, number: str, *, lock: bool = Fal
     carnet = Carnet(
         number=row["carnet_number"], home_country=row["home_country"], countries=tuple(row["countries"]),
         expiry_date=row["expiry_date"], holder_id=row["holder_id"], representative_ids=tuple(row["representative_ids"]),
-        active=row["active"],
-        items={i["item_number"]: Item(i["item_number"], i["location"], i["country"], i["final_date"]) for i in items},
+        active=row["active"], status=row["status"], successor=row["successor"],
+        items={i["item_number"]: Item(i["item_number"], i["location"], i["country"], i["final_date"], i["exported_by"],
+                                      i["entered_by"], i["note"]) for i in items},
     )
     return carnet, row
 
 
 async def save_carnet_state(conn: asyncpg.Connection, carnet: Carnet, moved: list[int]) -> None:
-    await conn.execute("UPDATE carnets SET active = $2 WHERE carnet_number = $1", carnet.number, carnet.active)
+    await conn.execute("UPDATE carnets SET active = $2, status = $3, successor = $4 WHERE carnet_number = $1",
+                       carnet.number, carnet.active, carnet.status, carnet.successor)
     await conn.executemany(
-        "UPDATE items SET location = $3, country = $4, final_date = $5 WHERE carnet_number = $1 AND item_number = $2",
-        [(carnet.number, n, carnet.items[n].location, carnet.items[n].country, carnet.items[n].final_date) for n in moved],
+        "UPDATE items SET location = $3, country = $4, final_date = $5, exported_by = $6, entered_by = $7, note = $8"
+        " WHERE carnet_number = $1 AND item_number = $2",
+        [(carnet.number, n, i.location, i.country, i.final_date, i.exported_by, i.entered_by, i.note)
+         for n in moved for i in [carnet.items[n]]],
     )
 
 
+async def insert_successor(conn: asyncpg.Connection, carnet: Carnet, original: asyncpg.Record,
+                           issued: CarnetIssued | None = None) -> None:
+    """A duplicate (copy of the original's row) or a replacement (its own issued data), with items as given."""
+    src = issued
+    await conn.execute(
+        "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id,"
+        " representative_ids, general_list_digest, active, predecessor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        carnet.number, original["home_country"], list(carnet.countries),
+        src.issue_date if src else original["issue_date"], carnet.expiry_date, carnet.holder_id,
+        list(carnet.representative_ids), src.general_list_digest if src else original["general_list_digest"],
+        carnet.active, original["carnet_number"],
+    )
+    quantities = {i.item_number: (i.quantity, i.origin_country) for i in src.items} if src else {
+        r["item_number"]: (r["quantity"], r["origin_country"])
+        for r in await conn.fetch("SELECT item_number, quantity, origin_country FROM items WHERE carnet_number = $1",
+                                  original["carnet_number"])}
+    await conn.executemany(
+        "INSERT INTO items (carnet_number, item_number, quantity, origin_country, location, country, final_date,"
+        " exported_by, entered_by, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        [(carnet.number, n, quantities[n][0], quantities[n][1], i.location, i.country, i.final_date, i.exported_by,
+          i.entered_by, i.note) for n, i in carnet.items.items()],
+    )
+
+
+async def close_carnet(conn: asyncpg.Connection, number: str, at: datetime, reason: str) -> None:
+    await conn.execute("UPDATE carnets SET status = 'closed', closed_at = $2, closing_reason = $3 WHERE carnet_number = $1",
+                       number, at, reason)
+
+
 async def used_sequences(conn: asyncpg.Connection, number: str, kind: str) -> list[int]:
-    rows = await conn.fetch("SELECT sequence FROM declarations WHERE carnet_number = $1 AND kind = $2", number, kind)
+    """R8: numbering continues across a duplicate or replacement, so references stay unambiguous."""
+    rows = await conn.fetch(
+        "WITH RECURSIVE chain(n) AS (SELECT $1::text UNION"
+        " SELECT c.predecessor FROM carnets c JOIN chain ON c.carnet_number = chain.n WHERE c.predecessor IS NOT NULL)"
+        " SELECT sequence FROM declarations WHERE carnet_number IN (SELECT n FROM chain) AND kind = $2", number, kind)
     return [r["sequence"] for r in rows]
 
 

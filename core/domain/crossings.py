@@ -1,7 +1,9 @@
-"""The ledger's rules for declarations and item locations. Pure: no I/O imports.
+"""Declarations and item locations: which crossing may happen, and what it moves. Pure.
 
-Skeleton scope: R3 (items exist), R8 (numbering per kind), R10 (activation), R11 (an item
-crosses only from where it is), R12 (no entry abroad on an expired carnet), R13 (final dates).
+Rules: R2 (validity), R3 (items exist), R8 (numbering and references), R9 (items listed,
+intended use), R10 (activation), R11 (an item crosses only from where it is), R12 (no entry
+abroad after expiry), R13 (final dates), R14 (split shipments), R15 (maximum stay), R5/R7
+(voided and closed carnets take no declaration).
 """
 
 from __future__ import annotations
@@ -11,31 +13,26 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from contracts.deadlines import r12_entry_allowed, r13_final_date
+from contracts.deadlines import local_date, r2_is_valid_on, r12_entry_allowed, r13_final_date, r15_max_stay_last_day
 from contracts.kinds import DeclarationKind as K
 from contracts.messages import Reason
+from core.domain.policy import CountryPolicy
 
-HOME, EXPORTED, ABROAD, IN_TRANSIT, ACCOUNTED = "home", "exported", "abroad", "in_transit", "accounted"
+HOME, EXPORTED, ABROAD, IN_TRANSIT, ACCOUNTED, TRANSFERRED = (
+    "home", "exported", "abroad", "in_transit", "accounted", "transferred")
+VALID, VOIDED, CLOSED = "valid", "voided", "closed"
 
 #: R11: where an item must be for each kind of crossing, and where it is afterwards.
-FROM = {
-    K.EXPORTATION: HOME,
-    K.REIMPORTATION: EXPORTED,
-    K.IMPORTATION: EXPORTED,
-    K.REEXPORTATION: ABROAD,
-    K.TRANSIT_ENTRY: EXPORTED,
-    K.TRANSIT_DISCHARGE: IN_TRANSIT,
-}
-TO = {
-    K.EXPORTATION: EXPORTED,
-    K.REIMPORTATION: HOME,
-    K.IMPORTATION: ABROAD,
-    K.REEXPORTATION: EXPORTED,
-    K.TRANSIT_ENTRY: IN_TRANSIT,
-    K.TRANSIT_DISCHARGE: EXPORTED,
-}
+FROM = {K.EXPORTATION: HOME, K.REIMPORTATION: EXPORTED, K.IMPORTATION: EXPORTED,
+        K.REEXPORTATION: ABROAD, K.TRANSIT_ENTRY: EXPORTED, K.TRANSIT_DISCHARGE: IN_TRANSIT}
+TO = {K.EXPORTATION: EXPORTED, K.REIMPORTATION: HOME, K.IMPORTATION: ABROAD,
+      K.REEXPORTATION: EXPORTED, K.TRANSIT_ENTRY: IN_TRANSIT, K.TRANSIT_DISCHARGE: EXPORTED}
+#: R8: the kind of declaration each closing kind names.
+CLOSES = {K.REEXPORTATION: K.IMPORTATION, K.REIMPORTATION: K.EXPORTATION, K.TRANSIT_DISCHARGE: K.TRANSIT_ENTRY}
 HOME_KINDS = {K.EXPORTATION, K.REIMPORTATION}
 ENTRY_KINDS = {K.IMPORTATION, K.TRANSIT_ENTRY}
+#: R14: the seeds name importation and re-exportation as the crossings that must be whole.
+WHOLE_WHERE_SPLIT_FORBIDDEN = {K.IMPORTATION, K.REEXPORTATION}
 
 #: At declaration time the office is not known yet: judge validity where the day ends last, so
 #: a carnet still valid somewhere is not refused early; the commit re-checks in the office's zone.
@@ -48,6 +45,9 @@ class Item:
     location: str = HOME
     country: str | None = None
     final_date: date | None = None
+    exported_by: int | None = None  # R8: sequence of the exportation a re-importation must name
+    entered_by: int | None = None  # R8: sequence of the importation / transit entry that put it here
+    note: str | None = None  # R17 duty receipt, R6 successor
 
 
 @dataclass(frozen=True)
@@ -60,50 +60,154 @@ class Carnet:
     representative_ids: tuple[str, ...] = ()
     active: bool = False
     items: dict[int, Item] = field(default_factory=dict)
+    status: str = VALID
+    successor: str | None = None
 
     def may_declare(self, party_id: str) -> bool:
         return party_id == self.holder_id or party_id in self.representative_ids
 
+    def left_home(self) -> list[Item]:
+        return [i for i in self.items.values() if i.location in (EXPORTED, ABROAD, IN_TRANSIT)]
 
-def check_declaration(carnet: Carnet, kind: K, country: str, items: Iterable[int], at: datetime,
+
+@dataclass(frozen=True)
+class Crossing:
+    """What a holder declares (R9): the kind, where, which items, and what it closes (R8)."""
+
+    kind: K
+    country: str
+    items: tuple[int, ...]
+    closes: int | None = None
+    intended_use: str | None = None
+
+    @classmethod
+    def of(cls, kind: K, country: str, items: Iterable[int], closes: int | None = None,
+           intended_use: str | None = None) -> Crossing:
+        return cls(kind, country, tuple(sorted(set(items))), closes, intended_use)
+
+
+def _r(rule: str, code: str, message: str, **kw: object) -> Reason:
+    return Reason(rule=rule, code=code, message=message, **kw)  # type: ignore[arg-type]
+
+
+def check_declaration(carnet: Carnet, c: Crossing, at: datetime, policy: CountryPolicy, policy_label: str,
                       tz: ZoneInfo = LATEST_ZONE) -> list[Reason]:
-    """Every reason this crossing cannot happen now; empty when it can."""
-    wanted = sorted(set(items))
-    reasons: list[Reason] = []
-    unknown = [n for n in wanted if n not in carnet.items]
+    """Every reason this crossing cannot happen at `at`; empty when it can. Never raises."""
+    if carnet.status == VOIDED:
+        return [_r("R5", "carnet_voided", f"carnet {carnet.number} was voided; use {carnet.successor}")]
+    if carnet.status == CLOSED:
+        return [_r("R7", "carnet_closed", f"carnet {carnet.number} is closed")]
+    reasons = _place(carnet, c) + _timing(carnet, c, at, tz)
+    unknown = [n for n in c.items if n not in carnet.items]
     if unknown:
-        reasons.append(Reason(rule="R3", field="items", message=f"items not on the general list: {unknown}"))
-    if kind in HOME_KINDS and country != carnet.home_country:
-        reasons.append(Reason(rule="R11", field="country",
-                              message=f"{kind.value} happens in the home country {carnet.home_country}, not {country}"))
-    if kind not in HOME_KINDS:
-        if country == carnet.home_country:
-            reasons.append(Reason(rule="R11", field="country", message=f"{kind.value} happens abroad, not in the home country"))
-        elif country not in carnet.countries:
-            reasons.append(Reason(rule="R1", field="country", message=f"the carnet is not valid for {country}"))
-    if kind in ENTRY_KINDS:
+        reasons.append(_r("R3", "unknown_item", f"items not on the general list: {unknown}", field="items"))
+    reasons += _locations(carnet, c)
+    reasons += _reference(carnet, c)
+    reasons += _split(carnet, c, policy, policy_label)
+    if c.kind is K.IMPORTATION and not (c.intended_use or "").strip():
+        reasons.append(_r("R9", "intended_use_missing", "an importation states the intended use of the goods",
+                          field="intended_use"))
+    return reasons
+
+
+def _place(carnet: Carnet, c: Crossing) -> list[Reason]:
+    if c.kind in HOME_KINDS:
+        if c.country != carnet.home_country:
+            return [_r("R11", "not_home_country",
+                       f"{c.kind.value} happens in the home country {carnet.home_country}, not {c.country}", field="country")]
+        return []
+    if c.country == carnet.home_country:
+        return [_r("R11", "home_country", f"{c.kind.value} happens abroad, not in the home country", field="country")]
+    if c.country not in carnet.countries:
+        return [_r("R1", "country_not_covered", f"the carnet is not valid for {c.country}", field="country")]
+    return []
+
+
+def _timing(carnet: Carnet, c: Crossing, at: datetime, tz: ZoneInfo) -> list[Reason]:
+    reasons = []
+    if c.kind in ENTRY_KINDS:
         if not carnet.active:
-            reasons.append(Reason(rule="R10", message="the carnet has not been activated by a first exportation at home"))
-        if not r12_entry_allowed(kind.value, carnet.expiry_date, at, tz):
-            reasons.append(Reason(rule="R12", message=f"the carnet expired on {carnet.expiry_date.isoformat()}: no entry abroad"))
-    needed = FROM[kind]
-    for n in wanted:
+            reasons.append(_r("R10", "not_activated", "the carnet has not been activated by a first exportation at home"))
+        if not r12_entry_allowed(c.kind.value, carnet.expiry_date, at, tz):
+            reasons.append(_r("R12", "carnet_expired",
+                              f"the carnet expired on {carnet.expiry_date.isoformat()}: no entry abroad"))
+    elif c.kind is K.EXPORTATION and not r2_is_valid_on(carnet.expiry_date, at, tz):
+        # R12 speaks of entries; leaving home on an expired carnet is outside its validity (R2).
+        reasons.append(_r("R2", "carnet_expired", f"the carnet expired on {carnet.expiry_date.isoformat()}"))
+    return reasons
+
+
+def _locations(carnet: Carnet, c: Crossing) -> list[Reason]:
+    needed = FROM[c.kind]
+    reasons = []
+    for n in c.items:
         item = carnet.items.get(n)
         if item is None:
             continue
         if item.location != needed:
             where = item.location + (f" in {item.country}" if item.country else "")
-            reasons.append(Reason(rule="R11", item_number=n, message=f"item {n} is {where}; {kind.value} needs it {needed}"))
-        elif needed in (ABROAD, IN_TRANSIT) and item.country != country:
-            reasons.append(Reason(rule="R11", item_number=n, message=f"item {n} is in {item.country}, not {country}"))
+            reasons.append(_r("R11", "item_not_there", f"item {n} is {where}; {c.kind.value} needs it {needed}",
+                              item_number=n))
+        elif needed in (ABROAD, IN_TRANSIT) and item.country != c.country:
+            reasons.append(_r("R11", "item_in_other_country", f"item {n} is in {item.country}, not {c.country}",
+                              item_number=n))
     return reasons
+
+
+def _opener(item: Item, kind: K) -> int | None:
+    return item.exported_by if kind is K.REIMPORTATION else item.entered_by
+
+
+def closed_reference(carnet: Carnet, c: Crossing) -> int | None:
+    """R8: the sequence this crossing closes, named or (when all items agree) inferred."""
+    if c.kind not in CLOSES:
+        return None
+    if c.closes is not None:
+        return c.closes
+    openers = {_opener(carnet.items[n], c.kind) for n in c.items if n in carnet.items}
+    return openers.pop() if len(openers) == 1 else None
+
+
+def _reference(carnet: Carnet, c: Crossing) -> list[Reason]:
+    if c.kind not in CLOSES:
+        return []
+    closes = closed_reference(carnet, c)
+    named = CLOSES[c.kind].value
+    if closes is None:
+        return [_r("R8", "reference_missing",
+                   f"the items came with different {named} declarations: name the one this {c.kind.value} closes",
+                   field="closes")]
+    wrong = [n for n in c.items if n in carnet.items and carnet.items[n].location == FROM[c.kind]
+             and _opener(carnet.items[n], c.kind) != closes]
+    if wrong:
+        return [_r("R8", "reference_mismatch", f"items {wrong} did not come with {named} No. {closes}", field="closes")]
+    return []
+
+
+def _split(carnet: Carnet, c: Crossing, policy: CountryPolicy, label: str) -> list[Reason]:
+    """R14: where split shipments are forbidden, importation covers the whole list and
+    re-exportation the whole set of items that entered."""
+    if policy.split_shipments or c.kind not in WHOLE_WHERE_SPLIT_FORBIDDEN:
+        return []
+    if c.kind is K.IMPORTATION:
+        whole = sorted(n for n, i in carnet.items.items() if i.location not in (ACCOUNTED, TRANSFERRED))
+    else:
+        entered = closed_reference(carnet, c)
+        whole = sorted(n for n, i in carnet.items.items()
+                       if i.location == ABROAD and i.country == c.country and i.entered_by == entered)
+    if list(c.items) != whole:
+        return [_r("R14", "split_shipment_forbidden",
+                   f"{c.country} forbids split shipments: the {c.kind.value} must cover items {whole}",
+                   field="items", policy=label)]
+    return []
 
 
 def check_final_date(carnet: Carnet, final_date: date | None) -> list[Reason]:
     """R13: customs may shorten the stay, never set it past the carnet's expiry."""
     if final_date is not None and final_date > carnet.expiry_date:
-        return [Reason(rule="R13", field="final_date",
-                       message=f"final date {final_date.isoformat()} is after the expiry {carnet.expiry_date.isoformat()}")]
+        return [_r("R13", "final_date_after_expiry",
+                   f"final date {final_date.isoformat()} is after the expiry {carnet.expiry_date.isoformat()}",
+                   field="final_date")]
     return []
 
 
@@ -112,15 +216,35 @@ def next_sequence(used: Iterable[int]) -> int:
     return max(used, default=0) + 1
 
 
-def apply_crossing(carnet: Carnet, kind: K, country: str, items: Iterable[int], final_date: date | None) -> Carnet:
+def final_date_for(carnet: Carnet, kind: K, restricted_to: date | None, at: datetime, tz: ZoneInfo,
+                   policy: CountryPolicy) -> date | None:
+    """R13 and R15: the last day to leave, for an entry; None for other kinds."""
+    if kind not in ENTRY_KINDS:
+        return None
+    last = r13_final_date(carnet.expiry_date, restricted_to)
+    if kind is K.IMPORTATION and policy.max_stay_days:
+        last = min(last, r15_max_stay_last_day(local_date(at, tz), carnet.expiry_date, days=policy.max_stay_days))
+    return last
+
+
+def apply_crossing(carnet: Carnet, c: Crossing, sequence: int, final_date: date | None) -> Carnet:
     """The carnet after a committed crossing: exactly the listed items move (R11).
 
-    R13: importation and transit entry get a final date, customs' restriction or the expiry.
-    R10: the first exportation at home activates the carnet.
+    `final_date` comes from `final_date_for`; R10: the first exportation activates the carnet.
     """
-    stays_abroad = TO[kind] in (ABROAD, IN_TRANSIT)
-    last_day = r13_final_date(carnet.expiry_date, final_date) if stays_abroad else None
     moved = dict(carnet.items)
-    for n in items:
-        moved[n] = replace(moved[n], location=TO[kind], country=country if stays_abroad else None, final_date=last_day)
-    return replace(carnet, items=moved, active=carnet.active or kind is K.EXPORTATION)
+    for n in c.items:
+        item = moved[n]
+        to = TO[c.kind]
+        if c.kind is K.EXPORTATION:
+            item = replace(item, exported_by=sequence)
+        elif c.kind is K.REIMPORTATION:
+            item = replace(item, exported_by=None)
+        if c.kind in ENTRY_KINDS:
+            item = replace(item, entered_by=sequence)
+        elif c.kind in CLOSES and c.kind is not K.REIMPORTATION:
+            item = replace(item, entered_by=None)
+        stays = to in (ABROAD, IN_TRANSIT)
+        moved[n] = replace(item, location=to, country=c.country if stays else None,
+                           final_date=final_date if stays else None)
+    return replace(carnet, items=moved, active=carnet.active or c.kind is K.EXPORTATION)

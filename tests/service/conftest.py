@@ -31,7 +31,11 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Any) -> Settings:
-    return Settings(database_url=database_url, kafka_bootstrap_servers="in-memory:9092", data_dir=tmp_path, db_pool_max=4)
+    from deploy.local.identity import ensure_wallet_issuer
+
+    # The core refuses to serve holders without the wallet identity provider's key.
+    return Settings(database_url=database_url, kafka_bootstrap_servers="in-memory:9092", data_dir=tmp_path, db_pool_max=4,
+                    wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path))
 
 
 @pytest.fixture

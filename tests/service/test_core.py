@@ -23,6 +23,7 @@ from contracts.topics import (
 )
 from core.app import build
 from core.handlers import DeclarationRefusedError
+from deploy.local.identity import ensure_wallet_issuer, mint_wallet_token, private_key_path
 from issuer.domain import issued
 from runtime.cose import SigningKey, generate_signing_key, verify_token
 from runtime.qr import decode_qr_image
@@ -58,9 +59,12 @@ async def with_key(service: Any) -> SigningKey:
     return key
 
 
-async def declare(service: Any, kind: K, country: str, items: list[int], by: str = "hld_1", number: str = NUMBER) -> Any:
+async def declare(service: Any, kind: K, country: str, items: list[int], by: str = "hld_1", number: str = NUMBER,
+                  **kw: Any) -> Any:
+    # R9: an importation states the intended use; tests that check that rule pass intended_use=None.
+    kw.setdefault("intended_use", "film shoot" if kind is K.IMPORTATION else None)
     async with service.pool.acquire() as conn:
-        return await service.state["handlers"].declare(conn, number, kind, country, items, by)
+        return await service.state["handlers"].declare(conn, number, kind, country, items, by, **kw)
 
 
 async def refused(service: Any, kind: K, country: str, items: list[int], by: str = "hld_1") -> DeclarationRefusedError:
@@ -135,6 +139,19 @@ async def test_carnet_issued_twice_changes_nothing(settings, clock, running):
     assert redelivered == before
     assert len(repeated["inbox"]) == 2
     assert {k: v for k, v in repeated.items() if k != "inbox"} == {k: v for k, v in before.items() if k != "inbox"}
+
+
+async def test_r1_a_different_carnet_under_a_known_number_is_refused_loudly(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        await issue(broker)
+        other = issued(issuance_request("REQ-OTHER", holder=issuance_request().holder.model_copy(
+            update={"holder_id": "hld_intruder"})), NUMBER)
+        body, headers, _ = wire(other, subject=NUMBER)
+        await broker.publish(body, ISSUANCE_EVENTS.name, key=NUMBER.encode(), headers=headers)
+        holder = (await fetch(service, "SELECT holder_id FROM carnets WHERE carnet_number = $1", NUMBER))[0]["holder_id"]
+    assert holder == "hld_1"
+    assert service.registry.get_sample_value("ata_carnet_number_collisions_total") == 1
 
 
 # --- declarations -----------------------------------------------------------------------------------
@@ -449,8 +466,17 @@ async def test_a_commit_that_differs_from_the_declaration_is_refused_r9(settings
 # --- holder HTTP API ----------------------------------------------------------------------------------
 
 
-def client(service: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://core")
+@pytest.fixture
+def settings(settings):
+    """The core needs the wallet identity provider's public key (core/auth.py); one per test's data dir."""
+    return settings.model_copy(update={"wallet_issuer_public_key_path": ensure_wallet_issuer(settings.data_dir)})
+
+
+def client(service: Any, party: str = "hld_1") -> httpx.AsyncClient:
+    """The holder API as `party`'s wallet app calls it: with a bearer token minted at the service's clock."""
+    token = mint_wallet_token(private_key_path(service.settings.data_dir), party, now=service.clock())
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://core",
+                             headers={"Authorization": f"Bearer {token}"})
 
 
 async def test_http_get_carnet_and_unknown_carnet(settings, clock, running):
@@ -460,7 +486,7 @@ async def test_http_get_carnet_and_unknown_carnet(settings, clock, running):
         found = await http.get(f"/v1/carnets/{NUMBER}")
         unknown = await http.get("/v1/carnets/FR2699999999")
         malformed = await http.get("/v1/carnets/not-a-number")
-    assert found.status_code == 200
+    assert found.status_code == 200, found.text
     body = found.json()
     assert (body["carnet_number"], body["home_country"], body["countries"], body["expiry_date"], body["active"]) == (
         NUMBER, "FR", ["CH", "GB"], "2027-11-21", False)
@@ -476,7 +502,7 @@ async def test_http_declaration_gives_a_qr_image_of_the_token(settings, clock, r
         await issue(broker)
         key = await with_key(service)
         created = await http.post(f"/v1/carnets/{NUMBER}/declarations",
-                                  json={"kind": "exportation", "country": "FR", "items": [1, 2], "declared_by": "hld_1"})
+                                  json={"kind": "exportation", "country": "FR", "items": [1, 2]})
         assert created.status_code == 201, created.text
         body = created.json()
         image = await http.get(body["qr_png_url"])
@@ -495,23 +521,23 @@ async def test_http_declaration_gives_a_qr_image_of_the_token(settings, clock, r
     assert missing.status_code == 404
 
 
-async def test_http_refused_declaration_is_422_with_reasons_and_403_for_strangers(settings, clock, running):
+async def test_http_refused_declaration_is_422_with_reasons_and_404_for_strangers(settings, clock, running):
     service = build(settings, clock=clock)
-    async with running(service) as broker, client(service) as http:
+    async with running(service) as broker, client(service) as http, client(service, "intruder") as intruder:
         await issue(broker)
         await with_key(service)
         refused_ = await http.post(f"/v1/carnets/{NUMBER}/declarations",
-                                   json={"kind": "importation", "country": "CH", "items": [1], "declared_by": "hld_1"})
-        stranger = await http.post(f"/v1/carnets/{NUMBER}/declarations",
-                                   json={"kind": "exportation", "country": "FR", "items": [1], "declared_by": "intruder"})
+                                   json={"kind": "importation", "country": "CH", "items": [1], "intended_use": "film shoot"})
+        stranger = await intruder.post(f"/v1/carnets/{NUMBER}/declarations",
+                                       json={"kind": "exportation", "country": "FR", "items": [1]})
         unknown = await http.post("/v1/carnets/FR2699999999/declarations",
-                                  json={"kind": "exportation", "country": "FR", "items": [1], "declared_by": "hld_1"})
+                                  json={"kind": "exportation", "country": "FR", "items": [1]})
         declarations = await fetch(service, "SELECT count(*) AS n FROM declarations")
     assert refused_.status_code == 422
     assert "R10" in [r["rule"] for r in refused_.json()["detail"]["reasons"]]
-    assert stranger.status_code == 403
-    assert [r["rule"] for r in stranger.json()["detail"]["reasons"]] == ["R9"]
-    assert unknown.status_code == 404
+    # someone else's carnet answers exactly as a carnet that does not exist
+    assert (stranger.status_code, unknown.status_code) == (404, 404)
+    assert stranger.json()["detail"]["reasons"][0]["rule"] == unknown.json()["detail"]["reasons"][0]["rule"] == "R1"
     assert declarations[0]["n"] == 0
 
 
@@ -539,5 +565,5 @@ async def test_http_history_gives_the_reasons_of_a_refused_transaction_as_a_list
         await publish(broker, commit, CUSTOMS_COMMITS.name, NUMBER)
         history = await http.get(f"/v1/carnets/{NUMBER}/transactions")
     assert history.status_code == 200
-    assert history.json()[0]["reasons"] == [{"rule": "customs", "field": None, "item_number": None,
-                                             "message": "seal broken"}]
+    assert [{k: r[k] for k in ("rule", "field", "item_number", "message")} for r in history.json()[0]["reasons"]] == [
+        {"rule": "customs", "field": None, "item_number": None, "message": "seal broken"}]
