@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sysdeps demo up test test-unit clean
+.PHONY: install sysdeps demo journey up test test-unit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ install: $(STAMP) sysdeps
 
 demo: install            ## the main job: one carnet from issuance to a pushed confirmation
 	$(BIN)/python -m deploy.local demo
+
+journey: install         ## a multi-country journey with the refusals the rules demand
+	$(BIN)/python -m deploy.local journey
 
 up: install              ## keep the embedded stack running until Ctrl-C
 	$(BIN)/python -m deploy.local up

@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
 from deploy.local.kafka import KafkaStartError
@@ -112,29 +113,50 @@ async def up(args: argparse.Namespace) -> int:
     return 0
 
 
-async def demo(args: argparse.Namespace) -> int:
-    """Bring the stack up, drive one carnet through its first crossing, stop everything."""
-    from deploy.local.demo import run_scenario
-    from deploy.local.identity import private_key_path
-
+async def _on_stack(args: argparse.Namespace, title: str, scenario: Any) -> tuple[int, Any]:
+    """Bring the stack up, run `scenario(stack)`, stop everything; (exit code, result)."""
     stack = stack_from_args(args)
     with cancel_on_signals():
         try:
             async with stack:
                 print_endpoints(stack, waiting=False)
-                print("Demo: one carnet from issuance to a pushed confirmation", flush=True)
-                result = await run_scenario(stack.endpoints, stack.kafka_bootstrap, Path(args.out),
-                                            private_key_path(stack.data_dir),
-                                            progress=lambda line: print(line, flush=True))
+                print(title, flush=True)
+                return 0, await scenario(stack)
         except asyncio.CancelledError:
-            print("Demo interrupted; stack stopped.", flush=True)
-            return 130
+            print("Interrupted; stack stopped.", flush=True)
+            return 130, None
         except (TimeoutError, RuntimeError, OSError) as exc:
-            print(f"DEMO FAILED: {exc}", file=sys.stderr, flush=True)
+            print(f"FAILED: {exc}", file=sys.stderr, flush=True)
             print(f"service logs: {stack.log_dir}", file=sys.stderr)
-            return 1
-    print(f"Demo succeeded for carnet {result['carnet_number']}; the QR image is {result['png']}.", flush=True)
-    return 0
+            return 1, None
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+async def demo(args: argparse.Namespace) -> int:
+    """One carnet through its first crossing, from the NGA's request to the pushed confirmation."""
+    from deploy.local.demo import run_scenario
+    from deploy.local.identity import private_key_path
+
+    code, result = await _on_stack(args, "Demo: one carnet from issuance to a pushed confirmation", lambda stack: run_scenario(
+        stack.endpoints, stack.kafka_bootstrap, Path(args.out), private_key_path(stack.data_dir), progress=_say))
+    if code == 0:
+        print(f"Demo succeeded for carnet {result['carnet_number']}; the QR image is {result['png']}.", flush=True)
+    return code
+
+
+async def journey(args: argparse.Namespace) -> int:
+    """Export, transit, split import, re-export, re-import and close, with the refusals on the way."""
+    from deploy.local.identity import private_key_path
+    from deploy.local.journey import run_journey
+
+    code, result = await _on_stack(args, "Journey: FR -> DE (transit) -> CH -> FR, with refusals", lambda stack: run_journey(
+        stack.endpoints, stack.kafka_bootstrap, private_key_path(stack.data_dir), progress=_say))
+    if code == 0:
+        print(f"Journey succeeded for carnet {result['carnet_number']}; history head {result['history_head']}.", flush=True)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_stack_arguments(demo_parser)
     demo_parser.add_argument("--out", default="demo-out", help="where the QR image is written")
     demo_parser.set_defaults(run=demo)
+    journey_parser = commands.add_parser("journey", help="bring the stack up, run the multi-country journey, stop")
+    add_stack_arguments(journey_parser)
+    journey_parser.set_defaults(run=journey)
     return parser
 
 

@@ -45,7 +45,8 @@ class Steps:
         self.last = now
 
 
-def issuance_request(today: date, holder_id: str) -> IssuanceRequested:
+def issuance_request(today: date, holder_id: str, countries: tuple[str, ...] = ("CH", "GB"),
+                     issue_date: date | None = None) -> IssuanceRequested:
     goods = [
         GoodsItem(item_number=1, description="Camera body ARRI Alexa Mini LF, s/n K1.0023456", quantity=1,
                   weight_kg="2.6", value="68000.00", currency="EUR", origin_country="DE",
@@ -61,9 +62,31 @@ def issuance_request(today: date, holder_id: str) -> IssuanceRequested:
         request_id=f"FR-REQ-{uuid.uuid4().hex[:12].upper()}", nga="FR", issuing_association="FR-CCI-PARIS",
         holder=Holder(holder_id=holder_id, name="Lumière Productions SARL", address="8 rue des Arts, 69002 Lyon, FR",
                       person="legal"),
-        intended_use="Professional equipment for a documentary shoot", countries=["CH", "GB"],
-        issue_date=today, expiry_date=r2_max_expiry_date(today), goods=goods, transport="road",
+        intended_use="Professional equipment for a documentary shoot", countries=list(countries),
+        issue_date=issue_date or today, expiry_date=r2_max_expiry_date(issue_date or today), goods=goods, transport="road",
     )
+
+
+async def publish_issuance(bootstrap: str, request: IssuanceRequested) -> None:
+    """Publish as the NGA's national issuing system does: envelope headers, keyed by request id."""
+    envelope = Envelope(type=request.TYPE, producer=f"nga-{request.nga}", subject=request.request_id)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap.split(","), enable_idempotence=False, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(ISSUANCE_REQUESTS.name, request.model_dump_json().encode(),
+                                     key=request.request_id.encode(),
+                                     headers=[(k, v.encode()) for k, v in envelope.to_headers().items()])
+    finally:
+        await producer.stop()
+
+
+async def issue_carnet(bootstrap: str, request: IssuanceRequested) -> str:
+    """Publish the request and wait for the answer; the carnet number, or RuntimeError if rejected."""
+    await publish_issuance(bootstrap, request)
+    kind, answer = await await_issuance_answer(bootstrap, request.request_id)
+    if kind != "CarnetIssued":
+        raise RuntimeError(f"issuance was rejected: {answer}")
+    return answer["carnet_number"]
 
 
 async def await_issuance_answer(bootstrap: str, request_id: str, timeout: float = 30.0) -> tuple[str, dict[str, Any]]:
@@ -110,15 +133,7 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
             steps.done("holder registered a webhook, officer account created", f"{holder_id} -> {receiver.url}; {officer_id} at {OFFICE}")
 
             request = issuance_request(today, holder_id)
-            envelope = Envelope(type=request.TYPE, producer="nga-FR", subject=request.request_id)
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap.split(","), enable_idempotence=False, acks="all")
-            await producer.start()
-            try:
-                await producer.send_and_wait(ISSUANCE_REQUESTS.name, request.model_dump_json().encode(),
-                                             key=request.request_id.encode(),
-                                             headers=[(k, v.encode()) for k, v in envelope.to_headers().items()])
-            finally:
-                await producer.stop()
+            await publish_issuance(bootstrap, request)
             steps.done("NGA published the issuance request", f"{request.request_id}, 3 items, expiry {request.expiry_date}")
 
             kind, answer = await await_issuance_answer(bootstrap, request.request_id)

@@ -1,0 +1,47 @@
+"""The scripted multi-country journey through the five services as separate processes (issue 3)."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from deploy.local.identity import private_key_path
+from deploy.local.journey import run_journey
+from deploy.local.services import SERVICES
+from deploy.local.stack import LocalStack
+from runtime.settings import DEFAULT_PORTS
+from tests.e2e.test_demo_scenario import free_port_offset
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_export_transit_split_import_reexport_reimport_with_refusals(kafka_bootstrap, database_url, tmp_path):
+    offset = free_port_offset()
+    async with LocalStack(tmp_path / "stack", kafka_bootstrap=kafka_bootstrap, database_url=database_url,
+                          service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES}, progress=lambda _: None) as stack:
+        result = await run_journey(stack.endpoints, stack.kafka_bootstrap, private_key_path(stack.data_dir),
+                                   progress=lambda _: None)
+    number = result["carnet_number"]
+    conn = await asyncpg.connect(database_url)
+    try:
+        kinds = [r["kind"] for r in await conn.fetch(
+            "SELECT kind FROM core.transactions WHERE carnet_number = $1 AND decision = 'committed' ORDER BY recorded_at",
+            number)]
+        items = {r["item_number"]: r["location"] for r in await conn.fetch(
+            "SELECT item_number, location FROM core.items WHERE carnet_number = $1", number)}
+        status = await conn.fetchval("SELECT status FROM core.carnets WHERE carnet_number = $1", number)
+        watched = await conn.fetchval("SELECT count(*) FROM claims.watched_items WHERE carnet_number = $1", number)
+    finally:
+        await conn.close()
+
+    assert kinds == ["exportation", "transit_entry", "transit_discharge", "importation", "reexportation", "reimportation"]
+    assert items == {1: "home", 2: "home", 3: "home"}
+    assert status == "closed"
+    assert watched == 0  # every item came home: the claims worker has nothing left to chase
+    refusals = result["refusals"]
+    assert refusals["wrong country"]["code"] == "country_not_covered"
+    assert refusals["split shipment"]["code"] == "split_shipment_forbidden"
+    assert refusals["split shipment"]["policy"].startswith("country-policy ") and refusals["split shipment"]["policy"].endswith(" MX")
+    assert refusals["never imported"]["code"] == "item_not_there"
+    assert refusals["expired carnet"]["code"] == "carnet_expired"
+    assert refusals["wrong office"]["reason"] == "wrong_country"
