@@ -9,14 +9,12 @@ and revokes; a representative acts only while the carnet is shared with it.
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import segno
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,8 +26,7 @@ from core import holder_repository as holders
 from core import repository as repo
 from core.auth import REASONS, CurrentParty, WalletVerifier
 from core.handlers import CoreHandlers, DeclarationRefusedError
-from runtime.cose import PREFIX
-from runtime.qr import qr_png
+from runtime.qr import qr_png, qr_svg
 
 CarnetNumber = Annotated[str, Path(pattern=CARNET_NUMBER, description="Carnet number", examples=["FR2600000017"])]
 #: Wallet ids, as the issuer and the identity provider spell them.
@@ -132,11 +129,7 @@ def _png(token: str) -> bytes:
 
 @lru_cache(maxsize=2048)
 def _svg(token: str) -> bytes:
-    # The symbol runtime.qr draws for the PNG (error level M, no boost, alphanumeric for ATA1:).
-    qr = segno.make_qr(token, error="m", mode="alphanumeric" if token.startswith(PREFIX) else None, boost_error=False)
-    out = io.BytesIO()
-    qr.save(out, kind="svg", scale=_QR_SCALE, border=_QR_BORDER, xmldecl=True, title="ATA declaration token")
-    return out.getvalue()
+    return qr_svg(token, scale=_QR_SCALE, border=_QR_BORDER, title="ATA declaration token")
 
 
 def _refusal(status: int, rule: str, message: str, field: str | None = None) -> HTTPException:

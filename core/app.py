@@ -44,6 +44,10 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         async with service.pool.acquire() as conn:
             await policy.load(conn, POLICY_FILE)
 
+    @service.background
+    async def follow_country_policy() -> None:
+        await policy.follow(service.pool)
+
     @service.on_start
     async def signing_key() -> None:
         path = settings.signing_key_path or settings.data_dir / "keys" / "core-signing.pem"

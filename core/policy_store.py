@@ -24,12 +24,14 @@ model, so both sources obey the same schema.
 
 The in-memory book is swapped inside the handler's transaction; if the commit then fails, the
 runtime retries the message (a commit failure is transient) and the row is written then. With more
-than one core instance, only the instance consuming the topic's partition swaps its book at once;
-the others pick the version up at their next start.
+than one core instance, only the instance consuming the topic's partition handles the message; it
+NOTIFYs on commit and every instance's `follow` task reloads the newest version from the table.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -48,6 +50,9 @@ log = logging.getLogger(__name__)
 POLICY_FILE = Path(__file__).parent / "policies" / "country_policy.json"
 #: `published_by` given to the contract model when it validates the file (the column stays empty for it).
 FILE_PUBLISHER = "file"
+
+
+CHANGED_CHANNEL = "core_country_policy"
 
 
 class PolicyMetrics:
@@ -140,6 +145,33 @@ class PolicyStore:
         self._loaded = True
         return book
 
+    async def refresh(self, conn: asyncpg.Connection) -> PolicyBook:
+        """Use the newest applied version, as another instance recorded it."""
+        newest = await conn.fetchrow("SELECT document FROM country_policies ORDER BY applied_at DESC, version DESC LIMIT 1")
+        if newest is not None:
+            book = parse_policy_book(json.loads(newest["document"]))
+            if self._book is None or book.version != self._book.version:
+                log.info("country policy %s taken over from another instance", book.version)
+                self._use(book)
+        return self.book
+
+    async def follow(self, pool: asyncpg.Pool) -> None:
+        """Until cancelled: reload whenever any instance records a new version."""
+        changed = asyncio.Event()
+        wake = lambda *_: changed.set()  # noqa: E731
+        listener = await pool.acquire()
+        try:
+            await listener.add_listener(CHANGED_CHANNEL, wake)
+            while True:
+                await changed.wait()
+                changed.clear()
+                async with pool.acquire() as conn:
+                    await self.refresh(conn)
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(CHANGED_CHANNEL, wake)
+            await pool.release(listener)
+
     async def policy_updated(self, conn: asyncpg.Connection, inbound: Inbound[CountryPolicyUpdated]) -> None:
         """Consumer of COUNTRY_POLICY (R15): record a new version and apply it at once."""
         p = inbound.payload
@@ -167,6 +199,8 @@ class PolicyStore:
                           message_id)
             return
         previous = self._book.version if self._book is not None else None
+        # Every other core instance reloads on commit: only one of them consumed this message.
+        await conn.execute("SELECT pg_notify($1, $2)", CHANGED_CHANNEL, p.version)
         self._use(book)
         self.metrics.updates("applied").inc()
         log.info("country policy %s from %s (message %s) applied, replacing %s", p.version, p.published_by, message_id,

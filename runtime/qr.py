@@ -41,6 +41,13 @@ def qr_png(data: str, *, scale: int = 4, border: int = 4) -> bytes:
     return out.getvalue()
 
 
+def qr_svg(data: str, *, scale: int = 4, border: int = 4, title: str | None = None) -> bytes:
+    """The same symbol as `qr_png`, as scalable SVG for screens and print."""
+    out = io.BytesIO()
+    _make(data).save(out, kind="svg", scale=scale, border=border, xmldecl=True, title=title)
+    return out.getvalue()
+
+
 def qr_terminal(data: str) -> str:
     """Half-block rendering, two modules a line, drawn for a dark-background terminal."""
     out = io.StringIO()

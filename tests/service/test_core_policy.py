@@ -208,3 +208,30 @@ async def test_r15_through_the_consumer_an_update_applies_and_a_bad_date_is_dead
                              headers=envelope.to_headers())
         assert store.book.version == "2026-11-23.1"
     assert len(dlq) == 1 and dlq[0][1]["dlq_kind"] == "schema"
+
+
+async def test_r15_every_core_instance_follows_an_update_another_instance_consumed(settings: Any, clock: Any,
+                                                                                   running: Any) -> None:
+    """Only one instance consumes the admin message; the others learn it through NOTIFY."""
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+
+    service = build(settings, clock)
+    async with running(service):
+        consumer, follower = store_of(service), PolicyStore(CollectorRegistry())
+        await load(service, consumer)
+        await load(service, follower)
+        following = asyncio.create_task(follower.follow(service.pool))
+        try:
+            await asyncio.sleep(0.2)  # the listener is registered
+            await deliver(service, consumer, update("2026-11-24.1", mx(True)))
+            for _ in range(50):
+                if follower.book.version == "2026-11-24.1":
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
+    assert follower.book.version == "2026-11-24.1"
+    assert follower.book.for_country("MX").split_shipments is True
