@@ -16,6 +16,6 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA claims worker",
                       schema="claims")
     handlers = ClaimsHandlers(ClaimsMetrics(service.registry), clock)
-    service.consume({TRANSACTIONS: handlers.transaction_recorded})
+    service.consume({TRANSACTIONS: handlers.ledger_event})
     service.state["handlers"] = handlers
     return service

@@ -6,7 +6,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 
 from claims_worker import domain
-from contracts.messages import TransactionRecorded
+from contracts.messages import ItemLocationsChanged, Payload, TransactionRecorded
 from runtime.consumer import Inbound
 from runtime.service import Clock
 
@@ -23,6 +23,27 @@ class ClaimsHandlers:
     def __init__(self, metrics: ClaimsMetrics, clock: Clock) -> None:
         self.metrics = metrics
         self.clock = clock
+
+    async def ledger_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
+        if isinstance(inbound.payload, ItemLocationsChanged):
+            await self.locations_changed(conn, inbound)  # type: ignore[arg-type]
+        else:
+            await self.transaction_recorded(conn, inbound)  # type: ignore[arg-type]
+
+    async def locations_changed(self, conn: asyncpg.Connection, inbound: Inbound[ItemLocationsChanged]) -> None:
+        c = inbound.payload
+        moves, released = domain.changes(c)
+        for m in moves:
+            # The watch keeps its office time zone: the goods have not moved, only their carnet.
+            await conn.execute(
+                "UPDATE watched_items SET carnet_number = $3, final_date = $4, carnet_expiry = $5, notice_limit = $6,"
+                " updated_at = $7 WHERE carnet_number = $1 AND item_number = $2",
+                c.carnet_number, m.item_number, m.successor, m.final_date, c.successor_expiry, m.notice_limit, self.clock())
+        if released:
+            await conn.execute("DELETE FROM watched_items WHERE carnet_number = $1 AND item_number = ANY($2::int[])",
+                               c.carnet_number, released)
+        self.metrics.watch_changes("moved").inc(len(moves))
+        self.metrics.watch_changes("released").inc(len(released))
 
     async def transaction_recorded(self, conn: asyncpg.Connection, inbound: Inbound[TransactionRecorded]) -> None:
         t = inbound.payload

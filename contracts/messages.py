@@ -198,8 +198,8 @@ class CustomsCommitPosted(Payload):
 class ItemLocation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     item_number: int = F("Item number.", 1)
-    location: Literal["home", "exported", "abroad", "in_transit", "accounted"] = F(
-        "Where the item is after the transaction (R11).", "exported"
+    location: Literal["home", "exported", "abroad", "in_transit", "accounted", "transferred"] = F(
+        "Where the item is after the transaction (R11); 'transferred': taken over by a replacement (R6).", "exported"
     )
     country: str | None = F("Country where it is, if abroad or in transit.", None, default=None)
     final_date: date | None = F("R13: last day to leave that country, if abroad or in transit.", None, default=None)
@@ -305,6 +305,22 @@ class ItemsAccountedFor(Payload):
     decided_at: datetime = F("When customs recorded it.", "2027-03-01T11:00:00+01:00")
 
 
+class ItemLocationsChanged(Payload):
+    """Items settled or moved to another carnet outside a crossing: a duty receipt (R17), a duplicate
+    (R5) or a replacement (R6). Watchers of goods abroad follow it like a transaction."""
+
+    TYPE: ClassVar[str] = "ItemLocationsChanged"
+    carnet_number: str = F("Carnet the items were under.", "FR2600000017", pattern=CARNET_NUMBER)
+    cause: Literal["duty_receipt", "duplicate", "replacement"] = F("What happened.", "replacement")
+    rule: str = F("Rule applied.", "R6")
+    items: list[ItemLocation] = F("The items concerned, as they now are (under `successor` when given).",
+                                  [{"item_number": 1, "location": "abroad", "country": "CH", "final_date": "2028-10-01"}])
+    successor: str | None = F("Carnet the items now travel under (duplicate or replacement).", "FR2700000036",
+                              default=None, pattern=CARNET_NUMBER)
+    successor_expiry: date | None = F("Last valid day of the successor.", "2028-10-01", default=None)
+    changed_at: datetime = F("When the core recorded it.", "2027-10-03T10:00:01+02:00")
+
+
 class CarnetStatusChanged(Payload):
     """What gateways must know to refuse tokens offline: a carnet voided, replaced or closed."""
 
@@ -360,5 +376,6 @@ MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
         ItemsAccountedFor,
         CarnetStatusChanged,
         CountryPolicyUpdated,
+        ItemLocationsChanged,
     )
 }

@@ -50,8 +50,9 @@ CUSTOMS_COMMITS = Topic(
     "Officers' commits and refusals of scanned declarations, and duty receipts (R17).",
 )
 TRANSACTIONS = Topic(
-    "ata.transactions.v1", 6, "carnet_number", ("core",), ("claims_worker",), (m.TransactionRecorded,),
-    "Transactions recorded in the core's ledger, with item locations and final dates.",
+    "ata.transactions.v1", 6, "carnet_number", ("core",), ("claims_worker",),
+    (m.TransactionRecorded, m.ItemLocationsChanged),
+    "Transactions recorded in the core's ledger, and items settled or moved outside a crossing, with their locations.",
 )
 NOTIFICATION_REQUESTS = Topic(
     "ata.notifications.requests.v1", 6, "carnet_number", ("core", "claims_worker"), ("notifier",),

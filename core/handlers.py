@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter
 from contracts.kinds import DeclarationKind
 from contracts.messages import (
     CarnetIssued, CarnetStatusChanged, ConfirmationRequested, CustomsCommitPosted, DeclarationRefused,
-    DeclarationSubmitted, DuplicateCarnetIssued, ItemLocation, ItemsAccountedFor, Payload, Reason,
+    DeclarationSubmitted, DuplicateCarnetIssued, ItemLocation, ItemLocationsChanged, ItemsAccountedFor, Payload, Reason,
     ReplacementCarnetIssued, SigningKeyPublished, TokenIssued, TransactionRecorded,
 )
 from contracts.token import DeclarationClaims
@@ -249,6 +249,19 @@ class CoreHandlers:
             carnet_number=number, status=status, rule=rule, successor=successor, reason=reason, changed_at=self.clock(),
         ), key=number, producer=PRODUCER, cause=cause.envelope if cause else None)
 
+    async def _moved(self, conn: asyncpg.Connection, cause: Inbound[Payload], carnet_number: str, why: str, rule: str,
+                     items: list[domain.Item], successor: domain.Carnet | None = None) -> None:
+        """Tell watchers of goods abroad (the claims worker) what a non-crossing event did to them."""
+        if not items:
+            return
+        await emit(conn, TRANSACTIONS.name, ItemLocationsChanged(
+            carnet_number=carnet_number, cause=why, rule=rule,
+            items=[ItemLocation(item_number=i.number, location=i.location, country=i.country, final_date=i.final_date)
+                   for i in items],
+            successor=successor.number if successor else None,
+            successor_expiry=successor.expiry_date if successor else None, changed_at=self.clock(),
+        ), key=carnet_number, producer=PRODUCER, cause=cause.envelope)
+
     def _refused(self, event: str, number: str, inbound: Inbound[Payload] | None, exc: LifecycleRefused) -> None:
         self.metrics.lifecycle(event, "refused").inc()
         log.warning("%s for carnet %s refused (message %s): %s", event, number,
@@ -271,6 +284,7 @@ class CoreHandlers:
         await history_store.append(conn, copy.number, history.DUPLICATE, d.model_dump(), now)
         await self._status(conn, inbound, original.number, "voided", "R5", copy.number,
                            f"replaced by duplicate {copy.number} ({d.reason})")
+        await self._moved(conn, inbound, original.number, "duplicate", "R5", copy.left_home(), copy)
         self.metrics.lifecycle("duplicate", "applied").inc()
 
     async def _replacement(self, conn: asyncpg.Connection, inbound: Inbound[Payload], r: ReplacementCarnetIssued) -> None:
@@ -294,6 +308,8 @@ class CoreHandlers:
                   "requested_at": r.requested_at, "approved_at": r.approved_at, "items_transferred": sorted(moved)}
         for number in (original.number, new.carnet_number):
             await history_store.append(conn, number, history.REPLACEMENT, record, self.clock())
+        await self._moved(conn, inbound, original.number, "replacement", "R6", [taken_over.items[n] for n in moved],
+                          taken_over)
         self.metrics.lifecycle("replacement", "applied").inc()
 
     async def _accounted(self, conn: asyncpg.Connection, inbound: Inbound[Payload], a: ItemsAccountedFor) -> None:
@@ -306,6 +322,8 @@ class CoreHandlers:
             return self._refused("duty_receipt", a.carnet_number, inbound, exc)
         await repo.save_carnet_state(conn, carnet, sorted(set(a.items)))
         await history_store.append(conn, a.carnet_number, history.DUTY_RECEIPT, a.model_dump(), self.clock())
+        await self._moved(conn, inbound, a.carnet_number, "duty_receipt", "R17",
+                          [carnet.items[n] for n in sorted(set(a.items))])
         self.metrics.lifecycle("duty_receipt", "applied").inc()
 
     async def close(self, conn: asyncpg.Connection, carnet_number: str, party: str) -> domain.Closing:

@@ -54,7 +54,9 @@ def replacement(original: Carnet, new: Carnet, requested_at: datetime, approved_
                                    f"a replacement must be applied for and approved before {original.number} "
                                    f"expires on {original.expiry_date.isoformat()}")])
     abroad = [i for i in original.items.values() if i.location in (ABROAD, IN_TRANSIT)]
-    taken = [i for i in abroad if policy_of(i.country or "").replacement_accepted and i.number in new.items]
+    # The goods must be able to leave under the replacement: its countries must cover where they are.
+    taken = [i for i in abroad if policy_of(i.country or "").replacement_accepted and i.number in new.items
+             and i.country in new.countries]
     if not taken:
         refusing = sorted({i.country or "?" for i in abroad})
         raise LifecycleRefused([_r("R6", "nothing_to_replace",

@@ -110,3 +110,46 @@ async def test_redelivery_changes_nothing(settings, clock, running):
             after = await snapshot(conn, "claims")
     assert before == after
     assert len(before["watched_items"]) == 1
+
+
+def locations_changed(cause: str, items: list[tuple[int, str, str | None, date | None]], changed_at: Any,
+                      successor: str | None = None, successor_expiry: date | None = None) -> Any:
+    from contracts.messages import ItemLocation, ItemLocationsChanged
+
+    return ItemLocationsChanged(
+        carnet_number=NUMBER, cause=cause, rule={"duty_receipt": "R17", "duplicate": "R5", "replacement": "R6"}[cause],
+        items=[ItemLocation(item_number=n, location=loc, country=c, final_date=f) for n, loc, c, f in items],
+        successor=successor, successor_expiry=successor_expiry, changed_at=changed_at)
+
+
+async def goods_in_ch(broker: Any, clock: Any) -> None:
+    await publish(broker, transaction_recorded(NUMBER, K.EXPORTATION, "FR",
+                                               [(1, "exported", None, None), (2, "exported", None, None)], clock.now))
+    await publish(broker, transaction_recorded(NUMBER, K.IMPORTATION, "CH", [(1, "abroad", "CH", EXPIRY),
+                                                                             (2, "abroad", "CH", EXPIRY)], clock.now,
+                                               office_id="CH-GVA-AIR", office_timezone="Europe/Zurich"))
+
+
+async def test_r17_a_duty_receipt_releases_the_item_from_the_watch(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        await goods_in_ch(broker, clock)
+        await publish(broker, locations_changed("duty_receipt", [(2, "accounted", "CH", None)], clock.now))
+        rows = await watched(service)
+    assert sorted(rows) == [1]
+
+
+async def test_r6_a_replacement_moves_the_watch_to_the_new_carnet_with_its_expiry_and_notice_limit(settings, clock, running):
+    service = build(settings, clock=clock)
+    new_expiry = date(2028, 10, 1)
+    async with running(service) as broker:
+        await goods_in_ch(broker, clock)
+        await publish(broker, locations_changed("replacement", [(1, "abroad", "CH", new_expiry)], clock.now,
+                                                successor="FR2700000036", successor_expiry=new_expiry))
+        async with service.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT * FROM watched_items ORDER BY carnet_number, item_number")
+    moved = [dict(r) for r in rows if r["carnet_number"] == "FR2700000036"]
+    stayed = [dict(r) for r in rows if r["carnet_number"] == NUMBER]
+    assert [(r["item_number"], r["final_date"], r["carnet_expiry"], r["notice_limit"], r["office_timezone"])
+            for r in moved] == [(1, new_expiry, new_expiry, r20_notice_limit(new_expiry), "Europe/Zurich")]
+    assert [r["item_number"] for r in stayed] == [2]  # not taken over: still chased under the original

@@ -92,3 +92,38 @@ def signing_key_published(key: Any, not_before: Any, not_after: Any = None) -> A
     from runtime.cose import public_jwk
 
     return SigningKeyPublished(kid=key.kid.hex(), jwk=public_jwk(key.public_key), not_before=not_before, not_after=not_after)
+
+
+# --- builders for the core's life-cycle service tests (R5, R6, R17; appended) --------------------
+
+
+def duplicate_issued(original_number: str, duplicate_number: str, issued_at: Any, **overrides: Any) -> Any:
+    """R5: the NGA's DuplicateCarnetIssued for a lost original."""
+    from contracts.messages import DuplicateCarnetIssued
+
+    fields: dict[str, Any] = dict(request_id="REQ-DUP-1", original_number=original_number,
+                                  duplicate_number=duplicate_number, reason="lost", issued_at=issued_at)
+    fields.update(overrides)
+    return DuplicateCarnetIssued(**fields)
+
+
+def replacement_issued(original_number: str, replacement: Any, requested_at: Any, approved_at: Any,
+                       **overrides: Any) -> Any:
+    """R6: the NGA's ReplacementCarnetIssued; `replacement` is the new carnet's CarnetIssued."""
+    from contracts.messages import ReplacementCarnetIssued
+
+    fields: dict[str, Any] = dict(request_id=replacement.request_id, original_number=original_number,
+                                  replacement=replacement, requested_at=requested_at, approved_at=approved_at)
+    fields.update(overrides)
+    return ReplacementCarnetIssued(**fields)
+
+
+def items_accounted_for(carnet_number: str, items: list[int], country: str, decided_at: Any, **overrides: Any) -> Any:
+    """R17: a duty receipt from customs at CH-GVA-AIR (change `country`/`office_id` together)."""
+    from contracts.messages import ItemsAccountedFor
+
+    fields: dict[str, Any] = dict(carnet_number=carnet_number, items=items, country=country, reason="destroyed",
+                                  duty_receipt=f"{country}-GVA-2027-004211", office_id=f"{country}-GVA-AIR",
+                                  officer_id="ch-officer-0007", decided_at=decided_at)
+    fields.update(overrides)
+    return ItemsAccountedFor(**fields)
