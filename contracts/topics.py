@@ -69,7 +69,8 @@ SIGNING_KEYS = Topic(
 )
 CARNET_STATUS = Topic(
     "ata.trust.carnets.v1", 6, "carnet_number", ("core",), ("customs_gateway",), (m.CarnetStatusChanged,),
-    "Carnets voided, replaced or closed: gateways refuse their open tokens offline (R5, R6, R7).",
+    "Carnets voided by a duplicate or closed: gateways refuse their open tokens offline (R5, R7). Goods a "
+    "replacement took over need no message here: the ledger refuses their stale tokens (R11).",
 )
 COUNTRY_POLICY = Topic(
     "ata.admin.country-policy.v1", 1, "version", ("operator",), ("core",), (m.CountryPolicyUpdated,),
