@@ -98,6 +98,8 @@ def check_declaration(carnet: Carnet, c: Crossing, at: datetime, policy: Country
     if carnet.status == CLOSED:
         return [_r("R7", "carnet_closed", f"carnet {carnet.number} is closed")]
     reasons = _place(carnet, c) + _timing(carnet, c, at, tz)
+    if not c.items:
+        reasons.append(_r("R9", "no_items", "a declaration lists the items that cross", field="items"))
     unknown = [n for n in c.items if n not in carnet.items]
     if unknown:
         reasons.append(_r("R3", "unknown_item", f"items not on the general list: {unknown}", field="items"))

@@ -65,6 +65,10 @@ def replacement(original: Carnet, new: Carnet, requested_at: datetime, approved_
     items = dict(new.items)
     for i in taken:
         items[i.number] = replace(i, final_date=new.expiry_date)
+    # Goods still out under the original stay with it: the replacement must not export them again.
+    for i in original.left_home():
+        if i.number in items and i not in taken:
+            items[i.number] = replace(items[i.number], location=TRANSFERRED, note=original.number)
     moved = dict(original.items)
     for i in taken:
         moved[i.number] = replace(i, location=TRANSFERRED, country=None, final_date=None, note=new.number)
@@ -76,6 +80,8 @@ def account_for(carnet: Carnet, numbers: Iterable[int], country: str, receipt: s
     """R17: goods lost, stolen, destroyed or not re-exported abroad are settled by a duty receipt."""
     _usable(carnet, "R17")
     wanted = sorted(set(numbers))
+    if not wanted:
+        raise LifecycleRefused([_r("R17", "no_items", "a duty receipt names the items it accounts for")])
     wrong = [n for n in wanted if n not in carnet.items or carnet.items[n].location not in (ABROAD, IN_TRANSIT)
              or carnet.items[n].country != country]
     if wrong:
