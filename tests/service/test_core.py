@@ -210,6 +210,20 @@ async def test_r8_sequences_count_per_kind(settings, clock, running):
     assert (first_import.sequence, first_transit.sequence, second_import.sequence) == (1, 1, 2)
 
 
+async def test_r8_a_refused_declaration_never_consumes_a_voucher_number(settings, clock, running):
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        await issue(broker)
+        key = await with_key(service)
+        await activate(service, broker, key, clock, [1, 2, 3])
+        first = await declare(service, K.IMPORTATION, "CH", [1])
+        refusals = [await refused(service, K.IMPORTATION, "US", [2]),  # R1: not on the carnet
+                    await refused(service, K.REEXPORTATION, "CH", [2])]  # R11: never imported
+        second = await declare(service, K.IMPORTATION, "CH", [2])
+    assert {r.rule for e in refusals for r in e.reasons} >= {"R1", "R11"}
+    assert (first.sequence, second.sequence) == (1, 2)
+
+
 async def test_declare_refusals_r10_r1_r11_r12(settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service) as broker:
