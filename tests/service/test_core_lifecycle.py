@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from contracts.kinds import DeclarationKind as K
-from contracts.token import DeclarationClaims
 from contracts.topics import (
     CARNET_STATUS,
     CUSTOMS_COMMITS,
@@ -23,11 +22,11 @@ from contracts.topics import (
 from core import history_store
 from core.app import build
 from core.domain import LifecycleRefused
-from core.handlers import DeclarationRefusedError
 from deploy.local.identity import mint_wallet_token, private_key_path
 from issuer.domain import issued
-from runtime.cose import SigningKey, generate_signing_key, verify_token
+from runtime.cose import SigningKey
 from tests.service.conftest import outbox
+from tests.support.core import EXPIRY, NUMBER, claims_of, declare, fetch, issue, locations, publish, refused, with_key
 from tests.support.databases import snapshot
 from tests.support.messages import (
     customs_commit,
@@ -35,13 +34,10 @@ from tests.support.messages import (
     issuance_request,
     items_accounted_for,
     replacement_issued,
-    wire,
 )
 
-NUMBER = "FR2600000010"
 DUPLICATE = "FR2600000028"
 REPLACEMENT = "FR2600000036"
-EXPIRY = date(2027, 11, 21)
 NEW_EXPIRY = date(2028, 11, 20)
 POLICY_VERSION = "2026-11-22.1"
 #: Where each country's customs commit from in these tests.
@@ -49,44 +45,13 @@ OFFICES = {"FR": ("FR-CDG-FRET", "Europe/Paris"), "CH": ("CH-GVA-AIR", "Europe/Z
            "US": ("US-JFK-CBP", "America/New_York"), "MX": ("MX-MEX-AIR", "America/Mexico_City")}
 
 
-# --- helpers (as in tests/service/test_core.py) ----------------------------------------------------
+# --- helpers for the life cycle (the shared ones are in tests/support/core.py) ------------------------
 
 
-async def issue(broker: Any, number: str = NUMBER, **overrides: Any) -> Any:
-    carnet = issued(issuance_request("REQ-1", **overrides), number)
-    body, headers, _ = wire(carnet, producer="issuer", subject=number)
-    await broker.publish(body, ISSUANCE_EVENTS.name, key=number.encode(), headers=headers)
-    return carnet
 
 
-async def publish(broker: Any, payload: Any, topic: str, key: str) -> tuple[bytes, dict[str, str]]:
-    body, headers, _ = wire(payload, subject=key)
-    await broker.publish(body, topic, key=key.encode(), headers=headers)
-    return body, headers
 
 
-def claims_of(token: str, key: SigningKey, now: datetime) -> DeclarationClaims:
-    return DeclarationClaims.from_cwt(verify_token(token, lambda kid: key.public_key if kid == key.kid else None, now))
-
-
-async def with_key(service: Any) -> SigningKey:
-    key = generate_signing_key()
-    async with service.pool.acquire() as conn:
-        await service.state["handlers"].publish_signing_key(conn, key)
-    return key
-
-
-async def declare(service: Any, kind: K, country: str, items: list[int], by: str = "hld_1", number: str = NUMBER,
-                  **kw: Any) -> Any:
-    kw.setdefault("intended_use", "film shoot" if kind is K.IMPORTATION else None)
-    async with service.pool.acquire() as conn:
-        return await service.state["handlers"].declare(conn, number, kind, country, items, by, **kw)
-
-
-async def refused(service: Any, kind: K, country: str, items: list[int], number: str = NUMBER) -> DeclarationRefusedError:
-    with pytest.raises(DeclarationRefusedError) as info:
-        await declare(service, kind, country, items, number=number)
-    return info.value
 
 
 async def commit(broker: Any, key: SigningKey, clock: Any, created: Any, **overrides: Any) -> Any:
@@ -106,14 +71,6 @@ async def cross(service: Any, broker: Any, key: SigningKey, clock: Any, kind: K,
     return created
 
 
-async def fetch(service: Any, sql: str, *args: Any) -> list[Any]:
-    async with service.pool.acquire() as conn:
-        return await conn.fetch(sql, *args)
-
-
-async def locations(service: Any, number: str = NUMBER) -> dict[int, tuple[str, str | None, date | None]]:
-    rows = await fetch(service, "SELECT item_number, location, country, final_date FROM items WHERE carnet_number = $1", number)
-    return {r["item_number"]: (r["location"], r["country"], r["final_date"]) for r in rows}
 
 
 async def items_of(service: Any, number: str) -> dict[int, dict[str, Any]]:

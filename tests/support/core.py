@@ -1,0 +1,74 @@
+"""Shared steps for the core's service tests: issue a carnet, sign tokens, declare, commit, read the ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+
+from contracts.kinds import DeclarationKind as K
+from contracts.token import DeclarationClaims
+from contracts.topics import CUSTOMS_COMMITS, ISSUANCE_EVENTS
+from core.handlers import DeclarationRefusedError
+from issuer.domain import issued
+from runtime.cose import SigningKey, generate_signing_key, verify_token
+from tests.support.messages import customs_commit, issuance_request, wire
+
+NUMBER = "FR2600000010"
+EXPIRY = date(2027, 11, 21)
+
+
+async def issue(broker: Any, number: str = NUMBER, **overrides: Any) -> Any:
+    carnet = issued(issuance_request("REQ-1", **overrides), number)
+    body, headers, _ = wire(carnet, producer="issuer", subject=number)
+    await broker.publish(body, ISSUANCE_EVENTS.name, key=number.encode(), headers=headers)
+    return carnet
+
+
+async def publish(broker: Any, payload: Any, topic: str, key: str) -> tuple[bytes, dict[str, str]]:
+    body, headers, _ = wire(payload, subject=key)
+    await broker.publish(body, topic, key=key.encode(), headers=headers)
+    return body, headers
+
+
+def claims_of(token: str, key: SigningKey, now: datetime) -> DeclarationClaims:
+    return DeclarationClaims.from_cwt(verify_token(token, lambda kid: key.public_key if kid == key.kid else None, now))
+
+
+async def with_key(service: Any) -> SigningKey:
+    key = generate_signing_key()
+    async with service.pool.acquire() as conn:
+        await service.state["handlers"].publish_signing_key(conn, key)
+    return key
+
+
+async def declare(service: Any, kind: K, country: str, items: list[int], by: str = "hld_1", number: str = NUMBER,
+                  **kw: Any) -> Any:
+    # R9: an importation states the intended use; tests of that rule pass intended_use=None.
+    kw.setdefault("intended_use", "film shoot" if kind is K.IMPORTATION else None)
+    async with service.pool.acquire() as conn:
+        return await service.state["handlers"].declare(conn, number, kind, country, items, by, **kw)
+
+
+async def refused(service: Any, kind: K, country: str, items: list[int], by: str = "hld_1",
+                  number: str = NUMBER) -> DeclarationRefusedError:
+    with pytest.raises(DeclarationRefusedError) as info:
+        await declare(service, kind, country, items, by, number=number)
+    return info.value
+
+
+async def fetch(service: Any, sql: str, *args: Any) -> list[Any]:
+    async with service.pool.acquire() as conn:
+        return await conn.fetch(sql, *args)
+
+
+async def locations(service: Any, number: str = NUMBER) -> dict[int, tuple[str, str | None, date | None]]:
+    rows = await fetch(service, "SELECT item_number, location, country, final_date FROM items WHERE carnet_number = $1", number)
+    return {r["item_number"]: (r["location"], r["country"], r["final_date"]) for r in rows}
+
+
+async def activate(service: Any, broker: Any, key: SigningKey, clock: Any, items: list[int]) -> None:
+    """R10: a committed exportation at home."""
+    created = await declare(service, K.EXPORTATION, "FR", items)
+    await publish(broker, customs_commit(claims_of(created.token, key, clock.now), clock.now), CUSTOMS_COMMITS.name, NUMBER)
