@@ -357,6 +357,34 @@ class CountryPolicyUpdated(Payload):
     published_by: str = F("Operator who published it.", "ops-jane")
 
 
+class TrustedKey(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kid: str = F("Key id, hex of the first 8 bytes of SHA-256 of the SubjectPublicKeyInfo.", "a1b2c3d4e5f60718",
+                 pattern=r"^[0-9a-f]{16}$")
+    jwk: dict[str, str] = F("Public key as an RFC 7517 EC JWK.", {"kty": "EC", "crv": "P-256", "x": "...", "y": "..."})
+    not_before: datetime = F("Tokens signed before this are refused.", "2026-11-22T00:00:00+00:00")
+    not_after: datetime | None = F("End of signing: tokens signed after this are refused; empty while current.", None,
+                                   default=None)
+    retire_at: datetime | None = F("After this every token the key signed has expired; it leaves the list.", None,
+                                   default=None)
+
+
+class TrustListPublished(Payload):
+    """The signed list of keys the core signs declaration tokens with (ARCHITECTURE: Tokens and keys).
+
+    Gateways verify `signature` with the trust anchor they are configured with, keep the highest
+    `sequence`, and trust exactly the keys listed: a key left out is no longer trusted.
+    """
+
+    TYPE: ClassVar[str] = "TrustListPublished"
+    sequence: int = F("Version of the list; a gateway ignores a list older than the one it holds.", 7, ge=1)
+    issued_at: datetime = F("When the list was signed.", "2026-11-22T09:00:00+00:00")
+    keys: list[TrustedKey] = F("Every key whose tokens may still be valid.", [], min_length=1)
+    anchor_kid: str = F("Key id of the trust anchor that signed the list, hex.", "0f1e2d3c4b5a6978", pattern=r"^[0-9a-f]{16}$")
+    signature: str = F("ES256 signature (raw r||s, base64url) over the canonical JSON of sequence, issued_at and keys.",
+                       "MEUCIQ...", min_length=80, max_length=100)
+
+
 MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
     (m.TYPE, m.VERSION): m
     for m in (
@@ -377,5 +405,6 @@ MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
         CarnetStatusChanged,
         CountryPolicyUpdated,
         ItemLocationsChanged,
+        TrustListPublished,
     )
 }

@@ -64,8 +64,9 @@ NOTIFICATION_EVENTS = Topic(
     "What the notifier delivered.",
 )
 SIGNING_KEYS = Topic(
-    "ata.trust.keys.v1", 1, "kid", ("core",), ("customs_gateway",), (m.SigningKeyPublished,),
-    "Public keys for offline token verification at the customs gateways.",
+    "ata.trust.keys.v1", 1, "sequence", ("core",), ("customs_gateway",), (m.TrustListPublished, m.SigningKeyPublished),
+    "The signed list of keys for offline token verification at the customs gateways. SigningKeyPublished "
+    "(unsigned, version 1 of this topic) is still accepted on the wire but no longer trusted.",
 )
 CARNET_STATUS = Topic(
     "ata.trust.carnets.v1", 6, "carnet_number", ("core",), ("customs_gateway",), (m.CarnetStatusChanged,),

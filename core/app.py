@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from core.handlers import CoreHandlers, CoreMetrics
 from core.history_api import history_router
 from core.lifecycle_api import lifecycle_router
 from core.policy_store import POLICY_FILE, PolicyStore, read_policy_book
+from runtime import trustlist
 from runtime.cose import load_or_create_signing_key
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
@@ -27,7 +29,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     # R15: the shipped document serves until start-up has read the newest applied version.
     policy = PolicyStore(service.registry, initial=read_policy_book(POLICY_FILE))
     handlers = CoreHandlers(CoreMetrics(service.registry), clock, timedelta(hours=settings.token_ttl_hours),
-                            lambda: policy.book)
+                            lambda: policy.book, functools.cache(lambda: trustlist.ensure_anchor(settings.anchor_key_path())))
     service.consume({ISSUANCE_EVENTS: handlers.issuance_event, CUSTOMS_COMMITS: handlers.customs_event,
                      COUNTRY_POLICY: policy.policy_updated})
     # Raises WalletConfigError without the identity provider's key: no holder API without authentication.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from contracts.kinds import DeclarationKind
 from contracts.messages import (
     CarnetIssued, CarnetStatusChanged, ConfirmationRequested, CustomsCommitPosted, DeclarationRefused,
     DeclarationSubmitted, DuplicateCarnetIssued, ItemLocation, ItemLocationsChanged, ItemsAccountedFor, Payload, Reason,
-    ReplacementCarnetIssued, SigningKeyPublished, TokenIssued, TransactionRecorded,
+    ReplacementCarnetIssued, TokenIssued, TransactionRecorded, TrustedKey,
 )
 from contracts.token import DeclarationClaims
 from contracts.topics import CARNET_STATUS, DECLARATIONS, NOTIFICATION_REQUESTS, SIGNING_KEYS, TRANSACTIONS
@@ -24,6 +25,7 @@ from contracts.txcode import new_transaction_code
 from core import domain, history, history_store, repository as repo
 from core.domain import Crossing, LifecycleRefused, PolicyBook
 from runtime.consumer import Inbound
+from runtime import trustlist
 from runtime.cose import SigningKey, public_jwk, sign_token
 from runtime.outbox import emit
 from runtime.service import Clock
@@ -70,8 +72,10 @@ class DeclarationCreated:
 
 
 class CoreHandlers:
-    def __init__(self, metrics: CoreMetrics, clock: Clock, token_ttl: timedelta, policy: PolicySource) -> None:
+    def __init__(self, metrics: CoreMetrics, clock: Clock, token_ttl: timedelta, policy: PolicySource,
+                 anchor: Callable[[], SigningKey]) -> None:
         self.metrics = metrics
+        self.anchor = anchor
         self.clock = clock
         self.token_ttl = token_ttl
         self.policy = policy
@@ -80,15 +84,23 @@ class CoreHandlers:
     # --- keys ------------------------------------------------------------------------------
 
     async def publish_signing_key(self, conn: asyncpg.Connection, key: SigningKey) -> None:
-        """Announce the key at every start: a gateway with a fresh cache must learn it too."""
+        """Sign with `key` from now on and publish the signed trust list (at every start, so a
+        gateway with an empty cache learns it too). A new key rotates the old ones out: they stop
+        signing now and stay listed until every token they signed has expired."""
         self.signing_key = key
         kid = key.kid.hex()
+        # Whole seconds, as tokens' issued_at: a token signed in the key's first second stays inside its window.
+        now = self.clock().replace(microsecond=0)
         async with conn.transaction():
-            # Whole seconds, as tokens' issued_at: a token signed in the key's first second stays inside its window.
-            await repo.upsert_signing_key(conn, kid, public_jwk(key.public_key), self.clock().replace(microsecond=0))
-            not_before = await repo.signing_key_not_before(conn, kid)
-            await emit(conn, SIGNING_KEYS.name, SigningKeyPublished(kid=kid, jwk=public_jwk(key.public_key), not_before=not_before),
-                       key=kid, producer=PRODUCER)
+            # One list at a time, so sequences and rotations never interleave between instances.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('core-trust-list'))")
+            await repo.upsert_signing_key(conn, kid, public_jwk(key.public_key), now)
+            await repo.retire_other_keys(conn, kid, now, now + self.token_ttl)
+            listed = [TrustedKey(kid=r["kid"], jwk=_json(r["jwk"]), not_before=r["not_before"], not_after=r["not_after"],
+                                 retire_at=r["retire_at"]) for r in await repo.trusted_keys(conn, now)]
+            sequence = await repo.record_trust_list(conn, now, [k.kid for k in listed])
+            await emit(conn, SIGNING_KEYS.name, trustlist.sign(sequence, now, listed, self.anchor()),
+                       key="trust-list", producer=PRODUCER)
 
     # --- consumed messages -----------------------------------------------------------------
 
@@ -355,6 +367,10 @@ def _mismatches(c: CustomsCommitPosted, declaration: asyncpg.Record) -> list[Rea
     if c.kind.value != declaration["kind"] or sorted(c.items) != list(declaration["items"]) or c.country != declaration["country"]:
         out.append(Reason(rule="R9", message="the commit's kind, country or items differ from the declaration"))
     return out
+
+
+def _json(value: object) -> dict[str, str]:
+    return json.loads(value) if isinstance(value, str) else dict(value)  # type: ignore[call-overload]
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -142,6 +142,19 @@ async def upsert_signing_key(conn: asyncpg.Connection, kid: str, jwk: dict[str, 
     )
 
 
-async def signing_key_not_before(conn: asyncpg.Connection, kid: str) -> datetime:
-    return await conn.fetchval("SELECT not_before FROM signing_keys WHERE kid = $1", kid)
+async def retire_other_keys(conn: asyncpg.Connection, current: str, now: datetime, retire_at: datetime) -> None:
+    """Rotation: every other key still signing stops now; its tokens stay valid until they expire."""
+    await conn.execute("UPDATE signing_keys SET not_after = $2, retire_at = $3 WHERE kid <> $1 AND not_after IS NULL",
+                       current, now, retire_at)
+
+
+async def trusted_keys(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT kid, jwk, not_before, not_after, retire_at FROM signing_keys"
+                            " WHERE retire_at IS NULL OR retire_at > $1 ORDER BY kid", now)
+
+
+async def record_trust_list(conn: asyncpg.Connection, issued_at: datetime, kids: list[str]) -> int:
+    return await conn.fetchval(
+        "INSERT INTO trust_lists (sequence, issued_at, kids)"
+        " SELECT COALESCE(max(sequence), 0) + 1, $1, $2 FROM trust_lists RETURNING sequence", issued_at, kids)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from contracts.topics import CARNET_STATUS, SIGNING_KEYS
 from customs_gateway.api import officer_router
 from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
+from runtime import trustlist
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
 
@@ -15,7 +16,9 @@ NAME = "customs_gateway"
 
 def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA customs gateway")
-    handlers = GatewayHandlers(GatewayMetrics(service.registry), clock)
+    # Raises TrustListError without the anchor: a gateway that trusts no list can verify nothing.
+    anchor = trustlist.load_anchor_public(settings.trust_anchor_public_key_path)
+    handlers = GatewayHandlers(GatewayMetrics(service.registry), clock, anchor)
     service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event})
     service.include(officer_router(handlers, lambda: service.pool))
     service.state["handlers"] = handlers

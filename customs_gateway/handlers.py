@@ -12,12 +12,13 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ec
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from contracts.messages import CarnetStatusChanged, CustomsCommitPosted, Payload, SigningKeyPublished
+from contracts.messages import CarnetStatusChanged, CustomsCommitPosted, Payload, SigningKeyPublished, TrustListPublished
 from contracts.token import ClaimsError, DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS
 from customs_gateway import domain, repository as repo
 from customs_gateway.domain import Blocked, CommitRefused, KeyWindow, Office
 from runtime.consumer import Inbound
+from runtime import trustlist
 from runtime.cose import TokenError, public_key_from_jwk, verify_token
 from runtime.metrics import LATENCY_BUCKETS
 from runtime.outbox import emit
@@ -33,6 +34,8 @@ class GatewayMetrics:
                                      registry=registry).labels
         self.commits = Counter("ata_customs_commits_total", "Customs decisions posted, by kind, country and decision.",
                                ["kind", "country", "decision"], registry=registry).labels
+        self.trust_lists = Counter("ata_trust_lists_total", "Trust lists received, by outcome.", ["outcome"],
+                                   registry=registry).labels
         self.verify_seconds = Histogram("ata_token_verify_seconds", "Time to verify one token.", buckets=LATENCY_BUCKETS,
                                         registry=registry)
 
@@ -57,10 +60,15 @@ class KeyCache:
     def __len__(self) -> int:
         return len(self._keys)
 
+    def replace(self, entries: list[tuple[str, dict[str, str], KeyWindow]]) -> None:
+        """Swap in a whole list at once: a verification never sees half of two lists."""
+        self._keys = {bytes.fromhex(kid): (public_key_from_jwk(jwk), window) for kid, jwk, window in entries}
+
 
 class GatewayHandlers:
-    def __init__(self, metrics: GatewayMetrics, clock: Clock) -> None:
+    def __init__(self, metrics: GatewayMetrics, clock: Clock, anchor: ec.EllipticCurvePublicKey) -> None:
         self.metrics = metrics
+        self.anchor = anchor
         self.clock = clock
         self.keys = KeyCache()
         #: Voided and closed carnets (R5, R7), in memory like the keys: scans never wait on a lookup.
@@ -72,10 +80,22 @@ class GatewayHandlers:
         for row in await repo.blocked_carnets(conn):
             self.blocked[row["carnet_number"]] = Blocked(row["status"], row["rule"], row["successor"], row["reason"])
 
-    async def key_published(self, conn: asyncpg.Connection, inbound: Inbound[SigningKeyPublished]) -> None:
-        k = inbound.payload
-        await repo.upsert_key(conn, k.kid, k.jwk, k.not_before, k.not_after)
-        self.keys.put(k.kid, k.jwk, KeyWindow(k.not_before, k.not_after))
+    async def trust_list(self, conn: asyncpg.Connection, inbound: Inbound[TrustListPublished]) -> None:
+        t = inbound.payload
+        try:
+            listed = trustlist.verify(t, self.anchor)
+        except trustlist.TrustListError as exc:
+            self.metrics.trust_lists("refused").inc()
+            log.error("trust list %s (message %s) refused: %s", t.sequence, inbound.envelope.message_id, exc)
+            return
+        if t.sequence <= await repo.held_sequence(conn):
+            self.metrics.trust_lists("stale").inc()
+            return
+        await repo.replace_trust_list(conn, t.sequence, t.issued_at, t.anchor_kid,
+                                      [(k.kid, k.jwk, k.not_before, k.not_after, k.retire_at) for k in listed])
+        self.keys.replace([(k.kid, k.jwk, KeyWindow(k.not_before, k.not_after)) for k in listed])
+        self.metrics.trust_lists("applied").inc()
+        log.info("trust list %s applied: keys %s", t.sequence, ", ".join(k.kid for k in listed))
 
     async def carnet_status(self, conn: asyncpg.Connection, inbound: Inbound[CarnetStatusChanged]) -> None:
         s = inbound.payload
@@ -88,8 +108,12 @@ class GatewayHandlers:
             self.blocked[s.carnet_number] = Blocked(row["status"], row["rule"], row["successor"], row["reason"])
 
     async def trust_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
-        if isinstance(inbound.payload, SigningKeyPublished):
-            await self.key_published(conn, inbound)  # type: ignore[arg-type]
+        if isinstance(inbound.payload, TrustListPublished):
+            await self.trust_list(conn, inbound)  # type: ignore[arg-type]
+        elif isinstance(inbound.payload, SigningKeyPublished):
+            # Unsigned: anyone who can write to the topic could send one. Keys come in signed lists only.
+            self.metrics.trust_lists("unsigned_ignored").inc()
+            log.warning("unsigned key %s (message %s) ignored", inbound.payload.kid, inbound.envelope.message_id)
         else:
             await self.carnet_status(conn, inbound)  # type: ignore[arg-type]
 

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         None, description="Core: PEM file of the token signing key (created if missing); default <data_dir>/keys/core-signing.pem."
     )
     token_ttl_hours: int = Field(72, ge=1, description="Core: how long a declaration token may be scanned.")
+    trust_anchor_key_path: Path | None = Field(
+        None, description="Core: PEM file of the trust anchor's private key, which signs the trust list; "
+                          "default <data_dir>/keys/trust-anchor.pem (created if missing, public half beside it)."
+    )
+    trust_anchor_public_key_path: Path | None = Field(
+        None, description="Gateway: PEM file of the trust anchor's public key; only lists it signed are trusted. "
+                          "The gateway refuses to start without it."
+    )
     wallet_issuer_public_key_path: Path | None = Field(
         None, description="Core: PEM file of the wallet identity provider's P-256 public key, which signs the holders' "
                           "bearer tokens (ES256 JWT); the core refuses to start without it."
@@ -51,6 +59,9 @@ class Settings(BaseSettings):
     wallet_audience: str = Field("ata-core", min_length=1, description="Core: the `aud` the holders' bearer tokens must carry.")
     webhook_timeout_s: float = Field(10.0, gt=0, description="Notifier: timeout of one webhook attempt.")
     delivery_max_attempts: int = Field(8, ge=1, description="Notifier: attempts before a delivery is dead-lettered.")
+
+    def anchor_key_path(self) -> Path:
+        return self.trust_anchor_key_path or self.data_dir / "keys" / "trust-anchor.pem"
 
     def port_for(self, service: str) -> int:
         return self.http_port or DEFAULT_PORTS[service]

@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 from deploy.local.identity import ensure_wallet_issuer, public_key_path
+from runtime import trustlist
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
 from deploy.local.kafka import EmbeddedKafka
 from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT
@@ -96,7 +97,11 @@ class LocalStack:
         ports = dict(service_ports or {})
         # The core verifies holders' bearer tokens with the wallet identity provider's key; locally
         # the stack plays that provider (deploy/local/identity.py). `env` may name another key.
-        env = {"ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)), **(env or {})}
+        # The trust anchor signs the key list gateways trust; locally it lives beside the core's keys.
+        self.anchor_path = self.data_dir / "keys" / "trust-anchor.pem"
+        env = {"ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
+               "ATA_TRUST_ANCHOR_KEY_PATH": str(self.anchor_path),
+               "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH": str(trustlist.public_path(self.anchor_path)), **(env or {})}
         self.services: dict[str, ServiceProcess] = {
             name: ServiceProcess(
                 name,
@@ -208,6 +213,7 @@ class LocalStack:
 
     async def _start_services(self) -> None:
         ensure_wallet_issuer(self.data_dir)
+        trustlist.ensure_anchor(self.anchor_path)  # before the gateway starts: it refuses to run without it
         for svc in self.services.values():
             svc.start()
             self._say(f"{svc.name}: started, pid {svc.pid}, port {svc.port}")

@@ -32,10 +32,15 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Any) -> Settings:
     from deploy.local.identity import ensure_wallet_issuer
+    from runtime import trustlist
 
-    # The core refuses to serve holders without the wallet identity provider's key.
+    # The core refuses to serve holders without the wallet identity provider's key, and the gateway
+    # to verify anything without the trust anchor that signs the key list.
+    anchor = tmp_path / "keys" / "trust-anchor.pem"
+    trustlist.ensure_anchor(anchor)
     return Settings(database_url=database_url, kafka_bootstrap_servers="in-memory:9092", data_dir=tmp_path, db_pool_max=4,
-                    wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path))
+                    wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path), trust_anchor_key_path=anchor,
+                    trust_anchor_public_key_path=trustlist.public_path(anchor))
 
 
 @pytest.fixture

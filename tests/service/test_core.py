@@ -102,15 +102,48 @@ async def test_r1_a_different_carnet_under_a_known_number_is_refused_loudly(sett
 # --- declarations -----------------------------------------------------------------------------------
 
 
-async def test_signing_key_is_stored_and_announced(settings, clock, running):
+async def test_signing_key_is_stored_and_announced_in_a_signed_trust_list(settings, clock, running):
+    from contracts.messages import TrustListPublished
+    from runtime import trustlist
+
     service = build(settings, clock=clock)
     async with running(service):
         key = await with_key(service)
         queued = await outbox(service)
         rows = await fetch(service, "SELECT kid, not_before FROM signing_keys")
     assert [(r["kid"], r["not_before"]) for r in rows] == [(key.kid.hex(), clock.now)]
-    assert [(m["topic"], m["key"], m["type"]) for m in queued] == [(SIGNING_KEYS.name, key.kid.hex(), "SigningKeyPublished")]
-    assert queued[0]["payload"]["kid"] == key.kid.hex()
+    assert [(m["topic"], m["key"], m["type"]) for m in queued] == [(SIGNING_KEYS.name, "trust-list", "TrustListPublished")]
+    published = TrustListPublished.model_validate(queued[0]["payload"])
+    anchor = trustlist.load_anchor_public(settings.trust_anchor_public_key_path)
+    assert [k.kid for k in trustlist.verify(published, anchor)] == [key.kid.hex()]
+    assert published.sequence == 1
+
+
+async def test_a_new_signing_key_rotates_the_old_one_out_only_after_its_tokens_expire(settings, clock, running):
+    """Rotation: the old key stops signing at once and stays listed for the tokens' lifetime."""
+    from datetime import timedelta
+
+    from contracts.messages import TrustListPublished
+
+    service = build(settings, clock=clock)
+    ttl = timedelta(hours=settings.token_ttl_hours)
+    async with running(service):
+        old = await with_key(service)
+        start = clock.now
+        clock.now = start + timedelta(days=1)
+        new = await with_key(service)
+        second = TrustListPublished.model_validate((await outbox(service))[-1]["payload"])
+        clock.now = start + timedelta(days=1) + ttl + timedelta(seconds=1)
+        async with service.pool.acquire() as conn:  # a restart after every old token expired: same key, republished
+            await service.state["handlers"].publish_signing_key(conn, new)
+        third = TrustListPublished.model_validate((await outbox(service))[-1]["payload"])
+    listed = {k.kid: k for k in second.keys}
+    assert set(listed) == {old.kid.hex(), new.kid.hex()}
+    assert listed[old.kid.hex()].not_after == start + timedelta(days=1)
+    assert listed[old.kid.hex()].retire_at == start + timedelta(days=1) + ttl
+    assert listed[new.kid.hex()].not_after is None
+    assert [k.kid for k in third.keys] == [new.kid.hex()]
+    assert (second.sequence, third.sequence) == (2, 3)
 
 
 async def test_declare_signs_a_token_that_verifies_with_the_claims_r8_r9(settings, clock, running):
@@ -228,8 +261,8 @@ async def test_tokens_signed_right_after_key_creation_are_inside_the_key_window(
         key = await with_key(service)
         created = await declare(service, K.EXPORTATION, "FR", [1])
         queued = await outbox(service)
-    published = next(m for m in queued if m["type"] == "SigningKeyPublished")
-    not_before = datetime.fromisoformat(published["payload"]["not_before"])
+    published = next(m for m in queued if m["type"] == "TrustListPublished")
+    not_before = datetime.fromisoformat(published["payload"]["keys"][0]["not_before"])
     assert claims_of(created.token, key, clock.now).issued_at >= not_before
 
 

@@ -19,7 +19,10 @@ from runtime.cose import SigningKey, generate_signing_key, sign_token
 from runtime.qr import qr_png
 from tests.service.conftest import outbox
 from tests.support.databases import snapshot
-from tests.support.messages import signing_key_published, wire
+from tests.support.messages import signing_key_published, trust_list, wire
+
+#: The anchor of the settings in use; set by the `gateway` fixture and the tests that build by hand.
+ANCHOR: list[Any] = [None]
 
 NUMBER = "FR2600000010"
 EXPIRY = date(2027, 11, 21)
@@ -38,9 +41,16 @@ def make_token(key: SigningKey, now: datetime, **overrides: Any) -> tuple[str, D
     return sign_token(claims.to_cwt(), key), claims
 
 
-async def learn_key(broker: Any, key: SigningKey, not_before: datetime) -> tuple[bytes, dict[str, str]]:
-    body, headers, _ = wire(signing_key_published(key, not_before), producer="core")
-    await broker.publish(body, SIGNING_KEYS.name, key=key.kid.hex().encode(), headers=headers)
+_sequence = iter(range(1, 1_000_000))
+
+
+async def learn_key(broker: Any, key: SigningKey, not_before: datetime, settings: Any = None,
+                    sequence: int | None = None) -> tuple[bytes, dict[str, str]]:
+    """The core's signed trust list naming `key`, as the gateway receives it."""
+    anchor = (settings.trust_anchor_key_path if settings else ANCHOR[0])
+    body, headers, _ = wire(trust_list(anchor, sequence or next(_sequence), not_before, (key, not_before, None)),
+                            producer="core")
+    await broker.publish(body, SIGNING_KEYS.name, key=b"trust-list", headers=headers)
     return body, headers
 
 
@@ -78,6 +88,7 @@ def gateway(settings, clock, running):
 
     @asynccontextmanager
     async def _open():
+        ANCHOR[0] = settings.trust_anchor_key_path
         service = build(settings, clock=clock)
         async with running(service) as broker, client(service) as http:
             key = generate_signing_key()
@@ -91,16 +102,16 @@ def gateway(settings, clock, running):
 # --- trust keys --------------------------------------------------------------------------------
 
 
-async def test_signing_key_published_fills_the_cache_and_the_table_and_redelivery_changes_nothing(settings, clock, running):
+async def test_a_signed_trust_list_fills_the_cache_and_the_table_and_redelivery_changes_nothing(settings, clock, running):
     service = build(settings, clock=clock)
     handlers = service.state["handlers"]
     async with running(service) as broker:
         key = generate_signing_key()
         assert handlers.keys.key(key.kid) is None
-        body, headers = await learn_key(broker, key, clock.now)
+        body, headers = await learn_key(broker, key, clock.now, settings)
         async with service.pool.acquire() as conn:
             before = await snapshot(conn, "customs_gateway")
-        await broker.publish(body, SIGNING_KEYS.name, key=key.kid.hex().encode(), headers=headers)
+        await broker.publish(body, SIGNING_KEYS.name, key=b"trust-list", headers=headers)
         async with service.pool.acquire() as conn:
             after = await snapshot(conn, "customs_gateway")
             rows = await conn.fetch("SELECT kid, not_before, not_after FROM signing_keys")
@@ -114,7 +125,7 @@ async def test_keys_in_the_table_warm_a_fresh_cache(settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service) as broker:
         key = generate_signing_key()
-        await learn_key(broker, key, clock.now)
+        await learn_key(broker, key, clock.now, settings)
         fresh = build(settings, clock=clock).state["handlers"]
         async with service.pool.acquire() as conn:
             await fresh.load_trust(conn)
@@ -362,3 +373,63 @@ async def test_r7_a_closed_carnet_is_refused_and_an_older_status_arriving_late_d
         await carnet_status(g.broker, "active", clock.now - timedelta(hours=1), rule="R10", successor=None)
         r = await commit(g.http, token)
     assert r.status_code == 422 and r.json()["detail"]["reason"] == "closed"
+
+
+
+# --- the signed trust list and rotation ---------------------------------------------------------------
+
+
+async def test_rotation_keeps_old_tokens_verifiable_and_a_key_left_out_of_the_list_is_no_longer_trusted(gateway, clock,
+                                                                                                         settings):
+    async with gateway() as g:
+        old_token, _ = make_token(g.key, clock.now)
+        new = generate_signing_key()
+        # the core rotated: the old key stopped signing now, the new one signs; both listed
+        body, headers, _ = wire(trust_list(settings.trust_anchor_key_path, 100, clock.now,
+                                           (g.key, clock.now - timedelta(days=1), clock.now), (new, clock.now, None)),
+                                producer="core")
+        await g.broker.publish(body, SIGNING_KEYS.name, key=b"trust-list", headers=headers)
+        new_token, _ = make_token(new, clock.now, carnet_number="FR2600000028")
+        late_old, _ = make_token(g.key, clock.now + timedelta(minutes=5), carnet_number="FR2600000036")
+        scans = [await g.http.post("/v1/scans", json={"token": t}, headers={"X-Officer-Id": FR_OFFICER})
+                 for t in (old_token, new_token, late_old)]
+        # later, the old key's tokens have all expired: the list drops it, and its tokens fail as unknown
+        body, headers, _ = wire(trust_list(settings.trust_anchor_key_path, 101, clock.now, (new, clock.now, None)),
+                                producer="core")
+        await g.broker.publish(body, SIGNING_KEYS.name, key=b"trust-list", headers=headers)
+        dropped = await g.http.post("/v1/scans", json={"token": old_token}, headers={"X-Officer-Id": FR_OFFICER})
+    assert [r.status_code for r in scans] == [200, 200, 422]
+    assert scans[2].json()["detail"]["reason"] == "key_not_valid"  # signed by the old key after it stopped signing
+    assert dropped.status_code == 422 and dropped.json()["detail"]["reason"] == "unknown_kid"
+
+
+async def test_a_forged_a_stale_and_an_unsigned_key_list_are_all_ignored(gateway, clock, settings, tmp_path):
+    from runtime import trustlist
+
+    async with gateway() as g:
+        intruder = generate_signing_key()
+        forged_anchor = tmp_path / "forged-anchor.pem"
+        trustlist.ensure_anchor(forged_anchor)
+        attempts = [
+            trust_list(forged_anchor, 500, clock.now, (intruder, clock.now, None)),  # not our anchor
+            trust_list(settings.trust_anchor_key_path, 1, clock.now, (intruder, clock.now, None)),  # older than held
+            signing_key_published(intruder, clock.now),  # unsigned
+        ]
+        for payload in attempts:
+            body, headers, _ = wire(payload, producer="somebody")
+            await g.broker.publish(body, SIGNING_KEYS.name, key=b"trust-list", headers=headers)
+        token, _ = make_token(intruder, clock.now)
+        r = await commit(g.http, token)
+        metrics = {o: g.service.registry.get_sample_value("ata_trust_lists_total", {"outcome": o})
+                   for o in ("refused", "stale", "unsigned_ignored")}
+    assert r.status_code == 422 and r.json()["detail"]["reason"] == "unknown_kid"
+    assert metrics == {"refused": 1, "stale": 1, "unsigned_ignored": 1}
+
+
+def test_the_gateway_refuses_to_start_without_a_trust_anchor(settings):
+    import pytest as _pytest
+
+    from runtime.trustlist import TrustListError
+
+    with _pytest.raises(TrustListError, match="ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH"):
+        build(settings.model_copy(update={"trust_anchor_public_key_path": None}))

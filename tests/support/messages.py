@@ -94,6 +94,16 @@ def signing_key_published(key: Any, not_before: Any, not_after: Any = None) -> A
     return SigningKeyPublished(kid=key.kid.hex(), jwk=public_jwk(key.public_key), not_before=not_before, not_after=not_after)
 
 
+def trust_list(anchor_path: Any, sequence: int, issued_at: Any, *keys: tuple[Any, Any, Any]) -> Any:
+    """A TrustListPublished signed by the anchor at `anchor_path`, listing (SigningKey, not_before, not_after)."""
+    from contracts.messages import TrustedKey
+    from runtime import trustlist
+    from runtime.cose import load_or_create_signing_key, public_jwk
+
+    listed = [TrustedKey(kid=k.kid.hex(), jwk=public_jwk(k.public_key), not_before=nb, not_after=na) for k, nb, na in keys]
+    return trustlist.sign(sequence, issued_at, listed, load_or_create_signing_key(anchor_path))
+
+
 # --- builders for the core's life-cycle service tests (R5, R6, R17; appended) --------------------
 
 
