@@ -1,29 +1,63 @@
-"""Officer-facing HTTP: officer accounts, scan verification, commit or refuse."""
+"""Officer-facing HTTP (R18): administration (offices, officer accounts, CSV import, audit), sessions
+with password + TOTP, scan verification, commit or refuse."""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, File, Header, HTTPException, UploadFile
+import asyncpg
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.token import DeclarationClaims
 from contracts.txcode import format_transaction_code
+from customs_gateway import accounts
 from customs_gateway import repository as repo
 from customs_gateway.domain import CommitRefused
 from customs_gateway.handlers import GatewayHandlers
+from customs_gateway.officers import Officers, SessionOfficer
 from runtime.qr import QrDecodeError, decode_qr_image
 
-OfficerId = Annotated[str, Header(alias="X-Officer-Id", min_length=1, max_length=64,
-                                  description="Individual officer account (R18). Authentication with MFA is a later issue.")]
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+BEARER = {"WWW-Authenticate": "Bearer"}
 
 
 class OfficerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    officer_id: str = Field(min_length=1, max_length=64, examples=["fr-officer-0042"])
+    officer_id: str = Field(pattern=accounts.OFFICER_ID.pattern, examples=["fr-officer-0042"])
     office_id: str = Field(min_length=1, max_length=64, examples=["FR-CDG-FRET"])
+    password: str = Field(min_length=accounts.MIN_PASSWORD, max_length=accounts.MAX_PASSWORD)
+
+
+class OfficeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office_id: str = Field(pattern=r"^[A-Z]{2}-[A-Z0-9-]{1,61}$", examples=["FR-ORY-FRET"])
+    country: str = Field(pattern=r"^[A-Z]{2}$", examples=["FR"])
+    region: str = Field(min_length=1, max_length=64, examples=["FR-IDF"])
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/Paris"])
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    officer_id: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=accounts.MAX_PASSWORD)
+    totp: str = Field(pattern=r"^\s*[0-9]{6}\s*$", description="The 6-digit code of the officer's authenticator app.")
 
 
 class ScanIn(BaseModel):
@@ -69,48 +103,184 @@ def _problem(exc: CommitRefused) -> HTTPException:
     return HTTPException(exc.status, detail={"reason": exc.reason, "message": str(exc)})
 
 
-def officer_router(handlers: GatewayHandlers, pool_of: Any) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["customs"])
-    problems: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (403, 409, 422)}
+def _enrolment(officer_id: str, office_id: str, secret: str) -> dict[str, Any]:
+    """Shown once: the secret is never answered again."""
+    return {"officer_id": officer_id, "office_id": office_id, "totp_secret": secret,
+            "totp_uri": accounts.provisioning_uri(secret, officer_id)}
 
-    @router.post("/officers", status_code=201, responses={404: {"model": Problem}})
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization and authorization[:7].lower() == "bearer " and authorization[7:].strip():
+        return authorization[7:].strip()
+    return None
+
+
+def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | None = None) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["customs"])
+    officers = Officers(handlers.metrics, handlers.clock)
+    problems: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 409, 422)}
+
+    async def current_officer(authorization: Annotated[str | None, Header()] = None) -> SessionOfficer:
+        token = _bearer(authorization)
+        who = None
+        if token is not None:
+            async with pool_of().acquire() as conn:
+                who = await officers.session(conn, token)
+        if who is None:
+            raise HTTPException(401, detail={"reason": "unauthenticated", "message": "log in: POST /v1/sessions"},
+                                headers=BEARER)
+        return who
+
+    async def administrator(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not admin_token:
+            raise HTTPException(503, detail={"reason": "administration_disabled", "message": "administration disabled"})
+        token = _bearer(authorization)
+        if token is None or not hmac.compare_digest(token.encode(), admin_token.encode()):
+            raise HTTPException(401, detail={"reason": "unauthenticated", "message": "administrator token required"},
+                                headers=BEARER)
+
+    officer = Depends(current_officer)
+    admin = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Depends(administrator)])
+
+    # --- administration (R18) ---------------------------------------------------------------
+
+    @admin.get("/offices")
+    async def list_offices() -> list[dict[str, Any]]:
+        async with pool_of().acquire() as conn:
+            return [dict(r) for r in await repo.offices(conn)]
+
+    @admin.post("/offices", status_code=201, responses={409: {"model": Problem}, 422: {"model": Problem}})
+    async def create_office(body: OfficeIn) -> dict[str, Any]:
+        try:
+            ZoneInfo(body.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise HTTPException(422, detail={"reason": "unknown_timezone",
+                                             "message": f"not an IANA time zone: {body.timezone}"}) from exc
+        if not body.office_id.startswith(body.country + "-"):
+            raise HTTPException(422, detail={"reason": "office_country", "message": "office_id must start with its country"})
+        async with pool_of().acquire() as conn, conn.transaction():
+            if not await repo.create_office(conn, body.office_id, body.country, body.region, body.name, body.timezone):
+                raise HTTPException(409, detail={"reason": "office_exists", "message": f"office {body.office_id} exists"})
+            await repo.audit(conn, handlers.clock(), "office_created", "success", office_id=body.office_id,
+                             detail=body.model_dump())
+        return body.model_dump()
+
+    @admin.post("/officers", status_code=201, responses={404: {"model": Problem}, 409: {"model": Problem}})
     async def create_officer(body: OfficerIn) -> dict[str, Any]:
+        """Creates the account and answers the TOTP secret and provisioning URI once."""
+        secret = accounts.new_totp_secret()
+        hashed = await asyncio.to_thread(accounts.hash_password, body.password)
+        async with pool_of().acquire() as conn, conn.transaction():
+            if body.office_id not in await repo.office_ids(conn):
+                raise HTTPException(404, detail={"reason": "unknown_office", "message": f"unknown office {body.office_id}"})
+            try:
+                async with conn.transaction():
+                    await repo.insert_officers(conn, [(body.officer_id, body.office_id, hashed, secret)])
+            except asyncpg.UniqueViolationError as exc:
+                raise HTTPException(409, detail={"reason": "officer_exists",
+                                                 "message": f"officer {body.officer_id} exists"}) from exc
+            await repo.audit(conn, handlers.clock(), "officer_created", "success", officer_id=body.officer_id,
+                             office_id=body.office_id, detail={"by": "admin"})
+        return _enrolment(body.officer_id, body.office_id, secret)
+
+    @admin.post("/officers/import", status_code=201,
+                openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}})
+    async def import_officers(request: Request) -> Any:
+        """CSV `officer_id,office_id,password`: every row checked first; one bad row and nothing is imported
+        (422 with a per-row report); otherwise all rows in one transaction. At most 5,000 rows."""
+        raw = await request.body()
+        if len(raw) > MAX_IMPORT_BYTES:
+            raise HTTPException(413, detail={"reason": "too_large", "message": f"at most {MAX_IMPORT_BYTES} bytes"})
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HTTPException(422, detail={"reason": "not_utf8", "message": str(exc)}) from exc
+        ids = [m.split(",", 1)[0].strip() for m in text.splitlines()[1:]]
         async with pool_of().acquire() as conn:
             try:
-                created = await repo.create_officer(conn, body.officer_id, body.office_id)
-            except LookupError as exc:
-                raise HTTPException(404, detail={"reason": "unknown_office", "message": str(exc)}) from exc
-        return {"officer_id": body.officer_id, "office_id": body.office_id, "created": created}
+                rows, errors = accounts.parse_import(text, await repo.office_ids(conn),
+                                                     await repo.existing_officers(conn, ids))
+            except accounts.ImportRefused as exc:
+                raise HTTPException(422, detail={"reason": "bad_file", "message": str(exc)}) from exc
+            if errors:
+                async with conn.transaction():
+                    await repo.audit(conn, handlers.clock(), "officers_imported", "refused",
+                                     detail={"rows_with_errors": len(errors)})
+                raise HTTPException(422, detail={"reason": "invalid_rows", "message": "nothing was imported",
+                                                 "rows": [e.as_dict() for e in errors]})
+            secrets_ = [accounts.new_totp_secret() for _ in rows]
+            hashes = await asyncio.gather(*(asyncio.to_thread(accounts.hash_password, r.password) for r in rows))
+            try:
+                async with conn.transaction():
+                    await repo.insert_officers(conn, [(r.officer_id, r.office_id, h, s)
+                                                      for r, h, s in zip(rows, hashes, secrets_)])
+                    await repo.audit(conn, handlers.clock(), "officers_imported", "success",
+                                     detail={"officers": [r.officer_id for r in rows]})
+            except asyncpg.UniqueViolationError as exc:  # created meanwhile by someone else: still all or nothing
+                raise HTTPException(409, detail={"reason": "officer_exists", "message": str(exc)}) from exc
+        return {"imported": len(rows), "officers": [_enrolment(r.officer_id, r.office_id, s) for r, s in zip(rows, secrets_)]}
+
+    @admin.get("/audit")
+    async def audit_log(officer_id: str | None = None, carnet_number: str | None = None,
+                        limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[dict[str, Any]]:
+        import json
+
+        async with pool_of().acquire() as conn:
+            rows = await repo.audit_entries(conn, officer_id, carnet_number, limit)
+        return [{**dict(r), "detail": json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]}
+                for r in rows]
+
+    router.include_router(admin)
+
+    # --- sessions -------------------------------------------------------------------------
+
+    @router.post("/sessions", status_code=201, responses={401: {"model": Problem}, 423: {"model": Problem}})
+    async def login(body: LoginIn) -> dict[str, Any]:
+        """Password and TOTP code (RFC 6238), both mandatory; 5 failures lock the account for 15 minutes."""
+        async with pool_of().acquire() as conn:
+            result = await officers.login(conn, body.officer_id, body.password, body.totp.strip())
+        if result.outcome == "locked":
+            raise HTTPException(423, detail={"reason": "locked", "message": "account locked after repeated failures; "
+                                             "try again later"})
+        if result.outcome != "success":
+            raise HTTPException(401, detail={"reason": "invalid_credentials", "message": "wrong officer, password or code"},
+                                headers=BEARER)
+        return {"token": result.token, "token_type": "Bearer", "expires_at": result.expires_at}
+
+    @router.delete("/sessions/current", status_code=204)
+    async def logout(who: SessionOfficer = officer) -> Response:
+        async with pool_of().acquire() as conn:
+            await officers.logout(conn, who)
+        return Response(status_code=204)
+
+    # --- scans and commits ----------------------------------------------------------------
 
     @router.post("/scans", response_model=ScanOut, responses=problems)
-    async def scan(body: ScanIn, officer_id: OfficerId) -> dict[str, Any]:
-        """Verify a token offline and show what it declares; nothing is recorded."""
+    async def scan(body: ScanIn, who: SessionOfficer = officer) -> dict[str, Any]:
+        """Verify a token offline and show what it declares; only the audit log records the scan."""
         async with pool_of().acquire() as conn:
-            office = await repo.officer_office(conn, officer_id)
-        if office is None:
-            raise HTTPException(403, detail={"reason": "unknown_officer", "message": f"no active officer account {officer_id}"})
-        try:
-            return _scan_out(handlers.verify(body.token))
-        except CommitRefused as exc:
-            raise _problem(exc) from exc
+            try:
+                return _scan_out(await handlers.scan(conn, who.officer_id, who.office, body.token))
+            except CommitRefused as exc:
+                raise _problem(exc) from exc
 
     @router.post("/scans/image", response_model=ScanOut, responses={**problems, 400: {"model": Problem}})
-    async def scan_image(officer_id: OfficerId, image: UploadFile = File(description="PNG or JPEG photo of the QR")) -> dict[str, Any]:
+    async def scan_image(who: SessionOfficer = officer, image: UploadFile = File(description="PNG or JPEG photo of the QR")) -> dict[str, Any]:
         try:
             found = decode_qr_image(await image.read())
         except QrDecodeError as exc:
             raise HTTPException(400, detail={"reason": "no_qr", "message": str(exc)}) from exc
-        return await scan(ScanIn(token=found[0]), officer_id)
+        return await scan(ScanIn(token=found[0]), who)
 
     @router.post("/commits", status_code=202, response_model=CommitOut, responses=problems)
-    async def commit(body: CommitIn, officer_id: OfficerId) -> dict[str, Any]:
+    async def commit(body: CommitIn, who: SessionOfficer = officer) -> dict[str, Any]:
         """Verify, record the decision in the gateway's commit log and post it to the core."""
         async with pool_of().acquire() as conn:
             try:
-                commit_id, claims, office = await handlers.commit(conn, officer_id, body.token, body.decision,
-                                                                  body.final_date, body.refusal_reason)
+                commit_id, claims = await handlers.commit(conn, who.officer_id, who.office, body.token, body.decision,
+                                                          body.final_date, body.refusal_reason)
             except CommitRefused as exc:
                 raise _problem(exc) from exc
-        return {**_scan_out(claims), "commit_id": commit_id, "decision": body.decision, "office_id": office.office_id}
+        return {**_scan_out(claims), "commit_id": commit_id, "decision": body.decision, "office_id": who.office.office_id}
 
     return router

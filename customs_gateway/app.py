@@ -20,7 +20,8 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     anchor = trustlist.load_anchor_public(settings.trust_anchor_public_key_path)
     handlers = GatewayHandlers(GatewayMetrics(service.registry), clock, anchor)
     service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event})
-    service.include(officer_router(handlers, lambda: service.pool))
+    admin_token = settings.gateway_admin_token.get_secret_value() if settings.gateway_admin_token else None
+    service.include(officer_router(handlers, lambda: service.pool, admin_token))
     service.state["handlers"] = handlers
 
     @service.on_start

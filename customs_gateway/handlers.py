@@ -36,6 +36,7 @@ class GatewayMetrics:
                                ["kind", "country", "decision"], registry=registry).labels
         self.trust_lists = Counter("ata_trust_lists_total", "Trust lists received, by outcome.", ["outcome"],
                                    registry=registry).labels
+        self.logins = Counter("ata_officer_logins", "Officer logins, by outcome.", ["outcome"], registry=registry).labels
         self.verify_seconds = Histogram("ata_token_verify_seconds", "Time to verify one token.", buckets=LATENCY_BUCKETS,
                                         registry=registry)
 
@@ -147,16 +148,42 @@ class GatewayHandlers:
         self.metrics.verifications("valid").inc()
         return claims
 
-    async def commit(self, conn: asyncpg.Connection, officer_id: str, token: str, decision: str,
-                     final_date: date | None, refusal_reason: str | None) -> tuple[UUID, DeclarationClaims, Office]:
-        office = await repo.officer_office(conn, officer_id)
-        if office is None:
-            raise CommitRefused("unknown_officer", f"no active officer account {officer_id}", 403)
-        claims = self.verify(token)
-        domain.check_scan(claims, office)
-        if decision == "committed":
-            domain.check_entry(claims, office, self.clock())
-            domain.check_final_date(claims, final_date)
+    async def scan(self, conn: asyncpg.Connection, officer_id: str, office: Office, token: str) -> DeclarationClaims:
+        """Verify offline; only the audit log records that this officer looked (R18).
+
+        R18: an officer sees only declarations for their own country's customs; another country's
+        carnet data is not shown (and the attempt is audited)."""
+        try:
+            claims = self.verify(token)
+        except CommitRefused as exc:
+            await repo.audit(conn, self.clock(), "scan", exc.reason, officer_id=officer_id, office_id=office.office_id)
+            raise
+        detail = {"kind": claims.kind.value, "country": claims.country, "token_id": str(claims.token_id)}
+        try:
+            domain.check_scan(claims, office)
+        except CommitRefused as exc:
+            await repo.audit(conn, self.clock(), "scan", exc.reason, officer_id=officer_id, office_id=office.office_id,
+                             carnet_number=claims.carnet_number, detail=detail)
+            raise
+        await repo.audit(conn, self.clock(), "scan", "valid", officer_id=officer_id, office_id=office.office_id,
+                         carnet_number=claims.carnet_number, detail=detail)
+        return claims
+
+    async def commit(self, conn: asyncpg.Connection, officer_id: str, office: Office, token: str, decision: str,
+                     final_date: date | None, refusal_reason: str | None) -> tuple[UUID, DeclarationClaims]:
+        action = "commit" if decision == "committed" else "refusal"
+        claims: DeclarationClaims | None = None
+        try:
+            claims = self.verify(token)
+            domain.check_scan(claims, office)
+            if decision == "committed":
+                domain.check_entry(claims, office, self.clock())
+                domain.check_final_date(claims, final_date)
+        except CommitRefused as exc:
+            await repo.audit(conn, self.clock(), action, exc.reason, officer_id=officer_id, office_id=office.office_id,
+                             carnet_number=claims.carnet_number if claims else None,
+                             detail={"decision": decision, "message": str(exc)})
+            raise
         commit_id, now = uuid4(), self.clock().astimezone(ZoneInfo(office.timezone))
         async with conn.transaction():
             fresh = await repo.insert_commit(
@@ -165,18 +192,24 @@ class GatewayHandlers:
                 office_id=office.office_id, officer_id=officer_id, decision=decision, final_date=final_date,
                 refusal_reason=refusal_reason, decided_at=now,
             )
-            if not fresh:
-                self.metrics.verifications("replayed").inc()
-                log.warning("replayed token %s for carnet %s at office %s", claims.token_id, claims.carnet_number, office.office_id)
-                raise CommitRefused("replayed", "this declaration was already decided", 409)
-            await emit(conn, CUSTOMS_COMMITS.name, CustomsCommitPosted(
-                commit_id=commit_id, carnet_number=claims.carnet_number, transaction_code=claims.transaction_code,
-                token_id=claims.token_id, kind=claims.kind, country=claims.country, items=list(claims.items),
-                office_id=office.office_id, office_timezone=office.timezone, officer_id=officer_id, decision=decision,
-                final_date=final_date, refusal_reason=refusal_reason, decided_at=now,
-            ), key=claims.carnet_number, producer=PRODUCER)
+            if fresh:
+                await emit(conn, CUSTOMS_COMMITS.name, CustomsCommitPosted(
+                    commit_id=commit_id, carnet_number=claims.carnet_number, transaction_code=claims.transaction_code,
+                    token_id=claims.token_id, kind=claims.kind, country=claims.country, items=list(claims.items),
+                    office_id=office.office_id, office_timezone=office.timezone, officer_id=officer_id, decision=decision,
+                    final_date=final_date, refusal_reason=refusal_reason, decided_at=now,
+                ), key=claims.carnet_number, producer=PRODUCER)
+            await repo.audit(conn, now, action, "posted" if fresh else "replayed", officer_id=officer_id,
+                             office_id=office.office_id, carnet_number=claims.carnet_number,
+                             detail={"decision": decision, "commit_id": str(commit_id) if fresh else None,
+                                     "kind": claims.kind.value, "items": list(claims.items),
+                                     "final_date": final_date, "refusal_reason": refusal_reason})
+        if not fresh:
+            self.metrics.verifications("replayed").inc()
+            log.warning("replayed token %s for carnet %s at office %s", claims.token_id, claims.carnet_number, office.office_id)
+            raise CommitRefused("replayed", "this declaration was already decided", 409)
         self.metrics.commits(claims.kind.value, claims.country, decision).inc()
-        return commit_id, claims, office
+        return commit_id, claims
 
 
 def _json(value: object) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -34,18 +35,82 @@ async def keys(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT kid, jwk, not_before, not_after FROM signing_keys")
 
 
-async def officer_office(conn: asyncpg.Connection, officer_id: str) -> Office | None:
-    row = await conn.fetchrow(
-        "SELECT o.office_id, o.country, o.timezone FROM officers f JOIN offices o USING (office_id)"
-        " WHERE f.officer_id = $1 AND f.active", officer_id)
-    return Office(row["office_id"], row["country"], row["timezone"]) if row else None
+async def offices(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT office_id, country, region, name, timezone FROM offices ORDER BY office_id")
 
 
-async def create_officer(conn: asyncpg.Connection, officer_id: str, office_id: str) -> bool:
-    if not await conn.fetchval("SELECT 1 FROM offices WHERE office_id = $1", office_id):
-        raise LookupError(f"unknown office {office_id}")
+async def create_office(conn: asyncpg.Connection, office_id: str, country: str, region: str, name: str,
+                        timezone: str) -> bool:
     return bool(await conn.fetchval(
-        "INSERT INTO officers (officer_id, office_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true", officer_id, office_id))
+        "INSERT INTO offices (office_id, country, region, name, timezone) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT DO NOTHING RETURNING true", office_id, country, region, name, timezone))
+
+
+async def office_ids(conn: asyncpg.Connection) -> set[str]:
+    return {r["office_id"] for r in await conn.fetch("SELECT office_id FROM offices")}
+
+
+async def existing_officers(conn: asyncpg.Connection, officer_ids: list[str]) -> set[str]:
+    return {r["officer_id"] for r in await conn.fetch(
+        "SELECT officer_id FROM officers WHERE officer_id = ANY($1::text[])", officer_ids)}
+
+
+async def insert_officers(conn: asyncpg.Connection, rows: list[tuple[str, str, str, str]]) -> None:
+    """(officer_id, office_id, password_hash, totp_secret); a duplicate raises UniqueViolationError."""
+    await conn.executemany(
+        "INSERT INTO officers (officer_id, office_id, password_hash, totp_secret) VALUES ($1, $2, $3, $4)", rows)
+
+
+async def officer_for_login(conn: asyncpg.Connection, officer_id: str) -> asyncpg.Record | None:
+    """Locks the account row: concurrent logins count failures and TOTP steps one at a time."""
+    return await conn.fetchrow(
+        "SELECT f.officer_id, f.office_id, f.password_hash, f.totp_secret, f.last_totp_step, f.failed_logins,"
+        " f.locked_until, f.active FROM officers f WHERE f.officer_id = $1 FOR UPDATE", officer_id)
+
+
+async def login_failed(conn: asyncpg.Connection, officer_id: str, failed: int, locked_until: datetime | None) -> None:
+    await conn.execute("UPDATE officers SET failed_logins = $2, locked_until = $3 WHERE officer_id = $1",
+                       officer_id, failed, locked_until)
+
+
+async def login_succeeded(conn: asyncpg.Connection, officer_id: str, totp_step: int) -> None:
+    await conn.execute("UPDATE officers SET failed_logins = 0, locked_until = NULL, last_totp_step = $2"
+                       " WHERE officer_id = $1", officer_id, totp_step)
+
+
+async def insert_session(conn: asyncpg.Connection, token_hash: bytes, officer_id: str, created_at: datetime,
+                         expires_at: datetime) -> None:
+    await conn.execute("INSERT INTO sessions (token_hash, officer_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                       token_hash, officer_id, created_at, expires_at)
+
+
+async def session_officer(conn: asyncpg.Connection, token_hash: bytes, now: datetime) -> tuple[str, Office] | None:
+    row = await conn.fetchrow(
+        "SELECT f.officer_id, o.office_id, o.country, o.timezone FROM sessions s JOIN officers f USING (officer_id)"
+        " JOIN offices o ON o.office_id = f.office_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND f.active",
+        token_hash, now)
+    return (row["officer_id"], Office(row["office_id"], row["country"], row["timezone"])) if row else None
+
+
+async def delete_session(conn: asyncpg.Connection, token_hash: bytes) -> None:
+    await conn.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash)
+
+
+async def audit(conn: asyncpg.Connection, at: datetime, action: str, outcome: str, *, officer_id: str | None = None,
+                office_id: str | None = None, carnet_number: str | None = None,
+                detail: dict[str, Any] | None = None) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (at, officer_id, action, office_id, carnet_number, detail, outcome)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
+        at, officer_id, action, office_id, carnet_number, json.dumps(detail or {}, default=str), outcome)
+
+
+async def audit_entries(conn: asyncpg.Connection, officer_id: str | None, carnet_number: str | None,
+                        limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, at, officer_id, action, office_id, carnet_number, detail, outcome FROM audit_log"
+        " WHERE ($1::text IS NULL OR officer_id = $1) AND ($2::text IS NULL OR carnet_number = $2)"
+        " ORDER BY id LIMIT $3", officer_id, carnet_number, limit)
 
 
 async def insert_commit(conn: asyncpg.Connection, *, commit_id: UUID, token_id: UUID, transaction_code: str, carnet_number: str,

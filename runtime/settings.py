@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: HTTP port of each service on the embedded stack; ATA_HTTP_PORT overrides for one process.
@@ -57,6 +57,10 @@ class Settings(BaseSettings):
                           "bearer tokens (ES256 JWT); the core refuses to start without it."
     )
     wallet_audience: str = Field("ata-core", min_length=1, description="Core: the `aud` the holders' bearer tokens must carry.")
+    gateway_admin_token: SecretStr | None = Field(
+        None, description="Gateway: bearer token of the administration API (offices, officer accounts, audit log); "
+                          "unset, the administration endpoints answer 503."
+    )
     webhook_timeout_s: float = Field(10.0, gt=0, description="Notifier: timeout of one webhook attempt.")
     delivery_max_attempts: int = Field(8, ge=1, description="Notifier: attempts before a delivery is dead-lettered.")
 

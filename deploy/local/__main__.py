@@ -141,7 +141,8 @@ async def demo(args: argparse.Namespace) -> int:
     from deploy.local.identity import private_key_path
 
     code, result = await _on_stack(args, "Demo: one carnet from issuance to a pushed confirmation", lambda stack: run_scenario(
-        stack.endpoints, stack.kafka_bootstrap, Path(args.out), private_key_path(stack.data_dir), progress=_say))
+        stack.endpoints, stack.kafka_bootstrap, Path(args.out), private_key_path(stack.data_dir), stack.admin_token,
+        progress=_say))
     if code == 0:
         print(f"Demo succeeded for carnet {result['carnet_number']}; the QR image is {result['png']}.", flush=True)
     return code
@@ -153,7 +154,7 @@ async def journey(args: argparse.Namespace) -> int:
     from deploy.local.journey import run_journey
 
     code, result = await _on_stack(args, "Journey: FR -> DE (transit) -> CH -> FR, with refusals", lambda stack: run_journey(
-        stack.endpoints, stack.kafka_bootstrap, private_key_path(stack.data_dir), progress=_say))
+        stack.endpoints, stack.kafka_bootstrap, private_key_path(stack.data_dir), stack.admin_token, progress=_say))
     if code == 0:
         print(f"Journey succeeded for carnet {result['carnet_number']}; history head {result['history_head']}.", flush=True)
     return code

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 from aiokafka import AIOKafkaProducer
 
 from contracts.deadlines import r2_max_expiry_date
@@ -43,6 +45,20 @@ class Steps:
         self.timings.append((label, now - self.last))
         self.progress(f"  [{now - self.started:6.2f}s] (+{now - self.last:5.2f}s) {label}" + (f": {detail}" if detail else ""))
         self.last = now
+
+
+async def officer_session(http: httpx.AsyncClient, gateway: str, admin_token: str, officer_id: str,
+                          office_id: str) -> dict[str, str]:
+    """An administrator creates the account (R18); the officer enrols the TOTP secret in an authenticator
+    app (played here by pyotp) and logs in with password + code. Answers the session's bearer header."""
+    password = secrets.token_urlsafe(18)
+    r = await http.post(f"{gateway}/v1/admin/officers", headers={"Authorization": f"Bearer {admin_token}"},
+                        json={"officer_id": officer_id, "office_id": office_id, "password": password})
+    r.raise_for_status()
+    code = pyotp.TOTP(r.json()["totp_secret"]).now()
+    r = await http.post(f"{gateway}/v1/sessions", json={"officer_id": officer_id, "password": password, "totp": code})
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 def issuance_request(today: date, holder_id: str, countries: tuple[str, ...] = ("CH", "GB"),
@@ -106,12 +122,13 @@ async def poll(fn: Callable[[], Any], what: str, timeout: float = 30.0, interval
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path, wallet_key: Path,
+async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path, wallet_key: Path, admin_token: str,
                        progress: Callable[[str], None] = print, today: date | None = None) -> dict[str, Any]:
     """Drive one carnet through its first crossing; raises on the first step that fails.
 
     `wallet_key`: the wallet identity provider's private key (deploy/local/identity.py); the demo
     plays the holder's wallet app and signs in with a token minted from it.
+    `admin_token`: the gateway's administration token (the stack's `admin_token`), to create the officer.
     """
     steps = Steps(progress)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -128,9 +145,8 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
                                 json={"recipient_id": holder_id, "url": receiver.url})
             r.raise_for_status()
             receiver.secret = r.json()["secret"]
-            r = await http.post(f"{endpoints['customs_gateway']}/v1/officers", json={"officer_id": officer_id, "office_id": OFFICE})
-            r.raise_for_status()
-            steps.done("holder registered a webhook, officer account created", f"{holder_id} -> {receiver.url}; {officer_id} at {OFFICE}")
+            officer = await officer_session(http, endpoints["customs_gateway"], admin_token, officer_id, OFFICE)
+            steps.done("holder registered a webhook, officer account created and logged in (password + TOTP)", f"{holder_id} -> {receiver.url}; {officer_id} at {OFFICE}")
 
             request = issuance_request(today, holder_id)
             await publish_issuance(bootstrap, request)
@@ -170,7 +186,7 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
                 raise RuntimeError("the QR image did not decode to the token")
             steps.done("QR image decoded with pyzbar", scanned[0][:24] + "...")
 
-            r = await http.post(f"{endpoints['customs_gateway']}/v1/commits", headers={"X-Officer-Id": officer_id},
+            r = await http.post(f"{endpoints['customs_gateway']}/v1/commits", headers=officer,
                                 json={"token": scanned[0], "decision": "committed"})
             if r.status_code != 202:
                 raise RuntimeError(f"customs gateway refused the commit: {r.status_code} {r.text}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from deploy.local.demo import Steps, issue_carnet, issuance_request, poll
+from deploy.local.demo import Steps, issue_carnet, issuance_request, officer_session, poll
 from deploy.local.identity import mint_wallet_token
 from runtime.qr import decode_qr_image
 
@@ -31,19 +31,20 @@ class JourneyError(RuntimeError):
 class Traveller:
     """The holder's wallet app and the officers at each office, over the real HTTP APIs."""
 
-    def __init__(self, http: httpx.AsyncClient, endpoints: dict[str, str], holder_id: str, wallet_key: Path) -> None:
+    def __init__(self, http: httpx.AsyncClient, endpoints: dict[str, str], holder_id: str, wallet_key: Path,
+                 admin_token: str) -> None:
         self.http = http
         self.core = endpoints["core"]
         self.gateway = endpoints["customs_gateway"]
         self.holder = {"Authorization": f"Bearer {mint_wallet_token(wallet_key, holder_id)}"}
-        self.officers: dict[str, str] = {}
+        self.admin_token = admin_token
+        #: the bearer header of each country's logged-in officer
+        self.officers: dict[str, dict[str, str]] = {}
 
     async def open_offices(self) -> None:
         for country, office in OFFICES.items():
             officer = f"{country.lower()}-officer-{uuid.uuid4().hex[:6]}"
-            r = await self.http.post(f"{self.gateway}/v1/officers", json={"officer_id": officer, "office_id": office})
-            r.raise_for_status()
-            self.officers[country] = officer
+            self.officers[country] = await officer_session(self.http, self.gateway, self.admin_token, officer, office)
 
     async def declare(self, number: str, kind: str, country: str, items: list[int], **extra: Any) -> httpx.Response:
         body = {"kind": kind, "country": country, "items": items, **extra}
@@ -57,7 +58,7 @@ class Traveller:
 
     async def commit(self, token: str, at_country: str) -> httpx.Response:
         return await self.http.post(f"{self.gateway}/v1/commits", json={"token": token, "decision": "committed"},
-                                    headers={"X-Officer-Id": self.officers[at_country]})
+                                    headers=self.officers[at_country])
 
     async def history(self, number: str) -> list[dict[str, Any]]:
         r = await self.http.get(f"{self.core}/v1/carnets/{number}/transactions", headers=self.holder)
@@ -92,13 +93,13 @@ class Traveller:
         return next(x for x in reasons if x["rule"] == rule)
 
 
-async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Path,
+async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Path, admin_token: str,
                       progress: Callable[[str], None] = print, today: date | None = None) -> dict[str, Any]:
     steps = Steps(progress)
     today = today or datetime.now(timezone.utc).date()
     holder_id = f"hld_{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(timeout=10) as http:
-        t = Traveller(http, endpoints, holder_id, wallet_key)
+        t = Traveller(http, endpoints, holder_id, wallet_key, admin_token)
         await t.open_offices()
         number = await issue_carnet(bootstrap, issuance_request(today, holder_id, countries=("DE", "CH", "MX")))
         await poll(lambda: _known(http, t, number), "the core to record the carnet")
@@ -148,7 +149,7 @@ async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Pat
         old = today - timedelta(days=400)
         expired_number = await issue_carnet(bootstrap, issuance_request(today, expired_holder, countries=("CH",),
                                                                         issue_date=old))
-        late = Traveller(http, endpoints, expired_holder, wallet_key)
+        late = Traveller(http, endpoints, expired_holder, wallet_key, admin_token)
         await poll(lambda: _known(http, late, expired_number), "the core to record the expired carnet")
         refusals["expired carnet"] = await late.refused(expired_number, "importation", "CH", [1], "R12")
         steps.done("refused: entry into CH on a carnet that expired a month ago (R12)", expired_number)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -99,7 +100,10 @@ class LocalStack:
         # the stack plays that provider (deploy/local/identity.py). `env` may name another key.
         # The trust anchor signs the key list gateways trust; locally it lives beside the core's keys.
         self.anchor_path = self.data_dir / "keys" / "trust-anchor.pem"
-        env = {"ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
+        # The gateway's administration API (officer accounts, R18) answers only this per-stack token;
+        # the demo and journey use it to create their officers.
+        self.admin_token = (env or {}).get("ATA_GATEWAY_ADMIN_TOKEN") or secrets.token_urlsafe(32)
+        env = {"ATA_GATEWAY_ADMIN_TOKEN": self.admin_token, "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
                "ATA_TRUST_ANCHOR_KEY_PATH": str(self.anchor_path),
                "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH": str(trustlist.public_path(self.anchor_path)), **(env or {})}
         self.services: dict[str, ServiceProcess] = {

@@ -48,7 +48,7 @@ async def test_one_carnet_from_issuance_request_to_pushed_confirmation(kafka_boo
     async with LocalStack(tmp_path / "stack", kafka_bootstrap=kafka_bootstrap, database_url=database_url,
                           service_ports=ports, progress=lambda _: None) as stack:
         result = await run_scenario(stack.endpoints, stack.kafka_bootstrap, tmp_path / "out",
-                                    private_key_path(stack.data_dir), progress=lambda _: None)
+                                    private_key_path(stack.data_dir), stack.admin_token, progress=lambda _: None)
         number = result["carnet_number"]
         conn = await asyncpg.connect(database_url)
         try:

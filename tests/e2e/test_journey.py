@@ -19,7 +19,7 @@ async def test_export_transit_split_import_reexport_reimport_with_refusals(kafka
     offset = free_port_offset()
     async with LocalStack(tmp_path / "stack", kafka_bootstrap=kafka_bootstrap, database_url=database_url,
                           service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES}, progress=lambda _: None) as stack:
-        result = await run_journey(stack.endpoints, stack.kafka_bootstrap, private_key_path(stack.data_dir),
+        result = await run_journey(stack.endpoints, stack.kafka_bootstrap, private_key_path(stack.data_dir), stack.admin_token,
                                    progress=lambda _: None)
     number = result["carnet_number"]
     conn = await asyncpg.connect(database_url)

@@ -28,7 +28,7 @@ async def test_three_commits_while_the_core_is_down_are_recorded_once_each_when_
                           service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES}, progress=lambda _: None) as stack:
         holder = f"hld_{uuid.uuid4().hex[:8]}"
         async with httpx.AsyncClient(timeout=10) as http:
-            t = Traveller(http, stack.endpoints, holder, private_key_path(stack.data_dir))
+            t = Traveller(http, stack.endpoints, holder, private_key_path(stack.data_dir), stack.admin_token)
             await t.open_offices()
             today = datetime.now(timezone.utc).date()
             number = await issue_carnet(stack.kafka_bootstrap, issuance_request(today, holder))

@@ -14,6 +14,11 @@ from runtime.service import Service
 from runtime.settings import Settings
 
 
+#: The gateway's administration token in service tests (officer accounts, R18).
+ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
 class FixedClock:
     """An injected clock the test moves by hand."""
 
@@ -40,7 +45,8 @@ def settings(database_url: str, tmp_path: Any) -> Settings:
     trustlist.ensure_anchor(anchor)
     return Settings(database_url=database_url, kafka_bootstrap_servers="in-memory:9092", data_dir=tmp_path, db_pool_max=4,
                     wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path), trust_anchor_key_path=anchor,
-                    trust_anchor_public_key_path=trustlist.public_path(anchor))
+                    trust_anchor_public_key_path=trustlist.public_path(anchor),
+                    gateway_admin_token=ADMIN_TOKEN)
 
 
 @pytest.fixture

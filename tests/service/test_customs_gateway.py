@@ -17,7 +17,7 @@ from contracts.txcode import new_transaction_code
 from customs_gateway.app import build
 from runtime.cose import SigningKey, generate_signing_key, sign_token
 from runtime.qr import qr_png
-from tests.service.conftest import outbox
+from tests.service.conftest import ADMIN, outbox
 from tests.support.databases import snapshot
 from tests.support.messages import signing_key_published, trust_list, wire
 
@@ -58,16 +58,43 @@ def client(service: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://gateway")
 
 
-async def officers(http: httpx.AsyncClient) -> None:
+PASSWORD = "correct horse battery staple"
+#: Bearer headers of the officers logged in by the `gateway` fixture.
+AUTH: dict[str, dict[str, str]] = {}
+SECRETS: dict[str, str] = {}
+
+
+async def create_officer(http: httpx.AsyncClient, officer: str, office: str, password: str = PASSWORD) -> str:
+    """Creates the account through the admin API; answers the TOTP secret (shown once)."""
+    r = await http.post("/v1/admin/officers", json={"officer_id": officer, "office_id": office, "password": password},
+                        headers=ADMIN)
+    assert r.status_code == 201, r.text
+    assert r.json()["totp_uri"].startswith("otpauth://totp/")
+    return r.json()["totp_secret"]
+
+
+async def log_in(http: httpx.AsyncClient, officer: str, secret: str, at: datetime, password: str = PASSWORD) -> dict[str, str]:
+    import pyotp
+
+    r = await http.post("/v1/sessions", json={"officer_id": officer, "password": password,
+                                              "totp": pyotp.TOTP(secret).at(at)})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+async def officers(http: httpx.AsyncClient, at: datetime) -> None:
+    AUTH.clear()
     for officer, office in ((FR_OFFICER, "FR-CDG-FRET"), (CH_OFFICER, "CH-GVA-AIR")):
-        r = await http.post("/v1/officers", json={"officer_id": officer, "office_id": office})
-        assert r.status_code == 201, r.text
-        assert r.json()["created"] is True
+        SECRETS[officer] = await create_officer(http, officer, office)
+        AUTH[officer] = await log_in(http, officer, SECRETS[officer], at)
+
+
+def auth(officer: str = FR_OFFICER) -> dict[str, str]:
+    return AUTH.get(officer, {"Authorization": "Bearer not-a-session"})
 
 
 async def commit(http: httpx.AsyncClient, token: str, officer: str = FR_OFFICER, **body: Any) -> httpx.Response:
-    return await http.post("/v1/commits", json={"token": token, "decision": "committed", **body},
-                           headers={"X-Officer-Id": officer})
+    return await http.post("/v1/commits", json={"token": token, "decision": "committed", **body}, headers=auth(officer))
 
 
 async def commits(service: Any) -> list[Any]:
@@ -93,7 +120,7 @@ def gateway(settings, clock, running):
         async with running(service) as broker, client(service) as http:
             key = generate_signing_key()
             await learn_key(broker, key, clock.now - timedelta(days=1))
-            await officers(http)
+            await officers(http, clock.now)
             yield Gateway(service, broker, http, key)
 
     return _open
@@ -170,7 +197,7 @@ async def test_a_refusal_is_posted_with_its_reason(gateway, clock):
     async with gateway() as g:
         token, _ = make_token(g.key, clock.now)
         r = await g.http.post("/v1/commits", json={"token": token, "decision": "refused", "refusal_reason": "seal broken"},
-                              headers={"X-Officer-Id": FR_OFFICER})
+                              headers=auth(FR_OFFICER))
         queued = await outbox(g.service)
     assert r.status_code == 202
     assert (queued[0]["payload"]["decision"], queued[0]["payload"]["refusal_reason"]) == ("refused", "seal broken")
@@ -199,7 +226,7 @@ REFUSALS = {
     # name: (how to make the token, officer, extra body, status, reason)
     "wrong_country": (lambda key, now: make_token(key, now, kind=K.IMPORTATION, country="CH")[0], FR_OFFICER, {}, 403,
                       "wrong_country"),
-    "unknown_officer": (lambda key, now: make_token(key, now)[0], "nobody", {}, 403, "unknown_officer"),
+    "no_session": (lambda key, now: make_token(key, now)[0], "nobody", {}, 401, "unauthenticated"),
     "unknown_kid": (lambda key, now: make_token(generate_signing_key(), now)[0], FR_OFFICER, {}, 422, "unknown_kid"),
     "R13": (lambda key, now: make_token(key, now, kind=K.IMPORTATION, country="CH")[0], CH_OFFICER,
             {"final_date": "2027-11-22"}, 422, "R13"),
@@ -252,6 +279,7 @@ async def test_an_expired_token_is_refused(gateway, clock):
     async with gateway() as g:
         token, claims = make_token(g.key, clock.now)
         clock.now = claims.expires_at
+        AUTH[FR_OFFICER] = await log_in(g.http, FR_OFFICER, SECRETS[FR_OFFICER], clock.now)  # sessions last 8 h
         r = await commit(g.http, token)
         rows = await commits(g.service)
         queued = await outbox(g.service)
@@ -266,12 +294,14 @@ async def test_r13_final_date_on_the_expiry_day_is_accepted(gateway, clock):
     assert r.status_code == 202, r.text
 
 
-async def test_officer_for_an_unknown_office_is_404(gateway):
+async def test_officer_for_an_unknown_office_is_404_and_an_existing_id_409(gateway):
     async with gateway() as g:
-        r = await g.http.post("/v1/officers", json={"officer_id": "x-1", "office_id": "XX-NOWHERE"})
-        again = await g.http.post("/v1/officers", json={"officer_id": FR_OFFICER, "office_id": "FR-CDG-FRET"})
+        r = await g.http.post("/v1/admin/officers", json={"officer_id": "x-1", "office_id": "XX-NOWHERE",
+                                                          "password": PASSWORD}, headers=ADMIN)
+        again = await g.http.post("/v1/admin/officers", json={"officer_id": FR_OFFICER, "office_id": "FR-CDG-FRET",
+                                                              "password": PASSWORD}, headers=ADMIN)
     assert r.status_code == 404 and r.json()["detail"]["reason"] == "unknown_office"
-    assert again.status_code == 201 and again.json()["created"] is False
+    assert again.status_code == 409 and again.json()["detail"]["reason"] == "officer_exists"
 
 
 # --- scans -------------------------------------------------------------------------------------
@@ -280,9 +310,9 @@ async def test_officer_for_an_unknown_office_is_404(gateway):
 async def test_scan_shows_the_claims_and_records_nothing(gateway, clock):
     async with gateway() as g:
         token, claims = make_token(g.key, clock.now, items=(1, 3))
-        r = await g.http.post("/v1/scans", json={"token": token}, headers={"X-Officer-Id": FR_OFFICER})
-        unknown = await g.http.post("/v1/scans", json={"token": token}, headers={"X-Officer-Id": "nobody"})
-        bad = await g.http.post("/v1/scans", json={"token": _tamper(token)}, headers={"X-Officer-Id": FR_OFFICER})
+        r = await g.http.post("/v1/scans", json={"token": token}, headers=auth(FR_OFFICER))
+        unknown = await g.http.post("/v1/scans", json={"token": token}, headers=auth("nobody"))
+        bad = await g.http.post("/v1/scans", json={"token": _tamper(token)}, headers=auth(FR_OFFICER))
         rows = await commits(g.service)
         queued = await outbox(g.service)
         # a scanned token can still be committed afterwards
@@ -292,7 +322,7 @@ async def test_scan_shows_the_claims_and_records_nothing(gateway, clock):
     assert (body["carnet_number"], body["kind"], body["country"], body["items"], body["sequence"], body["carnet_expiry"],
             body["general_list_digest"]) == (NUMBER, "exportation", "FR", [1, 3], 1, "2027-11-21", claims.general_list_digest)
     assert body["transaction_code"].replace("-", "") == claims.transaction_code
-    assert unknown.status_code == 403
+    assert unknown.status_code == 401 and unknown.headers["www-authenticate"] == "Bearer"
     assert bad.status_code == 422
     assert rows == [] and queued == []
     assert committed.status_code == 202
@@ -303,12 +333,12 @@ async def test_scan_image_decodes_the_qr_and_verifies(gateway, clock):
         token, claims = make_token(g.key, clock.now)
         png = qr_png(token)
         r = await g.http.post("/v1/scans/image", files={"image": ("qr.png", png, "image/png")},
-                              headers={"X-Officer-Id": FR_OFFICER})
+                              headers=auth(FR_OFFICER))
         other_key, _ = make_token(generate_signing_key(), clock.now)
         unknown = await g.http.post("/v1/scans/image", files={"image": ("qr.png", qr_png(other_key), "image/png")},
-                                    headers={"X-Officer-Id": FR_OFFICER})
+                                    headers=auth(FR_OFFICER))
         not_image = await g.http.post("/v1/scans/image", files={"image": ("qr.txt", b"hello, customs", "text/plain")},
-                                      headers={"X-Officer-Id": FR_OFFICER})
+                                      headers=auth(FR_OFFICER))
         rows = await commits(g.service)
     assert r.status_code == 200, r.text
     assert r.json()["transaction_code"].replace("-", "") == claims.transaction_code
@@ -354,7 +384,7 @@ async def test_r5_tokens_of_a_voided_carnet_stop_verifying_offline_and_after_a_r
         token, _ = make_token(g.key, clock.now)
         await carnet_status(g.broker, "voided", clock.now)
         r = await commit(g.http, token)
-        scan = await g.http.post("/v1/scans", json={"token": token}, headers={"X-Officer-Id": FR_OFFICER})
+        scan = await g.http.post("/v1/scans", json={"token": token}, headers=auth(FR_OFFICER))
         rows = await commits(g.service)
         fresh = build(settings, clock=clock).state["handlers"]  # a restarted gateway reloads what it learned
         async with g.service.pool.acquire() as conn:
@@ -391,13 +421,13 @@ async def test_rotation_keeps_old_tokens_verifiable_and_a_key_left_out_of_the_li
         await g.broker.publish(body, SIGNING_KEYS.name, key=b"trust-list", headers=headers)
         new_token, _ = make_token(new, clock.now, carnet_number="FR2600000028")
         late_old, _ = make_token(g.key, clock.now + timedelta(minutes=5), carnet_number="FR2600000036")
-        scans = [await g.http.post("/v1/scans", json={"token": t}, headers={"X-Officer-Id": FR_OFFICER})
+        scans = [await g.http.post("/v1/scans", json={"token": t}, headers=auth(FR_OFFICER))
                  for t in (old_token, new_token, late_old)]
         # later, the old key's tokens have all expired: the list drops it, and its tokens fail as unknown
         body, headers, _ = wire(trust_list(settings.trust_anchor_key_path, 101, clock.now, (new, clock.now, None)),
                                 producer="core")
         await g.broker.publish(body, SIGNING_KEYS.name, key=b"trust-list", headers=headers)
-        dropped = await g.http.post("/v1/scans", json={"token": old_token}, headers={"X-Officer-Id": FR_OFFICER})
+        dropped = await g.http.post("/v1/scans", json={"token": old_token}, headers=auth(FR_OFFICER))
     assert [r.status_code for r in scans] == [200, 200, 422]
     assert scans[2].json()["detail"]["reason"] == "key_not_valid"  # signed by the old key after it stopped signing
     assert dropped.status_code == 422 and dropped.json()["detail"]["reason"] == "unknown_kid"

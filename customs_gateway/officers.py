@@ -1,0 +1,95 @@
+"""Officer logins and sessions (R18): password + TOTP, lockout, opaque bearer sessions, audited."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+
+from customs_gateway import accounts
+from customs_gateway import repository as repo
+from customs_gateway.domain import Office
+from customs_gateway.handlers import GatewayMetrics
+from runtime.service import Clock
+
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+SESSION_TTL = timedelta(hours=8)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+@dataclass(frozen=True)
+class Login:
+    outcome: str  # success, unknown_officer, locked, bad_password, bad_totp, totp_reused
+    token: str | None = None
+    expires_at: object = None
+    locked_until: object = None
+
+
+@dataclass(frozen=True)
+class SessionOfficer:
+    officer_id: str
+    office: Office
+    token_hash: bytes
+
+
+class Officers:
+    def __init__(self, metrics: GatewayMetrics, clock: Clock) -> None:
+        self.metrics = metrics
+        self.clock = clock
+
+    async def login(self, conn: asyncpg.Connection, officer_id: str, password: str, code: str) -> Login:
+        now = self.clock()
+        async with conn.transaction():
+            row = await repo.officer_for_login(conn, officer_id)
+            office_id = row["office_id"] if row else None
+            if row is None or not row["active"] or not row["password_hash"] or not row["totp_secret"]:
+                await asyncio.to_thread(accounts.verify_password, password, None)  # same cost as a real check
+                result = Login("unknown_officer")
+            elif row["locked_until"] is not None and row["locked_until"] > now:
+                result = Login("locked", locked_until=row["locked_until"])
+            else:
+                ok = await asyncio.to_thread(accounts.verify_password, password, row["password_hash"])
+                step = accounts.totp_step(row["totp_secret"], code, now) if ok else None
+                if not ok:
+                    outcome = "bad_password"
+                elif step is None:
+                    outcome = "bad_totp"
+                elif row["last_totp_step"] is not None and step <= row["last_totp_step"]:
+                    outcome = "totp_reused"  # a code (or an older one) already spent: RFC 6238 section 5.2
+                else:
+                    outcome = "success"
+                if outcome == "success":
+                    token = secrets.token_urlsafe(32)
+                    await repo.login_succeeded(conn, officer_id, step)  # type: ignore[arg-type]
+                    await repo.insert_session(conn, token_hash(token), officer_id, now, now + SESSION_TTL)
+                    result = Login("success", token=token, expires_at=now + SESSION_TTL)
+                else:
+                    failed = row["failed_logins"] + 1
+                    locked_until = now + LOCKOUT if failed >= MAX_FAILURES else None
+                    await repo.login_failed(conn, officer_id, 0 if locked_until else failed, locked_until)
+                    result = Login(outcome, locked_until=locked_until)
+            await repo.audit(conn, now, "login", result.outcome, officer_id=officer_id, office_id=office_id,
+                             detail={"locked_until": result.locked_until} if result.locked_until else None)
+            if result.outcome not in ("success", "locked") and result.locked_until is not None:
+                await repo.audit(conn, now, "lockout", "locked", officer_id=officer_id, office_id=office_id,
+                                 detail={"failures": MAX_FAILURES, "until": result.locked_until})
+        self.metrics.logins(result.outcome).inc()
+        return result
+
+    async def session(self, conn: asyncpg.Connection, token: str) -> SessionOfficer | None:
+        found = await repo.session_officer(conn, token_hash(token), self.clock())
+        return SessionOfficer(found[0], found[1], token_hash(token)) if found else None
+
+    async def logout(self, conn: asyncpg.Connection, who: SessionOfficer) -> None:
+        async with conn.transaction():
+            await repo.delete_session(conn, who.token_hash)
+            await repo.audit(conn, self.clock(), "logout", "success", officer_id=who.officer_id,
+                             office_id=who.office.office_id)
