@@ -35,12 +35,12 @@ ISSUANCE_REQUESTS = Topic(
     "NGAs ask for carnets to be issued.",
 )
 ISSUANCE_EVENTS = Topic(
-    "ata.issuance.events.v1", 6, "carnet_number (issued) or request_id (rejected)", ("issuer",), ("core", "nga"),
+    "ata.issuance.events.v1", 6, "carnet_number (issued) or request_id (rejected)", ("issuer",), ("core", "nga", "customs_gateway"),
     (m.CarnetIssued, m.IssuanceRejected, m.DuplicateCarnetIssued, m.ReplacementCarnetIssued),
     "Answers to issuance requests; the core builds its ledger from the issued carnets.",
 )
 DECLARATIONS = Topic(
-    "ata.declarations.v1", 6, "carnet_number", ("core",), (),
+    "ata.declarations.v1", 6, "carnet_number", ("core",), ("customs_gateway",),
     (m.DeclarationSubmitted, m.TokenIssued, m.DeclarationRefused),
     "Declarations prepared by holders and the tokens issued for them (audit trail).",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.topics import CARNET_STATUS, SIGNING_KEYS
+from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS
 from customs_gateway.api import officer_router
 from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
 from runtime import trustlist
@@ -19,7 +19,8 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     # Raises TrustListError without the anchor: a gateway that trusts no list can verify nothing.
     anchor = trustlist.load_anchor_public(settings.trust_anchor_public_key_path)
     handlers = GatewayHandlers(GatewayMetrics(service.registry), clock, anchor)
-    service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event})
+    service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event,
+                     ISSUANCE_EVENTS: handlers.issuance_event, DECLARATIONS: handlers.declaration_event})
     admin_token = settings.gateway_admin_token.get_secret_value() if settings.gateway_admin_token else None
     service.include(officer_router(handlers, lambda: service.pool, admin_token))
     service.state["handlers"] = handlers

@@ -12,13 +12,35 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ec
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from contracts.messages import CarnetStatusChanged, CustomsCommitPosted, Payload, SigningKeyPublished, TrustListPublished
+from contracts.kinds import DeclarationKind
+from contracts.messages import (
+    CarnetIssued,
+    CarnetStatusChanged,
+    CustomsCommitPosted,
+    DeclarationSubmitted,
+    DuplicateCarnetIssued,
+    Payload,
+    ReplacementCarnetIssued,
+    SigningKeyPublished,
+    TokenIssued,
+    TrustListPublished,
+)
 from contracts.token import ClaimsError, DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS
-from customs_gateway import domain, repository as repo
-from customs_gateway.domain import Blocked, CommitRefused, KeyWindow, Office
-from runtime.consumer import Inbound
+from contracts.txcode import TransactionCodeError, parse_transaction_code
+from customs_gateway import domain
+from customs_gateway import repository as repo
+from customs_gateway.domain import (
+    Blocked,
+    CommitRefused,
+    Declared,
+    KeyWindow,
+    Office,
+    SlidingWindow,
+    Verification,
+)
 from runtime import trustlist
+from runtime.consumer import Inbound
 from runtime.cose import TokenError, public_key_from_jwk, verify_token
 from runtime.metrics import LATENCY_BUCKETS
 from runtime.outbox import emit
@@ -26,6 +48,13 @@ from runtime.service import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "customs_gateway"
+LOOKUPS_PER_MINUTE = 10
+
+
+class RateLimited(CommitRefused):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("rate_limited", f"too many code lookups; try again in {int(retry_after + 0.999)} s", 429)
+        self.retry_after = int(retry_after + 0.999)
 
 
 class GatewayMetrics:
@@ -37,6 +66,8 @@ class GatewayMetrics:
         self.trust_lists = Counter("ata_trust_lists_total", "Trust lists received, by outcome.", ["outcome"],
                                    registry=registry).labels
         self.logins = Counter("ata_officer_logins", "Officer logins, by outcome.", ["outcome"], registry=registry).labels
+        self.code_lookups = Counter("ata_code_lookups_total", "Typed transaction-code lookups, by outcome.", ["outcome"],
+                                    registry=registry).labels
         self.verify_seconds = Histogram("ata_token_verify_seconds", "Time to verify one token.", buckets=LATENCY_BUCKETS,
                                         registry=registry)
 
@@ -74,6 +105,8 @@ class GatewayHandlers:
         self.keys = KeyCache()
         #: Voided and closed carnets (R5, R7), in memory like the keys: scans never wait on a lookup.
         self.blocked: dict[str, Blocked] = {}
+        #: Typed-code lookups per officer (issue 4, item 3): guessing codes is slow even with a session.
+        self.lookups = SlidingWindow(LOOKUPS_PER_MINUTE, 60.0)
 
     async def load_trust(self, conn: asyncpg.Connection) -> None:
         for row in await repo.keys(conn):
@@ -120,6 +153,9 @@ class GatewayHandlers:
 
     def verify(self, token: str) -> DeclarationClaims:
         """Signature, expiry and key validity, offline; raises CommitRefused with the reason."""
+        return self._verify(token)[0]
+
+    def _verify(self, token: str) -> tuple[DeclarationClaims, str]:
         used: list[bytes] = []
 
         def resolve(kid: bytes) -> ec.EllipticCurvePublicKey | None:
@@ -146,15 +182,22 @@ class GatewayHandlers:
             self.metrics.verifications(exc.reason).inc()
             raise
         self.metrics.verifications("valid").inc()
-        return claims
+        return claims, used[-1].hex()
 
-    async def scan(self, conn: asyncpg.Connection, officer_id: str, office: Office, token: str) -> DeclarationClaims:
+    async def _verification(self, conn: asyncpg.Connection, d: Declared, office: Office,
+                            kid: str | None = None) -> Verification:
+        return domain.verification(d, office, self.clock(), replayed=await repo.already_decided(conn, d.token_id,
+                                                                                                 d.transaction_code),
+                                   blocked=self.blocked.get(d.carnet_number),
+                                   carnet=await repo.carnet_on_file(conn, d.carnet_number), kid=kid)
+
+    async def scan(self, conn: asyncpg.Connection, officer_id: str, office: Office, token: str) -> Verification:
         """Verify offline; only the audit log records that this officer looked (R18).
 
         R18: an officer sees only declarations for their own country's customs; another country's
         carnet data is not shown (and the attempt is audited)."""
         try:
-            claims = self.verify(token)
+            claims, kid = self._verify(token)
         except CommitRefused as exc:
             await repo.audit(conn, self.clock(), "scan", exc.reason, officer_id=officer_id, office_id=office.office_id)
             raise
@@ -165,51 +208,142 @@ class GatewayHandlers:
             await repo.audit(conn, self.clock(), "scan", exc.reason, officer_id=officer_id, office_id=office.office_id,
                              carnet_number=claims.carnet_number, detail=detail)
             raise
+        v = await self._verification(conn, Declared.from_claims(claims), office, kid)
         await repo.audit(conn, self.clock(), "scan", "valid", officer_id=officer_id, office_id=office.office_id,
-                         carnet_number=claims.carnet_number, detail=detail)
-        return claims
+                         carnet_number=claims.carnet_number,
+                         detail={**detail, "mismatches": [c.check for c in v.mismatches]})
+        return v
 
-    async def commit(self, conn: asyncpg.Connection, officer_id: str, office: Office, token: str, decision: str,
-                     final_date: date | None, refusal_reason: str | None) -> tuple[UUID, DeclarationClaims]:
-        action = "commit" if decision == "committed" else "refusal"
-        claims: DeclarationClaims | None = None
+    def _parse_code(self, code: str) -> str:
         try:
-            claims = self.verify(token)
-            domain.check_scan(claims, office)
-            if decision == "committed":
-                domain.check_entry(claims, office, self.clock())
-                domain.check_final_date(claims, final_date)
+            return parse_transaction_code(code)
+        except TransactionCodeError as exc:
+            self.metrics.code_lookups("bad_code").inc()
+            raise CommitRefused("bad_code", str(exc)) from exc
+
+    async def _declared_by_code(self, conn: asyncpg.Connection, officer_id: str, office: Office, code: str,
+                                action: str) -> Declared:
+        """Check character first (no lookup, no rate-limit use), then the officer's rate limit, then the lookup."""
+        canonical = self._parse_code(code)
+        wait = self.lookups.take(officer_id, self.clock())
+        if wait is not None:
+            self.metrics.code_lookups("rate_limited").inc()
+            await repo.audit(conn, self.clock(), action, "rate_limited", officer_id=officer_id, office_id=office.office_id,
+                             detail={"transaction_code": canonical})
+            raise RateLimited(wait)
+        row = await repo.declaration_on_file(conn, canonical)
+        if row is None:
+            self.metrics.code_lookups("unknown").inc()
+            await repo.audit(conn, self.clock(), action, "unknown", officer_id=officer_id, office_id=office.office_id,
+                             detail={"transaction_code": canonical})
+            raise CommitRefused("unknown_code", "no declaration with this transaction code at this gateway", 404)
+        self.metrics.code_lookups("found").inc()
+        carnet = await repo.carnet_on_file(conn, row["carnet_number"])
+        return Declared(row["carnet_number"], canonical, DeclarationKind(row["kind"]), row["country"],
+                        tuple(row["items"]), row["sequence"], carnet.expiry_date if carnet else None,
+                        None, row["token_id"], row["token_expires_at"], False)
+
+    async def lookup(self, conn: asyncpg.Connection, officer_id: str, office: Office, code: str) -> Verification:
+        """The typed fallback: the declaration the core accepted under this code, with the same checks."""
+        d = await self._declared_by_code(conn, officer_id, office, code, "code_lookup")
+        detail = {"transaction_code": d.transaction_code, "kind": d.kind.value, "country": d.country}
+        try:
+            domain.check_scan(d, office)
         except CommitRefused as exc:
-            await repo.audit(conn, self.clock(), action, exc.reason, officer_id=officer_id, office_id=office.office_id,
-                             carnet_number=claims.carnet_number if claims else None,
-                             detail={"decision": decision, "message": str(exc)})
+            await repo.audit(conn, self.clock(), "code_lookup", exc.reason, officer_id=officer_id,
+                             office_id=office.office_id, carnet_number=d.carnet_number, detail=detail)
             raise
+        v = await self._verification(conn, d, office)
+        await repo.audit(conn, self.clock(), "code_lookup", "found", officer_id=officer_id, office_id=office.office_id,
+                         carnet_number=d.carnet_number,
+                         detail={**detail, "mismatches": [c.check for c in v.mismatches]})
+        return v
+
+    async def commit(self, conn: asyncpg.Connection, officer_id: str, office: Office, token: str | None, decision: str,
+                     final_date: date | None, refusal_reason: str | None, *,
+                     transaction_code: str | None = None) -> tuple[UUID, Verification]:
+        """By token (verified offline) or by typed code (the declaration on file; its token must be known)."""
+        action = "commit" if decision == "committed" else "refusal"
+        d: Declared | None = None
+        try:
+            if token is not None:
+                claims, kid = self._verify(token)
+                d = Declared.from_claims(claims)
+            else:
+                kid = None
+                d = await self._declared_by_code(conn, officer_id, office, transaction_code or "", action)
+                if d.token_id is None:
+                    raise CommitRefused("not_ready", "the core has not issued the token of this declaration yet; "
+                                                     "try again in a moment", 409)
+                domain.check_carnet(d, self.blocked.get(d.carnet_number))
+            domain.check_scan(d, office)
+            v = await self._verification(conn, d, office, kid)
+            if not d.from_token and any(c.check == "expiry" and c.ok is False for c in v.checks):
+                raise CommitRefused("expired", "the declaration's token has expired: a new declaration is needed")
+            domain.check_mismatches(v)
+            if decision == "committed":
+                domain.check_entry(d, office, self.clock())
+                domain.check_final_date(d, final_date)
+        except CommitRefused as exc:
+            if exc.reason not in ("rate_limited", "unknown_code", "bad_code"):  # audited where they happen (or never)
+                await repo.audit(conn, self.clock(), action, exc.reason, officer_id=officer_id,
+                                 office_id=office.office_id, carnet_number=d.carnet_number if d else None,
+                                 detail={"decision": decision, "message": str(exc)})
+            raise
+        assert d.token_id is not None
         commit_id, now = uuid4(), self.clock().astimezone(ZoneInfo(office.timezone))
         async with conn.transaction():
             fresh = await repo.insert_commit(
-                conn, commit_id=commit_id, token_id=claims.token_id, transaction_code=claims.transaction_code,
-                carnet_number=claims.carnet_number, kind=claims.kind.value, country=claims.country, items=list(claims.items),
+                conn, commit_id=commit_id, token_id=d.token_id, transaction_code=d.transaction_code,
+                carnet_number=d.carnet_number, kind=d.kind.value, country=d.country, items=list(d.items),
                 office_id=office.office_id, officer_id=officer_id, decision=decision, final_date=final_date,
                 refusal_reason=refusal_reason, decided_at=now,
             )
             if fresh:
                 await emit(conn, CUSTOMS_COMMITS.name, CustomsCommitPosted(
-                    commit_id=commit_id, carnet_number=claims.carnet_number, transaction_code=claims.transaction_code,
-                    token_id=claims.token_id, kind=claims.kind, country=claims.country, items=list(claims.items),
+                    commit_id=commit_id, carnet_number=d.carnet_number, transaction_code=d.transaction_code,
+                    token_id=d.token_id, kind=d.kind, country=d.country, items=list(d.items),
                     office_id=office.office_id, office_timezone=office.timezone, officer_id=officer_id, decision=decision,
                     final_date=final_date, refusal_reason=refusal_reason, decided_at=now,
-                ), key=claims.carnet_number, producer=PRODUCER)
+                ), key=d.carnet_number, producer=PRODUCER)
             await repo.audit(conn, now, action, "posted" if fresh else "replayed", officer_id=officer_id,
-                             office_id=office.office_id, carnet_number=claims.carnet_number,
+                             office_id=office.office_id, carnet_number=d.carnet_number,
                              detail={"decision": decision, "commit_id": str(commit_id) if fresh else None,
-                                     "kind": claims.kind.value, "items": list(claims.items),
-                                     "final_date": final_date, "refusal_reason": refusal_reason})
+                                     "kind": d.kind.value, "items": list(d.items), "by": "token" if d.from_token else "code",
+                                     "final_date": final_date, "refusal_reason": refusal_reason,
+                                     "mismatches": [c.check for c in v.mismatches]})
         if not fresh:
             self.metrics.verifications("replayed").inc()
-            log.warning("replayed token %s for carnet %s at office %s", claims.token_id, claims.carnet_number, office.office_id)
+            log.warning("replayed token %s for carnet %s at office %s", d.token_id, d.carnet_number, office.office_id)
             raise CommitRefused("replayed", "this declaration was already decided", 409)
-        self.metrics.commits(claims.kind.value, claims.country, decision).inc()
-        return commit_id, claims
+        self.metrics.commits(d.kind.value, d.country, decision).inc()
+        return commit_id, v
+
+    # --- carnets and declarations on file (issue 4) -------------------------------------------------------
+
+    async def issuance_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
+        p = inbound.payload
+        if isinstance(p, CarnetIssued):
+            await self._carnet_on_file(conn, p)
+        elif isinstance(p, ReplacementCarnetIssued):
+            await self._carnet_on_file(conn, p.replacement)
+        elif isinstance(p, DuplicateCarnetIssued) and not await repo.copy_carnet_on_file(
+                conn, p.original_number, p.duplicate_number):
+            log.warning("duplicate %s of %s: the original is not on file", p.duplicate_number, p.original_number)
+        # IssuanceRejected: nothing was issued
+
+    async def _carnet_on_file(self, conn: asyncpg.Connection, c: CarnetIssued) -> None:
+        await repo.insert_carnet_on_file(conn, c.carnet_number, c.nga, list(c.countries), c.issue_date, c.expiry_date,
+                                         c.general_list_digest, [i.model_dump() for i in c.items])
+
+    async def declaration_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
+        p = inbound.payload
+        if isinstance(p, DeclarationSubmitted):
+            await repo.insert_declaration_on_file(conn, parse_transaction_code(p.transaction_code), p.declaration_id,
+                                                  p.carnet_number, p.kind.value, p.country, list(p.items), p.sequence)
+        elif isinstance(p, TokenIssued):
+            await repo.set_declaration_token(conn, p.declaration_id, p.token_id, p.expires_at)
+        # DeclarationRefused: nothing to look up
 
 
 def _json(value: object) -> dict[str, str]:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from customs_gateway.domain import Office
+from customs_gateway.domain import CarnetOnFile, Office
 
 
 async def held_sequence(conn: asyncpg.Connection) -> int:
@@ -139,3 +139,68 @@ async def set_carnet_status(conn: asyncpg.Connection, number: str, status: str, 
 
 async def blocked_carnets(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT carnet_number, status, rule, successor, reason FROM carnet_status WHERE status <> 'active'")
+
+
+# --- carnets and declarations on file (issue 4) ---------------------------------------------------------------
+
+
+async def insert_carnet_on_file(conn: asyncpg.Connection, number: str, home_country: str, countries: list[str],
+                                issue_date: date, expiry_date: date, digest: str, items: list[dict[str, Any]]) -> None:
+    """An issued carnet never changes: the first copy stays."""
+    await conn.execute(
+        "INSERT INTO carnets_on_file (carnet_number, home_country, countries, issue_date, expiry_date,"
+        " general_list_digest, items) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT DO NOTHING",
+        number, home_country, countries, issue_date, expiry_date, digest, json.dumps(items))
+
+
+async def copy_carnet_on_file(conn: asyncpg.Connection, original: str, duplicate: str) -> bool:
+    """R5: the duplicate carries the original's list under its own number. False if the original is not on file."""
+    return bool(await conn.fetchval(
+        "WITH src AS (SELECT * FROM carnets_on_file WHERE carnet_number = $1),"
+        " ins AS (INSERT INTO carnets_on_file (carnet_number, home_country, countries, issue_date, expiry_date,"
+        " general_list_digest, items) SELECT $2, home_country, countries, issue_date, expiry_date, general_list_digest,"
+        " items FROM src ON CONFLICT DO NOTHING)"
+        " SELECT EXISTS (SELECT 1 FROM src)", original, duplicate))
+
+
+async def carnet_on_file(conn: asyncpg.Connection, number: str) -> CarnetOnFile | None:
+    row = await conn.fetchrow("SELECT carnet_number, home_country, countries, expiry_date, general_list_digest, items"
+                              " FROM carnets_on_file WHERE carnet_number = $1", number)
+    if row is None:
+        return None
+    items = json.loads(row["items"]) if isinstance(row["items"], str) else row["items"]
+    return CarnetOnFile(row["carnet_number"], row["home_country"], tuple(row["countries"]), row["expiry_date"],
+                        row["general_list_digest"],
+                        {int(i["item_number"]): (int(i["quantity"]), str(i["origin_country"])) for i in items})
+
+
+async def insert_declaration_on_file(conn: asyncpg.Connection, code: str, declaration_id: UUID, number: str, kind: str,
+                                     country: str, items: list[int], sequence: int) -> None:
+    """A token that arrived first is picked up from declaration_tokens."""
+    await conn.execute(
+        "INSERT INTO declarations_on_file (transaction_code, declaration_id, carnet_number, kind, country, items,"
+        " sequence, token_id, token_expires_at)"
+        " SELECT $1, $2, $3, $4, $5, $6, $7, t.token_id, t.expires_at FROM (SELECT 1) one"
+        " LEFT JOIN declaration_tokens t ON t.declaration_id = $2 ON CONFLICT DO NOTHING",
+        code, declaration_id, number, kind, country, items, sequence)
+
+
+async def set_declaration_token(conn: asyncpg.Connection, declaration_id: UUID, token_id: UUID,
+                                expires_at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO declaration_tokens (declaration_id, token_id, expires_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (declaration_id) DO UPDATE SET token_id = EXCLUDED.token_id, expires_at = EXCLUDED.expires_at",
+        declaration_id, token_id, expires_at)
+    await conn.execute("UPDATE declarations_on_file SET token_id = $2, token_expires_at = $3 WHERE declaration_id = $1",
+                       declaration_id, token_id, expires_at)
+
+
+async def declaration_on_file(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT transaction_code, declaration_id, carnet_number, kind, country, items, sequence, token_id,"
+        " token_expires_at FROM declarations_on_file WHERE transaction_code = $1", code)
+
+
+async def already_decided(conn: asyncpg.Connection, token_id: UUID | None, code: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM commits WHERE token_id = $1 OR transaction_code = $2)",
+                                    token_id, code))

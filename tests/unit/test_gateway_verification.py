@@ -1,0 +1,80 @@
+"""The gateway's pure decisions of issue 4: the verification checks and the per-officer sliding window."""
+
+from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from contracts.kinds import DeclarationKind as K
+from customs_gateway.domain import (
+    Blocked,
+    CarnetOnFile,
+    Declared,
+    MismatchRefused,
+    Office,
+    SlidingWindow,
+    check_mismatches,
+    verification,
+)
+
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+PARIS = Office("FR-CDG-FRET", "FR", "Europe/Paris")
+GENEVA = Office("CH-GVA-AIR", "CH", "Europe/Zurich")
+CARNET = CarnetOnFile("FR2600000010", "FR", ("CH", "GB"), date(2027, 11, 21), "ab" * 32,
+                      {1: (1, "DE"), 2: (4, "FR")})
+
+
+def declared(kind=K.EXPORTATION, country="FR", items=(1, 2), digest="ab" * 16, from_token=True) -> Declared:
+    return Declared("FR2600000010", "7K3M9QX2D4RA8", kind, country, items, 1, date(2027, 11, 21),
+                    digest if from_token else None, uuid4(), NOW + timedelta(hours=72), from_token)
+
+
+def oks(v) -> dict:
+    return {c.check: c.ok for c in v.checks}
+
+
+def test_everything_matching_has_no_mismatch_and_shows_only_the_declared_items():
+    v = verification(declared(items=(2,)), PARIS, NOW, replayed=False, blocked=None, carnet=CARNET, kid="a1")
+    assert set(oks(v).values()) == {True} and v.mismatches == []
+    assert v.carnet_view()["items"] == [{"item_number": 2, "quantity": 4, "origin_country": "FR"}]
+
+
+@pytest.mark.parametrize("kind, country, ok", [
+    (K.EXPORTATION, "FR", True), (K.REIMPORTATION, "CH", False), (K.IMPORTATION, "CH", True),
+    (K.IMPORTATION, "DE", False), (K.TRANSIT_ENTRY, "GB", True), (K.REEXPORTATION, "FR", False),
+])
+def test_countries_home_kinds_at_home_foreign_kinds_in_the_carnets_countries(kind, country, ok):
+    v = verification(declared(kind, country), Office("X", country, "UTC"), NOW, replayed=False, blocked=None,
+                     carnet=CARNET)
+    assert oks(v)["countries"] is ok
+
+
+def test_items_off_the_list_and_another_digest_block_a_commit_with_every_mismatch_named():
+    v = verification(declared(items=(1, 5), digest="cd" * 16), PARIS, NOW, replayed=True,
+                     blocked=Blocked("voided", "R5", None, "lost"), carnet=CARNET)
+    assert [c.check for c in v.mismatches] == ["replay", "carnet_status", "items_on_list", "digest"]
+    with pytest.raises(MismatchRefused) as refused:
+        check_mismatches(v)
+    assert refused.value.reason == "mismatch" and [c.check for c in refused.value.mismatches] == ["items_on_list", "digest"]
+
+
+def test_a_carnet_not_on_file_is_shown_but_does_not_block():
+    v = verification(declared(), PARIS, NOW, replayed=False, blocked=None, carnet=None)
+    assert oks(v)["carnet_on_file"] is False and oks(v)["items_on_list"] is None and v.carnet_view() is None
+    check_mismatches(v)
+
+
+def test_a_typed_code_has_no_token_signature_nor_digest():
+    v = verification(declared(from_token=False), PARIS, NOW, replayed=False, blocked=None, carnet=CARNET)
+    sig = v.checks[0]
+    assert (sig.check, sig.ok, sig.detail) == ("signature", True, "declared to the core; no token scanned")
+    assert oks(v)["digest"] is None
+
+
+def test_the_sliding_window_limits_per_key_and_frees_up_as_time_passes():
+    w = SlidingWindow(3, 60)
+    assert [w.take("a", NOW + timedelta(seconds=s)) for s in (0, 10, 20)] == [None, None, None]
+    assert w.take("a", NOW + timedelta(seconds=30)) == 30
+    assert w.take("b", NOW + timedelta(seconds=30)) is None
+    assert w.take("a", NOW + timedelta(seconds=60)) is None  # the first one left the window
+    assert w.take("a", NOW + timedelta(seconds=61)) == 9
