@@ -27,6 +27,7 @@ from core import repository as repo
 from core.auth import REASONS, CurrentParty, WalletVerifier
 from core.handlers import CoreHandlers, DeclarationRefusedError
 from runtime.qr import qr_png, qr_svg
+from runtime.text import PRINTABLE
 
 CarnetNumber = Annotated[str, Path(pattern=CARNET_NUMBER, description="Carnet number", examples=["FR2600000017"])]
 #: Wallet ids, as the issuer and the identity provider spell them.
@@ -46,7 +47,7 @@ class DeclarationRequest(BaseModel):
     country: str = Field(pattern=COUNTRY, description="Country of the crossing.", examples=["FR"])
     items: list[Annotated[int, Field(ge=1, le=9999)]] = Field(min_length=1, max_length=9999,
                                                              description="Item numbers that cross (R9).", examples=[[1, 2]])
-    intended_use: str | None = Field(None, min_length=1, max_length=500,
+    intended_use: str | None = Field(None, min_length=1, max_length=500, pattern=PRINTABLE,
                                      description="Intended use of the goods; required for an importation (R9).",
                                      examples=["Exhibition at the Geneva motor show"])
     closes: int | None = Field(None, ge=1, description=(

@@ -24,14 +24,14 @@ from fastapi import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.token import DeclarationClaims
 from contracts.txcode import format_transaction_code
 from customs_gateway import accounts
 from customs_gateway import repository as repo
-from customs_gateway.domain import CommitRefused
-from customs_gateway.handlers import GatewayHandlers
+from customs_gateway.domain import CommitRefused, MismatchRefused, Verification
+from customs_gateway.handlers import GatewayHandlers, RateLimited
 from customs_gateway.officers import Officers, SessionOfficer
 from runtime.qr import QrDecodeError, decode_qr_image
+from runtime.text import PRINTABLE
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 BEARER = {"WWW-Authenticate": "Bearer"}
@@ -48,14 +48,14 @@ class OfficeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     office_id: str = Field(pattern=r"^[A-Z]{2}-[A-Z0-9-]{1,61}$", examples=["FR-ORY-FRET"])
     country: str = Field(pattern=r"^[A-Z]{2}$", examples=["FR"])
-    region: str = Field(min_length=1, max_length=64, examples=["FR-IDF"])
-    name: str = Field(min_length=1, max_length=200)
-    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/Paris"])
+    region: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, examples=["FR-IDF"])
+    name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
+    timezone: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, examples=["Europe/Paris"])
 
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    officer_id: str = Field(min_length=1, max_length=64)
+    officer_id: str = Field(pattern=accounts.OFFICER_ID.pattern, max_length=64)
     password: str = Field(min_length=1, max_length=accounts.MAX_PASSWORD)
     totp: str = Field(pattern=r"^\s*[0-9]{6}\s*$", description="The 6-digit code of the officer's authenticator app.")
 
@@ -65,10 +65,40 @@ class ScanIn(BaseModel):
     token: str = Field(min_length=1, max_length=4400, description="The ATA1: string read from the QR.")
 
 
-class CommitIn(ScanIn):
+class CodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=40, description="The transaction code as typed or heard; lower case, "
+                      "spaces, dashes and the O/0, I/L/1 confusions are accepted.", examples=["7k3m-9qx2-d4ra-8"])
+
+
+class CommitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str | None = Field(None, min_length=1, max_length=4400, description="The ATA1: string read from the QR.")
+    transaction_code: str | None = Field(None, min_length=1, max_length=40,
+                                         description="Instead of a token: the typed transaction code.")
     decision: Literal["committed", "refused"] = Field(examples=["committed"])
     final_date: date | None = Field(None, description="R13: a final date for re-exportation earlier than the expiry.")
-    refusal_reason: str | None = Field(None, max_length=500)
+    refusal_reason: str | None = Field(None, max_length=500, pattern=PRINTABLE)
+
+
+class CheckOut(BaseModel):
+    check: str = Field(examples=["items_on_list"])
+    ok: bool | None = Field(description="null: not checked (nothing to check against).")
+    detail: str
+
+
+class CarnetItemOut(BaseModel):
+    item_number: int
+    quantity: int
+    origin_country: str
+
+
+class CarnetOut(BaseModel):
+    carnet_number: str
+    home_country: str
+    countries: list[str]
+    expiry_date: date
+    items: list[CarnetItemOut] = Field(description="Only the declared items.")
 
 
 class ScanOut(BaseModel):
@@ -77,9 +107,13 @@ class ScanOut(BaseModel):
     country: str
     items: list[int]
     sequence: int
-    carnet_expiry: date
+    carnet_expiry: date | None = Field(description="From the token; by typed code, from the carnet on file if any.")
     transaction_code: str
-    general_list_digest: str
+    general_list_digest: str | None = Field(description="From the token; null for a typed code.")
+    checks: list[CheckOut] = Field(description="Signature, expiry, territory, replay, carnet status, carnet on file, "
+                                   "items on the list, digest, countries.")
+    mismatches: list[CheckOut] = Field(description="Every failed check.")
+    carnet: CarnetOut | None = Field(description="The carnet on file, with only the declared items; null if not on file.")
 
 
 class CommitOut(ScanOut):
@@ -93,14 +127,22 @@ class Problem(BaseModel):
     message: str
 
 
-def _scan_out(c: DeclarationClaims) -> dict[str, Any]:
+def _scan_out(v: Verification) -> dict[str, Any]:
+    c = v.declared
     return dict(carnet_number=c.carnet_number, kind=c.kind.value, country=c.country, items=list(c.items),
                 sequence=c.sequence, carnet_expiry=c.carnet_expiry, transaction_code=format_transaction_code(c.transaction_code),
-                general_list_digest=c.general_list_digest)
+                general_list_digest=c.general_list_digest, checks=[x.as_dict() for x in v.checks],
+                mismatches=[x.as_dict() for x in v.mismatches], carnet=v.carnet_view())
 
 
 def _problem(exc: CommitRefused) -> HTTPException:
-    return HTTPException(exc.status, detail={"reason": exc.reason, "message": str(exc)})
+    detail: dict[str, Any] = {"reason": exc.reason, "message": str(exc)}
+    headers = None
+    if isinstance(exc, MismatchRefused):
+        detail["mismatches"] = [c.as_dict() for c in exc.mismatches]
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return HTTPException(exc.status, detail=detail, headers=headers)
 
 
 def _enrolment(officer_id: str, office_id: str, secret: str) -> dict[str, Any]:
@@ -272,15 +314,33 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
             raise HTTPException(400, detail={"reason": "no_qr", "message": str(exc)}) from exc
         return await scan(ScanIn(token=found[0]), who)
 
-    @router.post("/commits", status_code=202, response_model=CommitOut, responses=problems)
-    async def commit(body: CommitIn, who: SessionOfficer = officer) -> dict[str, Any]:
-        """Verify, record the decision in the gateway's commit log and post it to the core."""
+    @router.post("/scans/code", response_model=ScanOut,
+                 responses={**problems, 404: {"model": Problem}, 429: {"model": Problem}})
+    async def scan_code(body: CodeIn, who: SessionOfficer = officer) -> dict[str, Any]:
+        """The typed fallback: a wrong check character is refused before any lookup; lookups are rate-limited
+        per officer (429 with Retry-After)."""
         async with pool_of().acquire() as conn:
             try:
-                commit_id, claims = await handlers.commit(conn, who.officer_id, who.office, body.token, body.decision,
-                                                          body.final_date, body.refusal_reason)
+                return _scan_out(await handlers.lookup(conn, who.officer_id, who.office, body.code))
             except CommitRefused as exc:
                 raise _problem(exc) from exc
-        return {**_scan_out(claims), "commit_id": commit_id, "decision": body.decision, "office_id": who.office.office_id}
+
+    @router.post("/commits", status_code=202, response_model=CommitOut,
+                 responses={**problems, 404: {"model": Problem}, 429: {"model": Problem}})
+    async def commit(body: CommitIn, who: SessionOfficer = officer) -> dict[str, Any]:
+        """Verify (a token, or a typed transaction code: exactly one), record the decision in the gateway's commit
+        log and post it to the core. Items off the list, a digest or a country that does not match the carnet on
+        file: 422 "mismatch"."""
+        if (body.token is None) == (body.transaction_code is None):
+            raise HTTPException(422, detail={"reason": "token_or_code",
+                                             "message": "give exactly one of token and transaction_code"})
+        async with pool_of().acquire() as conn:
+            try:
+                commit_id, v = await handlers.commit(conn, who.officer_id, who.office, body.token, body.decision,
+                                                     body.final_date, body.refusal_reason,
+                                                     transaction_code=body.transaction_code)
+            except CommitRefused as exc:
+                raise _problem(exc) from exc
+        return {**_scan_out(v), "commit_id": commit_id, "decision": body.decision, "office_id": who.office.office_id}
 
     return router

@@ -8,12 +8,14 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from notifier import domain, repository as repo
+from notifier import domain
+from notifier import repository as repo
+from runtime.text import PRINTABLE
 
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    recipient_id: str = Field(min_length=1, max_length=64, description="Wallet id of the holder or representative.",
+    recipient_id: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, description="Wallet id of the holder or representative.",
                               examples=["hld_7f3a9c"])
     url: AnyHttpUrl = Field(description="Where to POST confirmations.", examples=["https://broker.example/hooks/ata"])
     secret: str | None = Field(None, pattern=r"^whsec_[A-Za-z0-9+/=]{16,}$",
@@ -41,8 +43,8 @@ def recipient_router(pool_of: Any) -> APIRouter:
                 raise HTTPException(404, detail={"reason": "unknown_endpoint"})
 
     @router.get("/deliveries")
-    async def deliveries(carnet_number: str | None = Query(None, max_length=32),
-                         recipient_id: str | None = Query(None, max_length=64)) -> list[dict[str, Any]]:
+    async def deliveries(carnet_number: str | None = Query(None, max_length=32, pattern=PRINTABLE),
+                         recipient_id: str | None = Query(None, max_length=64, pattern=PRINTABLE)) -> list[dict[str, Any]]:
         async with pool_of().acquire() as conn:
             rows = await repo.deliveries(conn, carnet_number, recipient_id)
         return [dict(r) for r in rows]
