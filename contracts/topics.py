@@ -101,9 +101,3 @@ def all_topic_partitions() -> dict[str, int]:
             out[t.dead_letter] = 1
     return out
 
-
-def by_name(name: str) -> Topic:
-    for t in TOPICS:
-        if t.name == name:
-            return t
-    raise KeyError(name)

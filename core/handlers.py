@@ -96,7 +96,7 @@ class CoreHandlers:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('core-trust-list'))")
             await repo.upsert_signing_key(conn, kid, public_jwk(key.public_key), now)
             await repo.retire_other_keys(conn, kid, now, now + self.token_ttl)
-            listed = [TrustedKey(kid=r["kid"], jwk=_json(r["jwk"]), not_before=r["not_before"], not_after=r["not_after"],
+            listed = [TrustedKey(kid=r["kid"], jwk=json.loads(r["jwk"]), not_before=r["not_before"], not_after=r["not_after"],
                                  retire_at=r["retire_at"]) for r in await repo.trusted_keys(conn, now)]
             sequence = await repo.record_trust_list(conn, now, [k.kid for k in listed])
             await emit(conn, SIGNING_KEYS.name, trustlist.sign(sequence, now, listed, self.anchor()),
@@ -367,10 +367,6 @@ def _mismatches(c: CustomsCommitPosted, declaration: asyncpg.Record) -> list[Rea
     if c.kind.value != declaration["kind"] or sorted(c.items) != list(declaration["items"]) or c.country != declaration["country"]:
         out.append(Reason(rule="R9", message="the commit's kind, country or items differ from the declaration"))
     return out
-
-
-def _json(value: object) -> dict[str, str]:
-    return json.loads(value) if isinstance(value, str) else dict(value)  # type: ignore[call-overload]
 
 
 def _zone(name: str) -> ZoneInfo:

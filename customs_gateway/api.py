@@ -269,7 +269,7 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
 
         async with pool_of().acquire() as conn:
             rows = await repo.audit_entries(conn, officer_id, carnet_number, limit)
-        return [{**dict(r), "detail": json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]}
+        return [{**dict(r), "detail": json.loads(r["detail"])}
                 for r in rows]
 
     router.include_router(admin)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import date
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -53,8 +54,8 @@ LOOKUPS_PER_MINUTE = 10
 
 class RateLimited(CommitRefused):
     def __init__(self, retry_after: float) -> None:
-        super().__init__("rate_limited", f"too many code lookups; try again in {int(retry_after + 0.999)} s", 429)
-        self.retry_after = int(retry_after + 0.999)
+        self.retry_after = math.ceil(retry_after)
+        super().__init__("rate_limited", f"too many code lookups; try again in {self.retry_after} s", 429)
 
 
 class GatewayMetrics:
@@ -77,9 +78,6 @@ class KeyCache:
 
     def __init__(self) -> None:
         self._keys: dict[bytes, tuple[ec.EllipticCurvePublicKey, KeyWindow]] = {}
-
-    def put(self, kid_hex: str, jwk: dict[str, str], window: KeyWindow) -> None:
-        self._keys[bytes.fromhex(kid_hex)] = (public_key_from_jwk(jwk), window)
 
     def key(self, kid: bytes) -> ec.EllipticCurvePublicKey | None:
         entry = self._keys.get(kid)
@@ -109,8 +107,8 @@ class GatewayHandlers:
         self.lookups = SlidingWindow(LOOKUPS_PER_MINUTE, 60.0)
 
     async def load_trust(self, conn: asyncpg.Connection) -> None:
-        for row in await repo.keys(conn):
-            self.keys.put(row["kid"], _json(row["jwk"]), KeyWindow(row["not_before"], row["not_after"]))
+        self.keys.replace([(row["kid"], json.loads(row["jwk"]), KeyWindow(row["not_before"], row["not_after"]))
+                           for row in await repo.keys(conn)])
         for row in await repo.blocked_carnets(conn):
             self.blocked[row["carnet_number"]] = Blocked(row["status"], row["rule"], row["successor"], row["reason"])
 
@@ -133,9 +131,7 @@ class GatewayHandlers:
 
     async def carnet_status(self, conn: asyncpg.Connection, inbound: Inbound[CarnetStatusChanged]) -> None:
         s = inbound.payload
-        await repo.set_carnet_status(conn, s.carnet_number, s.status, s.rule, s.successor, s.reason, s.changed_at)
-        row = await conn.fetchrow("SELECT status, rule, successor, reason FROM carnet_status WHERE carnet_number = $1",
-                                  s.carnet_number)
+        row = await repo.set_carnet_status(conn, s.carnet_number, s.status, s.rule, s.successor, s.reason, s.changed_at)
         if row["status"] == "active":
             self.blocked.pop(s.carnet_number, None)
         else:
@@ -345,6 +341,3 @@ class GatewayHandlers:
             await repo.set_declaration_token(conn, p.declaration_id, p.token_id, p.expires_at)
         # DeclarationRefused: nothing to look up
 
-
-def _json(value: object) -> dict[str, str]:
-    return json.loads(value) if isinstance(value, str) else dict(value)  # type: ignore[arg-type]

@@ -127,14 +127,15 @@ async def insert_commit(conn: asyncpg.Connection, *, commit_id: UUID, token_id: 
 
 
 async def set_carnet_status(conn: asyncpg.Connection, number: str, status: str, rule: str, successor: str | None,
-                            reason: str, changed_at: datetime) -> None:
-    """Latest change wins; an older change arriving late does not undo a newer one."""
+                            reason: str, changed_at: datetime) -> asyncpg.Record:
+    """Latest change wins; an older change arriving late does not undo a newer one. Returns the status in force."""
     await conn.execute(
         "INSERT INTO carnet_status (carnet_number, status, rule, successor, reason, changed_at)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (carnet_number) DO UPDATE SET status = EXCLUDED.status,"
         " rule = EXCLUDED.rule, successor = EXCLUDED.successor, reason = EXCLUDED.reason, changed_at = EXCLUDED.changed_at"
         " WHERE carnet_status.changed_at <= EXCLUDED.changed_at",
         number, status, rule, successor, reason, changed_at)
+    return await conn.fetchrow("SELECT status, rule, successor, reason FROM carnet_status WHERE carnet_number = $1", number)
 
 
 async def blocked_carnets(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -168,7 +169,7 @@ async def carnet_on_file(conn: asyncpg.Connection, number: str) -> CarnetOnFile 
                               " FROM carnets_on_file WHERE carnet_number = $1", number)
     if row is None:
         return None
-    items = json.loads(row["items"]) if isinstance(row["items"], str) else row["items"]
+    items = json.loads(row["items"])
     return CarnetOnFile(row["carnet_number"], row["home_country"], tuple(row["countries"]), row["expiry_date"],
                         row["general_list_digest"],
                         {int(i["item_number"]): (int(i["quantity"]), str(i["origin_country"])) for i in items})

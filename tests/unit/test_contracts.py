@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from contracts import messages as m
 from contracts.envelope import Envelope, EnvelopeError
 from contracts.messages import MESSAGE_TYPES, Payload
-from contracts.topics import DLQ_SUFFIX, TOPICS, all_topic_partitions, by_name
+from contracts.topics import DLQ_SUFFIX, TOPICS, all_topic_partitions
 
 
 def envelope(**kw) -> Envelope:
@@ -81,13 +81,9 @@ def test_every_consumed_topic_has_a_dead_letter_topic_to_create():
     assert len(partitions) == len(TOPICS) + sum(1 for t in TOPICS if t.consumers)
 
 
-def test_topic_names_are_unique_and_found_by_name():
+def test_topic_names_are_unique():
     names = [t.name for t in TOPICS]
     assert len(set(names)) == len(names)
-    for t in TOPICS:
-        assert by_name(t.name) is t
-    with pytest.raises(KeyError):
-        by_name("ata.nothing.v1")
 
 
 def test_every_message_type_is_carried_by_exactly_one_topic():
