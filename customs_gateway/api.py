@@ -309,7 +309,9 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
     @router.post("/scans/image", response_model=ScanOut, responses={**problems, 400: {"model": Problem}})
     async def scan_image(who: SessionOfficer = officer, image: UploadFile = File(description="PNG or JPEG photo of the QR")) -> dict[str, Any]:
         try:
-            found = decode_qr_image(await image.read())
+            # Up to half a second of CPU for a hard photo (decoder fallbacks): off the event loop, so
+            # other officers' requests and the Kafka consumer's heartbeats are not held up.
+            found = await asyncio.to_thread(decode_qr_image, await image.read())
         except QrDecodeError as exc:
             raise HTTPException(400, detail={"reason": "no_qr", "message": str(exc)}) from exc
         return await scan(ScanIn(token=found[0]), who)
