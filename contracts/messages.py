@@ -192,6 +192,27 @@ class CustomsCommitPosted(Payload):
     decided_at: datetime = F("When the officer decided.", "2026-11-22T09:31:00+01:00")
 
 
+class CancellationPosted(Payload):
+    """An officer cancels a committed transaction, with the holder's consent (gateway -> core).
+
+    The holder's cancellation code is the consent: the core shows it only to the holder and
+    representatives, and checks it before anything is undone."""
+
+    TYPE: ClassVar[str] = "CancellationPosted"
+    cancellation_id: UUID = F("Id of the cancellation at the gateway; the core applies it once.",
+                              "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")
+    carnet_number: str = F("Carnet number of the committed transaction.", "FR2600000017")
+    transaction_code: str = F("Transaction code of the committed declaration.", "7K3M9QX2D4RA8")
+    cancellation_code: str = F("The holder's cancellation code for that transaction, canonical form.", "0H4N8WQ2C3TZ5")
+    reason: str = F("Why the officer cancels.", "goods declared on the wrong voucher", min_length=1, max_length=500)
+    country: str = F("Country of the customs office: only customs of the transaction's country may cancel it (R18).",
+                     "FR", pattern=COUNTRY)
+    office_id: str = F("Customs office id.", "FR-CDG-FRET")
+    office_timezone: str = F("IANA time zone of the office.", "Europe/Paris")
+    officer_id: str = F("Individual officer account (R18).", "fr-officer-0042")
+    posted_at: datetime = F("When the officer asked for the cancellation.", "2026-11-22T09:45:00+01:00")
+
+
 # --- ledger --------------------------------------------------------------------------------
 
 
@@ -227,6 +248,42 @@ class TransactionRecorded(Payload):
         pattern=r"^[0-9a-f]{64}$")
 
 
+class TransactionCancelled(Payload):
+    """A committed transaction undone: its items are back where they were before it (R11)."""
+
+    TYPE: ClassVar[str] = "TransactionCancelled"
+    cancellation_id: UUID = F("The gateway's cancellation id.", "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")
+    transaction_id: UUID = F("The transaction cancelled.", "5b7e2c1d-9a8b-4c3d-8e2f-1a0b9c8d7e6f")
+    carnet_number: str = F("Carnet number.", "FR2600000017")
+    transaction_code: str = F("Transaction code of the cancelled declaration.", "7K3M9QX2D4RA8")
+    kind: DeclarationKind = F("Kind of the cancelled crossing.", DeclarationKind.EXPORTATION)
+    country: str = F("Country of the cancelled crossing.", "FR")
+    items: list[int] = F("Item numbers of the cancelled crossing.", [1, 2])
+    sequence: int = F("Set number of the cancelled crossing; it stays used (R8).", 1)
+    reason: str = F("The officer's reason.", "goods declared on the wrong voucher")
+    office_id: str = F("Customs office that cancelled.", "FR-CDG-FRET")
+    office_timezone: str = F("IANA time zone of that office.", "Europe/Paris")
+    officer_id: str = F("Officer who cancelled (R18).", "fr-officer-0042")
+    carnet_expiry: date = F("Last valid day of the carnet.", "2027-11-21")
+    item_locations: list[ItemLocation] = F("Where each item is after the cancellation.", [{"item_number": 1, "location": "home"}])
+    cancelled_at: datetime = F("When the core recorded the cancellation.", "2026-11-22T09:45:01+01:00")
+    history_head: str | None = F("SHA-256 head of the carnet's history chain after the cancellation, hex.",
+                                 "5f0c1d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d", default=None,
+                                 pattern=r"^[0-9a-f]{64}$")
+
+
+class CancellationRefused(Payload):
+    """The core would not cancel: wrong code, already cancelled, or the goods have moved on since."""
+
+    TYPE: ClassVar[str] = "CancellationRefused"
+    cancellation_id: UUID = F("The gateway's cancellation id.", "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")
+    carnet_number: str = F("Carnet number named by the request.", "FR2600000017")
+    transaction_code: str = F("Transaction code named by the request.", "7K3M9QX2D4RA8")
+    reasons: list[Reason] = F("Why.", [{"rule": "cancellation", "code": "wrong_cancellation_code",
+                                        "message": "the cancellation code does not match"}], min_length=1)
+    refused_at: datetime = F("When the core refused it.", "2026-11-22T09:45:01+01:00")
+
+
 class ConfirmationRequested(Payload):
     """Ask the notifier to confirm a transaction to the holder and representatives."""
 
@@ -238,7 +295,9 @@ class ConfirmationRequested(Payload):
     kind: DeclarationKind = F("Kind of crossing.", DeclarationKind.EXPORTATION)
     country: str = F("Country of the crossing.", "FR")
     items: list[int] = F("Item numbers.", [1, 2])
-    decision: Literal["committed", "refused"] = F("Outcome.", "committed")
+    decision: Literal["committed", "refused", "cancelled"] = F(
+        "Outcome; 'cancelled': customs cancelled a committed transaction with the holder's cancellation code.",
+        "committed")
     recorded_at: datetime = F("When the core recorded the transaction.", "2026-11-22T09:31:01+01:00")
 
 
@@ -406,5 +465,8 @@ MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
         CountryPolicyUpdated,
         ItemLocationsChanged,
         TrustListPublished,
+        CancellationPosted,
+        TransactionCancelled,
+        CancellationRefused,
     )
 }

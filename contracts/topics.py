@@ -46,13 +46,14 @@ DECLARATIONS = Topic(
 )
 CUSTOMS_COMMITS = Topic(
     "ata.customs.commits.v1", 6, "carnet_number", ("customs_gateway",), ("core",),
-    (m.CustomsCommitPosted, m.ItemsAccountedFor),
-    "Officers' commits and refusals of scanned declarations, and duty receipts (R17).",
+    (m.CustomsCommitPosted, m.ItemsAccountedFor, m.CancellationPosted),
+    "Officers' commits and refusals of scanned declarations, cancellations of committed ones, and duty receipts (R17).",
 )
 TRANSACTIONS = Topic(
-    "ata.transactions.v1", 6, "carnet_number", ("core",), ("claims_worker",),
-    (m.TransactionRecorded, m.ItemLocationsChanged),
-    "Transactions recorded in the core's ledger, and items settled or moved outside a crossing, with their locations.",
+    "ata.transactions.v1", 6, "carnet_number", ("core",), ("claims_worker", "customs_gateway"),
+    (m.TransactionRecorded, m.ItemLocationsChanged, m.TransactionCancelled, m.CancellationRefused),
+    "Transactions recorded in the core's ledger, cancellations and their refusals, and items settled or moved "
+    "outside a crossing, with their locations.",
 )
 NOTIFICATION_REQUESTS = Topic(
     "ata.notifications.requests.v1", 6, "carnet_number", ("core", "claims_worker"), ("notifier",),

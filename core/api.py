@@ -62,11 +62,15 @@ class DeclarationOut(BaseModel):
     country: str
     items: list[int]
     sequence: int
-    status: str = Field(description="pending until customs commits or refuses it.", examples=["pending"])
+    status: str = Field(description="pending until customs commits or refuses it; cancelled when customs undid its commit.",
+                        examples=["pending"])
     declared_by: str = Field(description="Wallet id of the party that declared.")
     transaction_code: str = Field(description="Typed fallback, grouped for reading aloud.", examples=["7K2M-9QXH-4D1R-W"])
     token: str = Field(description="The signed ATA1: token the QR encodes.")
     token_expires_at: datetime
+    cancellation_code: str | None = Field(None, description=(
+        "Once committed: give it to customs to consent to cancelling this transaction. Grouped for reading aloud."),
+        examples=["0H4N-8WQ2-C3TZ-5"])
     qr_png_url: str
     qr_svg_url: str
     transaction_code_url: str
@@ -133,6 +137,10 @@ def _svg(token: str) -> bytes:
     return qr_svg(token, scale=_QR_SCALE, border=_QR_BORDER, title="ATA declaration token")
 
 
+def _grouped(code: str | None) -> str | None:
+    return format_transaction_code(code) if code else None
+
+
 def _refusal(status: int, rule: str, message: str, field: str | None = None) -> HTTPException:
     return HTTPException(status, detail={"reasons": [Reason(rule=rule, field=field, message=message).model_dump()]})
 
@@ -175,6 +183,7 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
             items=list(row["items"]), sequence=row["sequence"], status=row["status"], declared_by=row["declared_by"],
             transaction_code=format_transaction_code(row["transaction_code"]), token=row["token"],
             token_expires_at=row["token_expires_at"], qr_png_url=f"/v1/declarations/{did}/qr.png",
+            cancellation_code=_grouped(row.get("cancellation_code")),
             qr_svg_url=f"/v1/declarations/{did}/qr.svg", transaction_code_url=f"/v1/declarations/{did}/transaction-code",
         )
 
@@ -265,7 +274,8 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
                 metrics.not_found("transactions").inc()
                 raise _unknown_carnet(carnet_number)
             rows = await repo.transactions(conn, carnet_number)
-        return [{**{k: (str(v) if isinstance(v, UUID) else v) for k, v in dict(r).items()}, "reasons": json.loads(r["reasons"])}
+        return [{**{k: (str(v) if isinstance(v, UUID) else v) for k, v in dict(r).items()}, "reasons": json.loads(r["reasons"]),
+                 "cancellation_code": _grouped(r["cancellation_code"]) if r["cancelled_at"] is None else None}
                 for r in rows]
 
     def shares_refused(outcome: str, carnet_number: str, route: str) -> None:

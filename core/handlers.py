@@ -15,15 +15,16 @@ from prometheus_client import CollectorRegistry, Counter
 
 from contracts.kinds import DeclarationKind
 from contracts.messages import (
-    CarnetIssued, CarnetStatusChanged, ConfirmationRequested, CustomsCommitPosted, DeclarationRefused,
+    CancellationPosted, CancellationRefused, CarnetIssued, CarnetStatusChanged, ConfirmationRequested, CustomsCommitPosted, DeclarationRefused,
     DeclarationSubmitted, DuplicateCarnetIssued, ItemLocation, ItemLocationsChanged, ItemsAccountedFor, Payload, Reason,
-    ReplacementCarnetIssued, TokenIssued, TransactionRecorded, TrustedKey,
+    ReplacementCarnetIssued, TokenIssued, TransactionCancelled, TransactionRecorded, TrustedKey,
 )
 from contracts.token import DeclarationClaims
 from contracts.topics import CARNET_STATUS, DECLARATIONS, NOTIFICATION_REQUESTS, SIGNING_KEYS, TRANSACTIONS
 from contracts.txcode import new_transaction_code
 from core import domain, history, history_store, repository as repo
 from core.domain import Crossing, LifecycleRefused, PolicyBook
+from core.domain.cancellation import cancel
 from runtime.consumer import Inbound
 from runtime import trustlist
 from runtime.cose import SigningKey, public_jwk, sign_token
@@ -47,6 +48,9 @@ class CoreMetrics:
                                          "Issued carnets whose number was already used by another request (R1).",
                                          registry=registry)
         self.ignored_commits = Counter("ata_commits_ignored_total", "Commits for declarations already decided.", registry=registry)
+        self.cancellations = Counter("ata_cancellations_total",
+                                     "Cancellations of committed transactions, by outcome (cancelled or the refusal code).",
+                                     ["outcome"], registry=registry).labels
         self.lifecycle = Counter("ata_carnet_lifecycle_total", "Duplicates, replacements, duty receipts and closures, by outcome.",
                                  ["event", "outcome"], registry=registry).labels
 
@@ -124,6 +128,8 @@ class CoreHandlers:
     async def customs_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
         if isinstance(inbound.payload, ItemsAccountedFor):
             await self._accounted(conn, inbound, inbound.payload)
+        elif isinstance(inbound.payload, CancellationPosted):
+            await self._cancellation(conn, inbound, inbound.payload)
         else:
             await self.customs_commit(conn, inbound)  # type: ignore[arg-type]
 
@@ -156,17 +162,21 @@ class CoreHandlers:
                 decision = "refused"
                 log.warning("commit %s for carnet %s (message %s) refused by the ledger: %s", c.commit_id,
                             c.carnet_number, inbound.envelope.message_id, "; ".join(r.message for r in reasons))
+        undo = None
         if decision == "committed":
             final = domain.final_date_for(carnet, kind, c.final_date, c.decided_at, tz, policy)
+            before, active_before = {n: carnet.items[n] for n in items}, carnet.active
             carnet = domain.apply_crossing(carnet, crossing, found["sequence"], final)
             await repo.save_carnet_state(conn, carnet, items)
+            # The holder's consent code for cancelling this crossing, and what undoing it restores.
+            undo = repo.Undo(new_transaction_code(), before, {n: carnet.items[n] for n in items}, active_before)
         await repo.set_declaration_status(conn, found["declaration_id"], decision)
         transaction_id, now = uuid4(), self.clock()
         await repo.insert_transaction(
             conn, transaction_id=transaction_id, carnet_number=carnet.number, declaration_id=found["declaration_id"],
             commit_id=c.commit_id, kind=kind.value, country=c.country, items=items, sequence=found["sequence"],
             decision=decision, reasons=reasons, office_id=c.office_id, officer_id=c.officer_id, decided_at=c.decided_at,
-            recorded_at=now,
+            recorded_at=now, undo=undo,
         )
         recorded = TransactionRecorded(
             transaction_id=transaction_id, carnet_number=carnet.number, declaration_id=found["declaration_id"],
@@ -337,6 +347,56 @@ class CoreHandlers:
         await self._moved(conn, inbound, a.carnet_number, "duty_receipt", "R17",
                           [carnet.items[n] for n in sorted(set(a.items))])
         self.metrics.lifecycle("duty_receipt", "applied").inc()
+
+    async def _cancellation(self, conn: asyncpg.Connection, inbound: Inbound[Payload], c: CancellationPosted) -> None:
+        """Undo a committed crossing with the holder's cancellation code and the officer's reason."""
+        if await repo.cancellation_decided(conn, c.cancellation_id):
+            return
+        now = self.clock()
+        found = await repo.committed_by_code(conn, c.transaction_code, lock=True)
+        loaded = await repo.load_carnet(conn, found["carnet_number"], lock=True) if found else None
+        try:
+            if found is None or loaded is None or found["carnet_number"] != c.carnet_number:
+                raise LifecycleRefused([Reason(rule="cancellation", code="not_committed", message=(
+                    f"no committed transaction of carnet {c.carnet_number} has transaction code {c.transaction_code}"))])
+            committed = repo.committed_of(found)
+            carnet = cancel(loaded[0], committed, c.cancellation_code, c.country)
+        except LifecycleRefused as exc:
+            await repo.record_cancellation_request(conn, c.cancellation_id, c.carnet_number, c.transaction_code,
+                                                   c.officer_id, "refused", exc.reasons, now)
+            await emit(conn, TRANSACTIONS.name, CancellationRefused(
+                cancellation_id=c.cancellation_id, carnet_number=c.carnet_number, transaction_code=c.transaction_code,
+                reasons=exc.reasons, refused_at=now,
+            ), key=c.carnet_number, producer=PRODUCER, cause=inbound.envelope)
+            self.metrics.cancellations(exc.reasons[0].code or "refused").inc()
+            log.warning("cancellation %s of %s on carnet %s refused (message %s): %s", c.cancellation_id,
+                        c.transaction_code, c.carnet_number, inbound.envelope.message_id, exc)
+            return
+        items = sorted(committed.items_after)
+        await repo.save_carnet_state(conn, carnet, items)
+        await repo.mark_cancelled(conn, found["transaction_id"], found["declaration_id"], c.cancellation_id, now,
+                                  c.officer_id, c.reason)
+        await repo.record_cancellation_request(conn, c.cancellation_id, c.carnet_number, c.transaction_code,
+                                               c.officer_id, "cancelled", [], now)
+        locations = [ItemLocation(item_number=n, location=carnet.items[n].location, country=carnet.items[n].country,
+                                  final_date=carnet.items[n].final_date) for n in items]
+        record = {"cancellation_id": c.cancellation_id, "transaction_id": found["transaction_id"],
+                  "transaction_code": c.transaction_code, "kind": committed.kind.value, "sequence": committed.sequence,
+                  "reason": c.reason, "office_id": c.office_id, "officer_id": c.officer_id, "posted_at": c.posted_at,
+                  "item_locations": [loc.model_dump() for loc in locations]}
+        head = await history_store.append(conn, carnet.number, history.CANCELLATION, record, now)
+        cancelled = await emit(conn, TRANSACTIONS.name, TransactionCancelled(
+            cancellation_id=c.cancellation_id, transaction_id=found["transaction_id"], carnet_number=carnet.number,
+            transaction_code=c.transaction_code, kind=committed.kind, country=committed.country, items=items,
+            sequence=committed.sequence, reason=c.reason, office_id=c.office_id, office_timezone=c.office_timezone,
+            officer_id=c.officer_id, carnet_expiry=carnet.expiry_date, item_locations=locations, cancelled_at=now, history_head=head,
+        ), key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
+        await emit(conn, NOTIFICATION_REQUESTS.name, ConfirmationRequested(
+            confirmation_id=uuid4(), carnet_number=carnet.number,
+            recipient_ids=[carnet.holder_id, *carnet.representative_ids], transaction_id=found["transaction_id"],
+            kind=committed.kind, country=committed.country, items=items, decision="cancelled", recorded_at=now,
+        ), key=carnet.number, producer=PRODUCER, cause=cancelled)
+        self.metrics.cancellations("cancelled").inc()
 
     async def close(self, conn: asyncpg.Connection, carnet_number: str, party: str) -> domain.Closing:
         """R7: the holder returns a discharged carnet; raises LifecycleRefused otherwise."""

@@ -56,6 +56,7 @@ DUPLICATE = "duplicate_issued"
 REPLACEMENT = "replacement_issued"
 DUTY_RECEIPT = "items_accounted_for"
 CLOSURE = "closed"
+CANCELLATION = "transaction_cancelled"
 
 #: `ChainCheck.reason` values.
 RECORD_ALTERED = "record altered"

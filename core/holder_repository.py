@@ -49,7 +49,9 @@ async def items(conn: asyncpg.Connection, number: str) -> list[asyncpg.Record]:
 async def declaration_for(conn: asyncpg.Connection, declaration_id: UUID, party: str) -> asyncpg.Record | None:
     """The declaration if the party may see its carnet; None for unknown and not-yours alike."""
     return await conn.fetchrow(
-        f"SELECT d.* FROM declarations d JOIN carnets c USING (carnet_number) WHERE d.declaration_id = $1 AND {_VISIBLE}",
+        f"SELECT d.*, t.cancellation_code FROM declarations d JOIN carnets c USING (carnet_number)"
+        f" LEFT JOIN transactions t ON t.declaration_id = d.declaration_id AND t.decision = 'committed'"
+        f" WHERE d.declaration_id = $1 AND {_VISIBLE}",
         declaration_id, party,
     )
 

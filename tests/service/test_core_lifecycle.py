@@ -9,7 +9,6 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from contracts.kinds import DeclarationKind as K
@@ -22,14 +21,14 @@ from contracts.topics import (
 from core import history_store
 from core.app import build
 from core.domain import LifecycleRefused
-from deploy.local.identity import mint_wallet_token, private_key_path
 from issuer.domain import issued
 from runtime.cose import SigningKey
 from tests.service.conftest import outbox
-from tests.support.core import EXPIRY, NUMBER, claims_of, declare, fetch, issue, locations, publish, refused, with_key
+from tests.support.core import (
+    EXPIRY, NUMBER, chain, client, commit, cross, declare, fetch, issue, locations, publish, refused, with_key,
+)
 from tests.support.databases import snapshot
 from tests.support.messages import (
-    customs_commit,
     duplicate_issued,
     issuance_request,
     items_accounted_for,
@@ -40,37 +39,7 @@ DUPLICATE = "FR2600000028"
 REPLACEMENT = "FR2600000036"
 NEW_EXPIRY = date(2028, 11, 20)
 POLICY_VERSION = "2026-11-22.1"
-#: Where each country's customs commit from in these tests.
-OFFICES = {"FR": ("FR-CDG-FRET", "Europe/Paris"), "CH": ("CH-GVA-AIR", "Europe/Zurich"),
-           "US": ("US-JFK-CBP", "America/New_York"), "MX": ("MX-MEX-AIR", "America/Mexico_City")}
-
-
 # --- helpers for the life cycle (the shared ones are in tests/support/core.py) ------------------------
-
-
-
-
-
-
-
-
-async def commit(broker: Any, key: SigningKey, clock: Any, created: Any, **overrides: Any) -> Any:
-    """Customs at the declaration's country commit its token (as the gateway would post it)."""
-    office, zone = OFFICES[created.country]
-    posted = customs_commit(claims_of(created.token, key, clock.now), clock.now, office_id=office, office_timezone=zone,
-                            **overrides)
-    await publish(broker, posted, CUSTOMS_COMMITS.name, created.carnet_number)
-    return posted
-
-
-async def cross(service: Any, broker: Any, key: SigningKey, clock: Any, kind: K, country: str, items: list[int],
-                number: str = NUMBER) -> Any:
-    """A declared and committed crossing."""
-    created = await declare(service, kind, country, items, number=number)
-    await commit(broker, key, clock, created)
-    return created
-
-
 
 
 async def items_of(service: Any, number: str) -> dict[int, dict[str, Any]]:
@@ -92,22 +61,8 @@ def without_inbox(snap: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
     return {k: v for k, v in snap.items() if k != "inbox"}
 
 
-async def chain(service: Any, number: str) -> tuple[Any, list[str]]:
-    """(ChainCheck, event names oldest first) of the carnet's history."""
-    async with service.pool.acquire() as conn:
-        check = await history_store.check(conn, number)
-        events = [e.event for e in await history_store.entries(conn, number)]
-    return check, events
-
-
 def lifecycle(service: Any, event: str, outcome: str) -> float:
     return service.registry.get_sample_value("ata_carnet_lifecycle_total", {"event": event, "outcome": outcome}) or 0.0
-
-
-def client(service: Any, party: str = "hld_1") -> httpx.AsyncClient:
-    token = mint_wallet_token(private_key_path(service.settings.data_dir), party, now=service.clock())
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://core",
-                             headers={"Authorization": f"Bearer {token}"})
 
 
 def status_changes(queued: list[dict[str, Any]]) -> list[tuple[str, str | None, str, str, str | None]]:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import httpx
 import pytest
 
+from contracts.kinds import DeclarationKind
 from contracts.kinds import DeclarationKind as K
 from contracts.token import DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS, ISSUANCE_EVENTS
+from core import history_store
 from core.handlers import DeclarationRefusedError
+from deploy.local.identity import mint_wallet_token, private_key_path
 from issuer.domain import issued
 from runtime.cose import SigningKey, generate_signing_key, verify_token
 from tests.support.messages import customs_commit, issuance_request, wire
@@ -72,3 +76,40 @@ async def activate(service: Any, broker: Any, key: SigningKey, clock: Any, items
     """R10: a committed exportation at home."""
     created = await declare(service, K.EXPORTATION, "FR", items)
     await publish(broker, customs_commit(claims_of(created.token, key, clock.now), clock.now), CUSTOMS_COMMITS.name, NUMBER)
+
+
+#: Where each country's customs commit from in these tests.
+OFFICES = {"FR": ("FR-CDG-FRET", "Europe/Paris"), "CH": ("CH-GVA-AIR", "Europe/Zurich"),
+           "US": ("US-JFK-CBP", "America/New_York"), "MX": ("MX-MEX-AIR", "America/Mexico_City")}
+
+
+async def commit(broker: Any, key: SigningKey, clock: Any, created: Any, **overrides: Any) -> Any:
+    """Customs at the declaration's country commit its token (as the gateway would post it)."""
+    office, zone = OFFICES[created.country]
+    posted = customs_commit(claims_of(created.token, key, clock.now), clock.now, office_id=office, office_timezone=zone,
+                            **overrides)
+    await publish(broker, posted, CUSTOMS_COMMITS.name, created.carnet_number)
+    return posted
+
+
+async def cross(service: Any, broker: Any, key: SigningKey, clock: Any, kind: DeclarationKind, country: str,
+                items: list[int], number: str = NUMBER) -> Any:
+    """A declared and committed crossing."""
+    created = await declare(service, kind, country, items, number=number)
+    await commit(broker, key, clock, created)
+    return created
+
+
+async def chain(service: Any, number: str) -> tuple[Any, list[str]]:
+    """(ChainCheck, event names oldest first) of the carnet's history."""
+    async with service.pool.acquire() as conn:
+        check = await history_store.check(conn, number)
+        events = [e.event for e in await history_store.entries(conn, number)]
+    return check, events
+
+
+def client(service: Any, party: str = "hld_1") -> httpx.AsyncClient:
+    """The holder API as `party`'s wallet calls it."""
+    token = mint_wallet_token(private_key_path(service.settings.data_dir), party, now=service.clock())
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://core",
+                             headers={"Authorization": f"Bearer {token}"})

@@ -137,3 +137,19 @@ def items_accounted_for(carnet_number: str, items: list[int], country: str, deci
                                   officer_id="ch-officer-0007", decided_at=decided_at)
     fields.update(overrides)
     return ItemsAccountedFor(**fields)
+
+
+def cancellation_posted(carnet_number: str, transaction_code: str, cancellation_code: str, posted_at: Any,
+                        **overrides: Any) -> Any:
+    """A CancellationPosted as the gateway at FR-CDG-FRET would post it."""
+    from uuid import uuid4
+
+    from contracts.messages import CancellationPosted
+
+    fields: dict[str, Any] = dict(
+        cancellation_id=uuid4(), carnet_number=carnet_number, transaction_code=transaction_code,
+        cancellation_code=cancellation_code, reason="declared on the wrong voucher", country="FR",
+        office_id="FR-CDG-FRET", office_timezone="Europe/Paris", officer_id="fr-officer-0001", posted_at=posted_at,
+    )
+    fields.update(overrides)
+    return CancellationPosted(**fields)
