@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -28,6 +29,7 @@ from contracts.txcode import format_transaction_code
 from customs_gateway import accounts
 from customs_gateway import repository as repo
 from customs_gateway.domain import CommitRefused, MismatchRefused, Verification
+from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, RateLimited
 from customs_gateway.officers import Officers, SessionOfficer
 from runtime.qr import QrDecodeError, decode_qr_image
@@ -79,6 +81,26 @@ class CommitIn(BaseModel):
     decision: Literal["committed", "refused"] = Field(examples=["committed"])
     final_date: date | None = Field(None, description="R13: a final date for re-exportation earlier than the expiry.")
     refusal_reason: str | None = Field(None, max_length=500, pattern=PRINTABLE)
+
+
+class CancellationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    transaction_code: str = Field(min_length=1, max_length=40, description="Transaction code of the committed declaration.",
+                                  examples=["7k3m-9qx2-d4ra-8"])
+    cancellation_code: str = Field(min_length=1, max_length=40, description=(
+        "The holder's cancellation code for that transaction (their consent), as typed or heard."),
+        examples=["0h4n-8wq2-c3tz-5"])
+    reason: str = Field(min_length=1, max_length=500, pattern=PRINTABLE, description="Why the officer cancels.",
+                        examples=["goods declared on the wrong voucher"])
+
+
+class CancellationOut(BaseModel):
+    cancellation_id: UUID
+    carnet_number: str
+    transaction_code: str = Field(description="Grouped for reading aloud.")
+    status: Literal["pending", "cancelled", "refused"] = Field(
+        description="pending until the core decides; refused with reasons (a wrong cancellation code, goods moved on).")
+    reasons: list[dict[str, Any]] = Field(default_factory=list, description="Why the core refused, rule by rule.")
 
 
 class CheckOut(BaseModel):
@@ -157,7 +179,8 @@ def _bearer(authorization: str | None) -> str | None:
     return None
 
 
-def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | None = None) -> APIRouter:
+def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | None = None,
+                   cancellations: Cancellations | None = None) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["customs"])
     officers = Officers(handlers.metrics, handlers.clock)
     problems: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 409, 422)}
@@ -336,6 +359,8 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
         if (body.token is None) == (body.transaction_code is None):
             raise HTTPException(422, detail={"reason": "token_or_code",
                                              "message": "give exactly one of token and transaction_code"})
+        if body.decision == "refused" and not (body.refusal_reason or "").strip():
+            raise HTTPException(422, detail={"reason": "reason_required", "message": "a refusal states its reason"})
         async with pool_of().acquire() as conn:
             try:
                 commit_id, v = await handlers.commit(conn, who.officer_id, who.office, body.token, body.decision,
@@ -345,4 +370,35 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
                 raise _problem(exc) from exc
         return {**_scan_out(v), "commit_id": commit_id, "decision": body.decision, "office_id": who.office.office_id}
 
+    if cancellations is not None:
+        _cancellation_routes(router, cancellations, pool_of, officer, problems)
     return router
+
+
+def _cancellation_routes(router: APIRouter, cancellations: Cancellations, pool_of: Any, officer: Any,
+                         problems: dict[int | str, dict[str, Any]]) -> None:
+    @router.post("/cancellations", status_code=202, response_model=CancellationOut,
+                 responses={**problems, 404: {"model": Problem}, 409: {"model": Problem}, 429: {"model": Problem}})
+    async def cancel(body: CancellationIn, who: SessionOfficer = officer) -> CancellationOut:
+        """Ask the core to cancel a committed transaction: the holder's cancellation code is their consent, the
+        reason is the officer's. Only customs of the transaction's country (R18); codes are checked for their check
+        character first and count against the officer's typed-code rate limit. 202: follow the outcome with GET."""
+        async with pool_of().acquire() as conn:
+            try:
+                asked = await cancellations.ask(conn, who.officer_id, who.office, body.transaction_code,
+                                                body.cancellation_code, body.reason)
+            except CommitRefused as exc:
+                raise _problem(exc) from exc
+        return CancellationOut(cancellation_id=asked.cancellation_id, carnet_number=asked.carnet_number,
+                               transaction_code=format_transaction_code(asked.transaction_code), status="pending")
+
+    @router.get("/cancellations/{cancellation_id}", response_model=CancellationOut, responses={404: {"model": Problem}})
+    async def cancellation(cancellation_id: UUID, who: SessionOfficer = officer) -> CancellationOut:
+        """A cancellation asked by customs of the officer's country (R18), with the core's decision once made."""
+        async with pool_of().acquire() as conn:
+            row = await repo.cancellation(conn, cancellation_id)
+        if row is None or row["country"] != who.office.country:
+            raise HTTPException(404, detail={"reason": "unknown_cancellation", "message": "no such cancellation"})
+        return CancellationOut(cancellation_id=row["cancellation_id"], carnet_number=row["carnet_number"],
+                               transaction_code=format_transaction_code(row["transaction_code"]), status=row["status"],
+                               reasons=json.loads(row["reasons"]))

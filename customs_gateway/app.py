@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS
+from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS, TRANSACTIONS
 from customs_gateway.api import officer_router
+from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
 from runtime import trustlist
 from runtime.service import Clock, Service, utc_now
@@ -19,10 +20,12 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     # Raises TrustListError without the anchor: a gateway that trusts no list can verify nothing.
     anchor = trustlist.load_anchor_public(settings.trust_anchor_public_key_path)
     handlers = GatewayHandlers(GatewayMetrics(service.registry), clock, anchor)
+    cancellations = Cancellations(handlers)
     service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event,
-                     ISSUANCE_EVENTS: handlers.issuance_event, DECLARATIONS: handlers.declaration_event})
+                     ISSUANCE_EVENTS: handlers.issuance_event, DECLARATIONS: handlers.declaration_event,
+                     TRANSACTIONS: cancellations.ledger_event})
     admin_token = settings.gateway_admin_token.get_secret_value() if settings.gateway_admin_token else None
-    service.include(officer_router(handlers, lambda: service.pool, admin_token))
+    service.include(officer_router(handlers, lambda: service.pool, admin_token, cancellations))
     service.state["handlers"] = handlers
 
     @service.on_start

@@ -55,7 +55,7 @@ LOOKUPS_PER_MINUTE = 10
 class RateLimited(CommitRefused):
     def __init__(self, retry_after: float) -> None:
         self.retry_after = math.ceil(retry_after)
-        super().__init__("rate_limited", f"too many code lookups; try again in {self.retry_after} s", 429)
+        super().__init__("rate_limited", f"too many typed codes; try again in {self.retry_after} s", 429)
 
 
 class GatewayMetrics:
@@ -69,6 +69,9 @@ class GatewayMetrics:
         self.logins = Counter("ata_officer_logins", "Officer logins, by outcome.", ["outcome"], registry=registry).labels
         self.code_lookups = Counter("ata_code_lookups_total", "Typed transaction-code lookups, by outcome.", ["outcome"],
                                     registry=registry).labels
+        self.cancellations = Counter("ata_cancellations_asked_total",
+                                     "Cancellations asked by officers, by outcome at the gateway and then at the core.",
+                                     ["outcome"], registry=registry).labels
         self.verify_seconds = Histogram("ata_token_verify_seconds", "Time to verify one token.", buckets=LATENCY_BUCKETS,
                                         registry=registry)
 

@@ -203,12 +203,21 @@ async def test_a_refusal_is_posted_with_its_reason(gateway, clock):
     assert (queued[0]["payload"]["decision"], queued[0]["payload"]["refusal_reason"]) == ("refused", "seal broken")
 
 
+async def test_a_refusal_without_a_reason_is_422_and_posts_nothing(gateway, clock):
+    async with gateway() as g:
+        token, _ = make_token(g.key, clock.now)
+        r = await commit(g.http, token, decision="refused", refusal_reason="  ")
+        queued = await outbox(g.service)
+    assert r.status_code == 422 and r.json()["detail"]["reason"] == "reason_required"
+    assert queued == []
+
+
 async def test_a_replayed_token_is_409_and_posts_nothing_more(gateway, clock):
     async with gateway() as g:
         token, _ = make_token(g.key, clock.now)
         first = await commit(g.http, token)
         again = await commit(g.http, token)
-        from_other_office = await commit(g.http, token, decision="refused")
+        from_other_office = await commit(g.http, token, decision="refused", refusal_reason="seal broken")
         queued = await outbox(g.service)
         rows = await commits(g.service)
     assert first.status_code == 202
