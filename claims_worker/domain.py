@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from contracts.deadlines import r20_notice_limit
-from contracts.messages import ItemLocationsChanged, TransactionRecorded
+from contracts.messages import ItemLocationsChanged, TransactionCancelled, TransactionRecorded
 
 #: Locations that end the watch on a carnet: the goods are home, settled, or under another carnet.
 RELEASED = ("home", "accounted", "transferred")
@@ -21,13 +21,16 @@ class Watch:
     notice_limit: date
 
 
-def watches(t: TransactionRecorded) -> tuple[list[Watch], list[int]]:
-    """(items to watch, items back home or accounted for) after a committed transaction.
+def watches(t: TransactionRecorded | TransactionCancelled) -> tuple[list[Watch], list[int]]:
+    """(items to watch, items back home or accounted for) after a committed or cancelled transaction.
+
+    A cancellation puts the items back where they were: a cancelled re-exportation makes goods
+    abroad again, watched as before; a cancelled exportation brings them home.
 
     R20: customs must notify the guaranteeing association within one year after the last day of
     validity, so every watched item carries that limit from the start.
     """
-    if t.decision != "committed":
+    if isinstance(t, TransactionRecorded) and t.decision != "committed":
         return [], []
     watch, done = [], []
     for loc in t.item_locations:

@@ -6,7 +6,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 
 from claims_worker import domain
-from contracts.messages import ItemLocationsChanged, Payload, TransactionRecorded
+from contracts.messages import ItemLocationsChanged, Payload, TransactionCancelled, TransactionRecorded
 from runtime.consumer import Inbound
 from runtime.service import Clock
 
@@ -27,8 +27,9 @@ class ClaimsHandlers:
     async def ledger_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
         if isinstance(inbound.payload, ItemLocationsChanged):
             await self.locations_changed(conn, inbound)  # type: ignore[arg-type]
-        else:
+        elif isinstance(inbound.payload, TransactionRecorded | TransactionCancelled):
             await self.transaction_recorded(conn, inbound)  # type: ignore[arg-type]
+        # CancellationRefused: nothing moved.
 
     async def locations_changed(self, conn: asyncpg.Connection, inbound: Inbound[ItemLocationsChanged]) -> None:
         c = inbound.payload
@@ -45,7 +46,8 @@ class ClaimsHandlers:
         self.metrics.watch_changes("moved").inc(len(moves))
         self.metrics.watch_changes("released").inc(len(released))
 
-    async def transaction_recorded(self, conn: asyncpg.Connection, inbound: Inbound[TransactionRecorded]) -> None:
+    async def transaction_recorded(self, conn: asyncpg.Connection,
+                                   inbound: Inbound[TransactionRecorded | TransactionCancelled]) -> None:
         t = inbound.payload
         watch, done = domain.watches(t)
         if watch:
@@ -62,6 +64,6 @@ class ClaimsHandlers:
         if done:
             await conn.execute("DELETE FROM watched_items WHERE carnet_number = $1 AND item_number = ANY($2::int[])",
                                t.carnet_number, done)
-        self.metrics.transactions(t.decision).inc()
+        self.metrics.transactions(t.decision if isinstance(t, TransactionRecorded) else "cancelled").inc()
         self.metrics.watch_changes("watched").inc(len(watch))
         self.metrics.watch_changes("released").inc(len(done))

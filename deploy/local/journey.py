@@ -4,7 +4,9 @@ Home FR -> transit through DE -> importation into CH as a split shipment -> re-e
 re-importation home, then closure (R7). Along the way it tries what the rules forbid: a country
 the carnet does not cover (R1), a token shown at another country's office (R18), a split shipment
 into a country that forbids them (R14), re-exporting an item never imported (R11), and entering
-abroad on an expired carnet (R12). Every crossing goes through the QR image and the gateway.
+abroad on an expired carnet (R12). Customs refuses one re-exportation (the voucher stays unused,
+R8) and cancels a re-importation committed by mistake with the holder's cancellation code. Every
+crossing goes through the QR image and the gateway.
 """
 
 from __future__ import annotations
@@ -80,6 +82,40 @@ class Traveller:
             raise JourneyError(f"the core refused the {kind}: {last['reasons']}")
         return last
 
+    async def refused_by_customs(self, number: str, kind: str, country: str, items: list[int],
+                                 reason: str) -> dict[str, Any]:
+        """Declare, and customs refuses it with a reason; answers the declaration."""
+        before = len(await self.history(number))
+        r = await self.declare(number, kind, country, items)
+        if r.status_code != 201:
+            raise JourneyError(f"{kind} of {items} in {country} was refused: {r.text}")
+        refused = await self.http.post(f"{self.gateway}/v1/commits", headers=self.officers[country], json={
+            "token": await self.token_from_qr(r.json()), "decision": "refused", "refusal_reason": reason})
+        if refused.status_code != 202:
+            raise JourneyError(f"customs in {country} could not refuse the {kind}: {refused.text}")
+        history = await poll(lambda: self._grown(number, before), f"the core to record the refused {kind}")
+        if history[-1]["decision"] != "refused":
+            raise JourneyError(f"the refused {kind} was recorded as {history[-1]}")
+        return r.json()
+
+    async def cancel(self, number: str, transaction: dict[str, Any], country: str, reason: str) -> None:
+        """The holder reads the cancellation code to the officer, who cancels with a reason; wait for the core."""
+        code = transaction["cancellation_code"]
+        declaration = (await self.http.get(f"{self.core}/v1/declarations/{transaction['declaration_id']}",
+                                           headers=self.holder)).json()
+        asked = await self.http.post(f"{self.gateway}/v1/cancellations", headers=self.officers[country], json={
+            "transaction_code": declaration["transaction_code"], "cancellation_code": code, "reason": reason})
+        if asked.status_code != 202:
+            raise JourneyError(f"customs in {country} could not ask for the cancellation: {asked.text}")
+        url = f"{self.gateway}/v1/cancellations/{asked.json()['cancellation_id']}"
+
+        async def decided() -> dict[str, Any] | None:
+            r = (await self.http.get(url, headers=self.officers[country])).json()
+            return None if r["status"] == "pending" else r
+        outcome = await poll(decided, "the core to decide the cancellation")
+        if outcome["status"] != "cancelled":
+            raise JourneyError(f"the cancellation was refused: {outcome['reasons']}")
+
     async def _grown(self, number: str, before: int) -> list[dict[str, Any]] | None:
         history = await self.history(number)
         return history if len(history) > before else None
@@ -133,17 +169,25 @@ async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Pat
 
         refusals["never imported"] = await t.refused(number, "reexportation", "CH", [3], "R11")
         steps.done("refused: re-exportation of item 3, never imported (R11)")
-        await t.cross(number, "reexportation", "CH", [1, 2])
+        refused_voucher = await t.refused_by_customs(number, "reexportation", "CH", [1, 2], "seal broken")
+        reexported = await t.cross(number, "reexportation", "CH", [1, 2])
+        if reexported["sequence"] != refused_voucher["sequence"]:
+            raise JourneyError(f"the refused voucher {refused_voucher['sequence']} was not used again: {reexported}")
+        steps.done("customs in CH refused a re-exportation, then took a new one", "R8: the refused voucher "
+                   f"No. {refused_voucher['sequence']} stayed unused and was used again")
+        mistaken = await t.cross(number, "reimportation", "FR", [1, 2, 3])
+        await t.cancel(number, mistaken, "FR", "committed at the wrong gate")
         await t.cross(number, "reimportation", "FR", [1, 2, 3])
-        steps.done("re-exportation from CH and re-importation home", "R8: each names what it closes")
+        steps.done("re-importation home cancelled by FR customs with the holder's code, then committed again",
+                   "the goods went back to 'exported' in between")
 
         history = (await http.get(f"{t.core}/v1/carnets/{number}/history", headers=t.holder)).json()
-        if not history["verified"] or len(history["records"]) != 6:
+        if not history["verified"] or len(history["records"]) != 8:
             raise JourneyError(f"history chain not verified or incomplete: {history}")
         closed = await http.post(f"{t.core}/v1/carnets/{number}/close", headers=t.holder)
         if closed.status_code != 200:
             raise JourneyError(f"closure refused: {closed.text}")
-        steps.done("history chain verified (6 crossings), carnet closed (R7)", closed.json()["reason"])
+        steps.done("history chain verified (7 crossings, 1 cancellation), carnet closed (R7)", closed.json()["reason"])
 
         expired_holder = f"hld_{uuid.uuid4().hex[:8]}"
         old = today - timedelta(days=400)

@@ -24,9 +24,11 @@ async def test_export_transit_split_import_reexport_reimport_with_refusals(kafka
     number = result["carnet_number"]
     conn = await asyncpg.connect(database_url)
     try:
-        kinds = [r["kind"] for r in await conn.fetch(
-            "SELECT kind FROM core.transactions WHERE carnet_number = $1 AND decision = 'committed' ORDER BY recorded_at",
-            number)]
+        decided = [(r["kind"], r["decision"], r["cancelled"]) for r in await conn.fetch(
+            "SELECT kind, decision, cancelled_at IS NOT NULL AS cancelled FROM core.transactions WHERE carnet_number = $1"
+            " ORDER BY recorded_at", number)]
+        gateway_cancellations = [r["status"] for r in await conn.fetch(
+            "SELECT status FROM customs_gateway.cancellations WHERE carnet_number = $1", number)]
         items = {r["item_number"]: r["location"] for r in await conn.fetch(
             "SELECT item_number, location FROM core.items WHERE carnet_number = $1", number)}
         status = await conn.fetchval("SELECT status FROM core.carnets WHERE carnet_number = $1", number)
@@ -34,7 +36,11 @@ async def test_export_transit_split_import_reexport_reimport_with_refusals(kafka
     finally:
         await conn.close()
 
-    assert kinds == ["exportation", "transit_entry", "transit_discharge", "importation", "reexportation", "reimportation"]
+    assert decided == [("exportation", "committed", False), ("transit_entry", "committed", False),
+                       ("transit_discharge", "committed", False), ("importation", "committed", False),
+                       ("reexportation", "refused", False), ("reexportation", "committed", False),
+                       ("reimportation", "committed", True), ("reimportation", "committed", False)]
+    assert gateway_cancellations == ["cancelled"]
     assert items == {1: "home", 2: "home", 3: "home"}
     assert status == "closed"
     assert watched == 0  # every item came home: the claims worker has nothing left to chase

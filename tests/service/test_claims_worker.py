@@ -153,3 +153,35 @@ async def test_r6_a_replacement_moves_the_watch_to_the_new_carnet_with_its_expir
     assert [(r["item_number"], r["final_date"], r["carnet_expiry"], r["notice_limit"], r["office_timezone"])
             for r in moved] == [(1, new_expiry, new_expiry, r20_notice_limit(new_expiry), "Europe/Zurich")]
     assert [r["item_number"] for r in stayed] == [2]  # not taken over: still chased under the original
+
+
+async def test_r19_a_cancelled_reexportation_puts_the_goods_abroad_under_watch_again(settings, clock, running):
+    """Issue 4 item 8: a cancellation undoes a crossing; the watch follows where the items are now."""
+    from uuid import uuid4
+
+    from contracts.messages import CancellationRefused, ItemLocation, Reason, TransactionCancelled
+
+    final = date(2027, 3, 31)
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        await publish(broker, transaction_recorded(NUMBER, K.IMPORTATION, "CH", [(1, "abroad", "CH", final)], clock.now,
+                                                   office_timezone="Europe/Zurich"))
+        await publish(broker, transaction_recorded(NUMBER, K.REEXPORTATION, "CH", [(1, "exported", None, None)], clock.now,
+                                                   office_timezone="Europe/Zurich"))
+        exported = await watched(service)
+        cancelled = TransactionCancelled(
+            cancellation_id=uuid4(), transaction_id=uuid4(), carnet_number=NUMBER, transaction_code="7K3M9QX2D4RA8",
+            kind=K.REEXPORTATION, country="CH", items=[1], sequence=1, reason="wrong gate", office_id="CH-GVA-AIR",
+            office_timezone="Europe/Zurich", officer_id="ch-officer-0001", carnet_expiry=EXPIRY,
+            item_locations=[ItemLocation(item_number=1, location="abroad", country="CH", final_date=final)],
+            cancelled_at=clock.now)
+        await publish(broker, cancelled)
+        await publish(broker, CancellationRefused(
+            cancellation_id=uuid4(), carnet_number=NUMBER, transaction_code="7K3M9QX2D4RA8", refused_at=clock.now,
+            reasons=[Reason(rule="cancellation", code="wrong_cancellation_code", message="no")]))
+        rows = await watched(service)
+        seen = service.registry.get_sample_value("ata_claims_transactions_seen_total", {"decision": "cancelled"})
+    assert exported[1]["location"] == "exported"
+    assert (rows[1]["location"], rows[1]["country"], rows[1]["final_date"], rows[1]["last_transaction_id"]) == (
+        "abroad", "CH", final, cancelled.transaction_id)
+    assert seen == 1
