@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
+from typing import Any
+
+import asyncpg
 
 from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS, TRANSACTIONS
 from customs_gateway.api import officer_router
@@ -13,6 +18,7 @@ from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
 
 NAME = "customs_gateway"
+log = logging.getLogger(__name__)
 
 
 def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
@@ -21,9 +27,15 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     anchor = trustlist.load_anchor_public(settings.trust_anchor_public_key_path)
     handlers = GatewayHandlers(GatewayMetrics(service.registry), clock, anchor)
     cancellations = Cancellations(handlers)
+
+    async def ledger_event(conn: Any, inbound: Any) -> None:
+        """From the core's ledger: items a replacement took over (R6), and cancellation outcomes."""
+        await handlers.items_moved(conn, inbound)
+        await cancellations.ledger_event(conn, inbound)
+
     service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event,
                      ISSUANCE_EVENTS: handlers.issuance_event, DECLARATIONS: handlers.declaration_event,
-                     TRANSACTIONS: cancellations.ledger_event})
+                     TRANSACTIONS: ledger_event})
     admin_token = settings.gateway_admin_token.get_secret_value() if settings.gateway_admin_token else None
     service.include(officer_router(handlers, lambda: service.pool, admin_token, cancellations))
     service.state["handlers"] = handlers
@@ -32,5 +44,16 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     async def warm_trust_cache() -> None:
         async with service.pool.acquire() as conn:
             await handlers.load_trust(conn)
+
+    @service.background
+    async def refresh_trust_cache() -> None:
+        # What another instance of this gateway learned from the topics reaches this one within a period.
+        while True:
+            await asyncio.sleep(settings.gateway_cache_refresh_s)
+            try:
+                async with service.pool.acquire() as conn:
+                    await handlers.load_trust(conn)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.warning("trust cache refresh failed; keeping the cache in memory", exc_info=True)
 
     return service

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -56,12 +57,25 @@ class Blocked:
     reason: str
 
 
-def check_carnet(claims: _Declaration, blocked: Blocked | None) -> None:
-    """R5/R7: a voided or closed carnet's tokens stop verifying, even offline."""
+def check_carnet(claims: _Declaration, blocked: Blocked | None, transferred: Mapping[int, str] | None = None) -> None:
+    """R5/R7: a voided or closed carnet's tokens stop verifying, even offline; R6: so do its tokens for
+    items a replacement took over (`transferred`: item number -> replacement carnet)."""
     if blocked is not None:
         use = f"; the goods now travel under {blocked.successor}" if blocked.successor else ""
         raise CommitRefused(blocked.status,
                             f"carnet {claims.carnet_number} is {blocked.status} ({blocked.rule}): {blocked.reason}{use}")
+    replaced = replaced_detail(claims, transferred)
+    if replaced:
+        raise CommitRefused("replaced", replaced)
+
+
+def replaced_detail(claims: _Declaration, transferred: Mapping[int, str] | None) -> str | None:
+    moved = sorted(n for n in claims.items if transferred and n in transferred)
+    if not moved:
+        return None
+    successors = ", ".join(sorted({transferred[n] for n in moved}))  # type: ignore[index]
+    return (f"carnet {claims.carnet_number} was replaced (R6) for items {', '.join(map(str, moved))}: "
+            f"they now travel under {successors}")
 
 
 def check_scan(claims: _Declaration, office: Office) -> None:
@@ -167,7 +181,8 @@ class Verification:
 
 
 def verification(d: Declared, office: Office, at: datetime, *, replayed: bool, blocked: Blocked | None,
-                 carnet: CarnetOnFile | None, kid: str | None = None) -> Verification:
+                 carnet: CarnetOnFile | None, kid: str | None = None,
+                 transferred: Mapping[int, str] | None = None) -> Verification:
     """Every check of a declaration, in the order an officer reads them. A token's signature, expiry and
     territory were verified before (a failure there is refused outright); they are listed for the record."""
     checks = []
@@ -185,7 +200,10 @@ def verification(d: Declared, office: Office, at: datetime, *, replayed: bool, b
                         f"for customs of {d.country}" + ("" if d.country == office.country else f", not {office.country}")))
     checks.append(Check("replay", not replayed,
                         "already decided at a customs office" if replayed else "not decided yet"))
-    if blocked is None:
+    replaced = replaced_detail(d, transferred)
+    if blocked is None and replaced:
+        checks.append(Check("carnet_status", False, replaced))
+    elif blocked is None:
         checks.append(Check("carnet_status", True, "active"))
     else:
         use = f"; the goods now travel under {blocked.successor}" if blocked.successor else ""

@@ -20,6 +20,7 @@ from contracts.messages import (
     CustomsCommitPosted,
     DeclarationSubmitted,
     DuplicateCarnetIssued,
+    ItemLocationsChanged,
     Payload,
     ReplacementCarnetIssued,
     SigningKeyPublished,
@@ -106,14 +107,22 @@ class GatewayHandlers:
         self.keys = KeyCache()
         #: Voided and closed carnets (R5, R7), in memory like the keys: scans never wait on a lookup.
         self.blocked: dict[str, Blocked] = {}
+        #: R6: per carnet, items a replacement took over (item -> replacement), in memory for the same reason.
+        self.transferred: dict[str, dict[int, str]] = {}
         #: Typed-code lookups per officer (issue 4, item 3): guessing codes is slow even with a session.
         self.lookups = SlidingWindow(LOOKUPS_PER_MINUTE, 60.0)
 
     async def load_trust(self, conn: asyncpg.Connection) -> None:
+        """Fill the in-memory caches from the tables, whole: at start, and periodically, because with several
+        gateway instances in one consumer group each message reaches only one of them."""
         self.keys.replace([(row["kid"], json.loads(row["jwk"]), KeyWindow(row["not_before"], row["not_after"]))
                            for row in await repo.keys(conn)])
-        for row in await repo.blocked_carnets(conn):
-            self.blocked[row["carnet_number"]] = Blocked(row["status"], row["rule"], row["successor"], row["reason"])
+        self.blocked = {row["carnet_number"]: Blocked(row["status"], row["rule"], row["successor"], row["reason"])
+                        for row in await repo.blocked_carnets(conn)}
+        transferred: dict[str, dict[int, str]] = {}
+        for row in await repo.transfers(conn):
+            transferred.setdefault(row["carnet_number"], {})[row["item_number"]] = row["successor"]
+        self.transferred = transferred
 
     async def trust_list(self, conn: asyncpg.Connection, inbound: Inbound[TrustListPublished]) -> None:
         t = inbound.payload
@@ -139,6 +148,15 @@ class GatewayHandlers:
             self.blocked.pop(s.carnet_number, None)
         else:
             self.blocked[s.carnet_number] = Blocked(row["status"], row["rule"], row["successor"], row["reason"])
+
+    async def items_moved(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
+        """R6: the items a replacement took over; the original's tokens for them are refused from now on."""
+        p = inbound.payload
+        if not isinstance(p, ItemLocationsChanged) or p.cause != "replacement" or p.successor is None:
+            return
+        items = [i.item_number for i in p.items]
+        await repo.record_transfers(conn, p.carnet_number, items, p.successor, p.changed_at)
+        self.transferred.setdefault(p.carnet_number, {}).update({n: p.successor for n in items})
 
     async def trust_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
         if isinstance(inbound.payload, TrustListPublished):
@@ -176,7 +194,7 @@ class GatewayHandlers:
             self.metrics.verifications("key_not_valid").inc()
             raise CommitRefused("key_not_valid", "token signed outside its key's validity period")
         try:
-            domain.check_carnet(claims, self.blocked.get(claims.carnet_number))
+            domain.check_carnet(claims, self.blocked.get(claims.carnet_number), self.transferred.get(claims.carnet_number))
         except CommitRefused as exc:
             self.metrics.verifications(exc.reason).inc()
             raise
@@ -188,6 +206,7 @@ class GatewayHandlers:
         return domain.verification(d, office, self.clock(), replayed=await repo.already_decided(conn, d.token_id,
                                                                                                  d.transaction_code),
                                    blocked=self.blocked.get(d.carnet_number),
+                                   transferred=self.transferred.get(d.carnet_number),
                                    carnet=await repo.carnet_on_file(conn, d.carnet_number), kid=kid)
 
     async def scan(self, conn: asyncpg.Connection, officer_id: str, office: Office, token: str) -> Verification:
@@ -274,7 +293,7 @@ class GatewayHandlers:
                 if d.token_id is None:
                     raise CommitRefused("not_ready", "the core has not issued the token of this declaration yet; "
                                                      "try again in a moment", 409)
-                domain.check_carnet(d, self.blocked.get(d.carnet_number))
+                domain.check_carnet(d, self.blocked.get(d.carnet_number), self.transferred.get(d.carnet_number))
             domain.check_scan(d, office)
             v = await self._verification(conn, d, office, kid)
             if not d.from_token and any(c.check == "expiry" and c.ok is False for c in v.checks):

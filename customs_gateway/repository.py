@@ -242,3 +242,14 @@ async def cancellation(conn: asyncpg.Connection, cancellation_id: UUID) -> async
     return await conn.fetchrow(
         "SELECT c.*, o.country FROM cancellations c JOIN offices o USING (office_id) WHERE cancellation_id = $1",
         cancellation_id)
+
+
+async def record_transfers(conn: asyncpg.Connection, number: str, items: list[int], successor: str,
+                           at: datetime) -> None:
+    await conn.executemany(
+        "INSERT INTO transferred_items (carnet_number, item_number, successor, changed_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING", [(number, n, successor, at) for n in items])
+
+
+async def transfers(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT carnet_number, item_number, successor FROM transferred_items")

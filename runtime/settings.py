@@ -61,6 +61,8 @@ class Settings(BaseSettings):
         None, description="Gateway: bearer token of the administration API (offices, officer accounts, audit log); "
                           "unset, the administration endpoints answer 503."
     )
+    gateway_cache_refresh_s: float = Field(15.0, gt=0, description=(
+        "Gateway: how often each instance reloads trust keys, blocked carnets and replaced items from its tables."))
     webhook_timeout_s: float = Field(10.0, gt=0, description="Notifier: timeout of one webhook attempt.")
     delivery_max_attempts: int = Field(8, ge=1, description="Notifier: attempts before a delivery is dead-lettered.")
 

@@ -275,3 +275,36 @@ async def test_redelivered_declarations_and_a_token_before_its_declaration_chang
             row = await conn.fetchrow("SELECT token_id, items FROM declarations_on_file WHERE transaction_code = $1", code)
     assert before == after
     assert (row["token_id"], list(row["items"])) == (token_id, [1])
+
+
+async def test_r6_tokens_of_the_original_for_items_a_replacement_took_over_are_refused_offline(gateway, clock, settings):
+    """Item 7, carnet status 'replaced': learnt from the core's ItemLocationsChanged, kept for a fresh cache."""
+    from contracts.messages import ItemLocation, ItemLocationsChanged
+    from contracts.topics import TRANSACTIONS
+    from customs_gateway.app import build
+
+    successor = "FR2700000036"
+    async with gateway() as g:
+        await publish(g.broker, carnet_issued(), ISSUANCE_EVENTS)
+        moved = ItemLocationsChanged(
+            carnet_number=NUMBER, cause="replacement", rule="R6", successor=successor, successor_expiry=EXPIRY,
+            items=[ItemLocation(item_number=1, location="abroad", country="CH", final_date=EXPIRY)], changed_at=clock.now)
+        await publish(g.broker, moved, TRANSACTIONS)
+        transferred, _ = make_token(g.key, clock.now, items=(1, 2))
+        kept, _ = make_token(g.key, clock.now, items=(2, 3))
+        scan = await g.http.post("/v1/scans", json={"token": transferred}, headers=auth())
+        refused = await commit(g.http, transferred)
+        allowed = await g.http.post("/v1/scans", json={"token": kept}, headers=auth())
+        code, _ = await declared(g.broker, clock.now, items=[1])
+        by_code = await g.http.post("/v1/scans/code", json={"code": code}, headers=auth())
+        fresh = build(settings, clock=clock).state["handlers"]
+        async with g.service.pool.acquire() as conn:
+            await fresh.load_trust(conn)
+        queued = await outbox(g.service)
+    assert scan.status_code == 422 and scan.json()["detail"]["reason"] == "replaced"
+    assert successor in scan.json()["detail"]["message"] and "items 1" in scan.json()["detail"]["message"]
+    assert refused.status_code == 422 and refused.json()["detail"]["reason"] == "replaced"
+    assert allowed.status_code == 200 and checks(allowed.json())["carnet_status"] is True
+    assert by_code.status_code == 200 and checks(by_code.json())["carnet_status"] is False
+    assert fresh.transferred == {NUMBER: {1: successor}}
+    assert [m for m in queued if m["type"] == "CustomsCommitPosted"] == []
