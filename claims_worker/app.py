@@ -5,17 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from claims_worker.handlers import ClaimsHandlers, ClaimsMetrics
-from contracts.topics import TRANSACTIONS
+from claims_worker.scheduler import Scheduler
+from contracts.topics import CLAIMS_CUSTOMS_ACTIONS, CLAIMS_NGA_RESPONSES, NOTIFICATION_REQUESTS, TRANSACTIONS
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
 
 NAME = "claims_worker"
 
 
-def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
+def build(settings: Settings, *, clock: Clock = utc_now, instance: str | None = None) -> Service:
     service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA claims worker",
                       schema="claims")
     handlers = ClaimsHandlers(ClaimsMetrics(service.registry), clock)
-    service.consume({TRANSACTIONS: handlers.ledger_event})
+    service.consume({
+        TRANSACTIONS: handlers.ledger_event,
+        NOTIFICATION_REQUESTS: handlers.notification_request,
+        CLAIMS_CUSTOMS_ACTIONS: handlers.customs_action,
+        CLAIMS_NGA_RESPONSES: handlers.nga_response,
+    })
+    scheduler = Scheduler(handlers, clock, instance=instance, poll_s=settings.claims_poll_s)
     service.state["handlers"] = handlers
+    service.state["scheduler"] = scheduler
+
+    @service.background
+    async def claims_scheduler() -> None:
+        await scheduler.run(service.pool)
+
     return service

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from contracts.deadlines import r20_notice_limit
+from contracts.deadlines import lapses_at, r19_reexport_deadline, r19_reminders, r20_notice_limit
 from contracts.messages import ItemLocationsChanged, TransactionCancelled, TransactionRecorded
 
 #: Locations that end the watch on a carnet: the goods are home, settled, or under another carnet.
@@ -60,3 +61,75 @@ def changes(c: ItemLocationsChanged) -> tuple[list[Move], list[int]]:
     limit = r20_notice_limit(c.successor_expiry)
     return [Move(i.item_number, c.successor, i.final_date, limit) for i in c.items if i.location not in RELEASED], \
         [i.item_number for i in c.items if i.location in RELEASED]
+
+
+# --- the deadlines the watch list implies (R19 and the holder's reminders) -------------------
+
+#: Locations with a final date to leave (R13): abroad after an importation, in transit after a transit entry.
+CHASED = ("abroad", "in_transit")
+REMINDER_DAYS = (30, 7, 1)
+
+
+@dataclass(frozen=True)
+class Watched:
+    item_number: int
+    location: str
+    country: str | None
+    final_date: date | None
+    office_timezone: str
+    carnet_expiry: date
+    watched_since: datetime
+
+
+@dataclass(frozen=True)
+class Seizure:
+    items: tuple[int, ...]
+    country: str
+    start: date
+    end: date | None  # None: still seized
+    personal_lawsuit: bool
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: str  # "reminder" | "overdue"
+    key: str  # unique per carnet: a deadline acted on is never planned again
+    due_at: datetime
+    country: str
+    items: tuple[int, ...]
+    office_timezone: str
+    carnet_expiry: date
+    last_day: date  # R19: the seizure-extended final date
+    days_before: int | None = None
+
+
+def plan(watched: list[Watched], seizures: list[Seizure]) -> list[Planned]:
+    """The reminders and overdue checks of one carnet's goods abroad, grouped per country, office
+    time zone and R19 deadline (items imported together become one claim).
+
+    R19: seizures of an item in its country extend its final date, except for a personal lawsuit;
+    while a seizure that began in time is still running the deadline is unknown, so nothing is
+    planned for that item until customs end it. A reminder due before the goods were watched there
+    is left out (goods imported 5 days before their final date get only the 1-day reminder).
+    """
+    groups: dict[tuple[str, str, date], list[Watched]] = {}
+    for w in watched:
+        if w.location not in CHASED or w.final_date is None or w.country is None:
+            continue
+        mine = [s for s in seizures if w.item_number in s.items and s.country == w.country and not s.personal_lawsuit]
+        ended = [(s.start, s.end) for s in mine if s.end is not None]
+        deadline = r19_reexport_deadline(w.final_date, ended)
+        if any(s.end is None and s.start <= deadline for s in mine):
+            continue  # R19: suspended while seized
+        groups.setdefault((w.country, w.office_timezone, deadline), []).append(w)
+    out = []
+    for (country, tz_name, deadline), members in sorted(groups.items()):
+        tz = ZoneInfo(tz_name)
+        items = tuple(sorted(w.item_number for w in members))
+        expiry, since = members[0].carnet_expiry, min(w.watched_since for w in members)
+        base = dict(country=country, items=items, office_timezone=tz_name, carnet_expiry=expiry, last_day=deadline)
+        for n, _, at in r19_reminders(deadline, [], tz, REMINDER_DAYS):
+            if at >= since:
+                out.append(Planned("reminder", f"reminder:{country}:{deadline.isoformat()}:{n}", at, days_before=n, **base))
+        out.append(Planned("overdue", f"overdue:{country}:{deadline.isoformat()}", lapses_at(deadline, tz), **base))
+    return out

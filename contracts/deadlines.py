@@ -1,4 +1,4 @@
-"""Every date rule of the carnet domain, in one pure module (DOMAIN.md R2, R6, R12, R13, R15, R16, R19-R25).
+"""Every date rule of the carnet domain, in one pure module (DOMAIN.md R2, R6, R12, R13, R15, R16, R19-R25, R27).
 
 Pure means: standard library only, no I/O, and no wall clock. Nothing here reads the current
 date or time; callers pass ``today`` (a ``date``) or ``at`` (an aware ``datetime``).
@@ -40,12 +40,18 @@ R2 counts the issue day as the first day ("12 full months from the date of issue
 rule with S = the issue date.
 
 All period arithmetic goes through ``_period_last_day``; nothing else computes a period end.
+
+Instants for a scheduler. A period whose last day is L (local, inclusive) has run out at the
+first instant of L + 1 in the office's time zone (``lapses_at``, the same instant as R2's "24:00
+local time"). The ``r19_overdue_at``, ``r20_discharged_at``, ``r21_evidence_expires_at``,
+``r22_payment_overdue_at`` and ``r23_refund_window_closes_at`` functions return that instant in
+UTC, so a deadline table ordered by it acts on every office's deadline at its own local midnight.
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -77,6 +83,16 @@ __all__ = [
     "r24_discrepancy_claim_in_time",
     "r25_liability_cap",
     "reminder_dates",
+    "lapses_at",
+    "r19_overdue_at",
+    "r19_reminders",
+    "r20_discharged_at",
+    "r21_evidence_expires_at",
+    "r22_payment_overdue_at",
+    "r23_refund_window_closes_at",
+    "r25_liability_caps",
+    "r25_capped_claim",
+    "r27_regularization_fee_due",
 ]
 
 ONE_DAY = timedelta(days=1)
@@ -521,3 +537,101 @@ def reminder_dates(final_date: date, days_before: Sequence[int] = (30, 7, 1)) ->
         except OverflowError as exc:
             raise DeadlineError(f"{n} days before {final_date.isoformat()} is outside the calendar") from exc
     return sorted(reminders)
+
+
+# --------------------------------------------------------------------------------------------
+# Instants for the claims scheduler (R19-R23), money per currency (R25), R27
+# --------------------------------------------------------------------------------------------
+
+
+def lapses_at(last_day: date, tz: tzinfo) -> datetime:
+    """The instant (UTC) at which a period whose last local day is ``last_day`` has run out: the
+    first instant of the next day in the office's time zone ``tz`` (24:00 local of ``last_day``,
+    as R2 ends validity). An act at any instant before it is on or before the last day."""
+    return r2_validity_ends_at(last_day, tz).astimezone(timezone.utc)
+
+
+def r19_overdue_at(final_date: date, seizures: Sequence[tuple[date, date]], tz: tzinfo) -> datetime:
+    """R19: the instant (UTC) goods not yet re-exported become overdue: 24:00 local time of the
+    seizure-extended final date (``r19_reexport_deadline``). Customs may find them overdue, and
+    the claim begins, from that instant on."""
+    return lapses_at(r19_reexport_deadline(final_date, seizures), tz)
+
+
+def r19_reminders(
+    final_date: date, seizures: Sequence[tuple[date, date]], tz: tzinfo, days_before: Sequence[int] = (30, 7, 1)
+) -> list[tuple[int, date, datetime]]:
+    """R19: the holder's reminders before the seizure-extended final date, as
+    (days before, local reminder day, instant in UTC of the start of that local day), earliest
+    first. "7 days before" a last day of 31 March is 24 March: counted on the calendar of the
+    office, not as 7 x 24 hours."""
+    deadline = r19_reexport_deadline(final_date, seizures)
+    out = []
+    for n in sorted(set(days_before), reverse=True):
+        (day,) = reminder_dates(deadline, (n,))
+        out.append((n, day, _start_of_local_day(day, tz).astimezone(timezone.utc)))
+    return out
+
+
+def r20_discharged_at(expiry_date: date, tz: tzinfo) -> datetime:
+    """R20: the instant (UTC) from which the association is discharged when no notice was given:
+    24:00 local time of ``r20_notice_limit``. A notice given before it is in time."""
+    return lapses_at(r20_notice_limit(expiry_date), tz)
+
+
+def r21_evidence_expires_at(notice_date: date, tz: tzinfo) -> datetime:
+    """R21: the instant (UTC) the six months for evidence have run out: 24:00 local time of
+    ``r21_evidence_deadline``."""
+    return lapses_at(r21_evidence_deadline(notice_date), tz)
+
+
+def r22_payment_overdue_at(duty_memo_received: date, tz: tzinfo) -> datetime:
+    """R22: the instant (UTC) an unpaid duty memo becomes overdue: 24:00 local time of
+    ``r22_payment_deadline``."""
+    return lapses_at(r22_payment_deadline(duty_memo_received), tz)
+
+
+def r23_refund_window_closes_at(payment_date: date, tz: tzinfo) -> datetime:
+    """R23: the instant (UTC) the three months for a refund request have run out: 24:00 local
+    time of ``r23_refund_deadline``."""
+    return lapses_at(r23_refund_deadline(payment_date), tz)
+
+
+def _amounts(amounts: Mapping[str, Decimal], what: str) -> dict[str, Decimal]:
+    out = {}
+    for currency, amount in amounts.items():
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isupper()):
+            raise DeadlineError(f"R25: {what}: {currency!r} is not an ISO 4217 currency code")
+        r25_liability_cap(amount)  # the same checks: Decimal or int, finite, not negative
+        out[currency] = Decimal(amount)
+    return out
+
+
+def r25_liability_caps(duties_assessed: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """R25: the liability cap per currency: duties and taxes assessed at importation in that
+    currency plus 10% (``r25_liability_cap``). Currencies are never added together: an
+    assessment in CHF and one in EUR give two caps."""
+    return {c: r25_liability_cap(a) for c, a in sorted(_amounts(duties_assessed, "assessed").items())}
+
+
+def r25_capped_claim(claimed: Mapping[str, Decimal], duties_assessed: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """R25: what may be claimed from the association per currency: the amount customs claims,
+    never more than that currency's cap. A claim in a currency without an assessment at
+    importation has no cap to stand on and raises ``DeadlineError``."""
+    caps = r25_liability_caps(duties_assessed)
+    out = {}
+    for currency, amount in sorted(_amounts(claimed, "claimed").items()):
+        if currency not in caps:
+            raise DeadlineError(f"R25: a claim in {currency} has no duties assessed at importation in {currency}")
+        out[currency] = min(amount.quantize(_CENT, rounding=ROUND_HALF_UP), caps[currency])
+    return out
+
+
+def r27_regularization_fee_due(departure_validated: bool, goods_left: bool) -> bool:
+    """R27: "A holder who failed to have a departure validated may be charged a regularization
+    fee even when no claim follows." (Seed 001, "Departing a Foreign Country", 8.)
+
+    True when the goods did leave (``goods_left``: shown by evidence of re-exportation, R21/R23/R26)
+    but the departure was not validated on the carnet. Not a date rule: a flag for customs, who
+    decide whether to charge the fee; the amount is theirs, not the guarantee chain's."""
+    return goods_left and not departure_validated

@@ -470,3 +470,7 @@ MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
         CancellationRefused,
     )
 }
+
+# The claims contract lives in contracts/claims.py and adds its payloads to MESSAGE_TYPES; imported
+# last (it needs Payload and F above) so whoever decodes messages knows them.
+import contracts.claims  # noqa: E402,F401

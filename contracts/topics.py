@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts import claims as c
 from contracts import messages as m
 
 DLQ_SUFFIX = ".dlq"
@@ -56,9 +57,10 @@ TRANSACTIONS = Topic(
     "outside a crossing, with their locations.",
 )
 NOTIFICATION_REQUESTS = Topic(
-    "ata.notifications.requests.v1", 6, "carnet_number", ("core", "claims_worker"), ("notifier",),
-    (m.ConfirmationRequested,),
-    "Confirmations and notices to push to holders, representatives and NGA systems.",
+    "ata.notifications.requests.v1", 6, "carnet_number", ("core", "claims_worker"), ("notifier", "claims_worker"),
+    (m.ConfirmationRequested, c.ReminderRequested),
+    "Confirmations and notices to push to holders, representatives and NGA systems. The claims worker reads the "
+    "confirmations to learn whom to remind of a final date (R19).",
 )
 NOTIFICATION_EVENTS = Topic(
     "ata.notifications.events.v1", 6, "carnet_number", ("notifier",), (), (m.ConfirmationDelivered,),
@@ -79,6 +81,28 @@ COUNTRY_POLICY = Topic(
     "Country policy documents (R15, R16); the newest applied version wins.",
 )
 
+CLAIMS_CUSTOMS_ACTIONS = Topic(
+    "ata.claims.customs-actions.v1", 6, "carnet_number", ("customs",), ("claims_worker",),
+    (c.SeizureStarted, c.SeizureEnded, c.DutyAssessed, c.RefundDecided),
+    "What customs do on goods not re-exported: seizures (R19), duty assessments per item (R22, R25), refund "
+    "decisions (R23).",
+)
+CLAIMS_NGA_RESPONSES = Topic(
+    "ata.claims.nga-responses.v1", 6, "carnet_number", ("nga",), ("claims_worker",),
+    (c.EvidenceSubmitted, c.PaymentMade, c.RefundRequested),
+    "The guaranteeing associations' answers to claims: evidence (R21), payment (R22), refund requests (R23).",
+)
+CLAIMS_NGA_NOTICES = Topic(
+    "ata.claims.nga-notices.v1", 6, "carnet_number", ("claims_worker",), ("nga",),
+    (c.ClaimNoticeIssued, c.DutyMemoIssued),
+    "Claim notices (R20, R21) and duty memos (R22, R25) addressed to the guaranteeing association.",
+)
+CLAIMS_EVENTS = Topic(
+    "ata.claims.events.v1", 6, "carnet_number", ("claims_worker",), ("customs", "nga", "audit"),
+    (c.ClaimStateChanged, c.ClaimActionRefused, c.RegularizationFeeFlagged),
+    "Every transition of every claim (R19-R25), inputs the rules refused, and regularization-fee flags (R27).",
+)
+
 TOPICS: tuple[Topic, ...] = (
     ISSUANCE_REQUESTS,
     ISSUANCE_EVENTS,
@@ -90,6 +114,10 @@ TOPICS: tuple[Topic, ...] = (
     SIGNING_KEYS,
     CARNET_STATUS,
     COUNTRY_POLICY,
+    CLAIMS_CUSTOMS_ACTIONS,
+    CLAIMS_NGA_RESPONSES,
+    CLAIMS_NGA_NOTICES,
+    CLAIMS_EVENTS,
 )
 
 

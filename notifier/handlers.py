@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from contracts.claims import ReminderRequested
 from contracts.messages import ConfirmationDelivered, ConfirmationRequested
 from contracts.topics import NOTIFICATION_EVENTS
 from notifier import domain, repository as repo
@@ -48,21 +49,26 @@ class NotifierHandlers:
         self.max_attempts = max_attempts
         self.wake = asyncio.Event()
 
-    async def confirmation_requested(self, conn: asyncpg.Connection, inbound: Inbound[ConfirmationRequested]) -> None:
+    async def confirmation_requested(self, conn: asyncpg.Connection,
+                                     inbound: Inbound[ConfirmationRequested | ReminderRequested]) -> None:
         c = inbound.payload
+        if isinstance(c, ReminderRequested):
+            # A final-date reminder from the claims worker (R19): the same delivery path, its own event type;
+            # the reminder id dedupes deliveries as a confirmation id does.
+            event_type, delivery_key, requested_at = "reexport.reminder", c.reminder_id, c.requested_at
+        else:
+            event_type, delivery_key, requested_at = f"transaction.{c.decision}", c.confirmation_id, c.recorded_at
         endpoints = await repo.active_endpoints(conn, c.recipient_ids)
         if not endpoints:
             self.metrics.unreachable.inc()
-            log.warning("confirmation %s for carnet %s (message %s): no endpoint for %s", c.confirmation_id,
+            log.warning("%s %s for carnet %s (message %s): no endpoint for %s", event_type, delivery_key,
                         c.carnet_number, inbound.envelope.message_id, ", ".join(c.recipient_ids))
             return
-        body = json.dumps({"type": f"transaction.{c.decision}", "timestamp": self.clock().isoformat(),
-                           "data": c.model_dump(mode="json")})
+        body = json.dumps({"type": event_type, "timestamp": self.clock().isoformat(), "data": c.model_dump(mode="json")})
         for e in endpoints:
-            await repo.add_delivery(conn, delivery_id=uuid4(), confirmation_id=c.confirmation_id, endpoint_id=e["endpoint_id"],
+            await repo.add_delivery(conn, delivery_id=uuid4(), confirmation_id=delivery_key, endpoint_id=e["endpoint_id"],
                                     recipient_id=e["recipient_id"], carnet_number=c.carnet_number,
-                                    event_type=f"transaction.{c.decision}", body=body, due=self.clock(),
-                                    requested_at=c.recorded_at)
+                                    event_type=event_type, body=body, due=self.clock(), requested_at=requested_at)
 
     async def run_worker(self, pool: asyncpg.Pool) -> None:
         """Send due deliveries until cancelled; woken by NOTIFY, polls once a second otherwise."""

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
         "Gateway: how often each instance reloads trust keys, blocked carnets and replaced items from its tables."))
     webhook_timeout_s: float = Field(10.0, gt=0, description="Notifier: timeout of one webhook attempt.")
     delivery_max_attempts: int = Field(8, ge=1, description="Notifier: attempts before a delivery is dead-lettered.")
+    claims_poll_s: float = Field(30.0, gt=0, description="Claims worker: seconds between two passes of the deadline scheduler.")
 
     def anchor_key_path(self) -> Path:
         return self.trust_anchor_key_path or self.data_dir / "keys" / "trust-anchor.pem"

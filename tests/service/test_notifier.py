@@ -335,3 +335,27 @@ async def test_a_delivery_is_dead_after_the_last_attempt(settings, clock, runnin
         d = (await rows(service, "SELECT * FROM deliveries"))[0]
     assert len(server.requests) == 2
     assert (d["status"], d["attempts"], d["last_error"]) == ("dead", 2, "HTTP 503")
+
+
+async def test_r19_a_final_date_reminder_is_queued_like_a_confirmation_with_its_own_event_type(settings, clock, running):
+    """R19: the claims worker's ReminderRequested reaches the holder's webhook as `reexport.reminder`."""
+    from datetime import date
+    from uuid import uuid4
+
+    from contracts.claims import ReminderRequested
+
+    service = build(settings, clock=clock)
+    reminder = ReminderRequested(reminder_id=uuid4(), carnet_number=NUMBER, recipient_ids=["hld_1"], country="CH",
+                                 items=[1, 2], final_date=date(2027, 3, 31), days_before=7, requested_at=clock.now)
+    async with running(service) as broker, client(service) as http:
+        await register(http, "hld_1", "https://holder.example/hooks")
+        body, headers, _ = wire(reminder, producer="claims_worker", subject=NUMBER)
+        for _ in range(2):  # redelivered: still one delivery
+            await broker.publish(body, NOTIFICATION_REQUESTS.name, key=NUMBER.encode(), headers=headers)
+        deliveries = await rows(service, "SELECT * FROM deliveries")
+    assert len(deliveries) == 1
+    d = deliveries[0]
+    assert (d["event_type"], d["confirmation_id"], d["recipient_id"]) == ("reexport.reminder", reminder.reminder_id, "hld_1")
+    sent = json.loads(d["body"])
+    assert sent["type"] == "reexport.reminder"
+    assert (sent["data"]["final_date"], sent["data"]["days_before"], sent["data"]["items"]) == ("2027-03-31", 7, [1, 2])

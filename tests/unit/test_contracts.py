@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 from pydantic import BaseModel
 
+from contracts import claims as claims_contract
 from contracts import messages as m
 from contracts.envelope import Envelope, EnvelopeError
 from contracts.messages import MESSAGE_TYPES, Payload
@@ -100,9 +101,13 @@ def test_message_registry_keys_match_the_models():
         assert issubclass(model, Payload)
 
 
+#: Modules that define payloads: contracts/claims.py registers its own (issue 7).
+CONTRACT_MODULES = (m, claims_contract)
+
+
 def test_every_payload_class_is_registered():
-    payloads = {c for _, c in inspect.getmembers(m, inspect.isclass)
-                if issubclass(c, Payload) and c is not Payload and c.__module__ == m.__name__}
+    payloads = {c for mod in CONTRACT_MODULES for _, c in inspect.getmembers(mod, inspect.isclass)
+                if issubclass(c, Payload) and c is not Payload and c.__module__ == mod.__name__}
     assert payloads == set(MESSAGE_TYPES.values())
 
 
@@ -111,8 +116,8 @@ def test_every_payload_class_is_registered():
 
 def _contract_models() -> list[type[BaseModel]]:
     """Every payload and every model nested in one (Holder, GoodsItem, Reason, ...)."""
-    return sorted({c for _, c in inspect.getmembers(m, inspect.isclass)
-                   if issubclass(c, BaseModel) and c is not Payload and c.__module__ == m.__name__},
+    return sorted({c for mod in CONTRACT_MODULES for _, c in inspect.getmembers(mod, inspect.isclass)
+                   if issubclass(c, BaseModel) and c is not Payload and c.__module__ == mod.__name__},
                   key=lambda c: c.__name__)
 
 

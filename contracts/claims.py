@@ -1,0 +1,254 @@
+"""Version-1 payloads of the claims procedure (DOMAIN.md R19-R27), registered in MESSAGE_TYPES.
+
+Kept apart from contracts/messages.py so the claims contract can grow without touching the rest
+of the wire format. Instants are aware datetimes; the claims worker turns them into the local day
+of the customs office that counts (every claims rule counts calendar days there). Money is
+Decimal per ISO 4217 currency, serialised as a string, never a float.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.messages import CARNET_NUMBER, COUNTRY, MESSAGE_TYPES, F, Payload
+
+CURRENCY = r"^[A-Z]{3}$"
+
+
+def _money(value: Decimal) -> Decimal:
+    if not value.is_finite() or value < 0:
+        raise ValueError("an amount is a finite, non-negative decimal")
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValueError("an amount has at most two decimals (cents)")
+    return value
+
+
+Money = Annotated[Decimal, AfterValidator(_money)]
+Amounts = dict[Annotated[str, Field(pattern=CURRENCY)], Money]
+Items = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
+
+
+class ClaimState(StrEnum):
+    """Where a claim stands; `ClaimStateChanged` moves it from one to the next."""
+
+    OVERDUE = "overdue"  # R19: not re-exported by the (seizure-extended) final date
+    NOTICED = "noticed"  # R20: the guaranteeing association was notified; R21 evidence window open
+    DISCHARGED = "discharged"  # R20: the notice limit passed first; the association is free
+    CLOSED = "closed"  # R21: evidence produced in time
+    EVIDENCE_EXPIRED = "evidence_expired"  # R21: six months passed without evidence
+    DUTY_MEMO = "duty_memo"  # R22: duty memo issued, 14 days to pay
+    PAYMENT_OVERDUE = "payment_overdue"  # R22: not paid in the 14 days
+    PAID = "paid"  # R22: paid; R23 refund window open
+    REFUND_REQUESTED = "refund_requested"  # R23: asked for in time, customs decides
+    REFUND_GRANTED = "refund_granted"
+    REFUND_REFUSED = "refund_refused"
+    SETTLED = "settled"  # R23: refund window closed without a request
+
+
+# --- customs actions (ata.claims.customs-actions.v1) -----------------------------------------
+
+
+class SeizureStarted(Payload):
+    """R19: customs detained or seized goods; unless for a personal lawsuit, the days count extra."""
+
+    TYPE: ClassVar[str] = "SeizureStarted"
+    seizure_id: str = F("Customs' id of the seizure; the end names it.", "CH-GVA-SZ-2027-0042", min_length=1, max_length=100)
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    country: str = F("Country whose customs seized the goods.", "CH", pattern=COUNTRY)
+    items: Items = F("Item numbers seized.", [1])
+    personal_lawsuit: bool = F("True when seized for a personal lawsuit: R19 gives no extension then.", False)
+    office_timezone: str = F("IANA time zone of the office; the seizure's days are its local days.", "Europe/Zurich",
+                             min_length=1, max_length=64)
+    started_at: AwareDatetime = F("When the seizure began.", "2027-03-01T10:00:00+01:00")
+
+
+class SeizureEnded(Payload):
+    TYPE: ClassVar[str] = "SeizureEnded"
+    seizure_id: str = F("The seizure that ended.", "CH-GVA-SZ-2027-0042", min_length=1, max_length=100)
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    ended_at: AwareDatetime = F("When the goods were released; that local day is the last day of the seizure.",
+                                "2027-03-10T16:00:00+01:00")
+
+
+class ItemDuty(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    item_number: int = F("Item number.", 1, ge=1)
+    currency: str = F("ISO 4217 currency of the amounts.", "CHF", pattern=CURRENCY)
+    duties: Money = F("Import duties and taxes assessed at importation (the R25 base).", "1000.00")
+    claimed: Money | None = F("What customs claims for the item (duties, taxes, penalties); default: the duties. "
+                              "Capped by R25.", "1200.00", default=None)
+
+
+class DutyAssessed(Payload):
+    """Customs' assessment of the duties on items, per item (R17, R22, R25); a newer one replaces it."""
+
+    TYPE: ClassVar[str] = "DutyAssessed"
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    country: str = F("Country of the assessing customs.", "CH", pattern=COUNTRY)
+    assessments: list[ItemDuty] = F("One row per item and currency.",
+                                    [{"item_number": 1, "currency": "CHF", "duties": "1000.00"}], min_length=1)
+    office_id: str = F("Customs office.", "CH-GVA-AIR", min_length=1, max_length=50)
+    assessed_at: AwareDatetime = F("When customs assessed them.", "2027-03-01T10:00:00+01:00")
+
+
+class RefundDecided(Payload):
+    """R23: customs' decision on a refund request, all, part or nothing."""
+
+    TYPE: ClassVar[str] = "RefundDecided"
+    claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    granted: Amounts = F("Amounts refunded per currency; empty: refused.", {"CHF": "1100.00"})
+    reason: str = F("Why, in customs' words.", "re-exportation proven by the exit record", min_length=1, max_length=500)
+    decided_at: AwareDatetime = F("When customs decided.", "2028-05-02T10:00:00+02:00")
+
+
+# --- NGA responses (ata.claims.nga-responses.v1) ---------------------------------------------
+
+
+class EvidenceSubmitted(Payload):
+    """R21: the guaranteeing association produces evidence of re-exportation (or other accepted documents)."""
+
+    TYPE: ClassVar[str] = "EvidenceSubmitted"
+    claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    reference: str = F("The association's reference of the evidence.", "FR-NGA-EV-2027-0007", min_length=1, max_length=200)
+    departure_validated: bool = F("True when the evidence is a departure customs validated on the carnet; "
+                                  "False when the goods left without it (R27).", False, default=False)
+    submitted_at: AwareDatetime = F("When the association submitted it.", "2027-06-01T10:00:00+02:00")
+
+
+class PaymentMade(Payload):
+    """R22: the association paid the duty memo."""
+
+    TYPE: ClassVar[str] = "PaymentMade"
+    claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    amounts: Amounts = F("Amounts paid per currency.", {"CHF": "1100.00"}, min_length=1)
+    reference: str = F("Payment reference.", "FR-NGA-PAY-2027-0012", min_length=1, max_length=200)
+    paid_at: AwareDatetime = F("When the payment was made.", "2027-10-01T10:00:00+02:00")
+
+
+class RefundRequested(Payload):
+    """R23: evidence turned up after payment; the association asks for all or part back."""
+
+    TYPE: ClassVar[str] = "RefundRequested"
+    claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    amounts: Amounts = F("Amounts asked back per currency.", {"CHF": "1100.00"}, min_length=1)
+    evidence_reference: str = F("The evidence found after payment.", "FR-NGA-EV-2027-0031", min_length=1, max_length=200)
+    requested_at: AwareDatetime = F("When the association asked.", "2027-11-15T10:00:00+01:00")
+
+
+# --- the claims worker's events (ata.claims.events.v1) ---------------------------------------
+
+
+class ClaimStateChanged(Payload):
+    """One transition of a claim; the topic is the claim's full history, keyed by carnet number."""
+
+    TYPE: ClassVar[str] = "ClaimStateChanged"
+    claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    country: str = F("Country whose customs claims.", "CH", pattern=COUNTRY)
+    items: Items = F("Item numbers the claim is about.", [1, 2])
+    from_state: ClaimState | None = F("State before; none when the claim opens.", None)
+    to_state: ClaimState = F("State after.", ClaimState.OVERDUE)
+    rule: str = F("Rule applied.", "R19", pattern=r"^R\d+$")
+    on: date = F("Local day of the customs office on which it happened.", "2027-04-01")
+    at: AwareDatetime = F("Instant it happened (the act's own time, or the scheduler's).", "2027-03-31T22:00:00+00:00")
+    next_deadline: date | None = F("Last day of the period that now runs, if any (R21, R22, R23).", None, default=None)
+    amounts: Amounts | None = F("Money concerned (memo, payment, refund), per currency.", None, default=None)
+    reason: str | None = F("Why, in words.", None, default=None, max_length=500)
+
+
+class ClaimActionRefused(Payload):
+    """An input the rules refuse (late evidence, a refund asked too late, an illegal step): recorded, not lost."""
+
+    TYPE: ClassVar[str] = "ClaimActionRefused"
+    claim_id: UUID | None = F("The claim, if one was named and found.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    action: str = F("Message type refused.", "EvidenceSubmitted")
+    rule: str | None = F("Rule that refuses it; none for an illegal step of the state machine.", "R21")
+    reason: str = F("Why.", "evidence after the last day 2027-09-10 (R21)")
+    refused_message_id: UUID = F("Message id of the refused input.", "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e")
+    at: AwareDatetime = F("When the worker refused it.", "2027-09-11T08:00:00+00:00")
+
+
+class RegularizationFeeFlagged(Payload):
+    """R27: the goods left without a validated departure; customs may charge a regularization fee."""
+
+    TYPE: ClassVar[str] = "RegularizationFeeFlagged"
+    claim_id: UUID = F("The claim the evidence closed.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    country: str = F("Country whose customs may charge it.", "CH", pattern=COUNTRY)
+    items: Items = F("Item numbers.", [1])
+    reason: str = F("Why.", "re-exportation shown by evidence, departure not validated")
+    flagged_at: AwareDatetime = F("When.", "2027-06-01T08:00:00+00:00")
+
+
+# --- to the guaranteeing association (ata.claims.nga-notices.v1) -----------------------------
+
+
+class ClaimNoticeIssued(Payload):
+    """R20: customs notify the guaranteeing association of goods not re-exported; R21 evidence window."""
+
+    TYPE: ClassVar[str] = "ClaimNoticeIssued"
+    claim_id: UUID = F("The claim; the association's answers name it.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    nga: str = F("Guaranteeing association's country (the carnet number's prefix).", "FR", pattern=COUNTRY)
+    country: str = F("Country whose customs claims.", "CH", pattern=COUNTRY)
+    items: Items = F("Item numbers not re-exported.", [1, 2])
+    reexport_deadline: date = F("R19: the last day they could leave (final date plus seizures).", "2027-03-31")
+    carnet_expiry: date = F("Last day of validity (R20 counts from the day after).", "2027-11-21")
+    notice_date: date = F("Local day of the notice.", "2027-04-01")
+    evidence_deadline: date = F("R21: last day to produce evidence.", "2027-10-01")
+    issued_at: AwareDatetime = F("When it was issued.", "2027-03-31T22:00:00+00:00")
+
+
+class DutyMemoIssued(Payload):
+    """R22: no evidence in time; the association must pay within 14 days from the day after receipt."""
+
+    TYPE: ClassVar[str] = "DutyMemoIssued"
+    claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    nga: str = F("Guaranteeing association's country.", "FR", pattern=COUNTRY)
+    country: str = F("Country whose customs claims.", "CH", pattern=COUNTRY)
+    items: Items = F("Item numbers.", [1, 2])
+    duties_assessed: Amounts = F("Duties and taxes assessed at importation, per currency.", {"CHF": "1000.00"})
+    liability_caps: Amounts = F("R25: duties plus 10%, per currency.", {"CHF": "1100.00"})
+    amounts: Amounts = F("Amounts due per currency, never above the cap.", {"CHF": "1100.00"})
+    memo_date: date = F("Local day the memo is issued and delivered (R22 counts from the day after).", "2027-10-02")
+    payment_deadline: date = F("R22: last day to pay.", "2027-10-16")
+    issued_at: AwareDatetime = F("When it was issued.", "2027-10-01T22:00:00+00:00")
+
+
+# --- to the holder through the notifier (ata.notifications.requests.v1) ----------------------
+
+
+class ReminderRequested(Payload):
+    """Remind the holder and representatives that goods must leave a country by their final date (R13, R19)."""
+
+    TYPE: ClassVar[str] = "ReminderRequested"
+    reminder_id: UUID = F("Id of the reminder; deliveries are deduped on it.", "7b6a5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d")
+    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    recipient_ids: list[str] = F("Wallet ids: the holder, then representatives.", ["hld_7f3a9c"], min_length=1)
+    country: str = F("Country the goods must leave.", "CH", pattern=COUNTRY)
+    items: Items = F("Item numbers still there.", [1, 2])
+    final_date: date = F("R19: last day to re-export (final date plus seizures).", "2027-03-31")
+    days_before: int = F("Days left before the final date.", 7, ge=0)
+    requested_at: AwareDatetime = F("When the reminder fell due.", "2027-03-23T23:00:00+00:00")
+
+
+CLAIMS_MESSAGES: tuple[type[Payload], ...] = (
+    SeizureStarted, SeizureEnded, DutyAssessed, RefundDecided,
+    EvidenceSubmitted, PaymentMade, RefundRequested,
+    ClaimStateChanged, ClaimActionRefused, RegularizationFeeFlagged,
+    ClaimNoticeIssued, DutyMemoIssued, ReminderRequested,
+)
+
+MESSAGE_TYPES.update({(m.TYPE, m.VERSION): m for m in CLAIMS_MESSAGES})
