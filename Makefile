@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-# libzbar0 is the C library pyzbar reads QR images with; pip cannot install it.
+# libzbar0 is the C library pyzbar reads QR images with; pip cannot install it (nor chromium: `make test`).
 sysdeps:
 	@bash deploy/local/sysdeps.sh
 
@@ -29,7 +29,8 @@ journey: install         ## a multi-country journey with the refusals the rules 
 up: install              ## keep the embedded stack running until Ctrl-C
 	$(BIN)/python -m deploy.local up
 
-test: install            ## unit, service, integration and end-to-end tests
+test: install            ## unit, service, integration, end-to-end and browser tests
+	@bash deploy/local/sysdeps.sh --test
 	$(BIN)/python -m pytest
 
 test-unit: install

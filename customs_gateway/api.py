@@ -4,6 +4,7 @@ with password + TOTP, scan verification, commit or refuse."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import json
 from datetime import date
@@ -37,6 +38,7 @@ from runtime.text import PRINTABLE
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 BEARER = {"WWW-Authenticate": "Bearer"}
+OFFICE_ID = r"^[A-Z]{2}-[A-Z0-9-]{1,61}$"
 
 
 class OfficerIn(BaseModel):
@@ -48,7 +50,7 @@ class OfficerIn(BaseModel):
 
 class OfficeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    office_id: str = Field(pattern=r"^[A-Z]{2}-[A-Z0-9-]{1,61}$", examples=["FR-ORY-FRET"])
+    office_id: str = Field(pattern=OFFICE_ID, examples=["FR-ORY-FRET"])
     country: str = Field(pattern=r"^[A-Z]{2}$", examples=["FR"])
     region: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, examples=["FR-IDF"])
     name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
@@ -136,6 +138,23 @@ class ScanOut(BaseModel):
                                    "items on the list, digest, countries.")
     mismatches: list[CheckOut] = Field(description="Every failed check.")
     carnet: CarnetOut | None = Field(description="The carnet on file, with only the declared items; null if not on file.")
+    token: str | None = Field(None, description="POST /v1/scans/image only: the ATA1: string read from the image, "
+                              "to commit or refuse with.")
+
+
+class OfficeOut(BaseModel):
+    office_id: str
+    region: str
+    name: str
+    timezone: str
+
+
+class SessionOut(BaseModel):
+    officer_id: str
+    country: str
+    home_office_id: str
+    acting_office_id: str = Field(description="The office of this request: X-Office-Id, or the home office.")
+    offices: list[OfficeOut] = Field(description="R18: the offices of the officer's own country, which they may act for.")
 
 
 class CommitOut(ScanOut):
@@ -185,16 +204,32 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
     officers = Officers(handlers.metrics, handlers.clock)
     problems: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 409, 422)}
 
-    async def current_officer(authorization: Annotated[str | None, Header()] = None) -> SessionOfficer:
+    async def current_officer(
+        authorization: Annotated[str | None, Header()] = None,
+        x_office_id: Annotated[str | None, Header(pattern=OFFICE_ID, description="R18: the office the officer acts "
+                                                  "for, one of their own country's; default: their home office.")] = None,
+    ) -> SessionOfficer:
         token = _bearer(authorization)
         who = None
         if token is not None:
             async with pool_of().acquire() as conn:
                 who = await officers.session(conn, token)
+                if who is not None and x_office_id is not None and x_office_id != who.office.office_id:
+                    who = await acting_for(conn, who, x_office_id)
         if who is None:
             raise HTTPException(401, detail={"reason": "unauthenticated", "message": "log in: POST /v1/sessions"},
                                 headers=BEARER)
         return who
+
+    async def acting_for(conn: asyncpg.Connection, who: SessionOfficer, office_id: str) -> SessionOfficer:
+        """R18: another office of the officer's own administration, never another country's (attempts audited)."""
+        office = await repo.office(conn, office_id)
+        if office is None or office.country != who.office.country:
+            await repo.audit(conn, handlers.clock(), "act_for_office", "refused", officer_id=who.officer_id,
+                             office_id=office_id, detail={"home_office_id": who.office.office_id})
+            raise HTTPException(403, detail={"reason": "office_not_allowed", "message": f"office {office_id} is not "
+                                             f"one of {who.office.country}'s offices"})
+        return dataclasses.replace(who, office=office)
 
     async def administrator(authorization: Annotated[str | None, Header()] = None) -> None:
         if not admin_token:
@@ -312,6 +347,16 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
                                 headers=BEARER)
         return {"token": result.token, "token_type": "Bearer", "expires_at": result.expires_at}
 
+    @router.get("/sessions/current", response_model=SessionOut, responses={c: {"model": Problem} for c in (401, 403)})
+    async def current_session(who: SessionOfficer = officer) -> dict[str, Any]:
+        """Who is logged in, and the offices of their country they may act for (send one as X-Office-Id)."""
+        async with pool_of().acquire() as conn:
+            home = await repo.session_officer(conn, who.token_hash, handlers.clock())
+            offices = await repo.offices(conn, who.office.country)
+        return {"officer_id": who.officer_id, "country": who.office.country,
+                "home_office_id": home[1].office_id if home else who.office.office_id,
+                "acting_office_id": who.office.office_id, "offices": [dict(o) for o in offices]}
+
     @router.delete("/sessions/current", status_code=204)
     async def logout(who: SessionOfficer = officer) -> Response:
         async with pool_of().acquire() as conn:
@@ -337,7 +382,7 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
             found = await asyncio.to_thread(decode_qr_image, await image.read())
         except QrDecodeError as exc:
             raise HTTPException(400, detail={"reason": "no_qr", "message": str(exc)}) from exc
-        return await scan(ScanIn(token=found[0]), who)
+        return {**await scan(ScanIn(token=found[0]), who), "token": found[0]}
 
     @router.post("/scans/code", response_model=ScanOut,
                  responses={**problems, 404: {"model": Problem}, 429: {"model": Problem}})

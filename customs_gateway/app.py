@@ -13,6 +13,7 @@ from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNI
 from customs_gateway.api import officer_router
 from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
+from customs_gateway.web import officer_pages
 from runtime import trustlist
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
@@ -38,6 +39,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
                      TRANSACTIONS: ledger_event})
     admin_token = settings.gateway_admin_token.get_secret_value() if settings.gateway_admin_token else None
     service.include(officer_router(handlers, lambda: service.pool, admin_token, cancellations))
+    service.include(officer_pages(service.registry))
     service.state["handlers"] = handlers
 
     @service.on_start

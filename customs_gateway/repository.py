@@ -35,8 +35,14 @@ async def keys(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT kid, jwk, not_before, not_after FROM signing_keys")
 
 
-async def offices(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT office_id, country, region, name, timezone FROM offices ORDER BY office_id")
+async def offices(conn: asyncpg.Connection, country: str | None = None) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT office_id, country, region, name, timezone FROM offices"
+                            " WHERE ($1::text IS NULL OR country = $1) ORDER BY office_id", country)
+
+
+async def office(conn: asyncpg.Connection, office_id: str) -> Office | None:
+    row = await conn.fetchrow("SELECT office_id, country, timezone FROM offices WHERE office_id = $1", office_id)
+    return Office(row["office_id"], row["country"], row["timezone"]) if row else None
 
 
 async def create_office(conn: asyncpg.Connection, office_id: str, country: str, region: str, name: str,

@@ -96,6 +96,9 @@ def print_endpoints(stack: LocalStack, *, waiting: bool = True) -> None:
     print(f"  Kafka bootstrap  {stack.kafka_bootstrap}{kafka_note}")
     print(f"  PostgreSQL       {stack.database_url}")
     print(f"  logs             {stack.log_dir}")
+    if "customs_gateway" in stack.endpoints:  # README "The officer's web page": create an officer with this token
+        print(f"  officer page     {stack.endpoints['customs_gateway']}/officer/")
+        print(f"  gateway admin    Authorization: Bearer {stack.admin_token}")
     print()
     if waiting:
         print("Stack is up; Ctrl-C (or SIGTERM) stops it.", flush=True)
