@@ -70,7 +70,13 @@ const REASONS = {
   no_qr: "No QR code could be read in this picture. Try again closer, flatter and in better light.",
   bad_code: "This is not a valid transaction code: check it with the holder.",
   unknown_code: "No declaration with this transaction code is known at this gateway.",
-  rate_limited: "Too many code lookups: wait a moment.",
+  rate_limited: "Too many typed codes: wait a moment.",
+  bad_cancellation_code: "This is not a valid cancellation code: check it with the holder.",
+  not_committed: "No transaction committed with this code at this gateway.",
+  already_pending: "A cancellation of this transaction is already waiting for the ledger.",
+  already_cancelled: "This transaction was already cancelled.",
+  replaced: "The carnet was replaced for these items (R6): they travel under the replacement.",
+  reason_required: "A refusal states its reason.",
   office_not_allowed: "You cannot act for this office.",
   R12: "The carnet has expired (R12).",
   R13: "The final date is not allowed (R13).",
@@ -330,6 +336,54 @@ async function decide(event) {
   $("outcome").scrollIntoView({ block: "nearest" });
 }
 
+// Cancelling needs the core's word: post, then follow GET /v1/cancellations/{id} until it is decided.
+async function cancel(event) {
+  event.preventDefault();
+  const form = $("cancellation");
+  const body = {
+    transaction_code: $("cancel-code").value.trim(),
+    cancellation_code: $("cancel-consent").value.trim(),
+    reason: $("cancel-reason").value.trim(),
+  };
+  const text = $("cancel-outcome-text");
+  $("cancel-problem").hidden = true;
+  if (!body.transaction_code || !body.cancellation_code || !body.reason) {
+    text.textContent = "Give the transaction code, the holder's cancellation code and the reason.";
+    return;
+  }
+  busy(form, true);
+  text.className = "verdict";
+  text.textContent = "Sending…";
+  const r = await api("/v1/cancellations", { method: "POST", json: body });
+  if (r.status !== 202) {
+    busy(form, false);
+    text.textContent = "Not cancelled.";
+    text.className = "verdict failed";
+    showProblem("cancel-problem", problem(r.status, r.body));
+    return;
+  }
+  text.textContent = "Asked: waiting for the ledger to decide…";
+  let decided = r.body;
+  for (let i = 0; i < 60 && decided.status === "pending"; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const poll = await api("/v1/cancellations/" + encodeURIComponent(r.body.cancellation_id));
+    if (poll.status === 200) decided = poll.body;
+  }
+  busy(form, false);
+  if (decided.status === "cancelled") {
+    text.textContent = "Cancelled: transaction " + decided.transaction_code + " of carnet " + decided.carnet_number +
+      ". Reference " + decided.cancellation_id + ".";
+    text.className = "verdict ok";
+    form.reset();
+  } else if (decided.status === "refused") {
+    text.textContent = "The ledger refused the cancellation.";
+    text.className = "verdict failed";
+    showProblem("cancel-problem", { title: "", message: "", items: decided.reasons.map((x) => x.message) });
+  } else {
+    text.textContent = "Still waiting for the ledger. Reference " + decided.cancellation_id + ".";
+  }
+}
+
 function bindReaders() {
   const imageForm = $("scan-image");
   const sendImage = (input) => {
@@ -363,6 +417,7 @@ function bindReaders() {
   });
   $("decision").addEventListener("change", decisionChanged);
   $("decision").addEventListener("submit", decide);
+  $("cancellation").addEventListener("submit", cancel);
   $("again").addEventListener("click", () => {
     $("scan-token").reset();
     $("scan-code").reset();

@@ -12,13 +12,15 @@ from typing import Any
 import pyotp
 
 from contracts.kinds import DeclarationKind as K
-from contracts.topics import ISSUANCE_EVENTS
-from contracts.txcode import format_transaction_code
+from contracts.messages import ItemLocation, TransactionCancelled
+from contracts.topics import ISSUANCE_EVENTS, TRANSACTIONS
+from contracts.txcode import format_transaction_code, new_transaction_code
 from runtime.qr import qr_png
 from tests.browser.conftest import expect, serving
 from tests.service.conftest import ADMIN, outbox
-from tests.service.test_customs_gateway import NUMBER, PASSWORD, create_officer, make_token
+from tests.service.test_customs_gateway import EXPIRY, NUMBER, PASSWORD, auth, commit, create_officer, make_token
 from tests.service.test_gateway_lookup import carnet_issued, declared, publish, sloppy
+from tests.support.messages import wire
 from tests.vectors.make_token_vectors import tamper_one_item
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "officer-scan.png"
@@ -212,3 +214,42 @@ async def test_the_typed_code_is_looked_up_as_typed_and_the_declaration_refused_
     assert (payload["decision"], payload["refusal_reason"], payload["token_id"], payload["transaction_code"]) == (
         "refused", reason, str(token_id), code)
     assert xss is None
+
+
+async def test_a_committed_transaction_is_cancelled_with_the_holders_code_and_the_ledgers_decision_shown(
+        gateway, clock, phone):
+    """Issue 4 item 8 on the page: a mistyped cancellation code is caught before anything is sent; then the
+    cancellation is asked, the page follows it until the ledger (here: the core's message) decides."""
+    consent = new_transaction_code()
+    async with gateway() as g, serving(g.service.http) as base:
+        token, claims = make_token(g.key, clock.now)
+        assert (await commit(g.http, token)).status_code == 202
+        secret = await create_officer(g.http, "fr-officer-web", "FR-CDG-FRET")
+        await logged_in(phone, base, "fr-officer-web", secret, clock.now)
+        await phone.get_by_text("Cancel a transaction committed by mistake").click()
+        await phone.get_by_label("Transaction code", exact=True).fill(format_transaction_code(claims.transaction_code))
+        await phone.get_by_label("Holder's cancellation code").fill(consent[:-1] + ("0" if consent[-1] != "0" else "1"))
+        await phone.get_by_label("Reason", exact=True).fill("committed at the wrong gate")
+        await phone.get_by_role("button", name="Cancel the transaction").click()
+        await expect(phone.locator("#cancel-problem-text")).to_contain_text("not a valid cancellation code")
+        await phone.get_by_label("Holder's cancellation code").fill(sloppy(consent))
+        await phone.get_by_role("button", name="Cancel the transaction").click()
+        await expect(phone.locator("#cancel-outcome-text")).to_contain_text("waiting for the ledger")
+        async with g.service.pool.acquire() as conn:
+            asked = await conn.fetchrow("SELECT cancellation_id, office_id, reason FROM cancellations")
+        body, headers, _ = wire(TransactionCancelled(
+            cancellation_id=asked["cancellation_id"], transaction_id=asked["cancellation_id"], carnet_number=NUMBER,
+            transaction_code=claims.transaction_code, kind=claims.kind, country="FR", items=list(claims.items),
+            sequence=1, reason=asked["reason"], office_id="FR-CDG-FRET", office_timezone="Europe/Paris",
+            officer_id="fr-officer-web", carnet_expiry=EXPIRY, cancelled_at=clock.now,
+            item_locations=[ItemLocation(item_number=n, location="home") for n in claims.items]),
+            producer="core", subject=NUMBER)
+        await g.broker.publish(body, TRANSACTIONS.name, key=NUMBER.encode(), headers=headers)
+        await expect(phone.locator("#cancel-outcome-text")).to_contain_text(
+            f"Cancelled: transaction {format_transaction_code(claims.transaction_code)} of carnet {NUMBER}")
+        queued = [m for m in await outbox(g.service) if m["type"] == "CancellationPosted"]
+        seen_by_other_country = await g.http.get(f"/v1/cancellations/{asked['cancellation_id']}",
+                                                 headers=auth("ch-officer-0001"))
+    assert (asked["office_id"], asked["reason"]) == ("FR-CDG-FRET", "committed at the wrong gate")
+    assert [m["payload"]["cancellation_code"] for m in queued] == [consent]
+    assert seen_by_other_country.status_code == 404
