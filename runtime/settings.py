@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         None, description="Gateway: bearer token of the administration API (offices, officer accounts, audit log); "
                           "unset, the administration endpoints answer 503."
     )
+    nga_registry_path: Path | None = Field(
+        None, description="Issuer: JSON seed file of the NGAs, their issuing associations, status and API key hashes "
+                          "(read at start); default the bundled issuer/registry.json."
+    )
     webhook_timeout_s: float = Field(10.0, gt=0, description="Notifier: timeout of one webhook attempt.")
     delivery_max_attempts: int = Field(8, ge=1, description="Notifier: attempts before a delivery is dead-lettered.")
 
