@@ -65,7 +65,7 @@ def nga_router(handlers: IssuerHandlers, pool_of: Callable[[], asyncpg.Pool], re
             raise _refuse(401, "unauthenticated", "an NGA API key is required: Authorization: Bearer <key>")
         return nga
 
-    NGA = Annotated[str, Depends(authenticated_nga)]
+    nga_of = Depends(authenticated_nga)
 
     async def submit(nga: str, req: Request) -> AnswerOut:
         if req.nga != nga:
@@ -76,28 +76,28 @@ def nga_router(handlers: IssuerHandlers, pool_of: Callable[[], asyncpg.Pool], re
         return _out(req.request_id, answer)
 
     @router.post("/issuance-requests", response_model=AnswerOut, responses=errors)
-    async def issue(req: SealedIssuanceRequested, nga: NGA) -> AnswerOut:
+    async def issue(req: SealedIssuanceRequested, nga: str = nga_of) -> AnswerOut:
         """One carnet: issued (with its number) or rejected with a reason per field or item (R1-R4)."""
         return await submit(nga, req)
 
     @router.post("/issuance-requests/batch", response_model=list[AnswerOut], responses=errors)
     async def issue_batch(reqs: Annotated[list[SealedIssuanceRequested], Field(min_length=1, max_length=MAX_BATCH)],
-                          nga: NGA) -> list[AnswerOut]:
+                          nga: str = nga_of) -> list[AnswerOut]:
         """Up to 500 carnets in one call, answered in order; each request commits on its own."""
         return [await submit(nga, r) for r in reqs]
 
     @router.post("/duplicate-requests", response_model=AnswerOut, status_code=202, responses=errors)
-    async def duplicate(req: DuplicateRequested, nga: NGA) -> Any:
+    async def duplicate(req: DuplicateRequested, nga: str = nga_of) -> Any:
         """R5: pending (202) until the core applies or refuses it; rejected at once when the request is wrong."""
         return _status_code(await submit(nga, req))
 
     @router.post("/replacement-requests", response_model=AnswerOut, status_code=202, responses=errors)
-    async def replacement(req: ReplacementRequested, nga: NGA) -> Any:
+    async def replacement(req: ReplacementRequested, nga: str = nga_of) -> Any:
         """R6: pending (202) until the core applies or refuses it; rejected at once when the request is wrong."""
         return _status_code(await submit(nga, req))
 
     @router.get("/requests/{request_id}", response_model=AnswerOut, responses={**errors, 404: {"model": Refusal}})
-    async def answer(request_id: Annotated[str, Path(min_length=1, max_length=100)], nga: NGA) -> AnswerOut:
+    async def answer(request_id: Annotated[str, Path(min_length=1, max_length=100)], nga: str = nga_of) -> AnswerOut:
         """The answer to one of this NGA's requests, whichever channel it came by."""
         async with pool_of().acquire() as conn:
             found = await repo.find_answer(conn, nga, request_id)
