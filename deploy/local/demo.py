@@ -161,8 +161,9 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
             steps.done("holder registered a webhook, officer account created and logged in (password + TOTP)", f"{holder_id} -> {receiver.url}; {officer_id} at {OFFICE}")
 
             request = issuance_request(today, holder_id)
-            await publish_issuance(bootstrap, request)
-            steps.done("NGA published the issuance request", f"{request.request_id}, 3 items, expiry {request.expiry_date}")
+            await publish_issuance(bootstrap, seal_for_wallet(request))
+            steps.done("NGA sealed the carnet for the holder's wallet and published the request",
+                       f"{request.request_id}, 3 items, expiry {request.expiry_date}")
 
             kind, answer = await await_issuance_answer(bootstrap, request.request_id)
             if kind != "CarnetIssued":
