@@ -114,6 +114,85 @@ class IssuanceRequested(Payload):
     transport: str | None = F("Means of transport, where given.", "air freight", default=None, max_length=200)
 
 
+# --- sealed issuance (the carnet document travels encrypted for the holder) ---------------------
+
+BASE64URL = r"^[A-Za-z0-9_-]+$"
+
+
+class SealedKey(BaseModel):
+    """The document's data key sealed for one wallet with HPKE (RFC 9180), see `nga_client.sealing`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    recipient_id: str = F("Wallet id of the holder or representative who can open the document.", "hld_7f3a9c",
+                          min_length=1, max_length=64)
+    sealed_key: str = F("HPKE base-mode single-shot output enc || ciphertext (32 + 48 bytes), base64url without padding.",
+                        "x" * 107, pattern=r"^[A-Za-z0-9_-]{107}$")
+
+
+class SealedDocument(BaseModel):
+    """The full carnet (holder, addresses, goods with descriptions and values), AES-256-GCM under a random key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    scheme: Literal["ATA-DOC-1"] = F("Construction version, documented in nga_client/sealing.py.", "ATA-DOC-1")
+    nonce: str = F("AES-GCM nonce, 12 bytes, base64url without padding.", "AAECAwQFBgcICQoL", pattern=r"^[A-Za-z0-9_-]{16}$")
+    ciphertext: str = F("AES-256-GCM ciphertext and tag of the canonical JSON document, base64url without padding.",
+                        "q8Zk...", min_length=24, max_length=900_000, pattern=BASE64URL)
+    recipients: list[SealedKey] = F("The data key sealed for the holder first, then each representative.", [],
+                                    min_length=1, max_length=32)
+
+
+class SealedItem(BaseModel):
+    """What issuance and the ledger need of one general-list line: no description, no value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    item_number: int = F("Item number on the general list, from 1.", 1, ge=1, le=9999)
+    quantity: int = F("Number of pieces.", 1, ge=1)
+    origin_country: str = F("ISO 3166-1 alpha-2 country of origin.", "DE", pattern=COUNTRY)
+    category: GoodsCategory = F("Category, checked against R4.", GoodsCategory.PROFESSIONAL_EQUIPMENT)
+
+
+class SealedIssuanceRequested(Payload):
+    """An NGA asks for a carnet; the document is sealed for the holder, the rules' inputs travel beside it."""
+
+    TYPE: ClassVar[str] = "SealedIssuanceRequested"
+    request_id: str = F("The NGA's own request id; responses echo it, repeats are answered once.", "FR-REQ-2026-000042",
+                        min_length=1, max_length=100)
+    nga: str = F("Country of the guaranteeing NGA.", "FR", pattern=COUNTRY)
+    issuing_association: str = F("Id of the issuing association under the NGA.", "FR-CCI-PARIS", min_length=1, max_length=50)
+    holder_id: str = F("Wallet id of the holder.", "hld_7f3a9c", min_length=1, max_length=64)
+    representative_ids: list[str] = F("Wallet ids of representatives the carnet is shared with.", ["rep_19be"],
+                                      default_factory=list)
+    countries: list[str] = F("Countries where the carnet may be used.", ["CH", "GB"], min_length=1)
+    issue_date: date = F("Date of issue.", "2026-11-22")
+    expiry_date: date = F("Last valid day (R2).", "2027-11-21")
+    items: list[SealedItem] = F("The general list without descriptions or values (R3, R4).",
+                                [{"item_number": 1, "quantity": 1, "origin_country": "DE", "category": "professional_equipment"}],
+                                min_length=1, max_length=9999)
+    general_list_digest: str = F("SHA-256 of the canonical general list inside the document, hex (R3).",
+                                 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", pattern=r"^[0-9a-f]{64}$")
+    document: SealedDocument = F("The full carnet, sealed for the holder and representatives.", {})
+
+
+class DuplicateRequested(Payload):
+    """R5: the NGA asks for a duplicate of a carnet lost, stolen or destroyed."""
+
+    TYPE: ClassVar[str] = "DuplicateRequested"
+    request_id: str = F("The NGA's own request id.", "FR-REQ-2027-000077", min_length=1, max_length=100)
+    nga: str = F("Country of the guaranteeing NGA.", "FR", pattern=COUNTRY)
+    issuing_association: str = F("Issuing association asking.", "FR-CCI-PARIS", min_length=1, max_length=50)
+    original_number: str = F("Carnet to replace.", "FR2600000017", pattern=CARNET_NUMBER)
+    reason: Literal["lost", "stolen", "destroyed"] = F("Why the original is replaced.", "lost")
+
+
+class ReplacementRequested(SealedIssuanceRequested):
+    """R6: the NGA asks for a replacement carnet (its own terms and sealed document) for goods still abroad."""
+
+    TYPE: ClassVar[str] = "ReplacementRequested"
+    original_number: str = F("Carnet whose goods abroad are taken over.", "FR2600000017", pattern=CARNET_NUMBER)
+    requested_at: datetime = F("When the holder applied (must be before the original expires).", "2027-10-01T10:00:00+02:00")
+    approved_at: datetime = F("When the NGA approved it (must be before the original expires).", "2027-10-03T10:00:00+02:00")
+
+
 class CarnetIssued(Payload):
     TYPE: ClassVar[str] = "CarnetIssued"
     request_id: str = F("The NGA's request id.", "FR-REQ-2026-000042")
@@ -127,6 +206,8 @@ class CarnetIssued(Payload):
     expiry_date: date = F("Last valid day (R2).", "2027-11-21")
     items: list[CarnetItem] = F("Item numbers with quantity and origin, no descriptions.", [{"item_number": 1, "quantity": 1, "origin_country": "DE"}])
     general_list_digest: str = F("SHA-256 of the canonical general list, hex (R3: the list cannot change).", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", pattern=r"^[0-9a-f]{64}$")
+    document: SealedDocument | None = F("The sealed carnet document for the holder's wallet; empty in answers to the NGA.",
+                                        None, default=None)
 
 
 class IssuanceRejected(Payload):
@@ -350,6 +431,19 @@ class ReplacementCarnetIssued(Payload):
     approved_at: datetime = F("When the NGA approved it (must be before the original expires).", "2027-10-03T10:00:00+02:00")
 
 
+class CarnetSuccessionDecided(Payload):
+    """The core applied or refused a duplicate (R5) or replacement (R6); the issuer answers the NGA with it."""
+
+    TYPE: ClassVar[str] = "CarnetSuccessionDecided"
+    request_id: str = F("The NGA's request id.", "FR-REQ-2027-000077")
+    kind: Literal["duplicate", "replacement"] = F("What was asked for.", "duplicate")
+    original_number: str = F("Carnet replaced.", "FR2600000017", pattern=CARNET_NUMBER)
+    successor_number: str = F("Number of the duplicate or replacement.", "FR2700000036", pattern=CARNET_NUMBER)
+    outcome: Literal["applied", "refused"] = F("Whether the ledger took it.", "applied")
+    reasons: list[Reason] = F("Why it was refused; empty when applied.", [], default_factory=list)
+    decided_at: datetime = F("When the core decided.", "2027-02-01T10:00:01+01:00")
+
+
 class ItemsAccountedFor(Payload):
     """R17: items lost, stolen or destroyed abroad, or not re-exported, settled by a duty receipt."""
 
@@ -468,6 +562,10 @@ MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
         CancellationPosted,
         TransactionCancelled,
         CancellationRefused,
+        SealedIssuanceRequested,
+        DuplicateRequested,
+        ReplacementRequested,
+        CarnetSuccessionDecided,
     )
 }
 

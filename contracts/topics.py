@@ -32,14 +32,31 @@ class Topic:
 
 
 ISSUANCE_REQUESTS = Topic(
-    "ata.issuance.requests.v1", 6, "request_id", ("nga",), ("issuer",), (m.IssuanceRequested,),
-    "NGAs ask for carnets to be issued.",
+    "ata.issuance.requests.v1", 6, "request_id", ("nga",), ("issuer",),
+    (m.IssuanceRequested, m.SealedIssuanceRequested, m.DuplicateRequested, m.ReplacementRequested),
+    "NGAs ask for carnets, duplicates (R5) and replacements (R6). IssuanceRequested (plain document) is "
+    "still parsed but refused: the document must travel sealed (SealedIssuanceRequested).",
 )
 ISSUANCE_EVENTS = Topic(
     "ata.issuance.events.v1", 6, "carnet_number (issued) or request_id (rejected)", ("issuer",), ("core", "nga", "customs_gateway"),
     (m.CarnetIssued, m.IssuanceRejected, m.DuplicateCarnetIssued, m.ReplacementCarnetIssued),
     "Answers to issuance requests; the core builds its ledger from the issued carnets.",
 )
+ISSUANCE_OUTCOMES = Topic(
+    "ata.issuance.outcomes.v1", 6, "original carnet_number", ("core",), ("issuer",), (m.CarnetSuccessionDecided,),
+    "The core's decision on a duplicate or replacement; the issuer forwards it to the NGA.",
+)
+#: Responses to one NGA's requests: one topic per NGA, so a Kafka ACL can let each NGA read only its own.
+ISSUANCE_RESPONSES_PREFIX = "ata.issuance.responses."
+RESPONSE_MESSAGES: tuple[type[m.Payload], ...] = (m.CarnetIssued, m.IssuanceRejected, m.CarnetSuccessionDecided)
+
+
+def issuance_responses(nga: str) -> Topic:
+    """`ata.issuance.responses.<nga>.v1`, keyed by the NGA's request id; the issuer creates it at start."""
+    return Topic(f"{ISSUANCE_RESPONSES_PREFIX}{nga.lower()}.v1", 6, "request_id", ("issuer",), (), RESPONSE_MESSAGES,
+                 f"Answers to the requests of NGA {nga}, one per request id.")
+
+
 DECLARATIONS = Topic(
     "ata.declarations.v1", 6, "carnet_number", ("core",), ("customs_gateway",),
     (m.DeclarationSubmitted, m.TokenIssued, m.DeclarationRefused),
@@ -106,6 +123,7 @@ CLAIMS_EVENTS = Topic(
 TOPICS: tuple[Topic, ...] = (
     ISSUANCE_REQUESTS,
     ISSUANCE_EVENTS,
+    ISSUANCE_OUTCOMES,
     DECLARATIONS,
     CUSTOMS_COMMITS,
     TRANSACTIONS,

@@ -15,12 +15,15 @@ from prometheus_client import CollectorRegistry, Counter
 
 from contracts.kinds import DeclarationKind
 from contracts.messages import (
-    CancellationPosted, CancellationRefused, CarnetIssued, CarnetStatusChanged, ConfirmationRequested, CustomsCommitPosted, DeclarationRefused,
+    CancellationPosted, CancellationRefused, CarnetIssued, CarnetStatusChanged, CarnetSuccessionDecided,
+    ConfirmationRequested, CustomsCommitPosted, DeclarationRefused,
     DeclarationSubmitted, DuplicateCarnetIssued, ItemLocation, ItemLocationsChanged, ItemsAccountedFor, Payload, Reason,
     ReplacementCarnetIssued, TokenIssued, TransactionCancelled, TransactionRecorded, TrustedKey,
 )
 from contracts.token import DeclarationClaims
-from contracts.topics import CARNET_STATUS, DECLARATIONS, NOTIFICATION_REQUESTS, SIGNING_KEYS, TRANSACTIONS
+from contracts.topics import (
+    CARNET_STATUS, DECLARATIONS, ISSUANCE_OUTCOMES, NOTIFICATION_REQUESTS, SIGNING_KEYS, TRANSACTIONS,
+)
 from contracts.txcode import new_transaction_code
 from core import domain, history, history_store, repository as repo
 from core.domain import Crossing, LifecycleRefused, PolicyBook
@@ -289,6 +292,15 @@ class CoreHandlers:
         log.warning("%s for carnet %s refused (message %s): %s", event, number,
                     inbound.envelope.message_id if inbound else "-", exc)
 
+    async def _decided(self, conn: asyncpg.Connection, inbound: Inbound[Payload], request_id: str, kind: str,
+                       original: str, successor: str, refused: LifecycleRefused | None = None) -> None:
+        """Tell the issuer (and through it the NGA that asked) whether the ledger took the successor."""
+        await emit(conn, ISSUANCE_OUTCOMES.name, CarnetSuccessionDecided(
+            request_id=request_id, kind=kind, original_number=original, successor_number=successor,
+            outcome="refused" if refused else "applied", reasons=refused.reasons if refused else [],
+            decided_at=self.clock(),
+        ), key=original, producer=PRODUCER, cause=inbound.envelope)
+
     async def _duplicate(self, conn: asyncpg.Connection, inbound: Inbound[Payload], d: DuplicateCarnetIssued) -> None:
         loaded = await repo.load_carnet(conn, d.original_number, lock=True)
         if loaded is None:
@@ -297,6 +309,7 @@ class CoreHandlers:
         try:
             voided, copy = domain.duplicate(original, d.duplicate_number)
         except LifecycleRefused as exc:
+            await self._decided(conn, inbound, d.request_id, "duplicate", d.original_number, d.duplicate_number, exc)
             return self._refused("duplicate", d.original_number, inbound, exc)
         await repo.save_carnet_state(conn, voided, [])
         await repo.insert_successor(conn, copy, row)
@@ -307,6 +320,7 @@ class CoreHandlers:
         await self._status(conn, inbound, original.number, "voided", "R5", copy.number,
                            f"replaced by duplicate {copy.number} ({d.reason})")
         await self._moved(conn, inbound, original.number, "duplicate", "R5", copy.left_home(), copy)
+        await self._decided(conn, inbound, d.request_id, "duplicate", original.number, copy.number)
         self.metrics.lifecycle("duplicate", "applied").inc()
 
     async def _replacement(self, conn: asyncpg.Connection, inbound: Inbound[Payload], r: ReplacementCarnetIssued) -> None:
@@ -323,6 +337,7 @@ class CoreHandlers:
         try:
             kept, taken_over, moved = domain.replacement(original, fresh, r.requested_at, r.approved_at, book.for_country)
         except LifecycleRefused as exc:
+            await self._decided(conn, inbound, r.request_id, "replacement", r.original_number, new.carnet_number, exc)
             return self._refused("replacement", r.original_number, inbound, exc)
         await repo.save_carnet_state(conn, kept, moved)
         await repo.insert_successor(conn, taken_over, row, issued=new)
@@ -332,6 +347,7 @@ class CoreHandlers:
             await history_store.append(conn, number, history.REPLACEMENT, record, self.clock())
         await self._moved(conn, inbound, original.number, "replacement", "R6", [taken_over.items[n] for n in moved],
                           taken_over)
+        await self._decided(conn, inbound, r.request_id, "replacement", original.number, new.carnet_number)
         self.metrics.lifecycle("replacement", "applied").inc()
 
     async def _accounted(self, conn: asyncpg.Connection, inbound: Inbound[Payload], a: ItemsAccountedFor) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
+from collections.abc import Sequence
+from datetime import date
 
 from contracts.deadlines import r2_max_expiry_date
-from contracts.messages import CarnetIssued, CarnetItem, GoodsCategory, GoodsItem, IssuanceRequested, Reason
+from contracts.digest import general_list_digest
+from contracts.messages import (
+    CarnetIssued, CarnetItem, GoodsCategory, IssuanceRequested, Reason, SealedIssuanceRequested,
+)
+
+__all__ = ["EXCLUDED", "check_request", "check_sealed", "general_list_digest", "carnet_number", "check_digit",
+           "is_valid_carnet_number", "issued", "issued_sealed", "PLAIN_REFUSED"]
 
 #: R4: categories that can never travel under a carnet, with the words the NGA sees.
 EXCLUDED = {
@@ -23,41 +29,60 @@ EXCLUDED = {
 
 def check_request(req: IssuanceRequested) -> list[Reason]:
     """Every reason the request cannot be issued; empty when it can."""
+    return check_terms(req.nga, req.countries, req.issue_date, req.expiry_date,
+                       [(g.item_number, g.category) for g in req.goods])
+
+
+def check_sealed(req: SealedIssuanceRequested) -> list[Reason]:
+    """The same rules on a sealed request: what they need travels beside the sealed document."""
+    return check_terms(req.nga, req.countries, req.issue_date, req.expiry_date,
+                       [(i.item_number, i.category) for i in req.items])
+
+
+def check_terms(nga: str, countries: Sequence[str], issue_date: date, expiry_date: date,
+                items: Sequence[tuple[int, GoodsCategory]]) -> list[Reason]:
     reasons: list[Reason] = []
     # R2: at most 12 months, and an expiry before issue is no validity at all.
-    latest = r2_max_expiry_date(req.issue_date)
-    if req.expiry_date > latest:
+    latest = r2_max_expiry_date(issue_date)
+    if expiry_date > latest:
         reasons.append(Reason(rule="R2", field="expiry_date",
                               message=f"validity is at most 12 months: the expiry date may be {latest.isoformat()} at the latest"))
-    if req.expiry_date < req.issue_date:
+    if expiry_date < issue_date:
         reasons.append(Reason(rule="R2", field="expiry_date", message="the expiry date is before the issue date"))
     # R1: the carnet is used abroad; the home country is where it starts and ends.
-    if req.nga in req.countries:
-        reasons.append(Reason(rule="R1", field="countries", message=f"{req.nga} is the home country, not a country of use"))
-    dupes = sorted(c for c, n in Counter(req.countries).items() if n > 1)
+    if nga in countries:
+        reasons.append(Reason(rule="R1", field="countries", message=f"{nga} is the home country, not a country of use"))
+    dupes = sorted(c for c, n in Counter(countries).items() if n > 1)
     if dupes:
         reasons.append(Reason(rule="R1", field="countries", message=f"countries listed twice: {', '.join(dupes)}"))
     # R3: item numbers identify lines for the carnet's whole life: 1..n, each once.
-    numbers = [g.item_number for g in req.goods]
+    numbers = [n for n, _ in items]
     if sorted(numbers) != list(range(1, len(numbers) + 1)):
         reasons.append(Reason(rule="R3", field="goods",
                               message="item numbers must run 1, 2, 3 ... with no gap or repeat"))
-    # R4: one reason per excluded item.
-    for i, g in enumerate(req.goods):
-        if g.category in EXCLUDED:
-            reasons.append(Reason(rule="R4", field=f"goods[{i}].category", item_number=g.item_number,
-                                  message=EXCLUDED[g.category]))
+    # R4: one reason per excluded item, naming the category.
+    for i, (number, category) in enumerate(items):
+        if category in EXCLUDED:
+            reasons.append(Reason(rule="R4", field=f"goods[{i}].category", item_number=number,
+                                  message=EXCLUDED[category]))
     return reasons
 
 
-def general_list_digest(goods: list[GoodsItem]) -> str:
-    """R3: SHA-256 over the canonical general list; any later change to the list changes it."""
-    canonical = [g.model_dump(mode="json") for g in sorted(goods, key=lambda g: g.item_number)]
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+#: The document must reach us sealed for the holder (ARCHITECTURE "never travels in open form").
+PLAIN_REFUSED = Reason(
+    rule="contract", code="plain_document_refused", field="holder",
+    message="plain carnet documents are refused: seal the document for the holder and send SealedIssuanceRequested "
+            "(nga_client.carnets.seal_request does it)",
+)
 
 
 def check_digit(body: str) -> str:
-    """Luhn (mod 10) over the body with letters as two digits (A=10 ... Z=35), like ISO 6346 does."""
+    """Luhn mod 10 (ISO/IEC 7812-1 annex B) over the body with each letter as its two-digit value (A=10 ... Z=35).
+
+    Why Luhn: it catches every single-digit error and every adjacent transposition but 09/90,
+    which covers how numbers are mistyped from paper; it keeps the number all-digit after the
+    country prefix (12 characters, the CARNET_NUMBER contract pattern) and every language has it.
+    """
     digits = "".join(str(int(c, 36)) for c in body)
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -95,4 +120,15 @@ def issued(req: IssuanceRequested, number: str) -> CarnetIssued:
         expiry_date=req.expiry_date,
         items=[CarnetItem(item_number=g.item_number, quantity=g.quantity, origin_country=g.origin_country) for g in req.goods],
         general_list_digest=general_list_digest(req.goods),
+    )
+
+
+def issued_sealed(req: SealedIssuanceRequested, number: str) -> CarnetIssued:
+    """The carnet the ledger records; the sealed document rides along for the holder's wallet."""
+    return CarnetIssued(
+        request_id=req.request_id, carnet_number=number, nga=req.nga, issuing_association=req.issuing_association,
+        holder_id=req.holder_id, representative_ids=list(req.representative_ids), countries=list(req.countries),
+        issue_date=req.issue_date, expiry_date=req.expiry_date,
+        items=[CarnetItem(item_number=i.item_number, quantity=i.quantity, origin_country=i.origin_country) for i in req.items],
+        general_list_digest=req.general_list_digest, document=req.document,
     )

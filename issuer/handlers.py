@@ -1,60 +1,157 @@
-"""Thin handlers: message in, domain call, repository + outbox in the caller's transaction."""
+"""Thin handlers: request in (topic or HTTP), registry and domain checks, repository + outbox in one transaction.
+
+Every request gets exactly one answer on its NGA's response topic, keyed by the NGA's request id:
+CarnetIssued (without the sealed document, which goes to the ledger only), IssuanceRejected, or,
+for duplicates (R5) and replacements (R6), the core's CarnetSuccessionDecided once the ledger
+has applied or refused it. A repeated request id gets the stored answer again.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 
-from contracts.messages import MESSAGE_TYPES, IssuanceRejected, IssuanceRequested, Payload
-from contracts.topics import ISSUANCE_EVENTS
+from contracts.envelope import Envelope
+from contracts.messages import (
+    MESSAGE_TYPES, CarnetIssued, CarnetSuccessionDecided, DuplicateCarnetIssued, DuplicateRequested, IssuanceRejected,
+    IssuanceRequested, Payload, Reason, ReplacementCarnetIssued, ReplacementRequested, SealedIssuanceRequested,
+)
+from contracts.topics import ISSUANCE_EVENTS, issuance_responses
 from issuer import domain, repository as repo
+from issuer.registry import Registry
 from runtime.consumer import Inbound
 from runtime.outbox import emit
+from runtime.service import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "issuer"
 
+Request = IssuanceRequested | SealedIssuanceRequested | DuplicateRequested | ReplacementRequested
+
 
 class IssuerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter("ata_issuance_requests_total", "NGA requests received, by type and channel.",
+                                ["nga", "type", "channel"], registry=registry).labels
         self.issued = Counter("ata_carnets_issued_total", "Carnets issued.", ["nga"], registry=registry).labels
         self.rejected = Counter("ata_issuance_rejected_total", "Issuance requests rejected, by rule.", ["nga", "rule"], registry=registry).labels
         self.repeated = Counter("ata_issuance_repeated_total", "Requests whose id was seen before (answered again, nothing issued).", ["nga"], registry=registry).labels
+        self.successions = Counter("ata_issuance_successions_total", "Duplicates and replacements, by outcome "
+                                   "(pending when sent to the core, then applied or refused).", ["kind", "outcome"],
+                                   registry=registry).labels
 
 
 class IssuerHandlers:
-    def __init__(self, metrics: IssuerMetrics) -> None:
+    def __init__(self, metrics: IssuerMetrics, registry: Callable[[], Registry], clock: Clock) -> None:
         self.metrics = metrics
+        self.registry = registry
+        self.clock = clock
 
-    async def issuance_requested(self, conn: asyncpg.Connection, inbound: Inbound[IssuanceRequested]) -> None:
-        req = inbound.payload
+    # --- Kafka entry points --------------------------------------------------------------------
+
+    async def request(self, conn: asyncpg.Connection, inbound: Inbound[Request]) -> None:
+        await self.submit(conn, inbound.payload, inbound.envelope, channel="kafka")
+
+    async def outcome(self, conn: asyncpg.Connection, inbound: Inbound[CarnetSuccessionDecided]) -> None:
+        """The core decided on a duplicate or replacement: answer the NGA that asked for it."""
+        d = inbound.payload
+        asked = await repo.answer_for_carnet(conn, d.successor_number)
+        if asked is None:
+            log.error("decision on %s (message %s) names a carnet this issuer did not allocate; ignored",
+                      d.successor_number, inbound.envelope.message_id)
+            return
+        if asked.outcome != "pending":
+            return  # already answered: the first decision stands
+        await repo.decide(conn, asked.nga, asked.request_id, d.outcome, d)
+        if d.outcome == "refused":
+            await repo.set_carnet_status(conn, d.successor_number, "refused")
+        else:
+            await repo.set_carnet_status(conn, d.successor_number, "issued")
+        self.metrics.successions(d.kind, d.outcome).inc()
+        await self._respond(conn, asked.nga, asked.request_id, d, inbound.envelope)
+
+    # --- shared by Kafka and HTTP -----------------------------------------------------------------
+
+    async def submit(self, conn: asyncpg.Connection, req: Request, cause: Envelope, *, channel: str) -> Payload | None:
+        """Decide and answer one request inside the caller's transaction; None while the core decides."""
+        self.metrics.requests(req.nga, req.TYPE, channel).inc()
         prior = await repo.find_answer(conn, req.nga, req.request_id)
         if prior is not None:
-            # The same request id is answered the same way, whatever message id it came with.
-            type_, body = prior
-            answer: Payload = MESSAGE_TYPES[(type_, 1)].model_validate_json(body)
-            await self._answer(conn, inbound, answer)
             self.metrics.repeated(req.nga).inc()
-            return
-        reasons = domain.check_request(req)
+            if prior.outcome == "pending":
+                return None  # the core's decision is still to come and will be answered once
+            answer = MESSAGE_TYPES[(prior.response_type, 1)].model_validate_json(prior.response)
+            await self._respond(conn, req.nga, req.request_id, answer, cause)
+            return answer
+        if isinstance(req, IssuanceRequested):
+            return await self._reject(conn, req, [domain.PLAIN_REFUSED], cause)
+        reasons = self.registry().check(req.nga, req.issuing_association)
+        if isinstance(req, DuplicateRequested):
+            reasons += await self._original_reasons(conn, req.nga, req.original_number, "R5")
+            return await (self._reject(conn, req, reasons, cause) if reasons else self._duplicate(conn, req, cause))
+        reasons += domain.check_sealed(req)
+        if isinstance(req, ReplacementRequested):
+            reasons += await self._original_reasons(conn, req.nga, req.original_number, "R6")
         if reasons:
-            answer = IssuanceRejected(request_id=req.request_id, nga=req.nga, reasons=reasons)
-            await repo.record_answer(conn, req.nga, req.request_id, answer, None)
-            for r in reasons:
-                self.metrics.rejected(req.nga, r.rule).inc()
-            log.info("issuance request %s of %s rejected (message %s): %s", req.request_id, req.nga,
-                     inbound.envelope.message_id, "; ".join(r.message for r in reasons))
-        else:
-            sequence = await repo.next_sequence(conn, req.nga, req.issue_date.year)
-            answer = domain.issued(req, domain.carnet_number(req.nga, req.issue_date.year, sequence))
-            await repo.insert_carnet(conn, answer)
-            await repo.record_answer(conn, req.nga, req.request_id, answer, answer.carnet_number)
-            self.metrics.issued(req.nga).inc()
-        await self._answer(conn, inbound, answer)
+            return await self._reject(conn, req, reasons, cause)
+        number = await self._allocate(conn, req.nga, req.issue_date.year)
+        carnet = domain.issued_sealed(req, number)
+        public = carnet.model_copy(update={"document": None})  # the NGA's answer and our table keep no document
+        if isinstance(req, ReplacementRequested):
+            await repo.insert_carnet(conn, carnet, kind="replacement", original=req.original_number, status="pending")
+            event = ReplacementCarnetIssued(request_id=req.request_id, original_number=req.original_number,
+                                            replacement=carnet, requested_at=req.requested_at, approved_at=req.approved_at)
+            await repo.record_answer(conn, req.nga, req.request_id, event.model_copy(update={"replacement": public}),
+                                     number, "pending")
+            # Keyed by the original's number: it follows the original's events in the same partition.
+            await emit(conn, ISSUANCE_EVENTS.name, event, key=req.original_number, producer=PRODUCER, cause=cause)
+            self.metrics.successions("replacement", "pending").inc()
+            return None
+        await repo.insert_carnet(conn, carnet)
+        await repo.record_answer(conn, req.nga, req.request_id, public, number)
+        await emit(conn, ISSUANCE_EVENTS.name, carnet, key=number, producer=PRODUCER, cause=cause)
+        await self._respond(conn, req.nga, req.request_id, public, cause)
+        self.metrics.issued(req.nga).inc()
+        return public
 
-    async def _answer(self, conn: asyncpg.Connection, inbound: Inbound[IssuanceRequested], answer: Payload) -> None:
-        # Issued carnets are keyed by carnet number (their events stay in order); rejections by request id.
-        key = getattr(answer, "carnet_number", None) or answer.request_id  # type: ignore[attr-defined]
-        await emit(conn, ISSUANCE_EVENTS.name, answer, key=key, producer=PRODUCER, cause=inbound.envelope)
+    # --- steps ---------------------------------------------------------------------------------------
+
+    async def _allocate(self, conn: asyncpg.Connection, nga: str, year: int) -> str:
+        return domain.carnet_number(nga, year, await repo.next_sequence(conn, nga, year))
+
+    async def _original_reasons(self, conn: asyncpg.Connection, nga: str, original: str, rule: str) -> list[Reason]:
+        found = await repo.carnet_origin(conn, original)
+        if found is None or found[0] != nga:
+            return [Reason(rule=rule, code="unknown_original", field="original_number",
+                           message=f"{original} is not a carnet issued under the NGA of {nga}")]
+        if found[1] != "issued":
+            return [Reason(rule=rule, code="original_not_in_force", field="original_number",
+                           message=f"{original} was never taken into the ledger ({found[1]})")]
+        return []
+
+    async def _duplicate(self, conn: asyncpg.Connection, req: DuplicateRequested, cause: Envelope) -> None:
+        number = await self._allocate(conn, req.nga, self.clock().year)
+        event = DuplicateCarnetIssued(request_id=req.request_id, original_number=req.original_number,
+                                      duplicate_number=number, reason=req.reason, issued_at=self.clock())
+        await repo.insert_duplicate(conn, req.original_number, number, req.request_id)
+        await repo.record_answer(conn, req.nga, req.request_id, event, number, "pending")
+        await emit(conn, ISSUANCE_EVENTS.name, event, key=req.original_number, producer=PRODUCER, cause=cause)
+        self.metrics.successions("duplicate", "pending").inc()
+
+    async def _reject(self, conn: asyncpg.Connection, req: Request, reasons: list[Reason], cause: Envelope) -> IssuanceRejected:
+        answer = IssuanceRejected(request_id=req.request_id, nga=req.nga, reasons=reasons)
+        await repo.record_answer(conn, req.nga, req.request_id, answer, None)
+        for r in reasons:
+            self.metrics.rejected(req.nga, r.rule).inc()
+        log.info("%s %s of %s rejected (message %s): %s", req.TYPE, req.request_id, req.nga, cause.message_id,
+                 "; ".join(r.message for r in reasons))
+        await self._respond(conn, req.nga, req.request_id, answer, cause)
+        return answer
+
+    async def _respond(self, conn: asyncpg.Connection, nga: str, request_id: str, answer: Payload, cause: Envelope) -> None:
+        subject = getattr(answer, "carnet_number", None) or getattr(answer, "successor_number", None) or request_id
+        await emit(conn, issuance_responses(nga).name, answer, key=request_id, producer=PRODUCER, cause=cause,
+                   subject=subject)

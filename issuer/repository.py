@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncpg
 
 from contracts.messages import CarnetIssued, Payload
 
 
-async def find_answer(conn: asyncpg.Connection, nga: str, request_id: str) -> tuple[str, str] | None:
-    row = await conn.fetchrow("SELECT response_type, response FROM requests WHERE nga = $1 AND request_id = $2", nga, request_id)
-    return (row["response_type"], row["response"]) if row else None
+@dataclass(frozen=True)
+class Answer:
+    nga: str
+    request_id: str
+    outcome: str
+    carnet_number: str | None
+    response_type: str
+    response: str
+
+
+async def find_answer(conn: asyncpg.Connection, nga: str, request_id: str) -> Answer | None:
+    row = await conn.fetchrow("SELECT nga, request_id, outcome, carnet_number, response_type, response FROM requests"
+                              " WHERE nga = $1 AND request_id = $2", nga, request_id)
+    return Answer(**dict(row)) if row else None
+
+
+async def answer_for_carnet(conn: asyncpg.Connection, carnet_number: str) -> Answer | None:
+    """The request a duplicate or replacement number was allocated for, locked until the decision commits."""
+    row = await conn.fetchrow("SELECT nga, request_id, outcome, carnet_number, response_type, response FROM requests"
+                              " WHERE carnet_number = $1 FOR UPDATE", carnet_number)
+    return Answer(**dict(row)) if row else None
 
 
 async def next_sequence(conn: asyncpg.Connection, country: str, year: int) -> int:
+    # One row per country and year, incremented under its row lock: concurrent issuers (several
+    # instances) queue on it and each gets the next value; a rolled-back transaction gives its value back.
     return await conn.fetchval(
         "INSERT INTO carnet_sequences (country, year, last_value) VALUES ($1, $2, 1) "
         "ON CONFLICT (country, year) DO UPDATE SET last_value = carnet_sequences.last_value + 1 "
@@ -21,18 +43,46 @@ async def next_sequence(conn: asyncpg.Connection, country: str, year: int) -> in
     )
 
 
-async def record_answer(conn: asyncpg.Connection, nga: str, request_id: str, answer: Payload, carnet_number: str | None) -> None:
+async def record_answer(conn: asyncpg.Connection, nga: str, request_id: str, answer: Payload, carnet_number: str | None,
+                        outcome: str | None = None) -> None:
     await conn.execute(
         "INSERT INTO requests (nga, request_id, outcome, carnet_number, response_type, response) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
-        nga, request_id, "issued" if carnet_number else "rejected", carnet_number, answer.TYPE, answer.model_dump_json(),
+        nga, request_id, outcome or ("issued" if carnet_number else "rejected"), carnet_number, answer.TYPE,
+        answer.model_dump_json(),
     )
 
 
-async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued) -> None:
+async def decide(conn: asyncpg.Connection, nga: str, request_id: str, outcome: str, answer: Payload) -> None:
+    await conn.execute("UPDATE requests SET outcome = $3, response_type = $4, response = $5::jsonb"
+                       " WHERE nga = $1 AND request_id = $2", nga, request_id, outcome, answer.TYPE, answer.model_dump_json())
+
+
+async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued, *, kind: str = "issued", original: str | None = None,
+                        status: str = "issued") -> None:
     await conn.execute(
         "INSERT INTO carnets (carnet_number, nga, issuing_association, request_id, holder_id, issue_date, expiry_date,"
-        " general_list_digest, item_count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        " general_list_digest, item_count, kind, original_number, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         c.carnet_number, c.nga, c.issuing_association, c.request_id, c.holder_id, c.issue_date, c.expiry_date,
-        c.general_list_digest, len(c.items),
+        c.general_list_digest, len(c.items), kind, original, status,
     )
 
+
+async def insert_duplicate(conn: asyncpg.Connection, original: str, number: str, request_id: str) -> None:
+    """R5: the duplicate keeps the original's holder, validity and general list."""
+    await conn.execute(
+        "INSERT INTO carnets (carnet_number, nga, issuing_association, request_id, holder_id, issue_date, expiry_date,"
+        " general_list_digest, item_count, kind, original_number, status)"
+        " SELECT $2, nga, issuing_association, $3, holder_id, issue_date, expiry_date, general_list_digest, item_count,"
+        " 'duplicate', carnet_number, 'pending' FROM carnets WHERE carnet_number = $1",
+        original, number, request_id,
+    )
+
+
+async def carnet_origin(conn: asyncpg.Connection, number: str) -> tuple[str, str] | None:
+    """(NGA, status) of a carnet this issuer allocated, or None."""
+    row = await conn.fetchrow("SELECT nga, status FROM carnets WHERE carnet_number = $1", number)
+    return (row["nga"], row["status"]) if row else None
+
+
+async def set_carnet_status(conn: asyncpg.Connection, number: str, status: str) -> None:
+    await conn.execute("UPDATE carnets SET status = $2 WHERE carnet_number = $1", number, status)

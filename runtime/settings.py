@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     )
     gateway_cache_refresh_s: float = Field(15.0, gt=0, description=(
         "Gateway: how often each instance reloads trust keys, blocked carnets and replaced items from its tables."))
+    nga_registry_path: Path | None = Field(
+        None, description="Issuer: JSON seed file of the NGAs, their issuing associations, status and API key hashes "
+                          "(read at start); default the bundled issuer/registry.json."
+    )
     webhook_timeout_s: float = Field(10.0, gt=0, description="Notifier: timeout of one webhook attempt.")
     delivery_max_attempts: int = Field(8, ge=1, description="Notifier: attempts before a delivery is dead-lettered.")
     claims_poll_s: float = Field(30.0, gt=0, description="Claims worker: seconds between two passes of the deadline scheduler.")

@@ -23,10 +23,14 @@ from aiokafka import AIOKafkaProducer
 
 from contracts.deadlines import r2_max_expiry_date
 from contracts.envelope import Envelope
-from contracts.messages import GoodsCategory, GoodsItem, Holder, IssuanceRequested
-from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from contracts.messages import GoodsCategory, GoodsItem, Holder, IssuanceRequested, SealedIssuanceRequested
+from contracts.topics import ISSUANCE_REQUESTS, issuance_responses
 from deploy.local.identity import mint_wallet_token
 from deploy.local.webhook_receiver import WebhookReceiver
+from nga_client import sealing
+from nga_client.carnets import PlainCarnet, seal_request
 from runtime.qr import decode_qr_image, qr_terminal
 from runtime.topic_reader import read_until
 
@@ -83,7 +87,13 @@ def issuance_request(today: date, holder_id: str, countries: tuple[str, ...] = (
     )
 
 
-async def publish_issuance(bootstrap: str, request: IssuanceRequested) -> None:
+def seal_for_wallet(request: IssuanceRequested, wallet: X25519PrivateKey | None = None) -> SealedIssuanceRequested:
+    """What the NGA's side does before anything leaves it: seal the carnet for the holder's wallet key."""
+    key = wallet or X25519PrivateKey.generate()
+    return seal_request(PlainCarnet(carnet=request, holder_public_key=sealing.public_key_text(key)))
+
+
+async def publish_issuance(bootstrap: str, request: SealedIssuanceRequested) -> None:
     """Publish as the NGA's national issuing system does: envelope headers, keyed by request id."""
     envelope = Envelope(type=request.TYPE, producer=f"nga-{request.nga}", subject=request.request_id)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap.split(","), enable_idempotence=False, acks="all")
@@ -96,19 +106,21 @@ async def publish_issuance(bootstrap: str, request: IssuanceRequested) -> None:
         await producer.stop()
 
 
-async def issue_carnet(bootstrap: str, request: IssuanceRequested) -> str:
-    """Publish the request and wait for the answer; the carnet number, or RuntimeError if rejected."""
-    await publish_issuance(bootstrap, request)
-    kind, answer = await await_issuance_answer(bootstrap, request.request_id)
+async def issue_carnet(bootstrap: str, request: IssuanceRequested, wallet: X25519PrivateKey | None = None) -> str:
+    """Seal, publish and wait for the answer; the carnet number, or RuntimeError if rejected."""
+    await publish_issuance(bootstrap, seal_for_wallet(request, wallet))
+    kind, answer = await await_issuance_answer(bootstrap, request.request_id, request.nga)
     if kind != "CarnetIssued":
         raise RuntimeError(f"issuance was rejected: {answer}")
     return answer["carnet_number"]
 
 
-async def await_issuance_answer(bootstrap: str, request_id: str, timeout: float = 30.0) -> tuple[str, dict[str, Any]]:
-    """Read the answers topic as the NGA would."""
-    [record] = await read_until(bootstrap, ISSUANCE_EVENTS.name, ISSUANCE_EVENTS.partitions,
-                                lambda r: json.loads(r.value).get("request_id") == request_id, timeout=timeout)
+async def await_issuance_answer(bootstrap: str, request_id: str, nga: str = "FR",
+                                timeout: float = 30.0) -> tuple[str, dict[str, Any]]:
+    """Read the NGA's own response topic as the NGA would."""
+    topic = issuance_responses(nga)
+    [record] = await read_until(bootstrap, topic.name, topic.partitions,
+                                lambda r: r.key == request_id.encode(), timeout=timeout)
     return record.headers["ce_type"], json.loads(record.value)
 
 
@@ -149,8 +161,9 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
             steps.done("holder registered a webhook, officer account created and logged in (password + TOTP)", f"{holder_id} -> {receiver.url}; {officer_id} at {OFFICE}")
 
             request = issuance_request(today, holder_id)
-            await publish_issuance(bootstrap, request)
-            steps.done("NGA published the issuance request", f"{request.request_id}, 3 items, expiry {request.expiry_date}")
+            await publish_issuance(bootstrap, seal_for_wallet(request))
+            steps.done("NGA sealed the carnet for the holder's wallet and published the request",
+                       f"{request.request_id}, 3 items, expiry {request.expiry_date}")
 
             kind, answer = await await_issuance_answer(bootstrap, request.request_id)
             if kind != "CarnetIssued":

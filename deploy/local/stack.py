@@ -24,6 +24,7 @@ from deploy.local.kafka import EmbeddedKafka
 from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT
 from deploy.local.postgres import EmbeddedPostgres
 from deploy.local.processes import port_is_free, port_owner
+from deploy.local.registry import write_registry
 from deploy.local.services import SERVICES, ServiceProcess, ServiceStartError
 
 DEFAULT_ROOT = Path("var/local")
@@ -103,7 +104,9 @@ class LocalStack:
         # The gateway's administration API (officer accounts, R18) answers only this per-stack token;
         # the demo and journey use it to create their officers.
         self.admin_token = (env or {}).get("ATA_GATEWAY_ADMIN_TOKEN") or secrets.token_urlsafe(32)
-        env = {"ATA_GATEWAY_ADMIN_TOKEN": self.admin_token, "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
+        # The issuer's NGA registry with a fresh HTTP API key per NGA (`nga_api_keys`, for `ata issue --http`).
+        registry_path, self.nga_api_keys = write_registry(self.data_dir)
+        env = {"ATA_GATEWAY_ADMIN_TOKEN": self.admin_token, "ATA_NGA_REGISTRY_PATH": str(registry_path), "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
                "ATA_TRUST_ANCHOR_KEY_PATH": str(self.anchor_path),
                "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH": str(trustlist.public_path(self.anchor_path)), **(env or {})}
         self.services: dict[str, ServiceProcess] = {

@@ -10,12 +10,12 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS
+from contracts.topics import ISSUANCE_REQUESTS, issuance_responses
 from issuer.app import build as build_issuer
 from runtime.migrations import migrate, service_directories
 from runtime.settings import Settings
 from runtime.topic_reader import read_until
-from tests.support.messages import issuance_request, wire
+from tests.support.messages import sealed_request, wire
 from pathlib import Path
 
 pytestmark = pytest.mark.integration
@@ -41,8 +41,9 @@ async def test_migrations_under_concurrent_starts_apply_once(database_url):
     finally:
         for c in conns:
             await c.close()
-    assert sorted(results, key=len) == [[], ["runtime/0001_outbox_inbox", "service/0001_init"]]
-    assert [r["version"] for r in versions] == ["runtime/0001_outbox_inbox", "service/0001_init"]
+    applied = ["runtime/0001_outbox_inbox", "service/0001_init", "service/0002_nga_integration"]
+    assert sorted(results, key=len) == [[], applied]
+    assert [r["version"] for r in versions] == applied
 
 
 async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(database_url, kafka_bootstrap, tmp_path):
@@ -52,14 +53,15 @@ async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(data
     try:
         request_id = f"IT-{uuid.uuid4().hex[:10]}"
         # Belgian numbers: the e2e tests issue French ones on the same broker, and numbers must never collide.
-        body, headers, env = wire(issuance_request(request_id, nga="BE"))
+        body, headers, env = wire(sealed_request(request_id, nga="BE", issuing_association="BE-CCI-BXL"))
         garbage_id = str(uuid.uuid4())
         await produce(kafka_bootstrap, ISSUANCE_REQUESTS.name, b"\xff not json", {**headers, "ce_id": garbage_id})
         # the same message twice: delivered twice, applied once
         await produce(kafka_bootstrap, ISSUANCE_REQUESTS.name, body, headers, key=request_id.encode())
         await produce(kafka_bootstrap, ISSUANCE_REQUESTS.name, body, headers, key=request_id.encode())
 
-        [answer] = await read_until(kafka_bootstrap, ISSUANCE_EVENTS.name, ISSUANCE_EVENTS.partitions,
+        answers = issuance_responses("BE")  # the issuer created the NGA's response topic at start
+        [answer] = await read_until(kafka_bootstrap, answers.name, answers.partitions,
                                     lambda r: json.loads(r.value).get("request_id") == request_id, timeout=60)
         [dead] = await read_until(kafka_bootstrap, ISSUANCE_REQUESTS.dead_letter, 1,
                                   lambda r: r.headers.get("ce_id") == garbage_id, timeout=30)
@@ -79,7 +81,8 @@ async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(data
     assert answer.headers["ce_type"] == "CarnetIssued"
     assert answer.headers["ce_causationid"] == str(env.message_id)
     assert answer.headers["ce_correlationid"] == str(env.correlation_id)
-    assert answer.key == json.loads(answer.value)["carnet_number"].encode()
+    assert answer.key == request_id.encode()  # answers are keyed by the NGA's request id
+    assert answer.headers["ce_subject"] == json.loads(answer.value)["carnet_number"]
     assert dead.value == b"\xff not json"
     assert dead.headers["dlq_kind"] == "malformed_json"
     assert backlog == 0 and handled == 1 and carnets == 1

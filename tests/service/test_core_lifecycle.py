@@ -61,6 +61,17 @@ def without_inbox(snap: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
     return {k: v for k, v in snap.items() if k != "inbox"}
 
 
+def ledger(snap: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """The core's state without the inbox and the outbox (a refusal still answers the NGA)."""
+    return {k: v for k, v in snap.items() if k not in ("inbox", "outbox")}
+
+
+async def decisions(service: Any) -> list[tuple[str, str, list[str]]]:
+    """(successor, outcome, reason codes) of each CarnetSuccessionDecided the core queued for the issuer."""
+    return [(m["payload"]["successor_number"], m["payload"]["outcome"], [r["code"] for r in m["payload"]["reasons"]])
+            for m in await outbox(service) if m["type"] == "CarnetSuccessionDecided"]
+
+
 def lifecycle(service: Any, event: str, outcome: str) -> float:
     return service.registry.get_sample_value("ata_carnet_lifecycle_total", {"event": event, "outcome": outcome}) or 0.0
 
@@ -141,9 +152,15 @@ async def test_r5_a_redelivered_duplicate_changes_nothing_and_a_second_duplicate
         after_second = await state(service)
         carnets = await fetch(service, "SELECT carnet_number, status FROM carnets ORDER BY carnet_number")
         counts = lifecycle(service, "duplicate", "applied"), lifecycle(service, "duplicate", "refused")
+        decisions = [m for m in await outbox(service) if m["type"] == "CarnetSuccessionDecided"]
     assert redelivered == before
     assert len(after_second["inbox"]) == len(before["inbox"]) + 1  # consumed, not dead-lettered
-    assert without_inbox(after_second) == without_inbox(before)
+    # The refusal changes nothing in the ledger; it only answers the NGA (through the issuer).
+    assert {k: v for k, v in without_inbox(after_second).items() if k != "outbox"} == \
+        {k: v for k, v in without_inbox(before).items() if k != "outbox"}
+    assert [(d["payload"]["successor_number"], d["payload"]["outcome"], d["payload"]["reasons"][0]["code"])
+            for d in decisions[1:]] == [("FR2600000044", "refused", "carnet_voided")]
+    assert (decisions[0]["payload"]["successor_number"], decisions[0]["payload"]["outcome"]) == (DUPLICATE, "applied")
     assert [(r["carnet_number"], r["status"]) for r in carnets] == [(NUMBER, "voided"), (DUPLICATE, "valid")]
     assert counts == (1, 1)
 
@@ -245,8 +262,10 @@ async def test_r6_a_replacement_approved_after_the_expiry_is_refused(settings, c
         after = await state(service)
         counts = lifecycle(service, "replacement", "applied"), lifecycle(service, "replacement", "refused")
         items = await locations(service)
+        decided = await decisions(service)
     assert len(after["inbox"]) == len(before["inbox"]) + 1
-    assert without_inbox(after) == without_inbox(before)
+    assert ledger(after) == ledger(before)
+    assert [(n, o) for n, o, _ in decided] == [(REPLACEMENT, "refused")]
     assert counts == (0, 1)
     assert items[1] == items[2] == ("abroad", "CH", EXPIRY)
 
@@ -266,7 +285,9 @@ async def test_r6_goods_only_in_a_country_refusing_replacements_leave_nothing_to
                           ISSUANCE_EVENTS.name, NUMBER)
         after = await state(service)
         counts = lifecycle(service, "replacement", "applied"), lifecycle(service, "replacement", "refused")
-    assert without_inbox(after) == without_inbox(before)
+        decided = await decisions(service)
+    assert ledger(after) == ledger(before)
+    assert [(n, o) for n, o, _ in decided] == [(REPLACEMENT, "refused")]
     assert counts == (0, 1)
     refusal = [r.getMessage() for r in caplog.records if r.name == "core.handlers" and "replacement" in r.getMessage()]
     assert len(refusal) == 1

@@ -153,3 +153,31 @@ def cancellation_posted(carnet_number: str, transaction_code: str, cancellation_
     )
     fields.update(overrides)
     return CancellationPosted(**fields)
+
+
+# --- sealed NGA requests (issue 5: the document travels sealed for the holder's wallet) ----------
+
+
+def wallet_key(seed: int = 1) -> Any:
+    """A holder's or representative's X25519 key, fixed per seed so tests are repeatable."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    return X25519PrivateKey.from_private_bytes(bytes([seed]) * 32)
+
+
+def plain_carnet(request_id: str = "REQ-1", *, representatives: dict[str, Any] | None = None, **overrides: Any) -> Any:
+    """A PlainCarnet as an NGA's issuing system holds it (holder key seed 1, representatives' keys given)."""
+    from nga_client import sealing
+    from nga_client.carnets import PlainCarnet
+
+    reps = representatives or {}
+    carnet = issuance_request(request_id, representative_ids=list(reps), **overrides)
+    return PlainCarnet(carnet=carnet, holder_public_key=sealing.public_key_text(wallet_key(1)),
+                       representative_keys={rid: sealing.public_key_text(k) for rid, k in reps.items()})
+
+
+def sealed_request(request_id: str = "REQ-1", **overrides: Any) -> Any:
+    """The SealedIssuanceRequested an NGA sends for `plain_carnet(request_id, **overrides)`."""
+    from nga_client.carnets import seal_request
+
+    return seal_request(plain_carnet(request_id, **overrides))
