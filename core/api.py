@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.kinds import DeclarationKind
-from contracts.messages import CARNET_NUMBER, COUNTRY, Reason
+from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
 from contracts.txcode import format_transaction_code
 from core import holder_repository as holders
 from core import repository as repo
@@ -107,6 +107,17 @@ class CarnetOut(CarnetSummary):
 class ShareRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     representative_id: str = Field(pattern=PARTY_ID, description="Wallet id of the representative.", examples=["rep_19be"])
+    sealed_key: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{107}$", description=(
+        "The carnet document's data key sealed by the holder's wallet for the representative's key "
+        "(nga_client.sealing.reseal_for): without it the representative can declare but not read the document."))
+
+
+class SealedDocumentOut(BaseModel):
+    carnet_number: str
+    nga: str = Field(description="Bound into the document's AES-GCM additional data, with the request id and digest.")
+    request_id: str
+    general_list_digest: str
+    document: SealedDocument = Field(description="Ciphertext and the data key sealed for the caller's wallet only.")
 
 
 class SharesOut(BaseModel):
@@ -295,12 +306,29 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
         if body.representative_id == party:
             raise _refusal(422, "R1", "the holder cannot be their own representative", field="representative_id")
         async with pool_of().acquire() as conn:
-            result = await holders.share(conn, carnet_number, party, body.representative_id)
+            result = await holders.share(conn, carnet_number, party, body.representative_id, body.sealed_key)
         metrics.shares("share", result.outcome).inc()
         shares_refused(result.outcome, carnet_number, "shares")
         if result.outcome == "already":
             response.status_code = 200
         return SharesOut(carnet_number=carnet_number, representative_ids=list(result.representative_ids))
+
+    @router.get("/carnets/{carnet_number}/document", response_model=SealedDocumentOut, responses=not_found,
+                summary="The carnet document, sealed for the caller's wallet (the plain document never reaches us)")
+    async def sealed_document(carnet_number: CarnetNumber, party: str = party_dep) -> SealedDocumentOut:
+        async with pool_of().acquire() as conn:
+            row = await holders.document_for(conn, carnet_number, party)
+        if row is None:
+            metrics.not_found("document").inc()
+            raise _unknown_carnet(carnet_number)
+        document = SealedDocument.model_validate_json(row["document"]) if row["document"] else None
+        mine = [r for r in document.recipients if r.recipient_id == party] if document else []
+        if not mine:
+            metrics.not_found("document").inc()
+            raise _refusal(404, "R1", f"carnet {carnet_number} has no document sealed for {party}")
+        return SealedDocumentOut(carnet_number=row["carnet_number"], nga=row["nga"], request_id=row["request_id"],
+                                 general_list_digest=row["general_list_digest"],
+                                 document=document.model_copy(update={"recipients": mine}))
 
     @router.delete("/carnets/{carnet_number}/shares/{representative_id}", status_code=204, response_class=Response,
                    responses={404: {"model": Refusal, "description": "Unknown carnet, not the caller's, or not shared."},

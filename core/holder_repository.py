@@ -8,6 +8,7 @@ list the core already notifies on every transaction.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
@@ -77,12 +78,16 @@ async def _lock_for_holder(conn: asyncpg.Connection, number: str, party: str) ->
     return row
 
 
-async def share(conn: asyncpg.Connection, number: str, party: str, representative_id: str) -> ShareResult:
-    """The holder `party` shares the carnet with `representative_id`; sharing twice changes nothing."""
+async def share(conn: asyncpg.Connection, number: str, party: str, representative_id: str,
+                sealed_key: str | None = None) -> ShareResult:
+    """The holder `party` shares the carnet with `representative_id`; sharing twice changes nothing but the
+    sealed key, when given: the document's data key the holder's wallet sealed for the representative."""
     async with conn.transaction():
         row = await _lock_for_holder(conn, number, party)
         if isinstance(row, ShareResult):
             return row
+        if sealed_key is not None:
+            await _set_recipient(conn, number, representative_id, sealed_key)
         if representative_id in row["representative_ids"]:
             return ShareResult("already", tuple(row["representative_ids"]))
         updated = await conn.fetchval(
@@ -99,7 +104,31 @@ async def revoke(conn: asyncpg.Connection, number: str, party: str, representati
             return row
         if representative_id not in row["representative_ids"]:
             return ShareResult("not_shared", tuple(row["representative_ids"]))
+        await _set_recipient(conn, number, representative_id, None)
         updated = await conn.fetchval(
             "UPDATE carnets SET representative_ids = array_remove(representative_ids, $2) WHERE carnet_number = $1"
             " RETURNING representative_ids", number, representative_id)
     return ShareResult("removed", tuple(updated))
+
+
+async def _set_recipient(conn: asyncpg.Connection, number: str, recipient_id: str, sealed_key: str | None) -> None:
+    """Add, replace (or with None remove) one recipient's sealed key of the carnet's document, if it has one.
+
+    Removing the key stops serving it; a representative who kept the data key could still open the
+    ciphertext they already fetched, which no server can take back."""
+    raw = await conn.fetchval("SELECT document FROM carnets WHERE carnet_number = $1", number)
+    if raw is None:
+        return
+    document = json.loads(raw)
+    kept = [r for r in document["recipients"] if r["recipient_id"] != recipient_id]
+    if sealed_key is not None:
+        kept.append({"recipient_id": recipient_id, "sealed_key": sealed_key})
+    document["recipients"] = kept
+    await conn.execute("UPDATE carnets SET document = $2::jsonb WHERE carnet_number = $1", number, json.dumps(document))
+
+
+async def document_for(conn: asyncpg.Connection, number: str, party: str) -> asyncpg.Record | None:
+    """The sealed document with what opening it needs, if the party may see the carnet."""
+    return await conn.fetchrow(
+        f"SELECT c.carnet_number, c.home_country AS nga, c.request_id, c.general_list_digest, c.document"
+        f" FROM carnets c WHERE c.carnet_number = $1 AND {_VISIBLE}", number, party)

@@ -19,10 +19,10 @@ from core.domain.cancellation import Committed
 async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued) -> bool:
     created = await conn.fetchval(
         "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id,"
-        " representative_ids, general_list_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        " ON CONFLICT DO NOTHING RETURNING true",
+        " representative_ids, general_list_digest, document, request_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) ON CONFLICT DO NOTHING RETURNING true",
         c.carnet_number, c.nga, c.countries, c.issue_date, c.expiry_date, c.holder_id, c.representative_ids,
-        c.general_list_digest,
+        c.general_list_digest, _document_json(c), c.request_id,
     )
     if created:
         await conn.executemany(
@@ -30,6 +30,10 @@ async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued) -> bool:
             [(c.carnet_number, i.item_number, i.quantity, i.origin_country) for i in c.items],
         )
     return bool(created)
+
+
+def _document_json(c: CarnetIssued) -> str | None:
+    return c.document.model_dump_json() if c.document is not None else None
 
 
 async def carnet_identity(conn: asyncpg.Connection, number: str) -> tuple[str, str] | None:
@@ -71,11 +75,14 @@ async def insert_successor(conn: asyncpg.Connection, carnet: Carnet, original: a
     src = issued
     await conn.execute(
         "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id,"
-        " representative_ids, general_list_digest, active, predecessor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        " representative_ids, general_list_digest, active, predecessor, document, request_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12)",
         carnet.number, original["home_country"], list(carnet.countries),
         src.issue_date if src else original["issue_date"], carnet.expiry_date, carnet.holder_id,
         list(carnet.representative_ids), src.general_list_digest if src else original["general_list_digest"],
         carnet.active, original["carnet_number"],
+        # R5: a duplicate carries the original's document; a replacement its own.
+        _document_json(src) if src else original["document"], src.request_id if src else original["request_id"],
     )
     quantities = {i.item_number: (i.quantity, i.origin_country) for i in src.items} if src else {
         r["item_number"]: (r["quantity"], r["origin_country"])
