@@ -301,10 +301,22 @@ class CoreHandlers:
             decided_at=self.clock(),
         ), key=original, producer=PRODUCER, cause=inbound.envelope)
 
+    async def _unknown_original(self, conn: asyncpg.Connection, inbound: Inbound[Payload], request_id: str, kind: str,
+                                original: str, successor: str) -> None:
+        """The NGA gets a refusal rather than silence (a dead letter would answer nobody)."""
+        rule = "R5" if kind == "duplicate" else "R6"
+        log.warning("%s %s names unknown carnet %s (message %s): refused", kind, successor, original,
+                    inbound.envelope.message_id)
+        self.metrics.lifecycle(kind, "refused").inc()
+        await self._decided(conn, inbound, request_id, kind, original, successor, LifecycleRefused([Reason(
+            rule=rule, code="unknown_original", message=f"the ledger knows no carnet {original}")]))
+
     async def _duplicate(self, conn: asyncpg.Connection, inbound: Inbound[Payload], d: DuplicateCarnetIssued) -> None:
         loaded = await repo.load_carnet(conn, d.original_number, lock=True)
         if loaded is None:
-            raise LookupError(f"duplicate {d.duplicate_number} names unknown carnet {d.original_number}")
+            # Same key as the original's CarnetIssued, so it cannot be still on its way: truly unknown.
+            return await self._unknown_original(conn, inbound, d.request_id, "duplicate", d.original_number,
+                                                d.duplicate_number)
         original, row = loaded
         try:
             voided, copy = domain.duplicate(original, d.duplicate_number)
@@ -326,7 +338,8 @@ class CoreHandlers:
     async def _replacement(self, conn: asyncpg.Connection, inbound: Inbound[Payload], r: ReplacementCarnetIssued) -> None:
         loaded = await repo.load_carnet(conn, r.original_number, lock=True)
         if loaded is None:
-            raise LookupError(f"replacement {r.replacement.carnet_number} names unknown carnet {r.original_number}")
+            return await self._unknown_original(conn, inbound, r.request_id, "replacement", r.original_number,
+                                                r.replacement.carnet_number)
         original, row = loaded
         new = r.replacement
         fresh = domain.Carnet(number=new.carnet_number, home_country=new.nga, countries=tuple(new.countries),

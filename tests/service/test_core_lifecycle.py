@@ -23,7 +23,7 @@ from core.app import build
 from core.domain import LifecycleRefused
 from issuer.domain import issued
 from runtime.cose import SigningKey
-from tests.service.conftest import outbox
+from tests.service.conftest import dead_letters, outbox
 from tests.support.core import (
     EXPIRY, NUMBER, chain, client, commit, cross, declare, fetch, issue, locations, publish, refused, with_key,
 )
@@ -245,6 +245,21 @@ async def test_r6_a_stale_token_of_the_original_for_goods_taken_over_is_recorded
     assert [r["decision"] for r in rows] == ["refused"]
     assert "R11" in [r["rule"] for r in json.loads(rows[0]["reasons"])]
     assert original[1][0] == original[2][0] == "transferred"
+
+
+async def test_r5_r6_a_duplicate_or_replacement_of_an_unknown_carnet_is_refused_to_the_nga_not_dead_lettered(
+        settings, clock, running):
+    service = build(settings, clock=clock)
+    dead = dead_letters(service, ISSUANCE_EVENTS.dead_letter)
+    async with running(service) as broker:
+        await publish(broker, duplicate_issued(NUMBER, DUPLICATE, clock.now), ISSUANCE_EVENTS.name, NUMBER)
+        await publish(broker, replacement_issued(NUMBER, replacement_carnet(), REQUESTED, clock.now),
+                      ISSUANCE_EVENTS.name, NUMBER)
+        decided = await decisions(service)
+        carnets = await fetch(service, "SELECT carnet_number FROM carnets")
+    assert decided == [(DUPLICATE, "refused", ["unknown_original"]), (REPLACEMENT, "refused", ["unknown_original"])]
+    assert carnets == []
+    assert dead == []
 
 
 async def test_r6_a_replacement_approved_after_the_expiry_is_refused(settings, clock, running):
