@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=Payload)
 MAX_ATTEMPTS = 5
+#: The largest payload any contract allows is a sealed carnet document (900,000 characters of
+#: ciphertext); anything bigger is refused before parsing, so no message can exhaust memory.
+MAX_MESSAGE_BYTES = 1_048_576
 #: Failures of the surroundings, not of the message: retried without limit, never dead-lettered.
 #: A PostgreSQL restart shows as OperatorInterventionError (admin shutdown, cannot connect now)
 #: and PostgresConnectionError (connection gone) on connections that were open.
@@ -58,6 +61,8 @@ Handler = Callable[[asyncpg.Connection, Inbound[Any]], Awaitable[None]]
 
 
 def parse(topic: Topic, headers: dict[str, Any], body: bytes) -> tuple[Envelope, Payload]:
+    if len(body) > MAX_MESSAGE_BYTES:
+        raise ContractViolation("too_large", f"payload of {len(body)} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
     try:
         envelope = Envelope.from_headers(headers)
     except EnvelopeError as exc:
