@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import date
 import random
 import sys
 from pathlib import Path
@@ -42,6 +43,25 @@ def free_port_offset() -> int:
     raise RuntimeError("no free block of service ports")
 
 
+async def configured_secrets(conn: asyncpg.Connection, stack: LocalStack) -> dict[str, str]:
+    """Every secret the run configured or created, and the holder's plain data, as the strings a log could leak."""
+    from deploy.local.demo import issuance_request
+
+    found = {"gateway admin token": stack.admin_token}
+    found.update({f"NGA {nga} API key": key for nga, key in stack.nga_api_keys.items()})
+    for pem in stack.data_dir.rglob("*.pem"):
+        lines = pem.read_text().splitlines()
+        if "PRIVATE KEY" in lines[0]:
+            found[f"private key {pem.name}"] = lines[1]  # the first line of key material
+    for row in await conn.fetch("SELECT endpoint_id, secret FROM notifier.endpoints"):
+        found[f"webhook secret {row['endpoint_id']}"] = row["secret"]
+    plain = issuance_request(date.today(), "hld_x")
+    found["holder name"] = plain.holder.name
+    found["holder address"] = plain.holder.address
+    found.update({f"item {g.item_number} description": g.description for g in plain.goods})
+    return found
+
+
 async def test_one_carnet_from_issuance_request_to_pushed_confirmation(kafka_bootstrap, database_url, tmp_path):
     offset = free_port_offset()
     ports = {s: DEFAULT_PORTS[s] + offset for s in SERVICES}
@@ -65,6 +85,7 @@ async def test_one_carnet_from_issuance_request_to_pushed_confirmation(kafka_boo
             commits = await conn.fetch("SELECT decision FROM customs_gateway.commits WHERE carnet_number = $1", number)
             ledger = await conn.fetch("SELECT decision FROM core.transactions WHERE carnet_number = $1", number)
             issued = await conn.fetchval("SELECT count(*) FROM issuer.carnets WHERE carnet_number = $1", number)
+            secrets = await configured_secrets(conn, stack)
         finally:
             await conn.close()
         async with httpx.AsyncClient(timeout=5) as http:
@@ -91,6 +112,11 @@ async def test_one_carnet_from_issuance_request_to_pushed_confirmation(kafka_boo
     assert [(r["status"], r["attempts"]) for r in delivered] == [("delivered", 1)]
     assert [(r["item_number"], r["location"]) for r in watched] == [(1, "exported"), (2, "exported")]
     assert all(r["notice_limit"] == r20_notice_limit(r["carnet_expiry"]) for r in watched)  # R20
+    # Issue 10 item 6: no secret and no holder data in any log of the run
+    logs = {log.name: log.read_text(errors="replace") for log in (tmp_path / "stack" / "log").glob("*.log")}
+    leaked = {what: name for name, text in logs.items() for what, value in secrets.items() if value in text}
+    assert {f"{s}.log" for s in SERVICES} <= set(logs) and all(logs[f"{s}.log"] for s in SERVICES)
+    assert len(secrets) >= 6 and leaked == {}
 
 
 async def test_demo_command_exits_zero_and_stops_everything(kafka_bootstrap, database_url, tmp_path):
