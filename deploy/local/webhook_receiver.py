@@ -20,6 +20,8 @@ class WebhookReceiver:
         self.secret: str | None = None
         self.messages: list[dict[str, Any]] = []
         self.rejected = 0
+        #: perf_counter() at which each body arrived (the confirmation benchmark measures with it).
+        self.arrivals: dict[bytes, float] = {}
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -30,13 +32,9 @@ class WebhookReceiver:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        self.arrivals[body] = time.perf_counter()
         ok = self.secret is not None and verify(self.secret, headers, body, int(time.time()))
         if ok:
             self.messages.append(json.loads(body))
@@ -65,6 +63,16 @@ class WebhookReceiver:
             self._server.should_exit = True
         if self._task is not None:
             await self._task
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole request body of an ASGI request."""
+    body = b""
+    while True:
+        event = await receive()
+        body += event.get("body", b"")
+        if not event.get("more_body"):
+            return body
 
 
 def _free_port(host: str) -> int:
