@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import time
+from time import perf_counter
 from typing import Any
 
 import uvicorn
@@ -34,7 +35,7 @@ class WebhookReceiver:
             return
         body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        self.arrivals[body] = time.perf_counter()
+        self.arrivals[body] = perf_counter()
         ok = self.secret is not None and verify(self.secret, headers, body, int(time.time()))
         if ok:
             self.messages.append(json.loads(body))
