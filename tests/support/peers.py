@@ -269,11 +269,14 @@ class HookReceiver(_Server):
             self.rejected.append("no secret to verify with")
             return 401
         try:
-            self.verified.append(Webhook(self.secret).verify(body, headers))
+            message = Webhook(self.secret).verify(body, headers)
         except (WebhookVerificationError, ValueError) as exc:
             self.rejected.append(str(exc))
             return 401
-        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        if 200 <= status < 300:
+            self.verified.append(message)  # verified and accepted
+        return status
 
 
 def clocked_standardwebhooks(monkeypatch: Any, clock: Callable[[], datetime]) -> None:
