@@ -21,8 +21,8 @@ class WebhookReceiver:
         self.secret: str | None = None
         self.messages: list[dict[str, Any]] = []
         self.rejected = 0
-        #: perf_counter() at which each body arrived (the confirmation benchmark measures with it).
-        self.arrivals: dict[bytes, float] = {}
+        #: carnet number -> perf_counter() when its first verified message arrived (bench/confirmations.py).
+        self.arrivals: dict[str, float] = {}
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -35,10 +35,12 @@ class WebhookReceiver:
             return
         body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        self.arrivals[body] = perf_counter()
+        arrived = perf_counter()
         ok = self.secret is not None and verify(self.secret, headers, body, int(time.time()))
         if ok:
-            self.messages.append(json.loads(body))
+            message = json.loads(body)
+            self.messages.append(message)
+            self.arrivals.setdefault(str(message.get("data", {}).get("carnet_number")), arrived)
         else:
             self.rejected += 1
         await send({"type": "http.response.start", "status": 204 if ok else 401, "headers": []})
