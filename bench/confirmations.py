@@ -25,7 +25,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from deploy.local.demo import OFFICE, issuance_request, officer_session, seal_for_wallet
+from deploy.local.demo import OFFICE, issuance_request, officer_session, poll, seal_for_wallet
 from deploy.local.identity import mint_wallet_token, private_key_path
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
@@ -39,16 +39,6 @@ RESULTS = Path(__file__).parent / "results" / "confirmations.json"
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
-async def wait_for(predicate, what: str, timeout: float = 60.0, interval: float = 0.005):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(interval)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 async def prepare(stack: LocalStack, http: httpx.AsyncClient, receiver: WebhookReceiver, count: int,
@@ -83,7 +73,7 @@ async def prepare(stack: LocalStack, http: httpx.AsyncClient, receiver: WebhookR
             async def known() -> bool:
                 return (await http.get(f"{ep['core']}/v1/carnets/{number}", headers=wallet)).status_code == 200
 
-            await wait_for(known, f"the core to record {number}")
+            await poll(known, f"the core to record {number}", timeout=60, interval=0.005)
             r = await http.post(f"{ep['core']}/v1/carnets/{number}/declarations", headers=wallet,
                                 json={"kind": "exportation", "country": "FR", "items": [1, 2]})
             r.raise_for_status()
@@ -119,12 +109,13 @@ async def commit_all(stack: LocalStack, http: httpx.AsyncClient, receiver: Webho
                         raise RuntimeError(f"commit refused: {r.status_code} {r.text}")
                     return None  # the gateway has not learnt the carnet or key yet: try again
 
-                posted = await wait_for(accepted, f"the gateway to accept {c['carnet_number']}", interval=0.2)
+                posted = await poll(accepted, f"the gateway to accept {c['carnet_number']}", timeout=60, interval=0.2)
 
                 async def arrived() -> float | None:
                     return receiver.arrivals.get(c["carnet_number"])
 
-                latencies.append(await wait_for(arrived, f"the confirmation of {c['carnet_number']}") - posted)
+                latencies.append(await poll(arrived, f"the confirmation of {c['carnet_number']}", timeout=60,
+                                           interval=0.005) - posted)
                 progress.advance(task)
 
         await asyncio.gather(*(officer(h) for h in officers))
