@@ -147,11 +147,11 @@ def recipient_router(pool_of: Any, party: Any, clock: Clock, *, overlap: timedel
             raise HTTPException(404, detail={"reason": "unknown_endpoint"})
         return dict(row)
 
-    @router.get("/webpush/vapid-public-key", responses={503: {"description": "Web Push is not configured."}})
+    @router.get("/webpush/vapid-public-key", responses={404: {"description": "Web Push is not offered here."}})
     async def vapid_key() -> dict[str, str]:
         """The `applicationServerKey` a browser subscribes with (RFC 8292 section 3.2)."""
-        if vapid is None:
-            raise HTTPException(503, detail={"reason": "webpush_disabled"})
+        if vapid is None:  # no key configured: there is no such resource (a 5xx would read as an outage)
+            raise HTTPException(404, detail={"reason": "webpush_disabled"})
         return {"application_server_key": vapid.application_server_key}
 
     @router.post("/endpoints/webpush", status_code=201, response_model=SubscriptionOut,

@@ -168,7 +168,7 @@ async def test_web_push_is_off_without_a_vapid_key_and_bad_subscriptions_are_ref
         no_key = await http.get("/v1/webpush/vapid-public-key")
     async with running(on), client(on) as http:
         off_curve = await http.post("/v1/endpoints/webpush", json=bad, headers=auth(on, "hld_1"))
-    assert (disabled.status_code, no_key.status_code) == (503, 503)
+    assert (disabled.status_code, no_key.status_code) == (503, 404)
     assert off_curve.status_code == 422 and "P-256" in off_curve.text
 
 
