@@ -1,7 +1,8 @@
-"""`python -m notifier`: run the service with settings from the environment."""
+"""`python -m notifier`: run the service with settings from the environment, or an operator command (cli.py)."""
 
-from notifier.app import build
-from runtime.settings import Settings
+import sys
+
+from notifier.cli import main
 
 if __name__ == "__main__":
-    build(Settings()).run()
+    sys.exit(main())

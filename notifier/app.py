@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from contracts.topics import NOTIFICATION_REQUESTS
-from notifier.api import recipient_router
-from notifier.handlers import NotifierHandlers, NotifierMetrics
+from core.auth import CurrentParty, WalletVerifier
+from notifier import webpush
+from notifier.api import admin_router, recipient_router
+from notifier.handlers import NotifierHandlers, NotifierMetrics, PushSettings
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
 
@@ -15,11 +18,21 @@ NAME = "notifier"
 
 def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA notifier")
+    # Recipients authenticate as they do at the core (the wallet identity provider's ES256 tokens), with
+    # the notifier's own audience so a token for the ledger is not one for the notifier.
+    verifier = WalletVerifier.from_settings(settings.wallet_issuer_public_key_path, settings.notifier_audience, clock)
+    vapid = (webpush.Vapid.load(settings.vapid_private_key_path, settings.vapid_subject)
+             if settings.vapid_private_key_path else None)
     handlers = NotifierHandlers(NotifierMetrics(service.registry), clock, timeout_s=settings.webhook_timeout_s,
-                                max_attempts=settings.delivery_max_attempts)
+                                max_attempts=settings.delivery_max_attempts,
+                                push=PushSettings(vapid, settings.webpush_ttl_s))
     service.consume({NOTIFICATION_REQUESTS: handlers.confirmation_requested})
-    service.include(recipient_router(lambda: service.pool))
+    service.include(recipient_router(lambda: service.pool, CurrentParty(verifier), clock,
+                                     overlap=timedelta(hours=settings.webhook_secret_overlap_h), vapid=vapid))
+    admin = settings.notifier_admin_token.get_secret_value() if settings.notifier_admin_token else None
+    service.include(admin_router(lambda: service.pool, admin))
     service.state["handlers"] = handlers
+    service.state["vapid"] = vapid
 
     @service.background
     async def delivery_worker() -> None:

@@ -8,7 +8,7 @@ import hmac
 import random
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 SECRET_PREFIX = "whsec_"
 #: The Standard Webhooks retry schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -59,10 +59,29 @@ def next_delay(attempts_made: int, rng: random.Random | None = None) -> timedelt
     return base * (0.9 + 0.2 * (rng or random).random())
 
 
-def outcome(status_code: int | None) -> str:
-    """'delivered', 'gone' (410: disable the endpoint) or 'retry'."""
+def outcome(status_code: int | None, channel: str = "webhook") -> str:
+    """'delivered', 'gone' (disable the endpoint), 'rejected' (this message can never be taken) or 'retry'.
+
+    Webhooks: 410 is the Standard Webhooks "stop sending"; anything else not 2xx is retried.
+    Web Push (RFC 8030 8.3): 404 or 410 means the subscription expired or was removed; 413 the
+    payload is too large, which no retry changes.
+    """
     if status_code is not None and 200 <= status_code < 300:
         return "delivered"
-    if status_code == 410:
+    if status_code == 410 or (channel == "webpush" and status_code == 404):
         return "gone"
+    if channel == "webpush" and status_code == 413:
+        return "rejected"
     return "retry"
+
+
+def signing_secrets(secret: str, previous: str | None, previous_until: datetime | None, at: datetime) -> list[str]:
+    """The current secret, and the previous one while the rotation overlap lasts (both signatures sent)."""
+    if previous and previous_until is not None and at < previous_until:
+        return [secret, previous]
+    return [secret]
+
+
+def is_transaction(event_type: str) -> bool:
+    """Confirmations of a customs decision (their latency from `recorded_at` is measured)."""
+    return event_type.startswith("transaction.")

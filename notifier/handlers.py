@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 import asyncpg
@@ -17,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from contracts.claims import ReminderRequested
 from contracts.messages import ConfirmationDelivered, ConfirmationRequested
 from contracts.topics import NOTIFICATION_EVENTS
-from notifier import domain, repository as repo
+from notifier import domain, repository as repo, webpush
 from runtime.consumer import Inbound
 from runtime.metrics import LATENCY_BUCKETS
 from runtime.outbox import emit
@@ -30,8 +32,9 @@ BATCH = 50
 
 class NotifierMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.deliveries = Counter("ata_deliveries_total", "Deliveries by channel and outcome.", ["channel", "outcome"],
-                                  registry=registry).labels
+        self.deliveries = Counter("ata_deliveries_total",
+                                  "Deliveries ended, by channel and outcome (delivered, gone, rejected, exhausted).",
+                                  ["channel", "outcome"], registry=registry).labels
         self.attempts = Counter("ata_delivery_attempts_total", "Delivery attempts by channel and outcome.",
                                 ["channel", "outcome"], registry=registry).labels
         self.unreachable = Counter("ata_confirmations_without_endpoint_total",
@@ -39,14 +42,25 @@ class NotifierMetrics:
         self.latency = Histogram("ata_confirmation_latency_seconds",
                                  "Time from transaction recorded to confirmation delivered.", ["channel"],
                                  buckets=LATENCY_BUCKETS, registry=registry).labels
+        self.replayed = Counter("ata_dead_letters_replayed_total", "Dead deliveries put back in the queue by an operator.",
+                                registry=registry)
+
+
+@dataclass(frozen=True)
+class PushSettings:
+    vapid: webpush.Vapid | None
+    ttl_s: int
 
 
 class NotifierHandlers:
-    def __init__(self, metrics: NotifierMetrics, clock: Clock, *, timeout_s: float, max_attempts: int) -> None:
+    def __init__(self, metrics: NotifierMetrics, clock: Clock, *, timeout_s: float, max_attempts: int,
+                 push: PushSettings | None = None, rng: random.Random | None = None) -> None:
         self.metrics = metrics
         self.clock = clock
         self.timeout_s = timeout_s
         self.max_attempts = max_attempts
+        self.push = push or PushSettings(None, 86400)
+        self.rng = rng
         self.wake = asyncio.Event()
 
     async def confirmation_requested(self, conn: asyncpg.Connection,
@@ -67,7 +81,7 @@ class NotifierHandlers:
         body = json.dumps({"type": event_type, "timestamp": self.clock().isoformat(), "data": c.model_dump(mode="json")})
         for e in endpoints:
             await repo.add_delivery(conn, delivery_id=uuid4(), confirmation_id=delivery_key, endpoint_id=e["endpoint_id"],
-                                    recipient_id=e["recipient_id"], carnet_number=c.carnet_number,
+                                    channel=e["channel"], recipient_id=e["recipient_id"], carnet_number=c.carnet_number,
                                     event_type=event_type, body=body, due=self.clock(), requested_at=requested_at)
 
     async def run_worker(self, pool: asyncpg.Pool) -> None:
@@ -96,26 +110,54 @@ class NotifierHandlers:
 
     async def deliver_due(self, pool: asyncpg.Pool, client: httpx.AsyncClient) -> int:
         async with pool.acquire() as conn:
-            rows = await repo.claim_due(conn, self.clock(), timedelta(seconds=self.timeout_s * 2), BATCH)
+            # The lease outlasts one attempt's timeout: a row comes back only if its worker died mid-attempt.
+            rows = await repo.claim_due(conn, self.clock(), timedelta(seconds=self.timeout_s * 2 + 5), BATCH)
         await asyncio.gather(*(self._attempt(pool, client, row) for row in rows))
         return len(rows)
 
-    async def _attempt(self, pool: asyncpg.Pool, client: httpx.AsyncClient, row: asyncpg.Record) -> None:
+    async def _send(self, client: httpx.AsyncClient, row: asyncpg.Record, at: datetime) -> int:
+        """One HTTP request on the delivery's channel; its status code, or an exception."""
         body = row["body"].encode() if isinstance(row["body"], str) else json.dumps(row["body"]).encode()
+        if row["channel"] == "webpush":
+            if self.push.vapid is None:
+                raise DeliveryImpossible("web push is not configured (ATA_VAPID_PRIVATE_KEY_PATH)")
+            confirmation = domain.is_transaction(row["event_type"])
+            try:
+                headers, content = webpush.build_request(
+                    self.push.vapid, row["url"], row["p256dh"], row["auth"], body, now=at, ttl_s=self.push.ttl_s,
+                    # A confirmation is awaited at the border; a reminder can wait for the phone's next wake-up.
+                    urgency="high" if confirmation else "normal",
+                    topic=webpush.topic_for(str(row["confirmation_id"])))
+            except (webpush.PayloadTooLarge, webpush.SubscriptionKeyError) as exc:
+                raise DeliveryImpossible(str(exc)) from exc
+        else:
+            content = body
+            headers = domain.headers(domain.signing_secrets(row["secret"], row["previous_secret"],
+                                                            row["previous_secret_until"], at),
+                                     str(row["delivery_id"]), int(at.timestamp()), body)
+        async with asyncio.timeout(self.timeout_s):  # the whole attempt, not each of httpx's phases
+            response = await client.post(row["url"], content=content, headers=headers)
+        return response.status_code
+
+    async def _attempt(self, pool: asyncpg.Pool, client: httpx.AsyncClient, row: asyncpg.Record) -> None:
+        channel = row["channel"]
         started, at = time.perf_counter(), self.clock()
         status_code, error = None, None
         if not row["endpoint_active"]:
-            error = "endpoint disabled"
+            result, error = "gone", "endpoint disabled"
         else:
-            headers = domain.headers([row["secret"]], str(row["delivery_id"]), int(at.timestamp()), body)
             try:
-                response = await client.post(row["url"], content=body, headers=headers)
-                status_code = response.status_code
+                status_code = await self._send(client, row, at)
                 error = None if 200 <= status_code < 300 else f"HTTP {status_code}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                result = domain.outcome(status_code, channel)
+            except DeliveryImpossible as exc:
+                result, error = "rejected", str(exc)
+            except (httpx.HTTPError, TimeoutError) as exc:
+                result, error = "retry", f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__} after {self.timeout_s}s"
         duration_ms = (time.perf_counter() - started) * 1000
-        result = "gone" if error == "endpoint disabled" else domain.outcome(status_code)
+        made = row["attempts"] - row["attempts_before_replay"]
+        delay = domain.next_delay(made, self.rng) if result == "retry" and made < self.max_attempts else None
+        ended = "delivered" if result == "delivered" else (result if result != "retry" else "exhausted" if delay is None else None)
         async with pool.acquire() as conn, conn.transaction():
             await repo.log_attempt(conn, row["delivery_id"], row["attempts"], at, status_code, error, duration_ms)
             if result == "delivered":
@@ -123,19 +165,28 @@ class NotifierHandlers:
                 await repo.mark_delivered(conn, row["delivery_id"], now)
                 await emit(conn, NOTIFICATION_EVENTS.name, ConfirmationDelivered(
                     confirmation_id=row["confirmation_id"], carnet_number=row["carnet_number"],
-                    recipient_id=row["recipient_id"], channel="webhook", endpoint_id=row["endpoint_id"],
+                    recipient_id=row["recipient_id"], channel=channel, endpoint_id=row["endpoint_id"],
                     attempts=row["attempts"], delivered_at=now,
                 ), key=row["carnet_number"], producer=PRODUCER)
-                self.metrics.latency("webhook").observe(max(0.0, (now - row["requested_at"]).total_seconds()))
-            elif result == "gone":
-                await repo.disable_endpoint(conn, row["endpoint_id"])
-                await repo.reschedule(conn, row["delivery_id"], None, error or "HTTP 410")
+                if domain.is_transaction(row["event_type"]):
+                    self.metrics.latency(channel).observe(max(0.0, (now - row["requested_at"]).total_seconds()))
+            elif delay is not None:
+                await repo.reschedule(conn, row["delivery_id"], at + delay, error or "unknown")
             else:
-                delay = domain.next_delay(row["attempts"]) if row["attempts"] < self.max_attempts else None
-                await repo.reschedule(conn, row["delivery_id"], at + delay if delay else None, error or "unknown")
-        self.metrics.attempts("webhook", result).inc()
-        if result != "retry" or row["attempts"] >= self.max_attempts:
-            self.metrics.deliveries("webhook", "delivered" if result == "delivered" else "dead").inc()
+                if result == "gone" and row["endpoint_active"]:
+                    # Webhook 410 (Standard Webhooks) or push 404/410 (RFC 8030): the receiver wants no more.
+                    await repo.disable_endpoint(conn, row["endpoint_id"], f"{channel} answered {error}")
+                reason = {"gone": f"endpoint gone: {error}", "rejected": f"rejected: {error}",
+                          "retry": f"{made} attempts failed, last: {error}"}[result]
+                await repo.kill(conn, row["delivery_id"], reason, row["attempts"], at)
+        self.metrics.attempts(channel, result).inc()
+        if ended is not None:
+            self.metrics.deliveries(channel, ended).inc()
         if result != "delivered":
-            log.warning("delivery %s of carnet %s to %s: attempt %d %s", row["delivery_id"], row["carnet_number"],
-                        row["recipient_id"], row["attempts"], error)
+            log.warning("delivery %s of carnet %s to %s (%s): attempt %d %s%s", row["delivery_id"], row["carnet_number"],
+                        row["recipient_id"], channel, row["attempts"], error,
+                        "" if delay is not None else "; dead-lettered")
+
+
+class DeliveryImpossible(Exception):
+    """This message cannot be sent on this endpoint however often it is tried."""

@@ -11,31 +11,63 @@ WAKE_CHANNEL = "notifier_deliveries"
 
 
 async def add_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, url: str, secret: str | None,
-                       generated: str) -> asyncpg.Record:
-    """Registering a URL again re-activates it; a secret given again replaces the old one (rotation)."""
+                       generated: str, overlap_until: datetime) -> asyncpg.Record:
+    """Registering a URL again re-activates it; a different secret given again rotates: the old one keeps
+    signing beside the new one until `overlap_until` (Standard Webhooks rotation)."""
     return await conn.fetchrow(
         "INSERT INTO endpoints (endpoint_id, recipient_id, channel, url, secret) VALUES ($1, $2, 'webhook', $3, COALESCE($4, $5))"
-        " ON CONFLICT (recipient_id, channel, url) DO UPDATE SET active = true, secret = COALESCE($4, endpoints.secret)"
-        " RETURNING endpoint_id, secret",
-        endpoint_id, recipient_id, url, secret, generated)
+        " ON CONFLICT (recipient_id, channel, url) DO UPDATE SET active = true, disabled_reason = NULL,"
+        "  secret = COALESCE($4, endpoints.secret),"
+        "  previous_secret = CASE WHEN $4 IS NOT NULL AND $4 <> endpoints.secret THEN endpoints.secret"
+        "   ELSE endpoints.previous_secret END,"
+        "  previous_secret_until = CASE WHEN $4 IS NOT NULL AND $4 <> endpoints.secret THEN $6"
+        "   ELSE endpoints.previous_secret_until END"
+        " RETURNING endpoint_id, secret, previous_secret_until",
+        endpoint_id, recipient_id, url, secret, generated, overlap_until)
 
 
-async def remove_endpoint(conn: asyncpg.Connection, endpoint_id: UUID) -> bool:
-    return (await conn.execute("UPDATE endpoints SET active = false WHERE endpoint_id = $1", endpoint_id)) != "UPDATE 0"
+async def rotate_secret(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, secret: str,
+                        overlap_until: datetime) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "UPDATE endpoints SET previous_secret = secret, previous_secret_until = $4, secret = $3"
+        " WHERE endpoint_id = $1 AND recipient_id = $2 AND channel = 'webhook' AND active"
+        " RETURNING endpoint_id, secret, previous_secret_until", endpoint_id, recipient_id, secret, overlap_until)
+
+
+async def add_subscription(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, url: str, p256dh: str,
+                           auth: str) -> asyncpg.Record:
+    """A browser subscribing again with the same push endpoint replaces its keys and re-activates it."""
+    return await conn.fetchrow(
+        "INSERT INTO endpoints (endpoint_id, recipient_id, channel, url, p256dh, auth) VALUES ($1, $2, 'webpush', $3, $4, $5)"
+        " ON CONFLICT (recipient_id, channel, url) DO UPDATE SET active = true, disabled_reason = NULL,"
+        "  p256dh = $4, auth = $5 RETURNING endpoint_id",
+        endpoint_id, recipient_id, url, p256dh, auth)
+
+
+async def remove_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str) -> bool:
+    return (await conn.execute("UPDATE endpoints SET active = false, disabled_reason = 'removed by the recipient'"
+                               " WHERE endpoint_id = $1 AND recipient_id = $2 AND active",
+                               endpoint_id, recipient_id)) != "UPDATE 0"
+
+
+async def endpoints_of(conn: asyncpg.Connection, recipient_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT endpoint_id, channel, url, active, disabled_reason, previous_secret_until, created_at FROM endpoints"
+        " WHERE recipient_id = $1 ORDER BY created_at, endpoint_id", recipient_id)
 
 
 async def active_endpoints(conn: asyncpg.Connection, recipient_ids: list[str]) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT endpoint_id, recipient_id FROM endpoints WHERE active AND recipient_id = ANY($1::text[])",
-                            recipient_ids)
+    return await conn.fetch("SELECT endpoint_id, recipient_id, channel FROM endpoints"
+                            " WHERE active AND recipient_id = ANY($1::text[])", recipient_ids)
 
 
 async def add_delivery(conn: asyncpg.Connection, *, delivery_id: UUID, confirmation_id: UUID, endpoint_id: UUID,
-                       recipient_id: str, carnet_number: str, event_type: str, body: str, due: datetime,
+                       channel: str, recipient_id: str, carnet_number: str, event_type: str, body: str, due: datetime,
                        requested_at: datetime) -> None:
     await conn.execute(
-        "INSERT INTO deliveries (delivery_id, confirmation_id, endpoint_id, recipient_id, carnet_number, event_type, body,"
-        " next_attempt_at, requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT DO NOTHING",
-        delivery_id, confirmation_id, endpoint_id, recipient_id, carnet_number, event_type, body, due, requested_at)
+        "INSERT INTO deliveries (delivery_id, confirmation_id, endpoint_id, channel, recipient_id, carnet_number, event_type,"
+        " body, next_attempt_at, requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) ON CONFLICT DO NOTHING",
+        delivery_id, confirmation_id, endpoint_id, channel, recipient_id, carnet_number, event_type, body, due, requested_at)
     await conn.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
 
 
@@ -46,7 +78,8 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, lease: timedelta, l
         "  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
         " UPDATE deliveries d SET attempts = d.attempts + 1, next_attempt_at = $1 + $2::interval"
         " FROM due, endpoints e WHERE d.delivery_id = due.delivery_id AND e.endpoint_id = d.endpoint_id"
-        " RETURNING d.*, e.url, e.secret, e.active AS endpoint_active",
+        " RETURNING d.*, e.url, e.secret, e.previous_secret, e.previous_secret_until, e.p256dh, e.auth,"
+        "  e.active AS endpoint_active",
         now, lease, limit)
 
 
@@ -63,21 +96,64 @@ async def mark_delivered(conn: asyncpg.Connection, delivery_id: UUID, at: dateti
                        delivery_id, at)
 
 
-async def reschedule(conn: asyncpg.Connection, delivery_id: UUID, due: datetime | None, error: str) -> None:
-    if due is None:
-        await conn.execute("UPDATE deliveries SET status = 'dead', last_error = $2 WHERE delivery_id = $1", delivery_id, error)
-    else:
-        await conn.execute("UPDATE deliveries SET next_attempt_at = $2, last_error = $3 WHERE delivery_id = $1",
-                           delivery_id, due, error)
+async def reschedule(conn: asyncpg.Connection, delivery_id: UUID, due: datetime, error: str) -> None:
+    await conn.execute("UPDATE deliveries SET next_attempt_at = $2, last_error = $3 WHERE delivery_id = $1",
+                       delivery_id, due, error)
 
 
-async def disable_endpoint(conn: asyncpg.Connection, endpoint_id: UUID) -> None:
-    await conn.execute("UPDATE endpoints SET active = false WHERE endpoint_id = $1", endpoint_id)
+async def kill(conn: asyncpg.Connection, delivery_id: UUID, reason: str, attempts: int, at: datetime) -> None:
+    """Give a delivery up: it leaves the queue and enters the dead-letter store with the reason."""
+    await conn.execute("UPDATE deliveries SET status = 'dead', last_error = $2 WHERE delivery_id = $1", delivery_id, reason)
+    await conn.execute("INSERT INTO dead_letters (delivery_id, reason, attempts, dead_at) VALUES ($1, $2, $3, $4)",
+                       delivery_id, reason, attempts, at)
 
 
-async def deliveries(conn: asyncpg.Connection, carnet_number: str | None, recipient_id: str | None) -> list[asyncpg.Record]:
+async def disable_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, reason: str) -> None:
+    await conn.execute("UPDATE endpoints SET active = false, disabled_reason = $2 WHERE endpoint_id = $1",
+                       endpoint_id, reason)
+
+
+_LOG = (
+    "SELECT d.delivery_id, d.confirmation_id, d.endpoint_id, d.channel, d.recipient_id, d.carnet_number, d.event_type,"
+    " d.status, d.attempts, d.requested_at, d.delivered_at, d.next_attempt_at, d.last_error,"
+    " COALESCE((SELECT jsonb_agg(jsonb_build_object('attempt', a.attempt, 'attempted_at', a.attempted_at,"
+    "   'status_code', a.status_code, 'error', a.error, 'duration_ms', a.duration_ms) ORDER BY a.attempt)"
+    "  FROM delivery_attempts a WHERE a.delivery_id = d.delivery_id), '[]'::jsonb) AS log FROM deliveries d"
+)
+
+
+async def deliveries(conn: asyncpg.Connection, carnet_number: str | None, recipient_id: str | None,
+                     status: str | None = None, limit: int = 1000) -> list[asyncpg.Record]:
+    """The delivery log: each delivery with every attempt, by carnet and/or recipient."""
     return await conn.fetch(
-        "SELECT d.delivery_id, d.confirmation_id, d.endpoint_id, d.recipient_id, d.carnet_number, d.event_type, d.status,"
-        " d.attempts, d.requested_at, d.delivered_at, d.last_error FROM deliveries d"
-        " WHERE ($1::text IS NULL OR d.carnet_number = $1) AND ($2::text IS NULL OR d.recipient_id = $2)"
-        " ORDER BY d.requested_at LIMIT 1000", carnet_number, recipient_id)
+        _LOG + " WHERE ($1::text IS NULL OR d.carnet_number = $1) AND ($2::text IS NULL OR d.recipient_id = $2)"
+        " AND ($3::text IS NULL OR d.status = $3) ORDER BY d.requested_at, d.delivery_id LIMIT $4",
+        carnet_number, recipient_id, status, limit)
+
+
+async def dead_letters(conn: asyncpg.Connection, include_replayed: bool = False) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT l.id, l.delivery_id, l.reason, l.attempts, l.dead_at, l.replayed_at, d.carnet_number, d.recipient_id,"
+        " d.channel, d.event_type, e.active AS endpoint_active FROM dead_letters l JOIN deliveries d USING (delivery_id)"
+        " JOIN endpoints e ON e.endpoint_id = d.endpoint_id"
+        " WHERE $1 OR l.replayed_at IS NULL ORDER BY l.dead_at, l.id", include_replayed)
+
+
+async def replay(conn: asyncpg.Connection, delivery_ids: list[UUID] | None, now: datetime) -> list[asyncpg.Record]:
+    """Put dead deliveries back in the queue, due now, with a fresh budget of attempts; only those whose
+    endpoint is active (a recipient re-registering the same URL re-activates it). All open ones if `delivery_ids`
+    is None. Answers one row per dead letter considered, with whether it was replayed."""
+    rows = await conn.fetch(
+        "SELECT l.id, l.delivery_id, e.active AS endpoint_active, d.status FROM dead_letters l"
+        " JOIN deliveries d USING (delivery_id) JOIN endpoints e ON e.endpoint_id = d.endpoint_id"
+        " WHERE l.replayed_at IS NULL AND ($1::uuid[] IS NULL OR l.delivery_id = ANY($1::uuid[]))"
+        " ORDER BY l.dead_at, l.id FOR UPDATE OF l, d", delivery_ids)
+    ready = [r["delivery_id"] for r in rows if r["endpoint_active"] and r["status"] == "dead"]
+    if ready:
+        await conn.execute(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, attempts_before_replay = attempts"
+            " WHERE delivery_id = ANY($1::uuid[])", ready, now)
+        await conn.execute("UPDATE dead_letters SET replayed_at = $2 WHERE replayed_at IS NULL"
+                           " AND delivery_id = ANY($1::uuid[])", ready, now)
+        await conn.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
+    return rows

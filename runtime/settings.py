@@ -53,8 +53,8 @@ class Settings(BaseSettings):
                           "The gateway refuses to start without it."
     )
     wallet_issuer_public_key_path: Path | None = Field(
-        None, description="Core: PEM file of the wallet identity provider's P-256 public key, which signs the holders' "
-                          "bearer tokens (ES256 JWT); the core refuses to start without it."
+        None, description="Core and notifier: PEM file of the wallet identity provider's P-256 public key, which signs "
+                          "the holders' bearer tokens (ES256 JWT); both refuse to start without it."
     )
     wallet_audience: str = Field("ata-core", min_length=1, description="Core: the `aud` the holders' bearer tokens must carry.")
     gateway_admin_token: SecretStr | None = Field(
@@ -69,6 +69,19 @@ class Settings(BaseSettings):
     )
     webhook_timeout_s: float = Field(10.0, gt=0, description="Notifier: timeout of one webhook attempt.")
     delivery_max_attempts: int = Field(8, ge=1, description="Notifier: attempts before a delivery is dead-lettered.")
+    notifier_audience: str = Field("ata-notifier", min_length=1, description=(
+        "Notifier: the `aud` the wallet bearer tokens of its recipient API must carry."))
+    notifier_admin_token: SecretStr | None = Field(None, description=(
+        "Notifier: bearer token of the operator API (every delivery log, dead letters); unset, it answers 403."))
+    vapid_private_key_path: Path | None = Field(None, description=(
+        "Notifier: PEM file of the VAPID P-256 private key Web Push requests are signed with (RFC 8292); "
+        "unset, Web Push is off (subscriptions answer 503)."))
+    vapid_subject: str = Field("mailto:operations@ata-carnets.example", pattern=r"^(mailto:|https:)", description=(
+        "Notifier: the VAPID `sub` claim, a contact for push services."))
+    webpush_ttl_s: int = Field(86400, ge=0, le=2419200, description=(
+        "Notifier: TTL header of push messages, how long a push service keeps one for an offline device."))
+    webhook_secret_overlap_h: float = Field(24.0, ge=0, description=(
+        "Notifier: hours the previous webhook secret keeps signing after a rotation."))
     claims_poll_s: float = Field(30.0, gt=0, description="Claims worker: seconds between two passes of the deadline scheduler.")
 
     def anchor_key_path(self) -> Path:

@@ -153,8 +153,9 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
     await receiver.start()
     try:
         async with httpx.AsyncClient(timeout=10) as http:
-            r = await http.post(f"{endpoints['notifier']}/v1/endpoints/webhooks",
-                                json={"recipient_id": holder_id, "url": receiver.url})
+            # The same wallet signs in to the notifier, with the notifier's audience.
+            r = await http.post(f"{endpoints['notifier']}/v1/endpoints/webhooks", json={"url": receiver.url},
+                                headers={"Authorization": f"Bearer {mint_wallet_token(wallet_key, holder_id, 'ata-notifier')}"})
             r.raise_for_status()
             receiver.secret = r.json()["secret"]
             officer = await officer_session(http, endpoints["customs_gateway"], admin_token, officer_id, OFFICE)

@@ -42,6 +42,19 @@ def ensure_wallet_issuer(data_dir: Path) -> Path:
     minted earlier stay valid across restarts.
     """
     private, public = private_key_path(data_dir), public_key_path(data_dir)
+    ensure_p256_key(private)
+    if not public.exists():
+        key = load_private_key(private)
+        pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        tmp = public.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pem)
+        tmp.replace(public)
+    return public
+
+
+def ensure_p256_key(private: Path) -> Path:
+    """Create a P-256 private key file once (mode 0600); an existing one is kept."""
     private.parent.mkdir(parents=True, exist_ok=True)
     if not private.exists():
         key = ec.generate_private_key(ec.SECP256R1())
@@ -55,14 +68,12 @@ def ensure_wallet_issuer(data_dir: Path) -> Path:
         else:
             with os.fdopen(fd, "wb") as out:
                 out.write(pem)
-    if not public.exists():
-        key = load_private_key(private)
-        pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
-        tmp = public.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pem)
-        tmp.replace(public)
-    return public
+    return private
+
+
+def vapid_key_path(data_dir: Path) -> Path:
+    """The notifier's VAPID key (RFC 8292) on the embedded stack: the application server's Web Push identity."""
+    return Path(data_dir) / "keys" / "vapid.pem"
 
 
 def mint_wallet_token(private_key_path: Path, party_id: str, audience: str = "ata-core",

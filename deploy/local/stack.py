@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from deploy.local.identity import ensure_wallet_issuer, public_key_path
+from deploy.local.identity import ensure_p256_key, ensure_wallet_issuer, public_key_path, vapid_key_path
 from runtime import trustlist
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
 from deploy.local.kafka import EmbeddedKafka
@@ -108,6 +108,8 @@ class LocalStack:
         registry_path, self.nga_api_keys = write_registry(self.data_dir)
         env = {"ATA_GATEWAY_ADMIN_TOKEN": self.admin_token, "ATA_NGA_REGISTRY_PATH": str(registry_path), "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
                "ATA_TRUST_ANCHOR_KEY_PATH": str(self.anchor_path),
+               # The notifier signs Web Push requests with this VAPID key (made at start, like the identities).
+               "ATA_VAPID_PRIVATE_KEY_PATH": str(vapid_key_path(self.data_dir)),
                "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH": str(trustlist.public_path(self.anchor_path)), **(env or {})}
         self.services: dict[str, ServiceProcess] = {
             name: ServiceProcess(
@@ -220,6 +222,7 @@ class LocalStack:
 
     async def _start_services(self) -> None:
         ensure_wallet_issuer(self.data_dir)
+        ensure_p256_key(vapid_key_path(self.data_dir))
         trustlist.ensure_anchor(self.anchor_path)  # before the gateway starts: it refuses to run without it
         for svc in self.services.values():
             svc.start()

@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import time
+from time import perf_counter
 from typing import Any
 
 import uvicorn
@@ -20,6 +21,8 @@ class WebhookReceiver:
         self.secret: str | None = None
         self.messages: list[dict[str, Any]] = []
         self.rejected = 0
+        #: carnet number -> perf_counter() when its first verified message arrived (bench/confirmations.py).
+        self.arrivals: dict[str, float] = {}
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -30,16 +33,14 @@ class WebhookReceiver:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        arrived = perf_counter()
         ok = self.secret is not None and verify(self.secret, headers, body, int(time.time()))
         if ok:
-            self.messages.append(json.loads(body))
+            message = json.loads(body)
+            self.messages.append(message)
+            self.arrivals.setdefault(str(message.get("data", {}).get("carnet_number")), arrived)
         else:
             self.rejected += 1
         await send({"type": "http.response.start", "status": 204 if ok else 401, "headers": []})
@@ -65,6 +66,16 @@ class WebhookReceiver:
             self._server.should_exit = True
         if self._task is not None:
             await self._task
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole request body of an ASGI request."""
+    body = b""
+    while True:
+        event = await receive()
+        body += event.get("body", b"")
+        if not event.get("more_body"):
+            return body
 
 
 def _free_port(host: str) -> int:

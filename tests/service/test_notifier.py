@@ -3,25 +3,25 @@ retries on the Standard Webhooks schedule, 410 disables, and the delivery log.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from datetime import timedelta
 from types import SimpleNamespace
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from contracts.topics import NOTIFICATION_EVENTS, NOTIFICATION_REQUESTS
 from deploy.local import webhook_receiver
+from deploy.local.identity import mint_wallet_token, private_key_path
 from deploy.local.webhook_receiver import WebhookReceiver
 from notifier.app import build
 from notifier.domain import verify
 from tests.service.conftest import outbox
 from tests.support.databases import snapshot
 from tests.support.messages import confirmation_requested, wire
+from tests.support.peers import StatusServer
 
 NUMBER = "FR2600000010"
 
@@ -36,9 +36,17 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-async def register(http: httpx.AsyncClient, recipient: str, url: str, secret: str | None = None) -> dict[str, Any]:
-    r = await http.post("/v1/endpoints/webhooks", json={"recipient_id": recipient, "url": url,
-                                                        **({"secret": secret} if secret else {})})
+def auth(service: Any, party: str) -> dict[str, str]:
+    """The wallet bearer token of `party`, for the notifier's audience, minted at the service's clock."""
+    token = mint_wallet_token(private_key_path(service.settings.data_dir), party, audience="ata-notifier",
+                              now=service.clock())
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register(service: Any, http: httpx.AsyncClient, recipient: str, url: str,
+                   secret: str | None = None) -> dict[str, Any]:
+    r = await http.post("/v1/endpoints/webhooks", headers=auth(service, recipient),
+                        json={"url": url, **({"secret": secret} if secret else {})})
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -61,55 +69,16 @@ def receiver_clock(monkeypatch, clock):
     monkeypatch.setattr(webhook_receiver, "time", SimpleNamespace(time=lambda: clock.now.timestamp()))
 
 
-class StatusServer:
-    """A real HTTP server on localhost that answers every request with one status code."""
-
-    def __init__(self, status: int) -> None:
-        self.status = status
-        self.port = closed_port()
-        self.requests: list[dict[str, str]] = []
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        while (await receive()).get("more_body"):
-            pass
-        self.requests.append({k.decode(): v.decode() for k, v in scope["headers"]})
-        await send({"type": "http.response.start", "status": self.status, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    async def __aenter__(self) -> Self:
-        self._server = uvicorn.Server(uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="off"))
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.02)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None and self._task is not None
-        self._server.should_exit = True
-        await self._task
-
-
 # --- endpoints and queued deliveries ---------------------------------------------------------------
 
 
 async def test_registering_a_webhook_returns_a_secret(settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service), client(service) as http:
-        generated = await register(http, "hld_1", "https://holder.example/hooks")
-        given = await register(http, "rep_1", "https://rep.example/hooks", secret="whsec_" + "A" * 32)
-        bad = await http.post("/v1/endpoints/webhooks", json={"recipient_id": "x", "url": "https://x.example",
-                                                               "secret": "plain"})
+        generated = await register(service, http, "hld_1", "https://holder.example/hooks")
+        given = await register(service, http, "rep_1", "https://rep.example/hooks", secret="whsec_" + "A" * 32)
+        bad = await http.post("/v1/endpoints/webhooks", headers=auth(service, "x"),
+                              json={"url": "https://x.example", "secret": "plain"})
         endpoints = await rows(service, "SELECT recipient_id, url, secret, active FROM endpoints ORDER BY recipient_id")
     assert generated["secret"].startswith("whsec_") and len(generated["secret"]) > 20
     assert given["secret"] == "whsec_" + "A" * 32
@@ -123,8 +92,8 @@ async def test_registering_a_webhook_returns_a_secret(settings, clock, running):
 async def test_registering_the_same_url_with_a_new_secret_uses_the_new_secret(settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service), client(service) as http:
-        await register(http, "hld_1", "https://holder.example/hooks", secret="whsec_" + "A" * 32)
-        again = await register(http, "hld_1", "https://holder.example/hooks", secret="whsec_" + "B" * 32)
+        await register(service, http, "hld_1", "https://holder.example/hooks", secret="whsec_" + "A" * 32)
+        again = await register(service, http, "hld_1", "https://holder.example/hooks", secret="whsec_" + "B" * 32)
     assert again["secret"] == "whsec_" + "B" * 32
 
 
@@ -132,7 +101,7 @@ async def test_confirmation_for_a_registered_recipient_queues_one_delivery_and_r
         settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service) as broker, client(service) as http:
-        endpoint = await register(http, "hld_1", "https://holder.example/hooks")
+        endpoint = await register(service, http, "hld_1", "https://holder.example/hooks")
         c, body, headers = await request(broker, clock, ["hld_1", "rep_without_endpoint"])
         async with service.pool.acquire() as conn:
             before = await snapshot(conn, "notifier")
@@ -155,7 +124,7 @@ async def test_confirmation_for_a_registered_recipient_queues_one_delivery_and_r
 async def test_a_recipient_without_endpoint_gets_no_delivery(settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service) as broker, client(service) as http:
-        await register(http, "hld_1", "https://holder.example/hooks")
+        await register(service, http, "hld_1", "https://holder.example/hooks")
         await request(broker, clock, ["hld_2"])
         deliveries = await rows(service, "SELECT * FROM deliveries")
         handled = await rows(service, "SELECT * FROM inbox")
@@ -166,8 +135,8 @@ async def test_a_recipient_without_endpoint_gets_no_delivery(settings, clock, ru
 async def test_a_removed_endpoint_gets_no_delivery(settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service) as broker, client(service) as http:
-        endpoint = await register(http, "hld_1", "https://holder.example/hooks")
-        removed = await http.delete(f"/v1/endpoints/{endpoint['endpoint_id']}")
+        endpoint = await register(service, http, "hld_1", "https://holder.example/hooks")
+        removed = await http.delete(f"/v1/endpoints/{endpoint['endpoint_id']}", headers=auth(service, "hld_1"))
         await request(broker, clock, ["hld_1"])
         deliveries = await rows(service, "SELECT * FROM deliveries")
     assert removed.status_code == 204
@@ -184,7 +153,7 @@ async def test_delivery_to_a_real_receiver_is_signed_logged_and_announced(settin
     await receiver.start()
     try:
         async with running(service) as broker, client(service) as http, httpx.AsyncClient() as out:
-            endpoint = await register(http, "hld_1", receiver.url)
+            endpoint = await register(service, http, "hld_1", receiver.url)
             receiver.secret = endpoint["secret"]
             c, _, _ = await request(broker, clock, ["hld_1"])
             sent = await handlers.deliver_due(service.pool, out)
@@ -192,8 +161,8 @@ async def test_delivery_to_a_real_receiver_is_signed_logged_and_announced(settin
             deliveries = await rows(service, "SELECT * FROM deliveries")
             attempts = await rows(service, "SELECT * FROM delivery_attempts")
             queued = await outbox(service)
-            listed = await http.get("/v1/deliveries", params={"carnet_number": NUMBER})
-            other = await http.get("/v1/deliveries", params={"carnet_number": "FR2699999999"})
+            listed = await http.get("/v1/deliveries", params={"carnet_number": NUMBER}, headers=auth(service, "hld_1"))
+            other = await http.get("/v1/deliveries", params={"carnet_number": "FR2699999999"}, headers=auth(service, "hld_1"))
     finally:
         await receiver.stop()
     assert (sent, nothing_left) == (1, 0)
@@ -222,7 +191,7 @@ async def test_the_signature_the_notifier_sends_verifies_with_the_endpoint_secre
         client(service) as http,
         httpx.AsyncClient() as out,
     ):
-        endpoint = await register(http, "hld_1", server.url)
+        endpoint = await register(service, http, "hld_1", server.url)
         await request(broker, clock, ["hld_1"])
         await handlers.deliver_due(service.pool, out)
         deliveries = await rows(service, "SELECT delivery_id, body, status FROM deliveries")
@@ -239,7 +208,7 @@ async def test_an_unreachable_endpoint_is_retried_on_the_schedule(settings, cloc
     service = build(settings, clock=clock)
     handlers = service.state["handlers"]
     async with running(service) as broker, client(service) as http, httpx.AsyncClient() as out:
-        await register(http, "hld_1", f"http://127.0.0.1:{closed_port()}/hook")
+        await register(service, http, "hld_1", f"http://127.0.0.1:{closed_port()}/hook")
         await request(broker, clock, ["hld_1"])
         first_at = clock.now
         assert await handlers.deliver_due(service.pool, out) == 1
@@ -272,7 +241,7 @@ async def test_a_receiver_refusing_the_signature_is_retried(settings, clock, run
     await receiver.start()
     try:
         async with running(service) as broker, client(service) as http, httpx.AsyncClient() as out:
-            await register(http, "hld_1", receiver.url)
+            await register(service, http, "hld_1", receiver.url)
             await request(broker, clock, ["hld_1"])
             await handlers.deliver_due(service.pool, out)
             d = (await rows(service, "SELECT * FROM deliveries"))[0]
@@ -295,7 +264,7 @@ async def test_410_gone_disables_the_endpoint_and_the_delivery_is_dead(settings,
         client(service) as http,
         httpx.AsyncClient() as out,
     ):
-        await register(http, "hld_1", server.url)
+        await register(service, http, "hld_1", server.url)
         await request(broker, clock, ["hld_1"])
         await handlers.deliver_due(service.pool, out)
         clock.now += timedelta(days=1)
@@ -305,7 +274,7 @@ async def test_410_gone_disables_the_endpoint_and_the_delivery_is_dead(settings,
         endpoint = await rows(service, "SELECT active FROM endpoints")
         await request(broker, clock, ["hld_1"])  # a later confirmation finds no active endpoint
         deliveries = await rows(service, "SELECT * FROM deliveries")
-        listed = await http.get("/v1/deliveries", params={"carnet_number": NUMBER})
+        listed = await http.get("/v1/deliveries", params={"carnet_number": NUMBER}, headers=auth(service, "hld_1"))
         queued = await outbox(service)
     assert len(server.requests) == 1
     assert again == 0
@@ -313,7 +282,7 @@ async def test_410_gone_disables_the_endpoint_and_the_delivery_is_dead(settings,
     assert [a["status_code"] for a in attempts] == [410]
     assert endpoint == [{"active": False}]
     assert len(deliveries) == 1
-    assert [(x["status"], x["last_error"]) for x in listed.json()] == [("dead", "HTTP 410")]
+    assert [(x["status"], x["last_error"]) for x in listed.json()] == [("dead", "endpoint gone: HTTP 410")]
     assert queued == []
 
 
@@ -327,14 +296,16 @@ async def test_a_delivery_is_dead_after_the_last_attempt(settings, clock, runnin
         client(service) as http,
         httpx.AsyncClient() as out,
     ):
-        await register(http, "hld_1", server.url)
+        await register(service, http, "hld_1", server.url)
         await request(broker, clock, ["hld_1"])
         for _ in range(3):
             await handlers.deliver_due(service.pool, out)
             clock.now += timedelta(hours=1)
         d = (await rows(service, "SELECT * FROM deliveries"))[0]
+        dead = await rows(service, "SELECT delivery_id, reason, attempts, replayed_at FROM dead_letters")
     assert len(server.requests) == 2
-    assert (d["status"], d["attempts"], d["last_error"]) == ("dead", 2, "HTTP 503")
+    assert (d["status"], d["attempts"], d["last_error"]) == ("dead", 2, "2 attempts failed, last: HTTP 503")
+    assert dead == [{"delivery_id": d["delivery_id"], "reason": d["last_error"], "attempts": 2, "replayed_at": None}]
 
 
 async def test_r19_a_final_date_reminder_is_queued_like_a_confirmation_with_its_own_event_type(settings, clock, running):
@@ -348,7 +319,7 @@ async def test_r19_a_final_date_reminder_is_queued_like_a_confirmation_with_its_
     reminder = ReminderRequested(reminder_id=uuid4(), carnet_number=NUMBER, recipient_ids=["hld_1"], country="CH",
                                  items=[1, 2], final_date=date(2027, 3, 31), days_before=7, requested_at=clock.now)
     async with running(service) as broker, client(service) as http:
-        await register(http, "hld_1", "https://holder.example/hooks")
+        await register(service, http, "hld_1", "https://holder.example/hooks")
         body, headers, _ = wire(reminder, producer="claims_worker", subject=NUMBER)
         for _ in range(2):  # redelivered: still one delivery
             await broker.publish(body, NOTIFICATION_REQUESTS.name, key=NUMBER.encode(), headers=headers)
