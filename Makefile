@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sysdeps demo journey up test test-unit clean
+.PHONY: install sysdeps demo journey up observe test test-unit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ journey: install         ## a multi-country journey with the refusals the rules 
 
 up: install              ## keep the embedded stack running until Ctrl-C
 	$(BIN)/python -m deploy.local up
+
+observe: install         ## the stack under Debian's Prometheus (apt-get install prometheus), running the demo
+	$(BIN)/python -m deploy.local observe
 
 test: install            ## unit, service, integration, end-to-end and browser tests
 	@bash deploy/local/sysdeps.sh --test

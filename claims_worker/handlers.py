@@ -48,6 +48,10 @@ class ClaimsMetrics:
         self.deadlines_failed = Counter("ata_claims_deadline_failures_total", "Failed attempts to act on a deadline.",
                                         ["kind"], registry=registry).labels
         self.deadlines_due = Gauge("ata_claims_deadlines_due", "Deadlines due and not yet acted on.", registry=registry)
+        # Alerted on (deploy/prometheus): a deadline close with nobody having acted yet is the last chance to act.
+        self.deadlines_soon = Gauge("ata_claims_deadlines_within_7d",
+                                    "Pending deadlines (final re-export date, evidence, payment, refund window) lapsing "
+                                    "within 7 days, by kind.", ["kind"], registry=registry).labels
         self.lag = Gauge("ata_claims_scheduler_lag_seconds", "Age of the oldest due deadline not yet acted on.",
                          registry=registry)
 

@@ -183,6 +183,17 @@ async def mark_failed(conn: asyncpg.Connection, deadline_id: int, error: str, re
         deadline_id, error[:2000], retry_at, max_attempts)
 
 
+#: Deadline kinds that ask someone to act (reminders only remind).
+ACTION_DEADLINES = ("overdue", "evidence_window", "payment", "refund_window")
+
+
+async def pending_soon(conn: asyncpg.Connection, now: datetime, until: datetime) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT kind, count(*) AS n FROM deadlines WHERE state = 'pending' AND kind = ANY($3::text[])"
+        " AND due_at > $1 AND due_at <= $2 GROUP BY kind", now, until, list(ACTION_DEADLINES))
+    return {r["kind"]: r["n"] for r in rows}
+
+
 async def due_stats(conn: asyncpg.Connection, now: datetime) -> dict[str, Any]:
     return dict(await conn.fetchrow(
         "SELECT count(*) AS due, min(due_at) AS oldest FROM deadlines WHERE state = 'pending' AND due_at <= $1", now))

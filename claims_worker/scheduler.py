@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 PRODUCER = "claims_worker"
 MAX_ATTEMPTS = 5
 RETRY_AFTER = timedelta(minutes=5)
+#: The horizon of `ata_claims_deadlines_within_7d`: the R19 reminders' last-but-one step (30/7/1 days before).
+SOON = timedelta(days=7)
 #: Reminder ids are derived from the deadline, so a reminder rebuilt from the same row has the same id.
 REMINDER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ata:claims:reminder")
 
@@ -88,7 +90,10 @@ class Scheduler:
         async with pool.acquire() as conn:
             stats = await repo.due_stats(conn, now)
             counts = await repo.claim_counts(conn)
+            soon = await repo.pending_soon(conn, now, now + SOON)
         self.metrics.deadlines_due.set(stats["due"])
+        for kind in repo.ACTION_DEADLINES:
+            self.metrics.deadlines_soon(kind).set(soon.get(kind, 0))
         self.metrics.lag.set((now - stats["oldest"]).total_seconds() if stats["oldest"] else 0.0)
         for state in S:
             self.metrics.by_state(state.value).set(counts.get(state.value, 0))

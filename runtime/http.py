@@ -26,6 +26,7 @@ def ops_router(service: Service) -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
+        await service.observability.refresh()
         return Response(generate_latest(service.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

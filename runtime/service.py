@@ -26,6 +26,7 @@ from runtime.db import create_pool
 from runtime.http import ops_router
 from runtime.metrics import RuntimeMetrics
 from runtime.migrations import migrate, service_directories
+from runtime.observability import Observability
 from runtime.outbox import OutboxRelay
 from runtime.settings import Settings
 
@@ -57,6 +58,10 @@ class Service:
         self.broker = build_broker(settings.kafka_bootstrap_servers, name, self.registry)
         self._pool: asyncpg.Pool | None = None
         self._consumers: dict[str, Consumer] = {}
+        # Outbox backlog, consumer lag and dead letters, measured when /metrics is scraped.
+        self.observability = Observability(name, self.registry, self.metrics,
+                                           bootstrap_servers=settings.kafka_bootstrap_servers,
+                                           pool=lambda: self._pool, topics=lambda: self._consumers)
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._background: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -116,6 +121,7 @@ class Service:
         for hook in self._on_start:
             await hook()
         await self.broker.start()
+        await self.observability.start()
         self.relay = OutboxRelay(self.pool, self.broker, self.schema, self.metrics,
                                  batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s)
         self._spawn("outbox-relay", self.relay.run)
@@ -130,6 +136,7 @@ class Service:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.observability.stop()
         await self.broker.stop()
         if self._pool is not None:
             await self._pool.close()

@@ -163,6 +163,32 @@ async def journey(args: argparse.Namespace) -> int:
     return code
 
 
+async def observe(args: argparse.Namespace) -> int:
+    """The stack, Debian's Prometheus scraping it with the checked-in rules, and the demo scenario to watch."""
+    from deploy.local.demo import run_scenario
+    from deploy.local.identity import private_key_path
+    from deploy.local.prometheus import LocalPrometheus, key_series
+
+    async def scenario(stack: LocalStack) -> int:
+        async with LocalPrometheus(Path(args.root) / "prometheus", stack.endpoints, port=args.prometheus_port,
+                                   scrape_interval=f"{args.scrape_interval}s") as prom:
+            print(f"Prometheus {prom.url} scrapes every {args.scrape_interval} s; alerts: {prom.url}/alerts", flush=True)
+            await prom.wait_for_targets()
+            await run_scenario(stack.endpoints, stack.kafka_bootstrap, Path(args.out), private_key_path(stack.data_dir),
+                               stack.admin_token, progress=_say)
+            await asyncio.sleep(3 * args.scrape_interval)  # the last step's effects, scraped
+            print("\nWhat Prometheus sees (its HTTP API, /api/v1/query):", flush=True)
+            for what, value in (await key_series(prom)).items():
+                print(f"  {what:34} {'-' if value is None else f'{value:g}'}", flush=True)
+            if not args.once:
+                print(f"\nPrometheus at {prom.url}; Ctrl-C (or SIGTERM) stops everything.", flush=True)
+                await asyncio.Event().wait()
+        return 0
+
+    code, _ = await _on_stack(args, "Observe: the demo scenario under Prometheus", scenario)
+    return 0 if code == 130 else code  # Ctrl-C is how `observe` ends
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m deploy.local", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -176,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     journey_parser = commands.add_parser("journey", help="bring the stack up, run the multi-country journey, stop")
     add_stack_arguments(journey_parser)
     journey_parser.set_defaults(run=journey)
+    observe_parser = commands.add_parser("observe", help="the stack under Debian's Prometheus, running the demo scenario")
+    add_stack_arguments(observe_parser)
+    observe_parser.add_argument("--out", default="demo-out", help="where the QR image is written")
+    observe_parser.add_argument("--prometheus-port", type=int, default=9090, help="Prometheus' HTTP port (default: %(default)s)")
+    observe_parser.add_argument("--scrape-interval", type=int, default=1, help="seconds between scrapes (default: %(default)s)")
+    observe_parser.add_argument("--once", action="store_true", help="stop after printing what Prometheus sees")
+    observe_parser.set_defaults(run=observe)
     return parser
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages pip cannot: libzbar0 (pyzbar decodes QR images with it) and, with
 # `--test`, Debian's chromium (the officer's web page is tested in a real headless browser; Playwright
-# drives it by executable_path and never downloads a browser of its own). Quiet and idempotent: a
+# drives it by executable_path and never downloads a browser of its own) and Debian's prometheus (promtool
+# checks and unit-tests the alert rules; the observability test scrapes the running stack with the real
+# server). Quiet and idempotent: a
 # package already there costs one look-up.
 set -euo pipefail
 missing=()
@@ -11,11 +13,14 @@ fi
 if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
   missing+=(chromium)
 fi
+if [ "${1:-}" = "--test" ] && ! { command -v promtool && command -v prometheus; } >/dev/null 2>&1; then
+  missing+=(prometheus)
+fi
 if [ "${#missing[@]}" = 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing ${missing[*]} (QR images need libzbar0, the browser tests chromium)..."
+  echo "installing ${missing[*]} (QR images need libzbar0, the browser tests chromium, the alert rules prometheus)..."
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   exit 0
@@ -32,6 +37,10 @@ for package in "${missing[@]}"; do
       # Not fatal here: the browser tests skip without it locally, and fail with this hint in CI (CI=true).
       echo "the officer's page tests need chromium; they are skipped until you run:" >&2
       echo "    sudo apt-get install -y chromium        # Debian/Ubuntu" >&2 ;;
+    prometheus)
+      # Same: the alert-rule and Prometheus tests skip locally without it, and fail in CI.
+      echo "the alert rules and the Prometheus test need Debian's prometheus (promtool); they are skipped until you run:" >&2
+      echo "    sudo apt-get install -y prometheus      # Debian/Ubuntu" >&2 ;;
   esac
 done
 exit "$status"
