@@ -29,6 +29,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     async def response_topics() -> None:
         # One response topic per registered NGA (contracts.topics.issuance_responses).
         await ensure_topics(settings.kafka_bootstrap_servers,
-                            {issuance_responses(n).name: issuance_responses(n).partitions for n in registry.ngas})
+                            {issuance_responses(n).name: issuance_responses(n).partitions for n in registry.ngas},
+                            **service.kafka_options)
 
     return service

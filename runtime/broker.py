@@ -17,6 +17,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
+from faststream.security import BaseSecurity
 from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ CONSUMER_OPTIONS: dict[str, Any] = {
 }
 
 
-def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegistry | None = None) -> KafkaBroker:
+def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegistry | None = None,
+                 security: BaseSecurity | None = None) -> KafkaBroker:
     middlewares = ()
     if registry is not None:
         middlewares = (KafkaPrometheusMiddleware(registry=registry, app_name=client_id),)
@@ -43,15 +45,18 @@ def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegi
         enable_idempotence=False,
         acks="all",
         allow_auto_create_topics=False,
+        security=security,
         middlewares=middlewares,
         logger=logging.getLogger(f"{client_id}.broker"),
         log_level=logging.DEBUG,
     )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int]) -> list[str]:
-    """Create the topics with their partition counts; "already exists" counts as success."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="ata-topics")
+async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], **client: Any) -> list[str]:
+    """Create the topics with their partition counts; "already exists" counts as success.
+
+    `client`: TLS/SASL options (runtime.kafka_security.client_options)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="ata-topics", **client)
     await admin.start()
     created: list[str] = []
     try:

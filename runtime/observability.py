@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -43,11 +44,13 @@ SOURCES = ("outbox", "kafka")
 class Observability:
     def __init__(self, service: str, registry: CollectorRegistry, metrics: RuntimeMetrics, *,
                  bootstrap_servers: str, pool: Callable[[], asyncpg.Pool | None],
-                 topics: Callable[[], Iterable[str]], group_id: str | None = None) -> None:
+                 topics: Callable[[], Iterable[str]], group_id: str | None = None,
+                 kafka_options: dict[str, Any] | None = None) -> None:
         self.service = service
         self.group_id = group_id or service
         self.metrics = metrics
         self.bootstrap_servers = bootstrap_servers
+        self.kafka_options = kafka_options or {}
         self._pool = pool
         self._topics = topics
         self._partitions = all_topic_partitions()
@@ -74,8 +77,9 @@ class Observability:
     async def start(self) -> None:
         servers = self.bootstrap_servers.split(",")
         self._offsets = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, client_id=f"{self.service}-offsets",
-                                         enable_auto_commit=False)
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=servers, client_id=f"{self.service}-offsets")
+                                         enable_auto_commit=False, **self.kafka_options)
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=servers, client_id=f"{self.service}-offsets",
+                                          **self.kafka_options)
         await self._offsets.start()
         await self._admin.start()
 

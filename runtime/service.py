@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from contracts.topics import Topic, all_topic_partitions
 from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics
 from runtime.consumer import Consumer, Handler
+from runtime import kafka_security
 from runtime.db import create_pool
 from runtime.http import ops_router
 from runtime.metrics import RuntimeMetrics
@@ -55,13 +56,17 @@ class Service:
         self.clock = clock
         self.registry = CollectorRegistry()
         self.metrics = RuntimeMetrics(self.registry, name)
-        self.broker = build_broker(settings.kafka_bootstrap_servers, name, self.registry)
+        #: TLS/SASL for every Kafka client of the service (the broker, the topic admin, the lag probe).
+        self.kafka_options = kafka_security.client_options(settings)
+        self.broker = build_broker(settings.kafka_bootstrap_servers, name, self.registry,
+                                   security=kafka_security.security(settings))
         self._pool: asyncpg.Pool | None = None
         self._consumers: dict[str, Consumer] = {}
         # Outbox backlog, consumer lag and dead letters, measured when /metrics is scraped.
         self.observability = Observability(name, self.registry, self.metrics,
                                            bootstrap_servers=settings.kafka_bootstrap_servers,
-                                           pool=lambda: self._pool, topics=lambda: self._consumers)
+                                           pool=lambda: self._pool, topics=lambda: self._consumers,
+                                           kafka_options=self.kafka_options)
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._background: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -117,7 +122,7 @@ class Service:
 
     async def start(self) -> None:
         await self.open_database()
-        await ensure_topics(self.settings.kafka_bootstrap_servers, all_topic_partitions())
+        await ensure_topics(self.settings.kafka_bootstrap_servers, all_topic_partitions(), **self.kafka_options)
         for hook in self._on_start:
             await hook()
         await self.broker.start()

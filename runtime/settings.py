@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,17 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "ATA_DATABASE_URL"),
         description="PostgreSQL DSN; each service uses its own schema in this database.",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How every Kafka client connects: PLAINTEXT (embedded stack), SSL (TLS, mTLS with a "
+                                 "client certificate), SASL_SSL (SASL over TLS), SASL_PLAINTEXT (tests only).")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism, for the SASL_* protocols.")
+    kafka_sasl_username: str | None = Field(None, description="SASL user, for the SASL_* protocols.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password, for the SASL_* protocols.")
+    kafka_ssl_cafile: Path | None = Field(None, description="PEM CA bundle the brokers' certificates chain to "
+                                                            "(default: the system's trust store).")
+    kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate, for mTLS.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="PEM private key of the client certificate, for mTLS.")
     http_host: str = Field("127.0.0.1", description="Address the service's HTTP server binds.")
     http_port: int | None = Field(None, description="HTTP port; default per service (8101-8105).")
     db_pool_min: int = Field(1, ge=1, description="Minimum PostgreSQL connections per service.")
