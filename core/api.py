@@ -1,7 +1,7 @@
 """Holder-facing HTTP: own and shared carnets, declarations, their QR images and transaction codes,
 the history, and sharing a carnet with a representative.
 
-Every route needs a wallet bearer token (core/auth.py). A party sees a carnet only as its holder
+Every route needs a wallet bearer token (runtime/wallet_auth.py). A party sees a carnet only as its holder
 or as a representative it is shared with; an unknown carnet and someone else's carnet answer the
 same 404, so the API does not tell strangers which carnet numbers exist. Only the holder shares
 and revokes; a representative acts only while the carnet is shared with it.
@@ -24,7 +24,7 @@ from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
 from contracts.txcode import format_transaction_code
 from core import holder_repository as holders
 from core import repository as repo
-from core.auth import REASONS, CurrentParty, WalletVerifier
+from runtime.wallet_auth import REASONS, CurrentParty, WalletVerifier
 from core.handlers import CoreHandlers, DeclarationRefusedError
 from runtime.qr import qr_png, qr_svg
 from runtime.text import PRINTABLE

@@ -11,7 +11,7 @@ from fastapi import Depends
 from contracts.topics import COUNTRY_POLICY, CUSTOMS_COMMITS, ISSUANCE_EVENTS
 from core import holder_repository
 from core.api import holder_router
-from core.auth import CurrentParty, WalletVerifier
+from runtime.wallet_auth import CurrentParty, WalletVerifier
 from core.handlers import CoreHandlers, CoreMetrics
 from core.history_api import history_router
 from core.lifecycle_api import lifecycle_router

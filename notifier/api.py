@@ -126,7 +126,7 @@ def _log(rows: list[Any]) -> list[dict[str, Any]]:
 
 def recipient_router(pool_of: Any, party: Any, clock: Clock, *, overlap: timedelta,
                      vapid: webpush.Vapid | None) -> APIRouter:
-    """`party`: the FastAPI dependency giving the caller's wallet id (core.auth.CurrentParty)."""
+    """`party`: the FastAPI dependency giving the caller's wallet id (runtime.wallet_auth.CurrentParty)."""
     router = APIRouter(prefix="/v1", tags=["notifications"])
     me = Depends(party)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from contracts.topics import NOTIFICATION_REQUESTS
-from core.auth import CurrentParty, WalletVerifier
+from runtime.wallet_auth import CurrentParty, WalletVerifier
 from notifier import webpush
 from notifier.api import admin_router, recipient_router
 from notifier.handlers import NotifierHandlers, NotifierMetrics, PushSettings
@@ -27,7 +27,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
                                 max_attempts=settings.delivery_max_attempts,
                                 push=PushSettings(vapid, settings.webpush_ttl_s))
     service.consume({NOTIFICATION_REQUESTS: handlers.confirmation_requested})
-    service.include(recipient_router(lambda: service.pool, CurrentParty(verifier), clock,
+    service.include(recipient_router(lambda: service.pool, CurrentParty(verifier, realm="ata-notifier"), clock,
                                      overlap=timedelta(hours=settings.webhook_secret_overlap_h), vapid=vapid))
     admin = settings.notifier_admin_token.get_secret_value() if settings.notifier_admin_token else None
     service.include(admin_router(lambda: service.pool, admin))

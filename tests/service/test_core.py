@@ -460,7 +460,7 @@ async def test_a_commit_that_differs_from_the_declaration_is_refused_r9(settings
 
 @pytest.fixture
 def settings(settings):
-    """The core needs the wallet identity provider's public key (core/auth.py); one per test's data dir."""
+    """The core needs the wallet identity provider's public key (runtime/wallet_auth.py); one per test's data dir."""
     return settings.model_copy(update={"wallet_issuer_public_key_path": ensure_wallet_issuer(settings.data_dir)})
 
 

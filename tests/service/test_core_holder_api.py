@@ -23,7 +23,7 @@ from contracts.messages import Holder
 from contracts.token import DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS, ISSUANCE_EVENTS
 from core.app import build
-from core.auth import WalletConfigError
+from runtime.wallet_auth import WalletConfigError
 from deploy.local.identity import ensure_wallet_issuer, load_private_key, mint_wallet_token, private_key_path
 from issuer.domain import issued
 from runtime.cose import SigningKey, generate_signing_key, verify_token

@@ -1,8 +1,8 @@
-"""Who is calling the holder API: a bearer token from the wallet identity provider.
+"""Who is calling a wallet-facing API (the core's holder API, the notifier's recipient API): a bearer token from the wallet identity provider.
 
 Holders and representatives sign in to their wallet app; its identity provider issues them a
 JWT signed with ES256 (P-256), `sub` being the party's wallet id, the id a carnet names as
-holder or representative. The core only verifies: the provider's public key comes from
+holder or representative. The core and the notifier only verify: the provider's public key comes from
 settings (`ATA_WALLET_ISSUER_PUBLIC_KEY_PATH`), and expiry is judged by the service's injected
 clock, never the wall clock, so tests and the ledger agree on what "now" is.
 """
@@ -136,7 +136,9 @@ class CurrentParty:
     `on_failure(reason)` is called for every refused token (a metric, typically).
     """
 
-    def __init__(self, verifier: WalletVerifier, on_failure: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(self, verifier: WalletVerifier, on_failure: Callable[[str], None] = lambda _: None,
+                 realm: str = "ata-core") -> None:
+        self.realm = realm
         self.verifier = verifier
         self.on_failure = on_failure
 
@@ -147,8 +149,8 @@ class CurrentParty:
             return self.verifier.verify(credentials.credentials)
         except WalletTokenError as exc:
             self.on_failure(exc.reason)
-            challenge = 'Bearer realm="ata-core"' if exc.reason == "missing" else (
-                f'Bearer realm="ata-core", error="invalid_token", error_description="{exc.reason}"')
+            challenge = f'Bearer realm="{self.realm}"' if exc.reason == "missing" else (
+                f'Bearer realm="{self.realm}", error="invalid_token", error_description="{exc.reason}"')
             raise HTTPException(
                 401, detail={"reasons": [{"rule": "auth", "field": "Authorization", "item_number": None,
                                           "message": exc.message}], "reason": exc.reason},
