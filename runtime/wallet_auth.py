@@ -1,9 +1,10 @@
-"""Who is calling a wallet-facing API (the core's holder API, the notifier's recipient API): a bearer token from the wallet identity provider.
+"""Who is calling a wallet-facing API (the core's holder API, the notifier's recipient API): a bearer
+token from the wallet identity provider.
 
 Holders and representatives sign in to their wallet app; its identity provider issues them a
 JWT signed with ES256 (P-256), `sub` being the party's wallet id, the id a carnet names as
-holder or representative. The core and the notifier only verify: the provider's public key comes from
-settings (`ATA_WALLET_ISSUER_PUBLIC_KEY_PATH`), and expiry is judged by the service's injected
+holder or representative. The core and the notifier only verify: the provider's public key comes
+from settings (`ATA_WALLET_ISSUER_PUBLIC_KEY_PATH`), and expiry is judged by the service's injected
 clock, never the wall clock, so tests and the ledger agree on what "now" is.
 """
 
