@@ -1,4 +1,8 @@
-"""`/health` and `/metrics`, served by every service next to its own API."""
+"""`/health`, `/health/live` and `/metrics`, served by every service next to its own API.
+
+`/health` is readiness (database, broker, background tasks: take the instance out of load balancing while
+one fails); `/health/live` is liveness (only what a restart fixes). deploy/k8s probes them that way.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,15 @@ def ops_router(service: Service) -> APIRouter:
             {"service": service.name, "status": "ok" if ok else "degraded", "checks": checks},
             status_code=200 if ok else 503,
         )
+
+    @router.get("/health/live", summary="Liveness: the process answers and none of its background tasks has died")
+    async def live() -> JSONResponse:
+        # No database or broker check here: a restart does not bring them back, and restarting every
+        # instance while PostgreSQL is away would only add a storm of migrations and rebalances to the outage.
+        # A dead background task (outbox relay, scheduler, delivery worker) never comes back by itself: restart.
+        alive = service.background_alive()
+        return JSONResponse({"service": service.name, "status": "ok" if alive else "dead", "checks": {"background_tasks": alive}},
+                            status_code=200 if alive else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

@@ -159,6 +159,10 @@ class Service:
 
         self._tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{name}"))
 
+    def background_alive(self) -> bool:
+        """No background task has ended: they run until stop(), so an ended one crashed."""
+        return all(not t.done() for t in self._tasks)
+
     async def health_checks(self) -> dict[str, bool]:
         checks = {"started": self.ready}
         try:

@@ -1,7 +1,7 @@
 """Debian's Prometheus as our child, scraping the local stack with the checked-in rules.
 
-The configuration is deploy/prometheus/prometheus.yml with only the targets (127.0.0.1 and the
-stack's ports instead of the services' host names) and the intervals changed, so what runs locally
+The configuration is deploy/prometheus/prometheus.yml with only the targets (static 127.0.0.1 and the
+stack's ports instead of the DNS discovery of the services' host names) and the intervals changed, so what runs locally
 is what a deployment runs. Data lives in a directory of the caller's; nothing is kept.
 """
 
@@ -40,8 +40,10 @@ def local_config(endpoints: Mapping[str, str], *, scrape_interval: str = "15s") 
     config["scrape_configs"] = []
     for name, url in endpoints.items():
         job = jobs[name]
-        for static in job["static_configs"]:
-            static["targets"] = [urlparse(url).netloc]
+        # The deployment finds instances by DNS; locally each service is one process on a known port.
+        # relabel_configs (the `service` label) are kept as they are.
+        job.pop("dns_sd_configs", None)
+        job["static_configs"] = [{"targets": [urlparse(url).netloc]}]
         config["scrape_configs"].append(job)
     return config
 

@@ -1,0 +1,49 @@
+"""deploy.topics: every topic created replicated before the services create them with one replica, and an
+under-replicated topic reported, not ignored (issue 8 item 5: three brokers, replication 3, min.insync 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.topics import TOPICS, all_topic_partitions, issuance_responses
+from deploy import topics
+
+
+def test_plan_is_the_catalogue_with_dead_letters_and_nga_responses():
+    specs = {s.name: s for s in topics.plan(3, 2, ["FR", "CH"])}
+    expected = dict(all_topic_partitions()) | {issuance_responses(n).name: 6 for n in ("FR", "CH")}
+    assert {n: s.partitions for n, s in specs.items()} == expected
+    assert {t.name + ".dlq" for t in TOPICS if t.consumers} <= set(specs)
+    assert all(s.replication_factor == 3 and s.configs == {"min.insync.replicas": "2"} for s in specs.values())
+
+
+@pytest.mark.parametrize(("replication", "min_insync"), [(0, 1), (3, 4), (3, 0)])
+def test_plan_refuses_impossible_replication(replication, min_insync):
+    with pytest.raises(ValueError):
+        topics.plan(replication, min_insync)
+
+
+def test_compare_reports_missing_under_replicated_and_shrunk_topics():
+    spec = topics.plan(3, 2)
+    described = {s.name: (s.partitions, 3) for s in spec}
+    assert topics.compare(spec, described) == []
+    name = "ata.transactions.v1"
+    described[name] = (4, 1)
+    del described["ata.declarations.v1"]
+    assert topics.compare(spec, described) == [
+        topics.Mismatch("ata.declarations.v1", "missing"),
+        topics.Mismatch(name, "1 replica(s), wanted 3"),
+        topics.Mismatch(name, "4 partition(s), the catalogue says 6"),
+    ]
+    described[name] = (12, 3)  # an operator added partitions: fine
+    described["ata.declarations.v1"] = (6, 3)
+    assert topics.compare(spec, described) == []
+
+
+@pytest.mark.integration
+async def test_on_a_broker_it_creates_then_reports_what_a_service_created_with_one_replica(kafka_bootstrap):
+    # The embedded broker has one node: replication 1 is all it can do, and is what runtime.broker creates.
+    assert await topics.ensure(kafka_bootstrap, topics.plan(1, 1, ["ZZ"])) == []
+    wrong = await topics.ensure(kafka_bootstrap, topics.plan(3, 2, ["ZZ"]))
+    assert {m.topic for m in wrong} == {s.name for s in topics.plan(3, 2, ["ZZ"])}
+    assert {m.problem for m in wrong} == {"1 replica(s), wanted 3"}
