@@ -27,6 +27,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.topics import all_topic_partitions, issuance_responses
+from runtime.kafka_security import client_options
 from runtime.settings import Settings
 
 log = logging.getLogger("deploy.topics")
@@ -76,9 +77,9 @@ def compare(wanted: Iterable[TopicSpec], described: Mapping[str, tuple[int, int]
     return out
 
 
-async def ensure(bootstrap_servers: str, specs: list[TopicSpec]) -> list[Mismatch]:
+async def ensure(bootstrap_servers: str, specs: list[TopicSpec], **client: Any) -> list[Mismatch]:
     """Create what is missing, then describe everything; the mismatches left are returned."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="ata-deploy-topics")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="ata-deploy-topics", **client)
     await admin.start()
     try:
         response = await admin.create_topics(
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
         ngas = sorted(Registry.load(args.nga_registry or settings.nga_registry_path).ngas)
     specs = plan(args.replication_factor, args.min_insync_replicas, ngas)
-    mismatches = asyncio.run(ensure(settings.kafka_bootstrap_servers, specs))
+    mismatches = asyncio.run(ensure(settings.kafka_bootstrap_servers, specs, **client_options(settings)))
     for m in mismatches:
         log.error("topic %s: %s (docs/operations.md, 'Kafka topics')", m.topic, m.problem)
     log.info("%d topics checked, %d wrong", len(specs), len(mismatches))

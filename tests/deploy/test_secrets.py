@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import stat
 
-from core.auth import load_public_key
+from runtime.wallet_auth import load_public_key
 from deploy import secrets
 from notifier.webpush import Vapid
 from runtime.cose import load_or_create_signing_key
