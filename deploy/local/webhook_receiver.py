@@ -19,6 +19,8 @@ class WebhookReceiver:
         self.port = port or _free_port(host)
         self.secret: str | None = None
         self.messages: list[dict[str, Any]] = []
+        #: The `webhook-id` of each verified message, in order: a redelivery repeats one (receivers dedupe on it).
+        self.webhook_ids: list[str] = []
         self.rejected = 0
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -40,6 +42,7 @@ class WebhookReceiver:
         ok = self.secret is not None and verify(self.secret, headers, body, int(time.time()))
         if ok:
             self.messages.append(json.loads(body))
+            self.webhook_ids.append(headers["webhook-id"])
         else:
             self.rejected += 1
         await send({"type": "http.response.start", "status": 204 if ok else 401, "headers": []})
