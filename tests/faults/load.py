@@ -135,7 +135,11 @@ async def _all_present(conn: asyncpg.Connection, query: str, keys: list[str]) ->
 
 @dataclass
 class CommitLoad:
-    """Posts the crossings' commits to the gateway at `rate` per second with up to `concurrency` in flight."""
+    """Posts the crossings' commits to the gateway at `rate` per second with up to `concurrency` in flight.
+
+    It starts at most `allowed` commits (all of them when None) until `allow` gives it more: a test hands each
+    fault its share, so a slow machine, whose restarts take longer, cannot use the commits up before the last one.
+    """
 
     http: httpx.AsyncClient
     gateway: str
@@ -143,35 +147,55 @@ class CommitLoad:
     crossings: list[Crossing]
     rate: float = 4.0
     concurrency: int = 6
+    allowed: int | None = None
     give_up_after_s: float = 120.0
     retry_pause_s: float = 0.25
     _queue: list[Crossing] = field(default_factory=list)
     _open: asyncio.Event = field(default_factory=asyncio.Event)
+    _paused: bool = False
+    _started: int = 0
     _next_slot: float = 0.0
     _in_flight: int = 0
 
     def __post_init__(self) -> None:
         self._queue = list(reversed(self.crossings))
-        self._open.set()
+        if self.allowed is None:
+            self.allowed = len(self.crossings)
+        self._gate()
 
     def pause(self) -> None:
         """No new commit starts; those in flight go on until the gateway answers them."""
-        self._open.clear()
+        self._paused = True
+        self._gate()
 
     def resume(self) -> None:
+        self._paused = False
         self._next_slot = time.monotonic()
-        self._open.set()
+        self._gate()
+
+    def allow(self, more: int) -> None:
+        assert self.allowed is not None
+        self.allowed += more
+        self._gate()
+
+    def _gate(self) -> None:
+        if not self._paused and self.pending:
+            self._open.set()
+        else:
+            self._open.clear()
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
 
     @property
-    def remaining(self) -> int:
-        return len(self._queue)
+    def pending(self) -> int:
+        """Commits it may still start before it is allowed more."""
+        assert self.allowed is not None
+        return max(0, min(self.allowed - self._started, len(self._queue)))
 
     async def run(self) -> None:
-        """Until every crossing has been posted and answered."""
+        """Until cancelled: every crossing it is allowed, each posted until the gateway answers it."""
         self._next_slot = time.monotonic()
         await asyncio.gather(*(self._worker() for _ in range(self.concurrency)))
 
@@ -181,10 +205,11 @@ class CommitLoad:
             slot = max(self._next_slot, time.monotonic())
             self._next_slot = slot + 1.0 / self.rate
             await asyncio.sleep(slot - time.monotonic())
-            await self._open.wait()  # paused while waiting for the slot
-            if not self._queue:
-                return
+            if not self._open.is_set():  # paused, or out of allowance, while waiting for the slot
+                continue
             crossing = self._queue.pop()
+            self._started += 1
+            self._gate()
             self._in_flight += 1
             try:
                 await self._decide(crossing)
