@@ -22,7 +22,8 @@ from pathlib import Path
 import asyncpg
 import psutil
 
-from deploy.local.processes import log_tail, port_is_free, port_owner, run_as, spawn, stop_process, wait_until_ready
+from deploy.local.processes import (kill_process, log_tail, port_is_free, port_owner, run_as, spawn, stop_process,
+                                    wait_until_ready)
 
 DEFAULT_PORT = 55432
 DEFAULT_DATA_DIR = Path("var/local/pgdata")
@@ -109,7 +110,7 @@ class EmbeddedPostgres:
         if self._proc is not None:
             raise RuntimeError("already started")
         bin_dir = _bin_dir()
-        if self.ephemeral:
+        if self.ephemeral and self._temp_root is None:  # a restart after `kill` keeps the data
             self._temp_root = Path(tempfile.mkdtemp(prefix="ata-pg-"))
             self.data_dir = self._temp_root / "pgdata"
         assert self.data_dir is not None
@@ -144,6 +145,13 @@ class EmbeddedPostgres:
         if self._temp_root is not None:
             shutil.rmtree(self._temp_root, ignore_errors=True)
             self._temp_root = None
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and every backend, as a crash would, keeping the data (even an
+        ephemeral server's) so that `start()` runs crash recovery on it (fault tests)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            kill_process(proc)
 
     async def __aenter__(self) -> EmbeddedPostgres:
         await self.start()

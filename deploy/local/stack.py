@@ -187,6 +187,45 @@ class LocalStack:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    # --- crashes and restarts (tests/faults) -------------------------------------------
+
+    async def crash_service(self, name: str) -> None:
+        """SIGKILL one service, as a crash would, and start it again on the same port and settings."""
+        svc = self.services[name]
+        svc.kill()
+        self._say(f"{name}: killed (SIGKILL)")
+        svc.start()
+        await svc.wait_healthy(self.health_timeout)
+        self._say(f"{name}: restarted, pid {svc.pid}, healthy")
+
+    async def crash_postgres(self) -> None:
+        """SIGKILL the embedded PostgreSQL (postmaster and backends) and start it again on the same data:
+        it runs crash recovery, and the services must reconnect by themselves."""
+        if self.postgres is None:
+            raise RuntimeError("PostgreSQL is external (DATABASE_URL): the stack cannot restart it")
+        self.postgres.kill()
+        self._say("PostgreSQL: killed (SIGKILL)")
+        await self._start_postgres()
+
+    def kill_services(self) -> None:
+        """SIGKILL every running service (a node going down); `restart_kafka` starts them again."""
+        for svc in self.services.values():
+            svc.kill()
+        self._say("services killed (SIGKILL)")
+
+    async def restart_kafka(self) -> None:
+        """Restart the embedded broker together with the services. It keeps everything in memory, so its
+        topics and committed offsets are gone: every service is killed first (none keeps a consumer on a
+        broker that forgot it), the topics are made again, then the services start and read from the start.
+        What was published and not yet consumed is lost with the broker: drain before calling this."""
+        if self.kafka is None:
+            raise RuntimeError("Kafka is external (KAFKA_BOOTSTRAP_SERVERS): the stack cannot restart it")
+        self.kill_services()
+        await self.kafka.stop()
+        await self._start_kafka()
+        await self._create_topics()
+        await self._start_services()
+
     # --- steps ------------------------------------------------------------------------
 
     def _say(self, message: str) -> None:

@@ -20,6 +20,8 @@ class WebhookReceiver:
         self.port = port or _free_port(host)
         self.secret: str | None = None
         self.messages: list[dict[str, Any]] = []
+        #: The `webhook-id` of each verified message, in order: a redelivery repeats one (receivers dedupe on it).
+        self.webhook_ids: list[str] = []
         self.rejected = 0
         #: carnet number -> perf_counter() when its first verified message arrived (bench/confirmations.py).
         self.arrivals: dict[str, float] = {}
@@ -40,6 +42,7 @@ class WebhookReceiver:
         if ok:
             message = json.loads(body)
             self.messages.append(message)
+            self.webhook_ids.append(headers["webhook-id"])
             self.arrivals.setdefault(str(message.get("data", {}).get("carnet_number")), arrived)
         else:
             self.rejected += 1

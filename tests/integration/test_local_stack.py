@@ -42,6 +42,15 @@ def assert_gone(pids: list[int]) -> None:
     assert not alive, f"still running after stop: {alive}"
 
 
+async def topics(bootstrap: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
 async def test_embedded_postgres_answers_and_leaves_nothing_behind() -> None:
     pg = EmbeddedPostgres(free_port(), ephemeral=True, fast=True)
     await pg.start()
@@ -138,12 +147,32 @@ async def test_stack_without_services_creates_database_and_topics(tmp_path: Path
         conn = await asyncpg.connect(stack.database_url)
         assert await conn.fetchval("SELECT current_database()") == "ata"
         await conn.close()
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-        await admin.start()
-        try:
-            assert set(all_topic_partitions()) <= set(await admin.list_topics())
-        finally:
-            await admin.close()
+        assert set(all_topic_partitions()) <= await topics(stack.kafka_bootstrap)
     assert_gone(pids)
     assert any("stack up" in line for line in lines)
     assert lines[-1].endswith("PostgreSQL: stopped")
+
+
+async def test_stack_survives_a_postgres_crash_and_a_broker_restart(tmp_path: Path, monkeypatch) -> None:
+    """For the crash tests (issue 10): a SIGKILLed PostgreSQL comes back on the same data with every committed
+    row (crash recovery, fsync on), and a restarted broker has every topic again."""
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "ATA_KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "ATA_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    stack = LocalStack(tmp_path, kafka_port=free_port(), postgres_port=free_port(), ephemeral=True, services=(),
+                       progress=lambda _: None)
+    async with stack:
+        assert stack.postgres is not None and stack.kafka is not None
+        conn = await asyncpg.connect(stack.database_url)
+        await conn.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)")
+        await conn.close()
+        old_pg = process_tree(stack.postgres.pid)
+        await stack.crash_postgres()
+        assert_gone(old_pg)
+        conn = await asyncpg.connect(stack.database_url)
+        assert await conn.fetchval("SELECT n FROM kept") == 42
+        await conn.close()
+
+        old_kafka = process_tree(stack.kafka.pid)
+        await stack.restart_kafka()
+        assert_gone(old_kafka)
+        assert set(all_topic_partitions()) <= await topics(stack.kafka_bootstrap)
