@@ -69,8 +69,10 @@ async def open_parties(http: httpx.AsyncClient, stack: LocalStack) -> Parties:
     receivers = {holder_id: WebhookReceiver(), representative_id: WebhookReceiver()}
     for recipient, receiver in receivers.items():
         await receiver.start()
-        r = await http.post(f"{stack.endpoints['notifier']}/v1/endpoints/webhooks",
-                            json={"recipient_id": recipient, "url": receiver.url})
+        # Each recipient's wallet signs in to the notifier, with the notifier's audience.
+        token = mint_wallet_token(private_key_path(stack.data_dir), recipient, "ata-notifier")
+        r = await http.post(f"{stack.endpoints['notifier']}/v1/endpoints/webhooks", json={"url": receiver.url},
+                            headers={"Authorization": f"Bearer {token}"})
         r.raise_for_status()
         receiver.secret = r.json()["secret"]
     officer = await officer_session(http, stack.endpoints["customs_gateway"], stack.admin_token,
