@@ -35,7 +35,7 @@ import psutil
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import verification
+from bench import stages, verification
 from bench.crossings import Crossings, Window
 from bench.issuance import bench_carnets, issue
 from bench.resources import Monitor, per_thousand
@@ -104,13 +104,14 @@ async def wait_for_carnet(http: httpx.AsyncClient, core: str, holder: dict[str, 
 
 
 async def run(plan: Plan, console: Console) -> dict[str, Any]:
-    result: dict[str, Any] = {"mode": plan.name, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    result: dict[str, Any] = {"mode": plan.name, "load_average_at_start": os.getloadavg(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                               "machine": machine(), "git_commit": git_commit(), "plan": plan.__dict__}
     needed = plan.issuance
     sealed, seal_s = bench_carnets(needed, HOLDER)
     console.print(f"sealed {needed} carnets client-side in {seal_s:.1f}s")
     ports = {name: free_port() for name in SERVICES}
-    with tempfile.TemporaryDirectory(prefix="ata-bench-") as root:
+    with tempfile.TemporaryDirectory(prefix="ata-bench-") as tmp:
+        root = os.environ.get("BENCH_ROOT") or tmp  # BENCH_ROOT keeps the services' logs after the run
         async with LocalStack(root, ephemeral=True, fast=True, service_ports=ports, kafka_port=free_port(),
                               postgres_port=free_port(), progress=lambda m: console.print(m)) as stack:
             pids = {name: svc.pid for name, svc in stack.services.items()}
@@ -143,6 +144,7 @@ async def run(plan: Plan, console: Console) -> dict[str, Any]:
             result |= relay_ceiling(stack.kafka_bootstrap, plan.relay_msgs)
             await monitor.stop()
             result["peak_rss_mb"] = {k: round(v / 2**20, 1) for k, v in monitor.peak_rss.items()}
+    result["load_average_at_end"] = os.getloadavg()  # other people's work on a shared machine skews every figure
     relay = result.get("relay_msgs_per_s") or 0
     result["ratio_crossings_to_relay"] = round(result["crossings_per_s"] / relay, 4) if relay else None
     return result
@@ -166,6 +168,7 @@ async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Consol
             raise RuntimeError(f"no crossing completed in the ramp: {[w.summary() for w in windows]}")
         phases: dict[int, Window] = {}
         cpu0, done = monitor.cpu(), 0
+        metrics0 = await stages.snapshot(cx.http, cx.endpoints)
         for share in (25, 50, 100):
             rate = max_rate * share / 100
             task = progress.add_task(f"open loop {share}% = {rate:.0f}/s", total=int(rate * plan.phase_s))
@@ -174,6 +177,7 @@ async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Consol
             progress.update(task, total=len(w.samples), completed=len(w.samples))
             done += len(w.samples)
         cpu1 = monitor.cpu()
+        stage_means = stages.means(metrics0, await stages.snapshot(cx.http, cx.endpoints))
     windows += phases.values()
     for w in windows:
         console.print(w.summary())
@@ -185,6 +189,7 @@ async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Consol
         "crossings_phases": {share: w.summary() for share, w in phases.items()},
         "crossings_ramp": [w.summary() for w in windows[:len(plan.ramp)]],
         "crossing_cpu_s_per_1000": per_thousand(cpu0, cpu1, done),
+        "crossing_stage_means": stage_means,
     }
 
 

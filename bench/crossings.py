@@ -94,6 +94,7 @@ def pct(values: list[float], p: float) -> float | None:
 class Crossings:
     def __init__(self, endpoints: dict[str, str], wallet_key: Path, admin_token: str, holder_id: str,
                  carnets: list[str], *, officers: int = 4, timeout_s: float = 30.0) -> None:
+        self.endpoints = endpoints
         self.core = endpoints["core"]
         self.gateway = endpoints["customs_gateway"]
         self.notifier = endpoints["notifier"]

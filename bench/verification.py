@@ -53,6 +53,14 @@ async def measure(http: httpx.AsyncClient, core: str, gateway: str, holder: dict
                   declarations: list[dict[str, Any]], *, requests: int, photos: int, seed: int = 7,
                   concurrency: int = 4) -> dict[str, Any]:
     tokens = [d["token"] for d in declarations]
+    # The photos first: made after the HTTP calls, their seconds of CPU would leave the pooled
+    # connections idle past the server's keep-alive and the next request would hit a closed one.
+    rng = random.Random(seed)
+    masters = [_master(t) for t in tokens]
+    shots = []
+    for i in range(photos):
+        p = sample_params(rng)
+        shots.append(degrade(masters[i % len(masters)], p, rng))
 
     async def by_token(i: int) -> bool:
         r = await http.post(f"{gateway}/v1/scans", headers=officer, json={"token": tokens[i % len(tokens)]})
@@ -63,12 +71,6 @@ async def measure(http: httpx.AsyncClient, core: str, gateway: str, holder: dict
     out = _figures("verify_token", await _timed(requests, 1, by_token), await _timed(requests, concurrency, by_token))
 
     pngs = [(await http.get(f"{core}{d['qr_png_url']}", headers=holder)).content for d in declarations]
-    rng = random.Random(seed)
-    masters = [_master(t) for t in tokens]
-    shots = []
-    for i in range(photos):
-        p = sample_params(rng)
-        shots.append(degrade(masters[i % len(masters)], p, rng))
 
     def by_image(images: list[bytes]) -> Callable[[int], Awaitable[bool]]:
         async def op(i: int) -> bool:
