@@ -16,6 +16,7 @@ at a fixed rate whatever happens to the earlier ones, as customs offices would.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,7 +88,7 @@ class Window:
 def pct(values: list[float], p: float) -> float | None:
     if not values:
         return None
-    k = min(len(values) - 1, max(0, round(p / 100 * len(values) + 0.5) - 1))  # nearest rank
+    k = min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))  # nearest rank
     return round(values[k], 2)
 
 
