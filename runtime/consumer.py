@@ -159,7 +159,7 @@ class BatchConsumer:
         dead: list[tuple[Consumer, Record, str, str]] = []
         now_ms = time.time() * 1000
         for r in records:
-            if r.timestamp_ms:
+            if r.timestamp_ms and r.timestamp_ms > 0:  # -1: the broker gave none
                 self.metrics.consume_lag(r.topic).observe(max(0.0, (now_ms - r.timestamp_ms) / 1000))
             consumer = self.consumers[r.topic]
             try:
