@@ -4,14 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sysdeps demo journey up observe test test-unit clean
+.PHONY: install sysdeps demo journey up observe test test-unit bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	@touch $@
 
 # libzbar0 is the C library pyzbar reads QR images with; pip cannot install it (nor chromium: `make test`).
@@ -38,6 +38,12 @@ test: install            ## unit, service, integration, end-to-end and browser t
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
+
+bench: install           ## the benchmark (issue 9): bench/results/latest.json and latest.png, ~15 min
+	$(BIN)/python -m bench
+
+bench-quick: install     ## the same with small counts, under 2 minutes (CI): bench/results/quick.json
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) var demo-out .pytest_cache

@@ -18,6 +18,18 @@ class RuntimeMetrics:
             "ata_message_handle_seconds", "Time to handle one message, transaction included.",
             ["topic"], buckets=LATENCY_BUCKETS, registry=registry,
         ).labels
+        self.batch_size = Histogram(
+            "ata_consume_batch_size", "Messages handled together in one database transaction.",
+            buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500), registry=registry,
+        )
+        self.consume_lag = Histogram(
+            "ata_consume_lag_seconds", "From a record's Kafka timestamp (produced) to its handling here.",
+            ["topic"], buckets=LATENCY_BUCKETS, registry=registry,
+        ).labels
+        self.outbox_delay = Histogram(
+            "ata_outbox_delay_seconds", "From the transaction that queued an outbox row to its publication acknowledged.",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )
         self.dead_letters = Counter(
             "ata_dead_letters_total", "Messages sent to a dead-letter topic, by source topic and reason kind.",
             ["topic", "reason"], registry=registry,

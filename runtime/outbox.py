@@ -33,17 +33,18 @@ async def add(conn: asyncpg.Connection, topic: str, key: str | None, envelope: E
     """Queue a message; it is published only if the caller's transaction commits."""
     if envelope.type != payload.TYPE or envelope.schema_version != payload.VERSION:
         raise ValueError(f"envelope {envelope.type}/v{envelope.schema_version} does not match {payload.TYPE}/v{payload.VERSION}")
-    schema = await conn.fetchval("SELECT current_schema()")
+    # One round trip: the row and the wake-up of the relay (NOTIFY is transactional, delivered at
+    # commit and coalesced per transaction; the channel is named after the connection's schema).
     await conn.execute(
-        "INSERT INTO outbox (message_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4::jsonb, $5)",
+        "WITH row AS (INSERT INTO outbox (message_id, topic, key, headers, payload) "
+        "VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING 1) "
+        "SELECT pg_notify('outbox_' || current_schema(), '') FROM row",
         envelope.message_id,
         topic,
         key.encode() if key is not None else None,
         json.dumps(envelope.to_headers()),
         payload.model_dump_json().encode(),
     )
-    # Wakes the relay at commit time; NOTIFY is transactional and coalesced per transaction.
-    await conn.execute("SELECT pg_notify($1, '')", channel_for(schema))
 
 
 async def emit(conn: asyncpg.Connection, topic: str, payload: Payload, *, key: str | None, producer: str,
@@ -73,9 +74,11 @@ class OutboxRelay:
         """Publish up to one batch; returns how many rows went out."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT id, topic, key, headers, payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                "SELECT id, topic, key, headers, payload, extract(epoch FROM clock_timestamp() - created_at) AS age "
+                "FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self.batch,
             )
+            selected = time.perf_counter()
             if not rows:
                 return 0
             pending = []
@@ -92,8 +95,10 @@ class OutboxRelay:
             # Every record must be acknowledged (acks=all) before its row is deleted.
             await asyncio.gather(*pending)
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        published = time.perf_counter()
         for row in rows:
             self.metrics.outbox_published(row["topic"]).inc()
+            self.metrics.outbox_delay.observe(float(row["age"]) + published - selected)
         return len(rows)
 
     async def measure_backlog(self) -> None:

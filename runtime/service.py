@@ -21,8 +21,8 @@ from prometheus_client import CollectorRegistry
 
 from contracts.topics import Topic, all_topic_partitions
 from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics
-from runtime.consumer import Consumer, Handler
 from runtime import kafka_security
+from runtime.consumer import BatchConsumer, Consumer, Handler, Record
 from runtime.db import create_pool
 from runtime.http import ops_router
 from runtime.metrics import RuntimeMetrics
@@ -40,10 +40,15 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-async def _raw_body(message: Any) -> bytes:
+async def _raw_body(message: Any) -> Any:
     # Parsing is ours (runtime.consumer), so a malformed body reaches the dead-letter logic
     # instead of failing inside FastStream's JSON decoder.
     return message.body
+
+
+#: Consume in batches, one transaction each (runtime.consumer.BatchConsumer). The short timeout
+#: bounds the wait of a lone message: FastStream sleeps that long again after an empty poll.
+BATCH_OPTIONS: dict[str, Any] = {"batch": True, "max_records": 250, "batch_timeout_ms": 10}
 
 
 class Service:
@@ -92,13 +97,13 @@ class Service:
                 service=self.name, topic=topic, handler=handler, pool_getter=lambda: self.pool,
                 broker=self.broker, metrics=self.metrics,
             )
-        consumers = self._consumers
+        batch = BatchConsumer(self.name, self._consumers, lambda: self.pool, self.metrics)
 
-        @self.broker.subscriber(*[t.name for t in handlers], group_id=self.name, decoder=_raw_body, **CONSUMER_OPTIONS)
-        async def on_message(body: bytes, message: KafkaMessage) -> None:
-            raw = message.raw_message
-            where = f"{raw.topic}/{raw.partition}@{raw.offset}"
-            await consumers[raw.topic](message.body, dict(message.headers), raw.key or None, where)
+        @self.broker.subscriber(*[t.name for t in handlers], group_id=self.name, decoder=_raw_body,
+                                **BATCH_OPTIONS, **CONSUMER_OPTIONS,
+                                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms)
+        async def on_batch(body: Any, message: KafkaMessage) -> None:
+            await batch([Record.of(raw) for raw in message.raw_message])
 
     def include(self, router: APIRouter) -> None:
         self.http.include_router(router)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
                                                             "(default: the system's trust store).")
     kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate, for mTLS.")
     kafka_ssl_keyfile: Path | None = Field(None, description="PEM private key of the client certificate, for mTLS.")
+    kafka_fetch_max_wait_ms: int = Field(50, ge=1, le=5000, description=(
+        "Longest a consumer's fetch waits for data. The embedded broker answers only when the wait runs out, so "
+        "this bounds each hop's latency; Apache Kafka answers as data arrives, so a larger value costs nothing there."))
     http_host: str = Field("127.0.0.1", description="Address the service's HTTP server binds.")
     http_port: int | None = Field(None, description="HTTP port; default per service (8101-8105).")
     db_pool_min: int = Field(1, ge=1, description="Minimum PostgreSQL connections per service.")

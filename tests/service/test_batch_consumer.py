@@ -1,0 +1,130 @@
+"""A batch of messages in one transaction keeps every per-message guarantee ("a crash loses nothing").
+
+runtime.consumer.BatchConsumer against a real PostgreSQL: each message in its own savepoint, a
+message whose handler keeps failing dead-lettered alone after MAX_ATTEMPTS while the rest commit,
+a transient failure rolling the whole batch back (the caller then does not commit offsets), and
+the inbox absorbing the redelivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from contracts.topics import ISSUANCE_REQUESTS
+from runtime.consumer import MAX_ATTEMPTS, BatchConsumer, Consumer, Inbound, Record
+from runtime.metrics import RuntimeMetrics
+from runtime.service import Service
+from tests.support.messages import issuance_request, wire
+
+
+class DeadLetterSink:
+    """Stands in for the broker's publish: records what the consumer dead-letters."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[bytes, str, dict[str, str]]] = []
+
+    async def publish(self, body: bytes, topic: str, *, key: bytes | None, headers: dict[str, str]) -> None:
+        self.published.append((body, topic, headers))
+
+
+@pytest.fixture
+async def service(settings: Any, tmp_path: Path) -> AsyncIterator[Service]:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "0001_applied.sql").write_text("CREATE TABLE applied (request_id text PRIMARY KEY);")
+    svc = Service("batchtest", settings, migrations)
+    await svc.open_database()
+    async with svc.pool.acquire() as conn:
+        await conn.execute("TRUNCATE applied, inbox")
+    try:
+        yield svc
+    finally:
+        await svc.pool.close()
+
+
+def records(*request_ids: str, garbage_at: int | None = None) -> list[Record]:
+    out = []
+    for i, rid in enumerate(request_ids):
+        body, headers, _ = wire(issuance_request(rid), producer="nga-FR", subject=rid)
+        if i == garbage_at:
+            body = b"{not json"
+        out.append(Record(ISSUANCE_REQUESTS.name, body, headers, rid.encode(), f"{ISSUANCE_REQUESTS.name}/0@{i}"))
+    return out
+
+
+def batch_of(service: Service, handler: Any, sink: DeadLetterSink) -> tuple[BatchConsumer, RuntimeMetrics]:
+    metrics = RuntimeMetrics(CollectorRegistry(), service.name)
+    consumer = Consumer(service=service.name, topic=ISSUANCE_REQUESTS, handler=handler, pool_getter=lambda: service.pool,
+                        broker=sink, metrics=metrics)
+    return BatchConsumer(service.name, {ISSUANCE_REQUESTS.name: consumer}, lambda: service.pool, metrics,
+                         retry_delay_s=0), metrics
+
+
+async def applied(service: Service) -> list[str]:
+    async with service.pool.acquire() as conn:
+        return [r["request_id"] for r in await conn.fetch("SELECT request_id FROM applied ORDER BY request_id")]
+
+
+async def claimed(service: Service) -> int:
+    async with service.pool.acquire() as conn:
+        return await conn.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", service.name)
+
+
+async def test_one_message_failing_every_attempt_is_dead_lettered_alone_and_the_rest_commit(service: Service) -> None:
+    attempts: dict[str, int] = {}
+
+    async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
+        rid = inbound.payload.request_id
+        await conn.execute("INSERT INTO applied VALUES ($1)", rid)  # written, then rolled back for B
+        if rid == "B":
+            attempts[rid] = attempts.get(rid, 0) + 1
+            raise ValueError("B is poison")
+
+    sink = DeadLetterSink()
+    batch, metrics = batch_of(service, handler, sink)
+    await batch(records("A", "B", "C"))
+    assert await applied(service) == ["A", "C"]
+    assert attempts == {"B": MAX_ATTEMPTS}
+    assert [(t, h["ce_subject"], h["dlq_kind"]) for _, t, h in sink.published] == [
+        (ISSUANCE_REQUESTS.dead_letter, "B", "handler_failed")]
+    assert "B is poison" in sink.published[0][2]["dlq_reason"]
+    assert await claimed(service) == 2  # B is not marked applied: a redelivery would try it again
+    assert metrics.batch_size._sum.get() == 3
+
+
+async def test_a_transient_failure_rolls_the_whole_batch_back_and_the_redelivery_applies_it_once(service: Service) -> None:
+    outage = {"left": 1}
+
+    async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
+        await conn.execute("INSERT INTO applied VALUES ($1)", inbound.payload.request_id)
+        if inbound.payload.request_id == "C" and outage["left"]:
+            outage["left"] -= 1
+            raise ConnectionRefusedError(111, "database away")
+
+    sink = DeadLetterSink()
+    batch, _ = batch_of(service, handler, sink)
+    delivered = records("A", "B", "C")
+    with pytest.raises(ConnectionRefusedError):  # the subscriber nacks: offsets stay, partitions rewind
+        await batch(delivered)
+    assert await applied(service) == [] and await claimed(service) == 0
+    await batch(delivered)  # the redelivery
+    await batch(delivered)  # and a duplicate of it: the inbox absorbs it
+    assert await applied(service) == ["A", "B", "C"] and await claimed(service) == 3
+    assert sink.published == []
+
+
+async def test_a_malformed_message_in_a_batch_is_dead_lettered_and_the_others_apply(service: Service) -> None:
+    async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
+        await conn.execute("INSERT INTO applied VALUES ($1)", inbound.payload.request_id)
+
+    sink = DeadLetterSink()
+    batch, _ = batch_of(service, handler, sink)
+    await batch(records("A", "B", "C", garbage_at=1))
+    assert await applied(service) == ["A", "C"]
+    assert [(h["ce_subject"], h["dlq_kind"]) for _, _, h in sink.published] == [("B", "malformed_json")]
