@@ -61,12 +61,17 @@ async def _settings(pg_server: str, tmp: Any, stack: AsyncExitStack) -> Settings
                     trust_anchor_public_key_path=trustlist.public_path(anchor), gateway_admin_token=ADMIN_TOKEN)
 
 
-async def _running(service: Any, stack: AsyncExitStack) -> Any:
+async def _world(stack: AsyncExitStack, pg_server: str, tmp: Any, build: Callable[..., Any], clock: FixedClock,
+                 **settings_update: Any) -> World:
+    """The service on its own fresh database, with its test broker, for the whole module."""
     from faststream.kafka import TestKafkaBroker
 
+    settings = (await _settings(pg_server, tmp, stack)).model_copy(update=settings_update)
+    service = build(settings, clock=clock)
     await service.open_database()
     stack.push_async_callback(service.pool.close)
-    return await stack.enter_async_context(TestKafkaBroker(service.broker))
+    broker = await stack.enter_async_context(TestKafkaBroker(service.broker))
+    return World(service, broker, settings)
 
 
 # --- core: the holder API -------------------------------------------------------------------------------------
@@ -81,10 +86,8 @@ async def core_world(pg_server: str, tmp_path_factory: Any) -> AsyncIterator[Wor
 
     clock = FixedClock(NOW)
     async with AsyncExitStack() as stack:
-        settings = await _settings(pg_server, tmp_path_factory.mktemp("core"), stack)
-        service = build(settings, clock=clock)
-        broker = await _running(service, stack)
-        w = World(service, broker, settings)
+        w = await _world(stack, pg_server, tmp_path_factory.mktemp("core"), build, clock)
+        service, broker, settings = w.service, w.broker, w.settings
         for number, request in ((NUMBER, "REQ-M1"), (CLOSABLE, "REQ-M2")):
             body, headers, _ = wire(issued_sealed(sealed_request(request), number), producer="issuer", subject=number)
             await broker.publish(body, ISSUANCE_EVENTS.name, key=number.encode(), headers=headers)
@@ -201,10 +204,8 @@ async def gateway_world(pg_server: str, tmp_path_factory: Any) -> AsyncIterator[
 
     clock = FixedClock(NOW)
     async with AsyncExitStack() as stack:
-        settings = await _settings(pg_server, tmp_path_factory.mktemp("gateway"), stack)
-        service = build(settings, clock=clock)
-        broker = await _running(service, stack)
-        w = World(service, broker, settings)
+        w = await _world(stack, pg_server, tmp_path_factory.mktemp("gateway"), build, clock)
+        broker, settings = w.broker, w.settings
         key = w.ids["key"] = generate_signing_key()
         await learn_key(broker, key, clock.now - timedelta(days=1), settings)
         await publish(broker, carnet_issued(), ISSUANCE_EVENTS)
@@ -320,12 +321,8 @@ async def issuer_world(pg_server: str, tmp_path_factory: Any) -> AsyncIterator[W
 
     async with AsyncExitStack() as stack:
         tmp = tmp_path_factory.mktemp("issuer")
-        settings = await _settings(pg_server, tmp, stack)
         path, keys = write_registry(tmp)
-        settings = settings.model_copy(update={"nga_registry_path": path})
-        service = build(settings, clock=FixedClock(NOW))
-        broker = await _running(service, stack)
-        w = World(service, broker, settings)
+        w = await _world(stack, pg_server, tmp, build, FixedClock(NOW), nga_registry_path=path)
         w.headers = {"nga": {"Authorization": f"Bearer {keys['FR']}"},
                      "nga_other_country": {"Authorization": f"Bearer {keys['DE']}"},
                      "unknown_key": {"Authorization": "Bearer not-a-registered-key"}}
