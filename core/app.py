@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 from fastapi import Depends
 
 from contracts.topics import COUNTRY_POLICY, CUSTOMS_COMMITS, ISSUANCE_EVENTS
 from core import holder_repository
 from core.api import holder_router
-from runtime.wallet_auth import CurrentParty, WalletVerifier
 from core.handlers import CoreHandlers, CoreMetrics
 from core.history_api import history_router
 from core.lifecycle_api import lifecycle_router
@@ -20,8 +22,10 @@ from runtime import trustlist
 from runtime.cose import load_or_create_signing_key
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
+from runtime.wallet_auth import CurrentParty, WalletVerifier
 
 NAME = "core"
+log = logging.getLogger(__name__)
 
 
 def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
@@ -50,10 +54,21 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     async def follow_country_policy() -> None:
         await policy.follow(service.pool)
 
+    key_path = settings.signing_key_path or settings.data_dir / "keys" / "core-signing.pem"
+
     @service.on_start
     async def signing_key() -> None:
-        path = settings.signing_key_path or settings.data_dir / "keys" / "core-signing.pem"
         async with service.pool.acquire() as conn:
-            await handlers.publish_signing_key(conn, load_or_create_signing_key(path))
+            await handlers.publish_signing_key(conn, load_or_create_signing_key(key_path))
+
+    @service.background
+    async def follow_signing_key() -> None:
+        while True:
+            await asyncio.sleep(settings.signing_key_check_s)
+            try:
+                async with service.pool.acquire() as conn:
+                    await handlers.follow_signing_key(conn, lambda: load_or_create_signing_key(key_path))
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.warning("signing key check failed; trying again", exc_info=True)
 
     return service

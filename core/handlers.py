@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from contracts.kinds import DeclarationKind
 from contracts.messages import (
@@ -53,6 +53,9 @@ class CoreMetrics:
                                          "Issued carnets whose number was already used by another request (R1).",
                                          registry=registry)
         self.ignored_commits = Counter("ata_commits_ignored_total", "Commits for declarations already decided.", registry=registry)
+        self.signing_key_retired = Gauge("ata_core_signing_key_retired",
+                                         "1 while this instance signs with a key another instance retired.",
+                                         registry=registry)
         self.cancellations = Counter("ata_cancellations_total",
                                      "Cancellations of committed transactions, by outcome (cancelled or the refusal code).",
                                      ["outcome"], registry=registry).labels
@@ -115,6 +118,30 @@ class CoreHandlers:
             sequence = await repo.record_trust_list(conn, now, [k.kid for k in listed])
             await emit(conn, SIGNING_KEYS.name, trustlist.sign(sequence, now, listed, self.anchor()),
                        key="trust-list", producer=PRODUCER)
+
+    async def follow_signing_key(self, conn: asyncpg.Connection, load: Callable[[], SigningKey]) -> None:
+        """Several core instances share one key file. When another instance rotated to a new key, this one
+        must stop signing with the retired key, or the tokens it signs are refused at the border: it adopts
+        the key file's new key once the file has it (a Secret updated in place), or publishes a key the ledger
+        does not know yet. While the file still holds the retired key, it says so loudly (log and gauge)."""
+        current = self.signing_key
+        if current is None or await repo.key_state(conn, current.kid.hex()) != "retired":
+            self.metrics.signing_key_retired.set(0)
+            return
+        fresh = load()
+        state = await repo.key_state(conn, fresh.kid.hex())
+        if state == "signing":
+            self.signing_key = fresh
+            self.metrics.signing_key_retired.set(0)
+            log.info("signing key %s was rotated by another instance: now signing with %s", current.kid.hex(),
+                     fresh.kid.hex())
+        elif state == "unknown":
+            await self.publish_signing_key(conn, fresh)
+            self.metrics.signing_key_retired.set(0)
+        else:
+            self.metrics.signing_key_retired.set(1)
+            log.error("signing key %s was retired by another instance and the key file has no newer key: tokens "
+                      "signed now will be refused; update this instance's key file", current.kid.hex())
 
     # --- consumed messages -----------------------------------------------------------------
 

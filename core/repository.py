@@ -217,6 +217,12 @@ async def upsert_signing_key(conn: asyncpg.Connection, kid: str, jwk: dict[str, 
     )
 
 
+async def key_state(conn: asyncpg.Connection, kid: str) -> str:
+    """'unknown', 'signing' or 'retired': what the ledger says of a signing key."""
+    row = await conn.fetchrow("SELECT not_after FROM signing_keys WHERE kid = $1", kid)
+    return "unknown" if row is None else ("signing" if row["not_after"] is None else "retired")
+
+
 async def retire_other_keys(conn: asyncpg.Connection, current: str, now: datetime, retire_at: datetime) -> None:
     """Rotation: every other key still signing stops now; its tokens stay valid until they expire."""
     await conn.execute("UPDATE signing_keys SET not_after = $2, retire_at = $3 WHERE kid <> $1 AND not_after IS NULL",

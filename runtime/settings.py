@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     outbox_poll_s: float = Field(1.0, gt=0, description="Relay poll interval when no NOTIFY arrives.")
     data_dir: Path = Field(Path("var"), description="Directory for keys and local state.")
     log_level: str = Field("INFO", description="Python log level.")
+    signing_key_check_s: float = Field(15.0, gt=0, description=(
+        "Core: how often an instance checks whether another instance rotated the shared signing key."))
     signing_key_path: Path | None = Field(
         None, description="Core: PEM file of the token signing key (created if missing); default <data_dir>/keys/core-signing.pem."
     )
