@@ -101,6 +101,8 @@ class Crossings:
         self.notifier = endpoints["notifier"]
         self.holder_id = holder_id
         self.holder = {"Authorization": f"Bearer {mint_wallet_token(wallet_key, holder_id)}"}
+        # The same wallet signs in to the notifier, with the notifier's audience.
+        self.holder_at_notifier = {"Authorization": f"Bearer {mint_wallet_token(wallet_key, holder_id, 'ata-notifier')}"}
         self.admin_token = admin_token
         self.n_officers = officers
         self.officers: list[dict[str, str]] = []
@@ -117,8 +119,8 @@ class Crossings:
 
     async def __aenter__(self) -> Crossings:
         await self.receiver.start()
-        r = await self.http.post(f"{self.notifier}/v1/endpoints/webhooks",
-                                 json={"recipient_id": self.holder_id, "url": self.receiver.url})
+        r = await self.http.post(f"{self.notifier}/v1/endpoints/webhooks", json={"url": self.receiver.url},
+                                 headers=self.holder_at_notifier)
         r.raise_for_status()
         self.receiver.secret = r.json()["secret"]
         for i in range(self.n_officers):
