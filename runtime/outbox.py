@@ -101,18 +101,12 @@ class OutboxRelay:
             self.metrics.outbox_delay.observe(float(row["age"]) + published - selected)
         return len(rows)
 
-    async def measure_backlog(self) -> None:
-        async with self.pool.acquire() as conn:
-            row = await conn.fetchrow("SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM outbox")
-        self.metrics.outbox_backlog.set(row["n"])
-        self.metrics.outbox_oldest_age.set(float(row["age"] or 0.0))
-
     async def run(self) -> None:
         listener = await self.pool.acquire()
         wake = lambda *_: self._wake.set()  # noqa: E731
         try:
             await listener.add_listener(channel_for(self.schema), wake)
-            next_measure = 0.0
+            # The backlog gauges are measured when /metrics is scraped (runtime/observability.py), not here.
             while True:
                 self._wake.clear()
                 try:
@@ -122,9 +116,6 @@ class OutboxRelay:
                     log.warning("outbox relay of %s failed, retrying: %s", self.schema, exc)
                     await asyncio.sleep(self.poll_s)
                     continue
-                if time.monotonic() >= next_measure:
-                    await self.measure_backlog()
-                    next_measure = time.monotonic() + 1.0
                 if sent >= self.batch:
                     continue
                 try:
