@@ -201,6 +201,7 @@ class Service:
         )
         config = uvicorn.Config(
             self.http, host=self.settings.http_host, port=self.settings.port_for(self.name),
-            log_level=self.settings.log_level.lower(), loop="uvloop", lifespan="on", access_log=False,
+            log_level=self.settings.log_level.lower(), loop="uvloop", http="httptools", lifespan="on",
+            access_log=False,
         )
         uvicorn.Server(config).run()

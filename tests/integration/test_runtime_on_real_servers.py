@@ -86,3 +86,31 @@ async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(data
     assert dead.value == b"\xff not json"
     assert dead.headers["dlq_kind"] == "malformed_json"
     assert backlog == 0 and handled == 1 and carnets == 1
+
+
+async def test_pool_release_costs_no_round_trip_and_still_rolls_back(database_url):
+    """The pool skips asyncpg's reset query (one round trip per release) yet never hands out a
+    connection inside a transaction, and keeps its schema's search_path (bench/README.md)."""
+    from runtime.db import create_pool
+
+    pool = await create_pool(database_url, "public", min_size=1, max_size=1)
+    try:
+        queries: list[str] = []
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: queries.append(record.query))
+        for _ in range(20):
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        assert queries == ["SELECT 1"] * 20  # asyncpg's default would add its reset query after each
+
+        conn = await pool.acquire()
+        tx = conn.transaction()
+        await tx.start()
+        await conn.execute("CREATE TEMP TABLE left_open (x int)")
+        await pool.release(conn)  # a forgotten transaction: asyncpg rolls it back before our reset
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT to_regclass('pg_temp.left_open')") is None
+            assert await conn.fetchval("SHOW search_path") == "public"
+    finally:
+        await pool.close()
