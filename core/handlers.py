@@ -202,9 +202,9 @@ class CoreHandlers:
         undo = None
         if decision == "committed":
             final = domain.final_date_for(carnet, kind, c.final_date, c.decided_at, tz, policy)
-            before, active_before = {n: carnet.items[n] for n in items}, carnet.active
+            loaded, before, active_before = carnet, {n: carnet.items[n] for n in items}, carnet.active
             carnet = domain.apply_crossing(carnet, crossing, found["sequence"], final)
-            await repo.save_carnet_state(conn, carnet, items)
+            await repo.save_carnet_state(conn, carnet, items, before=loaded)
             # The holder's consent code for cancelling this crossing, and what undoing it restores.
             undo = repo.Undo(new_transaction_code(), before, {n: carnet.items[n] for n in items}, active_before)
         await repo.set_declaration_status(conn, found["declaration_id"], decision)

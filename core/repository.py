@@ -42,30 +42,46 @@ async def carnet_identity(conn: asyncpg.Connection, number: str) -> tuple[str, s
     return None if row is None else (row["holder_id"], row["general_list_digest"])
 
 
+# The carnet row and its items in one round trip (a declaration and a commit each load one).
+_CARNET_WITH_ITEMS = (
+    "SELECT c.*, ARRAY(SELECT ROW(i.item_number, i.location, i.country, i.final_date, i.exported_by, i.entered_by,"
+    " i.note) FROM items i WHERE i.carnet_number = c.carnet_number ORDER BY i.item_number) AS item_rows"
+    " FROM carnets c WHERE c.carnet_number = $1"
+)
+
+
 async def load_carnet(conn: asyncpg.Connection, number: str, *, lock: bool = False) -> tuple[Carnet, asyncpg.Record] | None:
     """The carnet with its items; `lock` serialises every change to one carnet."""
-    row = await conn.fetchrow("SELECT * FROM carnets WHERE carnet_number = $1" + (" FOR UPDATE" if lock else ""), number)
+    row = await conn.fetchrow(_CARNET_WITH_ITEMS + (" FOR UPDATE OF c" if lock else ""), number)
     if row is None:
         return None
-    items = await conn.fetch("SELECT * FROM items WHERE carnet_number = $1 ORDER BY item_number", number)
     carnet = Carnet(
         number=row["carnet_number"], home_country=row["home_country"], countries=tuple(row["countries"]),
         expiry_date=row["expiry_date"], holder_id=row["holder_id"], representative_ids=tuple(row["representative_ids"]),
         active=row["active"], status=row["status"], successor=row["successor"],
-        items={i["item_number"]: Item(i["item_number"], i["location"], i["country"], i["final_date"], i["exported_by"],
-                                      i["entered_by"], i["note"]) for i in items},
+        items={i[0]: Item(*i) for i in row["item_rows"]},
     )
     return carnet, row
 
 
-async def save_carnet_state(conn: asyncpg.Connection, carnet: Carnet, moved: list[int]) -> None:
-    await conn.execute("UPDATE carnets SET active = $2, status = $3, successor = $4 WHERE carnet_number = $1",
-                       carnet.number, carnet.active, carnet.status, carnet.successor)
-    await conn.executemany(
-        "UPDATE items SET location = $3, country = $4, final_date = $5, exported_by = $6, entered_by = $7, note = $8"
-        " WHERE carnet_number = $1 AND item_number = $2",
-        [(carnet.number, n, i.location, i.country, i.final_date, i.exported_by, i.entered_by, i.note)
-         for n in moved for i in [carnet.items[n]]],
+async def save_carnet_state(conn: asyncpg.Connection, carnet: Carnet, moved: list[int],
+                            before: Carnet | None = None) -> None:
+    """`before`: the carnet as loaded; the carnet row is then written only if its own fields changed
+    (most crossings move items and leave activation, status and successor as they were)."""
+    if before is None or (before.active, before.status, before.successor) != (carnet.active, carnet.status, carnet.successor):
+        await conn.execute("UPDATE carnets SET active = $2, status = $3, successor = $4 WHERE carnet_number = $1",
+                           carnet.number, carnet.active, carnet.status, carnet.successor)
+    if not moved:
+        return
+    rows = [carnet.items[n] for n in moved]
+    await conn.execute(
+        "UPDATE items SET location = u.location, country = u.country, final_date = u.final_date,"
+        " exported_by = u.exported_by, entered_by = u.entered_by, note = u.note"
+        " FROM unnest($2::int[], $3::text[], $4::text[], $5::date[], $6::int[], $7::int[], $8::text[])"
+        " AS u(item_number, location, country, final_date, exported_by, entered_by, note)"
+        " WHERE items.carnet_number = $1 AND items.item_number = u.item_number",
+        carnet.number, moved, [i.location for i in rows], [i.country for i in rows], [i.final_date for i in rows],
+        [i.exported_by for i in rows], [i.entered_by for i in rows], [i.note for i in rows],
     )
 
 
