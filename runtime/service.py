@@ -199,6 +199,8 @@ class Service:
             level=self.settings.log_level.upper(),
             format=f"%(asctime)s {self.name} %(levelname)s %(name)s: %(message)s",
         )
+        # httpx logs every request at INFO: a line per webhook delivery, none of them news.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
         config = uvicorn.Config(
             self.http, host=self.settings.http_host, port=self.settings.port_for(self.name),
             log_level=self.settings.log_level.lower(), loop="uvloop", http="httptools", lifespan="on",
