@@ -159,10 +159,9 @@ class NotifierHandlers:
         delay = domain.next_delay(made, self.rng) if result == "retry" and made < self.max_attempts else None
         ended = "delivered" if result == "delivered" else (result if result != "retry" else "exhausted" if delay is None else None)
         async with pool.acquire() as conn, conn.transaction():
-            await repo.log_attempt(conn, row["delivery_id"], row["attempts"], at, status_code, error, duration_ms)
             if result == "delivered":
                 now = self.clock()
-                await repo.mark_delivered(conn, row["delivery_id"], now)
+                await repo.log_delivered(conn, row["delivery_id"], row["attempts"], at, status_code or 0, duration_ms, now)
                 await emit(conn, NOTIFICATION_EVENTS.name, ConfirmationDelivered(
                     confirmation_id=row["confirmation_id"], carnet_number=row["carnet_number"],
                     recipient_id=row["recipient_id"], channel=channel, endpoint_id=row["endpoint_id"],
@@ -171,8 +170,10 @@ class NotifierHandlers:
                 if domain.is_transaction(row["event_type"]):
                     self.metrics.latency(channel).observe(max(0.0, (now - row["requested_at"]).total_seconds()))
             elif delay is not None:
+                await repo.log_attempt(conn, row["delivery_id"], row["attempts"], at, status_code, error, duration_ms)
                 await repo.reschedule(conn, row["delivery_id"], at + delay, error or "unknown")
             else:
+                await repo.log_attempt(conn, row["delivery_id"], row["attempts"], at, status_code, error, duration_ms)
                 if result == "gone" and row["endpoint_active"]:
                     # Webhook 410 (Standard Webhooks) or push 404/410 (RFC 8030): the receiver wants no more.
                     await repo.disable_endpoint(conn, row["endpoint_id"], f"{channel} answered {error}")

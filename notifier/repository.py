@@ -64,11 +64,14 @@ async def active_endpoints(conn: asyncpg.Connection, recipient_ids: list[str]) -
 async def add_delivery(conn: asyncpg.Connection, *, delivery_id: UUID, confirmation_id: UUID, endpoint_id: UUID,
                        channel: str, recipient_id: str, carnet_number: str, event_type: str, body: str, due: datetime,
                        requested_at: datetime) -> None:
+    # The row and the worker's wake-up in one round trip (one per confirmation and endpoint).
     await conn.execute(
-        "INSERT INTO deliveries (delivery_id, confirmation_id, endpoint_id, channel, recipient_id, carnet_number, event_type,"
-        " body, next_attempt_at, requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) ON CONFLICT DO NOTHING",
-        delivery_id, confirmation_id, endpoint_id, channel, recipient_id, carnet_number, event_type, body, due, requested_at)
-    await conn.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
+        "WITH added AS (INSERT INTO deliveries (delivery_id, confirmation_id, endpoint_id, channel, recipient_id,"
+        " carnet_number, event_type, body, next_attempt_at, requested_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) ON CONFLICT DO NOTHING)"
+        " SELECT pg_notify($11, '')",
+        delivery_id, confirmation_id, endpoint_id, channel, recipient_id, carnet_number, event_type, body, due, requested_at,
+        WAKE_CHANNEL)
 
 
 async def claim_due(conn: asyncpg.Connection, now: datetime, lease: timedelta, limit: int) -> list[asyncpg.Record]:
@@ -91,9 +94,14 @@ async def log_attempt(conn: asyncpg.Connection, delivery_id: UUID, attempt: int,
         delivery_id, attempt, at, status_code, error, duration_ms)
 
 
-async def mark_delivered(conn: asyncpg.Connection, delivery_id: UUID, at: datetime) -> None:
-    await conn.execute("UPDATE deliveries SET status = 'delivered', delivered_at = $2, last_error = NULL WHERE delivery_id = $1",
-                       delivery_id, at)
+async def log_delivered(conn: asyncpg.Connection, delivery_id: UUID, attempt: int, at: datetime, status_code: int,
+                        duration_ms: float, delivered_at: datetime) -> None:
+    """The successful attempt's log row and the delivery's new status in one round trip (every confirmation)."""
+    await conn.execute(
+        "WITH logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms)"
+        " VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT DO NOTHING)"
+        " UPDATE deliveries SET status = 'delivered', delivered_at = $6, last_error = NULL WHERE delivery_id = $1",
+        delivery_id, attempt, at, status_code, duration_ms, delivered_at)
 
 
 async def reschedule(conn: asyncpg.Connection, delivery_id: UUID, due: datetime, error: str) -> None:
