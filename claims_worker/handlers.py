@@ -93,15 +93,20 @@ class ClaimsHandlers:
         t = inbound.payload
         watch, done = domain.watches(t)
         if watch:
-            await conn.executemany(
+            # One statement for all the crossing's items (distinct numbers, so ON CONFLICT meets each row once).
+            await conn.execute(
                 "INSERT INTO watched_items (carnet_number, item_number, location, country, final_date, carnet_expiry,"
-                " notice_limit, office_timezone, last_transaction_id, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+                " notice_limit, office_timezone, last_transaction_id, updated_at)"
+                " SELECT $1, u.item_number, u.location, u.country, u.final_date, $2, u.notice_limit, $3, $4, $5"
+                " FROM unnest($6::int[], $7::text[], $8::text[], $9::date[], $10::date[])"
+                " AS u(item_number, location, country, final_date, notice_limit)"
                 " ON CONFLICT (carnet_number, item_number) DO UPDATE SET location = EXCLUDED.location,"
                 " country = EXCLUDED.country, final_date = EXCLUDED.final_date, carnet_expiry = EXCLUDED.carnet_expiry,"
                 " notice_limit = EXCLUDED.notice_limit, office_timezone = EXCLUDED.office_timezone,"
                 " last_transaction_id = EXCLUDED.last_transaction_id, updated_at = EXCLUDED.updated_at",
-                [(t.carnet_number, w.item_number, w.location, w.country, w.final_date, t.carnet_expiry, w.notice_limit,
-                  t.office_timezone, t.transaction_id, self.clock()) for w in watch],
+                t.carnet_number, t.carnet_expiry, t.office_timezone, t.transaction_id, self.clock(),
+                [w.item_number for w in watch], [w.location for w in watch], [w.country for w in watch],
+                [w.final_date for w in watch], [w.notice_limit for w in watch],
             )
         if done:
             await conn.execute("DELETE FROM watched_items WHERE carnet_number = $1 AND item_number = ANY($2::int[])",
@@ -122,9 +127,9 @@ class ClaimsHandlers:
     async def replan(self, conn: asyncpg.Connection, carnet_number: str) -> None:
         """R19: recompute the carnet's reminders and overdue checks from the watch list and seizures;
         items already under a claim are chased by the claim, not planned again."""
-        claimed = await repo.items_in_claims(conn, carnet_number)
-        watched = [w for w in await repo.watched(conn, carnet_number) if (w.country, w.item_number) not in claimed]
-        planned = domain.plan(watched, await repo.seizures(conn, carnet_number))
+        claimed, watching, seized = await repo.plan_inputs(conn, carnet_number)
+        watched = [w for w in watching if (w.country, w.item_number) not in claimed]
+        planned = domain.plan(watched, seized)
         await repo.replace_planned(conn, carnet_number, planned, self.clock())
 
     # --- customs actions (ata.claims.customs-actions.v1) -------------------------------------

@@ -66,12 +66,6 @@ async def claim_counts(conn: asyncpg.Connection) -> dict[str, int]:
 # --- what customs and the core told us ---------------------------------------------------------
 
 
-async def watched(conn: asyncpg.Connection, carnet_number: str) -> list[Watched]:
-    rows = await conn.fetch("SELECT * FROM watched_items WHERE carnet_number = $1 ORDER BY item_number", carnet_number)
-    return [Watched(r["item_number"], r["location"], r["country"], r["final_date"], r["office_timezone"],
-                    r["carnet_expiry"], r["updated_at"]) for r in rows]
-
-
 async def items_still_chased(conn: asyncpg.Connection, carnet_number: str, country: str, items: list[int]) -> list[int]:
     rows = await conn.fetch(
         "SELECT item_number FROM watched_items WHERE carnet_number = $1 AND country = $2 AND item_number = ANY($3::int[])"
@@ -79,14 +73,17 @@ async def items_still_chased(conn: asyncpg.Connection, carnet_number: str, count
     return [r["item_number"] for r in rows]
 
 
-async def items_in_claims(conn: asyncpg.Connection, carnet_number: str) -> set[tuple[str, int]]:
-    rows = await conn.fetch("SELECT country, unnest(items) AS item FROM claims WHERE carnet_number = $1", carnet_number)
-    return {(r["country"], r["item"]) for r in rows}
-
-
-async def seizures(conn: asyncpg.Connection, carnet_number: str) -> list[Seizure]:
-    rows = await conn.fetch("SELECT * FROM seizures WHERE carnet_number = $1", carnet_number)
-    return [Seizure(tuple(r["items"]), r["country"], r["start_date"], r["end_date"], r["personal_lawsuit"]) for r in rows]
+async def plan_inputs(conn: asyncpg.Connection, carnet_number: str) -> tuple[set[tuple[str, int]], list[Watched], list[Seizure]]:
+    """What R19's plan needs (items already under a claim, the watch list, the seizures) in one round trip:
+    every recorded crossing replans its carnet."""
+    row = await conn.fetchrow(
+        "SELECT ARRAY(SELECT ROW(c.country, i) FROM claims c, unnest(c.items) i WHERE c.carnet_number = $1) AS claimed,"
+        " ARRAY(SELECT ROW(w.item_number, w.location, w.country, w.final_date, w.office_timezone, w.carnet_expiry,"
+        "  w.updated_at) FROM watched_items w WHERE w.carnet_number = $1 ORDER BY w.item_number) AS watched,"
+        " ARRAY(SELECT ROW(s.items, s.country, s.start_date, s.end_date, s.personal_lawsuit) FROM seizures s"
+        "  WHERE s.carnet_number = $1) AS seizures", carnet_number)
+    return ({(r[0], r[1]) for r in row["claimed"]}, [Watched(*r) for r in row["watched"]],
+            [Seizure(tuple(r[0]), *r[1:]) for r in row["seizures"]])
 
 
 async def add_seizure(conn: asyncpg.Connection, seizure_id: str, carnet_number: str, country: str, items: list[int],
