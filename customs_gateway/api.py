@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.txcode import format_transaction_code
 from customs_gateway import accounts
 from customs_gateway import repository as repo
-from customs_gateway.domain import CommitRefused, MismatchRefused, Verification
+from customs_gateway.domain import CommitRefused, MismatchRefused, Office, Verification
 from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, RateLimited
 from customs_gateway.officers import Officers, SessionOfficer
@@ -173,7 +173,20 @@ def _scan_out(v: Verification) -> dict[str, Any]:
     return dict(carnet_number=c.carnet_number, kind=c.kind.value, country=c.country, items=list(c.items),
                 sequence=c.sequence, carnet_expiry=c.carnet_expiry, transaction_code=format_transaction_code(c.transaction_code),
                 general_list_digest=c.general_list_digest, checks=[x.as_dict() for x in v.checks],
-                mismatches=[x.as_dict() for x in v.mismatches], carnet=v.carnet_view())
+                mismatches=[x.as_dict() for x in v.mismatches], carnet=v.carnet_view(), token=None)
+
+
+def _jsonable(value: object) -> str:
+    if isinstance(value, (date, UUID)):
+        return str(value)  # date: ISO 8601, as pydantic writes it
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _answer(body: dict[str, Any], status: int = 200) -> Response:
+    """The hot endpoints' body as JSON, as their response model declares it (the OpenAPI schema still says
+    so): built field for field from the verification, it need not go through FastAPI's response validation
+    and serialization, which made a second copy of every scan and commit."""
+    return Response(json.dumps(body, default=_jsonable, separators=(",", ":")), status, media_type="application/json")
 
 
 def _problem(exc: CommitRefused) -> HTTPException:
@@ -210,25 +223,32 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
                                                   "for, one of their own country's; default: their home office.")] = None,
     ) -> SessionOfficer:
         token = _bearer(authorization)
-        who = None
-        if token is not None:
+        # A session read in the last few seconds needs no connection: the endpoint's is the request's only one.
+        who = officers.cached_session(token) if token is not None else None
+        if who is None and token is not None:
             async with pool_of().acquire() as conn:
                 who = await officers.session(conn, token)
-                if who is not None and x_office_id is not None and x_office_id != who.office.office_id:
-                    who = await acting_for(conn, who, x_office_id)
         if who is None:
             raise HTTPException(401, detail={"reason": "unauthenticated", "message": "log in: POST /v1/sessions"},
                                 headers=BEARER)
+        if x_office_id is not None and x_office_id != who.office.office_id:
+            who = await acting_for(who, x_office_id)
         return who
 
-    async def acting_for(conn: asyncpg.Connection, who: SessionOfficer, office_id: str) -> SessionOfficer:
+    known_offices: dict[str, Office] = {}  # offices are created, never changed or removed
+
+    async def acting_for(who: SessionOfficer, office_id: str) -> SessionOfficer:
         """R18: another office of the officer's own administration, never another country's (attempts audited)."""
-        office = await repo.office(conn, office_id)
+        office = known_offices.get(office_id)
         if office is None or office.country != who.office.country:
-            await repo.audit(conn, handlers.clock(), "act_for_office", "refused", officer_id=who.officer_id,
-                             office_id=office_id, detail={"home_office_id": who.office.office_id})
-            raise HTTPException(403, detail={"reason": "office_not_allowed", "message": f"office {office_id} is not "
-                                             f"one of {who.office.country}'s offices"})
+            async with pool_of().acquire() as conn:
+                office = await repo.office(conn, office_id)
+                if office is None or office.country != who.office.country:
+                    await repo.audit(conn, handlers.clock(), "act_for_office", "refused", officer_id=who.officer_id,
+                                     office_id=office_id, detail={"home_office_id": who.office.office_id})
+                    raise HTTPException(403, detail={"reason": "office_not_allowed", "message": f"office {office_id} "
+                                                     f"is not one of {who.office.country}'s offices"})
+            known_offices[office_id] = office
         return dataclasses.replace(who, office=office)
 
     async def administrator(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -365,24 +385,27 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
 
     # --- scans and commits ----------------------------------------------------------------
 
-    @router.post("/scans", response_model=ScanOut, responses=problems)
-    async def scan(body: ScanIn, who: SessionOfficer = officer) -> dict[str, Any]:
-        """Verify a token offline and show what it declares; only the audit log records the scan."""
+    async def scanned(token: str, who: SessionOfficer) -> dict[str, Any]:
         async with pool_of().acquire() as conn:
             try:
-                return _scan_out(await handlers.scan(conn, who.officer_id, who.office, body.token))
+                return _scan_out(await handlers.scan(conn, who.officer_id, who.office, token))
             except CommitRefused as exc:
                 raise _problem(exc) from exc
 
+    @router.post("/scans", response_model=ScanOut, responses=problems)
+    async def scan(body: ScanIn, who: SessionOfficer = officer) -> Response:
+        """Verify a token offline and show what it declares; only the audit log records the scan."""
+        return _answer(await scanned(body.token, who))
+
     @router.post("/scans/image", response_model=ScanOut, responses={**problems, 400: {"model": Problem}})
-    async def scan_image(who: SessionOfficer = officer, image: UploadFile = File(description="PNG or JPEG photo of the QR")) -> dict[str, Any]:
+    async def scan_image(who: SessionOfficer = officer, image: UploadFile = File(description="PNG or JPEG photo of the QR")) -> Response:
         try:
             # Up to half a second of CPU for a hard photo (decoder fallbacks): off the event loop, so
             # other officers' requests and the Kafka consumer's heartbeats are not held up.
             found = await asyncio.to_thread(decode_qr_image, await image.read())
         except QrDecodeError as exc:
             raise HTTPException(400, detail={"reason": "no_qr", "message": str(exc)}) from exc
-        return {**await scan(ScanIn(token=found[0]), who), "token": found[0]}
+        return _answer({**await scanned(found[0], who), "token": found[0]})
 
     @router.post("/scans/code", response_model=ScanOut,
                  responses={**problems, 404: {"model": Problem}, 429: {"model": Problem}})
@@ -397,7 +420,7 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
 
     @router.post("/commits", status_code=202, response_model=CommitOut,
                  responses={**problems, 404: {"model": Problem}, 429: {"model": Problem}})
-    async def commit(body: CommitIn, who: SessionOfficer = officer) -> dict[str, Any]:
+    async def commit(body: CommitIn, who: SessionOfficer = officer) -> Response:
         """Verify (a token, or a typed transaction code: exactly one), record the decision in the gateway's commit
         log and post it to the core. Items off the list, a digest or a country that does not match the carnet on
         file: 422 "mismatch"."""
@@ -413,7 +436,8 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
                                                      transaction_code=body.transaction_code)
             except CommitRefused as exc:
                 raise _problem(exc) from exc
-        return {**_scan_out(v), "commit_id": commit_id, "decision": body.decision, "office_id": who.office.office_id}
+        return _answer({**_scan_out(v), "commit_id": commit_id, "decision": body.decision,
+                        "office_id": who.office.office_id}, 202)
 
     if cancellations is not None:
         _cancellation_routes(router, cancellations, pool_of, officer, problems)

@@ -229,6 +229,15 @@ def verification(d: Declared, office: Office, at: datetime, *, replayed: bool, b
     return Verification(d, tuple(checks), carnet)
 
 
+def mismatches_around_replay(v: Verification) -> tuple[list[str], list[str]]:
+    """The failed checks listed before "replay" and after it: what a statement that learns whether the
+    declaration was already decided needs to list every mismatch in order (the audit row, R18)."""
+    names = [c.check for c in v.checks]
+    at = names.index("replay")
+    return ([c.check for c in v.checks[:at] if c.ok is False],
+            [c.check for c in v.checks[at + 1:] if c.ok is False])
+
+
 def countries_check(kind: DeclarationKind, country: str, carnet: CarnetOnFile) -> Check:
     if kind in HOME_KINDS:
         ok = country == carnet.home_country

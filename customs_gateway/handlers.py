@@ -34,6 +34,7 @@ from customs_gateway import domain
 from customs_gateway import repository as repo
 from customs_gateway.domain import (
     Blocked,
+    CarnetOnFile,
     CommitRefused,
     Declared,
     KeyWindow,
@@ -73,6 +74,9 @@ class GatewayMetrics:
         self.cancellations = Counter("ata_cancellations_asked_total",
                                      "Cancellations asked by officers, by outcome at the gateway and then at the core.",
                                      ["outcome"], registry=registry).labels
+        self.cache = Counter("ata_gateway_cache_lookups_total", "Lookups in the gateway's in-memory caches of "
+                             "immutable or short-lived rows, by cache and outcome.", ["cache", "outcome"],
+                             registry=registry).labels
         self.verify_seconds = Histogram("ata_token_verify_seconds", "Time to verify one token.", buckets=LATENCY_BUCKETS,
                                         registry=registry)
 
@@ -99,12 +103,36 @@ class KeyCache:
         self._keys = {bytes.fromhex(kid): (public_key_from_jwk(jwk), window) for kid, jwk, window in entries}
 
 
+class CarnetCache:
+    """Carnets on file in memory: a stored carnet never changes (insert ... ON CONFLICT DO NOTHING, no update,
+    no delete), so one read serves every later scan. A carnet not on file is not remembered: it may arrive at
+    any moment. Bounded; the oldest entry goes first."""
+
+    def __init__(self, metrics: GatewayMetrics, size: int = 20_000) -> None:
+        self._rows: dict[str, CarnetOnFile] = {}
+        self.size = size
+        self._hit, self._miss = metrics.cache("carnet", "hit"), metrics.cache("carnet", "miss")
+
+    def get(self, number: str) -> CarnetOnFile | None:
+        found = self._rows.get(number)
+        (self._hit if found is not None else self._miss).inc()
+        return found
+
+    def put(self, carnet: CarnetOnFile | None) -> None:
+        if carnet is None or carnet.carnet_number in self._rows:
+            return
+        if len(self._rows) >= self.size:
+            del self._rows[next(iter(self._rows))]
+        self._rows[carnet.carnet_number] = carnet
+
+
 class GatewayHandlers:
     def __init__(self, metrics: GatewayMetrics, clock: Clock, anchor: ec.EllipticCurvePublicKey) -> None:
         self.metrics = metrics
         self.anchor = anchor
         self.clock = clock
         self.keys = KeyCache()
+        self.carnets = CarnetCache(metrics)
         #: Voided and closed carnets (R5, R7), in memory like the keys: scans never wait on a lookup.
         self.blocked: dict[str, Blocked] = {}
         #: R6: per carnet, items a replacement took over (item -> replacement), in memory for the same reason.
@@ -203,11 +231,21 @@ class GatewayHandlers:
 
     async def _verification(self, conn: asyncpg.Connection, d: Declared, office: Office,
                             kid: str | None = None) -> Verification:
-        return domain.verification(d, office, self.clock(), replayed=await repo.already_decided(conn, d.token_id,
-                                                                                                 d.transaction_code),
-                                   blocked=self.blocked.get(d.carnet_number),
-                                   transferred=self.transferred.get(d.carnet_number),
-                                   carnet=await repo.carnet_on_file(conn, d.carnet_number), kid=kid)
+        decided, carnet = await repo.decided_and_carnet(conn, d.token_id, d.transaction_code, d.carnet_number)
+        self.carnets.put(carnet)
+        return self._checks(d, office, carnet, replayed=decided, kid=kid)
+
+    def _checks(self, d: Declared, office: Office, carnet: CarnetOnFile | None, *, replayed: bool,
+                kid: str | None = None) -> Verification:
+        return domain.verification(d, office, self.clock(), replayed=replayed, blocked=self.blocked.get(d.carnet_number),
+                                   transferred=self.transferred.get(d.carnet_number), carnet=carnet, kid=kid)
+
+    async def _carnet(self, conn: asyncpg.Connection, number: str) -> CarnetOnFile | None:
+        carnet = self.carnets.get(number)
+        if carnet is None:
+            carnet = await repo.carnet_on_file(conn, number)
+            self.carnets.put(carnet)
+        return carnet
 
     async def scan(self, conn: asyncpg.Connection, officer_id: str, office: Office, token: str) -> Verification:
         """Verify offline; only the audit log records that this officer looked (R18).
@@ -226,10 +264,20 @@ class GatewayHandlers:
             await repo.audit(conn, self.clock(), "scan", exc.reason, officer_id=officer_id, office_id=office.office_id,
                              carnet_number=claims.carnet_number, detail=detail)
             raise
-        v = await self._verification(conn, Declared.from_claims(claims), office, kid)
-        await repo.audit(conn, self.clock(), "scan", "valid", officer_id=officer_id, office_id=office.office_id,
-                         carnet_number=claims.carnet_number,
-                         detail={**detail, "mismatches": [c.check for c in v.mismatches]})
+        d = Declared.from_claims(claims)
+        carnet = self.carnets.get(d.carnet_number)
+        if carnet is None:  # two round trips: the carnet decides the mismatches the audit row lists
+            v = await self._verification(conn, d, office, kid)
+            await repo.audit(conn, self.clock(), "scan", "valid", officer_id=officer_id, office_id=office.office_id,
+                             carnet_number=claims.carnet_number,
+                             detail={**detail, "mismatches": [c.check for c in v.mismatches]})
+            return v
+        # Carnet known: the replay check and the audit row in one statement.
+        v = self._checks(d, office, carnet, replayed=False, kid=kid)
+        before, after = domain.mismatches_around_replay(v)
+        if await repo.scan_audited(conn, claims.token_id, d.transaction_code, self.clock(), officer_id,
+                                   office.office_id, d.carnet_number, detail, before, after):
+            v = self._checks(d, office, carnet, replayed=True, kid=kid)
         return v
 
     def _parse_code(self, code: str) -> str:
@@ -256,7 +304,7 @@ class GatewayHandlers:
                              detail={"transaction_code": canonical})
             raise CommitRefused("unknown_code", "no declaration with this transaction code at this gateway", 404)
         self.metrics.code_lookups("found").inc()
-        carnet = await repo.carnet_on_file(conn, row["carnet_number"])
+        carnet = await self._carnet(conn, row["carnet_number"])
         return Declared(row["carnet_number"], canonical, DeclarationKind(row["kind"]), row["country"],
                         tuple(row["items"]), row["sequence"], carnet.expiry_date if carnet else None,
                         None, row["token_id"], row["token_expires_at"], False)
@@ -295,7 +343,9 @@ class GatewayHandlers:
                                                      "try again in a moment", 409)
                 domain.check_carnet(d, self.blocked.get(d.carnet_number), self.transferred.get(d.carnet_number))
             domain.check_scan(d, office)
-            v = await self._verification(conn, d, office, kid)
+            # Not decided yet as far as this request knows: the commit's own INSERT settles a replay
+            # (token_id and transaction_code are both unique in the commit log) and its audit row says so.
+            v = self._checks(d, office, await self._carnet(conn, d.carnet_number), replayed=False, kid=kid)
             if not d.from_token and any(c.check == "expiry" and c.ok is False for c in v.checks):
                 raise CommitRefused("expired", "the declaration's token has expired: a new declaration is needed")
             domain.check_mismatches(v)
@@ -310,13 +360,17 @@ class GatewayHandlers:
             raise
         assert d.token_id is not None
         commit_id, now = uuid4(), self.clock().astimezone(ZoneInfo(office.timezone))
+        before, after = domain.mismatches_around_replay(v)
         async with conn.transaction():
-            fresh = await repo.insert_commit(
+            fresh = await repo.commit_audited(
                 conn, commit_id=commit_id, token_id=d.token_id, transaction_code=d.transaction_code,
                 carnet_number=d.carnet_number, kind=d.kind.value, country=d.country, items=list(d.items),
                 office_id=office.office_id, officer_id=officer_id, decision=decision, final_date=final_date,
-                refusal_reason=refusal_reason, decided_at=now,
-            )
+                refusal_reason=refusal_reason, decided_at=now, action=action,
+                detail={"decision": decision, "kind": d.kind.value, "items": list(d.items),
+                        "by": "token" if d.from_token else "code", "final_date": final_date,
+                        "refusal_reason": refusal_reason},
+                before=before, after=after)
             if fresh:
                 await emit(conn, CUSTOMS_COMMITS.name, CustomsCommitPosted(
                     commit_id=commit_id, carnet_number=d.carnet_number, transaction_code=d.transaction_code,
@@ -324,12 +378,6 @@ class GatewayHandlers:
                     office_id=office.office_id, office_timezone=office.timezone, officer_id=officer_id, decision=decision,
                     final_date=final_date, refusal_reason=refusal_reason, decided_at=now,
                 ), key=d.carnet_number, producer=PRODUCER)
-            await repo.audit(conn, now, action, "posted" if fresh else "replayed", officer_id=officer_id,
-                             office_id=office.office_id, carnet_number=d.carnet_number,
-                             detail={"decision": decision, "commit_id": str(commit_id) if fresh else None,
-                                     "kind": d.kind.value, "items": list(d.items), "by": "token" if d.from_token else "code",
-                                     "final_date": final_date, "refusal_reason": refusal_reason,
-                                     "mismatches": [c.check for c in v.mismatches]})
         if not fresh:
             self.metrics.verifications("replayed").inc()
             log.warning("replayed token %s for carnet %s at office %s", d.token_id, d.carnet_number, office.office_id)

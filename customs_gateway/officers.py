@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -19,6 +19,11 @@ from runtime.service import Clock
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 SESSION_TTL = timedelta(hours=8)
+#: How long this instance trusts a session it read without reading it again. Expiry is checked on every
+#: request and a logout here drops the entry at once; a logout at another instance of the gateway, or an
+#: officer deactivated, takes effect here within this time.
+SESSION_CACHE = timedelta(seconds=5)
+SESSION_CACHE_SIZE = 10_000
 
 
 def token_hash(token: str) -> bytes:
@@ -44,6 +49,9 @@ class Officers:
     def __init__(self, metrics: GatewayMetrics, clock: Clock) -> None:
         self.metrics = metrics
         self.clock = clock
+        #: token hash -> (officer, session expiry, read at): every scan and commit would otherwise read it.
+        self._sessions: dict[bytes, tuple[SessionOfficer, datetime, datetime]] = {}
+        self._hit, self._miss = metrics.cache("session", "hit"), metrics.cache("session", "miss")
 
     async def login(self, conn: asyncpg.Connection, officer_id: str, password: str, code: str) -> Login:
         now = self.clock()
@@ -84,12 +92,32 @@ class Officers:
         self.metrics.logins(result.outcome).inc()
         return result
 
+    def cached_session(self, token: str) -> SessionOfficer | None:
+        """The session read less than SESSION_CACHE ago and not expired, without a database round trip."""
+        hashed, now = token_hash(token), self.clock()
+        entry = self._sessions.get(hashed)
+        if entry is not None and entry[1] > now and timedelta(0) <= now - entry[2] < SESSION_CACHE:
+            self._hit.inc()
+            return entry[0]
+        self._miss.inc()
+        return None
+
     async def session(self, conn: asyncpg.Connection, token: str) -> SessionOfficer | None:
-        found = await repo.session_officer(conn, token_hash(token), self.clock())
-        return SessionOfficer(found[0], found[1], token_hash(token)) if found else None
+        hashed, now = token_hash(token), self.clock()
+        found = await repo.session_officer(conn, hashed, now)
+        if found is None:
+            self._sessions.pop(hashed, None)
+            return None
+        who = SessionOfficer(found[0], found[1], hashed)
+        if len(self._sessions) >= SESSION_CACHE_SIZE:
+            del self._sessions[next(iter(self._sessions))]
+        self._sessions[hashed] = (who, found[2], now)
+        return who
 
     async def logout(self, conn: asyncpg.Connection, who: SessionOfficer) -> None:
+        self._sessions.pop(who.token_hash, None)
         async with conn.transaction():
             await repo.delete_session(conn, who.token_hash)
             await repo.audit(conn, self.clock(), "logout", "success", officer_id=who.officer_id,
                              office_id=who.office.office_id)
+        self._sessions.pop(who.token_hash, None)  # read again by a request that ran meanwhile

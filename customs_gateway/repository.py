@@ -90,12 +90,15 @@ async def insert_session(conn: asyncpg.Connection, token_hash: bytes, officer_id
                        token_hash, officer_id, created_at, expires_at)
 
 
-async def session_officer(conn: asyncpg.Connection, token_hash: bytes, now: datetime) -> tuple[str, Office] | None:
+async def session_officer(conn: asyncpg.Connection, token_hash: bytes,
+                          now: datetime) -> tuple[str, Office, datetime] | None:
+    """(officer_id, home office, session expiry) of a live session of an active officer."""
     row = await conn.fetchrow(
-        "SELECT f.officer_id, o.office_id, o.country, o.timezone FROM sessions s JOIN officers f USING (officer_id)"
-        " JOIN offices o ON o.office_id = f.office_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND f.active",
-        token_hash, now)
-    return (row["officer_id"], Office(row["office_id"], row["country"], row["timezone"])) if row else None
+        "SELECT f.officer_id, o.office_id, o.country, o.timezone, s.expires_at FROM sessions s"
+        " JOIN officers f USING (officer_id) JOIN offices o ON o.office_id = f.office_id"
+        " WHERE s.token_hash = $1 AND s.expires_at > $2 AND f.active", token_hash, now)
+    return (row["officer_id"], Office(row["office_id"], row["country"], row["timezone"]),
+            row["expires_at"]) if row else None
 
 
 async def delete_session(conn: asyncpg.Connection, token_hash: bytes) -> None:
@@ -117,19 +120,6 @@ async def audit_entries(conn: asyncpg.Connection, officer_id: str | None, carnet
         "SELECT id, at, officer_id, action, office_id, carnet_number, detail, outcome FROM audit_log"
         " WHERE ($1::text IS NULL OR officer_id = $1) AND ($2::text IS NULL OR carnet_number = $2)"
         " ORDER BY id LIMIT $3", officer_id, carnet_number, limit)
-
-
-async def insert_commit(conn: asyncpg.Connection, *, commit_id: UUID, token_id: UUID, transaction_code: str, carnet_number: str,
-                        kind: str, country: str, items: list[int], office_id: str, officer_id: str, decision: str,
-                        final_date: date | None, refusal_reason: str | None, decided_at: datetime) -> bool:
-    """False when this token was already decided (a replayed QR)."""
-    return bool(await conn.fetchval(
-        "INSERT INTO commits (commit_id, token_id, transaction_code, carnet_number, kind, country, items, office_id,"
-        " officer_id, decision, final_date, refusal_reason, decided_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING true",
-        commit_id, token_id, transaction_code, carnet_number, kind, country, items, office_id, officer_id, decision,
-        final_date, refusal_reason, decided_at,
-    ))
 
 
 async def set_carnet_status(conn: asyncpg.Connection, number: str, status: str, rule: str, successor: str | None,
@@ -173,7 +163,11 @@ async def copy_carnet_on_file(conn: asyncpg.Connection, original: str, duplicate
 async def carnet_on_file(conn: asyncpg.Connection, number: str) -> CarnetOnFile | None:
     row = await conn.fetchrow("SELECT carnet_number, home_country, countries, expiry_date, general_list_digest, items"
                               " FROM carnets_on_file WHERE carnet_number = $1", number)
-    if row is None:
+    return _carnet(row)
+
+
+def _carnet(row: asyncpg.Record | None) -> CarnetOnFile | None:
+    if row is None or row["carnet_number"] is None:
         return None
     items = json.loads(row["items"])
     return CarnetOnFile(row["carnet_number"], row["home_country"], tuple(row["countries"]), row["expiry_date"],
@@ -208,9 +202,53 @@ async def declaration_on_file(conn: asyncpg.Connection, code: str) -> asyncpg.Re
         " token_expires_at FROM declarations_on_file WHERE transaction_code = $1", code)
 
 
-async def already_decided(conn: asyncpg.Connection, token_id: UUID | None, code: str) -> bool:
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM commits WHERE token_id = $1 OR transaction_code = $2)",
-                                    token_id, code))
+async def decided_and_carnet(conn: asyncpg.Connection, token_id: UUID | None, code: str,
+                             number: str) -> tuple[bool, CarnetOnFile | None]:
+    """One round trip: whether the declaration was already decided (a replay), and the carnet on file."""
+    row = await conn.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM commits WHERE token_id = $1 OR transaction_code = $2) AS decided,"
+        " c.carnet_number, c.home_country, c.countries, c.expiry_date, c.general_list_digest, c.items"
+        " FROM (SELECT 1) one LEFT JOIN carnets_on_file c ON c.carnet_number = $3", token_id, code, number)
+    return row["decided"], _carnet(row)
+
+
+# The audit row's mismatches as domain.verification lists them: the checks failed before "replay", then
+# "replay" if the declaration was already decided, then the failed checks after it. The statements below
+# know whether it was only once they ran, so they put "replay" in its place themselves.
+_MISMATCHES = ("jsonb_build_object('mismatches', $8::text[] || CASE WHEN {replayed} THEN ARRAY['replay']"
+               " ELSE ARRAY[]::text[] END || $9::text[])")
+
+
+async def scan_audited(conn: asyncpg.Connection, token_id: UUID, code: str, at: datetime, officer_id: str,
+                       office_id: str, carnet_number: str, detail: dict[str, Any], before: list[str],
+                       after: list[str]) -> bool:
+    """R18 in one round trip: whether the declaration was already decided, and the scan's audit row (outcome
+    "valid", its mismatches with "replay" in place when it was). Answers whether it was decided."""
+    return bool(await conn.fetchval(
+        "WITH d AS (SELECT EXISTS (SELECT 1 FROM commits WHERE token_id = $1 OR transaction_code = $2) AS replayed),"
+        " a AS (INSERT INTO audit_log (at, officer_id, action, office_id, carnet_number, detail, outcome)"
+        " SELECT $3, $4, 'scan', $5, $6, $7::jsonb || " + _MISMATCHES.format(replayed="d.replayed") + ", 'valid' FROM d)"
+        " SELECT replayed FROM d",
+        token_id, code, at, officer_id, office_id, carnet_number, json.dumps(detail, default=str), before, after))
+
+
+async def commit_audited(conn: asyncpg.Connection, *, commit_id: UUID, token_id: UUID, transaction_code: str,
+                         carnet_number: str, kind: str, country: str, items: list[int], office_id: str, officer_id: str,
+                         decision: str, final_date: date | None, refusal_reason: str | None, decided_at: datetime,
+                         action: str, detail: dict[str, Any], before: list[str], after: list[str]) -> bool:
+    """insert_commit and its audit row (outcome "posted", or "replayed" with "replay" among the mismatches and
+    no commit_id) in one statement. False when this token or code was already decided (a replayed QR)."""
+    return bool(await conn.fetchval(
+        "WITH c AS (INSERT INTO commits (commit_id, token_id, transaction_code, carnet_number, kind, country, items,"
+        " office_id, officer_id, decision, final_date, refusal_reason, decided_at)"
+        " VALUES ($10, $11, $2, $6, $12, $13, $14, $5, $4, $15, $16, $17, $3) ON CONFLICT DO NOTHING RETURNING commit_id),"
+        " f AS (SELECT EXISTS (SELECT 1 FROM c) AS fresh),"
+        " a AS (INSERT INTO audit_log (at, officer_id, action, office_id, carnet_number, detail, outcome)"
+        " SELECT $3, $4, $1, $5, $6, $7::jsonb || jsonb_build_object('commit_id', (SELECT commit_id::text FROM c)) || "
+        + _MISMATCHES.format(replayed="NOT f.fresh") + ", CASE WHEN f.fresh THEN 'posted' ELSE 'replayed' END FROM f)"
+        " SELECT fresh FROM f",
+        action, transaction_code, decided_at, officer_id, office_id, carnet_number, json.dumps(detail, default=str),
+        before, after, commit_id, token_id, kind, country, items, decision, final_date, refusal_reason))
 
 
 # --- cancellations (issue 4, item 8) ----------------------------------------------------------------------

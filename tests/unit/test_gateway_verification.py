@@ -14,6 +14,7 @@ from customs_gateway.domain import (
     Office,
     SlidingWindow,
     check_mismatches,
+    mismatches_around_replay,
     verification,
 )
 
@@ -78,3 +79,13 @@ def test_the_sliding_window_limits_per_key_and_frees_up_as_time_passes():
     assert w.take("b", NOW + timedelta(seconds=30)) is None
     assert w.take("a", NOW + timedelta(seconds=60)) is None  # the first one left the window
     assert w.take("a", NOW + timedelta(seconds=61)) == 9
+
+
+def test_r18_the_audit_rows_mismatches_split_around_replay_rebuild_the_verifications_list():
+    """A statement that learns of a replay while writing the audit row puts "replay" in its place (issue 9)."""
+    d = declared(kind=K.IMPORTATION, country="FR", items=(1, 9), digest="cd" * 16)
+    expired = verification(d, PARIS, NOW + timedelta(hours=80), replayed=False, blocked=None, carnet=CARNET)
+    before, after = mismatches_around_replay(expired)
+    replayed = verification(d, PARIS, NOW + timedelta(hours=80), replayed=True, blocked=None, carnet=CARNET)
+    assert before == ["expiry"] and after == ["items_on_list", "digest", "countries"]
+    assert [c.check for c in replayed.mismatches] == [*before, "replay", *after]

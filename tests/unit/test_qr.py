@@ -16,7 +16,9 @@ from contracts.token import DeclarationClaims
 from contracts.txcode import new_transaction_code
 from runtime.cose import PREFIX, generate_signing_key, sign_token, verify_token
 from runtime.qr import (
+    MAX_SIDE,
     QrDecodeError,
+    _grey,
     QrDecoderUnavailable,
     decode_qr_image,
     qr_png,
@@ -68,6 +70,26 @@ def test_jpeg_photo_round_trip():
     jpeg = io.BytesIO()
     image.save(jpeg, format="JPEG", quality=70)
     assert decode_qr_image(jpeg.getvalue()) == [TOKEN]
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG"])
+def test_a_large_photo_is_read_at_a_reduced_size_and_still_decodes(kind):
+    """A 12 MP phone photo: zbar reads it at a long side of MAX_SIDE to 2 MAX_SIDE, not at full size (issue 9)."""
+    symbol = Image.open(io.BytesIO(qr_png(TOKEN, scale=24))).convert("L")
+    photo = Image.new("RGB", (4000, 3000), (120, 110, 100))
+    photo.paste(symbol.convert("RGB"), (1400, 900))
+    data = io.BytesIO()
+    photo.save(data, format=kind, **({"quality": 85} if kind == "JPEG" else {}))
+    grey = _grey(data.getvalue())
+    assert grey.mode == "L" and MAX_SIDE <= max(grey.size) < 2 * MAX_SIDE
+    assert grey.size[0] * 3 == grey.size[1] * 4  # the same frame, only fewer pixels
+    assert decode_qr_image(data.getvalue()) == [TOKEN]
+
+
+def test_a_small_photo_is_read_at_its_own_size():
+    jpeg = io.BytesIO()
+    Image.open(io.BytesIO(qr_png(TOKEN, scale=6))).convert("RGB").save(jpeg, format="JPEG", quality=70)
+    assert _grey(jpeg.getvalue()).size == Image.open(jpeg).size
 
 
 def test_png_size_follows_scale_and_border():
