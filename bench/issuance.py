@@ -4,8 +4,10 @@ Starts the embedded stack (Kafka, PostgreSQL and the chosen services, default al
 core takes every carnet into its ledger meanwhile), makes `count` valid carnets, seals each for
 its holder as the NGA's side does (sealing time is reported apart), publishes them on
 `ata.issuance.requests.v1` and reads the answers from `ata.issuance.responses.fr.v1`. The figure
-is carnets per second from the first request sent to the last answer read. Results go to
-bench/results/issuance.json.
+is carnets per second from the first request sent to the last answer read, with the CPU seconds
+per 1,000 carnets of each process (psutil; PostgreSQL with its backends) and the load average
+at start and end, since the machine is shared. Results go to bench/results/issuance.json (or
+--out); BENCH_ROOT keeps the servers' logs.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.resources import Monitor, per_thousand
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
 from nga_client import transport
@@ -64,18 +69,35 @@ async def issue(bootstrap: str, sealed: list[SealedIssuanceRequested], console: 
 async def run(count: int, services: tuple[str, ...], port_offset: int, console: Console) -> dict[str, object]:
     sealed, seal_s = bench_carnets(count)
     ports = {name: 8101 + i + port_offset for i, name in enumerate(SERVICES) if name in services}
-    with tempfile.TemporaryDirectory(prefix="ata-bench-") as root:
+    with tempfile.TemporaryDirectory(prefix="ata-bench-") as tmp:
+        root = os.environ.get("BENCH_ROOT") or tmp  # BENCH_ROOT keeps the services' logs after the run
         async with LocalStack(root, ephemeral=True, fast=True, services=services, service_ports=ports,
                               kafka_port=29092 + port_offset, postgres_port=55432 + port_offset,
                               progress=lambda m: console.print(m)) as stack:
+            pids = {name: svc.pid for name, svc in stack.services.items()}
+            pids |= {"kafka": stack.kafka.pid, "postgres": stack.postgres.pid}  # type: ignore[union-attr]
+            console.print(f"pids: {pids}")
+            monitor = Monitor(pids)  # type: ignore[arg-type]
+            load_start = os.getloadavg()
+            cpu0 = monitor.cpu() | {"bench_client": _own_cpu()}
             summary, elapsed = await issue(stack.kafka_bootstrap, sealed, console)
+            # CPU per process is less sensitive to the machine's other load than the wall-clock rate;
+            # the client's own (producing and reading, not its children) shows whether it is the limit.
+            cpu = per_thousand(cpu0, monitor.cpu() | {"bench_client": _own_cpu()}, count)
+            load_end = os.getloadavg()
     return {
         "count": count, "issued": len(summary.issued), "rejected": len(summary.rejected),
         "seconds_first_request_to_last_answer": round(elapsed, 2), "carnets_per_second": round(count / elapsed, 1),
+        "cpu_s_per_1000": cpu, "load_average_at_start": load_start, "load_average_at_end": load_end,
         "sealing_seconds_client_side": round(seal_s, 2), "services": list(services),
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "command": f"python -m bench.issuance --count {count} --services {','.join(services)}",
     }
+
+
+def _own_cpu() -> float:
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
 
 
 def main() -> None:
@@ -83,12 +105,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--services", default=",".join(SERVICES), help="services to run (the issuer is required)")
     parser.add_argument("--port-offset", type=int, default=300, help="keeps clear of a stack on the default ports")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON result goes")
     args = parser.parse_args()
     console = Console(stderr=True)
     services = tuple(s for s in args.services.split(",") if s)
     result = asyncio.run(run(args.count, services, args.port_offset, console))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     console.print(json.dumps(result, indent=2))
 
 

@@ -142,16 +142,24 @@ class IssuerHandlers:
         self.metrics.successions("duplicate", "pending").inc()
 
     async def _reject(self, conn: asyncpg.Connection, req: Request, reasons: list[Reason], cause: Envelope) -> IssuanceRejected:
-        answer = IssuanceRejected(request_id=req.request_id, nga=req.nga, reasons=reasons)
+        answer = self.rejection(req, reasons, cause)
         await repo.record_answer(conn, req.nga, req.request_id, answer, None)
+        await self._respond(conn, req.nga, req.request_id, answer, cause)
+        return answer
+
+    def rejection(self, req: Request, reasons: list[Reason], cause: Envelope) -> IssuanceRejected:
+        """The answer to a request refused for `reasons`, counted and logged (shared with issuer/bulk.py)."""
         for r in reasons:
             self.metrics.rejected(req.nga, r.rule).inc()
         log.info("%s %s of %s rejected (message %s): %s", req.TYPE, req.request_id, req.nga, cause.message_id,
                  "; ".join(r.message for r in reasons))
-        await self._respond(conn, req.nga, req.request_id, answer, cause)
-        return answer
+        return IssuanceRejected(request_id=req.request_id, nga=req.nga, reasons=reasons)
 
     async def _respond(self, conn: asyncpg.Connection, nga: str, request_id: str, answer: Payload, cause: Envelope) -> None:
-        subject = getattr(answer, "carnet_number", None) or getattr(answer, "successor_number", None) or request_id
         await emit(conn, issuance_responses(nga).name, answer, key=request_id, producer=PRODUCER, cause=cause,
-                   subject=subject)
+                   subject=answer_subject(answer, request_id))
+
+
+def answer_subject(answer: Payload, request_id: str) -> str:
+    """An answer's envelope subject: the carnet it is about, else the request."""
+    return getattr(answer, "carnet_number", None) or getattr(answer, "successor_number", None) or request_id

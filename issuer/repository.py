@@ -86,3 +86,52 @@ async def carnet_origin(conn: asyncpg.Connection, number: str) -> tuple[str, str
 
 async def set_carnet_status(conn: asyncpg.Connection, number: str, status: str) -> None:
     await conn.execute("UPDATE carnets SET status = $2 WHERE carnet_number = $1", number, status)
+
+
+# --- many at once (issuer/bulk.py): one round trip each, whatever the batch size ---------------------
+
+
+async def find_answers(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Answer]:
+    """The stored answers among (nga, request_id) pairs."""
+    rows = await conn.fetch("SELECT r.nga, r.request_id, r.outcome, r.carnet_number, r.response_type, r.response"
+                            " FROM requests r JOIN unnest($1::text[], $2::text[]) AS k(nga, request_id)"
+                            " USING (nga, request_id)", [k[0] for k in keys], [k[1] for k in keys])
+    return {(r["nga"], r["request_id"]): Answer(**dict(r)) for r in rows}
+
+
+async def reserve_sequences(conn: asyncpg.Connection, country: str, year: int, count: int) -> int:
+    """The first of `count` consecutive sequence values, taken under the row lock as `next_sequence` does."""
+    last = await conn.fetchval(
+        "INSERT INTO carnet_sequences (country, year, last_value) VALUES ($1, $2, $3) "
+        "ON CONFLICT (country, year) DO UPDATE SET last_value = carnet_sequences.last_value + $3 "
+        "RETURNING last_value",
+        country, year, count,
+    )
+    return last - count + 1
+
+
+async def insert_carnets(conn: asyncpg.Connection, carnets: list[CarnetIssued]) -> None:
+    """Issued carnets (kind 'issued', status 'issued'), as `insert_carnet` writes one."""
+    if not carnets:
+        return
+    await conn.execute(
+        "INSERT INTO carnets (carnet_number, nga, issuing_association, request_id, holder_id, issue_date, expiry_date,"
+        " general_list_digest, item_count)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::date[],"
+        " $8::text[], $9::integer[])",
+        *map(list, zip(*((c.carnet_number, c.nga, c.issuing_association, c.request_id, c.holder_id, c.issue_date,
+                          c.expiry_date, c.general_list_digest, len(c.items)) for c in carnets))),
+    )
+
+
+async def record_answers(conn: asyncpg.Connection, answers: list[tuple[str, str, str, str | None, Payload]]) -> None:
+    """(nga, request_id, outcome, carnet_number, answer) rows, as `record_answer` writes one."""
+    if not answers:
+        return
+    await conn.execute(
+        "INSERT INTO requests (nga, request_id, outcome, carnet_number, response_type, response)"
+        " SELECT n, r, o, c, t, a::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+        " AS u(n, r, o, c, t, a)",
+        *map(list, zip(*((nga, rid, outcome, number, a.TYPE, a.model_dump_json())
+                         for nga, rid, outcome, number, a in answers))),
+    )

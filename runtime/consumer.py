@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -59,6 +60,24 @@ class Inbound(Generic[P]):
 
 
 Handler = Callable[[asyncpg.Connection, Inbound[Any]], Awaitable[None]]
+#: Handles every message of a list inside the caller's savepoint, or raises (then nothing of it stays).
+BulkHandler = Callable[[asyncpg.Connection, list[Inbound[Any]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class WithBulk:
+    """A Handler that also handles many messages at once (`bulk`), with a constant number of round trips.
+
+    Register it in place of a plain handler (`service.consume({topic: WithBulk(one, many)})`): the
+    BatchConsumer hands the topic's messages of a batch to `bulk` together, and falls back to `one`
+    per message (a savepoint each, retries, dead letters) when `bulk` raises, so a bad message is
+    still dead-lettered alone and nothing is lost. Everywhere else it behaves as `one`."""
+
+    one: Handler
+    bulk: BulkHandler
+
+    async def __call__(self, conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
+        await self.one(conn, inbound)
 
 
 def parse(topic: Topic, headers: dict[str, Any], body: bytes) -> tuple[Envelope, Payload]:
@@ -163,9 +182,12 @@ class BatchConsumer:
         parsed: list[_Parsed] = []
         dead: list[tuple[Consumer, Record, str, str]] = []
         now_ms = time.time() * 1000
+        lags: dict[str, Any] = {}
         for r in records:
             if r.timestamp_ms and r.timestamp_ms > 0:  # -1: the broker gave none
-                self.metrics.consume_lag(r.topic).observe(max(0.0, (now_ms - r.timestamp_ms) / 1000))
+                if r.topic not in lags:
+                    lags[r.topic] = self.metrics.consume_lag(r.topic)
+                lags[r.topic].observe(max(0.0, (now_ms - r.timestamp_ms) / 1000))
             consumer = self.consumers[r.topic]
             try:
                 envelope, payload = parse(consumer.topic, r.headers, r.body)
@@ -179,7 +201,10 @@ class BatchConsumer:
             self.metrics.batch_size.observe(len(parsed))
             try:
                 async with self.pool_getter().acquire() as conn, conn.transaction():
-                    for p in parsed:
+                    alone = parsed
+                    if any(isinstance(p.consumer.handler, WithBulk) for p in parsed):
+                        alone = await self._apply_bulk(conn, parsed, outcomes)
+                    for p in alone:
                         outcomes.append(await self._apply(conn, p, dead))
             except TRANSIENT as exc:
                 first = parsed[0].inbound.envelope
@@ -192,10 +217,57 @@ class BatchConsumer:
                 raise
         for consumer, r, kind, reason in dead:
             await consumer.dead_letter(r.body, r.headers, r.key, kind, reason, r.where)
+        # Counted per (topic, type, outcome) and observed per topic: one labelled child each, not per message.
+        counts = Counter((p.record.topic, p.inbound.envelope.type, outcome) for p, outcome, _ in outcomes)
+        for labels, n in counts.items():
+            self.metrics.handled(*labels).inc(n)
+        histograms: dict[str, Any] = {}
         for p, outcome, seconds in outcomes:
-            self.metrics.handled(p.record.topic, p.inbound.envelope.type, outcome).inc()
             if outcome != "dead_lettered":
-                self.metrics.handle_seconds(p.record.topic).observe(seconds)
+                topic = p.record.topic
+                if topic not in histograms:
+                    histograms[topic] = self.metrics.handle_seconds(topic)
+                histograms[topic].observe(seconds)
+
+    async def _apply_bulk(self, conn: asyncpg.Connection, parsed: list[_Parsed],
+                          outcomes: list[tuple[_Parsed, str, float]]) -> list[_Parsed]:
+        """Each bulk topic's messages in one savepoint; returns the messages left for the per-message path.
+
+        One inbox claim for all the message ids (a repeated id within the batch is a duplicate of its
+        first occurrence), then the topic's bulk handler on the claimed ones. If the handler raises
+        (not TRANSIENT), the savepoint rolls back claims and effects alike and every message of the
+        group goes through `_apply`, exactly as without a bulk handler."""
+        groups: dict[str, list[_Parsed]] = {}
+        alone: list[_Parsed] = []
+        for p in parsed:
+            if isinstance(p.consumer.handler, WithBulk):
+                groups.setdefault(p.record.topic, []).append(p)
+            else:
+                alone.append(p)
+        for topic, group in groups.items():
+            if len(group) == 1:
+                alone.extend(group)
+                continue
+            started = time.perf_counter()
+            handler = group[0].consumer.handler
+            assert isinstance(handler, WithBulk)
+            try:
+                async with conn.transaction():  # a savepoint: the whole group, or nothing of it
+                    fresh, repeated = await _claim_many(conn, self.service, group)
+                    if fresh:
+                        await handler.bulk(conn, [p.inbound for p in fresh])
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                log.warning("%s: bulk handling of %d messages from %s failed (%s: %s); handling them one by one",
+                            self.service, len(group), topic, type(exc).__name__, exc)
+                self.metrics.handled(topic, "bulk", "fallback").inc()
+                alone.extend(group)
+                continue
+            share = (time.perf_counter() - started) / len(group)  # each message's part of the group's time
+            outcomes.extend((p, "applied", share) for p in fresh)
+            outcomes.extend((p, "duplicate", share) for p in repeated)
+        return alone
 
     async def _apply(self, conn: asyncpg.Connection, p: _Parsed,
                      dead: list[tuple[Consumer, Record, str, str]]) -> tuple[_Parsed, str, float]:
@@ -219,3 +291,20 @@ class BatchConsumer:
                 self.metrics.handled(p.record.topic, envelope.type, "retry").inc()
                 await asyncio.sleep(self.retry_delay_s * attempt)
         raise AssertionError("unreachable")
+
+
+async def _claim_many(conn: asyncpg.Connection, consumer: str, group: list[_Parsed]) -> tuple[list[_Parsed], list[_Parsed]]:
+    """(new, already applied) in one round trip: the inbox claim (runtime.inbox.claim) for many message ids."""
+    ids = list(dict.fromkeys(p.inbound.envelope.message_id for p in group))
+    rows = await conn.fetch("INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::uuid[]) "
+                            "ON CONFLICT DO NOTHING RETURNING message_id", consumer, ids)
+    new = {r["message_id"] for r in rows}
+    fresh, repeated = [], []
+    for p in group:
+        mid = p.inbound.envelope.message_id
+        if mid in new:
+            fresh.append(p)
+            new.discard(mid)  # a second record with the same id is a duplicate of the first
+        else:
+            repeated.append(p)
+    return fresh, repeated
