@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from contracts.topics import ISSUANCE_REQUESTS, issuance_responses
 from issuer.app import build as build_issuer
 from runtime.migrations import migrate, service_directories
+from runtime.outbox import kafka_producer
 from runtime.settings import Settings
 from runtime.topic_reader import read_until
 from tests.support.messages import sealed_request, wire
@@ -51,6 +52,9 @@ async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(data
     service = build_issuer(Settings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, data_dir=tmp_path))
     await service.start()
     try:
+        # The relay sends the outbox rows through the broker's own aiokafka producer (bench/README.md):
+        # if FastStream's internals move, this fails instead of the relay silently taking the slow path.
+        assert kafka_producer(service.broker) is not None
         request_id = f"IT-{uuid.uuid4().hex[:10]}"
         # Belgian numbers: the e2e tests issue French ones on the same broker, and numbers must never collide.
         body, headers, env = wire(sealed_request(request_id, nga="BE", issuing_association="BE-CCI-BXL"))
