@@ -31,7 +31,7 @@ from core.domain.cancellation import cancel
 from runtime.consumer import Inbound
 from runtime import trustlist
 from runtime.cose import SigningKey, public_jwk, sign_token
-from runtime.outbox import emit
+from runtime.outbox import add_many, emit, envelope_for
 from runtime.service import Clock
 
 PolicySource = Callable[[], PolicyBook]
@@ -228,12 +228,14 @@ class CoreHandlers:
                                               history.crossing_record(recorded, officer_id=c.officer_id,
                                                                       decided_at=c.decided_at), now)
             recorded = recorded.model_copy(update={"history_head": head})
-        env = await emit(conn, TRANSACTIONS.name, recorded, key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
-        await emit(conn, NOTIFICATION_REQUESTS.name, ConfirmationRequested(
+        confirm = ConfirmationRequested(
             confirmation_id=uuid4(), carnet_number=carnet.number,
             recipient_ids=[carnet.holder_id, *carnet.representative_ids], transaction_id=transaction_id, kind=kind,
             country=c.country, items=items, decision=decision, recorded_at=now,
-        ), key=carnet.number, producer=PRODUCER, cause=env)
+        )
+        env = envelope_for(recorded, key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
+        await add_many(conn, [(TRANSACTIONS.name, carnet.number, env, recorded), (NOTIFICATION_REQUESTS.name, carnet.number,
+                              envelope_for(confirm, key=carnet.number, producer=PRODUCER, cause=env), confirm)])
         self.metrics.transactions(kind.value, c.country, decision).inc()
         self.metrics.declaration_to_decision(kind.value, decision).observe(max((now - found["created_at"]).total_seconds(), 0.0))
 
@@ -290,14 +292,16 @@ class CoreHandlers:
             closes=domain.closed_reference(carnet, crossing), intended_use=crossing.intended_use,
             created_at=now,  # the service's clock, as for the transaction's recorded_at (submitted -> decided)
         )
-        submitted = await emit(conn, DECLARATIONS.name, DeclarationSubmitted(
+        submitted = DeclarationSubmitted(
             declaration_id=declaration_id, carnet_number=carnet.number, kind=kind, country=country,
             items=list(claims.items), sequence=sequence, declared_by=declared_by, transaction_code=claims.transaction_code,
-        ), key=carnet.number, producer=PRODUCER)
-        await emit(conn, DECLARATIONS.name, TokenIssued(
-            declaration_id=declaration_id, carnet_number=carnet.number, token_id=claims.token_id,
-            kid=self.signing_key.kid.hex(), expires_at=claims.expires_at,
-        ), key=carnet.number, producer=PRODUCER, cause=submitted)
+        )
+        issued = TokenIssued(declaration_id=declaration_id, carnet_number=carnet.number, token_id=claims.token_id,
+                             kid=self.signing_key.kid.hex(), expires_at=claims.expires_at)
+        env = envelope_for(submitted, key=carnet.number, producer=PRODUCER)
+        # Both in one round trip, in this order (the gateway files the declaration, then its token).
+        await add_many(conn, [(DECLARATIONS.name, carnet.number, env, submitted), (DECLARATIONS.name, carnet.number,
+                              envelope_for(issued, key=carnet.number, producer=PRODUCER, cause=env), issued)])
         return DeclarationCreated(declaration_id, carnet.number, kind, country, list(claims.items), sequence,
                                   claims.transaction_code, token, claims.expires_at)
 
