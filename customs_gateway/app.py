@@ -9,12 +9,14 @@ from typing import Any
 
 import asyncpg
 
+from contracts.messages import CancellationRefused, ItemLocationsChanged, TransactionCancelled
 from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS, TRANSACTIONS
 from customs_gateway.api import officer_router
 from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
 from customs_gateway.web import officer_pages
 from runtime import trustlist
+from runtime.consumer import Only
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
 
@@ -36,7 +38,8 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
 
     service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event,
                      ISSUANCE_EVENTS: handlers.issuance_event, DECLARATIONS: handlers.declaration_event,
-                     TRANSACTIONS: ledger_event})
+                     # Every crossing's TransactionRecorded passes by: no transaction, no inbox row for it.
+                     TRANSACTIONS: Only.of(ledger_event, ItemLocationsChanged, TransactionCancelled, CancellationRefused)})
     admin_token = settings.gateway_admin_token.get_secret_value() if settings.gateway_admin_token else None
     service.include(officer_router(handlers, lambda: service.pool, admin_token, cancellations))
     service.include(officer_pages(service.registry))

@@ -80,6 +80,27 @@ class WithBulk:
         await self.one(conn, inbound)
 
 
+@dataclass(frozen=True)
+class Only:
+    """A Handler that acts on some of its topic's message types only (`types`: their TYPE names).
+
+    The others are checked against the contract like every message (a bad one is still
+    dead-lettered) and then passed over without a transaction or an inbox row: they change nothing,
+    so there is nothing to deduplicate. The gateway reads the ledger's topic for two of its types;
+    every crossing's TransactionRecorded cost it a transaction."""
+
+    types: frozenset[str]
+    handler: Handler
+
+    @classmethod
+    def of(cls, handler: Handler, *payloads: type[Payload]) -> Only:
+        return cls(frozenset(p.TYPE for p in payloads), handler)
+
+    async def __call__(self, conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
+        if inbound.envelope.type in self.types:
+            await self.handler(conn, inbound)
+
+
 def parse(topic: Topic, headers: dict[str, Any], body: bytes) -> tuple[Envelope, Payload]:
     if len(body) > MAX_MESSAGE_BYTES:
         raise ContractViolation("too_large", f"payload of {len(body)} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
@@ -183,6 +204,7 @@ class BatchConsumer:
         dead: list[tuple[Consumer, Record, str, str]] = []
         now_ms = time.time() * 1000
         lags: dict[str, Any] = {}
+        passed_over: Counter[tuple[str, str]] = Counter()
         for r in records:
             if r.timestamp_ms and r.timestamp_ms > 0:  # -1: the broker gave none
                 if r.topic not in lags:
@@ -195,7 +217,12 @@ class BatchConsumer:
                 dead.append((consumer, r, exc.kind, str(exc)))
                 continue
             key = r.key.decode("utf-8", "replace") if r.key else None
+            if isinstance(consumer.handler, Only) and envelope.type not in consumer.handler.types:
+                passed_over[(r.topic, envelope.type)] += 1
+                continue
             parsed.append(_Parsed(consumer, r, Inbound(envelope, payload, r.topic, key)))
+        for labels, n in passed_over.items():
+            self.metrics.handled(*labels, "ignored").inc(n)
         outcomes: list[tuple[_Parsed, str, float]] = []
         if parsed:
             self.metrics.batch_size.observe(len(parsed))
