@@ -19,6 +19,7 @@ from core.history_api import history_router
 from core.lifecycle_api import lifecycle_router
 from core.policy_store import POLICY_FILE, PolicyStore, read_policy_book
 from runtime import trustlist
+from runtime.consumer import WithBulk
 from runtime.cose import load_or_create_signing_key
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
@@ -34,7 +35,9 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     policy = PolicyStore(service.registry, initial=read_policy_book(POLICY_FILE))
     handlers = CoreHandlers(CoreMetrics(service.registry), clock, timedelta(hours=settings.token_ttl_hours),
                             lambda: policy.book, functools.cache(lambda: trustlist.ensure_anchor(settings.anchor_key_path())))
-    service.consume({ISSUANCE_EVENTS: handlers.issuance_event, CUSTOMS_COMMITS: handlers.customs_event,
+    # Bulk issuance reaches the ledger in batches: new carnets in two statements (WithBulk).
+    service.consume({ISSUANCE_EVENTS: WithBulk(handlers.issuance_event, handlers.issuance_events),
+                     CUSTOMS_COMMITS: handlers.customs_event,
                      COUNTRY_POLICY: policy.policy_updated})
     # Raises WalletConfigError without the identity provider's key: no holder API without authentication.
     verifier = WalletVerifier.from_settings(settings.wallet_issuer_public_key_path, settings.wallet_audience, clock)

@@ -145,17 +145,43 @@ class CoreHandlers:
 
     # --- consumed messages -----------------------------------------------------------------
 
+    async def issuance_events(self, conn: asyncpg.Connection, batch: list[Inbound[Payload]]) -> None:
+        """Bulk issuance: a batch's new carnets in two statements, then the rest one by one, in order
+        (a duplicate or replacement always follows its original, which is then on file)."""
+        first: dict[str, Inbound[Payload]] = {}
+        again: list[Inbound[Payload]] = []  # a number twice in one batch: the second is compared, as later ones are
+        for i in batch:
+            if isinstance(i.payload, CarnetIssued) and i.payload.carnet_number in first:
+                again.append(i)
+            elif isinstance(i.payload, CarnetIssued):
+                first[i.payload.carnet_number] = i
+        created = await repo.insert_carnets(conn, [i.payload for i in first.values()])  # type: ignore[misc]
+        self.metrics.carnets.inc(len(created))
+        for number, i in first.items():
+            if number not in created:
+                await self._known_number(conn, i)  # type: ignore[arg-type]
+        for i in again:
+            await self._known_number(conn, i)  # type: ignore[arg-type]
+        for i in batch:
+            if not isinstance(i.payload, CarnetIssued):
+                await self.issuance_event(conn, i)
+
+    async def _known_number(self, conn: asyncpg.Connection, inbound: Inbound[CarnetIssued]) -> None:
+        p = inbound.payload
+        if await repo.carnet_identity(conn, p.carnet_number) != (p.holder_id, p.general_list_digest):
+            # R1: numbers are unique worldwide; a different carnet under a known number is an issuer
+            # fault. The first one stands; this one is refused loudly, never merged.
+            self.metrics.number_collisions.inc()
+            log.error("carnet number collision on %s (message %s, request %s): a different carnet already has "
+                      "this number; ignored", p.carnet_number, inbound.envelope.message_id, p.request_id)
+
     async def issuance_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
         p = inbound.payload
         if isinstance(p, CarnetIssued):
             if await repo.insert_carnet(conn, p):
                 self.metrics.carnets.inc()
-            elif await repo.carnet_identity(conn, p.carnet_number) != (p.holder_id, p.general_list_digest):
-                # R1: numbers are unique worldwide; a different carnet under a known number is an issuer
-                # fault. The first one stands; this one is refused loudly, never merged.
-                self.metrics.number_collisions.inc()
-                log.error("carnet number collision on %s (message %s, request %s): a different carnet already has "
-                          "this number; ignored", p.carnet_number, inbound.envelope.message_id, p.request_id)
+            else:
+                await self._known_number(conn, inbound)  # type: ignore[arg-type]
         elif isinstance(p, DuplicateCarnetIssued):
             await self._duplicate(conn, inbound, p)
         elif isinstance(p, ReplacementCarnetIssued):

@@ -32,6 +32,32 @@ async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued) -> bool:
     return bool(created)
 
 
+async def insert_carnets(conn: asyncpg.Connection, issued: list[CarnetIssued]) -> set[str]:
+    """Many new carnets with their items in two statements (bulk issuance); returns the numbers
+    created. A number already on file is left as it is, for the caller to compare (R1)."""
+    created = {r["carnet_number"] for r in await conn.fetch(
+        "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id,"
+        " representative_ids, general_list_digest, document, request_id)"
+        # Lists travel as JSON text: unnest cannot take arrays of differing lengths.
+        " SELECT u.n, u.home, ARRAY(SELECT jsonb_array_elements_text(u.countries::jsonb)), u.issued, u.expires, u.holder,"
+        "  ARRAY(SELECT jsonb_array_elements_text(u.reps::jsonb)), u.digest, u.doc::jsonb, u.req"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], $7::text[], $8::text[],"
+        "  $9::text[], $10::text[]) AS u(n, home, countries, issued, expires, holder, reps, digest, doc, req)"
+        " ON CONFLICT DO NOTHING RETURNING carnet_number",
+        [c.carnet_number for c in issued], [c.nga for c in issued], [json.dumps(c.countries) for c in issued],
+        [c.issue_date for c in issued], [c.expiry_date for c in issued], [c.holder_id for c in issued],
+        [json.dumps(c.representative_ids) for c in issued], [c.general_list_digest for c in issued],
+        [_document_json(c) for c in issued], [c.request_id for c in issued])}
+    items = [(c.carnet_number, i) for c in issued if c.carnet_number in created for i in c.items]
+    if items:
+        await conn.execute(
+            "INSERT INTO items (carnet_number, item_number, quantity, origin_country)"
+            " SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[])",
+            [n for n, _ in items], [i.item_number for _, i in items], [i.quantity for _, i in items],
+            [i.origin_country for _, i in items])
+    return created
+
+
 def _document_json(c: CarnetIssued) -> str | None:
     return c.document.model_dump_json() if c.document is not None else None
 

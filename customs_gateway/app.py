@@ -16,7 +16,7 @@ from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
 from customs_gateway.web import officer_pages
 from runtime import trustlist
-from runtime.consumer import Only
+from runtime.consumer import Only, WithBulk
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
 
@@ -37,7 +37,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         await cancellations.ledger_event(conn, inbound)
 
     service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event,
-                     ISSUANCE_EVENTS: handlers.issuance_event, DECLARATIONS: handlers.declaration_event,
+                     ISSUANCE_EVENTS: WithBulk(handlers.issuance_event, handlers.issuance_events), DECLARATIONS: handlers.declaration_event,
                      # Every crossing's TransactionRecorded passes by: no transaction, no inbox row for it.
                      TRANSACTIONS: Only.of(ledger_event, ItemLocationsChanged, TransactionCancelled, CancellationRefused)})
     admin_token = settings.gateway_admin_token.get_secret_value() if settings.gateway_admin_token else None

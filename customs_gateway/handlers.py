@@ -387,6 +387,16 @@ class GatewayHandlers:
 
     # --- carnets and declarations on file (issue 4) -------------------------------------------------------
 
+    async def issuance_events(self, conn: asyncpg.Connection, batch: list[Inbound[Payload]]) -> None:
+        """Bulk issuance: the batch's issued and replacement carnets filed in one statement, then the
+        duplicates, in order (a duplicate copies its original, filed before it)."""
+        await repo.insert_carnets_on_file(conn, [
+            i.payload.replacement if isinstance(i.payload, ReplacementCarnetIssued) else i.payload  # type: ignore[misc]
+            for i in batch if isinstance(i.payload, (CarnetIssued, ReplacementCarnetIssued))])
+        for i in batch:
+            if isinstance(i.payload, DuplicateCarnetIssued):
+                await self.issuance_event(conn, i)
+
     async def issuance_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
         p = inbound.payload
         if isinstance(p, CarnetIssued):

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from contracts.messages import CarnetIssued
 from customs_gateway.domain import CarnetOnFile, Office
 
 
@@ -148,6 +149,21 @@ async def insert_carnet_on_file(conn: asyncpg.Connection, number: str, home_coun
         "INSERT INTO carnets_on_file (carnet_number, home_country, countries, issue_date, expiry_date,"
         " general_list_digest, items) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT DO NOTHING",
         number, home_country, countries, issue_date, expiry_date, digest, json.dumps(items))
+
+
+async def insert_carnets_on_file(conn: asyncpg.Connection, carnets: list[CarnetIssued]) -> None:
+    """Many at once (bulk issuance), one statement; as `insert_carnet_on_file`, the first copy stays."""
+    await conn.execute(
+        "INSERT INTO carnets_on_file (carnet_number, home_country, countries, issue_date, expiry_date,"
+        " general_list_digest, items)"
+        " SELECT u.n, u.home, ARRAY(SELECT jsonb_array_elements_text(u.countries::jsonb)), u.issued, u.expires,"
+        "  u.digest, u.items::jsonb"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], $7::text[])"
+        "  AS u(n, home, countries, issued, expires, digest, items)"
+        " ON CONFLICT DO NOTHING",
+        [c.carnet_number for c in carnets], [c.nga for c in carnets], [json.dumps(c.countries) for c in carnets],
+        [c.issue_date for c in carnets], [c.expiry_date for c in carnets], [c.general_list_digest for c in carnets],
+        [json.dumps([i.model_dump() for i in c.items]) for c in carnets])
 
 
 async def copy_carnet_on_file(conn: asyncpg.Connection, original: str, duplicate: str) -> bool:
