@@ -252,7 +252,7 @@ async def commit_audited(conn: asyncpg.Connection, *, commit_id: UUID, token_id:
                          carnet_number: str, kind: str, country: str, items: list[int], office_id: str, officer_id: str,
                          decision: str, final_date: date | None, refusal_reason: str | None, decided_at: datetime,
                          action: str, detail: dict[str, Any], before: list[str], after: list[str]) -> bool:
-    """insert_commit and its audit row (outcome "posted", or "replayed" with "replay" among the mismatches and
+    """The commit row and its audit row (outcome "posted", or "replayed" with "replay" among the mismatches and
     no commit_id) in one statement. False when this token or code was already decided (a replayed QR)."""
     return bool(await conn.fetchval(
         "WITH c AS (INSERT INTO commits (commit_id, token_id, transaction_code, carnet_number, kind, country, items,"
