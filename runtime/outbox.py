@@ -32,20 +32,7 @@ def channel_for(schema: str) -> str:
 
 async def add(conn: asyncpg.Connection, topic: str, key: str | None, envelope: Envelope, payload: Payload) -> None:
     """Queue a message; it is published only if the caller's transaction commits."""
-    if envelope.type != payload.TYPE or envelope.schema_version != payload.VERSION:
-        raise ValueError(f"envelope {envelope.type}/v{envelope.schema_version} does not match {payload.TYPE}/v{payload.VERSION}")
-    # One round trip: the row and the wake-up of the relay (NOTIFY is transactional, delivered at
-    # commit and coalesced per transaction; the channel is named after the connection's schema).
-    await conn.execute(
-        "WITH row AS (INSERT INTO outbox (message_id, topic, key, headers, payload) "
-        "VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING 1) "
-        "SELECT pg_notify('outbox_' || current_schema(), '') FROM row",
-        envelope.message_id,
-        topic,
-        key.encode() if key is not None else None,
-        json.dumps(envelope.to_headers()),
-        payload.model_dump_json().encode(),
-    )
+    await add_many(conn, [(topic, key, envelope, payload)])
 
 
 async def emit(conn: asyncpg.Connection, topic: str, payload: Payload, *, key: str | None, producer: str,
@@ -72,8 +59,10 @@ Queued = tuple[str, "str | None", Envelope, Payload]
 async def add_many(conn: asyncpg.Connection, rows: list[Queued]) -> None:
     """Queue many messages in ONE round trip (a multi-row INSERT over arrays and one NOTIFY).
 
-    The rows get ids in list order, so the relay publishes them in that order. Bulk consumers
-    (issuer/bulk.py) use it: one statement per batch instead of one per message."""
+    The rows get ids in list order, so the relay publishes them in that order. NOTIFY is
+    transactional, delivered at commit and coalesced per transaction; the channel is named after
+    the connection's schema. Bulk consumers (issuer/bulk.py) use it: one statement per batch
+    instead of one per message."""
     if not rows:
         return
     for _, _, envelope, payload in rows:
