@@ -32,6 +32,14 @@ async def eventually(probe: Callable[[], Awaitable[Any]], done: Callable[[Any], 
         await asyncio.sleep(0.5)
 
 
+async def jobs_per_series(prom: LocalPrometheus) -> dict[str, set[str]]:
+    return {
+        name: {r["metric"]["job"] for r in await prom.query(f"count by (job) ({name})")}
+        for name in ("ata_outbox_backlog", "ata_outbox_oldest_age_seconds", "faststream_received_messages_total",
+                     "ata_consumer_lag_messages", "ata_dead_letter_messages", "ata_service_info")
+    }
+
+
 async def test_prometheus_sees_the_demo_scenario_move_the_key_series(kafka_bootstrap, database_url, tmp_path):
     binary = require("prometheus", "prometheus")
     started = time.monotonic()
@@ -47,11 +55,10 @@ async def test_prometheus_sees_the_demo_scenario_move_the_key_series(kafka_boots
                                         private_key_path(stack.data_dir), stack.admin_token, progress=lambda _: None)
             after = await eventually(lambda: key_series(prom),
                                      lambda s: (s["webhook deliveries"] or 0) >= 1 and (s["customs decisions recorded"] or 0) >= 1)
-            per_service = {
-                name: {r["metric"]["job"] for r in await prom.query(f"count by (job) ({name})")}
-                for name in ("ata_outbox_backlog", "ata_outbox_oldest_age_seconds", "faststream_received_messages_total",
-                             "ata_consumer_lag_messages", "ata_dead_letter_messages", "ata_service_info")
-            }
+            # the middleware's series appears on a service's first consumed message, and that service may not
+            # have been scraped since: wait for it rather than race the scrape interval
+            per_service = await eventually(lambda: jobs_per_series(prom),
+                                           lambda found: all(jobs == set(SERVICES) for jobs in found.values()))
             kafka_measured = await prom.query('ata_observability_refresh_seconds{source="kafka"}')
             rules = await prom.rules()
             firing = [r["metric"]["alertname"] for r in await prom.query('ALERTS{alertstate="firing"}')]
