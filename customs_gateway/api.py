@@ -400,8 +400,9 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
     @router.post("/scans/image", response_model=ScanOut, responses={**problems, 400: {"model": Problem}})
     async def scan_image(who: SessionOfficer = officer, image: UploadFile = File(description="PNG or JPEG photo of the QR")) -> Response:
         try:
-            # Up to half a second of CPU for a hard photo (decoder fallbacks): off the event loop, so
-            # other officers' requests and the Kafka consumer's heartbeats are not held up.
+            # Tens of milliseconds for a hard photo (decoder fallbacks): off the event loop, so other
+            # officers' requests and the Kafka consumer's heartbeats are not held up (zxing-cpp
+            # releases the GIL while it reads).
             found = await asyncio.to_thread(decode_qr_image, await image.read())
         except QrDecodeError as exc:
             raise HTTPException(400, detail={"reason": "no_qr", "message": str(exc)}) from exc

@@ -1,4 +1,4 @@
-"""QR codes for declaration tokens: rendering (segno) and reading back from photos (zbar).
+"""QR codes for declaration tokens: rendering (segno) and reading back from photos (zxing-cpp).
 
 Error correction M without boosting keeps the symbol version predictable from the token
 length alone, which is what the size budget in the tests relies on; M still survives a
@@ -19,35 +19,33 @@ from runtime.cose import PREFIX
 _ERROR_LEVEL = "m"
 # Only formats a phone camera or scanner app produces; fewer Pillow decoders, less attack surface.
 _IMAGE_FORMATS = ("PNG", "JPEG")
-# zbar reads a QR seen head-on or rotated, but its grid fit gives up on a keystoned one (a
-# photo taken at a tilt: with corners 10 % off it reads fewer than half) and is brittle on noisy or
-# blurred small modules. When the image as sent yields nothing it gets up to ten more passes, each
-# pre-warped by a keystone that undoes much of a camera's tilt in one direction. zbar's time grows
-# with the pixels, so the cheap passes come first: at half scale (a quarter of the pixels; the
-# averaging also smooths sensor noise and JPEG blocking) and at two thirds, then at full scale
-# sharpened (defocus) with a +-10 % keystone, or as sent with a +-25 % one. The order is the
-# greedy best rescues-per-millisecond on bench/qr_images.py seeds 8 and 9 (400 photos), checked
-# on seed 7: it reads as many photos as the former order (smoothed, then the nine full-scale
-# passes) in about half the time for the hard ones (bench/README.md). An image that decodes as
-# sent costs nothing more; one that holds no QR at all costs about seven full zbar passes.
+# zxing-cpp reads the photo as sent with its local-average binariser (it tries rotations, inverted
+# symbols and its own downscaled copies); that reads about 95 % of bench/qr_images.py's degraded
+# photos in 1-3 ms. A photo it misses gets up to six more passes, each a few milliseconds: the
+# global-histogram binariser (uneven light defeats a local threshold less often than a global one
+# only on small symbols), the photo sharpened (defocus), and sharpened or reduced copies pre-warped
+# by a keystone that undoes much of a camera's tilt in one direction. The order is the greedy best
+# rescues-per-millisecond on seeds 8 and 9 (400 photos), checked on seed 7 (bench/README.md).
+# A photo with no QR at all costs every pass, about 25 ms for a 1,600-pixel one.
 _SHARPEN = ImageFilter.UnsharpMask(radius=2, percent=200, threshold=0)
-# (scale, sharpened, keystone strength x, y): see _fallbacks.
-_FALLBACKS: tuple[tuple[str, bool, float, float], ...] = (
-    ("half", False, 0.0, 0.2), ("half", False, 0.0, -0.2), ("two_thirds", False, -0.2, 0.0),
-    ("full", True, 0.0, -0.2), ("full", False, -0.5, 0.0), ("full", False, 0.5, 0.0),
-    ("full", True, 0.0, 0.2), ("full", False, 0.0, 0.5), ("full", False, 0.0, -0.5), ("full", True, -0.2, 0.0),
+# (scale, sharpened, keystone strength x, y, global-histogram binariser): see _passes.
+_FALLBACKS: tuple[tuple[float, bool, float, float, bool], ...] = (
+    (1.0, False, 0.0, 0.0, True), (1.0, True, 0.0, 0.0, False), (2 / 3, False, 0.2, 0.0, True),
+    (1.0, True, 0.0, 0.5, False), (1.0, True, -0.2, 0.0, True), (1.0, True, 0.5, 0.0, False),
+    (1.0, True, -0.5, 0.0, False),
 )
-# A phone photo is 12 MP or more while zbar needs only ~3 pixels a module: larger photos are read
-# at a reduced size whose long side stays at least this (a version-10 symbol filling a tenth of
-# the frame's width still gets ~3 px a module), a JPEG reduced by its decoder for almost nothing.
+# A phone photo is 12 MP or more while a QR reader needs only ~3 pixels a module: larger photos are
+# read at a reduced size whose long side stays at least this (a version-10 symbol filling a tenth
+# of the frame's width still gets ~3 px a module), a JPEG reduced by its decoder for almost nothing.
 MAX_SIDE = 1600
+
 
 class QrDecodeError(ValueError):
     """The bytes are not a readable image, or no QR code was found in it."""
 
 
 class QrDecoderUnavailable(RuntimeError):
-    """The zbar shared library that pyzbar wraps is not installed."""
+    """zxing-cpp, the QR reader, is not installed (services that never read images do not need it)."""
 
 
 def _make(data: str) -> segno.QRCode:
@@ -83,35 +81,33 @@ def qr_version(data: str) -> int:
 
 
 def decode_qr_image(image_bytes: bytes) -> list[str]:
-    """Every QR code found in a PNG or JPEG image, as text, in the order zbar reports them."""
+    """Every QR code found in a PNG or JPEG image, as text, in the order the reader reports them."""
     try:
-        # Imported here because loading pyzbar loads libzbar, which is an OS package:
-        # services that never read images must not need it.
-        from pyzbar import pyzbar
-    except ImportError as exc:
-        raise QrDecoderUnavailable(
-            "reading QR images needs the zbar shared library: apt-get install libzbar0"
-        ) from exc
-
-    try:
-        gray = _grey(image_bytes)
+        gray = grey_image(image_bytes)
     # Pillow reports unreadable or hostile input through several exception types.
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise QrDecodeError(f"not a readable PNG or JPEG image: {exc}") from exc
-
-    symbols = [pyzbar.ZBarSymbol.QRCODE]
-    found = pyzbar.decode(gray, symbols=symbols)
-    if not found:
-        for attempt in _fallbacks(gray):
-            found = pyzbar.decode(attempt, symbols=symbols)
-            if found:
-                break
-    if not found:
-        raise QrDecodeError("no QR code found in the image")
-    return [symbol.data.decode("utf-8", errors="replace") for symbol in found]
+    for attempt, histogram in _passes(gray):
+        found = read_qr(attempt, global_histogram=histogram)
+        if found:
+            return found
+    raise QrDecodeError("no QR code found in the image")
 
 
-def _grey(image_bytes: bytes) -> Image.Image:
+def read_qr(gray: Image.Image, *, global_histogram: bool = False) -> list[str]:
+    """One zxing-cpp pass over a grey image: the QR codes it reads, as text."""
+    try:
+        # Imported here: only the gateway and the tools that read photos load the native reader.
+        import zxingcpp
+    except ImportError as exc:
+        raise QrDecoderUnavailable("reading QR images needs zxing-cpp: pip install zxing-cpp") from exc
+    binarizer = zxingcpp.Binarizer.GlobalHistogram if global_histogram else zxingcpp.Binarizer.LocalAverage
+    found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode, binarizer=binarizer,
+                                   text_mode=zxingcpp.TextMode.Plain)
+    return [symbol.text for symbol in found]
+
+
+def grey_image(image_bytes: bytes) -> Image.Image:
     """The image in grey levels, a large one reduced so that its long side stays >= MAX_SIDE."""
     with Image.open(io.BytesIO(image_bytes), formats=_IMAGE_FORMATS) as image:
         width, height = image.size
@@ -125,21 +121,18 @@ def _grey(image_bytes: bytes) -> Image.Image:
     return gray.reduce(factor) if factor >= 2 else gray
 
 
-def _fallbacks(gray: Image.Image) -> Iterator[Image.Image]:
-    """Variants of an image zbar could not read, made lazily, cheapest rescues first."""
-    scaled = {"full": gray}
-    sharp: Image.Image | None = None
-    for scale, sharpened, gx, gy in _FALLBACKS:
-        if scale not in scaled:
-            den = 2 if scale == "half" else 3
-            num = 1 if scale == "half" else 2
-            scaled[scale] = gray.resize((max(1, gray.width * num // den), max(1, gray.height * num // den)),
-                                        Image.Resampling.BOX)
-        base = scaled[scale]
-        if sharpened:
-            sharp = sharp or gray.filter(_SHARPEN)
-            base = sharp
-        yield _keystone(base, gx, gy)
+def _passes(gray: Image.Image) -> Iterator[tuple[Image.Image, bool]]:
+    """The image as sent, then the variants of _FALLBACKS, made lazily, cheapest rescues first."""
+    yield gray, False
+    bases: dict[tuple[float, bool], Image.Image] = {(1.0, False): gray}
+    for scale, sharpened, gx, gy, histogram in _FALLBACKS:
+        if (scale, False) not in bases:
+            size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
+            bases[scale, False] = gray.resize(size, Image.Resampling.BOX)
+        if (scale, sharpened) not in bases:
+            bases[scale, sharpened] = bases[scale, False].filter(_SHARPEN)
+        base = bases[scale, sharpened]
+        yield (_keystone(base, gx, gy) if gx or gy else base), histogram
 
 
 def _keystone(image: Image.Image, gx: float, gy: float) -> Image.Image:

@@ -1,7 +1,7 @@
 """The demo scenario: one carnet from an NGA's issuance request to a confirmation pushed to the holder.
 
 It acts as every outside party would: the NGA (Kafka topics), the holder (core HTTP API and a
-webhook receiver), the officer (a QR image decoded with pyzbar, then the gateway's HTTP API).
+webhook receiver), the officer (a QR image read back with zxing-cpp, then the gateway's HTTP API).
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
             scanned = decode_qr_image(png_path.read_bytes())
             if scanned != [declaration["token"]]:
                 raise RuntimeError("the QR image did not decode to the token")
-            steps.done("QR image decoded with pyzbar", scanned[0][:24] + "...")
+            steps.done("QR image read back with zxing-cpp", scanned[0][:24] + "...")
 
             r = await http.post(f"{endpoints['customs_gateway']}/v1/commits", headers=officer,
                                 json={"token": scanned[0], "decision": "committed"})

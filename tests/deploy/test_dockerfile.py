@@ -1,4 +1,4 @@
-"""deploy/Dockerfile without Docker: two stages, every installed package copied, libzbar0 for pyzbar, a numeric
+"""deploy/Dockerfile without Docker: two stages, every installed package copied, a numeric
 non-root user, `python -m <service>` as the entrypoint (issue 8 item 5). The build itself needs a Docker host."""
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ def test_every_package_pyproject_installs_is_copied_into_the_build():
     assert all((ROOT / p).is_dir() for p in packages)
 
 
-def test_runtime_stage_has_zbar_a_numeric_user_and_python_m():
+def test_runtime_stage_has_a_numeric_user_and_python_m():
     runtime = instructions("runtime")
-    assert any("apt-get install" in line and "libzbar0" in line for line in runtime)
     user = [line.split()[1] for line in runtime if line.startswith("USER ")]
     assert user and all(u.split(":")[0].isdigit() and u.split(":")[0] != "0" for u in user)
     entrypoint = [json.loads(line.removeprefix("ENTRYPOINT ")) for line in runtime if line.startswith("ENTRYPOINT ")]

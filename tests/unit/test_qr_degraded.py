@@ -42,7 +42,7 @@ def test_every_read_is_the_exact_token_that_verifies(result):
     assert result["decoded"] + result["not_found"] == COUNT
 
 
-def test_the_fallback_passes_read_photos_a_single_zbar_pass_misses(result):
+def test_the_fallback_passes_read_photos_a_single_reader_pass_misses(result):
     assert result["decoded"] > result["first_pass_decoded"]
 
 
