@@ -7,8 +7,8 @@ holder app's own PNG (GET .../qr.png) is timed apart as the screenshot case.
 Latency is measured one request at a time (what one officer waits); ops/s with a few officers'
 requests in flight together.
 
-The token requests go through aiohttp, on their own keep-alive connections: httpx spent ~2.5-3.4 ms
-of the load generator's CPU per request on this 2-core machine (aiohttp ~0.6-0.9 ms, a bare
+The token requests go through aiohttp, on their own keep-alive connections: httpx spent ~2.5-3.7 ms
+of the load generator's CPU per request on this 2-core machine (aiohttp ~0.5-1.0 ms, a bare
 HTTP/1.1 client ~0.3 ms; bench/README.md, round 3), as much as the gateway's whole scan, and on two
 shared cores that CPU is taken from the gateway too. The figure should be the gateway's. httpx's
 one-at-a-time figures are kept next to it (`verify_token_httpx_*`) for comparison with earlier runs.
