@@ -350,8 +350,6 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
         return [{**dict(r), "detail": json.loads(r["detail"])}
                 for r in rows]
 
-    router.include_router(admin)
-
     # --- sessions -------------------------------------------------------------------------
 
     @router.post("/sessions", status_code=201, responses={401: {"model": Problem}, 423: {"model": Problem}})
@@ -442,6 +440,8 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
 
     if cancellations is not None:
         _cancellation_routes(router, cancellations, pool_of, officer, problems)
+    # Last: routes are matched in order, and every scan and commit used to be tried against the admin routes first.
+    router.include_router(admin)
     return router
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
@@ -51,6 +52,19 @@ async def _raw_body(message: Any) -> Any:
 BATCH_OPTIONS: dict[str, Any] = {"batch": True, "max_records": 250, "batch_timeout_ms": 10}
 
 
+def settle_heap() -> int:
+    """Collect once, then move every object alive after startup out of the collector's sight (gc.freeze).
+
+    A started service holds ~110,000 tracked objects that live as long as the process (modules, FastAPI's
+    routes and pydantic schemas, the broker): a full collection walks them all, 100-190 ms measured in the
+    gateway at startup, and one can fall on any request once the caches have grown. Frozen, they are never
+    walked again. Only run() calls this: a test process starts many services, and frozen garbage is never freed.
+    Answers how many objects were frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 class Service:
     def __init__(self, name: str, settings: Settings, migrations: Path, *, clock: Clock = utc_now,
                  title: str | None = None, schema: str | None = None) -> None:
@@ -77,6 +91,7 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
         self.relay: OutboxRelay | None = None
         self.ready = False
+        self._settle_heap = False  # run() sets it: see settle_heap
         #: Service-specific objects (handlers, caches) that tests and routes reach.
         self.state: dict[str, Any] = {}
         self.http = FastAPI(title=title or name, version="1", lifespan=self._lifespan)
@@ -137,6 +152,8 @@ class Service:
         self._spawn("outbox-relay", self.relay.run)
         for fn in self._background:
             self._spawn(fn.__name__, fn)
+        if self._settle_heap:
+            log.info("%s: %d objects frozen after startup", self.name, settle_heap())
         self.ready = True
         log.info("%s ready", self.name)
 
@@ -195,6 +212,7 @@ class Service:
     def run(self) -> None:
         import uvicorn
 
+        self._settle_heap = True
         logging.basicConfig(
             level=self.settings.log_level.upper(),
             format=f"%(asctime)s {self.name} %(levelname)s %(name)s: %(message)s",
