@@ -5,7 +5,9 @@ caller, one metric child per topic per relay batch. Idempotency depends on these
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -102,3 +104,23 @@ async def test_add_many_refuses_bodies_that_do_not_line_up(service: Service):
         with pytest.raises(ValueError, match="does not match"):
             await add_many(conn, [("t", "k", env, CarnetIssued.model_construct())])
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_an_issued_carnets_outbox_row_stays_inline_and_a_huge_one_still_fits(service: Service):
+    """An issued carnet's event (~2.3 KB with its sealed document) is stored in the heap page, not
+    compressed and moved to TOAST chunks (runtime/migrations/0002); a row far larger than a page
+    is still stored, out of line, and read back whole."""
+    env = Envelope(type=REJECTED.TYPE, producer="issuer")
+    # random base64, as a sealed document's ciphertext is: nothing for PostgreSQL to compress
+    body = b'{"x": "' + base64.urlsafe_b64encode(random.Random(1).randbytes(1700)) + b'"}'
+    huge = b'{"x": "' + base64.urlsafe_b64encode(random.Random(2).randbytes(400_000)) + b'"}'
+    async with service.pool.acquire() as conn:
+        toast = await conn.fetchval("SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'outbox'::regclass")
+        async with conn.transaction():
+            await add_many(conn, [("t", "a", env, REJECTED)], [body])
+        assert await conn.fetchval(f"SELECT count(*) FROM {toast}") == 0
+        async with conn.transaction():
+            await add_many(conn, [("t", "b", Envelope(type=REJECTED.TYPE, producer="issuer"), REJECTED)], [huge])
+        assert await conn.fetchval(f"SELECT count(*) FROM {toast}") > 0
+        stored = await conn.fetch("SELECT payload FROM outbox ORDER BY id")
+    assert [bytes(r["payload"]) for r in stored] == [body, huge]
