@@ -6,8 +6,10 @@ its holder as the NGA's side does (sealing time is reported apart), publishes th
 `ata.issuance.requests.v1` and reads the answers from `ata.issuance.responses.fr.v1`. The figure
 is carnets per second from the first request sent to the last answer read, with the CPU seconds
 per 1,000 carnets of each process (psutil; PostgreSQL with its backends) and the load average
-at start and end, since the machine is shared. Results go to bench/results/issuance.json (or
---out); BENCH_ROOT keeps the servers' logs.
+at start and end, since the machine is shared. Before publishing, the stack's idle CPU is
+measured (--idle-s, default 5 s: consumers polling the broker cost CPU per second, not per
+carnet), and `cpu_s_per_1000_above_idle` subtracts it over the timed window. Results go to
+bench/results/issuance.json (or --out); BENCH_ROOT keeps the servers' logs.
 """
 
 from __future__ import annotations
