@@ -6,8 +6,10 @@ its holder as the NGA's side does (sealing time is reported apart), publishes th
 `ata.issuance.requests.v1` and reads the answers from `ata.issuance.responses.fr.v1`. The figure
 is carnets per second from the first request sent to the last answer read, with the CPU seconds
 per 1,000 carnets of each process (psutil; PostgreSQL with its backends) and the load average
-at start and end, since the machine is shared. Results go to bench/results/issuance.json (or
---out); BENCH_ROOT keeps the servers' logs.
+at start and end, since the machine is shared. Before publishing, the stack's idle CPU is
+measured (--idle-s, default 5 s: consumers polling the broker cost CPU per second, not per
+carnet), and `cpu_s_per_1000_above_idle` subtracts it over the timed window. Results go to
+bench/results/issuance.json (or --out); BENCH_ROOT keeps the servers' logs.
 """
 
 from __future__ import annotations
@@ -66,7 +68,19 @@ async def issue(bootstrap: str, sealed: list[SealedIssuanceRequested], console: 
         return summary, time.perf_counter() - first
 
 
-async def run(count: int, services: tuple[str, ...], port_offset: int, console: Console) -> dict[str, object]:
+async def idle_cores(monitor: Monitor, seconds: float) -> dict[str, float]:
+    """Cores each process uses with the stack up and nothing to do (none measured if `seconds` <= 0)."""
+    if seconds <= 0:
+        return {}
+    await asyncio.sleep(2)  # the consumers' group joins and first fetches settle
+    before = monitor.cpu()
+    await asyncio.sleep(seconds)
+    after = monitor.cpu()
+    return {name: round((after[name] - before[name]) / seconds, 4) for name in before}
+
+
+async def run(count: int, services: tuple[str, ...], port_offset: int, console: Console,
+              idle_s: float = 5.0) -> dict[str, object]:
     sealed, seal_s = bench_carnets(count)
     ports = {name: 8101 + i + port_offset for i, name in enumerate(SERVICES) if name in services}
     with tempfile.TemporaryDirectory(prefix="ata-bench-") as tmp:
@@ -78,17 +92,25 @@ async def run(count: int, services: tuple[str, ...], port_offset: int, console: 
             pids |= {"kafka": stack.kafka.pid, "postgres": stack.postgres.pid}  # type: ignore[union-attr]
             console.print(f"pids: {pids}")
             monitor = Monitor(pids)  # type: ignore[arg-type]
+            idle = await idle_cores(monitor, idle_s)
             load_start = os.getloadavg()
             cpu0 = monitor.cpu() | {"bench_client": _own_cpu()}
             summary, elapsed = await issue(stack.kafka_bootstrap, sealed, console)
             # CPU per process is less sensitive to the machine's other load than the wall-clock rate;
             # the client's own (producing and reading, not its children) shows whether it is the limit.
-            cpu = per_thousand(cpu0, monitor.cpu() | {"bench_client": _own_cpu()}, count)
+            cpu1 = monitor.cpu() | {"bench_client": _own_cpu()}
+            cpu = per_thousand(cpu0, cpu1, count)
             load_end = os.getloadavg()
+    # The stack burns CPU with nothing to do (consumers' fetches every ATA_KAFKA_FETCH_MAX_WAIT_MS,
+    # answered by the broker): a cost per second, not per carnet. Above idle = the carnets' own.
+    above = {name: round(cpu[name] - idle[name] * elapsed * 1000 / count, 3) for name in idle} if idle else {}
     return {
         "count": count, "issued": len(summary.issued), "rejected": len(summary.rejected),
         "seconds_first_request_to_last_answer": round(elapsed, 2), "carnets_per_second": round(count / elapsed, 1),
-        "cpu_s_per_1000": cpu, "load_average_at_start": load_start, "load_average_at_end": load_end,
+        "cpu_s_per_1000": cpu, "idle_cores": idle, "cpu_s_per_1000_above_idle": above,
+        "cpu_ms_per_carnet_stack": round(sum(v for k, v in cpu.items() if k != "bench_client"), 3),
+        "cpu_ms_per_carnet_stack_above_idle": round(sum(above.values()), 3) if above else None,
+        "load_average_at_start": load_start, "load_average_at_end": load_end,
         "sealing_seconds_client_side": round(seal_s, 2), "services": list(services),
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "command": f"python -m bench.issuance --count {count} --services {','.join(services)}",
@@ -105,11 +127,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--services", default=",".join(SERVICES), help="services to run (the issuer is required)")
     parser.add_argument("--port-offset", type=int, default=300, help="keeps clear of a stack on the default ports")
+    parser.add_argument("--idle-s", type=float, default=5.0,
+                        help="seconds of idle CPU measured before publishing (0: none); subtracted in *_above_idle")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON result goes")
     args = parser.parse_args()
     console = Console(stderr=True)
     services = tuple(s for s in args.services.split(",") if s)
-    result = asyncio.run(run(args.count, services, args.port_offset, console))
+    result = asyncio.run(run(args.count, services, args.port_offset, console, args.idle_s))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     console.print(json.dumps(result, indent=2))

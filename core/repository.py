@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from pydantic_core import to_json
 
 from contracts.kinds import DeclarationKind
 from contracts.messages import CarnetIssued, Reason
@@ -44,9 +45,10 @@ async def insert_carnets(conn: asyncpg.Connection, issued: list[CarnetIssued]) -
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], $7::text[], $8::text[],"
         "  $9::text[], $10::text[]) AS u(n, home, countries, issued, expires, holder, reps, digest, doc, req)"
         " ON CONFLICT DO NOTHING RETURNING carnet_number",
-        [c.carnet_number for c in issued], [c.nga for c in issued], [json.dumps(c.countries) for c in issued],
+        # pydantic-core writes the JSON lists at a few times json.dumps' speed (bulk issuance).
+        [c.carnet_number for c in issued], [c.nga for c in issued], [to_json(c.countries).decode() for c in issued],
         [c.issue_date for c in issued], [c.expiry_date for c in issued], [c.holder_id for c in issued],
-        [json.dumps(c.representative_ids) for c in issued], [c.general_list_digest for c in issued],
+        [to_json(c.representative_ids).decode() for c in issued], [c.general_list_digest for c in issued],
         [_document_json(c) for c in issued], [c.request_id for c in issued])}
     items = [(c.carnet_number, i) for c in issued if c.carnet_number in created for i in c.items]
     if items:

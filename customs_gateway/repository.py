@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from pydantic_core import to_json
 
 from contracts.messages import CarnetIssued
 from customs_gateway.domain import CarnetOnFile, Office
@@ -161,9 +162,10 @@ async def insert_carnets_on_file(conn: asyncpg.Connection, carnets: list[CarnetI
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], $7::text[])"
         "  AS u(n, home, countries, issued, expires, digest, items)"
         " ON CONFLICT DO NOTHING",
-        [c.carnet_number for c in carnets], [c.nga for c in carnets], [json.dumps(c.countries) for c in carnets],
+        # pydantic-core writes the JSON (lists of str, the items' models) at a few times json.dumps' speed.
+        [c.carnet_number for c in carnets], [c.nga for c in carnets], [to_json(c.countries).decode() for c in carnets],
         [c.issue_date for c in carnets], [c.expiry_date for c in carnets], [c.general_list_digest for c in carnets],
-        [json.dumps([i.model_dump() for i in c.items]) for c in carnets])
+        [to_json(c.items).decode() for c in carnets])
 
 
 async def copy_carnet_on_file(conn: asyncpg.Connection, original: str, duplicate: str) -> bool:

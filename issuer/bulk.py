@@ -77,19 +77,24 @@ async def _issue_or_reject(h: IssuerHandlers, conn: asyncpg.Connection, fresh: l
     for pos, carnet in carnets.items():
         answers[pos] = (carnet.carnet_number, carnet.model_copy(update={"document": None}))
     await repo.insert_carnets(conn, [carnets[pos] for pos in sorted(carnets)])
-    rows = [(req.nga, req.request_id, "issued" if answers[pos][0] else "rejected", *answers[pos])
-            for pos, (req, _) in enumerate(fresh)]
-    await repo.record_answers(conn, rows)
+    # Each answer serialised once: the stored answer (R5/R6 repeats get it again) and its outbox row.
+    answer_json = {pos: answer.model_dump_json() for pos, (_, answer) in answers.items()}
+    await repo.record_answers(conn, [
+        (req.nga, req.request_id, "issued" if answers[pos][0] else "rejected", answers[pos][0], answers[pos][1].TYPE,
+         answer_json[pos]) for pos, (req, _) in enumerate(fresh)])
     queued: list[Queued] = []
+    bodies: list[bytes | None] = []
     for nga, n in Counter(carnet.nga for carnet in carnets.values()).items():
         h.metrics.issued(nga).inc(n)
     for pos, (req, cause) in enumerate(fresh):
         number, answer = answers[pos]
         if number is not None:  # the ledger's event carries the sealed document; the NGA's answer does not
             queued.append(_queued(ISSUANCE_EVENTS.name, carnets[pos], number, cause, number))
+            bodies.append(None)
         queued.append(_queued(issuance_responses(req.nga).name, answer, req.request_id, cause,
                               answer_subject(answer, req.request_id)))
-    await add_many(conn, queued)
+        bodies.append(answer_json[pos].encode())
+    await add_many(conn, queued, bodies)
 
 
 def _queued(topic: str, payload: Payload, key: str, cause: Envelope, subject: str) -> Queued:

@@ -124,14 +124,15 @@ async def insert_carnets(conn: asyncpg.Connection, carnets: list[CarnetIssued]) 
     )
 
 
-async def record_answers(conn: asyncpg.Connection, answers: list[tuple[str, str, str, str | None, Payload]]) -> None:
-    """(nga, request_id, outcome, carnet_number, answer) rows, as `record_answer` writes one."""
+async def record_answers(conn: asyncpg.Connection, answers: list[tuple[str, str, str, str | None, str, str]]) -> None:
+    """(nga, request_id, outcome, carnet_number, answer type, answer JSON) rows, as `record_answer` writes one.
+
+    The answer comes serialised: the same JSON is the body of its outbox row (issuer/bulk.py)."""
     if not answers:
         return
     await conn.execute(
         "INSERT INTO requests (nga, request_id, outcome, carnet_number, response_type, response)"
         " SELECT n, r, o, c, t, a::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
         " AS u(n, r, o, c, t, a)",
-        *map(list, zip(*((nga, rid, outcome, number, a.TYPE, a.model_dump_json())
-                         for nga, rid, outcome, number, a in answers))),
+        *map(list, zip(*answers)),
     )

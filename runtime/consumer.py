@@ -26,7 +26,7 @@ from contracts.envelope import Envelope, EnvelopeError
 from contracts.messages import MESSAGE_TYPES, Payload
 from contracts.topics import Topic
 from runtime import inbox
-from runtime.metrics import RuntimeMetrics
+from runtime.metrics import RuntimeMetrics, observe_many
 
 log = logging.getLogger(__name__)
 
@@ -203,13 +203,11 @@ class BatchConsumer:
         parsed: list[_Parsed] = []
         dead: list[tuple[Consumer, Record, str, str]] = []
         now_ms = time.time() * 1000
-        lags: dict[str, Any] = {}
+        lags: dict[str, list[float]] = {}
         passed_over: Counter[tuple[str, str]] = Counter()
         for r in records:
             if r.timestamp_ms and r.timestamp_ms > 0:  # -1: the broker gave none
-                if r.topic not in lags:
-                    lags[r.topic] = self.metrics.consume_lag(r.topic)
-                lags[r.topic].observe(max(0.0, (now_ms - r.timestamp_ms) / 1000))
+                lags.setdefault(r.topic, []).append(max(0.0, (now_ms - r.timestamp_ms) / 1000))
             consumer = self.consumers[r.topic]
             try:
                 envelope, payload = parse(consumer.topic, r.headers, r.body)
@@ -221,6 +219,8 @@ class BatchConsumer:
                 passed_over[(r.topic, envelope.type)] += 1
                 continue
             parsed.append(_Parsed(consumer, r, Inbound(envelope, payload, r.topic, key)))
+        for topic, seconds in lags.items():  # one labelled child and one increment per bucket, per topic
+            observe_many(self.metrics.consume_lag(topic), seconds)
         for labels, n in passed_over.items():
             self.metrics.handled(*labels, "ignored").inc(n)
         outcomes: list[tuple[_Parsed, str, float]] = []
@@ -248,13 +248,12 @@ class BatchConsumer:
         counts = Counter((p.record.topic, p.inbound.envelope.type, outcome) for p, outcome, _ in outcomes)
         for labels, n in counts.items():
             self.metrics.handled(*labels).inc(n)
-        histograms: dict[str, Any] = {}
+        handled: dict[str, list[float]] = {}
         for p, outcome, seconds in outcomes:
             if outcome != "dead_lettered":
-                topic = p.record.topic
-                if topic not in histograms:
-                    histograms[topic] = self.metrics.handle_seconds(topic)
-                histograms[topic].observe(seconds)
+                handled.setdefault(p.record.topic, []).append(seconds)
+        for topic, times in handled.items():
+            observe_many(self.metrics.handle_seconds(topic), times)
 
     async def _apply_bulk(self, conn: asyncpg.Connection, parsed: list[_Parsed],
                           outcomes: list[tuple[_Parsed, str, float]]) -> list[_Parsed]:

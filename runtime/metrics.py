@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter as Counter_
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -45,3 +49,28 @@ class RuntimeMetrics:
         )
         self.info = Gauge("ata_service_info", "Always 1; labels say which service this is.", list(labels), registry=registry)
         self.info.labels(**labels).set(1)
+
+
+def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
+    """`histogram.observe(v)` for every v, with one increment per bucket instead of one per value.
+
+    A batch of 250 records made ~1,000 single observations in the issuer (lag, handling time,
+    outbox delay), each a lock and a bucket walk: ~4 % of its CPU under bulk issuance
+    (bench/README.md, round 3). Same samples as observing one by one (test); falls back to that
+    if prometheus_client's histogram internals ever change shape."""
+    bounds, buckets, total = (getattr(histogram, a, None) for a in ("_upper_bounds", "_buckets", "_sum"))
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for v in values:
+            histogram.observe(v)
+        return
+    counts: Counter_[int] = Counter_()
+    amount = 0.0
+    for v in values:
+        amount += v
+        if v == v:  # NaN falls in no bucket in observe(), only in the sum
+            counts[bisect_left(bounds, v)] += 1  # the first bucket whose bound is >= v, as observe() picks
+    if not counts and amount == 0:
+        return
+    total.inc(amount)
+    for i, n in counts.items():
+        buckets[i].inc(n)

@@ -227,3 +227,23 @@ def test_is_valid_carnet_number_refuses_bad_shapes():
     assert not is_valid_carnet_number(good + "0")
     assert not is_valid_carnet_number("F1" + good[2:])
     assert not is_valid_carnet_number(good[:5] + "X" + good[6:])
+
+
+# --- the issued carnet, built without re-validation ----------------------------------------------
+
+
+def test_r1_r3_issued_sealed_is_exactly_the_validated_carnet():
+    """issued_sealed skips pydantic's re-validation (bulk issuance): what it builds must be what
+    validation would give, field for field and byte for byte on the wire (R1 number, R3 list)."""
+    from contracts.messages import CarnetIssued
+    from issuer.domain import issued_sealed
+    from tests.support.messages import sealed_request
+
+    req = sealed_request("REQ-9")
+    carnet = issued_sealed(req, carnet_number("FR", 2026, 17))
+    validated = CarnetIssued.model_validate(carnet.model_dump())
+    assert carnet == validated
+    assert carnet.model_dump_json() == validated.model_dump_json()
+    assert CarnetIssued.model_validate_json(carnet.model_dump_json()) == carnet
+    assert [i.item_number for i in carnet.items] == [i.item_number for i in req.items]
+    assert carnet.document == req.document and carnet.general_list_digest == req.general_list_digest

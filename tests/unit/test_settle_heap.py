@@ -3,7 +3,7 @@
 import gc
 import weakref
 
-from runtime.service import settle_heap
+from runtime.service import GC_THRESHOLDS, settle_heap
 
 
 class Node:
@@ -15,8 +15,10 @@ def test_settle_heap_frees_garbage_first_then_freezes_what_lives():
     dead.me = dead  # a reference cycle: only the collector frees it
     gone = weakref.ref(dead)
     del dead
+    thresholds = gc.get_threshold()
     try:
         frozen = settle_heap()
+        assert gc.get_threshold() == GC_THRESHOLDS != thresholds
         # Garbage frozen would never be freed: the collection must come first.
         assert gone() is None
         assert frozen == gc.get_freeze_count() > 0
@@ -24,4 +26,5 @@ def test_settle_heap_frees_garbage_first_then_freezes_what_lives():
         assert not any(o is live for o in gc.get_objects())
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     assert any(o is live for o in gc.get_objects())
