@@ -87,14 +87,16 @@ def decode_qr_image(image_bytes: bytes) -> list[str]:
     # Pillow reports unreadable or hostile input through several exception types.
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise QrDecodeError(f"not a readable PNG or JPEG image: {exc}") from exc
-    for attempt, histogram in _passes(gray):
-        found = read_qr(attempt, global_histogram=histogram)
+    for n, (attempt, histogram) in enumerate(_passes(gray)):
+        # Only the photo as sent is also tried inverted (a light-on-dark screen): the fallbacks rescue
+        # camera faults, and each would pay a second, inverted detection for nothing.
+        found = read_qr(attempt, global_histogram=histogram, inverted_too=n == 0)
         if found:
             return found
     raise QrDecodeError("no QR code found in the image")
 
 
-def read_qr(gray: Image.Image, *, global_histogram: bool = False) -> list[str]:
+def read_qr(gray: Image.Image, *, global_histogram: bool = False, inverted_too: bool = True) -> list[str]:
     """One zxing-cpp pass over a grey image: the QR codes it reads, as text."""
     try:
         # Imported here: only the gateway and the tools that read photos load the native reader.
@@ -103,7 +105,7 @@ def read_qr(gray: Image.Image, *, global_histogram: bool = False) -> list[str]:
         raise QrDecoderUnavailable("reading QR images needs zxing-cpp: pip install zxing-cpp") from exc
     binarizer = zxingcpp.Binarizer.GlobalHistogram if global_histogram else zxingcpp.Binarizer.LocalAverage
     found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode, binarizer=binarizer,
-                                   text_mode=zxingcpp.TextMode.Plain)
+                                   text_mode=zxingcpp.TextMode.Plain, try_invert=inverted_too)
     return [symbol.text for symbol in found]
 
 
