@@ -12,7 +12,7 @@ of the load generator's CPU per request on this 2-core machine (aiohttp ~0.5-1.0
 HTTP/1.1 client ~0.3 ms; bench/README.md, round 3), as much as the gateway's whole scan, and on two
 shared cores that CPU is taken from the gateway too. The figure should be the gateway's. httpx's
 one-at-a-time figures are kept next to it (`verify_token_httpx_*`) for comparison with earlier runs.
-The photos still go through httpx, as before.
+The photos go through aiohttp too, each a multipart/form-data upload encoded before the clock starts.
 """
 
 from __future__ import annotations
@@ -88,17 +88,8 @@ async def measure(http: httpx.AsyncClient, core: str, gateway: str, holder: dict
             "verify_token_httpx_failed": failed}
 
     pngs = [(await http.get(f"{core}{d['qr_png_url']}", headers=holder)).content for d in declarations]
-
-    def by_image(images: list[bytes]) -> Callable[[int], Awaitable[bool]]:
-        async def op(i: int) -> bool:
-            data = images[i % len(images)]
-            kind = "image/png" if data[:4] == b"\x89PNG" else "image/jpeg"
-            r = await http.post(f"{gateway}/v1/scans/image", headers=officer, files={"image": ("qr", data, kind)})
-            return r.status_code == 200 and r.json().get("token") == tokens[i % len(tokens)]
-        return op
-
-    out |= _figures("verify_image", await _timed(photos, 1, by_image(shots)), await _timed(photos, concurrency, by_image(shots)))
-    out |= _figures("verify_png", await _timed(len(pngs), 1, by_image(pngs)), await _timed(len(pngs), concurrency, by_image(pngs)))
+    out |= await _by_image(gateway, officer, shots, tokens, "verify_image", photos, concurrency)
+    out |= await _by_image(gateway, officer, pngs, tokens, "verify_png", len(pngs), concurrency)
     out["verify_concurrency"] = concurrency
     return out
 
@@ -107,22 +98,50 @@ async def _by_token(gateway: str, officer: dict[str, str], tokens: list[str], re
                     concurrency: int) -> dict[str, Any]:
     """`POST /v1/scans` as an officer's device sends it (JSON body, bearer session) over real TCP, keep-alive,
     the whole answer read; the body bytes are made before the clock starts."""
-    url = f"{gateway}/v1/scans"
-    headers = {**officer, "Content-Type": "application/json"}
     bodies = [json.dumps({"token": t}).encode() for t in tokens]
+    return await _posted(f"{gateway}/v1/scans", {**officer, "Content-Type": "application/json"}, bodies,
+                         lambda i, answer: True, "verify_token", requests, concurrency, warm=min(20, requests))
+
+
+async def _by_image(gateway: str, officer: dict[str, str], images: list[bytes], tokens: list[str], prefix: str,
+                    requests: int, concurrency: int) -> dict[str, Any]:
+    """`POST /v1/scans/image` as a phone app uploads a photo: one multipart/form-data part, encoded before the
+    clock starts; a request counts only if the gateway read back the very token the photo shows."""
+    boundary = "ata-bench-" + "0" * 16
+
+    def part(data: bytes) -> bytes:
+        kind = "image/png" if data[:4] == b"\x89PNG" else "image/jpeg"
+        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="qr"\r\n'
+                f"Content-Type: {kind}\r\n\r\n")
+        return head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+
+    bodies = [part(data) for data in images]
+
+    def read_back(i: int, answer: bytes) -> bool:
+        return json.loads(answer).get("token") == tokens[i % len(tokens)]
+
+    return await _posted(f"{gateway}/v1/scans/image",
+                         {**officer, "Content-Type": f"multipart/form-data; boundary={boundary}"}, bodies, read_back,
+                         prefix, requests, concurrency, warm=0)
+
+
+async def _posted(url: str, headers: dict[str, str], bodies: list[bytes], ok: Callable[[int, bytes], bool], prefix: str,
+                  requests: int, concurrency: int, *, warm: int) -> dict[str, Any]:
+    """POST body i % len(bodies) for i in 0..requests-1, one at a time then `concurrency` in flight, on keep-alive
+    connections; a request succeeds on 200 and ok(i, answer). Figures under `prefix`, with the client's CPU."""
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30),
                                      cookie_jar=aiohttp.DummyCookieJar()) as session:  # the API sets no cookies
         async def op(i: int) -> bool:
             async with session.post(url, data=bodies[i % len(bodies)], headers=headers) as r:
-                await r.read()
-                return r.status == 200
+                answer = await r.read()
+                return r.status == 200 and ok(i, answer)
 
-        # Warm the gateway's caches and open every connection the parallel run uses.
-        await _timed(max(min(20, requests), concurrency), concurrency, op)
+        # Warm the gateway's caches (tokens) and open every connection the parallel run uses.
+        await _timed(max(warm, concurrency), concurrency, op)
         cpu = _cpu_ms()
         serial = await _timed(requests, 1, op)
         client_cpu = (_cpu_ms() - cpu) / max(requests, 1)
-        out = _figures("verify_token", serial, await _timed(requests, concurrency, op))
-    out["verify_token_client_cpu_ms"] = round(client_cpu, 3)  # the load generator's own CPU per request
+        out = _figures(prefix, serial, await _timed(requests, concurrency, op))
+    out[f"{prefix}_client_cpu_ms"] = round(client_cpu, 3)  # the load generator's own CPU per request
     return out
