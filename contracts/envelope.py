@@ -17,6 +17,10 @@ SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
 
+#: Longest type, producer and subject an envelope carries (runtime/outbox.py builds envelopes within it unchecked).
+TEXT_MAX = 100
+
+
 class EnvelopeError(ValueError):
     """The headers do not form a valid envelope; the message goes to the dead-letter topic."""
 
@@ -35,7 +39,7 @@ class Envelope(BaseModel):
         description="Message type, the name of the payload model.",
         examples=["CarnetIssued"],
         min_length=1,
-        max_length=100,
+        max_length=TEXT_MAX,
     )
     schema_version: int = Field(
         default=1, ge=1, description="Version of the payload schema for this type.", examples=[1]
@@ -59,13 +63,13 @@ class Envelope(BaseModel):
         description="Service or system that produced the message (CloudEvents `source`).",
         examples=["issuer"],
         min_length=1,
-        max_length=100,
+        max_length=TEXT_MAX,
     )
     subject: str | None = Field(
         default=None,
         description="What the message is about: the carnet number when carnet-scoped (also the Kafka key).",
         examples=["FR2600000017"],
-        max_length=100,
+        max_length=TEXT_MAX,
     )
 
     def caused(self, type_: str, producer: str, subject: str | None = None, **kw: Any) -> Envelope:

@@ -22,7 +22,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from pydantic_core import from_json, to_json
 
-from contracts.envelope import Envelope
+from contracts.envelope import TEXT_MAX, Envelope
 from contracts.messages import Payload
 from runtime.metrics import RuntimeMetrics, observe_many
 
@@ -52,7 +52,7 @@ def envelope_for(payload: Payload, *, key: str | None, producer: str, cause: Env
     subject = subject if subject is not None else key
     if cause is not None:
         subject = subject if subject is not None else cause.subject
-        if 0 < len(producer) <= _TEXT_MAX and (subject is None or len(subject) <= _TEXT_MAX):
+        if 0 < len(producer) <= TEXT_MAX and (subject is None or len(subject) <= TEXT_MAX):
             # What `cause.caused` builds, without pydantic re-validating fields that are already
             # valid (the cause's ids, the payload's TYPE and VERSION, a fresh uuid4 and now): ~5 %
             # of the issuer's CPU under bulk issuance (bench/README.md, round 3). Anything outside
@@ -63,10 +63,6 @@ def envelope_for(payload: Payload, *, key: str | None, producer: str, cause: Env
                 causation_id=cause.message_id, producer=producer, subject=subject)
         return cause.caused(payload.TYPE, producer, subject=subject, schema_version=payload.VERSION)
     return Envelope(type=payload.TYPE, schema_version=payload.VERSION, producer=producer, subject=subject)
-
-
-#: Envelope's max_length for producer and subject (contracts/envelope.py).
-_TEXT_MAX = 100
 
 
 #: One queued message for `add_many`: topic, key, envelope, payload.
