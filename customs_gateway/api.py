@@ -7,6 +7,9 @@ import asyncio
 import dataclasses
 import hmac
 import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -33,8 +36,10 @@ from customs_gateway.domain import CommitRefused, MismatchRefused, Office, Verif
 from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, RateLimited
 from customs_gateway.officers import Officers, SessionOfficer
-from runtime.qr import QrDecodeError, decode_qr_image
+from runtime.qr import QrDecodeError, UnreadableImage, read_qr_image
 from runtime.text import PRINTABLE
+
+log = logging.getLogger(__name__)
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 BEARER = {"WWW-Authenticate": "Bearer"}
@@ -215,6 +220,8 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
                    cancellations: Cancellations | None = None) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["customs"])
     officers = Officers(handlers.metrics, handlers.clock)
+    # A hard photo's fallback passes run on two threads (runtime.qr.read_qr_image); threads start on first use.
+    qr_lanes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qr-lane")
     problems: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 409, 422)}
 
     async def current_officer(
@@ -397,14 +404,23 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
 
     @router.post("/scans/image", response_model=ScanOut, responses={**problems, 400: {"model": Problem}})
     async def scan_image(who: SessionOfficer = officer, image: UploadFile = File(description="PNG or JPEG photo of the QR")) -> Response:
+        data = await image.read()
+        started = time.perf_counter()
         try:
             # Tens of milliseconds for a hard photo (decoder fallbacks): off the event loop, so other
             # officers' requests and the Kafka consumer's heartbeats are not held up (zxing-cpp
             # releases the GIL while it reads).
-            found = await asyncio.to_thread(decode_qr_image, await image.read())
+            read = await asyncio.to_thread(read_qr_image, data, qr_lanes)
         except QrDecodeError as exc:
+            seconds = time.perf_counter() - started
+            handlers.metrics.qr_seconds.observe(seconds)
+            handlers.metrics.qr_images("unreadable" if isinstance(exc, UnreadableImage) else "none").inc()
+            log.info("scan image: %s (officer %s, office %s, %d bytes, %.1f ms)", exc, who.officer_id,
+                     who.office.office_id, len(data), seconds * 1000)
             raise HTTPException(400, detail={"reason": "no_qr", "message": str(exc)}) from exc
-        return _answer({**await scanned(found[0], who), "token": found[0]})
+        handlers.metrics.qr_seconds.observe(time.perf_counter() - started)
+        handlers.metrics.qr_images(str(read.attempt)).inc()
+        return _answer({**await scanned(read.texts[0], who), "token": read.texts[0]})
 
     @router.post("/scans/code", response_model=ScanOut,
                  responses={**problems, 404: {"model": Problem}, 429: {"model": Problem}})

@@ -79,6 +79,12 @@ class GatewayMetrics:
                              registry=registry).labels
         self.verify_seconds = Histogram("ata_token_verify_seconds", "Time to verify one token.", buckets=LATENCY_BUCKETS,
                                         registry=registry)
+        self.qr_images = Counter("ata_qr_images_total", "Photos of QR codes sent by officers, by what read them: "
+                                 "'0' the photo as sent, '1'-'7' a fallback pass, 'none' no code found, 'unreadable' "
+                                 "not a PNG or JPEG.", ["read_by"], registry=registry).labels
+        self.qr_seconds = Histogram("ata_qr_image_read_seconds", "Time to read the QR code of one uploaded photo "
+                                    "(image decoding and every pass it took).", buckets=LATENCY_BUCKETS,
+                                    registry=registry)
 
 
 class KeyCache:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
+import threading
+from concurrent.futures import Executor
+from dataclasses import dataclass
 
 import segno
 from PIL import Image, ImageFilter
@@ -28,7 +30,7 @@ _IMAGE_FORMATS = ("PNG", "JPEG")
 # rescues-per-millisecond on seeds 8 and 9 (400 photos), checked on seed 7 (bench/README.md).
 # A photo with no QR at all costs every pass, about 25 ms for a 1,600-pixel one.
 _SHARPEN = ImageFilter.UnsharpMask(radius=2, percent=200, threshold=0)
-# (scale, sharpened, keystone strength x, y, global-histogram binariser): see _passes.
+# (scale, sharpened, keystone strength x, y, global-histogram binariser): see _Variants.
 _FALLBACKS: tuple[tuple[float, bool, float, float, bool], ...] = (
     (1.0, False, 0.0, 0.0, True), (1.0, True, 0.0, 0.0, False), (2 / 3, False, 0.2, 0.0, True),
     (1.0, True, 0.0, 0.5, False), (1.0, True, -0.2, 0.0, True), (1.0, True, 0.5, 0.0, False),
@@ -42,6 +44,10 @@ MAX_SIDE = 1600
 
 class QrDecodeError(ValueError):
     """The bytes are not a readable image, or no QR code was found in it."""
+
+
+class UnreadableImage(QrDecodeError):
+    """The bytes are not a PNG or JPEG image that Pillow can decode."""
 
 
 class QrDecoderUnavailable(RuntimeError):
@@ -80,20 +86,68 @@ def qr_version(data: str) -> int:
     return _make(data).version
 
 
+@dataclass(frozen=True)
+class QrRead:
+    """What one photo gave: the QR codes' texts, and the pass that read them (0 = the photo as sent)."""
+
+    texts: list[str]
+    attempt: int
+
+
 def decode_qr_image(image_bytes: bytes) -> list[str]:
     """Every QR code found in a PNG or JPEG image, as text, in the order the reader reports them."""
+    return read_qr_image(image_bytes).texts
+
+
+def read_qr_image(image_bytes: bytes, lanes: Executor | None = None) -> QrRead:
+    """`decode_qr_image` with the pass that read it. With ``lanes`` (an executor with a free thread), a photo
+    the first pass misses has its fallback passes split over this thread and one of the executor's: zxing-cpp
+    and Pillow release the GIL, so on two idle cores the hardest photo's wait is about halved (the officer
+    is waiting; the CPU spent is the same)."""
     try:
         gray = grey_image(image_bytes)
     # Pillow reports unreadable or hostile input through several exception types.
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise QrDecodeError(f"not a readable PNG or JPEG image: {exc}") from exc
-    for n, (attempt, histogram) in enumerate(_passes(gray)):
-        # Only the photo as sent is also tried inverted (a light-on-dark screen): the fallbacks rescue
-        # camera faults, and each would pay a second, inverted detection for nothing.
-        found = read_qr(attempt, global_histogram=histogram, inverted_too=n == 0)
+        raise UnreadableImage(f"not a readable PNG or JPEG image: {exc}") from exc
+    # Only the photo as sent is also tried inverted (a light-on-dark screen): the fallbacks rescue
+    # camera faults, and each would pay a second, inverted detection for nothing.
+    found = read_qr(gray, inverted_too=True)
+    if found:
+        return QrRead(found, 0)
+    variants = _Variants(gray)
+    if lanes is None:
+        hit = _lane(variants, range(len(_FALLBACKS)), threading.Event())
+    else:
+        hit = _two_lanes(variants, lanes)
+    if hit is None:
+        raise QrDecodeError("no QR code found in the image")
+    return QrRead(hit[1], hit[0] + 1)
+
+
+def _two_lanes(variants: _Variants, lanes: Executor) -> tuple[int, list[str]] | None:
+    """Even fallbacks here, odd ones on the executor; the first read stops both lanes between passes."""
+    done = threading.Event()
+    odd = range(1, len(_FALLBACKS), 2)
+    other = lanes.submit(_lane, variants, odd, done)
+    mine = _lane(variants, range(0, len(_FALLBACKS), 2), done)
+    if mine is not None and other.cancel():
+        return mine
+    # Not started yet (the executor is busy with other photos): its passes run here instead of waiting.
+    theirs = _lane(variants, odd, done) if other.cancel() else other.result()
+    hits = [h for h in (mine, theirs) if h is not None]
+    return min(hits, default=None)
+
+
+def _lane(variants: _Variants, indices: range, done: threading.Event) -> tuple[int, list[str]] | None:
+    for i in indices:
+        if done.is_set():
+            return None
+        attempt, histogram = variants.get(i)
+        found = read_qr(attempt, global_histogram=histogram, inverted_too=False)
         if found:
-            return found
-    raise QrDecodeError("no QR code found in the image")
+            done.set()
+            return i, found
+    return None
 
 
 def read_qr(gray: Image.Image, *, global_histogram: bool = False, inverted_too: bool = True) -> list[str]:
@@ -123,18 +177,32 @@ def grey_image(image_bytes: bytes) -> Image.Image:
     return gray.reduce(factor) if factor >= 2 else gray
 
 
-def _passes(gray: Image.Image) -> Iterator[tuple[Image.Image, bool]]:
-    """The image as sent, then the variants of _FALLBACKS, made lazily, cheapest rescues first."""
-    yield gray, False
-    bases: dict[tuple[float, bool], Image.Image] = {(1.0, False): gray}
-    for scale, sharpened, gx, gy, histogram in _FALLBACKS:
-        if (scale, False) not in bases:
-            size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
-            bases[scale, False] = gray.resize(size, Image.Resampling.BOX)
-        if (scale, sharpened) not in bases:
-            bases[scale, sharpened] = bases[scale, False].filter(_SHARPEN)
-        base = bases[scale, sharpened]
-        yield (_keystone(base, gx, gy) if gx or gy else base), histogram
+class _Variants:
+    """The fallback images of _FALLBACKS, made lazily; a base they share (the reduced or the sharpened copy)
+    is made once, even when both lanes ask for it at the same time."""
+
+    def __init__(self, gray: Image.Image) -> None:
+        self._made: dict[tuple[float, bool], Image.Image] = {(1.0, False): gray}
+        self._locks = {(scale, sharpened): threading.Lock()
+                       for scale, *_ in _FALLBACKS for sharpened in (False, True)}
+
+    def get(self, i: int) -> tuple[Image.Image, bool]:
+        scale, sharpened, gx, gy, histogram = _FALLBACKS[i]
+        base = self._base(scale, sharpened)
+        return (_keystone(base, gx, gy) if gx or gy else base), histogram
+
+    def _base(self, scale: float, sharpened: bool) -> Image.Image:
+        key = (scale, sharpened)
+        if key not in self._made:
+            with self._locks[key]:
+                if key not in self._made:
+                    if sharpened:
+                        self._made[key] = self._base(scale, False).filter(_SHARPEN)
+                    else:
+                        gray = self._made[1.0, False]
+                        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
+                        self._made[key] = gray.resize(size, Image.Resampling.BOX)
+        return self._made[key]
 
 
 def _keystone(image: Image.Image, gx: float, gy: float) -> Image.Image:

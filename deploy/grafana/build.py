@@ -95,6 +95,8 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
     "customs_gateway": ("ATA carnets: customs gateway", [
         ("Token verifications by outcome", "ops", [(rate("ata_token_verifications_total", "outcome"), "{{outcome}}")]),
         ("Token verification p99", "s", [(quantile(0.99, "ata_token_verify_seconds"), "p99")]),
+        ("Photos read, by the pass that read them", "ops", [(rate("ata_qr_images_total", "read_by"), "{{read_by}}")]),
+        ("Photo read p99", "s", [(quantile(0.99, "ata_qr_image_read_seconds"), "p99")]),
         ("Customs decisions posted", "ops", [(rate("ata_customs_commits_total", "kind, decision"), "{{kind}} {{decision}}")]),
         ("Cancellations asked", "ops", [(rate("ata_cancellations_asked_total", "outcome"), "{{outcome}}")]),
         ("Officer logins and code lookups", "ops", [(rate("ata_officer_logins_total", "outcome"), "login {{outcome}}"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from PIL import Image
 
 from contracts.kinds import DeclarationKind as K
 from contracts.token import DeclarationClaims
@@ -348,12 +350,23 @@ async def test_scan_image_decodes_the_qr_and_verifies(gateway, clock):
                                     headers=auth(FR_OFFICER))
         not_image = await g.http.post("/v1/scans/image", files={"image": ("qr.txt", b"hello, customs", "text/plain")},
                                       headers=auth(FR_OFFICER))
+        blank = io.BytesIO()
+        Image.new("L", (200, 200), 255).save(blank, format="PNG")
+        no_code = await g.http.post("/v1/scans/image", files={"image": ("blank.png", blank.getvalue(), "image/png")},
+                                    headers=auth(FR_OFFICER))
         rows = await commits(g.service)
+        reads = {by: g.service.registry.get_sample_value("ata_qr_images_total", {"read_by": by})
+                 for by in ("0", "none", "unreadable")}
+        timed = g.service.registry.get_sample_value("ata_qr_image_read_seconds_count")
     assert r.status_code == 200, r.text
     assert r.json()["transaction_code"].replace("-", "") == claims.transaction_code
     assert unknown.status_code == 422 and unknown.json()["detail"]["reason"] == "unknown_kid"
     assert not_image.status_code == 400 and not_image.json()["detail"]["reason"] == "no_qr"
+    assert no_code.status_code == 400 and no_code.json()["detail"]["reason"] == "no_qr"
     assert rows == []
+    # Both symbols read on the first pass (the unknown key is refused after reading); every upload is timed.
+    assert reads == {"0": 2, "none": 1, "unreadable": 1}
+    assert timed == 4
 
 
 async def test_r12_an_importation_on_an_expired_carnet_is_refused_at_the_gateway(gateway, clock):
