@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import stages, verification
+from bench.floor import summed
 from bench.crossings import Crossings, Window
 from bench.issuance import bench_carnets, issue
 from bench.resources import Monitor, per_thousand
@@ -88,10 +89,23 @@ def git_commit() -> str:
         return "unknown"
 
 
-def relay_ceiling(bootstrap: str, count: int) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "bench.relay", "--bootstrap", bootstrap, "--count", str(count)],
+def relay_ceiling(bootstrap: str, count: int, broker_pid: int | None) -> dict[str, Any]:
+    pid = ["--broker-pid", str(broker_pid)] if broker_pid else []
+    out = subprocess.run([sys.executable, "-m", "bench.relay", "--bootstrap", bootstrap, "--count", str(count), *pid],
                          capture_output=True, text=True, check=True, timeout=600)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def floor(database_url: str, quick: bool, relay: dict[str, Any], cores: int) -> dict[str, Any]:
+    """bench/floor.py's parts, in their own process, summed with the relay's CPU per message as a Kafka hop."""
+    out = subprocess.run([sys.executable, "-m", "bench.floor", "--database-url", database_url, *(["--quick"] * quick)],
+                         capture_output=True, text=True, check=True, timeout=600)
+    parts = json.loads(out.stdout.strip().splitlines()[-1])
+    hop = None
+    if relay.get("relay_msgs") and "relay_broker_cpu_s" in relay:
+        hop = (relay["relay_cpu_s"] + relay["relay_broker_cpu_s"]) * 1000 / relay["relay_msgs"]
+        parts["kafka_hop_cpu_ms"] = round(hop, 4)
+    return {"floor": parts} | summed(parts, hop, cores)
 
 
 async def wait_for_carnet(http: httpx.AsyncClient, core: str, holder: dict[str, str], number: str) -> None:
@@ -141,7 +155,9 @@ async def run(plan: Plan, console: Console) -> dict[str, Any]:
                 result |= await verification.measure(cx.http, cx.core, cx.gateway, cx.holder, cx.officers[0], declarations,
                                                      requests=plan.verify_requests, photos=plan.photos)
             console.print(f"relay ceiling: {plan.relay_msgs} messages through a plain aiokafka relay")
-            result |= relay_ceiling(stack.kafka_bootstrap, plan.relay_msgs)
+            result |= relay_ceiling(stack.kafka_bootstrap, plan.relay_msgs, stack.kafka.pid if stack.kafka else None)
+            console.print("floor: the least CPU a crossing's parts cost, alone (bench/floor.py)")
+            result |= floor(stack.database_url, plan.name == "quick", result, result["machine"]["cores"])
             await monitor.stop()
             result["peak_rss_mb"] = {k: round(v / 2**20, 1) for k, v in monitor.peak_rss.items()}
     result["load_average_at_end"] = os.getloadavg()  # other people's work on a shared machine skews every figure
@@ -249,7 +265,8 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2) + "\n")
     chart(result, RESULTS / f"{plan.name}.png")
     keys = ("issuance_carnets_per_s", "crossings_per_s", "crossing_p50_ms", "crossing_p99_ms", "relay_msgs_per_s",
-            "ratio_crossings_to_relay", "verify_token_p99_ms", "verify_image_p99_ms", "bench_seconds")
+            "ratio_crossings_to_relay", "verify_token_p99_ms", "verify_image_p99_ms", "crossing_floor_cpu_ms",
+            "crossings_ceiling_per_s", "bench_seconds")
     console.print({k: result.get(k) for k in keys})
     console.print(f"wrote {out} and {out.with_suffix('.png')}")
 

@@ -1,6 +1,7 @@
 """The benchmark's arithmetic (issue 9): percentiles, CPU per 1,000, stage means between two /metrics reads."""
 
 from bench.crossings import pct
+from bench.floor import PER_CROSSING, summed
 from bench.resources import per_thousand
 from bench.stages import means, totals
 
@@ -34,3 +35,16 @@ def test_stage_means_count_only_what_was_observed_between_the_two_reads():
     after = {"core": totals(METRICS.format(n=30, s=3.0, b=110))}
     # 20 records took 2.0 s of lag in all: 100 ms each; 100 records in 20 batches: 5 a batch.
     assert means(before, after) == {"core": {"consume_lag_seconds{t}": 100.0, "consume_batch_size": 5.0}}
+
+
+def test_the_floor_adds_each_part_as_often_as_a_crossing_needs_it():
+    parts = {"http_server_cpu_ms": 0.4, "http_client_cpu_ms": 0.3, "es256_sign_ms": 0.2, "es256_verify_ms": 0.25,
+             "pg_row_client_cpu_ms": 0.005, "pg_row_server_cpu_ms": 0.02}
+    out = summed(parts, 0.1, cores=2)
+    assert PER_CROSSING == {"http_exchanges": 3, "kafka_hops": 2, "es256_signatures": 1, "es256_verifications": 1,
+                            "rows": 8}
+    # 3 x 0.7 + 2 x 0.1 + 0.2 + 0.25 + 8 x 0.025 = 2.95 ms; two cores give 2,000 ms a second.
+    assert out["crossing_floor_parts_ms"] == {"http": 2.1, "kafka": 0.2, "es256": 0.45, "rows": 0.2}
+    assert out["crossing_floor_cpu_ms"] == 2.95
+    assert out["crossings_ceiling_per_s"] == 678.0
+    assert summed(parts, None, cores=2) == {}  # no relay figure (an external broker): no floor
