@@ -56,6 +56,8 @@ async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(data
         # The relay sends the outbox rows through the broker's own aiokafka producer (bench/README.md):
         # if FastStream's internals move, this fails instead of the relay silently taking the slow path.
         assert kafka_producer(service.broker) is not None
+        # Likewise the adaptive fetch wait (runtime/fetch_wait.py) hooked into the service's consumer.
+        assert service.fetch_wait._fetcher is service._subscriber.consumer._fetcher
         request_id = f"IT-{uuid.uuid4().hex[:10]}"
         # Belgian numbers: the e2e tests issue French ones on the same broker, and numbers must never collide.
         body, headers, env = wire(sealed_request(request_id, nga="BE", issuing_association="BE-CCI-BXL"))
