@@ -25,7 +25,7 @@ from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics
 from runtime import kafka_security
 from runtime.consumer import BatchConsumer, Consumer, Handler, Record
 from runtime.db import create_pool
-from runtime.fetch_wait import AdaptiveFetchWait
+from runtime.fetch_wait import AdaptiveFetchWait, poll_without_sleep
 from runtime.http import ops_router
 from runtime.metrics import RuntimeMetrics
 from runtime.migrations import migrate, service_directories
@@ -164,6 +164,7 @@ class Service:
         await self.broker.start()
         if self._subscriber is not None and getattr(self._subscriber, "consumer", None) is not None:
             self.fetch_wait.install(self._subscriber.consumer)
+            poll_without_sleep(self._subscriber)
         await self.observability.start()
         self.relay = OutboxRelay(self.pool, self.broker, self.schema, self.metrics,
                                  batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s)

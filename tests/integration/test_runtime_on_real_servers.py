@@ -58,6 +58,7 @@ async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(data
         assert kafka_producer(service.broker) is not None
         # Likewise the adaptive fetch wait (runtime/fetch_wait.py) hooked into the service's consumer.
         assert service.fetch_wait._fetcher is service._subscriber.consumer._fetcher
+        assert "get_msg" in vars(service._subscriber)  # and its loop blocks in getmany (poll_without_sleep)
         request_id = f"IT-{uuid.uuid4().hex[:10]}"
         # Belgian numbers: the e2e tests issue French ones on the same broker, and numbers must never collide.
         body, headers, env = wire(sealed_request(request_id, nga="BE", issuing_association="BE-CCI-BXL"))

@@ -86,3 +86,53 @@ def test_an_idle_wait_not_above_the_busy_one_is_off():
     assert not AdaptiveFetchWait(50, 50, 3).install(FakeConsumer(fetcher))
     assert not AdaptiveFetchWait(200, 100, 3).install(FakeConsumer(fetcher))
     assert fetcher._proc_fetch_request.__func__ is FakeFetcher._proc_fetch_request
+
+
+def test_faststream_batch_loop_is_what_poll_without_sleep_replaces():
+    """FastStream's consume loop calls `self.get_msg(consumer)` (looked up on the instance) and skips an
+    empty result; the batch subscriber's own get_msg sleeps after an empty poll (what we remove)."""
+    from faststream.kafka.subscriber.usecase import BatchSubscriber, LogicSubscriber
+
+    loop = inspect.getsource(LogicSubscriber._run_consume_loop)
+    assert "msg = await self.get_msg(consumer)" in loop and "if msg:" in loop
+    assert list(inspect.signature(BatchSubscriber.get_msg).parameters) == ["self", "consumer"]
+    assert "anyio.sleep(self.batch_timeout_ms / 1000)" in inspect.getsource(BatchSubscriber.get_msg)
+
+
+class FakeKafkaConsumer:
+    def __init__(self, answers: list[dict]) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple[int, int]] = []
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict:
+        self.calls.append((timeout_ms, max_records))
+        return self.answers.pop(0)
+
+
+async def test_poll_without_sleep_blocks_in_getmany_and_returns_every_partitions_records():
+    from runtime.fetch_wait import POLL_BLOCK_MS, poll_without_sleep
+
+    class Subscriber:
+        max_records = 250
+
+    sub = Subscriber()
+    sub.consumer = FakeKafkaConsumer([{}, {"t/0": ["a", "b"], "t/1": ["c"]}])
+    assert poll_without_sleep(sub)
+    assert await sub.get_msg(sub.consumer) == ()  # empty: the loop polls again, no sleep
+    assert sorted(await sub.get_msg(sub.consumer)) == ["a", "b", "c"]
+    assert sub.consumer.calls == [(POLL_BLOCK_MS, 250)] * 2
+
+
+def test_poll_without_sleep_leaves_unknown_subscribers_alone():
+    from runtime.fetch_wait import poll_without_sleep
+
+    class NotStarted:
+        consumer = None
+        max_records = 250
+
+    class NoBatch:
+        consumer = FakeKafkaConsumer([])
+
+    for sub in (NotStarted(), NoBatch()):
+        assert not poll_without_sleep(sub)
+        assert "get_msg" not in vars(sub)
