@@ -17,7 +17,7 @@ SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
 
-#: Longest type, producer and subject an envelope carries (runtime/outbox.py builds envelopes within it unchecked).
+#: Longest type, producer and subject an envelope carries.
 TEXT_MAX = 100
 
 
