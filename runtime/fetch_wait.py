@@ -47,7 +47,7 @@ class AdaptiveFetchWait:
         return self.idle_ms > self.busy_ms and self.idle_after > 0
 
     def install(self, consumer: Any) -> bool:
-        """Wrap `consumer`'s Fetcher (an started AIOKafkaConsumer); False (nothing changed) if it has none we know."""
+        """Wrap `consumer`'s Fetcher (a started AIOKafkaConsumer); False (nothing changed) if it has none we know."""
         if not self.enabled:
             return False
         fetcher = getattr(consumer, "_fetcher", None)
