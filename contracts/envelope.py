@@ -17,7 +17,7 @@ SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
 
-#: Longest type, producer and subject an envelope carries (runtime/outbox.py builds envelopes within it unchecked).
+#: Longest type, producer and subject an envelope carries.
 TEXT_MAX = 100
 
 
@@ -102,9 +102,11 @@ class Envelope(BaseModel):
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, Any]) -> Envelope:
-        h = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)) for k, v in headers.items()}
-        missing = [k for k in ("ce_id", "ce_type", "ce_source", "ce_time") if k not in h]
-        if missing:
+        # The consumer hands over text already (runtime.consumer.Record): no second decoding pass then.
+        h = headers if all(type(v) is str for v in headers.values()) else {
+            k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)) for k, v in headers.items()}
+        if not ("ce_id" in h and "ce_type" in h and "ce_source" in h and "ce_time" in h):
+            missing = [k for k in ("ce_id", "ce_type", "ce_source", "ce_time") if k not in h]
             raise EnvelopeError(f"missing envelope headers: {', '.join(missing)}")
         if h.get("ce_specversion", SPEC_VERSION) != SPEC_VERSION:
             raise EnvelopeError(f"unsupported CloudEvents specversion {h['ce_specversion']!r}")

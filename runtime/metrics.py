@@ -47,6 +47,10 @@ class RuntimeMetrics:
         self.outbox_oldest_age = Gauge(
             "ata_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row.", registry=registry,
         )
+        self.fetch_wait_switches = Counter(
+            "ata_consumer_fetch_wait_switches_total", "Times the consumer's fetch wait went to idle or back to busy "
+            "(runtime/fetch_wait.py).", ["to"], registry=registry,
+        )
         self.info = Gauge("ata_service_info", "Always 1; labels say which service this is.", list(labels), registry=registry)
         self.info.labels(**labels).set(1)
 

@@ -25,6 +25,7 @@ from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics
 from runtime import kafka_security
 from runtime.consumer import BatchConsumer, Consumer, Handler, Record
 from runtime.db import create_pool
+from runtime.fetch_wait import AdaptiveFetchWait, poll_without_sleep
 from runtime.http import ops_router
 from runtime.metrics import RuntimeMetrics
 from runtime.migrations import migrate, service_directories
@@ -90,6 +91,10 @@ class Service:
                                    security=kafka_security.security(settings))
         self._pool: asyncpg.Pool | None = None
         self._consumers: dict[str, Consumer] = {}
+        self._subscriber: Any = None  # the one batch subscriber consume() registers
+        #: Longer fetch waits while the service's consumer has nothing to read (runtime/fetch_wait.py).
+        self.fetch_wait = AdaptiveFetchWait(settings.kafka_fetch_max_wait_ms, settings.kafka_fetch_idle_wait_ms,
+                                            settings.kafka_fetch_idle_after, self.metrics.fetch_wait_switches)
         # Outbox backlog, consumer lag and dead letters, measured when /metrics is scraped.
         self.observability = Observability(name, self.registry, self.metrics,
                                            bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -123,9 +128,11 @@ class Service:
             )
         batch = BatchConsumer(self.name, self._consumers, lambda: self.pool, self.metrics)
 
-        @self.broker.subscriber(*[t.name for t in handlers], group_id=self.name, decoder=_raw_body,
-                                **BATCH_OPTIONS, **CONSUMER_OPTIONS,
-                                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms)
+        self._subscriber = self.broker.subscriber(*[t.name for t in handlers], group_id=self.name, decoder=_raw_body,
+                                                  **BATCH_OPTIONS, **CONSUMER_OPTIONS,
+                                                  fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms)
+
+        @self._subscriber
         async def on_batch(body: Any, message: KafkaMessage) -> None:
             await batch([Record.of(raw) for raw in message.raw_message])
 
@@ -155,6 +162,9 @@ class Service:
         for hook in self._on_start:
             await hook()
         await self.broker.start()
+        if self._subscriber is not None and getattr(self._subscriber, "consumer", None) is not None:
+            self.fetch_wait.install(self._subscriber.consumer)
+            poll_without_sleep(self._subscriber)
         await self.observability.start()
         self.relay = OutboxRelay(self.pool, self.broker, self.schema, self.metrics,
                                  batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s)

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(50, ge=1, le=5000, description=(
         "Longest a consumer's fetch waits for data. The embedded broker answers only when the wait runs out, so "
         "this bounds each hop's latency; Apache Kafka answers as data arrives, so a larger value costs nothing there."))
+    kafka_fetch_idle_wait_ms: int = Field(250, ge=1, le=5000, description=(
+        "Fetch wait of a consumer that has nothing to read (runtime/fetch_wait.py): after "
+        "ATA_KAFKA_FETCH_IDLE_AFTER empty fetches in a row it waits this long, and goes back to "
+        "ATA_KAFKA_FETCH_MAX_WAIT_MS on its first record. Saves the idle fetches' CPU; the first message after an "
+        "idle spell may wait this long at each idle hop. At or below ATA_KAFKA_FETCH_MAX_WAIT_MS: off."))
+    kafka_fetch_idle_after: int = Field(20, ge=1, description=(
+        "Empty fetches in a row after which a consumer counts as idle (20 x 50 ms: one second without a record)."))
     http_host: str = Field("127.0.0.1", description="Address the service's HTTP server binds.")
     http_port: int | None = Field(None, description="HTTP port; default per service (8101-8105).")
     db_pool_min: int = Field(1, ge=1, description="Minimum PostgreSQL connections per service.")

@@ -56,6 +56,9 @@ async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(data
         # The relay sends the outbox rows through the broker's own aiokafka producer (bench/README.md):
         # if FastStream's internals move, this fails instead of the relay silently taking the slow path.
         assert kafka_producer(service.broker) is not None
+        # Likewise the adaptive fetch wait (runtime/fetch_wait.py) hooked into the service's consumer.
+        assert service.fetch_wait._fetcher is service._subscriber.consumer._fetcher
+        assert "get_msg" in vars(service._subscriber)  # and its loop blocks in getmany (poll_without_sleep)
         request_id = f"IT-{uuid.uuid4().hex[:10]}"
         # Belgian numbers: the e2e tests issue French ones on the same broker, and numbers must never collide.
         body, headers, env = wire(sealed_request(request_id, nga="BE", issuing_association="BE-CCI-BXL"))
@@ -119,3 +122,44 @@ async def test_pool_release_costs_no_round_trip_and_still_rolls_back(database_ur
             assert await conn.fetchval("SHOW search_path") == "public"
     finally:
         await pool.close()
+
+
+async def test_relay_batches_land_where_send_would_put_them_in_row_order(database_url, kafka_bootstrap, tmp_path):
+    """The outbox relay builds record batches itself (runtime.outbox.publish_batches, bench/README.md round 4):
+    every record on the partition the producer's own `send` picks for its key, in row order within the
+    partition (per-key order: a carnet's events stay in order), headers and bodies intact, one batch
+    overflowing into the next when a partition's records pass the producer's batch size."""
+    from runtime.broker import PRODUCER_BATCH_BYTES, ensure_topics
+
+    topic = f"relay-batches-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, {topic: 4})
+    service = build_issuer(Settings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, data_dir=tmp_path))
+    await service.start()
+    big = b"x" * (PRODUCER_BATCH_BYTES // 3)  # four of them on one key fill a batch
+    rows = [(f"k{i % 7}".encode() if i % 11 else None, f'{{"seq": {i}}}'.encode()) for i in range(120)]
+    rows += [(b"big", big + str(i).encode()) for i in range(120, 125)]
+    try:
+        producer = kafka_producer(service.broker)
+        assert producer is not None
+        async with service.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO outbox (message_id, topic, key, headers, payload) "
+                "SELECT gen_random_uuid(), $1, k, jsonb_build_object('ce_id', n::text), p "
+                "FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS u(k, p, n) ORDER BY n",
+                topic, [k for k, _ in rows], [p for _, p in rows])
+        got = await read_until(kafka_bootstrap, topic, 4, lambda r: True, count=len(rows), timeout=60)
+        expected = {k: producer._partition(topic, None, None, None, k, None) for k, _ in rows if k is not None}
+    finally:
+        await service.stop()
+
+    assert sorted(r.value for r in got) == sorted(p for _, p in rows)  # each once, bodies intact
+    by_value = {p: (i, k) for i, (k, p) in enumerate(rows)}
+    for r in got:
+        i, key = by_value[r.value]
+        assert r.key == key and r.headers["ce_id"] == str(i + 1)
+        if key is not None:
+            assert r.partition == expected[key], key
+    for partition in range(4):  # row order within each partition
+        order = [by_value[r.value][0] for r in sorted(got, key=lambda r: r.offset) if r.partition == partition]
+        assert order == sorted(order)
+    assert len({r.partition for r in got}) > 1
