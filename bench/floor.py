@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -78,7 +77,7 @@ async def http_exchange(requests: int, in_flight: int = 8) -> dict[str, float]:
     from deploy.local.processes import free_port
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", _SERVER.replace("PORT", str(port))])
+    server = await asyncio.create_subprocess_exec(sys.executable, "-c", _SERVER.replace("PORT", str(port)))
     url = f"http://127.0.0.1:{port}/v1/declarations"
     body = json.dumps({"carnet_number": "FR-2026-0001234", "kind": "exportation", "country": "DE",
                        "items": [1, 2, 3]}).encode()
@@ -112,7 +111,7 @@ async def http_exchange(requests: int, in_flight: int = 8) -> dict[str, float]:
             s1, c1 = sum(proc.cpu_times()[:2]), time.thread_time()
     finally:
         server.terminate()
-        server.wait(10)
+        await asyncio.wait_for(server.wait(), 10)
     return {"http_server_cpu_ms": round((s1 - s0) * 1000 / requests, 4),
             "http_client_cpu_ms": round((c1 - c0) * 1000 / requests, 4)}
 
