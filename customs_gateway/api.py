@@ -412,13 +412,12 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
             # releases the GIL while it reads).
             read = await asyncio.to_thread(read_qr_image, data, qr_lanes)
         except QrDecodeError as exc:
-            seconds = time.perf_counter() - started
-            handlers.metrics.qr_seconds.observe(seconds)
             handlers.metrics.qr_images("unreadable" if isinstance(exc, UnreadableImage) else "none").inc()
             log.info("scan image: %s (officer %s, office %s, %d bytes, %.1f ms)", exc, who.officer_id,
-                     who.office.office_id, len(data), seconds * 1000)
+                     who.office.office_id, len(data), (time.perf_counter() - started) * 1000)
             raise HTTPException(400, detail={"reason": "no_qr", "message": str(exc)}) from exc
-        handlers.metrics.qr_seconds.observe(time.perf_counter() - started)
+        finally:
+            handlers.metrics.qr_seconds.observe(time.perf_counter() - started)
         handlers.metrics.qr_images(str(read.attempt)).inc()
         return _answer({**await scanned(read.texts[0], who), "token": read.texts[0]})
 
