@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         "idle spell may wait this long at each idle hop. At or below ATA_KAFKA_FETCH_MAX_WAIT_MS: off."))
     kafka_fetch_idle_after: int = Field(20, ge=1, description=(
         "Empty fetches in a row after which a consumer counts as idle (20 x 50 ms: one second without a record)."))
+    kafka_max_message_bytes: int = Field(1_048_576, ge=65_536, le=16_777_216, description=(
+        "Largest record a producer sends and a consumer must be able to fetch, in bytes; equal to the "
+        "max.message.bytes deploy/ gives Apache Kafka's topics. Contract bounds are tested to fit under it."))
     http_host: str = Field("127.0.0.1", description="Address the service's HTTP server binds.")
     http_port: int | None = Field(None, description="HTTP port; default per service (8101-8105).")
     db_pool_min: int = Field(1, ge=1, description="Minimum PostgreSQL connections per service.")
