@@ -26,6 +26,7 @@ from runtime import kafka_security
 from runtime.consumer import BatchConsumer, Consumer, Handler, Record
 from runtime.db import create_pool
 from runtime.fetch_wait import AdaptiveFetchWait, poll_without_sleep
+from runtime import http_errors
 from runtime.http import ops_router
 from runtime.metrics import RuntimeMetrics
 from runtime.migrations import migrate, service_directories
@@ -109,6 +110,7 @@ class Service:
         #: Service-specific objects (handlers, caches) that tests and routes reach.
         self.state: dict[str, Any] = {}
         self.http = FastAPI(title=title or name, version="1", lifespan=self._lifespan)
+        http_errors.install(self.http)
         self.http.include_router(ops_router(self))
 
     # --- registration ---------------------------------------------------------------
