@@ -1,1 +1,1 @@
-from tests.service.conftest import clock, settings  # noqa: F401  (the same settings as the service tests)
+from tests.service.conftest import clock, running, settings  # noqa: F401  (the same fixtures as the service tests)
