@@ -36,6 +36,7 @@ class ServiceProcess:
         port: int | None = None,
         env: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
+        instance: int = 1,
     ) -> None:
         if name not in DEFAULT_PORTS:
             raise ValueError(f"unknown service {name!r}; expected one of {', '.join(DEFAULT_PORTS)}")
@@ -44,7 +45,9 @@ class ServiceProcess:
         self.port = port if port is not None else DEFAULT_PORTS[name]
         self.kafka_bootstrap = kafka_bootstrap
         self.database_url = database_url
-        self.log_file = Path(log_dir).resolve() / f"{name}.log"
+        #: 1 for the stack's own process; further instances of the same service log beside it.
+        self.instance = instance
+        self.log_file = Path(log_dir).resolve() / (f"{name}.log" if instance == 1 else f"{name}-{instance}.log")
         self.data_dir = Path(data_dir).resolve()
         self.extra_env = dict(env or {})
         self._proc: subprocess.Popen | None = None

@@ -111,6 +111,9 @@ class LocalStack:
                # The notifier signs Web Push requests with this VAPID key (made at start, like the identities).
                "ATA_VAPID_PRIVATE_KEY_PATH": str(vapid_key_path(self.data_dir)),
                "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH": str(trustlist.public_path(self.anchor_path)), **(env or {})}
+        self._service_env = env
+        #: Further processes of a service (`add_instance`), stopped with the rest.
+        self.extra: list[ServiceProcess] = []
         self.services: dict[str, ServiceProcess] = {
             name: ServiceProcess(
                 name,
@@ -191,12 +194,26 @@ class LocalStack:
 
     async def crash_service(self, name: str) -> None:
         """SIGKILL one service, as a crash would, and start it again on the same port and settings."""
-        svc = self.services[name]
+        await self.crash(self.services[name])
+
+    async def crash(self, svc: ServiceProcess) -> None:
         svc.kill()
-        self._say(f"{name}: killed (SIGKILL)")
+        self._say(f"{svc.name}#{svc.instance}: killed (SIGKILL)")
         svc.start()
         await svc.wait_healthy(self.health_timeout)
-        self._say(f"{name}: restarted, pid {svc.pid}, healthy")
+        self._say(f"{svc.name}#{svc.instance}: restarted, pid {svc.pid}, healthy")
+
+    async def add_instance(self, name: str, port: int) -> ServiceProcess:
+        """One more process of `name` on the same database, broker, keys and settings, as a second replica
+        would run in production; it is stopped with the stack."""
+        svc = ServiceProcess(name, kafka_bootstrap=self.kafka_bootstrap, database_url=self.database_url,
+                             log_dir=self.log_dir, data_dir=self.data_dir, port=port, env=self._service_env,
+                             instance=2 + sum(1 for s in self.extra if s.name == name))
+        self.extra.append(svc)
+        svc.start()
+        await svc.wait_healthy(self.health_timeout)
+        self._say(f"{name}#{svc.instance}: healthy at {svc.base_url}")
+        return svc
 
     async def crash_postgres(self) -> None:
         """SIGKILL the embedded PostgreSQL (postmaster and backends) and start it again on the same data:
@@ -209,7 +226,7 @@ class LocalStack:
 
     def kill_services(self) -> None:
         """SIGKILL every running service (a node going down); `restart_kafka` starts them again."""
-        for svc in self.services.values():
+        for svc in (*self.services.values(), *self.extra):
             svc.kill()
         self._say("services killed (SIGKILL)")
 
@@ -274,7 +291,7 @@ class LocalStack:
         await _all(*(healthy(svc) for svc in self.services.values()))
 
     async def _stop_services(self) -> None:
-        running = [svc for svc in self.services.values() if svc.pid is not None]
+        running = [svc for svc in (*self.services.values(), *self.extra) if svc.pid is not None]
         if not running:
             return
         self._say(f"stopping {', '.join(svc.name for svc in running)}")
