@@ -183,6 +183,20 @@ class GatewayHandlers:
         else:
             self.blocked[s.carnet_number] = Blocked(row["status"], row["rule"], row["successor"], row["reason"])
 
+    async def _refresh_standing(self, conn: asyncpg.Connection, number: str) -> None:
+        row = await repo.standing(conn, number)
+        blocked = (Blocked(row["status"], row["rule"], row["successor"], row["reason"])
+                   if row["status"] not in (None, "active") else None)
+        moved = {int(item): successor for item, successor in json.loads(row["moved"]).items()}
+        stale = blocked != self.blocked.get(number) or moved != self.transferred.get(number, {})
+        self.metrics.cache("carnet_status", "stale" if stale else "fresh").inc()
+        if blocked is None:
+            self.blocked.pop(number, None)
+        else:
+            self.blocked[number] = blocked
+        if moved:
+            self.transferred[number] = moved
+
     async def items_moved(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
         """R6: the items a replacement took over; the original's tokens for them are refused from now on."""
         p = inbound.payload
@@ -347,7 +361,10 @@ class GatewayHandlers:
                 if d.token_id is None:
                     raise CommitRefused("not_ready", "the core has not issued the token of this declaration yet; "
                                                      "try again in a moment", 409)
-                domain.check_carnet(d, self.blocked.get(d.carnet_number), self.transferred.get(d.carnet_number))
+            # The caches follow what this instance consumed and reload every ATA_GATEWAY_CACHE_REFRESH_S; another
+            # instance may have consumed a closure or replacement since. A commit reads the shared table first.
+            await self._refresh_standing(conn, d.carnet_number)
+            domain.check_carnet(d, self.blocked.get(d.carnet_number), self.transferred.get(d.carnet_number))
             domain.check_scan(d, office)
             # Not decided yet as far as this request knows: the commit's own INSERT settles a replay
             # (token_id and transaction_code are both unique in the commit log) and its audit row says so.

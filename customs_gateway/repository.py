@@ -136,6 +136,15 @@ async def set_carnet_status(conn: asyncpg.Connection, number: str, status: str, 
     return await conn.fetchrow("SELECT status, rule, successor, reason FROM carnet_status WHERE carnet_number = $1", number)
 
 
+async def standing(conn: asyncpg.Connection, number: str) -> asyncpg.Record:
+    """One carnet's status and the items a replacement took over, as every instance's consumers wrote them."""
+    return await conn.fetchrow(
+        "SELECT s.status, s.rule, s.successor, s.reason,"
+        " (SELECT coalesce(jsonb_object_agg(t.item_number::text, t.successor), '{}'::jsonb)"
+        "  FROM transferred_items t WHERE t.carnet_number = $1) AS moved"
+        " FROM (SELECT 1) AS one LEFT JOIN carnet_status s ON s.carnet_number = $1", number)
+
+
 async def blocked_carnets(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT carnet_number, status, rule, successor, reason FROM carnet_status WHERE status <> 'active'")
 
