@@ -15,6 +15,7 @@ writes (an officer's reason) admits tab, line feed and carriage return.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -152,3 +153,12 @@ def fold_reasons(value: Any) -> Any:
 
 def _get(reason: Any, name: str) -> Any:
     return reason.get(name) if isinstance(reason, dict) else getattr(reason, name, None)
+
+
+_NOT_IN_LINE = re.compile(r"[\x00-\x1F\x7F-\x9F\u2028\u2029]")
+
+
+def to_line(text: str, max_length: int) -> str:
+    """`text` made to fit a LINE field of `max_length`: control characters shown as "?", cut with "…"."""
+    text = _NOT_IN_LINE.sub("?", text)
+    return text if len(text) <= max_length else text[:max_length - 1] + "…"
