@@ -3,6 +3,7 @@ text, numbers past their column, lists past their size; and the folding that kee
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from contracts import bounds as b
 from contracts.messages import CarnetItem, IssuanceRejected, Reason, SealedIssuanceRequested
 from issuer.domain import answerable
+from tests.support.bounds import limits
 
 CONTROL = ["\x00", "\x01", "\x1b", "\x7f", "\x85", "\x9f", "\u2028"]
 
@@ -94,3 +96,46 @@ def test_to_line_makes_any_text_fit_a_line_field():
 def test_r1_the_issuer_reads_whom_to_answer_from_a_broken_request(body, expected):
     found = answerable(body, {"FR", "BE"})
     assert found == expected if isinstance(expected, tuple) else expected in found
+
+
+def unbounded(lim, where: str) -> list[str]:
+    """Where a value of these bounds is unbounded: a string without a length, a number without a top, a
+    list or map without a size, a string without a character bound (control characters pass)."""
+    from pydantic import BaseModel
+
+    kind = lim.kind
+    if kind in (list, tuple, set, frozenset, dict):
+        out = [] if lim.max_length is not None else [f"{where}: no size bound"]
+        return out + unbounded(lim.item, where + "[]") + (unbounded(lim.key, where + "{}") if lim.key else [])
+    if kind is str:
+        fixed = lim.pattern and re.search(r"\{\d+\}\$$", lim.pattern)
+        out = [] if lim.max_length is not None or fixed else [f"{where}: no length bound"]
+        return out + ([] if lim.pattern and not re.fullmatch(lim.pattern, "a\x00") and not re.fullmatch(
+            lim.pattern, "\x00") else [f"{where}: admits NUL"])
+    if kind in (int, Decimal) and lim.le is None:
+        return [f"{where}: no upper bound"]
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return [p for name in kind.model_fields for p in unbounded(limits(kind, name), f"{kind.__name__}.{name}")]
+    return []
+
+
+def test_every_field_of_every_message_is_bounded():
+    from contracts.envelope import Envelope
+    from contracts.messages import MESSAGE_TYPES
+
+    found = [p for model in MESSAGE_TYPES.values() for name in model.model_fields
+             for p in unbounded(limits(model, name), f"{model.__name__}.{name}")]
+    found += [p for name in ("type", "producer", "subject") for p in unbounded(limits(Envelope, name), name)]
+    assert found == []
+
+
+def test_the_walk_finds_an_unbounded_field():
+    from pydantic import BaseModel, Field
+
+    class Loose(BaseModel):
+        name: str = Field(max_length=10)
+        ids: list[str]
+        n: int = Field(ge=0)
+
+    assert [p for f in Loose.model_fields for p in unbounded(limits(Loose, f), f)] == [
+        "name: admits NUL", "ids: no size bound", "ids[]: no length bound", "ids[]: admits NUL", "n: no upper bound"]
