@@ -16,9 +16,14 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.messages import CARNET_NUMBER, COUNTRY, MESSAGE_TYPES, F, Payload
+from contracts import bounds
+from contracts.bounds import (
+    MAX_CURRENCIES, MAX_ITEMS, CarnetNumber, Country, Currency, Days, ItemNumber, ItemNumbers, MessageType, OfficeId,
+    Recipients, Reference, RuleId, Text, TimeZone,
+)
+from contracts.messages import MESSAGE_TYPES, F, Payload
 
-CURRENCY = r"^[A-Z]{3}$"
+CURRENCY = bounds.CURRENCY
 
 
 def _money(value: Decimal) -> Decimal:
@@ -29,9 +34,10 @@ def _money(value: Decimal) -> Decimal:
     return value
 
 
-Money = Annotated[Decimal, AfterValidator(_money)]
-Amounts = dict[Annotated[str, Field(pattern=CURRENCY)], Money]
-Items = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
+#: An amount as the claims worker stores it: numeric(18, 2), never a float.
+Money = Annotated[bounds.Money, AfterValidator(_money)]
+Amounts = Annotated[dict[Currency, Money], Field(max_length=MAX_CURRENCIES)]
+Items = Annotated[ItemNumbers, Field(min_length=1)]
 
 
 class ClaimState(StrEnum):
@@ -58,28 +64,27 @@ class SeizureStarted(Payload):
     """R19: customs detained or seized goods; unless for a personal lawsuit, the days count extra."""
 
     TYPE: ClassVar[str] = "SeizureStarted"
-    seizure_id: str = F("Customs' id of the seizure; the end names it.", "CH-GVA-SZ-2027-0042", min_length=1, max_length=100)
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
-    country: str = F("Country whose customs seized the goods.", "CH", pattern=COUNTRY)
+    seizure_id: Reference = F("Customs' id of the seizure; the end names it.", "CH-GVA-SZ-2027-0042")
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
+    country: Country = F("Country whose customs seized the goods.", "CH")
     items: Items = F("Item numbers seized.", [1])
     personal_lawsuit: bool = F("True when seized for a personal lawsuit: R19 gives no extension then.", False)
-    office_timezone: str = F("IANA time zone of the office; the seizure's days are its local days.", "Europe/Zurich",
-                             min_length=1, max_length=64)
+    office_timezone: TimeZone = F("IANA time zone of the office; the seizure's days are its local days.", "Europe/Zurich")
     started_at: AwareDatetime = F("When the seizure began.", "2027-03-01T10:00:00+01:00")
 
 
 class SeizureEnded(Payload):
     TYPE: ClassVar[str] = "SeizureEnded"
-    seizure_id: str = F("The seizure that ended.", "CH-GVA-SZ-2027-0042", min_length=1, max_length=100)
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    seizure_id: Reference = F("The seizure that ended.", "CH-GVA-SZ-2027-0042")
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     ended_at: AwareDatetime = F("When the goods were released; that local day is the last day of the seizure.",
                                 "2027-03-10T16:00:00+01:00")
 
 
 class ItemDuty(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    item_number: int = F("Item number.", 1, ge=1)
-    currency: str = F("ISO 4217 currency of the amounts.", "CHF", pattern=CURRENCY)
+    item_number: ItemNumber = F("Item number.", 1)
+    currency: Currency = F("ISO 4217 currency of the amounts.", "CHF")
     duties: Money = F("Import duties and taxes assessed at importation (the R25 base).", "1000.00")
     claimed: Money | None = F("What customs claims for the item (duties, taxes, penalties); default: the duties. "
                               "Capped by R25.", "1200.00", default=None)
@@ -89,11 +94,10 @@ class DutyAssessed(Payload):
     """Customs' assessment of the duties on items, per item (R17, R22, R25); a newer one replaces it."""
 
     TYPE: ClassVar[str] = "DutyAssessed"
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
-    country: str = F("Country of the assessing customs.", "CH", pattern=COUNTRY)
-    assessments: list[ItemDuty] = F("One row per item and currency.",
-                                    [{"item_number": 1, "currency": "CHF", "duties": "1000.00"}], min_length=1)
-    office_id: str = F("Customs office.", "CH-GVA-AIR", min_length=1, max_length=50)
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
+    country: Country = F("Country of the assessing customs.", "CH")
+    assessments: Annotated[list[ItemDuty], Field(min_length=1, max_length=2 * MAX_ITEMS)] = F("One row per item and currency.", [{"item_number": 1, "currency": "CHF", "duties": "1000.00"}])
+    office_id: OfficeId = F("Customs office.", "CH-GVA-AIR")
     assessed_at: AwareDatetime = F("When customs assessed them.", "2027-03-01T10:00:00+01:00")
 
 
@@ -102,9 +106,9 @@ class RefundDecided(Payload):
 
     TYPE: ClassVar[str] = "RefundDecided"
     claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     granted: Amounts = F("Amounts refunded per currency; empty: refused.", {"CHF": "1100.00"})
-    reason: str = F("Why, in customs' words.", "re-exportation proven by the exit record", min_length=1, max_length=500)
+    reason: Text = F("Why, in customs' words.", "re-exportation proven by the exit record")
     decided_at: AwareDatetime = F("When customs decided.", "2028-05-02T10:00:00+02:00")
 
 
@@ -116,8 +120,8 @@ class EvidenceSubmitted(Payload):
 
     TYPE: ClassVar[str] = "EvidenceSubmitted"
     claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
-    reference: str = F("The association's reference of the evidence.", "FR-NGA-EV-2027-0007", min_length=1, max_length=200)
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
+    reference: Reference = F("The association's reference of the evidence.", "FR-NGA-EV-2027-0007")
     departure_validated: bool = F("True when the evidence is a departure customs validated on the carnet; "
                                   "False when the goods left without it (R27).", False, default=False)
     submitted_at: AwareDatetime = F("When the association submitted it.", "2027-06-01T10:00:00+02:00")
@@ -128,9 +132,9 @@ class PaymentMade(Payload):
 
     TYPE: ClassVar[str] = "PaymentMade"
     claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     amounts: Amounts = F("Amounts paid per currency.", {"CHF": "1100.00"}, min_length=1)
-    reference: str = F("Payment reference.", "FR-NGA-PAY-2027-0012", min_length=1, max_length=200)
+    reference: Reference = F("Payment reference.", "FR-NGA-PAY-2027-0012")
     paid_at: AwareDatetime = F("When the payment was made.", "2027-10-01T10:00:00+02:00")
 
 
@@ -139,9 +143,9 @@ class RefundRequested(Payload):
 
     TYPE: ClassVar[str] = "RefundRequested"
     claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     amounts: Amounts = F("Amounts asked back per currency.", {"CHF": "1100.00"}, min_length=1)
-    evidence_reference: str = F("The evidence found after payment.", "FR-NGA-EV-2027-0031", min_length=1, max_length=200)
+    evidence_reference: Reference = F("The evidence found after payment.", "FR-NGA-EV-2027-0031")
     requested_at: AwareDatetime = F("When the association asked.", "2027-11-15T10:00:00+01:00")
 
 
@@ -153,17 +157,17 @@ class ClaimStateChanged(Payload):
 
     TYPE: ClassVar[str] = "ClaimStateChanged"
     claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
-    country: str = F("Country whose customs claims.", "CH", pattern=COUNTRY)
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
+    country: Country = F("Country whose customs claims.", "CH")
     items: Items = F("Item numbers the claim is about.", [1, 2])
     from_state: ClaimState | None = F("State before; none when the claim opens.", None)
     to_state: ClaimState = F("State after.", ClaimState.OVERDUE)
-    rule: str = F("Rule applied.", "R19", pattern=r"^R\d+$")
+    rule: RuleId = F("Rule applied.", "R19")
     on: date = F("Local day of the customs office on which it happened.", "2027-04-01")
     at: AwareDatetime = F("Instant it happened (the act's own time, or the scheduler's).", "2027-03-31T22:00:00+00:00")
     next_deadline: date | None = F("Last day of the period that now runs, if any (R21, R22, R23).", None, default=None)
     amounts: Amounts | None = F("Money concerned (memo, payment, refund), per currency.", None, default=None)
-    reason: str | None = F("Why, in words.", None, default=None, max_length=500)
+    reason: Text | None = F("Why, in words.", None, default=None)
 
 
 class ClaimActionRefused(Payload):
@@ -171,10 +175,10 @@ class ClaimActionRefused(Payload):
 
     TYPE: ClassVar[str] = "ClaimActionRefused"
     claim_id: UUID | None = F("The claim, if one was named and found.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
-    action: str = F("Message type refused.", "EvidenceSubmitted")
-    rule: str | None = F("Rule that refuses it; none for an illegal step of the state machine.", "R21")
-    reason: str = F("Why.", "evidence after the last day 2027-09-10 (R21)")
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
+    action: MessageType = F("Message type refused.", "EvidenceSubmitted")
+    rule: RuleId | None = F("Rule that refuses it; none for an illegal step of the state machine.", "R21")
+    reason: Text = F("Why.", "evidence after the last day 2027-09-10 (R21)")
     refused_message_id: UUID = F("Message id of the refused input.", "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e")
     at: AwareDatetime = F("When the worker refused it.", "2027-09-11T08:00:00+00:00")
 
@@ -184,10 +188,10 @@ class RegularizationFeeFlagged(Payload):
 
     TYPE: ClassVar[str] = "RegularizationFeeFlagged"
     claim_id: UUID = F("The claim the evidence closed.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
-    country: str = F("Country whose customs may charge it.", "CH", pattern=COUNTRY)
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
+    country: Country = F("Country whose customs may charge it.", "CH")
     items: Items = F("Item numbers.", [1])
-    reason: str = F("Why.", "re-exportation shown by evidence, departure not validated")
+    reason: Text = F("Why.", "re-exportation shown by evidence, departure not validated")
     flagged_at: AwareDatetime = F("When.", "2027-06-01T08:00:00+00:00")
 
 
@@ -199,9 +203,9 @@ class ClaimNoticeIssued(Payload):
 
     TYPE: ClassVar[str] = "ClaimNoticeIssued"
     claim_id: UUID = F("The claim; the association's answers name it.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
-    nga: str = F("Guaranteeing association's country (the carnet number's prefix).", "FR", pattern=COUNTRY)
-    country: str = F("Country whose customs claims.", "CH", pattern=COUNTRY)
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
+    nga: Country = F("Guaranteeing association's country (the carnet number's prefix).", "FR")
+    country: Country = F("Country whose customs claims.", "CH")
     items: Items = F("Item numbers not re-exported.", [1, 2])
     reexport_deadline: date = F("R19: the last day they could leave (final date plus seizures).", "2027-03-31")
     carnet_expiry: date = F("Last day of validity (R20 counts from the day after).", "2027-11-21")
@@ -215,9 +219,9 @@ class DutyMemoIssued(Payload):
 
     TYPE: ClassVar[str] = "DutyMemoIssued"
     claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
-    nga: str = F("Guaranteeing association's country.", "FR", pattern=COUNTRY)
-    country: str = F("Country whose customs claims.", "CH", pattern=COUNTRY)
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
+    nga: Country = F("Guaranteeing association's country.", "FR")
+    country: Country = F("Country whose customs claims.", "CH")
     items: Items = F("Item numbers.", [1, 2])
     duties_assessed: Amounts = F("Duties and taxes assessed at importation, per currency.", {"CHF": "1000.00"})
     liability_caps: Amounts = F("R25: duties plus 10%, per currency.", {"CHF": "1100.00"})
@@ -235,12 +239,12 @@ class ReminderRequested(Payload):
 
     TYPE: ClassVar[str] = "ReminderRequested"
     reminder_id: UUID = F("Id of the reminder; deliveries are deduped on it.", "7b6a5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d")
-    carnet_number: str = F("Carnet number.", "FR2600000017", pattern=CARNET_NUMBER)
-    recipient_ids: list[str] = F("Wallet ids: the holder, then representatives.", ["hld_7f3a9c"], min_length=1)
-    country: str = F("Country the goods must leave.", "CH", pattern=COUNTRY)
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
+    recipient_ids: Recipients = F("Wallet ids: the holder, then representatives.", ["hld_7f3a9c"])
+    country: Country = F("Country the goods must leave.", "CH")
     items: Items = F("Item numbers still there.", [1, 2])
     final_date: date = F("R19: last day to re-export (final date plus seizures).", "2027-03-31")
-    days_before: int = F("Days left before the final date.", 7, ge=0)
+    days_before: Days = F("Days left before the final date.", 7)
     requested_at: AwareDatetime = F("When the reminder fell due.", "2027-03-23T23:00:00+00:00")
 
 

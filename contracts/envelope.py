@@ -13,6 +13,8 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contracts.bounds import IDENTIFIER, LINE
+
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
@@ -40,9 +42,10 @@ class Envelope(BaseModel):
         examples=["CarnetIssued"],
         min_length=1,
         max_length=TEXT_MAX,
+        pattern=IDENTIFIER,
     )
     schema_version: int = Field(
-        default=1, ge=1, description="Version of the payload schema for this type.", examples=[1]
+        default=1, ge=1, le=999, description="Version of the payload schema for this type.", examples=[1]
     )
     occurred_at: datetime = Field(
         default_factory=lambda: datetime.now(timezone.utc),
@@ -64,12 +67,14 @@ class Envelope(BaseModel):
         examples=["issuer"],
         min_length=1,
         max_length=TEXT_MAX,
+        pattern=IDENTIFIER,
     )
     subject: str | None = Field(
         default=None,
         description="What the message is about: the carnet number when carnet-scoped (also the Kafka key).",
         examples=["FR2600000017"],
         max_length=TEXT_MAX,
+        pattern=LINE,
     )
 
     def caused(self, type_: str, producer: str, subject: str | None = None, **kw: Any) -> Envelope:

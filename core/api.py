@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.bounds import LINE, ItemNumbers, VoucherNumber
 from contracts.kinds import DeclarationKind
 from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
 from contracts.txcode import format_transaction_code
@@ -32,8 +33,9 @@ from runtime.text import PRINTABLE
 CarnetNumber = Annotated[str, Path(pattern=CARNET_NUMBER, description="Carnet number", examples=["FR2600000017"])]
 #: Wallet ids, as the issuer and the identity provider spell them.
 PARTY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
-# Any id the carnet lists can be revoked, including one an NGA spelled outside PARTY_ID at issuance.
-PartyId = Annotated[str, Path(min_length=1, max_length=64, description="Wallet id of a representative.", examples=["rep_19be"])]
+# Any id the carnet lists can be revoked, including one an NGA spelled outside PARTY_ID at issuance;
+# no control character, though: NUL cannot even be looked up (PostgreSQL refuses it).
+PartyId = Annotated[str, Path(min_length=1, max_length=64, pattern=LINE, description="Wallet id of a representative.", examples=["rep_19be"])]
 Role = Literal["holder", "representative"]
 
 # QR rendering: the PNG's parameters, so both images are the same symbol (runtime.qr).
@@ -45,12 +47,11 @@ class DeclarationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: DeclarationKind = Field(description="Kind of crossing.", examples=["exportation"])
     country: str = Field(pattern=COUNTRY, description="Country of the crossing.", examples=["FR"])
-    items: list[Annotated[int, Field(ge=1, le=9999)]] = Field(min_length=1, max_length=9999,
-                                                             description="Item numbers that cross (R9).", examples=[[1, 2]])
+    items: ItemNumbers = Field(min_length=1, description="Item numbers that cross (R9).", examples=[[1, 2]])
     intended_use: str | None = Field(None, min_length=1, max_length=500, pattern=PRINTABLE,
                                      description="Intended use of the goods; required for an importation (R9).",
                                      examples=["Exhibition at the Geneva motor show"])
-    closes: int | None = Field(None, ge=1, description=(
+    closes: VoucherNumber | None = Field(None, description=(
         "Sequence number of the declaration this one closes (R8): a re-exportation names its importation, "
         "a re-importation its exportation, a transit discharge its transit entry."), examples=[1])
 

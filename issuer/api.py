@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from contracts.bounds import IDENTIFIER
 from contracts.envelope import Envelope
 from contracts.messages import (
     MESSAGE_TYPES, DuplicateRequested, Payload, Reason, ReplacementRequested, SealedIssuanceRequested,
@@ -97,7 +98,8 @@ def nga_router(handlers: IssuerHandlers, pool_of: Callable[[], asyncpg.Pool], re
         return _status_code(await submit(nga, req))
 
     @router.get("/requests/{request_id}", response_model=AnswerOut, responses={**errors, 404: {"model": Refusal}})
-    async def answer(request_id: Annotated[str, Path(min_length=1, max_length=100)], nga: str = nga_of) -> AnswerOut:
+    async def answer(request_id: Annotated[str, Path(min_length=1, max_length=100, pattern=IDENTIFIER)],
+                     nga: str = nga_of) -> AnswerOut:
         """The answer to one of this NGA's requests, whichever channel it came by."""
         async with pool_of().acquire() as conn:
             found = await repo.find_answer(conn, nga, request_id)

@@ -25,7 +25,8 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     registry = Registry.load(settings.nga_registry_path)
     handlers = IssuerHandlers(IssuerMetrics(service.registry), lambda: registry, clock)
     # A batch of requests is decided with a constant number of round trips (issuer/bulk.py).
-    requests = WithBulk(handlers.request, partial(bulk.handle_requests, handlers))
+    # A request that breaks the contract is answered too, when its NGA and request id can be read.
+    requests = WithBulk(handlers.request, partial(bulk.handle_requests, handlers), handlers.refused_record)
     service.consume({ISSUANCE_REQUESTS: requests, ISSUANCE_OUTCOMES: handlers.outcome})
     service.include(nga_router(handlers, lambda: service.pool, lambda: registry))
     service.state.update(handlers=handlers, registry=registry)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 
+from pydantic import TypeAdapter, ValidationError
+
+from contracts.bounds import Country, RequestId
 from contracts.deadlines import r2_max_expiry_date
 from contracts.digest import general_list_digest
 from contracts.messages import (
     CarnetIssued, CarnetItem, GoodsCategory, IssuanceRequested, Reason, SealedIssuanceRequested,
 )
 
-__all__ = ["EXCLUDED", "check_request", "check_sealed", "general_list_digest", "carnet_number", "check_digit",
+__all__ = ["answerable", "EXCLUDED", "check_request", "check_sealed", "general_list_digest", "carnet_number", "check_digit",
            "is_valid_carnet_number", "issued", "issued_sealed", "PLAIN_REFUSED"]
 
 #: R4: categories that can never travel under a carnet, with the words the NGA sees.
@@ -67,6 +71,9 @@ def check_terms(nga: str, countries: Sequence[str], issue_date: date, expiry_dat
                                   message=EXCLUDED[category]))
     return reasons
 
+
+_REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
+_COUNTRY: TypeAdapter[str] = TypeAdapter(Country)
 
 #: The document must reach us sealed for the holder (ARCHITECTURE "never travels in open form").
 PLAIN_REFUSED = Reason(
@@ -137,3 +144,25 @@ def issued_sealed(req: SealedIssuanceRequested, number: str) -> CarnetIssued:
                for i in req.items],
         general_list_digest=req.general_list_digest, document=req.document,
     )
+
+
+def answerable(body: bytes, ngas: Collection[str]) -> tuple[str, str] | str:
+    """(NGA, request id) of a request that broke the contract, read from its raw JSON, when both are
+    readable and valid (a registered NGA, a request id within its bound); else why no answer is possible.
+
+    Exactly one answer per request id holds for broken requests too: the issuer answers them
+    IssuanceRejected whenever it can tell whom to answer and under which id."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return "the record is not JSON: no request id can be read"
+    if not isinstance(doc, dict):
+        return "the record is not a JSON object: no request id can be read"
+    try:
+        request_id = _REQUEST_ID.validate_python(doc.get("request_id"))
+        nga = _COUNTRY.validate_python(doc.get("nga"))
+    except ValidationError:
+        return "the request id or the NGA is missing or breaks its bound: nobody to answer under a valid id"
+    if nga not in ngas:
+        return f"NGA {nga} is not registered: no response topic to answer on"
+    return nga, request_id

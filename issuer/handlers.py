@@ -14,7 +14,8 @@ from collections.abc import Callable
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 
-from contracts.envelope import Envelope
+from contracts.bounds import REASON_MESSAGE_MAX, to_line
+from contracts.envelope import Envelope, EnvelopeError
 from contracts.messages import (
     MESSAGE_TYPES, CarnetIssued, CarnetSuccessionDecided, DuplicateCarnetIssued, DuplicateRequested, IssuanceRejected,
     IssuanceRequested, Payload, Reason, ReplacementCarnetIssued, ReplacementRequested, SealedIssuanceRequested,
@@ -22,7 +23,7 @@ from contracts.messages import (
 from contracts.topics import ISSUANCE_EVENTS, issuance_responses
 from issuer import domain, repository as repo
 from issuer.registry import Registry
-from runtime.consumer import Inbound
+from runtime.consumer import ContractViolation, Inbound, Record
 from runtime.outbox import emit
 from runtime.service import Clock
 
@@ -38,6 +39,8 @@ class IssuerMetrics:
                                 ["nga", "type", "channel"], registry=registry).labels
         self.issued = Counter("ata_carnets_issued_total", "Carnets issued.", ["nga"], registry=registry).labels
         self.rejected = Counter("ata_issuance_rejected_total", "Issuance requests rejected, by rule.", ["nga", "rule"], registry=registry).labels
+        self.unanswerable = Counter("ata_issuance_unanswerable_total", "Requests that broke the contract with no "
+                                    "readable NGA or request id: dead-lettered without an answer.", registry=registry)
         self.repeated = Counter("ata_issuance_repeated_total", "Requests whose id was seen before (answered again, nothing issued).", ["nga"], registry=registry).labels
         self.successions = Counter("ata_issuance_successions_total", "Duplicates and replacements, by outcome "
                                    "(pending when sent to the core, then applied or refused).", ["kind", "outcome"],
@@ -72,6 +75,32 @@ class IssuerHandlers:
             await repo.set_carnet_status(conn, d.successor_number, "issued")
         self.metrics.successions(d.kind, d.outcome).inc()
         await self._respond(conn, asked.nga, asked.request_id, d, inbound.envelope)
+
+    async def refused_record(self, conn: asyncpg.Connection, record: Record, violation: ContractViolation) -> str:
+        """A request that broke the contract: answered IssuanceRejected (rule 'contract') when its NGA and
+        request id can be read, recorded with the id in this transaction so a redelivery is not answered
+        twice; the note for its dead letter either way (runtime.consumer.OnViolation)."""
+        found = ("the record is over the size limit: not read" if violation.kind == "too_large"
+                 else domain.answerable(record.body, self.registry().ngas))
+        if isinstance(found, str):
+            self.metrics.unanswerable.inc()
+            log.warning("request from %s (message id %s) broke the contract and cannot be answered: %s",
+                        record.where, record.headers.get("ce_id"), found)
+            return f"no answer: {found}"
+        nga, request_id = found
+        answer = IssuanceRejected(request_id=request_id, nga=nga, reasons=[Reason(
+            rule="contract", code=violation.kind, message=to_line(str(violation), REASON_MESSAGE_MAX))])
+        if not await repo.record_answer_once(conn, nga, request_id, answer):
+            return f"no answer: request {request_id} of {nga} was answered before"
+        try:
+            cause = Envelope.from_headers(record.headers)
+        except EnvelopeError:
+            cause = Envelope(type=IssuanceRequested.TYPE, producer=f"nga-{nga}", subject=request_id)
+        await self._respond(conn, nga, request_id, answer, cause)
+        self.metrics.rejected(nga, "contract").inc()
+        log.info("request %s of %s from %s (message id %s) broke the contract (%s): answered IssuanceRejected",
+                 request_id, nga, record.where, record.headers.get("ce_id"), violation.kind)
+        return f"answered IssuanceRejected to request {request_id} of {nga}"
 
     # --- shared by Kafka and HTTP -----------------------------------------------------------------
 

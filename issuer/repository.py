@@ -52,6 +52,14 @@ async def record_answer(conn: asyncpg.Connection, nga: str, request_id: str, ans
     )
 
 
+async def record_answer_once(conn: asyncpg.Connection, nga: str, request_id: str, answer: Payload) -> bool:
+    """Record a rejection unless the request id has an answer already; True when this one is recorded."""
+    return await conn.fetchval(
+        "INSERT INTO requests (nga, request_id, outcome, carnet_number, response_type, response)"
+        " VALUES ($1, $2, 'rejected', NULL, $3, $4::jsonb) ON CONFLICT (nga, request_id) DO NOTHING RETURNING true",
+        nga, request_id, answer.TYPE, answer.model_dump_json()) is not None
+
+
 async def decide(conn: asyncpg.Connection, nga: str, request_id: str, outcome: str, answer: Payload) -> None:
     await conn.execute("UPDATE requests SET outcome = $3, response_type = $4, response = $5::jsonb"
                        " WHERE nga = $1 AND request_id = $2", nga, request_id, outcome, answer.TYPE, answer.model_dump_json())

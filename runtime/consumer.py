@@ -62,6 +62,10 @@ class Inbound(Generic[P]):
 Handler = Callable[[asyncpg.Connection, Inbound[Any]], Awaitable[None]]
 #: Handles every message of a list inside the caller's savepoint, or raises (then nothing of it stays).
 BulkHandler = Callable[[asyncpg.Connection, list[Inbound[Any]]], Awaitable[None]]
+#: Acts on a record that breaks the contract, inside the batch's transaction (its own savepoint), before
+#: the record is dead-lettered; answers what the dead letter adds to its reason (what it did, or why
+#: nothing could be done). The issuer answers the NGA's request id with it (one answer per request id).
+OnViolation = Callable[[asyncpg.Connection, "Record", ContractViolation], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class WithBulk:
 
     one: Handler
     bulk: BulkHandler
+    on_violation: OnViolation | None = None
 
     async def __call__(self, conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
         await self.one(conn, inbound)
@@ -205,6 +210,7 @@ class BatchConsumer:
         now_ms = time.time() * 1000
         lags: dict[str, list[float]] = {}
         passed_over: Counter[tuple[str, str]] = Counter()
+        violated: list[tuple[Consumer, Record, ContractViolation, OnViolation]] = []
         for r in records:
             if r.timestamp_ms and r.timestamp_ms > 0:  # -1: the broker gave none
                 lags.setdefault(r.topic, []).append(max(0.0, (now_ms - r.timestamp_ms) / 1000))
@@ -212,7 +218,11 @@ class BatchConsumer:
             try:
                 envelope, payload = parse(consumer.topic, r.headers, r.body)
             except ContractViolation as exc:
-                dead.append((consumer, r, exc.kind, str(exc)))
+                hook = getattr(consumer.handler, "on_violation", None)
+                if hook is not None:
+                    violated.append((consumer, r, exc, hook))
+                else:
+                    dead.append((consumer, r, exc.kind, str(exc)))
                 continue
             key = r.key.decode("utf-8", "replace") if r.key else None
             if isinstance(consumer.handler, Only) and envelope.type not in consumer.handler.types:
@@ -224,8 +234,9 @@ class BatchConsumer:
         for labels, n in passed_over.items():
             self.metrics.handled(*labels, "ignored").inc(n)
         outcomes: list[tuple[_Parsed, str, float]] = []
-        if parsed:
-            self.metrics.batch_size.observe(len(parsed))
+        if parsed or violated:
+            if parsed:
+                self.metrics.batch_size.observe(len(parsed))
             try:
                 async with self.pool_getter().acquire() as conn, conn.transaction():
                     alone = parsed
@@ -233,7 +244,14 @@ class BatchConsumer:
                         alone = await self._apply_bulk(conn, parsed, outcomes)
                     for p in alone:
                         outcomes.append(await self._apply(conn, p, dead))
+                    for consumer, r, exc, hook in violated:  # after the valid ones: record order per request id
+                        dead.append((consumer, r, exc.kind, f"{exc} [{await self._on_violation(conn, r, exc, hook)}]"))
             except TRANSIENT as exc:
+                if not parsed:
+                    log.warning("%s: transient failure answering %d contract violations from %s: %s; will retry",
+                                self.service, len(violated), violated[0][1].where, exc)
+                    await asyncio.sleep(1.0)
+                    raise
                 first = parsed[0].inbound.envelope
                 log.warning("%s: transient failure on a batch of %d from %s (first %s %s, carnet %s): %s; will retry",
                             self.service, len(parsed), parsed[0].record.where, first.type, first.message_id,
@@ -294,6 +312,18 @@ class BatchConsumer:
             outcomes.extend((p, "applied", share) for p in fresh)
             outcomes.extend((p, "duplicate", share) for p in repeated)
         return alone
+
+    async def _on_violation(self, conn: asyncpg.Connection, r: Record, exc: ContractViolation, hook: OnViolation) -> str:
+        """The hook's note for the dead letter; a hook that fails (not TRANSIENT) leaves only its own savepoint."""
+        try:
+            async with conn.transaction():
+                return await hook(conn, r, exc)
+        except TRANSIENT:
+            raise
+        except Exception as failure:
+            log.exception("%s: contract-violation hook failed on %s (message id %s)", self.service, r.where,
+                          r.headers.get("ce_id"))
+            return f"no answer: the hook failed ({type(failure).__name__})"
 
     async def _apply(self, conn: asyncpg.Connection, p: _Parsed,
                      dead: list[tuple[Consumer, Record, str, str]]) -> tuple[_Parsed, str, float]:

@@ -75,6 +75,7 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
         ("Carnets issued by NGA", "ops", [(rate("ata_carnets_issued_total", "nga"), "{{nga}}")]),
         ("Rejections by rule", "ops", [(rate("ata_issuance_rejected_total", "nga, rule"), "{{nga}} {{rule}}")]),
         ("Repeated request ids", "ops", [(rate("ata_issuance_repeated_total", "nga"), "{{nga}}")]),
+        ("Broken requests nobody can answer", "ops", [(rate("ata_issuance_unanswerable_total", "instance"), "{{instance}}")]),
         ("Duplicates and replacements", "ops", [(rate("ata_issuance_successions_total", "kind, outcome"), "{{kind}} {{outcome}}")]),
         *runtime_panels("issuer"),
     ]),

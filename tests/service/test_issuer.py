@@ -251,7 +251,10 @@ async def test_unknown_type_and_missing_envelope_are_dead_lettered(settings, clo
         await broker.publish(body, ISSUANCE_REQUESTS.name, headers={**headers, "ce_schemaversion": "9"})
         queued = await outbox(service)
     assert [h["dlq_kind"] for _, h in seen] == ["unknown_type", "envelope", "unknown_type"]
-    assert queued == []
+    # Exactly one answer per request id: the first broken copy is answered, the others are not.
+    assert [(m["topic"], m["type"], m["key"]) for m in queued] == [(FR, "IssuanceRejected", "REQ-7")]
+    assert "answered IssuanceRejected" in seen[0][1]["dlq_reason"]
+    assert all("was answered before" in h["dlq_reason"] for _, h in seen[1:])
 
 
 async def test_a_sealed_document_opens_only_in_the_holders_wallet(settings, clock, running):
