@@ -23,7 +23,7 @@ from runtime.consumer import WithBulk
 from runtime.cose import load_or_create_signing_key
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
-from runtime.wallet_auth import CurrentParty, WalletVerifier
+from runtime.wallet_auth import CurrentParty, WalletVerifier, observe_checks
 
 NAME = "core"
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
                      COUNTRY_POLICY: policy.policy_updated})
     # Raises WalletConfigError without the identity provider's key: no holder API without authentication.
     verifier = WalletVerifier.from_settings(settings.wallet_issuer_public_key_path, settings.wallet_audience, clock)
+    observe_checks(verifier, service.registry)
     party = Depends(CurrentParty(verifier))
     service.include(holder_router(handlers, lambda: service.pool, verifier=verifier, registry=service.registry))
     service.include(history_router(lambda: service.pool, registry=service.registry, party=party,

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from contracts.topics import NOTIFICATION_REQUESTS
-from runtime.wallet_auth import CurrentParty, WalletVerifier
+from runtime.wallet_auth import CurrentParty, WalletVerifier, observe_checks
 from notifier import webpush
 from notifier.api import admin_router, recipient_router
 from notifier.handlers import NotifierHandlers, NotifierMetrics, PushSettings
@@ -21,6 +21,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     # Recipients authenticate as they do at the core (the wallet identity provider's ES256 tokens), with
     # the notifier's own audience so a token for the ledger is not one for the notifier.
     verifier = WalletVerifier.from_settings(settings.wallet_issuer_public_key_path, settings.notifier_audience, clock)
+    observe_checks(verifier, service.registry)
     vapid = (webpush.Vapid.load(settings.vapid_private_key_path, settings.vapid_subject)
              if settings.vapid_private_key_path else None)
     handlers = NotifierHandlers(NotifierMetrics(service.registry), clock, timeout_s=settings.webhook_timeout_s,

@@ -10,7 +10,9 @@ clock, never the wall clock, so tests and the ledger agree on what "now" is.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,16 @@ DEFAULT_LEEWAY = timedelta(seconds=30)
 MAX_PARTY_ID = 64
 #: A JWT of a few claims is a few hundred characters; refuse huge headers before parsing.
 MAX_TOKEN_CHARS = 4096
+#: Verified tokens remembered (by SHA-256 digest) so a wallet's next requests skip the ES256 verification;
+#: a token is an hour's sign-in, so this covers every wallet active in the last hour on a busy instance.
+VERIFIED_CACHE_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class _Verified:
+    sub: str
+    exp: float
+    not_before: float
 
 
 class WalletConfigError(RuntimeError):
@@ -72,6 +84,9 @@ class WalletVerifier:
         self.audience = audience
         self.clock = clock
         self.leeway = leeway.total_seconds()
+        self._verified: dict[bytes, _Verified] = {}
+        #: Told "cache" or "signature" for each token accepted or checked (a metric, typically).
+        self.observe: Callable[[str], None] = lambda _: None
 
     @classmethod
     def from_settings(cls, path: Path | None, audience: str, clock: Clock) -> WalletVerifier:
@@ -84,10 +99,31 @@ class WalletVerifier:
         return cls(load_public_key(path), audience, clock)
 
     def verify(self, token: str) -> str:
+        """The token's wallet id. A token verified before is trusted from the cache until its own expiry: the
+        signature cannot change, only time can, and the times are judged again on every call."""
         if not token:
             raise WalletTokenError("missing", "no bearer token")
         if len(token) > MAX_TOKEN_CHARS:
             raise WalletTokenError("malformed", "the bearer token is too long")
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        known = self._verified.get(digest)
+        if known is None:
+            self.observe("signature")
+            known = self._check_signature(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                del self._verified[next(iter(self._verified))]
+            self._verified[digest] = known
+        else:
+            self.observe("cache")
+        now = self.clock().timestamp()
+        if known.exp <= now - self.leeway:
+            self._verified.pop(digest, None)
+            raise WalletTokenError("expired", "the token has expired: sign in to the wallet again")
+        if known.not_before > now + self.leeway:
+            raise WalletTokenError("not_yet_valid", "the token is not valid yet (issued in the future)")
+        return known.sub
+
+    def _check_signature(self, token: str) -> _Verified:
         try:
             # PyJWT checks the signature, the algorithm and the audience; times are ours, against
             # the injected clock (PyJWT would read the wall clock).
@@ -106,16 +142,20 @@ class WalletVerifier:
             raise WalletTokenError("bad_signature", f"the token is not signed with {ALGORITHM}") from exc
         except jwt.InvalidTokenError as exc:
             raise WalletTokenError("malformed", f"the bearer token is not a valid JWT: {exc}") from exc
-        now = self.clock().timestamp()
         exp, iat, nbf = _number(claims, "exp"), _number(claims, "iat"), claims.get("nbf")
-        if exp <= now - self.leeway:
-            raise WalletTokenError("expired", "the token has expired: sign in to the wallet again")
-        if iat > now + self.leeway or (nbf is not None and _number(claims, "nbf") > now + self.leeway):
-            raise WalletTokenError("not_yet_valid", "the token is not valid yet (issued in the future)")
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub or len(sub) > MAX_PARTY_ID:
             raise WalletTokenError("malformed", f"the token's subject must be a wallet id of 1-{MAX_PARTY_ID} characters")
-        return sub
+        return _Verified(sub, exp, max(iat, _number(claims, "nbf") if nbf is not None else iat))
+
+
+def observe_checks(verifier: WalletVerifier, registry: Any) -> None:
+    """Count how each bearer token was checked: the cache's hit rate is the ES256 work it saves."""
+    from prometheus_client import Counter
+
+    checks = Counter("ata_wallet_token_checks_total", "Wallet bearer tokens checked, by how: 'signature' (ES256 "
+                     "verification) or 'cache' (verified before, times judged again).", ["how"], registry=registry)
+    verifier.observe = lambda how: checks.labels(how).inc()
 
 
 def _number(claims: dict[str, Any], name: str) -> float:
