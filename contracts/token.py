@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from pydantic import (
@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from contracts.bounds import IDENTIFIER, MAX_ITEMS, ItemNumber, TransactionCode, VoucherNumber
 from contracts.kinds import DeclarationKind
 from contracts.txcode import TransactionCodeError, parse_transaction_code
 
@@ -60,10 +61,11 @@ class DeclarationClaims(BaseModel):
     carnet_number: str = Field(
         min_length=1,
         max_length=32,
+        pattern=IDENTIFIER,
         description="The carnet's worldwide unique number (R1); identifies it, reveals nothing about the goods.",
         examples=["FR-2025-0001234"],
     )
-    transaction_code: str = Field(
+    transaction_code: TransactionCode = Field(
         description="Canonical 13-symbol transaction code (Crockford Base32 plus check symbol), the typed fallback for this declaration.",
         examples=["DK57ZC8TMFHQY"],
     )
@@ -76,8 +78,9 @@ class DeclarationClaims(BaseModel):
         description="ISO 3166-1 alpha-2 code of the country whose customs the declaration is for.",
         examples=["DE"],
     )
-    items: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+    items: tuple[ItemNumber, ...] = Field(
         min_length=1,
+        max_length=MAX_ITEMS,
         description="General-list item numbers that cross, ascending and unique (R9: a subset is a split shipment).",
         examples=[[1, 2, 5]],
     )
@@ -86,8 +89,7 @@ class DeclarationClaims(BaseModel):
         description="Lower-case hex of the first 16 bytes of SHA-256 of the carnet's general list, so customs can tell the list on file is the one declared against.",
         examples=["3f2a9c0d8e7b6a5f4e3d2c1b0a998877"],
     )
-    sequence: int = Field(
-        ge=1,
+    sequence: VoucherNumber = Field(
         description="The declaration's number within its kind (R8: importation No. 1, No. 2, ...).",
         examples=[1],
     )

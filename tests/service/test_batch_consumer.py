@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from contracts.topics import ISSUANCE_REQUESTS
-from runtime.consumer import MAX_ATTEMPTS, BatchConsumer, Consumer, Inbound, Record
+from runtime.consumer import MAX_ATTEMPTS, BatchConsumer, Consumer, Inbound, Record, WithBulk
 from runtime.metrics import RuntimeMetrics
 from runtime.service import Service
 from tests.support.messages import issuance_request, wire
@@ -150,3 +150,29 @@ async def test_types_a_handler_does_not_act_on_pass_by_without_inbox_or_effect(s
     await batch(records("A", "B"))
     await batch(records("A"))  # redelivered: the inbox still absorbs it
     assert await applied(service) == ["A", "B"] and await claimed(service) == 2
+
+
+async def test_a_contract_violation_hook_writes_in_the_batch_and_its_note_reaches_the_dead_letter(service: Service) -> None:
+    """runtime.consumer.OnViolation: the hook runs inside the batch's transaction (its writes commit with
+    the batch), in its own savepoint (a failing hook undoes only itself), and the dead letter says what it did."""
+    async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
+        await conn.execute("INSERT INTO applied VALUES ($1)", inbound.payload.request_id)
+
+    async def on_violation(conn: asyncpg.Connection, record: Record, violation: Any) -> str:
+        await conn.execute("INSERT INTO applied VALUES ($1)", f"answered-{record.key.decode()}")
+        if record.key == b"D":
+            raise ValueError("cannot answer D")
+        return f"answered {record.key.decode()} ({violation.kind})"
+
+    async def bulk(conn: asyncpg.Connection, inbounds: list[Inbound[Any]]) -> None:
+        for inbound in inbounds:
+            await handler(conn, inbound)
+
+    sink = DeadLetterSink()
+    batch, _ = batch_of(service, WithBulk(handler, bulk, on_violation), sink)
+    broken = records("A", "B", "C", "D", garbage_at=1)
+    broken[3] = Record(broken[3].topic, b"{not json", broken[3].headers, b"D", broken[3].where)
+    await batch(broken)
+    assert await applied(service) == ["A", "C", "answered-B"]  # D's hook write rolled back alone
+    assert [(h["dlq_kind"], h["dlq_reason"].rsplit("[", 1)[1]) for _, _, h in sink.published] == [
+        ("malformed_json", "answered B (malformed_json)]"), ("malformed_json", "no answer: the hook failed (ValueError)]")]
