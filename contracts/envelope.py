@@ -125,5 +125,34 @@ class Envelope(BaseModel):
             raise EnvelopeError(f"invalid envelope: {_short(exc)}") from exc
 
 
+#: Each envelope field and the header it travels in.
+HEADER_OF = {"message_id": "ce_id", "type": "ce_type", "producer": "ce_source", "occurred_at": "ce_time",
+             "subject": "ce_subject", "schema_version": "ce_schemaversion", "correlation_id": "ce_correlationid",
+             "causation_id": "ce_causationid"}
+#: What a consumer refuses a message without (CloudEvents' required attributes; specversion included).
+REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time")
+
+
+def headers_schema(types: list[str]) -> dict[str, Any]:
+    """JSON Schema of the `ce_*` headers a message with one of `types` carries (every Kafka header is text).
+
+    Descriptions and bounds come from the Envelope's fields, so a change there shows in the AsyncAPI documents.
+    """
+    fields = Envelope.model_json_schema()["properties"]
+    props: dict[str, Any] = {"ce_specversion": {"type": "string", "const": SPEC_VERSION,
+                                                "description": "CloudEvents specification version."}}
+    for name, header in HEADER_OF.items():
+        field = fields[name]
+        schema = next((s for s in field.get("anyOf", [field]) if s.get("type") != "null"), field)
+        text: dict[str, Any] = {"type": "string", "description": field["description"]}
+        text |= {k: v for k, v in schema.items() if k in ("format", "minLength", "maxLength")}
+        if schema.get("type") == "integer":
+            text["pattern"] = "^[1-9][0-9]{0,8}$"
+        props[header] = text
+    props["ce_type"]["enum"] = sorted(types)
+    props["content-type"] = {"type": "string", "const": CONTENT_TYPE, "description": "Media type of the record value."}
+    return {"type": "object", "required": list(REQUIRED_HEADERS), "properties": props}
+
+
 def _short(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
