@@ -23,7 +23,7 @@ from typing import Any, Union
 
 from contracts import messages as m
 from contracts import topics as catalogue
-from contracts.envelope import HEADER_OF, headers_schema
+from contracts.envelope import HEADER_OF, headers_schema, qualified_type
 from contracts.topics import Topic
 
 SERVICES = ("issuer", "core", "customs_gateway", "claims_worker", "notifier")
@@ -105,7 +105,7 @@ def _completed(doc: dict[str, Any]) -> dict[str, Any]:
     topics = {t.name: t for t in [*catalogue.TOPICS, *_templated()]}
     for name, message in doc["components"]["messages"].items():
         topic = topics[name.split(":", 1)[0]]
-        message["headers"] = headers_schema([t.TYPE for t in topic.messages])
+        message["headers"] = headers_schema([qualified_type(t.TYPE, t.VERSION) for t in topic.messages])
         message["correlationId"] = {"location": f"$message.header#/{HEADER_OF['correlation_id']}",
                                     "description": "One id per business conversation; answers carry it back."}
         message["bindings"] = {"kafka": {"key": _key_schema(topic), "bindingVersion": "0.5.0"}}

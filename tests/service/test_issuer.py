@@ -7,7 +7,7 @@ import asyncio
 import json
 from datetime import datetime, timezone
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, qualified_type
 from contracts.messages import CarnetSuccessionDecided, DuplicateRequested, GoodsCategory, Reason
 from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_OUTCOMES, ISSUANCE_REQUESTS, issuance_responses
 from issuer.app import build
@@ -248,7 +248,8 @@ async def test_unknown_type_and_missing_envelope_are_dead_lettered(settings, clo
         body, headers, _ = wire(sealed_request("REQ-7"))
         await broker.publish(body, ISSUANCE_REQUESTS.name, headers={**headers, "ce_type": "CarnetExploded"})
         await broker.publish(body, ISSUANCE_REQUESTS.name, headers={"content-type": "application/json"})
-        await broker.publish(body, ISSUANCE_REQUESTS.name, headers={**headers, "ce_schemaversion": "9"})
+        await broker.publish(body, ISSUANCE_REQUESTS.name, headers={
+            **headers, "ce_type": qualified_type("SealedIssuanceRequested", 9), "ce_schemaversion": "9"})
         queued = await outbox(service)
     assert [h["dlq_kind"] for _, h in seen] == ["unknown_type", "envelope", "unknown_type"]
     assert queued == []
