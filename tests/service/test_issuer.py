@@ -7,6 +7,8 @@ import asyncio
 import json
 from datetime import datetime, timezone
 
+import pytest
+
 from contracts.envelope import Envelope, qualified_type
 from contracts.messages import CarnetSuccessionDecided, DuplicateRequested, GoodsCategory, Reason
 from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_OUTCOMES, ISSUANCE_REQUESTS, issuance_responses
@@ -269,3 +271,25 @@ async def test_a_sealed_document_opens_only_in_the_holders_wallet(settings, cloc
                                 digest=carnet.general_list_digest)
     assert doc["holder"]["name"] == HOLDER_NAME
     assert HOLDER_NAME not in json.dumps(ledger)
+
+
+@pytest.mark.parametrize("create", [True, False])
+async def test_the_nga_response_topics_are_created_only_when_topics_are_not_managed_outside(settings, clock, monkeypatch,
+                                                                                           create):
+    """Strimzi (deploy/k8s/overlays/example) creates every topic: ATA_KAFKA_CREATE_TOPICS=false, and the issuer
+    then asks the cluster for nothing an admin right would be needed for."""
+    import issuer.app
+
+    asked: list[dict] = []
+
+    async def ensure_topics(bootstrap: str, topics: dict, **client) -> list[str]:
+        asked.append(topics)
+        return []
+
+    monkeypatch.setattr(issuer.app, "ensure_topics", ensure_topics)
+    service = build(settings.model_copy(update={"kafka_create_topics": create}), clock=clock)
+    for hook in service._on_start:
+        await hook()
+    assert bool(asked) == create
+    if create:
+        assert "ata.issuance.responses.fr.v1" in asked[0]
