@@ -44,6 +44,14 @@ def schema_path(type_: str, version: int) -> str:
     return f"types/{type_}/v{version}.json"
 
 
+def is_deprecated(headers: Mapping[str, Any]) -> bool:
+    """Read, but in a form a later release will refuse: a short `ce_type`, or no `ce_specversion`."""
+    ce_type = headers.get("ce_type", "")
+    if isinstance(ce_type, bytes):
+        ce_type = ce_type.decode("utf-8", "replace")
+    return not ce_type.startswith(TYPE_PREFIX) or "ce_specversion" not in headers
+
+
 def parse_type(ce_type: str, schema_version: str | None = None) -> tuple[str, int]:
     """`(TYPE, version)` from a `ce_type`, the qualified form or the deprecated short one."""
     if ce_type.startswith(TYPE_PREFIX):

@@ -293,3 +293,20 @@ async def test_the_nga_response_topics_are_created_only_when_topics_are_not_mana
     assert bool(asked) == create
     if create:
         assert "ata.issuance.responses.fr.v1" in asked[0]
+
+
+async def test_a_request_in_the_deprecated_envelope_form_is_still_issued_and_counted(settings, clock, running):
+    """Earlier releases' NGAs send `ce_type: SealedIssuanceRequested` and may omit ce_specversion: read for one
+    deprecation period, each such message counted so an operator sees when the period can end."""
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        body, headers, _ = wire(sealed_request("REQ-OLD"))
+        old = {**headers, "ce_type": "SealedIssuanceRequested"}
+        del old["ce_specversion"], old["ce_dataschema"]
+        await broker.publish(body, ISSUANCE_REQUESTS.name, key=b"REQ-OLD", headers=old)
+        await send(broker, sealed_request("REQ-NEW"))
+        queued = await outbox(service)
+    assert {m["payload"]["request_id"] for m in by_topic(queued, FR)} == {"REQ-OLD", "REQ-NEW"}
+    assert {m["type"] for m in by_topic(queued, FR)} == {"CarnetIssued"}
+    counted = service.registry.get_sample_value("ata_deprecated_envelopes_total", {"topic": ISSUANCE_REQUESTS.name})
+    assert counted == 1
