@@ -83,8 +83,10 @@ NOTIFICATION_EVENTS = Topic(
     "ata.notifications.events.v1", 6, "carnet_number", ("notifier",), (), (m.ConfirmationDelivered,),
     "What the notifier delivered.",
 )
+#: The trust-list topic's one key (core/handlers.py publishes every list under it).
+TRUST_LIST_KEY = "trust-list"
 SIGNING_KEYS = Topic(
-    "ata.trust.keys.v1", 1, "sequence", ("core",), ("customs_gateway",), (m.TrustListPublished, m.SigningKeyPublished),
+    "ata.trust.keys.v1", 1, TRUST_LIST_KEY, ("core",), ("customs_gateway",), (m.TrustListPublished, m.SigningKeyPublished),
     "The signed list of keys for offline token verification at the customs gateways. SigningKeyPublished "
     "(unsigned, version 1 of this topic) is still accepted on the wire but no longer trusted.",
 )

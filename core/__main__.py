@@ -1,7 +1,7 @@
-"""`python -m core`: run the service with settings from the environment."""
+"""`python -m core`: run the service with settings from the environment (one line naming the setting when it cannot start)."""
 
 from core.app import build
-from runtime.settings import Settings
+from runtime import startup
 
 if __name__ == "__main__":
-    build(Settings()).run()
+    raise SystemExit(startup.main("core", lambda settings: build(settings).run()))

@@ -1,7 +1,7 @@
-"""`python -m customs_gateway`: run the service with settings from the environment."""
+"""`python -m customs_gateway`: run the service with settings from the environment (one line naming the setting when it cannot start)."""
 
 from customs_gateway.app import build
-from runtime.settings import Settings
+from runtime import startup
 
 if __name__ == "__main__":
-    build(Settings()).run()
+    raise SystemExit(startup.main("customs_gateway", lambda settings: build(settings).run()))

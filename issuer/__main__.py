@@ -1,7 +1,7 @@
-"""`python -m issuer`: run the service with settings from the environment."""
+"""`python -m issuer`: run the service with settings from the environment (one line naming the setting when it cannot start)."""
 
 from issuer.app import build
-from runtime.settings import Settings
+from runtime import startup
 
 if __name__ == "__main__":
-    build(Settings()).run()
+    raise SystemExit(startup.main("issuer", lambda settings: build(settings).run()))

@@ -34,6 +34,8 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     @service.on_start
     async def response_topics() -> None:
         # One response topic per registered NGA (contracts.topics.issuance_responses).
+        if not settings.kafka_create_topics:
+            return
         await ensure_topics(settings.kafka_bootstrap_servers,
                             {issuance_responses(n).name: issuance_responses(n).partitions for n in registry.ngas},
                             **service.kafka_options)

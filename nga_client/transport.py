@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, parse_type
 from contracts.messages import Payload
 from contracts.topics import ISSUANCE_REQUESTS, issuance_responses
 
@@ -80,7 +80,7 @@ async def _read_answers(consumer: AIOKafkaConsumer, waiting: set[str], on_answer
                 if rid in waiting:  # earlier runs' answers share the topic: only ours count
                     waiting.discard(rid)
                     headers = {k: v.decode() for k, v in r.headers}
-                    on_answer(rid, headers.get("ce_type", "?"), json.loads(r.value))
+                    on_answer(rid, parse_type(headers.get("ce_type", "?"))[0], json.loads(r.value))
 
 
 async def send_http(base_url: str, api_key: str, requests: Sequence[Payload], on_answer: OnAnswer, *,

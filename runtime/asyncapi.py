@@ -4,8 +4,12 @@ The live brokers consume raw bytes (the envelope picks the model, runtime.consum
 subscribers carry no payload types. The document is built on a broker of its own, never connected,
 with one subscriber per topic the service consumes and one publisher per topic it produces, typed
 with the catalogue's payload models: the same `contracts.topics` the consumers validate against.
-tests/unit/test_asyncapi.py holds the committed documents under deploy/asyncapi/ against this, and
-checks each service really consumes the topics the catalogue says.
+FastStream's document is then completed with what it cannot know: every message's `ce_*` headers as a
+schema (contracts.envelope.headers_schema), its correlation id at the header really sent
+(`ce_correlationid`), its Kafka key's schema (from the contract field the key is), and the production
+servers with their security schemes (SASL_SSL with SCRAM, mTLS). tests/service/test_asyncapi.py holds
+the committed documents under deploy/asyncapi/ against this, checks each service really consumes the
+topics the catalogue says, and runs the official AsyncAPI parser (@asyncapi/parser) on each document.
 
     python -m runtime.asyncapi --write    # regenerate deploy/asyncapi/*.json after a contract change
 """
@@ -17,16 +21,35 @@ import json
 from pathlib import Path
 from typing import Any, Union
 
+from contracts import messages as m
 from contracts import topics as catalogue
+from contracts.envelope import HEADER_OF, headers_schema, qualified_type
 from contracts.topics import Topic
 
 SERVICES = ("issuer", "core", "customs_gateway", "claims_worker", "notifier")
 DIRECTORY = Path(__file__).resolve().parents[1] / "deploy" / "asyncapi"
 #: Every message carries its envelope in these Kafka headers (CloudEvents binary mode).
-ENVELOPE = ("Envelope in Kafka headers, CloudEvents binary mode: ce_specversion, ce_id (message id), ce_type "
-            "(the payload's TYPE), ce_source, ce_time, ce_subject (carnet number or request id), ce_schemaversion, "
-            "ce_correlationid and ce_causationid. The key is the carnet number unless the topic says otherwise.")
+ENVELOPE = ("Envelope in Kafka headers, CloudEvents binary mode (the message's `headers` schema): ce_specversion, "
+            "ce_id (message id), ce_type, ce_source, ce_time, ce_subject (carnet number or request id), "
+            "ce_schemaversion, ce_correlationid and ce_causationid.")
 SERVER = "kafka:9092"
+#: Where production clients connect: a Strimzi cluster's TLS bootstrap by default (deploy/k8s).
+BOOTSTRAP = {"default": "ata-kafka-bootstrap.kafka.svc:9093",
+             "description": "host:port of the cluster's TLS bootstrap listener (KAFKA_BOOTSTRAP_SERVERS)."}
+SECURITY_SCHEMES = {
+    "scram": {"type": "scramSha512", "description": (
+        "SASL_SSL with SCRAM-SHA-512: ATA_KAFKA_SECURITY_PROTOCOL=SASL_SSL, ATA_KAFKA_SASL_USERNAME, "
+        "ATA_KAFKA_SASL_PASSWORD, ATA_KAFKA_SSL_CAFILE (docs/operations.md).")},
+    "mtls": {"type": "X509", "description": (
+        "Mutual TLS: ATA_KAFKA_SECURITY_PROTOCOL=SSL with a client certificate (ATA_KAFKA_SSL_CERTFILE, "
+        "ATA_KAFKA_SSL_KEYFILE) chained to the cluster's clients CA, ATA_KAFKA_SSL_CAFILE for the brokers'.")},
+}
+PRODUCTION_SERVERS = {
+    f"production-{name}": {"host": "{bootstrap}", "protocol": "kafka-secure", "variables": {"bootstrap": BOOTSTRAP},
+                           "description": f"Production Apache Kafka, {scheme['description'].split(':')[0]}.",
+                           "security": [{"$ref": f"#/components/securitySchemes/{name}"}]}
+    for name, scheme in SECURITY_SCHEMES.items()
+}
 
 
 def consumed(service: str) -> list[Topic]:
@@ -63,7 +86,35 @@ def document(service: str) -> dict[str, Any]:
                          schema=Union[tuple(topic.messages)])
     spec = AsyncAPI(broker, title=f"ATA carnets: {service}", version="1",
                     description=f"Kafka topics the {service} service consumes (receive) and produces (send).")
-    return json.loads(spec.to_specification().to_json())
+    return _completed(json.loads(spec.to_specification().to_json()))
+
+
+def _key_schema(topic: Topic) -> dict[str, Any]:
+    """The record key's schema: the contract field the catalogue names as the key (bounds included)."""
+    fields = {"carnet_number": m.CarnetIssued, "request_id": m.SealedIssuanceRequested, "version": m.CountryPolicyUpdated}
+    named = [{k: v for k, v in model.model_json_schema()["properties"][field].items() if k != "title"}
+             for field, model in fields.items() if field in topic.key]
+    if topic.key == catalogue.TRUST_LIST_KEY:
+        named = [{"type": "string", "const": topic.key}]
+    assert named, f"no key schema for {topic.name} keyed by {topic.key!r}"
+    return {**(named[0] if len(named) == 1 else {"anyOf": named}), "description": f"Kafka record key: {topic.key}."}
+
+
+def _completed(doc: dict[str, Any]) -> dict[str, Any]:
+    """Headers, correlation id, key and production servers on FastStream's document (module docstring)."""
+    topics = {t.name: t for t in [*catalogue.TOPICS, *_templated()]}
+    for name, message in doc["components"]["messages"].items():
+        topic = topics[name.split(":", 1)[0]]
+        message["headers"] = headers_schema([qualified_type(t.TYPE, t.VERSION) for t in topic.messages])
+        message["correlationId"] = {"location": f"$message.header#/{HEADER_OF['correlation_id']}",
+                                    "description": "One id per business conversation; answers carry it back."}
+        message["bindings"] = {"kafka": {"key": _key_schema(topic), "bindingVersion": "0.5.0"}}
+    doc["servers"]["development"]["description"] = "The embedded stack or deploy/compose.yaml: PLAINTEXT, no auth."
+    doc["servers"] |= PRODUCTION_SERVERS
+    doc["components"]["securitySchemes"] = SECURITY_SCHEMES
+    for channel in doc["channels"].values():
+        channel["servers"] += [{"$ref": f"#/servers/{server}"} for server in PRODUCTION_SERVERS]
+    return doc
 
 
 def rendered(service: str) -> str:

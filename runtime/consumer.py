@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 from pydantic import ValidationError
 
-from contracts.envelope import Envelope, EnvelopeError
+from contracts.envelope import Envelope, EnvelopeError, is_deprecated
 from contracts.messages import MESSAGE_TYPES, Payload
 from contracts.topics import Topic
 from runtime import inbox
@@ -211,6 +211,7 @@ class BatchConsumer:
         lags: dict[str, list[float]] = {}
         passed_over: Counter[tuple[str, str]] = Counter()
         violated: list[tuple[Consumer, Record, ContractViolation, OnViolation]] = []
+        deprecated: Counter[str] = Counter()
         for r in records:
             if r.timestamp_ms and r.timestamp_ms > 0:  # -1: the broker gave none
                 lags.setdefault(r.topic, []).append(max(0.0, (now_ms - r.timestamp_ms) / 1000))
@@ -224,6 +225,8 @@ class BatchConsumer:
                 else:
                     dead.append((consumer, r, exc.kind, str(exc)))
                 continue
+            if is_deprecated(r.headers):
+                deprecated[r.topic] += 1
             key = r.key.decode("utf-8", "replace") if r.key else None
             if isinstance(consumer.handler, Only) and envelope.type not in consumer.handler.types:
                 passed_over[(r.topic, envelope.type)] += 1
@@ -233,6 +236,8 @@ class BatchConsumer:
             observe_many(self.metrics.consume_lag(topic), seconds)
         for labels, n in passed_over.items():
             self.metrics.handled(*labels, "ignored").inc(n)
+        for topic, n in deprecated.items():
+            self.metrics.deprecated_envelopes(topic).inc(n)
         outcomes: list[tuple[_Parsed, str, float]] = []
         if parsed or violated:
             if parsed:

@@ -38,6 +38,11 @@ class RuntimeMetrics:
             "ata_dead_letters_total", "Messages sent to a dead-letter topic, by source topic and reason kind.",
             ["topic", "reason"], registry=registry,
         ).labels
+        self.deprecated_envelopes = Counter(
+            "ata_deprecated_envelopes_total", "Messages read in a deprecated envelope form (a short ce_type, no "
+            "ce_specversion), by topic: at zero everywhere, the deprecation can end.",
+            ["topic"], registry=registry,
+        ).labels
         self.outbox_published = Counter(
             "ata_outbox_published_total", "Outbox rows published to Kafka.", ["topic"], registry=registry,
         ).labels

@@ -160,7 +160,8 @@ class Service:
 
     async def start(self) -> None:
         await self.open_database()
-        await ensure_topics(self.settings.kafka_bootstrap_servers, all_topic_partitions(), **self.kafka_options)
+        if self.settings.kafka_create_topics:
+            await ensure_topics(self.settings.kafka_bootstrap_servers, all_topic_partitions(), **self.kafka_options)
         for hook in self._on_start:
             await hook()
         await self.broker.start()

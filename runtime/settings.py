@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     kafka_max_message_bytes: int = Field(1_048_576, ge=65_536, le=16_777_216, description=(
         "Largest record a producer sends and a consumer must be able to fetch, in bytes; equal to the "
         "max.message.bytes deploy/ gives Apache Kafka's topics. Contract bounds are tested to fit under it."))
+    kafka_create_topics: bool = Field(True, description=(
+        "Create missing topics at start (replication factor 1, all the embedded broker has). false where "
+        "topics are managed outside (Strimzi KafkaTopic resources): then the services need no admin rights."))
     http_host: str = Field("127.0.0.1", description="Address the service's HTTP server binds.")
     http_port: int | None = Field(None, description="HTTP port; default per service (8101-8105).")
     db_pool_min: int = Field(1, ge=1, description="Minimum PostgreSQL connections per service.")

@@ -22,7 +22,7 @@ import pyotp
 from aiokafka import AIOKafkaProducer
 
 from contracts.deadlines import r2_max_expiry_date
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, parse_type
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from contracts.messages import GoodsCategory, GoodsItem, Holder, IssuanceRequested, SealedIssuanceRequested
@@ -121,7 +121,7 @@ async def await_issuance_answer(bootstrap: str, request_id: str, nga: str = "FR"
     topic = issuance_responses(nga)
     [record] = await read_until(bootstrap, topic.name, topic.partitions,
                                 lambda r: r.key == request_id.encode(), timeout=timeout)
-    return record.headers["ce_type"], json.loads(record.value)
+    return parse_type(record.headers["ce_type"])[0], json.loads(record.value)
 
 
 async def poll(fn: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.1) -> Any:

@@ -1,5 +1,6 @@
 """Just enough of kustomize to render deploy/k8s without the binary: resources (files and directories),
-namespace, labels (metadata only), images, and strategic-merge patches by file.
+namespace, labels (metadata only), images, and strategic-merge patches by file (on the object the patch names,
+or on every object of a `target`'s kind).
 
 A field this renderer does not implement is an error, not silently ignored: a test that rendered something
 other than what `kubectl kustomize` renders would prove nothing.
@@ -18,7 +19,8 @@ SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "labels", "images",
 MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name",
               "volumeMounts": "mountPath", "ports": "containerPort"}
 #: Kinds that live in a namespace (all the deploy/k8s kinds are).
-NAMESPACED = {"ConfigMap", "Secret", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"}
+NAMESPACED = {"ConfigMap", "Secret", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler",
+              "ServiceAccount", "Ingress", "KafkaTopic"}
 
 
 class KustomizeError(ValueError):
@@ -39,12 +41,16 @@ def render(directory: Path) -> list[dict[str, Any]]:
         target = directory / entry
         objects += render(target) if target.is_dir() else load_documents(target)
     for patch_entry in kustomization.get("patches", []):
-        if set(patch_entry) != {"path"}:
-            raise KustomizeError(f"only file patches are rendered here, not {patch_entry}")
+        if not set(patch_entry) <= {"path", "target"} or set(patch_entry.get("target", {"kind": ""})) != {"kind"}:
+            raise KustomizeError(f"only file patches, by name or by a target's kind, are rendered here, not {patch_entry}")
         for patch in load_documents(directory / patch_entry["path"]):
-            target = find(objects, patch["kind"], patch["metadata"]["name"])
-            merged = merge(target, patch)
-            objects[objects.index(target)] = merged
+            kind = patch_entry.get("target", {}).get("kind")
+            targets = ([o for o in objects if o["kind"] == kind] if kind else
+                       [find(objects, patch["kind"], patch["metadata"]["name"])])
+            if not targets:
+                raise KustomizeError(f"patch {patch_entry} matches nothing")
+            for target in targets:
+                objects[objects.index(target)] = merge(target, {**patch, "metadata": target["metadata"]})
     for label_set in kustomization.get("labels", []):
         if label_set.get("includeSelectors", False):
             raise KustomizeError("labels with includeSelectors are not rendered here")

@@ -1,7 +1,9 @@
-"""deploy/k8s: the example overlay rendered (tests/deploy/kustomize.py) and every object validated against the
-Kubernetes OpenAPI schemas shipped in kubernetes-validate (offline, strict: an unknown field fails), then checked
-against the code: every service, replicas within the partitions it consumes, probes, Secrets by reference,
-setting names, the image (issue 8 item 5)."""
+"""deploy/k8s: both overlays rendered (tests/deploy/kustomize.py): `example` (Strimzi: topics as KafkaTopic resources)
+and `plain-kafka` (topics by an init container). Every object is validated against the Kubernetes OpenAPI schemas
+shipped in kubernetes-validate (offline, strict: an unknown field fails), a KafkaTopic against the fields of
+Strimzi's CRD (KAFKA_TOPIC below), then checked against the code: every service, replicas within the partitions it
+consumes, probes, Secrets by reference, setting names, the image, the topics, the Ingress, service accounts and
+zone spread."""
 
 from __future__ import annotations
 
@@ -9,30 +11,52 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 
 from contracts.topics import TOPICS
+from deploy import strimzi
+from deploy.topics import plan
 from runtime.settings import DEFAULT_PORTS, Settings
 from tests.deploy.kustomize import KustomizeError, containers, render
 
 ROOT = Path(__file__).parents[2]
 K8S = ROOT / "deploy" / "k8s"
-OVERLAY = K8S / "overlays" / "example"
+OVERLAYS = ("example", "plain-kafka")
 KUBERNETES_VERSION = "1.30.0"  # the oldest release the manifests promise to run on (autoscaling/v2, policy/v1)
 SERVICES = tuple(DEFAULT_PORTS)
 #: Single-partition topics, ordered by design (one key list, one policy version at a time) and low volume: one
 #: member of the group reads them, the others read the rest. Any other consumed topic bounds the replicas.
 SINGLE_PARTITION_BY_DESIGN = {"ata.trust.keys.v1", "ata.admin.country-policy.v1"}
+#: The fields of Strimzi's KafkaTopic CRD (kafka.strimzi.io/v1) the manifests use, with the CRD's bounds; stricter
+#: than the CRD on unknown fields (which the API server would silently prune) and on the object's name.
+KAFKA_TOPIC = {
+    "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"], "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "kafka.strimzi.io/v1"}, "kind": {"const": "KafkaTopic"},
+        "metadata": {"type": "object", "required": ["name", "labels"], "properties": {
+            "name": {"type": "string", "maxLength": 253,
+                     "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},
+            "namespace": {"type": "string"},
+            "labels": {"type": "object", "required": ["strimzi.io/cluster"],
+                       "additionalProperties": {"type": "string"}}}},
+        "spec": {"type": "object", "additionalProperties": False, "properties": {
+            "topicName": {"type": "string", "maxLength": 249},
+            "partitions": {"type": "integer", "minimum": 1},
+            "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
+            "config": {"type": "object"}}},
+    },
+}
 
 
 def dns_name(service: str) -> str:
     return service.replace("_", "-")
 
 
-@pytest.fixture(scope="module")
-def objects() -> list[dict[str, Any]]:
-    return render(OVERLAY)
+@pytest.fixture(scope="module", params=OVERLAYS)
+def objects(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    return render(K8S / "overlays" / request.param)
 
 
 def of_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
@@ -49,10 +73,14 @@ def settings_env_names() -> set[str]:
 
 
 def test_every_rendered_object_is_valid_kubernetes(objects):
-    assert {o["kind"] for o in objects} == {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget",
-                                            "HorizontalPodAutoscaler"}
+    kinds = {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceAccount",
+             "Ingress"}
+    assert {o["kind"] for o in objects} - {"KafkaTopic"} == kinds
     for obj in objects:
-        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        if obj["kind"] == "KafkaTopic":
+            jsonschema.validate(obj, KAFKA_TOPIC)
+        else:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
 
 def test_the_validator_refuses_a_wrong_field_offline(objects):
@@ -117,15 +145,85 @@ def test_pods_run_as_the_image_user_read_only(objects):
     for d in of_kind(objects, "Deployment").values():
         pod = d["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
-        for c in pod["containers"] + pod["initContainers"]:
+        for c in pod["containers"] + pod.get("initContainers", []):
             assert c["securityContext"]["readOnlyRootFilesystem"] is True
             assert c["securityContext"]["allowPrivilegeEscalation"] is False
 
 
-def test_every_pod_creates_the_topics_replicated_first(objects):
-    for d in of_kind(objects, "Deployment").values():
-        init = d["spec"]["template"]["spec"]["initContainers"]
-        assert [c["args"][:3] for c in init] == [["deploy.topics", "--replication-factor", "3"]]
+def test_topics_are_kafka_topic_resources_or_an_init_container_never_both(objects):
+    """Strimzi: the Topic Operator creates every topic and no pod creates any (no admin rights needed).
+    A plain cluster: every pod first creates them replicated, the issuer's with the NGAs' response topics."""
+    topics = of_kind(objects, "KafkaTopic")
+    creates = of_kind(objects, "ConfigMap")["ata-config"]["data"].get("ATA_KAFKA_CREATE_TOPICS", "true")
+    deployments = of_kind(objects, "Deployment")
+    if topics:
+        assert creates == "false"
+        assert all("initContainers" not in d["spec"]["template"]["spec"] for d in deployments.values())
+        wanted = {s.name: s for s in plan(3, 2, strimzi.default_ngas())}
+        assert {t["spec"]["topicName"] for t in topics.values()} == set(wanted)
+        for t in topics.values():
+            spec = wanted[t["spec"]["topicName"]]
+            assert (t["spec"]["partitions"], t["spec"]["replicas"]) == (spec.partitions, 3)
+            assert t["spec"]["config"]["min.insync.replicas"] == 2
+            assert t["metadata"]["labels"]["strimzi.io/cluster"] == strimzi.CLUSTER
+        return
+    assert creates == "true"
+    for name, d in deployments.items():
+        [init] = d["spec"]["template"]["spec"]["initContainers"]
+        assert init["args"][:3] == ["deploy.topics", "--replication-factor", "3"]
+        assert ("--without-nga-responses" in init["args"]) == (name != "issuer"), name
+        mounts = {m["name"] for m in init["volumeMounts"]}
+        assert mounts <= {v["name"] for v in d["spec"]["template"]["spec"]["volumes"]}, name
+
+
+def test_the_committed_kafka_topics_are_what_the_catalogue_generates():
+    committed = (K8S / "overlays" / "example" / "kafka-topics.yaml").read_text()
+    assert committed == strimzi.rendered(), "run `python -m deploy.strimzi --write` and commit the result"
+
+
+def test_the_kafka_topic_schema_refuses_what_strimzi_refuses():
+    good = strimzi.resources(["FR"])[0]
+    jsonschema.validate(good, KAFKA_TOPIC)
+    for bad in ({"partitions": 0}, {"replicas": 40000}, {"partition": 6}, {"topicName": 7}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**good, "spec": {**good["spec"], **bad}}, KAFKA_TOPIC)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**good, "metadata": {"name": "Ata_Topic", "labels": good["metadata"]["labels"]}},
+                            KAFKA_TOPIC)
+
+
+def test_each_service_runs_as_its_own_service_account_without_a_token(objects):
+    accounts = of_kind(objects, "ServiceAccount")
+    assert set(accounts) == {dns_name(s) for s in SERVICES}
+    assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
+    for name, d in of_kind(objects, "Deployment").items():
+        pod = d["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == name and pod["automountServiceAccountToken"] is False
+
+
+def test_replicas_spread_across_zones_then_nodes(objects):
+    for name, d in of_kind(objects, "Deployment").items():
+        spread = {c["topologyKey"]: c for c in d["spec"]["template"]["spec"]["topologySpreadConstraints"]}
+        zone = spread["topology.kubernetes.io/zone"]
+        assert zone["maxSkew"] == 1 and zone["whenUnsatisfiable"] == "DoNotSchedule"
+        assert zone["labelSelector"]["matchLabels"] == d["spec"]["selector"]["matchLabels"]
+        assert "kubernetes.io/hostname" in spread, name
+
+
+def test_the_ingress_serves_the_three_public_surfaces_over_tls_and_nothing_internal(objects):
+    [ingress] = of_kind(objects, "Ingress").values()
+    services = of_kind(objects, "Service")
+    rules = {r["host"]: r["http"]["paths"] for r in ingress["spec"]["rules"]}
+    assert {h for t in ingress["spec"]["tls"] for h in t["hosts"]} == set(rules)
+    backends = {}
+    for host, paths in rules.items():
+        for path in paths:
+            service = path["backend"]["service"]
+            assert service["port"]["name"] in {p["name"] for p in services[service["name"]]["spec"]["ports"]}
+            assert not re.match(r"/(metrics|health|docs|openapi|v1/admin)", path["path"]), (host, path["path"])
+            backends.setdefault(service["name"], set()).add(path["path"])
+    assert "/officer" in backends["customs-gateway"] and "/v1/commits" in backends["customs-gateway"]
+    assert "/v1/carnets" in backends["core"] and "/v1/issuance-requests" in backends["issuer"]
 
 
 def test_secrets_only_by_reference(objects):

@@ -86,7 +86,7 @@ async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(data
     finally:
         await service.stop()
 
-    assert answer.headers["ce_type"] == "CarnetIssued"
+    assert answer.headers["ce_type"] == "org.ata-carnets.CarnetIssued.v1"
     assert answer.headers["ce_causationid"] == str(env.message_id)
     assert answer.headers["ce_correlationid"] == str(env.correlation_id)
     assert answer.key == request_id.encode()  # answers are keyed by the NGA's request id

@@ -10,6 +10,7 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from contracts.envelope import parse_type
 from runtime.service import Service
 from runtime.settings import Settings
 
@@ -87,4 +88,4 @@ async def outbox(service: Service) -> list[dict[str, Any]]:
     async with service.pool.acquire() as conn:
         rows = await conn.fetch("SELECT topic, key, headers, payload FROM outbox ORDER BY id")
     return [{"topic": r["topic"], "key": bytes(r["key"]).decode() if r["key"] else None,
-             "type": json.loads(r["headers"])["ce_type"], "payload": json.loads(bytes(r["payload"]))} for r in rows]
+             "type": parse_type(json.loads(r["headers"])["ce_type"])[0], "payload": json.loads(bytes(r["payload"]))} for r in rows]

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from claims_worker.app import build
 from contracts import claims as c
+from contracts.envelope import parse_type
 from contracts.kinds import DeclarationKind as K
 from contracts.topics import (
     CLAIMS_CUSTOMS_ACTIONS,
@@ -60,7 +61,7 @@ async def drain(service: Any) -> list[dict[str, Any]]:
     """What the service queued since the last drain, oldest first (as a relay would take it)."""
     async with service.pool.acquire() as conn:
         rows = await conn.fetch("DELETE FROM outbox RETURNING id, topic, key, headers, payload")
-    return [{"topic": r["topic"], "key": bytes(r["key"]).decode(), "type": json.loads(r["headers"])["ce_type"],
+    return [{"topic": r["topic"], "key": bytes(r["key"]).decode(), "type": parse_type(json.loads(r["headers"])["ce_type"])[0],
              "payload": json.loads(bytes(r["payload"]))} for r in sorted(rows, key=lambda r: r["id"])]
 
 

@@ -7,7 +7,9 @@ import asyncio
 import json
 from datetime import datetime, timezone
 
-from contracts.envelope import Envelope
+import pytest
+
+from contracts.envelope import Envelope, qualified_type
 from contracts.messages import CarnetSuccessionDecided, DuplicateRequested, GoodsCategory, Reason
 from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_OUTCOMES, ISSUANCE_REQUESTS, issuance_responses
 from issuer.app import build
@@ -248,7 +250,8 @@ async def test_unknown_type_and_missing_envelope_are_dead_lettered(settings, clo
         body, headers, _ = wire(sealed_request("REQ-7"))
         await broker.publish(body, ISSUANCE_REQUESTS.name, headers={**headers, "ce_type": "CarnetExploded"})
         await broker.publish(body, ISSUANCE_REQUESTS.name, headers={"content-type": "application/json"})
-        await broker.publish(body, ISSUANCE_REQUESTS.name, headers={**headers, "ce_schemaversion": "9"})
+        await broker.publish(body, ISSUANCE_REQUESTS.name, headers={
+            **headers, "ce_type": qualified_type("SealedIssuanceRequested", 9), "ce_schemaversion": "9"})
         queued = await outbox(service)
     assert [h["dlq_kind"] for _, h in seen] == ["unknown_type", "envelope", "unknown_type"]
     # Exactly one answer per request id: the first broken copy is answered, the others are not.
@@ -271,3 +274,42 @@ async def test_a_sealed_document_opens_only_in_the_holders_wallet(settings, cloc
                                 digest=carnet.general_list_digest)
     assert doc["holder"]["name"] == HOLDER_NAME
     assert HOLDER_NAME not in json.dumps(ledger)
+
+
+@pytest.mark.parametrize("create", [True, False])
+async def test_the_nga_response_topics_are_created_only_when_topics_are_not_managed_outside(settings, clock, monkeypatch,
+                                                                                           create):
+    """Strimzi (deploy/k8s/overlays/example) creates every topic: ATA_KAFKA_CREATE_TOPICS=false, and the issuer
+    then asks the cluster for nothing an admin right would be needed for."""
+    import issuer.app
+
+    asked: list[dict] = []
+
+    async def ensure_topics(bootstrap: str, topics: dict, **client) -> list[str]:
+        asked.append(topics)
+        return []
+
+    monkeypatch.setattr(issuer.app, "ensure_topics", ensure_topics)
+    service = build(settings.model_copy(update={"kafka_create_topics": create}), clock=clock)
+    for hook in service._on_start:
+        await hook()
+    assert bool(asked) == create
+    if create:
+        assert "ata.issuance.responses.fr.v1" in asked[0]
+
+
+async def test_a_request_in_the_deprecated_envelope_form_is_still_issued_and_counted(settings, clock, running):
+    """Earlier releases' NGAs send `ce_type: SealedIssuanceRequested` and may omit ce_specversion: read for one
+    deprecation period, each such message counted so an operator sees when the period can end."""
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        body, headers, _ = wire(sealed_request("REQ-OLD"))
+        old = {**headers, "ce_type": "SealedIssuanceRequested"}
+        del old["ce_specversion"], old["ce_dataschema"]
+        await broker.publish(body, ISSUANCE_REQUESTS.name, key=b"REQ-OLD", headers=old)
+        await send(broker, sealed_request("REQ-NEW"))
+        queued = await outbox(service)
+    assert {m["payload"]["request_id"] for m in by_topic(queued, FR)} == {"REQ-OLD", "REQ-NEW"}
+    assert {m["type"] for m in by_topic(queued, FR)} == {"CarnetIssued"}
+    counted = service.registry.get_sample_value("ata_deprecated_envelopes_total", {"topic": ISSUANCE_REQUESTS.name})
+    assert counted == 1

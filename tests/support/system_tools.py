@@ -31,6 +31,11 @@ def require_module(module: str, package: str) -> ModuleType:
 def _missing(what: str, package: str) -> NoReturn:
     hint = (f"{what}. Install it with `sudo apt-get install -y {package}` (Debian/Ubuntu), or run "
             "`make test` as root: deploy/local/sysdeps.sh --test installs it.")
+    skip_or_fail(hint)
+
+
+def skip_or_fail(hint: str) -> NoReturn:
+    """Skip with `hint` (how to install what is missing) on a developer's machine; fail in CI."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"cannot run in CI: {hint}", pytrace=False)
     pytest.skip(hint)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from contracts import claims as claims_contract
 from contracts import messages as m
-from contracts.envelope import Envelope, EnvelopeError
+from contracts.envelope import REQUIRED_HEADERS, TEXT_MAX, Envelope, EnvelopeError
 from contracts.messages import MESSAGE_TYPES, Payload
 from contracts.topics import DLQ_SUFFIX, TOPICS, all_topic_partitions
 
@@ -29,7 +29,8 @@ def test_envelope_round_trips_through_headers_with_every_field():
     env = envelope(causation_id=uuid4(), subject="FR2600000017", schema_version=2)
     headers = env.to_headers()
     assert headers["ce_id"] == str(env.message_id)
-    assert headers["ce_type"] == "CarnetIssued"
+    assert headers["ce_type"] == "org.ata-carnets.CarnetIssued.v2"
+    assert headers["ce_dataschema"] == "https://schemas.ata-carnets.org/types/CarnetIssued/v2.json"
     assert headers["ce_source"] == "issuer"
     assert headers["ce_specversion"] == "1.0"
     assert headers["content-type"] == "application/json"
@@ -62,11 +63,52 @@ def test_from_headers_without_a_required_header_raises(missing):
 
 
 @pytest.mark.parametrize("change", [{"ce_id": "not-a-uuid"}, {"ce_time": "yesterday"}, {"ce_specversion": "0.3"},
-                                    {"ce_schemaversion": "0"}])
+                                    {"ce_schemaversion": "0"}, {"ce_schemaversion": "2"},
+                                    {"ce_type": "org.ata-carnets.CarnetIssued"}, {"ce_type": "org.ata-carnets.CarnetIssued.v0"},
+                                    {"ce_type": "org.ata-carnets..v1"}, {"ce_type": "org.ata-carnets.Carnet-Issued.v1"},
+                                    {"ce_type": "org.ata-carnets." + "A" * 5000 + ".v1"},
+                                    {"ce_type": "org.ata-carnets.CarnetIssued.v1" + "9" * 5000},
+                                    {"ce_type": "CarnetIssued", "ce_schemaversion": "1" * 5000},
+                                    {"ce_type": "CarnetIssued", "ce_schemaversion": "\u0661"}])
 def test_from_headers_with_invalid_values_raises_envelope_error(change):
     headers = {**envelope().to_headers(), **change}
     with pytest.raises(EnvelopeError):
         Envelope.from_headers(headers)
+
+
+def test_ce_type_is_reverse_dns_with_the_version_and_dataschema_names_the_versions_schema():
+    """CloudEvents: `type` prefixed with a reverse-DNS name, one per payload version; `dataschema` a URI."""
+    for (type_, version), model in MESSAGE_TYPES.items():
+        headers = Envelope(type=type_, schema_version=version, producer="test").to_headers()
+        assert headers["ce_type"] == f"org.ata-carnets.{model.TYPE}.v{model.VERSION}"
+        assert headers["ce_dataschema"].endswith(f"/types/{model.TYPE}/v{model.VERSION}.json")
+        assert len(headers["ce_type"]) <= TEXT_MAX
+        assert Envelope.from_headers(headers).type == model.TYPE
+
+
+@pytest.mark.parametrize("schemaversion", [None, "1", "2"])
+def test_the_deprecated_short_ce_type_is_still_read(schemaversion):
+    """Earlier releases sent `ce_type: CarnetIssued` with the version in ce_schemaversion (1 when absent)."""
+    headers = {**envelope().to_headers(), "ce_type": "CarnetIssued"}
+    del headers["ce_schemaversion"], headers["ce_dataschema"]
+    if schemaversion is not None:
+        headers["ce_schemaversion"] = schemaversion
+    read = Envelope.from_headers(headers)
+    assert (read.type, read.schema_version) == ("CarnetIssued", int(schemaversion or 1))
+
+
+def test_a_missing_specversion_is_still_read_but_documented_as_required():
+    env = envelope()
+    headers = env.to_headers()
+    del headers["ce_specversion"]
+    assert Envelope.from_headers(headers) == env
+    assert "ce_specversion" in REQUIRED_HEADERS
+
+
+def test_the_qualified_type_wins_over_a_missing_schemaversion():
+    headers = envelope(schema_version=3).to_headers()
+    del headers["ce_schemaversion"]
+    assert Envelope.from_headers(headers).schema_version == 3
 
 
 # --- topics -------------------------------------------------------------------------------------
