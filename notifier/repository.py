@@ -26,6 +26,14 @@ async def add_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id
         endpoint_id, recipient_id, url, secret, generated, overlap_until)
 
 
+async def active_endpoint_count(conn: asyncpg.Connection, recipient_id: str, channel: str, url: str) -> int:
+    """Inside the caller's transaction: one recipient's registrations in turn (a transaction-scoped advisory lock,
+    so two at once cannot both pass the cap), then its active endpoints other than (channel, url)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notifier.endpoints:' || $1, 0))", recipient_id)
+    return await conn.fetchval("SELECT count(*) FROM endpoints WHERE recipient_id = $1 AND active"
+                               " AND NOT (channel = $2 AND url = $3)", recipient_id, channel, url)
+
+
 async def rotate_secret(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, secret: str,
                         overlap_until: datetime) -> asyncpg.Record | None:
     return await conn.fetchrow(
