@@ -68,6 +68,7 @@ class NotifierHandlers:
         self.max_attempts = max_attempts
         self.push = push or PushSettings(None, 86400)
         self.rng = rng
+        self.batch = BATCH  # deliveries (one per lane) one pass takes
         self.wake = asyncio.Event()
 
     async def confirmation_requested(self, conn: asyncpg.Connection,
@@ -105,7 +106,7 @@ class NotifierHandlers:
                     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                         log.warning("delivery worker: database unavailable, retrying: %s", exc)
                         sent = 0
-                    if sent < BATCH:
+                    if sent < self.batch:
                         try:
                             await asyncio.wait_for(self.wake.wait(), timeout=1.0)
                         except TimeoutError:
@@ -122,7 +123,8 @@ class NotifierHandlers:
     async def deliver_due(self, pool: asyncpg.Pool, client: httpx.AsyncClient) -> int:
         async with pool.acquire() as conn:
             # The lease outlasts one attempt's timeout: a row comes back only if its worker died mid-attempt.
-            rows = await repo.claim_due(conn, self.clock(), timedelta(seconds=self.timeout_s * 2 + 5), BATCH)
+            rows = await repo.claim_due(conn, self.clock(), timedelta(seconds=self.timeout_s * 2 + 5), self.batch)
+        # One delivery per (endpoint, carnet) lane at most (repo.claim_due): concurrent across lanes, in order within.
         await asyncio.gather(*(self._attempt(pool, client, row) for row in rows))
         return len(rows)
 

@@ -83,10 +83,18 @@ async def add_delivery(conn: asyncpg.Connection, *, delivery_id: UUID, confirmat
 
 
 async def claim_due(conn: asyncpg.Connection, now: datetime, lease: timedelta, limit: int) -> list[asyncpg.Record]:
-    """Take due deliveries and push their next attempt past the lease, so a crashed worker's rows come back."""
+    """Take due deliveries and push their next attempt past the lease, so a crashed worker's rows come back.
+
+    Only the head of each lane, the earliest pending delivery of an (endpoint, carnet), is ever taken: a
+    carnet's confirmations reach an endpoint one at a time and in order, and one that fails (rescheduled, still
+    pending) or is in flight (leased, still pending) holds back the later ones until it is delivered or dead.
+    Rows another instance has locked are skipped, never replaced by their successor: the successor still has a
+    pending predecessor in every snapshot, locked or not, so several instances keep the order as one does."""
     return await conn.fetch(
-        "WITH due AS (SELECT delivery_id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1"
-        "  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
+        "WITH due AS (SELECT d.delivery_id FROM deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $1"
+        "  AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.endpoint_id = d.endpoint_id"
+        "   AND e.carnet_number = d.carnet_number AND e.status = 'pending' AND e.seq < d.seq)"
+        "  ORDER BY d.next_attempt_at, d.seq LIMIT $3 FOR UPDATE OF d SKIP LOCKED)"
         " UPDATE deliveries d SET attempts = d.attempts + 1, next_attempt_at = $1 + $2::interval"
         " FROM due, endpoints e WHERE d.delivery_id = due.delivery_id AND e.endpoint_id = d.endpoint_id"
         " RETURNING d.*, e.url, e.secret, e.previous_secret, e.previous_secret_until, e.p256dh, e.auth,"
