@@ -152,8 +152,9 @@ class NotifierHandlers:
                                                             row["previous_secret_until"], at),
                                      str(row["delivery_id"]), int(at.timestamp()), body)
         async with asyncio.timeout(self.timeout_s):  # the whole attempt, not each of httpx's phases
-            response = await client.post(row["url"], content=content, headers=headers)
-        return response.status_code
+            # Streamed and never read: only the status counts, and a receiver's body, however large, stays unread.
+            async with client.stream("POST", row["url"], content=content, headers=headers) as response:
+                return response.status_code
 
     async def _attempt(self, pool: asyncpg.Pool, client: httpx.AsyncClient, row: asyncpg.Record) -> None:
         channel = row["channel"]
@@ -170,8 +171,8 @@ class NotifierHandlers:
             except DeliveryImpossible as exc:
                 result, error, detail = "rejected", exc.category, str(exc)
             except egress.Blocked as exc:
-                # A scheme the policy no longer allows never changes; an address may (DNS): retried.
-                result = "rejected" if exc.category == "blocked_scheme" else "retry"
+                # An address may change (DNS): retried on the schedule; a URL the policy refuses never will.
+                result = "retry" if exc.category in ("blocked_address", "dns") else "rejected"
                 error, detail = exc.category, str(exc)
             except (httpx.HTTPError, TimeoutError, OSError) as exc:
                 result, error, detail = "retry", egress.failure_category(exc), f"{type(exc).__name__}: {exc}"

@@ -168,3 +168,35 @@ async def test_a_recipient_has_at_most_the_configured_number_of_active_endpoints
     assert (again.status_code, other.status_code, after_removal.status_code) == (201, 201, 201)
     assert sorted(r.status_code for r in racing) == [201, 201, 409, 409, 409, 409]
     assert sample(service, "ata_endpoints_refused_total", category="too_many_endpoints") == 5
+
+
+async def test_the_answers_body_is_never_read(development, clock, running):
+    """A receiver announcing a gigantic body and sending it slowly: only the status is taken, the body is not
+    buffered (reading it would hold the attempt until the timeout and the memory until the end)."""
+    service = build(development.model_copy(update={"webhook_timeout_s": 5.0}), clock=clock)
+    sent: list[int] = []
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n")
+        try:
+            while True:
+                writer.write(b"x" * 65536)
+                await writer.drain()
+                sent.append(65536)
+                await asyncio.sleep(0.01)
+        except (ConnectionError, OSError):
+            writer.close()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with running(service) as broker, client(service) as http, sender(service) as out:
+            await register(service, http, "hld_1", f"http://127.0.0.1:{port}/hook")
+            await request(broker, clock, ["hld_1"])
+            await service.state["handlers"].deliver_due(service.pool, out)
+            d = (await rows(service, "SELECT status, last_error FROM deliveries"))[0]
+    finally:
+        server.close()
+    assert (d["status"], d["last_error"]) == ("delivered", None)
+    assert sum(sent) < 64 * 65536  # the connection was closed long before the announced body
