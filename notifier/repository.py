@@ -94,7 +94,7 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, lease: timedelta, l
         "WITH due AS (SELECT d.delivery_id FROM deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $1"
         "  AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.endpoint_id = d.endpoint_id"
         "   AND e.carnet_number = d.carnet_number AND e.status = 'pending' AND e.seq < d.seq)"
-        "  ORDER BY d.next_attempt_at, d.seq LIMIT $3 FOR UPDATE OF d SKIP LOCKED)"
+        "  ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED)"
         " UPDATE deliveries d SET attempts = d.attempts + 1, next_attempt_at = $1 + $2::interval"
         " FROM due, endpoints e WHERE d.delivery_id = due.delivery_id AND e.endpoint_id = d.endpoint_id"
         " RETURNING d.*, e.url, e.secret, e.previous_secret, e.previous_secret_until, e.p256dh, e.auth,"
@@ -110,24 +110,44 @@ async def log_attempt(conn: asyncpg.Connection, delivery_id: UUID, attempt: int,
         delivery_id, attempt, at, status_code, error, duration_ms)
 
 
+# The lane's waiting deliveries: pending, later in the lane, and not yet attempted since they were queued (or
+# replayed), so they have no schedule of their own. Their next_attempt_at follows the head's, which keeps them out
+# of claim_due's scan of due rows while the head fails (an optimisation: claim_due's NOT EXISTS alone keeps the
+# order, so a row these statements miss in a race is only scanned, never sent early, and never stuck).
+_WAITING = (" s.endpoint_id = h.endpoint_id AND s.carnet_number = h.carnet_number AND s.status = 'pending'"
+            " AND s.seq > h.seq AND s.attempts = s.attempts_before_replay")
+
+
 async def log_delivered(conn: asyncpg.Connection, delivery_id: UUID, attempt: int, at: datetime, status_code: int,
                         duration_ms: float, delivered_at: datetime) -> None:
-    """The successful attempt's log row and the delivery's new status in one round trip (every confirmation)."""
+    """The successful attempt's log row, the delivery's new status and its lane's release in one round trip
+    (every confirmation)."""
     await conn.execute(
         "WITH logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms)"
-        " VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT DO NOTHING)"
-        " UPDATE deliveries SET status = 'delivered', delivered_at = $6, last_error = NULL WHERE delivery_id = $1",
+        " VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT DO NOTHING),"
+        " h AS (UPDATE deliveries SET status = 'delivered', delivered_at = $6, last_error = NULL WHERE delivery_id = $1"
+        "  RETURNING endpoint_id, carnet_number, seq)"
+        " UPDATE deliveries s SET next_attempt_at = $6 FROM h WHERE" + _WAITING + " AND s.next_attempt_at > $6",
         delivery_id, attempt, at, status_code, duration_ms, delivered_at)
 
 
 async def reschedule(conn: asyncpg.Connection, delivery_id: UUID, due: datetime, error: str) -> None:
-    await conn.execute("UPDATE deliveries SET next_attempt_at = $2, last_error = $3 WHERE delivery_id = $1",
-                       delivery_id, due, error)
+    """The next attempt of a lane's head; the deliveries waiting behind it wait as long."""
+    await conn.execute(
+        "WITH h AS (UPDATE deliveries SET next_attempt_at = $2, last_error = $3 WHERE delivery_id = $1 AND status = 'pending'"
+        "  RETURNING endpoint_id, carnet_number, seq)"
+        " UPDATE deliveries s SET next_attempt_at = $2 FROM h WHERE" + _WAITING + " AND s.next_attempt_at < $2",
+        delivery_id, due, error)
 
 
 async def kill(conn: asyncpg.Connection, delivery_id: UUID, reason: str, attempts: int, at: datetime) -> None:
-    """Give a delivery up: it leaves the queue and enters the dead-letter store with the reason."""
-    await conn.execute("UPDATE deliveries SET status = 'dead', last_error = $2 WHERE delivery_id = $1", delivery_id, reason)
+    """Give a delivery up: it leaves the queue and enters the dead-letter store with the reason; the deliveries
+    waiting behind it are due now."""
+    await conn.execute(
+        "WITH h AS (UPDATE deliveries SET status = 'dead', last_error = $2 WHERE delivery_id = $1"
+        "  RETURNING endpoint_id, carnet_number, seq)"
+        " UPDATE deliveries s SET next_attempt_at = $3 FROM h WHERE" + _WAITING + " AND s.next_attempt_at > $3",
+        delivery_id, reason, at)
     await conn.execute("INSERT INTO dead_letters (delivery_id, reason, attempts, dead_at) VALUES ($1, $2, $3, $4)",
                        delivery_id, reason, attempts, at)
 

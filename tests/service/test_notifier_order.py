@@ -77,10 +77,14 @@ async def test_a_backlog_of_one_carnet_is_delivered_in_ledger_order_behind_a_fai
         first = await handlers.deliver_due(service.pool, out)      # A1 fails; B1 goes: one head per lane
         held = await drain(handlers, service.pool, out)             # B2 goes; A2.. wait behind A1
         while_held = [m["data"]["history_position"] for m in hook.verified if m["data"]["carnet_number"] == A]
+        waiting = [r["next_attempt_at"] for r in await rows(
+            service, "SELECT next_attempt_at FROM deliveries WHERE carnet_number = $1 ORDER BY seq", A)]
         clock.now += timedelta(seconds=6)                           # A1's retry is due
         after = await drain(handlers, service.pool, out)
         log = await rows(service, "SELECT carnet_number, attempts, status FROM deliveries ORDER BY seq")
     assert first == 2 and held == [1] and while_held == []
+    # Those waiting behind the failed head are due when it is (kept out of the scan of due rows meanwhile).
+    assert waiting[0] > clock.now - timedelta(seconds=6) and waiting[1:] == [waiting[0]] * 4
     assert [f["history_position"] for f in hook.failed] == [1]
     assert after == [1, 1, 1, 1, 1]  # one at a time, each after the previous one's answer
     assert hook.positions(A) == [1, 2, 3, 4, 5] and hook.positions(B) == [1, 2]
