@@ -200,3 +200,13 @@ async def test_the_answers_body_is_never_read(development, clock, running):
         server.close()
     assert (d["status"], d["last_error"]) == ("delivered", None)
     assert sum(sent) < 64 * 65536  # the connection was closed long before the announced body
+
+
+async def test_push_subscriptions_and_webhooks_share_the_cap(push_settings, clock, running):
+    service = build(push_settings.model_copy(update={"notifier_allow_loopback_http": True, "notifier_max_endpoints": 1}),
+                    clock=clock)
+    async with running(service), client(service) as http:
+        await register(service, http, "hld_1", "http://127.0.0.1:9/hooks")
+        push = await http.post("/v1/endpoints/webpush", headers=auth(service, "hld_1"), json={
+            "endpoint": "http://127.0.0.1:9/wpush/a", "keys": Subscription("/wpush/a").keys()})
+    assert push.status_code == 409 and push.json()["detail"]["category"] == "too_many_endpoints"
