@@ -395,6 +395,11 @@ class ConfirmationRequested(Payload):
         "Outcome; 'cancelled': customs cancelled a committed transaction with the holder's cancellation code.",
         "committed")
     recorded_at: datetime = F("When the core recorded the transaction.", "2026-11-22T09:31:01+01:00")
+    history_position: int | None = F(
+        "Position in the carnet's history chain this confirmation reflects: the entry the transaction or cancellation "
+        "appended, or for a refusal (which appends none) the last entry then (0 before the first). A carnet's "
+        "confirmations are sent in ledger order; a receiver orders and dedupes on it as well (README).", 4,
+        default=None, ge=0, le=2_147_483_647)
 
 
 class ConfirmationDelivered(Payload):

@@ -250,14 +250,17 @@ class CoreHandlers:
             recorded_at=now,
         )
         if decision == "committed":
-            head = await history_store.append(conn, carnet.number, history.CROSSING,
-                                              history.crossing_record(recorded, officer_id=c.officer_id,
-                                                                      decided_at=c.decided_at), now)
-            recorded = recorded.model_copy(update={"history_head": head})
+            appended = await history_store.append_entry(conn, carnet.number, history.CROSSING,
+                                                        history.crossing_record(recorded, officer_id=c.officer_id,
+                                                                                decided_at=c.decided_at), now)
+            recorded = recorded.model_copy(update={"history_head": appended.head})
+            position = appended.position
+        else:  # a refusal changes no history: it was judged against the newest entry
+            position = await history_store.last_position(conn, carnet.number)
         confirm = ConfirmationRequested(
             confirmation_id=uuid4(), carnet_number=carnet.number,
             recipient_ids=[carnet.holder_id, *carnet.representative_ids], transaction_id=transaction_id, kind=kind,
-            country=c.country, items=items, decision=decision, recorded_at=now,
+            country=c.country, items=items, decision=decision, recorded_at=now, history_position=position,
         )
         env = envelope_for(recorded, key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
         await add_many(conn, [(TRANSACTIONS.name, carnet.number, env, recorded), (NOTIFICATION_REQUESTS.name, carnet.number,
@@ -479,17 +482,19 @@ class CoreHandlers:
                   "transaction_code": c.transaction_code, "kind": committed.kind.value, "sequence": committed.sequence,
                   "reason": c.reason, "office_id": c.office_id, "officer_id": c.officer_id, "posted_at": c.posted_at,
                   "item_locations": [loc.model_dump() for loc in locations]}
-        head = await history_store.append(conn, carnet.number, history.CANCELLATION, record, now)
+        appended = await history_store.append_entry(conn, carnet.number, history.CANCELLATION, record, now)
         cancelled = await emit(conn, TRANSACTIONS.name, TransactionCancelled(
             cancellation_id=c.cancellation_id, transaction_id=found["transaction_id"], carnet_number=carnet.number,
             transaction_code=c.transaction_code, kind=committed.kind, country=committed.country, items=items,
             sequence=committed.sequence, reason=c.reason, office_id=c.office_id, office_timezone=c.office_timezone,
-            officer_id=c.officer_id, carnet_expiry=carnet.expiry_date, item_locations=locations, cancelled_at=now, history_head=head,
+            officer_id=c.officer_id, carnet_expiry=carnet.expiry_date, item_locations=locations, cancelled_at=now,
+            history_head=appended.head,
         ), key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
         await emit(conn, NOTIFICATION_REQUESTS.name, ConfirmationRequested(
             confirmation_id=uuid4(), carnet_number=carnet.number,
             recipient_ids=[carnet.holder_id, *carnet.representative_ids], transaction_id=found["transaction_id"],
             kind=committed.kind, country=committed.country, items=items, decision="cancelled", recorded_at=now,
+            history_position=appended.position,
         ), key=carnet.number, producer=PRODUCER, cause=cancelled)
         self.metrics.cancellations("cancelled").inc()
 

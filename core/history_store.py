@@ -39,9 +39,26 @@ def entry_document(carnet_number: str, position: int, event: str, recorded_at: d
             "record": record}
 
 
+@dataclass(frozen=True)
+class Appended:
+    position: int
+    head: str  # the new head hash, hex
+
+
 async def append(conn: asyncpg.Connection, carnet_number: str, event: str, record: Mapping[str, Any],
                  recorded_at: datetime) -> str:
-    """Append `record` to the carnet's chain; returns the new head hash, hex.
+    """Append `record` to the carnet's chain; returns the new head hash, hex (`append_entry` for its position)."""
+    return (await append_entry(conn, carnet_number, event, record, recorded_at)).head
+
+
+async def last_position(conn: asyncpg.Connection, carnet_number: str) -> int:
+    """The position of the carnet's newest history entry, 0 if it has none."""
+    return await conn.fetchval("SELECT COALESCE(max(position), 0) FROM history WHERE carnet_number = $1", carnet_number)
+
+
+async def append_entry(conn: asyncpg.Connection, carnet_number: str, event: str, record: Mapping[str, Any],
+                       recorded_at: datetime) -> Appended:
+    """Append `record` to the carnet's chain; returns the new entry's position and the new head hash.
 
     Call it inside the transaction that makes the change being recorded, after locking the
     carnet's row (`SELECT ... FROM carnets WHERE carnet_number = $1 FOR UPDATE`, as the core does
@@ -67,7 +84,7 @@ async def append(conn: asyncpg.Connection, carnet_number: str, event: str, recor
         " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
         carnet_number, position, event, canonical(native).decode("utf-8"), prev, digest, recorded_at,
     )
-    return digest.hex()
+    return Appended(position, digest.hex())
 
 
 async def entries(conn: asyncpg.Connection, carnet_number: str) -> list[HistoryEntry]:

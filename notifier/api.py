@@ -7,23 +7,30 @@ import hmac
 import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator
 
-from notifier import domain, webpush
+from notifier import domain, egress, webpush
 from notifier import repository as repo
+from notifier.registrations import EndpointRefused, Registrations
 from runtime.service import Clock
 from runtime.text import PRINTABLE
 
 CARNET = Query(None, max_length=32, pattern=PRINTABLE)
-SECRET_PATTERN = r"^whsec_[A-Za-z0-9+/=]{16,}$"
+SECRET_PATTERN = r"^whsec_[A-Za-z0-9+/=]{16,128}$"
+#: https only, unless ATA_NOTIFIER_ALLOW_LOOPBACK_HTTP (checked with the addresses by notifier/egress.py).
+EndpointUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=egress.MAX_URL_LENGTH)]
+REFUSED = {422: {"description": "The URL is not https, carries credentials, or its host does not resolve only to "
+                                "public addresses (`reason` endpoint_refused, `category`)."},
+           409: {"description": "The recipient already has the most active endpoints allowed "
+                                "(ATA_NOTIFIER_MAX_ENDPOINTS)."}}
 
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: AnyHttpUrl = Field(description="Where to POST confirmations.", examples=["https://broker.example/hooks/ata"])
+    url: EndpointUrl = Field(description="Where to POST confirmations (https).", examples=["https://broker.example/hooks/ata"])
     secret: str | None = Field(None, pattern=SECRET_PATTERN,
                                description="Signing secret; one is generated when absent. Registering the same URL "
                                            "with another secret rotates it (both sign during the overlap).")
@@ -53,7 +60,7 @@ class PushSubscriptionIn(BaseModel):
     """`PushSubscription.toJSON()` as a browser gives it."""
 
     model_config = ConfigDict(extra="ignore")  # browsers add expirationTime
-    endpoint: AnyHttpUrl = Field(description="The push resource URL the push service gave the browser (RFC 8030).",
+    endpoint: EndpointUrl = Field(description="The push resource URL the push service gave the browser (RFC 8030).",
                                  examples=["https://push.example.net/wpush/v2/gAAAAABk"])
     keys: PushKeys
 
@@ -124,17 +131,24 @@ def _log(rows: list[Any]) -> list[dict[str, Any]]:
     return [{**dict(r), "log": json.loads(r["log"]) if isinstance(r["log"], str) else r["log"]} for r in rows]
 
 
+def _refused(exc: EndpointRefused) -> HTTPException:
+    return HTTPException(exc.status, detail={"reason": "endpoint_refused" if exc.status == 422 else exc.category,
+                                             "category": exc.category, "message": str(exc)})
+
+
 def recipient_router(pool_of: Any, party: Any, clock: Clock, *, overlap: timedelta,
-                     vapid: webpush.Vapid | None) -> APIRouter:
+                     vapid: webpush.Vapid | None, registrations: Registrations) -> APIRouter:
     """`party`: the FastAPI dependency giving the caller's wallet id (runtime.wallet_auth.CurrentParty)."""
     router = APIRouter(prefix="/v1", tags=["notifications"])
     me = Depends(party)
 
-    @router.post("/endpoints/webhooks", status_code=201, response_model=WebhookOut)
+    @router.post("/endpoints/webhooks", status_code=201, response_model=WebhookOut, responses=REFUSED)
     async def register(body: WebhookIn, recipient: str = me) -> dict[str, Any]:
-        async with pool_of().acquire() as conn:
-            row = await repo.add_endpoint(conn, uuid4(), recipient, str(body.url), body.secret, domain.new_secret(),
-                                          clock() + overlap)
+        try:
+            row = await registrations.webhook(recipient, str(body.url), body.secret, domain.new_secret(),
+                                              clock() + overlap)
+        except EndpointRefused as exc:
+            raise _refused(exc) from exc
         return dict(row)
 
     @router.post("/endpoints/webhooks/{endpoint_id}/rotation", response_model=WebhookOut,
@@ -155,13 +169,14 @@ def recipient_router(pool_of: Any, party: Any, clock: Clock, *, overlap: timedel
         return {"application_server_key": vapid.application_server_key}
 
     @router.post("/endpoints/webpush", status_code=201, response_model=SubscriptionOut,
-                 responses={503: {"description": "Web Push is not configured."}})
+                 responses={503: {"description": "Web Push is not configured."}, **REFUSED})
     async def subscribe(body: PushSubscriptionIn, recipient: str = me) -> dict[str, Any]:
         if vapid is None:
             raise HTTPException(503, detail={"reason": "webpush_disabled"})
-        async with pool_of().acquire() as conn:
-            row = await repo.add_subscription(conn, uuid4(), recipient, str(body.endpoint), body.keys.p256dh,
-                                              body.keys.auth)
+        try:
+            row = await registrations.subscription(recipient, str(body.endpoint), body.keys.p256dh, body.keys.auth)
+        except EndpointRefused as exc:
+            raise _refused(exc) from exc
         return dict(row)
 
     @router.get("/endpoints", response_model=list[EndpointOut])

@@ -7,16 +7,18 @@ from pathlib import Path
 
 from contracts.topics import NOTIFICATION_REQUESTS
 from runtime.wallet_auth import CurrentParty, WalletVerifier, observe_checks
-from notifier import webpush
+from notifier import egress, webpush
 from notifier.api import admin_router, recipient_router
 from notifier.handlers import NotifierHandlers, NotifierMetrics, PushSettings
+from notifier.registrations import Registrations
 from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
 
 NAME = "notifier"
 
 
-def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
+def build(settings: Settings, *, clock: Clock = utc_now, resolver: egress.Resolver | None = None) -> Service:
+    """`resolver`: how host names become addresses (the system's by default; tests inject names)."""
     service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA notifier")
     # Recipients authenticate as they do at the core (the wallet identity provider's ES256 tokens), with
     # the notifier's own audience so a token for the ledger is not one for the notifier.
@@ -24,12 +26,16 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     observe_checks(verifier, service.registry)
     vapid = (webpush.Vapid.load(settings.vapid_private_key_path, settings.vapid_subject)
              if settings.vapid_private_key_path else None)
-    handlers = NotifierHandlers(NotifierMetrics(service.registry), clock, timeout_s=settings.webhook_timeout_s,
-                                max_attempts=settings.delivery_max_attempts,
+    guard = egress.Guard(egress.Policy(allow_loopback_http=settings.notifier_allow_loopback_http), resolver)
+    metrics = NotifierMetrics(service.registry)
+    handlers = NotifierHandlers(metrics, clock, timeout_s=settings.webhook_timeout_s,
+                                max_attempts=settings.delivery_max_attempts, guard=guard,
                                 push=PushSettings(vapid, settings.webpush_ttl_s))
     service.consume({NOTIFICATION_REQUESTS: handlers.confirmation_requested})
     service.include(recipient_router(lambda: service.pool, CurrentParty(verifier, realm="ata-notifier"), clock,
-                                     overlap=timedelta(hours=settings.webhook_secret_overlap_h), vapid=vapid))
+                                     overlap=timedelta(hours=settings.webhook_secret_overlap_h), vapid=vapid,
+                                     registrations=Registrations(lambda: service.pool, guard, settings.notifier_max_endpoints,
+                                                                 metrics.endpoints_refused)))
     admin = settings.notifier_admin_token.get_secret_value() if settings.notifier_admin_token else None
     service.include(admin_router(lambda: service.pool, admin))
     service.state["handlers"] = handlers

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from contracts.claims import ReminderRequested
 from contracts.messages import ConfirmationDelivered, ConfirmationRequested
 from contracts.topics import NOTIFICATION_EVENTS
-from notifier import domain, repository as repo, webpush
+from notifier import domain, egress, repository as repo, webpush
 from runtime.consumer import Inbound
 from runtime.metrics import LATENCY_BUCKETS
 from runtime.outbox import emit
@@ -44,6 +44,12 @@ class NotifierMetrics:
                                  buckets=LATENCY_BUCKETS, registry=registry).labels
         self.replayed = Counter("ata_dead_letters_replayed_total", "Dead deliveries put back in the queue by an operator.",
                                 registry=registry)
+        self.failures = Counter("ata_delivery_failures_total",
+                                "Failed delivery attempts by channel and category (timeout, refused, tls, dns, http_<status>, "
+                                "blocked_address, blocked_scheme, ...).", ["channel", "category"], registry=registry).labels
+        self.endpoints_refused = Counter("ata_endpoints_refused_total",
+                                         "Webhook and push registrations refused, by category (blocked_scheme, blocked_url, "
+                                         "blocked_address, dns, too_many_endpoints).", ["category"], registry=registry).labels
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,15 @@ class PushSettings:
 
 class NotifierHandlers:
     def __init__(self, metrics: NotifierMetrics, clock: Clock, *, timeout_s: float, max_attempts: int,
-                 push: PushSettings | None = None, rng: random.Random | None = None) -> None:
+                 guard: egress.Guard, push: PushSettings | None = None, rng: random.Random | None = None) -> None:
         self.metrics = metrics
+        self.guard = guard
         self.clock = clock
         self.timeout_s = timeout_s
         self.max_attempts = max_attempts
         self.push = push or PushSettings(None, 86400)
         self.rng = rng
+        self.batch = BATCH  # deliveries (one per lane) one pass takes
         self.wake = asyncio.Event()
 
     async def confirmation_requested(self, conn: asyncpg.Connection,
@@ -86,7 +94,7 @@ class NotifierHandlers:
 
     async def run_worker(self, pool: asyncpg.Pool) -> None:
         """Send due deliveries until cancelled; woken by NOTIFY, polls once a second otherwise."""
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+        async with self.http_client() as client:
             listener = await pool.acquire()
             wake = lambda *_: self.wake.set()  # noqa: E731
             try:
@@ -98,7 +106,7 @@ class NotifierHandlers:
                     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                         log.warning("delivery worker: database unavailable, retrying: %s", exc)
                         sent = 0
-                    if sent < BATCH:
+                    if sent < self.batch:
                         try:
                             await asyncio.wait_for(self.wake.wait(), timeout=1.0)
                         except TimeoutError:
@@ -108,19 +116,25 @@ class NotifierHandlers:
                     await listener.remove_listener(repo.WAKE_CHANNEL, wake)
                 await pool.release(listener)
 
+    def http_client(self) -> httpx.AsyncClient:
+        """The only client deliveries go through: every connection checked by the egress guard, no redirects."""
+        return egress.client(self.guard, self.timeout_s)
+
     async def deliver_due(self, pool: asyncpg.Pool, client: httpx.AsyncClient) -> int:
         async with pool.acquire() as conn:
             # The lease outlasts one attempt's timeout: a row comes back only if its worker died mid-attempt.
-            rows = await repo.claim_due(conn, self.clock(), timedelta(seconds=self.timeout_s * 2 + 5), BATCH)
+            rows = await repo.claim_due(conn, self.clock(), timedelta(seconds=self.timeout_s * 2 + 5), self.batch)
+        # One delivery per (endpoint, carnet) lane at most (repo.claim_due): concurrent across lanes, in order within.
         await asyncio.gather(*(self._attempt(pool, client, row) for row in rows))
         return len(rows)
 
     async def _send(self, client: httpx.AsyncClient, row: asyncpg.Record, at: datetime) -> int:
         """One HTTP request on the delivery's channel; its status code, or an exception."""
         body = row["body"].encode() if isinstance(row["body"], str) else json.dumps(row["body"]).encode()
+        egress.check_url(row["url"], self.guard.policy)  # registered under another policy: checked again
         if row["channel"] == "webpush":
             if self.push.vapid is None:
-                raise DeliveryImpossible("web push is not configured (ATA_VAPID_PRIVATE_KEY_PATH)")
+                raise DeliveryImpossible("webpush_disabled", "web push is not configured (ATA_VAPID_PRIVATE_KEY_PATH)")
             confirmation = domain.is_transaction(row["event_type"])
             try:
                 headers, content = webpush.build_request(
@@ -128,32 +142,42 @@ class NotifierHandlers:
                     # A confirmation is awaited at the border; a reminder can wait for the phone's next wake-up.
                     urgency="high" if confirmation else "normal",
                     topic=webpush.topic_for(str(row["confirmation_id"])))
-            except (webpush.PayloadTooLarge, webpush.SubscriptionKeyError) as exc:
-                raise DeliveryImpossible(str(exc)) from exc
+            except webpush.PayloadTooLarge as exc:
+                raise DeliveryImpossible("payload_too_large", str(exc)) from exc
+            except webpush.SubscriptionKeyError as exc:
+                raise DeliveryImpossible("subscription_keys", str(exc)) from exc
         else:
             content = body
             headers = domain.headers(domain.signing_secrets(row["secret"], row["previous_secret"],
                                                             row["previous_secret_until"], at),
                                      str(row["delivery_id"]), int(at.timestamp()), body)
         async with asyncio.timeout(self.timeout_s):  # the whole attempt, not each of httpx's phases
-            response = await client.post(row["url"], content=content, headers=headers)
-        return response.status_code
+            # Streamed and never read: only the status counts, and a receiver's body, however large, stays unread.
+            async with client.stream("POST", row["url"], content=content, headers=headers) as response:
+                return response.status_code
 
     async def _attempt(self, pool: asyncpg.Pool, client: httpx.AsyncClient, row: asyncpg.Record) -> None:
         channel = row["channel"]
         started, at = time.perf_counter(), self.clock()
-        status_code, error = None, None
+        # `error` is a category (delivery_attempts, the recipient's log); the detail goes to the operator's log only.
+        status_code, error, detail = None, None, ""
         if not row["endpoint_active"]:
-            result, error = "gone", "endpoint disabled"
+            result, error = "gone", "endpoint_disabled"
         else:
             try:
                 status_code = await self._send(client, row, at)
-                error = None if 200 <= status_code < 300 else f"HTTP {status_code}"
+                error = None if 200 <= status_code < 300 else f"http_{status_code}"
                 result = domain.outcome(status_code, channel)
             except DeliveryImpossible as exc:
-                result, error = "rejected", str(exc)
-            except (httpx.HTTPError, TimeoutError) as exc:
-                result, error = "retry", f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__} after {self.timeout_s}s"
+                result, error, detail = "rejected", exc.category, str(exc)
+            except egress.Blocked as exc:
+                # An address may change (DNS): retried on the schedule; a URL the policy refuses never will.
+                result = "retry" if exc.category in ("blocked_address", "dns") else "rejected"
+                error, detail = exc.category, str(exc)
+            except (httpx.HTTPError, TimeoutError, OSError) as exc:
+                result, error, detail = "retry", egress.failure_category(exc), f"{type(exc).__name__}: {exc}"
+        if error is not None and error != "endpoint_disabled":
+            self.metrics.failures(channel, error).inc()
         duration_ms = (time.perf_counter() - started) * 1000
         made = row["attempts"] - row["attempts_before_replay"]
         delay = domain.next_delay(made, self.rng) if result == "retry" and made < self.max_attempts else None
@@ -183,11 +207,16 @@ class NotifierHandlers:
         self.metrics.attempts(channel, result).inc()
         if ended is not None:
             self.metrics.deliveries(channel, ended).inc()
+            self.wake.set()  # the carnet's next delivery to this endpoint may go now
         if result != "delivered":
-            log.warning("delivery %s of carnet %s to %s (%s): attempt %d %s%s", row["delivery_id"], row["carnet_number"],
-                        row["recipient_id"], channel, row["attempts"], error,
-                        "" if delay is not None else "; dead-lettered")
+            log.warning("delivery %s of carnet %s (confirmation %s) to %s (%s): attempt %d %s%s%s", row["delivery_id"],
+                        row["carnet_number"], row["confirmation_id"], row["recipient_id"], channel, row["attempts"], error,
+                        f" ({detail})" if detail else "", "" if delay is not None else "; dead-lettered")
 
 
 class DeliveryImpossible(Exception):
     """This message cannot be sent on this endpoint however often it is tried."""
+
+    def __init__(self, category: str, detail: str) -> None:
+        super().__init__(detail)
+        self.category = category

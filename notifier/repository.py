@@ -26,6 +26,14 @@ async def add_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id
         endpoint_id, recipient_id, url, secret, generated, overlap_until)
 
 
+async def active_endpoint_count(conn: asyncpg.Connection, recipient_id: str, channel: str, url: str) -> int:
+    """Inside the caller's transaction: one recipient's registrations in turn (a transaction-scoped advisory lock,
+    so two at once cannot both pass the cap), then its active endpoints other than (channel, url)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notifier.endpoints:' || $1, 0))", recipient_id)
+    return await conn.fetchval("SELECT count(*) FROM endpoints WHERE recipient_id = $1 AND active"
+                               " AND NOT (channel = $2 AND url = $3)", recipient_id, channel, url)
+
+
 async def rotate_secret(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, secret: str,
                         overlap_until: datetime) -> asyncpg.Record | None:
     return await conn.fetchrow(
@@ -75,10 +83,18 @@ async def add_delivery(conn: asyncpg.Connection, *, delivery_id: UUID, confirmat
 
 
 async def claim_due(conn: asyncpg.Connection, now: datetime, lease: timedelta, limit: int) -> list[asyncpg.Record]:
-    """Take due deliveries and push their next attempt past the lease, so a crashed worker's rows come back."""
+    """Take due deliveries and push their next attempt past the lease, so a crashed worker's rows come back.
+
+    Only the head of each lane, the earliest pending delivery of an (endpoint, carnet), is ever taken: a
+    carnet's confirmations reach an endpoint one at a time and in order, and one that fails (rescheduled, still
+    pending) or is in flight (leased, still pending) holds back the later ones until it is delivered or dead.
+    Rows another instance has locked are skipped, never replaced by their successor: the successor still has a
+    pending predecessor in every snapshot, locked or not, so several instances keep the order as one does."""
     return await conn.fetch(
-        "WITH due AS (SELECT delivery_id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1"
-        "  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
+        "WITH due AS (SELECT d.delivery_id FROM deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $1"
+        "  AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.endpoint_id = d.endpoint_id"
+        "   AND e.carnet_number = d.carnet_number AND e.status = 'pending' AND e.seq < d.seq)"
+        "  ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED)"
         " UPDATE deliveries d SET attempts = d.attempts + 1, next_attempt_at = $1 + $2::interval"
         " FROM due, endpoints e WHERE d.delivery_id = due.delivery_id AND e.endpoint_id = d.endpoint_id"
         " RETURNING d.*, e.url, e.secret, e.previous_secret, e.previous_secret_until, e.p256dh, e.auth,"
@@ -94,24 +110,44 @@ async def log_attempt(conn: asyncpg.Connection, delivery_id: UUID, attempt: int,
         delivery_id, attempt, at, status_code, error, duration_ms)
 
 
+# The lane's waiting deliveries: pending, later in the lane, and not yet attempted since they were queued (or
+# replayed), so they have no schedule of their own. Their next_attempt_at follows the head's, which keeps them out
+# of claim_due's scan of due rows while the head fails (an optimisation: claim_due's NOT EXISTS alone keeps the
+# order, so a row these statements miss in a race is only scanned, never sent early, and never stuck).
+_WAITING = (" s.endpoint_id = h.endpoint_id AND s.carnet_number = h.carnet_number AND s.status = 'pending'"
+            " AND s.seq > h.seq AND s.attempts = s.attempts_before_replay")
+
+
 async def log_delivered(conn: asyncpg.Connection, delivery_id: UUID, attempt: int, at: datetime, status_code: int,
                         duration_ms: float, delivered_at: datetime) -> None:
-    """The successful attempt's log row and the delivery's new status in one round trip (every confirmation)."""
+    """The successful attempt's log row, the delivery's new status and its lane's release in one round trip
+    (every confirmation)."""
     await conn.execute(
         "WITH logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms)"
-        " VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT DO NOTHING)"
-        " UPDATE deliveries SET status = 'delivered', delivered_at = $6, last_error = NULL WHERE delivery_id = $1",
+        " VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT DO NOTHING),"
+        " h AS (UPDATE deliveries SET status = 'delivered', delivered_at = $6, last_error = NULL WHERE delivery_id = $1"
+        "  RETURNING endpoint_id, carnet_number, seq)"
+        " UPDATE deliveries s SET next_attempt_at = $6 FROM h WHERE" + _WAITING + " AND s.next_attempt_at > $6",
         delivery_id, attempt, at, status_code, duration_ms, delivered_at)
 
 
 async def reschedule(conn: asyncpg.Connection, delivery_id: UUID, due: datetime, error: str) -> None:
-    await conn.execute("UPDATE deliveries SET next_attempt_at = $2, last_error = $3 WHERE delivery_id = $1",
-                       delivery_id, due, error)
+    """The next attempt of a lane's head; the deliveries waiting behind it wait as long."""
+    await conn.execute(
+        "WITH h AS (UPDATE deliveries SET next_attempt_at = $2, last_error = $3 WHERE delivery_id = $1 AND status = 'pending'"
+        "  RETURNING endpoint_id, carnet_number, seq)"
+        " UPDATE deliveries s SET next_attempt_at = $2 FROM h WHERE" + _WAITING + " AND s.next_attempt_at < $2",
+        delivery_id, due, error)
 
 
 async def kill(conn: asyncpg.Connection, delivery_id: UUID, reason: str, attempts: int, at: datetime) -> None:
-    """Give a delivery up: it leaves the queue and enters the dead-letter store with the reason."""
-    await conn.execute("UPDATE deliveries SET status = 'dead', last_error = $2 WHERE delivery_id = $1", delivery_id, reason)
+    """Give a delivery up: it leaves the queue and enters the dead-letter store with the reason; the deliveries
+    waiting behind it are due now."""
+    await conn.execute(
+        "WITH h AS (UPDATE deliveries SET status = 'dead', last_error = $2 WHERE delivery_id = $1"
+        "  RETURNING endpoint_id, carnet_number, seq)"
+        " UPDATE deliveries s SET next_attempt_at = $3 FROM h WHERE" + _WAITING + " AND s.next_attempt_at > $3",
+        delivery_id, reason, at)
     await conn.execute("INSERT INTO dead_letters (delivery_id, reason, attempts, dead_at) VALUES ($1, $2, $3, $4)",
                        delivery_id, reason, attempts, at)
 

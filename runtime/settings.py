@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         "Notifier: the VAPID `sub` claim, a contact for push services."))
     webpush_ttl_s: int = Field(86400, ge=0, le=2419200, description=(
         "Notifier: TTL header of push messages, how long a push service keeps one for an offline device."))
+    notifier_allow_loopback_http: bool = Field(False, description=(
+        "Notifier, development only: accept plain http endpoints and loopback addresses (the embedded stack's local "
+        "receiver). Off, endpoints must be https and resolve only to public addresses (notifier/egress.py)."))
+    notifier_max_endpoints: int = Field(10, ge=1, le=100, description=(
+        "Notifier: active webhooks and push subscriptions one recipient may have at a time."))
     webhook_secret_overlap_h: float = Field(24.0, ge=0, description=(
         "Notifier: hours the previous webhook secret keeps signing after a rotation."))
     claims_poll_s: float = Field(30.0, gt=0, description="Claims worker: seconds between two passes of the deadline scheduler.")

@@ -119,6 +119,8 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
         CONFIRMATION_P99,
         ("Recorded -> delivered p99 by channel", "s", [(quantile(0.99, "ata_confirmation_latency_seconds", "channel"), "{{channel}}")]),
         ("Confirmations with no endpoint", "ops", [("sum(rate(ata_confirmations_without_endpoint_total[5m]))", "no endpoint")]),
+        ("Failed attempts by category", "ops", [(rate("ata_delivery_failures_total", "channel, category"), "{{channel}} {{category}}")]),
+        ("Registrations refused (egress policy, cap)", "ops", [(rate("ata_endpoints_refused_total", "category"), "{{category}}")]),
         *runtime_panels("notifier"),
     ]),
     "claims-deadlines": ("ATA carnets: claims and deadlines", [

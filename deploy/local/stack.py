@@ -110,6 +110,9 @@ class LocalStack:
                "ATA_TRUST_ANCHOR_KEY_PATH": str(self.anchor_path),
                # The notifier signs Web Push requests with this VAPID key (made at start, like the identities).
                "ATA_VAPID_PRIVATE_KEY_PATH": str(vapid_key_path(self.data_dir)),
+               # Development only: the demo's, journey's, benchmarks' and tests' webhook receiver is plain http
+               # on 127.0.0.1, which the notifier refuses otherwise (notifier/egress.py).
+               "ATA_NOTIFIER_ALLOW_LOOPBACK_HTTP": "true",
                "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH": str(trustlist.public_path(self.anchor_path)), **(env or {})}
         self._service_env = env
         #: Further processes of a service (`add_instance`), stopped with the rest.

@@ -7,6 +7,7 @@ zone spread."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def settings_env_names() -> set[str]:
 
 def test_every_rendered_object_is_valid_kubernetes(objects):
     kinds = {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceAccount",
-             "Ingress"}
+             "Ingress", "NetworkPolicy"}
     assert {o["kind"] for o in objects} - {"KafkaTopic"} == kinds
     for obj in objects:
         if obj["kind"] == "KafkaTopic":
@@ -271,3 +272,34 @@ def test_one_image_for_every_container(objects):
     assert images == {"registry.example.org/ata/ata-carnets:0.1.0"}
     base = {c["image"] for c in containers(render(K8S / "base"))}
     assert base == {"ata-carnets"}  # the compose image name, without its tag (tests/deploy/test_compose.py)
+
+
+def test_the_notifier_may_reach_only_dns_kafka_postgresql_and_public_https(objects):
+    """Webhook and push URLs are the recipients' choice: besides the notifier's own check (notifier/egress.py),
+    its pods can open nothing but DNS, the cluster's Kafka and PostgreSQL, and 443 to public addresses."""
+    spec = of_kind(objects, "NetworkPolicy")["notifier-egress"]["spec"]
+    labels = of_kind(objects, "Deployment")["notifier"]["spec"]["template"]["metadata"]["labels"]
+    assert spec["policyTypes"] == ["Egress"]
+    assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+    rules = spec["egress"]
+    assert all(r.get("ports") and r.get("to") for r in rules)  # no rule opens every port or every destination
+    ports = {(p["protocol"], p["port"]) for r in rules for p in r["ports"]}
+    bootstrap = of_kind(objects, "ConfigMap")["ata-config"]["data"]["KAFKA_BOOTSTRAP_SERVERS"]
+    kafka = {("TCP", int(server.rsplit(":", 1)[1])) for server in bootstrap.split(",")}
+    assert {("UDP", 53), ("TCP", 53), ("TCP", 5432)} | kafka <= ports
+    outside = [r for r in rules if any(b.get("ipBlock", {}).get("cidr") in ("0.0.0.0/0", "::/0") for b in r["to"])]
+    assert len(outside) == 1 and outside[0]["ports"] == [{"protocol": "TCP", "port": 443}]
+    excluded = [ipaddress.ip_network(c) for b in outside[0]["to"] for c in b["ipBlock"]["except"]]
+    for address in ("10.1.2.3", "172.20.0.1", "192.168.0.1", "169.254.169.254", "127.0.0.1", "100.64.0.1",
+                    "0.0.0.0", "224.0.0.251", "fd00::1", "fe80::1", "::1", "::ffff:10.0.0.1", "64:ff9b::a00:1"):
+        assert any(ipaddress.ip_address(address) in n for n in excluded), address
+    for rule in rules:
+        if rule not in outside:  # the rest stays inside: private ranges or the cluster's DNS pods
+            for peer in rule["to"]:
+                assert "podSelector" in peer or ipaddress.ip_network(peer["ipBlock"]["cidr"]).is_private, peer
+
+
+def test_the_notifiers_development_setting_is_never_on_in_the_manifests(objects):
+    config = of_kind(objects, "ConfigMap")["ata-config"]["data"]
+    assert "ATA_NOTIFIER_ALLOW_LOOPBACK_HTTP" not in config
+    assert all(e["name"] != "ATA_NOTIFIER_ALLOW_LOOPBACK_HTTP" for c in containers(objects) for e in c.get("env", []))

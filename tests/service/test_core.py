@@ -422,6 +422,9 @@ async def test_r12_commit_after_expiry_in_the_office_zone_is_recorded_as_refused
     assert [loc["location"] for loc in recorded[-1]["item_locations"]] == ["exported", "exported"]
     confirmations = [m["payload"] for m in queued if m["type"] == "ConfirmationRequested"]
     assert confirmations[-1]["decision"] == "refused"
+    # History positions a receiver orders on: the exportation appended entry 1; the refusal appends none and
+    # reflects the ledger as of entry 1.
+    assert [c["history_position"] for c in confirmations] == [1, 1]
 
 
 async def test_r12_the_same_instant_is_still_valid_at_an_office_further_west(settings, clock, running):

@@ -80,6 +80,7 @@ async def test_r11_cancelling_a_committed_exportation_brings_the_goods_home_with
     assert [(i["item_number"], i["location"]) for i in cancelled["payload"]["item_locations"]] == [(1, "home"), (2, "home")]
     confirmations = [m["payload"] for m in of_type(queued, "ConfirmationRequested") if m["topic"] == NOTIFICATION_REQUESTS.name]
     assert [c["decision"] for c in confirmations] == ["committed", "cancelled"]
+    assert [c["history_position"] for c in confirmations] == [1, 2]  # the crossing's entry, then the cancellation's
     assert check.ok and events[-1] == "transaction_cancelled"
     assert cancelled["payload"]["history_head"] == check.head
     assert next_export.sequence == 2  # R8: a cancelled crossing's voucher stays used

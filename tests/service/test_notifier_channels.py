@@ -19,7 +19,8 @@ from contracts.topics import NOTIFICATION_REQUESTS
 from notifier import cli
 from notifier.app import build
 from tests.service.conftest import outbox
-from tests.service.test_notifier import NUMBER, auth, client, register, request, rows
+from tests.service.test_notifier import (HOLDER_URL, NUMBER, REP_URL, auth, client, register, request, rows, sender,
+                                         settings)  # noqa: F401 (settings: the fixture)
 from tests.support.peers import HookReceiver, PushService, clocked_standardwebhooks
 
 
@@ -60,7 +61,7 @@ async def test_a_confirmation_reaches_every_recipient_on_every_channel_push_decr
     service = build(push_settings, clock=clock)
     handlers = service.state["handlers"]
     async with PushService(clock) as push, running(service) as broker, client(service) as http, \
-            httpx.AsyncClient() as out:
+            sender(service) as out:
         async with HookReceiver() as hook:
             key = (await http.get("/v1/webpush/vapid-public-key")).json()["application_server_key"]
             _, holder_sub = push.subscribe()
@@ -103,7 +104,7 @@ async def test_r19_a_reminder_is_pushed_with_normal_urgency(push_settings, clock
     reminder = ReminderRequested(reminder_id=uuid4(), carnet_number=NUMBER, recipient_ids=["hld_1"], country="CH",
                                  items=[1], final_date=date(2027, 3, 31), days_before=7, requested_at=clock.now)
     async with PushService(clock) as push, running(service) as broker, client(service) as http, \
-            httpx.AsyncClient() as out:
+            sender(service) as out:
         await subscribe(service, http, "hld_1", push.subscribe()[1])
         body, headers, _ = wire(reminder, producer="claims_worker", subject=NUMBER)
         await broker.publish(body, NOTIFICATION_REQUESTS.name, key=NUMBER.encode(), headers=headers)
@@ -118,7 +119,7 @@ async def test_a_push_service_404_or_410_removes_the_subscription_and_dead_lette
         push_settings, clock, running, status):
     service = build(push_settings, clock=clock)
     async with PushService(clock) as push, running(service) as broker, client(service) as http, \
-            httpx.AsyncClient() as out:
+            sender(service) as out:
         sub, subscription = push.subscribe()
         endpoint_id = await subscribe(service, http, "hld_1", subscription)
         push.status[sub.path] = status
@@ -129,8 +130,8 @@ async def test_a_push_service_404_or_410_removes_the_subscription_and_dead_lette
         await request(broker, clock, ["hld_1"])  # the next confirmation finds no subscription
         count = await rows(service, "SELECT count(*) AS n FROM deliveries")
     assert [(e["endpoint_id"], e["active"]) for e in mine] == [(endpoint_id, False)]
-    assert mine[0]["disabled_reason"] == f"webpush answered HTTP {status}"
-    assert dead == [{"reason": f"endpoint gone: HTTP {status}", "attempts": 1}]
+    assert mine[0]["disabled_reason"] == f"webpush answered http_{status}"
+    assert dead == [{"reason": f"endpoint gone: http_{status}", "attempts": 1}]
     assert count == [{"n": 1}]
     assert sample(service, "ata_deliveries_total", channel="webpush", outcome="gone") == 1
 
@@ -139,7 +140,7 @@ async def test_a_push_service_error_is_retried_on_the_schedule_then_delivered(pu
     service = build(push_settings, clock=clock)
     handlers = service.state["handlers"]
     async with PushService(clock) as push, running(service) as broker, client(service) as http, \
-            httpx.AsyncClient() as out:
+            sender(service) as out:
         sub, subscription = push.subscribe()
         await subscribe(service, http, "hld_1", subscription)
         push.status[sub.path] = 503
@@ -182,7 +183,7 @@ async def test_the_recipient_api_needs_the_wallet_token_for_the_notifier_and_see
     service = build(settings, clock=clock)
     core_token = mint_wallet_token(private_key_path(settings.data_dir), "hld_1", now=clock.now)  # audience ata-core
     async with running(service) as broker, client(service) as http:
-        endpoint = await register(service, http, "hld_1", "https://holder.example/hooks")
+        endpoint = await register(service, http, "hld_1", HOLDER_URL)
         anonymous = await http.post("/v1/endpoints/webhooks", json={"url": "https://x.example"})
         for_core = await http.get("/v1/endpoints", headers={"Authorization": f"Bearer {core_token}"})
         await request(broker, clock, ["hld_1"])
@@ -198,8 +199,8 @@ async def test_operators_query_the_log_by_carnet_and_recipient_with_their_token(
     service = build(push_settings, clock=clock)
     op = {"Authorization": "Bearer op-token-0123456789"}
     async with running(service) as broker, client(service) as http:
-        await register(service, http, "hld_1", "https://holder.example/hooks")
-        await register(service, http, "rep_1", "https://rep.example/hooks")
+        await register(service, http, "hld_1", HOLDER_URL)
+        await register(service, http, "rep_1", REP_URL)
         await request(broker, clock, ["hld_1", "rep_1"])
         by_carnet = await http.get("/v1/admin/deliveries", params={"carnet_number": NUMBER}, headers=op)
         by_recipient = await http.get("/v1/admin/deliveries", params={"recipient_id": "rep_1"}, headers=op)
@@ -219,7 +220,7 @@ async def test_a_signature_older_than_the_receivers_tolerance_is_refused_and_ret
                                                                                       hooks_clock, monkeypatch):
     """The receiver (reference package) judges the timestamp by its clock: 6 minutes ahead it refuses."""
     service = build(settings, clock=clock)
-    async with HookReceiver() as hook, running(service) as broker, client(service) as http, httpx.AsyncClient() as out:
+    async with HookReceiver() as hook, running(service) as broker, client(service) as http, sender(service) as out:
         hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
         await request(broker, clock, ["hld_1"])
         sender_now = clock.now
@@ -227,7 +228,7 @@ async def test_a_signature_older_than_the_receivers_tolerance_is_refused_and_ret
         await service.state["handlers"].deliver_due(service.pool, out)
         d = (await rows(service, "SELECT status, last_error FROM deliveries"))[0]
     assert hook.rejected == ["Message timestamp too old"] and hook.verified == []
-    assert (d["status"], d["last_error"]) == ("pending", "HTTP 401")
+    assert (d["status"], d["last_error"]) == ("pending", "http_401")
 
 
 async def test_secret_rotation_sends_two_signatures_during_the_overlap_then_only_the_new_one(settings, clock, running,
@@ -235,7 +236,7 @@ async def test_secret_rotation_sends_two_signatures_during_the_overlap_then_only
     service = build(settings, clock=clock)
     handlers = service.state["handlers"]
     async with HookReceiver() as old_side, running(service) as broker, client(service) as http, \
-            httpx.AsyncClient() as out:
+            sender(service) as out:
         endpoint = await register(service, http, "hld_1", old_side.url)
         old_side.secret = endpoint["secret"]
         r = await http.post(f"/v1/endpoints/webhooks/{endpoint['endpoint_id']}/rotation", json={},
@@ -262,7 +263,7 @@ async def test_a_failing_receiver_is_retried_with_backoff_and_logged_until_it_an
     service = build(settings, clock=clock)
     handlers = service.state["handlers"]
     async with HookReceiver(statuses=(500, 502, 204)) as hook, running(service) as broker, client(service) as http, \
-            httpx.AsyncClient() as out:
+            sender(service) as out:
         hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
         await request(broker, clock, ["hld_1"])
         due = []
@@ -283,13 +284,13 @@ async def test_a_failing_receiver_is_retried_with_backoff_and_logged_until_it_an
 async def test_an_attempt_that_outlasts_the_timeout_is_cut_and_retried(settings, clock, running, hooks_clock):
     service = build(settings.model_copy(update={"webhook_timeout_s": 0.3}), clock=clock)
     async with HookReceiver(hang_s=3.0) as hook, running(service) as broker, client(service) as http, \
-            httpx.AsyncClient() as out:
+            sender(service) as out:
         hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
         await request(broker, clock, ["hld_1"])
         await service.state["handlers"].deliver_due(service.pool, out)
         attempt = (await rows(service, "SELECT status_code, error, duration_ms FROM delivery_attempts"))[0]
         d = (await rows(service, "SELECT status FROM deliveries"))[0]
-    assert attempt["status_code"] is None and "Timeout" in attempt["error"]
+    assert attempt["status_code"] is None and attempt["error"] == "timeout"
     assert attempt["duration_ms"] < 2000
     assert d["status"] == "pending"
 
@@ -308,7 +309,7 @@ async def test_deliveries_survive_a_restart_and_a_worker_dying_mid_attempt(setti
             async with first.pool.acquire() as conn:  # a worker takes the row, then the process dies
                 taken = await repo.claim_due(conn, clock.now, timedelta(seconds=25), 50)
         second = build(settings, clock=clock)
-        async with running(second), httpx.AsyncClient() as out:
+        async with running(second), sender(second) as out:
             too_soon = await second.state["handlers"].deliver_due(second.pool, out)
             clock.now += timedelta(seconds=26)
             after_lease = await second.state["handlers"].deliver_due(second.pool, out)
@@ -324,7 +325,7 @@ async def test_exhausted_deliveries_go_to_the_dead_letter_store_and_an_operator_
     handlers = service.state["handlers"]
     said: list[str] = []
     async with HookReceiver(statuses=(503,)) as hook, running(service) as broker, client(service) as http, \
-            httpx.AsyncClient() as out:
+            sender(service) as out:
         hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
         gone = await register(service, http, "rep_1", f"{hook.origin}/gone")
         await request(broker, clock, ["hld_1"])
@@ -340,7 +341,7 @@ async def test_exhausted_deliveries_go_to_the_dead_letter_store_and_an_operator_
         d = (await rows(service, "SELECT status, attempts, attempts_before_replay FROM deliveries"))[0]
         letters = await rows(service, "SELECT replayed_at FROM dead_letters")
         attempts = await rows(service, "SELECT attempt, status_code FROM delivery_attempts ORDER BY attempt")
-    assert dead["attempts"] == 2 and dead["reason"] == "2 attempts failed, last: HTTP 503"
+    assert dead["attempts"] == 2 and dead["reason"] == "2 attempts failed, last: http_503"
     assert (code, again) == (0, 1)
     assert said[0] == f"{dead['delivery_id']}: queued again" and "no open dead letter" in said[2]
     assert (d["status"], d["attempts"], d["attempts_before_replay"]) == ("delivered", 3, 2)
@@ -355,7 +356,7 @@ async def test_replay_skips_a_dead_letter_whose_endpoint_is_disabled(settings, c
     service = build(settings, clock=clock)
     said: list[str] = []
     async with StatusServer(410) as server, running(service) as broker, client(service) as http, \
-            httpx.AsyncClient() as out:
+            sender(service) as out:
         await register(service, http, "hld_1", server.url)
         await request(broker, clock, ["hld_1"])
         await service.state["handlers"].deliver_due(service.pool, out)
@@ -365,7 +366,7 @@ async def test_replay_skips_a_dead_letter_whose_endpoint_is_disabled(settings, c
         d = (await rows(service, "SELECT status FROM deliveries"))[0]
     assert code == 1 and "endpoint is disabled" in said[0]
     assert d["status"] == "dead"
-    assert listed[-1] == "1 dead letter(s)" and "endpoint gone: HTTP 410" in listed[0]
+    assert listed[-1] == "1 dead letter(s)" and "endpoint gone: http_410" in listed[0]
 
 
 def test_the_replay_command_takes_ids_or_all_dead():

@@ -156,6 +156,9 @@ class _Server:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    #: Headers of every answer (a redirect's Location).
+    response_headers: list[tuple[bytes, bytes]] = []
+
     async def handle(self, path: str, headers: dict[str, str], body: bytes) -> int:
         raise NotImplementedError
 
@@ -164,7 +167,7 @@ class _Server:
             return
         body = await read_body(receive)
         status = await self.handle(scope["path"], {k.decode().lower(): v.decode() for k, v in scope["headers"]}, body)
-        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.start", "status": status, "headers": self.response_headers})
         await send({"type": "http.response.body", "body": b""})
 
     async def __aenter__(self) -> Self:
@@ -199,6 +202,14 @@ class StatusServer(_Server):
     async def handle(self, path: str, headers: dict[str, str], body: bytes) -> int:
         self.requests.append(headers)
         return self.status
+
+
+class RedirectServer(StatusServer):
+    """Answers every request with a redirect to `location` (which a sender must not follow)."""
+
+    def __init__(self, location: str, status: int = 307) -> None:
+        super().__init__(status)
+        self.response_headers = [(b"location", location.encode())]
 
 
 class PushService(_Server):
