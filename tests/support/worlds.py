@@ -54,7 +54,8 @@ async def settings_for(stack: AsyncExitStack, pg_server: str, tmp: Any) -> Setti
     return Settings(database_url=url, kafka_bootstrap_servers="in-memory:9092", data_dir=tmp, db_pool_max=4,
                     wallet_issuer_public_key_path=ensure_wallet_issuer(tmp), trust_anchor_key_path=anchor,
                     trust_anchor_public_key_path=trustlist.public_path(anchor), gateway_admin_token=ADMIN_TOKEN,
-                    notifier_admin_token=NOTIFIER_ADMIN_TOKEN, nga_registry_path=tmp / "registry.json")
+                    notifier_admin_token=NOTIFIER_ADMIN_TOKEN, nga_registry_path=tmp / "registry.json",
+                    notifier_allow_loopback_http=True)  # the suite registers loopback URLs only
 
 
 async def open_world(stack: AsyncExitStack, name: str, pg_server: str, tmp: Any, now: datetime) -> World:
