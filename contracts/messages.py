@@ -496,6 +496,9 @@ class CountryPolicyEntry(BaseModel):
     max_stay_days: int | None = F("R15: a maximum stay shorter than the validity, in days; empty if none.", None, default=None, ge=1)
     replacement_accepted: bool = F("R6: whether replacement carnets are accepted.", False)
     digital_date: date | None = F("R16: from this day every declaration must be digital; empty if none set.", None, default=None)
+    before_digital_date: Literal["accept", "refuse"] = F(
+        "R16: before the digital date (or with none), whether the country takes digital declarations yet.", "refuse",
+        default="accept")
     note: str | None = F("Where the entry comes from.", "seed 002: forbids split shipments", default=None, max_length=500)
 
 

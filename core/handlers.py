@@ -414,7 +414,8 @@ class CoreHandlers:
                               items={i.item_number: domain.Item(i.item_number) for i in new.items})
         book = self.policy()
         try:
-            kept, taken_over, moved = domain.replacement(original, fresh, r.requested_at, r.approved_at, book.for_country)
+            kept, taken_over, moved = domain.replacement(original, fresh, r.requested_at, r.approved_at, book.for_country,
+                                                             now=self.clock())
         except LifecycleRefused as exc:
             await self._decided(conn, inbound, r.request_id, "replacement", r.original_number, new.carnet_number, exc)
             return self._refused("replacement", r.original_number, inbound, exc)

@@ -59,7 +59,7 @@ PARIS = ZoneInfo("Europe/Paris")  # UTC+1 in November
 AUCKLAND = ZoneInfo("Pacific/Auckland")  # UTC+13 in November (NZDT)
 HOME_COUNTRY = "FR"
 COVERED = ("CH", "GB", "DE", "MX")
-VERSION = "2026-11-22.1"
+VERSION = "2026-12-02.1"
 BOOK = PolicyBook(VERSION, countries={
     "CH": CountryPolicy("CH"),
     "MX": CountryPolicy("MX", split_shipments=False, max_stay_days=90, note="seed 002: no split shipments"),
@@ -422,14 +422,15 @@ def test_r12_local_and_utc_dates_differ_at_the_chosen_instants():
     assert wrong_by_utc == ["day after"] * 4
 
 
-def test_r12_at_declaration_time_the_day_is_judged_where_it_ends_last():
+def test_r12_at_declaration_time_the_day_is_judged_in_the_destination_country():
+    """No office yet: the destination's zone (CH, Europe/Zurich, UTC+1), not where any day ends last."""
     c = carnet(item(1, EXPORTED))
-    last_instant = datetime(2027, 11, 22, 11, 59, 59, tzinfo=UTC)  # 21 Nov 23:59:59 in UTC-12
+    last_instant = datetime(2027, 11, 21, 22, 59, 59, tzinfo=UTC)  # 21 Nov 23:59:59 in Zurich
     assert check_declaration(c, cross(K.IMPORTATION, "CH", [1]), last_instant, CountryPolicy("CH"), "l") == []
     refused = check_declaration(c, cross(K.IMPORTATION, "CH", [1]), last_instant + timedelta(seconds=1),
                                 CountryPolicy("CH"), "l")
     assert codes(refused) == [("R12", "carnet_expired")]
-    assert LATEST_ZONE.utcoffset(last_instant) == timedelta(hours=-12)
+    assert LATEST_ZONE.utcoffset(last_instant) == timedelta(hours=-12)  # where the old check still said "valid"
 
 
 @pytest.mark.parametrize("kind", [K.REIMPORTATION, K.REEXPORTATION, K.TRANSIT_DISCHARGE])
