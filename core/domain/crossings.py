@@ -167,6 +167,17 @@ def _timing(carnet: Carnet, c: Crossing, at: datetime, tz: ZoneInfo) -> list[Rea
     return reasons
 
 
+#: R11 and R27: goods may come home although their departure from abroad was never validated (seed 001:
+#: the holder "may be charged a regularization fee by the foreign customs authorities even if a claim does
+#: not occur"). Home customs see them back: re-importation takes them from abroad or transit too, and the
+#: claims worker flags the fee for the country they were last recorded in.
+REIMPORTABLE = (EXPORTED, ABROAD, IN_TRANSIT)
+
+
+def _may_cross(item: Item, kind: K) -> bool:
+    return item.location in REIMPORTABLE if kind is K.REIMPORTATION else item.location == FROM[kind]
+
+
 def _locations(carnet: Carnet, c: Crossing) -> list[Reason]:
     needed = FROM[c.kind]
     reasons = []
@@ -174,7 +185,7 @@ def _locations(carnet: Carnet, c: Crossing) -> list[Reason]:
         item = carnet.items.get(n)
         if item is None:
             continue
-        if item.location != needed:
+        if not _may_cross(item, c.kind):
             where = item.location + (f" in {item.country}" if item.country else "")
             reasons.append(_r("R11", "item_not_there", f"item {n} is {where}; {c.kind.value} needs it {needed}",
                               item_number=n))
@@ -207,7 +218,7 @@ def _reference(carnet: Carnet, c: Crossing) -> list[Reason]:
         return [_r("R8", "reference_missing",
                    f"the items came with different {named} declarations: name the one this {c.kind.value} closes",
                    field="closes")]
-    wrong = [n for n in c.items if n in carnet.items and carnet.items[n].location == FROM[c.kind]
+    wrong = [n for n in c.items if n in carnet.items and _may_cross(carnet.items[n], c.kind)
              and _opener(carnet.items[n], c.kind) != closes]
     if wrong:
         return [_r("R8", "reference_mismatch", f"items {wrong} did not come with {named} No. {closes}", field="closes")]
@@ -268,8 +279,8 @@ def apply_crossing(carnet: Carnet, c: Crossing, sequence: int, final_date: date 
         to = TO[c.kind]
         if c.kind is K.EXPORTATION:
             item = replace(item, exported_by=sequence)
-        elif c.kind is K.REIMPORTATION:
-            item = replace(item, exported_by=None)
+        elif c.kind is K.REIMPORTATION:  # from abroad too (R27): nothing of the foreign entry remains
+            item = replace(item, exported_by=None, entered_by=None)
         if c.kind in ENTRY_KINDS:
             item = replace(item, entered_by=sequence)
         elif c.kind in CLOSES and c.kind is not K.REIMPORTATION:

@@ -322,11 +322,23 @@ def test_r11_each_kind_moves_an_item_from_where_it_is_to_where_it_goes(kind):
 
 @pytest.mark.parametrize(("kind", "location"), [(k, loc) for k in K
                                                  for loc in (HOME, EXPORTED, ABROAD, IN_TRANSIT, ACCOUNTED, TRANSFERRED)
-                                                 if loc != SPEC_FROM[k]])
+                                                 if loc != SPEC_FROM[k]
+                                                 and not (k is K.REIMPORTATION and loc in (ABROAD, IN_TRANSIT))])
 def test_r11_an_item_cannot_cross_from_anywhere_else(kind, location):
     c = carnet(item(1, location, "CH"))
     reasons = check(c, ready_crossing(kind))
     assert [(r.rule, r.code, r.item_number) for r in reasons] == [("R11", "item_not_there", 1)]
+
+
+@pytest.mark.parametrize("location", [ABROAD, IN_TRANSIT])
+def test_r11_r27_goods_come_home_although_their_departure_from_abroad_was_never_validated(location):
+    """R27 (seed 001): a holder who failed to have the departure validated may be charged a fee "even if
+    a claim does not occur": home customs re-import the goods; the fee is the foreign country's matter."""
+    c = carnet(item(1, location, "CH", exported_by=1, entered_by=2))
+    assert check(c, cross(K.REIMPORTATION, "FR", [1], closes=1)) == []
+    home = commit(c, cross(K.REIMPORTATION, "FR", [1], closes=1), 1).items[1]
+    assert (home.location, home.country, home.final_date, home.exported_by, home.entered_by) == (HOME, None, None, None, None)
+    assert codes(check(c, cross(K.REIMPORTATION, "FR", [1], closes=2))) == [("R8", "reference_mismatch")]
 
 
 @pytest.mark.parametrize("kind", [K.REEXPORTATION, K.TRANSIT_DISCHARGE])
@@ -743,7 +755,9 @@ class Model:
         if kind is K.IMPORTATION and not c.intended_use:
             return False
         for n in c.items:
-            if self.location(n) != SPEC_FROM[kind]:
+            # R27: goods come home from abroad or transit too, when their departure was never validated.
+            allowed = (EXPORTED, ABROAD, IN_TRANSIT) if kind is K.REIMPORTATION else (SPEC_FROM[kind],)
+            if self.location(n) not in allowed:
                 return False
             if SPEC_FROM[kind] in (ABROAD, IN_TRANSIT) and self.country(n) != c.country:
                 return False
@@ -856,9 +870,9 @@ def run_journey(ch: Choices, steps: int) -> Stats:
             if kind is K.REIMPORTATION:  # never re-imported without an exportation not yet closed
                 home_events = [k for k, _, _ in history if k in (K.EXPORTATION, K.REIMPORTATION)]
                 assert home_events and home_events[-1] == K.EXPORTATION
-            if kind in ENTRIES:  # never entered twice without leaving in between
-                foreign = [k for k, _, _ in history if k in (*ENTRIES, *LEAVES)]
-                assert not foreign or foreign[-1] in LEAVES
+            if kind in ENTRIES:  # never entered twice without leaving (or coming home, R27) in between
+                foreign = [k for k, _, _ in history if k in (*ENTRIES, *LEAVES, K.REIMPORTATION)]
+                assert not foreign or foreign[-1] not in ENTRIES
                 assert any(k == K.EXPORTATION for k, _, _ in history)
         seq = next_sequence(used[kind])
         used[kind].append(seq)
