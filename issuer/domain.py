@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 
-from contracts.deadlines import r2_max_expiry_date
+from contracts.deadlines import DeadlineError, r2_check_expiry, r2_max_expiry_date
 from contracts.digest import general_list_digest
 from contracts.messages import (
     CarnetIssued, CarnetItem, GoodsCategory, IssuanceRequested, Reason, SealedIssuanceRequested,
@@ -43,12 +43,13 @@ def check_terms(nga: str, countries: Sequence[str], issue_date: date, expiry_dat
                 items: Sequence[tuple[int, GoodsCategory]]) -> list[Reason]:
     reasons: list[Reason] = []
     # R2: at most 12 months, and an expiry before issue is no validity at all.
-    latest = r2_max_expiry_date(issue_date)
-    if expiry_date > latest:
-        reasons.append(Reason(rule="R2", field="expiry_date",
-                              message=f"validity is at most 12 months: the expiry date may be {latest.isoformat()} at the latest"))
-    if expiry_date < issue_date:
-        reasons.append(Reason(rule="R2", field="expiry_date", message="the expiry date is before the issue date"))
+    try:
+        r2_check_expiry(issue_date, expiry_date)
+    except DeadlineError:
+        latest = r2_max_expiry_date(issue_date)
+        message = ("the expiry date is before the issue date" if expiry_date < issue_date else
+                   f"validity is at most 12 months: the expiry date may be {latest.isoformat()} at the latest")
+        reasons.append(Reason(rule="R2", field="expiry_date", message=message))
     # R1: the carnet is used abroad; the home country is where it starts and ends.
     if nga in countries:
         reasons.append(Reason(rule="R1", field="countries", message=f"{nga} is the home country, not a country of use"))
