@@ -15,5 +15,7 @@ def general_list_digest(goods: Sequence[GoodsItem]) -> str:
     Any later change to a line changes it; the wallet recomputes it from the opened document and
     compares it with the digest the ledger holds.
     """
-    canonical = [g.model_dump(mode="json") for g in sorted(goods, key=lambda g: g.item_number)]
+    # A line without a tariff code (R4) is the line it was before the code existed: same digest.
+    canonical = [g.model_dump(mode="json", exclude={"hs_code"} if g.hs_code is None else None)
+                 for g in sorted(goods, key=lambda g: g.item_number)]
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

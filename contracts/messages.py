@@ -32,6 +32,10 @@ class Payload(BaseModel):
     VERSION: ClassVar[int] = 1
 
 
+#: R4: an HS tariff code: the 4-digit heading, then pairs of digits (subheading, national), dots optional.
+HS_CODE = r"^[0-9]{4}(?:\.?[0-9]{2}){0,3}$"
+
+
 class GoodsCategory(StrEnum):
     """R4: eligible categories first, then the excluded ones issuance must refuse."""
 
@@ -69,6 +73,9 @@ class GoodsItem(BaseModel):
     currency: str = F("ISO 4217 currency of the value.", "EUR", pattern=r"^[A-Z]{3}$")
     origin_country: str = F("ISO 3166-1 alpha-2 country of origin.", "DE", pattern=COUNTRY)
     category: GoodsCategory = F("Category, checked against R4.", GoodsCategory.PROFESSIONAL_EQUIPMENT)
+    hs_code: str | None = F("R4: the Harmonized System tariff code (heading, subheading and national digits, 4 to 10 "
+                            "digits, dots allowed), the second signal issuance reads beside the category.", "8525.89",
+                            default=None, max_length=13, pattern=HS_CODE)
 
 
 class CarnetItem(BaseModel):
@@ -149,6 +156,9 @@ class SealedItem(BaseModel):
     quantity: int = F("Number of pieces.", 1, ge=1)
     origin_country: str = F("ISO 3166-1 alpha-2 country of origin.", "DE", pattern=COUNTRY)
     category: GoodsCategory = F("Category, checked against R4.", GoodsCategory.PROFESSIONAL_EQUIPMENT)
+    hs_code: str | None = F("R4: the Harmonized System tariff code (heading, subheading and national digits, 4 to 10 "
+                            "digits, dots allowed), the second signal issuance reads beside the category.", "8525.89",
+                            default=None, max_length=13, pattern=HS_CODE)
 
 
 class SealedIssuanceRequested(Payload):
