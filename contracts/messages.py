@@ -140,7 +140,8 @@ class SealedDocument(BaseModel):
     """The full carnet (holder, addresses, goods with descriptions and values), AES-256-GCM under a random key."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    scheme: Literal["ATA-DOC-1"] = F("Construction version, documented in nga_client/sealing.py.", "ATA-DOC-1")
+    scheme: Literal["ATA-DOC-2", "ATA-DOC-1"] = F("Construction version, documented in nga_client/sealing.py "
+                                                  "(ATA-DOC-2: RFC 8785; ATA-DOC-1: the one before).", "ATA-DOC-2")
     nonce: str = F("AES-GCM nonce, 12 bytes, base64url without padding.", "AAECAwQFBgcICQoL", pattern=r"^[A-Za-z0-9_-]{16}$")
     ciphertext: str = F("AES-256-GCM ciphertext and tag of the canonical JSON document, base64url without padding.",
                         "q8Zk...", min_length=24, max_length=900_000, pattern=BASE64URL)
@@ -549,6 +550,9 @@ class TrustListPublished(Payload):
     anchor_kid: str = F("Key id of the trust anchor that signed the list, hex.", "0f1e2d3c4b5a6978", pattern=r"^[0-9a-f]{16}$")
     signature: str = F("ES256 signature (raw r||s, base64url) over the canonical JSON of sequence, issued_at and keys.",
                        "MEUCIQ...", min_length=80, max_length=100)
+    construction: Literal["ATA-TL-2", "ATA-TL-1"] = F(
+        "How the signed bytes are built (runtime/trustlist.py): ATA-TL-2 is RFC 8785 JSON naming the construction; "
+        "ATA-TL-1, the one before, Python's sorted compact JSON. Absent: ATA-TL-1.", "ATA-TL-2", default="ATA-TL-1")
 
 
 MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
