@@ -21,6 +21,9 @@ R6_CLOCK_SKEW = timedelta(minutes=5)
 #: R6: an approval older than this when the ledger receives it is refused: a replacement is asked
 #: for to keep goods abroad legally, and a month-old approval arriving now is a replay or a fault.
 R6_MAX_AGE = timedelta(days=30)
+#: R6 refusals that point at the NGA's clock or a replay rather than at a late application: operators act on them.
+R6_CLOCK_CODES = frozenset({"dated_in_future", "approval_too_old", "applied_before_issue", "approved_before_applied",
+                            "timestamp_without_offset"})
 
 
 class LifecycleRefused(ValueError):

@@ -79,10 +79,12 @@ async def test_r6_a_replacement_dated_in_the_future_is_refused_on_the_topic(sett
         await publish(broker, replacement_issued(NUMBER, replacement_carnet(), clock.now, tomorrow),
                       ISSUANCE_EVENTS.name, NUMBER)
         refused = await decisions(service)
+        alerted = service.registry.get_sample_value("ata_r6_timestamps_refused_total", {"code": "dated_in_future"})
         clock.now = datetime(2027, 11, 21, 22, 59, tzinfo=UTC)  # 21 Nov 23:59 in Paris: the expiry day
         await publish(broker, replacement_issued(NUMBER, replacement_carnet(), clock.now - timedelta(hours=1),
                                                  clock.now.astimezone(PARIS), request_id="REQ-REPL-2"),
                       ISSUANCE_EVENTS.name, NUMBER)
         applied = await decisions(service)
     assert refused == [(REPLACEMENT, "refused", ["dated_in_future"])]
+    assert alerted == 1  # AtaNgaReplacementTimesRefused
     assert applied[-1] == (REPLACEMENT, "applied", [])
