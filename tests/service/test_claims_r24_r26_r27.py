@@ -5,7 +5,7 @@ Real PostgreSQL, TestKafkaBroker, the injected clock."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -41,9 +41,9 @@ def discrepancy(at: Any, tz: str = "Europe/Zurich", number: str = NUMBER) -> c.D
 
 @pytest.mark.parametrize(("day", "at", "opened"), [
     (R24_LIMIT, time(23, 59), True),  # the last day, 23:59 in Zurich
-    (R24_LIMIT, time(0, 0), True),
+    (date(2028, 11, 20), time(0, 0), True),  # the day before
     (date(2028, 11, 22), time(0, 0), False),  # the day after: refused
-], ids=["limit-day-2359", "limit-day-0000", "day-after"])
+], ids=["limit-day-2359", "day-before", "day-after"])
 async def test_r24_a_discrepancy_after_re_exportation_is_claimed_in_time_and_refused_after_the_limit(
         settings, clock, running, day, at, opened):
     service = build(settings, clock=clock)
@@ -58,8 +58,8 @@ async def test_r24_a_discrepancy_after_re_exportation_is_claimed_in_time_and_ref
         events = await drain(service)
     if opened:
         assert summary(events)[:2] == [("ClaimStateChanged", "discrepancy", "R24", day.isoformat(), None),
-                                       ("ClaimStateChanged", "duty_memo", "R22", day.isoformat(), "2028-12-05"
-                                        if day == R24_LIMIT else None)]
+                                       ("ClaimStateChanged", "duty_memo", "R22", day.isoformat(),
+                                        (day + timedelta(days=14)).isoformat())]
         (memo,) = [e for e in events if e["type"] == "DutyMemoIssued"]
         assert (memo["topic"], memo["payload"]["amounts"]) == (CLAIMS_NGA_NOTICES.name, {"CHF": "1100.00"})  # R25
     else:
