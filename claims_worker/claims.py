@@ -9,6 +9,7 @@ customs office's local days, computed by the caller with `contracts.deadlines.lo
                                                                   payment_overdue --paid--> paid
     paid --refund requested--> refund_requested --decided--> refund_granted | refund_refused
     paid --refund window closed--> settled
+    (customs action, after re-exportation) discrepancy --memo--> duty_memo ...   (R24)
 
 Every step returns a `Step` (the new claim, the rule, the next deadline). A step the machine does
 not have from the current state raises `IllegalTransition`; a step it has but the rules refuse
@@ -24,10 +25,14 @@ from uuid import UUID
 
 from contracts.claims import ClaimState as S
 from contracts.deadlines import (
-    r20_notice_in_time,
+    r19_reexported_in_time,
+    r20_association_discharged,
     r21_evidence_deadline,
     r21_evidence_in_time,
     r22_payment_deadline,
+    r22_payment_overdue,
+    r24_discrepancy_claim_in_time,
+    r24_discrepancy_claim_limit,
     r23_refund_deadline,
     r23_refund_in_time,
     r25_capped_claim,
@@ -131,14 +136,38 @@ def open_overdue(claim_id: UUID, carnet_number: str, country: str, items: tuple[
 def give_notice(claim: Claim, today: date) -> Step:
     """R20: notify the association while the notice limit runs; after it, the association is discharged."""
     _require(claim, "notice", S.OVERDUE)
-    if not r20_notice_in_time(claim.carnet_expiry, today):
+    if r20_association_discharged(claim.carnet_expiry, today):
         return _move(claim, S.DISCHARGED, "R20", today, reason="notice limit passed: the association is discharged")
     deadline = r21_evidence_deadline(today)
     return _move(claim, S.NOTICED, "R20", today, notice_date=today, evidence_deadline=deadline, next_deadline=deadline)
 
 
-def evidence(claim: Claim, day: date, *, departure_validated: bool) -> Step:
-    """R21: evidence in time closes the claim; R27 flags a departure that was not validated."""
+def open_discrepancy(claim_id: UUID, carnet_number: str, country: str, items: tuple[int, ...], office_timezone: str,
+                     carnet_expiry: date, today: date, description: str) -> Step:
+    """R24 (seed 004 Art. 7): where "a discrepancy in the entries of the ATA Carnet, is found following
+    the re-exportation of the goods, the Customs authorities may notify the guaranteeing association to
+    pay the duties and taxes owing within one year from the day following the last day of the period
+    of validity". In time (the office's local day, up to and including the limit) the claim opens in
+    state discrepancy and waits for the duty assessment, as a claim without evidence does (R22, R25);
+    after the limit it is refused naming R24 and the limit."""
+    if not r24_discrepancy_claim_in_time(carnet_expiry, today):
+        raise RuleRefused("R24", f"a discrepancy claimed on {today.isoformat()} is too late: the last day was "
+                                 f"{r24_discrepancy_claim_limit(carnet_expiry).isoformat()}")
+    claim = Claim(claim_id, carnet_number, country, tuple(sorted(items)), office_timezone, carnet_expiry, carnet_expiry,
+                  S.DISCREPANCY)
+    return Step(claim, None, "R24", today, reason=description)
+
+
+def evidence(claim: Claim, day: date, *, departure_validated: bool, reexported_on: date | None = None) -> Step:
+    """R21: evidence in time closes the claim; R27 flags a departure that was not validated.
+
+    R26 (seed 004 Art. 8): "When goods imported under an ATA Carnet are re-exported within the period
+    of validity, the Customs shall duly note such condition on the carnet and cancel the carnet. In the
+    case that ... the note is not made on the ATA Carnet, the Customs may cancel the ATA Carnet according
+    to the verification of the documentary evidence provided by the guaranteeing association." When the
+    evidence gives the day the goods left and that day is on or before their (seizure-extended) final
+    date, the claim closes under R26: the carnet is cancelled for those goods. Otherwise (no day given,
+    or a day after the final date) it closes under R21 as before."""
     if claim.state in (S.EVIDENCE_EXPIRED, S.DUTY_MEMO, S.PAYMENT_OVERDUE):
         raise RuleRefused("R21", f"the evidence window ended on {claim.evidence_deadline}; pay, then ask for a refund (R23)")
     _require(claim, "evidence", S.NOTICED)
@@ -146,6 +175,12 @@ def evidence(claim: Claim, day: date, *, departure_validated: bool) -> Step:
     if not r21_evidence_in_time(claim.notice_date, day):
         raise RuleRefused("R21", f"evidence on {day.isoformat()}, after the last day {claim.evidence_deadline}")
     fee = r27_regularization_fee_due(departure_validated, goods_left=True)
+    if reexported_on is not None and reexported_on > day:
+        raise RuleRefused("R26", f"evidence of {day.isoformat()} cannot show a re-exportation on {reexported_on.isoformat()}")
+    if reexported_on is not None and r19_reexported_in_time(claim.reexport_deadline, [], reexported_on):
+        return _move(claim, S.CLOSED, "R26", day, fee_flag=fee, reason=(
+            f"re-exported on {reexported_on.isoformat()}, by the final date {claim.reexport_deadline.isoformat()}: "
+            "carnet cancelled for these goods on the association's evidence"))
     return _move(claim, S.CLOSED, "R21", day, reason="evidence of re-exportation", fee_flag=fee)
 
 
@@ -158,7 +193,7 @@ def expire_evidence_window(claim: Claim, today: date) -> Step:
 def issue_duty_memo(claim: Claim, today: date, duties: Amounts, claimed: Amounts) -> Step:
     """R22 with R25: the memo claims what customs claims, capped at the duties assessed plus 10%,
     per currency. The memo is delivered on the topic the day it is issued: R22 counts from it."""
-    _require(claim, "duty memo", S.EVIDENCE_EXPIRED)
+    _require(claim, "duty memo", S.EVIDENCE_EXPIRED, S.DISCREPANCY)
     if not duties:
         raise RuleRefused("R25", "no duties assessed for the claim's items")
     amounts = r25_capped_claim(claimed, duties)
@@ -185,7 +220,7 @@ def pay(claim: Claim, day: date, amounts: Amounts) -> Step:
     if short or set(amounts) - set(claim.memo_amounts):
         raise RuleRefused("R22", f"payment {_fmt(amounts)} does not match the memo {_fmt(claim.memo_amounts)}")
     deadline = r23_refund_deadline(day)
-    late = claim.payment_deadline is not None and day > claim.payment_deadline
+    late = claim.memo_date is not None and r22_payment_overdue(claim.memo_date, day)
     return _move(claim, S.PAID, "R22", day, payment_date=day, paid=dict(amounts), refund_deadline=deadline,
                  next_deadline=deadline, amounts=dict(amounts), reason="paid late" if late else "paid")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from contracts.deadlines import lapses_at, r19_reexport_deadline, r19_reminders, r20_notice_limit
+from contracts.deadlines import r19_overdue_at, r19_reexport_deadline, r19_reminders, r20_notice_limit
 from contracts.messages import ItemLocationsChanged, TransactionCancelled, TransactionRecorded
 
 #: Locations that end the watch on a carnet: the goods are home, settled, or under another carnet.
@@ -131,5 +131,6 @@ def plan(watched: list[Watched], seizures: list[Seizure]) -> list[Planned]:
         for n, _, at in r19_reminders(deadline, [], tz, REMINDER_DAYS):
             if at >= since:
                 out.append(Planned("reminder", f"reminder:{country}:{deadline.isoformat()}:{n}", at, days_before=n, **base))
-        out.append(Planned("overdue", f"overdue:{country}:{deadline.isoformat()}", lapses_at(deadline, tz), **base))
+        # `deadline` is already seizure-extended: no seizure to add again.
+        out.append(Planned("overdue", f"overdue:{country}:{deadline.isoformat()}", r19_overdue_at(deadline, [], tz), **base))
     return out

@@ -21,6 +21,7 @@ from contracts.deadlines import (
     r23_refund_window_closes_at,
 )
 from contracts.envelope import Envelope
+from contracts.kinds import DeclarationKind
 from contracts.messages import ConfirmationRequested, ItemLocationsChanged, Payload, TransactionCancelled, TransactionRecorded
 from contracts.topics import CLAIMS_EVENTS, CLAIMS_NGA_NOTICES
 from runtime.consumer import Inbound
@@ -52,6 +53,9 @@ class ClaimsMetrics:
         self.deadlines_soon = Gauge("ata_claims_deadlines_within_7d",
                                     "Pending deadlines (final re-export date, evidence, payment, refund window) lapsing "
                                     "within 7 days, by kind.", ["kind"], registry=registry).labels
+        self.fee_flags = Counter("ata_claims_regularization_fee_flags_total",
+                                 "R27 regularization fees flagged, by what showed the departure was not validated.",
+                                 ["source"], registry=registry).labels
         self.lag = Gauge("ata_claims_scheduler_lag_seconds", "Age of the oldest due deadline not yet acted on.",
                          registry=registry)
 
@@ -73,6 +77,8 @@ class ClaimsHandlers:
     async def locations_changed(self, conn: asyncpg.Connection, inbound: Inbound[ItemLocationsChanged]) -> None:
         ch = inbound.payload
         moves, released = domain.changes(ch)
+        if ch.successor and ch.successor_expiry:
+            await repo.set_expiry(conn, ch.successor, ch.successor_expiry, self.clock())
         for m in moves:
             # The watch keeps its office time zone: the goods have not moved, only their carnet.
             await conn.execute(
@@ -92,6 +98,9 @@ class ClaimsHandlers:
                                    inbound: Inbound[TransactionRecorded | TransactionCancelled]) -> None:
         t = inbound.payload
         watch, done = domain.watches(t)
+        await repo.set_expiry(conn, t.carnet_number, t.carnet_expiry, self.clock())
+        if isinstance(t, TransactionRecorded) and t.decision == "committed" and t.kind is DeclarationKind.REIMPORTATION:
+            await self.home_without_departure(conn, inbound, done)
         if watch:
             # One statement for all the crossing's items (distinct numbers, so ON CONFLICT meets each row once).
             await conn.execute(
@@ -116,6 +125,20 @@ class ClaimsHandlers:
         self.metrics.transactions(t.decision if isinstance(t, TransactionRecorded) else "cancelled").inc()
         self.metrics.watch_changes("watched").inc(len(watch))
         self.metrics.watch_changes("released").inc(len(done))
+
+    async def home_without_departure(self, conn: asyncpg.Connection, inbound: Inbound[Payload], items: list[int]) -> None:
+        """R27 (seed 001): goods re-imported home while the watch list still has them abroad or in transit: their
+        departure from that country was never validated. Flag the regularization fee that country's customs may
+        charge "even if a claim does not occur"."""
+        t = inbound.payload
+        for country, numbers in (await repo.still_abroad(conn, t.carnet_number, items)).items():  # type: ignore[attr-defined]
+            log.warning("claims: carnet %s items %s came home without a validated departure from %s (message %s): "
+                        "R27 fee flagged", t.carnet_number, numbers, country, inbound.envelope.message_id)  # type: ignore[attr-defined]
+            await emit(conn, CLAIMS_EVENTS.name, c.RegularizationFeeFlagged(
+                claim_id=None, carnet_number=t.carnet_number, country=country, items=numbers,  # type: ignore[attr-defined]
+                reason=f"re-imported home without a validated departure from {country}", flagged_at=self.clock()),
+                key=t.carnet_number, producer=PRODUCER, cause=inbound.envelope)  # type: ignore[attr-defined]
+            self.metrics.fee_flags("reimportation").inc()
 
     async def notification_request(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
         """The holder and representatives a crossing was confirmed to are the ones to remind (R19)."""
@@ -156,9 +179,27 @@ class ClaimsHandlers:
                                                           for a in p.assessments], p.assessed_at)
             for claim in await repo.claims_awaiting_memo(conn, p.carnet_number):
                 await self.issue_memo(conn, claim, self.clock(), inbound.envelope)
+        elif isinstance(p, c.DiscrepancyFound):
+            await self.discrepancy(conn, inbound, p)
         elif isinstance(p, c.RefundDecided):
             await self.on_claim(conn, inbound, p.claim_id, p.decided_at,
                                 lambda cl, day: machine.decide_refund(cl, day, dict(p.granted), p.reason))
+
+    async def discrepancy(self, conn: asyncpg.Connection, inbound: Inbound[Payload], p: c.DiscrepancyFound) -> None:
+        """R24: a misuse found after re-exportation opens a claim if customs claim in time; a memo follows
+        at once when the duties are already assessed, else when customs assess them (R22, R25)."""
+        expiry = await repo.expiry(conn, p.carnet_number)
+        if expiry is None:
+            return await self.refuse(conn, inbound, None, "R24", f"no transaction of carnet {p.carnet_number} was "
+                                     "recorded: its validity, which R24 counts from, is unknown")
+        try:
+            step = machine.open_discrepancy(p.discrepancy_id, p.carnet_number, p.country, tuple(p.items),
+                                            p.office_timezone, expiry, local_date(p.found_at, ZoneInfo(p.office_timezone)),
+                                            p.description)
+        except ClaimError as exc:
+            return await self.refuse(conn, inbound, p.discrepancy_id, exc.rule, str(exc))
+        await self.apply(conn, step, p.found_at, inbound.envelope)
+        await self.issue_memo(conn, step.claim, self.clock(), inbound.envelope)
 
     # --- the associations' answers (ata.claims.nga-responses.v1) -----------------------------
 
@@ -166,7 +207,8 @@ class ClaimsHandlers:
         p = inbound.payload
         if isinstance(p, c.EvidenceSubmitted):
             await self.on_claim(conn, inbound, p.claim_id, p.submitted_at,
-                                lambda cl, day: machine.evidence(cl, day, departure_validated=p.departure_validated))
+                                lambda cl, day: machine.evidence(cl, day, departure_validated=p.departure_validated,
+                                                                 reexported_on=p.reexported_on))
         elif isinstance(p, c.PaymentMade):
             await self.on_claim(conn, inbound, p.claim_id, p.paid_at, lambda cl, day: machine.pay(cl, day, dict(p.amounts)))
         elif isinstance(p, c.RefundRequested):
@@ -236,6 +278,7 @@ class ClaimsHandlers:
             next_deadline=step.next_deadline, amounts=step.amounts, reason=step.reason),
             key=s.carnet_number, producer=PRODUCER, cause=cause)
         if step.fee_flag:
+            self.metrics.fee_flags("evidence" if step.rule in ("R21", "R26") else "refund").inc()
             await emit(conn, CLAIMS_EVENTS.name, c.RegularizationFeeFlagged(
                 claim_id=s.claim_id, carnet_number=s.carnet_number, country=s.country, items=list(s.items),
                 reason="the goods left without a validated departure (evidence of re-exportation)", flagged_at=at),

@@ -38,8 +38,9 @@ async def claim_for_update(conn: asyncpg.Connection, claim_id: UUID) -> Claim | 
 
 
 async def claims_awaiting_memo(conn: asyncpg.Connection, carnet_number: str) -> list[Claim]:
-    rows = await conn.fetch("SELECT * FROM claims WHERE carnet_number = $1 AND state = $2 ORDER BY opened_at FOR UPDATE",
-                            carnet_number, ClaimState.EVIDENCE_EXPIRED.value)
+    # R22 after R21 (no evidence in time) or R24 (a discrepancy claimed in time): both wait for the duties.
+    rows = await conn.fetch("SELECT * FROM claims WHERE carnet_number = $1 AND state = ANY($2::text[]) ORDER BY opened_at"
+                            " FOR UPDATE", carnet_number, [ClaimState.EVIDENCE_EXPIRED.value, ClaimState.DISCREPANCY.value])
     return [_claim(r) for r in rows]
 
 
@@ -194,3 +195,31 @@ async def pending_soon(conn: asyncpg.Connection, now: datetime, until: datetime)
 async def due_stats(conn: asyncpg.Connection, now: datetime) -> dict[str, Any]:
     return dict(await conn.fetchrow(
         "SELECT count(*) AS due, min(due_at) AS oldest FROM deadlines WHERE state = 'pending' AND due_at <= $1", now))
+
+
+# --- R24, R27 -----------------------------------------------------------------------------------
+
+
+async def set_expiry(conn: asyncpg.Connection, carnet_number: str, expiry: date, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO carnet_validity (carnet_number, carnet_expiry, updated_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (carnet_number) DO UPDATE SET carnet_expiry = EXCLUDED.carnet_expiry, updated_at = EXCLUDED.updated_at",
+        carnet_number, expiry, now)
+
+
+async def expiry(conn: asyncpg.Connection, carnet_number: str) -> date | None:
+    found: date | None = await conn.fetchval("SELECT carnet_expiry FROM carnet_validity WHERE carnet_number = $1",
+                                             carnet_number)
+    return found
+
+
+async def still_abroad(conn: asyncpg.Connection, carnet_number: str, items: list[int]) -> dict[str, list[int]]:
+    """R27: of `items`, those the watch list still has abroad or in transit, per country."""
+    rows = await conn.fetch(
+        "SELECT country, item_number FROM watched_items WHERE carnet_number = $1 AND item_number = ANY($2::int[])"
+        " AND location = ANY($3::text[]) AND country IS NOT NULL ORDER BY country, item_number",
+        carnet_number, items, list(CHASED))
+    out: dict[str, list[int]] = {}
+    for r in rows:
+        out.setdefault(r["country"], []).append(r["item_number"])
+    return out

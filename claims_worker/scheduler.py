@@ -22,7 +22,7 @@ from claims_worker import claims as machine, repository as repo
 from claims_worker.handlers import ClaimsHandlers
 from contracts import claims as c
 from contracts.claims import ClaimState as S
-from contracts.deadlines import lapses_at, local_date
+from contracts.deadlines import local_date, r19_overdue_at, r20_discharged_at
 from contracts.topics import CLAIMS_NGA_NOTICES, NOTIFICATION_REQUESTS
 from runtime.outbox import emit
 from runtime.service import Clock
@@ -125,7 +125,7 @@ class Scheduler:
 
     async def remind(self, conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> str:
         tz = ZoneInfo(row["office_timezone"])
-        if now >= lapses_at(row["last_day"], tz):
+        if now >= r19_overdue_at(row["last_day"], [], tz):
             return "stale"  # caught up after the final date itself: the overdue check takes over
         items = await repo.items_still_chased(conn, row["carnet_number"], row["country"], list(row["items"]))
         if not items:
@@ -156,6 +156,9 @@ class Scheduler:
         await self.handlers.apply(conn, step, now, None)
         s = step.claim
         if s.state is not S.NOTICED:
+            log.warning("claims scheduler: carnet %s items %s in %s overdue, but the association is discharged (R20) "
+                        "since %s: no notice", s.carnet_number, list(s.items), s.country,
+                        r20_discharged_at(s.carnet_expiry, tz).isoformat())
             return "discharged"
         assert s.notice_date and s.evidence_deadline
         await emit(conn, CLAIMS_NGA_NOTICES.name, c.ClaimNoticeIssued(

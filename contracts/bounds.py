@@ -92,6 +92,9 @@ TimeZone = Annotated[str, Field(pattern=TIME_ZONE, min_length=1, max_length=64)]
 TransactionCode = Annotated[str, Field(pattern=TRANSACTION_CODE, min_length=13, max_length=13)]
 RuleId = Annotated[str, Field(pattern=RULE, min_length=1, max_length=30)]
 ReasonCode = Annotated[str, Field(pattern=RULE, min_length=1, max_length=60)]
+#: R4's second signal: a Harmonized System tariff code, 4 to 10 digits, dots allowed ("2208.30", "8525.89.10").
+HS_CODE = r"^[0-9]{4}(?:\.?[0-9]{2}){0,3}$"
+TariffCode = Annotated[str, Field(pattern=HS_CODE, min_length=4, max_length=13)]
 MessageType = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]*$", min_length=1, max_length=60)]
 
 WalletId = ident(64)

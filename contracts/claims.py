@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -36,6 +37,19 @@ def _money(value: Decimal) -> Decimal:
 
 #: An amount as the claims worker stores it: numeric(18, 2), never a float.
 Money = Annotated[bounds.Money, AfterValidator(_money)]
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not an IANA time zone") from exc
+    return name
+
+
+#: An IANA time zone name the worker can load (its days are the office's local days).
+OfficeZone = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+/-]*$"),
+                       AfterValidator(_zone)]
 Amounts = Annotated[dict[Currency, Money], Field(max_length=MAX_CURRENCIES)]
 Items = Annotated[ItemNumbers, Field(min_length=1)]
 
@@ -55,6 +69,7 @@ class ClaimState(StrEnum):
     REFUND_GRANTED = "refund_granted"
     REFUND_REFUSED = "refund_refused"
     SETTLED = "settled"  # R23: refund window closed without a request
+    DISCREPANCY = "discrepancy"  # R24: misuse found after re-exportation, claimed in time; a duty memo follows
 
 
 # --- customs actions (ata.claims.customs-actions.v1) -----------------------------------------
@@ -71,6 +86,20 @@ class SeizureStarted(Payload):
     personal_lawsuit: bool = F("True when seized for a personal lawsuit: R19 gives no extension then.", False)
     office_timezone: TimeZone = F("IANA time zone of the office; the seizure's days are its local days.", "Europe/Zurich")
     started_at: AwareDatetime = F("When the seizure began.", "2027-03-01T10:00:00+01:00")
+
+
+class DiscrepancyFound(Payload):
+    """R24: customs found a misuse after re-exportation (a discrepancy in the carnet's entries) and claim
+    the duties from the guaranteeing association; refused after one year from the day after expiry."""
+
+    TYPE: ClassVar[str] = "DiscrepancyFound"
+    discrepancy_id: UUID = F("Id of the finding; the claim it opens has this id.", "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c")
+    carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
+    country: Country = F("Country whose customs found it.", "CH")
+    items: Items = F("Item numbers concerned.", [1])
+    office_timezone: OfficeZone = F("IANA time zone of the office; R24 counts its local days.", "Europe/Zurich")
+    description: Text = F("What differs from the carnet's entries.", "serial numbers differ from the general list")
+    found_at: AwareDatetime = F("When customs claim it; its local day is judged against R24.", "2028-03-01T10:00:00+01:00")
 
 
 class SeizureEnded(Payload):
@@ -124,6 +153,8 @@ class EvidenceSubmitted(Payload):
     reference: Reference = F("The association's reference of the evidence.", "FR-NGA-EV-2027-0007")
     departure_validated: bool = F("True when the evidence is a departure customs validated on the carnet; "
                                   "False when the goods left without it (R27).", False, default=False)
+    reexported_on: date | None = F("R26: the day the evidence shows the goods left; in time, customs cancel the "
+                                   "carnet for them.", "2027-03-30", default=None)
     submitted_at: AwareDatetime = F("When the association submitted it.", "2027-06-01T10:00:00+02:00")
 
 
@@ -187,7 +218,8 @@ class RegularizationFeeFlagged(Payload):
     """R27: the goods left without a validated departure; customs may charge a regularization fee."""
 
     TYPE: ClassVar[str] = "RegularizationFeeFlagged"
-    claim_id: UUID = F("The claim the evidence closed.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+    claim_id: UUID | None = F("The claim the evidence closed; empty when no claim followed (R27).",
+                              "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f", default=None)
     carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     country: Country = F("Country whose customs may charge it.", "CH")
     items: Items = F("Item numbers.", [1])
@@ -249,7 +281,7 @@ class ReminderRequested(Payload):
 
 
 CLAIMS_MESSAGES: tuple[type[Payload], ...] = (
-    SeizureStarted, SeizureEnded, DutyAssessed, RefundDecided,
+    SeizureStarted, SeizureEnded, DutyAssessed, RefundDecided, DiscrepancyFound,
     EvidenceSubmitted, PaymentMade, RefundRequested,
     ClaimStateChanged, ClaimActionRefused, RegularizationFeeFlagged,
     ClaimNoticeIssued, DutyMemoIssued, ReminderRequested,

@@ -435,7 +435,7 @@ def r20_association_discharged(expiry_date: date, today: date) -> bool:
     This only looks at the calendar: a notice already given in time (``r20_notice_in_time``)
     keeps the claim alive, and the caller must check that first.
     """
-    return today > r20_notice_limit(expiry_date)
+    return not r20_notice_in_time(expiry_date, today)
 
 
 def r21_evidence_deadline(notice_date: date) -> date:

@@ -18,7 +18,8 @@ from contracts.bounds import (
     BASE64URL, CARNET_NUMBER, COUNTRY, MAX_COUNTRIES, MAX_DAYS, MAX_ITEMS, MAX_REASONS, MAX_RECIPIENTS,
     AssociationId, CarnetNumber, Counter32, Countries, Country, Currency, ItemNumber, ItemNumbers, Jwk, KeyId,
     Measure, Money, OfficeId, OfficerId, Quantity, ReasonCode, ReasonMessage, Recipients, Reference, Representatives,
-    RequestId, RuleId, Sha256Hex, ShortText, Text, TimeZone, TransactionCode, VoucherNumber, WalletId, fold_reasons,
+    RequestId, RuleId, Sha256Hex, ShortText, TariffCode, Text, TimeZone, TransactionCode, VoucherNumber, WalletId,
+    fold_reasons,
     ident, line, prose,
 )
 from contracts.kinds import DeclarationKind
@@ -43,6 +44,9 @@ class Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     TYPE: ClassVar[str]
     VERSION: ClassVar[int] = 1
+
+
+#: R4: an HS tariff code: the 4-digit heading, then pairs of digits (subheading, national), dots optional.
 
 
 class GoodsCategory(StrEnum):
@@ -82,6 +86,9 @@ class GoodsItem(BaseModel):
     currency: Currency = F("ISO 4217 currency of the value.", "EUR")
     origin_country: Country = F("ISO 3166-1 alpha-2 country of origin.", "DE")
     category: GoodsCategory = F("Category, checked against R4.", GoodsCategory.PROFESSIONAL_EQUIPMENT)
+    hs_code: TariffCode | None = F("R4: the Harmonized System tariff code (heading, subheading and national digits, "
+                                   "4 to 10 digits, dots allowed), the second signal issuance reads beside the "
+                                   "category.", "8525.89", default=None)
 
 
 class CarnetItem(BaseModel):
@@ -150,7 +157,8 @@ class SealedDocument(BaseModel):
     """The full carnet (holder, addresses, goods with descriptions and values), AES-256-GCM under a random key."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    scheme: Literal["ATA-DOC-1"] = F("Construction version, documented in nga_client/sealing.py.", "ATA-DOC-1")
+    scheme: Literal["ATA-DOC-2", "ATA-DOC-1"] = F("Construction version, documented in nga_client/sealing.py "
+                                                  "(ATA-DOC-2: RFC 8785; ATA-DOC-1: the one before).", "ATA-DOC-2")
     nonce: str = F("AES-GCM nonce, 12 bytes, base64url without padding.", "AAECAwQFBgcICQoL", pattern=r"^[A-Za-z0-9_-]{16}$")
     ciphertext: str = F("AES-256-GCM ciphertext and tag of the canonical JSON document, base64url without padding. "
                         "At most 800,000 characters (600,000 bytes of document): with MAX_ITEMS lines beside it the "
@@ -167,6 +175,9 @@ class SealedItem(BaseModel):
     quantity: Quantity = F("Number of pieces.", 1)
     origin_country: Country = F("ISO 3166-1 alpha-2 country of origin.", "DE")
     category: GoodsCategory = F("Category, checked against R4.", GoodsCategory.PROFESSIONAL_EQUIPMENT)
+    hs_code: TariffCode | None = F("R4: the Harmonized System tariff code (heading, subheading and national digits, "
+                                   "4 to 10 digits, dots allowed), the second signal issuance reads beside the "
+                                   "category.", "8525.89", default=None)
 
 
 #: MAX_ITEMS lines: with the sealed document beside them, the largest request fits one Kafka record.
@@ -514,6 +525,9 @@ class CountryPolicyEntry(BaseModel):
     max_stay_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = F("R15: a maximum stay shorter than the validity, in days; empty if none.", None, default=None)
     replacement_accepted: bool = F("R6: whether replacement carnets are accepted.", False)
     digital_date: date | None = F("R16: from this day every declaration must be digital; empty if none set.", None, default=None)
+    before_digital_date: Literal["accept", "refuse"] = F(
+        "R16: before the digital date (or with none), whether the country takes digital declarations yet.", "refuse",
+        default="accept")
     note: Text | None = F("Where the entry comes from.", "seed 002: forbids split shipments", default=None)
 
 
@@ -552,6 +566,9 @@ class TrustListPublished(Payload):
     keys: Annotated[list[TrustedKey], Field(min_length=1, max_length=32)] = F("Every key whose tokens may still be valid.", [])
     anchor_kid: KeyId = F("Key id of the trust anchor that signed the list, hex.", "0f1e2d3c4b5a6978")
     signature: Annotated[str, Field(min_length=80, max_length=100, pattern=BASE64URL)] = F("ES256 signature (raw r||s, base64url) over the canonical JSON of sequence, issued_at and keys.", "MEUCIQ...")
+    construction: Literal["ATA-TL-2", "ATA-TL-1"] = F(
+        "How the signed bytes are built (runtime/trustlist.py): ATA-TL-2 is RFC 8785 JSON naming the construction; "
+        "ATA-TL-1, the one before, Python's sorted compact JSON. Absent: ATA-TL-1.", "ATA-TL-2", default="ATA-TL-1")
 
 
 MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {

@@ -102,7 +102,7 @@ COUNTRY_POLICY = Topic(
 
 CLAIMS_CUSTOMS_ACTIONS = Topic(
     "ata.claims.customs-actions.v1", 6, "carnet_number", ("customs",), ("claims_worker",),
-    (c.SeizureStarted, c.SeizureEnded, c.DutyAssessed, c.RefundDecided),
+    (c.SeizureStarted, c.SeizureEnded, c.DutyAssessed, c.RefundDecided, c.DiscrepancyFound),
     "What customs do on goods not re-exported: seizures (R19), duty assessments per item (R22, R25), refund "
     "decisions (R23).",
 )

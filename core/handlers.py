@@ -64,6 +64,10 @@ class CoreMetrics:
         self.declaration_to_decision = Histogram(
             "ata_declaration_to_decision_seconds", "Time from a declaration's submission to the customs decision recorded.",
             ["kind", "decision"], buckets=DECISION_BUCKETS, registry=registry).labels
+        # R6: an NGA's replacement whose times the ledger's clock contradicts (an NGA clock or a replay): alerted on.
+        self.r6_timestamps_refused = Counter("ata_r6_timestamps_refused_total",
+                                             "Replacements refused because their times contradict the ledger's clock.",
+                                             ["code"], registry=registry).labels
         self.lifecycle = Counter("ata_carnet_lifecycle_total", "Duplicates, replacements, duty receipts and closures, by outcome.",
                                  ["event", "outcome"], registry=registry).labels
 
@@ -417,9 +421,12 @@ class CoreHandlers:
                               items={i.item_number: domain.Item(i.item_number) for i in new.items})
         book = self.policy()
         try:
-            kept, taken_over, moved = domain.replacement(original, fresh, r.requested_at, r.approved_at, book.for_country)
+            kept, taken_over, moved = domain.replacement(original, fresh, r.requested_at, r.approved_at, book.for_country,
+                                                             now=self.clock())
         except LifecycleRefused as exc:
             await self._decided(conn, inbound, r.request_id, "replacement", r.original_number, new.carnet_number, exc)
+            for code in {x.code for x in exc.reasons} & domain.R6_CLOCK_CODES:
+                self.metrics.r6_timestamps_refused(code).inc()
             return self._refused("replacement", r.original_number, inbound, exc)
         await repo.save_carnet_state(conn, kept, moved)
         await repo.insert_successor(conn, taken_over, row, issued=new)

@@ -10,7 +10,7 @@ from datetime import date
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.bounds import Country, RequestId
-from contracts.deadlines import r2_max_expiry_date
+from contracts.deadlines import DeadlineError, r2_check_expiry, r2_max_expiry_date
 from contracts.digest import general_list_digest
 from contracts.messages import (
     CarnetIssued, CarnetItem, GoodsCategory, IssuanceRequested, Reason, SealedIssuanceRequested,
@@ -31,28 +31,39 @@ EXCLUDED = {
 }
 
 
+#: R4's second signal, readable although the description is sealed: the Harmonized System chapters of
+#: the goods R4 excludes whatever category an NGA declares. Chapter 22 holds spirits, wine and beer
+#: (2203-2208) and the other beverages and vinegar (2201, 2202, 2209), consumed on use, which R4
+#: excludes as consumable; chapter 24 is tobacco.
+EXCLUDED_HS_CHAPTERS = {
+    "22": "HS chapter 22 (beverages, spirits and vinegar): alcohol and consumable goods are excluded from ATA carnets",
+    "24": "HS chapter 24 (tobacco and manufactured tobacco substitutes): tobacco is excluded from ATA carnets",
+}
+
+
 def check_request(req: IssuanceRequested) -> list[Reason]:
     """Every reason the request cannot be issued; empty when it can."""
     return check_terms(req.nga, req.countries, req.issue_date, req.expiry_date,
-                       [(g.item_number, g.category) for g in req.goods])
+                       [(g.item_number, g.category, g.hs_code) for g in req.goods])
 
 
 def check_sealed(req: SealedIssuanceRequested) -> list[Reason]:
     """The same rules on a sealed request: what they need travels beside the sealed document."""
     return check_terms(req.nga, req.countries, req.issue_date, req.expiry_date,
-                       [(i.item_number, i.category) for i in req.items])
+                       [(i.item_number, i.category, i.hs_code) for i in req.items])
 
 
 def check_terms(nga: str, countries: Sequence[str], issue_date: date, expiry_date: date,
-                items: Sequence[tuple[int, GoodsCategory]]) -> list[Reason]:
+                items: Sequence[tuple[int, GoodsCategory, str | None]]) -> list[Reason]:
     reasons: list[Reason] = []
     # R2: at most 12 months, and an expiry before issue is no validity at all.
-    latest = r2_max_expiry_date(issue_date)
-    if expiry_date > latest:
-        reasons.append(Reason(rule="R2", field="expiry_date",
-                              message=f"validity is at most 12 months: the expiry date may be {latest.isoformat()} at the latest"))
-    if expiry_date < issue_date:
-        reasons.append(Reason(rule="R2", field="expiry_date", message="the expiry date is before the issue date"))
+    try:
+        r2_check_expiry(issue_date, expiry_date)
+    except DeadlineError:
+        latest = r2_max_expiry_date(issue_date)
+        message = ("the expiry date is before the issue date" if expiry_date < issue_date else
+                   f"validity is at most 12 months: the expiry date may be {latest.isoformat()} at the latest")
+        reasons.append(Reason(rule="R2", field="expiry_date", message=message))
     # R1: the carnet is used abroad; the home country is where it starts and ends.
     if nga in countries:
         reasons.append(Reason(rule="R1", field="countries", message=f"{nga} is the home country, not a country of use"))
@@ -60,15 +71,19 @@ def check_terms(nga: str, countries: Sequence[str], issue_date: date, expiry_dat
     if dupes:
         reasons.append(Reason(rule="R1", field="countries", message=f"countries listed twice: {', '.join(dupes)}"))
     # R3: item numbers identify lines for the carnet's whole life: 1..n, each once.
-    numbers = [n for n, _ in items]
+    numbers = [n for n, _, _ in items]
     if sorted(numbers) != list(range(1, len(numbers) + 1)):
         reasons.append(Reason(rule="R3", field="goods",
                               message="item numbers must run 1, 2, 3 ... with no gap or repeat"))
-    # R4: one reason per excluded item, naming the category.
-    for i, (number, category) in enumerate(items):
+    # R4: one reason per excluded item, naming the category, else the tariff code's chapter.
+    for i, (number, category, hs_code) in enumerate(items):
         if category in EXCLUDED:
             reasons.append(Reason(rule="R4", field=f"goods[{i}].category", item_number=number,
                                   message=EXCLUDED[category]))
+        elif hs_code is not None and hs_code[:2] in EXCLUDED_HS_CHAPTERS:
+            reasons.append(Reason(rule="R4", code="tariff_code_excluded", field=f"goods[{i}].hs_code", item_number=number,
+                                  message=f"tariff code {hs_code}: {EXCLUDED_HS_CHAPTERS[hs_code[:2]]}, whatever the "
+                                          f"category declared ({category.value})"))
     return reasons
 
 

@@ -58,7 +58,7 @@ def _sealed_fields(plain: PlainCarnet) -> dict[str, Any]:
         representative_ids=list(c.representative_ids), countries=list(c.countries), issue_date=c.issue_date,
         expiry_date=c.expiry_date, general_list_digest=digest, document=document,
         items=[SealedItem(item_number=g.item_number, quantity=g.quantity, origin_country=g.origin_country,
-                          category=g.category) for g in c.goods],
+                          category=g.category, hs_code=g.hs_code) for g in c.goods],
     )
 
 

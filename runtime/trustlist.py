@@ -2,12 +2,17 @@
 
 Gateways hold only the anchor's public key; every other key reaches them in a list the anchor
 signed, so nobody who can merely write to the topic can make a gateway trust a key.
+
+The signed bytes (construction ATA-TL-2): the RFC 8785 canonical JSON (contracts.canonical.JCS) of
+{"construction": "ATA-TL-2", "sequence", "issued_at" (ISO 8601), "keys" (ordered by kid)}. The
+construction is inside the signed bytes, so a list cannot be replayed under the other one. ATA-TL-1,
+the one before (Python's sorted-key compact JSON with ASCII escapes, no construction member), still
+verifies for lists that name it (or name none).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import os
 from collections.abc import Iterable
 from datetime import datetime
@@ -18,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from contracts.canonical import JCS, LEGACY_ASCII, canonical_json
 from contracts.messages import TrustedKey, TrustListPublished
 from runtime.cose import SigningKey, kid_for, load_or_create_signing_key
 
@@ -54,11 +60,18 @@ class TrustListError(ValueError):
     pass
 
 
-def canonical(sequence: int, issued_at: datetime, keys: Iterable[TrustedKey]) -> bytes:
-    """The signed bytes: sorted-key compact JSON, keys ordered by kid, so signer and verifier agree."""
+CONSTRUCTION = "ATA-TL-2"
+
+
+def canonical(sequence: int, issued_at: datetime, keys: Iterable[TrustedKey], construction: str = CONSTRUCTION) -> bytes:
+    """The signed bytes, keys ordered by kid, so signer and verifier agree (module docstring)."""
     body = {"sequence": sequence, "issued_at": issued_at.isoformat(),
             "keys": [k.model_dump(mode="json") for k in sorted(keys, key=lambda k: k.kid)]}
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    if construction == CONSTRUCTION:
+        return canonical_json({"construction": construction, **body}, JCS)
+    if construction == "ATA-TL-1":
+        return canonical_json(body, LEGACY_ASCII)
+    raise TrustListError(f"unknown trust list construction {construction!r}")
 
 
 def sign(sequence: int, issued_at: datetime, keys: list[TrustedKey], anchor: SigningKey) -> TrustListPublished:
@@ -66,7 +79,8 @@ def sign(sequence: int, issued_at: datetime, keys: list[TrustedKey], anchor: Sig
     r, s = decode_dss_signature(der)
     raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return TrustListPublished(sequence=sequence, issued_at=issued_at, keys=sorted(keys, key=lambda k: k.kid),
-                              anchor_kid=anchor.kid.hex(), signature=base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
+                              anchor_kid=anchor.kid.hex(), signature=base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
+                              construction=CONSTRUCTION)
 
 
 def verify(message: TrustListPublished, anchor: ec.EllipticCurvePublicKey) -> list[TrustedKey]:
@@ -81,7 +95,8 @@ def verify(message: TrustListPublished, anchor: ec.EllipticCurvePublicKey) -> li
         raise TrustListError("trust list signature must be 64 bytes (ES256 r||s)")
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     try:
-        anchor.verify(der, canonical(message.sequence, message.issued_at, message.keys), ec.ECDSA(hashes.SHA256()))
+        anchor.verify(der, canonical(message.sequence, message.issued_at, message.keys, message.construction),
+                      ec.ECDSA(hashes.SHA256()))
     except InvalidSignature as exc:
         raise TrustListError("trust list signature does not verify") from exc
     return list(message.keys)

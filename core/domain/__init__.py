@@ -9,6 +9,6 @@ from core.domain.crossings import (  # noqa: F401
     closed_reference, final_date_for, next_sequence,
 )
 from core.domain.lifecycle import (  # noqa: F401
-    Closing, LifecycleRefused, account_for, close, discharged, duplicate, replacement,
+    R6_CLOCK_CODES, Closing, LifecycleRefused, account_for, close, discharged, duplicate, replacement,
 )
 from core.domain.policy import CountryPolicy, PolicyBook, parse_policy_book  # noqa: F401

@@ -2,8 +2,8 @@
 
 Rules: R2 (validity), R3 (items exist), R8 (numbering and references), R9 (items listed,
 intended use), R10 (activation), R11 (an item crosses only from where it is), R12 (no entry
-abroad after expiry), R13 (final dates), R14 (split shipments), R15 (maximum stay), R5/R7
-(voided and closed carnets take no declaration).
+abroad after expiry), R13 (final dates), R14 (split shipments), R15 (maximum stay), R16 (digital
+date), R5/R7 (voided and closed carnets take no declaration).
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from contracts.deadlines import local_date, r2_is_valid_on, r12_entry_allowed, r13_final_date, r15_max_stay_last_day
+from contracts.deadlines import (
+    local_date, r2_is_valid_on, r12_entry_allowed, r13_final_date, r15_max_stay_last_day, r16_digital_required,
+)
 from contracts.kinds import DeclarationKind as K
 from contracts.messages import Reason
 from core.domain.policy import CountryPolicy
+from core.domain.zones import day_ends_last
 
 HOME, EXPORTED, ABROAD, IN_TRANSIT, ACCOUNTED, TRANSFERRED = (
     "home", "exported", "abroad", "in_transit", "accounted", "transferred")
@@ -34,8 +37,7 @@ ENTRY_KINDS = {K.IMPORTATION, K.TRANSIT_ENTRY}
 #: R14: the seeds name importation and re-exportation as the crossings that must be whole.
 WHOLE_WHERE_SPLIT_FORBIDDEN = {K.IMPORTATION, K.REEXPORTATION}
 
-#: At declaration time the office is not known yet: judge validity where the day ends last, so
-#: a carnet still valid somewhere is not refused early; the commit re-checks in the office's zone.
+#: Where every day ends last (UTC-12): the zone of a country code the zone table does not know.
 LATEST_ZONE = ZoneInfo("Etc/GMT+12")
 
 
@@ -91,13 +93,23 @@ def _r(rule: str, code: str, message: str, **kw: object) -> Reason:
 
 
 def check_declaration(carnet: Carnet, c: Crossing, at: datetime, policy: CountryPolicy, policy_label: str,
-                      tz: ZoneInfo = LATEST_ZONE) -> list[Reason]:
-    """Every reason this crossing cannot happen at `at`; empty when it can. Never raises."""
+                      tz: ZoneInfo | None = None) -> list[Reason]:
+    """Every reason this crossing cannot happen at `at`; empty when it can. Never raises.
+
+    `tz` is the office's zone at commit. At declaration no office is known yet (None): the day is
+    the destination country's, in its zone where the day ends last (`zones.day_ends_last`), so a
+    token is refused (R12) exactly when no office of that country could still accept it.
+    """
+    if tz is None:
+        tz = day_ends_last(c.country, at)
     if carnet.status == VOIDED:
         return [_r("R5", "carnet_voided", f"carnet {carnet.number} was voided; use {carnet.successor}")]
     if carnet.status == CLOSED:
         return [_r("R7", "carnet_closed", f"carnet {carnet.number} is closed")]
-    reasons = _place(carnet, c) + _timing(carnet, c, at, tz)
+    reasons = _place(carnet, c)
+    if not reasons:  # R16 speaks of a country where this crossing could happen at all
+        reasons += _digital(c, local_date(at, tz), policy, policy_label)
+    reasons += _timing(carnet, c, at, tz)
     if not c.items:
         reasons.append(_r("R9", "no_items", "a declaration lists the items that cross", field="items"))
     unknown = [n for n in c.items if n not in carnet.items]
@@ -125,6 +137,22 @@ def _place(carnet: Carnet, c: Crossing) -> list[Reason]:
     return []
 
 
+def _digital(c: Crossing, day: date, policy: CountryPolicy, label: str) -> list[Reason]:
+    """R16 (seed 000): the digital date is the go-live date, "the official acceptance of digital
+    Carnets", from which "all Carnet declarations made in a given country ... will have to be made
+    digitally". From it on (the office's local day, inclusive) a digital declaration is the rule.
+    Before it, or when the country has set none, "a country may take both" (DOMAIN.md): the policy
+    says whether it takes digital ones yet (``before_digital_date``: ``accept`` for a country known
+    to take them, ``refuse`` otherwise). Refusing protects the holder: a token for a country that
+    does not take digital carnets yet would be turned away at its border."""
+    if r16_digital_required(policy.digital_date, day) or policy.before_digital_date == "accept":
+        return []
+    when = (f"its digital date is {policy.digital_date.isoformat()}" if policy.digital_date
+            else "it has no digital date yet")
+    return [_r("R16", "before_digital_date", f"{c.country} does not take digital carnet declarations yet: {when}; "
+               "use the paper carnet there", field="country", policy=label)]
+
+
 def _timing(carnet: Carnet, c: Crossing, at: datetime, tz: ZoneInfo) -> list[Reason]:
     reasons = []
     if c.kind in ENTRY_KINDS:
@@ -139,6 +167,17 @@ def _timing(carnet: Carnet, c: Crossing, at: datetime, tz: ZoneInfo) -> list[Rea
     return reasons
 
 
+#: R11 and R27: goods may come home although their departure from abroad was never validated (seed 001:
+#: the holder "may be charged a regularization fee by the foreign customs authorities even if a claim does
+#: not occur"). Home customs see them back: re-importation takes them from abroad or transit too, and the
+#: claims worker flags the fee for the country they were last recorded in.
+REIMPORTABLE = (EXPORTED, ABROAD, IN_TRANSIT)
+
+
+def _may_cross(item: Item, kind: K) -> bool:
+    return item.location in REIMPORTABLE if kind is K.REIMPORTATION else item.location == FROM[kind]
+
+
 def _locations(carnet: Carnet, c: Crossing) -> list[Reason]:
     needed = FROM[c.kind]
     reasons = []
@@ -146,7 +185,7 @@ def _locations(carnet: Carnet, c: Crossing) -> list[Reason]:
         item = carnet.items.get(n)
         if item is None:
             continue
-        if item.location != needed:
+        if not _may_cross(item, c.kind):
             where = item.location + (f" in {item.country}" if item.country else "")
             reasons.append(_r("R11", "item_not_there", f"item {n} is {where}; {c.kind.value} needs it {needed}",
                               item_number=n))
@@ -179,7 +218,7 @@ def _reference(carnet: Carnet, c: Crossing) -> list[Reason]:
         return [_r("R8", "reference_missing",
                    f"the items came with different {named} declarations: name the one this {c.kind.value} closes",
                    field="closes")]
-    wrong = [n for n in c.items if n in carnet.items and carnet.items[n].location == FROM[c.kind]
+    wrong = [n for n in c.items if n in carnet.items and _may_cross(carnet.items[n], c.kind)
              and _opener(carnet.items[n], c.kind) != closes]
     if wrong:
         return [_r("R8", "reference_mismatch", f"items {wrong} did not come with {named} No. {closes}", field="closes")]
@@ -240,8 +279,8 @@ def apply_crossing(carnet: Carnet, c: Crossing, sequence: int, final_date: date 
         to = TO[c.kind]
         if c.kind is K.EXPORTATION:
             item = replace(item, exported_by=sequence)
-        elif c.kind is K.REIMPORTATION:
-            item = replace(item, exported_by=None)
+        elif c.kind is K.REIMPORTATION:  # from abroad too (R27): nothing of the foreign entry remains
+            item = replace(item, exported_by=None, entered_by=None)
         if c.kind in ENTRY_KINDS:
             item = replace(item, entered_by=sequence)
         elif c.kind in CLOSES and c.kind is not K.REIMPORTATION:

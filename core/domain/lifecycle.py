@@ -6,14 +6,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from contracts.deadlines import r6_replacement_in_time
+from contracts.deadlines import add_months, r6_replacement_in_time
 from contracts.messages import Reason
 from core.domain.crossings import (
-    ABROAD, ACCOUNTED, CLOSED, EXPORTED, HOME, IN_TRANSIT, LATEST_ZONE, TRANSFERRED, VALID, VOIDED, Carnet, _r,
+    ABROAD, ACCOUNTED, CLOSED, EXPORTED, HOME, IN_TRANSIT, TRANSFERRED, VALID, VOIDED, Carnet, _r,
 )
 from core.domain.policy import CountryPolicy
+from core.domain.zones import zone_of
+
+#: R6: how far ahead of the ledger's clock an NGA's timestamp may be (clocks drift, they do not leap).
+R6_CLOCK_SKEW = timedelta(minutes=5)
+#: R6: an approval older than this when the ledger receives it is refused: a replacement is asked
+#: for to keep goods abroad legally, and a month-old approval arriving now is a replay or a fault.
+R6_MAX_AGE = timedelta(days=30)
+#: R6 refusals that point at the NGA's clock or a replay rather than at a late application: operators act on them.
+R6_CLOCK_CODES = frozenset({"dated_in_future", "approval_too_old", "applied_before_issue", "approved_before_applied",
+                            "timestamp_without_offset"})
 
 
 class LifecycleRefused(ValueError):
@@ -36,23 +46,61 @@ def duplicate(original: Carnet, number: str) -> tuple[Carnet, Carnet]:
     return replace(original, status=VOIDED, successor=number), copy
 
 
+def _r6_timing(original: Carnet, requested_at: datetime, approved_at: datetime, now: datetime) -> list[Reason]:
+    """R6 (seed 002): a replacement "must be applied for and approved prior to the expiration date".
+
+    Judged in the ISSUING country (the original's home country, whose NGA approves), with the offset
+    each timestamp carries: the local day is the day of the country's office whose offset the
+    timestamp has, or the country's earliest-ending day when no zone of the country has that offset
+    (``zones.zone_of``): a timestamp never buys time the issuing country does not have. The expiry
+    day itself is in time up to 24:00 local (R2). Both times are compared with the ledger's clock:
+    none may be later than ``now`` (plus ``R6_CLOCK_SKEW``), the approval may not be older than
+    ``R6_MAX_AGE``, the application may not precede the original's earliest possible issue day (its
+    expiry minus 12 months, R2), and approval cannot precede application.
+    """
+    times = {"requested_at": requested_at, "approved_at": approved_at}
+    naive = [name for name, at in times.items() if at.tzinfo is None or at.utcoffset() is None]
+    if naive:
+        return [_r("R6", "timestamp_without_offset", f"{', '.join(naive)} must carry a UTC offset", field=naive[0])]
+    expiry = original.expiry_date.isoformat()
+    reasons = []
+    future = [name for name, at in times.items() if at > now + R6_CLOCK_SKEW]
+    if future:
+        reasons.append(_r("R6", "dated_in_future", f"{', '.join(future)} is later than the ledger's clock "
+                          f"{now.isoformat()}", field=future[0]))
+    if approved_at < requested_at:
+        reasons.append(_r("R6", "approved_before_applied", "a replacement is approved after it is applied for",
+                          field="approved_at"))
+    earliest = add_months(original.expiry_date, -12)
+    if requested_at.astimezone(zone_of(original.home_country, requested_at)).date() < earliest:
+        reasons.append(_r("R6", "applied_before_issue", f"applied for before {original.number} could have been "
+                          f"issued (expiry {expiry} less 12 months)", field="requested_at"))
+    elif approved_at < now - R6_MAX_AGE:
+        reasons.append(_r("R6", "approval_too_old", f"approved more than {R6_MAX_AGE.days} days before the ledger "
+                          f"received it ({now.isoformat()})", field="approved_at"))
+    late = [name for name, at in times.items()
+            if not r6_replacement_in_time(original.expiry_date, at, zone_of(original.home_country, at))]
+    if late:
+        reasons.append(_r("R6", "replacement_too_late",
+                          f"a replacement must be applied for and approved before {original.number} expires on "
+                          f"{expiry} (24:00 in {original.home_country}); late: {', '.join(late)}"))
+    return reasons
+
+
 def replacement(original: Carnet, new: Carnet, requested_at: datetime, approved_at: datetime,
-                policy_of: Callable[[str], CountryPolicy]) -> tuple[Carnet, Carnet, list[int]]:
+                policy_of: Callable[[str], CountryPolicy], *, now: datetime) -> tuple[Carnet, Carnet, list[int]]:
     """R6: before the original expires, the replacement takes over the goods still abroad in
-    countries that accept replacements; the original is closed for them.
+    countries that accept replacements; the original is closed for them. ``now`` is the ledger's
+    clock (``_r6_timing``).
 
     Returns (original, replacement, items taken over). The replacement's goods taken over stay
     where they are, with the replacement's expiry as their new final date (customs may restrict
     it again at their next commit).
     """
     _usable(original, "R6")
-    # Approval in time is judged where the day ends last: the NGA's office is not on the message.
-    late = [when for when in (requested_at, approved_at)
-            if not r6_replacement_in_time(original.expiry_date, when, LATEST_ZONE)]
-    if late:
-        raise LifecycleRefused([_r("R6", "replacement_too_late",
-                                   f"a replacement must be applied for and approved before {original.number} "
-                                   f"expires on {original.expiry_date.isoformat()}")])
+    refused = _r6_timing(original, requested_at, approved_at, now)
+    if refused:
+        raise LifecycleRefused(refused)
     abroad = [i for i in original.items.values() if i.location in (ABROAD, IN_TRANSIT)]
     # The goods must be able to leave under the replacement: its countries must cover where they are.
     taken = [i for i in abroad if policy_of(i.country or "").replacement_accepted and i.number in new.items

@@ -17,6 +17,8 @@ class CountryPolicy:
     max_stay_days: int | None = None  # R15: shorter than the validity, where a country sets one
     replacement_accepted: bool = False  # R6
     digital_date: date | None = None  # R16
+    #: R16: before the digital date (or with none), whether the country takes digital declarations.
+    before_digital_date: str = "accept"
     note: str | None = None
 
 
@@ -40,7 +42,7 @@ class PolicyBook:
 
 def _fields(p: CountryPolicy) -> dict[str, Any]:
     return {"split_shipments": p.split_shipments, "max_stay_days": p.max_stay_days,
-            "replacement_accepted": p.replacement_accepted, "digital_date": p.digital_date, "note": p.note}
+            "replacement_accepted": p.replacement_accepted, "digital_date": p.digital_date, "before_digital_date": p.before_digital_date, "note": p.note}
 
 
 def parse_policy_book(document: Mapping[str, Any]) -> PolicyBook:
@@ -54,6 +56,7 @@ def parse_policy_book(document: Mapping[str, Any]) -> PolicyBook:
             max_stay_days=raw.get("max_stay_days"),
             replacement_accepted=bool(raw.get("replacement_accepted", False)),
             digital_date=date.fromisoformat(digital) if isinstance(digital, str) else digital,
+            before_digital_date=_before_digital(raw.get("before_digital_date", "accept")),
             note=raw.get("note"),
         )
 
@@ -62,3 +65,13 @@ def parse_policy_book(document: Mapping[str, Any]) -> PolicyBook:
         raise ValueError("a country is listed twice in the policy document")
     default = entry({**document.get("default", {}), "country": DEFAULT_COUNTRY})
     return PolicyBook(version=str(document["version"]), default=default, countries=countries)
+
+
+BEFORE_DIGITAL = ("accept", "refuse")
+
+
+def _before_digital(value: object) -> str:
+    """R16: a country's handling of digital declarations before its digital date."""
+    if value not in BEFORE_DIGITAL:
+        raise ValueError(f"before_digital_date must be one of {BEFORE_DIGITAL}, got {value!r}")
+    return str(value)

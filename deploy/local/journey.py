@@ -4,9 +4,12 @@ Home FR -> transit through DE -> importation into CH as a split shipment -> re-e
 re-importation home, then closure (R7). Along the way it tries what the rules forbid: a country
 the carnet does not cover (R1), a token shown at another country's office (R18), a split shipment
 into a country that forbids them (R14), re-exporting an item never imported (R11), and entering
-abroad on an expired carnet (R12). Customs refuses one re-exportation (the voucher stays unused,
-R8) and cancels a re-importation committed by mistake with the holder's cancellation code. Every
-crossing goes through the QR image and the gateway.
+abroad on an expired carnet (R12), and declaring digitally in a country that does not take digital
+carnets yet (R16: Japan, with no digital date). Customs refuses one re-exportation (the voucher stays
+unused, R8) and cancels a re-importation committed by mistake with the holder's cancellation code.
+Last, goods come home from CH without a validated departure there: the claims worker flags the
+regularization fee CH customs may charge although no claim follows (R27). Every crossing goes
+through the QR image and the gateway.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.demo import Steps, issue_carnet, issuance_request, officer_session, poll
 from deploy.local.identity import mint_wallet_token
@@ -137,9 +141,9 @@ async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Pat
     async with httpx.AsyncClient(timeout=10) as http:
         t = Traveller(http, endpoints, holder_id, wallet_key, admin_token)
         await t.open_offices()
-        number = await issue_carnet(bootstrap, issuance_request(today, holder_id, countries=("DE", "CH", "MX")))
+        number = await issue_carnet(bootstrap, issuance_request(today, holder_id, countries=("DE", "CH", "MX", "JP")))
         await poll(lambda: _known(http, t, number), "the core to record the carnet")
-        steps.done("carnet issued for DE, CH and MX", number)
+        steps.done("carnet issued for DE, CH, MX and JP", number)
         refusals: dict[str, dict] = {}
 
         await t.cross(number, "exportation", "FR", [1, 2, 3])
@@ -152,6 +156,9 @@ async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Pat
         refusals["split shipment"] = await t.refused(number, "importation", "MX", [1, 2], "R14")
         steps.done("refused: importation into US (R1) and a split shipment into MX (R14)",
                    refusals["split shipment"]["policy"])
+        refusals["not digital yet"] = await t.refused(number, "importation", "JP", [1, 2, 3], "R16")
+        steps.done("refused: a digital importation into JP, which takes no digital carnets yet (R16)",
+                   refusals["not digital yet"]["message"])
 
         before = len(await t.history(number))
         imported = await t.declare(number, "importation", "CH", [1, 2])
@@ -197,9 +204,41 @@ async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Pat
         await poll(lambda: _known(http, late, expired_number), "the core to record the expired carnet")
         refusals["expired carnet"] = await late.refused(expired_number, "importation", "CH", [1], "R12")
         steps.done("refused: entry into CH on a carnet that expired a month ago (R12)", expired_number)
+
+        refusals["fee without a claim"] = await _home_without_departure(http, endpoints, bootstrap, wallet_key,
+                                                                        admin_token, today, t.officers)
+        steps.done("goods came home from CH without a validated departure: R27 fee flagged, no claim",
+                   refusals["fee without a claim"]["carnet_number"])
     return {"carnet_number": number, "refusals": refusals, "history_head": history["head"], "timings": steps.timings}
 
 
 async def _known(http: httpx.AsyncClient, t: Traveller, number: str) -> bool:
     return (await http.get(f"{t.core}/v1/carnets/{number}", headers=t.holder)).status_code == 200
 
+
+
+async def _fee_flags(http: httpx.AsyncClient, claims_worker: str) -> float:
+    """R27 flags the claims worker raised for goods that came home without a validated departure."""
+    text = (await http.get(f"{claims_worker}/metrics")).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "ata_claims_regularization_fee_flags_total" and sample.labels.get("source") == "reimportation")
+
+
+async def _home_without_departure(http: httpx.AsyncClient, endpoints: dict[str, str], bootstrap: str, wallet_key: Path,
+                                  admin_token: str, today: date, officers: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """R27: exported, imported into CH, then re-imported at home with no re-exportation validated in CH."""
+    holder = f"hld_{uuid.uuid4().hex[:8]}"
+    number = await issue_carnet(bootstrap, issuance_request(today, holder, countries=("CH",)))
+    t = Traveller(http, endpoints, holder, wallet_key, admin_token)
+    t.officers = officers
+    await poll(lambda: _known(http, t, number), "the core to record the R27 carnet")
+    before = await _fee_flags(http, endpoints["claims_worker"])
+    await t.cross(number, "exportation", "FR", [1])
+    await t.cross(number, "importation", "CH", [1])
+    await t.cross(number, "reimportation", "FR", [1])
+
+    async def flagged() -> float | None:
+        now = await _fee_flags(http, endpoints["claims_worker"])
+        return now if now > before else None
+    await poll(flagged, "the claims worker to flag the R27 regularization fee")
+    return {"rule": "R27", "carnet_number": number, "country": "CH", "items": [1]}

@@ -50,4 +50,7 @@ async def test_export_transit_split_import_reexport_reimport_with_refusals(kafka
     assert refusals["split shipment"]["policy"].startswith("country-policy ") and refusals["split shipment"]["policy"].endswith(" MX")
     assert refusals["never imported"]["code"] == "item_not_there"
     assert refusals["expired carnet"]["code"] == "carnet_expired"
+    assert (refusals["not digital yet"]["rule"], refusals["not digital yet"]["code"]) == ("R16", "before_digital_date")
+    assert "no digital date" in refusals["not digital yet"]["message"]
+    assert (refusals["fee without a claim"]["rule"], refusals["fee without a claim"]["country"]) == ("R27", "CH")
     assert refusals["wrong office"]["reason"] == "wrong_country"

@@ -211,10 +211,10 @@ async def test_declare_refusals_r10_r1_r11_r12(settings, clock, running):
         await activate(service, broker, key, clock, [1, 2])
         not_on_carnet = await refused(service, K.IMPORTATION, "US", [1])
         exported_twice = await refused(service, K.EXPORTATION, "FR", [2, 3])
-        # R12: declare judges expiry in Etc/GMT+12, where 21 Nov 2027 ends at 22 Nov 12:00 UTC
-        clock.now = datetime(2027, 11, 22, 11, 59, tzinfo=UTC)
+        # R12: declare judges expiry in the destination's zone: in Zurich 21 Nov 2027 ends at 21 Nov 23:00 UTC
+        clock.now = datetime(2027, 11, 21, 22, 59, tzinfo=UTC)
         still_valid_somewhere = await declare(service, K.IMPORTATION, "CH", [1])
-        clock.now = datetime(2027, 11, 22, 12, 0, tzinfo=UTC)
+        clock.now = datetime(2027, 11, 21, 23, 0, tzinfo=UTC)
         expired = await refused(service, K.IMPORTATION, "CH", [2])
         reimport_after_expiry = await declare(service, K.REIMPORTATION, "FR", [2])
         rows = await fetch(service, "SELECT kind, items FROM declarations ORDER BY created_at, kind")

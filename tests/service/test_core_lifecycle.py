@@ -38,7 +38,7 @@ from tests.support.messages import (
 DUPLICATE = "FR2600000028"
 REPLACEMENT = "FR2600000036"
 NEW_EXPIRY = date(2028, 11, 20)
-POLICY_VERSION = "2026-11-22.1"
+POLICY_VERSION = "2026-12-02.1"
 # --- helpers for the life cycle (the shared ones are in tests/support/core.py) ------------------------
 
 
@@ -288,7 +288,7 @@ async def test_r6_a_replacement_approved_after_the_expiry_is_refused(settings, c
 async def test_r6_goods_only_in_a_country_refusing_replacements_leave_nothing_to_replace(
         settings, clock, running, caplog):
     service = build(settings, clock=clock)
-    assert "US" not in service.state["policy"].book.countries  # the default: replacements not accepted
+    assert service.state["policy"].book.countries["US"].replacement_accepted is False  # as the default
     assert not service.state["policy"].book.for_country("US").replacement_accepted
     async with running(service) as broker:
         await issue(broker, countries=["CH", "US"])
@@ -296,6 +296,7 @@ async def test_r6_goods_only_in_a_country_refusing_replacements_leave_nothing_to
         await goods_in(service, broker, key, clock, "US", [1, 2])
         before = await state(service)
         with caplog.at_level(logging.WARNING, logger="core.handlers"):
+            clock.now = APPROVED  # R6: the ledger receives the approval when it is given
             await publish(broker, replacement_issued(NUMBER, replacement_carnet(["CH", "US"]), REQUESTED, APPROVED),
                           ISSUANCE_EVENTS.name, NUMBER)
         after = await state(service)
@@ -317,6 +318,7 @@ async def test_r6_only_the_goods_in_a_country_that_accepts_replacements_are_take
         await cross(service, broker, key, clock, K.EXPORTATION, "FR", [1, 2])
         await cross(service, broker, key, clock, K.IMPORTATION, "CH", [1])
         await cross(service, broker, key, clock, K.IMPORTATION, "US", [2])
+        clock.now = APPROVED  # R6: the ledger receives the approval when it is given
         await publish(broker, replacement_issued(NUMBER, replacement_carnet(["CH", "US"]), REQUESTED, APPROVED),
                       ISSUANCE_EVENTS.name, NUMBER)
         original, taken = await locations(service, NUMBER), await locations(service, REPLACEMENT)
@@ -501,6 +503,7 @@ async def test_r6_a_replacement_does_not_take_over_goods_in_a_country_it_is_not_
         await issue(broker)
         key = await with_key(service)
         await goods_in(service, broker, key, clock, "CH", [1, 2])
+        clock.now = APPROVED  # R6: the ledger receives the approval when it is given
         await publish(broker, replacement_issued(NUMBER, replacement_carnet(["GB"]), REQUESTED, APPROVED),
                       ISSUANCE_EVENTS.name, NUMBER)
         successor = await carnet_row(service, REPLACEMENT)
@@ -526,6 +529,7 @@ async def test_the_claims_worker_is_told_when_items_stop_being_liable(settings, 
         if event == "duty_receipt":
             await publish(broker, items_accounted_for(NUMBER, [2], "CH", clock.now), CUSTOMS_COMMITS.name, NUMBER)
         else:
+            clock.now = APPROVED  # R6: the ledger receives the approval when it is given
             await publish(broker, replacement_issued(NUMBER, replacement_carnet(), REQUESTED, APPROVED),
                           ISSUANCE_EVENTS.name, NUMBER)
         assert lifecycle(service, event, "applied") == 1

@@ -20,7 +20,7 @@ from runtime.service import Service
 from tests.service.conftest import dead_letters
 from tests.support.messages import wire
 
-FILE_VERSION = "2026-11-22.1"
+FILE_VERSION = "2026-12-02.1"
 ZZ = CountryPolicyEntry(country="ZZ", split_shipments=True, replacement_accepted=False)
 
 

@@ -65,6 +65,21 @@ async def test_r4_excluded_goods_are_rejected_with_a_reason_per_item_naming_the_
     assert "alcohol" in reasons[0]["message"] and "perishable" in reasons[1]["message"]
 
 
+async def test_r4_whisky_declared_as_exhibition_is_refused_by_its_tariff_code_over_the_topic(settings, clock, running):
+    """The description is sealed; the HS code beside it is not: chapter 22 is refused whatever the category."""
+    service = build(settings, clock=clock)
+    items = goods(2)
+    items[1] = items[1].model_copy(update={"category": GoodsCategory.EXHIBITION, "description": "whisky, 12 bottles",
+                                           "hs_code": "2208.30"})
+    async with running(service) as broker:
+        await send(broker, sealed_request("REQ-HS", goods=items))
+        queued = await outbox(service)
+    assert [(m["type"], m["key"]) for m in queued] == [("IssuanceRejected", "REQ-HS")]
+    reasons = queued[0]["payload"]["reasons"]
+    assert [(r["rule"], r["code"], r["item_number"], r["field"]) for r in reasons] == [
+        ("R4", "tariff_code_excluded", 2, "goods[1].hs_code")]
+
+
 async def test_r1_r2_every_reason_is_given_at_once(settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service) as broker:

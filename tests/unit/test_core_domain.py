@@ -59,7 +59,7 @@ PARIS = ZoneInfo("Europe/Paris")  # UTC+1 in November
 AUCKLAND = ZoneInfo("Pacific/Auckland")  # UTC+13 in November (NZDT)
 HOME_COUNTRY = "FR"
 COVERED = ("CH", "GB", "DE", "MX")
-VERSION = "2026-11-22.1"
+VERSION = "2026-12-02.1"
 BOOK = PolicyBook(VERSION, countries={
     "CH": CountryPolicy("CH"),
     "MX": CountryPolicy("MX", split_shipments=False, max_stay_days=90, note="seed 002: no split shipments"),
@@ -322,11 +322,23 @@ def test_r11_each_kind_moves_an_item_from_where_it_is_to_where_it_goes(kind):
 
 @pytest.mark.parametrize(("kind", "location"), [(k, loc) for k in K
                                                  for loc in (HOME, EXPORTED, ABROAD, IN_TRANSIT, ACCOUNTED, TRANSFERRED)
-                                                 if loc != SPEC_FROM[k]])
+                                                 if loc != SPEC_FROM[k]
+                                                 and not (k is K.REIMPORTATION and loc in (ABROAD, IN_TRANSIT))])
 def test_r11_an_item_cannot_cross_from_anywhere_else(kind, location):
     c = carnet(item(1, location, "CH"))
     reasons = check(c, ready_crossing(kind))
     assert [(r.rule, r.code, r.item_number) for r in reasons] == [("R11", "item_not_there", 1)]
+
+
+@pytest.mark.parametrize("location", [ABROAD, IN_TRANSIT])
+def test_r11_r27_goods_come_home_although_their_departure_from_abroad_was_never_validated(location):
+    """R27 (seed 001): a holder who failed to have the departure validated may be charged a fee "even if
+    a claim does not occur": home customs re-import the goods; the fee is the foreign country's matter."""
+    c = carnet(item(1, location, "CH", exported_by=1, entered_by=2))
+    assert check(c, cross(K.REIMPORTATION, "FR", [1], closes=1)) == []
+    home = commit(c, cross(K.REIMPORTATION, "FR", [1], closes=1), 1).items[1]
+    assert (home.location, home.country, home.final_date, home.exported_by, home.entered_by) == (HOME, None, None, None, None)
+    assert codes(check(c, cross(K.REIMPORTATION, "FR", [1], closes=2))) == [("R8", "reference_mismatch")]
 
 
 @pytest.mark.parametrize("kind", [K.REEXPORTATION, K.TRANSIT_DISCHARGE])
@@ -422,14 +434,15 @@ def test_r12_local_and_utc_dates_differ_at_the_chosen_instants():
     assert wrong_by_utc == ["day after"] * 4
 
 
-def test_r12_at_declaration_time_the_day_is_judged_where_it_ends_last():
+def test_r12_at_declaration_time_the_day_is_judged_in_the_destination_country():
+    """No office yet: the destination's zone (CH, Europe/Zurich, UTC+1), not where any day ends last."""
     c = carnet(item(1, EXPORTED))
-    last_instant = datetime(2027, 11, 22, 11, 59, 59, tzinfo=UTC)  # 21 Nov 23:59:59 in UTC-12
+    last_instant = datetime(2027, 11, 21, 22, 59, 59, tzinfo=UTC)  # 21 Nov 23:59:59 in Zurich
     assert check_declaration(c, cross(K.IMPORTATION, "CH", [1]), last_instant, CountryPolicy("CH"), "l") == []
     refused = check_declaration(c, cross(K.IMPORTATION, "CH", [1]), last_instant + timedelta(seconds=1),
                                 CountryPolicy("CH"), "l")
     assert codes(refused) == [("R12", "carnet_expired")]
-    assert LATEST_ZONE.utcoffset(last_instant) == timedelta(hours=-12)
+    assert LATEST_ZONE.utcoffset(last_instant) == timedelta(hours=-12)  # where the old check still said "valid"
 
 
 @pytest.mark.parametrize("kind", [K.REIMPORTATION, K.REEXPORTATION, K.TRANSIT_DISCHARGE])
@@ -742,7 +755,9 @@ class Model:
         if kind is K.IMPORTATION and not c.intended_use:
             return False
         for n in c.items:
-            if self.location(n) != SPEC_FROM[kind]:
+            # R27: goods come home from abroad or transit too, when their departure was never validated.
+            allowed = (EXPORTED, ABROAD, IN_TRANSIT) if kind is K.REIMPORTATION else (SPEC_FROM[kind],)
+            if self.location(n) not in allowed:
                 return False
             if SPEC_FROM[kind] in (ABROAD, IN_TRANSIT) and self.country(n) != c.country:
                 return False
@@ -855,9 +870,9 @@ def run_journey(ch: Choices, steps: int) -> Stats:
             if kind is K.REIMPORTATION:  # never re-imported without an exportation not yet closed
                 home_events = [k for k, _, _ in history if k in (K.EXPORTATION, K.REIMPORTATION)]
                 assert home_events and home_events[-1] == K.EXPORTATION
-            if kind in ENTRIES:  # never entered twice without leaving in between
-                foreign = [k for k, _, _ in history if k in (*ENTRIES, *LEAVES)]
-                assert not foreign or foreign[-1] in LEAVES
+            if kind in ENTRIES:  # never entered twice without leaving (or coming home, R27) in between
+                foreign = [k for k, _, _ in history if k in (*ENTRIES, *LEAVES, K.REIMPORTATION)]
+                assert not foreign or foreign[-1] not in ENTRIES
                 assert any(k == K.EXPORTATION for k, _, _ in history)
         seq = next_sequence(used[kind])
         used[kind].append(seq)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from contracts.kinds import DeclarationKind as K
@@ -15,7 +17,6 @@ from core.domain import (
     CLOSED,
     EXPORTED,
     IN_TRANSIT,
-    LATEST_ZONE,
     TRANSFERRED,
     VALID,
     VOIDED,
@@ -82,9 +83,9 @@ def codes(reasons) -> list[tuple[str, str | None]]:
     return [(r.rule, r.code) for r in reasons]
 
 
-def refusal(call, *args) -> list[tuple[str, str | None]]:
+def refusal(call, *args, **kwargs) -> list[tuple[str, str | None]]:
     with pytest.raises(LifecycleRefused) as caught:
-        call(*args)
+        call(*args, **kwargs)
     return codes(caught.value.reasons)
 
 
@@ -154,38 +155,44 @@ def test_r5_a_duplicate_can_itself_be_duplicated_but_not_the_original_twice():
 
 # --- R6: replacement --------------------------------------------------------------------------------
 
-# The approval in time is judged where the expiry day ends last (UTC-12).
-DAY_BEFORE = datetime(2027, 11, 21, 11, 0, tzinfo=UTC)  # 20 Nov 23:00 in UTC-12
-DAY_OF_FIRST = datetime(2027, 11, 21, 12, 0, tzinfo=UTC)  # 21 Nov 00:00 in UTC-12
-DAY_OF_LAST = datetime(2027, 11, 22, 11, 59, 59, tzinfo=UTC)  # 21 Nov 23:59:59 in UTC-12
-DAY_AFTER = datetime(2027, 11, 22, 12, 0, tzinfo=UTC)  # 22 Nov 00:00 in UTC-12
+# R6 is judged in the issuing country (FR, Europe/Paris, UTC+1 in November), with the offset each
+# timestamp carries; further cases east and west of UTC in test_rules_in_time_zones.py.
+DAY_BEFORE = datetime(2027, 11, 20, 22, 0, tzinfo=UTC)  # 20 Nov 23:00 in Paris
+DAY_OF_FIRST = datetime(2027, 11, 20, 23, 0, tzinfo=UTC)  # 21 Nov 00:00 in Paris
+DAY_OF_LAST = datetime(2027, 11, 21, 22, 59, 59, tzinfo=UTC)  # 21 Nov 23:59:59 in Paris
+DAY_AFTER = datetime(2027, 11, 21, 23, 0, tzinfo=UTC)  # 22 Nov 00:00 in Paris
 
 
-def test_r6_the_boundary_instants_are_on_the_expected_days_where_the_day_ends_last():
-    assert [at.astimezone(LATEST_ZONE).date() for at in (DAY_BEFORE, DAY_OF_FIRST, DAY_OF_LAST, DAY_AFTER)] == [
+def test_r6_the_boundary_instants_are_on_the_expected_days_in_the_issuing_country():
+    paris = ZoneInfo("Europe/Paris")
+    assert [at.astimezone(paris).date() for at in (DAY_BEFORE, DAY_OF_FIRST, DAY_OF_LAST, DAY_AFTER)] == [
         date(2027, 11, 20), EXPIRY, EXPIRY, date(2027, 11, 22)]
 
 
 @pytest.mark.parametrize("at", [DAY_BEFORE, DAY_OF_FIRST, DAY_OF_LAST], ids=["day-before", "day-of", "day-of-last"])
 def test_r6_replacement_applied_for_and_approved_up_to_the_expiry_day_is_accepted(at):
-    _, _, taken = replacement(carnet(abroad(1)), fresh(), at - timedelta(hours=1), at, policy_of)
+    _, _, taken = replacement(carnet(abroad(1)), fresh(), at - timedelta(hours=1), at, policy_of, now=at)
     assert taken == [1]
 
 
 @pytest.mark.parametrize(("requested_at", "approved_at"), [
     (DAY_OF_LAST, DAY_AFTER),  # applied for in time, approved the day after
     (DAY_AFTER, DAY_AFTER + timedelta(days=3)),  # applied for too late
-    (DAY_AFTER, DAY_OF_LAST),  # a late request is refused even with an earlier approval stamp
-], ids=["approved-day-after", "both-late", "requested-day-after"])
+], ids=["approved-day-after", "both-late"])
 def test_r6_replacement_applied_for_or_approved_after_the_expiry_day_is_refused(requested_at, approved_at):
-    assert refusal(replacement, carnet(abroad(1)), fresh(), requested_at, approved_at, policy_of) == [
-        ("R6", "replacement_too_late")]
+    assert refusal(replacement, carnet(abroad(1)), fresh(), requested_at, approved_at, policy_of,
+                   now=approved_at) == [("R6", "replacement_too_late")]
+
+
+def test_r6_an_approval_stamped_before_the_application_is_refused():
+    assert refusal(replacement, carnet(abroad(1)), fresh(), DAY_AFTER, DAY_OF_LAST, policy_of,
+                   now=DAY_AFTER) == [("R6", "approved_before_applied"), ("R6", "replacement_too_late")]
 
 
 def test_r6_replacement_takes_over_only_goods_abroad_in_countries_that_accept_it():
     original = carnet(abroad(1, final=date(2027, 3, 31), exported_by=1, entered_by=2), in_transit(2, "CH"),
                       abroad(3, "GB"), exported(4), accounted(5), n=6)
-    kept, new, taken = replacement(original, fresh(), BEFORE, BEFORE, policy_of)
+    kept, new, taken = replacement(original, fresh(), BEFORE, BEFORE, policy_of, now=BEFORE)
     assert taken == [1, 2]
     for n in (1, 2):  # the original is closed for them
         assert kept.items[n] == Item(n, TRANSFERRED, None, None, exported_by=original.items[n].exported_by,
@@ -203,7 +210,7 @@ def test_r6_replacement_takes_over_only_goods_abroad_in_countries_that_accept_it
 
 def test_r6_the_original_can_close_once_the_remaining_goods_are_home():
     original = carnet(abroad(1), abroad(2, "GB"))
-    kept, _, _ = replacement(original, fresh(), BEFORE, BEFORE, policy_of)
+    kept, _, _ = replacement(original, fresh(), BEFORE, BEFORE, policy_of, now=BEFORE)
     assert refusal(close, kept, "hld_1") == [("R7", "goods_still_abroad")]
     kept = account_for(kept, [2], "GB", "receipt GB-1")
     _, closing = close(kept, "hld_1")
@@ -212,7 +219,7 @@ def test_r6_the_original_can_close_once_the_remaining_goods_are_home():
 
 
 def test_r6_goods_missing_from_the_replacement_list_are_not_taken_over():
-    kept, new, taken = replacement(carnet(abroad(1), abroad(2)), fresh(n=1), BEFORE, BEFORE, policy_of)
+    kept, new, taken = replacement(carnet(abroad(1), abroad(2)), fresh(n=1), BEFORE, BEFORE, policy_of, now=BEFORE)
     assert taken == [1]
     assert kept.items[2].location == ABROAD and 2 not in new.items
 
@@ -220,7 +227,7 @@ def test_r6_goods_missing_from_the_replacement_list_are_not_taken_over():
 def test_r6_goods_in_a_country_the_replacement_does_not_cover_are_not_taken_over():
     policies = {**POLICIES, "DE": CountryPolicy("DE", replacement_accepted=True)}
     narrow = replace(fresh(), countries=("CH",))
-    kept, new, taken = replacement(carnet(abroad(1), abroad(2, "DE")), narrow, BEFORE, BEFORE, policies.__getitem__)
+    kept, new, taken = replacement(carnet(abroad(1), abroad(2, "DE")), narrow, BEFORE, BEFORE, policies.__getitem__, now=BEFORE)
     assert taken == [1]
     assert kept.items[2] == carnet(abroad(2, "DE")).items[2]
     assert new.items[2] == Item(2, TRANSFERRED, note=NUMBER)  # still out under the original
@@ -233,7 +240,7 @@ def test_r6_goods_in_a_country_the_replacement_does_not_cover_are_not_taken_over
 ], ids=["refusing-country", "nothing-abroad", "all-home"])
 def test_r6_replacement_is_refused_when_nothing_qualifies(original):
     with pytest.raises(LifecycleRefused) as caught:
-        replacement(original, fresh(), BEFORE, BEFORE, policy_of)
+        replacement(original, fresh(), BEFORE, BEFORE, policy_of, now=BEFORE)
     assert codes(caught.value.reasons) == [("R6", "nothing_to_replace")]
     if original.items[1].country == "GB":
         assert "GB" in caught.value.reasons[0].message
@@ -242,7 +249,7 @@ def test_r6_replacement_is_refused_when_nothing_qualifies(original):
 @pytest.mark.parametrize(("status", "code"), [(VOIDED, "carnet_voided"), (CLOSED, "carnet_closed")])
 def test_r6_a_voided_or_closed_carnet_cannot_be_replaced(status, code):
     original = carnet(abroad(1), status=status)
-    assert refusal(replacement, original, fresh(), BEFORE, BEFORE, policy_of) == [("R6", code)]
+    assert refusal(replacement, original, fresh(), BEFORE, BEFORE, policy_of, now=BEFORE) == [("R6", code)]
 
 
 # --- R7: closure and discharge --------------------------------------------------------------------
@@ -340,7 +347,7 @@ def test_r17_a_voided_or_closed_carnet_takes_no_duty_receipt(status, code):
 def test_r6_goods_still_out_under_the_original_cannot_be_exported_again_on_the_replacement():
     """Item 2 stays abroad in GB (no replacements there): on the replacement it is held by the original."""
     original = carnet(abroad(1, "CH"), abroad(2, "GB"))
-    _, taken_over, moved = replacement(original, fresh(), BEFORE, BEFORE, policy_of)
+    _, taken_over, moved = replacement(original, fresh(), BEFORE, BEFORE, policy_of, now=BEFORE)
     assert moved == [1]
     assert taken_over.items[2].location == TRANSFERRED and taken_over.items[2].note == NUMBER
     reasons = check_declaration(taken_over, Crossing.of(K.EXPORTATION, "FR", [2]), BEFORE, policy_of("FR"), "test")

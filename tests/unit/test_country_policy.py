@@ -29,8 +29,8 @@ def document() -> dict[str, Any]:
 
 def test_the_shipped_file_matches_the_contract_and_is_versioned(document: dict[str, Any]) -> None:
     read_policy_file(POLICY_FILE)  # CountryPolicyUpdated minus published_by; raises if not
-    assert document["version"] == "2026-11-22.1"
-    assert parse_policy_book(document).version == "2026-11-22.1"
+    assert document["version"] == "2026-12-02.1"
+    assert parse_policy_book(document).version == "2026-12-02.1"
 
 
 @pytest.mark.parametrize("country", SPLIT_FORBIDDEN)
@@ -56,8 +56,8 @@ def test_an_unlisted_country_gets_the_default(document: dict[str, Any]) -> None:
 
 def test_the_label_names_version_and_country(document: dict[str, Any]) -> None:
     book = parse_policy_book(document)
-    assert book.label("MX") == "country-policy 2026-11-22.1 MX"
-    assert book.label("JP") == "country-policy 2026-11-22.1 JP (default)"
+    assert book.label("MX") == "country-policy 2026-12-02.1 MX"
+    assert book.label("JP") == "country-policy 2026-12-02.1 JP (default)"
 
 
 @pytest.mark.parametrize("country", VALIDITY_EXCEPTIONS)
@@ -115,7 +115,7 @@ def test_a_broken_file_is_refused_by_the_contract(tmp_path: Path) -> None:
 def test_a_store_serves_its_initial_book_until_it_is_loaded() -> None:
     registry = CollectorRegistry()
     store = PolicyStore(registry, initial=read_policy_book(POLICY_FILE))
-    assert store.book.version == "2026-11-22.1" and not store.loaded
-    assert registry.get_sample_value("ata_country_policy_version_info", {"version": "2026-11-22.1"}) == 1
+    assert store.book.version == "2026-12-02.1" and not store.loaded
+    assert registry.get_sample_value("ata_country_policy_version_info", {"version": "2026-12-02.1"}) == 1
     with pytest.raises(RuntimeError, match="not loaded"):
         _ = PolicyStore(CollectorRegistry()).book

@@ -139,6 +139,7 @@ def test_general_list_digest_ignores_input_order():
     {"origin_country": "JP"},
     {"category": GoodsCategory.EXHIBITION},
     {"item_number": 7},
+    {"hs_code": "8525.89"},
 ])
 def test_r3_general_list_digest_changes_when_any_item_field_changes(change):
     items = goods(3)
@@ -152,7 +153,52 @@ def test_every_item_field_is_covered_by_the_digest_test():
     from contracts.messages import GoodsItem
 
     assert set(GoodsItem.model_fields) == {"description", "quantity", "weight_kg", "volume_l", "value", "currency",
-                                           "origin_country", "category", "item_number"}
+                                           "origin_country", "category", "item_number", "hs_code"}
+
+
+def test_r3_a_line_without_a_tariff_code_keeps_the_digest_it_had_before_the_code_existed():
+    import hashlib
+    import json
+
+    items = goods(2)
+    before = [g.model_dump(mode="json", exclude={"hs_code"}) for g in items]
+    old = hashlib.sha256(json.dumps(before, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert general_list_digest(items) == old
+
+
+@pytest.mark.parametrize(("hs_code", "refused"), [
+    ("2208.30", True),  # whisky
+    ("220830", True),
+    ("2203", True),  # beer
+    ("2201.10", True),  # mineral water: consumed on use
+    ("2402.20.10", True),  # cigarettes
+    ("2106.90", False),  # chapter 21, the one before
+    ("2301", False),  # chapter 23, between the two
+    ("2501", False),  # chapter 25, the one after
+    ("8525.89", False),  # cameras
+    (None, False),
+])
+def test_r4_the_tariff_code_refuses_chapters_22_and_24_whatever_the_category(hs_code, refused):
+    from contracts.messages import GoodsItem
+
+    items = [g.model_copy(update={"category": GoodsCategory.EXHIBITION}) for g in goods(2)]
+    items[1] = GoodsItem.model_validate({**items[1].model_dump(), "hs_code": hs_code, "description": "whisky, 12 bottles"})
+    reasons = check_request(issuance_request(goods=items))
+    assert [(r.rule, r.code, r.item_number, r.field) for r in reasons] == (
+        [("R4", "tariff_code_excluded", 2, "goods[1].hs_code")] if refused else [])
+
+
+@pytest.mark.parametrize("hostile", ["22", "2208.3", "22083O", "2208.30.10.10.1", "2208 30", "２２０８", "-2208", "2208\n",
+                                     "x" * 14])
+def test_r4_a_tariff_code_outside_the_hs_shape_is_refused_by_the_contract(hostile):
+    from pydantic import ValidationError
+
+    from contracts.messages import GoodsItem, SealedItem
+
+    with pytest.raises(ValidationError):
+        GoodsItem.model_validate({**goods(1)[0].model_dump(), "hs_code": hostile})
+    with pytest.raises(ValidationError):
+        SealedItem(item_number=1, quantity=1, origin_country="DE", category="exhibition", hs_code=hostile)
 
 
 def test_general_list_digest_changes_when_an_item_is_added_or_removed():
