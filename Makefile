@@ -27,9 +27,15 @@ PARSER := deploy/asyncapi/parser
 $(PARSER)/node_modules/.package-lock.json: $(PARSER)/package-lock.json
 	cd $(PARSER) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 
+# Node's `canonicalize` (RFC 8785 by the RFC's author): the cross-language check of our canonical JSON.
+JCS := tests/vectors/jcs
+$(JCS)/node_modules/.package-lock.json: $(JCS)/package-lock.json
+	cd $(JCS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
 asyncapi-parser:
-	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(PARSER)/node_modules/.package-lock.json; \
-	else echo "npm not found: the AsyncAPI parser test will skip (apt-get install -y nodejs npm)"; fi
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(PARSER)/node_modules/.package-lock.json \
+	$(JCS)/node_modules/.package-lock.json; \
+	else echo "npm not found: the AsyncAPI parser and RFC 8785 vector tests will skip (apt-get install -y nodejs npm)"; fi
 
 demo: install            ## the main job: one carnet from issuance to a pushed confirmation
 	$(BIN)/python -m deploy.local demo
