@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 sysdeps:
 	@bash deploy/local/sysdeps.sh --test
 
-install: $(STAMP)
+# The holder's wallet imports an HPKE library from npm (wallet/package-lock.json), bundled by its `prepare` script.
+WALLET_JS := core/wallet/static/hpke.js
+$(WALLET_JS): wallet/package.json wallet/package-lock.json wallet/src/hpke.mjs
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix wallet --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the wallet page cannot open sealed documents until you install Node.js and run make install" >&2; fi
+
+install: $(STAMP) $(WALLET_JS)
 
 demo: install            ## the main job: one carnet from issuance to a pushed confirmation
 	$(BIN)/python -m deploy.local demo
