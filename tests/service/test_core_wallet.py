@@ -10,12 +10,14 @@ import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from core.app import build
 from core.wallet_pages import csp, moves
 from nga_client import sealing
+from notifier.app import build as build_notifier
 from tests.service.test_core_holder_api import as_party, settings  # noqa: F401  (settings: the fixture with the wallet key)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,3 +139,17 @@ def test_the_wallet_files_are_package_data_and_every_text_is_in_the_one_english_
         keys_in_code |= set(re.findall(r't\("([a-z_]+\.[a-z_.0-9]+)"\)', (package / name).read_text()))
     keys_in_code |= set(re.findall(r"t\['([a-z_]+\.[a-z_.0-9]+)'\]", (package / "templates/wallet.html").read_text()))
     assert keys_in_code - set(texts) == set()  # every literal key the page asks for exists
+
+
+@pytest.mark.parametrize("origins", ["http://127.0.0.1:8102", ""])
+async def test_the_notifier_lets_the_wallet_origin_call_from_a_browser_and_no_other(settings, clock, running, origins):
+    service = build_notifier(settings.model_copy(update={"wallet_origins": origins}), clock=clock)
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    async with running(service), httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http),
+                                                   base_url="http://notifier") as http:
+        wallet = await http.options("/v1/endpoints/webpush", headers={"Origin": "http://127.0.0.1:8102", **preflight})
+        foreign = await http.options("/v1/endpoints/webpush", headers={"Origin": "https://evil.example", **preflight})
+    allowed = wallet.headers.get("access-control-allow-origin")
+    assert allowed == ("http://127.0.0.1:8102" if origins else None)
+    assert foreign.headers.get("access-control-allow-origin") is None
+    assert "access-control-allow-credentials" not in wallet.headers  # bearer tokens only: no cookies cross origins
