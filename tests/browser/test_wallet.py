@@ -17,12 +17,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from contracts.messages import SealedDocument
-from contracts.txcode import format_transaction_code
+from contracts.txcode import format_transaction_code, parse_transaction_code
+from core import history
 from deploy.local.demo import OFFICE, await_issuance_answer, issuance_request, officer_session, poll, publish_issuance
 from deploy.local.identity import mint_wallet_token, private_key_path
 from deploy.local.services import SERVICES
@@ -44,6 +46,14 @@ IGNORED = ("Failed to load resource: the server responded with a status of 4",  
            "Failed to load resource: net::ERR_INTERNET_DISCONNECTED",  # the offline step, on purpose
            # a test's browser context is incognito-like: its pushManager.subscribe fails, and Chrome says so
            "Chrome currently does not support the Push API in incognito mode")
+
+
+#: Values whose canonical JSON the page must write byte for byte as core/history.py does.
+CANONICAL_CASES = [
+    {"b": 1, "a": [True, None, "x"], "é": "Zürich", "Z": {"y": -7, "x": ""}},
+    {"strings": ["quote \" backslash \\ newline \n tab \t bell \u0007 del \u007f", "\u2028 line separator", "😀 astral"]},
+    {"\u00e9": 1, "e": 2, "\U0001F600": 3, "\uffff": 4},
+]
 
 
 async def shot(page: Any, name: str) -> None:
@@ -127,6 +137,8 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
 
         # --- the NGA seals a carnet for that key (Python HPKE) ----------------------------------------------------
         plain = issuance_request(date.today(), holder, countries=("CH", "GB", "MX"))
+        goods = [plain.goods[0].model_copy(update={"description": "Kamera „Zürich“ — s/n K1 ✓"}), *plain.goods[1:]]
+        plain = plain.model_copy(update={"goods": goods})  # non-ASCII: the digest is over ASCII-escaped JSON
         await publish_issuance(stack.kafka_bootstrap, seal_request(PlainCarnet(carnet=plain, holder_public_key=holder_key)))
         kind, answer = await await_issuance_answer(stack.kafka_bootstrap, plain.request_id)
         assert kind == "CarnetIssued", answer
@@ -159,7 +171,7 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         await shot(page, "3-qr")
         token = decode_qr_image(await page.locator("#qr-image").screenshot())
         assert len(token) == 1 and token[0].startswith("ATA1:")
-        assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]", code)
+        assert format_transaction_code(parse_transaction_code(code)) == code  # grouped, with a valid check symbol
         await page.get_by_role("button", name="Close").click()
 
         # --- offline: the app shell from the service worker, the token from the device --------------------------
@@ -229,6 +241,25 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         await page.get_by_role("button", name=f"Revoke {rep}").click()
         await expect(page.locator("#notice")).to_have_text(f"No longer shared with {rep}.")
         assert (await http.get(f"{core}/v1/carnets/{number}", headers=as_rep)).status_code == 404
+
+        # --- a history altered in the ledger's table fails the device's check ---------------------------------------
+        canon = await page.evaluate("""async (values) => {
+            const { canonical } = await import('/wallet/static/chain.js');
+            return values.map(canonical); }""", CANONICAL_CASES)
+        assert canon == [history.canonical(v).decode() for v in CANONICAL_CASES]
+        conn = await asyncpg.connect(stack.database_url)
+        try:  # someone with the table owner's rights, bypassing the append-only trigger
+            async with conn.transaction():
+                await conn.execute("ALTER TABLE core.history DISABLE TRIGGER history_append_only")
+                await conn.execute("UPDATE core.history SET record = jsonb_set(record, '{items}', '[1]')"
+                                   " WHERE carnet_number = $1 AND position = 1", number)
+                await conn.execute("ALTER TABLE core.history ENABLE TRIGGER history_append_only")
+        finally:
+            await conn.close()
+        await page.get_by_role("button", name="Back to my carnets").click()
+        await page.get_by_role("button", name=f"Open {number}").click()
+        await expect(page.locator("#chain")).to_have_attribute("data-verified", "false")
+        await expect(page.locator("#chain")).to_have_text("History chain does NOT verify from position 1 (record altered).")
 
         # --- the same wallet on a desktop ---------------------------------------------------------------------------
         desk = await tab(browser, DESKTOP)

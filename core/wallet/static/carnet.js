@@ -50,7 +50,7 @@ async function openCarnet(number) {
   }
   current = { carnet: carnet.body, document: doc, sealed: sealed.status === 200 ? sealed.body : null };
   const c = carnet.body;
-  show("carnets", false);
+  for (const id of ["carnets", "keys", "push"]) show(id, false); // one screen: the carnet
   show("carnet");
   $("carnet").dataset.loaded = "";
   $("carnet-number").textContent = c.carnet_number;
@@ -224,7 +224,7 @@ $("declare").addEventListener("submit", declare);
 $("share").addEventListener("submit", share);
 $("carnet-back").addEventListener("click", async () => {
   show("carnet", false);
-  show("carnets");
+  for (const id of ["carnets", "keys", "push"]) show(id);
   await showCarnets();
 });
 $("carnets-refresh").addEventListener("click", showCarnets);

@@ -279,8 +279,14 @@ async function enablePush() {
 async function confirmation(message) {
   const d = message && message.data;
   if (!d) return;
+  let why = "";
+  if (d.decision === "refused") { // the push says that customs refused; the ledger says why
+    const history = await api(`/v1/carnets/${encodeURIComponent(d.carnet_number)}/transactions`);
+    const tx = history.status === 200 ? history.body.find((x) => x.transaction_id === d.transaction_id) : null;
+    why = tx && tx.reasons.length ? " — " + tx.reasons.map((r) => r.message).join(" ") : "";
+  }
   say("notice", `${t("confirm." + d.decision)}: ${d.carnet_number} · ${t("kind." + d.kind)} · ${d.country} · `
-    + `${t("confirm.items")} ${(d.items || []).join(", ")}`);
+    + `${t("confirm.items")} ${(d.items || []).join(", ")}${why}`);
   const { refresh } = await import("./carnet.js");
   await refresh(d.carnet_number);
 }
