@@ -265,7 +265,7 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         desk = await tab(browser, DESKTOP)
         await sign_in(desk, wallet_url, holder)
         await desk.get_by_role("button", name=f"Open {number}").click()
-        await expect(desk.locator("#carnet-facts")).to_contain_text("Sealed for another key")  # no key on this device
+        await expect(desk.locator("#carnet-facts")).to_contain_text("Sealed for your key on another device")  # no key on this device
         await shot(desk, "8-desktop")
         await desk.context.close()
     assert page.errors == []  # no script error, no CSP violation
