@@ -185,7 +185,8 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         assert decode_qr_image(await page.locator("#qr-image").screenshot()) == token
         await shot(page, "4-offline-qr")
         await page.context.set_offline(False)
-        await page.get_by_role("button", name="Close").click()
+        await page.keyboard.press("Escape")  # the dialog closes from the keyboard too
+        await expect(page.get_by_role("dialog")).to_be_hidden()
         await page.reload()
         await expect(page.locator("#party")).to_have_text(holder)
 
@@ -211,6 +212,7 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
                                                              "data": json.dumps(message)})
         await expect(page.locator("#notice")).to_contain_text(f"Customs committed: {number}")
         await expect(page.locator("#items tbody tr[data-location=exported]")).to_have_count(2)
+        await expect(page.locator("#stored")).to_be_hidden()  # a committed token is not kept: it would be refused
         await expect(page.locator("#chain")).to_contain_text("History chain verified on this device: 1 records")
         await shot(page, "5-confirmed")
 

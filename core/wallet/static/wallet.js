@@ -213,7 +213,11 @@ async function showStored() {
   const now = Date.now();
   const kept = [];
   for (const d of await store.all("declarations")) {
-    if (Date.parse(d.token_expires_at) <= now) await store.remove("declarations", d.declaration_id);
+    // Expired, or decided by customs (committed, refused, cancelled): the token will not be taken again.
+    // Offline (status 0) or signed out, the ledger cannot be asked: the stored token stays until it expires.
+    const fresh = session() && navigator.onLine ? await api(`/v1/declarations/${encodeURIComponent(d.declaration_id)}`) : null;
+    const decided = fresh && fresh.status === 200 && fresh.body.status !== "pending";
+    if (Date.parse(d.token_expires_at) <= now || decided) await store.remove("declarations", d.declaration_id);
     else kept.push(d);
   }
   for (const d of kept) {
@@ -287,6 +291,7 @@ async function confirmation(message) {
   }
   say("notice", `${t("confirm." + d.decision)}: ${d.carnet_number} · ${t("kind." + d.kind)} · ${d.country} · `
     + `${t("confirm.items")} ${(d.items || []).join(", ")}${why}`);
+  await showStored();
   const { refresh } = await import("./carnet.js");
   await refresh(d.carnet_number);
 }
@@ -309,6 +314,9 @@ async function start() {
   $("qr-close").addEventListener("click", () => {
     show("qr", false);
     if (document.fullscreenElement) document.exitFullscreen();
+  });
+  $("qr").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") $("qr-close").click();
   });
   $("qr-full").addEventListener("click", () => $("qr").requestFullscreen().catch(() => undefined));
   if ("serviceWorker" in navigator) {
