@@ -34,9 +34,9 @@ function where(item) {
 
 async function openCarnet(number) {
   const party = session().party;
-  const [carnet, sealed, history] = await Promise.all([
-    api(`/v1/carnets/${encodeURIComponent(number)}`), api(`/v1/carnets/${encodeURIComponent(number)}/document`),
-    api(`/v1/carnets/${encodeURIComponent(number)}/history`)]);
+  const path = `/v1/carnets/${encodeURIComponent(number)}`;
+  const [carnet, sealed, history, decisions] = await Promise.all([
+    api(path), api(`${path}/document`), api(`${path}/history`), api(`${path}/transactions`)]);
   if (carnet.status !== 200) return say("problem", reasonsOf(carnet).map((r) => r.message).join(" ") || t("declare.failed"));
   let doc = null;
   let state = "carnet.document.missing";
@@ -72,11 +72,28 @@ async function openCarnet(number) {
     tr.dataset.location = i.location;
     tbody.append(tr);
   }
+  showDecisions(decisions);
   await showHistory(history);
   declareForm(c);
   shares(c);
   $("carnet").dataset.loaded = c.carnet_number + ":" + c.items.map((i) => i.location).join(","); // for tests: drawn
   $("carnet-h").focus();
+}
+
+function showDecisions(decisions) {
+  const tbody = $("transactions").tBodies[0];
+  tbody.replaceChildren();
+  const list = decisions.status === 200 ? decisions.body : [];
+  show("tx-none", list.length === 0);
+  for (const x of list) {
+    const decision = x.cancelled_at ? "cancelled" : x.decision;
+    const reasons = (x.reasons || []).map((r) => r.message).join(" ");
+    const tr = row([`${t("kind." + x.kind)} · ${x.country} · ${x.items.join(", ")}`,
+      t("decision." + decision) + (reasons ? ` — ${reasons}` : ""), x.office_id, localTime(x.decided_at),
+      x.cancellation_code || ""]);
+    tr.dataset.decision = decision;
+    tbody.append(tr);
+  }
 }
 
 async function showHistory(history) {
