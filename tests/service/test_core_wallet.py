@@ -153,3 +153,14 @@ async def test_the_notifier_lets_the_wallet_origin_call_from_a_browser_and_no_ot
     assert allowed == ("http://127.0.0.1:8102" if origins else None)
     assert foreign.headers.get("access-control-allow-origin") is None
     assert "access-control-allow-credentials" not in wallet.headers  # bearer tokens only: no cookies cross origins
+
+
+def test_the_image_bundles_the_wallet_hpke_library_with_the_locked_npm_packages():
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    lock = json.loads((ROOT / "wallet" / "package-lock.json").read_text())
+    assert "COPY wallet/package.json wallet/package-lock.json ./" in dockerfile and "npm ci" in dockerfile
+    assert "COPY --from=wallet /src/core/wallet/static/hpke.js ./core/wallet/static/hpke.js" in dockerfile
+    assert "npm ci --prefix wallet" in makefile
+    assert "../core/wallet/static/hpke.js" in json.loads((ROOT / "wallet" / "package.json").read_text())["scripts"]["prepare"]
+    assert {"node_modules/@hpke/core", "node_modules/esbuild"} <= set(lock["packages"])

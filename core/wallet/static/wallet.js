@@ -244,6 +244,7 @@ export async function showQr(d) {
   show("qr");
   $("qr").dataset.declaration = d.declaration_id;
   $("qr-close").focus();
+  if (!document.fullscreenElement) $("qr").requestFullscreen().catch(() => undefined); // allowed right after a tap
   try {
     if ("wakeLock" in navigator) await navigator.wakeLock.request("screen"); // the screen stays on at the desk
   } catch (e) { /* not allowed here: the holder keeps the screen on */ }
