@@ -216,7 +216,7 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         assert [r[:3] for r in decided] == [["Exportation (leaving the home country) · FR · 1, 2", "committed", OFFICE]]
         assert format_transaction_code(parse_transaction_code(decided[0][4])) == decided[0][4]  # the cancellation code
         await expect(page.locator("#stored")).to_be_hidden()  # a committed token is not kept: it would be refused
-        await expect(page.locator("#chain")).to_contain_text("History chain verified on this device: 1 records")
+        await expect(page.locator("#chain")).to_contain_text("History chain verified on this device (records: 1; head ")
         await shot(page, "5-confirmed")
 
         # --- a refusal: a split importation into Mexico (R14) ------------------------------------------------------

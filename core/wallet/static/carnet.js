@@ -1,7 +1,7 @@
 // The carnets list and one carnet: its general list opened on the device, where each item is, the history with
 // its hash chain verified here, declaring a crossing (only the moves R11 allows are offered) and sharing.
 import {
-  $, api, dataKey, el, fact, keepAndShow, localTime, MOVES, openDocument, reasonsOf, row, say, sealFor, session, show,
+  $, api, cards, dataKey, el, fact, keepAndShow, localTime, MOVES, openDocument, reasonsOf, row, say, sealFor, session, show,
   store, t, verifyChain,
 } from "./wallet.js";
 import { canonical } from "./chain.js";
@@ -20,6 +20,7 @@ export async function showCarnets() {
     tbody.append(row([c.carnet_number, t("role." + c.role), c.countries.join(", "), c.expiry_date,
       t(c.active ? "status.active" : "status.inactive"), open]));
   }
+  cards($("carnet-list"));
 }
 
 export async function refresh(number) {
@@ -72,6 +73,7 @@ async function openCarnet(number) {
     tr.dataset.location = i.location;
     tbody.append(tr);
   }
+  cards($("items"));
   showDecisions(decisions);
   await showHistory(history);
   declareForm(c);
@@ -94,6 +96,7 @@ function showDecisions(decisions) {
     tr.dataset.decision = decision;
     tbody.append(tr);
   }
+  cards($("transactions"));
 }
 
 async function showHistory(history) {
@@ -105,13 +108,14 @@ async function showHistory(history) {
   chain.dataset.verified = String(check.ok);
   chain.className = check.ok ? "ok" : "problem";
   chain.textContent = check.ok
-    ? `${t("history.verified")}: ${check.length} ${t("history.records")} ${check.head.slice(0, 16)}…`
+    ? `${t("history.verified")} (${t("history.length")} ${check.length}; ${t("history.head")} ${check.head.slice(0, 16)}…).`
     : `${t("history.broken")} ${check.brokenAt} (${check.problem}).`;
   for (const r of history.body.records) {
     const x = r.record || {};
     const what = x.kind ? `${t("kind." + x.kind)} · ${x.country || ""} · ${(x.items || []).join(", ")}` : canonical(x).slice(0, 120);
     tbody.append(row([r.position, r.event, what, localTime(r.recorded_at)]));
   }
+  cards($("history"));
 }
 
 // --- declaring -----------------------------------------------------------------------------------------------

@@ -47,6 +47,13 @@ function wrap(node) {
   return td;
 }
 
+// On a narrow phone each row becomes a card: every cell carries its column's header (CSS shows it before it).
+function cards(table) {
+  const heads = [...table.tHead.rows[0].cells].map((th) => th.textContent.trim());
+  for (const tr of table.tBodies[0].rows) [...tr.cells].forEach((td, i) => td.setAttribute("data-label", heads[i] || ""));
+  table.hidden = table.tBodies[0].rows.length === 0;
+}
+
 function fact(dl, term, value) {
   dl.append(el("dt", term), el("dd", value));
 }
@@ -188,7 +195,7 @@ async function openDocument(sealed, party) {
   return doc;
 }
 
-export { openDocument, dataKey, sealFor, api, t, $, el, say, show, row, fact, localTime, session, reasonsOf, store };
+export { openDocument, dataKey, sealFor, api, t, $, el, say, show, row, cards, fact, localTime, session, reasonsOf, store };
 export { verifyChain, MOVES, prefix };
 
 // --- rendering -----------------------------------------------------------------------------------------------
