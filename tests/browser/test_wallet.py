@@ -48,6 +48,8 @@ IGNORED = ("Failed to load resource: the server responded with a status of 4",  
            "Chrome currently does not support the Push API in incognito mode")
 
 
+#: A description an NGA could send: the page must show it as text and never run it.
+HOSTILE = 'Tripod <img src=x onerror="document.body.dataset.xss=1"> s/n FT-88812'
 #: Values whose canonical JSON the page must write byte for byte as core/history.py does.
 CANONICAL_CASES = [
     {"b": 1, "a": [True, None, "x"], "é": "Zürich", "Z": {"y": -7, "x": ""}},
@@ -137,7 +139,8 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
 
         # --- the NGA seals a carnet for that key (Python HPKE) ----------------------------------------------------
         plain = issuance_request(date.today(), holder, countries=("CH", "GB", "MX"))
-        goods = [plain.goods[0].model_copy(update={"description": "Kamera „Zürich“ — s/n K1 ✓"}), *plain.goods[1:]]
+        goods = [plain.goods[0].model_copy(update={"description": "Kamera „Zürich“ — s/n K1 ✓"}), plain.goods[1],
+                 plain.goods[2].model_copy(update={"description": HOSTILE})]
         plain = plain.model_copy(update={"goods": goods})  # non-ASCII: the digest is over ASCII-escaped JSON
         await publish_issuance(stack.kafka_bootstrap, seal_request(PlainCarnet(carnet=plain, holder_public_key=holder_key)))
         kind, answer = await await_issuance_answer(stack.kafka_bootstrap, plain.request_id)
@@ -156,6 +159,7 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         items = await rows(page.locator("#items"))
         assert [r[:4] for r in items] == [[str(g.item_number), g.description, str(g.quantity), "at home"] for g in plain.goods]
         await expect(page.locator("#chain")).to_have_attribute("data-verified", "true")
+        assert await page.evaluate("document.body.dataset.xss") is None and await page.locator("main img").count() == 0
         kinds = await page.get_by_label("Kind of crossing").locator("option").evaluate_all("o => o.map(x => x.value)")
         assert kinds == ["exportation"]  # R11: every item is at home, so only an exportation is offered
         await shot(page, "2-carnet")
