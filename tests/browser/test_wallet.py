@@ -222,6 +222,17 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         await expect(page.locator("#stored")).to_be_hidden()  # a committed token is not kept: it would be refused
         await expect(page.locator("#chain")).to_contain_text("History chain verified on this device (records: 1; head ")
         await shot(page, "5-confirmed")
+        # with no wallet page open, the service worker keeps the confirmation for the next time the wallet opens
+        await page.goto(f"{core}/health")  # same origin, outside the wallet: no wallet page listens
+        await cdp.send("ServiceWorker.deliverPushMessage", {"origin": core, "registrationId": registration,
+                                                             "data": json.dumps(message)})
+        await page.wait_for_function("""() => new Promise((done) => {
+            const r = indexedDB.open('ata-wallet', 1);
+            r.onsuccess = () => { const q = r.result.transaction('confirmations').objectStore('confirmations').count();
+                                  q.onsuccess = () => done(q.result === 1); }; })""")
+        await page.goto(wallet_url)
+        await expect(page.locator("#notice")).to_contain_text(f"Customs committed: {number}")
+        await page.get_by_role("button", name=f"Open {number}").click()
 
         # --- a refusal: a split importation into Mexico (R14) ------------------------------------------------------
         await page.get_by_label("Kind of crossing").select_option("importation")

@@ -212,6 +212,10 @@ async function render() {
   await showKey(s.party);
   const { showCarnets } = await import("./carnet.js");
   await showCarnets();
+  // Confirmations the service worker received while no page was open: the latest is shown, all are read.
+  const missed = (await store.all("confirmations")).sort((a, b) => String(a.timestamp).localeCompare(String(b.timestamp)));
+  for (const m of missed) await store.remove("confirmations", m.data.transaction_id);
+  if (missed.length) await confirmation(missed[missed.length - 1]);
 }
 
 async function showStored() {
@@ -329,7 +333,8 @@ async function start() {
   $("qr-full").addEventListener("click", () => $("qr").requestFullscreen().catch(() => undefined));
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.addEventListener("message", (e) => {
-      if (e.data && e.data.type === "confirmation") confirmation(e.data.message);
+      if (!e.data || e.data.type !== "confirmation" || !e.data.message || !e.data.message.data) return;
+      store.remove("confirmations", e.data.message.data.transaction_id).finally(() => confirmation(e.data.message));
     });
     try {
       await navigator.serviceWorker.register(prefix + "/sw.js", { scope: prefix + "/" });
