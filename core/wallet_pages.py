@@ -109,8 +109,8 @@ def wallet_pages(registry: CollectorRegistry, *, sign_in_url: str | None, notifi
     metrics = WalletPageMetrics(registry)
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
-    def cached(asset: Asset, if_none_match: str | None, **extra: str) -> Response:
-        out = {**headers, "Cache-Control": "no-cache", "ETag": asset.etag, **extra}
+    def cached(asset: Asset, if_none_match: str | None) -> Response:
+        out = {**headers, "Cache-Control": "no-cache", "ETag": asset.etag}
         if if_none_match == asset.etag:
             return Response(status_code=304, headers=out)
         return Response(asset.body, media_type=asset.media_type, headers=out)
@@ -119,8 +119,8 @@ def wallet_pages(registry: CollectorRegistry, *, sign_in_url: str | None, notifi
     async def shell() -> HTMLResponse:
         metrics.views("shell").inc()
         html = env.get_template("wallet.html").render(
-            prefix=PREFIX, t=words, texts_json=json.dumps(words), moves_json=json.dumps(moves()), version=version, sign_in_url=sign_in_url or "",
-            notifier_url=notifier_url or "", built="hpke.js" in assets)
+            prefix=PREFIX, t=words, texts_json=json.dumps(words), moves_json=json.dumps(moves()), version=version,
+            sign_in_url=sign_in_url or "", notifier_url=notifier_url or "", built="hpke.js" in assets)
         return HTMLResponse(html, headers={**headers, "Cache-Control": "no-cache"})
 
     @router.get("/sw.js")
