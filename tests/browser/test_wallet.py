@@ -160,6 +160,7 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         assert [r[:4] for r in items] == [[str(g.item_number), g.description, str(g.quantity), "at home"] for g in plain.goods]
         await expect(page.locator("#chain")).to_have_attribute("data-verified", "true")
         assert await page.evaluate("document.body.dataset.xss") is None and await page.locator("main img").count() == 0
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # nothing wider than the phone
         kinds = await page.get_by_label("Kind of crossing").locator("option").evaluate_all("o => o.map(x => x.value)")
         assert kinds == ["exportation"]  # R11: every item is at home, so only an exportation is offered
         await shot(page, "2-carnet")
@@ -261,6 +262,23 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         await page.get_by_role("button", name=f"Revoke {rep}").click()
         await expect(page.locator("#notice")).to_have_text(f"No longer shared with {rep}.")
         assert (await http.get(f"{core}/v1/carnets/{number}", headers=as_rep)).status_code == 404
+
+        # --- a representative's own wallet: key made in that browser, the share re-sealed in the holder's --------------
+        agent = await tab(browser, PHONE_360)
+        await sign_in(agent, wallet_url, "rep_wallet02")
+        await agent.get_by_role("button", name="Create my key").click()
+        await expect(agent.locator("#keys-ready")).to_be_visible()
+        await page.get_by_label("Representative's wallet id").fill("rep_wallet02")
+        await page.get_by_role("button", name="Share", exact=True).click()
+        await expect(page.locator("#notice")).to_have_text("Shared with rep_wallet02.")
+        await agent.get_by_role("button", name="Refresh").click()
+        await agent.get_by_role("button", name=f"Open {number}").click()
+        agent_facts = await dl(agent.locator("#carnet-facts"))
+        assert (agent_facts["Role"], agent_facts["Document"]) == (
+            "representative", "Opened on this device; general list digest checked")
+        await expect(agent.locator("#share-box")).to_be_hidden()  # only the holder shares (R1)
+        assert agent.errors == []
+        await agent.context.close()
 
         # --- a history altered in the ledger's table fails the device's check ---------------------------------------
         canon = await page.evaluate("""async (values) => {
