@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	@touch $@
 
-# The services need no system package; the tests need three pip cannot install: chromium, prometheus,
-# and libzbar0 for the second QR reader our symbols are checked with. `make test` installs them as root.
+# The services need no system package; the tests need four pip cannot install: chromium, prometheus,
+# libzbar0 for the second QR reader our symbols are checked with, and npm for the wallet's HPKE bundle.
+# `make test` installs them as root.
 sysdeps:
 	@bash deploy/local/sysdeps.sh --test
 
@@ -41,6 +42,7 @@ observe: install         ## the stack under Debian's Prometheus (apt-get install
 
 test: install            ## unit, service, integration, end-to-end and browser tests
 	@$(MAKE) --no-print-directory sysdeps
+	@$(MAKE) --no-print-directory $(WALLET_JS)   # again: sysdeps may just have installed npm
 	$(BIN)/python -m pytest
 
 test-unit: install
