@@ -59,7 +59,7 @@ function fact(dl, term, value) {
 }
 
 function localTime(iso) {
-  return new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" });
+  return new Date(iso).toLocaleString(document.documentElement.lang || undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
 // --- session -------------------------------------------------------------------------------------------------
@@ -242,6 +242,7 @@ async function showStored() {
 }
 
 let qrUrl = null;
+let opener = null; // where the keyboard focus goes back to when the QR closes
 
 export async function showQr(d) {
   if (qrUrl) URL.revokeObjectURL(qrUrl);
@@ -252,6 +253,7 @@ export async function showQr(d) {
   const expired = Date.parse(d.token_expires_at) <= Date.now();
   $("qr-validity").textContent = expired ? t("qr.expired")
     : `${t(navigator.onLine ? "qr.stored" : "qr.stored_offline")} ${localTime(d.token_expires_at)}.`;
+  opener = document.activeElement;
   show("qr");
   $("qr").dataset.declaration = d.declaration_id;
   $("qr-close").focus();
@@ -325,7 +327,8 @@ async function start() {
   $("push-enable").addEventListener("click", enablePush);
   $("qr-close").addEventListener("click", () => {
     show("qr", false);
-    if (document.fullscreenElement) document.exitFullscreen();
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => undefined);
+    if (opener && opener.isConnected) opener.focus();
   });
   $("qr").addEventListener("keydown", (e) => {
     if (e.key === "Escape") $("qr-close").click();
