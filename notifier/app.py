@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from fastapi.middleware.cors import CORSMiddleware
+
 from contracts.topics import NOTIFICATION_REQUESTS
 from runtime.wallet_auth import CurrentParty, WalletVerifier, observe_checks
 from notifier import egress, webpush
@@ -38,6 +40,13 @@ def build(settings: Settings, *, clock: Clock = utc_now, resolver: egress.Resolv
                                                                  metrics.endpoints_refused)))
     admin = settings.notifier_admin_token.get_secret_value() if settings.notifier_admin_token else None
     service.include(admin_router(lambda: service.pool, admin))
+    origins = [o.strip() for o in settings.wallet_origins.split(",") if o.strip()]
+    if origins:
+        # The holder's wallet page (served by the core, another origin) subscribes to Web Push from the browser.
+        # Bearer tokens, no cookies: credentials stay off, and only the recipient API's methods and headers pass.
+        service.http.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
+                                    allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"],
+                                    max_age=600)
     service.state["handlers"] = handlers
     service.state["vapid"] = vapid
 

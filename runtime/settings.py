@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     webhook_secret_overlap_h: float = Field(24.0, ge=0, description=(
         "Notifier: hours the previous webhook secret keeps signing after a rotation."))
     claims_poll_s: float = Field(30.0, gt=0, description="Claims worker: seconds between two passes of the deadline scheduler.")
+    wallet_sign_in_url: str | None = Field(None, max_length=500, pattern=r"^https?://[^\s<>\"']+$", description=(
+        "Core: where the holder's wallet page sends the holder to sign in (the wallet identity provider's authorize "
+        "URL; it redirects back to /wallet/ with the bearer token in the fragment). Unset, the page cannot sign in."))
+    wallet_notifier_url: str | None = Field(None, max_length=500, pattern=r"^https?://[^\s<>\"'/]+$", description=(
+        "Core: the notifier's public origin, which the wallet page subscribes to Web Push with; unset, no push."))
+    wallet_origins: str = Field("", max_length=2000, description=(
+        "Notifier: comma-separated origins of wallet pages allowed to call the recipient API from a browser (CORS); "
+        "empty, none."))
 
     def anchor_key_path(self) -> Path:
         return self.trust_anchor_key_path or self.data_dir / "keys" / "trust-anchor.pem"

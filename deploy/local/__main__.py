@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
+from deploy.local.dev_identity import DEFAULT_PORT as DEV_IDENTITY_PORT
 from deploy.local.kafka import KafkaStartError
 from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT
 from deploy.local.postgres import PostgresStartError
@@ -44,14 +45,16 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: all)")
 
 
-def stack_from_args(args: argparse.Namespace) -> LocalStack:
+def stack_from_args(args: argparse.Namespace, *, dev_identity: bool = False) -> LocalStack:
     services = tuple(s.strip() for s in args.services.split(",") if s.strip())
     unknown = sorted(set(services) - set(SERVICES))
     if unknown:
         raise SystemExit(f"unknown services: {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
     ports = {name: DEFAULT_PORTS[name] + args.port_offset for name in services}
+    # `up` only: the wallet page signs in with the development identity provider (deploy/local/dev_identity.py).
+    sign_in = DEV_IDENTITY_PORT + args.port_offset if dev_identity and "core" in services else None
     return LocalStack(args.root, kafka_port=args.kafka_port, postgres_port=args.postgres_port,
-                      services=services, service_ports=ports)
+                      services=services, service_ports=ports, dev_identity_port=sign_in)
 
 
 @contextlib.contextmanager
@@ -99,13 +102,17 @@ def print_endpoints(stack: LocalStack, *, waiting: bool = True) -> None:
     if "customs_gateway" in stack.endpoints:  # README "The officer's web page": create an officer with this token
         print(f"  officer page     {stack.endpoints['customs_gateway']}/officer/")
         print(f"  gateway admin    Authorization: Bearer {stack.admin_token}")
+    if stack.wallet_url:  # README "The holder's wallet"
+        print(f"  wallet           {stack.wallet_url}")
+    if stack.dev_identity is not None:
+        print(f"  wallet sign-in   {stack.dev_identity.authorize_url} (DEVELOPMENT ONLY: any wallet id)")
     print()
     if waiting:
         print("Stack is up; Ctrl-C (or SIGTERM) stops it.", flush=True)
 
 
 async def up(args: argparse.Namespace) -> int:
-    stack = stack_from_args(args)
+    stack = stack_from_args(args, dev_identity=True)
     with cancel_on_signals():
         try:
             async with stack:

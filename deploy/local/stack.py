@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from deploy.local.dev_identity import DevIdentityRefused, DevIdentityServer
 from deploy.local.identity import ensure_p256_key, ensure_wallet_issuer, public_key_path, vapid_key_path
 from runtime import trustlist
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
@@ -61,6 +62,8 @@ class LocalStack:
     services: which services to run; `()` gives just Kafka, PostgreSQL and the topics.
     service_ports: per-service HTTP port overrides (tests use free ports).
     env: extra environment for the services.
+    dev_identity_port: run the DEVELOPMENT-ONLY wallet sign-in (deploy/local/dev_identity.py) on this loopback
+      port, and point the core's wallet page at it; None (the default): no sign-in page.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class LocalStack:
         env: Mapping[str, str] | None = None,
         health_timeout: float = 90.0,
         progress: Callable[[str], None] = print,
+        dev_identity_port: int | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         self.log_dir = self.root / "log"
@@ -129,6 +133,9 @@ class LocalStack:
             )
             for name in services
         }
+        self.dev_identity: DevIdentityServer | None = None
+        self._dev_identity_port = dev_identity_port
+        self.wallet_redirects = self._wire_wallet(dev_identity_port)
         self.health_timeout = health_timeout
         self._progress = progress
         self._started_at = 0.0
@@ -148,6 +155,34 @@ class LocalStack:
     def endpoints(self) -> dict[str, str]:
         """Service name -> base URL (`/health`, `/metrics` and the service's API below it)."""
         return {name: svc.base_url for name, svc in self.services.items()}
+
+    @property
+    def wallet_url(self) -> str | None:
+        return f"{self.services['core'].base_url}/wallet/" if "core" in self.services else None
+
+    def _wire_wallet(self, dev_identity_port: int | None) -> list[str]:
+        """The wallet page (core) subscribes to Web Push at the notifier, which lets its origin call from a browser;
+        with the development sign-in, the page signs in there. A variable already set (the environment or `env`,
+        e.g. the origins of a TLS proxy) wins."""
+        core, notifier = self.services.get("core"), self.services.get("notifier")
+        if core is None:
+            return []
+
+        def default(svc: ServiceProcess, name: str, value: str) -> None:
+            if name not in os.environ and name not in svc.extra_env:
+                svc.extra_env[name] = value
+
+        if notifier is not None:
+            default(core, "ATA_WALLET_NOTIFIER_URL", notifier.base_url)
+            default(notifier, "ATA_WALLET_ORIGINS", core.base_url)
+        if dev_identity_port is None:
+            return []
+        if core.extra_env.get("ATA_WALLET_ISSUER_PUBLIC_KEY_PATH") != str(public_key_path(self.data_dir)):
+            raise DevIdentityRefused("the services trust another identity provider's key: the development sign-in "
+                                     "runs only where the embedded stack's own key is trusted")
+        default(core, "ATA_WALLET_SIGN_IN_URL", f"http://127.0.0.1:{dev_identity_port}/authorize")
+        extra = os.environ.get("ATA_DEV_IDENTITY_REDIRECTS", "")
+        return [f"{core.base_url}/wallet/", *(r.strip() for r in extra.split(",") if r.strip())]
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -176,6 +211,11 @@ class LocalStack:
             if self.services:
                 self._exit.push_async_callback(self._stop_services)
                 await self._start_services()
+            if self._dev_identity_port is not None and self.wallet_redirects:
+                self.dev_identity = DevIdentityServer(self.data_dir, self.wallet_redirects, port=self._dev_identity_port)
+                self._exit.push_async_callback(self.dev_identity.stop)
+                await self.dev_identity.start()
+                self._say(f"development sign-in (embedded stack only) at {self.dev_identity.authorize_url}")
             self._say(f"stack up: {len(self.services)} services, logs in {self.log_dir}")
         except BaseException:
             await self.stop()

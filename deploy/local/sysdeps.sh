@@ -16,11 +16,14 @@ fi
 if [ "${1:-}" = "--test" ] && ! { command -v promtool && command -v prometheus; } >/dev/null 2>&1; then
   missing+=(prometheus)
 fi
+if [ "${1:-}" = "--test" ] && ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)  # Debian's npm brings nodejs: `npm ci` bundles the wallet's HPKE library (wallet/package.json)
+fi
 if [ "${#missing[@]}" = 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing ${missing[*]} (the QR interoperability tests need libzbar0, the browser tests chromium, the alert rules prometheus)..."
+  echo "installing ${missing[*]} (the QR interoperability tests need libzbar0, the browser tests chromium, the alert rules prometheus, the wallet's build npm)..."
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   exit 0
@@ -35,6 +38,10 @@ for package in "${missing[@]}"; do
       # Not fatal here: the browser tests skip without it locally, and fail with this hint in CI (CI=true).
       echo "the officer's page tests need chromium; they are skipped until you run:" >&2
       echo "    sudo apt-get install -y chromium        # Debian/Ubuntu" >&2 ;;
+    npm)
+      # The wallet's browser test opens sealed documents with the bundled HPKE library, which npm builds.
+      echo "the holder wallet's HPKE library is built with npm; the wallet cannot open documents until you run:" >&2
+      echo "    sudo apt-get install -y npm             # Debian/Ubuntu (or any Node.js 18+), then make install" >&2 ;;
     prometheus)
       # Same: the alert-rule and Prometheus tests skip locally without it, and fail in CI.
       echo "the alert rules and the Prometheus test need Debian's prometheus (promtool); they are skipped until you run:" >&2
