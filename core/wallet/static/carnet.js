@@ -1,7 +1,8 @@
 // The carnets list and one carnet: its general list opened on the device, where each item is, the history with
 // its hash chain verified here, declaring a crossing (only the moves R11 allows are offered) and sharing.
 import {
-  $, api, cards, dataKey, el, fact, keepAndShow, localTime, MOVES, openDocument, reasonsOf, row, say, sealFor, session, show,
+  $, api, cards, dataKey, el, fact, keepAndShow, keyInfo, localTime, MOVES, openDocument, reasonsOf, row, say, schemeOf,
+  sealFor, session, show,
   store, t, verifyChain,
 } from "./wallet.js";
 import { canonical } from "./chain.js";
@@ -218,7 +219,7 @@ async function share(event) {
   const key = await api(`/v1/wallet-keys/${encodeURIComponent(id)}`);
   if (key.status === 200 && current.sealed) {
     const k = await dataKey(current.sealed, session().party);
-    const sealedKey = await sealFor(store.unb64url(key.body.public_key), k, utf8(canonical(["ATA-DOC-1", "key", id])));
+    const sealedKey = await sealFor(store.unb64url(key.body.public_key), k, keyInfo(id, schemeOf(current.sealed)));
     json.sealed_key = store.b64url(sealedKey);
   }
   const answer = await api(`/v1/carnets/${encodeURIComponent(c.carnet_number)}/shares`, { method: "POST", json });
@@ -229,8 +230,6 @@ async function share(event) {
   say("notice", `${t("share.done")} ${id}.` + (json.sealed_key ? "" : " " + t("share.no_key")));
   await openCarnet(c.carnet_number);
 }
-
-const utf8 = (text) => new TextEncoder().encode(text);
 
 async function unshare(number, id) {
   const answer = await api(`/v1/carnets/${encodeURIComponent(number)}/shares/${encodeURIComponent(id)}`, { method: "DELETE" });

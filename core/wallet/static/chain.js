@@ -3,6 +3,15 @@
 //   entry_n = {carnet_number, position, event, recorded_at (UTC, 6-digit fraction, "Z"), record}.
 // canonical: JSON, keys sorted by code point, no whitespace, non-ASCII as itself, UTF-8.
 
+// RFC 8785 (JCS) for the values the wallet hashes or authenticates (strings, safe integers, arrays, objects):
+// the same as `canonical` but object members sorted by UTF-16 code units, as the RFC says (sealed documents
+// and general-list digests of construction ATA-DOC-2 / ATA-GL-2, contracts/canonical.py).
+export function jcs(value) {
+  if (value === null || typeof value !== "object") return canonical(value);
+  if (Array.isArray(value)) return "[" + value.map(jcs).join(",") + "]";
+  return "{" + Object.keys(value).sort().map((k) => JSON.stringify(k) + ":" + jcs(value[k])).join(",") + "}";
+}
+
 function byCodePoint(a, b) {
   const x = Array.from(a, (c) => c.codePointAt(0));
   const y = Array.from(b, (c) => c.codePointAt(0));

@@ -3,7 +3,7 @@
 // textContent (never innerHTML); the bearer token stays in sessionStorage and goes out only as an Authorization
 // header; the private key never leaves IndexedDB (non-extractable); the page decides nothing the ledger decides.
 import { openSealed, sealFor } from "./hpke.js";
-import { canonical, verifyChain } from "./chain.js";
+import { canonical, jcs, verifyChain } from "./chain.js";
 import * as store from "./store.js";
 
 const body = document.body;
@@ -167,35 +167,45 @@ async function createKey() {
   await showKey(s.party);
 }
 
-// --- sealed documents (ATA-DOC-1, nga_client/sealing.py) ------------------------------------------------------
+// --- sealed documents (ATA-DOC-2, and ATA-DOC-1 before it: nga_client/sealing.py) ----------------------------
 
 const utf8 = (text) => new TextEncoder().encode(text);
-const keyInfo = (recipient) => utf8(canonical(["ATA-DOC-1", "key", recipient]));
+const schemeOf = (sealed) => sealed.document.scheme || "ATA-DOC-1";
+// ATA-DOC-2 authenticates RFC 8785 JSON; ATA-DOC-1, Python's sorted compact JSON (code-point order).
+const formOf = (scheme) => (scheme === "ATA-DOC-2" ? jcs : canonical);
+const keyInfo = (recipient, scheme) => utf8(formOf(scheme)([scheme, "key", recipient]));
 
 async function dataKey(sealed, party) {
   const entry = await store.deviceKey(party);
   const mine = sealed.document.recipients.find((r) => r.recipient_id === party);
   if (!entry || !mine) throw new Error("no key");
-  return openSealed(entry.keyPair, store.unb64url(mine.sealed_key), keyInfo(party));
+  return openSealed(entry.keyPair, store.unb64url(mine.sealed_key), keyInfo(party, schemeOf(sealed)));
 }
 
-// canonical form with ASCII escapes, as contracts/digest.py hashes the general list (json.dumps defaults)
+// ATA-GL-1 hashed Python's json.dumps with ASCII escapes; ATA-GL-2 hashes RFC 8785 (contracts/digest.py).
 const ascii = (text) => text.replace(/[\u0080-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
 
 async function openDocument(sealed, party) {
+  const scheme = schemeOf(sealed);
+  const form = formOf(scheme);
   const key = await crypto.subtle.importKey("raw", await dataKey(sealed, party), "AES-GCM", false, ["decrypt"]);
-  const aad = utf8(canonical(["ATA-DOC-1", sealed.nga, sealed.request_id, sealed.general_list_digest]));
+  const aad = utf8(form([scheme, sealed.nga, sealed.request_id, sealed.general_list_digest]));
   const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: store.unb64url(sealed.document.nonce), additionalData: aad },
     key, store.unb64url(sealed.document.ciphertext));
   const doc = JSON.parse(new TextDecoder().decode(plain));
-  const goods = [...doc.goods].sort((a, b) => a.item_number - b.item_number);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", utf8(ascii(canonical(goods)))));
+  // A line without a tariff code is hashed without the field, as before the field existed.
+  const goods = [...doc.goods].sort((a, b) => a.item_number - b.item_number).map((g) => {
+    const { hs_code, ...rest } = g;
+    return hs_code == null ? rest : g;
+  });
+  const text = scheme === "ATA-DOC-2" ? jcs(goods) : ascii(canonical(goods));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", utf8(text)));
   const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
   if (hex !== sealed.general_list_digest) throw new Error("digest");
   return doc;
 }
 
-export { openDocument, dataKey, sealFor, api, t, $, el, say, show, row, cards, fact, localTime, session, reasonsOf, store };
+export { openDocument, dataKey, keyInfo, schemeOf, sealFor, api, t, $, el, say, show, row, cards, fact, localTime, session, reasonsOf, store };
 export { verifyChain, MOVES, prefix };
 
 // --- rendering -----------------------------------------------------------------------------------------------
