@@ -18,7 +18,8 @@ SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "labels", "images",
 MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name",
               "volumeMounts": "mountPath", "ports": "containerPort"}
 #: Kinds that live in a namespace (all the deploy/k8s kinds are).
-NAMESPACED = {"ConfigMap", "Secret", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"}
+NAMESPACED = {"ConfigMap", "Secret", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler",
+              "KafkaUser"}
 
 
 class KustomizeError(ValueError):
