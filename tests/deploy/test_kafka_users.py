@@ -124,3 +124,9 @@ def test_the_kafka_acls_commands_say_the_same(rendered_users):
     assert fr_write == [f"kafka-acls.sh --bootstrap-server $BOOTSTRAP --command-config admin.properties --add "
                         f"--allow-principal User:nga-fr --operation Describe --operation Write "
                         f"--topic 'ata.issuance.requests.fr.v1' --resource-pattern-type literal"]
+
+
+def test_the_commands_in_operations_md_are_generated_ones():
+    doc = (ku.OUTPUT.parents[3] / "docs" / "operations.md").read_text(encoding="utf-8")
+    shown = [line for line in doc.splitlines() if line.startswith("kafka-acls.sh ")]
+    assert len(shown) >= 4 and set(shown) <= set(ku.acls_sh(NGAS).splitlines())
