@@ -43,6 +43,15 @@ def _templated() -> list[Topic]:
     return [catalogue.issuance_requests(NGA_PARAMETER), catalogue.issuance_responses(NGA_PARAMETER)]
 
 
+def for_nga(topic: Topic, nga: str) -> Topic:
+    """A templated per-NGA topic as it exists for `nga`; any other topic as it is."""
+    if topic.name == catalogue.issuance_requests(NGA_PARAMETER).name:
+        return catalogue.issuance_requests(nga)
+    if topic.name == catalogue.issuance_responses(NGA_PARAMETER).name:
+        return catalogue.issuance_responses(nga)
+    return topic
+
+
 def documented_name(topic_name: str) -> str:
     """The channel a topic is documented under: an NGA's request topic under its templated name."""
     nga = catalogue.nga_of_request_topic(topic_name)
