@@ -28,8 +28,9 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     # A request that breaks the contract is answered too, when its NGA and request id can be read.
     requests = WithBulk(handlers.request, partial(bulk.handle_requests, handlers), handlers.refused_record)
     # Each registered NGA's own request topic (the topic names the sender: IssuerHandlers.senders_checked), and
-    # the deprecated shared one until contracts.topics.SHARED_REQUESTS_END. An explicit list, not a pattern
-    # subscription: the registry is read once at start anyway, and the consumer dispatches by topic name.
+    # the deprecated shared one until contracts.topics.SHARED_REQUESTS_END. An explicit list, not a pattern:
+    # FastStream's subscriber takes topics or a pattern, not both, and the service's one subscriber (one group
+    # join) reads all its topics; the registry is read once at start anyway.
     per_nga = {issuance_requests(nga): requests for nga in sorted(registry.ngas)}
     service.consume({**per_nga, ISSUANCE_REQUESTS: requests, ISSUANCE_OUTCOMES: handlers.outcome})
     service.include(nga_router(handlers, lambda: service.pool, lambda: registry))
