@@ -3,7 +3,8 @@
 Starts the embedded stack (Kafka, PostgreSQL and the chosen services, default all five, so the
 core takes every carnet into its ledger meanwhile), makes `count` valid carnets, seals each for
 its holder as the NGA's side does (sealing time is reported apart), publishes them on
-`ata.issuance.requests.v1` and reads the answers from `ata.issuance.responses.fr.v1`. The figure
+`ata.issuance.requests.fr.v1` (the NGA's own request topic) and reads the answers from
+`ata.issuance.responses.fr.v1`. The figure
 is carnets per second from the first request sent to the last answer read, with the CPU seconds
 per 1,000 carnets of each process (psutil; PostgreSQL with its backends) and the load average
 at start and end, since the machine is shared. Before publishing, the stack's idle CPU is

@@ -27,7 +27,7 @@ from typing import Any, Union
 from pydantic import TypeAdapter
 
 from contracts.envelope import DATASCHEMA_BASE, schema_path
-from contracts.topics import TOPICS, Topic, issuance_responses
+from contracts.topics import TOPICS, Topic, issuance_requests, issuance_responses
 
 DIRECTORY = Path(__file__).with_name("schemas")
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -36,7 +36,7 @@ NGA_PLACEHOLDER = "{nga}"
 
 
 def subject_topics() -> list[Topic]:
-    return [*TOPICS, issuance_responses(NGA_PLACEHOLDER)]
+    return [*TOPICS, issuance_requests(NGA_PLACEHOLDER), issuance_responses(NGA_PLACEHOLDER)]
 
 
 def subject(topic: Topic) -> str:

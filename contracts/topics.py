@@ -8,7 +8,9 @@ or break the contract; they keep the original bytes and headers plus the reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from contracts import claims as c
 from contracts import messages as m
@@ -31,11 +33,37 @@ class Topic:
         return self.name + DLQ_SUFFIX
 
 
+REQUEST_MESSAGES: tuple[type[m.Payload], ...] = (
+    m.IssuanceRequested, m.SealedIssuanceRequested, m.DuplicateRequested, m.ReplacementRequested)
+#: Requests of one NGA: one topic per NGA, so a Kafka ACL lets each NGA write only its own, and the
+#: issuer takes the NGA from the topic (a record whose body names another NGA is refused).
+ISSUANCE_REQUESTS_PREFIX = "ata.issuance.requests."
+
+
+def issuance_requests(nga: str) -> Topic:
+    """`ata.issuance.requests.<nga>.v1` (lower-case NGA code), keyed by the NGA's request id."""
+    return Topic(f"{ISSUANCE_REQUESTS_PREFIX}{nga.lower()}.v1", 6, "request_id", ("nga",), ("issuer",),
+                 REQUEST_MESSAGES,
+                 f"Requests of NGA {nga}: carnets, duplicates (R5) and replacements (R6). A record whose `nga` is not "
+                 f"{nga} is refused (IssuanceRejected, rule 'sender', code 'nga_mismatch').")
+
+
+def nga_of_request_topic(name: str) -> str | None:
+    """The NGA whose request topic `name` is (upper case), or None (the shared topic, any other topic)."""
+    if not (name.startswith(ISSUANCE_REQUESTS_PREFIX) and name.endswith(".v1")):
+        return None
+    code = name[len(ISSUANCE_REQUESTS_PREFIX):-len(".v1")]
+    return code.upper() if len(code) == 2 and code.isascii() and code.isalpha() and code.islower() else None
+
+
+#: The shared request topic of before the per-NGA topics: nothing binds a record on it to its `nga` field.
+#: Still consumed until SHARED_REQUESTS_END (each record counted and logged as deprecated), then removed.
+SHARED_REQUESTS_END = date(2027, 3, 31)
 ISSUANCE_REQUESTS = Topic(
-    "ata.issuance.requests.v1", 6, "request_id", ("nga",), ("issuer",),
-    (m.IssuanceRequested, m.SealedIssuanceRequested, m.DuplicateRequested, m.ReplacementRequested),
-    "NGAs ask for carnets, duplicates (R5) and replacements (R6). IssuanceRequested (plain document) is "
-    "still parsed but refused: the document must travel sealed (SealedIssuanceRequested).",
+    "ata.issuance.requests.v1", 6, "request_id", ("nga",), ("issuer",), REQUEST_MESSAGES,
+    f"DEPRECATED, read until {SHARED_REQUESTS_END.isoformat()}: write to ata.issuance.requests.<nga>.v1. NGAs ask "
+    "for carnets, duplicates (R5) and replacements (R6). IssuanceRequested (plain document) is still parsed but "
+    "refused: the document must travel sealed (SealedIssuanceRequested).",
 )
 ISSUANCE_EVENTS = Topic(
     "ata.issuance.events.v1", 6, "carnet_number (issued) or request_id (rejected)", ("issuer",), ("core", "nga", "customs_gateway"),
@@ -141,12 +169,25 @@ TOPICS: tuple[Topic, ...] = (
 )
 
 
-def all_topic_partitions() -> dict[str, int]:
-    """Every topic to create at start, dead-letter topics included."""
+def nga_topics(ngas: Iterable[str]) -> tuple[Topic, ...]:
+    """Each NGA's request topic and response topic, in the order of `ngas`."""
+    return tuple(t for nga in ngas for t in (issuance_requests(nga), issuance_responses(nga)))
+
+
+def _with_dead_letters(topics: Iterable[Topic]) -> dict[str, int]:
     out: dict[str, int] = {}
-    for t in TOPICS:
+    for t in topics:
         out[t.name] = t.partitions
         if t.consumers:
             out[t.dead_letter] = 1
     return out
 
+
+def nga_topic_partitions(ngas: Iterable[str]) -> dict[str, int]:
+    """The per-NGA topics of `ngas` (the issuer's registry), dead-letter topics included."""
+    return _with_dead_letters(nga_topics(ngas))
+
+
+def all_topic_partitions(ngas: Iterable[str] = ()) -> dict[str, int]:
+    """Every topic to create at start, dead-letter topics included; with `ngas`, their per-NGA topics too."""
+    return _with_dead_letters(TOPICS) | nga_topic_partitions(ngas)

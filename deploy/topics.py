@@ -4,7 +4,7 @@ Each service creates the topics it needs at start (runtime.broker.ensure_topics)
 factor 1: that is all the embedded broker has. On a three-broker cluster with min.insync.replicas=2, a
 topic with one replica never has two in sync, so every `acks=all` produce to it fails with
 NOT_ENOUGH_REPLICAS. This runs first (a compose one-shot service, a Kubernetes init container), creates
-the catalogue's topics, their dead-letter topics and the per-NGA response topics with the replication
+the catalogue's topics, their dead-letter topics and the per-NGA request and response topics with the replication
 factor and min.insync.replicas asked for; the services' own creation then finds them and changes nothing.
 
 A topic that already exists with fewer replicas (created by a service that started first) is reported
@@ -26,7 +26,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from contracts.topics import all_topic_partitions, issuance_responses
+from contracts.topics import all_topic_partitions
 from runtime.kafka_security import client_options
 from runtime.settings import Settings
 
@@ -54,10 +54,7 @@ def plan(replication_factor: int, min_insync_replicas: int, ngas: Iterable[str] 
     if replication_factor < 1 or not 1 <= min_insync_replicas <= replication_factor:
         raise ValueError(f"need 1 <= min.insync.replicas ({min_insync_replicas}) <= replication factor "
                          f"({replication_factor})")
-    partitions = dict(all_topic_partitions())
-    for nga in ngas:
-        topic = issuance_responses(nga)
-        partitions[topic.name] = topic.partitions
+    partitions = all_topic_partitions(ngas)
     configs = {"min.insync.replicas": str(min_insync_replicas)}
     return [TopicSpec(name, count, replication_factor, configs) for name, count in sorted(partitions.items())]
 
@@ -111,10 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replication-factor", type=int, default=3)
     parser.add_argument("--min-insync-replicas", type=int, default=2)
     parser.add_argument("--nga-registry", type=Path, default=None, metavar="PATH", help=(
-        "create ata.issuance.responses.<nga>.v1 for every NGA of this registry; default the issuer's own choice: "
+        "create ata.issuance.requests.<nga>.v1 and ata.issuance.responses.<nga>.v1 for every NGA of this registry; default the issuer's own choice: "
         "ATA_NGA_REGISTRY_PATH, else the bundled issuer/registry.json"))
     parser.add_argument("--without-nga-responses", action="store_true", help=(
-        "the catalogue's topics only (in the pods of services other than the issuer, which has no registry)"))
+        "the catalogue's topics only, without the per-NGA ones (in the pods of services other than the issuer, which "
+        "has no registry)"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s deploy.topics %(levelname)s %(message)s")
     settings = Settings()

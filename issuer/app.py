@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from contracts.topics import ISSUANCE_OUTCOMES, ISSUANCE_REQUESTS, issuance_responses
+from contracts.topics import ISSUANCE_OUTCOMES, ISSUANCE_REQUESTS, issuance_requests, nga_topic_partitions
 from issuer import bulk
 from issuer.api import nga_router
 from issuer.handlers import IssuerHandlers, IssuerMetrics
@@ -27,17 +27,21 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     # A batch of requests is decided with a constant number of round trips (issuer/bulk.py).
     # A request that breaks the contract is answered too, when its NGA and request id can be read.
     requests = WithBulk(handlers.request, partial(bulk.handle_requests, handlers), handlers.refused_record)
-    service.consume({ISSUANCE_REQUESTS: requests, ISSUANCE_OUTCOMES: handlers.outcome})
+    # Each registered NGA's own request topic (the topic names the sender: IssuerHandlers.senders_checked), and
+    # the deprecated shared one until contracts.topics.SHARED_REQUESTS_END. An explicit list, not a pattern:
+    # FastStream's subscriber takes topics or a pattern, not both, and the service's one subscriber (one group
+    # join) reads all its topics; the registry is read once at start anyway.
+    per_nga = {issuance_requests(nga): requests for nga in sorted(registry.ngas)}
+    service.consume({**per_nga, ISSUANCE_REQUESTS: requests, ISSUANCE_OUTCOMES: handlers.outcome})
     service.include(nga_router(handlers, lambda: service.pool, lambda: registry))
     service.state.update(handlers=handlers, registry=registry)
 
     @service.on_start
-    async def response_topics() -> None:
-        # One response topic per registered NGA (contracts.topics.issuance_responses).
+    async def nga_topics_exist() -> None:
+        # Each registered NGA's request topic (with its dead letters) and response topic, before subscribing.
         if not settings.kafka_create_topics:
             return
-        await ensure_topics(settings.kafka_bootstrap_servers,
-                            {issuance_responses(n).name: issuance_responses(n).partitions for n in registry.ngas},
+        await ensure_topics(settings.kafka_bootstrap_servers, nga_topic_partitions(registry.ngas),
                             **service.kafka_options)
 
     return service

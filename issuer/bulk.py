@@ -33,6 +33,7 @@ Issue = tuple[SealedIssuanceRequested, Envelope]
 
 async def handle_requests(h: IssuerHandlers, conn: asyncpg.Connection, inbounds: list[Inbound[Any]]) -> None:
     """Decide and answer every request of a batch inside the caller's savepoint."""
+    inbounds = await h.senders_checked(conn, inbounds)
     sealed = {(i.payload.nga, i.payload.request_id) for i in inbounds if type(i.payload) is SealedIssuanceRequested}
     prior = await repo.find_answers(conn, sorted(sealed)) if sealed else {}
     seen: set[tuple[str, str]] = set()

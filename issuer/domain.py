@@ -16,7 +16,7 @@ from contracts.messages import (
     CarnetIssued, CarnetItem, GoodsCategory, IssuanceRequested, Reason, SealedIssuanceRequested,
 )
 
-__all__ = ["answerable", "EXCLUDED", "check_request", "check_sealed", "general_list_digest", "carnet_number", "check_digit",
+__all__ = ["answerable", "sender_reason", "EXCLUDED", "check_request", "check_sealed", "general_list_digest", "carnet_number", "check_digit",
            "is_valid_carnet_number", "issued", "issued_sealed", "PLAIN_REFUSED"]
 
 #: R4: categories that can never travel under a carnet, with the words the NGA sees.
@@ -96,6 +96,18 @@ PLAIN_REFUSED = Reason(
     message="plain carnet documents are refused: seal the document for the holder and send SealedIssuanceRequested "
             "(nga_client.carnets.seal_request does it)",
 )
+
+
+def sender_reason(topic_nga: str | None, named: str) -> Reason | None:
+    """Why a request may not be decided as sent: it came on `topic_nga`'s request topic (None: the shared
+    topic, which binds nothing) but its body names another NGA. The topic is what the broker's ACLs bind
+    to a principal (deploy/k8s/base/kafka-users.yaml), so the topic's NGA is the sender; one NGA never
+    speaks for another."""
+    if topic_nga is None or topic_nga == named:
+        return None
+    return Reason(rule="sender", code="nga_mismatch", field="nga",
+                  message=f"this request came on the request topic of {topic_nga} but names {named}: "
+                          f"an NGA sends only its own requests, on its own topic")
 
 
 def check_digit(body: str) -> str:

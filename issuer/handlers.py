@@ -20,7 +20,7 @@ from contracts.messages import (
     MESSAGE_TYPES, CarnetIssued, CarnetSuccessionDecided, DuplicateCarnetIssued, DuplicateRequested, IssuanceRejected,
     IssuanceRequested, Payload, Reason, ReplacementCarnetIssued, ReplacementRequested, SealedIssuanceRequested,
 )
-from contracts.topics import ISSUANCE_EVENTS, issuance_responses
+from contracts.topics import ISSUANCE_EVENTS, SHARED_REQUESTS_END, issuance_responses, nga_of_request_topic
 from issuer import domain, repository as repo
 from issuer.registry import Registry
 from runtime.consumer import ContractViolation, Inbound, Record
@@ -45,6 +45,12 @@ class IssuerMetrics:
         self.successions = Counter("ata_issuance_successions_total", "Duplicates and replacements, by outcome "
                                    "(pending when sent to the core, then applied or refused).", ["kind", "outcome"],
                                    registry=registry).labels
+        self.sender_refused = Counter("ata_issuance_sender_refused_total", "Requests refused because their body names "
+                                      "another NGA than the request topic they came on (nga: the topic's).",
+                                      ["nga", "named"], registry=registry).labels
+        self.shared_topic = Counter("ata_issuance_shared_topic_total", "Requests read from the deprecated shared "
+                                    f"topic ata.issuance.requests.v1 (read until {SHARED_REQUESTS_END}), by the "
+                                    "NGA their body names.", ["nga"], registry=registry).labels
 
 
 class IssuerHandlers:
@@ -56,7 +62,32 @@ class IssuerHandlers:
     # --- Kafka entry points --------------------------------------------------------------------
 
     async def request(self, conn: asyncpg.Connection, inbound: Inbound[Request]) -> None:
-        await self.submit(conn, inbound.payload, inbound.envelope, channel="kafka")
+        for checked in await self.senders_checked(conn, [inbound]):
+            await self.submit(conn, checked.payload, checked.envelope, channel="kafka")
+
+    async def senders_checked(self, conn: asyncpg.Connection, inbounds: list[Inbound[Request]]) -> list[Inbound[Request]]:
+        """The requests whose body names the NGA of the topic they came on; the others are answered
+        IssuanceRejected (rule 'sender') on the topic's NGA's response topic, once per request id. A request
+        from the deprecated shared topic binds nothing: it is decided as its body says, counted and logged."""
+        out = []
+        for inbound in inbounds:
+            req, topic_nga = inbound.payload, nga_of_request_topic(inbound.topic)
+            if topic_nga is None:
+                self.metrics.shared_topic(req.nga).inc()
+                log.warning("request %s of %s (message id %s) came on the deprecated shared topic %s, read until %s: "
+                            "the NGA must write to its own topic", req.request_id, req.nga, inbound.envelope.message_id,
+                            inbound.topic, SHARED_REQUESTS_END)
+            reason = domain.sender_reason(topic_nga, req.nga)
+            if reason is None:
+                out.append(inbound)
+                continue
+            assert topic_nga is not None
+            self.metrics.sender_refused(topic_nga, req.nga).inc()
+            log.warning("request %s on %s (message id %s) names NGA %s: refused, an NGA sends only its own requests",
+                        req.request_id, inbound.topic, inbound.envelope.message_id, req.nga)
+            answer = IssuanceRejected(request_id=req.request_id, nga=topic_nga, reasons=[reason])
+            await self._answer_once(conn, topic_nga, req.request_id, answer, inbound.envelope)
+        return out
 
     async def outcome(self, conn: asyncpg.Connection, inbound: Inbound[CarnetSuccessionDecided]) -> None:
         """The core decided on a duplicate or replacement: answer the NGA that asked for it."""
@@ -87,17 +118,22 @@ class IssuerHandlers:
             log.warning("request from %s (message id %s) broke the contract and cannot be answered: %s",
                         record.where, record.headers.get("ce_id"), found)
             return f"no answer: {found}"
-        nga, request_id = found
-        answer = IssuanceRejected(request_id=request_id, nga=nga, reasons=[Reason(
-            rule="contract", code=violation.kind, message=to_line(str(violation), REASON_MESSAGE_MAX))])
-        if not await repo.record_answer_once(conn, nga, request_id, answer):
-            return f"no answer: request {request_id} of {nga} was answered before"
+        named, request_id = found
+        # The topic names the sender: a broken record naming another NGA is answered to the sender only.
+        topic_nga = nga_of_request_topic(record.topic)
+        nga = topic_nga or named
+        reasons = [Reason(rule="contract", code=violation.kind, message=to_line(str(violation), REASON_MESSAGE_MAX))]
+        sender = domain.sender_reason(topic_nga, named)
+        if sender is not None:
+            reasons.append(sender)
+            self.metrics.sender_refused(nga, named).inc()
+        answer = IssuanceRejected(request_id=request_id, nga=nga, reasons=reasons)
         try:
             cause = Envelope.from_headers(record.headers)
         except EnvelopeError:
             cause = Envelope(type=IssuanceRequested.TYPE, producer=f"nga-{nga}", subject=request_id)
-        await self._respond(conn, nga, request_id, answer, cause)
-        self.metrics.rejected(nga, "contract").inc()
+        if not await self._answer_once(conn, nga, request_id, answer, cause):
+            return f"no answer: request {request_id} of {nga} was answered before"
         log.info("request %s of %s from %s (message id %s) broke the contract (%s): answered IssuanceRejected",
                  request_id, nga, record.where, record.headers.get("ce_id"), violation.kind)
         return f"answered IssuanceRejected to request {request_id} of {nga}"
@@ -183,6 +219,18 @@ class IssuerHandlers:
         log.info("%s %s of %s rejected (message %s): %s", req.TYPE, req.request_id, req.nga, cause.message_id,
                  "; ".join(r.message for r in reasons))
         return IssuanceRejected(request_id=req.request_id, nga=req.nga, reasons=reasons)
+
+    async def _answer_once(self, conn: asyncpg.Connection, nga: str, request_id: str, answer: IssuanceRejected,
+                           cause: Envelope) -> bool:
+        """Record and send a rejection unless the request id was answered before (then False, nothing sent)."""
+        if not await repo.record_answer_once(conn, nga, request_id, answer):
+            log.info("request %s of %s (message id %s) was answered before: no second answer", request_id, nga,
+                     cause.message_id)
+            return False
+        await self._respond(conn, nga, request_id, answer, cause)
+        for r in answer.reasons:
+            self.metrics.rejected(nga, r.rule).inc()
+        return True
 
     async def _respond(self, conn: asyncpg.Connection, nga: str, request_id: str, answer: Payload, cause: Envelope) -> None:
         await emit(conn, issuance_responses(nga).name, answer, key=request_id, producer=PRODUCER, cause=cause,

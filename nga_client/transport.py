@@ -1,7 +1,8 @@
 """Sending sealed requests and collecting their answers, over Kafka or over HTTP.
 
 Kafka: one producer for the whole run (batched by aiokafka, acks=all, no idempotence: the
-embedded broker refuses it), requests keyed by request id on `ata.issuance.requests.v1`; answers
+embedded broker refuses it), requests keyed by request id on the NGA's own request topic
+`ata.issuance.requests.<nga>.v1` (the only one its principal may write); answers
 read from the NGA's own response topic by direct partition assignment (no group join).
 HTTP: one keep-alive connection, batches of up to 500 per call.
 Both report each answer through `on_answer(request_id, type, payload)` as it arrives.
@@ -20,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts.envelope import Envelope, parse_type
 from contracts.messages import Payload
-from contracts.topics import ISSUANCE_REQUESTS, issuance_responses
+from contracts.topics import issuance_requests, issuance_responses
 
 OnAnswer = Callable[[str, str, dict[str, Any]], None]
 HTTP_BATCH = 500
@@ -39,7 +40,7 @@ async def send_kafka(bootstrap: str, nga: str, requests: Iterable[Payload], on_a
                      timeout: float = 120.0) -> None:
     """Publish every request and wait until each request id has its answer (or TransportError)."""
     waiting: set[str] = set()
-    topic = issuance_responses(nga)
+    topic, requests_topic = issuance_responses(nga), issuance_requests(nga).name
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_partition_fetch_bytes=4 << 20)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap.split(","), enable_idempotence=False, acks="all",
@@ -54,7 +55,7 @@ async def send_kafka(bootstrap: str, nga: str, requests: Iterable[Payload], on_a
             sent = []
             for req in requests:
                 waiting.add(req.request_id)  # type: ignore[attr-defined]
-                sent.append(await producer.send(ISSUANCE_REQUESTS.name, req.model_dump_json().encode(),
+                sent.append(await producer.send(requests_topic, req.model_dump_json().encode(),
                                                 key=req.request_id.encode(), headers=_headers(req, nga)))  # type: ignore[attr-defined]
             await asyncio.gather(*sent)  # every request acknowledged by the broker (acks=all)
             deadline = time.monotonic() + timeout

@@ -51,9 +51,11 @@ PRODUCTION_SERVERS = {
     for name, scheme in SECURITY_SCHEMES.items()
 }
 
+NGA_PARAMETER = "{nga}"
+
 
 def consumed(service: str) -> list[Topic]:
-    return [t for t in catalogue.TOPICS if service in t.consumers]
+    return [t for t in [*catalogue.TOPICS, *_templated()] if service in t.consumers]
 
 
 def produced(service: str) -> list[Topic]:
@@ -61,8 +63,35 @@ def produced(service: str) -> list[Topic]:
 
 
 def _templated() -> list[Topic]:
-    """Per-NGA topics named at run time, documented once with their name's placeholder."""
-    return [catalogue.issuance_responses("{nga}")]
+    """Per-NGA topics named at run time, documented once with their name's placeholder (a channel parameter)."""
+    return [catalogue.issuance_requests(NGA_PARAMETER), catalogue.issuance_responses(NGA_PARAMETER)]
+
+
+def for_nga(topic: Topic, nga: str) -> Topic:
+    """A templated per-NGA topic as it exists for `nga`; any other topic as it is."""
+    if topic.name == catalogue.issuance_requests(NGA_PARAMETER).name:
+        return catalogue.issuance_requests(nga)
+    if topic.name == catalogue.issuance_responses(NGA_PARAMETER).name:
+        return catalogue.issuance_responses(nga)
+    return topic
+
+
+def documented_name(topic_name: str) -> str:
+    """The channel a topic is documented under: an NGA's request topic under its templated name."""
+    nga = catalogue.nga_of_request_topic(topic_name)
+    return catalogue.issuance_requests(NGA_PARAMETER).name if nga else topic_name
+
+
+def _with_parameters(doc: dict[str, Any]) -> dict[str, Any]:
+    """AsyncAPI 3: a channel address with `{nga}` declares the parameter (FastStream leaves it out)."""
+    for channel in doc.get("channels", {}).values():
+        if NGA_PARAMETER in channel.get("address", ""):
+            channel["parameters"] = {"nga": {
+                "description": "The NGA's code (its country, ISO 3166-1 alpha-2) in lower case, as registered in the "
+                               "issuer's NGA registry; the broker's ACLs let each NGA's principal write only its own "
+                               "request topic and read only its own response topic (docs/nga-integration.md).",
+                "examples": ["fr", "be"]}}
+    return doc
 
 
 def _describe(topic: Topic) -> str:
@@ -86,7 +115,7 @@ def document(service: str) -> dict[str, Any]:
                          schema=Union[tuple(topic.messages)])
     spec = AsyncAPI(broker, title=f"ATA carnets: {service}", version="1",
                     description=f"Kafka topics the {service} service consumes (receive) and produces (send).")
-    return _completed(json.loads(spec.to_specification().to_json()))
+    return _completed(_with_parameters(json.loads(spec.to_specification().to_json())))
 
 
 def _key_schema(topic: Topic) -> dict[str, Any]:

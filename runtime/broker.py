@@ -23,6 +23,8 @@ from prometheus_client import CollectorRegistry
 log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
+#: The principal may not create the topic (Kafka ACLs: deploy/k8s/base/kafka-users.yaml grants services no Create).
+TOPIC_AUTHORIZATION_FAILED = 29
 
 #: Consumer options for every subscriber (ARCHITECTURE.md, "Measured facts").
 CONSUMER_OPTIONS: dict[str, Any] = {
@@ -62,12 +64,16 @@ def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegi
 
 
 async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], **client: Any) -> list[str]:
-    """Create the topics with their partition counts; "already exists" counts as success.
+    """Create the topics with their partition counts; "already exists" counts as success, and so does "not
+    authorized to create": on a cluster with ACLs the operator creates the topics (Strimzi KafkaTopic,
+    `python -m deploy.topics`) and a service's principal has no Create right; a topic that is really missing
+    then shows as a produce or fetch error of that topic.
 
     `client`: TLS/SASL options (runtime.kafka_security.client_options)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="ata-topics", **client)
     await admin.start()
     created: list[str] = []
+    not_ours: list[str] = []
     try:
         new = [NewTopic(name, partitions, 1) for name, partitions in topics.items()]
         try:
@@ -77,12 +83,17 @@ async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], **cli
         for name, code, message in _topic_errors(response):
             if code == 0:
                 created.append(name)
+            elif code == TOPIC_AUTHORIZATION_FAILED:
+                not_ours.append(name)
             elif code != TOPIC_ALREADY_EXISTS:
                 raise RuntimeError(f"cannot create topic {name}: error {code} {message}")
     finally:
         await admin.close()
     if created:
         log.info("created topics %s", ", ".join(created))
+    if not_ours:
+        log.warning("not authorized to create %d topics (%s ...): left to the operator, as with Kafka ACLs",
+                    len(not_ours), ", ".join(sorted(not_ours)[:3]))
     return created
 
 

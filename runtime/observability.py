@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from contracts.topics import all_topic_partitions
+from contracts.topics import DLQ_SUFFIX, all_topic_partitions, nga_of_request_topic, nga_topic_partitions
 from runtime.metrics import RuntimeMetrics
 
 log = logging.getLogger(__name__)
@@ -124,11 +124,19 @@ class Observability:
         self.metrics.outbox_backlog.set(row["n"])
         self.metrics.outbox_oldest_age.set(float(row["age"] or 0.0))
 
+    def _partition_count(self, topic: str) -> int:
+        """From the catalogue; a per-NGA request topic (and its dead letters) is named by the registry, not listed."""
+        if topic not in self._partitions:
+            nga = nga_of_request_topic(topic.removesuffix(DLQ_SUFFIX))
+            if nga is not None:
+                self._partitions |= nga_topic_partitions([nga])
+        return self._partitions.get(topic, 1)
+
     async def measure_kafka(self) -> None:
         assert self._offsets is not None and self._admin is not None
         topics = sorted(set(self._topics()))
-        consumed = [TopicPartition(t, p) for t in topics for p in range(self._partitions.get(t, 1))]
-        dlqs = [TopicPartition(t + ".dlq", p) for t in topics for p in range(self._partitions.get(t + ".dlq", 1))]
+        consumed = [TopicPartition(t, p) for t in topics for p in range(self._partition_count(t))]
+        dlqs = [TopicPartition(t + DLQ_SUFFIX, p) for t in topics for p in range(self._partition_count(t + DLQ_SUFFIX))]
         if not consumed:
             return
         everything = consumed + dlqs

@@ -26,7 +26,7 @@ from contracts.envelope import Envelope, parse_type
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from contracts.messages import GoodsCategory, GoodsItem, Holder, IssuanceRequested, SealedIssuanceRequested
-from contracts.topics import ISSUANCE_REQUESTS, issuance_responses
+from contracts.topics import issuance_requests, issuance_responses
 from deploy.local.identity import mint_wallet_token
 from deploy.local.webhook_receiver import WebhookReceiver
 from nga_client import sealing
@@ -94,12 +94,13 @@ def seal_for_wallet(request: IssuanceRequested, wallet: X25519PrivateKey | None 
 
 
 async def publish_issuance(bootstrap: str, request: SealedIssuanceRequested) -> None:
-    """Publish as the NGA's national issuing system does: envelope headers, keyed by request id."""
+    """Publish as the NGA's national issuing system does: on its own request topic, envelope headers, keyed by
+    request id."""
     envelope = Envelope(type=request.TYPE, producer=f"nga-{request.nga}", subject=request.request_id)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap.split(","), enable_idempotence=False, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(ISSUANCE_REQUESTS.name, request.model_dump_json().encode(),
+        await producer.send_and_wait(issuance_requests(request.nga).name, request.model_dump_json().encode(),
                                      key=request.request_id.encode(),
                                      headers=[(k, v.encode()) for k, v in envelope.to_headers().items()])
     finally:

@@ -315,7 +315,7 @@ class LocalStack:
         from contracts.topics import all_topic_partitions
         from runtime.broker import ensure_topics
 
-        topics = all_topic_partitions()
+        topics = all_topic_partitions(self.nga_api_keys)  # with each registered NGA's request and response topics
         created = await ensure_topics(self.kafka_bootstrap, topics)
         self._say(f"Kafka: {len(topics)} topics ready ({len(created)} created)")
 

@@ -20,7 +20,7 @@ MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "vo
               "volumeMounts": "mountPath", "ports": "containerPort"}
 #: Kinds that live in a namespace (all the deploy/k8s kinds are).
 NAMESPACED = {"ConfigMap", "Secret", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-              "ServiceAccount", "Ingress", "KafkaTopic"}
+              "ServiceAccount", "Ingress", "KafkaTopic", "KafkaUser"}
 
 
 class KustomizeError(ValueError):

@@ -26,7 +26,9 @@ from tests.fuzz import hostile
 from tests.fuzz.schema_examples import example
 from tests.service.conftest import dead_letters
 
-PAIRS = [(service, topic) for service in asyncapi.SERVICES for topic in asyncapi.consumed(service)]
+#: Per-NGA topics as FR's.
+PAIRS = [(service, asyncapi.for_nga(topic, "FR")) for service in asyncapi.SERVICES
+         for topic in asyncapi.consumed(service)]
 KEY = "FR2600000010"
 #: Per field: the fixed catalogue without the hypothesis draws, which the HTTP half already spends.
 VALUES = [*hostile.HOSTILE_STRINGS, *hostile.HOSTILE_NUMBERS, *hostile.WRONG_TYPES]

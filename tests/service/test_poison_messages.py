@@ -17,7 +17,9 @@ from runtime import asyncapi
 from runtime.consumer import MAX_MESSAGE_BYTES
 from tests.service.conftest import dead_letters
 
-PAIRS = [(service, topic) for service in asyncapi.SERVICES for topic in asyncapi.consumed(service)]
+#: Per-NGA topics as FR's.
+PAIRS = [(service, asyncapi.for_nga(topic, "FR")) for service in asyncapi.SERVICES
+         for topic in asyncapi.consumed(service)]
 KEY = b"FR2600000010"
 
 

@@ -27,7 +27,7 @@ def example(model: type[Payload]) -> Payload | None:
         return None
 
 
-CASES = [(s, t, m) for s in asyncapi.SERVICES for t in asyncapi.consumed(s) for m in t.messages
+CASES = [(s, asyncapi.for_nga(t, "FR"), m) for s in asyncapi.SERVICES for t in asyncapi.consumed(s) for m in t.messages
          if example(m) is not None]
 
 
