@@ -111,7 +111,7 @@ def test_one_image_built_from_the_dockerfile_runtime_stage(compose):
     assert {s["image"] for s in ours} == {"ata-carnets:${ATA_VERSION:-dev}"}
     for spec in ours:
         assert spec["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile", "target": stages[-1]}
-    assert stages == ["build", "runtime"]
+    assert stages == ["wallet", "build", "runtime"]  # the wallet's HPKE bundle is built by npm in its own stage
 
 
 def test_prometheus_and_grafana_mount_the_checked_in_configuration(compose):

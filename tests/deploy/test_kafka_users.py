@@ -5,6 +5,7 @@ topics contracts/topics.py gives it. The committed manifests must be what the ge
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -14,8 +15,9 @@ import yaml
 from contracts.topics import TOPICS, issuance_requests, issuance_responses
 from deploy import kafka_users as ku
 from tests.deploy.kustomize import render
-from tests.deploy.test_k8s import OVERLAY
 
+#: The overlay whose rendered KafkaUsers are checked (the base holds them; every overlay renders the same).
+OVERLAY = Path(__file__).parents[2] / "deploy" / "k8s" / "overlays" / "example"
 NGAS = ku.registry_ngas()
 
 #: The KafkaUser fields this project uses, as Strimzi's v1beta2 CRD defines them (AclRule: type, resource, host,
