@@ -21,7 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 
 from contracts.topics import Topic, all_topic_partitions
-from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics
+from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics, fetch_options
 from runtime import kafka_security
 from runtime.consumer import BatchConsumer, Consumer, Handler, Record
 from runtime.db import create_pool
@@ -88,7 +88,8 @@ class Service:
         #: TLS/SASL for every Kafka client of the service (the broker, the topic admin, the lag probe).
         self.kafka_options = kafka_security.client_options(settings)
         self.broker = build_broker(settings.kafka_bootstrap_servers, name, self.registry,
-                                   security=kafka_security.security(settings))
+                                   security=kafka_security.security(settings),
+                                   max_message_bytes=settings.kafka_max_message_bytes)
         self._pool: asyncpg.Pool | None = None
         self._consumers: dict[str, Consumer] = {}
         self._subscriber: Any = None  # the one batch subscriber consume() registers
@@ -130,6 +131,7 @@ class Service:
 
         self._subscriber = self.broker.subscriber(*[t.name for t in handlers], group_id=self.name, decoder=_raw_body,
                                                   **BATCH_OPTIONS, **CONSUMER_OPTIONS,
+                                                  **fetch_options(self.settings.kafka_max_message_bytes),
                                                   fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms)
 
         @self._subscriber
