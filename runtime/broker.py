@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (CorruptRecordException, InvalidTimestampError, InvalidTopicError,
+                             MessageSizeTooLargeError, RecordListTooLargeError, TopicAlreadyExistsError,
+                             UnsupportedForMessageFormatError)
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
@@ -35,6 +37,13 @@ CONSUMER_OPTIONS: dict[str, Any] = {
     "ack_policy": AckPolicy.NACK_ON_ERROR,
 }
 
+
+#: Kafka refuses this record (the producer itself, for its size) and will refuse it however often it is
+#: sent: a dead letter goes as a reference instead (runtime.dead_letters), an outbox row is parked
+#: (runtime.outbox). Everything else (broker away, leader moving, timeouts, authorization) is retried.
+REFUSED_RECORD: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError, RecordListTooLargeError, InvalidTopicError, CorruptRecordException,
+    InvalidTimestampError, UnsupportedForMessageFormatError)
 
 #: Largest batch of records per partition in one produce request (aiokafka's default is 16 KiB).
 PRODUCER_BATCH_BYTES = 512 * 1024

@@ -38,6 +38,11 @@ class RuntimeMetrics:
             "ata_dead_letters_total", "Messages sent to a dead-letter topic, by source topic and reason kind.",
             ["topic", "reason"], registry=registry,
         ).labels
+        self.dead_letter_references = Counter(
+            "ata_dead_letter_references_total", "Dead letters sent as a reference (no payload: too large for a whole "
+            "dead letter, or refused by Kafka; outcome=reference), or refused even so (outcome=refused), by source topic.",
+            ["topic", "outcome"], registry=registry,
+        ).labels
         self.outbox_published = Counter(
             "ata_outbox_published_total", "Outbox rows published to Kafka.", ["topic"], registry=registry,
         ).labels

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,6 +47,19 @@ async def _raw_body(message: Any) -> Any:
     # Parsing is ours (runtime.consumer), so a malformed body reaches the dead-letter logic
     # instead of failing inside FastStream's JSON decoder.
     return message.body
+
+
+async def _tolerant_parser(message: tuple[Any, ...], original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's batch parser, for batches it cannot parse too: it decodes every header value as strict
+    UTF-8, so one header with no value or with bytes that are not text stopped the whole subscriber and the
+    batch came back for ever. Such values are made text here (no value: empty; bad bytes: replaced) and the
+    consumer then judges the record like any other (a broken envelope is dead-lettered). The original
+    parser runs first: a batch of valid records costs nothing more."""
+    try:
+        return await original(message)
+    except (AttributeError, UnicodeDecodeError):
+        return await original(tuple(dataclasses.replace(m, headers=[
+            (k, b"" if v is None else v.decode("utf-8", "replace").encode()) for k, v in m.headers]) for m in message))
 
 
 #: Consume in batches, one transaction each (runtime.consumer.BatchConsumer). The short timeout
@@ -125,11 +139,12 @@ class Service:
         for topic, handler in handlers.items():
             self._consumers[topic.name] = Consumer(
                 service=self.name, topic=topic, handler=handler, pool_getter=lambda: self.pool,
-                broker=self.broker, metrics=self.metrics,
+                broker=self.broker, metrics=self.metrics, max_message_bytes=self.settings.kafka_max_message_bytes,
             )
         batch = BatchConsumer(self.name, self._consumers, lambda: self.pool, self.metrics)
 
         self._subscriber = self.broker.subscriber(*[t.name for t in handlers], group_id=self.name, decoder=_raw_body,
+                                                  parser=_tolerant_parser,
                                                   **BATCH_OPTIONS, **CONSUMER_OPTIONS,
                                                   **fetch_options(self.settings.kafka_max_message_bytes),
                                                   fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms)
