@@ -46,6 +46,14 @@ class RuntimeMetrics:
         self.outbox_published = Counter(
             "ata_outbox_published_total", "Outbox rows published to Kafka.", ["topic"], registry=registry,
         ).labels
+        self.outbox_parked = Counter(
+            "ata_outbox_parked", "Outbox rows Kafka refused for good (too large, invalid topic), moved to "
+            "outbox_parked with the reason instead of published.", ["topic"], registry=registry,
+        ).labels
+        self.outbox_parked_rows = Gauge(
+            "ata_outbox_parked_rows", "Rows in outbox_parked: refused messages an operator must decide about.",
+            registry=registry,
+        )
         self.outbox_backlog = Gauge(
             "ata_outbox_backlog", "Outbox rows not yet published.", registry=registry,
         )

@@ -184,7 +184,8 @@ class Service:
             poll_without_sleep(self._subscriber)
         await self.observability.start()
         self.relay = OutboxRelay(self.pool, self.broker, self.schema, self.metrics,
-                                 batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s)
+                                 batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s,
+                                 max_message_bytes=self.settings.kafka_max_message_bytes)
         self._spawn("outbox-relay", self.relay.run)
         for fn in self._background:
             self._spawn(fn.__name__, fn)
