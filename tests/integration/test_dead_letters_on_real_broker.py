@@ -1,6 +1,6 @@
 """No message can stall a partition, on the real broker: a record larger than the record-size limit (produced by
-a client allowed larger requests), one carrying an envelope header twice and one with a header that is not text
-are dead-lettered (the first as a reference: digest, no payload), and the request behind them on the same
+a client allowed larger requests), one carrying an envelope header twice, one with a header without a value and
+one with a header that is not UTF-8 are dead-lettered (the first as a reference: digest, no payload), and the request behind them on the same
 partition is answered (runtime.dead_letters)."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ async def test_an_oversized_record_is_dead_lettered_as_a_reference_and_the_parti
     body, headers, env = wire(sealed_request(request_id, nga="BE", issuing_association="BE-CCI-BXL"))
     wire_headers = [(k, v.encode()) for k, v in headers.items()]
     oversized = b'{"representative_ids": ["' + b"x" * OVERSIZED + b'"]}'
-    ids = {name: str(uuid.uuid4()) for name in ("oversized", "twice", "not_text", "second")}
+    ids = {name: str(uuid.uuid4()) for name in ("oversized", "twice", "not_text", "not_utf8", "second")}
 
     def with_id(name: str) -> list[tuple[str, bytes | None]]:
         return [(k, ids[name].encode() if k == "ce_id" else v) for k, v in wire_headers]
@@ -48,13 +48,15 @@ async def test_an_oversized_record_is_dead_lettered_as_a_reference_and_the_parti
                                      headers=with_id("twice") + [("ce_id", ids["second"].encode())])
         await producer.send_and_wait(ISSUANCE_REQUESTS.name, body, key=key,
                                      headers=[(k, None if k == "ce_time" else v) for k, v in with_id("not_text")])
+        await producer.send_and_wait(ISSUANCE_REQUESTS.name, body, key=key,
+                                     headers=[(k, b"\xff\xfe" if k == "ce_time" else v) for k, v in with_id("not_utf8")])
         await producer.send_and_wait(ISSUANCE_REQUESTS.name, body, key=key, headers=wire_headers)
 
         answers = issuance_responses("BE")
         [answer] = await read_until(kafka_bootstrap, answers.name, answers.partitions,
                                     lambda r: json.loads(r.value).get("request_id") == request_id, timeout=60)
         dead = await read_until(kafka_bootstrap, ISSUANCE_REQUESTS.dead_letter, 1,
-                                lambda r: r.headers.get("ce_id") in set(ids.values()), count=3, timeout=60)
+                                lambda r: r.headers.get("ce_id") in set(ids.values()), count=4, timeout=60)
     finally:
         await producer.stop()
         await service.stop()
@@ -70,6 +72,6 @@ async def test_an_oversized_record_is_dead_lettered_as_a_reference_and_the_parti
     assert len(reference.value) < 4096
     twice = by_id[ids["second"]]  # the dead letter carries the headers as read: the last value of each name
     assert twice.headers["dlq_kind"] == "envelope" and twice.headers["dlq_reason"] == "envelope headers repeated: ce_id"
-    assert by_id[ids["not_text"]].headers["dlq_kind"] == "envelope"
+    assert by_id[ids["not_text"]].headers["dlq_kind"] == by_id[ids["not_utf8"]].headers["dlq_kind"] == "envelope"
     assert service.registry.get_sample_value("ata_dead_letter_references_total",
                                              {"topic": ISSUANCE_REQUESTS.name, "outcome": "reference"}) == 1
