@@ -192,7 +192,7 @@ class OutboxRelay:
     """Publishes the outbox in id order, each key's rows in order however many relays run.
 
     Relays take rows FOR UPDATE SKIP LOCKED, so two never publish one row at once; a relay also holds back
-    every row of a key whose earlier row someone else holds (another relay publishing it: HOLD_BACK), so a
+    every row of a key whose earlier row someone else holds (another relay publishing it: SELECT_BATCH), so a
     key's later row never overtakes its earlier one (per-key order on the partition). A row Kafka refuses for
     good (REFUSED_RECORD: too large, invalid topic) is parked in `outbox_parked` with the reason, counted,
     and the rest goes on; a parked row is out of its key's order for good. Anything else is retried."""
