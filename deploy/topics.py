@@ -28,7 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.topics import all_topic_partitions
 from runtime.kafka_security import client_options
-from runtime.settings import Settings
+from runtime.settings import MAX_MESSAGE_BYTES, Settings
 
 log = logging.getLogger("deploy.topics")
 
@@ -49,13 +49,16 @@ class Mismatch:
     problem: str
 
 
-def plan(replication_factor: int, min_insync_replicas: int, ngas: Iterable[str] = ()) -> list[TopicSpec]:
-    """Every topic the services use, with the catalogue's partition counts (contracts.topics)."""
+def plan(replication_factor: int, min_insync_replicas: int, ngas: Iterable[str] = (), *,
+         max_message_bytes: int = MAX_MESSAGE_BYTES) -> list[TopicSpec]:
+    """Every topic the services use, with the catalogue's partition counts (contracts.topics) and
+    max.message.bytes equal to what the services' producers send and consumers fetch
+    (ATA_KAFKA_MAX_MESSAGE_BYTES): the cluster's default is not ours to rely on."""
     if replication_factor < 1 or not 1 <= min_insync_replicas <= replication_factor:
         raise ValueError(f"need 1 <= min.insync.replicas ({min_insync_replicas}) <= replication factor "
                          f"({replication_factor})")
     partitions = all_topic_partitions(ngas)
-    configs = {"min.insync.replicas": str(min_insync_replicas)}
+    configs = {"min.insync.replicas": str(min_insync_replicas), "max.message.bytes": str(max_message_bytes)}
     return [TopicSpec(name, count, replication_factor, configs) for name, count in sorted(partitions.items())]
 
 
@@ -121,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         from issuer.registry import Registry
 
         ngas = sorted(Registry.load(args.nga_registry or settings.nga_registry_path).ngas)
-    specs = plan(args.replication_factor, args.min_insync_replicas, ngas)
+    specs = plan(args.replication_factor, args.min_insync_replicas, ngas,
+                 max_message_bytes=settings.kafka_max_message_bytes)
     mismatches = asyncio.run(ensure(settings.kafka_bootstrap_servers, specs, **client_options(settings)))
     for m in mismatches:
         log.error("topic %s: %s (docs/operations.md, 'Kafka topics')", m.topic, m.problem)

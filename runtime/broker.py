@@ -13,12 +13,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (CorruptRecordException, InvalidTimestampError, InvalidTopicError,
+                             MessageSizeTooLargeError, RecordListTooLargeError, TopicAlreadyExistsError,
+                             UnsupportedForMessageFormatError)
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 from faststream.security import BaseSecurity
 from prometheus_client import CollectorRegistry
+
+from runtime.settings import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +40,32 @@ CONSUMER_OPTIONS: dict[str, Any] = {
 }
 
 
+#: Kafka refuses this record (the producer itself, for its size) and will refuse it however often it is
+#: sent: a dead letter goes as a reference instead (runtime.dead_letters), an outbox row is parked
+#: (runtime.outbox). Everything else (broker away, leader moving, timeouts, authorization) is retried.
+REFUSED_RECORD: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError, RecordListTooLargeError, InvalidTopicError, CorruptRecordException,
+    InvalidTimestampError, UnsupportedForMessageFormatError)
+
 #: Largest batch of records per partition in one produce request (aiokafka's default is 16 KiB).
 PRODUCER_BATCH_BYTES = 512 * 1024
+#: Most bytes one fetch brings back over all partitions (aiokafka's default, 50 MiB).
+FETCH_MAX_BYTES = 50 * 1024 * 1024
+
+
+def fetch_options(max_message_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, int]:
+    """A consumer's fetch sizes for records of up to `max_message_bytes` (ATA_KAFKA_MAX_MESSAGE_BYTES).
+
+    A partition's fetch must hold the largest record batch the topics accept (max.message.bytes), or
+    aiokafka skips it with RecordTooLargeError and the record is lost without a dead letter."""
+    return {"max_partition_fetch_bytes": max_message_bytes,
+            "fetch_max_bytes": max(FETCH_MAX_BYTES, max_message_bytes)}
 
 
 def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegistry | None = None,
-                 security: BaseSecurity | None = None) -> KafkaBroker:
+                 security: BaseSecurity | None = None, *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> KafkaBroker:
+    """`max_message_bytes` (ATA_KAFKA_MAX_MESSAGE_BYTES): the producer refuses a larger record itself
+    (MessageSizeTooLargeError) instead of sending what the topics' max.message.bytes refuses."""
     middlewares = ()
     if registry is not None:
         middlewares = (KafkaPrometheusMiddleware(registry=registry, app_name=client_id),)
@@ -54,7 +78,8 @@ def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegi
         # aiokafka drains one batch per partition per request, so 16 KiB batches (the default, ~6
         # issued carnets) split a relay batch of 500 rows into many requests, each of which the
         # broker handles whole (bench/README.md, round 3). Lingers nothing: no latency is added.
-        max_batch_size=PRODUCER_BATCH_BYTES,
+        max_batch_size=min(PRODUCER_BATCH_BYTES, max_message_bytes),
+        max_request_size=max_message_bytes,
         allow_auto_create_topics=False,
         security=security,
         middlewares=middlewares,

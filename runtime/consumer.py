@@ -3,7 +3,8 @@
 A handler receives an `Inbound` inside an open transaction in which the message id has already
 been claimed in the inbox; whatever it writes (state and outbox rows) commits together with
 that claim. A message that cannot be parsed or breaks the contract goes to the topic's
-dead-letter topic with the reason and the partition moves on. A transient failure (database or
+dead-letter topic with the reason and the partition moves on; one too large to be carried whole goes
+as a reference to it (runtime.dead_letters). A transient failure (database or
 broker away) rewinds the partition to retry; a handler that keeps failing on one message sends
 that message to the dead-letter topic after `MAX_ATTEMPTS`, so it never blocks the partition.
 Messages arrive in batches and share one transaction, each in its own savepoint (BatchConsumer).
@@ -25,16 +26,16 @@ from pydantic import ValidationError
 from contracts.envelope import Envelope, EnvelopeError, is_deprecated
 from contracts.messages import MESSAGE_TYPES, Payload
 from contracts.topics import Topic
-from runtime import inbox
+from runtime import dead_letters, inbox
 from runtime.metrics import RuntimeMetrics, observe_many
+from runtime.settings import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=Payload)
 MAX_ATTEMPTS = 5
-#: The largest payload any contract allows is a sealed carnet document (900,000 characters of
-#: ciphertext); anything bigger is refused before parsing, so no message can exhaust memory.
-MAX_MESSAGE_BYTES = 1_048_576
+#: MAX_MESSAGE_BYTES (runtime.settings): the largest payload any contract allows is a sealed carnet document
+#: (900,000 characters of ciphertext); anything bigger is refused before parsing, so no message can exhaust memory.
 #: Failures of the surroundings, not of the message: retried without limit, never dead-lettered.
 #: A PostgreSQL restart shows as OperatorInterventionError (admin shutdown, cannot connect now)
 #: and PostgresConnectionError (connection gone) on connections that were open.
@@ -106,9 +107,10 @@ class Only:
             await self.handler(conn, inbound)
 
 
-def parse(topic: Topic, headers: dict[str, Any], body: bytes) -> tuple[Envelope, Payload]:
-    if len(body) > MAX_MESSAGE_BYTES:
-        raise ContractViolation("too_large", f"payload of {len(body)} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
+def parse(topic: Topic, headers: dict[str, Any], body: bytes, *,
+          max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[Envelope, Payload]:
+    if len(body) > max_bytes:
+        raise ContractViolation("too_large", f"payload of {len(body)} bytes is over the {max_bytes}-byte limit")
     try:
         envelope = Envelope.from_headers(headers)
     except EnvelopeError as exc:
@@ -137,43 +139,49 @@ class Record:
     key: bytes | None
     where: str
     timestamp_ms: int | None = None
+    partition: int | None = None
+    offset: int | None = None
+    #: Envelope headers the record carries more than once (which one counts is anyone's guess: dead-lettered).
+    repeated: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, raw: Any) -> Record:
         headers = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in raw.headers}
+        repeated: tuple[str, ...] = ()
+        if len(headers) != len(raw.headers):
+            seen = Counter(k for k, _ in raw.headers)
+            repeated = tuple(sorted(k for k, n in seen.items() if n > 1 and k.startswith("ce_")))
         return cls(raw.topic, raw.value or b"", headers, raw.key or None, f"{raw.topic}/{raw.partition}@{raw.offset}",
-                   raw.timestamp)
+                   raw.timestamp, raw.partition, raw.offset, repeated)
 
 
 class Consumer:
     """One service's handler for one topic, and that topic's dead-letter topic."""
 
     def __init__(self, *, service: str, topic: Topic, handler: Handler, pool_getter: Callable[[], asyncpg.Pool],
-                 broker: Any, metrics: RuntimeMetrics) -> None:
+                 broker: Any, metrics: RuntimeMetrics, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.service = service
         self.topic = topic
         self.handler = handler
         self.pool_getter = pool_getter
         self.broker = broker
         self.metrics = metrics
+        self.max_message_bytes = max_message_bytes
 
     async def __call__(self, body: bytes, headers: dict[str, Any], key: bytes | None, where: str) -> None:
         """One message on its own (a batch of one)."""
         await BatchConsumer(self.service, {self.topic.name: self}, self.pool_getter, self.metrics)(
             [Record(self.topic.name, body, headers, key, where)])
 
-    async def dead_letter(self, body: bytes, headers: dict[str, Any], key: bytes | None, kind: str, reason: str, where: str) -> None:
-        log.error("%s: dead-lettering message from %s (%s, message id %s, carnet %s): %s",
-                  self.service, where, kind, headers.get("ce_id"), headers.get("ce_subject"), reason)
-        out = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)) for k, v in headers.items()}
-        out.update({
-            "dlq_reason": reason[:2000],
-            "dlq_kind": kind,
-            "dlq_source": where,
-            "dlq_consumer": self.service,
-        })
-        await self.broker.publish(body, self.topic.dead_letter, key=key, headers=out)
+    async def dead_letter(self, record: Record, kind: str, reason: str) -> None:
+        """To the topic's dead-letter topic, whole or as a reference (runtime.dead_letters)."""
+        origin = dead_letters.Origin(record.topic, record.partition, record.offset, record.where)
+        sent = await dead_letters.dead_letter(self.broker, self.topic.dead_letter, origin, record.body, record.headers,
+                                              record.key, kind=kind, reason=reason, consumer=self.service,
+                                              limit=self.max_message_bytes)
         self.metrics.dead_letters(self.topic.name, kind).inc()
+        if sent != "whole":
+            self.metrics.dead_letter_references(self.topic.name, sent).inc()
 
 
 @dataclass
@@ -216,8 +224,11 @@ class BatchConsumer:
             if r.timestamp_ms and r.timestamp_ms > 0:  # -1: the broker gave none
                 lags.setdefault(r.topic, []).append(max(0.0, (now_ms - r.timestamp_ms) / 1000))
             consumer = self.consumers[r.topic]
+            if r.repeated:
+                dead.append((consumer, r, "envelope", f"envelope headers repeated: {', '.join(r.repeated)[:200]}"))
+                continue
             try:
-                envelope, payload = parse(consumer.topic, r.headers, r.body)
+                envelope, payload = parse(consumer.topic, r.headers, r.body, max_bytes=consumer.max_message_bytes)
             except ContractViolation as exc:
                 hook = getattr(consumer.handler, "on_violation", None)
                 if hook is not None:
@@ -266,7 +277,7 @@ class BatchConsumer:
                 await asyncio.sleep(1.0)
                 raise
         for consumer, r, kind, reason in dead:
-            await consumer.dead_letter(r.body, r.headers, r.key, kind, reason, r.where)
+            await consumer.dead_letter(r, kind, reason)
         # Counted per (topic, type, outcome) and observed per topic: one labelled child each, not per message.
         counts = Counter((p.record.topic, p.inbound.envelope.type, outcome) for p, outcome, _ in outcomes)
         for labels, n in counts.items():

@@ -43,9 +43,22 @@ class RuntimeMetrics:
             "ce_specversion), by topic: at zero everywhere, the deprecation can end.",
             ["topic"], registry=registry,
         ).labels
+        self.dead_letter_references = Counter(
+            "ata_dead_letter_references_total", "Dead letters sent as a reference (no payload: too large for a whole "
+            "dead letter, or refused by Kafka; outcome=reference), or refused even so (outcome=refused), by source topic.",
+            ["topic", "outcome"], registry=registry,
+        ).labels
         self.outbox_published = Counter(
             "ata_outbox_published_total", "Outbox rows published to Kafka.", ["topic"], registry=registry,
         ).labels
+        self.outbox_parked = Counter(
+            "ata_outbox_parked", "Outbox rows Kafka refused for good (too large, invalid topic), moved to "
+            "outbox_parked with the reason instead of published.", ["topic"], registry=registry,
+        ).labels
+        self.outbox_parked_rows = Gauge(
+            "ata_outbox_parked_rows", "Rows in outbox_parked: refused messages an operator must decide about.",
+            registry=registry,
+        )
         self.outbox_backlog = Gauge(
             "ata_outbox_backlog", "Outbox rows not yet published.", registry=registry,
         )

@@ -30,6 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts.topics import DLQ_SUFFIX, all_topic_partitions, nga_of_request_topic, nga_topic_partitions
+from runtime import outbox
 from runtime.metrics import RuntimeMetrics
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,10 @@ class Observability:
         pool = self._pool()
         assert pool is not None
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age FROM outbox")
-        self.metrics.outbox_backlog.set(row["n"])
-        self.metrics.outbox_oldest_age.set(float(row["age"] or 0.0))
+            backlog, age, parked = await outbox.measure(conn)
+        self.metrics.outbox_backlog.set(backlog)
+        self.metrics.outbox_oldest_age.set(age)
+        self.metrics.outbox_parked_rows.set(parked)
 
     def _partition_count(self, topic: str) -> int:
         """From the catalogue; a per-NGA request topic (and its dead letters) is named by the registry, not listed."""

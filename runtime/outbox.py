@@ -15,19 +15,52 @@ import logging
 import time
 from collections import Counter
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from pydantic_core import from_json, to_json
 
 from contracts.envelope import Envelope
 from contracts.messages import Payload
+from runtime.broker import REFUSED_RECORD
 from runtime.metrics import RuntimeMetrics, observe_many
+from runtime.settings import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
+
+# --- the relay's SQL, all of it --------------------------------------------------------------------
+
+#: The next batch, locked (SKIP LOCKED: another relay's rows are passed over), each row with `held`: an
+#: earlier row of its (topic, key) exists that is not in this batch, i.e. another relay holds it (or it
+#: committed after this batch's rows). Every row below this batch's last id is this relay's or locked by
+#: another, so the look-up scans one batch's id range, not the backlog. Unordered: the relay sorts the ids
+#: (sorting the rows with their payloads in PostgreSQL took longer than the whole look-up).
+SELECT_BATCH = (
+    "WITH mine AS MATERIALIZED ("
+    " SELECT id, topic, key, headers, payload, created_at FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+    " others AS ("
+    " SELECT o.topic, o.key, min(o.id) AS first FROM outbox o"
+    " WHERE o.id < (SELECT max(id) FROM mine) AND o.key IS NOT NULL AND o.id NOT IN (SELECT id FROM mine)"
+    " GROUP BY o.topic, o.key) "
+    "SELECT m.id, m.topic, m.key, m.headers, m.payload,"
+    " extract(epoch FROM clock_timestamp() - m.created_at) AS age, coalesce(h.first < m.id, false) AS held "
+    "FROM mine m LEFT JOIN others h ON h.topic = m.topic AND h.key = m.key")
+DELETE_PUBLISHED = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
+#: Published rows ($1 without $2) deleted; refused ones ($2, reasons $3) moved to outbox_parked.
+PARK = (
+    "WITH gone AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) RETURNING *) "
+    "INSERT INTO outbox_parked (id, message_id, topic, key, headers, payload, created_at, reason) "
+    "SELECT g.id, g.message_id, g.topic, g.key, g.headers, g.payload, g.created_at, r.reason "
+    "FROM gone g JOIN unnest($2::bigint[], $3::text[]) AS r(id, reason) ON r.id = g.id")
+MEASURE = ("SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age,"
+           " (SELECT count(*) FROM outbox_parked) AS parked FROM outbox")
+#: How soon a relay looks again at rows it held back behind another relay's.
+HELD_BACK_RETRY_S = 0.05
 
 
 def channel_for(schema: str) -> str:
@@ -108,17 +141,17 @@ def kafka_producer(broker: Any) -> AIOKafkaProducer | None:
 _PARTITIONER = DefaultPartitioner()
 
 
-async def publish_batches(producer: AIOKafkaProducer, rows: list[Any]) -> list[asyncio.Future[Any]]:
+async def publish_batches(producer: AIOKafkaProducer, rows: list[Any]) -> list[tuple[asyncio.Future[Any], list[Any]]]:
     """Queue outbox rows on `producer` as record batches, one per partition (more when one fills up);
-    answers the futures of their acknowledgements.
+    answers each batch's acknowledgement future with the rows it carries.
 
     The row is already the wire message (payload bytes, CloudEvents headers): FastStream's publish chain
     was a third of the relay's CPU under bulk issuance (bench/README.md, round 2), and aiokafka's `send`
     per record (a future, an accumulator look-up and a batch append each) ~10 % of the issuer's (round 4).
     Each record goes to the partition `send` would pick (the producer's default partitioner over the same
     partition list: murmur2 of the key), in row order within its partition, so per-key order holds."""
-    batches: dict[tuple[str, int], Any] = {}
-    pending: list[asyncio.Future[Any]] = []
+    batches: dict[tuple[str, int], tuple[Any, list[Any]]] = {}
+    pending: list[tuple[asyncio.Future[Any], list[Any]]] = []
     partitions: dict[str, list[int]] = {}
     for row in rows:
         topic = row["topic"]
@@ -128,62 +161,144 @@ async def publish_batches(producer: AIOKafkaProducer, rows: list[Any]) -> list[a
         partition = _PARTITIONER(key, partitions[topic], partitions[topic])
         headers = [(k, v.encode()) for k, v in from_json(row["headers"]).items()]
         value = bytes(row["payload"])
-        batch = batches.get((topic, partition))
-        if batch is None:
-            batch = batches[(topic, partition)] = producer.create_batch()
+        entry = batches.get((topic, partition))
+        if entry is None:
+            entry = batches[(topic, partition)] = (producer.create_batch(), [])
+        batch, carried = entry
         if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
             # Full: this one goes out now (before any later record of the partition) and a new one starts.
             # A first record always fits, however large (the broker judges its size, as with `send`).
-            pending.append(await producer.send_batch(batch, topic, partition=partition))
-            batch = batches[(topic, partition)] = producer.create_batch()
+            pending.append((await producer.send_batch(batch, topic, partition=partition), carried))
+            batch, carried = batches[(topic, partition)] = (producer.create_batch(), [])
             batch.append(key=key, value=value, timestamp=None, headers=headers)
-    for (topic, partition), batch in batches.items():
-        pending.append(await producer.send_batch(batch, topic, partition=partition))
+        carried.append(row)
+    for (topic, partition), (batch, carried) in batches.items():
+        pending.append((await producer.send_batch(batch, topic, partition=partition), carried))
     return pending
 
 
+def record_size(row: Any) -> int:
+    """An upper bound of the row's record size as the producer counts it (for max_request_size)."""
+    key = bytes(row["key"]) if row["key"] is not None else None
+    headers = [(k, v.encode()) for k, v in from_json(row["headers"]).items()]
+    return DefaultRecordBatchBuilder.estimate_size_in_bytes(key, bytes(row["payload"]), headers)
+
+
+def _refusal(exc: BaseException) -> str:
+    return f"refused by Kafka: {type(exc).__name__}: {exc}"[:2000]
+
+
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, broker: Any, schema: str, metrics: RuntimeMetrics, *, batch: int = 500, poll_s: float = 1.0) -> None:
+    """Publishes the outbox in id order, each key's rows in order however many relays run.
+
+    Relays take rows FOR UPDATE SKIP LOCKED, so two never publish one row at once; a relay also holds back
+    every row of a key whose earlier row someone else holds (another relay publishing it: SELECT_BATCH), so a
+    key's later row never overtakes its earlier one (per-key order on the partition). A row Kafka refuses for
+    good (REFUSED_RECORD: too large, invalid topic) is parked in `outbox_parked` with the reason, counted,
+    and the rest goes on; a parked row is out of its key's order for good. Anything else is retried."""
+
+    def __init__(self, pool: asyncpg.Pool, broker: Any, schema: str, metrics: RuntimeMetrics, *, batch: int = 500,
+                 poll_s: float = 1.0, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.pool = pool
         self.broker = broker
         self.schema = schema
         self.metrics = metrics
         self.batch = batch
         self.poll_s = poll_s
+        self.max_message_bytes = max_message_bytes
         self._wake = asyncio.Event()
         self.last_success = 0.0
+        #: Rows the last flush held back behind a key's earlier row another relay holds.
+        self.held_back = 0
 
     async def flush_once(self) -> int:
-        """Publish up to one batch; returns how many rows went out."""
+        """Publish up to one batch; returns how many rows went out (published or parked)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT id, topic, key, headers, payload, extract(epoch FROM clock_timestamp() - created_at) AS age "
-                "FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self.batch,
-            )
+            rows = sorted(await conn.fetch(SELECT_BATCH, self.batch), key=itemgetter("id"))
             selected = time.perf_counter()
-            if not rows:
+            ready = [r for r in rows if not r["held"]]
+            self.held_back = len(rows) - len(ready)
+            if not ready:
                 return 0
-            producer = kafka_producer(self.broker)
-            if producer is not None:
-                pending = await publish_batches(producer, rows)
+            parked: list[tuple[Any, str]] = []
+            # A cheap upper bound first (JSON headers are longer than their bytes): only big rows are measured.
+            sendable = []
+            for row in ready:
+                rough = len(row["payload"]) + len(row["headers"]) + len(row["key"] or b"") + 128
+                if rough > self.max_message_bytes and (size := record_size(row)) > self.max_message_bytes:
+                    parked.append((row, f"a record of {size} bytes is over the {self.max_message_bytes}-byte limit "
+                                        "(ATA_KAFKA_MAX_MESSAGE_BYTES)"))
+                else:
+                    sendable.append(row)
+            published = await self._publish(sendable, parked)
+            if parked:
+                await conn.execute(PARK, [r["id"] for r in published] + [r["id"] for r, _ in parked],
+                                   [r["id"] for r, _ in parked], [why for _, why in parked])
             else:
-                pending = []
-                for row in rows:
-                    key = bytes(row["key"]) if row["key"] is not None else None
-                    result = await self.broker.publish(bytes(row["payload"]), row["topic"], key=key,
-                                                       headers=from_json(row["headers"]), no_confirm=True)
-                    if inspect.isawaitable(result):
-                        pending.append(result)
-            # Every record must be acknowledged (acks=all) before its row is deleted.
-            await asyncio.gather(*pending)
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
-        published = time.perf_counter()
+                await conn.execute(DELETE_PUBLISHED, [r["id"] for r in published])
+        done = time.perf_counter()
+        for row, why in parked:
+            key = bytes(row["key"] or b"")[:100].decode("utf-8", "replace")
+            log.error("%s: outbox row %s (message id %s, carnet %s) to %s parked: %s", self.schema, row["id"],
+                      from_json(row["headers"]).get("ce_id"), key, row["topic"], why)
         # One labelled child per topic, not one look-up per row (a batch is up to `batch` rows).
-        for topic, n in Counter(row["topic"] for row in rows).items():
+        for topic, n in Counter(row["topic"] for row in published).items():
             self.metrics.outbox_published(topic).inc(n)
-        observe_many(self.metrics.outbox_delay, [float(row["age"]) + published - selected for row in rows])
-        return len(rows)
+        for topic, n in Counter(row["topic"] for row, _ in parked).items():
+            self.metrics.outbox_parked(topic).inc(n)
+        observe_many(self.metrics.outbox_delay, [float(row["age"]) + done - selected for row in published])
+        return len(published) + len(parked)
+
+    async def _publish(self, rows: list[Any], parked: list[tuple[Any, str]]) -> list[Any]:
+        """Publish `rows`, each acknowledged (acks=all) before it counts; returns those published and adds
+        those Kafka refused for good to `parked`. Any other failure is raised: the transaction rolls back,
+        every row stays and the batch is tried again (what went out goes again: the inboxes absorb it)."""
+        producer = kafka_producer(self.broker)
+        if producer is None:
+            return await self._publish_each(rows, parked)
+        published: list[Any] = []
+        alone: list[Any] = []
+        pending = await publish_batches(producer, rows)
+        results = await asyncio.gather(*(f for f, _ in pending), return_exceptions=True)
+        for (_, carried), result in zip(pending, results):
+            if not isinstance(result, BaseException):
+                published += carried
+            elif not isinstance(result, REFUSED_RECORD):
+                raise result
+            elif len(carried) == 1:
+                parked.append((carried[0], _refusal(result)))
+            else:  # which record of the batch? each alone then, in row order
+                alone += carried
+        for row in sorted(alone, key=lambda r: r["id"]):
+            [(future, _)] = await publish_batches(producer, [row])
+            try:
+                await future
+                published.append(row)
+            except REFUSED_RECORD as exc:
+                parked.append((row, _refusal(exc)))
+        return published
+
+    async def _publish_each(self, rows: list[Any], parked: list[tuple[Any, str]]) -> list[Any]:
+        """Through `broker.publish` (no aiokafka producer inside the broker): slower, the same records."""
+        pending: list[tuple[Any, Any]] = []
+        for row in rows:
+            key = bytes(row["key"]) if row["key"] is not None else None
+            try:
+                result = await self.broker.publish(bytes(row["payload"]), row["topic"], key=key,
+                                                   headers=from_json(row["headers"]), no_confirm=True)
+            except REFUSED_RECORD as exc:
+                parked.append((row, _refusal(exc)))
+                continue
+            pending.append((row, result))
+        published = []
+        for row, result in pending:
+            try:
+                if inspect.isawaitable(result):
+                    await result
+                published.append(row)
+            except REFUSED_RECORD as exc:
+                parked.append((row, _refusal(exc)))
+        return published
 
     async def run(self) -> None:
         listener = await self.pool.acquire()
@@ -202,11 +317,19 @@ class OutboxRelay:
                     continue
                 if sent >= self.batch:
                     continue
+                # Rows held back behind another relay's: it commits within its publish time, no NOTIFY says so.
+                wait = min(self.poll_s, HELD_BACK_RETRY_S) if self.held_back else self.poll_s
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
                 except TimeoutError:
                     pass
         finally:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(channel_for(self.schema), wake)
             await self.pool.release(listener)
+
+
+async def measure(conn: asyncpg.Connection) -> tuple[int, float, int]:
+    """(rows waiting, age of the oldest in seconds, rows parked), for the gauges /metrics reports."""
+    row = await conn.fetchrow(MEASURE)
+    return row["n"], float(row["age"] or 0.0), row["parked"]

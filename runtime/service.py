@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +22,7 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 
 from contracts.topics import Topic, all_topic_partitions
-from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics
+from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics, fetch_options
 from runtime import kafka_security
 from runtime.consumer import BatchConsumer, Consumer, Handler, Record
 from runtime.db import create_pool
@@ -47,6 +48,19 @@ async def _raw_body(message: Any) -> Any:
     # Parsing is ours (runtime.consumer), so a malformed body reaches the dead-letter logic
     # instead of failing inside FastStream's JSON decoder.
     return message.body
+
+
+async def _tolerant_parser(message: tuple[Any, ...], original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's batch parser, for batches it cannot parse too: it decodes every header value as strict
+    UTF-8, so one header with no value or with bytes that are not text stopped the whole subscriber and the
+    batch came back for ever. Such values are made text here (no value: empty; bad bytes: replaced) and the
+    consumer then judges the record like any other (a broken envelope is dead-lettered). The original
+    parser runs first: a batch of valid records costs nothing more."""
+    try:
+        return await original(message)
+    except (AttributeError, UnicodeDecodeError):
+        return await original(tuple(dataclasses.replace(m, headers=[
+            (k, b"" if v is None else v.decode("utf-8", "replace").encode()) for k, v in m.headers]) for m in message))
 
 
 #: Consume in batches, one transaction each (runtime.consumer.BatchConsumer). The short timeout
@@ -89,7 +103,8 @@ class Service:
         #: TLS/SASL for every Kafka client of the service (the broker, the topic admin, the lag probe).
         self.kafka_options = kafka_security.client_options(settings)
         self.broker = build_broker(settings.kafka_bootstrap_servers, name, self.registry,
-                                   security=kafka_security.security(settings))
+                                   security=kafka_security.security(settings),
+                                   max_message_bytes=settings.kafka_max_message_bytes)
         self._pool: asyncpg.Pool | None = None
         self._consumers: dict[str, Consumer] = {}
         self._subscriber: Any = None  # the one batch subscriber consume() registers
@@ -126,12 +141,14 @@ class Service:
         for topic, handler in handlers.items():
             self._consumers[topic.name] = Consumer(
                 service=self.name, topic=topic, handler=handler, pool_getter=lambda: self.pool,
-                broker=self.broker, metrics=self.metrics,
+                broker=self.broker, metrics=self.metrics, max_message_bytes=self.settings.kafka_max_message_bytes,
             )
         batch = BatchConsumer(self.name, self._consumers, lambda: self.pool, self.metrics)
 
         self._subscriber = self.broker.subscriber(*[t.name for t in handlers], group_id=self.name, decoder=_raw_body,
+                                                  parser=_tolerant_parser,
                                                   **BATCH_OPTIONS, **CONSUMER_OPTIONS,
+                                                  **fetch_options(self.settings.kafka_max_message_bytes),
                                                   fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms)
 
         @self._subscriber
@@ -170,7 +187,8 @@ class Service:
             poll_without_sleep(self._subscriber)
         await self.observability.start()
         self.relay = OutboxRelay(self.pool, self.broker, self.schema, self.metrics,
-                                 batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s)
+                                 batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s,
+                                 max_message_bytes=self.settings.kafka_max_message_bytes)
         self._spawn("outbox-relay", self.relay.run)
         for fn in self._background:
             self._spawn(fn.__name__, fn)

@@ -18,6 +18,8 @@ DEFAULT_PORTS = {
 }
 EMBEDDED_KAFKA = "127.0.0.1:29092"
 EMBEDDED_DATABASE = "postgresql://postgres@127.0.0.1:55432/ata"
+#: The default of ATA_KAFKA_MAX_MESSAGE_BYTES (1 MiB, about Apache Kafka's default max.message.bytes).
+MAX_MESSAGE_BYTES = 1_048_576
 
 
 class Settings(BaseSettings):
@@ -54,7 +56,7 @@ class Settings(BaseSettings):
         "idle spell may wait this long at each idle hop. At or below ATA_KAFKA_FETCH_MAX_WAIT_MS: off."))
     kafka_fetch_idle_after: int = Field(20, ge=1, description=(
         "Empty fetches in a row after which a consumer counts as idle (20 x 50 ms: one second without a record)."))
-    kafka_max_message_bytes: int = Field(1_048_576, ge=65_536, le=16_777_216, description=(
+    kafka_max_message_bytes: int = Field(MAX_MESSAGE_BYTES, ge=65_536, le=16_777_216, description=(
         "Largest record a producer sends and a consumer must be able to fetch, in bytes; equal to the "
         "max.message.bytes deploy/ gives Apache Kafka's topics. Contract bounds are tested to fit under it."))
     kafka_create_topics: bool = Field(True, description=(

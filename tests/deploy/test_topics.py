@@ -16,7 +16,7 @@ def test_plan_is_the_catalogue_with_dead_letters_and_nga_requests_and_responses(
     assert {n: s.partitions for n, s in specs.items()} == expected
     assert "ata.issuance.requests.fr.v1" in specs and "ata.issuance.responses.ch.v1" in specs
     assert {t.name + ".dlq" for t in TOPICS if t.consumers} <= set(specs)
-    assert all(s.replication_factor == 3 and s.configs == {"min.insync.replicas": "2"} for s in specs.values())
+    assert all(s.replication_factor == 3 and s.configs == {"min.insync.replicas": "2", "max.message.bytes": "1048576"} for s in specs.values())
 
 
 @pytest.mark.parametrize(("replication", "min_insync"), [(0, 1), (3, 4), (3, 0)])

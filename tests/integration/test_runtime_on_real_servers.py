@@ -42,8 +42,8 @@ async def test_migrations_under_concurrent_starts_apply_once(database_url):
     finally:
         for c in conns:
             await c.close()
-    applied = ["runtime/0001_outbox_inbox", "runtime/0002_outbox_rows_inline", "service/0001_init",
-               "service/0002_nga_integration"]
+    applied = ["runtime/0001_outbox_inbox", "runtime/0002_outbox_rows_inline", "runtime/0003_outbox_parked",
+               "service/0001_init", "service/0002_nga_integration"]
     assert sorted(results, key=len) == [[], applied]
     assert [r["version"] for r in versions] == applied
 

@@ -1,12 +1,14 @@
 """Issue 10 item 2: every consumer of every service, given what is not a contract (malformed JSON, an unknown
 message type, an unknown schema version, a type that belongs on another topic, missing envelope headers, a payload
 over the size limit, a payload that does not match its schema), dead-letters it with the original bytes and the
-reason, in order, without retrying it and without reaching a handler, so the partition keeps moving (on a real
+reason (a payload too large to travel whole: a reference with its digest, runtime.dead_letters), in order, without retrying it and without reaching a handler, so the partition keeps moving (on a real
 broker: tests/integration/test_runtime_on_real_servers.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from typing import Any
 from uuid import uuid4
 
@@ -56,8 +58,15 @@ async def test_poison_messages_are_dead_lettered_with_their_reason_and_the_parti
             claimed = await conn.fetchval("SELECT count(*) FROM inbox")
     kinds = [h["dlq_kind"] for _, h in dead]
     assert kinds == [kind for kind, _, _ in poison]
-    assert [body for body, _ in dead] == [body for _, body, _ in poison]  # the original bytes, for replay
+    whole = [(body, h) for body, h in dead if h["dlq_kind"] != "too_large"]
+    assert [body for body, _ in whole] == [body for kind, body, _ in poison if kind != "too_large"]  # for replay
+    [(reference, h)] = [(json.loads(body), h) for body, h in dead if h["dlq_kind"] == "too_large"]
+    too_large = next(body for kind, body, _ in poison if kind == "too_large")
+    assert h["dlq_payload"] == "omitted" and reference["topic"] == topic.name and reference["size"] == len(too_large)
+    assert reference["sha256"] == hashlib.sha256(too_large).hexdigest() and reference["key"] == KEY.decode()
     assert all(h["dlq_reason"] and h["dlq_consumer"] == service for _, h in dead)
     assert claimed == 0  # nothing poison reached a handler
     for kind in {k for k, _, _ in poison}:
         assert built.registry.get_sample_value("ata_dead_letters_total", {"topic": topic.name, "reason": kind}) >= 1
+    assert built.registry.get_sample_value("ata_dead_letter_references_total",
+                                           {"topic": topic.name, "outcome": "reference"}) == 1
