@@ -57,12 +57,16 @@ def test_compose_gives_brokers_topics_and_services_the_same_limit(compose):
         assert spec["environment"].get(SETTING) == str(MAX_MESSAGE_BYTES), name
 
 
-def test_kubernetes_gives_every_container_the_same_limit():
-    objects = render(DEPLOY / "k8s" / "overlays" / "example")
+@pytest.mark.parametrize(("overlay", "least"), [("example", 5), ("plain-kafka", 10)])
+def test_kubernetes_gives_every_container_the_same_limit(overlay: str, least: int):
+    """Strimzi's overlay runs the five services; the plain-Kafka one adds a deploy.topics init container to each."""
+    objects = render(DEPLOY / "k8s" / "overlays" / overlay)
     config = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "ConfigMap"}
     assert config["ata-config"][SETTING] == str(MAX_MESSAGE_BYTES)
     every = containers(objects)  # init containers included
-    assert len(every) >= 10
+    assert len(every) >= least
+    topics = [o for o in objects if o["kind"] == "KafkaTopic"]
+    assert all(int(t["spec"]["config"]["max.message.bytes"]) == MAX_MESSAGE_BYTES for t in topics)
     for c in every:  # the services and their deploy.topics init containers read it from the ConfigMap
         assert {"configMapRef": {"name": "ata-config"}} in c.get("envFrom", []), c["name"]
         assert SETTING not in {e["name"] for e in c.get("env", [])}, c["name"]
