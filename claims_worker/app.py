@@ -26,9 +26,5 @@ def build(settings: Settings, *, clock: Clock = utc_now, instance: str | None = 
     scheduler = Scheduler(handlers, clock, instance=instance, poll_s=settings.claims_poll_s)
     service.state["handlers"] = handlers
     service.state["scheduler"] = scheduler
-
-    @service.background
-    async def claims_scheduler() -> None:
-        await scheduler.run(service.pool)
-
+    service.add_loop(scheduler.loop(lambda: service.pool, service.loop_metrics))
     return service

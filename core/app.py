@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from datetime import timedelta
 from pathlib import Path
 
-import asyncpg
 from fastapi import Depends
 
 from contracts.topics import COUNTRY_POLICY, CUSTOMS_COMMITS, ISSUANCE_EVENTS
@@ -54,9 +52,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         async with service.pool.acquire() as conn:
             await policy.load(conn, POLICY_FILE)
 
-    @service.background
-    async def follow_country_policy() -> None:
-        await policy.follow(service.pool)
+    service.add_loop(policy.follower(lambda: service.pool, service.loop_metrics))
 
     key_path = settings.signing_key_path or settings.data_dir / "keys" / "core-signing.pem"
 
@@ -65,14 +61,10 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         async with service.pool.acquire() as conn:
             await handlers.publish_signing_key(conn, load_or_create_signing_key(key_path))
 
-    @service.background
-    async def follow_signing_key() -> None:
-        while True:
-            await asyncio.sleep(settings.signing_key_check_s)
-            try:
-                async with service.pool.acquire() as conn:
-                    await handlers.follow_signing_key(conn, lambda: load_or_create_signing_key(key_path))
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("signing key check failed; trying again", exc_info=True)
+    async def check_signing_key() -> None:
+        async with service.pool.acquire() as conn:
+            await handlers.follow_signing_key(conn, lambda: load_or_create_signing_key(key_path))
+
+    service.loop("signing-key", check_signing_key, period_s=settings.signing_key_check_s, wait_first=True)
 
     return service

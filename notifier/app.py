@@ -41,8 +41,6 @@ def build(settings: Settings, *, clock: Clock = utc_now, resolver: egress.Resolv
     service.state["handlers"] = handlers
     service.state["vapid"] = vapid
 
-    @service.background
-    async def delivery_worker() -> None:
-        await handlers.run_worker(service.pool)
+    service.add_loop(handlers.worker(lambda: service.pool, service.loop_metrics))
 
     return service

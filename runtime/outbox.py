@@ -9,7 +9,6 @@ effect).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
@@ -25,6 +24,7 @@ from pydantic_core import from_json, to_json
 
 from contracts.envelope import Envelope
 from contracts.messages import Payload
+from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.metrics import RuntimeMetrics, observe_many
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,6 @@ class OutboxRelay:
         self.batch = batch
         self.poll_s = poll_s
         self._wake = asyncio.Event()
-        self.last_success = 0.0
 
     async def flush_once(self) -> int:
         """Publish up to one batch; returns how many rows went out."""
@@ -185,28 +184,12 @@ class OutboxRelay:
         observe_many(self.metrics.outbox_delay, [float(row["age"]) + published - selected for row in rows])
         return len(rows)
 
-    async def run(self) -> None:
-        listener = await self.pool.acquire()
-        wake = lambda *_: self._wake.set()  # noqa: E731
-        try:
-            await listener.add_listener(channel_for(self.schema), wake)
-            # The backlog gauges are measured when /metrics is scraped (runtime/observability.py), not here.
-            while True:
-                self._wake.clear()
-                try:
-                    sent = await self.flush_once()
-                    self.last_success = time.monotonic()
-                except Exception as exc:  # broker or database away: keep the rows, try again
-                    log.warning("outbox relay of %s failed, retrying: %s", self.schema, exc)
-                    await asyncio.sleep(self.poll_s)
-                    continue
-                if sent >= self.batch:
-                    continue
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
-                except TimeoutError:
-                    pass
-        finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(channel_for(self.schema), wake)
-            await self.pool.release(listener)
+    def background(self, metrics: LoopMetrics) -> BackgroundLoop:
+        """The relay's loop: a batch on every NOTIFY or `poll_s`, at once again after a full one; broker or
+        database away: the rows stay and the pass is retried (runtime/background.py). The backlog gauges are
+        measured when /metrics is scraped (runtime/observability.py), not here."""
+        async def relay() -> bool:
+            return await self.flush_once() >= self.batch
+
+        return BackgroundLoop("outbox-relay", relay, period_s=self.poll_s, metrics=metrics, pool=lambda: self.pool,
+                              channel=channel_for(self.schema), wake=self._wake)
