@@ -16,8 +16,9 @@ from prometheus_client import CollectorRegistry, Counter
 
 from contracts.bounds import REASON_MESSAGE_MAX, to_line
 from contracts.envelope import Envelope, EnvelopeError
+from contracts.catalogue import MESSAGE_TYPES
 from contracts.messages import (
-    MESSAGE_TYPES, CarnetIssued, CarnetSuccessionDecided, DuplicateCarnetIssued, DuplicateRequested, IssuanceRejected,
+    CarnetIssued, CarnetSuccessionDecided, DuplicateCarnetIssued, DuplicateRequested, IssuanceRejected,
     IssuanceRequested, Payload, Reason, ReplacementCarnetIssued, ReplacementRequested, SealedIssuanceRequested,
 )
 from contracts.topics import ISSUANCE_EVENTS, issuance_responses
