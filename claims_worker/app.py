@@ -7,7 +7,8 @@ from pathlib import Path
 from claims_worker.handlers import ClaimsHandlers, ClaimsMetrics
 from claims_worker.scheduler import Scheduler
 from contracts.topics import CLAIMS_CUSTOMS_ACTIONS, CLAIMS_NGA_RESPONSES, NOTIFICATION_REQUESTS, TRANSACTIONS
-from runtime.service import Clock, Service, utc_now
+from runtime.clock import Clock, utc_now
+from runtime.service import Service
 from runtime.settings import Settings
 
 NAME = "claims_worker"

@@ -27,7 +27,7 @@ from contracts.deadlines import local_date, r19_overdue_at, r20_discharged_at
 from contracts.topics import CLAIMS_NGA_NOTICES, NOTIFICATION_REQUESTS
 from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.outbox import emit
-from runtime.service import Clock
+from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "claims_worker"

@@ -19,7 +19,8 @@ from core.policy_store import POLICY_FILE, PolicyStore, read_policy_book
 from runtime import trustlist
 from runtime.consumer import WithBulk
 from runtime.cose import load_or_create_signing_key
-from runtime.service import Clock, Service, utc_now
+from runtime.clock import Clock, utc_now
+from runtime.service import Service
 from runtime.settings import Settings
 from runtime.wallet_auth import CurrentParty, WalletVerifier, observe_checks
 

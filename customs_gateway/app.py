@@ -14,7 +14,8 @@ from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
 from customs_gateway.web import officer_pages
 from runtime import trustlist
 from runtime.consumer import Only, WithBulk
-from runtime.service import Clock, Service, utc_now
+from runtime.clock import Clock, utc_now
+from runtime.service import Service
 from runtime.settings import Settings
 
 NAME = "customs_gateway"

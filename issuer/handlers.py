@@ -26,7 +26,7 @@ from issuer import domain, repository as repo
 from issuer.registry import Registry
 from runtime.consumer import ContractViolation, Inbound, Record
 from runtime.outbox import emit
-from runtime.service import Clock
+from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "issuer"

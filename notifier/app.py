@@ -11,7 +11,8 @@ from notifier import egress, webpush
 from notifier.api import admin_router, recipient_router
 from notifier.handlers import NotifierHandlers, NotifierMetrics, PushSettings
 from notifier.registrations import Registrations
-from runtime.service import Clock, Service, utc_now
+from runtime.clock import Clock, utc_now
+from runtime.service import Service
 from runtime.settings import Settings
 
 NAME = "notifier"

@@ -25,7 +25,7 @@ from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.consumer import Inbound
 from runtime.metrics import LATENCY_BUCKETS
 from runtime.outbox import emit
-from runtime.service import Clock
+from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "notifier"

@@ -11,7 +11,6 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from contracts.topics import Topic, all_topic_partitions
 from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics
+from runtime.clock import Clock, utc_now
 from runtime import kafka_security
 from runtime.background import BackgroundLoop, LoopMetrics, Pass
 from runtime.consumer import BatchConsumer, Consumer, Handler, Record
@@ -36,13 +36,6 @@ from runtime.outbox import OutboxRelay
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 async def _raw_body(message: Any) -> Any:
     # Parsing is ours (runtime.consumer), so a malformed body reaches the dead-letter logic
