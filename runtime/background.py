@@ -123,8 +123,10 @@ class BackgroundLoop:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def state(self) -> str:
-        """ok, failing, stuck or dead (see the module's docstring)."""
-        if self._task is not None and self._task.done():
+        """ok, failing, stuck or dead (see the module's docstring); ok until started."""
+        if self._task is None:
+            return "ok"
+        if self._task.done():
             return "dead"
         now = self.monotonic()
         if now - self.last_ended > self.stuck_after_s:
