@@ -7,7 +7,8 @@ from pathlib import Path
 from claims_worker.handlers import ClaimsHandlers, ClaimsMetrics
 from claims_worker.scheduler import Scheduler
 from contracts.topics import CLAIMS_CUSTOMS_ACTIONS, CLAIMS_NGA_RESPONSES, NOTIFICATION_REQUESTS, TRANSACTIONS
-from runtime.service import Clock, Service, utc_now
+from runtime.clock import Clock, utc_now
+from runtime.service import Service
 from runtime.settings import Settings
 
 NAME = "claims_worker"
@@ -26,9 +27,5 @@ def build(settings: Settings, *, clock: Clock = utc_now, instance: str | None = 
     scheduler = Scheduler(handlers, clock, instance=instance, poll_s=settings.claims_poll_s)
     service.state["handlers"] = handlers
     service.state["scheduler"] = scheduler
-
-    @service.background
-    async def claims_scheduler() -> None:
-        await scheduler.run(service.pool)
-
+    service.add_loop(scheduler.loop(lambda: service.pool, service.loop_metrics))
     return service

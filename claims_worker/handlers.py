@@ -26,7 +26,7 @@ from contracts.messages import ConfirmationRequested, ItemLocationsChanged, Payl
 from contracts.topics import CLAIMS_EVENTS, CLAIMS_NGA_NOTICES
 from runtime.consumer import Inbound
 from runtime.outbox import emit
-from runtime.service import Clock
+from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "claims_worker"

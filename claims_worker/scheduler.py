@@ -10,9 +10,10 @@ first pass after it, oldest deadline first.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import NAMESPACE_URL, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
@@ -24,12 +25,15 @@ from contracts import claims as c
 from contracts.claims import ClaimState as S
 from contracts.deadlines import local_date, r19_overdue_at, r20_discharged_at
 from contracts.topics import CLAIMS_NGA_NOTICES, NOTIFICATION_REQUESTS
+from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.outbox import emit
-from runtime.service import Clock
+from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "claims_worker"
 MAX_ATTEMPTS = 5
+#: Deadlines one pass of the loop acts on at most; the next pass follows at once.
+PASS_LIMIT = 500
 RETRY_AFTER = timedelta(minutes=5)
 #: The horizon of `ata_claims_deadlines_within_7d`: the R19 reminders' last-but-one step (30/7/1 days before).
 SOON = timedelta(days=7)
@@ -45,19 +49,19 @@ class Scheduler:
         self.instance = instance or uuid4().hex[:12]
         self.poll_s = poll_s
 
-    async def run(self, pool: asyncpg.Pool) -> None:
-        """Until cancelled: act on what is due, then sleep a poll interval."""
-        while True:
-            try:
-                await self.run_once(pool)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("claims scheduler: database unavailable, retrying: %s", exc)
-            await asyncio.sleep(self.poll_s)
+    def loop(self, pool: Callable[[], asyncpg.Pool], metrics: LoopMetrics, **options: Any) -> BackgroundLoop:
+        """Act on what is due every poll interval, through database outages (runtime/background.py); a
+        catch-up goes in passes of PASS_LIMIT deadlines, so a long one is not taken for a stuck loop."""
+        async def act_on_due() -> bool:
+            return await self.run_once(pool(), limit=PASS_LIMIT) >= PASS_LIMIT
 
-    async def run_once(self, pool: asyncpg.Pool) -> int:
-        """Act on every deadline due at the clock's now; returns how many this instance acted on."""
+        return BackgroundLoop("claims-scheduler", act_on_due, period_s=self.poll_s, metrics=metrics, pool=pool,
+                              **options)
+
+    async def run_once(self, pool: asyncpg.Pool, *, limit: int | None = None) -> int:
+        """Act on every deadline due at the clock's now (at most `limit`); returns how many this instance acted on."""
         now, acted = self.clock(), 0
-        while True:
+        while limit is None or acted < limit:
             async with pool.acquire() as conn:
                 row = None
                 try:

@@ -1,4 +1,4 @@
-"""Version-1 payloads of the claims procedure (DOMAIN.md R19-R27), registered in MESSAGE_TYPES.
+"""Version-1 payloads of the claims procedure (DOMAIN.md R19-R27), registered in MESSAGE_TYPES (contracts/catalogue.py).
 
 Kept apart from contracts/messages.py so the claims contract can grow without touching the rest
 of the wire format. Instants are aware datetimes; the claims worker turns them into the local day
@@ -22,7 +22,7 @@ from contracts.bounds import (
     MAX_CURRENCIES, MAX_ITEMS, CarnetNumber, Country, Currency, Days, ItemNumber, ItemNumbers, MessageType, OfficeId,
     Recipients, Reference, RuleId, Text, TimeZone,
 )
-from contracts.messages import MESSAGE_TYPES, F, Payload
+from contracts.messages import F, Payload
 
 CURRENCY = bounds.CURRENCY
 
@@ -286,5 +286,3 @@ CLAIMS_MESSAGES: tuple[type[Payload], ...] = (
     ClaimStateChanged, ClaimActionRefused, RegularizationFeeFlagged,
     ClaimNoticeIssued, DutyMemoIssued, ReminderRequested,
 )
-
-MESSAGE_TYPES.update({(m.TYPE, m.VERSION): m for m in CLAIMS_MESSAGES})

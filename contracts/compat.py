@@ -22,7 +22,7 @@ SNAPSHOT = Path(__file__).with_name("snapshot.json")
 
 def current() -> dict[str, Any]:
     """`{"Type@version": JSON schema}` of every registered payload."""
-    from contracts.messages import MESSAGE_TYPES
+    from contracts.catalogue import MESSAGE_TYPES
 
     return {f"{t}@{v}": model.model_json_schema() for (t, v), model in sorted(MESSAGE_TYPES.items())}
 

@@ -1,4 +1,4 @@
-"""Version-1 payloads of every message on the happy path, and the registry that decodes them.
+"""Version-1 payloads of every message on the happy path (contracts/catalogue.py registers them for decoding).
 
 Each payload names its `TYPE` and `VERSION`; the envelope carries both, so a consumer picks the
 model before it parses. Payloads carry no goods descriptions or values beyond the issuance
@@ -571,37 +571,31 @@ class TrustListPublished(Payload):
         "ATA-TL-1, the one before, Python's sorted compact JSON. Absent: ATA-TL-1.", "ATA-TL-2", default="ATA-TL-1")
 
 
-MESSAGE_TYPES: dict[tuple[str, int], type[Payload]] = {
-    (m.TYPE, m.VERSION): m
-    for m in (
-        IssuanceRequested,
-        CarnetIssued,
-        IssuanceRejected,
-        DeclarationSubmitted,
-        TokenIssued,
-        DeclarationRefused,
-        CustomsCommitPosted,
-        TransactionRecorded,
-        ConfirmationRequested,
-        ConfirmationDelivered,
-        SigningKeyPublished,
-        DuplicateCarnetIssued,
-        ReplacementCarnetIssued,
-        ItemsAccountedFor,
-        CarnetStatusChanged,
-        CountryPolicyUpdated,
-        ItemLocationsChanged,
-        TrustListPublished,
-        CancellationPosted,
-        TransactionCancelled,
-        CancellationRefused,
-        SealedIssuanceRequested,
-        DuplicateRequested,
-        ReplacementRequested,
-        CarnetSuccessionDecided,
-    )
-}
-
-# The claims contract lives in contracts/claims.py and adds its payloads to MESSAGE_TYPES; imported
-# last (it needs Payload and F above) so whoever decodes messages knows them.
-import contracts.claims  # noqa: E402,F401
+#: This module's payloads; contracts/catalogue.py registers them with the claims contract's in MESSAGE_TYPES.
+MESSAGES: tuple[type[Payload], ...] = (
+    IssuanceRequested,
+    CarnetIssued,
+    IssuanceRejected,
+    DeclarationSubmitted,
+    TokenIssued,
+    DeclarationRefused,
+    CustomsCommitPosted,
+    TransactionRecorded,
+    ConfirmationRequested,
+    ConfirmationDelivered,
+    SigningKeyPublished,
+    DuplicateCarnetIssued,
+    ReplacementCarnetIssued,
+    ItemsAccountedFor,
+    CarnetStatusChanged,
+    CountryPolicyUpdated,
+    ItemLocationsChanged,
+    TrustListPublished,
+    CancellationPosted,
+    TransactionCancelled,
+    CancellationRefused,
+    SealedIssuanceRequested,
+    DuplicateRequested,
+    ReplacementRequested,
+    CarnetSuccessionDecided,
+)

@@ -51,7 +51,7 @@ def value_schema(topic: Topic) -> dict[str, Any]:
 
 def type_schemas() -> dict[str, dict[str, Any]]:
     """`{path under contracts/schemas: schema}` of every payload version, with its `ce_dataschema` as `$id`."""
-    from contracts.messages import MESSAGE_TYPES
+    from contracts.catalogue import MESSAGE_TYPES
 
     return {schema_path(t, v): {"$schema": DIALECT, "$id": DATASCHEMA_BASE + schema_path(t, v),
                                 **model.model_json_schema()}

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from datetime import timedelta
 from pathlib import Path
 
-import asyncpg
 from fastapi import Depends
 
 from contracts.topics import COUNTRY_POLICY, CUSTOMS_COMMITS, ISSUANCE_EVENTS
@@ -23,7 +21,8 @@ from core.wallet_pages import wallet_pages
 from runtime import trustlist
 from runtime.consumer import WithBulk
 from runtime.cose import load_or_create_signing_key
-from runtime.service import Clock, Service, utc_now
+from runtime.clock import Clock, utc_now
+from runtime.service import Service
 from runtime.settings import Settings
 from runtime.wallet_auth import CurrentParty, WalletVerifier, observe_checks
 
@@ -60,9 +59,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         async with service.pool.acquire() as conn:
             await policy.load(conn, POLICY_FILE)
 
-    @service.background
-    async def follow_country_policy() -> None:
-        await policy.follow(service.pool)
+    service.add_loop(policy.follower(lambda: service.pool, service.loop_metrics))
 
     key_path = settings.signing_key_path or settings.data_dir / "keys" / "core-signing.pem"
 
@@ -71,14 +68,10 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         async with service.pool.acquire() as conn:
             await handlers.publish_signing_key(conn, load_or_create_signing_key(key_path))
 
-    @service.background
-    async def follow_signing_key() -> None:
-        while True:
-            await asyncio.sleep(settings.signing_key_check_s)
-            try:
-                async with service.pool.acquire() as conn:
-                    await handlers.follow_signing_key(conn, lambda: load_or_create_signing_key(key_path))
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("signing key check failed; trying again", exc_info=True)
+    async def check_signing_key() -> None:
+        async with service.pool.acquire() as conn:
+            await handlers.follow_signing_key(conn, lambda: load_or_create_signing_key(key_path))
+
+    service.loop("signing-key", check_signing_key, period_s=settings.signing_key_check_s, wait_first=True)
 
     return service

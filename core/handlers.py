@@ -32,7 +32,7 @@ from runtime.consumer import Inbound
 from runtime import trustlist
 from runtime.cose import SigningKey, public_jwk, sign_token
 from runtime.outbox import add_many, emit, envelope_for
-from runtime.service import Clock
+from runtime.clock import Clock
 
 PolicySource = Callable[[], PolicyBook]
 

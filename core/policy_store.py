@@ -25,15 +25,14 @@ model, so both sources obey the same schema.
 The in-memory book is swapped inside the handler's transaction; if the commit then fails, the
 runtime retries the message (a commit failure is transient) and the row is written then. With more
 than one core instance, only the instance consuming the topic's partition handles the message; it
-NOTIFYs on commit and every instance's `follow` task reloads the newest version from the table.
+NOTIFYs on commit and every instance's `follower` loop reloads the newest version from the table.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts.messages import CountryPolicyUpdated
 from core.domain.policy import PolicyBook, parse_policy_book
+from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.consumer import Inbound
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ FILE_PUBLISHER = "file"
 
 
 CHANGED_CHANNEL = "core_country_policy"
+#: How often `follower` reloads without a NOTIFY (one small SELECT).
+FOLLOW_PERIOD_S = 30.0
 
 
 class PolicyMetrics:
@@ -155,22 +157,15 @@ class PolicyStore:
                 self._use(book)
         return self.book
 
-    async def follow(self, pool: asyncpg.Pool) -> None:
-        """Until cancelled: reload whenever any instance records a new version."""
-        changed = asyncio.Event()
-        wake = lambda *_: changed.set()  # noqa: E731
-        listener = await pool.acquire()
-        try:
-            await listener.add_listener(CHANGED_CHANNEL, wake)
-            while True:
-                await changed.wait()
-                changed.clear()
-                async with pool.acquire() as conn:
-                    await self.refresh(conn)
-        finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(CHANGED_CHANNEL, wake)
-            await pool.release(listener)
+    def follower(self, pool: Callable[[], asyncpg.Pool], metrics: LoopMetrics, **options: Any) -> BackgroundLoop:
+        """The loop that reloads whenever any instance records a new version (NOTIFY), and every
+        FOLLOW_PERIOD_S besides: a NOTIFY sent while the database connection was lost is caught up."""
+        async def reload() -> None:
+            async with pool().acquire() as conn:
+                await self.refresh(conn)
+
+        return BackgroundLoop("country-policy", reload, period_s=FOLLOW_PERIOD_S, metrics=metrics, pool=pool,
+                              channel=CHANGED_CHANNEL, **options)
 
     async def policy_updated(self, conn: asyncpg.Connection, inbound: Inbound[CountryPolicyUpdated]) -> None:
         """Consumer of COUNTRY_POLICY (R15): record a new version and apply it at once."""

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
-
-import asyncpg
 
 from contracts.messages import CancellationRefused, ItemLocationsChanged, TransactionCancelled
 from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS, TRANSACTIONS
@@ -17,7 +14,8 @@ from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
 from customs_gateway.web import officer_pages
 from runtime import trustlist
 from runtime.consumer import Only, WithBulk
-from runtime.service import Clock, Service, utc_now
+from runtime.clock import Clock, utc_now
+from runtime.service import Service
 from runtime.settings import Settings
 
 NAME = "customs_gateway"
@@ -50,15 +48,12 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         async with service.pool.acquire() as conn:
             await handlers.load_trust(conn)
 
-    @service.background
     async def refresh_trust_cache() -> None:
-        # What another instance of this gateway learned from the topics reaches this one within a period.
-        while True:
-            await asyncio.sleep(settings.gateway_cache_refresh_s)
-            try:
-                async with service.pool.acquire() as conn:
-                    await handlers.load_trust(conn)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("trust cache refresh failed; keeping the cache in memory", exc_info=True)
+        # What another instance of this gateway learned from the topics reaches this one within a period;
+        # while the database is away, the cache in memory stays (runtime/background.py retries).
+        async with service.pool.acquire() as conn:
+            await handlers.load_trust(conn)
+
+    service.loop("trust-cache", refresh_trust_cache, period_s=settings.gateway_cache_refresh_s, wait_first=True)
 
     return service

@@ -47,7 +47,7 @@ from runtime.consumer import Inbound
 from runtime.cose import TokenError, public_key_from_jwk, verify_token
 from runtime.metrics import LATENCY_BUCKETS
 from runtime.outbox import emit
-from runtime.service import Clock
+from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "customs_gateway"

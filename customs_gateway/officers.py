@@ -14,7 +14,7 @@ from customs_gateway import accounts
 from customs_gateway import repository as repo
 from customs_gateway.domain import Office
 from customs_gateway.handlers import GatewayMetrics
-from runtime.service import Clock
+from runtime.clock import Clock
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)

@@ -19,8 +19,9 @@ from pydantic import BaseModel, Field
 
 from contracts.bounds import IDENTIFIER
 from contracts.envelope import Envelope
+from contracts.catalogue import MESSAGE_TYPES
 from contracts.messages import (
-    MESSAGE_TYPES, DuplicateRequested, Payload, Reason, ReplacementRequested, SealedIssuanceRequested,
+    DuplicateRequested, Payload, Reason, ReplacementRequested, SealedIssuanceRequested,
 )
 from issuer import repository as repo
 from issuer.handlers import IssuerHandlers, Request

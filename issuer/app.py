@@ -12,7 +12,8 @@ from issuer.handlers import IssuerHandlers, IssuerMetrics
 from issuer.registry import Registry
 from runtime.broker import ensure_topics
 from runtime.consumer import WithBulk
-from runtime.service import Clock, Service, utc_now
+from runtime.clock import Clock, utc_now
+from runtime.service import Service
 from runtime.settings import Settings
 
 NAME = "issuer"

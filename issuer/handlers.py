@@ -16,8 +16,9 @@ from prometheus_client import CollectorRegistry, Counter
 
 from contracts.bounds import REASON_MESSAGE_MAX, to_line
 from contracts.envelope import Envelope, EnvelopeError
+from contracts.catalogue import MESSAGE_TYPES
 from contracts.messages import (
-    MESSAGE_TYPES, CarnetIssued, CarnetSuccessionDecided, DuplicateCarnetIssued, DuplicateRequested, IssuanceRejected,
+    CarnetIssued, CarnetSuccessionDecided, DuplicateCarnetIssued, DuplicateRequested, IssuanceRejected,
     IssuanceRequested, Payload, Reason, ReplacementCarnetIssued, ReplacementRequested, SealedIssuanceRequested,
 )
 from contracts.topics import ISSUANCE_EVENTS, SHARED_REQUESTS_END, issuance_responses, nga_of_request_topic
@@ -25,7 +26,7 @@ from issuer import domain, repository as repo
 from issuer.registry import Registry
 from runtime.consumer import ContractViolation, Inbound, Record
 from runtime.outbox import emit
-from runtime.service import Clock
+from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "issuer"

@@ -15,7 +15,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, f
 from notifier import domain, egress, webpush
 from notifier import repository as repo
 from notifier.registrations import EndpointRefused, Registrations
-from runtime.service import Clock
+from runtime.clock import Clock
 from runtime.text import PRINTABLE
 
 CARNET = Query(None, max_length=32, pattern=PRINTABLE)

@@ -13,7 +13,8 @@ from notifier import egress, webpush
 from notifier.api import admin_router, recipient_router
 from notifier.handlers import NotifierHandlers, NotifierMetrics, PushSettings
 from notifier.registrations import Registrations
-from runtime.service import Clock, Service, utc_now
+from runtime.clock import Clock, utc_now
+from runtime.service import Service
 from runtime.settings import Settings
 
 NAME = "notifier"
@@ -50,8 +51,6 @@ def build(settings: Settings, *, clock: Clock = utc_now, resolver: egress.Resolv
     service.state["handlers"] = handlers
     service.state["vapid"] = vapid
 
-    @service.background
-    async def delivery_worker() -> None:
-        await handlers.run_worker(service.pool)
+    service.add_loop(handlers.worker(lambda: service.pool, service.loop_metrics))
 
     return service

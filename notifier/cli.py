@@ -13,7 +13,7 @@ from uuid import UUID
 
 from notifier import repository as repo
 from runtime.db import create_pool
-from runtime.service import Clock, utc_now
+from runtime.clock import Clock, utc_now
 from runtime.settings import Settings
 
 SCHEMA = "notifier"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -20,10 +21,11 @@ from contracts.claims import ReminderRequested
 from contracts.messages import ConfirmationDelivered, ConfirmationRequested
 from contracts.topics import NOTIFICATION_EVENTS
 from notifier import domain, egress, repository as repo, webpush
+from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.consumer import Inbound
 from runtime.metrics import LATENCY_BUCKETS
 from runtime.outbox import emit
-from runtime.service import Clock
+from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "notifier"
@@ -92,29 +94,23 @@ class NotifierHandlers:
                                     channel=e["channel"], recipient_id=e["recipient_id"], carnet_number=c.carnet_number,
                                     event_type=event_type, body=body, due=self.clock(), requested_at=requested_at)
 
-    async def run_worker(self, pool: asyncpg.Pool) -> None:
-        """Send due deliveries until cancelled; woken by NOTIFY, polls once a second otherwise."""
-        async with self.http_client() as client:
-            listener = await pool.acquire()
-            wake = lambda *_: self.wake.set()  # noqa: E731
-            try:
-                await listener.add_listener(repo.WAKE_CHANNEL, wake)
-                while True:
-                    self.wake.clear()
-                    try:
-                        sent = await self.deliver_due(pool, client)
-                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                        log.warning("delivery worker: database unavailable, retrying: %s", exc)
-                        sent = 0
-                    if sent < self.batch:
-                        try:
-                            await asyncio.wait_for(self.wake.wait(), timeout=1.0)
-                        except TimeoutError:
-                            pass
-            finally:
-                with contextlib.suppress(Exception):
-                    await listener.remove_listener(repo.WAKE_CHANNEL, wake)
-                await pool.release(listener)
+    def worker(self, pool: Callable[[], asyncpg.Pool], metrics: LoopMetrics, **options: Any) -> BackgroundLoop:
+        """The loop that sends due deliveries: woken by NOTIFY (or `wake`, when a lane frees up), a pass a second
+        otherwise, at once again after a full batch; through database outages (runtime/background.py)."""
+        client: httpx.AsyncClient | None = None
+
+        async def deliver() -> bool:
+            nonlocal client
+            if client is None:
+                client = self.http_client()
+            return await self.deliver_due(pool(), client) >= self.batch
+
+        async def close() -> None:
+            if client is not None:
+                await client.aclose()
+
+        return BackgroundLoop("delivery-worker", deliver, period_s=1.0, metrics=metrics, pool=pool,
+                              channel=repo.WAKE_CHANNEL, wake=self.wake, on_exit=close, **options)
 
     def http_client(self) -> httpx.AsyncClient:
         """The only client deliveries go through: every connection checked by the egress guard, no redirects."""

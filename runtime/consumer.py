@@ -24,7 +24,8 @@ import asyncpg
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope, EnvelopeError, is_deprecated
-from contracts.messages import MESSAGE_TYPES, Payload
+from contracts.catalogue import MESSAGE_TYPES
+from contracts.messages import Payload
 from contracts.topics import Topic
 from runtime import dead_letters, inbox
 from runtime.metrics import RuntimeMetrics, observe_many

@@ -9,7 +9,6 @@ effect).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
@@ -28,6 +27,7 @@ from pydantic_core import from_json, to_json
 from contracts.envelope import Envelope
 from contracts.messages import Payload
 from runtime.broker import REFUSED_RECORD
+from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.metrics import RuntimeMetrics, observe_many
 from runtime.settings import MAX_MESSAGE_BYTES
 
@@ -207,7 +207,6 @@ class OutboxRelay:
         self.poll_s = poll_s
         self.max_message_bytes = max_message_bytes
         self._wake = asyncio.Event()
-        self.last_success = 0.0
         #: Rows the last flush held back behind a key's earlier row another relay holds.
         self.held_back = 0
 
@@ -300,33 +299,21 @@ class OutboxRelay:
                 parked.append((row, _refusal(exc)))
         return published
 
-    async def run(self) -> None:
-        listener = await self.pool.acquire()
-        wake = lambda *_: self._wake.set()  # noqa: E731
-        try:
-            await listener.add_listener(channel_for(self.schema), wake)
-            # The backlog gauges are measured when /metrics is scraped (runtime/observability.py), not here.
-            while True:
-                self._wake.clear()
-                try:
-                    sent = await self.flush_once()
-                    self.last_success = time.monotonic()
-                except Exception as exc:  # broker or database away: keep the rows, try again
-                    log.warning("outbox relay of %s failed, retrying: %s", self.schema, exc)
-                    await asyncio.sleep(self.poll_s)
-                    continue
-                if sent >= self.batch:
-                    continue
-                # Rows held back behind another relay's: it commits within its publish time, no NOTIFY says so.
-                wait = min(self.poll_s, HELD_BACK_RETRY_S) if self.held_back else self.poll_s
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
-        finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(channel_for(self.schema), wake)
-            await self.pool.release(listener)
+    def background(self, metrics: LoopMetrics) -> BackgroundLoop:
+        """The relay's loop: a batch on every NOTIFY or `poll_s`, at once again after a full one; broker or
+        database away: the rows stay and the pass is retried (runtime/background.py). The backlog gauges are
+        measured when /metrics is scraped (runtime/observability.py), not here."""
+        async def relay() -> bool:
+            if await self.flush_once() >= self.batch:
+                return True
+            if self.held_back:
+                # Rows wait behind another relay's: it commits within its publish time, and no NOTIFY says so.
+                await asyncio.sleep(HELD_BACK_RETRY_S)
+                return True
+            return False
+
+        return BackgroundLoop("outbox-relay", relay, period_s=self.poll_s, metrics=metrics, pool=lambda: self.pool,
+                              channel=channel_for(self.schema), wake=self._wake)
 
 
 async def measure(conn: asyncpg.Connection) -> tuple[int, float, int]:

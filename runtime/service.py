@@ -12,7 +12,6 @@ import dataclasses
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,9 @@ from prometheus_client import CollectorRegistry
 
 from contracts.topics import Topic, all_topic_partitions
 from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics, fetch_options
+from runtime.clock import Clock, utc_now
 from runtime import kafka_security
+from runtime.background import BackgroundLoop, LoopMetrics, Pass
 from runtime.consumer import BatchConsumer, Consumer, Handler, Record
 from runtime.db import create_pool
 from runtime.fetch_wait import AdaptiveFetchWait, poll_without_sleep
@@ -36,13 +37,6 @@ from runtime.outbox import OutboxRelay
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 async def _raw_body(message: Any) -> Any:
     # Parsing is ours (runtime.consumer), so a malformed body reaches the dead-letter logic
@@ -119,7 +113,11 @@ class Service:
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._background: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        #: Every background loop (runtime/background.py): the relay's, then those the service registers.
+        self.loop_metrics = LoopMetrics(self.registry)
+        self.loops: list[BackgroundLoop] = []
         self.relay: OutboxRelay | None = None
+        self._relay_loop: BackgroundLoop | None = None
         self.ready = False
         self._settle_heap = False  # run() sets it: see settle_heap
         #: Service-specific objects (handlers, caches) that tests and routes reach.
@@ -163,8 +161,18 @@ class Service:
         return fn
 
     def background(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """A bare task, dead if it ends; prefer `loop`, which retries and reports a stuck loop."""
         self._background.append(fn)
         return fn
+
+    def loop(self, name: str, pass_: Pass, *, period_s: float, **options: Any) -> BackgroundLoop:
+        """Run `pass_` every `period_s` (or on a NOTIFY on `channel=`) from start to stop, through outages."""
+        return self.add_loop(BackgroundLoop(name, pass_, period_s=period_s, metrics=self.loop_metrics,
+                                            pool=lambda: self.pool, **options))
+
+    def add_loop(self, loop: BackgroundLoop) -> BackgroundLoop:
+        self.loops.append(loop)
+        return loop
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -189,7 +197,9 @@ class Service:
         self.relay = OutboxRelay(self.pool, self.broker, self.schema, self.metrics,
                                  batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s,
                                  max_message_bytes=self.settings.kafka_max_message_bytes)
-        self._spawn("outbox-relay", self.relay.run)
+        self._relay_loop = self.relay.background(self.loop_metrics)
+        for loop in self._every_loop():
+            self._tasks.append(loop.start(f"{self.name}:{loop.name}"))
         for fn in self._background:
             self._spawn(fn.__name__, fn)
         if self._settle_heap:
@@ -222,8 +232,15 @@ class Service:
         self._tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{name}"))
 
     def background_alive(self) -> bool:
-        """No background task has ended: they run until stop(), so an ended one crashed."""
-        return all(not t.done() for t in self._tasks)
+        """No background task has ended (they run until stop(), so an ended one crashed) and no loop is stuck."""
+        return all(not t.done() for t in self._tasks) and all(loop.alive for loop in self._every_loop())
+
+    def loop_states(self) -> dict[str, str]:
+        """Each loop's state: ok, failing, stuck or dead (runtime/background.py)."""
+        return {loop.name: loop.state() for loop in self._every_loop()}
+
+    def _every_loop(self) -> list[BackgroundLoop]:
+        return [*([self._relay_loop] if self._relay_loop is not None else []), *self.loops]
 
     async def health_checks(self) -> dict[str, bool]:
         checks = {"started": self.ready}
@@ -236,7 +253,8 @@ class Service:
             checks["broker"] = bool(await self.broker.ping(timeout=2))
         except Exception:
             checks["broker"] = False
-        checks["background_tasks"] = all(not t.done() for t in self._tasks)
+        # Readiness also fails while a loop fails (no successful pass for a while); liveness does not.
+        checks["background_tasks"] = self.background_alive() and all(loop.state() == "ok" for loop in self._every_loop())
         return checks
 
     @contextlib.asynccontextmanager

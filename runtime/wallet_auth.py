@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import HTTPException, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-Clock = Callable[[], datetime]
+from runtime.clock import Clock
 
 ALGORITHM = "ES256"
 #: Allowed difference between the identity provider's clock and ours.

@@ -370,3 +370,25 @@ async def test_deadlines_survive_a_restart_and_catch_up_acts_in_due_order(settin
         ("FR2600000036", 30), ("FR2600000036", 7)]  # still ahead of the final date: sent late rather than never
     assert acted == len(rows) == 10  # 3 stale reminders x 2 carnets, 2 overdue checks, 2 reminders
     assert [r["outcome"] for r in rows if r["kind"] == "reminder" and r["carnet_number"] != "FR2600000036"] == ["stale"] * 6
+
+
+async def test_a_catch_up_goes_in_passes_of_a_bounded_size_and_the_loop_asks_for_the_next_at_once(settings, clock,
+                                                                                                running, monkeypatch):
+    """A long downtime is caught up in several passes (PASS_LIMIT each, oldest first), so that the loop's
+    liveness never takes one long catch-up for a stuck pass (runtime/background.py)."""
+    from claims_worker import scheduler as module
+
+    monkeypatch.setattr(module, "PASS_LIMIT", 4)
+    service = build(settings, clock=clock)
+    async with running(service) as broker:
+        await goods_imported(broker, clock, number="FR2600000028", final=date(2027, 3, 20))
+        await goods_imported(broker, clock, number=NUMBER, final=date(2027, 3, 10))
+        clock.now = local(date(2027, 6, 25))  # 8 deadlines due: 3 reminders and an overdue check per carnet
+        loop = service.loops[0]
+        assert loop.name == "claims-scheduler"
+        passes = [await loop.pass_(), await loop.pass_(), await loop.pass_()]
+        async with service.pool.acquire() as conn:
+            acted = await conn.fetch("SELECT carnet_number, kind FROM deadlines WHERE state = 'acted' ORDER BY due_at, deadline_id")
+    assert passes == [True, True, False]  # full, full, then nothing left: the loop waits a period
+    assert len(acted) == 8
+    assert [r["carnet_number"] for r in acted if r["kind"] == "overdue"] == [NUMBER, "FR2600000028"]

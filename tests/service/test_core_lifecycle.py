@@ -340,14 +340,18 @@ async def test_r17_a_duty_receipt_accounts_for_an_item_abroad_in_that_country(se
         key = await with_key(service)
         await goods_in(service, broker, key, clock, "CH", [1, 2])
         receipt = items_accounted_for(NUMBER, [2], "CH", clock.now)
-        await publish(broker, receipt, CUSTOMS_COMMITS.name, NUMBER)
+        body, headers = await publish(broker, receipt, CUSTOMS_COMMITS.name, NUMBER)
         items = await items_of(service, NUMBER)
         check, events = await chain(service, NUMBER)
         applied = lifecycle(service, "duty_receipt", "applied")
+        before = await state(service)
+        await broker.publish(body, CUSTOMS_COMMITS.name, key=NUMBER.encode(), headers=headers)  # redelivered
+        redelivered = await state(service)
     assert {n: (i["location"], i["final_date"], i["note"]) for n, i in items.items()} == {
         1: ("abroad", EXPIRY, None), 2: ("accounted", None, receipt.duty_receipt), 3: ("home", None, None)}
     assert check.ok and events == ["crossing", "crossing", "items_accounted_for"]
     assert applied == 1
+    assert redelivered == before  # the first delivery's effect is above; the second changes nothing
 
 
 @pytest.mark.parametrize(("items", "country"), [([3], "CH"), ([1], "GB"), ([1, 3], "CH"), ([9], "CH")],

@@ -212,26 +212,26 @@ async def test_r15_through_the_consumer_an_update_applies_and_a_bad_date_is_dead
 
 async def test_r15_every_core_instance_follows_an_update_another_instance_consumed(settings: Any, clock: Any,
                                                                                    running: Any) -> None:
-    """Only one instance consumes the admin message; the others learn it through NOTIFY."""
-    import asyncio
-
+    """Only one instance consumes the admin message; the others learn it through NOTIFY, also after a
+    database outage that ended their listening connection (the loop listens again, runtime/background.py)."""
     from prometheus_client import CollectorRegistry
+
+    from runtime.background import LoopMetrics
+    from tests.support.outage import FlakyPool, eventually, only_a_notify_wakes, quicken, ride_out_outage
 
     service = build(settings, clock)
     async with running(service):
         consumer, follower = store_of(service), PolicyStore(CollectorRegistry())
         await load(service, consumer)
         await load(service, follower)
-        following = asyncio.create_task(follower.follow(service.pool))
+        pool = FlakyPool(service.pool)
+        loop = quicken(follower.follower(lambda: pool, LoopMetrics(CollectorRegistry())))  # type: ignore[arg-type, return-value]
+        loop.start()
         try:
-            await asyncio.sleep(0.2)  # the listener is registered
+            await ride_out_outage(loop, pool, settings.database_url)
+            await only_a_notify_wakes(loop)
             await deliver(service, consumer, update("2026-11-24.1", mx(True)))
-            for _ in range(50):
-                if follower.book.version == "2026-11-24.1":
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(lambda: follower.book.version == "2026-11-24.1")
         finally:
-            following.cancel()
-            await asyncio.gather(following, return_exceptions=True)
-    assert follower.book.version == "2026-11-24.1"
+            await loop.stop()
     assert follower.book.for_country("MX").split_shipments is True

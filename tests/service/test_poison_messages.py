@@ -31,7 +31,7 @@ def headers(type_: str, version: int = 1) -> dict[str, str]:
 
 def foreign_type(topic: Any) -> str:
     """A registered message type that this topic does not carry."""
-    from contracts.messages import MESSAGE_TYPES
+    from contracts.catalogue import MESSAGE_TYPES
 
     return next(t for (t, _), model in sorted(MESSAGE_TYPES.items()) if model not in topic.messages)
 

@@ -121,7 +121,7 @@ def unbounded(lim, where: str) -> list[str]:
 
 def test_every_field_of_every_message_is_bounded():
     from contracts.envelope import Envelope
-    from contracts.messages import MESSAGE_TYPES
+    from contracts.catalogue import MESSAGE_TYPES
 
     found = [p for model in MESSAGE_TYPES.values() for name in model.model_fields
              for p in unbounded(limits(model, name), f"{model.__name__}.{name}")]

@@ -14,7 +14,8 @@ from uuid import UUID
 import pytest
 
 from contracts.envelope import TEXT_MAX, Envelope
-from contracts.messages import MESSAGE_TYPES, Payload
+from contracts.catalogue import MESSAGE_TYPES
+from contracts.messages import Payload
 from runtime.settings import Settings
 from tests.support.bounds import FILLERS, WIDEST_INSTANT, largest
 

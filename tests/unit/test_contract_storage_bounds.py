@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from contracts import claims as c
 from contracts import messages as m
+from contracts.catalogue import MESSAGE_TYPES
 from tests.support.bounds import Limits, limits, limits_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -273,7 +274,7 @@ UNFED = {"claims_worker.deadlines.attempts", "notifier.delivery_attempts.attempt
 
 def _models() -> set[type[BaseModel]]:
     seen: set[type[BaseModel]] = set()
-    todo: list[type[BaseModel]] = list(m.MESSAGE_TYPES.values())
+    todo: list[type[BaseModel]] = list(MESSAGE_TYPES.values())
     while todo:
         model = todo.pop()
         if model in seen:

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from contracts import claims as claims_contract
 from contracts import messages as m
 from contracts.envelope import REQUIRED_HEADERS, TEXT_MAX, Envelope, EnvelopeError
-from contracts.messages import MESSAGE_TYPES, Payload
+from contracts.catalogue import MESSAGE_TYPES
+from contracts.messages import Payload
 from contracts.topics import DLQ_SUFFIX, TOPICS, all_topic_partitions
 
 
@@ -174,3 +175,17 @@ def test_every_field_has_a_description_and_an_example(model):
 def test_envelope_fields_are_documented_too():
     for name, info in Envelope.model_fields.items():
         assert info.description and info.examples, name
+
+
+def test_the_registry_names_each_payload_once_and_no_contract_module_fills_it_from_another() -> None:
+    """contracts/catalogue.py holds MESSAGE_TYPES; messages.py no longer imports claims.py at its bottom to fill it."""
+    import subprocess
+    import sys
+
+    from contracts.claims import CLAIMS_MESSAGES
+    from contracts.messages import MESSAGES
+
+    assert len(MESSAGE_TYPES) == len(MESSAGES) + len(CLAIMS_MESSAGES)  # no (type, version) names two models
+    alone = subprocess.run([sys.executable, "-c", "import sys, contracts.messages; print('contracts.claims' in sys.modules)"],
+                           capture_output=True, text=True, check=True)
+    assert alone.stdout.strip() == "False"

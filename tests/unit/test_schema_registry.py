@@ -10,7 +10,7 @@ import pytest
 
 from contracts import registry
 from contracts.envelope import DATASCHEMA_BASE, Envelope
-from contracts.messages import MESSAGE_TYPES
+from contracts.catalogue import MESSAGE_TYPES
 from contracts.topics import ISSUANCE_REQUESTS, TRANSACTIONS
 
 SUBJECTS = {registry.subject(t): t for t in registry.subject_topics()}
