@@ -27,6 +27,7 @@ from fastapi import (
     Response,
     UploadFile,
 )
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.txcode import format_transaction_code
@@ -37,12 +38,18 @@ from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, RateLimited
 from customs_gateway.officers import Officers, SessionOfficer
 from runtime.qr import QrDecodeError, UnreadableImage, read_qr_image
-from runtime.text import PRINTABLE
+from runtime.http_limits import LimitedRoute, before_body, body_limit
+from runtime.text import IDENTIFIER, PRINTABLE
 
 log = logging.getLogger(__name__)
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
+#: A phone photo of the QR: a 12-megapixel JPEG is 3-6 MB, a 48-megapixel one up to ~12 MB; the reader
+#: reduces it to 1,600 pixels anyway (runtime.qr.MAX_SIDE). Anything larger is refused while it arrives.
+MAX_IMAGE_BYTES = 16 * 1024 * 1024
 BEARER = {"WWW-Authenticate": "Bearer"}
+SESSION = HTTPBearer(auto_error=False, scheme_name="OfficerSession", description="POST /v1/sessions gives it.")
+ADMIN = HTTPBearer(auto_error=False, scheme_name="GatewayAdmin", description="ATA_GATEWAY_ADMIN_TOKEN.")
 OFFICE_ID = r"^[A-Z]{2}-[A-Z0-9-]{1,61}$"
 
 
@@ -218,18 +225,15 @@ def _bearer(authorization: str | None) -> str | None:
 
 def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | None = None,
                    cancellations: Cancellations | None = None) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["customs"])
+    router = APIRouter(prefix="/v1", tags=["customs"], route_class=LimitedRoute)
     officers = Officers(handlers.metrics, handlers.clock)
     # A hard photo's fallback passes run on two threads (runtime.qr.read_qr_image); threads start on first use.
     qr_lanes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qr-lane")
     problems: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 409, 422)}
 
-    async def current_officer(
-        authorization: Annotated[str | None, Header()] = None,
-        x_office_id: Annotated[str | None, Header(pattern=OFFICE_ID, description="R18: the office the officer acts "
-                                                  "for, one of their own country's; default: their home office.")] = None,
-    ) -> SessionOfficer:
-        token = _bearer(authorization)
+    async def officer_session(request: Request) -> SessionOfficer:
+        """From the Authorization header alone, before the body is read (LimitedRoute)."""
+        token = _bearer(request.headers.get("authorization"))
         # A session read in the last few seconds needs no connection: the endpoint's is the request's only one.
         who = officers.cached_session(token) if token is not None else None
         if who is None and token is not None:
@@ -238,6 +242,13 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
         if who is None:
             raise HTTPException(401, detail={"reason": "unauthenticated", "message": "log in: POST /v1/sessions"},
                                 headers=BEARER)
+        return who
+
+    async def current_officer(
+        who: SessionOfficer = Depends(before_body(officer_session, scheme=SESSION)),
+        x_office_id: Annotated[str | None, Header(pattern=OFFICE_ID, description="R18: the office the officer acts "
+                                                  "for, one of their own country's; default: their home office.")] = None,
+    ) -> SessionOfficer:
         if x_office_id is not None and x_office_id != who.office.office_id:
             who = await acting_for(who, x_office_id)
         return who
@@ -258,16 +269,18 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
             known_offices[office_id] = office
         return dataclasses.replace(who, office=office)
 
-    async def administrator(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def admin_token_of(request: Request) -> None:
         if not admin_token:
             raise HTTPException(503, detail={"reason": "administration_disabled", "message": "administration disabled"})
-        token = _bearer(authorization)
+        token = _bearer(request.headers.get("authorization"))
         if token is None or not hmac.compare_digest(token.encode(), admin_token.encode()):
             raise HTTPException(401, detail={"reason": "unauthenticated", "message": "administrator token required"},
                                 headers=BEARER)
 
     officer = Depends(current_officer)
-    admin = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Depends(administrator)])
+    administrator = before_body(admin_token_of, scheme=ADMIN)
+    admin = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Depends(administrator)],
+                      route_class=LimitedRoute)
 
     # --- administration (R18) ---------------------------------------------------------------
 
@@ -311,7 +324,8 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
         return _enrolment(body.officer_id, body.office_id, secret)
 
     @admin.post("/officers/import", status_code=201,
-                openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}})
+                openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True},
+                               **body_limit(MAX_IMPORT_BYTES)})
     async def import_officers(request: Request) -> Any:
         """CSV `officer_id,office_id,password`: every row checked first; one bad row and nothing is imported
         (422 with a per-row report); otherwise all rows in one transaction. At most 5,000 rows."""
@@ -348,7 +362,8 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
         return {"imported": len(rows), "officers": [_enrolment(r.officer_id, r.office_id, s) for r, s in zip(rows, secrets_)]}
 
     @admin.get("/audit")
-    async def audit_log(officer_id: str | None = None, carnet_number: str | None = None,
+    async def audit_log(officer_id: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
+                        carnet_number: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
                         limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[dict[str, Any]]:
         import json
 
@@ -402,7 +417,8 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
         """Verify a token offline and show what it declares; only the audit log records the scan."""
         return _answer(await scanned(body.token, who))
 
-    @router.post("/scans/image", response_model=ScanOut, responses={**problems, 400: {"model": Problem}})
+    @router.post("/scans/image", response_model=ScanOut, responses={**problems, 400: {"model": Problem}},
+                 openapi_extra=body_limit(MAX_IMAGE_BYTES))
     async def scan_image(who: SessionOfficer = officer, image: UploadFile = File(description="PNG or JPEG photo of the QR")) -> Response:
         data = await image.read()
         started = time.perf_counter()

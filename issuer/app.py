@@ -27,7 +27,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     # A batch of requests is decided with a constant number of round trips (issuer/bulk.py).
     requests = WithBulk(handlers.request, partial(bulk.handle_requests, handlers))
     service.consume({ISSUANCE_REQUESTS: requests, ISSUANCE_OUTCOMES: handlers.outcome})
-    service.include(nga_router(handlers, lambda: service.pool, lambda: registry))
+    service.include(nga_router(handlers, lambda: service.pool, lambda: registry, settings.kafka_max_message_bytes))
     service.state.update(handlers=handlers, registry=registry)
 
     @service.on_start

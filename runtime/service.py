@@ -27,6 +27,7 @@ from runtime.consumer import BatchConsumer, Consumer, Handler, Record
 from runtime.db import create_pool
 from runtime.fetch_wait import AdaptiveFetchWait, poll_without_sleep
 from runtime.http import ops_router
+from runtime.http_limits import RequestLimits
 from runtime.metrics import RuntimeMetrics
 from runtime.migrations import migrate, service_directories
 from runtime.observability import Observability
@@ -109,6 +110,8 @@ class Service:
         #: Service-specific objects (handlers, caches) that tests and routes reach.
         self.state: dict[str, Any] = {}
         self.http = FastAPI(title=title or name, version="1", lifespan=self._lifespan)
+        # Header and body limits on every request (runtime/http_limits.py); routes declare their own body limit.
+        self.http.add_middleware(RequestLimits, registry=self.registry)
         self.http.include_router(ops_router(self))
 
     # --- registration ---------------------------------------------------------------
@@ -231,6 +234,8 @@ class Service:
     def run(self) -> None:
         import uvicorn
 
+        from runtime.http_server import BoundedHttpToolsProtocol
+
         self._settle_heap = True
         logging.basicConfig(
             level=self.settings.log_level.upper(),
@@ -240,7 +245,7 @@ class Service:
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
         config = uvicorn.Config(
             self.http, host=self.settings.http_host, port=self.settings.port_for(self.name),
-            log_level=self.settings.log_level.lower(), loop="uvloop", http="httptools", lifespan="on",
+            log_level=self.settings.log_level.lower(), loop="uvloop", http=BoundedHttpToolsProtocol, lifespan="on",
             access_log=False,
         )
         uvicorn.Server(config).run()
