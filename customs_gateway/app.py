@@ -11,6 +11,7 @@ import asyncpg
 
 from contracts.messages import CancellationRefused, ItemLocationsChanged, TransactionCancelled
 from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS, TRANSACTIONS
+from customs_gateway import account_repository as accounts_repo
 from customs_gateway.api import officer_router
 from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
@@ -21,6 +22,8 @@ from runtime.service import Clock, Service, utc_now
 from runtime.settings import Settings
 
 NAME = "customs_gateway"
+#: Rows of each kind (expired sessions, forgotten login counts, old lookups) deleted per refresh period at most.
+PURGE_BATCH = 1000
 log = logging.getLogger(__name__)
 
 
@@ -58,7 +61,15 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
             try:
                 async with service.pool.acquire() as conn:
                     await handlers.load_trust(conn)
+                    await purge_accounts(conn)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.warning("trust cache refresh failed; keeping the cache in memory", exc_info=True)
+
+    async def purge_accounts(conn: Any) -> None:
+        """Expired sessions and forgotten login counts, a bounded batch a period (any instance may do it)."""
+        for table, count in (await accounts_repo.purge(conn, clock(), PURGE_BATCH)).items():
+            handlers.metrics.purged(table).inc(count)
+
+    service.state["purge_accounts"] = purge_accounts
 
     return service

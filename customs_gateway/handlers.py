@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ from contracts.messages import (
 from contracts.token import ClaimsError, DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS
 from contracts.txcode import TransactionCodeError, parse_transaction_code
+from customs_gateway import account_repository as accounts_repo
 from customs_gateway import domain
 from customs_gateway import repository as repo
 from customs_gateway.domain import (
@@ -39,7 +40,6 @@ from customs_gateway.domain import (
     Declared,
     KeyWindow,
     Office,
-    SlidingWindow,
     Verification,
 )
 from runtime import trustlist
@@ -51,7 +51,10 @@ from runtime.service import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "customs_gateway"
+#: Typed-code lookups per officer, in PostgreSQL so that every instance counts against the same window:
+#: guessing codes stays slow even with a session, and with any number of gateways.
 LOOKUPS_PER_MINUTE = 10
+LOOKUP_WINDOW = timedelta(seconds=60)
 
 
 class RateLimited(CommitRefused):
@@ -69,6 +72,12 @@ class GatewayMetrics:
         self.trust_lists = Counter("ata_trust_lists_total", "Trust lists received, by outcome.", ["outcome"],
                                    registry=registry).labels
         self.logins = Counter("ata_officer_logins", "Officer logins, by outcome.", ["outcome"], registry=registry).labels
+        self.purged = Counter("ata_gateway_purged_rows_total", "Rows the gateway's periodic purge deleted: expired "
+                              "sessions, forgotten login counts, old code lookups and addresses.", ["table"],
+                              registry=registry).labels
+        self.login_throttled = Counter("ata_officer_login_throttled_total", "Officer logins answered 429 without "
+                                       "checking the password, by the key that waits: pair (officer and address), "
+                                       "address, account.", ["key"], registry=registry).labels
         self.code_lookups = Counter("ata_code_lookups_total", "Typed transaction-code lookups, by outcome.", ["outcome"],
                                     registry=registry).labels
         self.cancellations = Counter("ata_cancellations_asked_total",
@@ -143,8 +152,6 @@ class GatewayHandlers:
         self.blocked: dict[str, Blocked] = {}
         #: R6: per carnet, items a replacement took over (item -> replacement), in memory for the same reason.
         self.transferred: dict[str, dict[int, str]] = {}
-        #: Typed-code lookups per officer (issue 4, item 3): guessing codes is slow even with a session.
-        self.lookups = SlidingWindow(LOOKUPS_PER_MINUTE, 60.0)
 
     async def load_trust(self, conn: asyncpg.Connection) -> None:
         """Fill the in-memory caches from the tables, whole: at start, and periodically, because with several
@@ -286,6 +293,10 @@ class GatewayHandlers:
             v = self._checks(d, office, carnet, replayed=True, kid=kid)
         return v
 
+    async def take_lookup(self, conn: asyncpg.Connection, officer_id: str) -> float | None:
+        """One typed code of the officer's window (None), or the seconds to wait: lookups and cancellations."""
+        return await accounts_repo.take_lookup(conn, officer_id, self.clock(), LOOKUPS_PER_MINUTE, LOOKUP_WINDOW)
+
     def _parse_code(self, code: str) -> str:
         try:
             return parse_transaction_code(code)
@@ -297,7 +308,7 @@ class GatewayHandlers:
                                 action: str) -> Declared:
         """Check character first (no lookup, no rate-limit use), then the officer's rate limit, then the lookup."""
         canonical = self._parse_code(code)
-        wait = self.lookups.take(officer_id, self.clock())
+        wait = await self.take_lookup(conn, officer_id)
         if wait is not None:
             self.metrics.code_lookups("rate_limited").inc()
             await repo.audit(conn, self.clock(), action, "rate_limited", officer_id=officer_id, office_id=office.office_id,

@@ -21,8 +21,7 @@ from deploy.local.identity import ensure_wallet_issuer, mint_wallet_token, priva
 from issuer.app import build as build_issuer
 from runtime.http_limits import DEFAULT_BODY_LIMIT, MAX_HEADERS, MAX_JSON_DEPTH, LimitedRoute, nested_deeper
 from runtime.http_server import MAX_HEAD_BYTES, BoundedHttpToolsProtocol
-from runtime.service import Service
-from tests.service.conftest import ADMIN
+from tests.service.conftest import ADMIN, with_database
 from tests.service.test_issuer_http import FR_KEY, http_settings  # noqa: F401  (a fixture)
 
 SERVICES = ("issuer", "core", "customs_gateway", "claims_worker", "notifier")
@@ -66,14 +65,8 @@ def endless(size: int = 64 * 1024) -> Any:
         yield b"[" * size
 
 
-@asynccontextmanager
-async def opened(name: str, settings: Any) -> AsyncIterator[Service]:
-    service: Service = importlib.import_module(f"{name}.app").build(settings)
-    await service.open_database()
-    try:
-        yield service
-    finally:
-        await service.pool.close()
+def opened(name: str, settings: Any) -> Any:
+    return with_database(importlib.import_module(f"{name}.app").build(settings))
 
 
 @asynccontextmanager
