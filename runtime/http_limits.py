@@ -67,6 +67,14 @@ class BodyTooLarge(HTTPException):
                                             field="body"), headers={"Connection": "close"})
 
 
+def refusal_counter(registry: CollectorRegistry) -> Counter:
+    counter = Counter("ata_http_refusals_total", "HTTP requests refused for their size or shape before their "
+                      "route's work, by reason.", ["reason"], registry=registry)
+    for reason in REFUSALS:
+        counter.labels(reason)  # every series from the start
+    return counter
+
+
 class _Limits:
     """One request's body limit (its route may change it before reading) and a refusal a route made."""
 
@@ -80,19 +88,16 @@ class _Limits:
 class RequestLimits:
     """Pure ASGI middleware: header count and size, and each route's body limit counted while reading."""
 
-    def __init__(self, app: ASGIApp, *, registry: CollectorRegistry | None = None,
+    def __init__(self, app: ASGIApp, *, refusals: Counter | None = None,
                  default_body_limit: int = DEFAULT_BODY_LIMIT, max_headers: int = MAX_HEADERS,
                  max_header_bytes: int = MAX_HEADER_BYTES) -> None:
+        """`refusals`: the service's `refusal_counter` (the middleware is built at the first request, too late
+        to register a metric)."""
         self.app = app
         self.default_body_limit = default_body_limit
         self.max_headers = max_headers
         self.max_header_bytes = max_header_bytes
-        counter = Counter("ata_http_refusals_total", "HTTP requests refused for their size or shape before the "
-                          "route ran, by reason.", ["reason"], registry=registry) if registry is not None else None
-        if counter is not None:
-            for reason in REFUSALS:
-                counter.labels(reason)
-        self.refusals = counter.labels if counter is not None else None
+        self.refusals = refusals.labels if refusals is not None else None
 
     def refused(self, reason: str) -> None:
         if self.refusals is not None:

@@ -27,7 +27,7 @@ from runtime.consumer import BatchConsumer, Consumer, Handler, Record
 from runtime.db import create_pool
 from runtime.fetch_wait import AdaptiveFetchWait, poll_without_sleep
 from runtime.http import ops_router
-from runtime.http_limits import RequestLimits
+from runtime.http_limits import RequestLimits, refusal_counter
 from runtime.metrics import RuntimeMetrics
 from runtime.migrations import migrate, service_directories
 from runtime.observability import Observability
@@ -111,7 +111,7 @@ class Service:
         self.state: dict[str, Any] = {}
         self.http = FastAPI(title=title or name, version="1", lifespan=self._lifespan)
         # Header and body limits on every request (runtime/http_limits.py); routes declare their own body limit.
-        self.http.add_middleware(RequestLimits, registry=self.registry)
+        self.http.add_middleware(RequestLimits, refusals=refusal_counter(self.registry))
         self.http.include_router(ops_router(self))
 
     # --- registration ---------------------------------------------------------------
