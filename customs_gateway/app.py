@@ -14,7 +14,8 @@ from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNI
 from customs_gateway import account_repository as accounts_repo
 from customs_gateway.api import officer_router
 from customs_gateway.cancellations import Cancellations
-from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
+from customs_gateway.handlers import GatewayHandlers
+from customs_gateway.metrics import GatewayMetrics
 from customs_gateway.web import officer_pages
 from runtime import trustlist
 from runtime.consumer import Only, WithBulk

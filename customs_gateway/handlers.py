@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ec
-from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from contracts.kinds import DeclarationKind
 from contracts.messages import (
@@ -42,10 +41,11 @@ from customs_gateway.domain import (
     Office,
     Verification,
 )
+from customs_gateway.caches import CarnetCache, KeyCache
+from customs_gateway.metrics import GatewayMetrics
 from runtime import trustlist
 from runtime.consumer import Inbound
-from runtime.cose import TokenError, public_key_from_jwk, verify_token
-from runtime.metrics import LATENCY_BUCKETS
+from runtime.cose import TokenError, verify_token
 from runtime.outbox import emit
 from runtime.service import Clock
 
@@ -61,84 +61,6 @@ class RateLimited(CommitRefused):
     def __init__(self, retry_after: float) -> None:
         self.retry_after = math.ceil(retry_after)
         super().__init__("rate_limited", f"too many typed codes; try again in {self.retry_after} s", 429)
-
-
-class GatewayMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.verifications = Counter("ata_token_verifications_total", "Token verifications by outcome.", ["outcome"],
-                                     registry=registry).labels
-        self.commits = Counter("ata_customs_commits_total", "Customs decisions posted, by kind, country and decision.",
-                               ["kind", "country", "decision"], registry=registry).labels
-        self.trust_lists = Counter("ata_trust_lists_total", "Trust lists received, by outcome.", ["outcome"],
-                                   registry=registry).labels
-        self.logins = Counter("ata_officer_logins", "Officer logins, by outcome.", ["outcome"], registry=registry).labels
-        self.purged = Counter("ata_gateway_purged_rows_total", "Rows the gateway's periodic purge deleted: expired "
-                              "sessions, forgotten login counts, old code lookups and addresses.", ["table"],
-                              registry=registry).labels
-        self.login_throttled = Counter("ata_officer_login_throttled_total", "Officer logins answered 429 without "
-                                       "checking the password, by the key that waits: pair (officer and address), "
-                                       "address, account.", ["key"], registry=registry).labels
-        self.code_lookups = Counter("ata_code_lookups_total", "Typed transaction-code lookups, by outcome.", ["outcome"],
-                                    registry=registry).labels
-        self.cancellations = Counter("ata_cancellations_asked_total",
-                                     "Cancellations asked by officers, by outcome at the gateway and then at the core.",
-                                     ["outcome"], registry=registry).labels
-        self.cache = Counter("ata_gateway_cache_lookups_total", "Lookups in the gateway's in-memory caches of "
-                             "immutable or short-lived rows, by cache and outcome.", ["cache", "outcome"],
-                             registry=registry).labels
-        self.verify_seconds = Histogram("ata_token_verify_seconds", "Time to verify one token.", buckets=LATENCY_BUCKETS,
-                                        registry=registry)
-        self.qr_images = Counter("ata_qr_images_total", "Photos of QR codes sent by officers, by what read them: "
-                                 "'0' the photo as sent, '1'-'7' a fallback pass, 'none' no code found, 'unreadable' "
-                                 "not a PNG or JPEG.", ["read_by"], registry=registry).labels
-        self.qr_seconds = Histogram("ata_qr_image_read_seconds", "Time to read the QR code of one uploaded photo "
-                                    "(image decoding and every pass it took).", buckets=LATENCY_BUCKETS,
-                                    registry=registry)
-
-
-class KeyCache:
-    """The trust keys in memory: verification never waits on the database or the core."""
-
-    def __init__(self) -> None:
-        self._keys: dict[bytes, tuple[ec.EllipticCurvePublicKey, KeyWindow]] = {}
-
-    def key(self, kid: bytes) -> ec.EllipticCurvePublicKey | None:
-        entry = self._keys.get(kid)
-        return entry[0] if entry else None
-
-    def window(self, kid: bytes) -> KeyWindow | None:
-        entry = self._keys.get(kid)
-        return entry[1] if entry else None
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def replace(self, entries: list[tuple[str, dict[str, str], KeyWindow]]) -> None:
-        """Swap in a whole list at once: a verification never sees half of two lists."""
-        self._keys = {bytes.fromhex(kid): (public_key_from_jwk(jwk), window) for kid, jwk, window in entries}
-
-
-class CarnetCache:
-    """Carnets on file in memory: a stored carnet never changes (insert ... ON CONFLICT DO NOTHING, no update,
-    no delete), so one read serves every later scan. A carnet not on file is not remembered: it may arrive at
-    any moment. Bounded; the oldest entry goes first."""
-
-    def __init__(self, metrics: GatewayMetrics, size: int = 20_000) -> None:
-        self._rows: dict[str, CarnetOnFile] = {}
-        self.size = size
-        self._hit, self._miss = metrics.cache("carnet", "hit"), metrics.cache("carnet", "miss")
-
-    def get(self, number: str) -> CarnetOnFile | None:
-        found = self._rows.get(number)
-        (self._hit if found is not None else self._miss).inc()
-        return found
-
-    def put(self, carnet: CarnetOnFile | None) -> None:
-        if carnet is None or carnet.carnet_number in self._rows:
-            return
-        if len(self._rows) >= self.size:
-            del self._rows[next(iter(self._rows))]
-        self._rows[carnet.carnet_number] = carnet
 
 
 class GatewayHandlers:

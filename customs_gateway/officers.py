@@ -14,7 +14,7 @@ from customs_gateway import account_repository as accounts_repo
 from customs_gateway import accounts, throttle
 from customs_gateway import repository as repo
 from customs_gateway.domain import Office
-from customs_gateway.handlers import GatewayMetrics
+from customs_gateway.metrics import GatewayMetrics
 from runtime.service import Clock
 
 SESSION_TTL = timedelta(hours=8)
