@@ -22,6 +22,7 @@ from issuer.app import build as build_issuer
 from runtime.http_limits import DEFAULT_BODY_LIMIT, MAX_HEADERS, MAX_JSON_DEPTH, LimitedRoute, nested_deeper
 from runtime.http_server import MAX_HEAD_BYTES, BoundedHttpToolsProtocol
 from tests.service.conftest import ADMIN, with_database
+from tests.service.test_customs_gateway import auth, gateway  # noqa: F401  (gateway: a fixture)
 from tests.service.test_issuer_http import FR_KEY, http_settings  # noqa: F401  (a fixture)
 
 SERVICES = ("issuer", "core", "customs_gateway", "claims_worker", "notifier")
@@ -270,3 +271,19 @@ def test_the_services_run_uvicorn_with_the_bounded_protocol(monkeypatch, setting
     monkeypatch.setattr(service, "_settle_heap", False)
     service.run()
     assert seen["http"] is BoundedHttpToolsProtocol
+
+
+async def test_a_photo_may_be_16_mib_and_not_a_byte_more(gateway):
+    async with gateway() as g:
+        boundary = "----ata"
+
+        def multipart(size: int) -> bytes:
+            return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"qr.png\"\r\n"
+                    f"Content-Type: image/png\r\n\r\n").encode() + b"\x89" * size + f"\r\n--{boundary}--\r\n".encode()
+
+        headers = {**auth(), "content-type": f"multipart/form-data; boundary={boundary}"}
+        fits = await g.http.post("/v1/scans/image", content=multipart(15 * MiB), headers=headers)
+        status, _, body, pulls = await call(g.service.http, "POST", "/v1/scans/image", headers,
+                                            [multipart(16 * MiB)[i:i + MiB] for i in range(0, 17 * MiB, MiB)])
+    assert fits.status_code == 400 and fits.json()["detail"]["reason"] == "no_qr"  # read, and not a picture
+    assert status == 413 and shaped(json.loads(body), "body_too_large") and pulls <= 17
