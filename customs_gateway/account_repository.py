@@ -11,6 +11,14 @@ import asyncpg
 from customs_gateway.throttle import FORGET_AFTER, Key, wait_after
 
 
+async def serialize_login(conn: asyncpg.Connection, officer_id: str, address: str) -> None:
+    """Until the transaction ends, logins for this officer or from this address wait for this one, at every
+    instance: a burst of parallel guesses is counted one by one, each seeing the waits the previous set.
+    Always the officer's lock first, then the address's: no two logins wait on each other crosswise."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('ata.login.officer.' || $1, 0))", officer_id)
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('ata.login.address.' || $1, 0))", address)
+
+
 async def blocked_until(conn: asyncpg.Connection, keys: Sequence[Key], now: datetime) -> tuple[Key, datetime] | None:
     """The key among `keys` that waits longest now, and until when; None when none waits."""
     rows = await conn.fetch(

@@ -57,6 +57,7 @@ class Officers:
         now = self.clock()
         keys = throttle.keys(officer_id, address)
         async with conn.transaction():
+            await accounts_repo.serialize_login(conn, officer_id, keys[0].address)
             waits = [k for k in keys if k.scope != "account"]
             if not await accounts_repo.known_address(conn, officer_id, keys[0].address):
                 waits = list(keys)  # the account-wide count holds back only addresses the officer never used

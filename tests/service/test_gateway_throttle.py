@@ -5,6 +5,7 @@ like the typed-code lookup window; the administrator's account actions, each aud
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -69,6 +70,18 @@ async def test_a_stranger_hammering_an_account_slows_only_their_own_address(gate
     assert right_from_stranger.json()["detail"]["reason"] == "throttled"
     assert throttled >= len(waits)
     assert ("login_throttled", "pair") in {(e["action"], e["outcome"]) for e in audit}
+
+
+async def test_a_burst_of_parallel_guesses_is_counted_one_by_one(gateway, clock, settings):
+    async with gateway() as g, second_instance(settings, clock) as other:
+        await create_officer(g.http, OFFICER, "FR-CDG-FRET")
+        async with from_address(g.service, STRANGER) as a, from_address(other, STRANGER) as b:
+            burst = await asyncio.gather(*(login(x, "guessed password", "123456") for x in (a, b) * 6))
+        async with g.service.pool.acquire() as conn:
+            counted = await conn.fetchval("SELECT failures FROM login_failures WHERE officer_id = $1 AND address = $2",
+                                          OFFICER, STRANGER)
+    assert sorted(r.status_code for r in burst) == [401] * 4 + [429] * 8  # 3 free, a 4th that starts the wait
+    assert counted == 4
 
 
 async def test_a_guesser_on_many_addresses_holds_back_new_addresses_but_not_the_officers_own(gateway, clock):
