@@ -25,6 +25,7 @@ from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
 from contracts.txcode import format_transaction_code
 from core import holder_repository as holders
 from core import repository as repo
+from runtime.http_limits import LimitedRoute
 from runtime.wallet_auth import REASONS, CurrentParty, WalletVerifier
 from core.handlers import CoreHandlers, DeclarationRefusedError
 from runtime.qr import qr_png, qr_svg
@@ -184,7 +185,7 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
     metrics = HolderMetrics(registry)
     current_party = CurrentParty(verifier, on_failure=lambda reason: metrics.auth_failures(reason).inc())
     party_dep = Depends(current_party)  # (a local Annotated alias would not resolve: annotations are strings here)
-    router = APIRouter(prefix="/v1", tags=["holder"], responses={401: {"model": NotAuthenticated,
+    router = APIRouter(prefix="/v1", tags=["holder"], route_class=LimitedRoute, responses={401: {"model": NotAuthenticated,
                                                                         "description": "No valid wallet bearer token."}})
     not_found: dict[int | str, dict[str, Any]] = {404: {"model": Refusal, "description": "Unknown, or not the caller's."}}
 

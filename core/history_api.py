@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from contracts.messages import CARNET_NUMBER, Reason
 from core import history_store
+from runtime.http_limits import LimitedRoute
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def history_router(pool_of: Callable[[], asyncpg.Pool], dependencies: Sequence[A
                             ["outcome"], registry=registry if registry is not None else CollectorRegistry())
     for outcome in ("verified", "broken"):
         verifications.labels(outcome)
-    router = APIRouter(prefix="/v1", tags=["history"], dependencies=list(dependencies))
+    router = APIRouter(prefix="/v1", tags=["history"], dependencies=list(dependencies), route_class=LimitedRoute)
     caller_dep = party if party is not None else Depends(_nobody)
 
     @router.get("/carnets/{carnet_number}/history", response_model=HistoryOut,

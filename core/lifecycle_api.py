@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from contracts.messages import CARNET_NUMBER, Reason
 from core.domain import LifecycleRefused
 from core.handlers import CoreHandlers
+from runtime.http_limits import LimitedRoute
 
 
 class ClosingOut(BaseModel):
@@ -26,7 +27,7 @@ class Refusal(BaseModel):
 
 
 def lifecycle_router(handlers: CoreHandlers, pool_of: Any, party: Any) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["holder"])
+    router = APIRouter(prefix="/v1", tags=["holder"], route_class=LimitedRoute)
 
     @router.post("/carnets/{carnet_number}/close", response_model=ClosingOut,
                  responses={401: {"model": Refusal}, 404: {"model": Refusal}, 409: {"model": Refusal}})

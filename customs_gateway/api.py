@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hmac
 import json
 import logging
 import time
@@ -13,20 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import asyncpg
 from fastapi import (
     APIRouter,
     Depends,
     File,
     Header,
     HTTPException,
-    Query,
     Request,
     Response,
     UploadFile,
 )
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.txcode import format_transaction_code
@@ -35,31 +32,18 @@ from customs_gateway import repository as repo
 from customs_gateway.domain import CommitRefused, MismatchRefused, Office, Verification
 from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, RateLimited
+from customs_gateway.officer_admin import BEARER, OFFICE_ID, Problem, admin_router, bearer_token
 from customs_gateway.officers import Officers, SessionOfficer
 from runtime.qr import QrDecodeError, UnreadableImage, read_qr_image
+from runtime.http_limits import LimitedRoute, before_body, body_limit
 from runtime.text import PRINTABLE
 
 log = logging.getLogger(__name__)
 
-MAX_IMPORT_BYTES = 2 * 1024 * 1024
-BEARER = {"WWW-Authenticate": "Bearer"}
-OFFICE_ID = r"^[A-Z]{2}-[A-Z0-9-]{1,61}$"
-
-
-class OfficerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    officer_id: str = Field(pattern=accounts.OFFICER_ID.pattern, examples=["fr-officer-0042"])
-    office_id: str = Field(min_length=1, max_length=64, examples=["FR-CDG-FRET"])
-    password: str = Field(min_length=accounts.MIN_PASSWORD, max_length=accounts.MAX_PASSWORD)
-
-
-class OfficeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    office_id: str = Field(pattern=OFFICE_ID, examples=["FR-ORY-FRET"])
-    country: str = Field(pattern=r"^[A-Z]{2}$", examples=["FR"])
-    region: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, examples=["FR-IDF"])
-    name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
-    timezone: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, examples=["Europe/Paris"])
+#: A phone photo of the QR: a 12-megapixel JPEG is 3-6 MB, a 48-megapixel one up to ~12 MB; the reader
+#: reduces it to 1,600 pixels anyway (runtime.qr.MAX_SIDE). Anything larger is refused while it arrives.
+MAX_IMAGE_BYTES = 16 * 1024 * 1024
+SESSION = HTTPBearer(auto_error=False, scheme_name="OfficerSession", description="POST /v1/sessions gives it.")
 
 
 class LoginIn(BaseModel):
@@ -168,11 +152,6 @@ class CommitOut(ScanOut):
     office_id: str
 
 
-class Problem(BaseModel):
-    reason: str
-    message: str
-
-
 def _scan_out(v: Verification) -> dict[str, Any]:
     c = v.declared
     return dict(carnet_number=c.carnet_number, kind=c.kind.value, country=c.country, items=list(c.items),
@@ -204,32 +183,17 @@ def _problem(exc: CommitRefused) -> HTTPException:
     return HTTPException(exc.status, detail=detail, headers=headers)
 
 
-def _enrolment(officer_id: str, office_id: str, secret: str) -> dict[str, Any]:
-    """Shown once: the secret is never answered again."""
-    return {"officer_id": officer_id, "office_id": office_id, "totp_secret": secret,
-            "totp_uri": accounts.provisioning_uri(secret, officer_id)}
-
-
-def _bearer(authorization: str | None) -> str | None:
-    if authorization and authorization[:7].lower() == "bearer " and authorization[7:].strip():
-        return authorization[7:].strip()
-    return None
-
-
 def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | None = None,
                    cancellations: Cancellations | None = None) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["customs"])
+    router = APIRouter(prefix="/v1", tags=["customs"], route_class=LimitedRoute)
     officers = Officers(handlers.metrics, handlers.clock)
     # A hard photo's fallback passes run on two threads (runtime.qr.read_qr_image); threads start on first use.
     qr_lanes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qr-lane")
     problems: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 409, 422)}
 
-    async def current_officer(
-        authorization: Annotated[str | None, Header()] = None,
-        x_office_id: Annotated[str | None, Header(pattern=OFFICE_ID, description="R18: the office the officer acts "
-                                                  "for, one of their own country's; default: their home office.")] = None,
-    ) -> SessionOfficer:
-        token = _bearer(authorization)
+    async def officer_session(request: Request) -> SessionOfficer:
+        """From the Authorization header alone, before the body is read (LimitedRoute)."""
+        token = bearer_token(request.headers.get("authorization"))
         # A session read in the last few seconds needs no connection: the endpoint's is the request's only one.
         who = officers.cached_session(token) if token is not None else None
         if who is None and token is not None:
@@ -238,6 +202,13 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
         if who is None:
             raise HTTPException(401, detail={"reason": "unauthenticated", "message": "log in: POST /v1/sessions"},
                                 headers=BEARER)
+        return who
+
+    async def current_officer(
+        who: SessionOfficer = Depends(before_body(officer_session, scheme=SESSION)),
+        x_office_id: Annotated[str | None, Header(pattern=OFFICE_ID, description="R18: the office the officer acts "
+                                                  "for, one of their own country's; default: their home office.")] = None,
+    ) -> SessionOfficer:
         if x_office_id is not None and x_office_id != who.office.office_id:
             who = await acting_for(who, x_office_id)
         return who
@@ -258,115 +229,21 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
             known_offices[office_id] = office
         return dataclasses.replace(who, office=office)
 
-    async def administrator(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not admin_token:
-            raise HTTPException(503, detail={"reason": "administration_disabled", "message": "administration disabled"})
-        token = _bearer(authorization)
-        if token is None or not hmac.compare_digest(token.encode(), admin_token.encode()):
-            raise HTTPException(401, detail={"reason": "unauthenticated", "message": "administrator token required"},
-                                headers=BEARER)
-
     officer = Depends(current_officer)
-    admin = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Depends(administrator)])
-
-    # --- administration (R18) ---------------------------------------------------------------
-
-    @admin.get("/offices")
-    async def list_offices() -> list[dict[str, Any]]:
-        async with pool_of().acquire() as conn:
-            return [dict(r) for r in await repo.offices(conn)]
-
-    @admin.post("/offices", status_code=201, responses={409: {"model": Problem}, 422: {"model": Problem}})
-    async def create_office(body: OfficeIn) -> dict[str, Any]:
-        try:
-            ZoneInfo(body.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise HTTPException(422, detail={"reason": "unknown_timezone",
-                                             "message": f"not an IANA time zone: {body.timezone}"}) from exc
-        if not body.office_id.startswith(body.country + "-"):
-            raise HTTPException(422, detail={"reason": "office_country", "message": "office_id must start with its country"})
-        async with pool_of().acquire() as conn, conn.transaction():
-            if not await repo.create_office(conn, body.office_id, body.country, body.region, body.name, body.timezone):
-                raise HTTPException(409, detail={"reason": "office_exists", "message": f"office {body.office_id} exists"})
-            await repo.audit(conn, handlers.clock(), "office_created", "success", office_id=body.office_id,
-                             detail=body.model_dump())
-        return body.model_dump()
-
-    @admin.post("/officers", status_code=201, responses={404: {"model": Problem}, 409: {"model": Problem}})
-    async def create_officer(body: OfficerIn) -> dict[str, Any]:
-        """Creates the account and answers the TOTP secret and provisioning URI once."""
-        secret = accounts.new_totp_secret()
-        hashed = await asyncio.to_thread(accounts.hash_password, body.password)
-        async with pool_of().acquire() as conn, conn.transaction():
-            if body.office_id not in await repo.office_ids(conn):
-                raise HTTPException(404, detail={"reason": "unknown_office", "message": f"unknown office {body.office_id}"})
-            try:
-                async with conn.transaction():
-                    await repo.insert_officers(conn, [(body.officer_id, body.office_id, hashed, secret)])
-            except asyncpg.UniqueViolationError as exc:
-                raise HTTPException(409, detail={"reason": "officer_exists",
-                                                 "message": f"officer {body.officer_id} exists"}) from exc
-            await repo.audit(conn, handlers.clock(), "officer_created", "success", officer_id=body.officer_id,
-                             office_id=body.office_id, detail={"by": "admin"})
-        return _enrolment(body.officer_id, body.office_id, secret)
-
-    @admin.post("/officers/import", status_code=201,
-                openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}})
-    async def import_officers(request: Request) -> Any:
-        """CSV `officer_id,office_id,password`: every row checked first; one bad row and nothing is imported
-        (422 with a per-row report); otherwise all rows in one transaction. At most 5,000 rows."""
-        raw = await request.body()
-        if len(raw) > MAX_IMPORT_BYTES:
-            raise HTTPException(413, detail={"reason": "too_large", "message": f"at most {MAX_IMPORT_BYTES} bytes"})
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise HTTPException(422, detail={"reason": "not_utf8", "message": str(exc)}) from exc
-        ids = [m.split(",", 1)[0].strip() for m in text.splitlines()[1:]]
-        async with pool_of().acquire() as conn:
-            try:
-                rows, errors = accounts.parse_import(text, await repo.office_ids(conn),
-                                                     await repo.existing_officers(conn, ids))
-            except accounts.ImportRefused as exc:
-                raise HTTPException(422, detail={"reason": "bad_file", "message": str(exc)}) from exc
-            if errors:
-                async with conn.transaction():
-                    await repo.audit(conn, handlers.clock(), "officers_imported", "refused",
-                                     detail={"rows_with_errors": len(errors)})
-                raise HTTPException(422, detail={"reason": "invalid_rows", "message": "nothing was imported",
-                                                 "rows": [e.as_dict() for e in errors]})
-            secrets_ = [accounts.new_totp_secret() for _ in rows]
-            hashes = await asyncio.gather(*(asyncio.to_thread(accounts.hash_password, r.password) for r in rows))
-            try:
-                async with conn.transaction():
-                    await repo.insert_officers(conn, [(r.officer_id, r.office_id, h, s)
-                                                      for r, h, s in zip(rows, hashes, secrets_)])
-                    await repo.audit(conn, handlers.clock(), "officers_imported", "success",
-                                     detail={"officers": [r.officer_id for r in rows]})
-            except asyncpg.UniqueViolationError as exc:  # created meanwhile by someone else: still all or nothing
-                raise HTTPException(409, detail={"reason": "officer_exists", "message": str(exc)}) from exc
-        return {"imported": len(rows), "officers": [_enrolment(r.officer_id, r.office_id, s) for r, s in zip(rows, secrets_)]}
-
-    @admin.get("/audit")
-    async def audit_log(officer_id: str | None = None, carnet_number: str | None = None,
-                        limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[dict[str, Any]]:
-        import json
-
-        async with pool_of().acquire() as conn:
-            rows = await repo.audit_entries(conn, officer_id, carnet_number, limit)
-        return [{**dict(r), "detail": json.loads(r["detail"])}
-                for r in rows]
 
     # --- sessions -------------------------------------------------------------------------
 
-    @router.post("/sessions", status_code=201, responses={401: {"model": Problem}, 423: {"model": Problem}})
-    async def login(body: LoginIn) -> dict[str, Any]:
-        """Password and TOTP code (RFC 6238), both mandatory; 5 failures lock the account for 15 minutes."""
+    @router.post("/sessions", status_code=201, responses={401: {"model": Problem}, 429: {"model": Problem}})
+    async def login(body: LoginIn, request: Request) -> dict[str, Any]:
+        """Password and TOTP code (RFC 6238), both mandatory. Failures are throttled per account, client address
+        and pair with growing waits (429 with Retry-After); the officer's usual addresses are not held back by
+        strangers' failures on their account."""
+        address = request.client.host if request.client else ""
         async with pool_of().acquire() as conn:
-            result = await officers.login(conn, body.officer_id, body.password, body.totp.strip())
-        if result.outcome == "locked":
-            raise HTTPException(423, detail={"reason": "locked", "message": "account locked after repeated failures; "
-                                             "try again later"})
+            result = await officers.login(conn, body.officer_id, body.password, body.totp.strip(), address)
+        if result.outcome == "throttled":
+            raise HTTPException(429, detail={"reason": "throttled", "message": "too many failed logins; try again in "
+                                             f"{result.retry_after} s"}, headers={"Retry-After": str(result.retry_after)})
         if result.outcome != "success":
             raise HTTPException(401, detail={"reason": "invalid_credentials", "message": "wrong officer, password or code"},
                                 headers=BEARER)
@@ -402,7 +279,8 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
         """Verify a token offline and show what it declares; only the audit log records the scan."""
         return _answer(await scanned(body.token, who))
 
-    @router.post("/scans/image", response_model=ScanOut, responses={**problems, 400: {"model": Problem}})
+    @router.post("/scans/image", response_model=ScanOut, responses={**problems, 400: {"model": Problem}},
+                 openapi_extra=body_limit(MAX_IMAGE_BYTES))
     async def scan_image(who: SessionOfficer = officer, image: UploadFile = File(description="PNG or JPEG photo of the QR")) -> Response:
         data = await image.read()
         started = time.perf_counter()
@@ -456,7 +334,7 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
     if cancellations is not None:
         _cancellation_routes(router, cancellations, pool_of, officer, problems)
     # Last: routes are matched in order, and every scan and commit used to be tried against the admin routes first.
-    router.include_router(admin)
+    router.include_router(admin_router(handlers, pool_of, admin_token, officers))
     return router
 
 

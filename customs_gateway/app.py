@@ -8,9 +8,11 @@ from typing import Any
 
 from contracts.messages import CancellationRefused, ItemLocationsChanged, TransactionCancelled
 from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS, TRANSACTIONS
+from customs_gateway import account_repository as accounts_repo
 from customs_gateway.api import officer_router
 from customs_gateway.cancellations import Cancellations
-from customs_gateway.handlers import GatewayHandlers, GatewayMetrics
+from customs_gateway.handlers import GatewayHandlers
+from customs_gateway.metrics import GatewayMetrics
 from customs_gateway.web import officer_pages
 from runtime import trustlist
 from runtime.consumer import Only, WithBulk
@@ -19,6 +21,8 @@ from runtime.service import Service
 from runtime.settings import Settings
 
 NAME = "customs_gateway"
+#: Rows of each kind (expired sessions, forgotten login counts, old lookups) deleted per refresh period at most.
+PURGE_BATCH = 1000
 log = logging.getLogger(__name__)
 
 
@@ -53,7 +57,15 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         # while the database is away, the cache in memory stays (runtime/background.py retries).
         async with service.pool.acquire() as conn:
             await handlers.load_trust(conn)
+            await purge_accounts(conn)
 
     service.loop("trust-cache", refresh_trust_cache, period_s=settings.gateway_cache_refresh_s, wait_first=True)
+
+    async def purge_accounts(conn: Any) -> None:
+        """Expired sessions and forgotten login counts, a bounded batch a period (any instance may do it)."""
+        for table, count in (await accounts_repo.purge(conn, clock(), PURGE_BATCH)).items():
+            handlers.metrics.purged(table).inc(count)
+
+    service.state["purge_accounts"] = purge_accounts
 
     return service

@@ -50,7 +50,7 @@ class Cancellations:
         code = self._code(transaction_code, "bad_code", "transaction code")
         consent = self._code(cancellation_code, "bad_cancellation_code", "cancellation code")
         now = self.h.clock()
-        wait = self.h.lookups.take(officer_id, now)
+        wait = await self.h.take_lookup(conn, officer_id)
         if wait is not None:
             self.h.metrics.cancellations("rate_limited").inc()
             await repo.audit(conn, now, "cancellation", "rate_limited", officer_id=officer_id, office_id=office.office_id,

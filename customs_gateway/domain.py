@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -261,21 +260,3 @@ class MismatchRefused(CommitRefused):
         super().__init__("mismatch", "the declaration does not match the carnet on file: "
                          + "; ".join(c.detail for c in mismatches))
         self.mismatches = mismatches
-
-
-class SlidingWindow:
-    """At most `limit` events per `window` seconds per key, in memory; the caller passes the time (pure)."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self._seen: dict[str, deque[datetime]] = {}
-
-    def take(self, key: str, now: datetime) -> float | None:
-        """Records one event and answers None, or answers the seconds to wait (and records nothing)."""
-        seen = self._seen.setdefault(key, deque())
-        while seen and (now - seen[0]).total_seconds() >= self.window:
-            seen.popleft()
-        if len(seen) >= self.limit:
-            return max(self.window - (now - seen[0]).total_seconds(), 1.0)
-        seen.append(now)
-        return None

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ec
-from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from contracts.kinds import DeclarationKind
 from contracts.messages import (
@@ -30,6 +29,7 @@ from contracts.messages import (
 from contracts.token import ClaimsError, DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS
 from contracts.txcode import TransactionCodeError, parse_transaction_code
+from customs_gateway import account_repository as accounts_repo
 from customs_gateway import domain
 from customs_gateway import repository as repo
 from customs_gateway.domain import (
@@ -39,97 +39,28 @@ from customs_gateway.domain import (
     Declared,
     KeyWindow,
     Office,
-    SlidingWindow,
     Verification,
 )
+from customs_gateway.caches import CarnetCache, KeyCache
+from customs_gateway.metrics import GatewayMetrics
 from runtime import trustlist
 from runtime.consumer import Inbound
-from runtime.cose import TokenError, public_key_from_jwk, verify_token
-from runtime.metrics import LATENCY_BUCKETS
+from runtime.cose import TokenError, verify_token
 from runtime.outbox import emit
 from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "customs_gateway"
+#: Typed-code lookups per officer, in PostgreSQL so that every instance counts against the same window:
+#: guessing codes stays slow even with a session, and with any number of gateways.
 LOOKUPS_PER_MINUTE = 10
+LOOKUP_WINDOW = timedelta(seconds=60)
 
 
 class RateLimited(CommitRefused):
     def __init__(self, retry_after: float) -> None:
         self.retry_after = math.ceil(retry_after)
         super().__init__("rate_limited", f"too many typed codes; try again in {self.retry_after} s", 429)
-
-
-class GatewayMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.verifications = Counter("ata_token_verifications_total", "Token verifications by outcome.", ["outcome"],
-                                     registry=registry).labels
-        self.commits = Counter("ata_customs_commits_total", "Customs decisions posted, by kind, country and decision.",
-                               ["kind", "country", "decision"], registry=registry).labels
-        self.trust_lists = Counter("ata_trust_lists_total", "Trust lists received, by outcome.", ["outcome"],
-                                   registry=registry).labels
-        self.logins = Counter("ata_officer_logins", "Officer logins, by outcome.", ["outcome"], registry=registry).labels
-        self.code_lookups = Counter("ata_code_lookups_total", "Typed transaction-code lookups, by outcome.", ["outcome"],
-                                    registry=registry).labels
-        self.cancellations = Counter("ata_cancellations_asked_total",
-                                     "Cancellations asked by officers, by outcome at the gateway and then at the core.",
-                                     ["outcome"], registry=registry).labels
-        self.cache = Counter("ata_gateway_cache_lookups_total", "Lookups in the gateway's in-memory caches of "
-                             "immutable or short-lived rows, by cache and outcome.", ["cache", "outcome"],
-                             registry=registry).labels
-        self.verify_seconds = Histogram("ata_token_verify_seconds", "Time to verify one token.", buckets=LATENCY_BUCKETS,
-                                        registry=registry)
-        self.qr_images = Counter("ata_qr_images_total", "Photos of QR codes sent by officers, by what read them: "
-                                 "'0' the photo as sent, '1'-'7' a fallback pass, 'none' no code found, 'unreadable' "
-                                 "not a PNG or JPEG.", ["read_by"], registry=registry).labels
-        self.qr_seconds = Histogram("ata_qr_image_read_seconds", "Time to read the QR code of one uploaded photo "
-                                    "(image decoding and every pass it took).", buckets=LATENCY_BUCKETS,
-                                    registry=registry)
-
-
-class KeyCache:
-    """The trust keys in memory: verification never waits on the database or the core."""
-
-    def __init__(self) -> None:
-        self._keys: dict[bytes, tuple[ec.EllipticCurvePublicKey, KeyWindow]] = {}
-
-    def key(self, kid: bytes) -> ec.EllipticCurvePublicKey | None:
-        entry = self._keys.get(kid)
-        return entry[0] if entry else None
-
-    def window(self, kid: bytes) -> KeyWindow | None:
-        entry = self._keys.get(kid)
-        return entry[1] if entry else None
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def replace(self, entries: list[tuple[str, dict[str, str], KeyWindow]]) -> None:
-        """Swap in a whole list at once: a verification never sees half of two lists."""
-        self._keys = {bytes.fromhex(kid): (public_key_from_jwk(jwk), window) for kid, jwk, window in entries}
-
-
-class CarnetCache:
-    """Carnets on file in memory: a stored carnet never changes (insert ... ON CONFLICT DO NOTHING, no update,
-    no delete), so one read serves every later scan. A carnet not on file is not remembered: it may arrive at
-    any moment. Bounded; the oldest entry goes first."""
-
-    def __init__(self, metrics: GatewayMetrics, size: int = 20_000) -> None:
-        self._rows: dict[str, CarnetOnFile] = {}
-        self.size = size
-        self._hit, self._miss = metrics.cache("carnet", "hit"), metrics.cache("carnet", "miss")
-
-    def get(self, number: str) -> CarnetOnFile | None:
-        found = self._rows.get(number)
-        (self._hit if found is not None else self._miss).inc()
-        return found
-
-    def put(self, carnet: CarnetOnFile | None) -> None:
-        if carnet is None or carnet.carnet_number in self._rows:
-            return
-        if len(self._rows) >= self.size:
-            del self._rows[next(iter(self._rows))]
-        self._rows[carnet.carnet_number] = carnet
 
 
 class GatewayHandlers:
@@ -143,8 +74,6 @@ class GatewayHandlers:
         self.blocked: dict[str, Blocked] = {}
         #: R6: per carnet, items a replacement took over (item -> replacement), in memory for the same reason.
         self.transferred: dict[str, dict[int, str]] = {}
-        #: Typed-code lookups per officer (issue 4, item 3): guessing codes is slow even with a session.
-        self.lookups = SlidingWindow(LOOKUPS_PER_MINUTE, 60.0)
 
     async def load_trust(self, conn: asyncpg.Connection) -> None:
         """Fill the in-memory caches from the tables, whole: at start, and periodically, because with several
@@ -300,6 +229,10 @@ class GatewayHandlers:
             v = self._checks(d, office, carnet, replayed=True, kid=kid)
         return v
 
+    async def take_lookup(self, conn: asyncpg.Connection, officer_id: str) -> float | None:
+        """One typed code of the officer's window (None), or the seconds to wait: lookups and cancellations."""
+        return await accounts_repo.take_lookup(conn, officer_id, self.clock(), LOOKUPS_PER_MINUTE, LOOKUP_WINDOW)
+
     def _parse_code(self, code: str) -> str:
         try:
             return parse_transaction_code(code)
@@ -311,7 +244,7 @@ class GatewayHandlers:
                                 action: str) -> Declared:
         """Check character first (no lookup, no rate-limit use), then the officer's rate limit, then the lookup."""
         canonical = self._parse_code(code)
-        wait = self.lookups.take(officer_id, self.clock())
+        wait = await self.take_lookup(conn, officer_id)
         if wait is not None:
             self.metrics.code_lookups("rate_limited").inc()
             await repo.audit(conn, self.clock(), action, "rate_limited", officer_id=officer_id, office_id=office.office_id,

@@ -1,4 +1,4 @@
-"""Officer logins and sessions (R18): password + TOTP, lockout, opaque bearer sessions, audited."""
+"""Officer logins and sessions (R18): password + TOTP, throttled failures, opaque bearer sessions, audited."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from customs_gateway import accounts
+from customs_gateway import account_repository as accounts_repo
+from customs_gateway import accounts, throttle
 from customs_gateway import repository as repo
 from customs_gateway.domain import Office
-from customs_gateway.handlers import GatewayMetrics
+from customs_gateway.metrics import GatewayMetrics
 from runtime.clock import Clock
 
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 SESSION_TTL = timedelta(hours=8)
 #: How long this instance trusts a session it read without reading it again. Expiry is checked on every
 #: request and a logout here drops the entry at once; a logout at another instance of the gateway, or an
@@ -32,10 +31,10 @@ def token_hash(token: str) -> bytes:
 
 @dataclass(frozen=True)
 class Login:
-    outcome: str  # success, unknown_officer, locked, bad_password, bad_totp, totp_reused
+    outcome: str  # success, throttled, unknown_officer, bad_password, bad_totp, totp_reused
     token: str | None = None
     expires_at: object = None
-    locked_until: object = None
+    retry_after: int | None = None  # throttled: seconds to wait
 
 
 @dataclass(frozen=True)
@@ -53,16 +52,25 @@ class Officers:
         self._sessions: dict[bytes, tuple[SessionOfficer, datetime, datetime]] = {}
         self._hit, self._miss = metrics.cache("session", "hit"), metrics.cache("session", "miss")
 
-    async def login(self, conn: asyncpg.Connection, officer_id: str, password: str, code: str) -> Login:
+    async def login(self, conn: asyncpg.Connection, officer_id: str, password: str, code: str, address: str) -> Login:
+        """Throttled per account, address and pair (customs_gateway/throttle.py) before the password is checked."""
         now = self.clock()
+        keys = throttle.keys(officer_id, address)
         async with conn.transaction():
+            await accounts_repo.serialize_login(conn, officer_id, keys[0].address)
+            waits = [k for k in keys if k.scope != "account"]
+            if not await accounts_repo.known_address(conn, officer_id, keys[0].address):
+                waits = list(keys)  # the account-wide count holds back only addresses the officer never used
+            blocked = await accounts_repo.blocked_until(conn, waits, now)
+            if blocked is not None:
+                self.metrics.logins("throttled").inc()
+                self.metrics.login_throttled(blocked[0].scope).inc()
+                return Login("throttled", retry_after=throttle.retry_after(blocked[1], now))
             row = await repo.officer_for_login(conn, officer_id)
             office_id = row["office_id"] if row else None
             if row is None or not row["active"] or not row["password_hash"] or not row["totp_secret"]:
                 await asyncio.to_thread(accounts.verify_password, password, None)  # same cost as a real check
-                result = Login("unknown_officer")
-            elif row["locked_until"] is not None and row["locked_until"] > now:
-                result = Login("locked", locked_until=row["locked_until"])
+                outcome, step = "unknown_officer", None
             else:
                 ok = await asyncio.to_thread(accounts.verify_password, password, row["password_hash"])
                 step = accounts.totp_step(row["totp_secret"], code, now) if ok else None
@@ -74,23 +82,27 @@ class Officers:
                     outcome = "totp_reused"  # a code (or an older one) already spent: RFC 6238 section 5.2
                 else:
                     outcome = "success"
-                if outcome == "success":
-                    token = secrets.token_urlsafe(32)
-                    await repo.login_succeeded(conn, officer_id, step)  # type: ignore[arg-type]
-                    await repo.insert_session(conn, token_hash(token), officer_id, now, now + SESSION_TTL)
-                    result = Login("success", token=token, expires_at=now + SESSION_TTL)
-                else:
-                    failed = row["failed_logins"] + 1
-                    locked_until = now + LOCKOUT if failed >= MAX_FAILURES else None
-                    await repo.login_failed(conn, officer_id, 0 if locked_until else failed, locked_until)
-                    result = Login(outcome, locked_until=locked_until)
+            if outcome == "success":
+                token = secrets.token_urlsafe(32)
+                await repo.login_succeeded(conn, officer_id, step)  # type: ignore[arg-type]
+                await accounts_repo.login_succeeded(conn, officer_id, keys[0].address, now)
+                await repo.insert_session(conn, token_hash(token), officer_id, now, now + SESSION_TTL)
+                result = Login("success", token=token, expires_at=now + SESSION_TTL)
+            else:
+                result = Login(outcome)
+                for key, until in await accounts_repo.count_failure(conn, keys, now):
+                    # Audited when a key starts to wait, not for every throttled attempt (metrics count those).
+                    await repo.audit(conn, now, "login_throttled", key.scope, officer_id=officer_id, office_id=office_id,
+                                     detail={"address": key.address or None, "until": until})
             await repo.audit(conn, now, "login", result.outcome, officer_id=officer_id, office_id=office_id,
-                             detail={"locked_until": result.locked_until} if result.locked_until else None)
-            if result.outcome not in ("success", "locked") and result.locked_until is not None:
-                await repo.audit(conn, now, "lockout", "locked", officer_id=officer_id, office_id=office_id,
-                                 detail={"failures": MAX_FAILURES, "until": result.locked_until})
+                             detail={"address": keys[0].address})
         self.metrics.logins(result.outcome).inc()
         return result
+
+    def forget(self, officer_id: str) -> None:
+        """Drop this instance's cached sessions of an officer (deactivated, sessions revoked)."""
+        for hashed in [h for h, entry in self._sessions.items() if entry[0].officer_id == officer_id]:
+            self._sessions.pop(hashed, None)
 
     def cached_session(self, token: str) -> SessionOfficer | None:
         """The session read less than SESSION_CACHE ago and not expired, without a database round trip."""

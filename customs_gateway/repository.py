@@ -70,20 +70,14 @@ async def insert_officers(conn: asyncpg.Connection, rows: list[tuple[str, str, s
 
 
 async def officer_for_login(conn: asyncpg.Connection, officer_id: str) -> asyncpg.Record | None:
-    """Locks the account row: concurrent logins count failures and TOTP steps one at a time."""
+    """Locks the account row: concurrent logins spend TOTP steps one at a time."""
     return await conn.fetchrow(
-        "SELECT f.officer_id, f.office_id, f.password_hash, f.totp_secret, f.last_totp_step, f.failed_logins,"
-        " f.locked_until, f.active FROM officers f WHERE f.officer_id = $1 FOR UPDATE", officer_id)
-
-
-async def login_failed(conn: asyncpg.Connection, officer_id: str, failed: int, locked_until: datetime | None) -> None:
-    await conn.execute("UPDATE officers SET failed_logins = $2, locked_until = $3 WHERE officer_id = $1",
-                       officer_id, failed, locked_until)
+        "SELECT f.officer_id, f.office_id, f.password_hash, f.totp_secret, f.last_totp_step, f.active"
+        " FROM officers f WHERE f.officer_id = $1 FOR UPDATE", officer_id)
 
 
 async def login_succeeded(conn: asyncpg.Connection, officer_id: str, totp_step: int) -> None:
-    await conn.execute("UPDATE officers SET failed_logins = 0, locked_until = NULL, last_totp_step = $2"
-                       " WHERE officer_id = $1", officer_id, totp_step)
+    await conn.execute("UPDATE officers SET last_totp_step = $2 WHERE officer_id = $1", officer_id, totp_step)
 
 
 async def insert_session(conn: asyncpg.Connection, token_hash: bytes, officer_id: str, created_at: datetime,

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse
 from prometheus_client import CollectorRegistry, Counter
 
 from customs_gateway.api import CodeIn, CommitIn, ScanIn
+from runtime.http_limits import LimitedRoute
 
 PREFIX = "/officer"
 CSP = "; ".join([
@@ -88,7 +89,7 @@ def officer_pages(registry: CollectorRegistry) -> APIRouter:
     metrics = PageMetrics(registry)
     limits = {"token": _max_length(ScanIn, "token"), "code": _max_length(CodeIn, "code"),
               "reason": _max_length(CommitIn, "refusal_reason")}
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=LimitedRoute)
 
     def page(name: str, template: str, **context: Any) -> HTMLResponse:
         metrics.views(name).inc()

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
 from contracts.bounds import IDENTIFIER
@@ -26,9 +27,17 @@ from contracts.messages import (
 from issuer import repository as repo
 from issuer.handlers import IssuerHandlers, Request
 from issuer.registry import Registry
+from runtime.http_limits import LimitedRoute, before_body, body_limit
+from runtime.text import IDENTIFIER
 
 #: Requests per batch call: big enough to amortise the round trip, small enough for one answer body.
 MAX_BATCH = 500
+#: A batch's body: 500 requests of a typical carnet (a few dozen items, a sealed document of a few KiB)
+#: fit with room; a batch of larger carnets is sent in several calls. One request's limit is the record
+#: size (ATA_KAFKA_MAX_MESSAGE_BYTES): the largest valid request has to travel as one record anyway.
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+_NGA_KEY = HTTPBearer(auto_error=False, scheme_name="NgaApiKey",
+                      description="The NGA's API key; the registry holds its SHA-256.")
 
 
 class AnswerOut(BaseModel):
@@ -56,18 +65,23 @@ def _out(request_id: str, answer: Payload | None, status: str | None = None) -> 
     return AnswerOut(request_id=request_id, status=status, type=answer.TYPE, answer=answer.model_dump(mode="json"))
 
 
-def nga_router(handlers: IssuerHandlers, pool_of: Callable[[], asyncpg.Pool], registry: Callable[[], Registry]) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["nga"])
-    errors: dict[int | str, dict[str, Any]] = {401: {"model": Refusal}, 403: {"model": Refusal}}
+def nga_router(handlers: IssuerHandlers, pool_of: Callable[[], asyncpg.Pool], registry: Callable[[], Registry],
+               max_request_bytes: int) -> APIRouter:
+    """`max_request_bytes`: the body limit of one request (the record size: it travels as one)."""
+    router = APIRouter(prefix="/v1", tags=["nga"], route_class=LimitedRoute)
+    errors: dict[int | str, dict[str, Any]] = {401: {"model": Refusal}, 403: {"model": Refusal},
+                                               413: {"model": Refusal}}
 
-    async def authenticated_nga(authorization: Annotated[str | None, Header()] = None) -> str:
-        scheme, _, key = (authorization or "").partition(" ")
+    async def authenticated_nga(request: Request) -> str:
+        # From the header alone, before the body is read (LimitedRoute): a stranger's body is never parsed.
+        scheme, _, key = (request.headers.get("authorization") or "").partition(" ")
         nga = registry().nga_for_key(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
         if nga is None:
             raise _refuse(401, "unauthenticated", "an NGA API key is required: Authorization: Bearer <key>")
         return nga
 
-    nga_of = Depends(authenticated_nga)
+    nga_of = Depends(before_body(authenticated_nga, scheme=_NGA_KEY))
+    one_request = body_limit(max_request_bytes)
 
     async def submit(nga: str, req: Request) -> AnswerOut:
         if req.nga != nga:
@@ -77,12 +91,13 @@ def nga_router(handlers: IssuerHandlers, pool_of: Callable[[], asyncpg.Pool], re
             answer = await handlers.submit(conn, req, envelope, channel="http")
         return _out(req.request_id, answer)
 
-    @router.post("/issuance-requests", response_model=AnswerOut, responses=errors)
+    @router.post("/issuance-requests", response_model=AnswerOut, responses=errors, openapi_extra=one_request)
     async def issue(req: SealedIssuanceRequested, nga: str = nga_of) -> AnswerOut:
         """One carnet: issued (with its number) or rejected with a reason per field or item (R1-R4)."""
         return await submit(nga, req)
 
-    @router.post("/issuance-requests/batch", response_model=list[AnswerOut], responses=errors)
+    @router.post("/issuance-requests/batch", response_model=list[AnswerOut], responses=errors,
+                 openapi_extra=body_limit(MAX_BATCH_BYTES))
     async def issue_batch(reqs: Annotated[list[SealedIssuanceRequested], Field(min_length=1, max_length=MAX_BATCH)],
                           nga: str = nga_of) -> list[AnswerOut]:
         """Up to 500 carnets in one call, answered in order; each request commits on its own."""
@@ -93,7 +108,8 @@ def nga_router(handlers: IssuerHandlers, pool_of: Callable[[], asyncpg.Pool], re
         """R5: pending (202) until the core applies or refuses it; rejected at once when the request is wrong."""
         return _status_code(await submit(nga, req))
 
-    @router.post("/replacement-requests", response_model=AnswerOut, status_code=202, responses=errors)
+    @router.post("/replacement-requests", response_model=AnswerOut, status_code=202, responses=errors,
+                 openapi_extra=one_request)
     async def replacement(req: ReplacementRequested, nga: str = nga_of) -> Any:
         """R6: pending (202) until the core applies or refuses it; rejected at once when the request is wrong."""
         return _status_code(await submit(nga, req))

@@ -34,7 +34,7 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     # join) reads all its topics; the registry is read once at start anyway.
     per_nga = {issuance_requests(nga): requests for nga in sorted(registry.ngas)}
     service.consume({**per_nga, ISSUANCE_REQUESTS: requests, ISSUANCE_OUTCOMES: handlers.outcome})
-    service.include(nga_router(handlers, lambda: service.pool, lambda: registry))
+    service.include(nga_router(handlers, lambda: service.pool, lambda: registry, settings.kafka_max_message_bytes))
     service.state.update(handlers=handlers, registry=registry)
 
     @service.on_start

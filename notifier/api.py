@@ -7,15 +7,17 @@ import hmac
 import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.security import HTTPBearer
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator
 
 from notifier import domain, egress, webpush
 from notifier import repository as repo
 from notifier.registrations import EndpointRefused, Registrations
 from runtime.clock import Clock
+from runtime.http_limits import LimitedRoute, before_body
 from runtime.text import PRINTABLE
 
 CARNET = Query(None, max_length=32, pattern=PRINTABLE)
@@ -139,7 +141,7 @@ def _refused(exc: EndpointRefused) -> HTTPException:
 def recipient_router(pool_of: Any, party: Any, clock: Clock, *, overlap: timedelta,
                      vapid: webpush.Vapid | None, registrations: Registrations) -> APIRouter:
     """`party`: the FastAPI dependency giving the caller's wallet id (runtime.wallet_auth.CurrentParty)."""
-    router = APIRouter(prefix="/v1", tags=["notifications"])
+    router = APIRouter(prefix="/v1", tags=["notifications"], route_class=LimitedRoute)
     me = Depends(party)
 
     @router.post("/endpoints/webhooks", status_code=201, response_model=WebhookOut, responses=REFUSED)
@@ -202,9 +204,10 @@ def recipient_router(pool_of: Any, party: Any, clock: Clock, *, overlap: timedel
 
 def admin_router(pool_of: Any, admin_token: str | None) -> APIRouter:
     """Operators: every delivery by carnet or recipient, and the dead letters (ATA_NOTIFIER_ADMIN_TOKEN)."""
-    router = APIRouter(prefix="/v1/admin", tags=["operations"])
+    router = APIRouter(prefix="/v1/admin", tags=["operations"], route_class=LimitedRoute)
 
-    async def operator(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def operator_token(request: Request) -> None:
+        authorization = request.headers.get("authorization")
         if not admin_token:
             # 403, not 503: nothing will change by waiting; an operator must configure the token.
             raise HTTPException(403, detail={"reason": "administration_disabled",
@@ -212,6 +215,8 @@ def admin_router(pool_of: Any, admin_token: str | None) -> APIRouter:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), admin_token.encode()):
             raise HTTPException(401, detail={"reason": "bad_admin_token"}, headers={"WWW-Authenticate": "Bearer"})
+
+    operator = before_body(operator_token, scheme=HTTPBearer(auto_error=False, scheme_name="NotifierAdmin"))
 
     @router.get("/deliveries", response_model=list[DeliveryOut], dependencies=[Depends(operator)])
     async def deliveries(carnet_number: str | None = CARNET,

@@ -12,12 +12,14 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from runtime.http_limits import LimitedRoute
+
 if TYPE_CHECKING:
     from runtime.service import Service
 
 
 def ops_router(service: Service) -> APIRouter:
-    router = APIRouter(tags=["operations"])
+    router = APIRouter(tags=["operations"], route_class=LimitedRoute)
 
     @router.get("/health", summary="Liveness and readiness of the service and its dependencies")
     async def health() -> JSONResponse:

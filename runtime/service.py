@@ -30,6 +30,7 @@ from runtime.db import create_pool
 from runtime.fetch_wait import AdaptiveFetchWait, poll_without_sleep
 from runtime import http_errors
 from runtime.http import ops_router
+from runtime.http_limits import RequestLimits, refusal_counter
 from runtime.metrics import RuntimeMetrics
 from runtime.migrations import migrate, service_directories
 from runtime.observability import Observability
@@ -124,6 +125,8 @@ class Service:
         self.state: dict[str, Any] = {}
         self.http = FastAPI(title=title or name, version="1", lifespan=self._lifespan)
         http_errors.install(self.http)
+        # Header and body limits on every request (runtime/http_limits.py); routes declare their own body limit.
+        self.http.add_middleware(RequestLimits, refusals=refusal_counter(self.registry))
         self.http.include_router(ops_router(self))
 
     # --- registration ---------------------------------------------------------------
@@ -270,6 +273,8 @@ class Service:
     def run(self) -> None:
         import uvicorn
 
+        from runtime.http_server import BoundedHttpToolsProtocol
+
         self._settle_heap = True
         logging.basicConfig(
             level=self.settings.log_level.upper(),
@@ -279,7 +284,7 @@ class Service:
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
         config = uvicorn.Config(
             self.http, host=self.settings.http_host, port=self.settings.port_for(self.name),
-            log_level=self.settings.log_level.lower(), loop="uvloop", http="httptools", lifespan="on",
+            log_level=self.settings.log_level.lower(), loop="uvloop", http=BoundedHttpToolsProtocol, lifespan="on",
             access_log=False,
         )
         uvicorn.Server(config).run()

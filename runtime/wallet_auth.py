@@ -17,11 +17,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import re
+
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import HTTPException, Security
+from fastapi import HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+
+from runtime.text import IDENTIFIER
 
 from runtime.clock import Clock
 
@@ -42,6 +47,7 @@ class _Verified:
     sub: str
     exp: float
     not_before: float
+_PARTY_ID = re.compile(IDENTIFIER)
 
 
 class WalletConfigError(RuntimeError):
@@ -144,8 +150,10 @@ class WalletVerifier:
             raise WalletTokenError("malformed", f"the bearer token is not a valid JWT: {exc}") from exc
         exp, iat, nbf = _number(claims, "exp"), _number(claims, "iat"), claims.get("nbf")
         sub = claims["sub"]
-        if not isinstance(sub, str) or not sub or len(sub) > MAX_PARTY_ID:
-            raise WalletTokenError("malformed", f"the token's subject must be a wallet id of 1-{MAX_PARTY_ID} characters")
+        if not isinstance(sub, str) or not sub or len(sub) > MAX_PARTY_ID or not _PARTY_ID.fullmatch(sub):
+            # A wallet id is stored and compared in PostgreSQL, which refuses NUL: checked here, not a 500 there.
+            raise WalletTokenError("malformed", f"the token's subject must be a wallet id of 1-{MAX_PARTY_ID} "
+                                                "characters, none of them a control character")
         return _Verified(sub, exp, max(iat, _number(claims, "nbf") if nbf is not None else iat))
 
 
@@ -174,7 +182,9 @@ _bearer = HTTPBearer(
 class CurrentParty:
     """FastAPI dependency: the authenticated party's wallet id, or 401 with `WWW-Authenticate: Bearer`.
 
-    `on_failure(reason)` is called for every refused token (a metric, typically).
+    Checked from the header alone, before the route's body is read (runtime.http_limits.LimitedRoute runs
+    `__before_body__`), and once per request. `on_failure(reason)` is called for every refused token (a
+    metric, typically).
     """
 
     def __init__(self, verifier: WalletVerifier, on_failure: Callable[[str], None] = lambda _: None,
@@ -182,12 +192,22 @@ class CurrentParty:
         self.realm = realm
         self.verifier = verifier
         self.on_failure = on_failure
+        self._key = f"ata.wallet_party.{id(self)}"
 
-    async def __call__(self, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)) -> str:
+    async def __call__(self, request: Request, _credentials: HTTPAuthorizationCredentials | None = Security(_bearer)) -> str:
+        return await self.__before_body__(request)
+
+    async def __before_body__(self, request: Request) -> str:
+        if self._key not in request.scope:
+            request.scope[self._key] = self._party(request.headers.get("authorization"))
+        return request.scope[self._key]  # type: ignore[no-any-return]
+
+    def _party(self, authorization: str | None) -> str:
+        scheme, token = get_authorization_scheme_param(authorization)
         try:
-            if credentials is None:
+            if not authorization or scheme.lower() != "bearer" or not token:
                 raise WalletTokenError("missing", "send `Authorization: Bearer <wallet token>`")
-            return self.verifier.verify(credentials.credentials)
+            return self.verifier.verify(token)
         except WalletTokenError as exc:
             self.on_failure(exc.reason)
             challenge = f'Bearer realm="{self.realm}"' if exc.reason == "missing" else (

@@ -171,12 +171,13 @@ function loginPage() {
       return;
     }
     $("totp").value = ""; // a code works once: never resend it
-    if (r.status === 423) {
-      error.textContent = "This account is locked after repeated failed logins. Try again in 15 minutes, " +
-        "or ask your administrator.";
+    if (r.status === 429) {
+      const detail = r.body && r.body.detail;
+      error.textContent = "Too many failed logins from this device: " +
+        (detail && detail.message ? detail.message : "try again later") + ". If it keeps happening, ask your administrator.";
     } else if (r.status === 401) {
       error.textContent = "Wrong officer ID, password or authenticator code. Codes work once: wait for the next " +
-        "code before trying again. Five failures lock the account for 15 minutes.";
+        "code before trying again. After a few failures, each new try waits a little longer.";
     } else {
       const p = problem(r.status, r.body);
       error.textContent = p.message ? p.title + " " + p.message : p.title;

@@ -45,6 +45,7 @@ def runtime_panels(job: str) -> list[Panel]:
         ("Consumer lag", "short", [(f"max by (topic) (ata_consumer_lag_messages{{{j}}})", "{{topic}}")]),
         ("Dead letters", "short", [(f"max by (topic) (ata_dead_letter_messages{{{j}}})", "held {{topic}}.dlq"),
                                    (rate("ata_dead_letters_total", "topic, reason", j), "new {{topic}} {{reason}}")]),
+        ("HTTP requests refused for size or shape", "ops", [(rate("ata_http_refusals_total", "reason", j), "{{reason}}")]),
     ]
 
 
@@ -104,7 +105,8 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
         ("Customs decisions posted", "ops", [(rate("ata_customs_commits_total", "kind, decision"), "{{kind}} {{decision}}")]),
         ("Cancellations asked", "ops", [(rate("ata_cancellations_asked_total", "outcome"), "{{outcome}}")]),
         ("Officer logins and code lookups", "ops", [(rate("ata_officer_logins_total", "outcome"), "login {{outcome}}"),
-                                                    (rate("ata_code_lookups_total", "outcome"), "code {{outcome}}")]),
+                                                    (rate("ata_code_lookups_total", "outcome"), "code {{outcome}}"),
+                                                    (rate("ata_officer_login_throttled_total", "key"), "throttled {{key}}")]),
         ("Officer page views", "ops", [(rate("ata_officer_page_views_total", "page"), "{{page}}")]),
         *runtime_panels("customs_gateway"),
     ]),

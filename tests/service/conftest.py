@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -89,3 +90,13 @@ async def outbox(service: Service) -> list[dict[str, Any]]:
         rows = await conn.fetch("SELECT topic, key, headers, payload FROM outbox ORDER BY id")
     return [{"topic": r["topic"], "key": bytes(r["key"]).decode() if r["key"] else None,
              "type": parse_type(json.loads(r["headers"])["ce_type"])[0], "payload": json.loads(bytes(r["payload"]))} for r in rows]
+
+
+@asynccontextmanager
+async def with_database(service: Service) -> AsyncIterator[Service]:
+    """`async with with_database(service):` its pool and migrations, no broker: for HTTP-only tests."""
+    await service.open_database()
+    try:
+        yield service
+    finally:
+        await service.pool.close()

@@ -12,7 +12,6 @@ from customs_gateway.domain import (
     Declared,
     MismatchRefused,
     Office,
-    SlidingWindow,
     check_mismatches,
     mismatches_around_replay,
     verification,
@@ -70,15 +69,6 @@ def test_a_typed_code_has_no_token_signature_nor_digest():
     sig = v.checks[0]
     assert (sig.check, sig.ok, sig.detail) == ("signature", True, "declared to the core; no token scanned")
     assert oks(v)["digest"] is None
-
-
-def test_the_sliding_window_limits_per_key_and_frees_up_as_time_passes():
-    w = SlidingWindow(3, 60)
-    assert [w.take("a", NOW + timedelta(seconds=s)) for s in (0, 10, 20)] == [None, None, None]
-    assert w.take("a", NOW + timedelta(seconds=30)) == 30
-    assert w.take("b", NOW + timedelta(seconds=30)) is None
-    assert w.take("a", NOW + timedelta(seconds=60)) is None  # the first one left the window
-    assert w.take("a", NOW + timedelta(seconds=61)) == 9
 
 
 def test_r18_the_audit_rows_mismatches_split_around_replay_rebuild_the_verifications_list():

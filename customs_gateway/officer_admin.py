@@ -1,0 +1,239 @@
+"""Administration of the gateway (R18), behind the administrator's bearer token: offices, officer accounts
+(create, CSV import, deactivate, reactivate, unlock, reset the authenticator, revoke sessions) and the
+audit log. Every change is written to the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from customs_gateway import account_repository as accounts_repo
+from customs_gateway import accounts
+from customs_gateway import repository as repo
+from customs_gateway.handlers import GatewayHandlers
+from customs_gateway.officers import Officers
+from runtime.http_limits import LimitedRoute, before_body, body_limit
+from runtime.text import IDENTIFIER, PRINTABLE
+
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+BEARER = {"WWW-Authenticate": "Bearer"}
+ADMIN = HTTPBearer(auto_error=False, scheme_name="GatewayAdmin", description="ATA_GATEWAY_ADMIN_TOKEN.")
+OFFICE_ID = r"^[A-Z]{2}-[A-Z0-9-]{1,61}$"
+
+
+class Problem(BaseModel):
+    reason: str
+    message: str
+
+
+class OfficerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    officer_id: str = Field(pattern=accounts.OFFICER_ID.pattern, examples=["fr-officer-0042"])
+    office_id: str = Field(min_length=1, max_length=64, examples=["FR-CDG-FRET"])
+    password: str = Field(min_length=accounts.MIN_PASSWORD, max_length=accounts.MAX_PASSWORD)
+
+
+class OfficeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office_id: str = Field(pattern=OFFICE_ID, examples=["FR-ORY-FRET"])
+    country: str = Field(pattern=r"^[A-Z]{2}$", examples=["FR"])
+    region: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, examples=["FR-IDF"])
+    name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
+    timezone: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, examples=["Europe/Paris"])
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if authorization and authorization[:7].lower() == "bearer " and authorization[7:].strip():
+        return authorization[7:].strip()
+    return None
+
+
+def _enrolment(officer_id: str, office_id: str, secret: str) -> dict[str, Any]:
+    """Shown once: the secret is never answered again."""
+    return {"officer_id": officer_id, "office_id": office_id, "totp_secret": secret,
+            "totp_uri": accounts.provisioning_uri(secret, officer_id)}
+
+
+def admin_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | None, officers: Officers) -> APIRouter:
+    async def admin_token_of(request: Request) -> None:
+        if not admin_token:
+            raise HTTPException(503, detail={"reason": "administration_disabled", "message": "administration disabled"})
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None or not hmac.compare_digest(token.encode(), admin_token.encode()):
+            raise HTTPException(401, detail={"reason": "unauthenticated", "message": "administrator token required"},
+                                headers=BEARER)
+
+    administrator = before_body(admin_token_of, scheme=ADMIN)
+    admin = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Depends(administrator)],
+                      route_class=LimitedRoute)
+
+    # --- administration (R18) ---------------------------------------------------------------
+
+    @admin.get("/offices")
+    async def list_offices() -> list[dict[str, Any]]:
+        async with pool_of().acquire() as conn:
+            return [dict(r) for r in await repo.offices(conn)]
+
+    @admin.post("/offices", status_code=201, responses={409: {"model": Problem}, 422: {"model": Problem}})
+    async def create_office(body: OfficeIn) -> dict[str, Any]:
+        try:
+            ZoneInfo(body.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise HTTPException(422, detail={"reason": "unknown_timezone",
+                                             "message": f"not an IANA time zone: {body.timezone}"}) from exc
+        if not body.office_id.startswith(body.country + "-"):
+            raise HTTPException(422, detail={"reason": "office_country", "message": "office_id must start with its country"})
+        async with pool_of().acquire() as conn, conn.transaction():
+            if not await repo.create_office(conn, body.office_id, body.country, body.region, body.name, body.timezone):
+                raise HTTPException(409, detail={"reason": "office_exists", "message": f"office {body.office_id} exists"})
+            await repo.audit(conn, handlers.clock(), "office_created", "success", office_id=body.office_id,
+                             detail=body.model_dump())
+        return body.model_dump()
+
+    @admin.post("/officers", status_code=201, responses={404: {"model": Problem}, 409: {"model": Problem}})
+    async def create_officer(body: OfficerIn) -> dict[str, Any]:
+        """Creates the account and answers the TOTP secret and provisioning URI once."""
+        secret = accounts.new_totp_secret()
+        hashed = await asyncio.to_thread(accounts.hash_password, body.password)
+        async with pool_of().acquire() as conn, conn.transaction():
+            if body.office_id not in await repo.office_ids(conn):
+                raise HTTPException(404, detail={"reason": "unknown_office", "message": f"unknown office {body.office_id}"})
+            try:
+                async with conn.transaction():
+                    await repo.insert_officers(conn, [(body.officer_id, body.office_id, hashed, secret)])
+            except asyncpg.UniqueViolationError as exc:
+                raise HTTPException(409, detail={"reason": "officer_exists",
+                                                 "message": f"officer {body.officer_id} exists"}) from exc
+            await repo.audit(conn, handlers.clock(), "officer_created", "success", officer_id=body.officer_id,
+                             office_id=body.office_id, detail={"by": "admin"})
+        return _enrolment(body.officer_id, body.office_id, secret)
+
+    @admin.post("/officers/import", status_code=201,
+                openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True},
+                               **body_limit(MAX_IMPORT_BYTES)})
+    async def import_officers(request: Request) -> Any:
+        """CSV `officer_id,office_id,password`: every row checked first; one bad row and nothing is imported
+        (422 with a per-row report); otherwise all rows in one transaction. At most 5,000 rows."""
+        raw = await request.body()
+        if len(raw) > MAX_IMPORT_BYTES:
+            raise HTTPException(413, detail={"reason": "too_large", "message": f"at most {MAX_IMPORT_BYTES} bytes"})
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HTTPException(422, detail={"reason": "not_utf8", "message": str(exc)}) from exc
+        ids = [m.split(",", 1)[0].strip() for m in text.splitlines()[1:]]
+        async with pool_of().acquire() as conn:
+            try:
+                rows, errors = accounts.parse_import(text, await repo.office_ids(conn),
+                                                     await repo.existing_officers(conn, ids))
+            except accounts.ImportRefused as exc:
+                raise HTTPException(422, detail={"reason": "bad_file", "message": str(exc)}) from exc
+            if errors:
+                async with conn.transaction():
+                    await repo.audit(conn, handlers.clock(), "officers_imported", "refused",
+                                     detail={"rows_with_errors": len(errors)})
+                raise HTTPException(422, detail={"reason": "invalid_rows", "message": "nothing was imported",
+                                                 "rows": [e.as_dict() for e in errors]})
+            secrets_ = [accounts.new_totp_secret() for _ in rows]
+            hashes = await asyncio.gather(*(asyncio.to_thread(accounts.hash_password, r.password) for r in rows))
+            try:
+                async with conn.transaction():
+                    await repo.insert_officers(conn, [(r.officer_id, r.office_id, h, s)
+                                                      for r, h, s in zip(rows, hashes, secrets_)])
+                    await repo.audit(conn, handlers.clock(), "officers_imported", "success",
+                                     detail={"officers": [r.officer_id for r in rows]})
+            except asyncpg.UniqueViolationError as exc:  # created meanwhile by someone else: still all or nothing
+                raise HTTPException(409, detail={"reason": "officer_exists", "message": str(exc)}) from exc
+        return {"imported": len(rows), "officers": [_enrolment(r.officer_id, r.office_id, s) for r, s in zip(rows, secrets_)]}
+
+    @admin.get("/audit")
+    async def audit_log(officer_id: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
+                        carnet_number: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
+                        limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[dict[str, Any]]:
+        async with pool_of().acquire() as conn:
+            rows = await repo.audit_entries(conn, officer_id, carnet_number, limit)
+        return [{**dict(r), "detail": json.loads(r["detail"])}
+                for r in rows]
+
+    _account_routes(admin, handlers, pool_of, officers)
+    return admin
+
+
+class AccountOut(BaseModel):
+    officer_id: str
+    action: str
+    sessions_revoked: int = Field(0, description="Sessions ended by this action.")
+    failures_cleared: int = Field(0, description="Throttled login counts cleared (unlock).")
+
+
+OfficerPath = Annotated[str, Path(pattern=accounts.OFFICER_ID.pattern, max_length=64)]
+
+
+def _account_routes(admin: APIRouter, handlers: GatewayHandlers, pool_of: Any, officers: Officers) -> None:
+    """Actions on one officer's account; an unknown officer is 404, and every action is audited."""
+    unknown = {404: {"model": Problem, "description": "No such officer."}}
+
+    async def act(officer_id: str, action: str, change: Any) -> dict[str, Any]:
+        async with pool_of().acquire() as conn, conn.transaction():
+            office_id = await accounts_repo.lock_officer(conn, officer_id)
+            if office_id is None:
+                await repo.audit(conn, handlers.clock(), action, "unknown_officer", officer_id=officer_id)
+            else:
+                done = await change(conn)
+                await repo.audit(conn, handlers.clock(), action, "success", officer_id=officer_id, office_id=office_id,
+                                 detail={"by": "admin", **done})
+        if office_id is None:
+            raise HTTPException(404, detail={"reason": "unknown_officer", "message": f"no officer {officer_id}"})
+        if done.get("sessions_revoked"):
+            officers.forget(officer_id)  # this instance at once; the others within SESSION_CACHE
+        return {"officer_id": officer_id, "office_id": office_id, "action": action, **done}
+
+    async def revoke(conn: asyncpg.Connection, officer_id: str) -> int:
+        return await accounts_repo.delete_sessions(conn, officer_id)
+
+    @admin.post("/officers/{officer_id}/deactivate", response_model=AccountOut, responses=unknown)
+    async def deactivate(officer_id: OfficerPath) -> dict[str, Any]:
+        """The officer can no longer log in, and every session of theirs ends."""
+        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
+            await accounts_repo.set_active(conn, officer_id, False)
+            return {"sessions_revoked": await revoke(conn, officer_id)}
+        return await act(officer_id, "officer_deactivated", change)
+
+    @admin.post("/officers/{officer_id}/reactivate", response_model=AccountOut, responses=unknown)
+    async def reactivate(officer_id: OfficerPath) -> dict[str, Any]:
+        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
+            await accounts_repo.set_active(conn, officer_id, True)
+            return {}
+        return await act(officer_id, "officer_reactivated", change)
+
+    @admin.post("/officers/{officer_id}/unlock", response_model=AccountOut, responses=unknown)
+    async def unlock(officer_id: OfficerPath) -> dict[str, Any]:
+        """Clears the account's throttled login counts (its own and per address); other addresses' counts stay."""
+        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
+            return {"failures_cleared": await accounts_repo.clear_failures(conn, officer_id)}
+        return await act(officer_id, "officer_unlocked", change)
+
+    @admin.post("/officers/{officer_id}/authenticator", responses=unknown)
+    async def reset_authenticator(officer_id: OfficerPath) -> dict[str, Any]:
+        """A new TOTP secret, answered once (the old one stops working), and every session of the officer ends."""
+        secret = accounts.new_totp_secret()
+
+        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
+            await accounts_repo.reset_authenticator(conn, officer_id, secret)
+            return {"sessions_revoked": await revoke(conn, officer_id)}
+        done = await act(officer_id, "authenticator_reset", change)
+        return {**_enrolment(officer_id, done["office_id"], secret), "sessions_revoked": done["sessions_revoked"]}
+
+    @admin.delete("/officers/{officer_id}/sessions", response_model=AccountOut, responses=unknown)
+    async def revoke_sessions(officer_id: OfficerPath) -> dict[str, Any]:
+        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
+            return {"sessions_revoked": await revoke(conn, officer_id)}
+        return await act(officer_id, "sessions_revoked", change)
