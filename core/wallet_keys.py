@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core import wallet_key_repository as keys
 from core.api import PARTY_ID, Refusal
+from runtime.http_limits import LimitedRoute
 
 #: 32 bytes in base64url without padding.
 X25519_TEXT = r"^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
@@ -55,7 +56,7 @@ def wallet_key_router(pool_of: Callable[[], Any], party: Any, clock: Callable[[]
                          ["outcome"], registry=registry)
     for outcome in ("created", "replaced", "same"):
         registered.labels(outcome)
-    router = APIRouter(prefix="/v1/wallet-keys", tags=["holder"])
+    router = APIRouter(prefix="/v1/wallet-keys", tags=["holder"], route_class=LimitedRoute)
 
     @router.put("/me", response_model=WalletKeyOut, responses={201: {"model": WalletKeyOut, "description": "First key."}},
                 summary="Register the caller's wallet public key (X25519); a new device replaces the old key")

@@ -72,7 +72,8 @@ async def test_hostile_wallet_keys_are_refused_before_the_database(settings, clo
     async with running(service), as_party(service, "hld_1") as holder:
         answer = await holder.put("/v1/wallet-keys/me", json=body)
         listed = await holder.get("/v1/wallet-keys/hld_1")
-    assert answer.status_code == 422, answer.text
+    # A body past the route's 64 KiB is refused while it arrives (runtime/http_limits.py), the rest by the contract.
+    assert answer.status_code == (413 if len(str(body)) > 64 * 1024 else 422), answer.text
     assert listed.status_code == 404
 
 
