@@ -35,6 +35,6 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         # One response topic per registered NGA (contracts.topics.issuance_responses).
         await ensure_topics(settings.kafka_bootstrap_servers,
                             {issuance_responses(n).name: issuance_responses(n).partitions for n in registry.ngas},
-                            **service.kafka_options)
+                            **service.topic_options())
 
     return service

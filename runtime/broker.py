@@ -1,9 +1,9 @@
 """Kafka broker factory and topic creation, with the client settings the embedded broker needs.
 
-tansu (the embedded broker) refuses InitProducerId, so no idempotent or transactional producer;
-its end offsets are wrong, so consumers always start from `earliest`; produces to a missing topic
-are silently dropped, so every topic is created explicitly before anything is produced.
-The same settings work unchanged on Apache Kafka.
+tansu (the embedded broker) refuses InitProducerId, so producers are idempotent only on Apache Kafka
+(`idempotent`, from runtime.broker_kind); produces to a missing topic are silently dropped, so every
+topic is created explicitly before anything is produced, with the replication and per-topic configs
+the broker kind gives (none on tansu, which ignores them).
 """
 
 from __future__ import annotations
@@ -39,14 +39,14 @@ PRODUCER_BATCH_BYTES = 512 * 1024
 
 
 def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegistry | None = None,
-                 security: BaseSecurity | None = None) -> KafkaBroker:
+                 security: BaseSecurity | None = None, *, idempotent: bool = False) -> KafkaBroker:
     middlewares = ()
     if registry is not None:
         middlewares = (KafkaPrometheusMiddleware(registry=registry, app_name=client_id),)
     return KafkaBroker(
         bootstrap_servers.split(","),
         client_id=client_id,
-        enable_idempotence=False,
+        enable_idempotence=idempotent,
         acks="all",
         # Records that pile up while a produce request is in flight go out together in the next one:
         # aiokafka drains one batch per partition per request, so 16 KiB batches (the default, ~6
@@ -61,7 +61,8 @@ def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegi
     )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], **client: Any) -> list[str]:
+async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], *, replication_factor: int = 1,
+                        configs: Mapping[str, str] | None = None, **client: Any) -> list[str]:
     """Create the topics with their partition counts; "already exists" counts as success.
 
     `client`: TLS/SASL options (runtime.kafka_security.client_options)."""
@@ -69,7 +70,8 @@ async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], **cli
     await admin.start()
     created: list[str] = []
     try:
-        new = [NewTopic(name, partitions, 1) for name, partitions in topics.items()]
+        new = [NewTopic(name, partitions, replication_factor, topic_configs=dict(configs or {}))
+               for name, partitions in topics.items()]
         try:
             response = await admin.create_topics(new)
         except TopicAlreadyExistsError:

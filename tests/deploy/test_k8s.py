@@ -13,6 +13,7 @@ import kubernetes_validate
 import pytest
 
 from contracts.topics import TOPICS
+from deploy.kafka_settings import replication
 from runtime.settings import DEFAULT_PORTS, Settings
 from tests.deploy.kustomize import KustomizeError, containers, render
 
@@ -123,9 +124,12 @@ def test_pods_run_as_the_image_user_read_only(objects):
 
 
 def test_every_pod_creates_the_topics_replicated_first(objects):
+    """With the replication the tests' three-node Apache Kafka runs (deploy/kafka_settings.py)."""
+    factor, min_insync = replication(3)
     for d in of_kind(objects, "Deployment").values():
         init = d["spec"]["template"]["spec"]["initContainers"]
-        assert [c["args"][:3] for c in init] == [["deploy.topics", "--replication-factor", "3"]]
+        assert [c["args"][:5] for c in init] == [["deploy.topics", "--replication-factor", str(factor),
+                                                  "--min-insync-replicas", str(min_insync)]]
 
 
 def test_secrets_only_by_reference(objects):

@@ -1,0 +1,121 @@
+"""Apache Kafka's broker settings, in one place: the tests, the local stack and the benchmark start brokers with
+them (deploy/local/apache_kafka.py), and deploy/compose.yaml is checked against them (tests/deploy/test_compose.py),
+so a setting that is wrong in the deployment fails a test here before it fails a cluster.
+
+The version is the one deploy/kafka/pom.xml fetches from Maven Central and compose.yaml's image carries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+KAFKA_VERSION = "4.1.1"
+
+#: compose.yaml's cluster: KRaft wants 16 bytes, base64url without padding (22 characters), the same on every
+#: node's `kafka-storage format`. Not a secret.
+COMPOSE_CLUSTER_ID = "YXRhLWNhcm5ldHMtdGVzdA"
+
+#: Every node of every cluster, whatever its size.
+BROKER_SETTINGS: dict[str, str] = {
+    "process.roles": "broker,controller",
+    "controller.listener.names": "CONTROLLER",
+    # Topics come from the catalogue (deploy.topics, runtime.broker.ensure_topics), never from a typo in a producer.
+    "auto.create.topics.enable": "false",
+    # A replica that was not in sync never becomes leader: that would drop acknowledged records.
+    "unclean.leader.election.enable": "false",
+    # A consumer group's first member does not wait 3 s for others: the services start one by one.
+    "group.initial.rebalance.delay.ms": "0",
+}
+
+#: Three nodes or more: every acks=all write is on two brokers before it is acknowledged, one broker may be down.
+REPLICATED_SETTINGS: dict[str, str] = {
+    "default.replication.factor": "3",
+    "min.insync.replicas": "2",
+    "offsets.topic.replication.factor": "3",
+    "transaction.state.log.replication.factor": "3",
+    "transaction.state.log.min.isr": "2",
+}
+
+#: One node: the internal topics cannot have more replicas than there are brokers.
+SINGLE_NODE_SETTINGS: dict[str, str] = {
+    "default.replication.factor": "1",
+    "min.insync.replicas": "1",
+    "offsets.topic.replication.factor": "1",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+}
+
+_CLUSTER_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+def replication(nodes: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) the topics get on a cluster of `nodes` brokers."""
+    settings = REPLICATED_SETTINGS if nodes >= 3 else SINGLE_NODE_SETTINGS
+    if 1 < nodes < 3:
+        raise ValueError("a cluster of 2 nodes has no majority to lose a node from: run 1 or 3")
+    return int(settings["default.replication.factor"]), int(settings["min.insync.replicas"])
+
+
+def cluster_id_is_valid(value: str) -> bool:
+    """What `kafka-storage format -t` accepts: a UUID's 16 bytes, base64url, no padding."""
+    if not _CLUSTER_ID.fullmatch(value):
+        return False
+    try:
+        return len(base64.urlsafe_b64decode(value + "==")) == 16
+    except (binascii.Error, ValueError):
+        return False
+
+
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class NodeAddress:
+    node_id: int
+    host: str
+    port: int             # clients and the other brokers
+    controller_port: int  # the KRaft quorum
+
+
+def node_properties(node: NodeAddress, cluster: Sequence[NodeAddress], log_dir: str,
+                    listener: Mapping[str, str] | None = None) -> dict[str, str]:
+    """server.properties of one combined broker+controller node.
+
+    `listener`: overrides for a secured client listener (SASL, the authorizer), deploy/local/apache_kafka.py."""
+    voters = ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in cluster)
+    props = {
+        **BROKER_SETTINGS,
+        **(REPLICATED_SETTINGS if len(cluster) >= 3 else SINGLE_NODE_SETTINGS),
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": voters,
+        "listeners": f"PLAINTEXT://{node.host}:{node.port},CONTROLLER://{node.host}:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{node.host}:{node.port}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "log.dirs": log_dir,
+    }
+    props.update(listener or {})
+    return props
+
+
+def render(props: Mapping[str, str]) -> str:
+    for key, value in props.items():
+        if "\n" in key + value:
+            raise ValueError(f"a property cannot span lines: {key}")
+    return "".join(f"{key}={value}\n" for key, value in sorted(props.items()))
+
+
+def compose_environment(nodes: int = 3) -> dict[str, str]:
+    """The settings every compose node shares, as the apache/kafka image reads them (KAFKA_ + upper snake case)."""
+    shared = {**BROKER_SETTINGS, **(REPLICATED_SETTINGS if nodes >= 3 else SINGLE_NODE_SETTINGS)}
+    return {env_name(key): value for key, value in shared.items()}
+
+
+def env_name(key: str) -> str:
+    return "KAFKA_" + key.upper().replace(".", "_")
