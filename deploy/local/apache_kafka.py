@@ -241,6 +241,27 @@ class ApacheKafka:
                 return part["leader"]
         raise LookupError(f"{topic}[{partition}] has no leader")
 
+    async def wait_in_sync(self, timeout: float = 120.0, **client: object) -> None:
+        """Until every partition of every topic has all its replicas in sync (what a rolling restart waits for
+        before taking the next node down: with min.insync.replicas 2, two nodes behind would stop writes)."""
+        deadline = time.monotonic() + timeout
+        behind: list[str] = []
+        while True:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self._live_bootstrap(), client_id="ata-kafka-isr", **client)
+            try:
+                await admin.start()
+                behind = [f"{t['topic']}[{p['partition']}]" for t in await admin.describe_topics()
+                          for p in t["partitions"] if len(p["isr"]) < len(p["replicas"])]
+            except KafkaError as exc:
+                behind = [repr(exc)]
+            finally:
+                await admin.close()
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise KafkaStartError(f"replicas still out of sync after {timeout:.0f} s: {', '.join(behind[:10])}")
+            await asyncio.sleep(0.5)
+
     def _live_bootstrap(self) -> list[str]:
         return [n.bootstrap for n in self.nodes if n.proc is not None] or [self.nodes[0].bootstrap]
 
