@@ -9,7 +9,7 @@ the broker kind gives (none on tansu, which ignores them).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -62,15 +62,16 @@ def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegi
 
 
 async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], *, replication_factor: int = 1,
-                        configs: Mapping[str, str] | None = None, **client: Any) -> list[str]:
+                        configs: Callable[[str], Mapping[str, str]] | None = None, **client: Any) -> list[str]:
     """Create the topics with their partition counts; "already exists" counts as success.
 
+    `configs`: a topic's configs by its name (runtime.broker_kind), none by default.
     `client`: TLS/SASL options (runtime.kafka_security.client_options)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="ata-topics", **client)
     await admin.start()
     created: list[str] = []
     try:
-        new = [NewTopic(name, partitions, replication_factor, topic_configs=dict(configs or {}))
+        new = [NewTopic(name, partitions, replication_factor, topic_configs=dict(configs(name) if configs else {}))
                for name, partitions in topics.items()]
         try:
             response = await admin.create_topics(new)

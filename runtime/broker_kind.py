@@ -13,13 +13,25 @@ are wrong, on Apache Kafka because a group that joins after a record was publish
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from runtime.settings import Settings
 
-#: Retention of every topic on Apache Kafka. The durable records are PostgreSQL's (outbox, inbox); a topic only
-#: has to hold what a consumer that is down has not read yet, so a week covers a long weekend and a slow fix.
+#: Retention on Apache Kafka. The durable records are PostgreSQL's (outbox, inbox); a topic only has to hold what a
+#: consumer that is down has not read yet, so a week covers a long weekend and a slow fix. Dead letters wait for
+#: someone to decide about them: a month (docs/operations.md, "Kafka topics").
 RETENTION_MS = 7 * 24 * 3600 * 1000
+DEAD_LETTER_RETENTION_MS = 30 * 24 * 3600 * 1000
+
+
+def topic_configs(name: str, max_message_bytes: int, min_insync_replicas: int) -> dict[str, str]:
+    """One topic's configs on Apache Kafka, as the services and deploy.topics create it."""
+    retention = DEAD_LETTER_RETENTION_MS if name.endswith(".dlq") else RETENTION_MS
+    return {"max.message.bytes": str(max_message_bytes), "retention.ms": str(retention),
+            "min.insync.replicas": str(min_insync_replicas)}
+
+
 #: A fetch's wait on Apache Kafka, which answers as soon as data arrives: the wait bounds only idle fetches.
 KAFKA_FETCH_WAIT_MS = 500
 
@@ -42,12 +54,11 @@ class BrokerKind:
     def idempotent(self) -> bool:
         return not self.embedded
 
-    def topic_configs(self, settings: Settings) -> dict[str, str]:
-        """Per-topic configs; the record size limit is the one producers and consumers are sized to."""
+    def topic_configs(self, settings: Settings) -> Callable[[str], dict[str, str]]:
+        """Configs by topic name; the record size limit is the one producers and consumers are sized to."""
         if self.embedded:
-            return {}
-        return {"max.message.bytes": str(settings.kafka_max_message_bytes), "retention.ms": str(RETENTION_MS),
-                "min.insync.replicas": str(self.min_insync_replicas)}
+            return lambda name: {}
+        return lambda name: topic_configs(name, settings.kafka_max_message_bytes, self.min_insync_replicas)
 
     def fetch_waits(self, settings: Settings) -> tuple[int, int]:
         """(busy, idle) fetch wait in ms; equal: the adaptive wait is off."""
