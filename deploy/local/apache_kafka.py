@@ -7,7 +7,8 @@ storage formatted with `kafka.tools.StorageTool format`, its data and log under 
 sized for a small machine. Start time and memory: docs/apache-kafka.md.
 
     python -m deploy.local.apache_kafka fetch      # the jars, once (needs Maven)
-    python -m deploy.local.apache_kafka up [--nodes 3]
+    python -m deploy.local.apache_kafka up [--nodes 3]       # until Ctrl-C
+    python -m deploy.local.apache_kafka measure [--nodes 3]  # start time and RSS after 10 s idle (docs)
 """
 
 from __future__ import annotations
@@ -318,12 +319,16 @@ class _NotYet(Exception):
 _LEADER = re.compile(r"\[RaftManager id=(\d+)\] Completed transition to Leader\(.*?\), epoch=(\d+),")
 
 
-async def _up(nodes: int, base_dir: Path) -> None:
+async def _up(nodes: int, base_dir: Path, *, hold: bool) -> None:
     async with ApacheKafka(nodes, base_dir=base_dir) as kafka:
+        if not hold:  # `measure`: the memory after 10 s of idling, then stop
+            await asyncio.sleep(10)
         rss = kafka.rss_bytes()
         print(f"Apache Kafka {KAFKA_VERSION}: {nodes} node(s) on {kafka.bootstrap}, started in "
               f"{kafka.start_seconds:.1f} s, RSS {', '.join(f'{r / 2**20:.0f} MiB' for r in rss.values())}; "
-              f"logs in {base_dir}. Ctrl-C stops.", flush=True)
+              f"logs in {base_dir}.", flush=True)
+        if not hold:
+            return
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
@@ -332,7 +337,7 @@ async def _up(nodes: int, base_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.local.apache_kafka", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("fetch", "up"))
+    parser.add_argument("command", choices=("fetch", "up", "measure"))
     parser.add_argument("--nodes", type=int, choices=(1, 3), default=1)
     parser.add_argument("--dir", type=Path, default=Path("var/apache-kafka"))
     args = parser.parse_args(argv)
@@ -340,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch":
             print(fetch_jars())
             return 0
-        asyncio.run(_up(args.nodes, args.dir))
+        asyncio.run(_up(args.nodes, args.dir, hold=args.command == "up"))
     except KafkaUnavailable as exc:
         print(exc, file=sys.stderr)
         return 2
