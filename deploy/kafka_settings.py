@@ -119,3 +119,34 @@ def compose_environment(nodes: int = 3) -> dict[str, str]:
 
 def env_name(key: str) -> str:
     return "KAFKA_" + key.upper().replace(".", "_")
+
+
+def scram_listener(admin_password: str, controller_password: str) -> dict[str, str]:
+    """Overrides of node_properties for clients over SASL/SCRAM-SHA-512 and the standard authorizer: only
+    `admin` (the brokers among themselves, the operator) is a super user; everyone else needs an ACL
+    (deploy/kafka_acls.py). The controllers authenticate each other with PLAIN (SCRAM credentials live in the
+    metadata log the controllers serve, so they cannot log the controllers in). `{host}`, `{port}` and
+    `{controller_port}` are each node's. Loopback tests only: SASL_SSL in production."""
+    for secret in (admin_password, controller_password):
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", secret):
+            raise ValueError("passwords here: 16-128 characters of A-Z a-z 0-9 _ -")
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+    return {
+        "listeners": "SASL_PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": "SASL_PLAINTEXT://{host}:{port}",
+        "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        "inter.broker.listener.name": "SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config":
+            f'{scram} required username="admin" password="{admin_password}";',
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config":
+            f'{plain} required username="controller" password="{controller_password}" '
+            f'user_controller="{controller_password}";',
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": "User:admin;User:controller",
+        "allow.everyone.if.no.acl.found": "false",
+    }

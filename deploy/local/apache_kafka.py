@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +48,8 @@ rootLogger.level = INFO
 rootLogger.appenderRef.out.ref = out
 logger.state.name = state.change.logger
 logger.state.level = WARN
+logger.authorizer.name = kafka.authorizer.logger
+logger.authorizer.level = WARN
 """
 
 
@@ -118,7 +120,7 @@ class ApacheKafka:
 
     def __init__(self, nodes: int = 1, *, base_dir: Path | str, host: str = "127.0.0.1", heap: str = DEFAULT_HEAP,
                  ports: list[int] | None = None, listener: Mapping[str, str] | None = None,
-                 extra: Mapping[str, str] | None = None) -> None:
+                 extra: Mapping[str, str] | None = None, format_args: Sequence[str] = ()) -> None:
         if nodes not in (1, 3):
             raise ValueError("run 1 node or 3")
         self.heap = heap
@@ -129,6 +131,8 @@ class ApacheKafka:
         self.nodes = [Node(a, self.base_dir / f"kafka-{a.node_id}") for a in addresses]
         self._listener = dict(listener or {})
         self._extra = dict(extra or {})
+        #: More `kafka-storage format` arguments, e.g. `--add-scram` for SASL users (deploy/kafka_settings.py).
+        self._format_args = tuple(format_args)
         self._jars: Path | None = None
         #: Seconds from the first spawn to every node answering, of the last `start()`.
         self.start_seconds: float | None = None
@@ -151,7 +155,9 @@ class ApacheKafka:
         return self.nodes[node_id - 1]
 
     def properties(self, node: Node) -> dict[str, str]:
-        listener = {k: v.format(host=node.address.host, port=node.address.port) for k, v in self._listener.items()}
+        a = node.address
+        listener = {k: v.replace("{host}", a.host).replace("{port}", str(a.port))
+                    .replace("{controller_port}", str(a.controller_port)) for k, v in self._listener.items()}
         props = node_properties(node.address, [n.address for n in self.nodes], str(node.folder / "data"), listener)
         return {**props, **self._extra}
 
@@ -275,7 +281,8 @@ class ApacheKafka:
     async def _format(self, node: Node) -> None:
         if (node.folder / "data" / "meta.properties").exists():
             return
-        cmd = self._java("kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", str(node.config), node=node)
+        cmd = self._java("kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", str(node.config),
+                         *self._format_args, node=node)
         cmd[1:3] = ["-Xmx128m", "-Xms32m"]  # formatting writes two small files
         proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.STDOUT)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy import kafka_settings
-from deploy.kafka_settings import NodeAddress, node_properties, render, replication
+from contracts.topics import TOPICS
+from deploy import kafka_acls, kafka_settings
+from deploy.kafka_settings import NodeAddress, node_properties, render, replication, scram_listener
 from deploy.local import apache_kafka
 from deploy.local.brokers import chosen
 from tests.support import servers
@@ -73,3 +74,23 @@ def test_no_java_means_a_skip_naming_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="openjdk-17-jre-headless"):
         servers.apache_kafka_or_skip()
+
+
+def test_scram_passwords_cannot_break_out_of_the_jaas_line():
+    ok = "a" * 16
+    assert 'password="' + ok + '";' in scram_listener(ok, ok)["listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config"]
+    for bad in ('x" user_admin="y', "short", "a" * 129, "a" * 15 + ";", "a" * 16 + "\n"):
+        with pytest.raises(ValueError):
+            scram_listener(bad, ok)
+
+
+def test_acl_plan_gives_an_nga_its_two_topics_and_a_service_its_catalogue_share():
+    acls = kafka_acls.plan(["customs_gateway", "issuer"], ["FR"])
+    fr = {(a.name, a.operation) for a in acls if a.principal == "User:nga-fr"}
+    assert fr == {("ata.issuance.requests.fr.v1", "WRITE"), ("ata.issuance.requests.fr.v1", "DESCRIBE"),
+                  ("ata.issuance.responses.fr.v1", "READ"), ("ata.issuance.responses.fr.v1", "DESCRIBE")}
+    gateway = [a for a in acls if a.principal == "User:customs-gateway"]
+    writes = {a.name for a in gateway if a.operation == "WRITE" and not a.name.endswith(".dlq")}
+    assert writes == {t.name for t in TOPICS if "customs_gateway" in t.producers}
+    assert {a.name for a in gateway if a.resource == "GROUP"} == {"customs_gateway"}
+    assert all(a.pattern == "LITERAL" for a in gateway)  # prefixes are the issuer's alone
