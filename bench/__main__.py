@@ -134,7 +134,7 @@ async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_
         root = os.environ.get("BENCH_ROOT") or tmp  # BENCH_ROOT keeps the services' logs after the run
         async with LocalStack(root, ephemeral=True, fast=True, service_ports=ports, kafka_port=free_port(),
                               postgres_port=free_port(), progress=lambda m: console.print(m), broker=broker) as stack:
-            result["broker_start_s"] = round(getattr(stack.kafka, "start_seconds", None) or 0.0, 1)
+            result["broker_start_s"] = round(stack.kafka.start_seconds or 0.0, 2)  # type: ignore[union-attr]
             pids = {name: svc.pid for name, svc in stack.services.items()}
             pids |= {"kafka": stack.kafka.pid, "postgres": stack.postgres.pid}  # type: ignore[union-attr]
             monitor = Monitor(pids)  # type: ignore[arg-type]
