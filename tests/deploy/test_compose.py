@@ -75,8 +75,9 @@ def test_kafka_is_three_kraft_nodes_replicating_three_ways(compose):
     assert topics["command"][:5] == ["deploy.topics", "--replication-factor", str(factor),
                                      "--min-insync-replicas", str(min_insync)]
     for service in SERVICES:
-        servers = compose["services"][dns_name(service)]["environment"]["KAFKA_BOOTSTRAP_SERVERS"]
-        assert set(servers.split(",")) == {f"{k}:9092" for k in KAFKA}
+        env = compose["services"][dns_name(service)]["environment"]
+        assert set(env["KAFKA_BOOTSTRAP_SERVERS"].split(",")) == {f"{k}:9092" for k in KAFKA}
+        assert env["ATA_BROKER"] == "kafka-cluster"  # idempotent producers, replicated topics
 
 
 def test_kafka_nodes_run_the_tested_version_with_the_tested_settings(compose):

@@ -11,6 +11,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from contracts.topics import TOPICS
 from deploy.kafka_settings import replication
@@ -121,6 +122,11 @@ def test_pods_run_as_the_image_user_read_only(objects):
         for c in pod["containers"] + pod["initContainers"]:
             assert c["securityContext"]["readOnlyRootFilesystem"] is True
             assert c["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_the_services_know_they_talk_to_a_replicated_apache_kafka():
+    config = yaml.safe_load((ROOT / "deploy/k8s/base/config.yaml").read_text())
+    assert config["data"]["ATA_BROKER"] == "kafka-cluster"
 
 
 def test_every_pod_creates_the_topics_replicated_first(objects):
