@@ -35,7 +35,8 @@ CONCURRENCY = 6           # commits in flight at most
 UNDER_LOAD_S = 3.0        # load between two faults
 SETTLE_TIMEOUT_S = 120.0
 
-Fault = tuple[str, Callable[[], Awaitable[None]]]
+#: A fault's name and its act; the act may answer a detail for the report (which node it killed, say).
+Fault = tuple[str, Callable[[], Awaitable[str | None]]]
 
 
 @dataclass
@@ -125,8 +126,8 @@ async def run_under_faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name
                 sent_before = load.tally()["commits_sent"]
                 before, in_flight, pending = load.tally()["acknowledged"], load.in_flight, load.pending
                 t0 = time.monotonic()
-                await act()
-                faults.append({"fault": fault_name, "restart_s": round(time.monotonic() - t0, 1),
+                detail = await act()
+                faults.append({"fault": fault_name + (f" ({detail})" if detail else ""), "restart_s": round(time.monotonic() - t0, 1),
                                "acknowledged_before": before, "in_flight_before": in_flight,
                                "commits_pending_before": pending,
                                "commits_started_during": load.tally()["commits_sent"] - sent_before})

@@ -22,19 +22,20 @@ def broker_faults(run: Run) -> list[Fault]:
     kafka = run.stack.kafka
     assert isinstance(kafka, ApacheKafka) and len(kafka.nodes) == 3
 
-    async def kill_and_return(node_id: int) -> None:
+    async def kill_and_return(node_id: int) -> str:
         kafka.kill_node(node_id)
         await asyncio.sleep(UNDER_LOAD_S)  # down, under load, while the cluster elects new leaders
         await kafka.start_node(node_id)
         await kafka.wait_in_sync()
+        return f"node {node_id}"
 
-    async def commits_leader() -> None:
-        await kill_and_return(await kafka.leader_of(CUSTOMS_COMMITS.name, 0))
+    async def commits_leader() -> str:
+        return await kill_and_return(await kafka.leader_of(CUSTOMS_COMMITS.name, 0))
 
-    async def controller() -> None:
+    async def controller() -> str:
         node = kafka.active_controller()
         assert node is not None, "no node's log names the active controller"
-        await kill_and_return(node)
+        return await kill_and_return(node)
 
     async def rolling(node_id: int) -> None:
         # A controlled shutdown (SIGTERM: leaders move away first), back, and every replica in sync before the
