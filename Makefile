@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sysdeps asyncapi-parser demo journey up observe test test-unit bench bench-quick clean
+.PHONY: install sysdeps asyncapi-parser demo journey up observe test test-unit test-kafka bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,11 +56,22 @@ up: install              ## keep the embedded stack running until Ctrl-C
 observe: install         ## the stack under Debian's Prometheus (apt-get install prometheus), running the demo
 	$(BIN)/python -m deploy.local observe
 
-test: install            ## unit, service, integration, end-to-end and browser tests
+test: install            ## unit, service, integration, end-to-end and browser tests, then again on Apache Kafka
 	@$(MAKE) --no-print-directory sysdeps
 	@$(MAKE) --no-print-directory $(WALLET_JS)   # again: sysdeps may just have installed npm
 	@$(MAKE) --no-print-directory asyncapi-parser
 	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory test-kafka
+
+# The suites whose outcome depends on the broker, again on one Apache Kafka node (docs/apache-kafka.md says why
+# these): the runtime, lag metrics and sealed payloads through a real broker, deploy.topics (compose and
+# Kubernetes run it first), the three end-to-end journeys,
+# and the crash test with a broker restart nothing drains. The first run already has the three-node cluster's
+# broker faults (tests/faults/test_broker_faults.py) and the launcher's own test. About 3 minutes.
+KAFKA_SUITES := tests/integration/test_runtime_on_real_servers.py tests/integration/test_observability_kafka.py \
+	tests/integration/test_sealed_issuance.py tests/deploy/test_topics.py tests/e2e tests/faults/test_crashes_under_load.py
+test-kafka: install      ## the broker-dependent suites on Apache Kafka (Java 17 and Maven: jars fetched once)
+	ATA_BROKER=kafka $(BIN)/python -m pytest $(KAFKA_SUITES)
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit

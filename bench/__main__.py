@@ -9,6 +9,10 @@ processes, then, each reported apart:
 3. verification at the gateway, from the token and from a photo (bench/verification.py);
 4. the ceiling: a plain aiokafka relay on the same broker (bench/relay.py), in its own process.
 
+Then, in the same run, issuance, crossings and the relay ceiling again on one Apache Kafka node
+(`apache_kafka` in the results; `--brokers embedded` skips it, and it is skipped with the reason
+where Java or Maven is missing): the services talk to it as in production (runtime/broker_kind.py).
+
 CPU seconds per 1,000 crossings (psutil on each process tree, over the open-loop runs) and
 peak RSS per process go in the results too. Writes bench/results/latest.json and latest.png
 (quick: quick.json, quick.png).
@@ -117,8 +121,10 @@ async def wait_for_carnet(http: httpx.AsyncClient, core: str, holder: dict[str, 
     raise TimeoutError(f"the core never recorded carnet {number}")
 
 
-async def run(plan: Plan, console: Console) -> dict[str, Any]:
-    result: dict[str, Any] = {"mode": plan.name, "load_average_at_start": os.getloadavg(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_only: bool = False) -> dict[str, Any]:
+    """One stack on `broker`. `broker_only`: what depends on the broker (issuance, crossings, the relay ceiling),
+    not the verification and the floor, which do not."""
+    result: dict[str, Any] = {"mode": plan.name, "broker": broker, "load_average_at_start": os.getloadavg(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                               "machine": machine(), "git_commit": git_commit(), "plan": plan.__dict__}
     needed = plan.issuance
     sealed, seal_s = bench_carnets(needed, HOLDER)
@@ -127,7 +133,8 @@ async def run(plan: Plan, console: Console) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ata-bench-") as tmp:
         root = os.environ.get("BENCH_ROOT") or tmp  # BENCH_ROOT keeps the services' logs after the run
         async with LocalStack(root, ephemeral=True, fast=True, service_ports=ports, kafka_port=free_port(),
-                              postgres_port=free_port(), progress=lambda m: console.print(m)) as stack:
+                              postgres_port=free_port(), progress=lambda m: console.print(m), broker=broker) as stack:
+            result["broker_start_s"] = round(stack.kafka.start_seconds or 0.0, 2)  # type: ignore[union-attr]
             pids = {name: svc.pid for name, svc in stack.services.items()}
             pids |= {"kafka": stack.kafka.pid, "postgres": stack.postgres.pid}  # type: ignore[union-attr]
             monitor = Monitor(pids)  # type: ignore[arg-type]
@@ -150,16 +157,24 @@ async def run(plan: Plan, console: Console) -> dict[str, Any]:
             async with Crossings(endpoints, wallet, stack.admin_token, HOLDER, issued[VERIFY_CARNETS:]) as cx:
                 await wait_for_carnet(cx.http, cx.core, cx.holder, issued[-1])
                 result |= await crossings(plan, cx, monitor, console)
+                if broker_only:
+                    return await _relay_and_close(result, plan, stack, monitor, console)
                 declarations = [await cx.declare(n) for n in issued[:VERIFY_CARNETS]]
                 console.print("verification: token and photos")
                 result |= await verification.measure(cx.http, cx.core, cx.gateway, cx.holder, cx.officers[0], declarations,
                                                      requests=plan.verify_requests, photos=plan.photos)
-            console.print(f"relay ceiling: {plan.relay_msgs} messages through a plain aiokafka relay")
-            result |= relay_ceiling(stack.kafka_bootstrap, plan.relay_msgs, stack.kafka.pid if stack.kafka else None)
             console.print("floor: the least CPU a crossing's parts cost, alone (bench/floor.py)")
             result |= floor(stack.database_url, plan.name == "quick", result, result["machine"]["cores"])
-            await monitor.stop()
-            result["peak_rss_mb"] = {k: round(v / 2**20, 1) for k, v in monitor.peak_rss.items()}
+            return await _relay_and_close(result, plan, stack, monitor, console)
+    raise AssertionError("unreachable")
+
+
+async def _relay_and_close(result: dict[str, Any], plan: Plan, stack: LocalStack, monitor: Monitor,
+                           console: Console) -> dict[str, Any]:
+    console.print(f"relay ceiling: {plan.relay_msgs} messages through a plain aiokafka relay")
+    result |= relay_ceiling(stack.kafka_bootstrap, plan.relay_msgs, stack.kafka.pid if stack.kafka else None)
+    await monitor.stop()
+    result["peak_rss_mb"] = {k: round(v / 2**20, 1) for k, v in monitor.peak_rss.items()}
     result["load_average_at_end"] = os.getloadavg()  # other people's work on a shared machine skews every figure
     relay = result.get("relay_msgs_per_s") or 0
     result["ratio_crossings_to_relay"] = round(result["crossings_per_s"] / relay, 4) if relay else None
@@ -248,29 +263,59 @@ def chart(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+#: What the two brokers' runs both report, side by side in the summary.
+BOTH = ("broker_start_s", "issuance_carnets_per_s", "crossings_per_s", "crossing_p50_ms", "crossing_p99_ms",
+        "crossing_unloaded_p50_ms", "crossing_cpu_s_per_1000", "relay_msgs_per_s", "ratio_crossings_to_relay",
+        "peak_rss_mb")
+
+
+def apache_kafka(plan: Plan, console: Console) -> dict[str, Any]:
+    """The broker-dependent part of the benchmark on one Apache Kafka node, or why it was skipped."""
+    from deploy.local.apache_kafka import jar_dir, missing_tools
+
+    reason = missing_tools(fetch=not (jar_dir() / ".complete").exists())
+    if reason:
+        console.print(f"Apache Kafka skipped: {reason}")
+        return {"skipped": reason}
+    console.print("the same on one Apache Kafka node: issuance, crossings, relay ceiling")
+    result = asyncio.run(run(plan, console, "kafka", broker_only=True))
+    return {k: v for k, v in result.items() if k not in ("mode", "machine", "git_commit", "plan")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts, under 2 minutes (CI)")
     parser.add_argument("--issuance", type=int, help="override the number of carnets issued")
     parser.add_argument("--phase-s", type=float, help="override the length of each open-loop run")
+    parser.add_argument("--brokers", default="embedded,kafka", help=(
+        "comma-separated: embedded (the full benchmark) and/or kafka (issuance, crossings and the relay ceiling "
+        "on one Apache Kafka node, under `apache_kafka`) (default: %(default)s)"))
     args = parser.parse_args()
+    brokers = [b.strip() for b in args.brokers.split(",") if b.strip()]
+    if not brokers or set(brokers) - {"embedded", "kafka"}:
+        parser.error("--brokers: embedded and/or kafka")
     plan = QUICK if args.quick else FULL
     if args.issuance or args.phase_s:
         plan = Plan(**{**plan.__dict__, "issuance": args.issuance or plan.issuance,
                        "phase_s": args.phase_s or plan.phase_s})
     console = Console(stderr=True)
     began = time.perf_counter()
-    result = asyncio.run(run(plan, console))
+    result = asyncio.run(run(plan, console)) if "embedded" in brokers else {"mode": plan.name}
+    if "kafka" in brokers:
+        result["apache_kafka"] = apache_kafka(plan, console)
     result["bench_seconds"] = round(time.perf_counter() - began, 1)
     result["command"] = "make bench-quick" if args.quick else "make bench"
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{plan.name}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    chart(result, RESULTS / f"{plan.name}.png")
+    if "crossings_ramp" in result:
+        chart(result, RESULTS / f"{plan.name}.png")
     keys = ("issuance_carnets_per_s", "crossings_per_s", "crossing_p50_ms", "crossing_p99_ms", "relay_msgs_per_s",
             "ratio_crossings_to_relay", "verify_token_p99_ms", "verify_image_p99_ms", "crossing_floor_cpu_ms",
             "crossings_ceiling_per_s", "ratio_ceiling", "bench_seconds")
     console.print({k: result.get(k) for k in keys})
+    kafka = result.get("apache_kafka") or {}
+    console.print({"apache_kafka": {k: kafka.get(k) for k in (*BOTH, "skipped")}})
     console.print(f"wrote {out} and {out.with_suffix('.png')}")
 
 

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.topics import all_topic_partitions
+from runtime.broker_kind import topic_configs
 from runtime.kafka_security import client_options
 from runtime.settings import MAX_MESSAGE_BYTES, Settings
 
@@ -51,15 +53,15 @@ class Mismatch:
 
 def plan(replication_factor: int, min_insync_replicas: int, ngas: Iterable[str] = (), *,
          max_message_bytes: int = MAX_MESSAGE_BYTES) -> list[TopicSpec]:
-    """Every topic the services use, with the catalogue's partition counts (contracts.topics) and
-    max.message.bytes equal to what the services' producers send and consumers fetch
-    (ATA_KAFKA_MAX_MESSAGE_BYTES): the cluster's default is not ours to rely on."""
+    """Every topic the services use, with the catalogue's partition counts (contracts.topics) and the configs
+    the services give them on Apache Kafka (runtime.broker_kind.topic_configs): max.message.bytes equal to what
+    the producers send and consumers fetch (ATA_KAFKA_MAX_MESSAGE_BYTES), retention, min.insync.replicas."""
     if replication_factor < 1 or not 1 <= min_insync_replicas <= replication_factor:
         raise ValueError(f"need 1 <= min.insync.replicas ({min_insync_replicas}) <= replication factor "
                          f"({replication_factor})")
     partitions = all_topic_partitions(ngas)
-    configs = {"min.insync.replicas": str(min_insync_replicas), "max.message.bytes": str(max_message_bytes)}
-    return [TopicSpec(name, count, replication_factor, configs) for name, count in sorted(partitions.items())]
+    return [TopicSpec(name, count, replication_factor, topic_configs(name, max_message_bytes, min_insync_replicas))
+            for name, count in sorted(partitions.items())]
 
 
 def compare(wanted: Iterable[TopicSpec], described: Mapping[str, tuple[int, int]]) -> list[Mismatch]:
@@ -77,7 +79,8 @@ def compare(wanted: Iterable[TopicSpec], described: Mapping[str, tuple[int, int]
     return out
 
 
-async def ensure(bootstrap_servers: str, specs: list[TopicSpec], **client: Any) -> list[Mismatch]:
+async def ensure(bootstrap_servers: str, specs: list[TopicSpec], settle_s: float = 30.0,
+                 **client: Any) -> list[Mismatch]:
     """Create what is missing, then describe everything; the mismatches left are returned."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="ata-deploy-topics", **client)
     await admin.start()
@@ -90,10 +93,22 @@ async def ensure(bootstrap_servers: str, specs: list[TopicSpec], **client: Any) 
                 log.info("created %s", name)
             elif code != TOPIC_ALREADY_EXISTS:
                 raise RuntimeError(f"cannot create topic {name}: error {code} {entry[2] if len(entry) > 2 else ''}")
-        described = _shape(await admin.describe_topics([s.name for s in specs]))
+        described = await _describe(admin, [s.name for s in specs], settle_s)
     finally:
         await admin.close()
     return compare(specs, described)
+
+
+async def _describe(admin: AIOKafkaAdminClient, names: list[str], settle_s: float) -> dict[str, tuple[int, int]]:
+    """Apache Kafka answers CreateTopics before every broker's metadata has the new topics (they describe as
+    UNKNOWN_TOPIC_OR_PARTITION or without a leader for a moment): describe again until all are there, or
+    `settle_s` has passed and the missing ones are reported."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        described = _shape(await admin.describe_topics(names))
+        if set(names) <= set(described) or time.monotonic() >= deadline:
+            return described
+        await asyncio.sleep(0.5)
 
 
 def _shape(metadata: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:

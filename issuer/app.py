@@ -43,6 +43,6 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         if not settings.kafka_create_topics:
             return
         await ensure_topics(settings.kafka_bootstrap_servers, nga_topic_partitions(registry.ngas),
-                            **service.kafka_options)
+                            **service.topic_options())
 
     return service

@@ -1,15 +1,15 @@
 """Kafka broker factory and topic creation, with the client settings the embedded broker needs.
 
-tansu (the embedded broker) refuses InitProducerId, so no idempotent or transactional producer;
-its end offsets are wrong, so consumers always start from `earliest`; produces to a missing topic
-are silently dropped, so every topic is created explicitly before anything is produced.
-The same settings work unchanged on Apache Kafka.
+tansu (the embedded broker) refuses InitProducerId, so producers are idempotent only on Apache Kafka
+(`idempotent`, from runtime.broker_kind); produces to a missing topic are silently dropped, so every
+topic is created explicitly before anything is produced, with the replication and per-topic configs
+the broker kind gives (none on tansu, which ignores them).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -63,16 +63,18 @@ def fetch_options(max_message_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, int]:
 
 
 def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegistry | None = None,
-                 security: BaseSecurity | None = None, *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> KafkaBroker:
+                 security: BaseSecurity | None = None, *, max_message_bytes: int = MAX_MESSAGE_BYTES,
+                 idempotent: bool = False) -> KafkaBroker:
     """`max_message_bytes` (ATA_KAFKA_MAX_MESSAGE_BYTES): the producer refuses a larger record itself
-    (MessageSizeTooLargeError) instead of sending what the topics' max.message.bytes refuses."""
+    (MessageSizeTooLargeError) instead of sending what the topics' max.message.bytes refuses. `idempotent`:
+    Apache Kafka's idempotent producer (runtime/broker_kind.py); the embedded broker refuses InitProducerId."""
     middlewares = ()
     if registry is not None:
         middlewares = (KafkaPrometheusMiddleware(registry=registry, app_name=client_id),)
     return KafkaBroker(
         bootstrap_servers.split(","),
         client_id=client_id,
-        enable_idempotence=False,
+        enable_idempotence=idempotent,
         acks="all",
         # Records that pile up while a produce request is in flight go out together in the next one:
         # aiokafka drains one batch per partition per request, so 16 KiB batches (the default, ~6
@@ -88,19 +90,22 @@ def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegi
     )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], **client: Any) -> list[str]:
+async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], *, replication_factor: int = 1,
+                        configs: Callable[[str], Mapping[str, str]] | None = None, **client: Any) -> list[str]:
     """Create the topics with their partition counts; "already exists" counts as success, and so does "not
     authorized to create": on a cluster with ACLs the operator creates the topics (Strimzi KafkaTopic,
     `python -m deploy.topics`) and a service's principal has no Create right; a topic that is really missing
     then shows as a produce or fetch error of that topic.
 
+    `configs`: a topic's configs by its name (runtime.broker_kind), none by default.
     `client`: TLS/SASL options (runtime.kafka_security.client_options)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="ata-topics", **client)
     await admin.start()
     created: list[str] = []
     not_ours: list[str] = []
     try:
-        new = [NewTopic(name, partitions, 1) for name, partitions in topics.items()]
+        new = [NewTopic(name, partitions, replication_factor, topic_configs=dict(configs(name) if configs else {}))
+               for name, partitions in topics.items()]
         try:
             response = await admin.create_topics(new)
         except TopicAlreadyExistsError:

@@ -1,5 +1,9 @@
 """A consumer's fetch wait that grows while it has nothing to read, and shrinks on its first record.
 
+Embedded broker only: on Apache Kafka, which answers a fetch as soon as data arrives, the services use one
+long wait and this stays off (runtime/broker_kind.py). `poll_without_sleep` below is about FastStream and
+applies on both.
+
 tansu (the embedded broker) answers a fetch only when its wait runs out, never when data arrives,
 so every consumer costs the broker and itself a fetch every `kafka_fetch_max_wait_ms` (50 ms) even
 with nothing to read: ~1.2 ms of broker CPU and ~1 ms of the service's per fetch, 0.54 cores for an

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from contracts.topics import Topic, all_topic_partitions
 from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics, fetch_options
+from runtime.broker_kind import BrokerKind
 from runtime.clock import Clock, utc_now
 from runtime import kafka_security
 from runtime.background import BackgroundLoop, LoopMetrics, Pass
@@ -97,15 +98,19 @@ class Service:
         self.metrics = RuntimeMetrics(self.registry, name)
         #: TLS/SASL for every Kafka client of the service (the broker, the topic admin, the lag probe).
         self.kafka_options = kafka_security.client_options(settings)
+        #: Apache Kafka or the embedded broker, and what each needs (runtime/broker_kind.py).
+        self.broker_kind = BrokerKind.of(settings)
         self.broker = build_broker(settings.kafka_bootstrap_servers, name, self.registry,
                                    security=kafka_security.security(settings),
-                                   max_message_bytes=settings.kafka_max_message_bytes)
+                                   max_message_bytes=settings.kafka_max_message_bytes,
+                                   idempotent=self.broker_kind.idempotent)
         self._pool: asyncpg.Pool | None = None
         self._consumers: dict[str, Consumer] = {}
         self._subscriber: Any = None  # the one batch subscriber consume() registers
         #: Longer fetch waits while the service's consumer has nothing to read (runtime/fetch_wait.py).
-        self.fetch_wait = AdaptiveFetchWait(settings.kafka_fetch_max_wait_ms, settings.kafka_fetch_idle_wait_ms,
-                                            settings.kafka_fetch_idle_after, self.metrics.fetch_wait_switches)
+        busy_ms, idle_ms = self.broker_kind.fetch_waits(settings)
+        self.fetch_wait = AdaptiveFetchWait(busy_ms, idle_ms, settings.kafka_fetch_idle_after,
+                                            self.metrics.fetch_wait_switches)
         # Outbox backlog, consumer lag and dead letters, measured when /metrics is scraped.
         self.observability = Observability(name, self.registry, self.metrics,
                                            bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -150,7 +155,7 @@ class Service:
                                                   parser=_tolerant_parser,
                                                   **BATCH_OPTIONS, **CONSUMER_OPTIONS,
                                                   **fetch_options(self.settings.kafka_max_message_bytes),
-                                                  fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms)
+                                                  fetch_max_wait_ms=self.fetch_wait.busy_ms)
 
         @self._subscriber
         async def on_batch(body: Any, message: KafkaMessage) -> None:
@@ -177,6 +182,12 @@ class Service:
         self.loops.append(loop)
         return loop
 
+    def topic_options(self) -> dict[str, Any]:
+        """ensure_topics' options: the broker kind's replication and configs, the service's TLS/SASL."""
+        kind = self.broker_kind
+        return {"replication_factor": kind.replication_factor, "configs": kind.topic_configs(self.settings),
+                **self.kafka_options}
+
     # --- life cycle -------------------------------------------------------------------
 
     async def open_database(self) -> None:
@@ -189,7 +200,7 @@ class Service:
     async def start(self) -> None:
         await self.open_database()
         if self.settings.kafka_create_topics:
-            await ensure_topics(self.settings.kafka_bootstrap_servers, all_topic_partitions(), **self.kafka_options)
+            await ensure_topics(self.settings.kafka_bootstrap_servers, all_topic_partitions(), **self.topic_options())
         for hook in self._on_start:
             await hook()
         await self.broker.start()

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "ATA_DATABASE_URL"),
         description="PostgreSQL DSN; each service uses its own schema in this database.",
     )
+    broker: Literal["embedded", "kafka", "kafka-cluster"] = Field("kafka", description=(
+        "Which broker the Kafka clients talk to (runtime/broker_kind.py): `kafka` (Apache Kafka; production, the "
+        "default) and `kafka-cluster` (three or more nodes: topics replicated 3 ways, min.insync.replicas 2) get "
+        "idempotent producers and per-topic limits; `embedded` (tansu, the local stack's default) gets the "
+        "workarounds its quirks need. The local stack, the tests and the benchmark start the broker it names."))
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="How every Kafka client connects: PLAINTEXT (embedded stack), SSL (TLS, mTLS with a "
                                  "client certificate), SASL_SSL (SASL over TLS), SASL_PLAINTEXT (tests only).")

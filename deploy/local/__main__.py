@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from deploy.local.apache_kafka import KafkaStartError as ApacheKafkaStartError
+from deploy.local.apache_kafka import KafkaUnavailable
+from deploy.local.brokers import KINDS
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
 from deploy.local.dev_identity import DEFAULT_PORT as DEV_IDENTITY_PORT
 from deploy.local.kafka import KafkaStartError
@@ -27,14 +30,17 @@ from deploy.local.stack import DEFAULT_ROOT, LocalStack
 from runtime.settings import DEFAULT_PORTS
 
 #: Failures whose message says it all; anything else keeps its traceback.
-START_ERRORS = (PostgresStartError, KafkaStartError, ServiceStartError)
+START_ERRORS = (PostgresStartError, KafkaStartError, ServiceStartError, ApacheKafkaStartError, KafkaUnavailable)
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT,
                         help="directory for logs, service data and PostgreSQL data (default: %(default)s)")
     parser.add_argument("--kafka-port", type=int, default=KAFKA_PORT,
-                        help="port of the embedded broker (default: %(default)s)")
+                        help="port of the broker (its first node) (default: %(default)s)")
+    parser.add_argument("--broker", choices=KINDS, default=None,
+                        help="embedded (tansu, in memory), kafka (one Apache Kafka node) or kafka-cluster (three); "
+                             "default ATA_BROKER, else embedded")
     parser.add_argument("--postgres-port", type=int, default=POSTGRES_PORT,
                         help="port of the embedded PostgreSQL (default: %(default)s)")
     parser.add_argument("--port-offset", type=int, default=0,
@@ -54,7 +60,8 @@ def stack_from_args(args: argparse.Namespace, *, dev_identity: bool = False) -> 
     # `up` only: the wallet page signs in with the development identity provider (deploy/local/dev_identity.py).
     sign_in = DEV_IDENTITY_PORT + args.port_offset if dev_identity and "core" in services else None
     return LocalStack(args.root, kafka_port=args.kafka_port, postgres_port=args.postgres_port,
-                      services=services, service_ports=ports, dev_identity_port=sign_in)
+                      services=services, service_ports=ports, dev_identity_port=sign_in,
+                      broker=args.broker)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -39,6 +40,8 @@ class EmbeddedKafka:
         self.port = port
         self.log_file = Path(log_dir).resolve() / "kafka.log"
         self._proc: subprocess.Popen | None = None
+        #: Seconds from spawn to the first answer, of the last `start()` (the benchmark reports it).
+        self.start_seconds: float | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -66,6 +69,7 @@ class EmbeddedKafka:
             "--storage-engine", "memory://tansu/",
         ]
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
+        began = time.monotonic()
         self._proc = spawn(cmd, log_file=self.log_file, env=env)
         try:
             await wait_until_ready(self._proc, self._probe, what="the embedded broker", where=self.bootstrap,
@@ -74,6 +78,7 @@ class EmbeddedKafka:
         except BaseException:
             await self.stop()
             raise
+        self.start_seconds = time.monotonic() - began
 
     async def stop(self, timeout: float = 5.0) -> None:
         proc, self._proc = self._proc, None

@@ -1,7 +1,8 @@
 """The whole local stack: Kafka, PostgreSQL, the topics and the five services, in order.
 
 `KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` (or their `ATA_` forms, as runtime.settings reads
-them) point the stack at servers that already run; otherwise it starts the embedded ones.
+them) point the stack at servers that already run; otherwise it starts the embedded PostgreSQL and
+the broker ATA_BROKER names (deploy/local/brokers.py: the embedded one by default, or Apache Kafka).
 Everything it starts is stopped in reverse (services, then Kafka, then PostgreSQL), whether the
 stack ends normally, fails half-way up or is cancelled.
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 from deploy.local.dev_identity import DevIdentityRefused, DevIdentityServer
 from deploy.local.identity import ensure_p256_key, ensure_wallet_issuer, public_key_path, vapid_key_path
 from runtime import trustlist
+from deploy.local.apache_kafka import ApacheKafka
+from deploy.local.brokers import chosen, make_broker
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
 from deploy.local.kafka import EmbeddedKafka
 from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT
@@ -64,6 +67,7 @@ class LocalStack:
     env: extra environment for the services.
     dev_identity_port: run the DEVELOPMENT-ONLY wallet sign-in (deploy/local/dev_identity.py) on this loopback
       port, and point the core's wallet page at it; None (the default): no sign-in page.
+    broker: embedded, kafka or kafka-cluster (default ATA_BROKER, else embedded).
     """
 
     def __init__(
@@ -82,15 +86,17 @@ class LocalStack:
         health_timeout: float = 90.0,
         progress: Callable[[str], None] = print,
         dev_identity_port: int | None = None,
+        broker: str | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         self.log_dir = self.root / "log"
         self.data_dir = self.root / "data"
         self._external_kafka = kafka_bootstrap or _from_env("KAFKA_BOOTSTRAP_SERVERS", "ATA_KAFKA_BOOTSTRAP_SERVERS")
         self._external_database = database_url or _from_env("DATABASE_URL", "ATA_DATABASE_URL")
-        self.kafka: EmbeddedKafka | None = None
+        self.broker = chosen(broker)
+        self.kafka: EmbeddedKafka | ApacheKafka | None = None
         if self._external_kafka is None:
-            self.kafka = EmbeddedKafka(kafka_port, log_dir=self.log_dir)
+            self.kafka = make_broker(self.broker, port=kafka_port, root=self.root)
         self.postgres: EmbeddedPostgres | None = None
         if self._external_database is None:
             self.postgres = EmbeddedPostgres(
@@ -110,7 +116,7 @@ class LocalStack:
         self.admin_token = (env or {}).get("ATA_GATEWAY_ADMIN_TOKEN") or secrets.token_urlsafe(32)
         # The issuer's NGA registry with a fresh HTTP API key per NGA (`nga_api_keys`, for `ata issue --http`).
         registry_path, self.nga_api_keys = write_registry(self.data_dir)
-        env = {"ATA_GATEWAY_ADMIN_TOKEN": self.admin_token, "ATA_NGA_REGISTRY_PATH": str(registry_path), "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
+        env = {"ATA_BROKER": self.broker, "ATA_GATEWAY_ADMIN_TOKEN": self.admin_token, "ATA_NGA_REGISTRY_PATH": str(registry_path), "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
                "ATA_TRUST_ANCHOR_KEY_PATH": str(self.anchor_path),
                # The notifier signs Web Push requests with this VAPID key (made at start, like the identities).
                "ATA_VAPID_PRIVATE_KEY_PATH": str(vapid_key_path(self.data_dir)),
@@ -274,12 +280,17 @@ class LocalStack:
         self._say("services killed (SIGKILL)")
 
     async def restart_kafka(self) -> None:
-        """Restart the embedded broker together with the services. It keeps everything in memory, so its
-        topics and committed offsets are gone: every service is killed first (none keeps a consumer on a
-        broker that forgot it), the topics are made again, then the services start and read from the start.
-        What was published and not yet consumed is lost with the broker: drain before calling this."""
+        """Restart the broker. Apache Kafka keeps its data: it stops and starts under the running services,
+        which reconnect by themselves. The embedded broker keeps everything in memory, so its topics and
+        committed offsets are gone: every service is killed first (none keeps a consumer on a broker that
+        forgot it), the topics are made again, then the services start and read from the start. What was
+        published and not yet consumed is lost with it: drain before calling this (embedded only)."""
         if self.kafka is None:
             raise RuntimeError("Kafka is external (KAFKA_BOOTSTRAP_SERVERS): the stack cannot restart it")
+        if isinstance(self.kafka, ApacheKafka):
+            await self.kafka.stop()
+            await self._start_kafka()
+            return
         self.kill_services()
         await self.kafka.stop()
         await self._start_kafka()
@@ -307,16 +318,26 @@ class LocalStack:
         if self.kafka is None:
             self._say(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS {self.kafka_bootstrap}")
             return
-        self._say(f"Kafka: starting embedded broker on {self.kafka.bootstrap} (log {self.kafka.log_file})")
+        self._say(f"Kafka: starting the {self.broker} broker on {self.kafka.bootstrap} (log {self.kafka.log_file})")
         await self.kafka.start()
-        self._say(f"Kafka: up, pid {self.kafka.pid} (in-memory: a restart loses every message)")
+        if isinstance(self.kafka, ApacheKafka):
+            self._say(f"Kafka: up, pids {self.kafka.pids()}, in {self.kafka.start_seconds:.1f} s, data in "
+                      f"{self.kafka.base_dir}")
+        else:
+            self._say(f"Kafka: up, pid {self.kafka.pid} (in-memory: a restart loses every message)")
 
     async def _create_topics(self) -> None:
         from contracts.topics import all_topic_partitions
         from runtime.broker import ensure_topics
 
+        from runtime.broker_kind import BrokerKind
+        from runtime.settings import Settings
+
+        settings = Settings(broker=self.broker)
+        kind = BrokerKind.of(settings)
         topics = all_topic_partitions(self.nga_api_keys)  # with each registered NGA's request and response topics
-        created = await ensure_topics(self.kafka_bootstrap, topics)
+        created = await ensure_topics(self.kafka_bootstrap, topics, replication_factor=kind.replication_factor,
+                                      configs=kind.topic_configs(settings))
         self._say(f"Kafka: {len(topics)} topics ready ({len(created)} created)")
 
     async def _start_services(self) -> None:

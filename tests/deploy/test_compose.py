@@ -14,6 +14,8 @@ import jsonschema
 import pytest
 import yaml
 
+from deploy.kafka_settings import (COMPOSE_CLUSTER_ID, KAFKA_VERSION, cluster_id_is_valid, compose_environment,
+                                   new_cluster_id, replication)
 from runtime.settings import DEFAULT_PORTS
 from tests.deploy.test_k8s import dns_name, settings_env_names
 
@@ -69,10 +71,39 @@ def test_kafka_is_three_kraft_nodes_replicating_three_ways(compose):
         voters.add(env["KAFKA_CONTROLLER_QUORUM_VOTERS"])
     assert voters == {"1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"}
     topics = compose["services"]["topics"]
-    assert topics["command"][:3] == ["deploy.topics", "--replication-factor", "3"]
+    factor, min_insync = replication(len(KAFKA))
+    assert topics["command"][:5] == ["deploy.topics", "--replication-factor", str(factor),
+                                     "--min-insync-replicas", str(min_insync)]
     for service in SERVICES:
-        servers = compose["services"][dns_name(service)]["environment"]["KAFKA_BOOTSTRAP_SERVERS"]
-        assert set(servers.split(",")) == {f"{k}:9092" for k in KAFKA}
+        env = compose["services"][dns_name(service)]["environment"]
+        assert set(env["KAFKA_BOOTSTRAP_SERVERS"].split(",")) == {f"{k}:9092" for k in KAFKA}
+        assert env["ATA_BROKER"] == "kafka-cluster"  # idempotent producers, replicated topics
+
+
+def test_kafka_nodes_run_the_tested_version_with_the_tested_settings(compose):
+    """The brokers the tests start (deploy/local/apache_kafka.py) and compose's are configured from one source."""
+    wanted = compose_environment(nodes=len(KAFKA))
+    for name in KAFKA:
+        spec = compose["services"][name]
+        assert spec["image"] == f"apache/kafka:{KAFKA_VERSION}"
+        env = spec["environment"]
+        assert {key: env.get(key) for key in wanted} == wanted, name
+        assert cluster_id_is_valid(env["CLUSTER_ID"]), env["CLUSTER_ID"]
+        assert env["CLUSTER_ID"] == COMPOSE_CLUSTER_ID
+
+
+def test_the_cluster_id_check_refuses_what_kafka_storage_format_refuses():
+    assert cluster_id_is_valid(new_cluster_id())
+    for bad in ("ata-carnets-test-cluster-1", "YXRhLWNhcm5ldHMtdGVzdA=", "YXRhLWNhcm5ldHMtdGVzd", "YXRhLWNhcm5ldHMtdGVzd!",
+                "YXRhLWNhcm5ldHMtdGVzdAYXRhLWNhcm5ldHMtdGVzdA", ""):
+        assert not cluster_id_is_valid(bad), bad
+
+
+def test_the_settings_check_can_fail(compose):
+    env = compose["services"]["kafka-1"]["environment"]
+    wanted = compose_environment(nodes=len(KAFKA))
+    assert {**env, "KAFKA_MIN_INSYNC_REPLICAS": "1"} != env
+    assert {key: {**env, "KAFKA_MIN_INSYNC_REPLICAS": "1"}.get(key) for key in wanted} != wanted
 
 
 def test_no_literal_secrets(compose):

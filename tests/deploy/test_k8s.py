@@ -15,10 +15,12 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 
 from contracts.topics import TOPICS
 from deploy import strimzi
 from deploy.topics import plan
+from deploy.kafka_settings import replication
 from runtime.settings import DEFAULT_PORTS, Settings
 from tests.deploy.kustomize import KustomizeError, containers, render
 
@@ -229,6 +231,22 @@ def test_the_ingress_serves_the_three_public_surfaces_over_tls_and_nothing_inter
             backends.setdefault(service["name"], set()).add(path["path"])
     assert "/officer" in backends["customs-gateway"] and "/v1/commits" in backends["customs-gateway"]
     assert "/v1/carnets" in backends["core"] and "/v1/issuance-requests" in backends["issuer"]
+
+
+def test_the_services_know_they_talk_to_a_replicated_apache_kafka():
+    config = yaml.safe_load((ROOT / "deploy/k8s/base/config.yaml").read_text())
+    assert config["data"]["ATA_BROKER"] == "kafka-cluster"
+
+
+def test_every_pod_creates_the_topics_replicated_first(objects):
+    """With the replication the tests' three-node Apache Kafka runs (deploy/kafka_settings.py)."""
+    factor, min_insync = replication(3)
+    if of_kind(objects, "KafkaTopic"):  # Strimzi's Topic Operator creates them (the test above)
+        return
+    for d in of_kind(objects, "Deployment").values():
+        init = d["spec"]["template"]["spec"]["initContainers"]
+        assert [c["args"][:5] for c in init] == [["deploy.topics", "--replication-factor", str(factor),
+                                                  "--min-insync-replicas", str(min_insync)]]
 
 
 def test_secrets_only_by_reference(objects):

@@ -7,6 +7,7 @@ import pytest
 
 from contracts.topics import TOPICS, all_topic_partitions, issuance_requests, issuance_responses
 from deploy import topics
+from runtime.settings import Settings
 
 
 def test_plan_is_the_catalogue_with_dead_letters_and_nga_requests_and_responses():
@@ -16,7 +17,12 @@ def test_plan_is_the_catalogue_with_dead_letters_and_nga_requests_and_responses(
     assert {n: s.partitions for n, s in specs.items()} == expected
     assert "ata.issuance.requests.fr.v1" in specs and "ata.issuance.responses.ch.v1" in specs
     assert {t.name + ".dlq" for t in TOPICS if t.consumers} <= set(specs)
-    assert all(s.replication_factor == 3 and s.configs == {"min.insync.replicas": "2", "max.message.bytes": "1048576"} for s in specs.values())
+    assert all(s.replication_factor == 3 and s.configs["min.insync.replicas"] == "2" for s in specs.values())
+    # the configs the services give the topics on Apache Kafka (runtime.broker_kind): one size limit, a week
+    # of retention, a month for dead letters
+    assert {s.configs["max.message.bytes"] for s in specs.values()} == {str(Settings().kafka_max_message_bytes)}
+    assert {s.configs["retention.ms"] for n, s in specs.items() if not n.endswith(".dlq")} == {str(7 * 86_400_000)}
+    assert {s.configs["retention.ms"] for n, s in specs.items() if n.endswith(".dlq")} == {str(30 * 86_400_000)}
 
 
 @pytest.mark.parametrize(("replication", "min_insync"), [(0, 1), (3, 4), (3, 0)])

@@ -1,7 +1,9 @@
-"""Where the tests' PostgreSQL and Kafka come from: external, testcontainers, or embedded.
+"""Where the tests' PostgreSQL and Kafka come from: external, testcontainers, or started here.
 
-External when DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set; testcontainers when a Docker
-engine answers; the embedded servers otherwise. One of each per test session.
+External when DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set; for PostgreSQL, testcontainers when a
+Docker engine answers, the embedded server otherwise. Kafka is the broker ATA_BROKER names
+(deploy/local/brokers.py): the embedded one (the default), or Apache Kafka, one node or three, from
+the jars deploy/kafka/pom.xml fetches. One of each per test session.
 """
 
 from __future__ import annotations
@@ -42,20 +44,34 @@ async def start_postgres(stack: AsyncExitStack) -> str:
     return server.dsn("postgres")
 
 
+def apache_kafka_or_skip() -> None:
+    """Skip (with the command that installs what is missing) where Java or Maven are missing; fail in CI."""
+    import pytest
+
+    from deploy.local.apache_kafka import jar_dir, missing_tools
+
+    reason = missing_tools(fetch=not (jar_dir() / ".complete").exists())
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 async def start_kafka(stack: AsyncExitStack) -> str:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if bootstrap:
         return bootstrap
-    if docker_answers():
-        from testcontainers.kafka import KafkaContainer
-
-        container = stack.enter_context(KafkaContainer())
-        return container.get_bootstrap_server()
-    from deploy.local.kafka import EmbeddedKafka
-    from deploy.local.processes import free_port
     import tempfile
+    from pathlib import Path
 
-    broker = EmbeddedKafka(free_port(), log_dir=tempfile.mkdtemp(prefix="ata-kafka-"))
-    await broker.start()
+    from deploy.local.brokers import chosen, make_broker
+    from deploy.local.processes import free_port
+
+    kind = chosen()
+    if kind != "embedded":
+        apache_kafka_or_skip()
+    broker = make_broker(kind, port=free_port(), root=Path(tempfile.mkdtemp(prefix="ata-kafka-")))
     stack.push_async_callback(broker.stop)
+    await broker.start()
     return broker.bootstrap
