@@ -1,5 +1,5 @@
 """ACLs proven on Apache Kafka: SASL/SCRAM-SHA-512, the standard authorizer, one principal per service and per
-NGA, the ACLs of deploy/kafka_acls.py. An NGA writes only its own request topic and reads only its own response
+NGA, the ACLs deployed as Strimzi KafkaUsers (deploy/kafka_users.py, applied through deploy/kafka_acls.py). An NGA writes only its own request topic and reads only its own response
 topic; each service writes what it produces, reads what it consumes in its own group, and nothing else.
 """
 
@@ -14,8 +14,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 from aiokafka.protocol.admin import CreateAclsRequest
 
-from contracts.topics import CUSTOMS_COMMITS, ISSUANCE_REQUESTS, TOPICS, all_topic_partitions, issuance_responses
-from deploy.kafka_acls import ALLOW, OPERATION, PATTERN, RESOURCE, nga_request_topic, nga_user, plan, service_user
+from contracts.topics import (
+    CUSTOMS_COMMITS, ISSUANCE_REQUESTS, TOPICS, all_topic_partitions, issuance_requests, issuance_responses,
+)
+from deploy.kafka_acls import ALLOW, OPERATION, PATTERN, RESOURCE, plan
+from deploy.kafka_users import nga_user, service_user
 from deploy.kafka_settings import scram_listener
 from deploy.local.apache_kafka import ApacheKafka
 from runtime.settings import DEFAULT_PORTS
@@ -43,10 +46,9 @@ async def cluster(tmp_path_factory):
         admin = AIOKafkaAdminClient(**_as(kafka, users, "admin"))
         await _retry(admin.start)
         try:
-            topics = {**all_topic_partitions(), **{nga_request_topic(n): 6 for n in NGAS},
-                      **{issuance_responses(n).name: 6 for n in NGAS}}
+            topics = all_topic_partitions(NGAS)  # the operator's topics, each NGA's two included
             await admin.create_topics([NewTopic(name, count, 1) for name, count in topics.items()])
-            for acl in plan(SERVICES, NGAS):
+            for acl in plan(NGAS):
                 response = await admin._send_request(CreateAclsRequest(
                     RESOURCE[acl.resource], acl.name, PATTERN[acl.pattern], acl.principal, "*",
                     OPERATION[acl.operation], ALLOW))
@@ -118,14 +120,14 @@ async def can_read(cluster, user: str, topic: str, group: str | None = None) -> 
 
 async def test_an_nga_writes_only_its_own_request_topic_and_reads_only_its_own_responses(cluster):
     fr = nga_user("FR")
-    assert await can_write(cluster, fr, nga_request_topic("FR"))
-    assert not await can_write(cluster, fr, nga_request_topic("CH"))
+    assert await can_write(cluster, fr, issuance_requests("FR").name)
+    assert not await can_write(cluster, fr, issuance_requests("CH").name)
     assert not await can_write(cluster, fr, issuance_responses("FR").name)  # only the issuer answers
     assert not await can_write(cluster, fr, ISSUANCE_REQUESTS.name)  # the shared topic: nobody's but the issuer's
     assert await can_read(cluster, fr, issuance_responses("FR").name)
     assert not await can_read(cluster, fr, issuance_responses("CH").name)
-    assert not await can_read(cluster, fr, nga_request_topic("CH"))
-    assert not await can_read(cluster, fr, nga_request_topic("FR"))  # its own requests: written, not read back
+    assert not await can_read(cluster, fr, issuance_requests("CH").name)
+    assert not await can_read(cluster, fr, issuance_requests("FR").name)  # its own requests: written, not read back
 
 
 async def test_each_service_writes_what_it_produces_and_nothing_it_does_not(cluster):
@@ -136,7 +138,7 @@ async def test_each_service_writes_what_it_produces_and_nothing_it_does_not(clus
             assert await can_write(cluster, user, topic.name, idempotent=True), (service, topic.name)
         other = next(t for t in TOPICS if service not in t.producers)
         assert not await can_write(cluster, user, other.name, idempotent=True), (service, other.name)
-        assert not await can_write(cluster, user, nga_request_topic("FR")), service
+        assert not await can_write(cluster, user, issuance_requests("FR").name), service
 
 
 async def test_a_service_reads_only_what_it_consumes_and_only_in_its_own_group(cluster):
@@ -144,8 +146,8 @@ async def test_a_service_reads_only_what_it_consumes_and_only_in_its_own_group(c
     assert await can_read(cluster, service_user("core"), CUSTOMS_COMMITS.name, group="core")
     assert not await can_read(cluster, service_user("core"), CUSTOMS_COMMITS.name, group="notifier")
     assert not await can_read(cluster, service_user("notifier"), CUSTOMS_COMMITS.name, group="notifier")
-    # the issuer reads every NGA's requests (by prefix) and writes every NGA's answers
-    assert await can_read(cluster, service_user("issuer"), nga_request_topic("CH"), group="issuer")
+    # the issuer reads every registered NGA's requests and writes every NGA's answers
+    assert await can_read(cluster, service_user("issuer"), issuance_requests("CH").name, group="issuer")
     assert await can_write(cluster, service_user("issuer"), issuance_responses("CH").name, idempotent=True)
 
 
