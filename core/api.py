@@ -24,9 +24,9 @@ from contracts.kinds import DeclarationKind
 from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
 from contracts.txcode import format_transaction_code
 from core import holder_repository as holders
-from core import repository as repo
 from runtime.wallet_auth import REASONS, CurrentParty, WalletVerifier
-from core.handlers import CoreHandlers, DeclarationRefusedError
+from core.usecases import declarations, views
+from core.usecases.context import Ledger
 from runtime.qr import qr_png, qr_svg
 from runtime.text import PRINTABLE
 
@@ -180,7 +180,7 @@ class HolderMetrics:
                                  ["route"], registry=registry).labels
 
 
-def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerifier, registry: CollectorRegistry) -> APIRouter:
+def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, registry: CollectorRegistry) -> APIRouter:
     metrics = HolderMetrics(registry)
     current_party = CurrentParty(verifier, on_failure=lambda reason: metrics.auth_failures(reason).inc())
     party_dep = Depends(current_party)  # (a local Annotated alias would not resolve: annotations are strings here)
@@ -218,11 +218,11 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
                 summary="A carnet with where each item is")
     async def get_carnet(carnet_number: CarnetNumber, party: str = party_dep) -> CarnetOut:
         async with pool_of().acquire() as conn:
-            c = await holders.carnet_for(conn, carnet_number, party)
-            items = await holders.items(conn, carnet_number) if c is not None else []
-        if c is None:
+            found = await views.carnet(conn, carnet_number, party)
+        if found is None:
             metrics.not_found("carnet").inc()
             raise _unknown_carnet(carnet_number)
+        c, items = found
         return CarnetOut(
             carnet_number=c["carnet_number"], home_country=c["home_country"], countries=list(c["countries"]),
             expiry_date=c["expiry_date"], active=c["active"], role=c["role"],
@@ -238,15 +238,13 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
         if body.kind is DeclarationKind.IMPORTATION and body.intended_use is None:
             raise _refusal(422, "R9", "an importation states the intended use of the goods", field="intended_use")
         async with pool_of().acquire() as conn:
-            if await holders.role_on(conn, carnet_number, party) is None:
-                metrics.not_found("declare").inc()
-                raise _unknown_carnet(carnet_number)
             try:
-                created = await handlers.declare(conn, carnet_number, body.kind, body.country, body.items, party,
-                                                 intended_use=body.intended_use, closes=body.closes)
-            except DeclarationRefusedError as exc:
+                created = await declarations.declare(ledger, conn, carnet_number, body.kind, body.country, body.items,
+                                                     party, intended_use=body.intended_use, closes=body.closes)
+            except declarations.DeclarationRefusedError as exc:
                 if exc.status in (403, 404):
-                    # The share was revoked between the check above and the carnet lock: not yours any more.
+                    # Unknown, or not the caller's (never shared, or the share was revoked): the same answer.
+                    metrics.not_found("declare").inc()
                     raise _unknown_carnet(carnet_number) from exc
                 raise HTTPException(exc.status, detail={"reasons": [r.model_dump() for r in exc.reasons]}) from exc
         fields = ("declaration_id", "carnet_number", "kind", "country", "items", "sequence", "transaction_code",
@@ -282,10 +280,10 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
                 summary="The carnet's history: every customs decision recorded")
     async def history(carnet_number: CarnetNumber, party: str = party_dep) -> list[dict[str, Any]]:
         async with pool_of().acquire() as conn:
-            if await holders.role_on(conn, carnet_number, party) is None:
-                metrics.not_found("transactions").inc()
-                raise _unknown_carnet(carnet_number)
-            rows = await repo.transactions(conn, carnet_number)
+            rows = await views.transactions(conn, carnet_number, party)
+        if rows is None:
+            metrics.not_found("transactions").inc()
+            raise _unknown_carnet(carnet_number)
         return [{**{k: (str(v) if isinstance(v, UUID) else v) for k, v in dict(r).items()}, "reasons": json.loads(r["reasons"]),
                  "cancellation_code": _grouped(r["cancellation_code"]) if r["cancelled_at"] is None else None}
                 for r in rows]
