@@ -118,7 +118,8 @@ async def wait_for_carnet(http: httpx.AsyncClient, core: str, holder: dict[str, 
 
 
 async def run(plan: Plan, console: Console) -> dict[str, Any]:
-    result: dict[str, Any] = {"mode": plan.name, "load_average_at_start": os.getloadavg(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    result: dict[str, Any] = {"mode": plan.name, "load_average_at_start": os.getloadavg(),
+                              "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                               "machine": machine(), "git_commit": git_commit(), "plan": plan.__dict__}
     needed = plan.issuance
     sealed, seal_s = bench_carnets(needed, HOLDER)

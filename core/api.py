@@ -35,7 +35,8 @@ CarnetNumber = Annotated[str, Path(pattern=CARNET_NUMBER, description="Carnet nu
 PARTY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
 # Any id the carnet lists can be revoked, including one an NGA spelled outside PARTY_ID at issuance;
 # no control character, though: NUL cannot even be looked up (PostgreSQL refuses it).
-PartyId = Annotated[str, Path(min_length=1, max_length=64, pattern=LINE, description="Wallet id of a representative.", examples=["rep_19be"])]
+PartyId = Annotated[str, Path(min_length=1, max_length=64, pattern=LINE, description="Wallet id of a representative.",
+                              examples=["rep_19be"])]
 Role = Literal["holder", "representative"]
 
 # QR rendering: the PNG's parameters, so both images are the same symbol (runtime.qr).

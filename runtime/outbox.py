@@ -92,7 +92,7 @@ async def add_many(conn: asyncpg.Connection, rows: list[Queued], bodies: list[by
         [k.encode() if k is not None else None for _, k, _, _ in rows],
         [to_json(e.to_headers()).decode() for _, _, e, _ in rows],  # pydantic-core's JSON: ~2.5x json's speed
         [p.model_dump_json().encode() for _, _, _, p in rows] if bodies is None else
-        [b if b is not None else p.model_dump_json().encode() for (_, _, _, p), b in zip(rows, bodies)],
+        [b if b is not None else p.model_dump_json().encode() for (_, _, _, p), b in zip(rows, bodies, strict=True)],
     )
 
 
@@ -143,7 +143,8 @@ async def publish_batches(producer: AIOKafkaProducer, rows: list[Any]) -> list[a
 
 
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, broker: Any, schema: str, metrics: RuntimeMetrics, *, batch: int = 500, poll_s: float = 1.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, broker: Any, schema: str, metrics: RuntimeMetrics, *, batch: int = 500,
+                 poll_s: float = 1.0) -> None:
         self.pool = pool
         self.broker = broker
         self.schema = schema

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
-from uuid import uuid4
 
 import pytest
 
