@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sysdeps asyncapi-parser demo journey up observe test test-unit bench bench-quick clean
+.PHONY: install sysdeps asyncapi-parser demo journey up observe test lint test-unit bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,10 +49,14 @@ up: install              ## keep the embedded stack running until Ctrl-C
 observe: install         ## the stack under Debian's Prometheus (apt-get install prometheus), running the demo
 	$(BIN)/python -m deploy.local observe
 
-test: install            ## unit, service, integration, end-to-end and browser tests
+test: install            ## lint, then unit, service, integration, end-to-end and browser tests
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory sysdeps
 	@$(MAKE) --no-print-directory asyncapi-parser
 	$(BIN)/python -m pytest
+
+lint: install            ## ruff's findings fail the build (configuration: pyproject.toml [tool.ruff])
+	$(BIN)/ruff check .
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
