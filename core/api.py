@@ -25,7 +25,7 @@ from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
 from contracts.txcode import format_transaction_code
 from core import holder_repository as holders
 from runtime.wallet_auth import REASONS, CurrentParty, WalletVerifier
-from core.usecases import declarations, views
+from core.usecases import declarations, sharing, views
 from core.usecases.context import Ledger
 from runtime.qr import qr_png, qr_svg
 from runtime.text import PRINTABLE
@@ -306,7 +306,7 @@ def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, reg
         if body.representative_id == party:
             raise _refusal(422, "R1", "the holder cannot be their own representative", field="representative_id")
         async with pool_of().acquire() as conn:
-            result = await holders.share(conn, carnet_number, party, body.representative_id, body.sealed_key)
+            result = await sharing.share(conn, carnet_number, party, body.representative_id, body.sealed_key)
         metrics.shares("share", result.outcome).inc()
         shares_refused(result.outcome, carnet_number, "shares")
         if result.outcome == "already":
@@ -336,7 +336,7 @@ def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, reg
                    summary="Stop sharing the carnet with a representative (holder only)")
     async def revoke(carnet_number: CarnetNumber, representative_id: PartyId, party: str = party_dep) -> Response:
         async with pool_of().acquire() as conn:
-            result = await holders.revoke(conn, carnet_number, party, representative_id)
+            result = await sharing.revoke(conn, carnet_number, party, representative_id)
         metrics.shares("revoke", result.outcome).inc()
         shares_refused(result.outcome, carnet_number, "shares")
         if result.outcome == "not_shared":
