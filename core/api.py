@@ -23,7 +23,6 @@ from contracts.bounds import LINE, ItemNumbers, VoucherNumber
 from contracts.kinds import DeclarationKind
 from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
 from contracts.txcode import format_transaction_code
-from core import holder_repository as holders
 from runtime.wallet_auth import REASONS, CurrentParty, WalletVerifier
 from core.usecases import declarations, sharing, views
 from core.usecases.context import Ledger
@@ -202,7 +201,7 @@ def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, reg
 
     async def visible_declaration(declaration_id: UUID, party: str, route: str) -> Any:
         async with pool_of().acquire() as conn:
-            row = await holders.declaration_for(conn, declaration_id, party)
+            row = await views.declaration(conn, declaration_id, party)
         if row is None:
             metrics.not_found(route).inc()
             raise _unknown_declaration()
@@ -211,7 +210,7 @@ def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, reg
     @router.get("/carnets", response_model=list[CarnetSummary], summary="The caller's carnets: held and shared with them")
     async def list_carnets(party: str = party_dep) -> list[CarnetSummary]:
         async with pool_of().acquire() as conn:
-            rows = await holders.carnets_of(conn, party)
+            rows = await views.carnets(conn, party)
         return [CarnetSummary(carnet_number=r["carnet_number"], home_country=r["home_country"], countries=list(r["countries"]),
                               expiry_date=r["expiry_date"], active=r["active"], role=r["role"]) for r in rows]
 
@@ -317,18 +316,16 @@ def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, reg
                 summary="The carnet document, sealed for the caller's wallet (the plain document never reaches us)")
     async def sealed_document(carnet_number: CarnetNumber, party: str = party_dep) -> SealedDocumentOut:
         async with pool_of().acquire() as conn:
-            row = await holders.document_for(conn, carnet_number, party)
-        if row is None:
+            found = await views.sealed_document(conn, carnet_number, party)
+        if found is None:
             metrics.not_found("document").inc()
             raise _unknown_carnet(carnet_number)
-        document = SealedDocument.model_validate_json(row["document"]) if row["document"] else None
-        mine = [r for r in document.recipients if r.recipient_id == party] if document else []
-        if not mine:
+        row, document = found
+        if document is None:
             metrics.not_found("document").inc()
             raise _refusal(404, "R1", f"carnet {carnet_number} has no document sealed for {party}")
         return SealedDocumentOut(carnet_number=row["carnet_number"], nga=row["nga"], request_id=row["request_id"],
-                                 general_list_digest=row["general_list_digest"],
-                                 document=document.model_copy(update={"recipients": mine}))
+                                 general_list_digest=row["general_list_digest"], document=document)
 
     @router.delete("/carnets/{carnet_number}/shares/{representative_id}", status_code=204, response_class=Response,
                    responses={404: {"model": Refusal, "description": "Unknown carnet, not the caller's, or not shared."},

@@ -41,11 +41,11 @@ def test_the_guard_sees_sql_where_there_is_some():
 
 
 @pytest.mark.parametrize("route_module", ROUTES)
-def test_routes_reach_the_ledger_through_use_cases_not_the_ledger_repository(route_module):
+def test_routes_reach_the_ledger_through_use_cases_not_repositories(route_module):
     imported = {alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
                 for node in ast.walk(ast.parse((CORE / route_module).read_text(encoding="utf-8")))
                 if isinstance(node, ast.ImportFrom | ast.Import) for alias in node.names}
-    assert not {"core.repository", "core.history_store"} & imported
+    assert not {"core.repository", "core.history_store", "core.holder_repository"} & imported
     assert not any(name.startswith("core.handlers") for name in imported)
 
 
