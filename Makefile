@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sysdeps asyncapi-parser demo journey up observe test test-unit test-kafka bench bench-quick clean
+.PHONY: install sysdeps asyncapi-parser demo journey up observe test lint test-unit test-kafka bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,8 @@ up: install              ## keep the embedded stack running until Ctrl-C
 observe: install         ## the stack under Debian's Prometheus (apt-get install prometheus), running the demo
 	$(BIN)/python -m deploy.local observe
 
-test: install            ## unit, service, integration, end-to-end and browser tests, then again on Apache Kafka
+test: install            ## lint, then unit, service, integration, end-to-end and browser tests, then again on Apache Kafka
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory sysdeps
 	@$(MAKE) --no-print-directory $(WALLET_JS)   # again: sysdeps may just have installed npm
 	@$(MAKE) --no-print-directory asyncapi-parser
@@ -72,6 +73,9 @@ KAFKA_SUITES := tests/integration/test_runtime_on_real_servers.py tests/integrat
 	tests/integration/test_sealed_issuance.py tests/deploy/test_topics.py tests/e2e tests/faults/test_crashes_under_load.py
 test-kafka: install      ## the broker-dependent suites on Apache Kafka (Java 17 and Maven: jars fetched once)
 	ATA_BROKER=kafka $(BIN)/python -m pytest $(KAFKA_SUITES)
+
+lint: install            ## ruff's findings fail the build (configuration: pyproject.toml [tool.ruff])
+	$(BIN)/ruff check .
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit

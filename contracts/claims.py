@@ -125,7 +125,8 @@ class DutyAssessed(Payload):
     TYPE: ClassVar[str] = "DutyAssessed"
     carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     country: Country = F("Country of the assessing customs.", "CH")
-    assessments: Annotated[list[ItemDuty], Field(min_length=1, max_length=2 * MAX_ITEMS)] = F("One row per item and currency.", [{"item_number": 1, "currency": "CHF", "duties": "1000.00"}])
+    assessments: Annotated[list[ItemDuty], Field(min_length=1, max_length=2 * MAX_ITEMS)] = F(
+        "One row per item and currency.", [{"item_number": 1, "currency": "CHF", "duties": "1000.00"}])
     office_id: OfficeId = F("Customs office.", "CH-GVA-AIR")
     assessed_at: AwareDatetime = F("When customs assessed them.", "2027-03-01T10:00:00+01:00")
 

@@ -73,7 +73,7 @@ def breaks(old: dict[str, Any], new: dict[str, Any], path: str = "", old_root: d
         added = set(n.get("required", ())) - set(o.get("required", ()))
         out += [f"{path + '.' if path else ''}{name}: new required field" for name in sorted(added)]
     for branch in ("anyOf", "oneOf"):
-        for i, (a, b) in enumerate(zip(o.get(branch, []), n.get(branch, []))):
+        for a, b in zip(o.get(branch, []), n.get(branch, []), strict=False):  # branches added or removed: compared up to the shorter
             if "$ref" in a and a.get("$ref") == b.get("$ref"):
                 out += breaks(a, b, path, old_root, new_root, seen | {f"{path}:{a['$ref']}"})
     if "$ref" in o.get("items", {}) and "items" in n:  # a list of models: look inside (primitive kinds: above)

@@ -15,7 +15,8 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from contracts.bounds import (
-    BASE64URL, CARNET_NUMBER, COUNTRY, MAX_COUNTRIES, MAX_DAYS, MAX_ITEMS, MAX_REASONS, MAX_RECIPIENTS,
+    CARNET_NUMBER, COUNTRY,  # noqa: F401 - re-exported: the HTTP modules take these patterns from here
+    BASE64URL, MAX_COUNTRIES, MAX_DAYS, MAX_ITEMS, MAX_REASONS, MAX_RECIPIENTS,
     AssociationId, CarnetNumber, Counter32, Countries, Country, Currency, ItemNumber, ItemNumbers, Jwk, KeyId,
     Measure, Money, OfficeId, OfficerId, Quantity, ReasonCode, ReasonMessage, Recipients, Reference, Representatives,
     RequestId, RuleId, Sha256Hex, ShortText, TariffCode, Text, TimeZone, TransactionCode, VoucherNumber, WalletId,

@@ -10,6 +10,7 @@ that gets signed, so contracts stay free of crypto dependencies.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -86,7 +87,8 @@ class DeclarationClaims(BaseModel):
     )
     general_list_digest: str = Field(
         pattern=r"^[0-9a-f]{32}$",
-        description="Lower-case hex of the first 16 bytes of SHA-256 of the carnet's general list, so customs can tell the list on file is the one declared against.",
+        description="Lower-case hex of the first 16 bytes of SHA-256 of the carnet's general list, so customs can tell"
+                    " the list on file is the one declared against.",
         examples=["3f2a9c0d8e7b6a5f4e3d2c1b0a998877"],
     )
     sequence: VoucherNumber = Field(
@@ -127,7 +129,7 @@ class DeclarationClaims(BaseModel):
     def _ascending_unique(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         # One canonical order keeps the signed bytes deterministic, and a repeated item number
         # is always a bug upstream rather than something to tidy away silently.
-        if any(a >= b for a, b in zip(value, value[1:])):
+        if any(a >= b for a, b in pairwise(value)):
             raise ValueError("item numbers must be strictly ascending (sorted, no repeats)")
         return value
 

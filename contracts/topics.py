@@ -111,7 +111,7 @@ NOTIFICATION_EVENTS = Topic(
     "ata.notifications.events.v1", 6, "carnet_number", ("notifier",), (), (m.ConfirmationDelivered,),
     "What the notifier delivered.",
 )
-#: The trust-list topic's one key (core/handlers.py publishes every list under it).
+#: The trust-list topic's one key (core/usecases/keys.py publishes every list under it).
 TRUST_LIST_KEY = "trust-list"
 SIGNING_KEYS = Topic(
     "ata.trust.keys.v1", 1, TRUST_LIST_KEY, ("core",), ("customs_gateway",), (m.TrustListPublished, m.SigningKeyPublished),

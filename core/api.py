@@ -23,11 +23,10 @@ from contracts.bounds import LINE, ItemNumbers, VoucherNumber
 from contracts.kinds import DeclarationKind
 from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
 from contracts.txcode import format_transaction_code
-from core import holder_repository as holders
-from core import repository as repo
 from runtime.http_limits import LimitedRoute
 from runtime.wallet_auth import REASONS, CurrentParty, WalletVerifier
-from core.handlers import CoreHandlers, DeclarationRefusedError
+from core.usecases import declarations, sharing, views
+from core.usecases.context import Ledger
 from runtime.qr import qr_png, qr_svg
 from runtime.text import PRINTABLE
 
@@ -36,7 +35,8 @@ CarnetNumber = Annotated[str, Path(pattern=CARNET_NUMBER, description="Carnet nu
 PARTY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
 # Any id the carnet lists can be revoked, including one an NGA spelled outside PARTY_ID at issuance;
 # no control character, though: NUL cannot even be looked up (PostgreSQL refuses it).
-PartyId = Annotated[str, Path(min_length=1, max_length=64, pattern=LINE, description="Wallet id of a representative.", examples=["rep_19be"])]
+PartyId = Annotated[str, Path(min_length=1, max_length=64, pattern=LINE, description="Wallet id of a representative.",
+                              examples=["rep_19be"])]
 Role = Literal["holder", "representative"]
 
 # QR rendering: the PNG's parameters, so both images are the same symbol (runtime.qr).
@@ -181,7 +181,7 @@ class HolderMetrics:
                                  ["route"], registry=registry).labels
 
 
-def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerifier, registry: CollectorRegistry) -> APIRouter:
+def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, registry: CollectorRegistry) -> APIRouter:
     metrics = HolderMetrics(registry)
     current_party = CurrentParty(verifier, on_failure=lambda reason: metrics.auth_failures(reason).inc())
     party_dep = Depends(current_party)  # (a local Annotated alias would not resolve: annotations are strings here)
@@ -202,7 +202,7 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
 
     async def visible_declaration(declaration_id: UUID, party: str, route: str) -> Any:
         async with pool_of().acquire() as conn:
-            row = await holders.declaration_for(conn, declaration_id, party)
+            row = await views.declaration(conn, declaration_id, party)
         if row is None:
             metrics.not_found(route).inc()
             raise _unknown_declaration()
@@ -211,7 +211,7 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
     @router.get("/carnets", response_model=list[CarnetSummary], summary="The caller's carnets: held and shared with them")
     async def list_carnets(party: str = party_dep) -> list[CarnetSummary]:
         async with pool_of().acquire() as conn:
-            rows = await holders.carnets_of(conn, party)
+            rows = await views.carnets(conn, party)
         return [CarnetSummary(carnet_number=r["carnet_number"], home_country=r["home_country"], countries=list(r["countries"]),
                               expiry_date=r["expiry_date"], active=r["active"], role=r["role"]) for r in rows]
 
@@ -219,11 +219,11 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
                 summary="A carnet with where each item is")
     async def get_carnet(carnet_number: CarnetNumber, party: str = party_dep) -> CarnetOut:
         async with pool_of().acquire() as conn:
-            c = await holders.carnet_for(conn, carnet_number, party)
-            items = await holders.items(conn, carnet_number) if c is not None else []
-        if c is None:
+            found = await views.carnet(conn, carnet_number, party)
+        if found is None:
             metrics.not_found("carnet").inc()
             raise _unknown_carnet(carnet_number)
+        c, items = found
         return CarnetOut(
             carnet_number=c["carnet_number"], home_country=c["home_country"], countries=list(c["countries"]),
             expiry_date=c["expiry_date"], active=c["active"], role=c["role"],
@@ -239,15 +239,13 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
         if body.kind is DeclarationKind.IMPORTATION and body.intended_use is None:
             raise _refusal(422, "R9", "an importation states the intended use of the goods", field="intended_use")
         async with pool_of().acquire() as conn:
-            if await holders.role_on(conn, carnet_number, party) is None:
-                metrics.not_found("declare").inc()
-                raise _unknown_carnet(carnet_number)
             try:
-                created = await handlers.declare(conn, carnet_number, body.kind, body.country, body.items, party,
-                                                 intended_use=body.intended_use, closes=body.closes)
-            except DeclarationRefusedError as exc:
+                created = await declarations.declare(ledger, conn, carnet_number, body.kind, body.country, body.items,
+                                                     party, intended_use=body.intended_use, closes=body.closes)
+            except declarations.DeclarationRefusedError as exc:
                 if exc.status in (403, 404):
-                    # The share was revoked between the check above and the carnet lock: not yours any more.
+                    # Unknown, or not the caller's (never shared, or the share was revoked): the same answer.
+                    metrics.not_found("declare").inc()
                     raise _unknown_carnet(carnet_number) from exc
                 raise HTTPException(exc.status, detail={"reasons": [r.model_dump() for r in exc.reasons]}) from exc
         fields = ("declaration_id", "carnet_number", "kind", "country", "items", "sequence", "transaction_code",
@@ -283,10 +281,10 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
                 summary="The carnet's history: every customs decision recorded")
     async def history(carnet_number: CarnetNumber, party: str = party_dep) -> list[dict[str, Any]]:
         async with pool_of().acquire() as conn:
-            if await holders.role_on(conn, carnet_number, party) is None:
-                metrics.not_found("transactions").inc()
-                raise _unknown_carnet(carnet_number)
-            rows = await repo.transactions(conn, carnet_number)
+            rows = await views.transactions(conn, carnet_number, party)
+        if rows is None:
+            metrics.not_found("transactions").inc()
+            raise _unknown_carnet(carnet_number)
         return [{**{k: (str(v) if isinstance(v, UUID) else v) for k, v in dict(r).items()}, "reasons": json.loads(r["reasons"]),
                  "cancellation_code": _grouped(r["cancellation_code"]) if r["cancelled_at"] is None else None}
                 for r in rows]
@@ -308,7 +306,7 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
         if body.representative_id == party:
             raise _refusal(422, "R1", "the holder cannot be their own representative", field="representative_id")
         async with pool_of().acquire() as conn:
-            result = await holders.share(conn, carnet_number, party, body.representative_id, body.sealed_key)
+            result = await sharing.share(conn, carnet_number, party, body.representative_id, body.sealed_key)
         metrics.shares("share", result.outcome).inc()
         shares_refused(result.outcome, carnet_number, "shares")
         if result.outcome == "already":
@@ -319,18 +317,16 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
                 summary="The carnet document, sealed for the caller's wallet (the plain document never reaches us)")
     async def sealed_document(carnet_number: CarnetNumber, party: str = party_dep) -> SealedDocumentOut:
         async with pool_of().acquire() as conn:
-            row = await holders.document_for(conn, carnet_number, party)
-        if row is None:
+            found = await views.sealed_document(conn, carnet_number, party)
+        if found is None:
             metrics.not_found("document").inc()
             raise _unknown_carnet(carnet_number)
-        document = SealedDocument.model_validate_json(row["document"]) if row["document"] else None
-        mine = [r for r in document.recipients if r.recipient_id == party] if document else []
-        if not mine:
+        row, document = found
+        if document is None:
             metrics.not_found("document").inc()
             raise _refusal(404, "R1", f"carnet {carnet_number} has no document sealed for {party}")
         return SealedDocumentOut(carnet_number=row["carnet_number"], nga=row["nga"], request_id=row["request_id"],
-                                 general_list_digest=row["general_list_digest"],
-                                 document=document.model_copy(update={"recipients": mine}))
+                                 general_list_digest=row["general_list_digest"], document=document)
 
     @router.delete("/carnets/{carnet_number}/shares/{representative_id}", status_code=204, response_class=Response,
                    responses={404: {"model": Refusal, "description": "Unknown carnet, not the caller's, or not shared."},
@@ -338,7 +334,7 @@ def holder_router(handlers: CoreHandlers, pool_of: Any, *, verifier: WalletVerif
                    summary="Stop sharing the carnet with a representative (holder only)")
     async def revoke(carnet_number: CarnetNumber, representative_id: PartyId, party: str = party_dep) -> Response:
         async with pool_of().acquire() as conn:
-            result = await holders.revoke(conn, carnet_number, party, representative_id)
+            result = await sharing.revoke(conn, carnet_number, party, representative_id)
         metrics.shares("revoke", result.outcome).inc()
         shares_refused(result.outcome, carnet_number, "shares")
         if result.outcome == "not_shared":

@@ -12,10 +12,11 @@ from fastapi import Depends
 from contracts.topics import COUNTRY_POLICY, CUSTOMS_COMMITS, ISSUANCE_EVENTS
 from core import holder_repository
 from core.api import holder_router
-from core.handlers import CoreHandlers, CoreMetrics
 from core.history_api import history_router
 from core.lifecycle_api import lifecycle_router
 from core.policy_store import POLICY_FILE, PolicyStore, read_policy_book
+from core.usecases.context import CoreMetrics, Ledger
+from core.usecases.facade import CoreUseCases
 from core.wallet_keys import wallet_key_router
 from core.wallet_pages import wallet_pages
 from runtime import trustlist
@@ -34,8 +35,9 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA carnet core ledger")
     # R15: the shipped document serves until start-up has read the newest applied version.
     policy = PolicyStore(service.registry, initial=read_policy_book(POLICY_FILE))
-    handlers = CoreHandlers(CoreMetrics(service.registry), clock, timedelta(hours=settings.token_ttl_hours),
-                            lambda: policy.book, functools.cache(lambda: trustlist.ensure_anchor(settings.anchor_key_path())))
+    ledger = Ledger(CoreMetrics(service.registry), clock, timedelta(hours=settings.token_ttl_hours),
+                    lambda: policy.book, functools.cache(lambda: trustlist.ensure_anchor(settings.anchor_key_path())))
+    handlers = CoreUseCases(ledger)  # the consumers' entry points; service.state["handlers"] for tests and tools
     # Bulk issuance reaches the ledger in batches: new carnets in two statements (WithBulk).
     service.consume({ISSUANCE_EVENTS: WithBulk(handlers.issuance_event, handlers.issuance_events),
                      CUSTOMS_COMMITS: handlers.customs_event,
@@ -44,10 +46,10 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     verifier = WalletVerifier.from_settings(settings.wallet_issuer_public_key_path, settings.wallet_audience, clock)
     observe_checks(verifier, service.registry)
     party = Depends(CurrentParty(verifier))
-    service.include(holder_router(handlers, lambda: service.pool, verifier=verifier, registry=service.registry))
+    service.include(holder_router(ledger, lambda: service.pool, verifier=verifier, registry=service.registry))
     service.include(history_router(lambda: service.pool, registry=service.registry, party=party,
                                    may_see=holder_repository.role_on))
-    service.include(lifecycle_router(handlers, lambda: service.pool, party))
+    service.include(lifecycle_router(ledger, lambda: service.pool, party))
     # The holder's wallet (PWA) and the directory of wallet public keys its documents are sealed for.
     service.include(wallet_key_router(lambda: service.pool, party, clock, registry=service.registry))
     service.include(wallet_pages(service.registry, sign_in_url=settings.wallet_sign_in_url,

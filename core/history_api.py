@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, Field
 
 from contracts.messages import CARNET_NUMBER, Reason
-from core import history_store
+from core.usecases import views
 from runtime.http_limits import LimitedRoute
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def _nobody() -> None:
 
 def history_router(pool_of: Callable[[], asyncpg.Pool], dependencies: Sequence[Any] = (), *,
                    registry: CollectorRegistry | None = None, party: Any = None,
-                   may_see: Callable[[asyncpg.Connection, str, Any], Awaitable[Any]] | None = None) -> APIRouter:
+                   may_see: views.MaySee | None = None) -> APIRouter:
     """The history route.
 
     `dependencies` (e.g. the holder authentication) run before it. To restrict a carnet's history
@@ -84,12 +84,10 @@ def history_router(pool_of: Callable[[], asyncpg.Pool], dependencies: Sequence[A
     async def carnet_history(carnet_number: CarnetNumber, caller: Any = caller_dep) -> HistoryOut:
         unknown = HTTPException(404, detail={"reasons": [{"rule": "R1", "message": f"unknown carnet {carnet_number}"}]})
         async with pool_of().acquire() as conn:
-            if may_see is not None and not await may_see(conn, carnet_number, caller):
-                raise unknown
-            chain = await history_store.entries(conn, carnet_number)
-            if not chain and not await conn.fetchval("SELECT true FROM carnets WHERE carnet_number = $1", carnet_number):
-                raise unknown
-        result = history_store.check_entries(carnet_number, chain)
+            found = await views.verified_history(conn, carnet_number, caller, may_see)
+        if found is None:
+            raise unknown
+        chain, result = found
         verifications.labels("verified" if result.ok else "broken").inc()
         if not result.ok:
             log.error("history of carnet %s fails verification at position %s: %s", carnet_number, result.broken_at,

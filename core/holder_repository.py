@@ -1,4 +1,5 @@
-"""Raw SQL for the holder API: what a party may see, and sharing a carnet with representatives.
+"""Raw SQL for the holder API: what a party may see, and the rows sharing a carnet changes (who may share
+is decided in core/usecases/sharing.py).
 
 Every read takes the calling party and returns nothing for a carnet it is neither the holder of
 nor a representative on, so the API cannot leak a carnet's existence by mistake. Shares live in
@@ -9,8 +10,7 @@ list the core already notifies on every transaction.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -57,74 +57,34 @@ async def declaration_for(conn: asyncpg.Connection, declaration_id: UUID, party:
     )
 
 
-@dataclass(frozen=True)
-class ShareResult:
-    """`outcome`: unknown (no such carnet, or the party cannot see it), forbidden (a representative
-    may not share), added / already (share), removed / not_shared (revoke)."""
-
-    outcome: Literal["unknown", "forbidden", "added", "already", "removed", "not_shared"]
-    representative_ids: tuple[str, ...] = ()
-
-
-async def _lock_for_holder(conn: asyncpg.Connection, number: str, party: str) -> ShareResult | asyncpg.Record:
-    # FOR UPDATE: shares and declarations of one carnet serialise on its row (a declaration in
-    # flight sees the representative either shared or not, never half-way).
-    row = await conn.fetchrow(
+async def lock_shares(conn: asyncpg.Connection, number: str) -> asyncpg.Record | None:
+    """The carnet's holder and representatives, its row locked until the transaction ends: shares and
+    declarations of one carnet serialise on it (a declaration in flight sees the representative either
+    shared or not, never half-way)."""
+    return await conn.fetchrow(
         "SELECT holder_id, representative_ids FROM carnets WHERE carnet_number = $1 FOR UPDATE", number)
-    if row is None or (row["holder_id"] != party and party not in row["representative_ids"]):
-        return ShareResult("unknown")
-    if row["holder_id"] != party:
-        return ShareResult("forbidden")
-    return row
 
 
-async def share(conn: asyncpg.Connection, number: str, party: str, representative_id: str,
-                sealed_key: str | None = None) -> ShareResult:
-    """The holder `party` shares the carnet with `representative_id`; sharing twice changes nothing but the
-    sealed key, when given: the document's data key the holder's wallet sealed for the representative."""
-    async with conn.transaction():
-        row = await _lock_for_holder(conn, number, party)
-        if isinstance(row, ShareResult):
-            return row
-        if sealed_key is not None:
-            await _set_recipient(conn, number, representative_id, sealed_key)
-        if representative_id in row["representative_ids"]:
-            return ShareResult("already", tuple(row["representative_ids"]))
-        updated = await conn.fetchval(
-            "UPDATE carnets SET representative_ids = array_append(representative_ids, $2) WHERE carnet_number = $1"
-            " RETURNING representative_ids", number, representative_id)
-    return ShareResult("added", tuple(updated))
+async def add_representative(conn: asyncpg.Connection, number: str, representative_id: str) -> tuple[str, ...]:
+    return tuple(await conn.fetchval(
+        "UPDATE carnets SET representative_ids = array_append(representative_ids, $2) WHERE carnet_number = $1"
+        " RETURNING representative_ids", number, representative_id))
 
 
-async def revoke(conn: asyncpg.Connection, number: str, party: str, representative_id: str) -> ShareResult:
-    """The holder `party` stops sharing the carnet with `representative_id`."""
-    async with conn.transaction():
-        row = await _lock_for_holder(conn, number, party)
-        if isinstance(row, ShareResult):
-            return row
-        if representative_id not in row["representative_ids"]:
-            return ShareResult("not_shared", tuple(row["representative_ids"]))
-        await _set_recipient(conn, number, representative_id, None)
-        updated = await conn.fetchval(
-            "UPDATE carnets SET representative_ids = array_remove(representative_ids, $2) WHERE carnet_number = $1"
-            " RETURNING representative_ids", number, representative_id)
-    return ShareResult("removed", tuple(updated))
+async def remove_representative(conn: asyncpg.Connection, number: str, representative_id: str) -> tuple[str, ...]:
+    return tuple(await conn.fetchval(
+        "UPDATE carnets SET representative_ids = array_remove(representative_ids, $2) WHERE carnet_number = $1"
+        " RETURNING representative_ids", number, representative_id))
 
 
-async def _set_recipient(conn: asyncpg.Connection, number: str, recipient_id: str, sealed_key: str | None) -> None:
-    """Add, replace (or with None remove) one recipient's sealed key of the carnet's document, if it has one.
-
-    Removing the key stops serving it; a representative who kept the data key could still open the
-    ciphertext they already fetched, which no server can take back."""
+async def document(conn: asyncpg.Connection, number: str) -> dict[str, Any] | None:
+    """The carnet's sealed document as stored (None for a carnet issued without one)."""
     raw = await conn.fetchval("SELECT document FROM carnets WHERE carnet_number = $1", number)
-    if raw is None:
-        return
-    document = json.loads(raw)
-    kept = [r for r in document["recipients"] if r["recipient_id"] != recipient_id]
-    if sealed_key is not None:
-        kept.append({"recipient_id": recipient_id, "sealed_key": sealed_key})
-    document["recipients"] = kept
-    await conn.execute("UPDATE carnets SET document = $2::jsonb WHERE carnet_number = $1", number, json.dumps(document))
+    return None if raw is None else json.loads(raw)
+
+
+async def set_document(conn: asyncpg.Connection, number: str, doc: dict[str, Any]) -> None:
+    await conn.execute("UPDATE carnets SET document = $2::jsonb WHERE carnet_number = $1", number, json.dumps(doc))
 
 
 async def document_for(conn: asyncpg.Connection, number: str, party: str) -> asyncpg.Record | None:

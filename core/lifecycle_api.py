@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from contracts.messages import CARNET_NUMBER, Reason
 from core.domain import LifecycleRefused
-from core.handlers import CoreHandlers
+from core.usecases import lifecycle
+from core.usecases.context import Ledger
 from runtime.http_limits import LimitedRoute
 
 
@@ -26,7 +27,7 @@ class Refusal(BaseModel):
     reasons: list[Reason]
 
 
-def lifecycle_router(handlers: CoreHandlers, pool_of: Any, party: Any) -> APIRouter:
+def lifecycle_router(ledger: Ledger, pool_of: Any, party: Any) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["holder"], route_class=LimitedRoute)
 
     @router.post("/carnets/{carnet_number}/close", response_model=ClosingOut,
@@ -35,7 +36,7 @@ def lifecycle_router(handlers: CoreHandlers, pool_of: Any, party: Any) -> APIRou
         """R7: the holder returns the carnet; it closes only when every item that left is home or accounted for."""
         async with pool_of().acquire() as conn:
             try:
-                closing = await handlers.close(conn, carnet_number, who)
+                closing = await lifecycle.close(ledger, conn, carnet_number, who)
             except LookupError as exc:
                 raise HTTPException(404, detail={"reasons": [{"rule": "R1", "code": "unknown_carnet",
                                                               "message": f"no carnet {carnet_number} of yours"}]}) from exc

@@ -70,6 +70,10 @@ async def carnet_identity(conn: asyncpg.Connection, number: str) -> tuple[str, s
     return None if row is None else (row["holder_id"], row["general_list_digest"])
 
 
+async def carnet_exists(conn: asyncpg.Connection, number: str) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM carnets WHERE carnet_number = $1", number))
+
+
 # The carnet row and its items in one round trip (a declaration and a commit each load one).
 _CARNET_WITH_ITEMS = (
     "SELECT c.*, ARRAY(SELECT ROW(i.item_number, i.location, i.country, i.final_date, i.exported_by, i.entered_by,"
@@ -252,6 +256,11 @@ async def transactions(conn: asyncpg.Connection, number: str) -> list[asyncpg.Re
         "SELECT transaction_id, carnet_number, declaration_id, commit_id, kind, country, items, sequence, decision,"
         " reasons, office_id, officer_id, decided_at, recorded_at, cancellation_code, cancelled_at, cancellation_reason"
         " FROM transactions WHERE carnet_number = $1 ORDER BY recorded_at, transaction_id", number)
+
+
+async def lock_trust_list(conn: asyncpg.Connection) -> None:
+    """Until the transaction ends: one trust list at a time, so sequences and rotations never interleave."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('core-trust-list'))")
 
 
 async def upsert_signing_key(conn: asyncpg.Connection, kid: str, jwk: dict[str, str], not_before: datetime) -> None:

@@ -39,10 +39,13 @@ class IssuerMetrics:
         self.requests = Counter("ata_issuance_requests_total", "NGA requests received, by type and channel.",
                                 ["nga", "type", "channel"], registry=registry).labels
         self.issued = Counter("ata_carnets_issued_total", "Carnets issued.", ["nga"], registry=registry).labels
-        self.rejected = Counter("ata_issuance_rejected_total", "Issuance requests rejected, by rule.", ["nga", "rule"], registry=registry).labels
+        self.rejected = Counter("ata_issuance_rejected_total", "Issuance requests rejected, by rule.", ["nga", "rule"],
+                                registry=registry).labels
         self.unanswerable = Counter("ata_issuance_unanswerable_total", "Requests that broke the contract with no "
                                     "readable NGA or request id: dead-lettered without an answer.", registry=registry)
-        self.repeated = Counter("ata_issuance_repeated_total", "Requests whose id was seen before (answered again, nothing issued).", ["nga"], registry=registry).labels
+        self.repeated = Counter("ata_issuance_repeated_total",
+                                "Requests whose id was seen before (answered again, nothing issued).", ["nga"],
+                                registry=registry).labels
         self.successions = Counter("ata_issuance_successions_total", "Duplicates and replacements, by outcome "
                                    "(pending when sent to the core, then applied or refused).", ["kind", "outcome"],
                                    registry=registry).labels

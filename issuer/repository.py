@@ -128,7 +128,7 @@ async def insert_carnets(conn: asyncpg.Connection, carnets: list[CarnetIssued]) 
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::date[],"
         " $8::text[], $9::integer[])",
         *map(list, zip(*((c.carnet_number, c.nga, c.issuing_association, c.request_id, c.holder_id, c.issue_date,
-                          c.expiry_date, c.general_list_digest, len(c.items)) for c in carnets))),
+                          c.expiry_date, c.general_list_digest, len(c.items)) for c in carnets), strict=True)),
     )
 
 
@@ -142,5 +142,5 @@ async def record_answers(conn: asyncpg.Connection, answers: list[tuple[str, str,
         "INSERT INTO requests (nga, request_id, outcome, carnet_number, response_type, response)"
         " SELECT n, r, o, c, t, a::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
         " AS u(n, r, o, c, t, a)",
-        *map(list, zip(*answers)),
+        *map(list, zip(*answers, strict=True)),
     )

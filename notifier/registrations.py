@@ -29,7 +29,7 @@ class EndpointRefused(Exception):
 #: to learn which internal names exist.
 _MESSAGES = {
     "blocked_scheme": "endpoints must use https",
-    "blocked_url": "the URL must have a host, no credentials and at most %d characters" % egress.MAX_URL_LENGTH,
+    "blocked_url": f"the URL must have a host, no credentials and at most {egress.MAX_URL_LENGTH} characters",
     "blocked_address": "the host must resolve, and only to public addresses",
     "dns": "the host must resolve, and only to public addresses",
 }

@@ -107,12 +107,12 @@ def document(service: str) -> dict[str, Any]:
         async def receive(message: Any) -> None:  # documentation only: never subscribed
             return None
 
-        receive.__annotations__ = {"message": Union[tuple(topic.messages)], "return": None}
+        receive.__annotations__ = {"message": Union[tuple(topic.messages)], "return": None}  # noqa: UP007 - built at run time
         broker.subscriber(topic.name, group_id=service, title=f"{topic.name}:receive",
                           description=_describe(topic))(receive)
     for topic in produced(service):
         broker.publisher(topic.name, title=f"{topic.name}:send", description=_describe(topic),
-                         schema=Union[tuple(topic.messages)])
+                         schema=Union[tuple(topic.messages)])  # noqa: UP007 - built at run time
     spec = AsyncAPI(broker, title=f"ATA carnets: {service}", version="1",
                     description=f"Kafka topics the {service} service consumes (receive) and produces (send).")
     return _completed(_with_parameters(json.loads(spec.to_specification().to_json())))

@@ -125,7 +125,7 @@ async def add_many(conn: asyncpg.Connection, rows: list[Queued], bodies: list[by
         [k.encode() if k is not None else None for _, k, _, _ in rows],
         [to_json(e.to_headers()).decode() for _, _, e, _ in rows],  # pydantic-core's JSON: ~2.5x json's speed
         [p.model_dump_json().encode() for _, _, _, p in rows] if bodies is None else
-        [b if b is not None else p.model_dump_json().encode() for (_, _, _, p), b in zip(rows, bodies)],
+        [b if b is not None else p.model_dump_json().encode() for (_, _, _, p), b in zip(rows, bodies, strict=True)],
     )
 
 

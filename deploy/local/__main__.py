@@ -100,7 +100,7 @@ def print_endpoints(stack: LocalStack, *, waiting: bool = True) -> None:
     if len(rows) > 1:
         print()
         for row in rows:
-            print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
     kafka_note = " (embedded, in memory)" if stack.kafka is not None else ""
     print()
     print(f"  Kafka bootstrap  {stack.kafka_bootstrap}{kafka_note}")

@@ -160,7 +160,8 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
             r.raise_for_status()
             receiver.secret = r.json()["secret"]
             officer = await officer_session(http, endpoints["customs_gateway"], admin_token, officer_id, OFFICE)
-            steps.done("holder registered a webhook, officer account created and logged in (password + TOTP)", f"{holder_id} -> {receiver.url}; {officer_id} at {OFFICE}")
+            steps.done("holder registered a webhook, officer account created and logged in (password + TOTP)",
+                       f"{holder_id} -> {receiver.url}; {officer_id} at {OFFICE}")
 
             request = issuance_request(today, holder_id)
             await publish_issuance(bootstrap, seal_for_wallet(request))

@@ -116,7 +116,8 @@ class LocalStack:
         self.admin_token = (env or {}).get("ATA_GATEWAY_ADMIN_TOKEN") or secrets.token_urlsafe(32)
         # The issuer's NGA registry with a fresh HTTP API key per NGA (`nga_api_keys`, for `ata issue --http`).
         registry_path, self.nga_api_keys = write_registry(self.data_dir)
-        env = {"ATA_BROKER": self.broker, "ATA_GATEWAY_ADMIN_TOKEN": self.admin_token, "ATA_NGA_REGISTRY_PATH": str(registry_path), "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
+        env = {"ATA_BROKER": self.broker, "ATA_GATEWAY_ADMIN_TOKEN": self.admin_token, "ATA_NGA_REGISTRY_PATH": str(registry_path),
+               "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
                "ATA_TRUST_ANCHOR_KEY_PATH": str(self.anchor_path),
                # The notifier signs Web Push requests with this VAPID key (made at start, like the identities).
                "ATA_VAPID_PRIVATE_KEY_PATH": str(vapid_key_path(self.data_dir)),
@@ -361,7 +362,7 @@ class LocalStack:
         self._say(f"stopping {', '.join(svc.name for svc in running)}")
         # Not _all: one stop failing must not cancel the others' stops.
         results = await asyncio.gather(*(svc.stop() for svc in running), return_exceptions=True)
-        for svc, result in zip(running, results):
+        for svc, result in zip(running, results, strict=True):
             if isinstance(result, BaseException):
                 self._say(f"{svc.name}: stop failed: {result!r}")
             elif isinstance(result, int) and result < 0:

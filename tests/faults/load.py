@@ -16,7 +16,6 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import asyncpg
 import httpx

@@ -24,7 +24,7 @@ class Rows:
 
 
 def acked(n: int, commit_id: str | None = None) -> Crossing:
-    return Crossing("FR26000000%02d" % n, f"decl-{n}", "token", outcome="acknowledged",
+    return Crossing(f"FR26000000{n:02d}", f"decl-{n}", "token", outcome="acknowledged",
                     commit_id=commit_id or f"commit-{n}")
 
 

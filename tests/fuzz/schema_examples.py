@@ -31,7 +31,7 @@ def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 def example(doc: dict[str, Any], schema: dict[str, Any], depth: int) -> Any:
     schema = _resolve(doc, schema)
-    if "examples" in schema and schema["examples"]:
+    if schema.get("examples"):
         value = schema["examples"]
         return value[0] if isinstance(value, list) else next(iter(value.values())).get("value")
     if "example" in schema:

@@ -87,7 +87,8 @@ async def test_no_plain_holder_name_or_item_description_in_any_topic_or_table(da
     items = [g.model_copy(update={"description": f"{description} {g.item_number}"}) for g in goods(3)]
     run = f"IT-SEAL-{uuid.uuid4().hex[:10]}"
     carnets = [plain_carnet(f"{run}-{i}", nga="BE", issuing_association="BE-CCI-BXL", goods=items,
-                            holder=plain_carnet().carnet.holder.model_copy(update={"name": name, "holder_id": f"hld_{uuid.uuid4().hex[:10]}"}))
+                            holder=plain_carnet().carnet.holder.model_copy(
+                                update={"name": name, "holder_id": f"hld_{uuid.uuid4().hex[:10]}"}))
                for i in range(3)]
     issuer, core = build_issuer(settings), build_core(settings)
     await issuer.start()

@@ -94,7 +94,8 @@ def test_every_message_documents_its_headers_key_and_the_correlation_header_real
 def test_key_schemas_come_from_the_contract_fields():
     doc = asyncapi.document("issuer")
     requests = doc["components"]["messages"]["ata.issuance.requests.v1:receive:SubscribeMessage"]
-    assert requests["bindings"]["kafka"]["key"]["maxLength"] == SealedIssuanceRequested.model_json_schema()["properties"]["request_id"]["maxLength"]
+    request_id = SealedIssuanceRequested.model_json_schema()["properties"]["request_id"]
+    assert requests["bindings"]["kafka"]["key"]["maxLength"] == request_id["maxLength"]
     carnet = asyncapi.document("core")["components"]["messages"]["ata.declarations.v1:send:Message"]
     assert carnet["bindings"]["kafka"]["key"]["pattern"] == CARNET_NUMBER
 

@@ -21,7 +21,7 @@ from contracts.topics import (
     TRANSACTIONS,
 )
 from core.app import build
-from core.handlers import DeclarationRefusedError
+from core.usecases.declarations import DeclarationRefusedError
 from deploy.local.identity import ensure_wallet_issuer, mint_wallet_token, private_key_path
 from issuer.domain import issued
 from runtime.qr import decode_qr_image

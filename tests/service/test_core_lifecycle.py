@@ -295,7 +295,7 @@ async def test_r6_goods_only_in_a_country_refusing_replacements_leave_nothing_to
         key = await with_key(service)
         await goods_in(service, broker, key, clock, "US", [1, 2])
         before = await state(service)
-        with caplog.at_level(logging.WARNING, logger="core.handlers"):
+        with caplog.at_level(logging.WARNING, logger="core.usecases.lifecycle"):
             clock.now = APPROVED  # R6: the ledger receives the approval when it is given
             await publish(broker, replacement_issued(NUMBER, replacement_carnet(["CH", "US"]), REQUESTED, APPROVED),
                           ISSUANCE_EVENTS.name, NUMBER)
@@ -305,7 +305,7 @@ async def test_r6_goods_only_in_a_country_refusing_replacements_leave_nothing_to
     assert ledger(after) == ledger(before)
     assert [(n, o) for n, o, _ in decided] == [(REPLACEMENT, "refused")]
     assert counts == (0, 1)
-    refusal = [r.getMessage() for r in caplog.records if r.name == "core.handlers" and "replacement" in r.getMessage()]
+    refusal = [r.getMessage() for r in caplog.records if r.name == "core.usecases.lifecycle" and "replacement" in r.getMessage()]
     assert len(refusal) == 1
     assert "no goods abroad in a country that accepts replacement carnets (goods are in US)" in refusal[0]
 

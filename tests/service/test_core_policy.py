@@ -98,7 +98,8 @@ async def test_r15_an_update_from_the_topic_replaces_the_book_and_is_persisted(s
     async with running(service):
         store = store_of(service)
         await load(service, store)
-        await deliver(service, store, update("2026-11-23.1", mx(True), CountryPolicyEntry(country="JP", split_shipments=False, replacement_accepted=False)))
+        japan = CountryPolicyEntry(country="JP", split_shipments=False, replacement_accepted=False)
+        await deliver(service, store, update("2026-11-23.1", mx(True), japan))
         assert store.book.version == "2026-11-23.1"
         assert store.book.for_country("MX").split_shipments is True
         assert store.book.for_country("JP").split_shipments is False

@@ -48,7 +48,7 @@ async def test_the_pages_forbid_inline_and_foreign_script_and_are_not_cached(gat
 async def test_r18_an_officer_acts_for_any_office_of_their_country_and_no_other(gateway, clock):
     async with gateway() as g:
         assert (await g.http.post("/v1/admin/offices", headers=ADMIN, json=ORLY)).status_code == 201
-        token, claims = make_token(g.key, clock.now)
+        token, _ = make_token(g.key, clock.now)
         me = await g.http.get("/v1/sessions/current", headers=auth())
         acting = await g.http.get("/v1/sessions/current", headers={**auth(), "X-Office-Id": "FR-ORY-FRET"})
         at_orly = await g.http.post("/v1/commits", json={"token": token, "decision": "committed"},

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from contracts.bounds import MAX_REPRESENTATIVES

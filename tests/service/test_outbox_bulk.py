@@ -6,7 +6,6 @@ caller, one metric child per topic per relay batch. Idempotency depends on these
 from __future__ import annotations
 
 import base64
-import json
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path

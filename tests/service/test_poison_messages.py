@@ -10,7 +10,6 @@ import hashlib
 import importlib
 import json
 from typing import Any
-from uuid import uuid4
 
 import pytest
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from contracts.kinds import DeclarationKind as K
 from contracts.topics import ISSUANCE_EVENTS
 from core.app import build
 from tests.service.test_core_lifecycle import REPLACEMENT, decisions, goods_in, replacement_carnet

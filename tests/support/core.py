@@ -13,7 +13,7 @@ from contracts.kinds import DeclarationKind as K
 from contracts.token import DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS, ISSUANCE_EVENTS
 from core import history_store
-from core.handlers import DeclarationRefusedError
+from core.usecases.declarations import DeclarationRefusedError
 from deploy.local.identity import mint_wallet_token, private_key_path
 from issuer.domain import issued
 from runtime.cose import SigningKey, generate_signing_key, verify_token

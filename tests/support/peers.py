@@ -149,6 +149,7 @@ class _Server:
 
     def __init__(self) -> None:
         self.port = free_port()
+        self.response_headers = []
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -156,8 +157,8 @@ class _Server:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    #: Headers of every answer (a redirect's Location).
-    response_headers: list[tuple[bytes, bytes]] = []
+    #: Headers of every answer (a redirect's Location); set per instance.
+    response_headers: list[tuple[bytes, bytes]]
 
     async def handle(self, path: str, headers: dict[str, str], body: bytes) -> int:
         raise NotImplementedError

@@ -35,7 +35,7 @@ def walk(to: S) -> m.Claim:
         S.PAID: lambda c: m.pay(c, D("2027-10-16"), CHF),
         S.REFUND_REQUESTED: lambda c: m.request_refund(c, D("2028-01-16"), {"CHF": Decimal("100")}),
     }
-    for state, step in path.items():
+    for step in path.values():
         if c.state is to:
             return c
         c = step(c).claim

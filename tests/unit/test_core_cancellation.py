@@ -17,7 +17,7 @@ CODE = "0H4N8WQ2C3TZ5"
 
 
 def committed(before: Carnet, after: Carnet, crossing, sequence: int = 1, code: str = CODE) -> Committed:
-    """What the ledger keeps of a committed crossing (as core.handlers records it)."""
+    """What the ledger keeps of a committed crossing (as core.usecases.commits records it)."""
     return Committed(kind=crossing.kind, country=crossing.country, sequence=sequence, cancellation_code=code,
                      items_before={n: before.items[n] for n in crossing.items},
                      items_after={n: after.items[n] for n in crossing.items}, active_before=before.active)

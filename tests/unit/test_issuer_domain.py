@@ -82,7 +82,7 @@ def test_r1_duplicate_countries_are_rejected_and_named():
 
 @pytest.mark.parametrize("numbers", [[1, 2, 4], [2, 3, 4], [1, 1, 2], [1, 2, 2], [2], [1, 3]])
 def test_r3_item_numbers_must_run_from_one_without_gap_or_repeat(numbers):
-    items = [g.model_copy(update={"item_number": n}) for g, n in zip(goods(len(numbers)), numbers)]
+    items = [g.model_copy(update={"item_number": n}) for g, n in zip(goods(len(numbers)), numbers, strict=True)]
     reasons = check_request(issuance_request(goods=items))
     assert rules(reasons) == ["R3"]
 

@@ -25,7 +25,7 @@ def test_observe_many_gives_the_samples_of_observing_one_by_one():
     observe_many(h2.labels("t"), values)
     got, want = samples(many), samples(one)
     assert [(n, lab) for n, lab, _ in got] == [(n, lab) for n, lab, _ in want]
-    for (_, _, g), (name, _, w) in zip(got, want):
+    for (_, _, g), (name, _, w) in zip(got, want, strict=True):
         assert g == w or (g != g and w != w) or (name.endswith("_sum") and abs(g - w) < 1e-9), name
     assert h2.labels("t")._buckets[0].get() == 2  # 0.0 and 0.005: a bound is inside its bucket
 

@@ -123,7 +123,7 @@ def tamper_one_item(token: str) -> tuple[str, int, int]:
     tampered = cbor2.dumps(claims)
     # Both item numbers are below 24, so each is one CBOR byte: exactly one payload byte differs.
     assert len(tampered) == len(payload)
-    assert sum(a != b for a, b in zip(tampered, payload)) == 1
+    assert sum(a != b for a, b in zip(tampered, payload, strict=True)) == 1
     cose = cbor2.dumps(cbor2.CBORTag(18, [protected, unprotected, tampered, signature]))
     return token_from_cose(cose), old, new
 
