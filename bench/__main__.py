@@ -124,7 +124,8 @@ async def wait_for_carnet(http: httpx.AsyncClient, core: str, holder: dict[str, 
 async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_only: bool = False) -> dict[str, Any]:
     """One stack on `broker`. `broker_only`: what depends on the broker (issuance, crossings, the relay ceiling),
     not the verification and the floor, which do not."""
-    result: dict[str, Any] = {"mode": plan.name, "broker": broker, "load_average_at_start": os.getloadavg(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    result: dict[str, Any] = {"mode": plan.name, "broker": broker, "load_average_at_start": os.getloadavg(),
+                              "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                               "machine": machine(), "git_commit": git_commit(), "plan": plan.__dict__}
     needed = plan.issuance
     sealed, seal_s = bench_carnets(needed, HOLDER)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
+from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException, Path, Response
 from prometheus_client import CollectorRegistry, Counter

@@ -147,12 +147,12 @@ def admin_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | Non
             try:
                 async with conn.transaction():
                     await repo.insert_officers(conn, [(r.officer_id, r.office_id, h, s)
-                                                      for r, h, s in zip(rows, hashes, secrets_)])
+                                                      for r, h, s in zip(rows, hashes, secrets_, strict=True)])
                     await repo.audit(conn, handlers.clock(), "officers_imported", "success",
                                      detail={"officers": [r.officer_id for r in rows]})
             except asyncpg.UniqueViolationError as exc:  # created meanwhile by someone else: still all or nothing
                 raise HTTPException(409, detail={"reason": "officer_exists", "message": str(exc)}) from exc
-        return {"imported": len(rows), "officers": [_enrolment(r.officer_id, r.office_id, s) for r, s in zip(rows, secrets_)]}
+        return {"imported": len(rows), "officers": [_enrolment(r.officer_id, r.office_id, s) for r, s in zip(rows, secrets_, strict=True)]}
 
     @admin.get("/audit")
     async def audit_log(officer_id: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,

@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replication-factor", type=int, default=3)
     parser.add_argument("--min-insync-replicas", type=int, default=2)
     parser.add_argument("--nga-registry", type=Path, default=None, metavar="PATH", help=(
-        "create ata.issuance.requests.<nga>.v1 and ata.issuance.responses.<nga>.v1 for every NGA of this registry; default the issuer's own choice: "
+        "create ata.issuance.requests.<nga>.v1 and ata.issuance.responses.<nga>.v1 for every NGA of this registry; "
+        "default the issuer's own choice: "
         "ATA_NGA_REGISTRY_PATH, else the bundled issuer/registry.json"))
     parser.add_argument("--without-nga-responses", action="store_true", help=(
         "the catalogue's topics only, without the per-NGA ones (in the pods of services other than the issuer, which "

@@ -25,10 +25,10 @@ from contracts.messages import (
     DuplicateRequested, Payload, Reason, ReplacementRequested, SealedIssuanceRequested,
 )
 from issuer import repository as repo
-from issuer.handlers import IssuerHandlers, Request
+from issuer.handlers import IssuerHandlers
+from issuer.handlers import Request as IssuanceRequest
 from issuer.registry import Registry
 from runtime.http_limits import LimitedRoute, before_body, body_limit
-from runtime.text import IDENTIFIER
 
 #: Requests per batch call: big enough to amortise the round trip, small enough for one answer body.
 MAX_BATCH = 500
@@ -83,7 +83,7 @@ def nga_router(handlers: IssuerHandlers, pool_of: Callable[[], asyncpg.Pool], re
     nga_of = Depends(before_body(authenticated_nga, scheme=_NGA_KEY))
     one_request = body_limit(max_request_bytes)
 
-    async def submit(nga: str, req: Request) -> AnswerOut:
+    async def submit(nga: str, req: IssuanceRequest) -> AnswerOut:
         if req.nga != nga:
             raise _refuse(403, "wrong_nga", f"this API key speaks for {nga}, not {req.nga}")
         envelope = Envelope(type=req.TYPE, schema_version=req.VERSION, producer=f"nga-{nga}-http", subject=req.request_id)

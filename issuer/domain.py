@@ -16,7 +16,8 @@ from contracts.messages import (
     CarnetIssued, CarnetItem, GoodsCategory, IssuanceRequested, Reason, SealedIssuanceRequested,
 )
 
-__all__ = ["answerable", "sender_reason", "EXCLUDED", "check_request", "check_sealed", "general_list_digest", "carnet_number", "check_digit",
+__all__ = ["answerable", "sender_reason", "EXCLUDED", "check_request", "check_sealed", "general_list_digest",
+           "carnet_number", "check_digit",
            "is_valid_carnet_number", "issued", "issued_sealed", "PLAIN_REFUSED"]
 
 #: R4: categories that can never travel under a carnet, with the words the NGA sees.

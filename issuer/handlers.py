@@ -18,7 +18,7 @@ from contracts.bounds import REASON_MESSAGE_MAX, to_line
 from contracts.envelope import Envelope, EnvelopeError
 from contracts.catalogue import MESSAGE_TYPES
 from contracts.messages import (
-    CarnetIssued, CarnetSuccessionDecided, DuplicateCarnetIssued, DuplicateRequested, IssuanceRejected,
+    CarnetSuccessionDecided, DuplicateCarnetIssued, DuplicateRequested, IssuanceRejected,
     IssuanceRequested, Payload, Reason, ReplacementCarnetIssued, ReplacementRequested, SealedIssuanceRequested,
 )
 from contracts.topics import ISSUANCE_EVENTS, SHARED_REQUESTS_END, issuance_responses, nga_of_request_topic

@@ -7,7 +7,8 @@
 `issue` reads plain carnets (one JSON object a line, see nga_client.carnets), seals each for its
 holder on this machine, sends them and shows a progress bar of the answers, then a summary of
 issued and rejected with the reasons. Over Kafka each NGA's carnets go to its own request topic
-`ata.issuance.requests.<nga>.v1` (the NGA named in the carnet; the broker lets its principal write no other). Exit status: 0 all issued, 1 some rejected or invalid,
+`ata.issuance.requests.<nga>.v1` (the NGA named in the carnet; the broker lets its principal write no other).
+Exit status: 0 all issued, 1 some rejected or invalid,
 2 nothing could be sent or answers are missing.
 """
 

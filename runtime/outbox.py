@@ -259,7 +259,7 @@ class OutboxRelay:
         alone: list[Any] = []
         pending = await publish_batches(producer, rows)
         results = await asyncio.gather(*(f for f, _ in pending), return_exceptions=True)
-        for (_, carried), result in zip(pending, results):
+        for (_, carried), result in zip(pending, results, strict=True):
             if not isinstance(result, BaseException):
                 published += carried
             elif not isinstance(result, REFUSED_RECORD):

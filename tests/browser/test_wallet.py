@@ -209,7 +209,7 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         # --- push: the wallet asks; headless chromium has no push service, so the test's push service stands in --
         await page.get_by_role("button", name="Get confirmations on this device").click()
         await expect(page.locator("#push-state")).not_to_be_empty()
-        subscription, browser_json = push.subscribe()
+        _, browser_json = push.subscribe()
         r = await http.post(f"{notifier}/v1/endpoints/webpush", json=browser_json,
                             headers={"Authorization": f"Bearer {mint_wallet_token(key_file, holder, 'ata-notifier')}"})
         assert r.status_code == 201, r.text

@@ -123,9 +123,9 @@ def test_the_kafka_acls_commands_say_the_same(rendered_users):
     lines = ku.acls_sh(NGAS).splitlines()
     assert len(lines) == sum(len(u["spec"]["authorization"]["acls"]) for u in rendered_users.values())
     fr_write = [line for line in lines if "User:nga-fr " in line and "--operation Write" in line]
-    assert fr_write == [f"kafka-acls.sh --bootstrap-server $BOOTSTRAP --command-config admin.properties --add "
-                        f"--allow-principal User:nga-fr --operation Describe --operation Write "
-                        f"--topic 'ata.issuance.requests.fr.v1' --resource-pattern-type literal"]
+    assert fr_write == ["kafka-acls.sh --bootstrap-server $BOOTSTRAP --command-config admin.properties --add "
+                        "--allow-principal User:nga-fr --operation Describe --operation Write "
+                        "--topic 'ata.issuance.requests.fr.v1' --resource-pattern-type literal"]
 
 
 def test_the_commands_in_operations_md_are_generated_ones():

@@ -53,7 +53,7 @@ async def test_one_node_idempotent_producer_topic_limits_end_offsets_and_a_sigki
     try:
         for i in range(10):
             await producer.send_and_wait(topic, f"r{i}".encode(), partition=i % 2)
-        with pytest.raises(Exception, match="MessageSizeTooLarge|too large"):
+        with pytest.raises(Exception, match=r"MessageSizeTooLarge|too large"):
             await producer.send_and_wait(topic, b"x" * (settings.kafka_max_message_bytes + 1024), partition=0)
     finally:
         await producer.stop()

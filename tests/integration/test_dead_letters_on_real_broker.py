@@ -1,6 +1,7 @@
 """No message can stall a partition, on the real broker: a record larger than the record-size limit (produced by
 a client allowed larger requests), one carrying an envelope header twice, one with a header without a value and
-one with a header that is not UTF-8 are dead-lettered (the first as a reference: digest, no payload), and the request behind them on the same
+one with a header that is not UTF-8 are dead-lettered (the first as a reference: digest, no payload), and the
+request behind them on the same
 partition is answered (runtime.dead_letters)."""
 
 from __future__ import annotations

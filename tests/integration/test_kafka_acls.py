@@ -1,5 +1,6 @@
 """ACLs proven on Apache Kafka: SASL/SCRAM-SHA-512, the standard authorizer, one principal per service and per
-NGA, the ACLs deployed as Strimzi KafkaUsers (deploy/kafka_users.py, applied through deploy/kafka_acls.py). An NGA writes only its own request topic and reads only its own response
+NGA, the ACLs deployed as Strimzi KafkaUsers (deploy/kafka_users.py, applied through deploy/kafka_acls.py).
+An NGA writes only its own request topic and reads only its own response
 topic; each service writes what it produces, reads what it consumes in its own group, and nothing else.
 """
 

@@ -69,7 +69,7 @@ async def test_an_oversized_record_is_dead_lettered_as_a_reference_and_the_next_
         ("too_large", "omitted", "B"), ("malformed_json", "omitted", "C"), ("malformed_json", "omitted", "D")]
     references = [json.loads(body) for body, _, _ in producer.published]
     assert [(r["topic"], r["partition"], r["offset"], r["size"]) for r in references] == [
-        (ISSUANCE_REQUESTS.name, 0, i, len(p.body)) for i, p in zip((1, 2, 3), poison)]
+        (ISSUANCE_REQUESTS.name, 0, i, len(p.body)) for i, p in zip((1, 2, 3), poison, strict=True)]
     assert "MessageSizeTooLargeError" in references[1]["payload_omitted_because"]
     assert metrics.dead_letter_references(ISSUANCE_REQUESTS.name, "reference")._value.get() == 3
 

@@ -1,7 +1,8 @@
 """Issue 10 item 2: every consumer of every service, given what is not a contract (malformed JSON, an unknown
 message type, an unknown schema version, a type that belongs on another topic, missing envelope headers, a payload
 over the size limit, a payload that does not match its schema), dead-letters it with the original bytes and the
-reason (a payload too large to travel whole: a reference with its digest, runtime.dead_letters), in order, without retrying it and without reaching a handler, so the partition keeps moving (on a real
+reason (a payload too large to travel whole: a reference with its digest, runtime.dead_letters), in order,
+without retrying it and without reaching a handler, so the partition keeps moving (on a real
 broker: tests/integration/test_runtime_on_real_servers.py)."""
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ CASES = [(s, asyncapi.for_nga(t, "FR"), m) for s in asyncapi.SERVICES for t in a
 async def test_a_redelivered_message_changes_nothing(service, topic, model, settings, clock, running):
     built = importlib.import_module(f"{service}.app").build(settings, clock=clock)
     payload = example(model)
-    body, headers, _ = wire(payload, subject="FR2600000017")
+    body, headers, envelope = wire(payload, subject="FR2600000017")
     async with running(built) as broker:
         before = await state(built, service)
         await broker.publish(body, topic.name, key=b"FR2600000017", headers=headers)
