@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core import wallet_key_repository as keys
-from core.api import PARTY_ID, Refusal
+from core.api import PARTY_ID, NotAuthenticated, Refusal
 from runtime.http_limits import LimitedRoute
 
 #: 32 bytes in base64url without padding.
@@ -57,7 +57,8 @@ def wallet_key_router(pool_of: Callable[[], Any], party: Any, clock: Callable[[]
                          ["outcome"], registry=registry)
     for outcome in ("created", "replaced", "same"):
         registered.labels(outcome)
-    router = APIRouter(prefix="/v1/wallet-keys", tags=["holder"], route_class=LimitedRoute)
+    router = APIRouter(prefix="/v1/wallet-keys", tags=["holder"], route_class=LimitedRoute,
+                       responses={401: {"model": NotAuthenticated, "description": "No valid wallet bearer token."}})
 
     @router.put("/me", response_model=WalletKeyOut, responses={201: {"model": WalletKeyOut, "description": "First key."}},
                 summary="Register the caller's wallet public key (X25519); a new device replaces the old key")
