@@ -71,11 +71,17 @@ def totp_step(secret: str, code: str, at: datetime) -> int | None:
     return None  # pragma: no cover - verify() accepted it, so one of the three matched
 
 
+#: C0 controls and DEL: typed by no keyboard into a password field, refused at creation (any script is fine).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def password_problems(password: str) -> list[str]:
     if len(password) < MIN_PASSWORD:
         return [f"password shorter than {MIN_PASSWORD} characters"]
     if len(password) > MAX_PASSWORD:
         return [f"password longer than {MAX_PASSWORD} characters"]
+    if CONTROL.search(password):
+        return ["password with a control character (a terminal escape or NUL is no part of a password)"]
     return []
 
 

@@ -36,7 +36,7 @@ from customs_gateway.officer_admin import BEARER, OFFICE_ID, Problem, admin_rout
 from customs_gateway.officers import Officers, SessionOfficer
 from runtime.qr import QrDecodeError, UnreadableImage, read_qr_image
 from runtime.http_limits import LimitedRoute, before_body, body_limit
-from runtime.text import PRINTABLE
+from runtime.text import IDENTIFIER, PRINTABLE
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ SESSION = HTTPBearer(auto_error=False, scheme_name="OfficerSession", description
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     officer_id: str = Field(pattern=accounts.OFFICER_ID.pattern, max_length=64)
-    password: str = Field(min_length=1, max_length=accounts.MAX_PASSWORD)
+    password: str = Field(min_length=1, max_length=accounts.MAX_PASSWORD, pattern=IDENTIFIER)
     totp: str = Field(pattern=r"^\s*[0-9]{6}\s*$", description="The 6-digit code of the officer's authenticator app.")
 
 

@@ -38,7 +38,8 @@ class OfficerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     officer_id: str = Field(pattern=accounts.OFFICER_ID.pattern, examples=["fr-officer-0042"])
     office_id: str = Field(min_length=1, max_length=64, examples=["FR-CDG-FRET"])
-    password: str = Field(min_length=accounts.MIN_PASSWORD, max_length=accounts.MAX_PASSWORD)
+    password: str = Field(min_length=accounts.MIN_PASSWORD, max_length=accounts.MAX_PASSWORD, pattern=IDENTIFIER,
+                          description="Any script; no control character.")
 
 
 class OfficeIn(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import string
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -95,3 +96,12 @@ def test_r1_an_issuance_request_missing_any_required_field_is_refused_naming_it(
         assert exc.kind == "schema" and field in str(exc)
     else:
         raise AssertionError(f"a request without {field} was accepted")
+
+
+@pytest.mark.parametrize("password", ["correct horse\x1b[31m battery", "a long password\x00 here", "tab\tin a long password"])
+def test_a_password_with_a_control_character_is_refused_at_creation(password: str) -> None:
+    """A terminal escape or NUL is no part of a password an officer types; any script is (the CSV import's check)."""
+    from customs_gateway.accounts import password_problems
+
+    assert password_problems(password) and "control character" in password_problems(password)[0]
+    assert password_problems("mot de passe très long ❄") == []
