@@ -85,12 +85,15 @@ def test_scram_passwords_cannot_break_out_of_the_jaas_line():
 
 
 def test_acl_plan_gives_an_nga_its_two_topics_and_a_service_its_catalogue_share():
-    acls = kafka_acls.plan(["customs_gateway", "issuer"], ["FR"])
-    fr = {(a.name, a.operation) for a in acls if a.principal == "User:nga-fr"}
-    assert fr == {("ata.issuance.requests.fr.v1", "WRITE"), ("ata.issuance.requests.fr.v1", "DESCRIBE"),
-                  ("ata.issuance.responses.fr.v1", "READ"), ("ata.issuance.responses.fr.v1", "DESCRIBE")}
-    gateway = [a for a in acls if a.principal == "User:customs-gateway"]
+    """The entries the ACL test applies are the deployed KafkaUsers' rules (deploy/kafka_users.py), one each."""
+    acls = kafka_acls.plan(["FR"])
+    fr = {(a.resource, a.name, a.operation) for a in acls if a.principal == "User:nga-fr"}
+    assert fr == {("TOPIC", "ata.issuance.requests.fr.v1", "WRITE"), ("TOPIC", "ata.issuance.requests.fr.v1", "DESCRIBE"),
+                  ("TOPIC", "ata.issuance.responses.fr.v1", "READ"), ("TOPIC", "ata.issuance.responses.fr.v1", "DESCRIBE"),
+                  ("GROUP", "nga-fr.", "READ"), ("GROUP", "nga-fr.", "DESCRIBE")}
+    gateway = [a for a in acls if a.principal == "User:ata-customs-gateway"]
     writes = {a.name for a in gateway if a.operation == "WRITE" and not a.name.endswith(".dlq")}
     assert writes == {t.name for t in TOPICS if "customs_gateway" in t.producers}
     assert {a.name for a in gateway if a.resource == "GROUP"} == {"customs_gateway"}
-    assert all(a.pattern == "LITERAL" for a in gateway)  # prefixes are the issuer's alone
+    assert all(a.pattern == "LITERAL" for a in gateway)  # prefixes are the NGAs' consumer groups alone
+    assert not any(a.operation == "CREATE" for a in acls)  # the operator creates the topics

@@ -13,6 +13,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from contracts.envelope import parse_type
 from contracts.topics import ISSUANCE_REQUESTS, issuance_responses
 from issuer.app import build as build_issuer
 from runtime.settings import MAX_MESSAGE_BYTES, Settings
@@ -62,7 +63,7 @@ async def test_an_oversized_record_is_dead_lettered_as_a_reference_and_the_parti
         await producer.stop()
         await service.stop()
 
-    assert answer.headers["ce_type"] == "CarnetIssued" and answer.headers["ce_causationid"] == str(env.message_id)
+    assert parse_type(answer.headers["ce_type"])[0] == "CarnetIssued" and answer.headers["ce_causationid"] == str(env.message_id)
     by_id = {r.headers["ce_id"]: r for r in dead}
     reference = by_id[ids["oversized"]]
     assert reference.headers["dlq_kind"] == "too_large" and reference.headers["dlq_payload"] == "omitted"

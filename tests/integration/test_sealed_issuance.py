@@ -49,7 +49,7 @@ async def dump_topics(bootstrap: str) -> bytes:
             quiet = 0 if batch else quiet + 1
             for records in batch.values():
                 for r in records:
-                    out += (r.key or b"") + b"".join(k.encode() + v for k, v in r.headers) + (r.value or b"") + b"\n"
+                    out += (r.key or b"") + b"".join(k.encode() + (v or b"") for k, v in r.headers) + (r.value or b"") + b"\n"
     finally:
         await consumer.stop()
     return bytes(out)
