@@ -121,3 +121,26 @@ async def test_a_malformed_batch_is_refused_whole(gateway, clock):
         rows = await commits(g.service)
     assert [r.status_code for r in (too_many, empty, not_a_token, bad_decision)] == [422] * 4
     assert rows == []
+
+
+async def test_an_item_the_database_refuses_is_rolled_back_alone_and_the_others_are_kept(gateway, clock, monkeypatch):
+    async with gateway() as g:
+        handlers = g.service.state["handlers"]
+        tokens = [make_token(g.key, clock.now)[0] for _ in range(3)]
+        decide = handlers.commit
+
+        async def poisoned(conn: Any, officer_id: str, office: Any, token: str, *args: Any, **kw: Any) -> Any:
+            result = await decide(conn, officer_id, office, token, *args, **kw)
+            if token == tokens[1]:  # recorded, then the database fails the item: its savepoint undoes it
+                await conn.execute("SELECT 1 / 0")
+            return result
+
+        monkeypatch.setattr(handlers, "commit", poisoned)
+        r = await batch(g.http, [committed(t) for t in tokens])
+        queued = await outbox(g.service)
+        rows = await commits(g.service)
+        monkeypatch.undo()
+        again = await batch(g.http, [committed(tokens[1])])
+    assert [(i["status"], i["reason"]) for i in r.json()["items"]] == [(202, None), (500, "error"), (202, None)]
+    assert len(rows) == 2 and len(queued) == 2
+    assert again.json()["items"][0]["status"] == 202  # nothing of it was kept: posted again, it is recorded
