@@ -8,6 +8,7 @@ from typing import Any
 
 from contracts.kinds import DeclarationKind as K
 from contracts.topics import CUSTOMS_COMMITS
+from customs_gateway.bulk_api import BATCH_BODY_LIMIT, MAX_REASON, MAX_TOKEN
 from customs_gateway.bulk_commits import MAX_ITEMS
 from tests.service import test_customs_gateway as base
 from tests.service.conftest import outbox
@@ -144,3 +145,27 @@ async def test_an_item_the_database_refuses_is_rolled_back_alone_and_the_others_
     assert [(i["status"], i["reason"]) for i in r.json()["items"]] == [(202, None), (500, "error"), (202, None)]
     assert len(rows) == 2 and len(queued) == 2
     assert again.json()["items"][0]["status"] == 202  # nothing of it was kept: posted again, it is recorded
+
+
+async def test_the_largest_batch_fits_the_body_limit_and_a_byte_more_is_413(gateway, clock):
+    largest = {
+        "items": [
+            {
+                "token": "ATA1:" + "A" * (MAX_TOKEN - 5),
+                "decision": "refused",
+                "final_date": "2027-01-31",
+                "refusal_reason": "x" * MAX_REASON,
+            }
+        ]
+        * MAX_ITEMS
+    }
+    async with gateway() as g:
+        fits = await g.http.post("/v1/commits/batch", json=largest, headers=auth())
+        over = await g.http.post(
+            "/v1/commits/batch",
+            content=b" " * (BATCH_BODY_LIMIT + 1),
+            headers={**auth(), "Content-Type": "application/json"},
+        )
+    assert fits.status_code == 200, fits.text[:300]
+    assert {i["reason"] for i in fits.json()["items"]} == {"malformed"}  # each read and refused, not the batch
+    assert over.status_code == 413 and over.json()["detail"]["reason"] == "body_too_large"
