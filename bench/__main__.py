@@ -39,7 +39,7 @@ import psutil
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import stages, verification
+from bench import bulk_crossings, stages, verification
 from bench.floor import summed
 from bench.crossings import Crossings, Window
 from bench.issuance import bench_carnets, issue
@@ -158,6 +158,7 @@ async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_
             async with Crossings(endpoints, wallet, stack.admin_token, HOLDER, issued[VERIFY_CARNETS:]) as cx:
                 await wait_for_carnet(cx.http, cx.core, cx.holder, issued[-1])
                 result |= await crossings(plan, cx, monitor, console)
+                result |= await bulk_crossings.measure(cx, plan.name)  # POST /v1/commits/batch
                 if broker_only:
                     return await _relay_and_close(result, plan, stack, monitor, console)
                 declarations = [await cx.declare(n) for n in issued[:VERIFY_CARNETS]]

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.txcode import format_transaction_code
 from customs_gateway import accounts
 from customs_gateway import repository as repo
+from customs_gateway.bulk_api import bulk_commit_route
 from customs_gateway.domain import CommitRefused, MismatchRefused, Office, Verification
 from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, RateLimited
@@ -331,6 +332,7 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
         return _answer({**_scan_out(v), "commit_id": commit_id, "decision": body.decision,
                         "office_id": who.office.office_id}, 202)
 
+    bulk_commit_route(router, handlers, pool_of, officer, problems)
     if cancellations is not None:
         _cancellation_routes(router, cancellations, pool_of, officer, problems)
     # Last: routes are matched in order, and every scan and commit used to be tried against the admin routes first.

@@ -24,6 +24,9 @@ class GatewayMetrics:
                                        "address, account.", ["key"], registry=registry).labels
         self.code_lookups = Counter("ata_code_lookups_total", "Typed transaction-code lookups, by outcome.", ["outcome"],
                                     registry=registry).labels
+        self.bulk_items = Counter("ata_bulk_commit_items_total", "Items of bulk commits (POST /v1/commits/batch), by "
+                                  "outcome: accepted, or the single route's refusal reason (replayed, wrong_country, "
+                                  "...); 'error' is an item the database refused.", ["outcome"], registry=registry).labels
         self.cancellations = Counter("ata_cancellations_asked_total",
                                      "Cancellations asked by officers, by outcome at the gateway and then at the core.",
                                      ["outcome"], registry=registry).labels

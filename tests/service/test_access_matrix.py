@@ -259,6 +259,15 @@ async def _own_fresh_session_deleted(http: httpx.AsyncClient, w: World, role: st
     return await http.delete("/v1/sessions/current", headers=headers)
 
 
+async def _batch_item(http: httpx.AsyncClient, w: World, role: str) -> httpx.Response:
+    """POST /v1/commits/batch answers 200 with one outcome per item: the cell is the item's status (what the single
+    route would answer), the batch's own status when it is refused whole (401 without a session)."""
+    r = await http.post("/v1/commits/batch", json={"items": [{"token": w.ids["token"](), "decision": "committed"}]})
+    if r.status_code != 200:
+        return r
+    return httpx.Response(r.json()["items"][0]["status"], json=r.json())
+
+
 OFFICE_IN = {"office_id": "FR-LYS-M1", "country": "FR", "region": "FR-ARA", "name": "Lyon Saint-Exupéry",
              "timezone": "Europe/Paris"}
 CSV = "officer_id,office_id,password\nfr-officer-csv1,FR-CDG-FRET,a long enough password 1\n"
@@ -275,6 +284,7 @@ GATEWAY_ROUTES: dict[str, tuple[Callable[[httpx.AsyncClient, World, str], Awaita
                             {"officer": 200, "officer_other_country": 403}),
     "POST /v1/commits": (lambda h, w, r: h.post("/v1/commits", json={"token": w.ids["token"](), "decision": "committed"}),
                          {"officer": 202, "officer_other_country": 403}),
+    "POST /v1/commits/batch": (_batch_item, {"officer": 202, "officer_other_country": 403}),
     "POST /v1/cancellations": (lambda h, w, r: h.post("/v1/cancellations", json={
         "transaction_code": w.ids["cancel_code"], "cancellation_code": CONSENT, "reason": "wrong gate"}),
         {"officer": 202, "officer_other_country": 403}),

@@ -169,7 +169,7 @@ async def test_json_routes_default_to_64_kib_and_uploads_are_larger(settings):
 @pytest.mark.parametrize("name,path", [
     ("issuer", "/v1/issuance-requests"), ("issuer", "/v1/issuance-requests/batch"),
     ("customs_gateway", "/v1/scans/image"), ("customs_gateway", "/v1/admin/officers/import"),
-    ("customs_gateway", "/v1/commits"), ("core", "/v1/carnets/FR2600000010/declarations"),
+    ("customs_gateway", "/v1/commits"), ("customs_gateway", "/v1/commits/batch"), ("core", "/v1/carnets/FR2600000010/declarations"),
     ("notifier", "/v1/endpoints/webhooks"),
 ])
 async def test_no_credentials_no_body_read(name, path, http_settings):

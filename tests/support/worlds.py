@@ -105,6 +105,12 @@ async def open_world(stack: AsyncExitStack, name: str, pg_server: str, tmp: Any,
                                                           "totp": pyotp.TOTP(r.json()["totp_secret"]).at(now)})
             assert login.status_code == 201, login.text
         world.headers["default"] = {"Authorization": f"Bearer {login.json()['token']}", "X-Office-Id": OFFICE}
+        # Every item field present, so that the mutations of each reach the per-item checks (no key is known
+        # here: each item is refused, audited, and answered in the 200).
+        world.bodies["POST /v1/commits/batch"] = {"items": [
+            {"token": "ATA1:6BFOXN*TS0BI$ZD-PHRTIK0", "decision": "refused", "refusal_reason": "seal broken",
+             "final_date": "2027-01-31"},
+            {"token": "ATA1:6BFOXN*TS0BI$ZD-PHRTIK0", "decision": "committed"}]}
     return world
 
 
