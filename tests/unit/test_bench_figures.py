@@ -6,6 +6,7 @@ from bench.crossings import pct
 from bench.floor import PER_CROSSING, summed
 from bench.resources import per_thousand
 from bench.stages import means, totals
+from bench.statements import tally
 
 METRICS = """# TYPE ata_consume_lag_seconds histogram
 ata_consume_lag_seconds_bucket{{topic="t",le="+Inf"}} {n}
@@ -88,3 +89,16 @@ def test_ceiling_ratio_and_idle_cores():
     # 1.5 CPU seconds across the stack in 10 s of wall time: 0.15 cores.
     assert cores({"core": 1.0, "kafka": 2.0}, {"core": 1.5, "kafka": 3.0}, 10.0) == 0.15
     assert cores({"core": 1.0}, {"core": 2.0}, 0) == 0.0
+
+
+def test_the_statement_log_counts_blocks_once_and_lone_statements_each_per_backend():
+    log = "\n".join([
+        "core|11|LOG:  duration: 0.1 ms  statement: BEGIN;",
+        "core|12|LOG:  duration: 0.1 ms  execute <unnamed>: SELECT 1",  # another backend, outside any block
+        "core|11|LOG:  duration: 0.1 ms  execute <unnamed>: INSERT INTO t VALUES ($1)",
+        "core|11|LOG:  duration: 0.1 ms  statement: COMMIT;",
+        "core|11|DETAIL:  parameters: $1 = '1'",
+        "gateway|13|LOG:  duration: 0.1 ms  execute s1: SELECT 2",
+    ])
+    statements, transactions, _ = tally(log)
+    assert statements == {"core": 4, "gateway": 1} and transactions == {"core": 2, "gateway": 1}
