@@ -37,3 +37,15 @@ def test_make_observe_scrapes_the_broker_memory_as_a_job_of_its_own():
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert jobs["broker"]["static_configs"] == [{"targets": ["127.0.0.1:40001"]}]
     assert jobs["core"]["static_configs"] == [{"targets": ["127.0.0.1:8102"]}]
+
+
+def test_make_up_and_observe_serve_the_stack_s_own_broker_and_nothing_for_an_external_one():
+    from types import SimpleNamespace
+
+    from deploy.local.__main__ import broker_memory
+
+    with broker_memory(SimpleNamespace(kafka=None, broker="kafka")) as exporter:
+        assert exporter == {}
+    with broker_memory(SimpleNamespace(kafka=SimpleNamespace(pid=os.getpid()), broker="embedded")) as exporter:
+        text = httpx.get(f"http://{exporter['broker']}/metrics", timeout=5).text
+    assert 'ata_broker_resident_bytes{broker="embedded"}' in text
