@@ -277,7 +277,8 @@ def chart(result: dict[str, Any], path: Path) -> None:
 #: What the two brokers' runs both report, side by side in the summary.
 BOTH = ("broker_start_s", "issuance_carnets_per_s", "crossings_per_s", "crossing_p50_ms", "crossing_p99_ms",
         "crossing_unloaded_p50_ms", "crossing_cpu_s_per_1000", "relay_msgs_per_s", "ratio_crossings_to_relay",
-        "peak_rss_mb")
+        "peak_rss_mb", "crossing_cpu_ms", "statements_per_crossing", "transactions_per_crossing",
+        "kafka_requests_per_crossing", "idle_cores")
 
 
 def apache_kafka(plan: Plan, console: Console) -> dict[str, Any]:
