@@ -39,7 +39,7 @@ import psutil
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import bulk_crossings, stages, verification
+from bench import bulk_crossings, costs, stages, verification
 from bench.floor import summed
 from bench.crossings import Crossings, Window
 from bench.issuance import bench_carnets, issue
@@ -63,12 +63,13 @@ class Plan:
     photos: int
     relay_msgs: int
     name: str
+    idle_s: float = 10          # the idle stack's CPU, measured before any work
 
 
 FULL = Plan(issuance=10_000, ramp=(1, 4, 16, 48, 96, 160), ramp_s=10, phase_s=60, verify_requests=500, photos=200,
             relay_msgs=50_000, name="latest")
 QUICK = Plan(issuance=300, ramp=(1, 4, 16), ramp_s=3, phase_s=5, verify_requests=60, photos=12,
-             relay_msgs=3_000, name="quick")
+             relay_msgs=3_000, name="quick", idle_s=5)
 VERIFY_CARNETS = 20
 
 
@@ -140,6 +141,7 @@ async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_
             pids |= {"kafka": stack.kafka.pid, "postgres": stack.postgres.pid}  # type: ignore[union-attr]
             monitor = Monitor(pids)  # type: ignore[arg-type]
             monitor.start()
+            result |= await costs.idle_cores(monitor, plan.idle_s)
 
             # 1. bulk issuance
             cpu0 = monitor.cpu()
@@ -157,7 +159,7 @@ async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_
             endpoints = stack.endpoints
             async with Crossings(endpoints, wallet, stack.admin_token, HOLDER, issued[VERIFY_CARNETS:]) as cx:
                 await wait_for_carnet(cx.http, cx.core, cx.holder, issued[-1])
-                result |= await crossings(plan, cx, monitor, console)
+                result |= await crossings(plan, cx, monitor, console, stack.database_url)
                 result |= await bulk_crossings.measure(cx, plan.name)  # POST /v1/commits/batch
                 if broker_only:
                     return await _relay_and_close(result, plan, stack, monitor, console)
@@ -165,16 +167,17 @@ async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_
                 console.print("verification: token and photos")
                 result |= await verification.measure(cx.http, cx.core, cx.gateway, cx.holder, cx.officers[0], declarations,
                                                      requests=plan.verify_requests, photos=plan.photos)
-            console.print("floor: the least CPU a crossing's parts cost, alone (bench/floor.py)")
-            result |= floor(stack.database_url, plan.name == "quick", result, result["machine"]["cores"])
-            return await _relay_and_close(result, plan, stack, monitor, console)
+            return await _relay_and_close(result, plan, stack, monitor, console, with_floor=True)
     raise AssertionError("unreachable")
 
 
 async def _relay_and_close(result: dict[str, Any], plan: Plan, stack: LocalStack, monitor: Monitor,
-                           console: Console) -> dict[str, Any]:
+                           console: Console, *, with_floor: bool = False) -> dict[str, Any]:
     console.print(f"relay ceiling: {plan.relay_msgs} messages through a plain aiokafka relay")
     result |= relay_ceiling(stack.kafka_bootstrap, plan.relay_msgs, stack.kafka.pid if stack.kafka else None)
+    if with_floor:  # after the relay: the floor counts the relay's CPU per message as its Kafka hop
+        console.print("floor: the least CPU a crossing's parts cost, alone (bench/floor.py)")
+        result |= floor(stack.database_url, plan.name == "quick", result, result["machine"]["cores"])
     await monitor.stop()
     result["peak_rss_mb"] = {k: round(v / 2**20, 1) for k, v in monitor.peak_rss.items()}
     result["load_average_at_end"] = os.getloadavg()  # other people's work on a shared machine skews every figure
@@ -183,10 +186,13 @@ async def _relay_and_close(result: dict[str, Any], plan: Plan, stack: LocalStack
     if relay and result.get("crossings_ceiling_per_s"):
         # The best ratio any implementation could reach: the floor's ceiling against the same run's relay.
         result["ratio_ceiling"] = round(result["crossings_ceiling_per_s"] / relay, 4)
+    if result.get("crossings_ceiling_per_s"):
+        result["crossings_to_ceiling_ratio"] = costs.ratio(result["crossings_per_s"], result["crossings_ceiling_per_s"])
     return result
 
 
-async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Console) -> dict[str, Any]:
+async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Console,
+                    database_url: str | None = None) -> dict[str, Any]:
     windows: list[Window] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
@@ -208,7 +214,11 @@ async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Consol
         for share in (25, 50, 100):
             rate = max_rate * share / 100
             task = progress.add_task(f"open loop {share}% = {rate:.0f}/s", total=int(rate * plan.phase_s))
+            first = await costs.read(monitor, cx.http, cx.endpoints, database_url)
             w = await cx.open_loop(rate, plan.phase_s, f"open {share}%", lambda t=task: progress.advance(t))
+            if share == 50:  # what one crossing costs, at half the sustained rate
+                half = costs.per_crossing(len(w.samples), first, await costs.read(monitor, cx.http, cx.endpoints,
+                                                                                   database_url))
             phases[share] = w
             progress.update(task, total=len(w.samples), completed=len(w.samples))
             done += len(w.samples)
@@ -217,18 +227,18 @@ async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Consol
     windows += phases.values()
     for w in windows:
         console.print(w.summary())
-    half = phases[50].summary()
+    at_half = phases[50].summary()
     return {
         "crossings_max_rate_closed_loop": round(max_rate, 1), "crossings_max_at": best.label,
         "crossings_per_s": phases[100].summary()["crossings_per_s"],
-        "crossing_p50_ms": half["p50_ms"], "crossing_p95_ms": half["p95_ms"], "crossing_p99_ms": half["p99_ms"],
+        "crossing_p50_ms": at_half["p50_ms"], "crossing_p95_ms": at_half["p95_ms"], "crossing_p99_ms": at_half["p99_ms"],
         "crossings_phases": {share: w.summary() for share, w in phases.items()},
         "crossings_ramp": [w.summary() for w in windows[:len(plan.ramp)]],
         # One crossing at a time: the pipeline's own latency, without queueing behind other crossings.
         "crossing_unloaded_p50_ms": windows[0].summary()["p50_ms"], "crossing_unloaded_p99_ms": windows[0].summary()["p99_ms"],
         "crossing_cpu_s_per_1000": per_thousand(cpu0, cpu1, done),
         "crossing_stage_means": stage_means,
-    }
+    } | half
 
 
 def chart(result: dict[str, Any], path: Path) -> None:
@@ -268,7 +278,8 @@ def chart(result: dict[str, Any], path: Path) -> None:
 #: What the two brokers' runs both report, side by side in the summary.
 BOTH = ("broker_start_s", "issuance_carnets_per_s", "crossings_per_s", "crossing_p50_ms", "crossing_p99_ms",
         "crossing_unloaded_p50_ms", "crossing_cpu_s_per_1000", "relay_msgs_per_s", "ratio_crossings_to_relay",
-        "peak_rss_mb")
+        "peak_rss_mb", "crossing_cpu_ms", "statements_per_crossing", "transactions_per_crossing",
+        "kafka_requests_per_crossing", "idle_cores")
 
 
 def apache_kafka(plan: Plan, console: Console) -> dict[str, Any]:
@@ -314,7 +325,7 @@ def main() -> None:
         chart(result, RESULTS / f"{plan.name}.png")
     keys = ("issuance_carnets_per_s", "crossings_per_s", "crossing_p50_ms", "crossing_p99_ms", "relay_msgs_per_s",
             "ratio_crossings_to_relay", "verify_token_p99_ms", "verify_image_p99_ms", "crossing_floor_cpu_ms",
-            "crossings_ceiling_per_s", "ratio_ceiling", "bench_seconds")
+            "crossings_ceiling_per_s", "ratio_ceiling", *costs.KEYS, "bench_seconds")
     console.print({k: result.get(k) for k in keys})
     kafka = result.get("apache_kafka") or {}
     console.print({"apache_kafka": {k: kafka.get(k) for k in (*BOTH, "skipped")}})

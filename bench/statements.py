@@ -4,7 +4,12 @@ A deterministic figure, unlike rates on a shared machine: it counts round trips,
 the hot paths were cut by (bench/README.md). Starts the embedded stack, issues carnets, runs a
 few crossings to warm up, then turns on PostgreSQL's statement log (`log_min_duration_statement
 = 0`, the service named by `application_name`) for N crossings one at a time and counts the
-executions (simple queries and extended-protocol executes; parse and bind lines are not counted).
+executions (simple queries and extended-protocol executes; parse and bind lines are not counted),
+and the transactions they ran in: each BEGIN block once, each statement outside one once (told per
+backend, `%p` in the log prefix, as runtime/io_counters.py tells them per connection).
+
+`make bench` reports the same two figures under load (`statements_per_crossing`,
+`transactions_per_crossing`) from the services' own counters; this log-based count is the check.
 """
 
 from __future__ import annotations
@@ -27,11 +32,15 @@ from deploy.local.identity import private_key_path
 from deploy.local.processes import free_port
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
+from runtime.io_counters import statement_kind
 
-LINE = re.compile(r"^([^|]*)\|LOG:\s+duration: [\d.]+ ms\s+(?:statement|execute [^:]*):\s*(.*)$")
+LINE = re.compile(r"^([^|]*)\|(\d+)\|LOG:\s+duration: [\d.]+ ms\s+(?:statement|execute [^:]*):\s*(.*)$")
 
 
-async def count(crossings: int, console: Console) -> tuple[collections.Counter[str], collections.Counter[tuple[str, str]]]:
+Tallies = tuple[collections.Counter[str], collections.Counter[str], collections.Counter[tuple[str, str]]]
+
+
+async def count(crossings: int, console: Console) -> Tallies:
     sealed, _ = bench_carnets(crossings + 10, HOLDER)
     with tempfile.TemporaryDirectory(prefix="ata-statements-") as root:
         async with LocalStack(root, ephemeral=True, fast=True, service_ports={n: free_port() for n in SERVICES},
@@ -48,7 +57,7 @@ async def count(crossings: int, console: Console) -> tuple[collections.Counter[s
                     await asyncio.sleep(2)  # the warm-up's outbox relays and consumers settle
                     log, start = stack.postgres.log_file, stack.postgres.log_file.stat().st_size
                     await admin.execute("ALTER SYSTEM SET log_min_duration_statement = 0")
-                    await admin.execute("ALTER SYSTEM SET log_line_prefix = '%a|'")
+                    await admin.execute("ALTER SYSTEM SET log_line_prefix = '%a|%p|'")
                     await admin.execute("SELECT pg_reload_conf()")
                     await asyncio.sleep(0.5)
                     with Progress(console=console) as progress:
@@ -63,15 +72,27 @@ async def count(crossings: int, console: Console) -> tuple[collections.Counter[s
                     text = log.read_bytes()[start:].decode(errors="replace")
             finally:
                 await admin.close()
+    return tally(text)
+
+
+def tally(text: str) -> Tallies:
+    """Statements and transactions by service, and statements by text, from the statement log."""
     per_service: collections.Counter[str] = collections.Counter()
+    transactions: collections.Counter[str] = collections.Counter()
     per_statement: collections.Counter[tuple[str, str]] = collections.Counter()
+    in_block: dict[str, bool] = {}
     for line in text.splitlines():
         m = LINE.match(line)
         if m:
-            service = m.group(1) or "?"
+            service, backend, statement = m.group(1) or "?", m.group(2), m.group(3)
             per_service[service] += 1
-            per_statement[(service, re.sub(r"\s+", " ", m.group(2))[:110])] += 1
-    return per_service, per_statement
+            per_statement[(service, re.sub(r"\s+", " ", statement)[:110])] += 1
+            kind = statement_kind(statement)
+            if kind == "open" or (kind == "statement" and not in_block.get(backend)):
+                transactions[service] += 1
+            if kind != "statement":
+                in_block[backend] = kind == "open"
+    return per_service, transactions, per_statement
 
 
 def main() -> None:
@@ -80,10 +101,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40, help="statements to list")
     args = parser.parse_args()
     console = Console(stderr=True)
-    per_service, per_statement = asyncio.run(count(args.crossings, console))
+    per_service, transactions, per_statement = asyncio.run(count(args.crossings, console))
     n = args.crossings
-    print("statements executed per crossing:", {s: round(c / n, 1) for s, c in per_service.most_common()},
-          "total", round(sum(per_service.values()) / n, 1))
+    for what, tallied in (("statements executed", per_service), ("transactions", transactions)):
+        print(f"{what} per crossing:", {s: round(c / n, 1) for s, c in tallied.most_common()},
+              "total", round(sum(tallied.values()) / n, 1))
     for (service, statement), c in per_statement.most_common(args.top):
         print(f"{c / n:6.2f}  {service:16s} {statement}")
     sys.stdout.flush()

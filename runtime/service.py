@@ -32,6 +32,7 @@ from runtime.fetch_wait import AdaptiveFetchWait, poll_without_sleep
 from runtime import http_errors
 from runtime.http import ops_router
 from runtime.http_limits import RequestLimits, refusal_counter
+from runtime.io_counters import DatabaseCounters, count_kafka_requests
 from runtime.metrics import RuntimeMetrics
 from runtime.migrations import migrate, service_directories
 from runtime.observability import Observability
@@ -96,6 +97,9 @@ class Service:
         self.clock = clock
         self.registry = CollectorRegistry()
         self.metrics = RuntimeMetrics(self.registry, name)
+        #: Statements, transactions and Kafka requests, counted for the benchmark's per-crossing figures.
+        self.db_counters = DatabaseCounters(self.registry)
+        count_kafka_requests(self.registry)
         #: TLS/SASL for every Kafka client of the service (the broker, the topic admin, the lag probe).
         self.kafka_options = kafka_security.client_options(settings)
         #: Apache Kafka or the embedded broker, and what each needs (runtime/broker_kind.py).
@@ -193,7 +197,8 @@ class Service:
     async def open_database(self) -> None:
         """Pool and migrations only: what service tests need without a broker."""
         s = self.settings
-        self._pool = await create_pool(s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        self._pool = await create_pool(s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max,
+                                       init=self.db_counters.attach)
         async with self._pool.acquire() as conn:
             await migrate(conn, self.schema, service_directories(self.migrations))
 

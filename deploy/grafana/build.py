@@ -70,6 +70,9 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
         ("Dead letters held", "short", [("max by (topic) (ata_dead_letter_messages)", "{{topic}}.dlq")]),
         CLAIMS_BY_STATE,
         CLAIMS_SOON,
+        # Served by the single-machine stack for the broker it runs (deploy/local/broker_memory.py).
+        ("Single-machine broker memory", "bytes", [("max by (broker) (ata_broker_resident_bytes)", "{{broker}} resident"),
+                                                   ("max by (broker) (ata_broker_memory_limit_bytes)", "{{broker}} limit")]),
     ]),
     "issuer": ("ATA carnets: issuer", [
         ("Requests by type and channel", "ops", [(rate("ata_issuance_requests_total", "type, channel"), "{{type}} {{channel}}")]),

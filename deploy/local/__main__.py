@@ -118,12 +118,30 @@ def print_endpoints(stack: LocalStack, *, waiting: bool = True) -> None:
         print("Stack is up; Ctrl-C (or SIGTERM) stops it.", flush=True)
 
 
+@contextlib.contextmanager
+def broker_memory(stack: LocalStack) -> Iterator[dict[str, str]]:
+    """The stack's own broker's memory on a /metrics of its own (deploy/local/broker_memory.py): {"broker": host:port},
+    or nothing for a broker the stack did not start."""
+    if stack.kafka is None:
+        yield {}
+        return
+    from deploy.local.broker_memory import serve
+
+    with serve(stack.broker, lambda: stack.kafka.pid if stack.kafka is not None else None) as target:
+        yield {"broker": target}
+
+
 async def up(args: argparse.Namespace) -> int:
     stack = stack_from_args(args, dev_identity=True)
     with cancel_on_signals():
         try:
             async with stack:
-                print_endpoints(stack)
+                print_endpoints(stack, waiting=False)
+                with broker_memory(stack) as exporter:
+                    for target in exporter.values():
+                        print(f"  broker memory    http://{target}/metrics\n")
+                    print("Stack is up; Ctrl-C (or SIGTERM) stops it.", flush=True)
+                    await asyncio.Event().wait()  # until a signal cancels this task
                 await asyncio.Event().wait()  # until a signal cancels this task
         except asyncio.CancelledError:
             print("Stack stopped.", flush=True)
@@ -184,8 +202,12 @@ async def observe(args: argparse.Namespace) -> int:
     from deploy.local.prometheus import LocalPrometheus, key_series
 
     async def scenario(stack: LocalStack) -> int:
+        with broker_memory(stack) as exporter:
+            return await watch(stack, exporter)
+
+    async def watch(stack: LocalStack, exporter: dict[str, str]) -> int:
         async with LocalPrometheus(Path(args.root) / "prometheus", stack.endpoints, port=args.prometheus_port,
-                                   scrape_interval=f"{args.scrape_interval}s") as prom:
+                                   scrape_interval=f"{args.scrape_interval}s", extra_targets=exporter) as prom:
             print(f"Prometheus {prom.url} scrapes every {args.scrape_interval} s; alerts: {prom.url}/alerts", flush=True)
             await prom.wait_for_targets()
             await run_scenario(stack.endpoints, stack.kafka_bootstrap, Path(args.out), private_key_path(stack.data_dir),
@@ -194,6 +216,9 @@ async def observe(args: argparse.Namespace) -> int:
             print("\nWhat Prometheus sees (its HTTP API, /api/v1/query):", flush=True)
             for what, value in (await key_series(prom)).items():
                 print(f"  {what:34} {'-' if value is None else f'{value:g}'}", flush=True)
+            if exporter:  # the broker's memory (AtaBrokerMemoryHigh, AtaBrokerMemoryRunningOut)
+                rss = await prom.value("max(ata_broker_resident_bytes)")
+                print(f"  {'broker resident memory, MB':34} {'-' if rss is None else f'{rss / 2**20:.0f}'}", flush=True)
             if not args.once:
                 print(f"\nPrometheus at {prom.url}; Ctrl-C (or SIGTERM) stops everything.", flush=True)
                 await asyncio.Event().wait()

@@ -28,8 +28,10 @@ class PrometheusStartError(RuntimeError):
     pass
 
 
-def local_config(endpoints: Mapping[str, str], *, scrape_interval: str = "15s") -> dict[str, Any]:
-    """The checked-in config with each job's target replaced by the service's local address."""
+def local_config(endpoints: Mapping[str, str], *, scrape_interval: str = "15s",
+                 extra_targets: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The checked-in config with each job's target replaced by the service's local address, plus a static job
+    for each of `extra_targets` (job name -> host:port: the broker's memory, deploy/local/broker_memory.py)."""
     config = copy.deepcopy(yaml.safe_load((CONFIG_DIR / "prometheus.yml").read_text()))
     config["global"].update(scrape_interval=scrape_interval, evaluation_interval=scrape_interval,
                             scrape_timeout=scrape_interval)
@@ -45,6 +47,8 @@ def local_config(endpoints: Mapping[str, str], *, scrape_interval: str = "15s") 
         job.pop("dns_sd_configs", None)
         job["static_configs"] = [{"targets": [urlparse(url).netloc]}]
         config["scrape_configs"].append(job)
+    for name, target in (extra_targets or {}).items():
+        config["scrape_configs"].append({"job_name": name, "static_configs": [{"targets": [target]}]})
     return config
 
 
@@ -52,9 +56,10 @@ class LocalPrometheus:
     """`async with LocalPrometheus(dir, stack.endpoints) as prom:` then `await prom.query("up")`."""
 
     def __init__(self, directory: Path, endpoints: Mapping[str, str], *, port: int | None = DEFAULT_PORT,
-                 scrape_interval: str = "15s", binary: str | None = None) -> None:
+                 scrape_interval: str = "15s", binary: str | None = None,
+                 extra_targets: Mapping[str, str] | None = None) -> None:
         self.directory = Path(directory).resolve()
-        self.config = local_config(endpoints, scrape_interval=scrape_interval)
+        self.config = local_config(endpoints, scrape_interval=scrape_interval, extra_targets=extra_targets)
         self.port = port or free_port()
         self.binary = binary or shutil.which("prometheus")
         self.log_file = self.directory / "prometheus.log"

@@ -46,6 +46,10 @@ def exported_names(tmp_path: Path) -> set[str]:
         registry = module.build(settings).registry  # building connects nothing
         for family in registry.collect():
             names.update(family.name + suffix for suffix in SUFFIXES[family.type])
+    # The single-machine stack's broker memory, served beside the services (deploy/local/broker_memory.py).
+    from deploy.local.broker_memory import BrokerMemory
+
+    names.update(family.name for family in BrokerMemory("embedded", lambda: None, limit_bytes=1).collect())
     return names
 
 
