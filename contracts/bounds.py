@@ -60,6 +60,8 @@ CARNET_NUMBER = r"^[A-Z]{2}[0-9]{10}$"
 SHA256_HEX = r"^[0-9a-f]{64}$"
 KID_HEX = r"^[0-9a-f]{16}$"
 BASE64URL = r"^[A-Za-z0-9_-]+$"
+#: A compact JWS (RFC 7515 section 7.1): base64url segments joined by dots; the verifier checks its structure.
+COMPACT_JWS = r"^[A-Za-z0-9_.-]+$"
 #: IANA time zone names ("Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5").
 TIME_ZONE = r"^[A-Za-z][A-Za-z0-9_+/-]*$"
 #: A canonical transaction code: 12 Crockford Base32 symbols and a check symbol (contracts.txcode).
@@ -88,6 +90,10 @@ Currency = Annotated[str, Field(pattern=CURRENCY, min_length=3, max_length=3)]
 CarnetNumber = Annotated[str, Field(pattern=CARNET_NUMBER, min_length=12, max_length=12)]
 Sha256Hex = Annotated[str, Field(pattern=SHA256_HEX, min_length=64, max_length=64)]
 KeyId = Annotated[str, Field(pattern=KID_HEX, min_length=16, max_length=16)]
+#: The largest valid trust list (32 keys at their bounds) as an ES256 compact JWS over its RFC 8785 JSON is
+#: about 230,000 characters (tests/unit/test_trustlist_jws.py measures it); real lists are a few hundred.
+TRUST_LIST_JWS_MAX = 240_000
+CompactJws = Annotated[str, Field(pattern=COMPACT_JWS, min_length=5, max_length=TRUST_LIST_JWS_MAX)]
 TimeZone = Annotated[str, Field(pattern=TIME_ZONE, min_length=1, max_length=64)]
 TransactionCode = Annotated[str, Field(pattern=TRANSACTION_CODE, min_length=13, max_length=13)]
 RuleId = Annotated[str, Field(pattern=RULE, min_length=1, max_length=30)]

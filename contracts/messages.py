@@ -17,7 +17,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from contracts.bounds import (
     CARNET_NUMBER, COUNTRY,  # noqa: F401 - re-exported: the HTTP modules take these patterns from here
     BASE64URL, MAX_COUNTRIES, MAX_DAYS, MAX_ITEMS, MAX_REASONS, MAX_RECIPIENTS,
-    AssociationId, CarnetNumber, Counter32, Countries, Country, Currency, ItemNumber, ItemNumbers, Jwk, KeyId,
+    AssociationId, CarnetNumber, CompactJws, Counter32, Countries, Country, Currency, ItemNumber, ItemNumbers, Jwk,
+    KeyId,
     Measure, Money, OfficeId, OfficerId, Quantity, ReasonCode, ReasonMessage, Recipients, Reference, Representatives,
     RequestId, RuleId, Sha256Hex, ShortText, TariffCode, Text, TimeZone, TransactionCode, VoucherNumber, WalletId,
     fold_reasons,
@@ -557,8 +558,9 @@ class TrustedKey(BaseModel):
 class TrustListPublished(Payload):
     """The signed list of keys the core signs declaration tokens with (ARCHITECTURE: Tokens and keys).
 
-    Gateways verify `signature` with the trust anchor they are configured with, keep the highest
-    `sequence`, and trust exactly the keys listed: a key left out is no longer trusted.
+    Gateways verify the list with the trust anchor they are configured with (the JWS in `jws` under
+    ATA-TL-3, `signature` under the constructions before), keep the highest `sequence`, and trust
+    exactly the keys listed: a key left out is no longer trusted.
     """
 
     TYPE: ClassVar[str] = "TrustListPublished"
@@ -566,10 +568,19 @@ class TrustListPublished(Payload):
     issued_at: datetime = F("When the list was signed.", "2026-11-22T09:00:00+00:00")
     keys: Annotated[list[TrustedKey], Field(min_length=1, max_length=32)] = F("Every key whose tokens may still be valid.", [])
     anchor_kid: KeyId = F("Key id of the trust anchor that signed the list, hex.", "0f1e2d3c4b5a6978")
-    signature: Annotated[str, Field(min_length=80, max_length=100, pattern=BASE64URL)] = F("ES256 signature (raw r||s, base64url) over the canonical JSON of sequence, issued_at and keys.", "MEUCIQ...")
-    construction: Literal["ATA-TL-2", "ATA-TL-1"] = F(
-        "How the signed bytes are built (runtime/trustlist.py): ATA-TL-2 is RFC 8785 JSON naming the construction; "
-        "ATA-TL-1, the one before, Python's sorted compact JSON. Absent: ATA-TL-1.", "ATA-TL-2", default="ATA-TL-1")
+    signature: Annotated[str, Field(min_length=80, max_length=100, pattern=BASE64URL)] = F(
+        "ES256 signature (raw r||s, base64url) over the list's signed bytes; under ATA-TL-3 the last segment of `jws`.",
+        "MEUCIQ...")
+    construction: Literal["ATA-TL-3", "ATA-TL-2", "ATA-TL-1"] = F(
+        "How the list is signed (runtime/trustlist.py): ATA-TL-3 is a compact JWS (ES256, kid = anchor_kid) in `jws` "
+        "whose payload is the RFC 8785 JSON of the list naming the construction; ATA-TL-2, the one before, the same "
+        "JSON with a detached signature; ATA-TL-1, Python's sorted compact JSON. Absent: ATA-TL-1.", "ATA-TL-3",
+        default="ATA-TL-1")
+    jws: CompactJws | None = F(
+        "ATA-TL-3 only: the list as an RFC 7515 compact JWS, verifiable with any JOSE library and the anchor's public "
+        "key; its payload must be exactly the RFC 8785 JSON of construction, sequence, issued_at and keys.",
+        "eyJhbGciOiJFUzI1NiIsImtpZCI6IjBmMWUyZDNjNGI1YTY5NzgifQ.eyJjb25zdHJ1Y3Rpb24iOiJBVEEtVEwtMyJ9.MEUCIQ",
+        default=None)
 
 
 #: This module's payloads; contracts/catalogue.py registers them with the claims contract's in MESSAGE_TYPES.
@@ -600,3 +611,13 @@ MESSAGES: tuple[type[Payload], ...] = (
     ReplacementRequested,
     CarnetSuccessionDecided,
 )
+
+
+def __getattr__(name: str) -> object:
+    """`contracts.messages.MESSAGE_TYPES`, as tools outside the services still read it: the registry itself lives in
+    contracts.catalogue (it holds the claims messages too), loaded on first use so no module imports another late."""
+    if name == "MESSAGE_TYPES":
+        from contracts.catalogue import MESSAGE_TYPES
+
+        return MESSAGE_TYPES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,22 +6,19 @@ from __future__ import annotations
 import json
 import socket
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
 from contracts.topics import NOTIFICATION_EVENTS, NOTIFICATION_REQUESTS
-from deploy.local import webhook_receiver
 from deploy.local.identity import mint_wallet_token, private_key_path
-from deploy.local.webhook_receiver import WebhookReceiver
+from deploy.local.webhook_receiver import WebhookReceiver, verified
 from notifier.app import build
-from notifier.domain import verify
 from tests.service.conftest import outbox
 from tests.support.databases import snapshot
 from tests.support.messages import confirmation_requested, wire
-from tests.support.peers import StatusServer
+from tests.support.peers import StatusServer, clocked_standardwebhooks
 
 NUMBER = "FR2600000010"
 #: Registered, never delivered to (nothing listens on port 9, the discard port; and nothing is sent).
@@ -80,8 +77,9 @@ async def rows(service: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def receiver_clock(monkeypatch, clock):
-    """The receiver checks the signature's timestamp against its own clock: make it the test's clock."""
-    monkeypatch.setattr(webhook_receiver, "time", SimpleNamespace(time=lambda: clock.now.timestamp()))
+    """The receiver (the `standardwebhooks` package) checks the signature's timestamp against its clock: make it
+    the test's clock."""
+    clocked_standardwebhooks(monkeypatch, clock)
 
 
 # --- endpoints and queued deliveries ---------------------------------------------------------------
@@ -197,7 +195,8 @@ async def test_delivery_to_a_real_receiver_is_signed_logged_and_announced(settin
     assert other.json() == []
 
 
-async def test_the_signature_the_notifier_sends_verifies_with_the_endpoint_secret(settings, clock, running):
+async def test_the_signature_the_notifier_sends_verifies_with_the_endpoint_secret(settings, clock, running,
+                                                                                   receiver_clock):
     service = build(settings, clock=clock)
     handlers = service.state["handlers"]
     async with (
@@ -215,7 +214,8 @@ async def test_the_signature_the_notifier_sends_verifies_with_the_endpoint_secre
     assert h["webhook-id"] == str(deliveries[0]["delivery_id"])
     assert h["webhook-timestamp"] == str(int(clock.now.timestamp()))
     body = deliveries[0]["body"].encode()
-    assert verify(endpoint["secret"], h, body, int(clock.now.timestamp()))
+    assert verified(endpoint["secret"], h, body)
+    assert not verified(endpoint["secret"], h, body + b" ")
     assert deliveries[0]["status"] == "delivered"
 
 

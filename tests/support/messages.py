@@ -104,6 +104,24 @@ def trust_list(anchor_path: Any, sequence: int, issued_at: Any, *keys: tuple[Any
     return trustlist.sign(sequence, issued_at, listed, load_or_create_signing_key(anchor_path))
 
 
+def detached_trust_list(anchor: Any, sequence: int, issued_at: Any, keys: list[Any], construction: str) -> Any:
+    """A list as a core signed it before the JWS (ATA-TL-2 or ATA-TL-1): a raw r||s signature over the
+    canonical bytes, no `jws`; an ATA-TL-1 core sent no construction field either."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from runtime import trustlist
+
+    r, s = decode_dss_signature(anchor.private_key.sign(trustlist.canonical(sequence, issued_at, keys, construction),
+                                                        ec.ECDSA(hashes.SHA256())))
+    raw = base64.urlsafe_b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).rstrip(b"=").decode()
+    current = trustlist.sign(sequence, issued_at, keys, anchor)
+    return current.model_copy(update={"signature": raw, "construction": construction, "jws": None})
+
+
 # --- builders for the core's life-cycle service tests (R5, R6, R17; appended) --------------------
 
 
