@@ -24,7 +24,7 @@ except ImportError:  # reported by the chromium_path fixture: skipped locally, a
     expect = None
 
 from tests.service.conftest import clock, running, settings  # noqa: F401  (fixtures)
-from tests.service.test_customs_gateway import gateway  # noqa: F401  (fixture)
+from tests.support.gateway import gateway  # noqa: F401  (fixture)
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 REFUSED_FETCH = "Failed to load resource: the server responded with a status of 4"

@@ -18,8 +18,8 @@ from contracts.txcode import format_transaction_code, new_transaction_code
 from runtime.qr import qr_png
 from tests.browser.conftest import expect, serving
 from tests.service.conftest import ADMIN, outbox
-from tests.service.test_customs_gateway import EXPIRY, NUMBER, PASSWORD, auth, commit, create_officer, make_token
-from tests.service.test_gateway_lookup import carnet_issued, declared, publish, sloppy
+from tests.support.gateway import EXPIRY, NUMBER, PASSWORD, auth, commit, create_officer, make_token
+from tests.support.gateway import carnet_issued, declared, publish, sloppy
 from tests.support.messages import wire
 from tests.vectors.make_token_vectors import tamper_one_item
 

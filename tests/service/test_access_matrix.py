@@ -199,8 +199,8 @@ async def _log_in(http: httpx.AsyncClient, officer: str, secret: str, at: dateti
 @pytest.fixture(scope="module")
 async def gateway_world(pg_server: str, tmp_path_factory: Any) -> AsyncIterator[World]:
     from customs_gateway.app import build
-    from tests.service.test_customs_gateway import learn_key, make_token
-    from tests.service.test_gateway_lookup import carnet_issued, declared, publish
+    from tests.support.gateway import learn_key, make_token
+    from tests.support.gateway import carnet_issued, declared, publish
 
     clock = FixedClock(NOW)
     async with AsyncExitStack() as stack:

@@ -3,129 +3,40 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta
-from typing import Any
-from uuid import uuid4
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from PIL import Image
 
 from contracts.kinds import DeclarationKind as K
-from contracts.token import DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS, SIGNING_KEYS
-from contracts.txcode import new_transaction_code
 from customs_gateway.app import build
-from runtime.cose import SigningKey, generate_signing_key, sign_token
+from runtime.cose import generate_signing_key
 from runtime.qr import qr_png
 from tests.service.conftest import ADMIN, outbox
 from tests.support.databases import snapshot
+from tests.support.gateway import (  # noqa: F401  (gateway: the fixture)
+    AUTH,
+    CH_OFFICER,
+    EXPIRY,
+    FR_OFFICER,
+    NUMBER,
+    PASSWORD,
+    SECRETS,
+    auth,
+    carnet_status,
+    client,
+    commit,
+    commits,
+    gateway,
+    learn_key,
+    log_in,
+    make_token,
+    officers,
+    tamper,
+)
 from tests.support.messages import signing_key_published, trust_list, wire
-
-#: The anchor of the settings in use; set by the `gateway` fixture and the tests that build by hand.
-ANCHOR: list[Any] = [None]
-
-NUMBER = "FR2600000010"
-EXPIRY = date(2027, 11, 21)
-FR_OFFICER = "fr-officer-0001"
-CH_OFFICER = "ch-officer-0001"
-
-
-def make_token(key: SigningKey, now: datetime, **overrides: Any) -> tuple[str, DeclarationClaims]:
-    fields: dict[str, Any] = {
-        "carnet_number": NUMBER, "transaction_code": new_transaction_code(), "kind": K.EXPORTATION, "country": "FR",
-        "items": (1, 2), "general_list_digest": "0123456789abcdef0123456789abcdef", "sequence": 1,
-        "carnet_expiry": EXPIRY, "token_id": uuid4(), "issued_at": now, "expires_at": now + timedelta(hours=72),
-    }
-    fields.update(overrides)
-    claims = DeclarationClaims(**fields)
-    return sign_token(claims.to_cwt(), key), claims
-
-
-_sequence = iter(range(1, 1_000_000))
-
-
-async def learn_key(broker: Any, key: SigningKey, not_before: datetime, settings: Any = None,
-                    sequence: int | None = None) -> tuple[bytes, dict[str, str]]:
-    """The core's signed trust list naming `key`, as the gateway receives it."""
-    anchor = (settings.trust_anchor_key_path if settings else ANCHOR[0])
-    body, headers, _ = wire(trust_list(anchor, sequence or next(_sequence), not_before, (key, not_before, None)),
-                            producer="core")
-    await broker.publish(body, SIGNING_KEYS.name, key=b"trust-list", headers=headers)
-    return body, headers
-
-
-def client(service: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://gateway")
-
-
-PASSWORD = "correct horse battery staple"
-#: Bearer headers of the officers logged in by the `gateway` fixture.
-AUTH: dict[str, dict[str, str]] = {}
-SECRETS: dict[str, str] = {}
-
-
-async def create_officer(http: httpx.AsyncClient, officer: str, office: str, password: str = PASSWORD) -> str:
-    """Creates the account through the admin API; answers the TOTP secret (shown once)."""
-    r = await http.post("/v1/admin/officers", json={"officer_id": officer, "office_id": office, "password": password},
-                        headers=ADMIN)
-    assert r.status_code == 201, r.text
-    assert r.json()["totp_uri"].startswith("otpauth://totp/")
-    return r.json()["totp_secret"]
-
-
-async def log_in(http: httpx.AsyncClient, officer: str, secret: str, at: datetime, password: str = PASSWORD) -> dict[str, str]:
-    import pyotp
-
-    r = await http.post("/v1/sessions", json={"officer_id": officer, "password": password,
-                                              "totp": pyotp.TOTP(secret).at(at)})
-    assert r.status_code == 201, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-async def officers(http: httpx.AsyncClient, at: datetime) -> None:
-    AUTH.clear()
-    for officer, office in ((FR_OFFICER, "FR-CDG-FRET"), (CH_OFFICER, "CH-GVA-AIR")):
-        SECRETS[officer] = await create_officer(http, officer, office)
-        AUTH[officer] = await log_in(http, officer, SECRETS[officer], at)
-
-
-def auth(officer: str = FR_OFFICER) -> dict[str, str]:
-    return AUTH.get(officer, {"Authorization": "Bearer not-a-session"})
-
-
-async def commit(http: httpx.AsyncClient, token: str, officer: str = FR_OFFICER, **body: Any) -> httpx.Response:
-    return await http.post("/v1/commits", json={"token": token, "decision": "committed", **body}, headers=auth(officer))
-
-
-async def commits(service: Any) -> list[Any]:
-    async with service.pool.acquire() as conn:
-        return await conn.fetch("SELECT * FROM commits ORDER BY decided_at")
-
-
-class Gateway:
-    """A running gateway that knows one key, with two officers."""
-
-    def __init__(self, service: Any, broker: Any, http: httpx.AsyncClient, key: SigningKey) -> None:
-        self.service, self.broker, self.http, self.key = service, broker, http, key
-
-
-@pytest.fixture
-def gateway(settings, clock, running):
-    from contextlib import asynccontextmanager
-
-    @asynccontextmanager
-    async def _open():
-        ANCHOR[0] = settings.trust_anchor_key_path
-        service = build(settings, clock=clock)
-        async with running(service) as broker, client(service) as http:
-            key = generate_signing_key()
-            await learn_key(broker, key, clock.now - timedelta(days=1))
-            await officers(http, clock.now)
-            yield Gateway(service, broker, http, key)
-
-    return _open
 
 
 # --- trust keys --------------------------------------------------------------------------------
@@ -228,10 +139,6 @@ async def test_a_replayed_token_is_409_and_posts_nothing_more(gateway, clock):
     assert len(queued) == 1 and len(rows) == 1
 
 
-def _tamper(token: str) -> str:
-    middle = len(token) // 2
-    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1:]
-
 
 REFUSALS = {
     # name: (how to make the token, officer, extra body, status, reason)
@@ -262,7 +169,7 @@ async def test_refused_commits_are_not_recorded_r13_r18(gateway, clock, case):
 async def test_a_tampered_token_is_refused(gateway, clock):
     async with gateway() as g:
         token, _ = make_token(g.key, clock.now)
-        r = await commit(g.http, _tamper(token))
+        r = await commit(g.http, tamper(token))
         queued = await outbox(g.service)
         rows = await commits(g.service)
     assert r.status_code == 422
@@ -323,7 +230,7 @@ async def test_scan_shows_the_claims_and_records_nothing(gateway, clock):
         token, claims = make_token(g.key, clock.now, items=(1, 3))
         r = await g.http.post("/v1/scans", json={"token": token}, headers=auth(FR_OFFICER))
         unknown = await g.http.post("/v1/scans", json={"token": token}, headers=auth("nobody"))
-        bad = await g.http.post("/v1/scans", json={"token": _tamper(token)}, headers=auth(FR_OFFICER))
+        bad = await g.http.post("/v1/scans", json={"token": tamper(token)}, headers=auth(FR_OFFICER))
         rows = await commits(g.service)
         queued = await outbox(g.service)
         # a scanned token can still be committed afterwards
@@ -390,15 +297,6 @@ async def test_r12_reimportation_on_an_expired_carnet_is_accepted_at_the_gateway
 
 # --- voided and closed carnets (R5, R7) -----------------------------------------------------------
 
-
-async def carnet_status(broker: Any, status: str, changed_at: datetime, rule: str = "R5",
-                        successor: str | None = "FR2600000028") -> None:
-    from contracts.messages import CarnetStatusChanged
-    from contracts.topics import CARNET_STATUS
-
-    body, headers, _ = wire(CarnetStatusChanged(carnet_number=NUMBER, status=status, rule=rule, successor=successor,
-                                                reason=f"test: {status}", changed_at=changed_at), producer="core")
-    await broker.publish(body, CARNET_STATUS.name, key=NUMBER.encode(), headers=headers)
 
 
 async def test_r5_tokens_of_a_voided_carnet_stop_verifying_offline_and_after_a_restart(gateway, clock, settings):

@@ -10,9 +10,9 @@ from contracts.kinds import DeclarationKind as K
 from contracts.topics import CUSTOMS_COMMITS
 from customs_gateway.bulk_api import BATCH_BODY_LIMIT, MAX_REASON, MAX_TOKEN
 from customs_gateway.bulk_commits import MAX_ITEMS
-from tests.service import test_customs_gateway as base
+from tests.support import gateway as base
 from tests.service.conftest import outbox
-from tests.service.test_customs_gateway import _tamper, auth, commit, commits, make_token
+from tests.support.gateway import tamper, auth, commit, commits, make_token
 
 gateway = base.gateway  # the running gateway with two officers logged in
 
@@ -41,7 +41,7 @@ async def test_r18_a_mixed_batch_answers_each_item_as_the_single_route_would(gat
         already, _ = make_token(g.key, clock.now)
         assert (await commit(g.http, already)).status_code == 202
         swiss = make_token(g.key, clock.now, kind=K.IMPORTATION, country="CH")[0]
-        tampered = _tamper(make_token(g.key, clock.now)[0])
+        tampered = tamper(make_token(g.key, clock.now)[0])
         refusal = make_token(g.key, clock.now)[0]
         r = await batch(
             g.http,

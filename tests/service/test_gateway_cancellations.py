@@ -12,9 +12,9 @@ from contracts.messages import CancellationRefused, ItemLocation, Reason, Transa
 from contracts.topics import CUSTOMS_COMMITS, TRANSACTIONS
 from contracts.txcode import format_transaction_code, new_transaction_code
 from customs_gateway.handlers import LOOKUPS_PER_MINUTE
-from tests.service import test_customs_gateway as base
+from tests.support import gateway as base
 from tests.service.conftest import outbox
-from tests.service.test_customs_gateway import CH_OFFICER, FR_OFFICER, NUMBER, auth, commit, make_token
+from tests.support.gateway import CH_OFFICER, FR_OFFICER, NUMBER, auth, commit, make_token
 from tests.support.messages import wire
 
 gateway = base.gateway  # the running gateway with two officers logged in

@@ -9,9 +9,9 @@ from typing import Any
 
 from contracts.topics import ISSUANCE_EVENTS
 from customs_gateway.officers import SESSION_CACHE
-from tests.service.test_customs_gateway import FR_OFFICER, auth, commit, gateway, make_token  # noqa: F401
-from tests.service.test_gateway_lookup import carnet_issued, publish
-from tests.service.test_gateway_officers import audit
+from tests.support.gateway import FR_OFFICER, auth, commit, gateway, make_token  # noqa: F401
+from tests.support.gateway import carnet_issued, publish
+from tests.support.gateway import audit
 
 
 def cache(g: Any, name: str, outcome: str) -> float:

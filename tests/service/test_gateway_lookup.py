@@ -3,23 +3,26 @@ transaction-code fallback with its per-officer rate limit (item 3)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from contracts.kinds import DeclarationKind as K
 from contracts.messages import (
-    CarnetIssued,
-    CarnetItem,
     DeclarationSubmitted,
     TokenIssued,
 )
 from contracts.topics import CUSTOMS_COMMITS, DECLARATIONS, ISSUANCE_EVENTS
 from contracts.txcode import new_transaction_code
-from tests.service import test_customs_gateway as base
+from tests.support import gateway as base
 from tests.service.conftest import outbox
-from tests.service.test_customs_gateway import (
+from tests.support.gateway import (
     CH_OFFICER,
+    DIGEST,
+    carnet_issued,
+    declared,
+    publish,
+    sloppy,
     EXPIRY,
     FR_OFFICER,
     NUMBER,
@@ -29,51 +32,13 @@ from tests.service.test_customs_gateway import (
     make_token,
 )
 from tests.support.databases import snapshot
-from tests.support.messages import duplicate_issued, replacement_issued, wire
-
-#: The token's digest (make_token's default) is the first 32 hex characters of this one.
-DIGEST = "0123456789abcdef0123456789abcdef" + "f" * 32
+from tests.support.messages import duplicate_issued, replacement_issued
 
 gateway = base.gateway  # the running gateway with two officers logged in
 
 
-def carnet_issued(number: str = NUMBER, **overrides: Any) -> CarnetIssued:
-    fields: dict[str, Any] = {
-        "request_id": "REQ-1", "carnet_number": number, "nga": "FR", "issuing_association": "FR-CCI-PARIS",
-        "holder_id": "hld_1", "representative_ids": [], "countries": ["CH", "GB"], "issue_date": date(2026, 11, 22),
-        "expiry_date": EXPIRY, "general_list_digest": DIGEST,
-        "items": [CarnetItem(item_number=i, quantity=i, origin_country="DE") for i in (1, 2, 3)]}
-    fields.update(overrides)
-    return CarnetIssued(**fields)
-
-
-async def publish(broker: Any, payload: Any, topic: Any, key: str = NUMBER) -> tuple[bytes, dict[str, str]]:
-    body, headers, _ = wire(payload, producer="issuer" if topic is ISSUANCE_EVENTS else "core", subject=key)
-    await broker.publish(body, topic.name, key=key.encode(), headers=headers)
-    return body, headers
-
-
-async def declared(broker: Any, now: Any, *, kind: K = K.EXPORTATION, country: str = "FR", items: list[int] | None = None,
-                   token: bool = True) -> tuple[str, UUID]:
-    """The core's DeclarationSubmitted (and TokenIssued): answers (transaction code, token id)."""
-    code, declaration_id, token_id = new_transaction_code(), uuid4(), uuid4()
-    await publish(broker, DeclarationSubmitted(declaration_id=declaration_id, carnet_number=NUMBER, kind=kind,
-                                               country=country, items=items or [1, 2], sequence=1, declared_by="hld_1",
-                                               transaction_code=code), DECLARATIONS)
-    if token:
-        await publish(broker, TokenIssued(declaration_id=declaration_id, carnet_number=NUMBER, token_id=token_id,
-                                          kid="a1b2c3d4e5f60718", expires_at=now + timedelta(hours=72)), DECLARATIONS)
-    return code, token_id
-
-
 def checks(body: dict[str, Any]) -> dict[str, bool | None]:
     return {c["check"]: c["ok"] for c in body["checks"]}
-
-
-def sloppy(code: str) -> str:
-    """As an officer might type it: lower case, dashes, and the letters that look like 0 and 1."""
-    typed = code.lower().replace("0", "o").replace("1", "l")
-    return "-".join(typed[i:i + 4] for i in range(0, len(typed), 4))
 
 
 # --- carnets on file and the verification result (item 7) ------------------------------------------------------

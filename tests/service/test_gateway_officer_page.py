@@ -1,6 +1,6 @@
 """What the officer's web page needs from the gateway (issue 4, item 10), without a browser: the page's security
 headers and assets, the offices an officer may act for (R18, `X-Office-Id`), and the token a picture held."""
-# ruff: noqa: F811  (the `gateway` fixture is imported from test_customs_gateway and used as a parameter)
+# ruff: noqa: F811  (the `gateway` fixture is imported from tests.support.gateway and used as a parameter)
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from runtime.qr import qr_png
 from tests.service.conftest import ADMIN
-from tests.service.test_customs_gateway import (  # noqa: F401  (gateway is a fixture)
+from tests.support.gateway import (  # noqa: F401  (gateway is a fixture)
     FR_OFFICER,
     auth,
     gateway,

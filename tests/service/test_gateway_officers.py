@@ -1,5 +1,5 @@
 """Officer accounts, logins with password + TOTP, sessions, CSV import and the audit log (R18)."""
-# ruff: noqa: F811  (the `gateway` fixture is imported from test_customs_gateway and used as a parameter)
+# ruff: noqa: F811  (the `gateway` fixture is imported from tests.support.gateway and used as a parameter)
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pyotp
 from contracts.kinds import DeclarationKind as K
 from customs_gateway.app import build
 from tests.service.conftest import ADMIN
-from tests.service.test_customs_gateway import (  # noqa: F401  (gateway is a fixture)
+from tests.support.gateway import (  # noqa: F401  (gateway is a fixture)
+    audit,
     CH_OFFICER,
     FR_OFFICER,
     PASSWORD,
@@ -35,11 +36,6 @@ async def attempt(g: Any, officer: str, password: str, code: str) -> Any:
 def logins(g: Any, outcome: str) -> float:
     return g.service.registry.get_sample_value("ata_officer_logins_total", {"outcome": outcome}) or 0
 
-
-async def audit(g: Any, **query: str) -> list[dict[str, Any]]:
-    r = await g.http.get("/v1/admin/audit", params=query, headers=ADMIN)
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 async def test_login_with_password_and_totp_gives_a_session_that_works_until_logout(gateway, clock):

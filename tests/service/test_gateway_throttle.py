@@ -1,7 +1,7 @@
 """Officer accounts a stranger cannot lock (R18): failed logins throttled per account, client address and
 pair with doubling waits (429 + Retry-After), kept in PostgreSQL and so shared by every gateway instance,
 like the typed-code lookup window; the administrator's account actions, each audited; the purge."""
-# ruff: noqa: F811  (the `gateway` fixture is imported from test_customs_gateway and used as a parameter)
+# ruff: noqa: F811  (the `gateway` fixture is imported from tests.support.gateway and used as a parameter)
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from contracts.txcode import new_transaction_code
 from customs_gateway.app import build
 from customs_gateway.throttle import LONGEST_WAIT, wait_after
 from tests.service.conftest import ADMIN, with_database
-from tests.service.test_customs_gateway import PASSWORD, auth, create_officer, gateway, make_token  # noqa: F401
+from tests.support.gateway import PASSWORD, auth, create_officer, gateway, make_token  # noqa: F401
 
 OFFICER = "fr-officer-0077"
 DESK, STRANGER = "10.20.0.7", "203.0.113.9"

@@ -22,8 +22,8 @@ from issuer.app import build as build_issuer
 from runtime.http_limits import DEFAULT_BODY_LIMIT, MAX_HEADERS, MAX_JSON_DEPTH, LimitedRoute, nested_deeper
 from runtime.http_server import MAX_HEAD_BYTES, BoundedHttpToolsProtocol
 from tests.service.conftest import ADMIN, with_database
-from tests.service.test_customs_gateway import auth, gateway  # noqa: F401  (gateway: a fixture)
-from tests.service.test_issuer_http import FR_KEY, http_settings  # noqa: F401  (a fixture)
+from tests.support.gateway import auth, gateway  # noqa: F401  (gateway: a fixture)
+from tests.support.issuer import FR_KEY, http_settings  # noqa: F401  (a fixture)
 
 SERVICES = ("issuer", "core", "customs_gateway", "claims_worker", "notifier")
 MiB = 1024 * 1024

@@ -12,9 +12,9 @@ import pytest
 
 from contracts.kinds import DeclarationKind as K
 from runtime.cose import generate_signing_key
-from tests.service import test_customs_gateway as base
+from tests.support import gateway as base
 from tests.service.conftest import outbox
-from tests.service.test_customs_gateway import FR_OFFICER, auth, carnet_status, commit, learn_key, make_token
+from tests.support.gateway import FR_OFFICER, auth, carnet_status, commit, learn_key, make_token
 from tests.vectors.make_token_vectors import tamper_one_item
 
 gateway = base.gateway
