@@ -11,28 +11,25 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import SecretStr
 
 from contracts.topics import NOTIFICATION_REQUESTS
 from notifier import cli
 from notifier.app import build
 from tests.service.conftest import outbox
-from tests.service.test_notifier import (HOLDER_URL, NUMBER, REP_URL, auth, client, register, request, rows, sender,
-                                         settings)  # noqa: F401 (settings: the fixture)
+from tests.support.notifier import (  # noqa: F401 (settings, push_settings: fixtures)
+    HOLDER_URL,
+    NUMBER,
+    REP_URL,
+    auth,
+    client,
+    push_settings,
+    register,
+    request,
+    rows,
+    sender,
+    settings,
+)
 from tests.support.peers import HookReceiver, PushService, clocked_standardwebhooks
-
-
-@pytest.fixture
-def push_settings(settings, tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    path = tmp_path / "keys" / "vapid.pem"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    return settings.model_copy(update={"vapid_private_key_path": path, "webpush_ttl_s": 7200,
-                                       "notifier_admin_token": SecretStr("op-token-0123456789")})
 
 
 @pytest.fixture

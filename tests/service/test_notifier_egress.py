@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from notifier.app import build
-from tests.service.test_notifier import auth, client, register, request, rows, sender
-from tests.service.test_notifier_channels import push_settings  # noqa: F401 (the fixture, on this module's settings)
+from tests.support.notifier import auth, client, register, request, rows, sender
+from tests.support.notifier import push_settings  # noqa: F401 (the fixture, on this module's settings)
 from tests.support.peers import HookReceiver, RedirectServer, StatusServer, Subscription, clocked_standardwebhooks
 
 

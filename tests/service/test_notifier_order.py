@@ -15,7 +15,7 @@ import pytest
 from contracts.topics import NOTIFICATION_REQUESTS
 from notifier import repository as repo
 from notifier.app import build
-from tests.service.test_notifier import client, register, rows, sender, settings  # noqa: F401 (settings: the fixture)
+from tests.support.notifier import client, register, rows, sender, settings  # noqa: F401 (settings: the fixture)
 from tests.support.messages import confirmation_requested, wire
 from tests.support.peers import HookReceiver, clocked_standardwebhooks
 
