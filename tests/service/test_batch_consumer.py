@@ -8,8 +8,6 @@ the inbox absorbing the redelivery.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,42 +18,7 @@ from contracts.topics import ISSUANCE_REQUESTS
 from runtime.consumer import MAX_ATTEMPTS, BatchConsumer, Consumer, Inbound, Record, WithBulk
 from runtime.metrics import RuntimeMetrics
 from runtime.service import Service
-from tests.support.messages import issuance_request, wire
-
-
-class DeadLetterSink:
-    """Stands in for the broker's publish: records what the consumer dead-letters."""
-
-    def __init__(self) -> None:
-        self.published: list[tuple[bytes, str, dict[str, str]]] = []
-
-    async def publish(self, body: bytes, topic: str, *, key: bytes | None, headers: dict[str, str]) -> None:
-        self.published.append((body, topic, headers))
-
-
-@pytest.fixture
-async def service(settings: Any, tmp_path: Path) -> AsyncIterator[Service]:
-    migrations = tmp_path / "migrations"
-    migrations.mkdir()
-    (migrations / "0001_applied.sql").write_text("CREATE TABLE applied (request_id text PRIMARY KEY);")
-    svc = Service("batchtest", settings, migrations)
-    await svc.open_database()
-    async with svc.pool.acquire() as conn:
-        await conn.execute("TRUNCATE applied, inbox")
-    try:
-        yield svc
-    finally:
-        await svc.pool.close()
-
-
-def records(*request_ids: str, garbage_at: int | None = None) -> list[Record]:
-    out = []
-    for i, rid in enumerate(request_ids):
-        body, headers, _ = wire(issuance_request(rid), producer="nga-FR", subject=rid)
-        if i == garbage_at:
-            body = b"{not json"
-        out.append(Record(ISSUANCE_REQUESTS.name, body, headers, rid.encode(), f"{ISSUANCE_REQUESTS.name}/0@{i}"))
-    return out
+from tests.support.batches import DeadLetterSink, applied, records, service  # noqa: F401  (service: the fixture)
 
 
 def batch_of(service: Service, handler: Any, sink: DeadLetterSink) -> tuple[BatchConsumer, RuntimeMetrics]:
@@ -64,11 +27,6 @@ def batch_of(service: Service, handler: Any, sink: DeadLetterSink) -> tuple[Batc
                         broker=sink, metrics=metrics)
     return BatchConsumer(service.name, {ISSUANCE_REQUESTS.name: consumer}, lambda: service.pool, metrics,
                          retry_delay_s=0), metrics
-
-
-async def applied(service: Service) -> list[str]:
-    async with service.pool.acquire() as conn:
-        return [r["request_id"] for r in await conn.fetch("SELECT request_id FROM applied ORDER BY request_id")]
 
 
 async def claimed(service: Service) -> int:

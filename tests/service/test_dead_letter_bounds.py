@@ -18,7 +18,7 @@ from runtime.consumer import BatchConsumer, Consumer, Inbound, Record
 from runtime.dead_letters import record_size
 from runtime.metrics import RuntimeMetrics
 from runtime.service import Service
-from tests.service.test_batch_consumer import applied, records, service  # noqa: F401 (fixture)
+from tests.support.batches import applied, records, service  # noqa: F401 (fixture)
 
 LIMIT = 200_000
 

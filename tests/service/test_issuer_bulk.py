@@ -13,18 +13,17 @@ from datetime import date
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from contracts.messages import GoodsCategory
-from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS, Topic, issuance_responses
+from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS, issuance_responses
 from issuer.app import build
 from issuer.domain import carnet_number
-from runtime.consumer import MAX_ATTEMPTS, BatchConsumer, Consumer, Record, WithBulk
+from runtime.consumer import MAX_ATTEMPTS
 from runtime.metrics import RuntimeMetrics
 from runtime.service import Service
 from tests.service.conftest import outbox
-from tests.service.test_batch_consumer import DeadLetterSink
-from tests.support.messages import goods, sealed_request, wire
+from tests.support.batches import DeadLetterSink, consumer_of, record
+from tests.support.messages import goods, sealed_request
 
 FR = issuance_responses("FR").name
 
@@ -37,24 +36,6 @@ async def issuer(settings: Any, clock: Any) -> AsyncIterator[Service]:
         yield service
     finally:
         await service.pool.close()
-
-
-def consumer_of(service: Service, sink: DeadLetterSink, topic: Topic = ISSUANCE_REQUESTS
-                ) -> tuple[BatchConsumer, RuntimeMetrics]:
-    """The issuer's registered request handler for `topic`, with dead letters going to `sink`."""
-    metrics = RuntimeMetrics(CollectorRegistry(), service.name)
-    handler = service._consumers[topic.name].handler
-    assert isinstance(handler, WithBulk)
-    consumer = Consumer(service=service.name, topic=topic, handler=handler,
-                        pool_getter=lambda: service.pool, broker=sink, metrics=metrics)
-    return BatchConsumer(service.name, {topic.name: consumer}, lambda: service.pool, metrics,
-                         retry_delay_s=0), metrics
-
-
-def record(payload: Any, offset: int, body: bytes | None = None, headers: dict[str, str] | None = None,
-           topic: Topic = ISSUANCE_REQUESTS) -> Record:
-    raw, h, _ = wire(payload, producer="nga-FR", subject=payload.request_id)
-    return Record(topic.name, body or raw, headers or h, payload.request_id.encode(), f"{topic.name}/0@{offset}")
 
 
 def sample(metrics: RuntimeMetrics, outcome: str, type_: str = "SealedIssuanceRequested") -> float:

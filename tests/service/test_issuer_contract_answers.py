@@ -16,7 +16,7 @@ from contracts.bounds import MAX_REPRESENTATIVES
 from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS, issuance_responses
 from issuer.app import build
 from tests.service.conftest import dead_letters, outbox
-from tests.service.test_issuer_http import FR_KEY, client, http_settings  # noqa: F401  (fixture)
+from tests.support.issuer import FR_KEY, client, http_settings  # noqa: F401  (fixture)
 from tests.support.messages import sealed_request, wire
 
 FR = issuance_responses("FR").name

@@ -6,37 +6,16 @@ import io
 import json
 
 import httpx
-import pytest
 from rich.console import Console
 
 from contracts.messages import DuplicateRequested
 from issuer.app import build
 from issuer.domain import carnet_number
-from issuer.registry import key_hash
 from nga_client import cli
 from tests.service.conftest import outbox
 from tests.support.messages import goods, plain_carnet, sealed_request
 
-FR_KEY, BE_KEY = "ata_test-fr-key-0123456789", "ata_test-be-key-0123456789"
-
-
-@pytest.fixture
-def http_settings(settings, tmp_path):
-    from issuer.registry import DEFAULT_FILE
-
-    doc = json.loads(DEFAULT_FILE.read_text())
-    keys = {"FR": FR_KEY, "BE": BE_KEY}
-    for entry in doc["ngas"]:
-        if entry["nga"] in keys:
-            entry["api_key_sha256"] = [key_hash(keys[entry["nga"]])]
-    path = tmp_path / "registry.json"
-    path.write_text(json.dumps(doc))
-    return settings.model_copy(update={"nga_registry_path": path})
-
-
-def client(service, key: str | None = FR_KEY) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://issuer", headers=headers)
+from tests.support.issuer import BE_KEY, FR_KEY, client, http_settings  # noqa: F401  (http_settings: the fixture)
 
 
 def body(payload) -> dict:

@@ -12,8 +12,8 @@ from typing import Any
 from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS, issuance_requests, issuance_responses
 from issuer.app import build
 from tests.service.conftest import dead_letters, outbox
-from tests.service.test_batch_consumer import DeadLetterSink
-from tests.service.test_issuer_bulk import consumer_of, record
+from tests.support.batches import DeadLetterSink
+from tests.support.batches import consumer_of, record
 from tests.support.messages import sealed_request, wire
 
 FR_ANSWERS = issuance_responses("FR").name

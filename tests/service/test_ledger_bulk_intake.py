@@ -20,7 +20,7 @@ from issuer.domain import carnet_number
 from runtime.consumer import BatchConsumer, Consumer, Record, WithBulk
 from runtime.metrics import RuntimeMetrics
 from runtime.service import Service
-from tests.service.test_batch_consumer import DeadLetterSink
+from tests.support.batches import DeadLetterSink
 from tests.support.databases import drop_database, fresh_database
 from tests.support.messages import duplicate_issued, wire
 
