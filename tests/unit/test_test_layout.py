@@ -1,0 +1,76 @@
+"""Shared helpers and fixtures live in tests/support/ or a conftest.py: no file under tests/ imports from a test
+module (`tests.<dir>.test_*`), at the top or inside a function, in any of the forms `import` and `from` allow."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+
+#: Imports still to move (importer, imported test module); the list may only shrink.
+NOT_YET_MOVED: set[tuple[str, str]] = {
+    ("deploy/test_scrape_configs.py", "tests.deploy.test_k8s"),
+    ("deploy/test_compose.py", "tests.deploy.test_k8s"),
+    ("unit/test_core_cancellation.py", "tests.unit.test_core_domain"),
+    ("service/test_rules_in_time_zones.py", "tests.service.test_core_lifecycle"),
+    ("service/test_observability.py", "tests.service.test_claims_procedure"),
+    ("service/test_claims_r24_r26_r27.py", "tests.service.test_claims_procedure"),
+    ("service/test_outbox_key_order.py", "tests.service.test_outbox_bulk"),
+    ("service/test_outbox_parking.py", "tests.service.test_outbox_bulk"),
+    ("service/test_outbox_parking.py", "tests.service.test_outbox_key_order"),
+    ("service/test_core_wallet.py", "tests.service.test_core_holder_api"),
+    ("browser/test_wallet.py", "tests.e2e.test_demo_scenario"),
+    ("e2e/test_journey.py", "tests.e2e.test_demo_scenario"),
+    ("e2e/test_many_instances.py", "tests.e2e.test_demo_scenario"),
+    ("e2e/test_store_and_forward.py", "tests.e2e.test_demo_scenario"),
+    ("faults/harness.py", "tests.e2e.test_demo_scenario"),
+    ("integration/test_prometheus.py", "tests.e2e.test_demo_scenario"),
+}
+
+
+def is_test_module(name: str) -> bool:
+    parts = name.split(".")
+    return len(parts) >= 3 and parts[0] == "tests" and parts[-1].startswith("test_")
+
+
+def imported_test_modules(source: str) -> set[str]:
+    """Every `tests.<dir>.test_*` module the source imports, wherever the import statement stands."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if is_test_module(a.name)}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if is_test_module(node.module):
+                found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names if is_test_module(f"{node.module}.{a.name}")}
+    return found
+
+
+def violations() -> set[tuple[str, str]]:
+    return {(path.relative_to(TESTS).as_posix(), module)
+            for path in sorted(TESTS.rglob("*.py"))
+            for module in imported_test_modules(path.read_text(encoding="utf-8"))}
+
+
+def test_the_check_sees_every_form_of_import_from_a_test_module():
+    source = """
+from tests.service.test_a import x
+from tests.service import test_b as base
+import tests.unit.test_c
+from tests.support.gateway import make_token
+import tests.support.peers
+
+def helper():
+    from tests.browser.test_d import (
+        y,
+    )
+"""
+    assert imported_test_modules(source) == {"tests.service.test_a", "tests.service.test_b", "tests.unit.test_c",
+                                             "tests.browser.test_d"}
+
+
+def test_no_file_under_tests_imports_from_a_test_module():
+    found = violations()
+    assert found <= NOT_YET_MOVED, f"move these helpers to tests/support/ or a conftest.py: {sorted(found - NOT_YET_MOVED)}"
+    assert NOT_YET_MOVED <= found, f"moved already, take them off NOT_YET_MOVED: {sorted(NOT_YET_MOVED - found)}"
