@@ -35,7 +35,7 @@ from nga_client.carnets import PlainCarnet, seal_request
 from runtime.qr import decode_qr_image
 from runtime.settings import DEFAULT_PORTS
 from tests.browser.conftest import expect
-from tests.e2e.test_demo_scenario import free_port_offset
+from tests.support.ports import free_port_offset
 from tests.support.peers import PushService, free_port
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import date
-import random
 import sys
 from pathlib import Path
 
@@ -16,10 +15,10 @@ import pytest
 from contracts.deadlines import r20_notice_limit
 from deploy.local.demo import run_scenario
 from deploy.local.identity import private_key_path
-from deploy.local.processes import port_is_free
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
 from runtime.settings import DEFAULT_PORTS
+from tests.support.ports import free_port_offset
 
 pytestmark = pytest.mark.e2e
 
@@ -33,14 +32,6 @@ def sample(exposition: str, name: str, **labels: str) -> float:
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
                 return s.value
     raise AssertionError(f"no series {name}{labels}")
-
-
-def free_port_offset() -> int:
-    for _ in range(50):
-        offset = random.randrange(1000, 20000, 10)
-        if all(port_is_free(DEFAULT_PORTS[s] + offset) for s in SERVICES):
-            return offset
-    raise RuntimeError("no free block of service ports")
 
 
 async def configured_secrets(conn: asyncpg.Connection, stack: LocalStack) -> dict[str, str]:

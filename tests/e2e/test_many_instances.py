@@ -30,7 +30,7 @@ from deploy.local.processes import free_port
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
 from runtime.settings import DEFAULT_PORTS
-from tests.e2e.test_demo_scenario import free_port_offset
+from tests.support.ports import free_port_offset
 from tests.faults import ledger
 from tests.faults.load import CommitLoad, declare_all, issue_carnets, open_parties
 

@@ -16,7 +16,7 @@ from deploy.local.journey import Traveller
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
 from runtime.settings import DEFAULT_PORTS
-from tests.e2e.test_demo_scenario import free_port_offset
+from tests.support.ports import free_port_offset
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from deploy.local.prometheus import LocalPrometheus, key_series
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
 from runtime.settings import DEFAULT_PORTS
-from tests.e2e.test_demo_scenario import free_port_offset
+from tests.support.ports import free_port_offset
 from tests.support.system_tools import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

@@ -20,12 +20,6 @@ NOT_YET_MOVED: set[tuple[str, str]] = {
     ("service/test_outbox_parking.py", "tests.service.test_outbox_bulk"),
     ("service/test_outbox_parking.py", "tests.service.test_outbox_key_order"),
     ("service/test_core_wallet.py", "tests.service.test_core_holder_api"),
-    ("browser/test_wallet.py", "tests.e2e.test_demo_scenario"),
-    ("e2e/test_journey.py", "tests.e2e.test_demo_scenario"),
-    ("e2e/test_many_instances.py", "tests.e2e.test_demo_scenario"),
-    ("e2e/test_store_and_forward.py", "tests.e2e.test_demo_scenario"),
-    ("faults/harness.py", "tests.e2e.test_demo_scenario"),
-    ("integration/test_prometheus.py", "tests.e2e.test_demo_scenario"),
 }
 
 
