@@ -17,7 +17,7 @@ import yaml
 from deploy.kafka_settings import (COMPOSE_CLUSTER_ID, KAFKA_VERSION, cluster_id_is_valid, compose_environment,
                                    new_cluster_id, replication)
 from runtime.settings import DEFAULT_PORTS
-from tests.deploy.test_k8s import dns_name, settings_env_names
+from tests.support.deploy import dns_name, settings_env_names
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"

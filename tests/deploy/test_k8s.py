@@ -21,8 +21,9 @@ from contracts.topics import TOPICS
 from deploy import strimzi
 from deploy.topics import plan
 from deploy.kafka_settings import replication
-from runtime.settings import DEFAULT_PORTS, Settings
+from runtime.settings import DEFAULT_PORTS
 from tests.deploy.kustomize import KustomizeError, containers, render
+from tests.support.deploy import dns_name, settings_env_names
 
 ROOT = Path(__file__).parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -53,10 +54,6 @@ KAFKA_TOPIC = {
 }
 
 
-def dns_name(service: str) -> str:
-    return service.replace("_", "-")
-
-
 @pytest.fixture(scope="module", params=OVERLAYS)
 def objects(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     return render(K8S / "overlays" / request.param)
@@ -64,15 +61,6 @@ def objects(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
 
 def of_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
-
-
-def settings_env_names() -> set[str]:
-    names = set()
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        names |= set(alias.choices) if alias is not None else set()
-        names.add(Settings.model_config["env_prefix"] + name.upper())
-    return names
 
 
 #: Custom resources (Strimzi): not in the Kubernetes schemas, validated by their own tests (test_kafka_users.py).

@@ -14,7 +14,7 @@ import yaml
 
 from deploy.local.prometheus import local_config
 from runtime.settings import DEFAULT_PORTS
-from tests.deploy.test_k8s import dns_name
+from tests.support.deploy import dns_name
 from tests.support.system_tools import require
 
 ROOT = Path(__file__).parents[2]
