@@ -11,7 +11,7 @@ import pytest
 from contracts.kinds import DeclarationKind as K
 from core.domain import HOME, LifecycleRefused, VOIDED, Carnet
 from core.domain.cancellation import Committed, cancel
-from tests.unit.test_core_domain import carnet, commit, cross, item
+from tests.support.core_domain import carnet, commit, cross, item
 
 CODE = "0H4N8WQ2C3TZ5"
 
