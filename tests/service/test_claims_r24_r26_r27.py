@@ -16,7 +16,7 @@ from claims_worker.app import build
 from contracts import claims as c
 from contracts.kinds import DeclarationKind as K
 from contracts.topics import CLAIMS_CUSTOMS_ACTIONS, CLAIMS_EVENTS, CLAIMS_NGA_NOTICES, CLAIMS_NGA_RESPONSES, TRANSACTIONS
-from tests.service.test_claims_procedure import EXPIRY, NUMBER, drain, goods_imported, local, noticed, send, summary
+from tests.support.claims import EXPIRY, NUMBER, drain, goods_imported, local, noticed, send, summary
 from tests.support.messages import transaction_recorded
 
 # R24: the year runs from 22 Nov 2027; its last day is 21 Nov 2028 (local day of the office).

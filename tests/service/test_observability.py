@@ -12,7 +12,7 @@ from claims_worker.app import build as build_claims
 from contracts.kinds import DeclarationKind as K
 from core.app import build as build_core
 from runtime.outbox import emit
-from tests.service.test_claims_procedure import goods_imported, local, scheduler
+from tests.support.claims import goods_imported, local, scheduler
 from tests.support.core import commit, declare, issue, with_key
 from contracts.messages import DeclarationRefused
 from contracts.topics import DECLARATIONS
