@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,23 +21,19 @@ from contracts.topics import (
 from core import history_store
 from core.app import build
 from core.domain import LifecycleRefused
-from issuer.domain import issued
-from runtime.cose import SigningKey
 from tests.service.conftest import dead_letters, outbox
 from tests.support.core import (
-    EXPIRY, NUMBER, chain, client, commit, cross, declare, fetch, issue, locations, publish, refused, with_key,
+    EXPIRY, NEW_EXPIRY, NUMBER, REPLACEMENT, chain, client, commit, cross, declare, decisions, fetch, goods_in, issue,
+    locations, publish, refused, replacement_carnet, with_key,
 )
 from tests.support.databases import snapshot
 from tests.support.messages import (
     duplicate_issued,
-    issuance_request,
     items_accounted_for,
     replacement_issued,
 )
 
 DUPLICATE = "FR2600000028"
-REPLACEMENT = "FR2600000036"
-NEW_EXPIRY = date(2028, 11, 20)
 POLICY_VERSION = "2026-12-02.1"
 # --- helpers for the life cycle (the shared ones are in tests/support/core.py) ------------------------
 
@@ -64,12 +60,6 @@ def without_inbox(snap: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
 def ledger(snap: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
     """The core's state without the inbox and the outbox (a refusal still answers the NGA)."""
     return {k: v for k, v in snap.items() if k not in ("inbox", "outbox")}
-
-
-async def decisions(service: Any) -> list[tuple[str, str, list[str]]]:
-    """(successor, outcome, reason codes) of each CarnetSuccessionDecided the core queued for the issuer."""
-    return [(m["payload"]["successor_number"], m["payload"]["outcome"], [r["code"] for r in m["payload"]["reasons"]])
-            for m in await outbox(service) if m["type"] == "CarnetSuccessionDecided"]
 
 
 def lifecycle(service: Any, event: str, outcome: str) -> float:
@@ -168,22 +158,8 @@ async def test_r5_a_redelivered_duplicate_changes_nothing_and_a_second_duplicate
 # --- R6: replacement --------------------------------------------------------------------------------
 
 
-def replacement_carnet(countries: list[str] | None = None) -> Any:
-    """The replacement's own CarnetIssued: same goods, a new number, valid a year longer."""
-    overrides: dict[str, Any] = {"issue_date": date(2027, 11, 21), "expiry_date": NEW_EXPIRY}
-    if countries is not None:
-        overrides["countries"] = countries
-    return issued(issuance_request("REQ-REPL-1", **overrides), REPLACEMENT)
-
-
 REQUESTED = datetime(2027, 10, 1, 8, 0, tzinfo=UTC)
 APPROVED = datetime(2027, 10, 3, 8, 0, tzinfo=UTC)
-
-
-async def goods_in(service: Any, broker: Any, key: SigningKey, clock: Any, country: str, items: list[int]) -> None:
-    """Exported at home and imported into `country`, both committed."""
-    await cross(service, broker, key, clock, K.EXPORTATION, "FR", items)
-    await cross(service, broker, key, clock, K.IMPORTATION, country, items)
 
 
 async def test_r6_replacement_takes_over_the_goods_abroad_in_a_country_that_accepts_it(settings, clock, running):

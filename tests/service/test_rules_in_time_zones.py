@@ -11,7 +11,7 @@ from typing import Any
 
 from contracts.topics import ISSUANCE_EVENTS
 from core.app import build
-from tests.service.test_core_lifecycle import REPLACEMENT, decisions, goods_in, replacement_carnet
+from tests.support.core import REPLACEMENT, decisions, goods_in, replacement_carnet
 from tests.support.core import NUMBER, activate, client, issue, locations, publish, with_key
 from tests.support.messages import replacement_issued
 

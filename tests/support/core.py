@@ -17,6 +17,7 @@ from core.usecases.declarations import DeclarationRefusedError
 from deploy.local.identity import mint_wallet_token, private_key_path
 from issuer.domain import issued
 from runtime.cose import SigningKey, generate_signing_key, verify_token
+from tests.service.conftest import outbox
 from tests.support.messages import customs_commit, issuance_request, wire
 
 NUMBER = "FR2600000010"
@@ -113,3 +114,29 @@ def client(service: Any, party: str = "hld_1") -> httpx.AsyncClient:
     token = mint_wallet_token(private_key_path(service.settings.data_dir), party, now=service.clock())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://core",
                              headers={"Authorization": f"Bearer {token}"})
+
+
+# --- R6: a replacement and the goods it takes over ---------------------------------------------------
+
+REPLACEMENT = "FR2600000036"
+NEW_EXPIRY = date(2028, 11, 20)
+
+
+def replacement_carnet(countries: list[str] | None = None) -> Any:
+    """The replacement's own CarnetIssued: same goods, a new number, valid a year longer."""
+    overrides: dict[str, Any] = {"issue_date": date(2027, 11, 21), "expiry_date": NEW_EXPIRY}
+    if countries is not None:
+        overrides["countries"] = countries
+    return issued(issuance_request("REQ-REPL-1", **overrides), REPLACEMENT)
+
+
+async def goods_in(service: Any, broker: Any, key: SigningKey, clock: Any, country: str, items: list[int]) -> None:
+    """Exported at home and imported into `country`, both committed."""
+    await cross(service, broker, key, clock, K.EXPORTATION, "FR", items)
+    await cross(service, broker, key, clock, K.IMPORTATION, country, items)
+
+
+async def decisions(service: Any) -> list[tuple[str, str, list[str]]]:
+    """(successor, outcome, reason codes) of each CarnetSuccessionDecided the core queued for the issuer."""
+    return [(m["payload"]["successor_number"], m["payload"]["outcome"], [r["code"] for r in m["payload"]["reasons"]])
+            for m in await outbox(service) if m["type"] == "CarnetSuccessionDecided"]
