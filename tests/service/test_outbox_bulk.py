@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +17,7 @@ from contracts.envelope import Envelope
 from contracts.messages import CarnetIssued, IssuanceRejected, Reason
 from runtime.outbox import OutboxRelay, add_many, envelope_for
 from runtime.service import Service
+from tests.support.outbox import service  # noqa: F401 (fixture: a schema with the runtime's tables)
 
 REJECTED = IssuanceRejected(request_id="REQ-1", nga="FR", reasons=[Reason(rule="R4", message="alcohol is excluded")])
 
@@ -31,20 +30,6 @@ class Sink:
 
     async def publish(self, body: bytes, topic: str, *, key: bytes | None, headers: dict[str, str], **_: Any) -> None:
         self.published.append((topic, key, body, headers))
-
-
-@pytest.fixture
-async def service(settings: Any, tmp_path: Path) -> AsyncIterator[Service]:
-    migrations = tmp_path / "migrations"
-    migrations.mkdir()
-    svc = Service("outboxtest", settings, migrations)
-    await svc.open_database()
-    async with svc.pool.acquire() as conn:
-        await conn.execute("TRUNCATE outbox")
-    try:
-        yield svc
-    finally:
-        await svc.pool.close()
 
 
 def test_r5_envelope_for_a_caused_message_is_what_caused_validates():

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from runtime.metrics import RuntimeMetrics
 from runtime.outbox import OutboxRelay
 from runtime.service import Service
-from tests.service.test_outbox_bulk import service  # noqa: F401 (fixture: a schema with the runtime's tables)
+from tests.support.outbox import queue, service  # noqa: F401 (service: the fixture, a schema with the runtime's tables)
 
 
 class Recorder:
@@ -31,16 +31,6 @@ class Recorder:
             self.holding.set()
             await self.release.wait()
         self.published.append(body)
-
-
-async def queue(service: Service, rows: list[tuple[str | None, str]]) -> list[int]:
-    """(key, body) rows in this order; answers their ids."""
-    async with service.pool.acquire() as conn:
-        return [r["id"] for r in await conn.fetch(
-            "INSERT INTO outbox (message_id, topic, key, headers, payload) "
-            "SELECT gen_random_uuid(), 't.events', k, '{}'::jsonb, p "
-            "FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS u(k, p, n) ORDER BY n RETURNING id",
-            [k.encode() if k is not None else None for k, _ in rows], [b.encode() for _, b in rows])]
 
 
 def relay(service: Service, broker: Recorder, batch: int = 500) -> OutboxRelay:

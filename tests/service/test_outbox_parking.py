@@ -15,8 +15,7 @@ from runtime import outbox
 from runtime.metrics import RuntimeMetrics
 from runtime.outbox import OutboxRelay
 from runtime.service import Service
-from tests.service.test_outbox_bulk import service  # noqa: F401 (fixture)
-from tests.service.test_outbox_key_order import queue
+from tests.support.outbox import queue, service  # noqa: F401 (service: the fixture)
 
 LIMIT = 70_000
 
