@@ -28,28 +28,11 @@ from deploy.local.identity import ensure_wallet_issuer, load_private_key, mint_w
 from issuer.domain import issued
 from runtime.cose import SigningKey, generate_signing_key, verify_token
 from runtime.qr import decode_qr_image, qr_version
+from tests.support.holder_api import as_party, settings, token_for  # noqa: F401  (settings: the fixture with the wallet key)
 from tests.support.messages import customs_commit, issuance_request, wire
 
 NUMBER = "FR2600000010"
 OTHER = "FR2600000028"  # held by hld_2
-
-
-@pytest.fixture
-def settings(settings):
-    return settings.model_copy(update={"wallet_issuer_public_key_path": ensure_wallet_issuer(settings.data_dir)})
-
-
-def token_for(service: Any, party: str, **kw: Any) -> str:
-    kw.setdefault("now", service.clock())
-    return mint_wallet_token(private_key_path(service.settings.data_dir), party, **kw)
-
-
-def as_party(service: Any, party: str | None = "hld_1", *, token: str | None = None) -> httpx.AsyncClient:
-    """The holder API as a wallet app calls it; `party=None` and no token: no Authorization header at all."""
-    if token is None and party is not None:
-        token = token_for(service, party)
-    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://core", headers=headers)
 
 
 async def issue(broker: Any, number: str = NUMBER, holder_id: str = "hld_1", **overrides: Any) -> Any:

@@ -18,7 +18,7 @@ from core.app import build
 from core.wallet_pages import csp, moves
 from nga_client import sealing
 from notifier.app import build as build_notifier
-from tests.service.test_core_holder_api import as_party, settings  # noqa: F401  (settings: the fixture with the wallet key)
+from tests.support.holder_api import as_party, settings  # noqa: F401  (settings: the fixture with the wallet key)
 
 ROOT = Path(__file__).resolve().parents[2]
 
