@@ -1,4 +1,4 @@
-"""runtime/cose.py against a maintained COSE library (pycose) on the committed token vectors and on speed.
+"""tokens/cose.py against a maintained COSE library (pycose) on the committed token vectors and on speed.
 
     .venv/bin/python -m bench.cose_libraries [--rounds 7] [--number 2000]
 
@@ -10,7 +10,7 @@
 3. Speed, ES256, the same claims: sign and verify of the COSE_Sign1 alone (CBOR, Sig_structure, ECDSA), timeit with
    `--number` calls per run, the implementations alternated round by round, best and median of `--rounds` runs.
 Needs the test extra (pycose is a test-only dependency). `cwt`, the other maintained one, is left out: its newest
-release (3.3.0) requires cbor2 < 6, and runtime/cose.py needs cbor2 6 (duplicate map keys refused while decoding).
+release (3.3.0) requires cbor2 < 6, and tokens/cose.py needs cbor2 6 (duplicate map keys refused while decoding).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import base45
 import cbor2
 from cryptography.hazmat.primitives import serialization
 
-from runtime import cose
+from tokens import cose
 
 VECTORS = Path(__file__).resolve().parents[1] / "tests" / "vectors" / "tokens"
 SIGNATURE_REASONS = {"bad signature", "tampered claim"}
@@ -85,7 +85,7 @@ class Pycose:
 
 
 class Ours:
-    name = "runtime/cose.py"
+    name = "tokens/cose.py"
 
     def __init__(self, public: Any, private: Any = None) -> None:
         self.public = public
@@ -166,7 +166,7 @@ def speed(key: cose.SigningKey, rounds: int, number: int) -> list[str]:
     for _ in range(rounds):  # alternated: every implementation once per round, so drift hits all alike
         for impl in implementations:
             cases: dict[str, Callable[[], Any]] = {"sign": lambda impl=impl: impl.sign(payload),
-                                                   "verify": lambda impl=impl: impl.verify(tokens["runtime/cose.py"])}
+                                                   "verify": lambda impl=impl: impl.verify(tokens["tokens/cose.py"])}
             for op, call in cases.items():
                 runs.setdefault((impl.name, op), []).append(number / timeit.timeit(call, number=number))
     return [f"{name:16} {op:6} best {max(r):8.0f}/s  median {statistics.median(r):8.0f}/s  ({rounds} runs x {number})"

@@ -6,7 +6,7 @@ commits at the gateway, the notifier delivers the confirmation to the holder's w
 token) and one verification (at the gateway), and eight durable rows (declaration, commit log,
 transaction, two outbox rows, two inbox rows, the delivery). This module times those parts alone, with
 the libraries the services use and none of their code: uvicorn + FastAPI with a pydantic body against
-an aiohttp keep-alive client, runtime.cose on a real declaration token, asyncpg batch inserts into the
+an aiohttp keep-alive client, tokens.cose on a real declaration token, asyncpg batch inserts into the
 stack's PostgreSQL. The Kafka hop comes from the relay ceiling (bench/relay.py: the relay's CPU and the
 broker's, per message). bench/__main__.py adds them up (`floor`): no design of these services on this
 machine goes under that sum, so cores / sum bounds the crossings per second from above.
@@ -121,7 +121,7 @@ def es256(rounds: int) -> dict[str, float]:
     from contracts.kinds import DeclarationKind
     from contracts.token import DeclarationClaims
     from contracts.txcode import new_transaction_code
-    from runtime.cose import generate_signing_key, sign_token, verify_token
+    from tokens.cose import generate_signing_key, sign_token, verify_token
 
     key = generate_signing_key()
     issued = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """Phone-photo-like degraded QR images of a real declaration token, and how well they decode.
 
 Issue 4, item 5: the gateway accepts a PNG or JPEG photo of a declaration QR
-(POST /v1/scans/image) and reads it with zxing-cpp through ``runtime.qr.decode_qr_image``.
+(POST /v1/scans/image) and reads it with zxing-cpp through ``tokens.qr.decode_qr_image``.
 This script builds a seeded, reproducible set of degraded photos of real signed tokens and
 measures the decode rate and the time of decode alone and of verify-from-image (decode, then
 the gateway's offline checks: ``verify_token`` + ``DeclarationClaims.from_cwt``; no database).
@@ -20,7 +20,7 @@ its own probability and strength,
 - additive Gaussian sensor noise (sigma 3-16 grey levels),
 - JPEG compression at quality 30-90 (most images) or PNG (a screenshot).
 
-Tokens are signed with ``runtime.cose.sign_token`` by a key derived from the seed, with
+Tokens are signed with ``tokens.cose.sign_token`` by a key derived from the seed, with
 RFC 6979 deterministic ECDSA, so a seed fixes every byte of every image (ordinary ES256
 signatures use a random nonce and would change the QR pattern from run to run).
 
@@ -53,8 +53,8 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from contracts.kinds import DeclarationKind
 from contracts.token import DeclarationClaims
 from contracts.txcode import new_transaction_code
-from runtime.cose import SigningKey, kid_for, sign_token, verify_token
-from runtime.qr import (
+from tokens.cose import SigningKey, kid_for, sign_token, verify_token
+from tokens.qr import (
     QrDecodeError,
     decode_qr_image,
     grey_image,

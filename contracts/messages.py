@@ -572,7 +572,7 @@ class TrustListPublished(Payload):
         "ES256 signature (raw r||s, base64url) over the list's signed bytes; under ATA-TL-3 the last segment of `jws`.",
         "MEUCIQ...")
     construction: Literal["ATA-TL-3", "ATA-TL-2", "ATA-TL-1"] = F(
-        "How the list is signed (runtime/trustlist.py): ATA-TL-3 is a compact JWS (ES256, kid = anchor_kid) in `jws` "
+        "How the list is signed (tokens/trustlist.py): ATA-TL-3 is a compact JWS (ES256, kid = anchor_kid) in `jws` "
         "whose payload is the RFC 8785 JSON of the list naming the construction; ATA-TL-2, the one before, the same "
         "JSON with a detached signature; ATA-TL-1, Python's sorted compact JSON. Absent: ATA-TL-1.", "ATA-TL-3",
         default="ATA-TL-1")

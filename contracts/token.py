@@ -3,7 +3,7 @@
 R9: a declaration lists only the item numbers that cross, and is signed and dated; the token
 is that signed, dated statement. It deliberately carries no names, descriptions or values of
 goods (ARCHITECTURE.md, "Tokens and keys"): a QR code can be photographed by anyone in the queue.
-Signing lives in runtime.cose; this module only maps between the model and the int-keyed map
+Signing lives in tokens.cose; this module only maps between the model and the int-keyed map
 that gets signed, so contracts stay free of crypto dependencies.
 """
 
@@ -28,7 +28,7 @@ from contracts.bounds import IDENTIFIER, MAX_ITEMS, ItemNumber, TransactionCode,
 from contracts.kinds import DeclarationKind
 from contracts.txcode import TransactionCodeError, parse_transaction_code
 
-# CWT claim keys (RFC 8392); duplicated from runtime.cose on purpose, see the module docstring.
+# CWT claim keys (RFC 8392); duplicated from tokens.cose on purpose, see the module docstring.
 CWT_EXP = 4
 CWT_IAT = 6
 CWT_CTI = 7

@@ -1,7 +1,7 @@
 """Holder-facing HTTP: own and shared carnets, declarations, their QR images and transaction codes,
 the history, and sharing a carnet with a representative.
 
-Every route needs a wallet bearer token (runtime/wallet_auth.py). A party sees a carnet only as its holder
+Every route needs a wallet bearer token (tokens/wallet_auth.py). A party sees a carnet only as its holder
 or as a representative it is shared with; an unknown carnet and someone else's carnet answer the
 same 404, so the API does not tell strangers which carnet numbers exist. Only the holder shares
 and revokes; a representative acts only while the carnet is shared with it.
@@ -24,10 +24,10 @@ from contracts.kinds import DeclarationKind
 from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
 from contracts.txcode import format_transaction_code
 from runtime.http_limits import LimitedRoute
-from runtime.wallet_auth import REASONS, CurrentParty, WalletVerifier
+from tokens.wallet_auth import REASONS, CurrentParty, WalletVerifier
 from core.usecases import declarations, sharing, views
 from core.usecases.context import Ledger
-from runtime.qr import qr_png, qr_svg
+from tokens.qr import qr_png, qr_svg
 from runtime.text import PRINTABLE
 
 CarnetNumber = Annotated[str, Path(pattern=CARNET_NUMBER, description="Carnet number", examples=["FR2600000017"])]
@@ -39,7 +39,7 @@ PartyId = Annotated[str, Path(min_length=1, max_length=64, pattern=LINE, descrip
                               examples=["rep_19be"])]
 Role = Literal["holder", "representative"]
 
-# QR rendering: the PNG's parameters, so both images are the same symbol (runtime.qr).
+# QR rendering: the PNG's parameters, so both images are the same symbol (tokens.qr).
 _QR_SCALE = 6
 _QR_BORDER = 4
 

@@ -19,13 +19,13 @@ from core.usecases.context import CoreMetrics, Ledger
 from core.usecases.facade import CoreUseCases
 from core.wallet_keys import wallet_key_router
 from core.wallet_pages import wallet_pages
-from runtime import trustlist
+from tokens import trustlist
 from runtime.consumer import WithBulk
-from runtime.cose import load_or_create_signing_key
+from tokens.cose import load_or_create_signing_key
 from runtime.clock import Clock, utc_now
 from runtime.service import Service
 from runtime.settings import Settings
-from runtime.wallet_auth import CurrentParty, WalletVerifier, observe_checks
+from tokens.wallet_auth import CurrentParty, WalletVerifier, observe_checks
 
 NAME = "core"
 log = logging.getLogger(__name__)

@@ -35,14 +35,14 @@ from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers, RateLimited
 from customs_gateway.officer_admin import BEARER, OFFICE_ID, Problem, admin_router, bearer_token
 from customs_gateway.officers import Officers, SessionOfficer
-from runtime.qr import QrDecodeError, UnreadableImage, read_qr_image
+from tokens.qr import QrDecodeError, UnreadableImage, read_qr_image
 from runtime.http_limits import LimitedRoute, before_body, body_limit
 from runtime.text import IDENTIFIER, PRINTABLE
 
 log = logging.getLogger(__name__)
 
 #: A phone photo of the QR: a 12-megapixel JPEG is 3-6 MB, a 48-megapixel one up to ~12 MB; the reader
-#: reduces it to 1,600 pixels anyway (runtime.qr.MAX_SIDE). Anything larger is refused while it arrives.
+#: reduces it to 1,600 pixels anyway (tokens.qr.MAX_SIDE). Anything larger is refused while it arrives.
 MAX_IMAGE_BYTES = 16 * 1024 * 1024
 SESSION = HTTPBearer(auto_error=False, scheme_name="OfficerSession", description="POST /v1/sessions gives it.")
 
@@ -188,7 +188,7 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
                    cancellations: Cancellations | None = None) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["customs"], route_class=LimitedRoute)
     officers = Officers(handlers.metrics, handlers.clock)
-    # A hard photo's fallback passes run on two threads (runtime.qr.read_qr_image); threads start on first use.
+    # A hard photo's fallback passes run on two threads (tokens.qr.read_qr_image); threads start on first use.
     qr_lanes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qr-lane")
     problems: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 409, 422)}
 

@@ -14,7 +14,7 @@ from customs_gateway.cancellations import Cancellations
 from customs_gateway.handlers import GatewayHandlers
 from customs_gateway.metrics import GatewayMetrics
 from customs_gateway.web import officer_pages
-from runtime import trustlist
+from tokens import trustlist
 from runtime.consumer import Only, WithBulk
 from runtime.clock import Clock, utc_now
 from runtime.service import Service

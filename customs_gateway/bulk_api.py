@@ -17,7 +17,7 @@ from customs_gateway.officers import SessionOfficer
 from runtime.http_limits import body_limit
 from runtime.text import PRINTABLE
 
-#: The wire token: "ATA1:" and Base45 (runtime.cose), with the surrounding blanks a scanner may add.
+#: The wire token: "ATA1:" and Base45 (tokens.cose), with the surrounding blanks a scanner may add.
 TOKEN = r"^\s*ATA1:[0-9A-Z $%*+./:-]*\s*$"
 MAX_TOKEN = 4400
 MAX_REASON = 500

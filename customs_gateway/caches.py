@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from customs_gateway.domain import CarnetOnFile, KeyWindow
 from customs_gateway.metrics import GatewayMetrics
-from runtime.cose import public_key_from_jwk
+from tokens.cose import public_key_from_jwk
 
 
 class KeyCache:

@@ -43,9 +43,9 @@ from customs_gateway.domain import (
 )
 from customs_gateway.caches import CarnetCache, KeyCache
 from customs_gateway.metrics import GatewayMetrics
-from runtime import trustlist
+from tokens import trustlist
 from runtime.consumer import Inbound
-from runtime.cose import TokenError, verify_token
+from tokens.cose import TokenError, verify_token
 from runtime.outbox import emit
 from runtime.clock import Clock
 

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 from deploy.local.identity import PUBLIC_KEY_NAME as WALLET_PUBLIC, ensure_p256_key, ensure_wallet_issuer
-from runtime.cose import load_or_create_signing_key
-from runtime.trustlist import ensure_anchor
+from tokens.cose import load_or_create_signing_key
+from tokens.trustlist import ensure_anchor
 
 SIGNING_KEY = "core-signing.pem"
 TRUST_ANCHOR = "trust-anchor.pem"

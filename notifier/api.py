@@ -140,7 +140,7 @@ def _refused(exc: EndpointRefused) -> HTTPException:
 
 def recipient_router(pool_of: Any, party: Any, clock: Clock, *, overlap: timedelta,
                      vapid: webpush.Vapid | None, registrations: Registrations) -> APIRouter:
-    """`party`: the FastAPI dependency giving the caller's wallet id (runtime.wallet_auth.CurrentParty)."""
+    """`party`: the FastAPI dependency giving the caller's wallet id (tokens.wallet_auth.CurrentParty)."""
     router = APIRouter(prefix="/v1", tags=["notifications"], route_class=LimitedRoute)
     me = Depends(party)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.middleware.cors import CORSMiddleware
 
 from contracts.topics import NOTIFICATION_REQUESTS
-from runtime.wallet_auth import CurrentParty, WalletVerifier, observe_checks
+from tokens.wallet_auth import CurrentParty, WalletVerifier, observe_checks
 from notifier import egress, webpush
 from notifier.api import admin_router, recipient_router
 from notifier.handlers import NotifierHandlers, NotifierMetrics, PushSettings

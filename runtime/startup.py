@@ -75,8 +75,8 @@ def broker_unreachable(servers: str, exc: BaseException) -> StartupError:
 def configuration_problem(exc: Exception) -> StartupError | None:
     """Configuration errors a service's build raises, by the variable that fixes them; None for anything else."""
     from runtime.kafka_security import KafkaSecurityError
-    from runtime.trustlist import TrustListError
-    from runtime.wallet_auth import WalletConfigError
+    from tokens.trustlist import TrustListError
+    from tokens.wallet_auth import WalletConfigError
 
     known = {WalletConfigError: "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH", TrustListError: "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH",
              KafkaSecurityError: "ATA_KAFKA_SECURITY_PROTOCOL"}

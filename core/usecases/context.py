@@ -9,7 +9,7 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from core.domain import PolicyBook
-from runtime.cose import SigningKey
+from tokens.cose import SigningKey
 from runtime.clock import Clock
 
 PolicySource = Callable[[], PolicyBook]

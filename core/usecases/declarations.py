@@ -17,7 +17,7 @@ from core import domain
 from core import repository as repo
 from core.domain import Crossing
 from core.usecases.context import PRODUCER, Ledger
-from runtime.cose import sign_token
+from tokens.cose import sign_token
 from runtime.outbox import add_many, emit, envelope_for
 
 

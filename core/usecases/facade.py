@@ -13,7 +13,7 @@ from core import domain
 from core.usecases import consumers, declarations, keys, lifecycle
 from core.usecases.context import Ledger
 from runtime.consumer import Inbound
-from runtime.cose import SigningKey
+from tokens.cose import SigningKey
 
 
 class CoreUseCases:

@@ -12,8 +12,8 @@ from contracts.messages import TrustedKey
 from contracts.topics import SIGNING_KEYS
 from core import repository as repo
 from core.usecases.context import PRODUCER, Ledger
-from runtime import trustlist
-from runtime.cose import SigningKey, public_jwk
+from tokens import trustlist
+from tokens.cose import SigningKey, public_jwk
 from runtime.outbox import emit
 
 log = logging.getLogger(__name__)

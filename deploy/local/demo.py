@@ -31,7 +31,7 @@ from deploy.local.identity import mint_wallet_token
 from deploy.local.webhook_receiver import WebhookReceiver
 from nga_client import sealing
 from nga_client.carnets import PlainCarnet, seal_request
-from runtime.qr import decode_qr_image, qr_terminal
+from tokens.qr import decode_qr_image, qr_terminal
 from runtime.topic_reader import read_until
 
 OFFICE = "FR-CDG-FRET"

@@ -1,7 +1,7 @@
 """DEVELOPMENT ONLY: a sign-in page for the holder's wallet on the embedded stack.
 
 In production the wallet signs in with the wallet identity provider, which issues the ES256 bearer tokens the
-core and the notifier verify (runtime/wallet_auth.py). The embedded stack has no such provider: it plays one
+core and the notifier verify (tokens/wallet_auth.py). The embedded stack has no such provider: it plays one
 with the key pair it makes under `<data_dir>/identity/` (deploy/local/identity.py). This module gives the wallet
 page a sign-in it can drive: `GET /authorize?redirect_uri=...&state=...` shows a form where ANYONE may sign in as
 ANY wallet id, and the answer redirects to the wallet with `#access_token=<JWT>&state=...` (the token in the

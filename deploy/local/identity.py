@@ -1,7 +1,7 @@
 """A stand-in for the wallet identity provider on the embedded stack.
 
 In production the wallet app's identity provider issues holders and representatives a bearer
-token (JWT, ES256) and publishes its P-256 public key; the core only verifies (runtime/wallet_auth.py).
+token (JWT, ES256) and publishes its P-256 public key; the core only verifies (tokens/wallet_auth.py).
 Locally there is no such provider, so the stack makes one key pair under
 `<data_dir>/identity/` and hands the core the public half; the demo plays the wallet app and
 mints its holder's token with the private half.

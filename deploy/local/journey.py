@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.demo import Steps, issue_carnet, issuance_request, officer_session, poll
 from deploy.local.identity import mint_wallet_token
-from runtime.qr import decode_qr_image
+from tokens.qr import decode_qr_image
 
 OFFICES = {"FR": "FR-CDG-FRET", "DE": "DE-FRA-CARGO", "CH": "CH-GVA-AIR", "MX": "MX-MEX-AICM"}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from deploy.local.dev_identity import DevIdentityRefused, DevIdentityServer
 from deploy.local.identity import ensure_p256_key, ensure_wallet_issuer, public_key_path, vapid_key_path
-from runtime import trustlist
+from tokens import trustlist
 from deploy.local.apache_kafka import ApacheKafka
 from deploy.local.brokers import chosen, make_broker
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT

@@ -15,7 +15,7 @@ from contracts.kinds import DeclarationKind as K
 from contracts.messages import ItemLocation, TransactionCancelled
 from contracts.topics import ISSUANCE_EVENTS, TRANSACTIONS
 from contracts.txcode import format_transaction_code, new_transaction_code
-from runtime.qr import qr_png
+from tokens.qr import qr_png
 from tests.browser.conftest import expect, serving
 from tests.service.conftest import ADMIN, outbox
 from tests.support.gateway import EXPIRY, NUMBER, PASSWORD, auth, commit, create_officer, make_token

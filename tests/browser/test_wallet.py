@@ -32,7 +32,7 @@ from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
 from nga_client import sealing
 from nga_client.carnets import PlainCarnet, seal_request
-from runtime.qr import decode_qr_image
+from tokens.qr import decode_qr_image
 from runtime.settings import DEFAULT_PORTS
 from tests.browser.conftest import expect
 from tests.support.ports import free_port_offset

@@ -13,7 +13,7 @@ import pytest
 from deploy.local.dev_identity import DevIdentityRefused, DevIdentityServer, app
 from deploy.local.identity import ensure_wallet_issuer, public_key_path
 from deploy.local.stack import LocalStack
-from runtime.wallet_auth import WalletVerifier, load_public_key
+from tokens.wallet_auth import WalletVerifier, load_public_key
 
 WALLET = "http://127.0.0.1:8102/wallet/"
 NOW = datetime(2026, 11, 22, 8, 30, tzinfo=UTC)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import stat
 
-from runtime.wallet_auth import load_public_key
+from tokens.wallet_auth import load_public_key
 from deploy import secrets
 from notifier.webpush import Vapid
-from runtime.cose import load_or_create_signing_key
-from runtime.trustlist import load_anchor_public
+from tokens.cose import load_or_create_signing_key
+from tokens.trustlist import load_anchor_public
 
 
 def test_keys_load_and_a_second_run_keeps_them(tmp_path):

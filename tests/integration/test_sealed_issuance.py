@@ -76,7 +76,7 @@ async def dump_tables(database_url: str) -> str:
 
 async def test_no_plain_holder_name_or_item_description_in_any_topic_or_table(database_url, kafka_bootstrap, tmp_path):
     from deploy.local.identity import ensure_wallet_issuer
-    from runtime import trustlist
+    from tokens import trustlist
 
     anchor = tmp_path / "keys" / "trust-anchor.pem"
     trustlist.ensure_anchor(anchor)

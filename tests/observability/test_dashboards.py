@@ -32,7 +32,7 @@ KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_lef
 
 def exported_names(tmp_path: Path) -> set[str]:
     from deploy.local.identity import ensure_wallet_issuer
-    from runtime import trustlist
+    from tokens import trustlist
 
     anchor = tmp_path / "keys" / "trust-anchor.pem"
     trustlist.ensure_anchor(anchor)

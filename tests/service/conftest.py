@@ -39,7 +39,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Any) -> Settings:
     from deploy.local.identity import ensure_wallet_issuer
-    from runtime import trustlist
+    from tokens import trustlist
 
     # The core refuses to serve holders without the wallet identity provider's key, and the gateway
     # to verify anything without the trust anchor that signs the key list.

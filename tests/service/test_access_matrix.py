@@ -25,8 +25,8 @@ from contracts.topics import ISSUANCE_EVENTS
 from contracts.txcode import new_transaction_code
 from deploy.local.identity import ensure_wallet_issuer, mint_wallet_token, private_key_path
 from issuer.domain import issued_sealed
-from runtime import trustlist
-from runtime.cose import generate_signing_key
+from tokens import trustlist
+from tokens.cose import generate_signing_key
 from runtime.settings import Settings
 from tests.service.conftest import ADMIN, ADMIN_TOKEN, FixedClock
 from tests.support import databases
@@ -245,7 +245,7 @@ async def gateway_world(pg_server: str, tmp_path_factory: Any) -> AsyncIterator[
 
 
 def _png(w: World) -> bytes:
-    from runtime.qr import qr_png
+    from tokens.qr import qr_png
 
     return qr_png(w.ids["token"]())
 

@@ -4,8 +4,8 @@ under the constructions before it (ATA-TL-2, ATA-TL-1), and refuses a list relab
 from __future__ import annotations
 
 from contracts.topics import SIGNING_KEYS
-from runtime import trustlist
-from runtime.cose import generate_signing_key, load_or_create_signing_key, public_jwk
+from tokens import trustlist
+from tokens.cose import generate_signing_key, load_or_create_signing_key, public_jwk
 from tests.support.gateway import auth, gateway, make_token  # noqa: F401  (fixture)
 from tests.support.messages import detached_trust_list, wire
 

@@ -24,7 +24,7 @@ from core.app import build
 from core.usecases.declarations import DeclarationRefusedError
 from deploy.local.identity import ensure_wallet_issuer, mint_wallet_token, private_key_path
 from issuer.domain import issued
-from runtime.qr import decode_qr_image
+from tokens.qr import decode_qr_image
 from tests.service.conftest import outbox
 from tests.support.databases import snapshot
 from tests.support.core import (
@@ -104,7 +104,7 @@ async def test_r1_a_different_carnet_under_a_known_number_is_refused_loudly(sett
 
 async def test_signing_key_is_stored_and_announced_in_a_signed_trust_list(settings, clock, running):
     from contracts.messages import TrustListPublished
-    from runtime import trustlist
+    from tokens import trustlist
 
     service = build(settings, clock=clock)
     async with running(service):
@@ -463,7 +463,7 @@ async def test_a_commit_that_differs_from_the_declaration_is_refused_r9(settings
 
 @pytest.fixture
 def settings(settings):
-    """The core needs the wallet identity provider's public key (runtime/wallet_auth.py); one per test's data dir."""
+    """The core needs the wallet identity provider's public key (tokens/wallet_auth.py); one per test's data dir."""
     return settings.model_copy(update={"wallet_issuer_public_key_path": ensure_wallet_issuer(settings.data_dir)})
 
 

@@ -5,7 +5,7 @@ the border): it adopts the new key once its file has it, and says so while the f
 from __future__ import annotations
 
 from core.app import build
-from runtime.cose import generate_signing_key
+from tokens.cose import generate_signing_key
 from tests.support.core import fetch
 
 

@@ -12,8 +12,8 @@ from PIL import Image
 from contracts.kinds import DeclarationKind as K
 from contracts.topics import CUSTOMS_COMMITS, SIGNING_KEYS
 from customs_gateway.app import build
-from runtime.cose import generate_signing_key
-from runtime.qr import qr_png
+from tokens.cose import generate_signing_key
+from tokens.qr import qr_png
 from tests.service.conftest import ADMIN, outbox
 from tests.support.databases import snapshot
 from tests.support.gateway import (  # noqa: F401  (gateway: the fixture)
@@ -180,7 +180,7 @@ async def test_a_tampered_token_is_refused(gateway, clock):
 async def test_a_token_with_a_flipped_signature_byte_is_bad_signature(gateway, clock):
     import base45
 
-    from runtime.cose import PREFIX
+    from tokens.cose import PREFIX
 
     async with gateway() as g:
         token, _ = make_token(g.key, clock.now)
@@ -389,7 +389,7 @@ async def test_rotation_keeps_old_tokens_verifiable_and_a_key_left_out_of_the_li
 
 
 async def test_a_forged_a_stale_and_an_unsigned_key_list_are_all_ignored(gateway, clock, settings, tmp_path):
-    from runtime import trustlist
+    from tokens import trustlist
 
     async with gateway() as g:
         intruder = generate_signing_key()
@@ -414,7 +414,7 @@ async def test_a_forged_a_stale_and_an_unsigned_key_list_are_all_ignored(gateway
 def test_the_gateway_refuses_to_start_without_a_trust_anchor(settings):
     import pytest as _pytest
 
-    from runtime.trustlist import TrustListError
+    from tokens.trustlist import TrustListError
 
     with _pytest.raises(TrustListError, match="ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH"):
         build(settings.model_copy(update={"trust_anchor_public_key_path": None}))

@@ -9,7 +9,7 @@ import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
-from runtime.qr import qr_png
+from tokens.qr import qr_png
 from tests.service.conftest import ADMIN
 from tests.support.gateway import (  # noqa: F401  (gateway is a fixture)
     FR_OFFICER,

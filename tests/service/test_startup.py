@@ -13,7 +13,7 @@ import pytest
 
 from runtime import startup
 from runtime.settings import Settings
-from runtime.wallet_auth import WalletConfigError
+from tokens.wallet_auth import WalletConfigError
 
 ROOT = Path(__file__).parents[2]
 

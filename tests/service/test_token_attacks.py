@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from contracts.kinds import DeclarationKind as K
-from runtime.cose import generate_signing_key
+from tokens.cose import generate_signing_key
 from tests.support import gateway as base
 from tests.service.conftest import outbox
 from tests.support.gateway import FR_OFFICER, auth, carnet_status, commit, learn_key, make_token

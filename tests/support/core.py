@@ -16,7 +16,7 @@ from core import history_store
 from core.usecases.declarations import DeclarationRefusedError
 from deploy.local.identity import mint_wallet_token, private_key_path
 from issuer.domain import issued
-from runtime.cose import SigningKey, generate_signing_key, verify_token
+from tokens.cose import SigningKey, generate_signing_key, verify_token
 from tests.service.conftest import outbox
 from tests.support.messages import customs_commit, issuance_request, wire
 

@@ -15,7 +15,7 @@ from contracts.token import DeclarationClaims
 from contracts.topics import DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS
 from contracts.txcode import new_transaction_code
 from customs_gateway.app import build
-from runtime.cose import SigningKey, generate_signing_key, sign_token
+from tokens.cose import SigningKey, generate_signing_key, sign_token
 from tests.service.conftest import ADMIN
 from tests.support.messages import trust_list, wire
 

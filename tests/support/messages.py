@@ -87,9 +87,9 @@ def confirmation_requested(carnet_number: str, recipient_ids: list[str], recorde
 
 
 def signing_key_published(key: Any, not_before: Any, not_after: Any = None) -> Any:
-    """What the core announces for `key` (a runtime.cose.SigningKey)."""
+    """What the core announces for `key` (a tokens.cose.SigningKey)."""
     from contracts.messages import SigningKeyPublished
-    from runtime.cose import public_jwk
+    from tokens.cose import public_jwk
 
     return SigningKeyPublished(kid=key.kid.hex(), jwk=public_jwk(key.public_key), not_before=not_before, not_after=not_after)
 
@@ -97,8 +97,8 @@ def signing_key_published(key: Any, not_before: Any, not_after: Any = None) -> A
 def trust_list(anchor_path: Any, sequence: int, issued_at: Any, *keys: tuple[Any, Any, Any]) -> Any:
     """A TrustListPublished signed by the anchor at `anchor_path`, listing (SigningKey, not_before, not_after)."""
     from contracts.messages import TrustedKey
-    from runtime import trustlist
-    from runtime.cose import load_or_create_signing_key, public_jwk
+    from tokens import trustlist
+    from tokens.cose import load_or_create_signing_key, public_jwk
 
     listed = [TrustedKey(kid=k.kid.hex(), jwk=public_jwk(k.public_key), not_before=nb, not_after=na) for k, nb, na in keys]
     return trustlist.sign(sequence, issued_at, listed, load_or_create_signing_key(anchor_path))
@@ -113,7 +113,7 @@ def detached_trust_list(anchor: Any, sequence: int, issued_at: Any, keys: list[A
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-    from runtime import trustlist
+    from tokens import trustlist
 
     r, s = decode_dss_signature(anchor.private_key.sign(trustlist.canonical(sequence, issued_at, keys, construction),
                                                         ec.ECDSA(hashes.SHA256())))

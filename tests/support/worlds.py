@@ -40,7 +40,7 @@ class World:
 async def settings_for(stack: AsyncExitStack, pg_server: str, tmp: Any) -> Settings:
     from deploy.local.identity import ensure_wallet_issuer
     from issuer.registry import DEFAULT_FILE, key_hash
-    from runtime import trustlist
+    from tokens import trustlist
 
     url = await databases.fresh_database(pg_server)
     stack.push_async_callback(databases.drop_database, pg_server, url)
@@ -79,7 +79,7 @@ async def open_world(stack: AsyncExitStack, name: str, pg_server: str, tmp: Any,
     world = World(service, settings)
     wallet = private_key_path(settings.data_dir)
     if name == "core":
-        from runtime.cose import generate_signing_key
+        from tokens.cose import generate_signing_key
 
         await _issue_to_core(broker)
         async with service.pool.acquire() as conn:

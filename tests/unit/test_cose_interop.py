@@ -1,6 +1,6 @@
-"""Our COSE_Sign1 tokens (runtime/cose.py) interoperate with a maintained COSE library, pycose: it verifies what we sign
+"""Our COSE_Sign1 tokens (tokens/cose.py) interoperate with a maintained COSE library, pycose: it verifies what we sign
 and the committed vectors, we verify what it signs, and both build the same protected header and payload bytes.
-(Why we keep our own code is measured in runtime/cose.py's docstring, by bench/cose_libraries.py.) Pure: no I/O."""
+(Why we keep our own code is measured in tokens/cose.py's docstring, by bench/cose_libraries.py.) Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import cbor2
 import pytest
 
 from bench.cose_libraries import VECTORS, Pycose, claims, cose_bytes, first_vector, to_token
-from runtime.cose import BadSignatureError, generate_signing_key, public_key_from_jwk, sign_token, verify_token
+from tokens.cose import BadSignatureError, generate_signing_key, public_key_from_jwk, sign_token, verify_token
 
 KEY = generate_signing_key()
 VECTOR_FILES = sorted(VECTORS.glob("*.json"))

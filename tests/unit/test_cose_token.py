@@ -1,4 +1,4 @@
-"""COSE_Sign1/ES256 token plumbing (runtime.cose): the signed, dated form of a declaration (R9)."""
+"""COSE_Sign1/ES256 token plumbing (tokens.cose): the signed, dated form of a declaration (R9)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.cose import (
+from tokens.cose import (
     CWT_CTI,
     CWT_EXP,
     CWT_IAT,

@@ -53,7 +53,7 @@ def test_the_password_is_a_secret_that_does_not_print():
 def test_every_kafka_client_of_a_service_gets_the_same_options(tmp_path):
     from customs_gateway.app import build
     from deploy.local.identity import ensure_wallet_issuer
-    from runtime import trustlist
+    from tokens import trustlist
 
     anchor = tmp_path / "anchor.pem"
     trustlist.ensure_anchor(anchor)

@@ -1,4 +1,4 @@
-"""QR rendering and reading (runtime.qr) of declaration tokens (R9: the signed, dated declaration)."""
+"""QR rendering and reading (tokens.qr) of declaration tokens (R9: the signed, dated declaration)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from PIL import Image
 from contracts.kinds import DeclarationKind
 from contracts.token import DeclarationClaims
 from contracts.txcode import new_transaction_code
-from runtime.cose import PREFIX, generate_signing_key, sign_token, verify_token
-from runtime.qr import (
+from tokens.cose import PREFIX, generate_signing_key, sign_token, verify_token
+from tokens.qr import (
     MAX_SIDE,
     QrDecodeError,
     QrDecoderUnavailable,

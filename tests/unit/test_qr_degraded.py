@@ -2,7 +2,7 @@
 
 bench/qr_images.py makes seeded, phone-photo-like images of real signed tokens (rotation,
 perspective, downscaling, blur, low contrast, uneven light, noise, JPEG); these tests hold
-runtime.qr.decode_qr_image to >= 95 % on 100 of them, with no wrong reads, and check that the
+tokens.qr.decode_qr_image to >= 95 % on 100 of them, with no wrong reads, and check that the
 set really is that hard. `python -m bench.qr_images --count 200` prints the full table.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from bench.qr_images import generate, measure, perspective_coefficients
-from runtime.qr import QrDecodeError, decode_qr_image
+from tokens.qr import QrDecodeError, decode_qr_image
 
 SEED = 7
 COUNT = 100

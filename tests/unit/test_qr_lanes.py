@@ -1,4 +1,4 @@
-"""A photo the first pass misses: its fallback passes on two lanes (runtime.qr.read_qr_image) read what the
+"""A photo the first pass misses: its fallback passes on two lanes (tokens.qr.read_qr_image) read what the
 single lane reads (R9: the officer's device reads the signed declaration from a phone photo)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from bench.qr_images import generate
-from runtime.qr import QrDecodeError, UnreadableImage, read_qr_image
+from tokens.qr import QrDecodeError, UnreadableImage, read_qr_image
 
 
 @pytest.fixture(scope="module")

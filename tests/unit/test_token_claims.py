@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from contracts.kinds import DeclarationKind
 from contracts.token import ATA_CLAIM, ClaimsError, DeclarationClaims
-from runtime.cose import generate_signing_key, sign_token, verify_token
+from tokens.cose import generate_signing_key, sign_token, verify_token
 
 ISSUED = datetime(2025, 6, 1, 8, 30, tzinfo=UTC)
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from contracts.token import DeclarationClaims
-from runtime.cose import TokenError, kid_for, public_key_from_jwk, verify_token
-from runtime.qr import qr_version
+from tokens.cose import TokenError, kid_for, public_key_from_jwk, verify_token
+from tokens.qr import qr_version
 
 VECTOR_DIR = Path(__file__).resolve().parents[1] / "vectors" / "tokens"
 VECTOR_FILES = sorted(VECTOR_DIR.glob("*.json"))

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from contracts.bounds import TRUST_LIST_JWS_MAX
 from contracts.canonical import JCS, canonical_json
 from contracts.messages import TrustedKey, TrustListPublished
-from runtime import trustlist
-from runtime.cose import generate_signing_key, public_jwk
+from tokens import trustlist
+from tokens.cose import generate_signing_key, public_jwk
 from tests.support.bounds import largest
 from tests.support.messages import detached_trust_list
 

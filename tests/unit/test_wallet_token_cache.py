@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from deploy.local.identity import ensure_wallet_issuer, mint_wallet_token, private_key_path
-from runtime import wallet_auth
-from runtime.wallet_auth import WalletTokenError, WalletVerifier
+from tokens import wallet_auth
+from tokens.wallet_auth import WalletTokenError, WalletVerifier
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
 

@@ -27,7 +27,7 @@ import cbor2
 from contracts.kinds import DeclarationKind
 from contracts.token import ATA_CLAIM, DeclarationClaims
 from contracts.txcode import new_transaction_code
-from runtime.cose import (
+from tokens.cose import (
     PREFIX,
     SigningKey,
     TokenError,

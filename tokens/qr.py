@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import segno
 from PIL import Image, ImageFilter
 
-from runtime.cose import PREFIX
+from tokens.cose import PREFIX
 
 _ERROR_LEVEL = "m"
 # Only formats a phone camera or scanner app produces; fewer Pillow decoders, less attack surface.

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from contracts.canonical import JCS, LEGACY_ASCII, canonical_json
 from contracts.messages import TrustedKey, TrustListPublished
-from runtime.cose import SigningKey, kid_for, load_or_create_signing_key
+from tokens.cose import SigningKey, kid_for, load_or_create_signing_key
 
 
 def public_path(private_path: Path) -> Path:
