@@ -53,7 +53,7 @@ class Run:
         await self.conn.close()
         self.conn = await asyncpg.connect(self.stack.database_url)
 
-    async def drained(self, timeout: float = 60.0) -> None:
+    async def drained(self, timeout: float = 120.0) -> None:
         """No commit in flight, and every acknowledged one recorded and confirmed."""
         await until(lambda: self.load.in_flight == 0, "the commits in flight to be answered", timeout)
         deadline = time.monotonic() + timeout

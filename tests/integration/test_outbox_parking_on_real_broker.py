@@ -3,6 +3,8 @@ record-size limit is parked with its reason and the key's other rows are publish
 
 from __future__ import annotations
 
+import asyncio
+
 import uuid
 
 import pytest
@@ -33,9 +35,16 @@ async def test_a_row_over_the_limit_is_parked_and_the_rest_published(database_ur
                 "SELECT gen_random_uuid(), $1, 'K', jsonb_build_object('ce_id', n::text), p "
                 "FROM unnest($2::bytea[]) WITH ORDINALITY AS u(p, n) ORDER BY n", topic, rows)
         got = await read_until(kafka_bootstrap, topic, 2, lambda r: True, count=2, timeout=60)
-        async with service.pool.acquire() as conn:
-            parked = await conn.fetch("SELECT topic, key, reason, payload FROM outbox_parked WHERE topic = $1", topic)
-            left = await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = $1", topic)
+        # The relay commits its transaction (rows parked, published rows gone) after the broker acknowledged the
+        # records the test just read: wait for that commit rather than race it.
+        for _ in range(100):
+            async with service.pool.acquire() as conn:
+                parked = await conn.fetch("SELECT topic, key, reason, payload FROM outbox_parked WHERE topic = $1",
+                                          topic)
+                left = await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = $1", topic)
+            if parked and not left:
+                break
+            await asyncio.sleep(0.1)
     finally:
         await service.stop()
     assert [r.value for r in sorted(got, key=lambda r: r.offset)] == [b"first", b"second"]
