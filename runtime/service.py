@@ -121,7 +121,6 @@ class Service:
                                            pool=lambda: self._pool, topics=lambda: self._consumers,
                                            kafka_options=self.kafka_options)
         self._on_start: list[Callable[[], Awaitable[None]]] = []
-        self._background: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         #: Every background loop (runtime/background.py): the relay's, then those the service registers.
         self.loop_metrics = LoopMetrics(self.registry)
@@ -172,11 +171,6 @@ class Service:
         self._on_start.append(fn)
         return fn
 
-    def background(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-        """A bare task, dead if it ends; prefer `loop`, which retries and reports a stuck loop."""
-        self._background.append(fn)
-        return fn
-
     def loop(self, name: str, pass_: Pass, *, period_s: float, **options: Any) -> BackgroundLoop:
         """Run `pass_` every `period_s` (or on a NOTIFY on `channel=`) from start to stop, through outages."""
         return self.add_loop(BackgroundLoop(name, pass_, period_s=period_s, metrics=self.loop_metrics,
@@ -219,8 +213,6 @@ class Service:
         self._relay_loop = self.relay.background(self.loop_metrics)
         for loop in self._every_loop():
             self._tasks.append(loop.start(f"{self.name}:{loop.name}"))
-        for fn in self._background:
-            self._spawn(fn.__name__, fn)
         if self._settle_heap:
             log.info("%s: %d objects frozen after startup", self.name, settle_heap())
         self.ready = True
@@ -237,18 +229,6 @@ class Service:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-
-    def _spawn(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
-        async def guarded() -> None:
-            try:
-                await fn()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s: background task %s crashed", self.name, name)
-                raise
-
-        self._tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{name}"))
 
     def background_alive(self) -> bool:
         """No background task has ended (they run until stop(), so an ended one crashed) and no loop is stuck."""

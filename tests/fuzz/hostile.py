@@ -15,9 +15,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-#: Far past every string bound in contracts/ (the largest is a sealed document's ciphertext).
-LONG = 1_100_000
-
 HOSTILE_STRINGS: list[str] = [
     "",
     "\x00",

@@ -15,6 +15,7 @@ from runtime.consumer import BatchConsumer, Consumer, Record, WithBulk
 from runtime.metrics import RuntimeMetrics
 from runtime.service import Service
 from tests.support.messages import issuance_request, wire
+from tests.support.outbox import bare_service
 
 
 class DeadLetterSink:
@@ -29,17 +30,9 @@ class DeadLetterSink:
 
 @pytest.fixture
 async def service(settings: Any, tmp_path: Path) -> AsyncIterator[Service]:
-    migrations = tmp_path / "migrations"
-    migrations.mkdir()
-    (migrations / "0001_applied.sql").write_text("CREATE TABLE applied (request_id text PRIMARY KEY);")
-    svc = Service("batchtest", settings, migrations)
-    await svc.open_database()
-    async with svc.pool.acquire() as conn:
-        await conn.execute("TRUNCATE applied, inbox")
-    try:
+    async with bare_service("batchtest", settings, tmp_path, "CREATE TABLE applied (request_id text PRIMARY KEY);",
+                            emptied="applied, inbox") as svc:
         yield svc
-    finally:
-        await svc.pool.close()
 
 
 def records(*request_ids: str, garbage_at: int | None = None) -> list[Record]:

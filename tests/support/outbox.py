@@ -4,6 +4,7 @@ outbox, for the relay's service tests."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +13,29 @@ import pytest
 from runtime.service import Service
 
 
-@pytest.fixture
-async def service(settings: Any, tmp_path: Path) -> AsyncIterator[Service]:
+@asynccontextmanager
+async def bare_service(name: str, settings: Any, tmp_path: Path, schema_sql: str = "",
+                       emptied: str = "outbox") -> AsyncIterator[Service]:
+    """A service named `name` with the runtime's tables, plus `schema_sql` as its one migration, its pool open and
+    the `emptied` tables truncated; closed after."""
     migrations = tmp_path / "migrations"
     migrations.mkdir()
-    svc = Service("outboxtest", settings, migrations)
+    if schema_sql:
+        (migrations / "0001_applied.sql").write_text(schema_sql)
+    svc = Service(name, settings, migrations)
     await svc.open_database()
     async with svc.pool.acquire() as conn:
-        await conn.execute("TRUNCATE outbox")
+        await conn.execute(f"TRUNCATE {emptied}")
     try:
         yield svc
     finally:
         await svc.pool.close()
+
+
+@pytest.fixture
+async def service(settings: Any, tmp_path: Path) -> AsyncIterator[Service]:
+    async with bare_service("outboxtest", settings, tmp_path) as svc:
+        yield svc
 
 
 async def queue(service: Service, rows: list[tuple[str | None, str]]) -> list[int]:
