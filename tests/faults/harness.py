@@ -57,9 +57,9 @@ class Run:
         """No commit in flight, and every acknowledged one recorded and confirmed."""
         await until(lambda: self.load.in_flight == 0, "the commits in flight to be answered", timeout)
         deadline = time.monotonic() + timeout
-        while not ledger.settled(await self.figures()):
+        while not ledger.settled(figures := await self.figures()):
             if time.monotonic() > deadline:
-                raise TimeoutError("the pipeline did not drain before the broker restart")
+                raise TimeoutError(f"the pipeline did not drain before the broker restart: {figures}")
             await asyncio.sleep(0.5)
         await asyncio.sleep(2.0)  # what follows a confirmation (claims watch list, delivery events) settles too
 
