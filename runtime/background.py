@@ -42,9 +42,12 @@ log = logging.getLogger(__name__)
 #: is one); asyncpg.PostgresError the server's answers, among them a terminated backend (AdminShutdownError),
 #: "the database system is starting up", too many connections, serialization failures (a deterministic one,
 #: e.g. a missing table, repeats and shows as `failing`); asyncpg.InterfaceError a connection lost or a pool
-#: closing; KafkaError the broker away or refusing for now (KafkaConnectionError, KafkaTimeoutError,
-#: NotEnoughReplicas...), which the outbox relay always retried.
-RETRYABLE: tuple[type[BaseException], ...] = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError)
+#: closing; asyncpg.InternalClientError a connection that broke in the middle of an operation ("cannot switch
+#: to state 11; another operation is in progress", seen on LISTEN while PostgreSQL restarted, which ended the
+#: notifier's delivery worker for good); KafkaError the broker away or refusing for now (KafkaConnectionError,
+#: KafkaTimeoutError, NotEnoughReplicas...), which the outbox relay always retried.
+RETRYABLE: tuple[type[BaseException], ...] = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                                              asyncpg.InternalClientError, KafkaError)
 
 #: A pass answers True when it has more to do at once, None or False when it can wait a period.
 Pass = Callable[[], Awaitable["bool | None"]]

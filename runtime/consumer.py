@@ -39,8 +39,9 @@ MAX_ATTEMPTS = 5
 #: (900,000 characters of ciphertext); anything bigger is refused before parsing, so no message can exhaust memory.
 #: Failures of the surroundings, not of the message: retried without limit, never dead-lettered.
 #: A PostgreSQL restart shows as OperatorInterventionError (admin shutdown, cannot connect now)
-#: and PostgresConnectionError (connection gone) on connections that were open.
-TRANSIENT = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+#: and PostgresConnectionError (connection gone) on connections that were open, and InternalClientError on
+#: a connection that broke in the middle of an operation.
+TRANSIENT = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresConnectionError,
              asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InsufficientResourcesError,
              asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 

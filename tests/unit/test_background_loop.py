@@ -38,7 +38,8 @@ def test_backoff_doubles_up_to_its_cap_with_jitter_below_each_step() -> None:
 
 def test_the_surroundings_are_retryable_and_a_bug_is_not() -> None:
     for exc in (ConnectionRefusedError(), TimeoutError(), asyncpg.exceptions.AdminShutdownError(),
-                asyncpg.InterfaceError("pool is closing"), asyncpg.ConnectionDoesNotExistError(), KafkaConnectionError()):
+                asyncpg.InterfaceError("pool is closing"), asyncpg.ConnectionDoesNotExistError(), KafkaConnectionError(),
+                asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress")):
         assert isinstance(exc, RETRYABLE)
     for exc in (ValueError(), KeyError(), AssertionError()):
         assert not isinstance(exc, RETRYABLE)
@@ -133,3 +134,64 @@ def test_a_period_must_be_positive_and_listening_needs_a_pool() -> None:
         BackgroundLoop("demo", pass_, period_s=0, metrics=LoopMetrics(CollectorRegistry()))
     with pytest.raises(ValueError):
         BackgroundLoop("demo", pass_, period_s=1, metrics=LoopMetrics(CollectorRegistry()), channel="x")
+
+
+class BrokenOnceConnection:
+    """A pooled connection whose first LISTEN meets a connection that broke mid-operation, as asyncpg reports it
+    while PostgreSQL restarts."""
+
+    def __init__(self, broken: bool) -> None:
+        self.broken = broken
+        self.listening: list[str] = []
+
+    async def add_listener(self, channel: str, _callback: object) -> None:
+        if self.broken:
+            raise asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress")
+        self.listening.append(channel)
+
+    def add_termination_listener(self, _callback: object) -> None:
+        pass
+
+    def remove_termination_listener(self, _callback: object) -> None:
+        pass
+
+    async def remove_listener(self, _channel: str, _callback: object) -> None:
+        pass
+
+    def is_closed(self) -> bool:
+        return False
+
+
+class Pool:
+    def __init__(self) -> None:
+        self.handed: list[BrokenOnceConnection] = []
+        self.released = 0
+
+    async def acquire(self) -> BrokenOnceConnection:
+        self.handed.append(BrokenOnceConnection(broken=not self.handed))
+        return self.handed[-1]
+
+    async def release(self, _conn: BrokenOnceConnection) -> None:
+        self.released += 1
+
+
+async def test_a_listener_broken_by_a_database_restart_is_replaced_and_the_loop_lives_on() -> None:
+    """The notifier's delivery worker once ended for good on this error, and no confirmation was pushed any more
+    (the crossing's step 5 in DOMAIN.md)."""
+    registry, pool, passes = CollectorRegistry(), Pool(), []
+
+    async def pass_() -> None:
+        passes.append(1)
+
+    loop = BackgroundLoop("deliveries", pass_, period_s=0.01, metrics=LoopMetrics(registry), pool=lambda: pool,
+                          channel="wake", backoff=Backoff(0.001, 0.002))
+    loop.start()
+    try:
+        async with asyncio.timeout(10):  # a loop that ended would never pass
+            while not passes and loop.alive:  # noqa: ASYNC110 (the loop's own passes, polled as a probe would)
+                await asyncio.sleep(0.005)
+        assert loop.alive and loop.state() == "ok"
+        assert failures(registry, "deliveries", "InternalClientError") == 1
+        assert pool.released == 1 and pool.handed[-1].listening == ["wake"]
+    finally:
+        await loop.stop()

@@ -13,6 +13,7 @@ from runtime.consumer import TRANSIENT
     asyncpg.TooManyConnectionsError("too many clients"),
     asyncpg.SerializationError("could not serialize access"),
     asyncpg.DeadlockDetectedError("deadlock detected"),
+    asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress"),
     ConnectionRefusedError(111, "refused"),
     TimeoutError(),
 ])
