@@ -1,5 +1,5 @@
 """The claim as a state machine (DOMAIN.md R19-R25, R27). Pure: no I/O, no clock; days are the
-customs office's local days, computed by the caller with `contracts.deadlines.local_date`.
+customs office's local days, computed by the caller with `contracts.periods.local_date`.
 
     overdue --notice--> noticed --evidence--> closed
        |                   |
@@ -35,10 +35,8 @@ from contracts.deadlines import (
     r24_discrepancy_claim_limit,
     r23_refund_deadline,
     r23_refund_in_time,
-    r25_capped_claim,
-    r25_liability_caps,
-    r27_regularization_fee_due,
 )
+from contracts.liability import r25_capped_claim, r25_liability_caps, r27_regularization_fee_due
 
 Amounts = dict[str, Decimal]
 

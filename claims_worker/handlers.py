@@ -15,7 +15,6 @@ from claims_worker.claims import Claim, ClaimError, Step
 from contracts import claims as c
 from contracts.claims import ClaimState as S
 from contracts.deadlines import (
-    local_date,
     r21_evidence_expires_at,
     r22_payment_overdue_at,
     r23_refund_window_closes_at,
@@ -23,6 +22,7 @@ from contracts.deadlines import (
 from contracts.envelope import Envelope
 from contracts.kinds import DeclarationKind
 from contracts.messages import ConfirmationRequested, ItemLocationsChanged, Payload, TransactionCancelled, TransactionRecorded
+from contracts.periods import local_date
 from contracts.topics import CLAIMS_EVENTS, CLAIMS_NGA_NOTICES
 from runtime.consumer import Inbound
 from runtime.outbox import emit

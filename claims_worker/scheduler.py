@@ -23,7 +23,8 @@ from claims_worker import claims as machine, repository as repo
 from claims_worker.handlers import ClaimsHandlers
 from contracts import claims as c
 from contracts.claims import ClaimState as S
-from contracts.deadlines import local_date, r19_overdue_at, r20_discharged_at
+from contracts.deadlines import r19_overdue_at, r20_discharged_at
+from contracts.periods import local_date
 from contracts.topics import CLAIMS_NGA_NOTICES, NOTIFICATION_REQUESTS
 from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.outbox import emit

@@ -1,45 +1,12 @@
-"""Every date rule of the carnet domain, in one pure module (DOMAIN.md R2, R6, R12, R13, R15, R16, R19-R25, R27).
+"""Every date rule of the carnet domain, in one pure module (DOMAIN.md R2, R6, R12, R13, R15, R16, R19-R24).
 
-Pure means: standard library only, no I/O, and no wall clock. Nothing here reads the current
-date or time; callers pass ``today`` (a ``date``) or ``at`` (an aware ``datetime``).
+Pure means: standard library only (and the pure contracts.periods), no I/O, and no wall clock.
+Nothing here reads the current date or time; callers pass ``today`` (a ``date``) or ``at`` (an
+aware ``datetime``).
 
-Conventions (stated once, used by every function below)
-=======================================================
-
-Days. Every rule counts calendar days in the local time zone of the customs office concerned.
-A ``date`` argument is such a local calendar day. Where an instant matters (R2, R6, R12) the
-function takes an aware ``datetime`` plus the office's ``ZoneInfo``; ``local_date`` turns an
-instant into the office's calendar day.
-
-Last days are inclusive. Every ``*_deadline`` / ``*_limit`` / ``*_date`` function returns the
-LAST day on which the act is still in time; the act is late from the next day on. The
-``*_in_time`` helpers compare with ``<=`` so callers never have to.
-
-"From the day following X" (R20, R21, R22, R23, R24; the seed 004 wording, Taiwan 2004 Art. 7).
-The day X of the event is not counted. The period begins on S = X + 1 day and covers whole
-units counted from S:
-
-* N days: the last day is S + N - 1 days, i.e. X + N days (R22: received 3 May, 14 days,
-  last day 17 May).
-* N months (a year is 12 months): the period ends at the end of the day before the day of the
-  N-th following month that has the same number as S (S = 15 Jan, 6 months: last day 14 Jul).
-  When that month has no day with that number (S on the 29th, 30th or 31st), the period ends
-  on the last day of that month (S = 31 Aug, 6 months: last day 28/29 Feb).
-
-This is the civil-law rule of the seed's jurisdiction (ROC Civil Code Arts. 120-121: the first
-day is not counted; a period in months ends on the day before the corresponding day of the last
-month, or on that month's last day when there is no corresponding day). In terms of
-``add_months`` it is ``add_months(S, N) - 1 day`` whenever ``add_months`` does not clamp, and the
-last day of the month when it does: the period is never cut short by clamping (the naive
-``add_months(S, N) - 1 day`` would end S = 31 Aug + 6 months on 27 Feb, one day short). Compared
-with the event day X it equals ``add_months(X, N)``, except that when X is the last day of a month
-the period runs to the last day of the target month (X = 30 Apr, 1 month: S = 1 May, last day
-31 May).
-
-R2 counts the issue day as the first day ("12 full months from the date of issue"): the same
-rule with S = the issue date.
-
-All period arithmetic goes through ``_period_last_day``; nothing else computes a period end.
+How days are counted (local days of the office, inclusive last days, "from the day following")
+is stated once in contracts.periods, whose ``period_last_day`` is the only place a period end is
+computed. The money rules of the claims (R25, R27) are in contracts.liability.
 
 Instants for a scheduler. A period whose last day is L (local, inclusive) has run out at the
 first instant of L + 1 in the office's time zone (``lapses_at``, the same instant as R2's "24:00
@@ -50,54 +17,26 @@ UTC, so a deadline table ordered by it acts on every office's deadline at its ow
 
 from __future__ import annotations
 
-import calendar
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta, timezone, tzinfo
+
+from contracts.periods import (ONE_DAY, DeadlineError, from_day_following, period_last_day, require_aware,
+                               start_of_local_day)
 
 __all__ = [
     "DeadlineError",
-    "add_months",
-    "local_date",
-    "r2_max_expiry_date",
-    "r2_check_expiry",
-    "r2_validity_ends_at",
-    "r2_is_valid_on",
+    "r2_max_expiry_date", "r2_check_expiry", "r2_validity_ends_at", "r2_is_valid_on",
     "r6_replacement_in_time",
-    "r12_entry_allowed",
-    "r13_final_date",
-    "r15_max_stay_last_day",
-    "r16_digital_required",
-    "r19_reexport_deadline",
-    "r19_reexported_in_time",
-    "r20_notice_limit",
-    "r20_notice_in_time",
-    "r20_association_discharged",
-    "r21_evidence_deadline",
-    "r21_evidence_in_time",
-    "r22_payment_deadline",
-    "r22_payment_overdue",
-    "r23_refund_deadline",
-    "r23_refund_in_time",
-    "r24_discrepancy_claim_limit",
-    "r24_discrepancy_claim_in_time",
-    "r25_liability_cap",
+    "r12_entry_allowed", "r13_final_date", "r15_max_stay_last_day", "r16_digital_required",
+    "r19_reexport_deadline", "r19_reexported_in_time", "r19_overdue_at", "r19_reminders",
+    "r20_notice_limit", "r20_notice_in_time", "r20_association_discharged", "r20_discharged_at",
+    "r21_evidence_deadline", "r21_evidence_in_time", "r21_evidence_expires_at",
+    "r22_payment_deadline", "r22_payment_overdue", "r22_payment_overdue_at",
+    "r23_refund_deadline", "r23_refund_in_time", "r23_refund_window_closes_at",
+    "r24_discrepancy_claim_limit", "r24_discrepancy_claim_in_time",
     "reminder_dates",
     "lapses_at",
-    "r19_overdue_at",
-    "r19_reminders",
-    "r20_discharged_at",
-    "r21_evidence_expires_at",
-    "r22_payment_overdue_at",
-    "r23_refund_window_closes_at",
-    "r25_liability_caps",
-    "r25_capped_claim",
-    "r27_regularization_fee_due",
 ]
-
-ONE_DAY = timedelta(days=1)
-_CENT = Decimal("0.01")
-_R25_FACTOR = Decimal("1.10")
 
 # Declaration kinds as strings (the values of contracts.kinds.DeclarationKind, a StrEnum, so
 # its members match too). Kept as plain strings: this module is standard library only.
@@ -108,117 +47,7 @@ _ALL_KINDS = frozenset(
 _R12_ENTRY_KINDS = frozenset({"importation", "transit_entry"})
 
 
-class DeadlineError(ValueError):
-    """A date rule was asked something illegal or impossible (e.g. a final date after expiry)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Calendar helpers
-# --------------------------------------------------------------------------------------------
-
-
-def _days_in_month(year: int, month: int) -> int:
-    return calendar.monthrange(year, month)[1]
-
-
-def _shift_month(year: int, month: int, months: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) + months
-    return index // 12, index % 12 + 1
-
-
-def add_months(d: date, months: int) -> date:
-    """Same day number ``months`` calendar months later (or earlier when negative), clamped to
-    the last day of the target month: 31 Jan + 1 month = 28 Feb (29 Feb in a leap year),
-    29 Feb 2024 + 12 months = 28 Feb 2025. A plain calendar helper, not a period rule: the
-    period rules use ``_period_last_day`` (see the module docstring)."""
-    try:
-        year, month = _shift_month(d.year, d.month, months)
-        return date(year, month, min(d.day, _days_in_month(year, month)))
-    except (ValueError, OverflowError) as exc:
-        raise DeadlineError(f"{d.isoformat()} + {months} months is outside the calendar") from exc
-
-
-def _period_last_day(first_day: date, *, months: int = 0, days: int = 0) -> date:
-    """THE period rule: last day (inclusive) of a period that begins on ``first_day`` and lasts
-    ``months`` calendar months and then ``days`` days (see the module docstring).
-
-    Months: the day before the day of the target month numbered like ``first_day``; the target
-    month's last day when it has no such day. Days: ``first_day + days - 1``.
-    """
-    if months < 0 or days < 0:
-        raise DeadlineError(f"a period cannot be negative (months={months}, days={days})")
-    if months == 0 and days == 0:
-        raise DeadlineError("a period must last at least one day")
-    try:
-        if months:
-            year, month = _shift_month(first_day.year, first_day.month, months)
-            month_length = _days_in_month(year, month)
-            if first_day.day <= month_length:
-                last = date(year, month, first_day.day) - ONE_DAY
-            else:  # no corresponding day in the target month: the period runs to its end
-                last = date(year, month, month_length)
-            return last + timedelta(days=days)
-        return first_day + timedelta(days=days - 1)
-    except (ValueError, OverflowError) as exc:
-        raise DeadlineError(
-            f"a period of {months} months and {days} days from {first_day.isoformat()} is outside the calendar"
-        ) from exc
-
-
-def _from_day_following(event_day: date, *, months: int = 0, days: int = 0) -> date:
-    """Last day of a period "from the day following" ``event_day``: it begins on event_day + 1."""
-    try:
-        first_day = event_day + ONE_DAY
-    except OverflowError as exc:
-        raise DeadlineError(f"no day follows {event_day.isoformat()}") from exc
-    return _period_last_day(first_day, months=months, days=days)
-
-
-def _require_aware(at: datetime, name: str = "at") -> None:
-    if not isinstance(at, datetime):
-        raise TypeError(f"{name} must be a datetime, got {type(at).__name__}")
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise DeadlineError(f"{name} must be an aware datetime (with a time zone), got naive {at.isoformat()}")
-
-
-def local_date(at: datetime, tz: tzinfo) -> date:
-    """The calendar day of instant ``at`` (aware) in the customs office's time zone ``tz``.
-
-    Use it to turn an instant (a commit, a notice sent) into the day the date rules count."""
-    _require_aware(at)
-    return at.astimezone(tz).date()
-
-
-def _start_of_local_day(day: date, tz: tzinfo) -> datetime:
-    """The first instant whose local date in ``tz`` is ``day`` (or later), as an aware datetime
-    in ``tz`` with a wall time that exists.
-
-    Usually local 00:00. When 00:00 falls in a daylight-saving gap (clocks jump over midnight,
-    e.g. America/Havana in March) the day begins at the transition instant; when 00:00 occurs
-    twice (clocks fall back across midnight) the day begins at its first occurrence.
-    """
-    wall = datetime.combine(day, time(0))
-    first = wall.replace(tzinfo=tz, fold=0)  # in a gap: the offset before the transition
-    second = wall.replace(tzinfo=tz, fold=1)  # in a gap: the offset after the transition
-    late = first.astimezone(timezone.utc)
-    early = second.astimezone(timezone.utc)
-    if early < late:
-        # 00:00 is in a gap: the day begins at the transition, somewhere in (early, late].
-        # Local dates are monotone over this short window, so bisect on microseconds.
-        low, high = early, late  # local date of `low` is before `day`, of `high` is `day` or later
-        while high - low > timedelta(microseconds=1):
-            mid = low + (high - low) / 2
-            if mid.astimezone(tz).date() >= day:
-                high = mid
-            else:
-                low = mid
-        late = high
-    return late.astimezone(tz)
-
-
-# --------------------------------------------------------------------------------------------
-# R2: validity
-# --------------------------------------------------------------------------------------------
+# --- R2: validity ---------------------------------------------------------------------------------
 
 
 def r2_max_expiry_date(issue_date: date) -> date:
@@ -233,7 +62,7 @@ def r2_max_expiry_date(issue_date: date) -> date:
     end with the last day of February: 2025-02-28 (366 days including 29 Feb 2024 itself, the
     same as for an issue on 28 Feb 2024 -> 2025-02-27). Never later than issue + 365 days.
     """
-    return _period_last_day(issue_date, months=12)
+    return period_last_day(issue_date, months=12)
 
 
 def r2_check_expiry(issue_date: date, expiry_date: date) -> None:
@@ -268,7 +97,7 @@ def r2_validity_ends_at(expiry_date: date, tz: tzinfo) -> datetime:
         next_day = expiry_date + ONE_DAY
     except OverflowError as exc:
         raise DeadlineError(f"no day follows {expiry_date.isoformat()}") from exc
-    return _start_of_local_day(next_day, tz)
+    return start_of_local_day(next_day, tz)
 
 
 def r2_is_valid_on(expiry_date: date, at: datetime, tz: tzinfo) -> bool:
@@ -278,13 +107,11 @@ def r2_is_valid_on(expiry_date: date, at: datetime, tz: tzinfo) -> bool:
     instant 24:00 itself is already the day after. The local day is what counts: 23:30 on the
     expiry day in Pacific/Pago_Pago is valid although it is already the next day in UTC.
     """
-    _require_aware(at)
+    require_aware(at)
     return at.astimezone(timezone.utc) < r2_validity_ends_at(expiry_date, tz).astimezone(timezone.utc)
 
 
-# --------------------------------------------------------------------------------------------
-# R6: replacement carnets
-# --------------------------------------------------------------------------------------------
+# --- R6: replacement carnets ----------------------------------------------------------------------
 
 
 def r6_replacement_in_time(original_expiry: date, approved_at: datetime, tz: tzinfo) -> bool:
@@ -297,9 +124,7 @@ def r6_replacement_in_time(original_expiry: date, approved_at: datetime, tz: tzi
     return r2_is_valid_on(original_expiry, approved_at, tz)
 
 
-# --------------------------------------------------------------------------------------------
-# R12, R13, R15, R16: crossings
-# --------------------------------------------------------------------------------------------
+# --- R12, R13, R15, R16: crossings ----------------------------------------------------------------
 
 
 def r12_entry_allowed(kind: str, expiry_date: date, at: datetime, tz: tzinfo) -> bool:
@@ -317,7 +142,7 @@ def r12_entry_allowed(kind: str, expiry_date: date, at: datetime, tz: tzinfo) ->
         raise DeadlineError(f"R12: unknown declaration kind {kind!r}")
     if kind in _R12_ENTRY_KINDS:
         return r2_is_valid_on(expiry_date, at, tz)
-    _require_aware(at)
+    require_aware(at)
     return True
 
 
@@ -346,11 +171,11 @@ def r15_max_stay_last_day(entry_date: date, expiry_date: date, *, months: int = 
     expiry date and the end of the maximum stay.
 
     Counting: the stay counts the day of entry as its first day (like R2 counts the issue day),
-    then ``months`` months and ``days`` days by the module's period rule: entry 2026-01-15 with a
+    then ``months`` months and ``days`` days by the period rule (contracts.periods): entry 2026-01-15 with a
     6-month stay -> last day 2026-07-14; 90 days -> 2026-04-14. Pass the result as
     ``restricted_to`` to ``r13_final_date``.
     """
-    return min(expiry_date, _period_last_day(entry_date, months=months, days=days))
+    return min(expiry_date, period_last_day(entry_date, months=months, days=days))
 
 
 def r16_digital_required(digital_date: date | None, on: date) -> bool:
@@ -363,9 +188,7 @@ def r16_digital_required(digital_date: date | None, on: date) -> bool:
     return digital_date is not None and on >= digital_date
 
 
-# --------------------------------------------------------------------------------------------
-# R19-R25: claims
-# --------------------------------------------------------------------------------------------
+# --- R19-R24: claims ------------------------------------------------------------------------------
 
 
 def _merge_seizures(seizures: Iterable[tuple[date, date]]) -> list[tuple[date, date]]:
@@ -415,12 +238,12 @@ def r20_notice_limit(expiry_date: date) -> date:
     validity; after that the association is discharged." (Seed 004 Art. 7: "within the period of
     one year from the day following the last day of the period of validity".)
 
-    Counting: the year begins on expiry + 1 and lasts 12 months (module rule); returns its last
+    Counting: the year begins on expiry + 1 and lasts 12 months (the period rule); returns its last
     day, the last day a notice is still in time: expiry 2027-01-14 -> 2028-01-14; expiry
     2027-02-28 -> 2028-02-29 (the year 1 Mar 2027 - 29 Feb 2028). Pass the carnet's expiry date
     (the last day of validity).
     """
-    return _from_day_following(expiry_date, months=12)
+    return from_day_following(expiry_date, months=12)
 
 
 def r20_notice_in_time(expiry_date: date, notice_date: date) -> bool:
@@ -443,10 +266,10 @@ def r21_evidence_deadline(notice_date: date) -> date:
     of re-exportation (or other accepted documents)." (Seed 004 Art. 7: "within six months from
     the day following the date of such notification".)
 
-    Counting: the period begins on notice + 1 and lasts 6 months (module rule); returns its last
+    Counting: the period begins on notice + 1 and lasts 6 months (the period rule); returns its last
     day: notice 2027-03-10 -> 2027-09-10; notice 2027-08-30 (period from 31 Aug) -> 2028-02-29.
     """
-    return _from_day_following(notice_date, months=6)
+    return from_day_following(notice_date, months=6)
 
 
 def r21_evidence_in_time(notice_date: date, evidence_date: date) -> bool:
@@ -462,7 +285,7 @@ def r22_payment_deadline(duty_memo_received: date) -> date:
     Counting: the 14 days begin on received + 1; the last day to pay is received + 14 days
     (received 2027-12-20 -> 2028-01-03).
     """
-    return _from_day_following(duty_memo_received, days=14)
+    return from_day_following(duty_memo_received, days=14)
 
 
 def r22_payment_overdue(duty_memo_received: date, today: date) -> bool:
@@ -475,10 +298,10 @@ def r23_refund_deadline(payment_date: date) -> date:
     part within three months from the day after payment." (Seed 004 Art. 7: "within the period
     of three months from the day following the date of payment".)
 
-    Counting: the period begins on payment + 1 and lasts 3 months (module rule); returns its
+    Counting: the period begins on payment + 1 and lasts 3 months (the period rule); returns its
     last day: paid 2027-04-10 -> 2027-07-10; paid 2027-11-30 (period from 1 Dec) -> 2028-02-29.
     """
-    return _from_day_following(payment_date, months=3)
+    return from_day_following(payment_date, months=3)
 
 
 def r23_refund_in_time(payment_date: date, request_date: date) -> bool:
@@ -493,32 +316,12 @@ def r24_discrepancy_claim_limit(expiry_date: date) -> date:
     Counting: exactly as R20 (``r20_notice_limit``): the year begins on expiry + 1; returns its
     last day.
     """
-    return _from_day_following(expiry_date, months=12)
+    return from_day_following(expiry_date, months=12)
 
 
 def r24_discrepancy_claim_in_time(expiry_date: date, claim_date: date) -> bool:
     """R24: was a discrepancy claimed on local day ``claim_date`` in time?"""
     return claim_date <= r24_discrepancy_claim_limit(expiry_date)
-
-
-def r25_liability_cap(duties_assessed: Decimal) -> Decimal:
-    """R25: "The association's liability is capped at the import duties and taxes assessed at
-    importation plus 10%." (Seed 004 Art. 7: "the total amount of the import duties and taxes
-    assessed by the Customs at the time of importation, plus 10% of such total amount".)
-
-    Not a date rule, but a claims figure kept with the claims deadlines. Computed exactly
-    (duties x 1.10) then rounded to cents, half up. Accepts ``Decimal`` or ``int``; a float is
-    refused (``TypeError``: binary fractions are not money), and so are negative or non-finite
-    amounts (``DeadlineError``).
-    """
-    if isinstance(duties_assessed, bool) or not isinstance(duties_assessed, (Decimal, int)):
-        raise TypeError(f"R25: duties must be a Decimal, got {type(duties_assessed).__name__}")
-    amount = Decimal(duties_assessed)
-    if not amount.is_finite():
-        raise DeadlineError(f"R25: duties must be a finite amount, got {amount}")
-    if amount < 0:
-        raise DeadlineError(f"R25: duties cannot be negative, got {amount}")
-    return (amount * _R25_FACTOR).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
 def reminder_dates(final_date: date, days_before: Sequence[int] = (30, 7, 1)) -> list[date]:
@@ -539,9 +342,7 @@ def reminder_dates(final_date: date, days_before: Sequence[int] = (30, 7, 1)) ->
     return sorted(reminders)
 
 
-# --------------------------------------------------------------------------------------------
-# Instants for the claims scheduler (R19-R23), money per currency (R25), R27
-# --------------------------------------------------------------------------------------------
+# --- Instants for the claims scheduler (R19-R23) --------------------------------------------------
 
 
 def lapses_at(last_day: date, tz: tzinfo) -> datetime:
@@ -569,7 +370,7 @@ def r19_reminders(
     out = []
     for n in sorted(set(days_before), reverse=True):
         (day,) = reminder_dates(deadline, (n,))
-        out.append((n, day, _start_of_local_day(day, tz).astimezone(timezone.utc)))
+        out.append((n, day, start_of_local_day(day, tz).astimezone(timezone.utc)))
     return out
 
 
@@ -596,42 +397,3 @@ def r23_refund_window_closes_at(payment_date: date, tz: tzinfo) -> datetime:
     time of ``r23_refund_deadline``."""
     return lapses_at(r23_refund_deadline(payment_date), tz)
 
-
-def _amounts(amounts: Mapping[str, Decimal], what: str) -> dict[str, Decimal]:
-    out = {}
-    for currency, amount in amounts.items():
-        if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isupper()):
-            raise DeadlineError(f"R25: {what}: {currency!r} is not an ISO 4217 currency code")
-        r25_liability_cap(amount)  # the same checks: Decimal or int, finite, not negative
-        out[currency] = Decimal(amount)
-    return out
-
-
-def r25_liability_caps(duties_assessed: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    """R25: the liability cap per currency: duties and taxes assessed at importation in that
-    currency plus 10% (``r25_liability_cap``). Currencies are never added together: an
-    assessment in CHF and one in EUR give two caps."""
-    return {c: r25_liability_cap(a) for c, a in sorted(_amounts(duties_assessed, "assessed").items())}
-
-
-def r25_capped_claim(claimed: Mapping[str, Decimal], duties_assessed: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    """R25: what may be claimed from the association per currency: the amount customs claims,
-    never more than that currency's cap. A claim in a currency without an assessment at
-    importation has no cap to stand on and raises ``DeadlineError``."""
-    caps = r25_liability_caps(duties_assessed)
-    out = {}
-    for currency, amount in sorted(_amounts(claimed, "claimed").items()):
-        if currency not in caps:
-            raise DeadlineError(f"R25: a claim in {currency} has no duties assessed at importation in {currency}")
-        out[currency] = min(amount.quantize(_CENT, rounding=ROUND_HALF_UP), caps[currency])
-    return out
-
-
-def r27_regularization_fee_due(departure_validated: bool, goods_left: bool) -> bool:
-    """R27: "A holder who failed to have a departure validated may be charged a regularization
-    fee even when no claim follows." (Seed 001, "Departing a Foreign Country", 8.)
-
-    True when the goods did leave (``goods_left``: shown by evidence of re-exportation, R21/R23/R26)
-    but the departure was not validated on the carnet. Not a date rule: a flag for customs, who
-    decide whether to charge the fee; the amount is theirs, not the guarantee chain's."""
-    return goods_left and not departure_validated

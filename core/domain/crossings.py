@@ -14,10 +14,11 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from contracts.deadlines import (
-    local_date, r2_is_valid_on, r12_entry_allowed, r13_final_date, r15_max_stay_last_day, r16_digital_required,
+    r2_is_valid_on, r12_entry_allowed, r13_final_date, r15_max_stay_last_day, r16_digital_required,
 )
 from contracts.kinds import DeclarationKind as K
 from contracts.messages import Reason
+from contracts.periods import local_date
 from core.domain.policy import CountryPolicy
 from core.domain.zones import day_ends_last
 

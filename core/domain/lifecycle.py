@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from contracts.deadlines import add_months, r6_replacement_in_time
+from contracts.deadlines import r6_replacement_in_time
+from contracts.periods import add_months
 from contracts.messages import Reason
 from core.domain.crossings import (
     ABROAD, ACCOUNTED, CLOSED, EXPORTED, HOME, IN_TRANSIT, TRANSFERRED, VALID, VOIDED, Carnet, _r,

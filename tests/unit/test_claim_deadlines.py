@@ -18,7 +18,6 @@ import pytest
 from contracts.deadlines import (
     DeadlineError,
     lapses_at,
-    local_date,
     r19_overdue_at,
     r19_reexport_deadline,
     r19_reexported_in_time,
@@ -38,10 +37,9 @@ from contracts.deadlines import (
     r23_refund_window_closes_at,
     r24_discrepancy_claim_in_time,
     r24_discrepancy_claim_limit,
-    r25_capped_claim,
-    r25_liability_caps,
-    r27_regularization_fee_due,
 )
+from contracts.liability import r25_capped_claim, r25_liability_caps, r27_regularization_fee_due
+from contracts.periods import local_date
 
 D = date.fromisoformat
 ONE = timedelta(days=1)

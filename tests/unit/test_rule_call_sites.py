@@ -1,7 +1,7 @@
 """Every rule runs: each R-id of the domain has a call site in service code, and each rule function of
-contracts/deadlines.py is reached from a service (DOMAIN.md: "Rule ids ... name them in tests and code
-where a rule is enforced"). A rule function that no service calls is a defect; a rule deliberately left
-out must be written down in docs/rules.md with the reason.
+contracts/deadlines.py and contracts/liability.py is reached from a service (DOMAIN.md: "Rule ids ... name
+them in tests and code where a rule is enforced"). A rule function that no service calls is a defect; a rule
+deliberately left out must be written down in docs/rules.md with the reason.
 
 Grep-based over the service packages' Python files, tests excluded; comments and docstrings do not count
 (a rule id must be a string literal in code, e.g. a refusal's rule="R14", or a call of an rN_ function).
@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from contracts import deadlines
+from contracts import deadlines, liability
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("core", "issuer", "customs_gateway", "claims_worker", "notifier", "nga_client", "runtime", "contracts")
 DOMAIN = ROOT.parent / "shared" / "DOMAIN.md"
 RULES_DOC = ROOT / "docs" / "rules.md"
+#: The pure modules that hold the rule functions (dates, money): defining a function there is no call site.
+RULE_MODULES = (deadlines, liability)
 
 
 def _code_tokens(path: Path) -> list[tuple[int, str]]:
@@ -45,7 +47,8 @@ def _code_tokens(path: Path) -> list[tuple[int, str]]:
 
 def _service_files() -> list[Path]:
     files = [p for pkg in SERVICES for p in (ROOT / pkg).rglob("*.py")]
-    return [p for p in files if p != ROOT / "contracts" / "deadlines.py"]
+    rule_files = {Path(m.__file__).resolve() for m in RULE_MODULES}
+    return [p for p in files if p.resolve() not in rule_files]
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +90,13 @@ def _called_names(node: ast.AST) -> set[str]:
     return {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
 
 
-def test_every_rule_function_of_the_deadlines_module_is_reached_from_a_service(service_tokens):
-    """Called by a service, or by a deadlines function a service reaches (building blocks such as
+def test_every_rule_function_of_the_rule_modules_is_reached_from_a_service(service_tokens):
+    """Called by a service, or by a rule-module function a service reaches (building blocks such as
     r2_validity_ends_at behind r2_is_valid_on)."""
-    rule_functions = {n for n in deadlines.__all__ if re.match(r"r\d+_", n)}
+    rule_functions = {n for m in RULE_MODULES for n in m.__all__ if re.match(r"r\d+_", n)}
     names_in_services = {s for toks in service_tokens.values() for t, s in toks if t == tokenize.NAME}
-    tree = ast.parse(Path(deadlines.__file__).read_text(encoding="utf-8"))
-    bodies = {f.name: _called_names(f) for f in tree.body if isinstance(f, ast.FunctionDef)}
+    trees = [ast.parse(Path(m.__file__).read_text(encoding="utf-8")) for m in RULE_MODULES]
+    bodies = {f.name: _called_names(f) for tree in trees for f in tree.body if isinstance(f, ast.FunctionDef)}
     reached = {n for n in bodies if n in names_in_services}
     frontier = set(reached)
     while frontier:
