@@ -4,13 +4,14 @@ and a commit done as the ledger does it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from contracts.kinds import DeclarationKind as K
 from core.domain import (
     ABROAD,
     ACCOUNTED,
+    EXPORTED,
     HOME,
     IN_TRANSIT,
     TRANSFERRED,
@@ -75,3 +76,30 @@ def commit(c: Carnet, crossing: Crossing, sequence: int, at: datetime = BEFORE, 
     assert check_final_date(c, restricted_to) == []
     final = final_date_for(c, crossing.kind, restricted_to, at, tz, book.for_country(crossing.country))
     return apply_crossing(c, crossing, sequence, final)
+
+
+def codes(reasons) -> list[tuple[str, str | None]]:
+    return [(r.rule, r.code) for r in reasons]
+
+
+def local(day: date, tz: ZoneInfo, hour: int = 12, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=tz)
+
+
+# Where each kind happens, and an item placed where that kind needs it (with closing references = 1).
+WHERE = {K.EXPORTATION: "FR", K.REIMPORTATION: "FR", K.IMPORTATION: "CH", K.REEXPORTATION: "CH",
+         K.TRANSIT_ENTRY: "CH", K.TRANSIT_DISCHARGE: "CH"}
+SPEC_FROM = {K.EXPORTATION: HOME, K.REIMPORTATION: EXPORTED, K.IMPORTATION: EXPORTED, K.REEXPORTATION: ABROAD,
+             K.TRANSIT_ENTRY: EXPORTED, K.TRANSIT_DISCHARGE: IN_TRANSIT}
+SPEC_TO = {K.EXPORTATION: EXPORTED, K.REIMPORTATION: HOME, K.IMPORTATION: ABROAD, K.REEXPORTATION: EXPORTED,
+           K.TRANSIT_ENTRY: IN_TRANSIT, K.TRANSIT_DISCHARGE: EXPORTED}
+CLOSING = (K.REIMPORTATION, K.REEXPORTATION, K.TRANSIT_DISCHARGE)
+
+
+def ready_for(kind: K, n: int = 1) -> Item:
+    location = SPEC_FROM[kind]
+    return item(n, location, "CH" if location in (ABROAD, IN_TRANSIT) else None)
+
+
+def ready_crossing(kind: K, items: Sequence[int] = (1,)) -> Crossing:
+    return cross(kind, WHERE[kind], items, closes=1 if kind in CLOSING else None)
