@@ -1,7 +1,7 @@
 """Verification at the gateway over HTTP: from the token text, and from a photo of the QR.
 
 Tokens are real declarations of the running stack (left pending, never committed). The photos
-are the phone-photo-like degradations of bench/qr_images.py (rotation, perspective, blur, noise,
+are the phone-photo-like degradations of bench/qr_photos.py (rotation, perspective, blur, noise,
 JPEG...) applied to those tokens' QR symbols, seeded so every run sends the same images; the
 holder app's own PNG (GET .../qr.png) is timed apart as the screenshot case.
 Latency is measured one request at a time (what one officer waits); ops/s with a few officers'
@@ -28,7 +28,7 @@ import aiohttp
 import httpx
 
 from bench.crossings import pct
-from bench.qr_images import _master, degrade, sample_params
+from bench.qr_photos import degrade, master_image, sample_params
 
 
 async def _timed(n: int, concurrency: int, op: Callable[[int], Awaitable[bool]]) -> tuple[list[float], float, int]:
@@ -69,7 +69,7 @@ async def measure(http: httpx.AsyncClient, core: str, gateway: str, holder: dict
     # The photos first: made after the HTTP calls, their seconds of CPU would leave the pooled
     # connections idle past the server's keep-alive and the next request would hit a closed one.
     rng = random.Random(seed)
-    masters = [_master(t) for t in tokens]
+    masters = [master_image(t) for t in tokens]
     shots = []
     for i in range(photos):
         p = sample_params(rng)

@@ -1,6 +1,6 @@
-"""Phone photos of declaration QR codes decode (issue 4, item 5), measured on degraded images.
+"""Phone photos of declaration QR codes decode measured on degraded images.
 
-bench/qr_images.py makes seeded, phone-photo-like images of real signed tokens (rotation,
+bench/qr_photos.py makes seeded, phone-photo-like images of real signed tokens (rotation,
 perspective, downscaling, blur, low contrast, uneven light, noise, JPEG); these tests hold
 tokens.qr.decode_qr_image to >= 95 % on 100 of them, with no wrong reads, and check that the
 set really is that hard. `python -m bench.qr_images --count 200` prints the full table.
@@ -13,7 +13,8 @@ import io
 import pytest
 from PIL import Image
 
-from bench.qr_images import generate, measure, perspective_coefficients
+from bench.qr_images import measure
+from bench.qr_photos import generate, perspective_coefficients
 from tokens.qr import QrDecodeError, decode_qr_image
 
 SEED = 7

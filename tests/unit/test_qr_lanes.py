@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from bench.qr_images import generate
+from bench.qr_photos import generate
 from tokens.qr import QrDecodeError, UnreadableImage, read_qr_image
 
 
