@@ -147,7 +147,10 @@ class Record:
 
     @classmethod
     def of(cls, raw: Any) -> Record:
-        headers = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in raw.headers}
+        # A header with no value is empty text and bytes that are not UTF-8 are replaced: the envelope check
+        # then judges the record (dead letter) instead of the loop failing on it for ever.
+        headers = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else "" if v is None else v)
+                   for k, v in raw.headers}
         repeated: tuple[str, ...] = ()
         if len(headers) != len(raw.headers):
             seen = Counter(k for k, _ in raw.headers)
