@@ -35,28 +35,34 @@ log = logging.getLogger(__name__)
 
 # --- the relay's SQL, all of it --------------------------------------------------------------------
 
-#: The next batch, locked (SKIP LOCKED: another relay's rows are passed over), each row with `held`: an
-#: earlier row of its (topic, key) exists that is not in this batch, i.e. another relay holds it (or it
-#: committed after this batch's rows). Every row below this batch's last id is this relay's or locked by
-#: another, so the look-up scans one batch's id range, not the backlog. Unordered: the relay sorts the ids
-#: (sorting the rows with their payloads in PostgreSQL took longer than the whole look-up).
-SELECT_BATCH = (
+#: The next batch, taken: locked (SKIP LOCKED: another relay's rows are passed over) and deleted in the same
+#: statement, inside the flush's transaction, so a failed publish or a crash rolls the delete back and the rows
+#: stay (at-least-once); a flush is BEGIN, this, COMMIT. A row is `held` (left in place) when an earlier row
+#: of its (topic, key) exists that is not in this batch, i.e. another relay holds it (or it committed after
+#: this batch's rows). Every row below this batch's last id is this relay's or locked by another, so the
+#: look-up scans one batch's id range, not the backlog. One row comes back even when nothing was taken (its
+#: id NULL): `held` counts the rows held back. Unordered: the relay sorts the ids (sorting the rows with
+#: their payloads in PostgreSQL took longer than the whole look-up).
+TAKE_BATCH = (
     "WITH mine AS MATERIALIZED ("
-    " SELECT id, topic, key, headers, payload, created_at FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+    " SELECT id, topic, key FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),"
     " others AS ("
     " SELECT o.topic, o.key, min(o.id) AS first FROM outbox o"
     " WHERE o.id < (SELECT max(id) FROM mine) AND o.key IS NOT NULL AND o.id NOT IN (SELECT id FROM mine)"
-    " GROUP BY o.topic, o.key) "
-    "SELECT m.id, m.topic, m.key, m.headers, m.payload,"
-    " extract(epoch FROM clock_timestamp() - m.created_at) AS age, coalesce(h.first < m.id, false) AS held "
-    "FROM mine m LEFT JOIN others h ON h.topic = m.topic AND h.key = m.key")
-DELETE_PUBLISHED = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
-#: Published rows ($1 without $2) deleted; refused ones ($2, reasons $3) moved to outbox_parked.
+    " GROUP BY o.topic, o.key),"
+    " marked AS MATERIALIZED ("
+    " SELECT m.id, coalesce(h.first < m.id, false) AS held FROM mine m"
+    " LEFT JOIN others h ON h.topic = m.topic AND h.key = m.key),"
+    " gone AS (DELETE FROM outbox o USING marked k WHERE o.id = k.id AND NOT k.held"
+    " RETURNING o.id, o.message_id, o.topic, o.key, o.headers, o.payload, o.created_at) "
+    "SELECT g.id, g.message_id, g.topic, g.key, g.headers, g.payload, g.created_at,"
+    " extract(epoch FROM clock_timestamp() - g.created_at) AS age, h.n AS held "
+    "FROM (SELECT count(*) FILTER (WHERE held) AS n FROM marked) h LEFT JOIN gone g ON true")
+#: Rows Kafka refused for good, already taken from the outbox by TAKE_BATCH, kept in outbox_parked with the reason.
 PARK = (
-    "WITH gone AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) RETURNING *) "
     "INSERT INTO outbox_parked (id, message_id, topic, key, headers, payload, created_at, reason) "
-    "SELECT g.id, g.message_id, g.topic, g.key, g.headers, g.payload, g.created_at, r.reason "
-    "FROM gone g JOIN unnest($2::bigint[], $3::text[]) AS r(id, reason) ON r.id = g.id")
+    "SELECT i, m, t, k, h::jsonb, p, c, r FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bytea[],"
+    " $5::text[], $6::bytea[], $7::timestamptz[], $8::text[]) AS u(i, m, t, k, h, p, c, r)")
 MEASURE = ("SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age,"
            " (SELECT count(*) FROM outbox_parked) AS parked FROM outbox")
 #: How soon a relay looks again at rows it held back behind another relay's.
@@ -213,10 +219,10 @@ class OutboxRelay:
     async def flush_once(self) -> int:
         """Publish up to one batch; returns how many rows went out (published or parked)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = sorted(await conn.fetch(SELECT_BATCH, self.batch), key=itemgetter("id"))
+            taken = await conn.fetch(TAKE_BATCH, self.batch)
             selected = time.perf_counter()
-            ready = [r for r in rows if not r["held"]]
-            self.held_back = len(rows) - len(ready)
+            self.held_back = taken[0]["held"] if taken else 0
+            ready = sorted((r for r in taken if r["id"] is not None), key=itemgetter("id"))
             if not ready:
                 return 0
             parked: list[tuple[Any, str]] = []
@@ -231,10 +237,10 @@ class OutboxRelay:
                     sendable.append(row)
             published = await self._publish(sendable, parked)
             if parked:
-                await conn.execute(PARK, [r["id"] for r in published] + [r["id"] for r, _ in parked],
-                                   [r["id"] for r, _ in parked], [why for _, why in parked])
-            else:
-                await conn.execute(DELETE_PUBLISHED, [r["id"] for r in published])
+                rows = [r for r, _ in parked]
+                await conn.execute(PARK, *([r[f] for r in rows] for f in
+                                           ("id", "message_id", "topic", "key", "headers", "payload", "created_at")),
+                                   [why for _, why in parked])
         done = time.perf_counter()
         for row, why in parked:
             key = bytes(row["key"] or b"")[:100].decode("utf-8", "replace")

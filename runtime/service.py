@@ -27,7 +27,8 @@ from runtime.clock import Clock, utc_now
 from runtime import kafka_security
 from runtime.background import BackgroundLoop, LoopMetrics, Pass
 from runtime.consume_loop import ConsumeLoop
-from runtime.consumer import BatchConsumer, Consumer, Handler, Record
+from runtime.batch_consumer import BatchConsumer
+from runtime.consumer import Consumer, Handler, Record
 from runtime.db import create_pool
 from runtime import http_errors
 from runtime.http import ops_router
@@ -61,7 +62,7 @@ async def _tolerant_parser(message: tuple[Any, ...], original: Callable[[Any], A
             (k, b"" if v is None else v.decode("utf-8", "replace").encode()) for k, v in m.headers]) for m in message))
 
 
-#: The test broker's subscriber: batches, one transaction each (runtime.consumer.BatchConsumer). A started
+#: The test broker's subscriber: batches, one transaction each (runtime.batch_consumer.BatchConsumer). A started
 #: service consumes through runtime/consume_loop.py.
 BATCH_OPTIONS: dict[str, Any] = {"batch": True, "max_records": 250, "batch_timeout_ms": 10}
 
