@@ -153,17 +153,8 @@ class BatchConsumer:
         try:
             async with conn.transaction():
                 fresh, repeated = await _claim_many(conn, self.service, parsed)
-                groups: dict[str, list[_Parsed]] = {}
-                alone: list[_Parsed] = []
-                for p in fresh:
-                    if isinstance(p.consumer.handler, WithBulk):
-                        groups.setdefault(p.record.topic, []).append(p)
-                    else:
-                        alone.append(p)
+                groups, alone = _by_bulk_topic(fresh)
                 for group in groups.values():
-                    if len(group) == 1:
-                        alone.extend(group)
-                        continue
                     started = time.perf_counter()
                     handler = group[0].consumer.handler
                     assert isinstance(handler, WithBulk)
@@ -205,17 +196,8 @@ class BatchConsumer:
         first occurrence), then the topic's bulk handler on the claimed ones. If the handler raises
         (not TRANSIENT), the savepoint rolls back claims and effects alike and every message of the
         group goes through `_apply`, exactly as without a bulk handler."""
-        groups: dict[str, list[_Parsed]] = {}
-        alone: list[_Parsed] = []
-        for p in parsed:
-            if isinstance(p.consumer.handler, WithBulk):
-                groups.setdefault(p.record.topic, []).append(p)
-            else:
-                alone.append(p)
+        groups, alone = _by_bulk_topic(parsed)
         for topic, group in groups.items():
-            if len(group) == 1:
-                alone.extend(group)
-                continue
             started = time.perf_counter()
             handler = group[0].consumer.handler
             assert isinstance(handler, WithBulk)
@@ -286,3 +268,17 @@ async def _claim_many(conn: asyncpg.Connection, consumer: str, group: list[_Pars
         else:
             repeated.append(p)
     return fresh, repeated
+
+
+def _by_bulk_topic(parsed: list[_Parsed]) -> tuple[dict[str, list[_Parsed]], list[_Parsed]]:
+    """(each bulk topic's messages, two or more; the messages for their own handlers)."""
+    groups: dict[str, list[_Parsed]] = {}
+    alone: list[_Parsed] = []
+    for p in parsed:
+        if isinstance(p.consumer.handler, WithBulk):
+            groups.setdefault(p.record.topic, []).append(p)
+        else:
+            alone.append(p)
+    for topic in [t for t, group in groups.items() if len(group) == 1]:
+        alone.extend(groups.pop(topic))
+    return groups, alone
