@@ -115,24 +115,39 @@ async def add_many(conn: asyncpg.Connection, rows: list[Queued], bodies: list[by
     (`payload.model_dump_json()`, which the caller needed anyway); None serialises it here."""
     if not rows:
         return
+    await conn.execute(f"WITH {queue_cte(1)} {NOTIFY_QUEUED}", *queue_args(rows, bodies))
+
+
+#: Ends a statement that has `queue_cte` among its CTEs: the relay's wake-up, sent at commit if rows were queued.
+NOTIFY_QUEUED = "SELECT pg_notify('outbox_' || current_schema(), '') FROM (SELECT 1 FROM queued LIMIT 1) AS one"
+
+
+def queue_cte(first: int) -> str:
+    """The outbox insert as a CTE named `queued`, its five arrays in parameters $first..$first+4 (`queue_args`):
+    for a repository statement that writes its own rows and queues messages in the same round trip (a single
+    statement is atomic, so it needs no BEGIN and COMMIT of its own)."""
+    a, b, c, d, e = (f"${first + i}" for i in range(5))
+    return ("queued AS (INSERT INTO outbox (message_id, topic, key, headers, payload) "
+            f"SELECT m, t, k, h::jsonb, p FROM unnest({a}::uuid[], {b}::text[], {c}::bytea[], {d}::text[], {e}::bytea[])"
+            " WITH ORDINALITY AS u(m, t, k, h, p, n) ORDER BY n RETURNING 1)")
+
+
+def queue_args(rows: list[Queued], bodies: list[bytes | None] | None = None) -> list[list[Any]]:
+    """The five arrays `queue_cte` inserts, checked: each envelope must name its payload's type and version."""
     if bodies is not None and len(bodies) != len(rows):
         raise ValueError(f"{len(bodies)} bodies for {len(rows)} rows")
     for _, _, envelope, payload in rows:
         if envelope.type != payload.TYPE or envelope.schema_version != payload.VERSION:
             raise ValueError(f"envelope {envelope.type}/v{envelope.schema_version} does not match "
                              f"{payload.TYPE}/v{payload.VERSION}")
-    await conn.execute(
-        "WITH rows AS (INSERT INTO outbox (message_id, topic, key, headers, payload) "
-        "SELECT m, t, k, h::jsonb, p FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::text[], $5::bytea[])"
-        " WITH ORDINALITY AS u(m, t, k, h, p, n) ORDER BY n RETURNING 1) "
-        "SELECT pg_notify('outbox_' || current_schema(), '') FROM (SELECT 1 FROM rows LIMIT 1) AS one",
+    return [
         [e.message_id for _, _, e, _ in rows],
         [t for t, _, _, _ in rows],
         [k.encode() if k is not None else None for _, k, _, _ in rows],
         [to_json(e.to_headers()).decode() for _, _, e, _ in rows],  # pydantic-core's JSON: ~2.5x json's speed
         [p.model_dump_json().encode() for _, _, _, p in rows] if bodies is None else
         [b if b is not None else p.model_dump_json().encode() for (_, _, _, p), b in zip(rows, bodies, strict=True)],
-    )
+    ]
 
 
 def kafka_producer(broker: Any) -> AIOKafkaProducer | None:
