@@ -201,10 +201,11 @@ async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Consol
         alone: dict[str, Any] = {}
         for c in plan.ramp:
             task = progress.add_task(f"ramp: {c} in flight, {plan.ramp_s:.0f}s", total=None)
-            first = await costs.read(monitor, cx.http, cx.endpoints) if c == 1 else None
+            first = await costs.read(monitor, cx.http, cx.endpoints, database_url) if c == 1 else None
             w = await cx.closed_loop(c, plan.ramp_s, lambda t=task: progress.advance(t))
             if first is not None:  # one crossing at a time: every hop a batch of one, the load's noise left out
-                alone = costs.per_crossing(len(w.samples), first, await costs.read(monitor, cx.http, cx.endpoints))
+                alone = costs.per_crossing(len(w.samples), first,
+                                         await costs.read(monitor, cx.http, cx.endpoints, database_url))
             windows.append(w)
             progress.update(task, description=f"ramp: {c} in flight -> {w.summary()['crossings_per_s']}/s",
                             total=len(w.samples), completed=len(w.samples))
