@@ -24,9 +24,10 @@ The cycle:
 Idle backoff (embedded broker only, `idle_ms > busy_ms`): tansu answers a fetch only when its wait runs
 out, so a consumer with nothing to read fetches every `busy_ms` (~1 ms of broker CPU each). After
 `idle_after` fetch waits without a record the loop pauses its partitions (public `pause`: the Fetcher
-sends nothing for paused partitions), rests `idle_ms - busy_ms`, resumes and lets one fetch run; the
-first record puts it back to busy. A lone record after an idle spell waits up to `idle_ms`; a stream never
-does. On Apache Kafka, which answers as soon as data arrives, the waits are equal and this stays off.
+sends nothing for paused partitions), rests `idle_ms - busy_ms`, resumes and lets one fetch go out (about
+one fetch per `idle_ms`, as a fetch wait of `idle_ms` would give); the first record puts it back to busy.
+A lone record after an idle spell waits up to `idle_ms`; a stream never does. On Apache Kafka, which answers
+as soon as data arrives, the waits are equal and this stays off.
 """
 
 from __future__ import annotations
@@ -141,8 +142,10 @@ class ConsumeLoop:
         return True
 
     def _poll_ms(self) -> int:
-        # Idle: one fetch wait and some room, then rest again.
-        return 2 * self.busy_ms + 50 if self.idle else POLL_BLOCK_MS
+        # Resting: look for half a fetch wait after resuming, then pause again. The one fetch sent on resuming
+        # is still out then: what it brings is buffered and handed over on the next look (the Fetcher sends
+        # nothing more for paused partitions). Waiting out a whole fetch would let the Fetcher send a second one.
+        return max(1, self.busy_ms // 2) if self.idle else POLL_BLOCK_MS
 
     async def _rest(self) -> None:
         assigned = list(self.consumer.assignment())

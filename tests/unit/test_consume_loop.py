@@ -124,8 +124,8 @@ async def test_an_idle_loop_rests_with_its_partitions_paused_and_the_first_recor
     async def handle(records):
         handled.append(len(records))
 
-    loop = loop_over(consumer, handle, busy_ms=1, idle_ms=5, idle_after=1)
+    loop = loop_over(consumer, handle, busy_ms=40, idle_ms=45, idle_after=1)
     await run(loop)
     assert set(consumer.paused) == {A0, A1} and set(consumer.resumed) <= {A0, A1} and consumer.resumed
-    assert consumer.timeouts == [1000, 52, 52, 1000]  # resting: short polls (one fetch wait each), then busy
+    assert consumer.timeouts == [1000, 20, 20, 1000]  # resting: looks of half a fetch wait, then busy again
     assert handled == [1] and not loop.idle  # the record put it back to busy
