@@ -27,6 +27,7 @@ from pydantic_core import from_json, to_json
 from contracts.envelope import Envelope
 from contracts.messages import Payload
 from runtime.broker import REFUSED_RECORD
+from runtime.kafka_internals import broker_producer
 from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.metrics import RuntimeMetrics, observe_many
 from runtime.settings import MAX_MESSAGE_BYTES
@@ -150,13 +151,8 @@ def queue_args(rows: list[Queued], bodies: list[bytes | None] | None = None) -> 
     ]
 
 
-def kafka_producer(broker: Any) -> AIOKafkaProducer | None:
-    """The connected aiokafka producer inside a FastStream Kafka broker, or None (the test broker,
-    a broker not started, or a FastStream whose internals moved: then the relay publishes through
-    `broker.publish`, slower but the same records)."""
-    state = getattr(getattr(getattr(broker, "config", None), "producer", None), "_producer", None)
-    producer = getattr(state, "producer", None)
-    return producer if isinstance(producer, AIOKafkaProducer) else None
+#: The connected aiokafka producer inside a FastStream broker, or None (runtime/kafka_internals.py).
+kafka_producer = broker_producer
 
 
 _PARTITIONER = DefaultPartitioner()
