@@ -178,6 +178,7 @@ class NotifierHandlers:
         made = row["attempts"] - row["attempts_before_replay"]
         delay = domain.next_delay(made, self.rng) if result == "retry" and made < self.max_attempts else None
         ended = "delivered" if result == "delivered" else (result if result != "retry" else "exhausted" if delay is None else None)
+        more = False
         if result == "delivered":
             now = self.clock()
             delivered = ConfirmationDelivered(
@@ -186,8 +187,9 @@ class NotifierHandlers:
                 attempts=row["attempts"], delivered_at=now)
             envelope = envelope_for(delivered, key=row["carnet_number"], producer=PRODUCER)
             async with pool.acquire() as conn:  # one statement: the log, the lane and the event (no BEGIN/COMMIT)
-                await repo.log_delivered(conn, row["delivery_id"], row["attempts"], at, status_code or 0, duration_ms,
-                                         now, [(NOTIFICATION_EVENTS.name, row["carnet_number"], envelope, delivered)])
+                more = await repo.log_delivered(conn, row["delivery_id"], row["attempts"], at, status_code or 0,
+                                                duration_ms, now,
+                                                [(NOTIFICATION_EVENTS.name, row["carnet_number"], envelope, delivered)])
             if domain.is_transaction(row["event_type"]):
                 self.metrics.latency(channel).observe(max(0.0, (now - row["requested_at"]).total_seconds()))
         else:
@@ -195,7 +197,10 @@ class NotifierHandlers:
         self.metrics.attempts(channel, result).inc()
         if ended is not None:
             self.metrics.deliveries(channel, ended).inc()
-            self.wake.set()  # the carnet's next delivery to this endpoint may go now
+            if result != "delivered" or more:
+                # The carnet's next delivery to this endpoint may go now. A delivered one says whether there is
+                # one: a pass that finds nothing is a statement and a transaction per confirmation.
+                self.wake.set()
         if result != "delivered":
             log.warning("delivery %s of carnet %s (confirmation %s) to %s (%s): attempt %d %s%s%s", row["delivery_id"],
                         row["carnet_number"], row["confirmation_id"], row["recipient_id"], channel, row["attempts"], error,
