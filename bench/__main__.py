@@ -198,9 +198,14 @@ async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Consol
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("crossings warm-up", total=10)
         await cx.warm_up(10, lambda: progress.advance(task))
+        alone: dict[str, Any] = {}
         for c in plan.ramp:
             task = progress.add_task(f"ramp: {c} in flight, {plan.ramp_s:.0f}s", total=None)
+            first = await costs.read(monitor, cx.http, cx.endpoints, database_url) if c == 1 else None
             w = await cx.closed_loop(c, plan.ramp_s, lambda t=task: progress.advance(t))
+            if first is not None:  # one crossing at a time: every hop a batch of one, the load's noise left out
+                alone = costs.per_crossing(len(w.samples), first,
+                                         await costs.read(monitor, cx.http, cx.endpoints, database_url))
             windows.append(w)
             progress.update(task, description=f"ramp: {c} in flight -> {w.summary()['crossings_per_s']}/s",
                             total=len(w.samples), completed=len(w.samples))
@@ -238,6 +243,10 @@ async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Consol
         "crossing_unloaded_p50_ms": windows[0].summary()["p50_ms"], "crossing_unloaded_p99_ms": windows[0].summary()["p99_ms"],
         "crossing_cpu_s_per_1000": per_thousand(cpu0, cpu1, done),
         "crossing_stage_means": stage_means,
+        **{f"{k}_alone": alone[k] for k in ("statements_per_crossing", "statements_per_crossing_by_service",
+                                             "transactions_per_crossing", "transactions_per_crossing_by_service",
+                                             "kafka_requests_per_crossing", "kafka_requests_per_crossing_by_service")
+           if k in alone},
     } | half
 
 

@@ -15,6 +15,7 @@ from contracts.kinds import DeclarationKind
 from contracts.messages import CarnetIssued, Reason
 from core.domain import Carnet, Item
 from core.domain.cancellation import Committed
+from runtime.outbox import NOTIFY_QUEUED, Queued, queue_args, queue_cte
 
 
 async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued) -> bool:
@@ -160,10 +161,12 @@ async def used_sequences(conn: asyncpg.Connection, number: str, kind: str) -> li
     return [r["sequence"] for r in rows]
 
 
-async def insert_declaration(conn: asyncpg.Connection, **row: Any) -> None:
+async def insert_declaration(conn: asyncpg.Connection, queued: list[Queued], **row: Any) -> None:
+    """The declaration and the messages it emits (`queued`, the outbox's), in one statement."""
     cols = ", ".join(row)
     args = ", ".join(f"${i}" for i in range(1, len(row) + 1))
-    await conn.execute(f"INSERT INTO declarations ({cols}) VALUES ({args})", *row.values())
+    await conn.execute(f"WITH declared AS (INSERT INTO declarations ({cols}) VALUES ({args})),"
+                       f" {queue_cte(len(row) + 1)} {NOTIFY_QUEUED}", *row.values(), *queue_args(queued))
 
 
 async def declaration(conn: asyncpg.Connection, declaration_id: UUID) -> asyncpg.Record | None:
@@ -182,8 +185,10 @@ async def insert_transaction(conn: asyncpg.Connection, *, transaction_id: UUID, 
                              commit_id: UUID, kind: str, country: str, items: list[int], sequence: int, decision: str,
                              reasons: list[Reason], office_id: str, officer_id: str, decided_at: datetime,
                              recorded_at: datetime, undo: Undo | None = None) -> None:
-    """`undo`: for a committed crossing, what cancelling it needs (the holder's code, items before and after)."""
+    """The transaction, and the declaration's status set to its decision, in one statement. `undo`: for a
+    committed crossing, what cancelling it needs (the holder's code, items before and after)."""
     await conn.execute(
+        "WITH decided AS (UPDATE declarations SET status = $9 WHERE declaration_id = $3) "
         "INSERT INTO transactions (transaction_id, carnet_number, declaration_id, commit_id, kind, country, items, sequence,"
         " decision, reasons, office_id, officer_id, decided_at, recorded_at, cancellation_code, items_before, items_after,"
         " active_before) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16::jsonb,"

@@ -24,7 +24,7 @@ from notifier import domain, egress, repository as repo, webpush
 from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.consumer import Inbound
 from runtime.metrics import LATENCY_BUCKETS
-from runtime.outbox import emit
+from runtime.outbox import envelope_for
 from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -178,36 +178,50 @@ class NotifierHandlers:
         made = row["attempts"] - row["attempts_before_replay"]
         delay = domain.next_delay(made, self.rng) if result == "retry" and made < self.max_attempts else None
         ended = "delivered" if result == "delivered" else (result if result != "retry" else "exhausted" if delay is None else None)
-        async with pool.acquire() as conn, conn.transaction():
-            if result == "delivered":
-                now = self.clock()
-                await repo.log_delivered(conn, row["delivery_id"], row["attempts"], at, status_code or 0, duration_ms, now)
-                await emit(conn, NOTIFICATION_EVENTS.name, ConfirmationDelivered(
-                    confirmation_id=row["confirmation_id"], carnet_number=row["carnet_number"],
-                    recipient_id=row["recipient_id"], channel=channel, endpoint_id=row["endpoint_id"],
-                    attempts=row["attempts"], delivered_at=now,
-                ), key=row["carnet_number"], producer=PRODUCER)
-                if domain.is_transaction(row["event_type"]):
-                    self.metrics.latency(channel).observe(max(0.0, (now - row["requested_at"]).total_seconds()))
-            elif delay is not None:
-                await repo.log_attempt(conn, row["delivery_id"], row["attempts"], at, status_code, error, duration_ms)
-                await repo.reschedule(conn, row["delivery_id"], at + delay, error or "unknown")
-            else:
-                await repo.log_attempt(conn, row["delivery_id"], row["attempts"], at, status_code, error, duration_ms)
-                if result == "gone" and row["endpoint_active"]:
-                    # Webhook 410 (Standard Webhooks) or push 404/410 (RFC 8030): the receiver wants no more.
-                    await repo.disable_endpoint(conn, row["endpoint_id"], f"{channel} answered {error}")
-                reason = {"gone": f"endpoint gone: {error}", "rejected": f"rejected: {error}",
-                          "retry": f"{made} attempts failed, last: {error}"}[result]
-                await repo.kill(conn, row["delivery_id"], reason, row["attempts"], at)
+        more = False
+        if result == "delivered":
+            now = self.clock()
+            delivered = ConfirmationDelivered(
+                confirmation_id=row["confirmation_id"], carnet_number=row["carnet_number"],
+                recipient_id=row["recipient_id"], channel=channel, endpoint_id=row["endpoint_id"],
+                attempts=row["attempts"], delivered_at=now)
+            envelope = envelope_for(delivered, key=row["carnet_number"], producer=PRODUCER)
+            async with pool.acquire() as conn:  # one statement: the log, the lane and the event (no BEGIN/COMMIT)
+                more = await repo.log_delivered(conn, row["delivery_id"], row["attempts"], at, status_code or 0,
+                                                duration_ms, now,
+                                                [(NOTIFICATION_EVENTS.name, row["carnet_number"], envelope, delivered)])
+            if domain.is_transaction(row["event_type"]):
+                self.metrics.latency(channel).observe(max(0.0, (now - row["requested_at"]).total_seconds()))
+        else:
+            await self._record_failure(pool, row, result, at, status_code, error, duration_ms, delay, made)
         self.metrics.attempts(channel, result).inc()
         if ended is not None:
             self.metrics.deliveries(channel, ended).inc()
-            self.wake.set()  # the carnet's next delivery to this endpoint may go now
+            if result != "delivered" or more:
+                # The carnet's next delivery to this endpoint may go now. A delivered one says whether there is
+                # one: a pass that finds nothing is a statement and a transaction per confirmation.
+                self.wake.set()
         if result != "delivered":
             log.warning("delivery %s of carnet %s (confirmation %s) to %s (%s): attempt %d %s%s%s", row["delivery_id"],
                         row["carnet_number"], row["confirmation_id"], row["recipient_id"], channel, row["attempts"], error,
                         f" ({detail})" if detail else "", "" if delay is not None else "; dead-lettered")
+
+    async def _record_failure(self, pool: asyncpg.Pool, row: asyncpg.Record, result: str, at: datetime,
+                              status_code: int | None, error: str | None, duration_ms: float,
+                              delay: timedelta | None, made: int) -> None:
+        """A failed attempt's log row, then its next attempt or the delivery's end, in one transaction."""
+        channel = row["channel"]
+        async with pool.acquire() as conn, conn.transaction():
+            await repo.log_attempt(conn, row["delivery_id"], row["attempts"], at, status_code, error, duration_ms)
+            if delay is not None:
+                await repo.reschedule(conn, row["delivery_id"], at + delay, error or "unknown")
+                return
+            if result == "gone" and row["endpoint_active"]:
+                # Webhook 410 (Standard Webhooks) or push 404/410 (RFC 8030): the receiver wants no more.
+                await repo.disable_endpoint(conn, row["endpoint_id"], f"{channel} answered {error}")
+            reason = {"gone": f"endpoint gone: {error}", "rejected": f"rejected: {error}",
+                      "retry": f"{made} attempts failed, last: {error}"}[result]
+            await repo.kill(conn, row["delivery_id"], reason, row["attempts"], at)
 
 
 class DeliveryImpossible(Exception):

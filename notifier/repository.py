@@ -7,6 +7,8 @@ from uuid import UUID
 
 import asyncpg
 
+from runtime.outbox import NOTIFY_QUEUED, Queued, queue_args, queue_cte
+
 WAKE_CHANNEL = "notifier_deliveries"
 
 
@@ -119,16 +121,21 @@ _WAITING = (" s.endpoint_id = h.endpoint_id AND s.carnet_number = h.carnet_numbe
 
 
 async def log_delivered(conn: asyncpg.Connection, delivery_id: UUID, attempt: int, at: datetime, status_code: int,
-                        duration_ms: float, delivered_at: datetime) -> None:
-    """The successful attempt's log row, the delivery's new status and its lane's release in one round trip
-    (every confirmation)."""
-    await conn.execute(
+                        duration_ms: float, delivered_at: datetime, queued: list[Queued]) -> bool:
+    """The successful attempt's log row, the delivery's new status, its lane's release and the messages it emits
+    (`queued`, the outbox's) in one statement, atomic without a transaction block (every confirmation). Answers
+    whether the lane has a later delivery waiting (then the worker looks again at once)."""
+    return bool(await conn.fetchval(
         "WITH logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms)"
         " VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT DO NOTHING),"
         " h AS (UPDATE deliveries SET status = 'delivered', delivered_at = $6, last_error = NULL WHERE delivery_id = $1"
-        "  RETURNING endpoint_id, carnet_number, seq)"
-        " UPDATE deliveries s SET next_attempt_at = $6 FROM h WHERE" + _WAITING + " AND s.next_attempt_at > $6",
-        delivery_id, attempt, at, status_code, duration_ms, delivered_at)
+        "  RETURNING endpoint_id, carnet_number, seq),"
+        " released AS (UPDATE deliveries s SET next_attempt_at = $6 FROM h WHERE" + _WAITING + " AND s.next_attempt_at > $6),"
+        f" {queue_cte(7)}, notified AS ({NOTIFY_QUEUED}) "
+        "SELECT EXISTS (SELECT 1 FROM deliveries s JOIN h ON s.endpoint_id = h.endpoint_id"
+        "  AND s.carnet_number = h.carnet_number WHERE s.status = 'pending' AND s.seq > h.seq)"
+        " FROM (SELECT count(*) FROM notified) AS n",
+        delivery_id, attempt, at, status_code, duration_ms, delivered_at, *queue_args(queued)))
 
 
 async def reschedule(conn: asyncpg.Connection, delivery_id: UUID, due: datetime, error: str) -> None:

@@ -30,14 +30,15 @@ TOPIC_ALREADY_EXISTS = 36
 #: The principal may not create the topic (Kafka ACLs: deploy/k8s/base/kafka-users.yaml grants services no Create).
 TOPIC_AUTHORIZATION_FAILED = 29
 
-#: Consumer options for every subscriber (ARCHITECTURE.md, "Measured facts").
-CONSUMER_OPTIONS: dict[str, Any] = {
+#: aiokafka consumer options for every consumer (ARCHITECTURE.md, "Measured facts").
+GROUP_OPTIONS: dict[str, Any] = {
     "auto_offset_reset": "earliest",
     "session_timeout_ms": 6000,
     "heartbeat_interval_ms": 1000,
-    # Offsets are committed after the handler's transaction; a failure rewinds (nack).
-    "ack_policy": AckPolicy.NACK_ON_ERROR,
 }
+#: The same for a FastStream subscriber (the test broker's path): offsets committed after the handler's
+#: transaction, a failure rewinds (nack). Started services consume through runtime/consume_loop.py instead.
+CONSUMER_OPTIONS: dict[str, Any] = {**GROUP_OPTIONS, "ack_policy": AckPolicy.NACK_ON_ERROR}
 
 
 #: Kafka refuses this record (the producer itself, for its size) and will refuse it however often it is

@@ -7,7 +7,7 @@ they like because the broker answers the moment data arrives.
 The embedded broker needs three workarounds, applied only there: it refuses InitProducerId (no idempotent
 producer); it ignores topic configs (none are sent); and it answers a fetch only when the fetch's wait runs out,
 so consumers wait `kafka_fetch_max_wait_ms` (50 ms, each hop's latency) and back off while idle
-(runtime/fetch_wait.py). Consumers start new groups from `earliest` on both: on tansu because its end offsets
+(runtime/consume_loop.py). Consumers start new groups from `earliest` on both: on tansu because its end offsets
 are wrong, on Apache Kafka because a group that joins after a record was published must still read it.
 """
 

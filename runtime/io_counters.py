@@ -11,7 +11,7 @@ The benchmark divides these counters' growth over an open-loop run by the crossi
   BEGIN ... COMMIT/ROLLBACK block once, and each statement run outside such a block once (PostgreSQL
   runs it as a transaction of its own). Told from the statement's first word, per connection, in order.
 - **Kafka requests**: every request an aiokafka client in this process sends (produce, fetch, offset
-  commit, heartbeat, metadata, other), by wrapping `AIOKafkaClient.send`, the one method through which
+  commit, heartbeat, metadata, other), by wrapping `AIOKafkaClient.send` (runtime/kafka_internals.py), the one method through which
   aiokafka's consumers, producers and group coordinators send. The tally is per process (a service is
   one process); FastStream's TestKafkaBroker sends nothing and counts nothing.
 
@@ -21,7 +21,6 @@ and one loop callback per statement (a few microseconds; under 1 % of a crossing
 
 from __future__ import annotations
 
-import functools
 from collections import Counter as Tally
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +29,8 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
+
+from runtime.kafka_internals import wrap_client_send
 
 #: Kafka protocol API keys -> the kind reported (every other key is `other`).
 KAFKA_KINDS = {0: "produce", 1: "fetch", 3: "metadata", 8: "offset_commit", 12: "heartbeat"}
@@ -96,20 +97,9 @@ class KafkaRequests(Collector):
 def count_kafka_requests(registry: CollectorRegistry) -> bool:
     """Count every aiokafka request from now on (once per process) and report them on `registry`. False if
     aiokafka's client has no `send` we know (nothing wrapped; the metric stays at zero)."""
-    from aiokafka.client import AIOKafkaClient
-
     registry.register(KafkaRequests())
-    send = AIOKafkaClient.send
-    if getattr(send, "_ata_counted", False):
-        return True
-    if not callable(send):
-        return False
+    return wrap_client_send(_tally)
 
-    @functools.wraps(send)
-    def counted(self: Any, node_id: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        _sent[KAFKA_KINDS.get(getattr(request, "API_KEY", -1), "other")] += 1
-        return send(self, node_id, request, *args, **kwargs)
 
-    counted._ata_counted = True  # type: ignore[attr-defined]
-    AIOKafkaClient.send = counted  # type: ignore[method-assign]
-    return True
+def _tally(request: Any) -> None:
+    _sent[KAFKA_KINDS.get(getattr(request, "API_KEY", -1), "other")] += 1

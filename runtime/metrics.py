@@ -67,7 +67,7 @@ class RuntimeMetrics:
         )
         self.fetch_wait_switches = Counter(
             "ata_consumer_fetch_wait_switches_total", "Times the consumer's fetch wait went to idle or back to busy "
-            "(runtime/fetch_wait.py).", ["to"], registry=registry,
+            "(runtime/consume_loop.py).", ["to"], registry=registry,
         )
         self.info = Gauge("ata_service_info", "Always 1; labels say which service this is.", list(labels), registry=registry)
         self.info.labels(**labels).set(1)

@@ -27,6 +27,7 @@ from pydantic_core import from_json, to_json
 from contracts.envelope import Envelope
 from contracts.messages import Payload
 from runtime.broker import REFUSED_RECORD
+from runtime.kafka_internals import broker_producer
 from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.metrics import RuntimeMetrics, observe_many
 from runtime.settings import MAX_MESSAGE_BYTES
@@ -35,28 +36,34 @@ log = logging.getLogger(__name__)
 
 # --- the relay's SQL, all of it --------------------------------------------------------------------
 
-#: The next batch, locked (SKIP LOCKED: another relay's rows are passed over), each row with `held`: an
-#: earlier row of its (topic, key) exists that is not in this batch, i.e. another relay holds it (or it
-#: committed after this batch's rows). Every row below this batch's last id is this relay's or locked by
-#: another, so the look-up scans one batch's id range, not the backlog. Unordered: the relay sorts the ids
-#: (sorting the rows with their payloads in PostgreSQL took longer than the whole look-up).
-SELECT_BATCH = (
+#: The next batch, taken: locked (SKIP LOCKED: another relay's rows are passed over) and deleted in the same
+#: statement, inside the flush's transaction, so a failed publish or a crash rolls the delete back and the rows
+#: stay (at-least-once); a flush is BEGIN, this, COMMIT. A row is `held` (left in place) when an earlier row
+#: of its (topic, key) exists that is not in this batch, i.e. another relay holds it (or it committed after
+#: this batch's rows). Every row below this batch's last id is this relay's or locked by another, so the
+#: look-up scans one batch's id range, not the backlog. One row comes back even when nothing was taken (its
+#: id NULL): `held` counts the rows held back. Unordered: the relay sorts the ids (sorting the rows with
+#: their payloads in PostgreSQL took longer than the whole look-up).
+TAKE_BATCH = (
     "WITH mine AS MATERIALIZED ("
-    " SELECT id, topic, key, headers, payload, created_at FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+    " SELECT id, topic, key FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),"
     " others AS ("
     " SELECT o.topic, o.key, min(o.id) AS first FROM outbox o"
     " WHERE o.id < (SELECT max(id) FROM mine) AND o.key IS NOT NULL AND o.id NOT IN (SELECT id FROM mine)"
-    " GROUP BY o.topic, o.key) "
-    "SELECT m.id, m.topic, m.key, m.headers, m.payload,"
-    " extract(epoch FROM clock_timestamp() - m.created_at) AS age, coalesce(h.first < m.id, false) AS held "
-    "FROM mine m LEFT JOIN others h ON h.topic = m.topic AND h.key = m.key")
-DELETE_PUBLISHED = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
-#: Published rows ($1 without $2) deleted; refused ones ($2, reasons $3) moved to outbox_parked.
+    " GROUP BY o.topic, o.key),"
+    " marked AS MATERIALIZED ("
+    " SELECT m.id, coalesce(h.first < m.id, false) AS held FROM mine m"
+    " LEFT JOIN others h ON h.topic = m.topic AND h.key = m.key),"
+    " gone AS (DELETE FROM outbox o USING marked k WHERE o.id = k.id AND NOT k.held"
+    " RETURNING o.id, o.message_id, o.topic, o.key, o.headers, o.payload, o.created_at) "
+    "SELECT g.id, g.message_id, g.topic, g.key, g.headers, g.payload, g.created_at,"
+    " extract(epoch FROM clock_timestamp() - g.created_at) AS age, h.n AS held "
+    "FROM (SELECT count(*) FILTER (WHERE held) AS n FROM marked) h LEFT JOIN gone g ON true")
+#: Rows Kafka refused for good, already taken from the outbox by TAKE_BATCH, kept in outbox_parked with the reason.
 PARK = (
-    "WITH gone AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) RETURNING *) "
     "INSERT INTO outbox_parked (id, message_id, topic, key, headers, payload, created_at, reason) "
-    "SELECT g.id, g.message_id, g.topic, g.key, g.headers, g.payload, g.created_at, r.reason "
-    "FROM gone g JOIN unnest($2::bigint[], $3::text[]) AS r(id, reason) ON r.id = g.id")
+    "SELECT i, m, t, k, h::jsonb, p, c, r FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bytea[],"
+    " $5::text[], $6::bytea[], $7::timestamptz[], $8::text[]) AS u(i, m, t, k, h, p, c, r)")
 MEASURE = ("SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age,"
            " (SELECT count(*) FROM outbox_parked) AS parked FROM outbox")
 #: How soon a relay looks again at rows it held back behind another relay's.
@@ -109,33 +116,43 @@ async def add_many(conn: asyncpg.Connection, rows: list[Queued], bodies: list[by
     (`payload.model_dump_json()`, which the caller needed anyway); None serialises it here."""
     if not rows:
         return
+    await conn.execute(f"WITH {queue_cte(1)} {NOTIFY_QUEUED}", *queue_args(rows, bodies))
+
+
+#: Ends a statement that has `queue_cte` among its CTEs: the relay's wake-up, sent at commit if rows were queued.
+NOTIFY_QUEUED = "SELECT pg_notify('outbox_' || current_schema(), '') FROM (SELECT 1 FROM queued LIMIT 1) AS one"
+
+
+def queue_cte(first: int) -> str:
+    """The outbox insert as a CTE named `queued`, its five arrays in parameters $first..$first+4 (`queue_args`):
+    for a repository statement that writes its own rows and queues messages in the same round trip (a single
+    statement is atomic, so it needs no BEGIN and COMMIT of its own)."""
+    a, b, c, d, e = (f"${first + i}" for i in range(5))
+    return ("queued AS (INSERT INTO outbox (message_id, topic, key, headers, payload) "
+            f"SELECT m, t, k, h::jsonb, p FROM unnest({a}::uuid[], {b}::text[], {c}::bytea[], {d}::text[], {e}::bytea[])"
+            " WITH ORDINALITY AS u(m, t, k, h, p, n) ORDER BY n RETURNING 1)")
+
+
+def queue_args(rows: list[Queued], bodies: list[bytes | None] | None = None) -> list[list[Any]]:
+    """The five arrays `queue_cte` inserts, checked: each envelope must name its payload's type and version."""
     if bodies is not None and len(bodies) != len(rows):
         raise ValueError(f"{len(bodies)} bodies for {len(rows)} rows")
     for _, _, envelope, payload in rows:
         if envelope.type != payload.TYPE or envelope.schema_version != payload.VERSION:
             raise ValueError(f"envelope {envelope.type}/v{envelope.schema_version} does not match "
                              f"{payload.TYPE}/v{payload.VERSION}")
-    await conn.execute(
-        "WITH rows AS (INSERT INTO outbox (message_id, topic, key, headers, payload) "
-        "SELECT m, t, k, h::jsonb, p FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::text[], $5::bytea[])"
-        " WITH ORDINALITY AS u(m, t, k, h, p, n) ORDER BY n RETURNING 1) "
-        "SELECT pg_notify('outbox_' || current_schema(), '') FROM (SELECT 1 FROM rows LIMIT 1) AS one",
+    return [
         [e.message_id for _, _, e, _ in rows],
         [t for t, _, _, _ in rows],
         [k.encode() if k is not None else None for _, k, _, _ in rows],
         [to_json(e.to_headers()).decode() for _, _, e, _ in rows],  # pydantic-core's JSON: ~2.5x json's speed
         [p.model_dump_json().encode() for _, _, _, p in rows] if bodies is None else
         [b if b is not None else p.model_dump_json().encode() for (_, _, _, p), b in zip(rows, bodies, strict=True)],
-    )
+    ]
 
 
-def kafka_producer(broker: Any) -> AIOKafkaProducer | None:
-    """The connected aiokafka producer inside a FastStream Kafka broker, or None (the test broker,
-    a broker not started, or a FastStream whose internals moved: then the relay publishes through
-    `broker.publish`, slower but the same records)."""
-    state = getattr(getattr(getattr(broker, "config", None), "producer", None), "_producer", None)
-    producer = getattr(state, "producer", None)
-    return producer if isinstance(producer, AIOKafkaProducer) else None
+#: The connected aiokafka producer inside a FastStream broker, or None (runtime/kafka_internals.py).
+kafka_producer = broker_producer
 
 
 _PARTITIONER = DefaultPartitioner()
@@ -213,10 +230,10 @@ class OutboxRelay:
     async def flush_once(self) -> int:
         """Publish up to one batch; returns how many rows went out (published or parked)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = sorted(await conn.fetch(SELECT_BATCH, self.batch), key=itemgetter("id"))
+            taken = await conn.fetch(TAKE_BATCH, self.batch)
             selected = time.perf_counter()
-            ready = [r for r in rows if not r["held"]]
-            self.held_back = len(rows) - len(ready)
+            self.held_back = taken[0]["held"] if taken else 0
+            ready = sorted((r for r in taken if r["id"] is not None), key=itemgetter("id"))
             if not ready:
                 return 0
             parked: list[tuple[Any, str]] = []
@@ -231,10 +248,10 @@ class OutboxRelay:
                     sendable.append(row)
             published = await self._publish(sendable, parked)
             if parked:
-                await conn.execute(PARK, [r["id"] for r in published] + [r["id"] for r, _ in parked],
-                                   [r["id"] for r, _ in parked], [why for _, why in parked])
-            else:
-                await conn.execute(DELETE_PUBLISHED, [r["id"] for r in published])
+                rows = [r for r, _ in parked]
+                await conn.execute(PARK, *([r[f] for r in rows] for f in
+                                           ("id", "message_id", "topic", "key", "headers", "payload", "created_at")),
+                                   [why for _, why in parked])
         done = time.perf_counter()
         for row, why in parked:
             key = bytes(row["key"] or b"")[:100].decode("utf-8", "replace")

@@ -17,18 +17,19 @@ from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka import KafkaRouter
 from prometheus_client import CollectorRegistry
 
 from contracts.topics import Topic, all_topic_partitions
-from runtime.broker import CONSUMER_OPTIONS, build_broker, ensure_topics, fetch_options
+from runtime.broker import CONSUMER_OPTIONS, GROUP_OPTIONS, build_broker, ensure_topics, fetch_options
 from runtime.broker_kind import BrokerKind
 from runtime.clock import Clock, utc_now
 from runtime import kafka_security
 from runtime.background import BackgroundLoop, LoopMetrics, Pass
-from runtime.consumer import BatchConsumer, Consumer, Handler, Record
+from runtime.consume_loop import ConsumeLoop
+from runtime.batch_consumer import BatchConsumer
+from runtime.consumer import Consumer, Handler, Record
 from runtime.db import create_pool
-from runtime.fetch_wait import AdaptiveFetchWait, poll_without_sleep
 from runtime import http_errors
 from runtime.http import ops_router
 from runtime.http_limits import RequestLimits, refusal_counter
@@ -41,10 +42,11 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
-async def _raw_body(message: Any) -> Any:
-    # Parsing is ours (runtime.consumer), so a malformed body reaches the dead-letter logic
-    # instead of failing inside FastStream's JSON decoder.
-    return message.body
+async def _raw_records(message: Any) -> Any:
+    # The records themselves: parsing is ours (runtime.consumer), so a malformed body reaches the dead-letter
+    # logic instead of failing inside FastStream's JSON decoder, and the handler needs no `Context` parameter
+    # (fast_depends resolves one through a thread-pool hop).
+    return message.raw_message
 
 
 async def _tolerant_parser(message: tuple[Any, ...], original: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -60,8 +62,8 @@ async def _tolerant_parser(message: tuple[Any, ...], original: Callable[[Any], A
             (k, b"" if v is None else v.decode("utf-8", "replace").encode()) for k, v in m.headers]) for m in message))
 
 
-#: Consume in batches, one transaction each (runtime.consumer.BatchConsumer). The short timeout
-#: bounds the wait of a lone message: FastStream sleeps that long again after an empty poll.
+#: The test broker's subscriber: batches, one transaction each (runtime.batch_consumer.BatchConsumer). A started
+#: service consumes through runtime/consume_loop.py.
 BATCH_OPTIONS: dict[str, Any] = {"batch": True, "max_records": 250, "batch_timeout_ms": 10}
 
 
@@ -110,11 +112,11 @@ class Service:
                                    idempotent=self.broker_kind.idempotent)
         self._pool: asyncpg.Pool | None = None
         self._consumers: dict[str, Consumer] = {}
-        self._subscriber: Any = None  # the one batch subscriber consume() registers
-        #: Longer fetch waits while the service's consumer has nothing to read (runtime/fetch_wait.py).
-        busy_ms, idle_ms = self.broker_kind.fetch_waits(settings)
-        self.fetch_wait = AdaptiveFetchWait(busy_ms, idle_ms, settings.kafka_fetch_idle_after,
-                                            self.metrics.fetch_wait_switches)
+        self._subscriber: Any = None  # the test broker's batch subscriber consume() registers (on _router)
+        self._router: KafkaRouter | None = None
+        self._batch: BatchConsumer | None = None
+        #: The consumer loop of a started service (runtime/consume_loop.py).
+        self.consume_loop: ConsumeLoop | None = None
         # Outbox backlog, consumer lag and dead letters, measured when /metrics is scraped.
         self.observability = Observability(name, self.registry, self.metrics,
                                            bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -152,17 +154,20 @@ class Service:
                 service=self.name, topic=topic, handler=handler, pool_getter=lambda: self.pool,
                 broker=self.broker, metrics=self.metrics, max_message_bytes=self.settings.kafka_max_message_bytes,
             )
-        batch = BatchConsumer(self.name, self._consumers, lambda: self.pool, self.metrics)
-
-        self._subscriber = self.broker.subscriber(*[t.name for t in handlers], group_id=self.name, decoder=_raw_body,
-                                                  parser=_tolerant_parser,
-                                                  **BATCH_OPTIONS, **CONSUMER_OPTIONS,
-                                                  **fetch_options(self.settings.kafka_max_message_bytes),
-                                                  fetch_max_wait_ms=self.fetch_wait.busy_ms)
+        self._batch = batch = BatchConsumer(self.name, self._consumers, lambda: self.pool, self.metrics)
+        # For TestKafkaBroker (service tests): the same BatchConsumer behind a FastStream subscriber, on a router
+        # that start() takes off the broker before a real broker starts (runtime/consume_loop.py says why).
+        self._router = KafkaRouter()
+        self._subscriber = self._router.subscriber(*[t.name for t in handlers], group_id=self.name,
+                                                   decoder=_raw_records, parser=_tolerant_parser,
+                                                   **BATCH_OPTIONS, **CONSUMER_OPTIONS,
+                                                   **fetch_options(self.settings.kafka_max_message_bytes))
 
         @self._subscriber
-        async def on_batch(body: Any, message: KafkaMessage) -> None:
-            await batch([Record.of(raw) for raw in message.raw_message])
+        async def on_batch(records: Any) -> None:
+            await batch([Record.of(raw) for raw in records])
+
+        self.broker.include_router(self._router)
 
     def include(self, router: APIRouter) -> None:
         self.http.include_router(router)
@@ -186,6 +191,18 @@ class Service:
         return {"replication_factor": kind.replication_factor, "configs": kind.topic_configs(self.settings),
                 **self.kafka_options}
 
+    def _build_consume_loop(self, batch: BatchConsumer) -> ConsumeLoop:
+        """Longer fetch waits while the loop has nothing to read on the embedded broker (runtime/broker_kind.py)."""
+        s = self.settings
+        busy_ms, idle_ms = self.broker_kind.fetch_waits(s)
+        return ConsumeLoop.build(self.name, list(self._consumers), batch, bootstrap_servers=s.kafka_bootstrap_servers,
+                                 options=self.consumer_options(), busy_ms=busy_ms, idle_ms=idle_ms,
+                                 idle_after=s.kafka_fetch_idle_after, switches=self.metrics.fetch_wait_switches)
+
+    def consumer_options(self) -> dict[str, Any]:
+        """The consumer loop's aiokafka options: group settings, fetch sizes for the record limit, TLS/SASL."""
+        return {**GROUP_OPTIONS, **fetch_options(self.settings.kafka_max_message_bytes), **self.kafka_options}
+
     # --- life cycle -------------------------------------------------------------------
 
     async def open_database(self) -> None:
@@ -202,10 +219,12 @@ class Service:
             await ensure_topics(self.settings.kafka_bootstrap_servers, all_topic_partitions(), **self.topic_options())
         for hook in self._on_start:
             await hook()
+        if self._router is not None and self._router in self.broker.routers:
+            self.broker.routers.remove(self._router)  # our loop consumes, not FastStream's (see above)
         await self.broker.start()
-        if self._subscriber is not None and getattr(self._subscriber, "consumer", None) is not None:
-            self.fetch_wait.install(self._subscriber.consumer)
-            poll_without_sleep(self._subscriber)
+        if self._batch is not None:
+            self.consume_loop = self._build_consume_loop(self._batch)
+            self._tasks.append(await self.consume_loop.start())
         await self.observability.start()
         self.relay = OutboxRelay(self.pool, self.broker, self.schema, self.metrics,
                                  batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s,
@@ -225,6 +244,9 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.observability.stop()
+        if self.consume_loop is not None:
+            await self.consume_loop.stop()
+            self.consume_loop = None
         await self.broker.stop()
         if self._pool is not None:
             await self._pool.close()

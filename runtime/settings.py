@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         "Longest a consumer's fetch waits for data. The embedded broker answers only when the wait runs out, so "
         "this bounds each hop's latency; Apache Kafka answers as data arrives, so a larger value costs nothing there."))
     kafka_fetch_idle_wait_ms: int = Field(250, ge=1, le=5000, description=(
-        "Fetch wait of a consumer that has nothing to read (runtime/fetch_wait.py): after "
+        "Fetch wait of a consumer that has nothing to read (runtime/consume_loop.py): after "
         "ATA_KAFKA_FETCH_IDLE_AFTER empty fetches in a row it waits this long, and goes back to "
         "ATA_KAFKA_FETCH_MAX_WAIT_MS on its first record. Saves the idle fetches' CPU; the first message after an "
         "idle spell may wait this long at each idle hop. At or below ATA_KAFKA_FETCH_MAX_WAIT_MS: off."))

@@ -62,7 +62,6 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
         await repo.save_carnet_state(conn, carnet, items, before=loaded)
         # The holder's consent code for cancelling this crossing, and what undoing it restores.
         undo = repo.Undo(new_transaction_code(), before, {n: carnet.items[n] for n in items}, active_before)
-    await repo.set_declaration_status(conn, found["declaration_id"], decision)
     transaction_id, now = uuid4(), ledger.clock()
     await repo.insert_transaction(
         conn, transaction_id=transaction_id, carnet_number=carnet.number, declaration_id=found["declaration_id"],

@@ -18,7 +18,7 @@ from core import repository as repo
 from core.domain import Crossing
 from core.usecases.context import PRODUCER, Ledger
 from tokens.cose import sign_token
-from runtime.outbox import add_many, emit, envelope_for
+from runtime.outbox import emit, envelope_for
 
 
 class DeclarationRefusedError(Exception):
@@ -88,13 +88,6 @@ async def _sign_and_store(ledger: Ledger, conn: asyncpg.Connection, carnet: doma
     )
     token = sign_token(claims.to_cwt(), signing_key)
     declaration_id = uuid4()
-    await repo.insert_declaration(
-        conn, declaration_id=declaration_id, carnet_number=carnet.number, kind=kind.value, country=country,
-        items=list(claims.items), sequence=sequence, transaction_code=claims.transaction_code,
-        token_id=claims.token_id, token=token, token_expires_at=claims.expires_at, declared_by=declared_by,
-        closes=domain.closed_reference(carnet, crossing), intended_use=crossing.intended_use,
-        created_at=now,  # the service's clock, as for the transaction's recorded_at (submitted -> decided)
-    )
     submitted = DeclarationSubmitted(
         declaration_id=declaration_id, carnet_number=carnet.number, kind=kind, country=country,
         items=list(claims.items), sequence=sequence, declared_by=declared_by, transaction_code=claims.transaction_code,
@@ -102,8 +95,17 @@ async def _sign_and_store(ledger: Ledger, conn: asyncpg.Connection, carnet: doma
     issued = TokenIssued(declaration_id=declaration_id, carnet_number=carnet.number, token_id=claims.token_id,
                          kid=signing_key.kid.hex(), expires_at=claims.expires_at)
     env = envelope_for(submitted, key=carnet.number, producer=PRODUCER)
-    # Both in one round trip, in this order (the gateway files the declaration, then its token).
-    await add_many(conn, [(DECLARATIONS.name, carnet.number, env, submitted), (DECLARATIONS.name, carnet.number,
-                          envelope_for(issued, key=carnet.number, producer=PRODUCER, cause=env), issued)])
+    # The declaration and both messages in one round trip, in this order (the gateway files the declaration,
+    # then its token).
+    await repo.insert_declaration(
+        conn, [(DECLARATIONS.name, carnet.number, env, submitted),
+               (DECLARATIONS.name, carnet.number, envelope_for(issued, key=carnet.number, producer=PRODUCER, cause=env),
+                issued)],
+        declaration_id=declaration_id, carnet_number=carnet.number, kind=kind.value, country=country,
+        items=list(claims.items), sequence=sequence, transaction_code=claims.transaction_code,
+        token_id=claims.token_id, token=token, token_expires_at=claims.expires_at, declared_by=declared_by,
+        closes=domain.closed_reference(carnet, crossing), intended_use=crossing.intended_use,
+        created_at=now,  # the service's clock, as for the transaction's recorded_at (submitted -> decided)
+    )
     return DeclarationCreated(declaration_id, carnet.number, kind, country, list(claims.items), sequence,
                               claims.transaction_code, token, claims.expires_at)

@@ -29,17 +29,16 @@ def quantile(q: float, metric: str, by: str = "", where: str = "") -> str:
 
 
 def runtime_panels(job: str) -> list[Panel]:
-    """What every service has: consumers, dead letters, outbox, lag, and FastStream's broker metrics."""
+    """What every service has: consumers, dead letters, outbox, lag, and FastStream's producer metrics (the
+    services consume through runtime/consume_loop.py, counted by ata_messages_handled_total and its batches)."""
     j = f'job="{job}"'
     return [
         ("Messages handled by outcome", "ops", [(rate("ata_messages_handled_total", "topic, outcome", j), "{{topic}} {{outcome}}")]),
         ("Handling time p99", "s", [(quantile(0.99, "ata_message_handle_seconds", "topic", j), "{{topic}}")]),
-        ("Broker: received and published (FastStream)", "ops", [
-            (rate("faststream_received_processed_messages_total", "handler, status", j), "received {{handler}} {{status}}"),
+        ("Broker: published (FastStream)", "ops", [
             (rate("faststream_published_messages_total", "destination, status", j), "published {{destination}} {{status}}")]),
-        ("Broker: handler exceptions (FastStream)", "ops", [
-            (rate("faststream_received_processed_messages_exceptions_total", "handler, exception_type", j),
-             "{{handler}} {{exception_type}}")]),
+        ("Consumed batches: records per batch p50 / p99", "short", [
+            (quantile(0.5, "ata_consume_batch_size", "", j), "p50"), (quantile(0.99, "ata_consume_batch_size", "", j), "p99")]),
         ("Outbox backlog", "short", [(f"max(ata_outbox_backlog{{{j}}})", "rows")]),
         ("Oldest outbox row", "s", [(f"max(ata_outbox_oldest_age_seconds{{{j}}})", "age")]),
         ("Consumer lag", "short", [(f"max by (topic) (ata_consumer_lag_messages{{{j}}})", "{{topic}}")]),

@@ -141,7 +141,7 @@ KEY_SERIES = (
     ("customs decisions recorded", "sum(ata_transactions_recorded_total)"),
     ("declaration -> decision, count", "sum(ata_declaration_to_decision_seconds_count)"),
     ("webhook deliveries", 'sum(ata_deliveries_total{outcome="delivered"})'),
-    ("messages consumed (FastStream)", "sum(faststream_received_processed_messages_total)"),
+    ("messages consumed", "sum(ata_messages_handled_total)"),
     ("outbox backlog, all services", "sum(ata_outbox_backlog)"),
     ("consumer lag, all groups", "sum(ata_consumer_lag_messages)"),
     ("dead letters held", "sum(ata_dead_letter_messages)"),

@@ -44,6 +44,7 @@ def test_a_service_consumes_and_produces_with_its_settings(tmp_path):
     service = build(Settings(kafka_max_message_bytes=300_000, data_dir=tmp_path))
     assert service.broker._connection_kwargs["max_request_size"] == 300_000
     assert service._subscriber._connection_args["max_partition_fetch_bytes"] >= 300_000
+    assert service.consumer_options()["max_partition_fetch_bytes"] >= 300_000  # the started service's loop
 
 
 def test_compose_gives_brokers_topics_and_services_the_same_limit(compose):

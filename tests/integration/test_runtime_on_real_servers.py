@@ -56,16 +56,17 @@ async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(data
         # The relay sends the outbox rows through the broker's own aiokafka producer (bench/README.md):
         # if FastStream's internals move, this fails instead of the relay silently taking the slow path.
         assert kafka_producer(service.broker) is not None
-        # Likewise the adaptive fetch wait (runtime/fetch_wait.py) hooked into the service's consumer, on the
-        # embedded broker only; Apache Kafka gets idempotent producers instead (runtime/broker_kind.py).
+        # The idle backoff of the consumer loop (runtime/consume_loop.py) on the embedded broker only; Apache
+        # Kafka gets idempotent producers instead (runtime/broker_kind.py).
         producer = kafka_producer(service.broker)
+        loop = service.consume_loop
+        assert loop is not None and loop.backoff == service.broker_kind.embedded
         if service.broker_kind.embedded:
-            assert service.fetch_wait._fetcher is service._subscriber.consumer._fetcher
             assert producer._txn_manager is None
         else:
-            assert service.fetch_wait._fetcher is None
             assert producer._txn_manager is not None  # aiokafka's idempotence state: enable_idempotence=True
-        assert "get_msg" in vars(service._subscriber)  # and its loop blocks in getmany (poll_without_sleep)
+        # FastStream starts no consumer of its own: the loop is the group's only member from this process.
+        assert service._subscriber.consumer is None
         request_id = f"IT-{uuid.uuid4().hex[:10]}"
         # Belgian numbers: the e2e tests issue French ones on the same broker, and numbers must never collide.
         body, headers, env = wire(sealed_request(request_id, nga="BE", issuing_association="BE-CCI-BXL"))

@@ -97,7 +97,7 @@ def test_the_services_export_the_business_middleware_and_scrape_time_metrics(exp
                  "ata_transactions_recorded_total", "ata_cancellations_total", "ata_claims_by_state",
                  "ata_deliveries_total", "ata_declaration_to_decision_seconds_bucket", "ata_outbox_backlog",
                  "ata_outbox_oldest_age_seconds", "ata_consumer_lag_messages", "ata_dead_letter_messages",
-                 "ata_dead_letters_total", "ata_claims_deadlines_within_7d", "faststream_received_messages_total",
+                 "ata_dead_letters_total", "ata_claims_deadlines_within_7d", "ata_messages_handled_total",
                  "faststream_published_messages_total"):
         assert name in exported, name
 

@@ -1,7 +1,8 @@
 """A batch of messages in one transaction keeps every per-message guarantee ("a crash loses nothing").
 
-runtime.consumer.BatchConsumer against a real PostgreSQL: each message in its own savepoint, a
-message whose handler keeps failing dead-lettered alone after MAX_ATTEMPTS while the rest commit,
+runtime.batch_consumer.BatchConsumer against a real PostgreSQL: one inbox claim and no savepoint while every
+handler succeeds, else each message in its own savepoint, a message whose handler keeps failing
+dead-lettered alone after MAX_ATTEMPTS while the rest commit,
 a transient failure rolling the whole batch back (the caller then does not commit offsets), and
 the inbox absorbing the redelivery.
 """
@@ -15,7 +16,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from contracts.topics import ISSUANCE_REQUESTS
-from runtime.consumer import MAX_ATTEMPTS, BatchConsumer, Consumer, Inbound, Record, WithBulk
+from runtime.batch_consumer import BatchConsumer
+from runtime.consumer import MAX_ATTEMPTS, Consumer, Inbound, Record, WithBulk
 from runtime.metrics import RuntimeMetrics
 from runtime.service import Service
 from tests.support.batches import DeadLetterSink, applied, records, service  # noqa: F401  (service: the fixture)
@@ -134,3 +136,37 @@ async def test_a_contract_violation_hook_writes_in_the_batch_and_its_note_reache
     assert await applied(service) == ["A", "C", "answered-B"]  # D's hook write rolled back alone
     assert [(h["dlq_kind"], h["dlq_reason"].rsplit("[", 1)[1]) for _, _, h in sink.published] == [
         ("malformed_json", "answered B (malformed_json)]"), ("malformed_json", "no answer: the hook failed (ValueError)]")]
+
+
+
+async def test_a_batch_whose_handlers_all_succeed_costs_one_inbox_statement_and_no_savepoint(service: Service) -> None:
+    """The straight way: BEGIN, one claim for every id, the handlers' own statements, COMMIT."""
+    from contextlib import asynccontextmanager
+
+    async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
+        await conn.execute("INSERT INTO applied VALUES ($1)", inbound.payload.request_id)
+
+    seen: list[str] = []
+    async with service.pool.acquire() as conn:
+
+        class OneConnection:  # the batch's pool: this connection, whose statements are logged
+            @asynccontextmanager
+            async def acquire(self):
+                yield conn
+
+        metrics = RuntimeMetrics(CollectorRegistry(), service.name)
+        sink = DeadLetterSink()
+        consumer = Consumer(service=service.name, topic=ISSUANCE_REQUESTS, handler=handler,
+                            pool_getter=lambda: service.pool, broker=sink, metrics=metrics)
+        batch = BatchConsumer(service.name, {ISSUANCE_REQUESTS.name: consumer}, OneConnection, metrics)
+        await batch(records("A", "B", "C"))  # the first use of a type makes asyncpg look it up: not counted
+
+        def logged(record: Any) -> None:
+            seen.append(record.query.split(None, 1)[0].upper().rstrip(";"))
+
+        conn.add_query_logger(logged)
+        await batch(records("D", "E", "F"))
+        conn.remove_query_logger(logged)
+    assert await applied(service) == ["A", "B", "C", "D", "E", "F"] and await claimed(service) == 6
+    assert seen == ["BEGIN", "INSERT", "INSERT", "INSERT", "INSERT", "COMMIT"]  # the claim, then D, E and F
+    assert sink.published == []

@@ -14,7 +14,8 @@ from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import CollectorRegistry
 
 from contracts.topics import ISSUANCE_REQUESTS
-from runtime.consumer import BatchConsumer, Consumer, Inbound, Record
+from runtime.batch_consumer import BatchConsumer
+from runtime.consumer import Consumer, Inbound, Record
 from runtime.dead_letters import record_size
 from runtime.metrics import RuntimeMetrics
 from runtime.service import Service

@@ -1,6 +1,6 @@
 """Bulk issuance (issuer/bulk.py): a batch of requests decided together keeps every per-message answer.
 
-The issuer's own handlers behind runtime.consumer.BatchConsumer, a real PostgreSQL, batches of
+The issuer's own handlers behind runtime.batch_consumer.BatchConsumer, a real PostgreSQL, batches of
 records as the Kafka subscriber hands them over. R1 (numbers unique, consecutive), R4
 (rejection with reasons), idempotency (a repeated request id gets the stored answer; the same
 message twice changes nothing) and dead-lettering of a poison message alone.

@@ -17,7 +17,8 @@ from contracts.topics import ISSUANCE_EVENTS
 from core.app import build as build_core
 from customs_gateway.app import build as build_gateway
 from issuer.domain import carnet_number
-from runtime.consumer import BatchConsumer, Consumer, Record, WithBulk
+from runtime.batch_consumer import BatchConsumer
+from runtime.consumer import Consumer, Record, WithBulk
 from runtime.metrics import RuntimeMetrics
 from runtime.service import Service
 from tests.support.batches import DeadLetterSink

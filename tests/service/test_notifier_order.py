@@ -153,3 +153,22 @@ async def test_two_dispatchers_on_one_database_keep_each_carnets_order(settings,
     for carnet in carnets:
         assert hook.positions(carnet) == [1, 2, 3, 4, 5, 6], carnet
     assert sum(per_instance) == 21 and min(per_instance) > 0
+
+
+async def test_a_delivered_head_wakes_the_worker_only_when_its_lane_has_a_later_delivery(
+        settings, clock, running, hooks_clock):
+    """The next confirmation of a carnet goes at once after the previous one's answer (the worker is woken); the
+    last one of a lane wakes nothing, since a pass that finds nothing costs a statement per confirmation."""
+    service = build(settings, clock=clock)
+    handlers = service.state["handlers"]
+    async with Receiver(set()) as hook, running(service) as broker, client(service) as http, sender(service) as out:
+        hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
+        await confirm(broker, clock, A, range(1, 3))
+        handlers.wake.clear()
+        await handlers.deliver_due(service.pool, out)  # A1: A2 waits behind it
+        woken_by_first = handlers.wake.is_set()
+        handlers.wake.clear()
+        await handlers.deliver_due(service.pool, out)  # A2: the lane's last
+        woken_by_last = handlers.wake.is_set()
+    assert hook.positions(A) == [1, 2]
+    assert woken_by_first and not woken_by_last

@@ -11,7 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from contracts.topics import ISSUANCE_REQUESTS, Topic
-from runtime.consumer import BatchConsumer, Consumer, Record, WithBulk
+from runtime.batch_consumer import BatchConsumer
+from runtime.consumer import Consumer, Record, WithBulk
 from runtime.metrics import RuntimeMetrics
 from runtime.service import Service
 from tests.support.messages import issuance_request, wire
