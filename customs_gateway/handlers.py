@@ -12,18 +12,15 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from contracts.kinds import DeclarationKind
 from contracts.messages import (
     CarnetIssued,
     CarnetStatusChanged,
     CustomsCommitPosted,
-    DeclarationSubmitted,
     DuplicateCarnetIssued,
     ItemLocationsChanged,
     Payload,
     ReplacementCarnetIssued,
     SigningKeyPublished,
-    TokenIssued,
     TrustListPublished,
 )
 from contracts.token import ClaimsError, DeclarationClaims
@@ -42,6 +39,7 @@ from customs_gateway.domain import (
     Verification,
 )
 from customs_gateway.caches import CarnetCache, KeyCache
+from customs_gateway.core_lookup import CoreDeclarations, Unavailable
 from customs_gateway.metrics import GatewayMetrics
 from tokens import trustlist
 from runtime.consumer import Inbound
@@ -64,8 +62,11 @@ class RateLimited(CommitRefused):
 
 
 class GatewayHandlers:
-    def __init__(self, metrics: GatewayMetrics, clock: Clock, anchor: ec.EllipticCurvePublicKey) -> None:
+    def __init__(self, metrics: GatewayMetrics, clock: Clock, anchor: ec.EllipticCurvePublicKey,
+                 core: CoreDeclarations) -> None:
         self.metrics = metrics
+        #: Typed codes only: the declaration is asked of the core when an officer types its code.
+        self.core = core
         self.anchor = anchor
         self.clock = clock
         self.keys = KeyCache()
@@ -250,17 +251,22 @@ class GatewayHandlers:
             await repo.audit(conn, self.clock(), action, "rate_limited", officer_id=officer_id, office_id=office.office_id,
                              detail={"transaction_code": canonical})
             raise RateLimited(wait)
-        row = await repo.declaration_on_file(conn, canonical)
-        if row is None:
+        try:
+            found = await self.core.by_code(canonical, officer_id)
+        except Unavailable:
+            self.metrics.code_lookups("core_unavailable").inc()
+            await repo.audit(conn, self.clock(), action, "core_unavailable", officer_id=officer_id,
+                             office_id=office.office_id, detail={"transaction_code": canonical})
+            raise
+        if found is None:
             self.metrics.code_lookups("unknown").inc()
             await repo.audit(conn, self.clock(), action, "unknown", officer_id=officer_id, office_id=office.office_id,
                              detail={"transaction_code": canonical})
-            raise CommitRefused("unknown_code", "no declaration with this transaction code at this gateway", 404)
+            raise CommitRefused("unknown_code", "no declaration with this transaction code", 404)
         self.metrics.code_lookups("found").inc()
-        carnet = await self._carnet(conn, row["carnet_number"])
-        return Declared(row["carnet_number"], canonical, DeclarationKind(row["kind"]), row["country"],
-                        tuple(row["items"]), row["sequence"], carnet.expiry_date if carnet else None,
-                        None, row["token_id"], row["token_expires_at"], False)
+        carnet = await self._carnet(conn, found.carnet_number)
+        return Declared(found.carnet_number, canonical, found.kind, found.country, found.items, found.sequence,
+                        carnet.expiry_date if carnet else None, None, found.token_id, found.token_expires_at, False)
 
     async def lookup(self, conn: asyncpg.Connection, officer_id: str, office: Office, code: str) -> Verification:
         """The typed fallback: the declaration the core accepted under this code, with the same checks."""
@@ -291,9 +297,6 @@ class GatewayHandlers:
             else:
                 kid = None
                 d = await self._declared_by_code(conn, officer_id, office, transaction_code or "", action)
-                if d.token_id is None:
-                    raise CommitRefused("not_ready", "the core has not issued the token of this declaration yet; "
-                                                     "try again in a moment", 409)
             # The caches follow what this instance consumed and reload every ATA_GATEWAY_CACHE_REFRESH_S; another
             # instance may have consumed a closure or replacement since. A commit reads the shared table first.
             await self._refresh_standing(conn, d.carnet_number)
@@ -309,7 +312,7 @@ class GatewayHandlers:
                 domain.check_entry(d, office, self.clock())
                 domain.check_final_date(d, final_date)
         except CommitRefused as exc:
-            if exc.reason not in ("rate_limited", "unknown_code", "bad_code"):  # audited where they happen (or never)
+            if exc.reason not in ("rate_limited", "unknown_code", "bad_code", "core_unavailable"):  # audited where they happen (or never)
                 await repo.audit(conn, self.clock(), action, exc.reason, officer_id=officer_id,
                                  office_id=office.office_id, carnet_number=d.carnet_number if d else None,
                                  detail={"decision": decision, "message": str(exc)})
@@ -367,13 +370,3 @@ class GatewayHandlers:
     async def _carnet_on_file(self, conn: asyncpg.Connection, c: CarnetIssued) -> None:
         await repo.insert_carnet_on_file(conn, c.carnet_number, c.nga, list(c.countries), c.issue_date, c.expiry_date,
                                          c.general_list_digest, [i.model_dump() for i in c.items])
-
-    async def declaration_event(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
-        p = inbound.payload
-        if isinstance(p, DeclarationSubmitted):
-            await repo.insert_declaration_on_file(conn, parse_transaction_code(p.transaction_code), p.declaration_id,
-                                                  p.carnet_number, p.kind.value, p.country, list(p.items), p.sequence)
-        elif isinstance(p, TokenIssued):
-            await repo.set_declaration_token(conn, p.declaration_id, p.token_id, p.expires_at)
-        # DeclarationRefused: nothing to look up
-
