@@ -32,7 +32,8 @@ from customs_gateway import repository as repo
 from customs_gateway.bulk_api import bulk_commit_route
 from customs_gateway.domain import CommitRefused, MismatchRefused, Office, Verification
 from customs_gateway.cancellations import Cancellations
-from customs_gateway.handlers import GatewayHandlers, RateLimited
+from customs_gateway.domain import RateLimited
+from customs_gateway.handlers import GatewayHandlers
 from customs_gateway.officer_admin import BEARER, OFFICE_ID, Problem, admin_router, bearer_token
 from customs_gateway.officers import Officers, SessionOfficer
 from tokens.qr import QrDecodeError, UnreadableImage, read_qr_image

@@ -17,7 +17,8 @@ from contracts.topics import CUSTOMS_COMMITS
 from contracts.txcode import TransactionCodeError, parse_transaction_code
 from customs_gateway import repository as repo
 from customs_gateway.domain import CommitRefused, Office
-from customs_gateway.handlers import PRODUCER, GatewayHandlers, RateLimited
+from customs_gateway.domain import RateLimited
+from customs_gateway.handlers import PRODUCER, GatewayHandlers
 from runtime.consumer import Inbound
 from runtime.outbox import emit
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from datetime import date, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -34,6 +33,7 @@ from customs_gateway.domain import (
     CarnetOnFile,
     CommitRefused,
     Declared,
+    RateLimited,
     KeyWindow,
     Office,
     Verification,
@@ -53,12 +53,6 @@ PRODUCER = "customs_gateway"
 #: guessing codes stays slow even with a session, and with any number of gateways.
 LOOKUPS_PER_MINUTE = 10
 LOOKUP_WINDOW = timedelta(seconds=60)
-
-
-class RateLimited(CommitRefused):
-    def __init__(self, retry_after: float) -> None:
-        self.retry_after = math.ceil(retry_after)
-        super().__init__("rate_limited", f"too many typed codes; try again in {self.retry_after} s", 429)
 
 
 class GatewayHandlers:
@@ -300,17 +294,12 @@ class GatewayHandlers:
             # The caches follow what this instance consumed and reload every ATA_GATEWAY_CACHE_REFRESH_S; another
             # instance may have consumed a closure or replacement since. A commit reads the shared table first.
             await self._refresh_standing(conn, d.carnet_number)
-            domain.check_carnet(d, self.blocked.get(d.carnet_number), self.transferred.get(d.carnet_number))
-            domain.check_scan(d, office)
             # Not decided yet as far as this request knows: the commit's own INSERT settles a replay
             # (token_id and transaction_code are both unique in the commit log) and its audit row says so.
-            v = self._checks(d, office, await self._carnet(conn, d.carnet_number), replayed=False, kid=kid)
-            if not d.from_token and any(c.check == "expiry" and c.ok is False for c in v.checks):
-                raise CommitRefused("expired", "the declaration's token has expired: a new declaration is needed")
-            domain.check_mismatches(v)
-            if decision == "committed":
-                domain.check_entry(d, office, self.clock())
-                domain.check_final_date(d, final_date)
+            v = domain.decide_commit(d, office, self.clock(), decision=decision, final_date=final_date,
+                                     blocked=self.blocked.get(d.carnet_number),
+                                     transferred=self.transferred.get(d.carnet_number),
+                                     carnet=await self._carnet(conn, d.carnet_number), kid=kid)
         except CommitRefused as exc:
             if exc.reason not in ("rate_limited", "unknown_code", "bad_code", "core_unavailable"):  # audited where they happen (or never)
                 await repo.audit(conn, self.clock(), action, exc.reason, officer_id=officer_id,
