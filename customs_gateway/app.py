@@ -9,10 +9,10 @@ from typing import Any
 from contracts.topics import CARNET_STATUS, CUSTOMS_LEDGER, ISSUANCE_EVENTS, SIGNING_KEYS
 from customs_gateway import account_repository as accounts_repo
 from customs_gateway.api import officer_router
-from customs_gateway.cancellations import Cancellations
 from customs_gateway.core_lookup import CoreDeclarations
-from customs_gateway.handlers import GatewayHandlers
 from customs_gateway.metrics import GatewayMetrics
+from customs_gateway.usecases.context import Gateway
+from customs_gateway.usecases.facade import GatewayUseCases
 from customs_gateway.web import officer_pages
 from tokens import trustlist
 from runtime.consumer import WithBulk
@@ -34,21 +34,15 @@ def build(settings: Settings, *, clock: Clock = utc_now, core: CoreDeclarations 
     if core is None:
         token = settings.core_customs_token.get_secret_value() if settings.core_customs_token else None
         core = CoreDeclarations(settings.gateway_core_url, token)
-    handlers = GatewayHandlers(GatewayMetrics(service.registry), clock, anchor, core)
-    cancellations = Cancellations(handlers)
-
-    async def ledger_event(conn: Any, inbound: Any) -> None:
-        """From the core's ledger: items a replacement took over (R6), and cancellation outcomes."""
-        await handlers.items_moved(conn, inbound)
-        await cancellations.ledger_event(conn, inbound)
+    handlers = GatewayUseCases(Gateway(GatewayMetrics(service.registry), clock, anchor, core))
 
     # No per-crossing topic: typed codes are asked of the core, and the ledger's few events the gateway acts on
     # come on their own topic (docs/gateway-subscriptions.md).
     service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event,
                      ISSUANCE_EVENTS: WithBulk(handlers.issuance_event, handlers.issuance_events),
-                     CUSTOMS_LEDGER: ledger_event})
+                     CUSTOMS_LEDGER: handlers.ledger_event})
     admin_token = settings.gateway_admin_token.get_secret_value() if settings.gateway_admin_token else None
-    service.include(officer_router(handlers, lambda: service.pool, admin_token, cancellations))
+    service.include(officer_router(handlers, lambda: service.pool, admin_token))
     service.include(officer_pages(service.registry))
     service.state["handlers"] = handlers
 

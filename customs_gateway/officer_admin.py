@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from customs_gateway import account_repository as accounts_repo
 from customs_gateway import accounts
 from customs_gateway import repository as repo
-from customs_gateway.handlers import GatewayHandlers
+from customs_gateway.usecases.facade import GatewayUseCases
 from customs_gateway.officers import Officers
 from runtime.http_limits import LimitedRoute, before_body, body_limit
 from runtime.text import IDENTIFIER, PRINTABLE
@@ -63,7 +63,7 @@ def _enrolment(officer_id: str, office_id: str, secret: str) -> dict[str, Any]:
             "totp_uri": accounts.provisioning_uri(secret, officer_id)}
 
 
-def admin_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | None, officers: Officers) -> APIRouter:
+def admin_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | None, officers: Officers) -> APIRouter:
     async def admin_token_of(request: Request) -> None:
         if not admin_token:
             raise HTTPException(503, detail={"reason": "administration_disabled", "message": "administration disabled"})
@@ -178,7 +178,7 @@ class AccountOut(BaseModel):
 OfficerPath = Annotated[str, Path(pattern=accounts.OFFICER_ID.pattern, max_length=64)]
 
 
-def _account_routes(admin: APIRouter, handlers: GatewayHandlers, pool_of: Any, officers: Officers) -> None:
+def _account_routes(admin: APIRouter, handlers: GatewayUseCases, pool_of: Any, officers: Officers) -> None:
     """Actions on one officer's account; an unknown officer is 404, and every action is audited."""
     unknown = {404: {"model": Problem, "description": "No such officer."}}
 

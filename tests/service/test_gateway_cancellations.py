@@ -11,7 +11,7 @@ from contracts.kinds import DeclarationKind as K
 from contracts.messages import CancellationRefused, ItemLocation, Reason, TransactionCancelled
 from contracts.topics import CUSTOMS_COMMITS, CUSTOMS_LEDGER
 from contracts.txcode import format_transaction_code, new_transaction_code
-from customs_gateway.handlers import LOOKUPS_PER_MINUTE
+from customs_gateway.usecases.context import LOOKUPS_PER_MINUTE
 from tests.support import gateway as base
 from tests.service.conftest import outbox
 from tests.support.gateway import CH_OFFICER, FR_OFFICER, NUMBER, auth, commit, make_token
