@@ -7,7 +7,7 @@ import pytest
 
 from contracts.kinds import DeclarationKind as K
 from customs_gateway.domain import Blocked, CommitRefused, MismatchRefused, decide_commit
-from tests.unit.test_gateway_verification import CARNET, GENEVA, NOW, PARIS, declared
+from tests.support.gateway_domain import CARNET, GENEVA, NOW, PARIS, declared
 
 EXPIRY = date(2027, 11, 21)
 
