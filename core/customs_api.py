@@ -47,7 +47,7 @@ def customs_router(pool_of: Any, token: str | None, registry: CollectorRegistry)
     expected = token.encode() if token else None
 
     @router.get("/declarations/{transaction_code}", response_model=CustomsDeclarationOut,
-                responses={401: {}, 404: {}, 503: {}})
+                responses={401: {}, 404: {}, 422: {}})
     async def declaration(
         transaction_code: Annotated[str, Path(pattern=CODE)],
         authorization: Annotated[str | None, Header(max_length=8192)] = None,
@@ -55,9 +55,10 @@ def customs_router(pool_of: Any, token: str | None, registry: CollectorRegistry)
                                                    description="The officer who typed it, for the log.")] = None,
     ) -> dict[str, Any]:
         """The declaration under a transaction code, for a customs gateway (its shared customs token only)."""
-        if expected is None:
+        if expected is None:  # no token configured: no gateway is let in (its officers get 503 and scan instead)
             lookups.labels("not_configured").inc()
-            raise HTTPException(503, detail={"reason": "not_configured", "message": "no customs token configured"})
+            raise HTTPException(401, detail={"reason": "not_configured", "message": "no customs token configured"},
+                                headers=CUSTOMS_BEARER)
         given = (authorization or "").removeprefix("Bearer ").strip().encode()
         if not hmac.compare_digest(given, expected):
             lookups.labels("unauthenticated").inc()
