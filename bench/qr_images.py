@@ -84,7 +84,7 @@ def measure(
     the token then verifies; anything else it returns is a wrong decode. Times are per image,
     wall clock, one thread: ``decode`` is decode_qr_image (image parsing included),
     ``verify_from_image`` is that plus verify_token and DeclarationClaims.from_cwt, which is
-    GatewayHandlers.verify without its database-backed checks. Each image is also given one
+    GatewayUseCases.verify without its database-backed checks. Each image is also given one
     plain reader pass (untimed), to show what the fallbacks in decode_qr_image add.
     """
     images = list(images)
@@ -113,7 +113,7 @@ def measure(
             outcome = "wrong"
         else:
             try:
-                # What GatewayHandlers.verify does before its database-backed checks.
+                # What GatewayUseCases.verify does before its database-backed checks.
                 DeclarationClaims.from_cwt(verify_token(found[0].strip(), keys.get, VERIFY_AT))
             except Exception:  # noqa: BLE001 - any failure here is a wrong decode, reported
                 outcome = "verify_failed"

@@ -86,9 +86,11 @@ def issuance_responses(nga: str) -> Topic:
 
 
 DECLARATIONS = Topic(
-    "ata.declarations.v1", 6, "carnet_number", ("core",), ("customs_gateway",),
+    "ata.declarations.v1", 6, "carnet_number", ("core",), (),
     (m.DeclarationSubmitted, m.TokenIssued, m.DeclarationRefused),
-    "Declarations prepared by holders and the tokens issued for them (audit trail).",
+    "Declarations prepared by holders and the tokens issued for them (audit trail). No service consumes it: a "
+    "gateway asks the core for a declaration by its transaction code when an officer types one "
+    "(docs/gateway-subscriptions.md).",
 )
 CUSTOMS_COMMITS = Topic(
     "ata.customs.commits.v1", 6, "carnet_number", ("customs_gateway",), ("core",),
@@ -96,10 +98,20 @@ CUSTOMS_COMMITS = Topic(
     "Officers' commits and refusals of scanned declarations, cancellations of committed ones, and duty receipts (R17).",
 )
 TRANSACTIONS = Topic(
-    "ata.transactions.v1", 6, "carnet_number", ("core",), ("claims_worker", "customs_gateway"),
+    "ata.transactions.v1", 6, "carnet_number", ("core",), ("claims_worker",),
     (m.TransactionRecorded, m.ItemLocationsChanged, m.TransactionCancelled, m.CancellationRefused),
-    "Transactions recorded in the core's ledger, cancellations and their refusals, and items settled or moved "
-    "outside a crossing, with their locations.",
+    "Transactions recorded in the core's ledger, cancellations, and items settled or moved outside a crossing, "
+    "with their locations. CancellationRefused is no longer sent here (the gateways read it on "
+    "ata.customs.ledger.v1); it stays listed for the records already on the topic.",
+)
+#: The ledger's few events a customs gateway acts on, without the crossings' TransactionRecorded
+#: (docs/gateway-subscriptions.md): low volume, so one partition; keyed by carnet, so a carnet's events stay in order.
+CUSTOMS_LEDGER = Topic(
+    "ata.customs.ledger.v1", 1, "carnet_number", ("core",), ("customs_gateway",),
+    (m.ItemLocationsChanged, m.TransactionCancelled, m.CancellationRefused),
+    "For the customs gateways: items a replacement took over (R6; ItemLocationsChanged with cause 'replacement'), "
+    "and the core's decision on each cancellation the gateways posted. The first two are also on "
+    "ata.transactions.v1 for the claims worker.",
 )
 NOTIFICATION_REQUESTS = Topic(
     "ata.notifications.requests.v1", 6, "carnet_number", ("core", "claims_worker"), ("notifier", "claims_worker"),
@@ -157,6 +169,7 @@ TOPICS: tuple[Topic, ...] = (
     DECLARATIONS,
     CUSTOMS_COMMITS,
     TRANSACTIONS,
+    CUSTOMS_LEDGER,
     NOTIFICATION_REQUESTS,
     NOTIFICATION_EVENTS,
     SIGNING_KEYS,

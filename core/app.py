@@ -12,6 +12,7 @@ from fastapi import Depends
 from contracts.topics import COUNTRY_POLICY, CUSTOMS_COMMITS, ISSUANCE_EVENTS
 from core import holder_repository
 from core.api import holder_router
+from core.customs_api import customs_router
 from core.history_api import history_router
 from core.lifecycle_api import lifecycle_router
 from core.policy_store import POLICY_FILE, PolicyStore, read_policy_book
@@ -50,6 +51,8 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
     service.include(history_router(lambda: service.pool, registry=service.registry, party=party,
                                    may_see=holder_repository.role_on))
     service.include(lifecycle_router(ledger, lambda: service.pool, party))
+    customs_token = settings.core_customs_token.get_secret_value() if settings.core_customs_token else None
+    service.include(customs_router(lambda: service.pool, customs_token, service.registry))
     # The holder's wallet (PWA) and the directory of wallet public keys its documents are sealed for.
     service.include(wallet_key_router(lambda: service.pool, party, clock, registry=service.registry))
     service.include(wallet_pages(service.registry, sign_in_url=settings.wallet_sign_in_url,

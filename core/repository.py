@@ -173,6 +173,13 @@ async def declaration(conn: asyncpg.Connection, declaration_id: UUID) -> asyncpg
     return await conn.fetchrow("SELECT * FROM declarations WHERE declaration_id = $1", declaration_id)
 
 
+async def declaration_by_code(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    """What a customs gateway needs of a declaration an officer typed the code of (the token text stays here)."""
+    return await conn.fetchrow(
+        "SELECT transaction_code, carnet_number, kind, country, items, sequence, token_id, token_expires_at"
+        " FROM declarations WHERE transaction_code = $1", code)
+
+
 async def declaration_by_token(conn: asyncpg.Connection, token_id: UUID, *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM declarations WHERE token_id = $1" + (" FOR UPDATE" if lock else ""), token_id)
 

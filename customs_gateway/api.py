@@ -28,11 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.txcode import format_transaction_code
 from customs_gateway import accounts
-from customs_gateway import repository as repo
 from customs_gateway.bulk_api import bulk_commit_route
-from customs_gateway.domain import CommitRefused, MismatchRefused, Office, Verification
-from customs_gateway.cancellations import Cancellations
-from customs_gateway.handlers import GatewayHandlers, RateLimited
+from customs_gateway.domain import CommitRefused, MismatchRefused, Office, RateLimited, Verification
+from customs_gateway.usecases import cancellations, sessions
+from customs_gateway.usecases.facade import GatewayUseCases
 from customs_gateway.officer_admin import BEARER, OFFICE_ID, Problem, admin_router, bearer_token
 from customs_gateway.officers import Officers, SessionOfficer
 from tokens.qr import QrDecodeError, UnreadableImage, read_qr_image
@@ -184,8 +183,7 @@ def _problem(exc: CommitRefused) -> HTTPException:
     return HTTPException(exc.status, detail=detail, headers=headers)
 
 
-def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | None = None,
-                   cancellations: Cancellations | None = None) -> APIRouter:
+def officer_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | None = None) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["customs"], route_class=LimitedRoute)
     officers = Officers(handlers.metrics, handlers.clock)
     # A hard photo's fallback passes run on two threads (tokens.qr.read_qr_image); threads start on first use.
@@ -221,12 +219,10 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
         office = known_offices.get(office_id)
         if office is None or office.country != who.office.country:
             async with pool_of().acquire() as conn:
-                office = await repo.office(conn, office_id)
-                if office is None or office.country != who.office.country:
-                    await repo.audit(conn, handlers.clock(), "act_for_office", "refused", officer_id=who.officer_id,
-                                     office_id=office_id, detail={"home_office_id": who.office.office_id})
-                    raise HTTPException(403, detail={"reason": "office_not_allowed", "message": f"office {office_id} "
-                                                     f"is not one of {who.office.country}'s offices"})
+                office = await sessions.office_to_act_for(handlers.gw, conn, who, office_id)
+            if office is None:
+                raise HTTPException(403, detail={"reason": "office_not_allowed", "message": f"office {office_id} "
+                                                 f"is not one of {who.office.country}'s offices"})
             known_offices[office_id] = office
         return dataclasses.replace(who, office=office)
 
@@ -254,11 +250,7 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
     async def current_session(who: SessionOfficer = officer) -> dict[str, Any]:
         """Who is logged in, and the offices of their country they may act for (send one as X-Office-Id)."""
         async with pool_of().acquire() as conn:
-            home = await repo.session_officer(conn, who.token_hash, handlers.clock())
-            offices = await repo.offices(conn, who.office.country)
-        return {"officer_id": who.officer_id, "country": who.office.country,
-                "home_office_id": home[1].office_id if home else who.office.office_id,
-                "acting_office_id": who.office.office_id, "offices": [dict(o) for o in offices]}
+            return await sessions.current(handlers.gw, conn, who)
 
     @router.delete("/sessions/current", status_code=204)
     async def logout(who: SessionOfficer = officer) -> Response:
@@ -333,14 +325,13 @@ def officer_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | N
                         "office_id": who.office.office_id}, 202)
 
     bulk_commit_route(router, handlers, pool_of, officer, problems)
-    if cancellations is not None:
-        _cancellation_routes(router, cancellations, pool_of, officer, problems)
+    _cancellation_routes(router, handlers, pool_of, officer, problems)
     # Last: routes are matched in order, and every scan and commit used to be tried against the admin routes first.
     router.include_router(admin_router(handlers, pool_of, admin_token, officers))
     return router
 
 
-def _cancellation_routes(router: APIRouter, cancellations: Cancellations, pool_of: Any, officer: Any,
+def _cancellation_routes(router: APIRouter, handlers: GatewayUseCases, pool_of: Any, officer: Any,
                          problems: dict[int | str, dict[str, Any]]) -> None:
     @router.post("/cancellations", status_code=202, response_model=CancellationOut,
                  responses={**problems, 404: {"model": Problem}, 409: {"model": Problem}, 429: {"model": Problem}})
@@ -350,7 +341,7 @@ def _cancellation_routes(router: APIRouter, cancellations: Cancellations, pool_o
         character first and count against the officer's typed-code rate limit. 202: follow the outcome with GET."""
         async with pool_of().acquire() as conn:
             try:
-                asked = await cancellations.ask(conn, who.officer_id, who.office, body.transaction_code,
+                asked = await cancellations.ask(handlers.gw, conn, who.officer_id, who.office, body.transaction_code,
                                                 body.cancellation_code, body.reason)
             except CommitRefused as exc:
                 raise _problem(exc) from exc
@@ -361,8 +352,8 @@ def _cancellation_routes(router: APIRouter, cancellations: Cancellations, pool_o
     async def cancellation(cancellation_id: UUID, who: SessionOfficer = officer) -> CancellationOut:
         """A cancellation asked by customs of the officer's country (R18), with the core's decision once made."""
         async with pool_of().acquire() as conn:
-            row = await repo.cancellation(conn, cancellation_id)
-        if row is None or row["country"] != who.office.country:
+            row = await cancellations.cancellation(conn, cancellation_id, who.office.country)
+        if row is None:
             raise HTTPException(404, detail={"reason": "unknown_cancellation", "message": "no such cancellation"})
         return CancellationOut(cancellation_id=row["cancellation_id"], carnet_number=row["carnet_number"],
                                transaction_code=format_transaction_code(row["transaction_code"]), status=row["status"],

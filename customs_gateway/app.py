@@ -6,16 +6,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from contracts.messages import CancellationRefused, ItemLocationsChanged, TransactionCancelled
-from contracts.topics import CARNET_STATUS, DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS, TRANSACTIONS
+from contracts.topics import CARNET_STATUS, CUSTOMS_LEDGER, ISSUANCE_EVENTS, SIGNING_KEYS
 from customs_gateway import account_repository as accounts_repo
 from customs_gateway.api import officer_router
-from customs_gateway.cancellations import Cancellations
-from customs_gateway.handlers import GatewayHandlers
+from customs_gateway.core_lookup import CoreDeclarations
 from customs_gateway.metrics import GatewayMetrics
+from customs_gateway.usecases.context import Gateway
+from customs_gateway.usecases.facade import GatewayUseCases
 from customs_gateway.web import officer_pages
 from tokens import trustlist
-from runtime.consumer import Only, WithBulk
+from runtime.consumer import WithBulk
 from runtime.clock import Clock, utc_now
 from runtime.service import Service
 from runtime.settings import Settings
@@ -26,24 +26,23 @@ PURGE_BATCH = 1000
 log = logging.getLogger(__name__)
 
 
-def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
+def build(settings: Settings, *, clock: Clock = utc_now, core: CoreDeclarations | None = None) -> Service:
+    """`core`: where typed codes are looked up; by default the core at ATA_GATEWAY_CORE_URL."""
     service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA customs gateway")
     # Raises TrustListError without the anchor: a gateway that trusts no list can verify nothing.
     anchor = trustlist.load_anchor_public(settings.trust_anchor_public_key_path)
-    handlers = GatewayHandlers(GatewayMetrics(service.registry), clock, anchor)
-    cancellations = Cancellations(handlers)
+    if core is None:
+        token = settings.core_customs_token.get_secret_value() if settings.core_customs_token else None
+        core = CoreDeclarations(settings.gateway_core_url, token)
+    handlers = GatewayUseCases(Gateway(GatewayMetrics(service.registry), clock, anchor, core))
 
-    async def ledger_event(conn: Any, inbound: Any) -> None:
-        """From the core's ledger: items a replacement took over (R6), and cancellation outcomes."""
-        await handlers.items_moved(conn, inbound)
-        await cancellations.ledger_event(conn, inbound)
-
+    # No per-crossing topic: typed codes are asked of the core, and the ledger's few events the gateway acts on
+    # come on their own topic (docs/gateway-subscriptions.md).
     service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event,
-                     ISSUANCE_EVENTS: WithBulk(handlers.issuance_event, handlers.issuance_events), DECLARATIONS: handlers.declaration_event,
-                     # Every crossing's TransactionRecorded passes by: no transaction, no inbox row for it.
-                     TRANSACTIONS: Only.of(ledger_event, ItemLocationsChanged, TransactionCancelled, CancellationRefused)})
+                     ISSUANCE_EVENTS: WithBulk(handlers.issuance_event, handlers.issuance_events),
+                     CUSTOMS_LEDGER: handlers.ledger_event})
     admin_token = settings.gateway_admin_token.get_secret_value() if settings.gateway_admin_token else None
-    service.include(officer_router(handlers, lambda: service.pool, admin_token, cancellations))
+    service.include(officer_router(handlers, lambda: service.pool, admin_token))
     service.include(officer_pages(service.registry))
     service.state["handlers"] = handlers
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.txcode import format_transaction_code
 from customs_gateway import bulk_commits
 from customs_gateway.bulk_commits import MAX_ITEMS, BulkItem, ItemOutcome
-from customs_gateway.handlers import GatewayHandlers
+from customs_gateway.usecases.facade import GatewayUseCases
 from customs_gateway.officers import SessionOfficer
 from runtime.http_limits import body_limit
 from runtime.text import PRINTABLE
@@ -81,7 +81,7 @@ def _item_out(index: int, o: ItemOutcome) -> dict[str, Any]:
 
 
 def bulk_commit_route(
-    router: APIRouter, handlers: GatewayHandlers, pool_of: Any, officer: Any, problems: dict[int | str, dict[str, Any]]
+    router: APIRouter, handlers: GatewayUseCases, pool_of: Any, officer: Any, problems: dict[int | str, dict[str, Any]]
 ) -> None:
     @router.post(
         "/commits/batch", response_model=BatchOut, responses=problems, openapi_extra=body_limit(BATCH_BODY_LIMIT)

@@ -1,6 +1,6 @@
 """Bulk commits: a customs system posts the decisions of a whole inspection at once, machine to machine (R18).
 
-Each item goes through the single commit's use case (`GatewayHandlers.commit`): the same checks, the same
+Each item goes through the single commit's use case (`GatewayUseCases.commit`): the same checks, the same
 audit rows and the same idempotence per token (a token already decided, before or earlier in the same batch,
 answers "replayed"). The items share one connection and one transaction, a savepoint each: an item the
 database refuses is rolled back alone, a refused item keeps its audit row, and the whole batch costs one
@@ -17,7 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from customs_gateway.domain import Check, CommitRefused, MismatchRefused, Office, Verification
-from customs_gateway.handlers import GatewayHandlers
+from customs_gateway.usecases.facade import GatewayUseCases
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class ItemOutcome:
 
 
 async def commit_batch(
-    handlers: GatewayHandlers, conn: asyncpg.Connection, officer_id: str, office: Office, items: list[BulkItem]
+    handlers: GatewayUseCases, conn: asyncpg.Connection, officer_id: str, office: Office, items: list[BulkItem]
 ) -> list[ItemOutcome]:
     """Every item decided in request order; the outcomes in the same order."""
     async with conn.transaction():
@@ -61,7 +61,7 @@ async def commit_batch(
 
 
 async def _one(
-    handlers: GatewayHandlers, conn: asyncpg.Connection, officer_id: str, office: Office, index: int, item: BulkItem
+    handlers: GatewayUseCases, conn: asyncpg.Connection, officer_id: str, office: Office, index: int, item: BulkItem
 ) -> ItemOutcome:
     if item.decision == "refused" and not (item.refusal_reason or "").strip():
         return ItemOutcome(422, "reason_required", "a refusal states its reason")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -253,6 +254,37 @@ def check_mismatches(v: Verification) -> None:
     """Items not on the list, a digest that differs, a country the carnet does not cover: refused here."""
     if v.blocking:
         raise MismatchRefused(v.blocking)
+
+
+def decide_commit(d: Declared, office: Office, at: datetime, *, decision: str, final_date: date | None,
+                  blocked: Blocked | None, transferred: Mapping[int, str] | None, carnet: CarnetOnFile | None,
+                  kid: str | None = None) -> Verification:
+    """Whether an officer may commit or refuse this declaration: every check, in the order the officer reads
+    them; raises CommitRefused with the first that fails, else answers the verification to post with.
+
+    R5, R7: not on a voided or closed carnet; R6: not for items a replacement took over; R18: only customs of the
+    declared country; a typed code's token must not have expired (a new declaration is needed); R3, R1: the items
+    on the carnet's general list, the token made against that list, a country the carnet covers; R12: no entry
+    abroad on an expired carnet, and R13: no final date past the expiry (both only for a commit: a refusal needs
+    neither). Whether the declaration was already decided is the commit log's unique keys' to say."""
+    check_carnet(d, blocked, transferred)
+    check_scan(d, office)
+    v = verification(d, office, at, replayed=False, blocked=blocked, carnet=carnet, kid=kid, transferred=transferred)
+    if not d.from_token and any(c.check == "expiry" and c.ok is False for c in v.checks):
+        raise CommitRefused("expired", "the declaration's token has expired: a new declaration is needed")
+    check_mismatches(v)
+    if decision == "committed":
+        check_entry(d, office, at)
+        check_final_date(d, final_date)
+    return v
+
+
+class RateLimited(CommitRefused):
+    """Too many typed codes in the officer's window: answered 429 with Retry-After."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = math.ceil(retry_after)
+        super().__init__("rate_limited", f"too many typed codes; try again in {self.retry_after} s", 429)
 
 
 class MismatchRefused(CommitRefused):

@@ -4,21 +4,19 @@ audit log. Every change is written to the audit log."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from customs_gateway import account_repository as accounts_repo
 from customs_gateway import accounts
-from customs_gateway import repository as repo
-from customs_gateway.handlers import GatewayHandlers
+from customs_gateway.usecases import administration
+from customs_gateway.usecases.facade import GatewayUseCases
 from customs_gateway.officers import Officers
 from runtime.http_limits import LimitedRoute, before_body, body_limit
 from runtime.text import IDENTIFIER, PRINTABLE
@@ -57,13 +55,13 @@ def bearer_token(authorization: str | None) -> str | None:
     return None
 
 
-def _enrolment(officer_id: str, office_id: str, secret: str) -> dict[str, Any]:
+def _enrolment(e: administration.Enrolled) -> dict[str, Any]:
     """Shown once: the secret is never answered again."""
-    return {"officer_id": officer_id, "office_id": office_id, "totp_secret": secret,
-            "totp_uri": accounts.provisioning_uri(secret, officer_id)}
+    return {"officer_id": e.officer_id, "office_id": e.office_id, "totp_secret": e.totp_secret,
+            "totp_uri": accounts.provisioning_uri(e.totp_secret, e.officer_id)}
 
 
-def admin_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | None, officers: Officers) -> APIRouter:
+def admin_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | None, officers: Officers) -> APIRouter:
     async def admin_token_of(request: Request) -> None:
         if not admin_token:
             raise HTTPException(503, detail={"reason": "administration_disabled", "message": "administration disabled"})
@@ -78,10 +76,12 @@ def admin_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | Non
 
     # --- administration (R18) ---------------------------------------------------------------
 
+    gw = handlers.gw
+
     @admin.get("/offices")
     async def list_offices() -> list[dict[str, Any]]:
         async with pool_of().acquire() as conn:
-            return [dict(r) for r in await repo.offices(conn)]
+            return await administration.offices(conn)
 
     @admin.post("/offices", status_code=201, responses={409: {"model": Problem}, 422: {"model": Problem}})
     async def create_office(body: OfficeIn) -> dict[str, Any]:
@@ -92,30 +92,17 @@ def admin_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | Non
                                              "message": f"not an IANA time zone: {body.timezone}"}) from exc
         if not body.office_id.startswith(body.country + "-"):
             raise HTTPException(422, detail={"reason": "office_country", "message": "office_id must start with its country"})
-        async with pool_of().acquire() as conn, conn.transaction():
-            if not await repo.create_office(conn, body.office_id, body.country, body.region, body.name, body.timezone):
-                raise HTTPException(409, detail={"reason": "office_exists", "message": f"office {body.office_id} exists"})
-            await repo.audit(conn, handlers.clock(), "office_created", "success", office_id=body.office_id,
-                             detail=body.model_dump())
+        async with pool_of().acquire() as conn:
+            with refusals():
+                await administration.create_office(gw, conn, body.model_dump())
         return body.model_dump()
 
     @admin.post("/officers", status_code=201, responses={404: {"model": Problem}, 409: {"model": Problem}})
     async def create_officer(body: OfficerIn) -> dict[str, Any]:
         """Creates the account and answers the TOTP secret and provisioning URI once."""
-        secret = accounts.new_totp_secret()
-        hashed = await asyncio.to_thread(accounts.hash_password, body.password)
-        async with pool_of().acquire() as conn, conn.transaction():
-            if body.office_id not in await repo.office_ids(conn):
-                raise HTTPException(404, detail={"reason": "unknown_office", "message": f"unknown office {body.office_id}"})
-            try:
-                async with conn.transaction():
-                    await repo.insert_officers(conn, [(body.officer_id, body.office_id, hashed, secret)])
-            except asyncpg.UniqueViolationError as exc:
-                raise HTTPException(409, detail={"reason": "officer_exists",
-                                                 "message": f"officer {body.officer_id} exists"}) from exc
-            await repo.audit(conn, handlers.clock(), "officer_created", "success", officer_id=body.officer_id,
-                             office_id=body.office_id, detail={"by": "admin"})
-        return _enrolment(body.officer_id, body.office_id, secret)
+        with refusals():
+            enrolled = await administration.create_officer(gw, pool_of(), body.officer_id, body.office_id, body.password)
+        return _enrolment(enrolled)
 
     @admin.post("/officers/import", status_code=201,
                 openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True},
@@ -130,42 +117,29 @@ def admin_router(handlers: GatewayHandlers, pool_of: Any, admin_token: str | Non
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise HTTPException(422, detail={"reason": "not_utf8", "message": str(exc)}) from exc
-        ids = [m.split(",", 1)[0].strip() for m in text.splitlines()[1:]]
         async with pool_of().acquire() as conn:
-            try:
-                rows, errors = accounts.parse_import(text, await repo.office_ids(conn),
-                                                     await repo.existing_officers(conn, ids))
-            except accounts.ImportRefused as exc:
-                raise HTTPException(422, detail={"reason": "bad_file", "message": str(exc)}) from exc
-            if errors:
-                async with conn.transaction():
-                    await repo.audit(conn, handlers.clock(), "officers_imported", "refused",
-                                     detail={"rows_with_errors": len(errors)})
-                raise HTTPException(422, detail={"reason": "invalid_rows", "message": "nothing was imported",
-                                                 "rows": [e.as_dict() for e in errors]})
-            secrets_ = [accounts.new_totp_secret() for _ in rows]
-            hashes = await asyncio.gather(*(asyncio.to_thread(accounts.hash_password, r.password) for r in rows))
-            try:
-                async with conn.transaction():
-                    await repo.insert_officers(conn, [(r.officer_id, r.office_id, h, s)
-                                                      for r, h, s in zip(rows, hashes, secrets_, strict=True)])
-                    await repo.audit(conn, handlers.clock(), "officers_imported", "success",
-                                     detail={"officers": [r.officer_id for r in rows]})
-            except asyncpg.UniqueViolationError as exc:  # created meanwhile by someone else: still all or nothing
-                raise HTTPException(409, detail={"reason": "officer_exists", "message": str(exc)}) from exc
-        return {"imported": len(rows), "officers": [_enrolment(r.officer_id, r.office_id, s) for r, s in zip(rows, secrets_, strict=True)]}
+            with refusals():
+                enrolled = await administration.import_officers(gw, conn, text)
+        return {"imported": len(enrolled), "officers": [_enrolment(e) for e in enrolled]}
 
     @admin.get("/audit")
     async def audit_log(officer_id: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
                         carnet_number: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
                         limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[dict[str, Any]]:
         async with pool_of().acquire() as conn:
-            rows = await repo.audit_entries(conn, officer_id, carnet_number, limit)
-        return [{**dict(r), "detail": json.loads(r["detail"])}
-                for r in rows]
+            return await administration.audit_log(conn, officer_id, carnet_number, limit)
 
     _account_routes(admin, handlers, pool_of, officers)
     return admin
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """An administration use case's refusal as its HTTP problem."""
+    try:
+        yield
+    except administration.AdminRefused as exc:
+        raise HTTPException(exc.status, detail={"reason": exc.reason, "message": str(exc), **exc.extra}) from exc
 
 
 class AccountOut(BaseModel):
@@ -178,63 +152,40 @@ class AccountOut(BaseModel):
 OfficerPath = Annotated[str, Path(pattern=accounts.OFFICER_ID.pattern, max_length=64)]
 
 
-def _account_routes(admin: APIRouter, handlers: GatewayHandlers, pool_of: Any, officers: Officers) -> None:
+def _account_routes(admin: APIRouter, handlers: GatewayUseCases, pool_of: Any, officers: Officers) -> None:
     """Actions on one officer's account; an unknown officer is 404, and every action is audited."""
     unknown = {404: {"model": Problem, "description": "No such officer."}}
 
-    async def act(officer_id: str, action: str, change: Any) -> dict[str, Any]:
-        async with pool_of().acquire() as conn, conn.transaction():
-            office_id = await accounts_repo.lock_officer(conn, officer_id)
-            if office_id is None:
-                await repo.audit(conn, handlers.clock(), action, "unknown_officer", officer_id=officer_id)
-            else:
-                done = await change(conn)
-                await repo.audit(conn, handlers.clock(), action, "success", officer_id=officer_id, office_id=office_id,
-                                 detail={"by": "admin", **done})
-        if office_id is None:
-            raise HTTPException(404, detail={"reason": "unknown_officer", "message": f"no officer {officer_id}"})
+    async def act(officer_id: str, action: str, secret: str | None = None) -> dict[str, Any]:
+        async with pool_of().acquire() as conn:
+            with refusals():
+                done = await administration.act_on_account(handlers.gw, conn, officer_id, action, secret)
         if done.get("sessions_revoked"):
             officers.forget(officer_id)  # this instance at once; the others within SESSION_CACHE
-        return {"officer_id": officer_id, "office_id": office_id, "action": action, **done}
-
-    async def revoke(conn: asyncpg.Connection, officer_id: str) -> int:
-        return await accounts_repo.delete_sessions(conn, officer_id)
+        return done
 
     @admin.post("/officers/{officer_id}/deactivate", response_model=AccountOut, responses=unknown)
     async def deactivate(officer_id: OfficerPath) -> dict[str, Any]:
         """The officer can no longer log in, and every session of theirs ends."""
-        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
-            await accounts_repo.set_active(conn, officer_id, False)
-            return {"sessions_revoked": await revoke(conn, officer_id)}
-        return await act(officer_id, "officer_deactivated", change)
+        return await act(officer_id, "officer_deactivated")
 
     @admin.post("/officers/{officer_id}/reactivate", response_model=AccountOut, responses=unknown)
     async def reactivate(officer_id: OfficerPath) -> dict[str, Any]:
-        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
-            await accounts_repo.set_active(conn, officer_id, True)
-            return {}
-        return await act(officer_id, "officer_reactivated", change)
+        return await act(officer_id, "officer_reactivated")
 
     @admin.post("/officers/{officer_id}/unlock", response_model=AccountOut, responses=unknown)
     async def unlock(officer_id: OfficerPath) -> dict[str, Any]:
         """Clears the account's throttled login counts (its own and per address); other addresses' counts stay."""
-        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
-            return {"failures_cleared": await accounts_repo.clear_failures(conn, officer_id)}
-        return await act(officer_id, "officer_unlocked", change)
+        return await act(officer_id, "officer_unlocked")
 
     @admin.post("/officers/{officer_id}/authenticator", responses=unknown)
     async def reset_authenticator(officer_id: OfficerPath) -> dict[str, Any]:
         """A new TOTP secret, answered once (the old one stops working), and every session of the officer ends."""
         secret = accounts.new_totp_secret()
-
-        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
-            await accounts_repo.reset_authenticator(conn, officer_id, secret)
-            return {"sessions_revoked": await revoke(conn, officer_id)}
-        done = await act(officer_id, "authenticator_reset", change)
-        return {**_enrolment(officer_id, done["office_id"], secret), "sessions_revoked": done["sessions_revoked"]}
+        done = await act(officer_id, "authenticator_reset", secret)
+        return {**_enrolment(administration.Enrolled(officer_id, done["office_id"], secret)),
+                "sessions_revoked": done["sessions_revoked"]}
 
     @admin.delete("/officers/{officer_id}/sessions", response_model=AccountOut, responses=unknown)
     async def revoke_sessions(officer_id: OfficerPath) -> dict[str, Any]:
-        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
-            return {"sessions_revoked": await revoke(conn, officer_id)}
-        return await act(officer_id, "sessions_revoked", change)
+        return await act(officer_id, "sessions_revoked")

@@ -196,33 +196,6 @@ def _carnet(row: asyncpg.Record | None) -> CarnetOnFile | None:
                         {int(i["item_number"]): (int(i["quantity"]), str(i["origin_country"])) for i in items})
 
 
-async def insert_declaration_on_file(conn: asyncpg.Connection, code: str, declaration_id: UUID, number: str, kind: str,
-                                     country: str, items: list[int], sequence: int) -> None:
-    """A token that arrived first is picked up from declaration_tokens."""
-    await conn.execute(
-        "INSERT INTO declarations_on_file (transaction_code, declaration_id, carnet_number, kind, country, items,"
-        " sequence, token_id, token_expires_at)"
-        " SELECT $1, $2, $3, $4, $5, $6, $7, t.token_id, t.expires_at FROM (SELECT 1) one"
-        " LEFT JOIN declaration_tokens t ON t.declaration_id = $2 ON CONFLICT DO NOTHING",
-        code, declaration_id, number, kind, country, items, sequence)
-
-
-async def set_declaration_token(conn: asyncpg.Connection, declaration_id: UUID, token_id: UUID,
-                                expires_at: datetime) -> None:
-    await conn.execute(
-        "INSERT INTO declaration_tokens (declaration_id, token_id, expires_at) VALUES ($1, $2, $3)"
-        " ON CONFLICT (declaration_id) DO UPDATE SET token_id = EXCLUDED.token_id, expires_at = EXCLUDED.expires_at",
-        declaration_id, token_id, expires_at)
-    await conn.execute("UPDATE declarations_on_file SET token_id = $2, token_expires_at = $3 WHERE declaration_id = $1",
-                       declaration_id, token_id, expires_at)
-
-
-async def declaration_on_file(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT transaction_code, declaration_id, carnet_number, kind, country, items, sequence, token_id,"
-        " token_expires_at FROM declarations_on_file WHERE transaction_code = $1", code)
-
-
 async def decided_and_carnet(conn: asyncpg.Connection, token_id: UUID | None, code: str,
                              number: str) -> tuple[bool, CarnetOnFile | None]:
     """One round trip: whether the declaration was already decided (a replay), and the carnet on file."""

@@ -27,7 +27,8 @@ TRUST_ANCHOR_PUBLIC = "trust-anchor.pub.pem"
 VAPID_KEY = "vapid.pem"
 ENV_FILE = ".env"
 #: Variables of the .env file: compose interpolates them; none has a default in compose.yaml.
-ENV_NAMES = ("ATA_DB_PASSWORD", "ATA_GATEWAY_ADMIN_TOKEN", "ATA_NOTIFIER_ADMIN_TOKEN", "GRAFANA_ADMIN_PASSWORD")
+ENV_NAMES = ("ATA_DB_PASSWORD", "ATA_GATEWAY_ADMIN_TOKEN", "ATA_NOTIFIER_ADMIN_TOKEN", "ATA_CORE_CUSTOMS_TOKEN",
+             "GRAFANA_ADMIN_PASSWORD")
 
 
 def make(directory: Path) -> list[Path]:
@@ -41,8 +42,10 @@ def make(directory: Path) -> list[Path]:
     ensure_wallet_issuer(directory)  # identity/ layout of the local stack: <dir>/identity/wallet-issuer*.pem
     ensure_p256_key(directory / VAPID_KEY)
     env = directory / ENV_FILE
-    if not env.exists():
-        env.write_text("".join(f"{name}={secrets.token_urlsafe(32)}\n" for name in ENV_NAMES))
+    held = {line.split("=", 1)[0] for line in env.read_text().splitlines()} if env.exists() else set()
+    # A variable added since the file was made is appended; the ones it holds are kept.
+    with env.open("a") as out:
+        out.write("".join(f"{name}={secrets.token_urlsafe(32)}\n" for name in ENV_NAMES if name not in held))
     files = [directory / SIGNING_KEY, directory / TRUST_ANCHOR, directory / TRUST_ANCHOR_PUBLIC,
              directory / "identity" / WALLET_PUBLIC, directory / VAPID_KEY]
     for path in files:

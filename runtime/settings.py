@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         None, description="Gateway: bearer token of the administration API (offices, officer accounts, audit log); "
                           "unset, the administration endpoints answer 503."
     )
+    core_customs_token: SecretStr | None = Field(
+        None, description="Core and gateway: the bearer token a customs gateway presents when it asks the core for "
+                          "the declaration an officer typed the transaction code of; unset, typed codes answer 503."
+    )
+    gateway_core_url: str | None = Field(None, max_length=500, pattern=r"^https?://[^\s<>\"']+$", description=(
+        "Gateway: the core's base URL, asked for a declaration when an officer types its transaction code "
+        "(the rare fallback of a scan); unset, typed codes answer 503."))
     gateway_cache_refresh_s: float = Field(15.0, gt=0, description=(
         "Gateway: how often each instance reloads trust keys, blocked carnets and replaced items from its tables."))
     nga_registry_path: Path | None = Field(

@@ -10,14 +10,14 @@ import asyncpg
 from contracts.messages import (
     CancellationPosted, CancellationRefused, ConfirmationRequested, ItemLocation, Payload, Reason, TransactionCancelled,
 )
-from contracts.topics import NOTIFICATION_REQUESTS, TRANSACTIONS
+from contracts.topics import CUSTOMS_LEDGER, NOTIFICATION_REQUESTS, TRANSACTIONS
 from core import history, history_store
 from core import repository as repo
 from core.domain import LifecycleRefused
 from core.domain.cancellation import cancel
 from core.usecases.context import PRODUCER, Ledger
 from runtime.consumer import Inbound
-from runtime.outbox import emit
+from runtime.outbox import add_many, emit, envelope_for
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ async def cancel_transaction(ledger: Ledger, conn: asyncpg.Connection, inbound: 
     except LifecycleRefused as exc:
         await repo.record_cancellation_request(conn, c.cancellation_id, c.carnet_number, c.transaction_code,
                                                c.officer_id, "refused", exc.reasons, now)
-        await emit(conn, TRANSACTIONS.name, CancellationRefused(
+        # Only the gateway that posted it acts on a refusal: on its topic, not on the crossings' one.
+        await emit(conn, CUSTOMS_LEDGER.name, CancellationRefused(
             cancellation_id=c.cancellation_id, carnet_number=c.carnet_number, transaction_code=c.transaction_code,
             reasons=exc.reasons, refused_at=now,
         ), key=c.carnet_number, producer=PRODUCER, cause=inbound.envelope)
@@ -60,13 +61,18 @@ async def cancel_transaction(ledger: Ledger, conn: asyncpg.Connection, inbound: 
               "reason": c.reason, "office_id": c.office_id, "officer_id": c.officer_id, "posted_at": c.posted_at,
               "item_locations": [loc.model_dump() for loc in locations]}
     appended = await history_store.append_entry(conn, carnet.number, history.CANCELLATION, record, now)
-    cancelled = await emit(conn, TRANSACTIONS.name, TransactionCancelled(
+    outcome = TransactionCancelled(
         cancellation_id=c.cancellation_id, transaction_id=found["transaction_id"], carnet_number=carnet.number,
         transaction_code=c.transaction_code, kind=committed.kind, country=committed.country, items=items,
         sequence=committed.sequence, reason=c.reason, office_id=c.office_id, office_timezone=c.office_timezone,
         officer_id=c.officer_id, carnet_expiry=carnet.expiry_date, item_locations=locations, cancelled_at=now,
         history_head=appended.head,
-    ), key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
+    )
+    # The claims worker follows the goods on the ledger's topic; the gateway that posted it, on its own.
+    cancelled = envelope_for(outcome, key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
+    await add_many(conn, [(TRANSACTIONS.name, carnet.number, cancelled, outcome),
+                          (CUSTOMS_LEDGER.name, carnet.number,
+                           envelope_for(outcome, key=carnet.number, producer=PRODUCER, cause=inbound.envelope), outcome)])
     await emit(conn, NOTIFICATION_REQUESTS.name, ConfirmationRequested(
         confirmation_id=uuid4(), carnet_number=carnet.number,
         recipient_ids=[carnet.holder_id, *carnet.representative_ids], transaction_id=found["transaction_id"],

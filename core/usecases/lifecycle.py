@@ -10,13 +10,13 @@ from contracts.messages import (
     CarnetStatusChanged, CarnetSuccessionDecided, DuplicateCarnetIssued, ItemLocation, ItemLocationsChanged,
     ItemsAccountedFor, Payload, Reason, ReplacementCarnetIssued,
 )
-from contracts.topics import CARNET_STATUS, ISSUANCE_OUTCOMES, TRANSACTIONS
+from contracts.topics import CARNET_STATUS, CUSTOMS_LEDGER, ISSUANCE_OUTCOMES, TRANSACTIONS
 from core import domain, history, history_store
 from core import repository as repo
 from core.domain import LifecycleRefused
 from core.usecases.context import PRODUCER, Ledger
 from runtime.consumer import Inbound
-from runtime.outbox import emit
+from runtime.outbox import add_many, emit, envelope_for
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +131,18 @@ async def _moved(ledger: Ledger, conn: asyncpg.Connection, cause: Inbound[Payloa
     """Tell watchers of goods abroad (the claims worker) what a non-crossing event did to them."""
     if not items:
         return
-    await emit(conn, TRANSACTIONS.name, ItemLocationsChanged(
+    moved = ItemLocationsChanged(
         carnet_number=carnet_number, cause=why, rule=rule,
         items=[ItemLocation(item_number=i.number, location=i.location, country=i.country, final_date=i.final_date)
                for i in items],
         successor=successor.number if successor else None,
         successor_expiry=successor.expiry_date if successor else None, changed_at=ledger.clock(),
-    ), key=carnet_number, producer=PRODUCER, cause=cause.envelope)
+    )
+    topics = [TRANSACTIONS.name]
+    if why == "replacement":  # R6: the gateways refuse the original's tokens for these items from now on
+        topics.append(CUSTOMS_LEDGER.name)
+    await add_many(conn, [(topic, carnet_number, envelope_for(moved, key=carnet_number, producer=PRODUCER,
+                                                              cause=cause.envelope), moved) for topic in topics])
 
 
 def _refused(ledger: Ledger, event: str, number: str, inbound: Inbound[Payload] | None, exc: LifecycleRefused) -> None:

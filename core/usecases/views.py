@@ -21,6 +21,8 @@ MaySee = Callable[[asyncpg.Connection, str, Any], Awaitable[Any]]
 carnets = holders.carnets_of
 #: The declaration if the party may see its carnet (one query).
 declaration = holders.declaration_for
+#: A customs gateway's typed-code lookup: the declaration under this canonical transaction code (one query).
+declaration_by_code = repo.declaration_by_code
 
 
 async def carnet(conn: asyncpg.Connection, number: str, party: str) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:

@@ -116,7 +116,10 @@ class LocalStack:
         self.admin_token = (env or {}).get("ATA_GATEWAY_ADMIN_TOKEN") or secrets.token_urlsafe(32)
         # The issuer's NGA registry with a fresh HTTP API key per NGA (`nga_api_keys`, for `ata issue --http`).
         registry_path, self.nga_api_keys = write_registry(self.data_dir)
+        # Gateways ask the core for the declaration behind a typed transaction code with this per-stack token.
+        customs_token = (env or {}).get("ATA_CORE_CUSTOMS_TOKEN") or secrets.token_urlsafe(32)
         env = {"ATA_BROKER": self.broker, "ATA_GATEWAY_ADMIN_TOKEN": self.admin_token, "ATA_NGA_REGISTRY_PATH": str(registry_path),
+               "ATA_CORE_CUSTOMS_TOKEN": customs_token,
                "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
                "ATA_TRUST_ANCHOR_KEY_PATH": str(self.anchor_path),
                # The notifier signs Web Push requests with this VAPID key (made at start, like the identities).
@@ -179,6 +182,9 @@ class LocalStack:
             if name not in os.environ and name not in svc.extra_env:
                 svc.extra_env[name] = value
 
+        gateway = self.services.get("customs_gateway")
+        if gateway is not None:
+            default(gateway, "ATA_GATEWAY_CORE_URL", core.base_url)
         if notifier is not None:
             default(core, "ATA_WALLET_NOTIFIER_URL", notifier.base_url)
             default(notifier, "ATA_WALLET_ORIGINS", core.base_url)
@@ -256,8 +262,11 @@ class LocalStack:
     async def add_instance(self, name: str, port: int) -> ServiceProcess:
         """One more process of `name` on the same database, broker, keys and settings, as a second replica
         would run in production; it is stopped with the stack."""
+        # The first process's settings, with what the stack wired for it (the gateway's core URL, ...).
+        first = self.services.get(name)
         svc = ServiceProcess(name, kafka_bootstrap=self.kafka_bootstrap, database_url=self.database_url,
-                             log_dir=self.log_dir, data_dir=self.data_dir, port=port, env=self._service_env,
+                             log_dir=self.log_dir, data_dir=self.data_dir, port=port,
+                             env=first.extra_env if first is not None else self._service_env,
                              instance=2 + sum(1 for s in self.extra if s.name == name))
         self.extra.append(svc)
         svc.start()

@@ -13,7 +13,7 @@ import pyotp
 
 from contracts.kinds import DeclarationKind as K
 from contracts.messages import ItemLocation, TransactionCancelled
-from contracts.topics import ISSUANCE_EVENTS, TRANSACTIONS
+from contracts.topics import ISSUANCE_EVENTS, CUSTOMS_LEDGER
 from contracts.txcode import format_transaction_code, new_transaction_code
 from tokens.qr import qr_png
 from tests.browser.conftest import expect, serving
@@ -188,7 +188,7 @@ async def test_the_typed_code_is_looked_up_as_typed_and_the_declaration_refused_
     reason = 'seal broken on crate 2 <script>document.body.dataset.xss=1</script>'
     async with gateway() as g, serving(g.service.http) as base:
         await publish(g.broker, carnet_issued(), ISSUANCE_EVENTS)
-        code, token_id = await declared(g.broker, clock.now)
+        code, token_id = declared(clock.now)
         secret = await create_officer(g.http, "fr-officer-web", "FR-CDG-FRET")
         await logged_in(phone, base, "fr-officer-web", secret, clock.now)
         field = phone.get_by_label("Code as read out or printed")
@@ -244,7 +244,7 @@ async def test_a_committed_transaction_is_cancelled_with_the_holders_code_and_th
             officer_id="fr-officer-web", carnet_expiry=EXPIRY, cancelled_at=clock.now,
             item_locations=[ItemLocation(item_number=n, location="home") for n in claims.items]),
             producer="core", subject=NUMBER)
-        await g.broker.publish(body, TRANSACTIONS.name, key=NUMBER.encode(), headers=headers)
+        await g.broker.publish(body, CUSTOMS_LEDGER.name, key=NUMBER.encode(), headers=headers)
         await expect(phone.locator("#cancel-outcome-text")).to_contain_text(
             f"Cancelled: transaction {format_transaction_code(claims.transaction_code)} of carnet {NUMBER}")
         queued = [m for m in await outbox(g.service) if m["type"] == "CancellationPosted"]

@@ -30,9 +30,10 @@ K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("example", "plain-kafka")
 KUBERNETES_VERSION = "1.30.0"  # the oldest release the manifests promise to run on (autoscaling/v2, policy/v1)
 SERVICES = tuple(DEFAULT_PORTS)
-#: Single-partition topics, ordered by design (one key list, one policy version at a time) and low volume: one
-#: member of the group reads them, the others read the rest. Any other consumed topic bounds the replicas.
-SINGLE_PARTITION_BY_DESIGN = {"ata.trust.keys.v1", "ata.admin.country-policy.v1"}
+#: Single-partition topics, ordered by design (one key list, one policy version at a time) or only a few records
+#: a day (the ledger events a gateway acts on: replacements, cancellation outcomes), low volume: one member of the
+#: group reads them, the others read the rest. Any other consumed topic bounds the replicas.
+SINGLE_PARTITION_BY_DESIGN = {"ata.trust.keys.v1", "ata.admin.country-policy.v1", "ata.customs.ledger.v1"}
 #: The fields of Strimzi's KafkaTopic CRD (kafka.strimzi.io/v1) the manifests use, with the CRD's bounds; stricter
 #: than the CRD on unknown fields (which the API server would silently prune) and on the object's name.
 KAFKA_TOPIC = {

@@ -123,10 +123,6 @@ async def declare_all(http: httpx.AsyncClient, stack: LocalStack, parties: Parti
     await poll(lambda: _all_present(conn, "SELECT count(*) FROM customs_gateway.carnets_on_file "
                                           "WHERE carnet_number = ANY($1)", numbers),
                "the gateway to have the carnets on file", timeout=60, interval=0.5)
-    ids = [c.declaration_id for c in crossings]
-    await poll(lambda: _all_present(conn, "SELECT count(*) FROM customs_gateway.declarations_on_file "
-                                          "WHERE declaration_id = ANY($1::uuid[])", ids),
-               "the gateway to have the declarations on file", timeout=60, interval=0.5)
     return crossings
 
 

@@ -11,6 +11,7 @@ Command topics are not in this matrix: who may write them is a Kafka ACL (docs/r
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pyotp
+from pydantic import SecretStr
 import pytest
 
 from contracts.topics import ISSUANCE_EVENTS
@@ -86,7 +88,8 @@ async def core_world(pg_server: str, tmp_path_factory: Any) -> AsyncIterator[Wor
 
     clock = FixedClock(NOW)
     async with AsyncExitStack() as stack:
-        w = await _world(stack, pg_server, tmp_path_factory.mktemp("core"), build, clock)
+        w = await _world(stack, pg_server, tmp_path_factory.mktemp("core"), build, clock,
+                         core_customs_token=SecretStr(CUSTOMS_TOKEN))
         service, broker, settings = w.service, w.broker, w.settings
         for number, request in ((NUMBER, "REQ-M1"), (CLOSABLE, "REQ-M2")):
             body, headers, _ = wire(issued_sealed(sealed_request(request), number), producer="issuer", subject=number)
@@ -98,6 +101,7 @@ async def core_world(pg_server: str, tmp_path_factory: Any) -> AsyncIterator[Wor
                      for p, wallet_id in (("holder", "hld_1"), ("representative", "rep_1"),
                                           ("revoked_representative", "rep_2"), ("other_wallet", "hld_9"))}
         w.headers["officer"] = {"Authorization": "Bearer an-officer-session-is-not-a-wallet-token"}
+        w.headers["customs_gateway"] = {"Authorization": f"Bearer {CUSTOMS_TOKEN}"}
         async with w.client("holder") as http:
             for rep in ("rep_1", "rep_2", "rep_3"):
                 assert (await http.post(f"/v1/carnets/{NUMBER}/shares", json={"representative_id": rep})).status_code == 201
@@ -106,6 +110,9 @@ async def core_world(pg_server: str, tmp_path_factory: Any) -> AsyncIterator[Wor
                                                                             "items": [1]})
             assert r.status_code == 201, r.text
             w.ids["declaration"] = r.json()["declaration_id"]
+            r = await http.get(f"/v1/declarations/{w.ids['declaration']}/transaction-code")
+            assert r.status_code == 200, r.text
+            w.ids["code"] = r.json()["transaction_code"]
         yield w
 
 
@@ -179,6 +186,21 @@ async def test_core_carnet_list_shows_only_what_the_party_holds_or_represents(co
         assert (NUMBER in listed) == (role in ("holder", "representative"))
 
 
+#: The token customs gateways present to the core for typed-code lookups (core/customs_api.py).
+CUSTOMS_TOKEN = "customs-token-of-the-matrix"
+
+
+@pytest.mark.parametrize("role", (*HOLDER_ROLES, "customs_gateway"))
+async def test_core_typed_code_lookup_answers_only_the_customs_gateways(core_world: World, role: str) -> None:
+    """A declaration by its transaction code (what a gateway shows an officer who typed it, R18) is for the
+    gateways' shared token alone: no wallet, not even the holder's, may look codes up."""
+    async with core_world.client(role) as http:
+        r = await http.get(f"/v1/customs/declarations/{core_world.ids['code']}")
+    assert r.status_code == (200 if role == "customs_gateway" else 401), r.text
+    if role == "customs_gateway":
+        assert (r.json()["carnet_number"], r.json()["items"]) == (NUMBER, [1])
+
+
 # --- customs gateway: officers (R18) and administration --------------------------------------------------------
 
 OFFICER_ROLES = ("officer", "officer_other_country", "officer_without_mfa", "administrator", "holder_wallet",
@@ -200,16 +222,17 @@ async def _log_in(http: httpx.AsyncClient, officer: str, secret: str, at: dateti
 async def gateway_world(pg_server: str, tmp_path_factory: Any) -> AsyncIterator[World]:
     from customs_gateway.app import build
     from tests.support.gateway import learn_key, make_token
-    from tests.support.gateway import carnet_issued, declared, publish
+    from tests.support.gateway import CORE, carnet_issued, declared, publish
 
     clock = FixedClock(NOW)
     async with AsyncExitStack() as stack:
-        w = await _world(stack, pg_server, tmp_path_factory.mktemp("gateway"), build, clock)
+        w = await _world(stack, pg_server, tmp_path_factory.mktemp("gateway"), functools.partial(build, core=CORE.client()),
+                         clock)
         broker, settings = w.broker, w.settings
         key = w.ids["key"] = generate_signing_key()
         await learn_key(broker, key, clock.now - timedelta(days=1), settings)
         await publish(broker, carnet_issued(), ISSUANCE_EVENTS)
-        w.ids["code"], _ = await declared(broker, clock.now)
+        w.ids["code"], _ = declared(clock.now)
         w.ids["token"] = lambda: make_token(key, clock.now, items=(1, 2))[0]
         async with w.client("none") as http:
             secrets = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.kinds import DeclarationKind as K
-from contracts.topics import CUSTOMS_COMMITS, NOTIFICATION_REQUESTS, TRANSACTIONS
+from contracts.topics import CUSTOMS_COMMITS, CUSTOMS_LEDGER, NOTIFICATION_REQUESTS, TRANSACTIONS
 from contracts.txcode import parse_transaction_code
 from core.app import build
 from tests.service.conftest import outbox
@@ -74,9 +74,11 @@ async def test_r11_cancelling_a_committed_exportation_brings_the_goods_home_with
     assert declaration["status"] == "cancelled"
     assert (transaction["cancelled_at"], transaction["cancelled_by"], transaction["cancellation_reason"]) == (
         clock.now, "fr-officer-0001", "declared on the wrong voucher")
-    [cancelled] = of_type(queued, "TransactionCancelled")
-    assert (cancelled["topic"], cancelled["key"], cancelled["payload"]["cancellation_id"]) == (
-        TRANSACTIONS.name, NUMBER, str(posted.cancellation_id))
+    # The claims worker reads it on the ledger's topic, the gateways on their own (no per-crossing topic for them).
+    cancelled, copy = of_type(queued, "TransactionCancelled")
+    assert [(m["topic"], m["key"], m["payload"]["cancellation_id"]) for m in (cancelled, copy)] == [
+        (TRANSACTIONS.name, NUMBER, str(posted.cancellation_id)), (CUSTOMS_LEDGER.name, NUMBER, str(posted.cancellation_id))]
+    assert copy["payload"] == cancelled["payload"]
     assert [(i["item_number"], i["location"]) for i in cancelled["payload"]["item_locations"]] == [(1, "home"), (2, "home")]
     confirmations = [m["payload"] for m in of_type(queued, "ConfirmationRequested") if m["topic"] == NOTIFICATION_REQUESTS.name]
     assert [c["decision"] for c in confirmations] == ["committed", "cancelled"]
@@ -128,6 +130,7 @@ async def test_r11_an_importation_cannot_be_cancelled_once_its_goods_were_reexpo
         queued = await outbox(service)
         after = await locations(service)
     [refused] = of_type(queued, "CancellationRefused")
+    assert refused["topic"] == CUSTOMS_LEDGER.name  # only the gateway that posted it acts on a refusal
     assert [(r["rule"], r["code"], r["item_number"]) for r in refused["payload"]["reasons"]] == [
         ("R11", "goods_moved_on", 1)]
     assert after[1][0] == "exported"

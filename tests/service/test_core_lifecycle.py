@@ -498,8 +498,8 @@ def claims_topics() -> set[str]:
     return {t.name for t in TOPICS if "claims_worker" in t.consumers}
 
 
-@pytest.mark.parametrize("event", ["duty_receipt", "replacement"])
-async def test_the_claims_worker_is_told_when_items_stop_being_liable(settings, clock, running, event):
+async def stop_being_liable(settings: Any, clock: Any, running: Any, event: str) -> list[dict[str, Any]]:
+    """Goods in CH, then a duty receipt for item 2 (R17) or a replacement taking both over (R6): what was queued."""
     service = build(settings, clock=clock)
     async with running(service) as broker:
         await issue(broker)
@@ -513,6 +513,24 @@ async def test_the_claims_worker_is_told_when_items_stop_being_liable(settings, 
             await publish(broker, replacement_issued(NUMBER, replacement_carnet(), REQUESTED, APPROVED),
                           ISSUANCE_EVENTS.name, NUMBER)
         assert lifecycle(service, event, "applied") == 1
-        queued = (await outbox(service))[before:]
+        return (await outbox(service))[before:]
+
+
+@pytest.mark.parametrize("event", ["duty_receipt", "replacement"])
+async def test_the_claims_worker_is_told_when_items_stop_being_liable(settings, clock, running, event):
+    queued = await stop_being_liable(settings, clock, running, event)
     told = [m for m in queued if m["topic"] in claims_topics() and m["key"] == NUMBER]
     assert told, f"nothing for the claims worker after the {event}: {[(m['topic'], m['type']) for m in queued]}"
+
+
+@pytest.mark.parametrize("event", ["duty_receipt", "replacement"])
+async def test_r6_the_gateways_are_told_of_items_a_replacement_took_over_on_their_topic_and_of_nothing_else(
+        settings, clock, running, event):
+    """The gateways refuse the original's tokens for items a replacement took over (R6): that change goes to their
+    low-volume topic too; a duty receipt's (R17) does not concern them and stays on the ledger's topic."""
+    from contracts.topics import CUSTOMS_LEDGER, TRANSACTIONS
+
+    queued = await stop_being_liable(settings, clock, running, event)
+    moved = [(m["topic"], m["payload"]["cause"]) for m in queued if m["type"] == "ItemLocationsChanged"]
+    expected = [(TRANSACTIONS.name, event)] + ([(CUSTOMS_LEDGER.name, event)] if event == "replacement" else [])
+    assert moved == expected

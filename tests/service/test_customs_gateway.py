@@ -333,7 +333,7 @@ async def test_r7_r6_a_status_another_instance_consumed_is_refused_at_commit_bef
     replacement's takeover of item 1 (R6). The second's caches have not reloaded, yet its commits are refused:
     a commit reads the shared tables before it accepts."""
     from contracts.messages import ItemLocation, ItemLocationsChanged
-    from contracts.topics import TRANSACTIONS
+    from contracts.topics import CUSTOMS_LEDGER
 
     async with gateway() as g:
         closed_token, _ = make_token(g.key, clock.now, items=(2,))
@@ -346,7 +346,7 @@ async def test_r7_r6_a_status_another_instance_consumed_is_refused_at_commit_bef
                                          changed_at=clock.now,
                                          rule="R6", items=[ItemLocation(item_number=1, location="transferred")])
             body, headers, _ = wire(moved, producer="core")
-            await g.broker.publish(body, TRANSACTIONS.name, key=NUMBER.encode(), headers=headers)
+            await g.broker.publish(body, CUSTOMS_LEDGER.name, key=NUMBER.encode(), headers=headers)
             async with client(second) as http:
                 replaced = await commit(http, make_token(g.key, clock.now, items=(1,))[0])
             await carnet_status(g.broker, "closed", clock.now, rule="R7", successor=None)

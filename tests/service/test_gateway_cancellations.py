@@ -9,9 +9,9 @@ from uuid import UUID
 
 from contracts.kinds import DeclarationKind as K
 from contracts.messages import CancellationRefused, ItemLocation, Reason, TransactionCancelled
-from contracts.topics import CUSTOMS_COMMITS, TRANSACTIONS
+from contracts.topics import CUSTOMS_COMMITS, CUSTOMS_LEDGER
 from contracts.txcode import format_transaction_code, new_transaction_code
-from customs_gateway.handlers import LOOKUPS_PER_MINUTE
+from customs_gateway.usecases.context import LOOKUPS_PER_MINUTE
 from tests.support import gateway as base
 from tests.service.conftest import outbox
 from tests.support.gateway import CH_OFFICER, FR_OFFICER, NUMBER, auth, commit, make_token
@@ -40,7 +40,7 @@ def posted(queued: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def core_says(g: Any, payload: Any) -> None:
     body, headers, _ = wire(payload, producer="core", subject=NUMBER)
-    await g.broker.publish(body, TRANSACTIONS.name, key=NUMBER.encode(), headers=headers)
+    await g.broker.publish(body, CUSTOMS_LEDGER.name, key=NUMBER.encode(), headers=headers)
 
 
 async def test_a_cancellation_is_posted_with_the_holders_code_and_followed_to_the_cores_decision(gateway, clock):

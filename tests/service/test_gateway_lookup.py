@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from uuid import uuid4
 
 from contracts.kinds import DeclarationKind as K
-from contracts.messages import (
-    DeclarationSubmitted,
-    TokenIssued,
-)
-from contracts.topics import CUSTOMS_COMMITS, DECLARATIONS, ISSUANCE_EVENTS
+from contracts.topics import CUSTOMS_COMMITS, ISSUANCE_EVENTS
 from contracts.txcode import new_transaction_code
 from tests.support import gateway as base
 from tests.service.conftest import outbox
 from tests.support.gateway import (
+    CORE,
     CH_OFFICER,
+    audit,
     DIGEST,
     carnet_issued,
     declared,
@@ -129,7 +126,7 @@ async def test_a_carnet_not_on_file_yet_is_shown_and_the_commit_allowed(gateway,
 async def test_a_typed_code_in_lower_case_with_o_i_l_confusions_finds_the_declaration_and_is_audited(gateway, clock):
     async with gateway() as g:
         await publish(g.broker, carnet_issued(), ISSUANCE_EVENTS)
-        code, _ = await declared(g.broker, clock.now)
+        code, _ = declared(clock.now)
         typed = sloppy(code)
         r = await g.http.post("/v1/scans/code", json={"code": typed}, headers=auth())
         unknown = await g.http.post("/v1/scans/code", json={"code": new_transaction_code()}, headers=auth())
@@ -158,7 +155,7 @@ async def test_a_typed_code_in_lower_case_with_o_i_l_confusions_finds_the_declar
 
 async def test_a_wrong_check_character_is_refused_before_any_lookup_and_uses_no_rate_limit(gateway, clock):
     async with gateway() as g:
-        code, _ = await declared(g.broker, clock.now)
+        code, _ = declared(clock.now)
         data, check = code[:-1], code[-1]
         wrong = data + next(c for c in "0123456789" if c != check)
         bad = [await g.http.post("/v1/scans/code", json={"code": wrong}, headers=auth()) for _ in range(12)]
@@ -173,10 +170,10 @@ async def test_a_wrong_check_character_is_refused_before_any_lookup_and_uses_no_
 
 async def test_the_eleventh_lookup_in_a_minute_is_429_and_allowed_again_a_minute_later(gateway, clock):
     async with gateway() as g:
-        code, _ = await declared(g.broker, clock.now)
+        code, _ = declared(clock.now)
         first = [await g.http.post("/v1/scans/code", json={"code": code}, headers=auth()) for _ in range(10)]
         limited = await g.http.post("/v1/scans/code", json={"code": code}, headers=auth())
-        other_officer_code, _ = await declared(g.broker, clock.now, kind=K.IMPORTATION, country="CH")
+        other_officer_code, _ = declared(clock.now, kind=K.IMPORTATION, country="CH")
         other = await g.http.post("/v1/scans/code", json={"code": other_officer_code}, headers=auth(CH_OFFICER))
         clock.now += timedelta(seconds=60)
         later = await g.http.post("/v1/scans/code", json={"code": code}, headers=auth())
@@ -192,12 +189,12 @@ async def test_the_eleventh_lookup_in_a_minute_is_429_and_allowed_again_a_minute
 async def test_a_commit_by_code_posts_the_declaration_with_its_token_id(gateway, clock):
     async with gateway() as g:
         await publish(g.broker, carnet_issued(), ISSUANCE_EVENTS)
-        code, token_id = await declared(g.broker, clock.now)
-        pending, _ = await declared(g.broker, clock.now, token=False)
+        code, token_id = declared(clock.now)
+        unknown = new_transaction_code()
         both = await g.http.post("/v1/commits", json={"token": "ATA1:x", "transaction_code": code,
                                                       "decision": "committed"}, headers=auth())
         neither = await g.http.post("/v1/commits", json={"decision": "committed"}, headers=auth())
-        not_ready = await g.http.post("/v1/commits", json={"transaction_code": pending, "decision": "committed"},
+        not_known = await g.http.post("/v1/commits", json={"transaction_code": unknown, "decision": "committed"},
                                       headers=auth())
         r = await g.http.post("/v1/commits", json={"transaction_code": sloppy(code), "decision": "committed"},
                               headers=auth())
@@ -205,7 +202,7 @@ async def test_a_commit_by_code_posts_the_declaration_with_its_token_id(gateway,
         queued = await outbox(g.service)
     assert both.status_code == 422 and both.json()["detail"]["reason"] == "token_or_code"
     assert neither.status_code == 422 and neither.json()["detail"]["reason"] == "token_or_code"
-    assert not_ready.status_code == 409 and not_ready.json()["detail"]["reason"] == "not_ready"
+    assert not_known.status_code == 404 and not_known.json()["detail"]["reason"] == "unknown_code"
     assert r.status_code == 202, r.text
     assert again.status_code == 409 and again.json()["detail"]["reason"] == "replayed"
     assert [(m["topic"], m["key"], m["type"]) for m in queued] == [(CUSTOMS_COMMITS.name, NUMBER, "CustomsCommitPosted")]
@@ -217,35 +214,46 @@ async def test_a_commit_by_code_posts_the_declaration_with_its_token_id(gateway,
 async def test_a_commit_by_code_is_refused_on_a_mismatch(gateway, clock):
     async with gateway() as g:
         await publish(g.broker, carnet_issued(), ISSUANCE_EVENTS)
-        code, _ = await declared(g.broker, clock.now, items=[1, 9])
+        code, _ = declared(clock.now, items=[1, 9])
         r = await g.http.post("/v1/commits", json={"transaction_code": code, "decision": "committed"}, headers=auth())
         rows = await commits(g.service)
     assert r.status_code == 422 and r.json()["detail"]["reason"] == "mismatch"
     assert rows == []
 
 
-async def test_redelivered_declarations_and_a_token_before_its_declaration_change_nothing_more(gateway, clock):
+async def test_a_typed_code_is_asked_of_the_core_with_the_customs_token_and_the_officer_for_the_log(gateway, clock):
     async with gateway() as g:
-        code, declaration_id, token_id = new_transaction_code(), uuid4(), uuid4()
-        token = TokenIssued(declaration_id=declaration_id, carnet_number=NUMBER, token_id=token_id, kid="a1b2c3d4e5f60718",
-                            expires_at=clock.now + timedelta(hours=72))
-        submitted = DeclarationSubmitted(declaration_id=declaration_id, carnet_number=NUMBER, kind=K.EXPORTATION,
-                                         country="FR", items=[1], sequence=1, declared_by="hld_1", transaction_code=code)
-        await publish(g.broker, token, DECLARATIONS)  # out of order: kept until its declaration arrives
-        body, headers = await publish(g.broker, submitted, DECLARATIONS)
-        async with g.service.pool.acquire() as conn:
-            before = await snapshot(conn, "customs_gateway")
-            await g.broker.publish(body, DECLARATIONS.name, key=NUMBER.encode(), headers=headers)
-            after = await snapshot(conn, "customs_gateway")
-            row = await conn.fetchrow("SELECT token_id, items FROM declarations_on_file WHERE transaction_code = $1", code)
-    assert before == after
-    assert (row["token_id"], list(row["items"])) == (token_id, [1])
+        await publish(g.broker, carnet_issued(), ISSUANCE_EVENTS)
+        code, _ = declared(clock.now)
+        asked = len(CORE.asked)
+        r = await g.http.post("/v1/scans/code", json={"code": sloppy(code)}, headers=auth())
+    assert r.status_code == 200, r.text
+    assert CORE.asked[asked:] == [(code, FR_OFFICER)]  # canonical: the check character was read at the gateway
+
+
+async def test_a_core_that_cannot_answer_is_503_audited_and_counted_against_the_rate_limit(gateway, clock):
+    async with gateway() as g:
+        code, _ = declared(clock.now)
+        CORE.down = True
+        try:
+            r = await g.http.post("/v1/scans/code", json={"code": code}, headers=auth())
+            by_code = await g.http.post("/v1/commits", json={"transaction_code": code, "decision": "committed"},
+                                        headers=auth())
+        finally:
+            CORE.down = False
+        rows = await audit(g, officer_id=FR_OFFICER)
+        queued = await outbox(g.service)
+    assert r.status_code == 503 and r.json()["detail"]["reason"] == "core_unavailable"
+    assert by_code.status_code == 503 and by_code.json()["detail"]["reason"] == "core_unavailable"
+    assert [(a["action"], a["outcome"]) for a in rows if a["outcome"] == "core_unavailable"] == [
+        ("code_lookup", "core_unavailable"), ("commit", "core_unavailable")]
+    assert queued == []
 
 
 async def test_r6_tokens_of_the_original_for_items_a_replacement_took_over_are_refused_offline(gateway, clock, settings):
     """Item 7, carnet status 'replaced': learnt from the core's ItemLocationsChanged, kept for a fresh cache."""
     from contracts.messages import ItemLocation, ItemLocationsChanged
-    from contracts.topics import TRANSACTIONS
+    from contracts.topics import CUSTOMS_LEDGER
     from customs_gateway.app import build
 
     successor = "FR2700000036"
@@ -254,13 +262,13 @@ async def test_r6_tokens_of_the_original_for_items_a_replacement_took_over_are_r
         moved = ItemLocationsChanged(
             carnet_number=NUMBER, cause="replacement", rule="R6", successor=successor, successor_expiry=EXPIRY,
             items=[ItemLocation(item_number=1, location="abroad", country="CH", final_date=EXPIRY)], changed_at=clock.now)
-        await publish(g.broker, moved, TRANSACTIONS)
+        await publish(g.broker, moved, CUSTOMS_LEDGER)
         transferred, _ = make_token(g.key, clock.now, items=(1, 2))
         kept, _ = make_token(g.key, clock.now, items=(2, 3))
         scan = await g.http.post("/v1/scans", json={"token": transferred}, headers=auth())
         refused = await commit(g.http, transferred)
         allowed = await g.http.post("/v1/scans", json={"token": kept}, headers=auth())
-        code, _ = await declared(g.broker, clock.now, items=[1])
+        code, _ = declared(clock.now, items=[1])
         by_code = await g.http.post("/v1/scans/code", json={"code": code}, headers=auth())
         fresh = build(settings, clock=clock).state["handlers"]
         async with g.service.pool.acquire() as conn:

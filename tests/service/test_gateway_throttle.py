@@ -16,7 +16,7 @@ from contracts.txcode import new_transaction_code
 from customs_gateway.app import build
 from customs_gateway.throttle import LONGEST_WAIT, wait_after
 from tests.service.conftest import ADMIN, with_database
-from tests.support.gateway import PASSWORD, auth, create_officer, gateway, make_token  # noqa: F401
+from tests.support.gateway import CORE, PASSWORD, auth, create_officer, gateway, make_token  # noqa: F401
 
 OFFICER = "fr-officer-0077"
 DESK, STRANGER = "10.20.0.7", "203.0.113.9"
@@ -38,7 +38,7 @@ def wrong_code(secret: str, at: Any) -> str:
 
 def second_instance(settings: Any, clock: Any) -> Any:
     """Another gateway process on the same database: nothing shared with the first but PostgreSQL."""
-    return with_database(build(settings, clock=clock))
+    return with_database(build(settings, clock=clock, core=CORE.client()))
 
 
 def test_waits_double_from_one_second_up_to_fifteen_minutes():

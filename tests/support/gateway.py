@@ -10,11 +10,12 @@ import httpx
 import pytest
 
 from contracts.kinds import DeclarationKind as K
-from contracts.messages import CarnetIssued, CarnetItem, DeclarationSubmitted, TokenIssued
+from contracts.messages import CarnetIssued, CarnetItem
 from contracts.token import DeclarationClaims
-from contracts.topics import DECLARATIONS, ISSUANCE_EVENTS, SIGNING_KEYS
+from contracts.topics import ISSUANCE_EVENTS, SIGNING_KEYS
 from contracts.txcode import new_transaction_code
 from customs_gateway.app import build
+from customs_gateway.core_lookup import CoreDeclarations
 from tokens.cose import SigningKey, generate_signing_key, sign_token
 from tests.service.conftest import ADMIN
 from tests.support.messages import trust_list, wire
@@ -114,7 +115,7 @@ def gateway(settings, clock, running):
     @asynccontextmanager
     async def _open():
         ANCHOR[0] = settings.trust_anchor_key_path
-        service = build(settings, clock=clock)
+        service = build(settings, clock=clock, core=CORE.client())
         async with running(service) as broker, client(service) as http:
             key = generate_signing_key()
             await learn_key(broker, key, clock.now - timedelta(days=1))
@@ -169,18 +170,42 @@ async def publish(broker: Any, payload: Any, topic: Any, key: str = NUMBER) -> t
     return body, headers
 
 
-async def declared(broker: Any, now: Any, *, kind: K = K.EXPORTATION, country: str = "FR", items: list[int] | None = None,
-                   token: bool = True) -> tuple[str, UUID]:
-    """The core's DeclarationSubmitted (and TokenIssued): answers (transaction code, token id)."""
-    code, declaration_id, token_id = new_transaction_code(), uuid4(), uuid4()
-    await publish(broker, DeclarationSubmitted(declaration_id=declaration_id, carnet_number=NUMBER, kind=kind,
-                                               country=country, items=items or [1, 2], sequence=1, declared_by="hld_1",
-                                               transaction_code=code), DECLARATIONS)
-    if token:
-        await publish(broker, TokenIssued(declaration_id=declaration_id, carnet_number=NUMBER, token_id=token_id,
-                                          kid="a1b2c3d4e5f60718", expires_at=now + timedelta(hours=72)), DECLARATIONS)
-    return code, token_id
+class FakeCore:
+    """The core's typed-code route (core/customs_api.py) as the gateway's service tests need it: the declarations
+    `declared` made, answered over httpx's mock transport so the gateway's client reads real HTTP answers."""
 
+    def __init__(self) -> None:
+        self.declarations: dict[str, dict[str, Any]] = {}
+        self.asked: list[tuple[str, str | None]] = []
+        self.down = False
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            return httpx.Response(503, json={"detail": "down"})
+        if request.headers.get("authorization") != f"Bearer {CORE_TOKEN}":
+            return httpx.Response(401, json={"detail": "unauthenticated"})
+        code = request.url.path.rsplit("/", 1)[-1]
+        self.asked.append((code, request.headers.get("x-officer-id")))
+        found = self.declarations.get(code)
+        return httpx.Response(200, json=found) if found else httpx.Response(404, json={"detail": "unknown"})
+
+    def client(self) -> CoreDeclarations:
+        return CoreDeclarations("http://core", CORE_TOKEN, httpx.MockTransport(self._answer))
+
+
+CORE_TOKEN = "customs-token-of-the-tests"
+#: The core every gateway of the service tests asks for typed codes.
+CORE = FakeCore()
+
+
+def declared(now: Any, *, kind: K = K.EXPORTATION, country: str = "FR", items: list[int] | None = None,
+             number: str = NUMBER) -> tuple[str, UUID]:
+    """A declaration the core accepted and issued a token for: answers (transaction code, token id)."""
+    code, token_id = new_transaction_code(), uuid4()
+    CORE.declarations[code] = {"transaction_code": code, "carnet_number": number, "kind": kind.value,
+                               "country": country, "items": items or [1, 2], "sequence": 1, "token_id": str(token_id),
+                               "token_expires_at": (now + timedelta(hours=72)).isoformat()}
+    return code, token_id
 
 
 def sloppy(code: str) -> str:

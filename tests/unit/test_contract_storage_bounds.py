@@ -91,9 +91,6 @@ STORED: list[tuple[type[BaseModel], str, str]] = [
     (m.TrustListPublished, "sequence", "customs_gateway.trust_list_state.sequence"),
     (m.TrustListPublished, "anchor_kid", "customs_gateway.trust_list_state.anchor_kid"),
     (m.CarnetIssued, "countries", "customs_gateway.carnets_on_file.countries"),
-    (m.DeclarationSubmitted, "items", "customs_gateway.declarations_on_file.items"),
-    (m.DeclarationSubmitted, "sequence", "customs_gateway.declarations_on_file.sequence"),
-    (m.DeclarationSubmitted, "transaction_code", "customs_gateway.declarations_on_file.transaction_code"),
     (m.ItemLocation, "item_number", "customs_gateway.transferred_items.item_number"),
     (m.ItemLocationsChanged, "successor", "customs_gateway.transferred_items.successor"),
     (m.CancellationPosted, "reason", "customs_gateway.cancellations.reason"),
@@ -180,6 +177,9 @@ def read_migrations(root: Path = ROOT) -> dict[str, Column]:
                             cols[f"{service}.{t.group(1)}.{col[0]}"] = Column(col[1], 1 if col[2] else 0)
                 elif t := re.match(r"CREATE (?:UNIQUE )?INDEX (?:\w+ )?ON (\w+) (?:USING btree )?\(([^)]*)\)", s, re.I):
                     _indexed(cols, service, t.group(1), t.group(2))
+                elif t := re.match(r"DROP TABLE (?:IF EXISTS )?(\w+)$", s, re.I):
+                    prefix = f"{service}.{t.group(1)}."
+                    cols = {name: c for name, c in cols.items() if not name.startswith(prefix)}
     return cols
 
 

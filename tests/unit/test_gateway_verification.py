@@ -1,32 +1,19 @@
 """The gateway's pure decisions of issue 4: the verification checks and the per-officer sliding window."""
 
-from datetime import UTC, date, datetime, timedelta
-from uuid import uuid4
+from datetime import timedelta
 
 import pytest
 
 from contracts.kinds import DeclarationKind as K
 from customs_gateway.domain import (
     Blocked,
-    CarnetOnFile,
-    Declared,
     MismatchRefused,
     Office,
     check_mismatches,
     mismatches_around_replay,
     verification,
 )
-
-NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
-PARIS = Office("FR-CDG-FRET", "FR", "Europe/Paris")
-GENEVA = Office("CH-GVA-AIR", "CH", "Europe/Zurich")
-CARNET = CarnetOnFile("FR2600000010", "FR", ("CH", "GB"), date(2027, 11, 21), "ab" * 32,
-                      {1: (1, "DE"), 2: (4, "FR")})
-
-
-def declared(kind=K.EXPORTATION, country="FR", items=(1, 2), digest="ab" * 16, from_token=True) -> Declared:
-    return Declared("FR2600000010", "7K3M9QX2D4RA8", kind, country, items, 1, date(2027, 11, 21),
-                    digest if from_token else None, uuid4(), NOW + timedelta(hours=72), from_token)
+from tests.support.gateway_domain import CARNET, NOW, PARIS, declared
 
 
 def oks(v) -> dict:
