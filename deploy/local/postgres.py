@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 
-from deploy.local.processes import (kill_process, log_tail, port_is_free, port_owner, run_as, spawn, stop_process,
+from deploy.local.processes import (kill_process, log_tail, port_is_free, port_owner, run_as, spawn, stop_process, wait_group_gone,
                                     wait_until_ready)
 
 DEFAULT_PORT = 55432
@@ -88,6 +88,7 @@ class EmbeddedPostgres:
         self.settings = dict(settings or {})
         self._proc: subprocess.Popen | None = None
         self._temp_root: Path | None = None
+        self._killed_group: int | None = None  # the process group `kill` left behind, until it is gone
 
     # --- public ---------------------------------------------------------------------
 
@@ -121,6 +122,11 @@ class EmbeddedPostgres:
                 raise PostgresStartError(
                     f"cannot start PostgreSQL: port {self.host}:{self.port} is in use by {port_owner(self.port)}"
                 )
+            if self._killed_group is not None:
+                # Backends die of the SIGKILL a moment after the postmaster; one still attached to the shared
+                # memory makes the new postmaster refuse to start ("pre-existing shared memory block").
+                await wait_group_gone(self._killed_group, timeout)
+                self._killed_group = None
             user = self._prepare_for_root(bin_dir)
             if not (self.data_dir / "PG_VERSION").exists():
                 await self._initdb(bin_dir, user)
@@ -152,6 +158,7 @@ class EmbeddedPostgres:
         proc, self._proc = self._proc, None
         if proc is not None:
             kill_process(proc)
+            self._killed_group = proc.pid
 
     async def __aenter__(self) -> EmbeddedPostgres:
         await self.start()

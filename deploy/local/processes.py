@@ -18,8 +18,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import psutil
 
@@ -135,6 +135,33 @@ def kill_process(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         pass
     _LIVE.discard(proc)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes of a process group (zombies left out: they hold no memory, and nobody may reap them)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after its last ")".
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+async def wait_group_gone(pgid: int, timeout: float) -> bool:
+    """Poll until every process of the group has exited (SIGKILL is delivered asynchronously); True if so."""
+    deadline = time.monotonic() + timeout
+    while group_members(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 async def wait_exit(proc: subprocess.Popen, timeout: float) -> bool:
