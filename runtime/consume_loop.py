@@ -96,6 +96,14 @@ class ConsumeLoop:
         await self.consumer.stop()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        except Exception:
+            # The task ends and liveness reports it (Service.background_alive); say why here.
+            log.exception("%s: the consumer loop ended on an unexpected error", self.name)
+            raise
+
+    async def _run(self) -> None:
         quiet_since = time.monotonic()
         while True:
             try:
