@@ -1,7 +1,7 @@
 """The message registry: every payload a consumer can decode, by (CloudEvents type, schema version).
 
 Its own module, importing the contract modules, so that none of them imports another at its bottom to
-fill it: contracts/messages.py and contracts/claims.py each list their payloads (MESSAGES,
+fill it: contracts/messages/ and contracts/claims.py each list their payloads (MESSAGES,
 CLAIMS_MESSAGES) and know nothing of this registry.
 """
 

@@ -1,6 +1,6 @@
 """Version-1 payloads of the claims procedure (DOMAIN.md R19-R27), registered in MESSAGE_TYPES (contracts/catalogue.py).
 
-Kept apart from contracts/messages.py so the claims contract can grow without touching the rest
+Kept apart from contracts/messages/ so the claims contract can grow without touching the rest
 of the wire format. Instants are aware datetimes; the claims worker turns them into the local day
 of the customs office that counts (every claims rule counts calendar days there). Money is
 Decimal per ISO 4217 currency, serialised as a string, never a float.
