@@ -22,7 +22,7 @@ import asyncpg
 
 from contracts.envelope import is_deprecated
 from runtime import inbox
-from runtime.consumer import (MAX_ATTEMPTS, TRANSIENT, Consumer, ContractViolation, Inbound, Only, OnViolation,
+from runtime.consumer import (MAX_ATTEMPTS, TRANSIENT, Consumer, ContractViolation, Inbound, OnViolation,
                               Record, WithBulk, parse)
 from runtime.metrics import RuntimeMetrics, observe_many
 
@@ -62,7 +62,6 @@ class BatchConsumer:
         dead: list[tuple[Consumer, Record, str, str]] = []
         now_ms = time.time() * 1000
         lags: dict[str, list[float]] = {}
-        passed_over: Counter[tuple[str, str]] = Counter()
         violated: list[tuple[Consumer, Record, ContractViolation, OnViolation]] = []
         deprecated: Counter[str] = Counter()
         for r in records:
@@ -84,14 +83,9 @@ class BatchConsumer:
             if is_deprecated(r.headers):
                 deprecated[r.topic] += 1
             key = r.key.decode("utf-8", "replace") if r.key else None
-            if isinstance(consumer.handler, Only) and envelope.type not in consumer.handler.types:
-                passed_over[(r.topic, envelope.type)] += 1
-                continue
             parsed.append(_Parsed(consumer, r, Inbound(envelope, payload, r.topic, key)))
         for topic, seconds in lags.items():  # one labelled child and one increment per bucket, per topic
             observe_many(self.metrics.consume_lag(topic), seconds)
-        for labels, n in passed_over.items():
-            self.metrics.handled(*labels, "ignored").inc(n)
         for topic, n in deprecated.items():
             self.metrics.deprecated_envelopes(topic).inc(n)
         outcomes: list[tuple[_Parsed, str, float]] = []

@@ -86,27 +86,6 @@ class WithBulk:
         await self.one(conn, inbound)
 
 
-@dataclass(frozen=True)
-class Only:
-    """A Handler that acts on some of its topic's message types only (`types`: their TYPE names).
-
-    The others are checked against the contract like every message (a bad one is still
-    dead-lettered) and then passed over without a transaction or an inbox row: they change nothing,
-    so there is nothing to deduplicate. The gateway reads the ledger's topic for two of its types;
-    every crossing's TransactionRecorded cost it a transaction."""
-
-    types: frozenset[str]
-    handler: Handler
-
-    @classmethod
-    def of(cls, handler: Handler, *payloads: type[Payload]) -> Only:
-        return cls(frozenset(p.TYPE for p in payloads), handler)
-
-    async def __call__(self, conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
-        if inbound.envelope.type in self.types:
-            await self.handler(conn, inbound)
-
-
 def parse(topic: Topic, headers: dict[str, Any], body: bytes, *,
           max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[Envelope, Payload]:
     if len(body) > max_bytes:

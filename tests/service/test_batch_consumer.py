@@ -90,28 +90,6 @@ async def test_a_malformed_message_in_a_batch_is_dead_lettered_and_the_others_ap
     assert [(h["ce_subject"], h["dlq_kind"]) for _, _, h in sink.published] == [("B", "malformed_json")]
 
 
-async def test_types_a_handler_does_not_act_on_pass_by_without_inbox_or_effect(service: Service) -> None:
-    """`Only`: the topic's other types are contract-checked (a bad one is still dead-lettered) but
-    cost no transaction and no inbox row; the acted-on type is applied once, as always."""
-    from contracts.messages import IssuanceRequested, SealedIssuanceRequested
-    from runtime.consumer import Only
-
-    async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
-        await conn.execute("INSERT INTO applied VALUES ($1)", inbound.payload.request_id)
-
-    sink = DeadLetterSink()
-    batch, metrics = batch_of(service, Only.of(handler, SealedIssuanceRequested), sink)
-    await batch(records("A", "B", "C", garbage_at=2))
-    assert await applied(service) == [] and await claimed(service) == 0
-    assert [(h["ce_subject"], h["dlq_kind"]) for _, _, h in sink.published] == [("C", "malformed_json")]
-    assert metrics.handled(ISSUANCE_REQUESTS.name, IssuanceRequested.TYPE, "ignored")._value.get() == 2
-
-    batch, _ = batch_of(service, Only.of(handler, IssuanceRequested), DeadLetterSink())
-    await batch(records("A", "B"))
-    await batch(records("A"))  # redelivered: the inbox still absorbs it
-    assert await applied(service) == ["A", "B"] and await claimed(service) == 2
-
-
 async def test_a_contract_violation_hook_writes_in_the_batch_and_its_note_reaches_the_dead_letter(service: Service) -> None:
     """runtime.consumer.OnViolation: the hook runs inside the batch's transaction (its writes commit with
     the batch), in its own savepoint (a failing hook undoes only itself), and the dead letter says what it did."""
