@@ -264,8 +264,12 @@ def test_key_paths_point_into_mounted_volumes(objects):
                 assert any(env["value"].startswith(m + "/") for m in mounts), env
 
 
+#: Variables a library reads itself: uvicorn's trusted proxy addresses (the gateway's login throttle needs them).
+LIBRARY_ENV = {"FORWARDED_ALLOW_IPS"}
+
+
 def test_environment_names_are_settings(objects):
-    known = settings_env_names()
+    known = settings_env_names() | LIBRARY_ENV
     config = of_kind(objects, "ConfigMap")["ata-config"]["data"]
     assert set(config) <= known
     for c in containers(objects):
@@ -314,3 +318,23 @@ def test_the_notifiers_development_setting_is_never_on_in_the_manifests(objects)
     config = of_kind(objects, "ConfigMap")["ata-config"]["data"]
     assert "ATA_NOTIFIER_ALLOW_LOOPBACK_HTTP" not in config
     assert all(e["name"] != "ATA_NOTIFIER_ALLOW_LOOPBACK_HTTP" for c in containers(objects) for e in c.get("env", []))
+
+
+def test_the_gateway_trusts_forwarded_addresses_only_from_peers_its_ingress_policy_admits(objects):
+    """Officer logins are throttled per client address: behind the ingress the gateway must read the officer's
+    address from X-Forwarded-For (else every login shares the controller's), and only from peers that cannot lie
+    about it: private addresses, of which the NetworkPolicy admits only the ingress controller and Prometheus."""
+    gateway = of_kind(objects, "Deployment")["customs-gateway"]
+    env = {e["name"]: e.get("value") for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
+    trusted = [ipaddress.ip_network(n) for n in env["FORWARDED_ALLOW_IPS"].split(",")]
+    assert trusted and all(n.is_private for n in trusted)
+    for public in ("8.8.8.8", "2001:4860:4860::8888"):
+        assert not any(ipaddress.ip_address(public) in n for n in trusted)
+    spec = of_kind(objects, "NetworkPolicy")["customs-gateway-ingress"]["spec"]
+    assert spec["policyTypes"] == ["Ingress"]
+    assert spec["podSelector"]["matchLabels"].items() <= gateway["spec"]["template"]["metadata"]["labels"].items()
+    peers = [p for rule in spec["ingress"] for p in rule["from"]]
+    assert peers and all(set(p) == {"namespaceSelector"} for p in peers)  # namespaces only: no ipBlock, no "all"
+    namespaces = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in peers}
+    assert namespaces == {"ingress-nginx", "monitoring"}
+    assert all(rule.get("ports") == [{"protocol": "TCP", "port": "http"}] for rule in spec["ingress"])
