@@ -74,8 +74,9 @@ KAFKA_SUITES := tests/integration/test_runtime_on_real_servers.py tests/integrat
 test-kafka: install      ## the broker-dependent suites on Apache Kafka (Java 17 and Maven: jars fetched once)
 	ATA_BROKER=kafka $(BIN)/python -m pytest $(KAFKA_SUITES)
 
-lint: install            ## ruff's findings fail the build (configuration: pyproject.toml [tool.ruff])
+lint: install            ## ruff's findings and unformatted code fail the build (pyproject.toml [tool.ruff])
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit

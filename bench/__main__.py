@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import bulk_crossings, costs, stages, verification
-from bench.floor import summed
 from bench.crossings import Crossings, Window
+from bench.floor import summed
 from bench.issuance import bench_carnets, issue
 from bench.resources import Monitor, per_thousand
 from deploy.local.identity import private_key_path
@@ -126,7 +126,7 @@ async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_
     """One stack on `broker`. `broker_only`: what depends on the broker (issuance, crossings, the relay ceiling),
     not the verification and the floor, which do not."""
     result: dict[str, Any] = {"mode": plan.name, "broker": broker, "load_average_at_start": os.getloadavg(),
-                              "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                               "machine": machine(), "git_commit": git_commit(), "plan": plan.__dict__}
     needed = plan.issuance
     sealed, seal_s = bench_carnets(needed, HOLDER)

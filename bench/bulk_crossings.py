@@ -13,7 +13,7 @@ import asyncio
 import time
 from typing import Any
 
-from bench.crossings import Crossings, CrossingError, pct
+from bench.crossings import CrossingError, Crossings, pct
 
 BATCH = 50
 #: Crossings per run: 40 batches in the full benchmark, 4 in the quick one.

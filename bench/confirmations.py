@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -41,11 +41,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-async def prepare(stack: LocalStack, http: httpx.AsyncClient, receiver: WebhookReceiver, count: int,
-                  console: Console) -> list[dict[str, str]]:
+async def prepare(
+    stack: LocalStack, http: httpx.AsyncClient, receiver: WebhookReceiver, count: int, console: Console
+) -> list[dict[str, str]]:
     """Issue the carnets, register each holder's webhook, declare each exportation: the tokens to commit."""
     ep, key = stack.endpoints, private_key_path(stack.data_dir)
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     holders = [f"hld_{uuid.uuid4().hex[:10]}" for _ in range(count)]
     numbers: dict[str, str] = {}
 
@@ -59,40 +60,56 @@ async def prepare(stack: LocalStack, http: httpx.AsyncClient, receiver: WebhookR
     await transport.send_kafka(stack.kafka_bootstrap, "FR", [seal_for_wallet(r) for r in plain], on_answer, timeout=600)
     console.print(f"{len(numbers)} carnets issued")
     crossings = []
-    with Progress(TextColumn("declarations"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+    with Progress(
+        TextColumn("declarations"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
         task = progress.add_task("declarations", total=count)
         for h in holders:
             number = numbers[h]
             wallet = {"Authorization": f"Bearer {mint_wallet_token(key, h)}"}
             notifier = {"Authorization": f"Bearer {mint_wallet_token(key, h, 'ata-notifier')}"}
-            r = await http.post(f"{ep['notifier']}/v1/endpoints/webhooks", headers=notifier,
-                                json={"url": receiver.url, "secret": receiver.secret})
+            r = await http.post(
+                f"{ep['notifier']}/v1/endpoints/webhooks",
+                headers=notifier,
+                json={"url": receiver.url, "secret": receiver.secret},
+            )
             r.raise_for_status()
 
             async def known() -> bool:
                 return (await http.get(f"{ep['core']}/v1/carnets/{number}", headers=wallet)).status_code == 200  # noqa: B023 - polled in this iteration
 
             await poll(known, f"the core to record {number}", timeout=60, interval=0.005)
-            r = await http.post(f"{ep['core']}/v1/carnets/{number}/declarations", headers=wallet,
-                                json={"kind": "exportation", "country": "FR", "items": [1, 2]})
+            r = await http.post(
+                f"{ep['core']}/v1/carnets/{number}/declarations",
+                headers=wallet,
+                json={"kind": "exportation", "country": "FR", "items": [1, 2]},
+            )
             r.raise_for_status()
             crossings.append({"carnet_number": number, "token": r.json()["token"]})
             progress.advance(task)
     return crossings
 
 
-async def commit_all(stack: LocalStack, http: httpx.AsyncClient, receiver: WebhookReceiver,
-                     crossings: list[dict[str, str]], concurrency: int, console: Console) -> list[float]:
+async def commit_all(
+    stack: LocalStack,
+    http: httpx.AsyncClient,
+    receiver: WebhookReceiver,
+    crossings: list[dict[str, str]],
+    concurrency: int,
+    console: Console,
+) -> list[float]:
     gateway = stack.endpoints["customs_gateway"]
-    officers = [await officer_session(http, gateway, stack.admin_token, f"fr-officer-b{i:03d}", OFFICE)
-                for i in range(concurrency)]
+    officers = [
+        await officer_session(http, gateway, stack.admin_token, f"fr-officer-b{i:03d}", OFFICE)
+        for i in range(concurrency)
+    ]
     queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     for c in crossings:
         queue.put_nowait(c)
     latencies: list[float] = []
-    with Progress(TextColumn("confirmations"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+    with Progress(
+        TextColumn("confirmations"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
         task = progress.add_task("confirmations", total=len(crossings))
 
         async def officer(headers: dict[str, str]) -> None:
@@ -101,8 +118,11 @@ async def commit_all(stack: LocalStack, http: httpx.AsyncClient, receiver: Webho
 
                 async def accepted() -> float | None:
                     posted = time.perf_counter()
-                    r = await http.post(f"{gateway}/v1/commits", headers=headers,
-                                        json={"token": c["token"], "decision": "committed"})  # noqa: B023 - polled in this iteration
+                    r = await http.post(
+                        f"{gateway}/v1/commits",
+                        headers=headers,
+                        json={"token": c["token"], "decision": "committed"},  # noqa: B023 - polled in this iteration
+                    )
                     if r.status_code == 202:
                         return posted
                     if r.status_code >= 500 or r.status_code in (401, 403):
@@ -114,8 +134,10 @@ async def commit_all(stack: LocalStack, http: httpx.AsyncClient, receiver: Webho
                 async def arrived() -> float | None:
                     return receiver.arrivals.get(c["carnet_number"])  # noqa: B023 - polled in this iteration
 
-                latencies.append(await poll(arrived, f"the confirmation of {c['carnet_number']}", timeout=60,
-                                           interval=0.005) - posted)
+                latencies.append(
+                    await poll(arrived, f"the confirmation of {c['carnet_number']}", timeout=60, interval=0.005)
+                    - posted
+                )
                 progress.advance(task)
 
         await asyncio.gather(*(officer(h) for h in officers))
@@ -127,8 +149,15 @@ async def run(count: int, concurrency: int, port_offset: int, console: Console) 
     receiver = WebhookReceiver()
     receiver.secret = new_secret()
     with tempfile.TemporaryDirectory(prefix="ata-bench-") as root:
-        async with LocalStack(root, ephemeral=True, fast=True, service_ports=ports, kafka_port=29092 + port_offset,
-                              postgres_port=55432 + port_offset, progress=lambda m: console.print(m)) as stack:
+        async with LocalStack(
+            root,
+            ephemeral=True,
+            fast=True,
+            service_ports=ports,
+            kafka_port=29092 + port_offset,
+            postgres_port=55432 + port_offset,
+            progress=lambda m: console.print(m),
+        ) as stack:
             await receiver.start()
             try:
                 async with httpx.AsyncClient(timeout=30) as http:
@@ -140,9 +169,14 @@ async def run(count: int, concurrency: int, port_offset: int, console: Console) 
                 await receiver.stop()
     ms = [x * 1000 for x in latencies]
     return {
-        "count": count, "concurrency": concurrency, "rejected_signatures": receiver.rejected,
-        "p50_ms": round(percentile(ms, 0.50), 1), "p90_ms": round(percentile(ms, 0.90), 1),
-        "p99_ms": round(percentile(ms, 0.99), 1), "max_ms": round(max(ms), 1), "mean_ms": round(statistics.mean(ms), 1),
+        "count": count,
+        "concurrency": concurrency,
+        "rejected_signatures": receiver.rejected,
+        "p50_ms": round(percentile(ms, 0.50), 1),
+        "p90_ms": round(percentile(ms, 0.90), 1),
+        "p99_ms": round(percentile(ms, 0.99), 1),
+        "max_ms": round(max(ms), 1),
+        "mean_ms": round(statistics.mean(ms), 1),
         "commits_per_second": round(count / elapsed, 1),
         "measured": "gateway POST /v1/commits (accepted, 202) -> signed webhook verified at a local receiver",
         "machine": f"{platform.machine()}, {platform.python_version()}",

@@ -72,8 +72,15 @@ async def faststream_loop(bootstrap: str, topic: str, tally: Tally, stack: Async
     from faststream.kafka.annotations import KafkaMessage
 
     broker = build_broker(bootstrap, f"bench-fs-{uuid.uuid4().hex[:6]}", CollectorRegistry())
-    subscriber = broker.subscriber(topic, group_id=f"fs-{topic}", batch=True, max_records=MAX_RECORDS,
-                                   batch_timeout_ms=10, fetch_max_wait_ms=FETCH_WAIT_MS, **CONSUMER_OPTIONS)
+    subscriber = broker.subscriber(
+        topic,
+        group_id=f"fs-{topic}",
+        batch=True,
+        max_records=MAX_RECORDS,
+        batch_timeout_ms=10,
+        fetch_max_wait_ms=FETCH_WAIT_MS,
+        **CONSUMER_OPTIONS,
+    )
 
     @subscriber
     async def on_batch(body: Any, message: KafkaMessage) -> None:
@@ -90,8 +97,16 @@ async def faststream_loop(bootstrap: str, topic: str, tally: Tally, stack: Async
 
 
 async def plain_loop(bootstrap: str, topic: str, tally: Tally, stack: AsyncExitStack) -> None:
-    loop = ConsumeLoop.build(f"plain-{topic}", [topic], tally.handle, bootstrap_servers=bootstrap,
-                             options=dict(GROUP_OPTIONS), busy_ms=FETCH_WAIT_MS, idle_ms=FETCH_WAIT_MS, idle_after=20)
+    loop = ConsumeLoop.build(
+        f"plain-{topic}",
+        [topic],
+        tally.handle,
+        bootstrap_servers=bootstrap,
+        options=dict(GROUP_OPTIONS),
+        busy_ms=FETCH_WAIT_MS,
+        idle_ms=FETCH_WAIT_MS,
+        idle_after=20,
+    )
     task = await loop.start()
 
     async def stop() -> None:
@@ -122,8 +137,18 @@ async def measure(kind: str, bootstrap: str, mode: str, args: argparse.Namespace
         # The backlog is drained from the start: its figures include the group join (a few requests).
         if mode == "trickle":
             producer = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.consume_loop", "--produce", topic, "--bootstrap", bootstrap,
-                "--rate", str(args.rate), "--seconds", str(args.seconds))
+                sys.executable,
+                "-m",
+                "bench.consume_loop",
+                "--produce",
+                topic,
+                "--bootstrap",
+                bootstrap,
+                "--rate",
+                str(args.rate),
+                "--seconds",
+                str(args.seconds),
+            )
             await producer.wait()
         try:
             await asyncio.wait_for(tally.done.wait(), timeout=120)
@@ -132,10 +157,14 @@ async def measure(kind: str, bootstrap: str, mode: str, args: argparse.Namespace
         cpu = time.process_time() - cpu
         requests = {k: io_counters._sent[k] - sent.get(k, 0) for k in ("fetch", "offset_commit")}
     batches = max(tally.batches, 1)
-    return {"records": tally.records, "batches": tally.batches, "records_per_batch": round(tally.records / batches, 1),
-            "cpu_ms_per_record": round(cpu * 1000 / max(tally.records, 1), 4),
-            "fetch_per_batch": round(requests["fetch"] / batches, 2),
-            "offset_commit_per_batch": round(requests["offset_commit"] / batches, 2)}
+    return {
+        "records": tally.records,
+        "batches": tally.batches,
+        "records_per_batch": round(tally.records / batches, 1),
+        "cpu_ms_per_record": round(cpu * 1000 / max(tally.records, 1), 4),
+        "fetch_per_batch": round(requests["fetch"] / batches, 2),
+        "offset_commit_per_batch": round(requests["offset_commit"] / batches, 2),
+    }
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -153,8 +182,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             stack.push_async_callback(broker.stop)
             await broker.start()
             bootstrap = broker.bootstrap
-        out: dict[str, Any] = {"partitions": PARTITIONS, "fetch_wait_ms": FETCH_WAIT_MS, "rate": args.rate,
-                               "seconds": args.seconds, "count": args.count}
+        out: dict[str, Any] = {
+            "partitions": PARTITIONS,
+            "fetch_wait_ms": FETCH_WAIT_MS,
+            "rate": args.rate,
+            "seconds": args.seconds,
+            "count": args.count,
+        }
         for mode in ("trickle", "backlog"):
             for kind in ("faststream", "plain"):
                 out[f"{kind}_{mode}"] = await measure(kind, bootstrap, mode, args)

@@ -38,7 +38,7 @@ SIGNATURE_REASONS = {"bad signature", "tampered claim"}
 
 def cose_bytes(token: str) -> bytes:
     """The COSE_Sign1 inside a token: Base45, then zlib when the body is compressed."""
-    body = base45.b45decode(token[len(cose.PREFIX):])
+    body = base45.b45decode(token[len(cose.PREFIX) :])
     return zlib.decompress(body) if body[:1] == b"\x78" else body
 
 
@@ -47,7 +47,9 @@ def to_token(message: bytes) -> str:
 
 
 def _private_pem(key: Any) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _public_pem(key: Any) -> bytes:
@@ -78,8 +80,9 @@ class Pycose:
         # Not Sign1Message.decode: pycose 1.1.0 wants a list and dicts, and cbor2 6 decodes a tag's array as a tuple
         # and its maps as frozendicts, which pycose refuses (TypeError); so the array is handed over as pycose wants.
         protected, unprotected, payload, signature = cbor2.loads(data).value
-        message = Sign1Message.from_cose_obj([protected, dict(unprotected), payload, signature],
-                                             allow_unknown_attributes=True)
+        message = Sign1Message.from_cose_obj(
+            [protected, dict(unprotected), payload, signature], allow_unknown_attributes=True
+        )
         message.key = self.public
         return cbor2.loads(message.payload) if message.verify_signature() else None
 
@@ -152,9 +155,11 @@ def check_bytes(key: cose.SigningKey) -> list[str]:
         lib = library(key.public_key, key.private_key)
         theirs = cbor2.loads(lib.sign(claims())).value
         same = theirs[0] == mine[0] and theirs[2] == mine[2] and theirs[1] == {} == mine[1]
-        lines.append(f"{lib.name}: protected header and payload {'identical' if same else 'DIFFER'}; "
-                     f"it verifies ours: {lib.verify(token) == claims()}; "
-                     f"ours verifies its: {ours.verify(lib.sign(claims())) == claims()}")
+        lines.append(
+            f"{lib.name}: protected header and payload {'identical' if same else 'DIFFER'}; "
+            f"it verifies ours: {lib.verify(token) == claims()}; "
+            f"ours verifies its: {ours.verify(lib.sign(claims())) == claims()}"
+        )
     return lines
 
 
@@ -165,12 +170,16 @@ def speed(key: cose.SigningKey, rounds: int, number: int) -> list[str]:
     runs: dict[tuple[str, str], list[float]] = {}
     for _ in range(rounds):  # alternated: every implementation once per round, so drift hits all alike
         for impl in implementations:
-            cases: dict[str, Callable[[], Any]] = {"sign": lambda impl=impl: impl.sign(payload),
-                                                   "verify": lambda impl=impl: impl.verify(tokens["tokens/cose.py"])}
+            cases: dict[str, Callable[[], Any]] = {
+                "sign": lambda impl=impl: impl.sign(payload),
+                "verify": lambda impl=impl: impl.verify(tokens["tokens/cose.py"]),
+            }
             for op, call in cases.items():
                 runs.setdefault((impl.name, op), []).append(number / timeit.timeit(call, number=number))
-    return [f"{name:16} {op:6} best {max(r):8.0f}/s  median {statistics.median(r):8.0f}/s  ({rounds} runs x {number})"
-            for (name, op), r in runs.items()]
+    return [
+        f"{name:16} {op:6} best {max(r):8.0f}/s  median {statistics.median(r):8.0f}/s  ({rounds} runs x {number})"
+        for (name, op), r in runs.items()
+    ]
 
 
 def main() -> int:

@@ -25,8 +25,14 @@ COUNTERS = ("ata_db_statements_total", "ata_db_transactions_total", "ata_kafka_r
 #: The Kafka request kinds issue 18 sets targets for.
 KAFKA_KINDS = ("fetch", "offset_commit", "produce")
 #: The issue's figures, printed at the end of `make bench`.
-KEYS = ("crossing_cpu_ms", "crossings_to_ceiling_ratio", "statements_per_crossing", "transactions_per_crossing",
-        "kafka_requests_per_crossing", "idle_cores")
+KEYS = (
+    "crossing_cpu_ms",
+    "crossings_to_ceiling_ratio",
+    "statements_per_crossing",
+    "transactions_per_crossing",
+    "kafka_requests_per_crossing",
+    "idle_cores",
+)
 
 Counts = dict[str, dict[str, float]]  # service -> counter{kind} -> value
 
@@ -62,8 +68,9 @@ async def server_transactions(database_url: str | None) -> float | None:
         return None
     conn = await asyncpg.connect(database_url)
     try:
-        value = await conn.fetchval("SELECT xact_commit + xact_rollback FROM pg_stat_database "
-                                    "WHERE datname = current_database()")
+        value = await conn.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        )
         return float(value) if value is not None else None
     finally:
         await conn.close()
@@ -71,13 +78,14 @@ async def server_transactions(database_url: str | None) -> float | None:
 
 @dataclass(frozen=True)
 class Reading:
-    cpu: Mapping[str, float]          # process -> CPU seconds so far
+    cpu: Mapping[str, float]  # process -> CPU seconds so far
     counts: Counts
     server_transactions: float | None = None
 
 
-async def read(monitor: Monitor, http: httpx.AsyncClient, endpoints: Mapping[str, str],
-               database_url: str | None) -> Reading:
+async def read(
+    monitor: Monitor, http: httpx.AsyncClient, endpoints: Mapping[str, str], database_url: str | None
+) -> Reading:
     return Reading(monitor.cpu(), await snapshot(http, endpoints), await server_transactions(database_url))
 
 
@@ -109,9 +117,11 @@ def per_crossing(done: int, first: Reading, last: Reading) -> dict[str, Any]:
         "transactions_per_crossing": each(sum(g.get("transactions", 0.0) for g in growth.values())),
         "transactions_per_crossing_by_service": by_service("transactions"),
         "kafka_requests_per_crossing": {
-            kind: each(sum(g.get(f"kafka_{kind}", 0.0) for g in growth.values())) for kind in KAFKA_KINDS},
+            kind: each(sum(g.get(f"kafka_{kind}", 0.0) for g in growth.values())) for kind in KAFKA_KINDS
+        },
         "kafka_requests_per_crossing_by_service": {
-            s: {kind: each(g.get(f"kafka_{kind}", 0.0)) for kind in KAFKA_KINDS} for s, g in growth.items()},
+            s: {kind: each(g.get(f"kafka_{kind}", 0.0)) for kind in KAFKA_KINDS} for s, g in growth.items()
+        },
     }
     if first.server_transactions is not None and last.server_transactions is not None:
         # The first read is a transaction of the benchmark's own (the last one reports after its read).
@@ -132,8 +142,11 @@ async def idle_cores(monitor: Monitor, seconds: float, settle_s: float = 3.0) ->
     began = loop.time()
     await asyncio.sleep(seconds)
     elapsed, cpu1 = loop.time() - began, monitor.cpu()
-    return {"idle_cores": cores(cpu0, cpu1, elapsed), "idle_seconds": round(elapsed, 1),
-            "idle_cores_by_process": {n: cores({n: cpu0[n]}, {n: cpu1[n]}, elapsed) for n in cpu0}}
+    return {
+        "idle_cores": cores(cpu0, cpu1, elapsed),
+        "idle_seconds": round(elapsed, 1),
+        "idle_cores_by_process": {n: cores({n: cpu0[n]}, {n: cpu1[n]}, elapsed) for n in cpu0},
+    }
 
 
 def ratio(crossings_per_s: float | None, ceiling_per_s: float | None) -> float | None:

@@ -57,9 +57,9 @@ class TimedReceiver(WebhookReceiver):
 
 @dataclass
 class Sample:
-    started: float      # crossing begun (declaration posted)
-    committed: float    # commit posted
-    confirmed: float    # confirmation received
+    started: float  # crossing begun (declaration posted)
+    committed: float  # commit posted
+    confirmed: float  # confirmation received
 
     @property
     def latency_ms(self) -> float:
@@ -78,10 +78,17 @@ class Window:
     def summary(self) -> dict[str, Any]:
         lat = sorted(s.latency_ms for s in self.samples)
         return {
-            "label": self.label, "offered": round(self.offered, 1), "seconds": round(self.seconds, 2),
-            "crossings": len(self.samples), "crossings_per_s": round(len(self.samples) / self.seconds, 1),
-            "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99), "max_ms": pct(lat, 100),
-            "errors": self.errors, "starved": self.starved,
+            "label": self.label,
+            "offered": round(self.offered, 1),
+            "seconds": round(self.seconds, 2),
+            "crossings": len(self.samples),
+            "crossings_per_s": round(len(self.samples) / self.seconds, 1),
+            "p50_ms": pct(lat, 50),
+            "p95_ms": pct(lat, 95),
+            "p99_ms": pct(lat, 99),
+            "max_ms": pct(lat, 100),
+            "errors": self.errors,
+            "starved": self.starved,
         }
 
 
@@ -93,8 +100,17 @@ def pct(values: list[float], p: float) -> float | None:
 
 
 class Crossings:
-    def __init__(self, endpoints: dict[str, str], wallet_key: Path, admin_token: str, holder_id: str,
-                 carnets: list[str], *, officers: int = 4, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        endpoints: dict[str, str],
+        wallet_key: Path,
+        admin_token: str,
+        holder_id: str,
+        carnets: list[str],
+        *,
+        officers: int = 4,
+        timeout_s: float = 30.0,
+    ) -> None:
         self.endpoints = endpoints
         self.core = endpoints["core"]
         self.gateway = endpoints["customs_gateway"]
@@ -102,7 +118,9 @@ class Crossings:
         self.holder_id = holder_id
         self.holder = {"Authorization": f"Bearer {mint_wallet_token(wallet_key, holder_id)}"}
         # The same wallet signs in to the notifier, with the notifier's audience.
-        self.holder_at_notifier = {"Authorization": f"Bearer {mint_wallet_token(wallet_key, holder_id, 'ata-notifier')}"}
+        self.holder_at_notifier = {
+            "Authorization": f"Bearer {mint_wallet_token(wallet_key, holder_id, 'ata-notifier')}"
+        }
         self.admin_token = admin_token
         self.n_officers = officers
         self.officers: list[dict[str, str]] = []
@@ -119,13 +137,21 @@ class Crossings:
 
     async def __aenter__(self) -> Crossings:
         await self.receiver.start()
-        r = await self.http.post(f"{self.notifier}/v1/endpoints/webhooks", json={"url": self.receiver.url},
-                                 headers=self.holder_at_notifier)
+        r = await self.http.post(
+            f"{self.notifier}/v1/endpoints/webhooks", json={"url": self.receiver.url}, headers=self.holder_at_notifier
+        )
         r.raise_for_status()
         self.receiver.secret = r.json()["secret"]
         for i in range(self.n_officers):
-            self.officers.append(await officer_session(self.http, self.gateway, self.admin_token,
-                                                       f"bench-officer-{i}-{time.monotonic_ns() % 10**6}", OFFICE))
+            self.officers.append(
+                await officer_session(
+                    self.http,
+                    self.gateway,
+                    self.admin_token,
+                    f"bench-officer-{i}-{time.monotonic_ns() % 10**6}",
+                    OFFICE,
+                )
+            )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -134,16 +160,22 @@ class Crossings:
 
     async def declare(self, number: str) -> dict[str, Any]:
         kind = KINDS[self.next_kind.get(number, 0)]
-        r = await self.http.post(f"{self.core}/v1/carnets/{number}/declarations", headers=self.holder,
-                                 json={"kind": kind, "country": "FR", "items": [1, 2, 3]})
+        r = await self.http.post(
+            f"{self.core}/v1/carnets/{number}/declarations",
+            headers=self.holder,
+            json={"kind": kind, "country": "FR", "items": [1, 2, 3]},
+        )
         if r.status_code != 201:
             raise CrossingError(f"{kind} of {number} refused: {r.status_code} {r.text[:300]}")
         return r.json()
 
     async def commit(self, token: str) -> None:
         self._turn += 1
-        r = await self.http.post(f"{self.gateway}/v1/commits", headers=self.officers[self._turn % len(self.officers)],
-                                 json={"token": token, "decision": "committed"})
+        r = await self.http.post(
+            f"{self.gateway}/v1/commits",
+            headers=self.officers[self._turn % len(self.officers)],
+            json={"token": token, "decision": "committed"},
+        )
         if r.status_code != 202:
             raise CrossingError(f"commit refused: {r.status_code} {r.text[:300]}")
 
@@ -192,8 +224,9 @@ class Crossings:
         window.label = f"closed c={concurrency}"
         return window
 
-    async def open_loop(self, rate: float, seconds: float, label: str,
-                        on_done: Callable[[], None] = lambda: None) -> Window:
+    async def open_loop(
+        self, rate: float, seconds: float, label: str, on_done: Callable[[], None] = lambda: None
+    ) -> Window:
         """Start `rate` crossings a second for `seconds`; counts those confirmed within the window + timeout."""
         window = Window(label, rate, seconds)
         tasks: list[asyncio.Task[None]] = []

@@ -65,8 +65,11 @@ def summed(parts: dict[str, float], relay_cpu_ms_per_msg: float | None, cores: i
         "rows": PER_CROSSING["rows"] * (parts["pg_row_client_cpu_ms"] + parts["pg_row_server_cpu_ms"]),
     }
     total = sum(ms.values())
-    return {"crossing_floor_cpu_ms": round(total, 3), "crossing_floor_parts_ms": {k: round(v, 3) for k, v in ms.items()},
-            "crossings_ceiling_per_s": round(cores * 1000 / total, 1)}
+    return {
+        "crossing_floor_cpu_ms": round(total, 3),
+        "crossing_floor_parts_ms": {k: round(v, 3) for k, v in ms.items()},
+        "crossings_ceiling_per_s": round(cores * 1000 / total, 1),
+    }
 
 
 async def http_exchange(requests: int, in_flight: int = 8) -> dict[str, float]:
@@ -79,8 +82,9 @@ async def http_exchange(requests: int, in_flight: int = 8) -> dict[str, float]:
     port = free_port()
     server = await asyncio.create_subprocess_exec(sys.executable, "-c", _SERVER.replace("PORT", str(port)))
     url = f"http://127.0.0.1:{port}/v1/declarations"
-    body = json.dumps({"carnet_number": "FR-2026-0001234", "kind": "exportation", "country": "DE",
-                       "items": [1, 2, 3]}).encode()
+    body = json.dumps(
+        {"carnet_number": "FR-2026-0001234", "kind": "exportation", "country": "DE", "items": [1, 2, 3]}
+    ).encode()
     headers = {"content-type": "application/json"}
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
@@ -112,8 +116,10 @@ async def http_exchange(requests: int, in_flight: int = 8) -> dict[str, float]:
     finally:
         server.terminate()
         await asyncio.wait_for(server.wait(), 10)
-    return {"http_server_cpu_ms": round((s1 - s0) * 1000 / requests, 4),
-            "http_client_cpu_ms": round((c1 - c0) * 1000 / requests, 4)}
+    return {
+        "http_server_cpu_ms": round((s1 - s0) * 1000 / requests, 4),
+        "http_client_cpu_ms": round((c1 - c0) * 1000 / requests, 4),
+    }
 
 
 def es256(rounds: int) -> dict[str, float]:
@@ -126,10 +132,17 @@ def es256(rounds: int) -> dict[str, float]:
     key = generate_signing_key()
     issued = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
     claims = DeclarationClaims(
-        carnet_number="FR-2026-0001234", transaction_code=new_transaction_code(os.urandom),
-        kind=DeclarationKind.EXPORTATION, country="DE", items=(1, 2, 3),
-        general_list_digest=hashlib.sha256(b"general list").hexdigest()[:32], sequence=1,
-        carnet_expiry=date(2027, 5, 31), token_id=uuid4(), issued_at=issued, expires_at=issued + timedelta(hours=24),
+        carnet_number="FR-2026-0001234",
+        transaction_code=new_transaction_code(os.urandom),
+        kind=DeclarationKind.EXPORTATION,
+        country="DE",
+        items=(1, 2, 3),
+        general_list_digest=hashlib.sha256(b"general list").hexdigest()[:32],
+        sequence=1,
+        carnet_expiry=date(2027, 5, 31),
+        token_id=uuid4(),
+        issued_at=issued,
+        expires_at=issued + timedelta(hours=24),
     ).to_cwt()
     public = key.public_key
     t0 = time.thread_time()
@@ -138,7 +151,10 @@ def es256(rounds: int) -> dict[str, float]:
     for token in tokens:
         verify_token(token, lambda kid: public, issued)
     t2 = time.thread_time()
-    return {"es256_sign_ms": round((t1 - t0) * 1000 / rounds, 4), "es256_verify_ms": round((t2 - t1) * 1000 / rounds, 4)}
+    return {
+        "es256_sign_ms": round((t1 - t0) * 1000 / rounds, 4),
+        "es256_verify_ms": round((t2 - t1) * 1000 / rounds, 4),
+    }
 
 
 async def rows(database_url: str, count: int) -> dict[str, float]:
@@ -149,12 +165,15 @@ async def rows(database_url: str, count: int) -> dict[str, float]:
     conn = await asyncpg.connect(database_url)
     try:
         backend = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
-        await conn.execute("CREATE TEMP TABLE floor_rows (id uuid PRIMARY KEY, carnet_number text NOT NULL, "
-                           "body jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+        await conn.execute(
+            "CREATE TEMP TABLE floor_rows (id uuid PRIMARY KEY, carnet_number text NOT NULL, "
+            "body jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+        )
         body = json.dumps({"kind": "exportation", "country": "DE", "items": list(range(1, 40)), "pad": "x" * 300})
         batch = [(uuid4(), f"FR-2026-{i:07d}", body) for i in range(count)]
-        insert = ("INSERT INTO floor_rows (id, carnet_number, body) "
-                  "SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])")
+        insert = (
+            "INSERT INTO floor_rows (id, carnet_number, body) SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])"
+        )
         columns = [list(c) for c in zip(*batch, strict=True)]
         await conn.execute(insert, *columns)  # warm: plan and catalogue caches
         await conn.execute("TRUNCATE floor_rows")
@@ -164,8 +183,10 @@ async def rows(database_url: str, count: int) -> dict[str, float]:
         s1, c1 = sum(backend.cpu_times()[:2]), time.thread_time()
     finally:
         await conn.close()
-    return {"pg_row_client_cpu_ms": round((c1 - c0) * 1000 / count, 4),
-            "pg_row_server_cpu_ms": round((s1 - s0) * 1000 / count, 4)}
+    return {
+        "pg_row_client_cpu_ms": round((c1 - c0) * 1000 / count, 4),
+        "pg_row_server_cpu_ms": round((s1 - s0) * 1000 / count, 4),
+    }
 
 
 async def measure(database_url: str, *, quick: bool) -> dict[str, float]:

@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import json
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +37,29 @@ def _figures(windows: list[Window], before: dict[str, float], after: dict[str, f
     done = sum(len(w.samples) for w in windows)
     by_process = per_thousand(before, after, done)  # CPU seconds per 1,000 crossings = ms per crossing
     latencies = sorted(s.latency_ms for w in windows for s in w.samples)
-    return {"crossings": done, "crossings_per_s": round(done / max(w.seconds for w in windows), 1),
-            "cpu_ms_per_crossing": round(sum(by_process.values()), 2), "cpu_ms_by_process": by_process,
-            "p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None,
-            "p99_ms": round(latencies[int(len(latencies) * 0.99)], 1) if latencies else None}
+    return {
+        "crossings": done,
+        "crossings_per_s": round(done / max(w.seconds for w in windows), 1),
+        "cpu_ms_per_crossing": round(sum(by_process.values()), 2),
+        "cpu_ms_by_process": by_process,
+        "p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None,
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)], 1) if latencies else None,
+    }
 
 
 async def measure(rate: float, seconds: float, carnets: int, console: Console) -> dict[str, Any]:
     sets = {holder: bench_carnets(carnets, holder)[0] for holder in HOLDERS}
     ports = {name: free_port() for name in SERVICES}
     with tempfile.TemporaryDirectory(prefix="ata-instances-") as root:
-        async with LocalStack(root, ephemeral=True, fast=True, service_ports=ports, kafka_port=free_port(),
-                              postgres_port=free_port(), progress=console.print) as stack:
+        async with LocalStack(
+            root,
+            ephemeral=True,
+            fast=True,
+            service_ports=ports,
+            kafka_port=free_port(),
+            postgres_port=free_port(),
+            progress=console.print,
+        ) as stack:
             issued = {}
             for holder, sealed in sets.items():
                 summary, _ = await issue(stack.kafka_bootstrap, sealed, console)
@@ -68,15 +79,18 @@ async def measure(rate: float, seconds: float, carnets: int, console: Console) -
             second = {name: await stack.add_instance(name, free_port()) for name in SERVICES}
             pids |= {f"{name}#2": svc.pid for name, svc in second.items()}  # type: ignore[misc]
             other = {name: svc.base_url for name, svc in second.items()}
-            async with Crossings(stack.endpoints, wallet, stack.admin_token, HOLDERS[1], issued[HOLDERS[1]]) as a, \
-                    Crossings(other, wallet, stack.admin_token, HOLDERS[2], issued[HOLDERS[2]]) as b:
+            async with (
+                Crossings(stack.endpoints, wallet, stack.admin_token, HOLDERS[1], issued[HOLDERS[1]]) as a,
+                Crossings(other, wallet, stack.admin_token, HOLDERS[2], issued[HOLDERS[2]]) as b,
+            ):
                 await wait_for_carnet(b.http, b.core, b.holder, issued[HOLDERS[2]][-1])
                 await a.warm_up(3)
                 await b.warm_up(3)
                 monitor = Monitor(pids)  # type: ignore[arg-type]
                 before = monitor.cpu()
-                windows = await asyncio.gather(a.open_loop(rate / 2, seconds, "instance 1"),
-                                               b.open_loop(rate / 2, seconds, "instance 2"))
+                windows = await asyncio.gather(
+                    a.open_loop(rate / 2, seconds, "instance 1"), b.open_loop(rate / 2, seconds, "instance 2")
+                )
                 result["two_instances"] = _figures(list(windows), before, monitor.cpu())
             console.print(f"two instances: {result['two_instances']}")
     one, two = result["one_instance"]["cpu_ms_per_crossing"], result["two_instances"]["cpu_ms_per_crossing"]
@@ -91,9 +105,14 @@ def main() -> None:
     parser.add_argument("--carnets", type=int, default=150, help="carnets per holder (default 150)")
     args = parser.parse_args()
     console = Console()
-    result = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit(),
-              "machine": machine(), "rate_per_s": args.rate, "seconds": args.seconds,
-              **asyncio.run(measure(args.rate, args.seconds, args.carnets, console))}
+    result = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "machine": machine(),
+        "rate_per_s": args.rate,
+        "seconds": args.seconds,
+        **asyncio.run(measure(args.rate, args.seconds, args.carnets, console)),
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     console.print_json(json.dumps(result))

@@ -22,7 +22,7 @@ import os
 import platform
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -30,10 +30,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.resources import Monitor, per_thousand
+from contracts.messages import SealedIssuanceRequested
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
 from nga_client import transport
-from contracts.messages import SealedIssuanceRequested
 from nga_client.carnets import seal_request
 from nga_client.cli import Summary, sample_carnets
 
@@ -44,10 +44,18 @@ def bench_carnets(count: int, holder_id: str | None = None) -> tuple[list[Sealed
     """`count` valid carnets sealed as the NGA's side does; the seconds sealing took (client side).
 
     `holder_id` gives every carnet one holder (the crossings benchmark signs in as that holder)."""
-    plain, _ = sample_carnets(count, datetime.now(timezone.utc).date())
+    plain, _ = sample_carnets(count, datetime.now(UTC).date())
     if holder_id is not None:
-        plain = [p.model_copy(update={"carnet": p.carnet.model_copy(
-            update={"holder": p.carnet.holder.model_copy(update={"holder_id": holder_id})})}) for p in plain]
+        plain = [
+            p.model_copy(
+                update={
+                    "carnet": p.carnet.model_copy(
+                        update={"holder": p.carnet.holder.model_copy(update={"holder_id": holder_id})}
+                    )
+                }
+            )
+            for p in plain
+        ]
     started = time.perf_counter()
     sealed = [seal_request(p) for p in plain]
     return sealed, time.perf_counter() - started
@@ -80,15 +88,23 @@ async def idle_cores(monitor: Monitor, seconds: float) -> dict[str, float]:
     return {name: round((after[name] - before[name]) / seconds, 4) for name in before}
 
 
-async def run(count: int, services: tuple[str, ...], port_offset: int, console: Console,
-              idle_s: float = 5.0) -> dict[str, object]:
+async def run(
+    count: int, services: tuple[str, ...], port_offset: int, console: Console, idle_s: float = 5.0
+) -> dict[str, object]:
     sealed, seal_s = bench_carnets(count)
     ports = {name: 8101 + i + port_offset for i, name in enumerate(SERVICES) if name in services}
     with tempfile.TemporaryDirectory(prefix="ata-bench-") as tmp:
         root = os.environ.get("BENCH_ROOT") or tmp  # BENCH_ROOT keeps the services' logs after the run
-        async with LocalStack(root, ephemeral=True, fast=True, services=services, service_ports=ports,
-                              kafka_port=29092 + port_offset, postgres_port=55432 + port_offset,
-                              progress=lambda m: console.print(m)) as stack:
+        async with LocalStack(
+            root,
+            ephemeral=True,
+            fast=True,
+            services=services,
+            service_ports=ports,
+            kafka_port=29092 + port_offset,
+            postgres_port=55432 + port_offset,
+            progress=lambda m: console.print(m),
+        ) as stack:
             pids = {name: svc.pid for name, svc in stack.services.items()}
             pids |= {"kafka": stack.kafka.pid, "postgres": stack.postgres.pid}  # type: ignore[union-attr]
             console.print(f"pids: {pids}")
@@ -106,13 +122,20 @@ async def run(count: int, services: tuple[str, ...], port_offset: int, console: 
     # answered by the broker): a cost per second, not per carnet. Above idle = the carnets' own.
     above = {name: round(cpu[name] - idle[name] * elapsed * 1000 / count, 3) for name in idle} if idle else {}
     return {
-        "count": count, "issued": len(summary.issued), "rejected": len(summary.rejected),
-        "seconds_first_request_to_last_answer": round(elapsed, 2), "carnets_per_second": round(count / elapsed, 1),
-        "cpu_s_per_1000": cpu, "idle_cores": idle, "cpu_s_per_1000_above_idle": above,
+        "count": count,
+        "issued": len(summary.issued),
+        "rejected": len(summary.rejected),
+        "seconds_first_request_to_last_answer": round(elapsed, 2),
+        "carnets_per_second": round(count / elapsed, 1),
+        "cpu_s_per_1000": cpu,
+        "idle_cores": idle,
+        "cpu_s_per_1000_above_idle": above,
         "cpu_ms_per_carnet_stack": round(sum(v for k, v in cpu.items() if k != "bench_client"), 3),
         "cpu_ms_per_carnet_stack_above_idle": round(sum(above.values()), 3) if above else None,
-        "load_average_at_start": load_start, "load_average_at_end": load_end,
-        "sealing_seconds_client_side": round(seal_s, 2), "services": list(services),
+        "load_average_at_start": load_start,
+        "load_average_at_end": load_end,
+        "sealing_seconds_client_side": round(seal_s, 2),
+        "services": list(services),
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "command": f"python -m bench.issuance --count {count} --services {','.join(services)}",
     }
@@ -128,8 +151,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--services", default=",".join(SERVICES), help="services to run (the issuer is required)")
     parser.add_argument("--port-offset", type=int, default=300, help="keeps clear of a stack on the default ports")
-    parser.add_argument("--idle-s", type=float, default=5.0,
-                        help="seconds of idle CPU measured before publishing (0: none); subtracted in *_above_idle")
+    parser.add_argument(
+        "--idle-s",
+        type=float,
+        default=5.0,
+        help="seconds of idle CPU measured before publishing (0: none); subtracted in *_above_idle",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON result goes")
     args = parser.parse_args()
     console = Console(stderr=True)

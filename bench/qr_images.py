@@ -69,8 +69,12 @@ def _first_pass(data: bytes) -> list[str]:
 
 
 def _times(values: list[float]) -> dict[str, float | int | None]:
-    return {"n": len(values), "p50": _ms(_percentile(values, 50)), "p99": _ms(_percentile(values, 99)),
-            "max": _ms(max(values, default=None))}
+    return {
+        "n": len(values),
+        "p50": _ms(_percentile(values, 50)),
+        "p99": _ms(_percentile(values, 99)),
+        "max": _ms(max(values, default=None)),
+    }
 
 
 def measure(
@@ -125,8 +129,15 @@ def measure(
             failed_s.append(t1 - t0)
         else:
             (first_pass_s if first_pass else fallback_s).append(t1 - t0)
-        rows.append({"name": name, "outcome": outcome, "first_pass": first_pass, "bytes": len(data),
-                     **{k: v for k, v in p.items() if k != "token"}})
+        rows.append(
+            {
+                "name": name,
+                "outcome": outcome,
+                "first_pass": first_pass,
+                "bytes": len(data),
+                **{k: v for k, v in p.items() if k != "token"},
+            }
+        )
         if progress:
             progress(i + 1, len(images))
 
@@ -195,32 +206,42 @@ def _counter(label: str) -> Callable[[int, int], None]:
 
 def _print_summary(result: dict[str, Any], seconds: float) -> None:
     n = result["images"]
-    print(f"\nQR photo decode: {result['decoded']}/{n} = {100 * result['decode_rate']:.1f} %"
-          f"  (not found {result['not_found']}, wrong {result['wrong']});"
-          f" one plain reader pass alone: {result['first_pass_decoded']}/{n} = {100 * result['first_pass_decoded'] / n:.1f} %")
+    print(
+        f"\nQR photo decode: {result['decoded']}/{n} = {100 * result['decode_rate']:.1f} %"
+        f"  (not found {result['not_found']}, wrong {result['wrong']});"
+        f" one plain reader pass alone: {result['first_pass_decoded']}/{n} = {100 * result['first_pass_decoded'] / n:.1f} %"
+    )
     print(f"\n{'time per image, ms':<44} {'n':>4} {'p50':>7} {'p99':>7} {'max':>7}")
-    for key, label in (("decode_ms", "decode, all images"),
-                       ("decode_first_pass_ms", "decode, read on the first pass"),
-                       ("decode_via_fallback_ms", "decode, read by a fallback pass"),
-                       ("decode_failed_ms", "decode, not read (all passes)"),
-                       ("verify_from_image_ms", "verify-from-image (decode+verify+claims)")):
+    for key, label in (
+        ("decode_ms", "decode, all images"),
+        ("decode_first_pass_ms", "decode, read on the first pass"),
+        ("decode_via_fallback_ms", "decode, read by a fallback pass"),
+        ("decode_failed_ms", "decode, not read (all passes)"),
+        ("verify_from_image_ms", "verify-from-image (decode+verify+claims)"),
+    ):
         t = result[key]
         if t["n"]:
             print(f"{label:<44} {t['n']:>4} {t['p50']:>7.2f} {t['p99']:>7.2f} {t['max']:>7.2f}")
-    print(f"\n{'family':<13} {'images':>6} {'failed':>6} {'rate':>7} {'1st pass':>8}   {'strong end':<20} {'images':>6} {'failed':>6}")
+    print(
+        f"\n{'family':<13} {'images':>6} {'failed':>6} {'rate':>7} {'1st pass':>8}   {'strong end':<20} {'images':>6} {'failed':>6}"
+    )
     for family, f in result["families"].items():
         rate = 100 * (1 - f["failed"] / f["images"]) if f["images"] else float("nan")
         first = 100 * (1 - f["failed_first_pass"] / f["images"]) if f["images"] else float("nan")
-        print(f"{family:<13} {f['images']:>6} {f['failed']:>6} {rate:>6.1f}% {first:>7.1f}%   {f['strong']:<20} "
-              f"{f['strong_images']:>6} {f['strong_failed']:>6}")
+        print(
+            f"{family:<13} {f['images']:>6} {f['failed']:>6} {rate:>6.1f}% {first:>7.1f}%   {f['strong']:<20} "
+            f"{f['strong_images']:>6} {f['strong_failed']:>6}"
+        )
     print("\nhardest values in the set:", ", ".join(f"{k} {v}" for k, v in result["extremes"].items()))
     if result["failures"]:
         print("\nnot decoded:")
         for r in result["failures"]:
             q = r["jpeg_quality"] if r["jpeg_quality"] is not None else "png"
-            print(f"  {r['name']} {r['outcome']:<10} ppm {r['ppm']:.2f} angle {r['angle']:+.1f} persp {r['perspective']:.2f} "
-                  f"blur {r['blur']:.2f} ink/paper {r['ink']}/{r['paper']} light {r['lighting']:.2f} "
-                  f"noise {r['noise']:.1f} jpeg {q}")
+            print(
+                f"  {r['name']} {r['outcome']:<10} ppm {r['ppm']:.2f} angle {r['angle']:+.1f} persp {r['perspective']:.2f} "
+                f"blur {r['blur']:.2f} ink/paper {r['ink']}/{r['paper']} light {r['lighting']:.2f} "
+                f"noise {r['noise']:.1f} jpeg {q}"
+            )
     print(f"\ntotal runtime {seconds:.1f} s")
 
 

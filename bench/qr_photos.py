@@ -161,9 +161,7 @@ def sample_params(rng: random.Random) -> dict[str, Any]:
     return p
 
 
-def perspective_coefficients(
-    dst: list[tuple[float, float]], src: list[tuple[float, float]]
-) -> tuple[float, ...]:
+def perspective_coefficients(dst: list[tuple[float, float]], src: list[tuple[float, float]]) -> tuple[float, ...]:
     """The 8 coefficients Image.transform(PERSPECTIVE) wants: output point ``dst[i]`` samples ``src[i]``."""
     rows: list[list[float]] = []
     for (x, y), (u, v) in zip(dst, src, strict=True):
@@ -247,15 +245,24 @@ def degrade(master: Image.Image, p: dict[str, Any], rng: random.Random) -> bytes
     if dst != src:
         # Perspective and rotation as one homography, on a frame grown to hold the whole scene.
         forward = perspective_coefficients(src, dst)
-        corners = [_apply(forward, x, y) for x, y in ((0, 0), (scene.width, 0), (scene.width, scene.height), (0, scene.height))]
+        corners = [
+            _apply(forward, x, y) for x, y in ((0, 0), (scene.width, 0), (scene.width, scene.height), (0, scene.height))
+        ]
         left, top = min(x for x, _ in corners), min(y for _, y in corners)
         size = (math.ceil(max(x for x, _ in corners) - left), math.ceil(max(y for _, y in corners) - top))
         dst = [(x - left, y - top) for x, y in dst]
-        scene = scene.transform(size, Image.Transform.PERSPECTIVE, perspective_coefficients(dst, src),
-                                Image.Resampling.BILINEAR, fillcolor=background)
+        scene = scene.transform(
+            size,
+            Image.Transform.PERSPECTIVE,
+            perspective_coefficients(dst, src),
+            Image.Resampling.BILINEAR,
+            fillcolor=background,
+        )
     # The sensor: area-average down to the target pixels per module.
     factor = p["ppm"] / MASTER_PPM
-    photo = scene.resize((max(1, round(scene.width * factor)), max(1, round(scene.height * factor))), Image.Resampling.BOX)
+    photo = scene.resize(
+        (max(1, round(scene.width * factor)), max(1, round(scene.height * factor))), Image.Resampling.BOX
+    )
     if p["blur"]:
         photo = photo.filter(ImageFilter.GaussianBlur(p["blur"]))
     if p["lighting"]:
@@ -267,7 +274,9 @@ def degrade(master: Image.Image, p: dict[str, Any], rng: random.Random) -> bytes
         field.putdata(levels)
         photo = ImageChops.multiply(photo, field.resize(photo.size, Image.Resampling.BICUBIC))
     if p["noise"]:
-        noise = Image.frombytes("L", photo.size, rng.randbytes(photo.width * photo.height)).point(_gaussian_lut(p["noise"]))
+        noise = Image.frombytes("L", photo.size, rng.randbytes(photo.width * photo.height)).point(
+            _gaussian_lut(p["noise"])
+        )
         photo = ImageChops.add(photo, noise, scale=1.0, offset=-128)
     # A colour camera under warm light: the decoder sees RGB, JPEG subsamples the chroma.
     tint = [rng.uniform(0.85, 1.0) for _ in range(3)]

@@ -22,8 +22,9 @@ PARTITIONS = 4
 
 
 async def fill(bootstrap: str, topic: str, count: int, size: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all",
-                                linger_ms=5, max_batch_size=256 << 10)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=5, max_batch_size=256 << 10
+    )
     await producer.start()
     try:
         body = os.urandom(size // 2).hex().encode()
@@ -42,11 +43,19 @@ def _cpu_of(pid: int | None) -> float:
     return times.user + times.system
 
 
-async def relay(bootstrap: str, source: str, target: str, count: int, broker_pid: int | None = None) -> dict[str, float]:
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"bench-relay-{os.getpid()}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all",
-                                linger_ms=1, max_batch_size=256 << 10)
+async def relay(
+    bootstrap: str, source: str, target: str, count: int, broker_pid: int | None = None
+) -> dict[str, float]:
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-relay-{os.getpid()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=1, max_batch_size=256 << 10
+    )
     await consumer.start()
     await producer.start()
     moved, started, cpu_started, broker_started = 0, None, 0.0, 0.0
@@ -69,8 +78,13 @@ async def relay(bootstrap: str, source: str, target: str, count: int, broker_pid
     finally:
         await producer.stop()
         await consumer.stop()
-    return {"relay_msgs": moved, "relay_seconds": round(elapsed, 3), "relay_msgs_per_s": round(moved / elapsed, 1),
-            "relay_cpu_s": round(cpu, 3), **({"relay_broker_cpu_s": round(broker_cpu, 3)} if broker_pid else {})}
+    return {
+        "relay_msgs": moved,
+        "relay_seconds": round(elapsed, 3),
+        "relay_msgs_per_s": round(moved / elapsed, 1),
+        "relay_cpu_s": round(cpu, 3),
+        **({"relay_broker_cpu_s": round(broker_cpu, 3)} if broker_pid else {}),
+    }
 
 
 async def main_async(bootstrap: str, count: int, size: int, broker_pid: int | None = None) -> dict[str, float]:
@@ -90,6 +104,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:  # the services run on uvloop; the relay must not be handicapped against them
         pass

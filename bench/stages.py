@@ -12,8 +12,13 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-STAGES = ("ata_consume_lag_seconds", "ata_message_handle_seconds", "ata_outbox_delay_seconds", "ata_consume_batch_size",
-          "ata_confirmation_latency_seconds")
+STAGES = (
+    "ata_consume_lag_seconds",
+    "ata_message_handle_seconds",
+    "ata_outbox_delay_seconds",
+    "ata_consume_batch_size",
+    "ata_confirmation_latency_seconds",
+)
 
 
 def totals(text: str) -> dict[str, tuple[float, float]]:
@@ -41,7 +46,9 @@ async def snapshot(http: httpx.AsyncClient, endpoints: dict[str, str]) -> dict[s
     return out
 
 
-def means(before: dict[str, dict[str, tuple[float, float]]], after: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any]:
+def means(
+    before: dict[str, dict[str, tuple[float, float]]], after: dict[str, dict[str, tuple[float, float]]]
+) -> dict[str, Any]:
     """Per service, the mean of each stage between two snapshots (ms for seconds)."""
     out: dict[str, Any] = {}
     for service, now in after.items():

@@ -43,15 +43,23 @@ Tallies = tuple[collections.Counter[str], collections.Counter[str], collections.
 async def count(crossings: int, console: Console) -> Tallies:
     sealed, _ = bench_carnets(crossings + 10, HOLDER)
     with tempfile.TemporaryDirectory(prefix="ata-statements-") as root:
-        async with LocalStack(root, ephemeral=True, fast=True, service_ports={n: free_port() for n in SERVICES},
-                              kafka_port=free_port(), postgres_port=free_port(), progress=console.print) as stack:
+        async with LocalStack(
+            root,
+            ephemeral=True,
+            fast=True,
+            service_ports={n: free_port() for n in SERVICES},
+            kafka_port=free_port(),
+            postgres_port=free_port(),
+            progress=console.print,
+        ) as stack:
             assert stack.postgres is not None, "needs the embedded PostgreSQL (its log file)"
             summary, _ = await issue(stack.kafka_bootstrap, sealed, console)
             issued = list(summary.issued.values())
             admin = await asyncpg.connect(stack.postgres.dsn("postgres"))
             try:
-                async with Crossings(stack.endpoints, private_key_path(stack.data_dir), stack.admin_token, HOLDER,
-                                     issued) as cx:
+                async with Crossings(
+                    stack.endpoints, private_key_path(stack.data_dir), stack.admin_token, HOLDER, issued
+                ) as cx:
                     await wait_for_carnet(cx.http, cx.core, cx.holder, issued[-1])
                     await cx.warm_up(5)
                     await asyncio.sleep(2)  # the warm-up's outbox relays and consumers settle
@@ -62,7 +70,7 @@ async def count(crossings: int, console: Console) -> Tallies:
                     await asyncio.sleep(0.5)
                     with Progress(console=console) as progress:
                         task = progress.add_task("crossings, statement log on", total=crossings)
-                        for number in issued[10:10 + crossings]:
+                        for number in issued[10 : 10 + crossings]:
                             await cx.cross(number)
                             progress.advance(task)
                     await asyncio.sleep(1.5)  # the last confirmation's delivery bookkeeping
@@ -104,8 +112,12 @@ def main() -> None:
     per_service, transactions, per_statement = asyncio.run(count(args.crossings, console))
     n = args.crossings
     for what, tallied in (("statements executed", per_service), ("transactions", transactions)):
-        print(f"{what} per crossing:", {s: round(c / n, 1) for s, c in tallied.most_common()},
-              "total", round(sum(tallied.values()) / n, 1))
+        print(
+            f"{what} per crossing:",
+            {s: round(c / n, 1) for s, c in tallied.most_common()},
+            "total",
+            round(sum(tallied.values()) / n, 1),
+        )
     for (service, statement), c in per_statement.most_common(args.top):
         print(f"{c / n:6.2f}  {service:16s} {statement}")
     sys.stdout.flush()

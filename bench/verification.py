@@ -54,17 +54,34 @@ def _cpu_ms() -> float:
     return time.process_time() * 1000
 
 
-def _figures(prefix: str, serial: tuple[list[float], float, int], parallel: tuple[list[float], float, int]) -> dict[str, Any]:
+def _figures(
+    prefix: str, serial: tuple[list[float], float, int], parallel: tuple[list[float], float, int]
+) -> dict[str, Any]:
     lat, _, failed = serial
     plat, elapsed, pfailed = parallel
-    return {f"{prefix}_p50_ms": pct(lat, 50), f"{prefix}_p99_ms": pct(lat, 99), f"{prefix}_max_ms": pct(lat, 100),
-            f"{prefix}_ops_per_s": round(len(plat) / elapsed, 1), f"{prefix}_requests": len(lat) + len(plat),
-            f"{prefix}_failed": failed + pfailed}
+    return {
+        f"{prefix}_p50_ms": pct(lat, 50),
+        f"{prefix}_p99_ms": pct(lat, 99),
+        f"{prefix}_max_ms": pct(lat, 100),
+        f"{prefix}_ops_per_s": round(len(plat) / elapsed, 1),
+        f"{prefix}_requests": len(lat) + len(plat),
+        f"{prefix}_failed": failed + pfailed,
+    }
 
 
-async def measure(http: httpx.AsyncClient, core: str, gateway: str, holder: dict[str, str], officer: dict[str, str],
-                  declarations: list[dict[str, Any]], *, requests: int, photos: int, seed: int = 7,
-                  concurrency: int = 4) -> dict[str, Any]:
+async def measure(
+    http: httpx.AsyncClient,
+    core: str,
+    gateway: str,
+    holder: dict[str, str],
+    officer: dict[str, str],
+    declarations: list[dict[str, Any]],
+    *,
+    requests: int,
+    photos: int,
+    seed: int = 7,
+    concurrency: int = 4,
+) -> dict[str, Any]:
     tokens = [d["token"] for d in declarations]
     # The photos first: made after the HTTP calls, their seconds of CPU would leave the pooled
     # connections idle past the server's keep-alive and the next request would hit a closed one.
@@ -84,8 +101,11 @@ async def measure(http: httpx.AsyncClient, core: str, gateway: str, holder: dict
     for i in range(min(20, requests)):
         await by_token_httpx(i)
     lat, _, failed = await _timed(requests, 1, by_token_httpx)
-    out |= {"verify_token_httpx_p50_ms": pct(lat, 50), "verify_token_httpx_p99_ms": pct(lat, 99),
-            "verify_token_httpx_failed": failed}
+    out |= {
+        "verify_token_httpx_p50_ms": pct(lat, 50),
+        "verify_token_httpx_p99_ms": pct(lat, 99),
+        "verify_token_httpx_failed": failed,
+    }
 
     pngs = [(await http.get(f"{core}{d['qr_png_url']}", headers=holder)).content for d in declarations]
     out |= await _by_image(gateway, officer, shots, tokens, "verify_image", photos, concurrency)
@@ -94,25 +114,43 @@ async def measure(http: httpx.AsyncClient, core: str, gateway: str, holder: dict
     return out
 
 
-async def _by_token(gateway: str, officer: dict[str, str], tokens: list[str], requests: int,
-                    concurrency: int) -> dict[str, Any]:
+async def _by_token(
+    gateway: str, officer: dict[str, str], tokens: list[str], requests: int, concurrency: int
+) -> dict[str, Any]:
     """`POST /v1/scans` as an officer's device sends it (JSON body, bearer session) over real TCP, keep-alive,
     the whole answer read; the body bytes are made before the clock starts."""
     bodies = [json.dumps({"token": t}).encode() for t in tokens]
-    return await _posted(f"{gateway}/v1/scans", {**officer, "Content-Type": "application/json"}, bodies,
-                         lambda i, answer: True, "verify_token", requests, concurrency, warm=min(20, requests))
+    return await _posted(
+        f"{gateway}/v1/scans",
+        {**officer, "Content-Type": "application/json"},
+        bodies,
+        lambda i, answer: True,
+        "verify_token",
+        requests,
+        concurrency,
+        warm=min(20, requests),
+    )
 
 
-async def _by_image(gateway: str, officer: dict[str, str], images: list[bytes], tokens: list[str], prefix: str,
-                    requests: int, concurrency: int) -> dict[str, Any]:
+async def _by_image(
+    gateway: str,
+    officer: dict[str, str],
+    images: list[bytes],
+    tokens: list[str],
+    prefix: str,
+    requests: int,
+    concurrency: int,
+) -> dict[str, Any]:
     """`POST /v1/scans/image` as a phone app uploads a photo: one multipart/form-data part, encoded before the
     clock starts; a request counts only if the gateway read back the very token the photo shows."""
     boundary = "ata-bench-" + "0" * 16
 
     def part(data: bytes) -> bytes:
         kind = "image/png" if data[:4] == b"\x89PNG" else "image/jpeg"
-        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="qr"\r\n'
-                f"Content-Type: {kind}\r\n\r\n")
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="qr"\r\n'
+            f"Content-Type: {kind}\r\n\r\n"
+        )
         return head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
 
     bodies = [part(data) for data in images]
@@ -120,18 +158,36 @@ async def _by_image(gateway: str, officer: dict[str, str], images: list[bytes], 
     def read_back(i: int, answer: bytes) -> bool:
         return json.loads(answer).get("token") == tokens[i % len(tokens)]
 
-    return await _posted(f"{gateway}/v1/scans/image",
-                         {**officer, "Content-Type": f"multipart/form-data; boundary={boundary}"}, bodies, read_back,
-                         prefix, requests, concurrency, warm=0)
+    return await _posted(
+        f"{gateway}/v1/scans/image",
+        {**officer, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        bodies,
+        read_back,
+        prefix,
+        requests,
+        concurrency,
+        warm=0,
+    )
 
 
-async def _posted(url: str, headers: dict[str, str], bodies: list[bytes], ok: Callable[[int, bytes], bool], prefix: str,
-                  requests: int, concurrency: int, *, warm: int) -> dict[str, Any]:
+async def _posted(
+    url: str,
+    headers: dict[str, str],
+    bodies: list[bytes],
+    ok: Callable[[int, bytes], bool],
+    prefix: str,
+    requests: int,
+    concurrency: int,
+    *,
+    warm: int,
+) -> dict[str, Any]:
     """POST body i % len(bodies) for i in 0..requests-1, one at a time then `concurrency` in flight, on keep-alive
     connections; a request succeeds on 200 and ok(i, answer). Figures under `prefix`, with the client's CPU."""
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30),
-                                     cookie_jar=aiohttp.DummyCookieJar()) as session:  # the API sets no cookies
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=30), cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:  # the API sets no cookies
+
         async def op(i: int) -> bool:
             async with session.post(url, data=bodies[i % len(bodies)], headers=headers) as r:
                 answer = await r.read()

@@ -15,15 +15,18 @@ NAME = "claims_worker"
 
 
 def build(settings: Settings, *, clock: Clock = utc_now, instance: str | None = None) -> Service:
-    service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA claims worker",
-                      schema="claims")
+    service = Service(
+        NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA claims worker", schema="claims"
+    )
     handlers = ClaimsHandlers(ClaimsMetrics(service.registry), clock)
-    service.consume({
-        TRANSACTIONS: handlers.ledger_event,
-        NOTIFICATION_REQUESTS: handlers.notification_request,
-        CLAIMS_CUSTOMS_ACTIONS: handlers.customs_action,
-        CLAIMS_NGA_RESPONSES: handlers.nga_response,
-    })
+    service.consume(
+        {
+            TRANSACTIONS: handlers.ledger_event,
+            NOTIFICATION_REQUESTS: handlers.notification_request,
+            CLAIMS_CUSTOMS_ACTIONS: handlers.customs_action,
+            CLAIMS_NGA_RESPONSES: handlers.nga_response,
+        }
+    )
     scheduler = Scheduler(handlers, clock, instance=instance, poll_s=settings.claims_poll_s)
     service.state["handlers"] = handlers
     service.state["scheduler"] = scheduler

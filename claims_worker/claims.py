@@ -31,10 +31,10 @@ from contracts.deadlines import (
     r21_evidence_in_time,
     r22_payment_deadline,
     r22_payment_overdue,
-    r24_discrepancy_claim_in_time,
-    r24_discrepancy_claim_limit,
     r23_refund_deadline,
     r23_refund_in_time,
+    r24_discrepancy_claim_in_time,
+    r24_discrepancy_claim_limit,
 )
 from contracts.liability import r25_capped_claim, r25_liability_caps, r27_regularization_fee_due
 
@@ -111,8 +111,9 @@ def _move(claim: Claim, state: S, rule: str, on: date, **changes: object) -> Ste
     return Step(replace(claim, state=state, **changes), claim.state, rule, on, **step_fields)  # type: ignore[arg-type]
 
 
-def _lapse(claim: Claim, action: str, source: S, last_day: date | None, today: date, target: S, rule: str,
-           reason: str) -> Step:
+def _lapse(
+    claim: Claim, action: str, source: S, last_day: date | None, today: date, target: S, rule: str, reason: str
+) -> Step:
     """A period ran out: from `source` to `target`, only once its last day is behind `today`."""
     _require(claim, action, source)
     assert last_day is not None
@@ -121,13 +122,29 @@ def _lapse(claim: Claim, action: str, source: S, last_day: date | None, today: d
     return _move(claim, target, rule, today, reason=reason)
 
 
-def open_overdue(claim_id: UUID, carnet_number: str, country: str, items: tuple[int, ...], office_timezone: str,
-                 carnet_expiry: date, reexport_deadline: date, today: date) -> Step:
+def open_overdue(
+    claim_id: UUID,
+    carnet_number: str,
+    country: str,
+    items: tuple[int, ...],
+    office_timezone: str,
+    carnet_expiry: date,
+    reexport_deadline: date,
+    today: date,
+) -> Step:
     """R19: goods still in the country after their (seizure-extended) final date."""
     if today <= reexport_deadline:
         raise RuleRefused("R19", f"not overdue before {reexport_deadline.isoformat()} has passed")
-    claim = Claim(claim_id, carnet_number, country, tuple(sorted(items)), office_timezone, carnet_expiry,
-                  reexport_deadline, S.OVERDUE)
+    claim = Claim(
+        claim_id,
+        carnet_number,
+        country,
+        tuple(sorted(items)),
+        office_timezone,
+        carnet_expiry,
+        reexport_deadline,
+        S.OVERDUE,
+    )
     return Step(claim, None, "R19", today, reason=f"not re-exported by {reexport_deadline.isoformat()}")
 
 
@@ -140,8 +157,16 @@ def give_notice(claim: Claim, today: date) -> Step:
     return _move(claim, S.NOTICED, "R20", today, notice_date=today, evidence_deadline=deadline, next_deadline=deadline)
 
 
-def open_discrepancy(claim_id: UUID, carnet_number: str, country: str, items: tuple[int, ...], office_timezone: str,
-                     carnet_expiry: date, today: date, description: str) -> Step:
+def open_discrepancy(
+    claim_id: UUID,
+    carnet_number: str,
+    country: str,
+    items: tuple[int, ...],
+    office_timezone: str,
+    carnet_expiry: date,
+    today: date,
+    description: str,
+) -> Step:
     """R24 (seed 004 Art. 7): where "a discrepancy in the entries of the ATA Carnet, is found following
     the re-exportation of the goods, the Customs authorities may notify the guaranteeing association to
     pay the duties and taxes owing within one year from the day following the last day of the period
@@ -149,10 +174,21 @@ def open_discrepancy(claim_id: UUID, carnet_number: str, country: str, items: tu
     state discrepancy and waits for the duty assessment, as a claim without evidence does (R22, R25);
     after the limit it is refused naming R24 and the limit."""
     if not r24_discrepancy_claim_in_time(carnet_expiry, today):
-        raise RuleRefused("R24", f"a discrepancy claimed on {today.isoformat()} is too late: the last day was "
-                                 f"{r24_discrepancy_claim_limit(carnet_expiry).isoformat()}")
-    claim = Claim(claim_id, carnet_number, country, tuple(sorted(items)), office_timezone, carnet_expiry, carnet_expiry,
-                  S.DISCREPANCY)
+        raise RuleRefused(
+            "R24",
+            f"a discrepancy claimed on {today.isoformat()} is too late: the last day was "
+            f"{r24_discrepancy_claim_limit(carnet_expiry).isoformat()}",
+        )
+    claim = Claim(
+        claim_id,
+        carnet_number,
+        country,
+        tuple(sorted(items)),
+        office_timezone,
+        carnet_expiry,
+        carnet_expiry,
+        S.DISCREPANCY,
+    )
     return Step(claim, None, "R24", today, reason=description)
 
 
@@ -167,25 +203,45 @@ def evidence(claim: Claim, day: date, *, departure_validated: bool, reexported_o
     date, the claim closes under R26: the carnet is cancelled for those goods. Otherwise (no day given,
     or a day after the final date) it closes under R21 as before."""
     if claim.state in (S.EVIDENCE_EXPIRED, S.DUTY_MEMO, S.PAYMENT_OVERDUE):
-        raise RuleRefused("R21", f"the evidence window ended on {claim.evidence_deadline}; pay, then ask for a refund (R23)")
+        raise RuleRefused(
+            "R21", f"the evidence window ended on {claim.evidence_deadline}; pay, then ask for a refund (R23)"
+        )
     _require(claim, "evidence", S.NOTICED)
     assert claim.notice_date is not None
     if not r21_evidence_in_time(claim.notice_date, day):
         raise RuleRefused("R21", f"evidence on {day.isoformat()}, after the last day {claim.evidence_deadline}")
     fee = r27_regularization_fee_due(departure_validated, goods_left=True)
     if reexported_on is not None and reexported_on > day:
-        raise RuleRefused("R26", f"evidence of {day.isoformat()} cannot show a re-exportation on {reexported_on.isoformat()}")
+        raise RuleRefused(
+            "R26", f"evidence of {day.isoformat()} cannot show a re-exportation on {reexported_on.isoformat()}"
+        )
     if reexported_on is not None and r19_reexported_in_time(claim.reexport_deadline, [], reexported_on):
-        return _move(claim, S.CLOSED, "R26", day, fee_flag=fee, reason=(
-            f"re-exported on {reexported_on.isoformat()}, by the final date {claim.reexport_deadline.isoformat()}: "
-            "carnet cancelled for these goods on the association's evidence"))
+        return _move(
+            claim,
+            S.CLOSED,
+            "R26",
+            day,
+            fee_flag=fee,
+            reason=(
+                f"re-exported on {reexported_on.isoformat()}, by the final date {claim.reexport_deadline.isoformat()}: "
+                "carnet cancelled for these goods on the association's evidence"
+            ),
+        )
     return _move(claim, S.CLOSED, "R21", day, reason="evidence of re-exportation", fee_flag=fee)
 
 
 def expire_evidence_window(claim: Claim, today: date) -> Step:
     """R21: six months passed without evidence."""
-    return _lapse(claim, "evidence window expiry", S.NOTICED, claim.evidence_deadline, today, S.EVIDENCE_EXPIRED, "R21",
-                  "no evidence in time")
+    return _lapse(
+        claim,
+        "evidence window expiry",
+        S.NOTICED,
+        claim.evidence_deadline,
+        today,
+        S.EVIDENCE_EXPIRED,
+        "R21",
+        "no evidence in time",
+    )
 
 
 def issue_duty_memo(claim: Claim, today: date, duties: Amounts, claimed: Amounts) -> Step:
@@ -196,8 +252,17 @@ def issue_duty_memo(claim: Claim, today: date, duties: Amounts, claimed: Amounts
         raise RuleRefused("R25", "no duties assessed for the claim's items")
     amounts = r25_capped_claim(claimed, duties)
     deadline = r22_payment_deadline(today)
-    return _move(claim, S.DUTY_MEMO, "R22", today, memo_date=today, payment_deadline=deadline,
-                 memo_amounts=amounts, next_deadline=deadline, amounts=amounts)
+    return _move(
+        claim,
+        S.DUTY_MEMO,
+        "R22",
+        today,
+        memo_date=today,
+        payment_deadline=deadline,
+        memo_amounts=amounts,
+        next_deadline=deadline,
+        amounts=amounts,
+    )
 
 
 def liability_caps(duties: Amounts) -> Amounts:
@@ -207,8 +272,16 @@ def liability_caps(duties: Amounts) -> Amounts:
 
 def payment_overdue(claim: Claim, today: date) -> Step:
     """R22: the 14 days passed without payment."""
-    return _lapse(claim, "payment overdue", S.DUTY_MEMO, claim.payment_deadline, today, S.PAYMENT_OVERDUE, "R22",
-                  "not paid in 14 days")
+    return _lapse(
+        claim,
+        "payment overdue",
+        S.DUTY_MEMO,
+        claim.payment_deadline,
+        today,
+        S.PAYMENT_OVERDUE,
+        "R22",
+        "not paid in 14 days",
+    )
 
 
 def pay(claim: Claim, day: date, amounts: Amounts) -> Step:
@@ -219,8 +292,18 @@ def pay(claim: Claim, day: date, amounts: Amounts) -> Step:
         raise RuleRefused("R22", f"payment {_fmt(amounts)} does not match the memo {_fmt(claim.memo_amounts)}")
     deadline = r23_refund_deadline(day)
     late = claim.memo_date is not None and r22_payment_overdue(claim.memo_date, day)
-    return _move(claim, S.PAID, "R22", day, payment_date=day, paid=dict(amounts), refund_deadline=deadline,
-                 next_deadline=deadline, amounts=dict(amounts), reason="paid late" if late else "paid")
+    return _move(
+        claim,
+        S.PAID,
+        "R22",
+        day,
+        payment_date=day,
+        paid=dict(amounts),
+        refund_deadline=deadline,
+        next_deadline=deadline,
+        amounts=dict(amounts),
+        reason="paid late" if late else "paid",
+    )
 
 
 def request_refund(claim: Claim, day: date, amounts: Amounts) -> Step:
@@ -241,15 +324,23 @@ def decide_refund(claim: Claim, day: date, granted: Amounts, reason: str) -> Ste
     if any(a > claim.refund_requested.get(c, Decimal(0)) for c, a in granted.items()):
         raise RuleRefused("R23", f"granted {_fmt(granted)} is more than was asked {_fmt(claim.refund_requested)}")
     if any(granted.values()):
-        return _move(claim, S.REFUND_GRANTED, "R23", day, amounts=dict(granted), reason=reason,
-                     fee_flag=r27_regularization_fee_due(False, goods_left=True))
+        return _move(
+            claim,
+            S.REFUND_GRANTED,
+            "R23",
+            day,
+            amounts=dict(granted),
+            reason=reason,
+            fee_flag=r27_regularization_fee_due(False, goods_left=True),
+        )
     return _move(claim, S.REFUND_REFUSED, "R23", day, reason=reason)
 
 
 def close_refund_window(claim: Claim, today: date) -> Step:
     """R23: three months passed after payment without a refund request: the claim is settled."""
-    return _lapse(claim, "refund window close", S.PAID, claim.refund_deadline, today, S.SETTLED, "R23",
-                  "refund window closed")
+    return _lapse(
+        claim, "refund window close", S.PAID, claim.refund_deadline, today, S.SETTLED, "R23", "refund window closed"
+    )
 
 
 def _fmt(amounts: Amounts) -> str:

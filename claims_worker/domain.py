@@ -38,7 +38,9 @@ def watches(t: TransactionRecorded | TransactionCancelled) -> tuple[list[Watch],
         if loc.location in RELEASED:
             done.append(loc.item_number)
         else:
-            watch.append(Watch(loc.item_number, loc.location, loc.country, loc.final_date, r20_notice_limit(t.carnet_expiry)))
+            watch.append(
+                Watch(loc.item_number, loc.location, loc.country, loc.final_date, r20_notice_limit(t.carnet_expiry))
+            )
     return watch, done
 
 
@@ -59,8 +61,9 @@ def changes(c: ItemLocationsChanged) -> tuple[list[Move], list[int]]:
     if c.successor is None or c.successor_expiry is None:
         return [], [i.item_number for i in c.items if i.location in RELEASED]
     limit = r20_notice_limit(c.successor_expiry)
-    return [Move(i.item_number, c.successor, i.final_date, limit) for i in c.items if i.location not in RELEASED], \
-        [i.item_number for i in c.items if i.location in RELEASED]
+    return [Move(i.item_number, c.successor, i.final_date, limit) for i in c.items if i.location not in RELEASED], [
+        i.item_number for i in c.items if i.location in RELEASED
+    ]
 
 
 # --- the deadlines the watch list implies (R19 and the holder's reminders) -------------------
@@ -130,7 +133,11 @@ def plan(watched: list[Watched], seizures: list[Seizure]) -> list[Planned]:
         base = dict(country=country, items=items, office_timezone=tz_name, carnet_expiry=expiry, last_day=deadline)
         for n, _, at in r19_reminders(deadline, [], tz, REMINDER_DAYS):
             if at >= since:
-                out.append(Planned("reminder", f"reminder:{country}:{deadline.isoformat()}:{n}", at, days_before=n, **base))
+                out.append(
+                    Planned("reminder", f"reminder:{country}:{deadline.isoformat()}:{n}", at, days_before=n, **base)
+                )
         # `deadline` is already seizure-extended: no seizure to add again.
-        out.append(Planned("overdue", f"overdue:{country}:{deadline.isoformat()}", r19_overdue_at(deadline, [], tz), **base))
+        out.append(
+            Planned("overdue", f"overdue:{country}:{deadline.isoformat()}", r19_overdue_at(deadline, [], tz), **base)
+        )
     return out

@@ -21,12 +21,18 @@ from contracts.deadlines import (
 )
 from contracts.envelope import Envelope
 from contracts.kinds import DeclarationKind
-from contracts.messages import ConfirmationRequested, ItemLocationsChanged, Payload, TransactionCancelled, TransactionRecorded
+from contracts.messages import (
+    ConfirmationRequested,
+    ItemLocationsChanged,
+    Payload,
+    TransactionCancelled,
+    TransactionRecorded,
+)
 from contracts.periods import local_date
 from contracts.topics import CLAIMS_EVENTS, CLAIMS_NGA_NOTICES
+from runtime.clock import Clock
 from runtime.consumer import Inbound
 from runtime.outbox import emit
-from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "claims_worker"

@@ -27,9 +27,18 @@ def _amounts(raw: str | dict[str, str]) -> Amounts:
 
 
 def _claim(row: asyncpg.Record) -> Claim:
-    return Claim(row["claim_id"], row["carnet_number"], row["country"], tuple(row["items"]), row["office_timezone"],
-                 row["carnet_expiry"], row["reexport_deadline"], ClaimState(row["state"]),
-                 **{k: row[k] for k in _DATES}, **{k: _amounts(row[k]) for k in _MONEY})
+    return Claim(
+        row["claim_id"],
+        row["carnet_number"],
+        row["country"],
+        tuple(row["items"]),
+        row["office_timezone"],
+        row["carnet_expiry"],
+        row["reexport_deadline"],
+        ClaimState(row["state"]),
+        **{k: row[k] for k in _DATES},
+        **{k: _amounts(row[k]) for k in _MONEY},
+    )
 
 
 async def claim_for_update(conn: asyncpg.Connection, claim_id: UUID) -> Claim | None:
@@ -39,8 +48,11 @@ async def claim_for_update(conn: asyncpg.Connection, claim_id: UUID) -> Claim | 
 
 async def claims_awaiting_memo(conn: asyncpg.Connection, carnet_number: str) -> list[Claim]:
     # R22 after R21 (no evidence in time) or R24 (a discrepancy claimed in time): both wait for the duties.
-    rows = await conn.fetch("SELECT * FROM claims WHERE carnet_number = $1 AND state = ANY($2::text[]) ORDER BY opened_at"
-                            " FOR UPDATE", carnet_number, [ClaimState.EVIDENCE_EXPIRED.value, ClaimState.DISCREPANCY.value])
+    rows = await conn.fetch(
+        "SELECT * FROM claims WHERE carnet_number = $1 AND state = ANY($2::text[]) ORDER BY opened_at FOR UPDATE",
+        carnet_number,
+        [ClaimState.EVIDENCE_EXPIRED.value, ClaimState.DISCREPANCY.value],
+    )
     return [_claim(r) for r in rows]
 
 
@@ -56,8 +68,18 @@ async def save_claim(conn: asyncpg.Connection, c: Claim, now: datetime) -> None:
         " payment_deadline = EXCLUDED.payment_deadline, payment_date = EXCLUDED.payment_date,"
         " refund_deadline = EXCLUDED.refund_deadline, memo_amounts = EXCLUDED.memo_amounts, paid = EXCLUDED.paid,"
         " refund_requested = EXCLUDED.refund_requested, updated_at = EXCLUDED.updated_at",
-        c.claim_id, c.carnet_number, c.country, list(c.items), c.office_timezone, c.carnet_expiry, c.reexport_deadline,
-        c.state.value, *(getattr(c, k) for k in _DATES), *money, now)
+        c.claim_id,
+        c.carnet_number,
+        c.country,
+        list(c.items),
+        c.office_timezone,
+        c.carnet_expiry,
+        c.reexport_deadline,
+        c.state.value,
+        *(getattr(c, k) for k in _DATES),
+        *money,
+        now,
+    )
 
 
 async def claim_counts(conn: asyncpg.Connection) -> dict[str, int]:
@@ -70,11 +92,18 @@ async def claim_counts(conn: asyncpg.Connection) -> dict[str, int]:
 async def items_still_chased(conn: asyncpg.Connection, carnet_number: str, country: str, items: list[int]) -> list[int]:
     rows = await conn.fetch(
         "SELECT item_number FROM watched_items WHERE carnet_number = $1 AND country = $2 AND item_number = ANY($3::int[])"
-        " AND location = ANY($4::text[]) ORDER BY item_number", carnet_number, country, items, list(CHASED))
+        " AND location = ANY($4::text[]) ORDER BY item_number",
+        carnet_number,
+        country,
+        items,
+        list(CHASED),
+    )
     return [r["item_number"] for r in rows]
 
 
-async def plan_inputs(conn: asyncpg.Connection, carnet_number: str) -> tuple[set[tuple[str, int]], list[Watched], list[Seizure]]:
+async def plan_inputs(
+    conn: asyncpg.Connection, carnet_number: str
+) -> tuple[set[tuple[str, int]], list[Watched], list[Seizure]]:
     """What R19's plan needs (items already under a claim, the watch list, the seizures) in one round trip:
     every recorded crossing replans its carnet."""
     row = await conn.fetchrow(
@@ -82,42 +111,68 @@ async def plan_inputs(conn: asyncpg.Connection, carnet_number: str) -> tuple[set
         " ARRAY(SELECT ROW(w.item_number, w.location, w.country, w.final_date, w.office_timezone, w.carnet_expiry,"
         "  w.updated_at) FROM watched_items w WHERE w.carnet_number = $1 ORDER BY w.item_number) AS watched,"
         " ARRAY(SELECT ROW(s.items, s.country, s.start_date, s.end_date, s.personal_lawsuit) FROM seizures s"
-        "  WHERE s.carnet_number = $1) AS seizures", carnet_number)
-    return ({(r[0], r[1]) for r in row["claimed"]}, [Watched(*r) for r in row["watched"]],
-            [Seizure(tuple(r[0]), *r[1:]) for r in row["seizures"]])
+        "  WHERE s.carnet_number = $1) AS seizures",
+        carnet_number,
+    )
+    return (
+        {(r[0], r[1]) for r in row["claimed"]},
+        [Watched(*r) for r in row["watched"]],
+        [Seizure(tuple(r[0]), *r[1:]) for r in row["seizures"]],
+    )
 
 
-async def add_seizure(conn: asyncpg.Connection, seizure_id: str, carnet_number: str, country: str, items: list[int],
-                      personal_lawsuit: bool, office_timezone: str, start: date) -> None:
+async def add_seizure(
+    conn: asyncpg.Connection,
+    seizure_id: str,
+    carnet_number: str,
+    country: str,
+    items: list[int],
+    personal_lawsuit: bool,
+    office_timezone: str,
+    start: date,
+) -> None:
     await conn.execute(
         "INSERT INTO seizures (seizure_id, carnet_number, country, items, personal_lawsuit, office_timezone, start_date)"
         " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (seizure_id) DO NOTHING",
-        seizure_id, carnet_number, country, items, personal_lawsuit, office_timezone, start)
+        seizure_id,
+        carnet_number,
+        country,
+        items,
+        personal_lawsuit,
+        office_timezone,
+        start,
+    )
 
 
 async def seizure(conn: asyncpg.Connection, seizure_id: str, carnet_number: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM seizures WHERE seizure_id = $1 AND carnet_number = $2 FOR UPDATE",
-                               seizure_id, carnet_number)
+    return await conn.fetchrow(
+        "SELECT * FROM seizures WHERE seizure_id = $1 AND carnet_number = $2 FOR UPDATE", seizure_id, carnet_number
+    )
 
 
 async def end_seizure(conn: asyncpg.Connection, seizure_id: str, end: date) -> None:
     await conn.execute("UPDATE seizures SET end_date = $2 WHERE seizure_id = $1", seizure_id, end)
 
 
-async def set_duties(conn: asyncpg.Connection, carnet_number: str, rows: Iterable[tuple[int, str, Decimal, Decimal]],
-                     at: datetime) -> None:
+async def set_duties(
+    conn: asyncpg.Connection, carnet_number: str, rows: Iterable[tuple[int, str, Decimal, Decimal]], at: datetime
+) -> None:
     await conn.executemany(
         "INSERT INTO duty_assessments (carnet_number, item_number, currency, duties, claimed, assessed_at)"
         " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (carnet_number, item_number, currency) DO UPDATE SET"
         " duties = EXCLUDED.duties, claimed = EXCLUDED.claimed, assessed_at = EXCLUDED.assessed_at",
-        [(carnet_number, n, c, d, cl, at) for n, c, d, cl in rows])
+        [(carnet_number, n, c, d, cl, at) for n, c, d, cl in rows],
+    )
 
 
 async def duties(conn: asyncpg.Connection, carnet_number: str, items: Iterable[int]) -> tuple[Amounts, Amounts]:
     """(duties assessed, amounts claimed) per currency, summed over the items."""
     rows = await conn.fetch(
         "SELECT currency, sum(duties) AS duties, sum(claimed) AS claimed FROM duty_assessments"
-        " WHERE carnet_number = $1 AND item_number = ANY($2::int[]) GROUP BY currency", carnet_number, list(items))
+        " WHERE carnet_number = $1 AND item_number = ANY($2::int[]) GROUP BY currency",
+        carnet_number,
+        list(items),
+    )
     return {r["currency"]: r["duties"] for r in rows}, {r["currency"]: r["claimed"] for r in rows}
 
 
@@ -125,11 +180,16 @@ async def set_recipients(conn: asyncpg.Connection, carnet_number: str, recipient
     await conn.execute(
         "INSERT INTO recipients (carnet_number, recipient_ids, updated_at) VALUES ($1,$2,$3) ON CONFLICT (carnet_number)"
         " DO UPDATE SET recipient_ids = EXCLUDED.recipient_ids, updated_at = EXCLUDED.updated_at",
-        carnet_number, recipient_ids, at)
+        carnet_number,
+        recipient_ids,
+        at,
+    )
 
 
 async def recipients(conn: asyncpg.Connection, carnet_number: str) -> list[str]:
-    return list(await conn.fetchval("SELECT recipient_ids FROM recipients WHERE carnet_number = $1", carnet_number) or [])
+    return list(
+        await conn.fetchval("SELECT recipient_ids FROM recipients WHERE carnet_number = $1", carnet_number) or []
+    )
 
 
 # --- deadlines ---------------------------------------------------------------------------------
@@ -138,24 +198,52 @@ async def recipients(conn: asyncpg.Connection, carnet_number: str) -> list[str]:
 async def replace_planned(conn: asyncpg.Connection, carnet_number: str, planned: list[Planned], now: datetime) -> None:
     """Swap the carnet's pending reminders and overdue checks for `planned`. A deadline already
     acted on keeps its key, so the same reminder or claim is never made twice."""
-    await conn.execute("DELETE FROM deadlines WHERE carnet_number = $1 AND kind IN ('reminder', 'overdue')"
-                       " AND state = 'pending'", carnet_number)
+    await conn.execute(
+        "DELETE FROM deadlines WHERE carnet_number = $1 AND kind IN ('reminder', 'overdue') AND state = 'pending'",
+        carnet_number,
+    )
     await conn.executemany(
         "INSERT INTO deadlines (carnet_number, dedupe_key, kind, due_at, country, items, office_timezone, carnet_expiry,"
         " last_day, days_before, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
         " ON CONFLICT (carnet_number, dedupe_key) DO NOTHING",
-        [(carnet_number, p.key, p.kind, p.due_at, p.country, list(p.items), p.office_timezone, p.carnet_expiry,
-          p.last_day, p.days_before, now) for p in planned])
+        [
+            (
+                carnet_number,
+                p.key,
+                p.kind,
+                p.due_at,
+                p.country,
+                list(p.items),
+                p.office_timezone,
+                p.carnet_expiry,
+                p.last_day,
+                p.days_before,
+                now,
+            )
+            for p in planned
+        ],
+    )
 
 
-async def schedule_for_claim(conn: asyncpg.Connection, c: Claim, kind: str, due_at: datetime, last_day: date,
-                             now: datetime) -> None:
+async def schedule_for_claim(
+    conn: asyncpg.Connection, c: Claim, kind: str, due_at: datetime, last_day: date, now: datetime
+) -> None:
     await conn.execute(
         "INSERT INTO deadlines (carnet_number, dedupe_key, kind, due_at, claim_id, country, items, office_timezone,"
         " carnet_expiry, last_day, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
         " ON CONFLICT (carnet_number, dedupe_key) DO NOTHING",
-        c.carnet_number, f"{kind}:{c.claim_id}", kind, due_at, c.claim_id, c.country, list(c.items), c.office_timezone,
-        c.carnet_expiry, last_day, now)
+        c.carnet_number,
+        f"{kind}:{c.claim_id}",
+        kind,
+        due_at,
+        c.claim_id,
+        c.country,
+        list(c.items),
+        c.office_timezone,
+        c.carnet_expiry,
+        last_day,
+        now,
+    )
 
 
 async def cancel_for_claim(conn: asyncpg.Connection, claim_id: UUID) -> None:
@@ -166,19 +254,32 @@ async def take_due(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | 
     """The oldest due pending deadline no other worker holds; locked until the caller's commit."""
     return await conn.fetchrow(
         "SELECT * FROM deadlines WHERE state = 'pending' AND due_at <= $1 AND (retry_at IS NULL OR retry_at <= $1)"
-        " ORDER BY due_at, deadline_id LIMIT 1 FOR UPDATE SKIP LOCKED", now)
+        " ORDER BY due_at, deadline_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        now,
+    )
 
 
 async def mark_acted(conn: asyncpg.Connection, deadline_id: int, outcome: str, now: datetime, by: str) -> None:
-    await conn.execute("UPDATE deadlines SET state = 'acted', outcome = $2, acted_at = $3, acted_by = $4"
-                       " WHERE deadline_id = $1", deadline_id, outcome, now, by)
+    await conn.execute(
+        "UPDATE deadlines SET state = 'acted', outcome = $2, acted_at = $3, acted_by = $4 WHERE deadline_id = $1",
+        deadline_id,
+        outcome,
+        now,
+        by,
+    )
 
 
-async def mark_failed(conn: asyncpg.Connection, deadline_id: int, error: str, retry_at: datetime, max_attempts: int) -> int:
+async def mark_failed(
+    conn: asyncpg.Connection, deadline_id: int, error: str, retry_at: datetime, max_attempts: int
+) -> int:
     return await conn.fetchval(
         "UPDATE deadlines SET attempts = attempts + 1, last_error = $2, retry_at = $3,"
         " state = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE state END WHERE deadline_id = $1 RETURNING attempts",
-        deadline_id, error[:2000], retry_at, max_attempts)
+        deadline_id,
+        error[:2000],
+        retry_at,
+        max_attempts,
+    )
 
 
 #: Deadline kinds that ask someone to act (reminders only remind).
@@ -188,13 +289,20 @@ ACTION_DEADLINES = ("overdue", "evidence_window", "payment", "refund_window")
 async def pending_soon(conn: asyncpg.Connection, now: datetime, until: datetime) -> dict[str, int]:
     rows = await conn.fetch(
         "SELECT kind, count(*) AS n FROM deadlines WHERE state = 'pending' AND kind = ANY($3::text[])"
-        " AND due_at > $1 AND due_at <= $2 GROUP BY kind", now, until, list(ACTION_DEADLINES))
+        " AND due_at > $1 AND due_at <= $2 GROUP BY kind",
+        now,
+        until,
+        list(ACTION_DEADLINES),
+    )
     return {r["kind"]: r["n"] for r in rows}
 
 
 async def due_stats(conn: asyncpg.Connection, now: datetime) -> dict[str, Any]:
-    return dict(await conn.fetchrow(
-        "SELECT count(*) AS due, min(due_at) AS oldest FROM deadlines WHERE state = 'pending' AND due_at <= $1", now))
+    return dict(
+        await conn.fetchrow(
+            "SELECT count(*) AS due, min(due_at) AS oldest FROM deadlines WHERE state = 'pending' AND due_at <= $1", now
+        )
+    )
 
 
 # --- R24, R27 -----------------------------------------------------------------------------------
@@ -204,12 +312,16 @@ async def set_expiry(conn: asyncpg.Connection, carnet_number: str, expiry: date,
     await conn.execute(
         "INSERT INTO carnet_validity (carnet_number, carnet_expiry, updated_at) VALUES ($1, $2, $3)"
         " ON CONFLICT (carnet_number) DO UPDATE SET carnet_expiry = EXCLUDED.carnet_expiry, updated_at = EXCLUDED.updated_at",
-        carnet_number, expiry, now)
+        carnet_number,
+        expiry,
+        now,
+    )
 
 
 async def expiry(conn: asyncpg.Connection, carnet_number: str) -> date | None:
-    found: date | None = await conn.fetchval("SELECT carnet_expiry FROM carnet_validity WHERE carnet_number = $1",
-                                             carnet_number)
+    found: date | None = await conn.fetchval(
+        "SELECT carnet_expiry FROM carnet_validity WHERE carnet_number = $1", carnet_number
+    )
     return found
 
 
@@ -218,7 +330,10 @@ async def still_abroad(conn: asyncpg.Connection, carnet_number: str, items: list
     rows = await conn.fetch(
         "SELECT country, item_number FROM watched_items WHERE carnet_number = $1 AND item_number = ANY($2::int[])"
         " AND location = ANY($3::text[]) AND country IS NOT NULL ORDER BY country, item_number",
-        carnet_number, items, list(CHASED))
+        carnet_number,
+        items,
+        list(CHASED),
+    )
     out: dict[str, list[int]] = {}
     for r in rows:
         out.setdefault(r["country"], []).append(r["item_number"])

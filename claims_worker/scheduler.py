@@ -27,8 +27,8 @@ from contracts.deadlines import r19_overdue_at, r20_discharged_at
 from contracts.periods import local_date
 from contracts.topics import CLAIMS_NGA_NOTICES, NOTIFICATION_REQUESTS
 from runtime.background import BackgroundLoop, LoopMetrics
-from runtime.outbox import emit
 from runtime.clock import Clock
+from runtime.outbox import emit
 
 log = logging.getLogger(__name__)
 PRODUCER = "claims_worker"
@@ -43,7 +43,9 @@ REMINDER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ata:claims:reminder")
 
 
 class Scheduler:
-    def __init__(self, handlers: ClaimsHandlers, clock: Clock, *, instance: str | None = None, poll_s: float = 30.0) -> None:
+    def __init__(
+        self, handlers: ClaimsHandlers, clock: Clock, *, instance: str | None = None, poll_s: float = 30.0
+    ) -> None:
         self.handlers = handlers
         self.metrics = handlers.metrics
         self.clock = clock
@@ -53,11 +55,13 @@ class Scheduler:
     def loop(self, pool: Callable[[], asyncpg.Pool], metrics: LoopMetrics, **options: Any) -> BackgroundLoop:
         """Act on what is due every poll interval, through database outages (runtime/background.py); a
         catch-up goes in passes of PASS_LIMIT deadlines, so a long one is not taken for a stuck loop."""
+
         async def act_on_due() -> bool:
             return await self.run_once(pool(), limit=PASS_LIMIT) >= PASS_LIMIT
 
-        return BackgroundLoop("claims-scheduler", act_on_due, period_s=self.poll_s, metrics=metrics, pool=pool,
-                              **options)
+        return BackgroundLoop(
+            "claims-scheduler", act_on_due, period_s=self.poll_s, metrics=metrics, pool=pool, **options
+        )
 
     async def run_once(self, pool: asyncpg.Pool, *, limit: int | None = None) -> int:
         """Act on every deadline due at the clock's now (at most `limit`); returns how many this instance acted on."""
@@ -85,11 +89,18 @@ class Scheduler:
         return acted
 
     async def failed(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: Exception, now: datetime) -> None:
-        attempts = await repo.mark_failed(conn, row["deadline_id"], f"{type(exc).__name__}: {exc}", now + RETRY_AFTER,
-                                          MAX_ATTEMPTS)
+        attempts = await repo.mark_failed(
+            conn, row["deadline_id"], f"{type(exc).__name__}: {exc}", now + RETRY_AFTER, MAX_ATTEMPTS
+        )
         self.metrics.deadlines_failed(row["kind"]).inc()
-        log.exception("claims scheduler: deadline %s (%s) of carnet %s failed, attempt %d of %d", row["deadline_id"],
-                      row["kind"], row["carnet_number"], attempts, MAX_ATTEMPTS)
+        log.exception(
+            "claims scheduler: deadline %s (%s) of carnet %s failed, attempt %d of %d",
+            row["deadline_id"],
+            row["kind"],
+            row["carnet_number"],
+            attempts,
+            MAX_ATTEMPTS,
+        )
 
     async def measure(self, pool: asyncpg.Pool, now: datetime) -> None:
         async with pool.acquire() as conn:
@@ -137,14 +148,28 @@ class Scheduler:
             return "stale"
         recipients = await repo.recipients(conn, row["carnet_number"])
         if not recipients:
-            log.warning("claims scheduler: no recipient known for carnet %s; reminder %s not sent",
-                        row["carnet_number"], row["dedupe_key"])
+            log.warning(
+                "claims scheduler: no recipient known for carnet %s; reminder %s not sent",
+                row["carnet_number"],
+                row["dedupe_key"],
+            )
             return "no_recipient"
-        await emit(conn, NOTIFICATION_REQUESTS.name, c.ReminderRequested(
-            reminder_id=uuid5(REMINDER_NAMESPACE, f"{row['carnet_number']}:{row['dedupe_key']}"),
-            carnet_number=row["carnet_number"], recipient_ids=recipients, country=row["country"], items=items,
-            final_date=row["last_day"], days_before=row["days_before"], requested_at=now),
-            key=row["carnet_number"], producer=PRODUCER)
+        await emit(
+            conn,
+            NOTIFICATION_REQUESTS.name,
+            c.ReminderRequested(
+                reminder_id=uuid5(REMINDER_NAMESPACE, f"{row['carnet_number']}:{row['dedupe_key']}"),
+                carnet_number=row["carnet_number"],
+                recipient_ids=recipients,
+                country=row["country"],
+                items=items,
+                final_date=row["last_day"],
+                days_before=row["days_before"],
+                requested_at=now,
+            ),
+            key=row["carnet_number"],
+            producer=PRODUCER,
+        )
         return "sent"
 
     async def overdue(self, conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> str:
@@ -154,20 +179,47 @@ class Scheduler:
             return "stale"
         tz = ZoneInfo(row["office_timezone"])
         today = local_date(now, tz)
-        opened = machine.open_overdue(uuid4(), row["carnet_number"], row["country"], tuple(items), row["office_timezone"],
-                                      row["carnet_expiry"], row["last_day"], today)
+        opened = machine.open_overdue(
+            uuid4(),
+            row["carnet_number"],
+            row["country"],
+            tuple(items),
+            row["office_timezone"],
+            row["carnet_expiry"],
+            row["last_day"],
+            today,
+        )
         await self.handlers.apply(conn, opened, now, None)
         step = machine.give_notice(opened.claim, today)
         await self.handlers.apply(conn, step, now, None)
         s = step.claim
         if s.state is not S.NOTICED:
-            log.warning("claims scheduler: carnet %s items %s in %s overdue, but the association is discharged (R20) "
-                        "since %s: no notice", s.carnet_number, list(s.items), s.country,
-                        r20_discharged_at(s.carnet_expiry, tz).isoformat())
+            log.warning(
+                "claims scheduler: carnet %s items %s in %s overdue, but the association is discharged (R20) "
+                "since %s: no notice",
+                s.carnet_number,
+                list(s.items),
+                s.country,
+                r20_discharged_at(s.carnet_expiry, tz).isoformat(),
+            )
             return "discharged"
         assert s.notice_date and s.evidence_deadline
-        await emit(conn, CLAIMS_NGA_NOTICES.name, c.ClaimNoticeIssued(
-            claim_id=s.claim_id, carnet_number=s.carnet_number, nga=s.nga, country=s.country, items=list(s.items),
-            reexport_deadline=s.reexport_deadline, carnet_expiry=s.carnet_expiry, notice_date=s.notice_date,
-            evidence_deadline=s.evidence_deadline, issued_at=now), key=s.carnet_number, producer=PRODUCER)
+        await emit(
+            conn,
+            CLAIMS_NGA_NOTICES.name,
+            c.ClaimNoticeIssued(
+                claim_id=s.claim_id,
+                carnet_number=s.carnet_number,
+                nga=s.nga,
+                country=s.country,
+                items=list(s.items),
+                reexport_deadline=s.reexport_deadline,
+                carnet_expiry=s.carnet_expiry,
+                notice_date=s.notice_date,
+                evidence_deadline=s.evidence_deadline,
+                issued_at=now,
+            ),
+            key=s.carnet_number,
+            producer=PRODUCER,
+        )
         return "noticed"

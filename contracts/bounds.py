@@ -129,9 +129,13 @@ Countries = Annotated[list[Country], Field(min_length=1, max_length=MAX_COUNTRIE
 Representatives = Annotated[list[WalletId], Field(max_length=MAX_REPRESENTATIVES)]
 Recipients = Annotated[list[WalletId], Field(min_length=1, max_length=MAX_RECIPIENTS)]
 #: An RFC 7517 public JWK: a few short members (kty, crv, x, y, alg, use, kid).
-Jwk = Annotated[dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=16)],
-                     Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:+/=-]*$", max_length=512)]],
-                Field(min_length=1, max_length=10)]
+Jwk = Annotated[
+    dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=16)],
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:+/=-]*$", max_length=512)],
+    ],
+    Field(min_length=1, max_length=10),
+]
 
 #: Longest explanation a refusal carries; longer texts composed by a service are cut with "…".
 REASON_MESSAGE_MAX = 1000
@@ -139,7 +143,7 @@ REASON_MESSAGE_MAX = 1000
 
 def _cut(value: Any) -> Any:
     if isinstance(value, str) and len(value) > REASON_MESSAGE_MAX:
-        return value[:REASON_MESSAGE_MAX - 1] + "…"
+        return value[: REASON_MESSAGE_MAX - 1] + "…"
     return value
 
 
@@ -153,11 +157,16 @@ def fold_reasons(value: Any) -> Any:
     the count of the others, and the answer still fits one record."""
     if not isinstance(value, list) or len(value) <= MAX_REASONS:
         return value
-    kept, rest = value[:MAX_REASONS - 1], value[MAX_REASONS - 1:]
+    kept, rest = value[: MAX_REASONS - 1], value[MAX_REASONS - 1 :]
     rules = sorted({str(_get(r, "rule")) for r in rest})
     first = rules[0] if len(rules) == 1 else "several"
-    return kept + [{"rule": first, "code": "more_reasons",
-                    "message": f"and {len(rest)} more reasons (rules {', '.join(rules)})"[:REASON_MESSAGE_MAX]}]
+    return kept + [
+        {
+            "rule": first,
+            "code": "more_reasons",
+            "message": f"and {len(rest)} more reasons (rules {', '.join(rules)})"[:REASON_MESSAGE_MAX],
+        }
+    ]
 
 
 def _get(reason: Any, name: str) -> Any:
@@ -170,4 +179,4 @@ _NOT_IN_LINE = re.compile(r"[\x00-\x1F\x7F-\x9F\u2028\u2029]")
 def to_line(text: str, max_length: int) -> str:
     """`text` made to fit a LINE field of `max_length`: control characters shown as "?", cut with "…"."""
     text = _NOT_IN_LINE.sub("?", text)
-    return text if len(text) <= max_length else text[:max_length - 1] + "…"
+    return text if len(text) <= max_length else text[: max_length - 1] + "…"

@@ -19,8 +19,21 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts import bounds
 from contracts.bounds import (
-    MAX_CURRENCIES, MAX_ITEMS, CarnetNumber, Country, Currency, Days, ItemNumber, ItemNumbers, MessageType, OfficeId,
-    Recipients, Reference, RuleId, Text, TimeZone,
+    MAX_CURRENCIES,
+    MAX_ITEMS,
+    CarnetNumber,
+    Country,
+    Currency,
+    Days,
+    ItemNumber,
+    ItemNumbers,
+    MessageType,
+    OfficeId,
+    Recipients,
+    Reference,
+    RuleId,
+    Text,
+    TimeZone,
 )
 from contracts.messages import F, Payload
 
@@ -48,8 +61,9 @@ def _zone(name: str) -> str:
 
 
 #: An IANA time zone name the worker can load (its days are the office's local days).
-OfficeZone = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+/-]*$"),
-                       AfterValidator(_zone)]
+OfficeZone = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+/-]*$"), AfterValidator(_zone)
+]
 Amounts = Annotated[dict[Currency, Money], Field(max_length=MAX_CURRENCIES)]
 Items = Annotated[ItemNumbers, Field(min_length=1)]
 
@@ -84,7 +98,9 @@ class SeizureStarted(Payload):
     country: Country = F("Country whose customs seized the goods.", "CH")
     items: Items = F("Item numbers seized.", [1])
     personal_lawsuit: bool = F("True when seized for a personal lawsuit: R19 gives no extension then.", False)
-    office_timezone: TimeZone = F("IANA time zone of the office; the seizure's days are its local days.", "Europe/Zurich")
+    office_timezone: TimeZone = F(
+        "IANA time zone of the office; the seizure's days are its local days.", "Europe/Zurich"
+    )
     started_at: AwareDatetime = F("When the seizure began.", "2027-03-01T10:00:00+01:00")
 
 
@@ -93,21 +109,26 @@ class DiscrepancyFound(Payload):
     the duties from the guaranteeing association; refused after one year from the day after expiry."""
 
     TYPE: ClassVar[str] = "DiscrepancyFound"
-    discrepancy_id: UUID = F("Id of the finding; the claim it opens has this id.", "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c")
+    discrepancy_id: UUID = F(
+        "Id of the finding; the claim it opens has this id.", "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"
+    )
     carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     country: Country = F("Country whose customs found it.", "CH")
     items: Items = F("Item numbers concerned.", [1])
     office_timezone: OfficeZone = F("IANA time zone of the office; R24 counts its local days.", "Europe/Zurich")
     description: Text = F("What differs from the carnet's entries.", "serial numbers differ from the general list")
-    found_at: AwareDatetime = F("When customs claim it; its local day is judged against R24.", "2028-03-01T10:00:00+01:00")
+    found_at: AwareDatetime = F(
+        "When customs claim it; its local day is judged against R24.", "2028-03-01T10:00:00+01:00"
+    )
 
 
 class SeizureEnded(Payload):
     TYPE: ClassVar[str] = "SeizureEnded"
     seizure_id: Reference = F("The seizure that ended.", "CH-GVA-SZ-2027-0042")
     carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
-    ended_at: AwareDatetime = F("When the goods were released; that local day is the last day of the seizure.",
-                                "2027-03-10T16:00:00+01:00")
+    ended_at: AwareDatetime = F(
+        "When the goods were released; that local day is the last day of the seizure.", "2027-03-10T16:00:00+01:00"
+    )
 
 
 class ItemDuty(BaseModel):
@@ -115,8 +136,11 @@ class ItemDuty(BaseModel):
     item_number: ItemNumber = F("Item number.", 1)
     currency: Currency = F("ISO 4217 currency of the amounts.", "CHF")
     duties: Money = F("Import duties and taxes assessed at importation (the R25 base).", "1000.00")
-    claimed: Money | None = F("What customs claims for the item (duties, taxes, penalties); default: the duties. "
-                              "Capped by R25.", "1200.00", default=None)
+    claimed: Money | None = F(
+        "What customs claims for the item (duties, taxes, penalties); default: the duties. Capped by R25.",
+        "1200.00",
+        default=None,
+    )
 
 
 class DutyAssessed(Payload):
@@ -126,7 +150,8 @@ class DutyAssessed(Payload):
     carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     country: Country = F("Country of the assessing customs.", "CH")
     assessments: Annotated[list[ItemDuty], Field(min_length=1, max_length=2 * MAX_ITEMS)] = F(
-        "One row per item and currency.", [{"item_number": 1, "currency": "CHF", "duties": "1000.00"}])
+        "One row per item and currency.", [{"item_number": 1, "currency": "CHF", "duties": "1000.00"}]
+    )
     office_id: OfficeId = F("Customs office.", "CH-GVA-AIR")
     assessed_at: AwareDatetime = F("When customs assessed them.", "2027-03-01T10:00:00+01:00")
 
@@ -152,10 +177,17 @@ class EvidenceSubmitted(Payload):
     claim_id: UUID = F("The claim.", "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
     carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     reference: Reference = F("The association's reference of the evidence.", "FR-NGA-EV-2027-0007")
-    departure_validated: bool = F("True when the evidence is a departure customs validated on the carnet; "
-                                  "False when the goods left without it (R27).", False, default=False)
-    reexported_on: date | None = F("R26: the day the evidence shows the goods left; in time, customs cancel the "
-                                   "carnet for them.", "2027-03-30", default=None)
+    departure_validated: bool = F(
+        "True when the evidence is a departure customs validated on the carnet; "
+        "False when the goods left without it (R27).",
+        False,
+        default=False,
+    )
+    reexported_on: date | None = F(
+        "R26: the day the evidence shows the goods left; in time, customs cancel the carnet for them.",
+        "2027-03-30",
+        default=None,
+    )
     submitted_at: AwareDatetime = F("When the association submitted it.", "2027-06-01T10:00:00+02:00")
 
 
@@ -219,8 +251,11 @@ class RegularizationFeeFlagged(Payload):
     """R27: the goods left without a validated departure; customs may charge a regularization fee."""
 
     TYPE: ClassVar[str] = "RegularizationFeeFlagged"
-    claim_id: UUID | None = F("The claim the evidence closed; empty when no claim followed (R27).",
-                              "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f", default=None)
+    claim_id: UUID | None = F(
+        "The claim the evidence closed; empty when no claim followed (R27).",
+        "9d1c6c1e-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+        default=None,
+    )
     carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     country: Country = F("Country whose customs may charge it.", "CH")
     items: Items = F("Item numbers.", [1])
@@ -282,8 +317,18 @@ class ReminderRequested(Payload):
 
 
 CLAIMS_MESSAGES: tuple[type[Payload], ...] = (
-    SeizureStarted, SeizureEnded, DutyAssessed, RefundDecided, DiscrepancyFound,
-    EvidenceSubmitted, PaymentMade, RefundRequested,
-    ClaimStateChanged, ClaimActionRefused, RegularizationFeeFlagged,
-    ClaimNoticeIssued, DutyMemoIssued, ReminderRequested,
+    SeizureStarted,
+    SeizureEnded,
+    DutyAssessed,
+    RefundDecided,
+    DiscrepancyFound,
+    EvidenceSubmitted,
+    PaymentMade,
+    RefundRequested,
+    ClaimStateChanged,
+    ClaimActionRefused,
+    RegularizationFeeFlagged,
+    ClaimNoticeIssued,
+    DutyMemoIssued,
+    ReminderRequested,
 )

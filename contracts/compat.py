@@ -52,8 +52,14 @@ def _kinds(schema: dict[str, Any], root: dict[str, Any]) -> set[str]:
     return {kind} if isinstance(kind, str) else set(kind)
 
 
-def breaks(old: dict[str, Any], new: dict[str, Any], path: str = "", old_root: dict[str, Any] | None = None,
-           new_root: dict[str, Any] | None = None, seen: frozenset[str] = frozenset()) -> list[str]:
+def breaks(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    path: str = "",
+    old_root: dict[str, Any] | None = None,
+    new_root: dict[str, Any] | None = None,
+    seen: frozenset[str] = frozenset(),
+) -> list[str]:
     """Every backward-incompatible difference from `old` to `new`, as readable lines."""
     old_root, new_root = old_root or old, new_root or new
     o, n = _resolve(old, old_root), _resolve(new, new_root)
@@ -73,7 +79,9 @@ def breaks(old: dict[str, Any], new: dict[str, Any], path: str = "", old_root: d
         added = set(n.get("required", ())) - set(o.get("required", ()))
         out += [f"{path + '.' if path else ''}{name}: new required field" for name in sorted(added)]
     for branch in ("anyOf", "oneOf"):
-        for a, b in zip(o.get(branch, []), n.get(branch, []), strict=False):  # branches added or removed: compared up to the shorter
+        for a, b in zip(
+            o.get(branch, []), n.get(branch, []), strict=False
+        ):  # branches added or removed: compared up to the shorter
             if "$ref" in a and a.get("$ref") == b.get("$ref"):
                 out += breaks(a, b, path, old_root, new_root, seen | {f"{path}:{a['$ref']}"})
     if "$ref" in o.get("items", {}) and "items" in n:  # a list of models: look inside (primitive kinds: above)

@@ -18,10 +18,9 @@ UTC, so a deadline table ordered by it acts on every office's deadline at its ow
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from contracts.periods import (ONE_DAY, DeadlineError, from_day_following, period_last_day, require_aware,
-                               start_of_local_day)
+from contracts.periods import DeadlineError, from_day_following, period_last_day, require_aware, start_of_local_day
 
 __all__ = [
     "DeadlineError",
@@ -94,7 +93,7 @@ def r2_validity_ends_at(expiry_date: date, tz: tzinfo) -> datetime:
     a datetime of another zone (PEP 495).
     """
     try:
-        next_day = expiry_date + ONE_DAY
+        next_day = expiry_date + timedelta(days=1)
     except OverflowError as exc:
         raise DeadlineError(f"no day follows {expiry_date.isoformat()}") from exc
     return start_of_local_day(next_day, tz)
@@ -108,7 +107,7 @@ def r2_is_valid_on(expiry_date: date, at: datetime, tz: tzinfo) -> bool:
     expiry day in Pacific/Pago_Pago is valid although it is already the next day in UTC.
     """
     require_aware(at)
-    return at.astimezone(timezone.utc) < r2_validity_ends_at(expiry_date, tz).astimezone(timezone.utc)
+    return at.astimezone(UTC) < r2_validity_ends_at(expiry_date, tz).astimezone(UTC)
 
 
 # --- R6: replacement carnets ----------------------------------------------------------------------
@@ -200,7 +199,7 @@ def _merge_seizures(seizures: Iterable[tuple[date, date]]) -> list[tuple[date, d
     ordered.sort()
     merged: list[tuple[date, date]] = []
     for start, end in ordered:
-        if merged and start <= merged[-1][1] + ONE_DAY:  # overlapping or touching: one seizure
+        if merged and start <= merged[-1][1] + timedelta(days=1):  # overlapping or touching: one seizure
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
@@ -349,7 +348,7 @@ def lapses_at(last_day: date, tz: tzinfo) -> datetime:
     """The instant (UTC) at which a period whose last local day is ``last_day`` has run out: the
     first instant of the next day in the office's time zone ``tz`` (24:00 local of ``last_day``,
     as R2 ends validity). An act at any instant before it is on or before the last day."""
-    return r2_validity_ends_at(last_day, tz).astimezone(timezone.utc)
+    return r2_validity_ends_at(last_day, tz).astimezone(UTC)
 
 
 def r19_overdue_at(final_date: date, seizures: Sequence[tuple[date, date]], tz: tzinfo) -> datetime:
@@ -370,7 +369,7 @@ def r19_reminders(
     out = []
     for n in sorted(set(days_before), reverse=True):
         (day,) = reminder_dates(deadline, (n,))
-        out.append((n, day, start_of_local_day(day, tz).astimezone(timezone.utc)))
+        out.append((n, day, start_of_local_day(day, tz).astimezone(UTC)))
     return out
 
 

@@ -35,8 +35,10 @@ def general_list_digest(goods: Sequence[GoodsItem], construction: str = CURRENT)
     if construction not in _FORMS:
         raise ValueError(f"unknown general-list digest construction {construction!r}")
     # A line without a tariff code (R4) is the line it was before the code existed: same digest.
-    canonical = [g.model_dump(mode="json", exclude={"hs_code"} if g.hs_code is None else None)
-                 for g in sorted(goods, key=lambda g: g.item_number)]
+    canonical = [
+        g.model_dump(mode="json", exclude={"hs_code"} if g.hs_code is None else None)
+        for g in sorted(goods, key=lambda g: g.item_number)
+    ]
     return hashlib.sha256(canonical_json(canonical, _FORMS[construction])).hexdigest()
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -86,8 +86,10 @@ class Envelope(BaseModel):
         examples=["0b9f3c1e-4d55-4c8e-9a57-2f1f0c6a7e11"],
     )
     type: str = Field(
-        description=("Message type: `org.ata-carnets.<the payload model's name>.v<version>` on the wire "
-                     "(the short name alone is deprecated, still read)."),
+        description=(
+            "Message type: `org.ata-carnets.<the payload model's name>.v<version>` on the wire "
+            "(the short name alone is deprecated, still read)."
+        ),
         examples=["CarnetIssued"],
         min_length=1,
         max_length=TEXT_MAX,
@@ -97,7 +99,7 @@ class Envelope(BaseModel):
         default=1, ge=1, le=999, description="Version of the payload schema for this type.", examples=[1]
     )
     occurred_at: datetime = Field(
-        default_factory=lambda: datetime.now(timezone.utc),
+        default_factory=lambda: datetime.now(UTC),
         description="When the fact happened, RFC 3339 with offset.",
         examples=["2026-11-22T09:30:00+00:00"],
     )
@@ -158,8 +160,11 @@ class Envelope(BaseModel):
     @classmethod
     def from_headers(cls, headers: Mapping[str, Any]) -> Envelope:
         # The consumer hands over text already (runtime.consumer.Record): no second decoding pass then.
-        h = headers if all(type(v) is str for v in headers.values()) else {
-            k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)) for k, v in headers.items()}
+        h = (
+            headers
+            if all(type(v) is str for v in headers.values())
+            else {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)) for k, v in headers.items()}
+        )
         if not ("ce_id" in h and "ce_type" in h and "ce_source" in h and "ce_time" in h):
             missing = [k for k in ("ce_id", "ce_type", "ce_source", "ce_time") if k not in h]
             raise EnvelopeError(f"missing envelope headers: {', '.join(missing)}")
@@ -182,9 +187,16 @@ class Envelope(BaseModel):
 
 
 #: Each envelope field and the header it travels in.
-HEADER_OF = {"message_id": "ce_id", "type": "ce_type", "producer": "ce_source", "occurred_at": "ce_time",
-             "subject": "ce_subject", "schema_version": "ce_schemaversion", "correlation_id": "ce_correlationid",
-             "causation_id": "ce_causationid"}
+HEADER_OF = {
+    "message_id": "ce_id",
+    "type": "ce_type",
+    "producer": "ce_source",
+    "occurred_at": "ce_time",
+    "subject": "ce_subject",
+    "schema_version": "ce_schemaversion",
+    "correlation_id": "ce_correlationid",
+    "causation_id": "ce_causationid",
+}
 #: CloudEvents' required attributes. A message without ce_specversion is still read (deprecated, module docstring).
 REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time")
 
@@ -196,8 +208,9 @@ def headers_schema(types: list[str]) -> dict[str, Any]:
     Descriptions and bounds come from the Envelope's fields, so a change there shows in the AsyncAPI documents.
     """
     fields = Envelope.model_json_schema()["properties"]
-    props: dict[str, Any] = {"ce_specversion": {"type": "string", "const": SPEC_VERSION,
-                                                "description": "CloudEvents specification version."}}
+    props: dict[str, Any] = {
+        "ce_specversion": {"type": "string", "const": SPEC_VERSION, "description": "CloudEvents specification version."}
+    }
     for name, header in HEADER_OF.items():
         field = fields[name]
         schema = next((s for s in field.get("anyOf", [field]) if s.get("type") != "null"), field)
@@ -207,8 +220,11 @@ def headers_schema(types: list[str]) -> dict[str, Any]:
             text["pattern"] = "^[1-9][0-9]{0,8}$"
         props[header] = text
     props["ce_type"]["enum"] = sorted(types)
-    props["ce_dataschema"] = {"type": "string", "format": "uri", "description": (
-        f"The payload version's JSON Schema: {DATASCHEMA_BASE}types/<Type>/v<version>.json.")}
+    props["ce_dataschema"] = {
+        "type": "string",
+        "format": "uri",
+        "description": (f"The payload version's JSON Schema: {DATASCHEMA_BASE}types/<Type>/v<version>.json."),
+    }
     props["content-type"] = {"type": "string", "const": CONTENT_TYPE, "description": "Media type of the record value."}
     return {"type": "object", "required": list(REQUIRED_HEADERS), "properties": props}
 

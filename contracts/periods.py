@@ -45,7 +45,7 @@ All period arithmetic goes through ``period_last_day``; nothing else computes a 
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 __all__ = [
     "ONE_DAY",
@@ -149,8 +149,8 @@ def start_of_local_day(day: date, tz: tzinfo) -> datetime:
     wall = datetime.combine(day, time(0))
     first = wall.replace(tzinfo=tz, fold=0)  # in a gap: the offset before the transition
     second = wall.replace(tzinfo=tz, fold=1)  # in a gap: the offset after the transition
-    late = first.astimezone(timezone.utc)
-    early = second.astimezone(timezone.utc)
+    late = first.astimezone(UTC)
+    early = second.astimezone(UTC)
     if early < late:
         # 00:00 is in a gap: the day begins at the transition, somewhere in (early, late].
         # Local dates are monotone over this short window, so bisect on microseconds.

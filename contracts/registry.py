@@ -53,9 +53,10 @@ def type_schemas() -> dict[str, dict[str, Any]]:
     """`{path under contracts/schemas: schema}` of every payload version, with its `ce_dataschema` as `$id`."""
     from contracts.catalogue import MESSAGE_TYPES
 
-    return {schema_path(t, v): {"$schema": DIALECT, "$id": DATASCHEMA_BASE + schema_path(t, v),
-                                **model.model_json_schema()}
-            for (t, v), model in sorted(MESSAGE_TYPES.items())}
+    return {
+        schema_path(t, v): {"$schema": DIALECT, "$id": DATASCHEMA_BASE + schema_path(t, v), **model.model_json_schema()}
+        for (t, v), model in sorted(MESSAGE_TYPES.items())
+    }
 
 
 def versions(name: str, root: Path = DIRECTORY) -> list[dict[str, Any]]:
@@ -78,12 +79,18 @@ def problems(root: Path = DIRECTORY) -> list[str]:
     for topic in subject_topics():
         name, now = subject(topic), value_schema(topic)
         committed = versions(name, root)
-        out += [f"{name}: incompatible with version {n}" for n, old in enumerate(committed, 1)
-                if not backward_compatible(old, now)]
+        out += [
+            f"{name}: incompatible with version {n}"
+            for n, old in enumerate(committed, 1)
+            if not backward_compatible(old, now)
+        ]
         if not committed or committed[-1] != now:
             out.append(f"{name}: the current schema is not registered (python -m contracts.registry --write)")
-    out += [f"{path}: out of date (python -m contracts.registry --write)" for path, schema in type_schemas().items()
-            if not (root / path).exists() or json.loads((root / path).read_text()) != schema]
+    out += [
+        f"{path}: out of date (python -m contracts.registry --write)"
+        for path, schema in type_schemas().items()
+        if not (root / path).exists() or json.loads((root / path).read_text()) != schema
+    ]
     return out
 
 

@@ -10,8 +10,8 @@ that gets signed, so contracts stay free of crypto dependencies.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import pairwise
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
@@ -88,7 +88,7 @@ class DeclarationClaims(BaseModel):
     general_list_digest: str = Field(
         pattern=r"^[0-9a-f]{32}$",
         description="Lower-case hex of the first 16 bytes of SHA-256 of the carnet's general list, so customs can tell"
-                    " the list on file is the one declared against.",
+        " the list on file is the one declared against.",
         examples=["3f2a9c0d8e7b6a5f4e3d2c1b0a998877"],
     )
     sequence: VoucherNumber = Field(
@@ -203,6 +203,7 @@ class DeclarationClaims(BaseModel):
         # surface from the stdlib as OverflowError or OSError.
         except (ValueError, OverflowError, OSError) as exc:
             raise ClaimsError(f"invalid declaration claims: {exc}") from exc
+
 
 def _get(claims: Mapping[Any, Any], key: int, expected: type | tuple[type, ...], name: str) -> Any:
     if key not in claims:

@@ -42,10 +42,7 @@ def _check_symbol(data: str) -> str:
 def new_transaction_code(random_bytes: Callable[[int], bytes] = os.urandom) -> str:
     """A fresh code in canonical form: 12 data symbols and the check symbol, no separators."""
     value = int.from_bytes(random_bytes(8), "big") >> (64 - _DATA_BITS)
-    data = "".join(
-        ALPHABET[(value >> (_BITS_PER_SYMBOL * shift)) & 0b11111]
-        for shift in reversed(range(DATA_SYMBOLS))
-    )
+    data = "".join(ALPHABET[(value >> (_BITS_PER_SYMBOL * shift)) & 0b11111] for shift in reversed(range(DATA_SYMBOLS)))
     return data + _check_symbol(data)
 
 
@@ -72,13 +69,9 @@ def parse_transaction_code(text: str) -> str:
     # excluded from the data alphabet so it can't be an accidental obscenity or a misread V.
     misplaced = next((c for c in data if c not in _DATA_VALUES), None)
     if misplaced is not None:
-        raise TransactionCodeError(
-            f"symbol {misplaced!r} may only appear as the final check symbol"
-        )
+        raise TransactionCodeError(f"symbol {misplaced!r} may only appear as the final check symbol")
     if _check_symbol(data) != check:
-        raise TransactionCodeError(
-            "check symbol does not match: the code was mistyped or misheard"
-        )
+        raise TransactionCodeError("check symbol does not match: the code was mistyped or misheard")
     return code
 
 

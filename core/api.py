@@ -23,12 +23,12 @@ from contracts.bounds import LINE, ItemNumbers, VoucherNumber
 from contracts.kinds import DeclarationKind
 from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
 from contracts.txcode import format_transaction_code
-from runtime.http_limits import LimitedRoute
-from tokens.wallet_auth import REASONS, CurrentParty, WalletVerifier
 from core.usecases import declarations, sharing, views
 from core.usecases.context import Ledger
-from tokens.qr import qr_png, qr_svg
+from runtime.http_limits import LimitedRoute
 from runtime.text import PRINTABLE
+from tokens.qr import qr_png, qr_svg
+from tokens.wallet_auth import REASONS, CurrentParty, WalletVerifier
 
 CarnetNumber = Annotated[str, Path(pattern=CARNET_NUMBER, description="Carnet number", examples=["FR2600000017"])]
 #: Wallet ids, as the issuer and the identity provider spell them.

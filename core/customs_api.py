@@ -42,28 +42,39 @@ class CustomsDeclarationOut(BaseModel):
 
 def customs_router(pool_of: Any, token: str | None, registry: CollectorRegistry) -> APIRouter:
     router = APIRouter(prefix="/v1/customs", tags=["customs gateways"], route_class=LimitedRoute)
-    lookups = Counter("ata_customs_lookups_total", "Typed-code lookups customs gateways asked, by outcome.",
-                      ["outcome"], registry=registry)
+    lookups = Counter(
+        "ata_customs_lookups_total",
+        "Typed-code lookups customs gateways asked, by outcome.",
+        ["outcome"],
+        registry=registry,
+    )
     expected = token.encode() if token else None
 
-    @router.get("/declarations/{transaction_code}", response_model=CustomsDeclarationOut,
-                responses={401: {}, 404: {}, 422: {}})
+    @router.get(
+        "/declarations/{transaction_code}", response_model=CustomsDeclarationOut, responses={401: {}, 404: {}, 422: {}}
+    )
     async def declaration(
         transaction_code: Annotated[str, Path(pattern=CODE)],
         authorization: Annotated[str | None, Header(max_length=8192)] = None,
-        x_officer_id: Annotated[str | None, Header(max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
-                                                   description="The officer who typed it, for the log.")] = None,
+        x_officer_id: Annotated[
+            str | None,
+            Header(max_length=64, pattern=r"^[A-Za-z0-9._-]+$", description="The officer who typed it, for the log."),
+        ] = None,
     ) -> dict[str, Any]:
         """The declaration under a transaction code, for a customs gateway (its shared customs token only)."""
         if expected is None:  # no token configured: no gateway is let in (its officers get 503 and scan instead)
             lookups.labels("not_configured").inc()
-            raise HTTPException(401, detail={"reason": "not_configured", "message": "no customs token configured"},
-                                headers=CUSTOMS_BEARER)
+            raise HTTPException(
+                401,
+                detail={"reason": "not_configured", "message": "no customs token configured"},
+                headers=CUSTOMS_BEARER,
+            )
         given = (authorization or "").removeprefix("Bearer ").strip().encode()
         if not hmac.compare_digest(given, expected):
             lookups.labels("unauthenticated").inc()
-            raise HTTPException(401, detail={"reason": "unauthenticated", "message": "customs token required"},
-                                headers=CUSTOMS_BEARER)
+            raise HTTPException(
+                401, detail={"reason": "unauthenticated", "message": "customs token required"}, headers=CUSTOMS_BEARER
+            )
         try:
             code = parse_transaction_code(transaction_code)
         except TransactionCodeError as exc:

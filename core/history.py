@@ -145,7 +145,9 @@ def canonical(record: Mapping[str, Any]) -> bytes:
     if not isinstance(record, Mapping):
         raise NotCanonical(f"a record is a mapping, not {type(record).__name__}")
     native = to_native(record)
-    return json.dumps(native, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return json.dumps(native, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def link(prev_hash: bytes, record: Mapping[str, Any]) -> bytes:
@@ -200,8 +202,20 @@ def crossing_record(recorded: Any, *, officer_id: str, decided_at: datetime) -> 
 
     The carnet number, event name and recording time are added by `history_store.append`.
     """
-    fields = ("transaction_id", "declaration_id", "commit_id", "kind", "country", "items", "sequence", "decision",
-              "office_id", "office_timezone", "recorded_at", "item_locations")
+    fields = (
+        "transaction_id",
+        "declaration_id",
+        "commit_id",
+        "kind",
+        "country",
+        "items",
+        "sequence",
+        "decision",
+        "office_id",
+        "office_timezone",
+        "recorded_at",
+        "item_locations",
+    )
     record = {name: getattr(recorded, name) for name in fields}
     record["officer_id"] = officer_id
     record["decided_at"] = decided_at

@@ -32,11 +32,17 @@ class HistoryEntry:
     recorded_at: datetime
 
 
-def entry_document(carnet_number: str, position: int, event: str, recorded_at: datetime,
-                   record: Mapping[str, Any]) -> dict[str, Any]:
+def entry_document(
+    carnet_number: str, position: int, event: str, recorded_at: datetime, record: Mapping[str, Any]
+) -> dict[str, Any]:
     """What the chain hashes for one row (made canonical by `link`, which refuses what cannot be)."""
-    return {"carnet_number": carnet_number, "position": position, "event": event, "recorded_at": recorded_at,
-            "record": record}
+    return {
+        "carnet_number": carnet_number,
+        "position": position,
+        "event": event,
+        "recorded_at": recorded_at,
+        "record": record,
+    }
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,9 @@ class Appended:
     head: str  # the new head hash, hex
 
 
-async def append(conn: asyncpg.Connection, carnet_number: str, event: str, record: Mapping[str, Any],
-                 recorded_at: datetime) -> str:
+async def append(
+    conn: asyncpg.Connection, carnet_number: str, event: str, record: Mapping[str, Any], recorded_at: datetime
+) -> str:
     """Append `record` to the carnet's chain; returns the new head hash, hex (`append_entry` for its position)."""
     return (await append_entry(conn, carnet_number, event, record, recorded_at)).head
 
@@ -56,8 +63,9 @@ async def last_position(conn: asyncpg.Connection, carnet_number: str) -> int:
     return await conn.fetchval("SELECT COALESCE(max(position), 0) FROM history WHERE carnet_number = $1", carnet_number)
 
 
-async def append_entry(conn: asyncpg.Connection, carnet_number: str, event: str, record: Mapping[str, Any],
-                       recorded_at: datetime) -> Appended:
+async def append_entry(
+    conn: asyncpg.Connection, carnet_number: str, event: str, record: Mapping[str, Any], recorded_at: datetime
+) -> Appended:
     """Append `record` to the carnet's chain; returns the new entry's position and the new head hash.
 
     Call it inside the transaction that makes the change being recorded, after locking the
@@ -76,13 +84,20 @@ async def append_entry(conn: asyncpg.Connection, carnet_number: str, event: str,
         raise LookupError(f"unknown carnet {carnet_number}")
     native = to_native(record)
     last = await conn.fetchrow(
-        "SELECT position, hash FROM history WHERE carnet_number = $1 ORDER BY position DESC LIMIT 1", carnet_number)
+        "SELECT position, hash FROM history WHERE carnet_number = $1 ORDER BY position DESC LIMIT 1", carnet_number
+    )
     position, prev = (last["position"] + 1, bytes(last["hash"])) if last else (1, GENESIS)
     digest = link(prev, entry_document(carnet_number, position, event, recorded_at, native))
     await conn.execute(
         "INSERT INTO history (carnet_number, position, event, record, prev_hash, hash, recorded_at)"
         " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
-        carnet_number, position, event, canonical(native).decode("utf-8"), prev, digest, recorded_at,
+        carnet_number,
+        position,
+        event,
+        canonical(native).decode("utf-8"),
+        prev,
+        digest,
+        recorded_at,
     )
     return Appended(position, digest.hex())
 
@@ -91,15 +106,35 @@ async def entries(conn: asyncpg.Connection, carnet_number: str) -> list[HistoryE
     """The carnet's chain, oldest first (one statement: one consistent snapshot)."""
     rows = await conn.fetch(
         "SELECT position, event, record, prev_hash, hash, recorded_at FROM history WHERE carnet_number = $1"
-        " ORDER BY position", carnet_number)
-    return [HistoryEntry(r["position"], r["event"], json.loads(r["record"]), bytes(r["prev_hash"]), bytes(r["hash"]),
-                         r["recorded_at"]) for r in rows]
+        " ORDER BY position",
+        carnet_number,
+    )
+    return [
+        HistoryEntry(
+            r["position"],
+            r["event"],
+            json.loads(r["record"]),
+            bytes(r["prev_hash"]),
+            bytes(r["hash"]),
+            r["recorded_at"],
+        )
+        for r in rows
+    ]
 
 
 def check_entries(carnet_number: str, chain: list[HistoryEntry]) -> ChainCheck:
     """Verify entries already read (so a caller can show them and their check from one read)."""
-    return verify([(e.position, entry_document(carnet_number, e.position, e.event, e.recorded_at, e.record),
-                    e.prev_hash, e.hash) for e in chain])
+    return verify(
+        [
+            (
+                e.position,
+                entry_document(carnet_number, e.position, e.event, e.recorded_at, e.record),
+                e.prev_hash,
+                e.hash,
+            )
+            for e in chain
+        ]
+    )
 
 
 async def check(conn: asyncpg.Connection, carnet_number: str) -> ChainCheck:

@@ -35,16 +35,21 @@ async def carnets_of(conn: asyncpg.Connection, party: str) -> list[asyncpg.Recor
 async def carnet_for(conn: asyncpg.Connection, number: str, party: str) -> asyncpg.Record | None:
     """The carnet row with the party's role, or None if unknown or not the party's."""
     return await conn.fetchrow(
-        f"SELECT c.*, {_ROLE} FROM carnets c WHERE c.carnet_number = $1 AND {_VISIBLE}", number, party)
+        f"SELECT c.*, {_ROLE} FROM carnets c WHERE c.carnet_number = $1 AND {_VISIBLE}", number, party
+    )
 
 
 async def role_on(conn: asyncpg.Connection, number: str, party: str) -> Role | None:
-    return await conn.fetchval(f"SELECT {_ROLE} FROM carnets c WHERE c.carnet_number = $1 AND {_VISIBLE}", number, party)
+    return await conn.fetchval(
+        f"SELECT {_ROLE} FROM carnets c WHERE c.carnet_number = $1 AND {_VISIBLE}", number, party
+    )
 
 
 async def items(conn: asyncpg.Connection, number: str) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT item_number, location, country, final_date FROM items WHERE carnet_number = $1 ORDER BY item_number", number)
+        "SELECT item_number, location, country, final_date FROM items WHERE carnet_number = $1 ORDER BY item_number",
+        number,
+    )
 
 
 async def declaration_for(conn: asyncpg.Connection, declaration_id: UUID, party: str) -> asyncpg.Record | None:
@@ -53,7 +58,8 @@ async def declaration_for(conn: asyncpg.Connection, declaration_id: UUID, party:
         f"SELECT d.*, t.cancellation_code FROM declarations d JOIN carnets c USING (carnet_number)"
         f" LEFT JOIN transactions t ON t.declaration_id = d.declaration_id AND t.decision = 'committed'"
         f" WHERE d.declaration_id = $1 AND {_VISIBLE}",
-        declaration_id, party,
+        declaration_id,
+        party,
     )
 
 
@@ -62,19 +68,30 @@ async def lock_shares(conn: asyncpg.Connection, number: str) -> asyncpg.Record |
     declarations of one carnet serialise on it (a declaration in flight sees the representative either
     shared or not, never half-way)."""
     return await conn.fetchrow(
-        "SELECT holder_id, representative_ids FROM carnets WHERE carnet_number = $1 FOR UPDATE", number)
+        "SELECT holder_id, representative_ids FROM carnets WHERE carnet_number = $1 FOR UPDATE", number
+    )
 
 
 async def add_representative(conn: asyncpg.Connection, number: str, representative_id: str) -> tuple[str, ...]:
-    return tuple(await conn.fetchval(
-        "UPDATE carnets SET representative_ids = array_append(representative_ids, $2) WHERE carnet_number = $1"
-        " RETURNING representative_ids", number, representative_id))
+    return tuple(
+        await conn.fetchval(
+            "UPDATE carnets SET representative_ids = array_append(representative_ids, $2) WHERE carnet_number = $1"
+            " RETURNING representative_ids",
+            number,
+            representative_id,
+        )
+    )
 
 
 async def remove_representative(conn: asyncpg.Connection, number: str, representative_id: str) -> tuple[str, ...]:
-    return tuple(await conn.fetchval(
-        "UPDATE carnets SET representative_ids = array_remove(representative_ids, $2) WHERE carnet_number = $1"
-        " RETURNING representative_ids", number, representative_id))
+    return tuple(
+        await conn.fetchval(
+            "UPDATE carnets SET representative_ids = array_remove(representative_ids, $2) WHERE carnet_number = $1"
+            " RETURNING representative_ids",
+            number,
+            representative_id,
+        )
+    )
 
 
 async def document(conn: asyncpg.Connection, number: str) -> dict[str, Any] | None:
@@ -91,4 +108,7 @@ async def document_for(conn: asyncpg.Connection, number: str, party: str) -> asy
     """The sealed document with what opening it needs, if the party may see the carnet."""
     return await conn.fetchrow(
         f"SELECT c.carnet_number, c.home_country AS nga, c.request_id, c.general_list_digest, c.document"
-        f" FROM carnets c WHERE c.carnet_number = $1 AND {_VISIBLE}", number, party)
+        f" FROM carnets c WHERE c.carnet_number = $1 AND {_VISIBLE}",
+        number,
+        party,
+    )

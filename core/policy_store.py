@@ -59,12 +59,18 @@ FOLLOW_PERIOD_S = 30.0
 
 class PolicyMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.version = Gauge("ata_country_policy_version_info", "The country policy version in force (value 1).",
-                             ["version"], registry=registry)
-        self.updates = Counter("ata_country_policy_updates_total",
-                               "Country policy documents received, by outcome "
-                               "(applied, unchanged, conflict, invalid, file_conflict).",
-                               ["outcome"], registry=registry).labels
+        self.version = Gauge(
+            "ata_country_policy_version_info",
+            "The country policy version in force (value 1).",
+            ["version"],
+            registry=registry,
+        )
+        self.updates = Counter(
+            "ata_country_policy_updates_total",
+            "Country policy documents received, by outcome (applied, unchanged, conflict, invalid, file_conflict).",
+            ["outcome"],
+            registry=registry,
+        ).labels
 
 
 def canonical_document(payload: CountryPolicyUpdated) -> dict[str, Any]:
@@ -123,33 +129,49 @@ class PolicyStore:
         async with conn.transaction():
             recorded = await conn.fetchval(
                 "INSERT INTO country_policies (version, document, source) VALUES ($1, $2::jsonb, 'file')"
-                " ON CONFLICT (version) DO NOTHING RETURNING version", file_book.version, json.dumps(document))
+                " ON CONFLICT (version) DO NOTHING RETURNING version",
+                file_book.version,
+                json.dumps(document),
+            )
             if recorded is not None:
                 log.info("country policy %s recorded from %s", file_book.version, file_path)
                 self._use(file_book)
                 self._loaded = True
                 return file_book
-            existing = await conn.fetchval("SELECT document FROM country_policies WHERE version = $1", file_book.version)
+            existing = await conn.fetchval(
+                "SELECT document FROM country_policies WHERE version = $1", file_book.version
+            )
             if json.loads(existing) != document:
                 self.metrics.updates("file_conflict").inc()
-                log.error("country policy file %s has version %s with a document different from the one recorded "
-                          "under that version; the recorded document stays (give the edited file a new version)",
-                          file_path, file_book.version)
+                log.error(
+                    "country policy file %s has version %s with a document different from the one recorded "
+                    "under that version; the recorded document stays (give the edited file a new version)",
+                    file_path,
+                    file_book.version,
+                )
             newest = await conn.fetchrow(
                 "SELECT version, document, source, published_by, applied_at FROM country_policies"
-                " ORDER BY applied_at DESC, version DESC LIMIT 1")
+                " ORDER BY applied_at DESC, version DESC LIMIT 1"
+            )
         book = parse_policy_book(json.loads(newest["document"]))
         if book.version != file_book.version:
-            log.info("country policy %s (from the %s, by %s, applied %s) is newer than the file's %s; it stays in force",
-                     book.version, newest["source"], newest["published_by"] or "-", newest["applied_at"].isoformat(),
-                     file_book.version)
+            log.info(
+                "country policy %s (from the %s, by %s, applied %s) is newer than the file's %s; it stays in force",
+                book.version,
+                newest["source"],
+                newest["published_by"] or "-",
+                newest["applied_at"].isoformat(),
+                file_book.version,
+            )
         self._use(book)
         self._loaded = True
         return book
 
     async def refresh(self, conn: asyncpg.Connection) -> PolicyBook:
         """Use the newest applied version, as another instance recorded it."""
-        newest = await conn.fetchrow("SELECT document FROM country_policies ORDER BY applied_at DESC, version DESC LIMIT 1")
+        newest = await conn.fetchrow(
+            "SELECT document FROM country_policies ORDER BY applied_at DESC, version DESC LIMIT 1"
+        )
         if newest is not None:
             book = parse_policy_book(json.loads(newest["document"]))
             if self._book is None or book.version != self._book.version:
@@ -160,12 +182,20 @@ class PolicyStore:
     def follower(self, pool: Callable[[], asyncpg.Pool], metrics: LoopMetrics, **options: Any) -> BackgroundLoop:
         """The loop that reloads whenever any instance records a new version (NOTIFY), and every
         FOLLOW_PERIOD_S besides: a NOTIFY sent while the database connection was lost is caught up."""
+
         async def reload() -> None:
             async with pool().acquire() as conn:
                 await self.refresh(conn)
 
-        return BackgroundLoop("country-policy", reload, period_s=FOLLOW_PERIOD_S, metrics=metrics, pool=pool,
-                              channel=CHANGED_CHANNEL, **options)
+        return BackgroundLoop(
+            "country-policy",
+            reload,
+            period_s=FOLLOW_PERIOD_S,
+            metrics=metrics,
+            pool=pool,
+            channel=CHANGED_CHANNEL,
+            **options,
+        )
 
     async def policy_updated(self, conn: asyncpg.Connection, inbound: Inbound[CountryPolicyUpdated]) -> None:
         """Consumer of COUNTRY_POLICY (R15): record a new version and apply it at once."""
@@ -180,23 +210,40 @@ class PolicyStore:
             return
         recorded = await conn.fetchval(
             "INSERT INTO country_policies (version, document, source, published_by) VALUES ($1, $2::jsonb, 'topic', $3)"
-            " ON CONFLICT (version) DO NOTHING RETURNING version", p.version, json.dumps(document), p.published_by)
+            " ON CONFLICT (version) DO NOTHING RETURNING version",
+            p.version,
+            json.dumps(document),
+            p.published_by,
+        )
         if recorded is None:
             existing = await conn.fetchval("SELECT document FROM country_policies WHERE version = $1", p.version)
             if json.loads(existing) == document:
                 self.metrics.updates("unchanged").inc()
-                log.info("country policy %s from %s (message %s) already recorded; nothing to apply",
-                         p.version, p.published_by, message_id)
+                log.info(
+                    "country policy %s from %s (message %s) already recorded; nothing to apply",
+                    p.version,
+                    p.published_by,
+                    message_id,
+                )
             else:
                 self.metrics.updates("conflict").inc()
-                log.error("country policy %s from %s (message %s) refused: that version is already recorded with a "
-                          "different document; publish the change under a new version", p.version, p.published_by,
-                          message_id)
+                log.error(
+                    "country policy %s from %s (message %s) refused: that version is already recorded with a "
+                    "different document; publish the change under a new version",
+                    p.version,
+                    p.published_by,
+                    message_id,
+                )
             return
         previous = self._book.version if self._book is not None else None
         # Every other core instance reloads on commit: only one of them consumed this message.
         await conn.execute("SELECT pg_notify($1, $2)", CHANGED_CHANNEL, p.version)
         self._use(book)
         self.metrics.updates("applied").inc()
-        log.info("country policy %s from %s (message %s) applied, replacing %s", p.version, p.published_by, message_id,
-                 previous)
+        log.info(
+            "country policy %s from %s (message %s) applied, replacing %s",
+            p.version,
+            p.published_by,
+            message_id,
+            previous,
+        )

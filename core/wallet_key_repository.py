@@ -15,9 +15,14 @@ async def register(conn: asyncpg.Connection, party_id: str, public_key: str, now
     await conn.execute(
         "INSERT INTO wallet_keys (party_id, public_key, registered_at) VALUES ($1, $2, $3)"
         " ON CONFLICT (party_id) DO UPDATE SET public_key = EXCLUDED.public_key, registered_at = EXCLUDED.registered_at",
-        party_id, public_key, now)
+        party_id,
+        public_key,
+        now,
+    )
     return "created" if previous is None else "replaced"
 
 
 async def key_of(conn: asyncpg.Connection, party_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT party_id, public_key, registered_at FROM wallet_keys WHERE party_id = $1", party_id)
+    return await conn.fetchrow(
+        "SELECT party_id, public_key, registered_at FROM wallet_keys WHERE party_id = $1", party_id
+    )

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
-from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException, Path, Response
 from prometheus_client import CollectorRegistry, Counter
@@ -30,8 +30,11 @@ PartyPath = Annotated[str, Path(pattern=PARTY_ID, max_length=64, description="Wa
 
 class WalletKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    public_key: str = Field(pattern=X25519_TEXT, description="X25519 public key, 32 bytes base64url without padding.",
-                            examples=["3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08"])
+    public_key: str = Field(
+        pattern=X25519_TEXT,
+        description="X25519 public key, 32 bytes base64url without padding.",
+        examples=["3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08"],
+    )
 
     @field_validator("public_key")
     @classmethod
@@ -51,17 +54,27 @@ class WalletKeyOut(BaseModel):
     registered_at: datetime
 
 
-def wallet_key_router(pool_of: Callable[[], Any], party: Any, clock: Callable[[], datetime], *,
-                      registry: CollectorRegistry) -> APIRouter:
-    registered = Counter("ata_wallet_keys_registered_total", "Wallet public keys registered, by outcome.",
-                         ["outcome"], registry=registry)
+def wallet_key_router(
+    pool_of: Callable[[], Any], party: Any, clock: Callable[[], datetime], *, registry: CollectorRegistry
+) -> APIRouter:
+    registered = Counter(
+        "ata_wallet_keys_registered_total", "Wallet public keys registered, by outcome.", ["outcome"], registry=registry
+    )
     for outcome in ("created", "replaced", "same"):
         registered.labels(outcome)
-    router = APIRouter(prefix="/v1/wallet-keys", tags=["holder"], route_class=LimitedRoute,
-                       responses={401: {"model": NotAuthenticated, "description": "No valid wallet bearer token."}})
+    router = APIRouter(
+        prefix="/v1/wallet-keys",
+        tags=["holder"],
+        route_class=LimitedRoute,
+        responses={401: {"model": NotAuthenticated, "description": "No valid wallet bearer token."}},
+    )
 
-    @router.put("/me", response_model=WalletKeyOut, responses={201: {"model": WalletKeyOut, "description": "First key."}},
-                summary="Register the caller's wallet public key (X25519); a new device replaces the old key")
+    @router.put(
+        "/me",
+        response_model=WalletKeyOut,
+        responses={201: {"model": WalletKeyOut, "description": "First key."}},
+        summary="Register the caller's wallet public key (X25519); a new device replaces the old key",
+    )
     async def register(body: WalletKeyIn, response: Response, caller: str = party) -> WalletKeyOut:
         now = clock()
         async with pool_of().acquire() as conn:
@@ -71,14 +84,29 @@ def wallet_key_router(pool_of: Callable[[], Any], party: Any, clock: Callable[[]
         response.status_code = 201 if outcome == "created" else 200
         return WalletKeyOut(**dict(row))
 
-    @router.get("/{party_id}", response_model=WalletKeyOut, responses={404: {"model": Refusal}},
-                summary="A wallet's public key, to seal a carnet document or a shared data key for it")
+    @router.get(
+        "/{party_id}",
+        response_model=WalletKeyOut,
+        responses={404: {"model": Refusal}},
+        summary="A wallet's public key, to seal a carnet document or a shared data key for it",
+    )
     async def key_of(party_id: PartyPath, caller: str = party) -> WalletKeyOut:
         async with pool_of().acquire() as conn:
             row = await keys.key_of(conn, party_id)
         if row is None:
-            raise HTTPException(404, detail={"reasons": [{"rule": "R1", "field": "party_id", "item_number": None,
-                                                          "message": f"no wallet key registered for {party_id}"}]})
+            raise HTTPException(
+                404,
+                detail={
+                    "reasons": [
+                        {
+                            "rule": "R1",
+                            "field": "party_id",
+                            "item_number": None,
+                            "message": f"no wallet key registered for {party_id}",
+                        }
+                    ]
+                },
+            )
         return WalletKeyOut(**dict(row))
 
     return router

@@ -45,8 +45,9 @@ def verify_password(password: str, stored: str | None) -> bool:
         # same work as a real check, so an unknown account is not told apart by timing
         hashlib.scrypt(password.encode(), salt=b"\0" * 16, n=_N, r=_R, p=_P, dklen=32)
         return False
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n_, r=r_, p=p_, dklen=len(expected),
-                            maxmem=256 * r_ * n_ * p_ + 1024 * 1024)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=n_, r=r_, p=p_, dklen=len(expected), maxmem=256 * r_ * n_ * p_ + 1024 * 1024
+    )
     return hmac.compare_digest(digest, expected)
 
 
@@ -138,8 +139,13 @@ def parse_import(text: str, known_offices: set[str], existing: set[str]) -> tupl
         if count > MAX_IMPORT_ROWS:
             raise ImportRefused(f"more than {MAX_IMPORT_ROWS} rows; split the file")
         if len(fields) != len(IMPORT_COLUMNS):
-            errors.append(RowError(line, fields[0].strip() or None,
-                                   [f"malformed row: {len(fields)} fields, expected {len(IMPORT_COLUMNS)}"]))
+            errors.append(
+                RowError(
+                    line,
+                    fields[0].strip() or None,
+                    [f"malformed row: {len(fields)} fields, expected {len(IMPORT_COLUMNS)}"],
+                )
+            )
             continue
         officer_id, office_id, password = fields[0].strip(), fields[1].strip(), fields[2]
         problems: list[str] = []

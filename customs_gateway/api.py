@@ -30,13 +30,13 @@ from contracts.txcode import format_transaction_code
 from customs_gateway import accounts
 from customs_gateway.bulk_api import bulk_commit_route
 from customs_gateway.domain import CommitRefused, MismatchRefused, Office, RateLimited, Verification
-from customs_gateway.usecases import cancellations, sessions
-from customs_gateway.usecases.facade import GatewayUseCases
 from customs_gateway.officer_admin import BEARER, OFFICE_ID, Problem, admin_router, bearer_token
 from customs_gateway.officers import Officers, SessionOfficer
-from tokens.qr import QrDecodeError, UnreadableImage, read_qr_image
+from customs_gateway.usecases import cancellations, sessions
+from customs_gateway.usecases.facade import GatewayUseCases
 from runtime.http_limits import LimitedRoute, before_body, body_limit
 from runtime.text import IDENTIFIER, PRINTABLE
+from tokens.qr import QrDecodeError, UnreadableImage, read_qr_image
 
 log = logging.getLogger(__name__)
 

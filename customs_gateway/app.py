@@ -14,11 +14,11 @@ from customs_gateway.metrics import GatewayMetrics
 from customs_gateway.usecases.context import Gateway
 from customs_gateway.usecases.facade import GatewayUseCases
 from customs_gateway.web import officer_pages
-from tokens import trustlist
-from runtime.consumer import WithBulk
 from runtime.clock import Clock, utc_now
+from runtime.consumer import WithBulk
 from runtime.service import Service
 from runtime.settings import Settings
+from tokens import trustlist
 
 NAME = "customs_gateway"
 #: Rows of each kind (expired sessions, forgotten login counts, old lookups) deleted per refresh period at most.
@@ -38,9 +38,14 @@ def build(settings: Settings, *, clock: Clock = utc_now, core: CoreDeclarations 
 
     # No per-crossing topic: typed codes are asked of the core, and the ledger's few events the gateway acts on
     # come on their own topic (docs/gateway-subscriptions.md).
-    service.consume({SIGNING_KEYS: handlers.trust_event, CARNET_STATUS: handlers.trust_event,
-                     ISSUANCE_EVENTS: WithBulk(handlers.issuance_event, handlers.issuance_events),
-                     CUSTOMS_LEDGER: handlers.ledger_event})
+    service.consume(
+        {
+            SIGNING_KEYS: handlers.trust_event,
+            CARNET_STATUS: handlers.trust_event,
+            ISSUANCE_EVENTS: WithBulk(handlers.issuance_event, handlers.issuance_events),
+            CUSTOMS_LEDGER: handlers.ledger_event,
+        }
+    )
     admin_token = settings.gateway_admin_token.get_secret_value() if settings.gateway_admin_token else None
     service.include(officer_router(handlers, lambda: service.pool, admin_token))
     service.include(officer_pages(service.registry))

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.txcode import format_transaction_code
 from customs_gateway import bulk_commits
 from customs_gateway.bulk_commits import MAX_ITEMS, BulkItem, ItemOutcome
-from customs_gateway.usecases.facade import GatewayUseCases
 from customs_gateway.officers import SessionOfficer
+from customs_gateway.usecases.facade import GatewayUseCases
 from runtime.http_limits import body_limit
 from runtime.text import PRINTABLE
 

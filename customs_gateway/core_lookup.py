@@ -56,7 +56,9 @@ class Unavailable(CommitRefused):
 class CoreDeclarations:
     """`by_code` answers the declaration, None for a code the core does not know, or raises Unavailable."""
 
-    def __init__(self, base_url: str | None, token: str | None, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str | None, token: str | None, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.base_url, self.token, self.transport = base_url, token, transport
 
     async def by_code(self, code: str, officer_id: str) -> DeclarationAtCore | None:
@@ -82,5 +84,6 @@ class CoreDeclarations:
             raise Unavailable("the core's answer was unreadable") from exc
         if a.transaction_code != code:
             raise Unavailable("the core answered for another code")
-        return DeclarationAtCore(a.carnet_number, a.kind, a.country, tuple(a.items), a.sequence, a.token_id,
-                                 a.token_expires_at)
+        return DeclarationAtCore(
+            a.carnet_number, a.kind, a.country, tuple(a.items), a.sequence, a.token_id, a.token_expires_at
+        )

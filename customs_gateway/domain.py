@@ -62,8 +62,9 @@ def check_carnet(claims: _Declaration, blocked: Blocked | None, transferred: Map
     items a replacement took over (`transferred`: item number -> replacement carnet)."""
     if blocked is not None:
         use = f"; the goods now travel under {blocked.successor}" if blocked.successor else ""
-        raise CommitRefused(blocked.status,
-                            f"carnet {claims.carnet_number} is {blocked.status} ({blocked.rule}): {blocked.reason}{use}")
+        raise CommitRefused(
+            blocked.status, f"carnet {claims.carnet_number} is {blocked.status} ({blocked.rule}): {blocked.reason}{use}"
+        )
     replaced = replaced_detail(claims, transferred)
     if replaced:
         raise CommitRefused("replaced", replaced)
@@ -74,21 +75,29 @@ def replaced_detail(claims: _Declaration, transferred: Mapping[int, str] | None)
     if not moved:
         return None
     successors = ", ".join(sorted({transferred[n] for n in moved}))  # type: ignore[index]
-    return (f"carnet {claims.carnet_number} was replaced (R6) for items {', '.join(map(str, moved))}: "
-            f"they now travel under {successors}")
+    return (
+        f"carnet {claims.carnet_number} was replaced (R6) for items {', '.join(map(str, moved))}: "
+        f"they now travel under {successors}"
+    )
 
 
 def check_scan(claims: _Declaration, office: Office) -> None:
     """R18: an officer acts only for their own administration; the token names the country."""
     if claims.country != office.country:
-        raise CommitRefused("wrong_country", f"this declaration is for customs of {claims.country}, not {office.country}", 403)
+        raise CommitRefused(
+            "wrong_country", f"this declaration is for customs of {claims.country}, not {office.country}", 403
+        )
 
 
 def check_entry(claims: _Declaration, office: Office, at: datetime) -> None:
     """R12: no entry abroad on an expired carnet, judged at the office's local day; the token
     carries the expiry so this holds offline too. Unknown (a typed code, carnet not on file): the core judges."""
-    if claims.carnet_expiry is not None and not r12_entry_allowed(claims.kind.value, claims.carnet_expiry, at, ZoneInfo(office.timezone)):
-        raise CommitRefused("R12", f"the carnet expired on {claims.carnet_expiry.isoformat()}: no {claims.kind.value} on it")
+    if claims.carnet_expiry is not None and not r12_entry_allowed(
+        claims.kind.value, claims.carnet_expiry, at, ZoneInfo(office.timezone)
+    ):
+        raise CommitRefused(
+            "R12", f"the carnet expired on {claims.carnet_expiry.isoformat()}: no {claims.kind.value} on it"
+        )
 
 
 def check_final_date(claims: _Declaration, final_date: date | None) -> None:
@@ -140,8 +149,19 @@ class Declared:
 
     @classmethod
     def from_claims(cls, c: DeclarationClaims) -> Declared:
-        return cls(c.carnet_number, c.transaction_code, c.kind, c.country, tuple(c.items), c.sequence, c.carnet_expiry,
-                   c.general_list_digest, c.token_id, c.expires_at, True)
+        return cls(
+            c.carnet_number,
+            c.transaction_code,
+            c.kind,
+            c.country,
+            tuple(c.items),
+            c.sequence,
+            c.carnet_expiry,
+            c.general_list_digest,
+            c.token_id,
+            c.expires_at,
+            True,
+        )
 
 
 @dataclass(frozen=True)
@@ -174,15 +194,30 @@ class Verification:
         if self.carnet is None:
             return None
         c = self.carnet
-        return {"carnet_number": c.carnet_number, "home_country": c.home_country, "countries": list(c.countries),
-                "expiry_date": c.expiry_date,
-                "items": [{"item_number": n, "quantity": c.items[n][0], "origin_country": c.items[n][1]}
-                          for n in self.declared.items if n in c.items]}
+        return {
+            "carnet_number": c.carnet_number,
+            "home_country": c.home_country,
+            "countries": list(c.countries),
+            "expiry_date": c.expiry_date,
+            "items": [
+                {"item_number": n, "quantity": c.items[n][0], "origin_country": c.items[n][1]}
+                for n in self.declared.items
+                if n in c.items
+            ],
+        }
 
 
-def verification(d: Declared, office: Office, at: datetime, *, replayed: bool, blocked: Blocked | None,
-                 carnet: CarnetOnFile | None, kid: str | None = None,
-                 transferred: Mapping[int, str] | None = None) -> Verification:
+def verification(
+    d: Declared,
+    office: Office,
+    at: datetime,
+    *,
+    replayed: bool,
+    blocked: Blocked | None,
+    carnet: CarnetOnFile | None,
+    kid: str | None = None,
+    transferred: Mapping[int, str] | None = None,
+) -> Verification:
     """Every check of a declaration, in the order an officer reads them. A token's signature, expiry and
     territory were verified before (a failure there is refused outright); they are listed for the record."""
     checks = []
@@ -195,11 +230,19 @@ def verification(d: Declared, office: Office, at: datetime, *, replayed: bool, b
     elif at < d.expires_at:
         checks.append(Check("expiry", True, f"valid until {d.expires_at.isoformat()}"))
     else:
-        checks.append(Check("expiry", False, f"the token expired at {d.expires_at.isoformat()}: a new declaration is needed"))
-    checks.append(Check("territory", d.country == office.country,
-                        f"for customs of {d.country}" + ("" if d.country == office.country else f", not {office.country}")))
-    checks.append(Check("replay", not replayed,
-                        "already decided at a customs office" if replayed else "not decided yet"))
+        checks.append(
+            Check("expiry", False, f"the token expired at {d.expires_at.isoformat()}: a new declaration is needed")
+        )
+    checks.append(
+        Check(
+            "territory",
+            d.country == office.country,
+            f"for customs of {d.country}" + ("" if d.country == office.country else f", not {office.country}"),
+        )
+    )
+    checks.append(
+        Check("replay", not replayed, "already decided at a customs office" if replayed else "not decided yet")
+    )
     replaced = replaced_detail(d, transferred)
     if blocked is None and replaced:
         checks.append(Check("carnet_status", False, replaced))
@@ -207,7 +250,9 @@ def verification(d: Declared, office: Office, at: datetime, *, replayed: bool, b
         checks.append(Check("carnet_status", True, "active"))
     else:
         use = f"; the goods now travel under {blocked.successor}" if blocked.successor else ""
-        checks.append(Check("carnet_status", False, f"the carnet is {blocked.status} ({blocked.rule}): {blocked.reason}{use}"))
+        checks.append(
+            Check("carnet_status", False, f"the carnet is {blocked.status} ({blocked.rule}): {blocked.reason}{use}")
+        )
     if carnet is None:
         checks.append(Check("carnet_on_file", False, NOT_ON_FILE))
         for name in ("items_on_list", "digest", "countries"):
@@ -215,16 +260,28 @@ def verification(d: Declared, office: Office, at: datetime, *, replayed: bool, b
         return Verification(d, tuple(checks), None)
     checks.append(Check("carnet_on_file", True, f"carnet {carnet.carnet_number} issued by {carnet.home_country}"))
     unknown = [n for n in d.items if n not in carnet.items]
-    checks.append(Check("items_on_list", not unknown,
-                        f"items not on the carnet's general list: {', '.join(map(str, unknown))}" if unknown
-                        else "every declared item is on the general list"))
+    checks.append(
+        Check(
+            "items_on_list",
+            not unknown,
+            f"items not on the carnet's general list: {', '.join(map(str, unknown))}"
+            if unknown
+            else "every declared item is on the general list",
+        )
+    )
     if d.general_list_digest is None:
         checks.append(Check("digest", None, "no token scanned: the core declared against its own list"))
     elif d.general_list_digest == carnet.general_list_digest[:32]:
         checks.append(Check("digest", True, "the token was made against the general list on file"))
     else:
-        checks.append(Check("digest", False, "the token's general list digest does not match the carnet on file: "
-                                             "the list declared against is not this carnet's"))
+        checks.append(
+            Check(
+                "digest",
+                False,
+                "the token's general list digest does not match the carnet on file: "
+                "the list declared against is not this carnet's",
+            )
+        )
     checks.append(countries_check(d.kind, d.country, carnet))
     return Verification(d, tuple(checks), carnet)
 
@@ -234,20 +291,27 @@ def mismatches_around_replay(v: Verification) -> tuple[list[str], list[str]]:
     declaration was already decided needs to list every mismatch in order (the audit row, R18)."""
     names = [c.check for c in v.checks]
     at = names.index("replay")
-    return ([c.check for c in v.checks[:at] if c.ok is False],
-            [c.check for c in v.checks[at + 1:] if c.ok is False])
+    return ([c.check for c in v.checks[:at] if c.ok is False], [c.check for c in v.checks[at + 1 :] if c.ok is False])
 
 
 def countries_check(kind: DeclarationKind, country: str, carnet: CarnetOnFile) -> Check:
     if kind in HOME_KINDS:
         ok = country == carnet.home_country
-        return Check("countries", ok, f"{kind.value} happens in the home country {carnet.home_country}"
-                     + ("" if ok else f", not {country}"))
+        return Check(
+            "countries",
+            ok,
+            f"{kind.value} happens in the home country {carnet.home_country}" + ("" if ok else f", not {country}"),
+        )
     if country == carnet.home_country:
         return Check("countries", False, f"{kind.value} happens abroad, not in the home country {country}")
     ok = country in carnet.countries
-    return Check("countries", ok, f"{country} is one of the carnet's countries" if ok
-                 else f"the carnet is not valid for {country} (only {', '.join(carnet.countries)})")
+    return Check(
+        "countries",
+        ok,
+        f"{country} is one of the carnet's countries"
+        if ok
+        else f"the carnet is not valid for {country} (only {', '.join(carnet.countries)})",
+    )
 
 
 def check_mismatches(v: Verification) -> None:
@@ -256,9 +320,18 @@ def check_mismatches(v: Verification) -> None:
         raise MismatchRefused(v.blocking)
 
 
-def decide_commit(d: Declared, office: Office, at: datetime, *, decision: str, final_date: date | None,
-                  blocked: Blocked | None, transferred: Mapping[int, str] | None, carnet: CarnetOnFile | None,
-                  kid: str | None = None) -> Verification:
+def decide_commit(
+    d: Declared,
+    office: Office,
+    at: datetime,
+    *,
+    decision: str,
+    final_date: date | None,
+    blocked: Blocked | None,
+    transferred: Mapping[int, str] | None,
+    carnet: CarnetOnFile | None,
+    kid: str | None = None,
+) -> Verification:
     """Whether an officer may commit or refuse this declaration: every check, in the order the officer reads
     them; raises CommitRefused with the first that fails, else answers the verification to post with.
 
@@ -289,6 +362,7 @@ class RateLimited(CommitRefused):
 
 class MismatchRefused(CommitRefused):
     def __init__(self, mismatches: list[Check]) -> None:
-        super().__init__("mismatch", "the declaration does not match the carnet on file: "
-                         + "; ".join(c.detail for c in mismatches))
+        super().__init__(
+            "mismatch", "the declaration does not match the carnet on file: " + "; ".join(c.detail for c in mismatches)
+        )
         self.mismatches = mismatches

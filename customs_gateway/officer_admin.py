@@ -15,9 +15,9 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from customs_gateway import accounts
+from customs_gateway.officers import Officers
 from customs_gateway.usecases import administration
 from customs_gateway.usecases.facade import GatewayUseCases
-from customs_gateway.officers import Officers
 from runtime.http_limits import LimitedRoute, before_body, body_limit
 from runtime.text import IDENTIFIER, PRINTABLE
 
@@ -36,8 +36,12 @@ class OfficerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     officer_id: str = Field(pattern=accounts.OFFICER_ID.pattern, examples=["fr-officer-0042"])
     office_id: str = Field(min_length=1, max_length=64, examples=["FR-CDG-FRET"])
-    password: str = Field(min_length=accounts.MIN_PASSWORD, max_length=accounts.MAX_PASSWORD, pattern=IDENTIFIER,
-                          description="Any script; no control character.")
+    password: str = Field(
+        min_length=accounts.MIN_PASSWORD,
+        max_length=accounts.MAX_PASSWORD,
+        pattern=IDENTIFIER,
+        description="Any script; no control character.",
+    )
 
 
 class OfficeIn(BaseModel):
@@ -57,8 +61,12 @@ def bearer_token(authorization: str | None) -> str | None:
 
 def _enrolment(e: administration.Enrolled) -> dict[str, Any]:
     """Shown once: the secret is never answered again."""
-    return {"officer_id": e.officer_id, "office_id": e.office_id, "totp_secret": e.totp_secret,
-            "totp_uri": accounts.provisioning_uri(e.totp_secret, e.officer_id)}
+    return {
+        "officer_id": e.officer_id,
+        "office_id": e.office_id,
+        "totp_secret": e.totp_secret,
+        "totp_uri": accounts.provisioning_uri(e.totp_secret, e.officer_id),
+    }
 
 
 def admin_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | None, officers: Officers) -> APIRouter:
@@ -67,12 +75,14 @@ def admin_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | Non
             raise HTTPException(503, detail={"reason": "administration_disabled", "message": "administration disabled"})
         token = bearer_token(request.headers.get("authorization"))
         if token is None or not hmac.compare_digest(token.encode(), admin_token.encode()):
-            raise HTTPException(401, detail={"reason": "unauthenticated", "message": "administrator token required"},
-                                headers=BEARER)
+            raise HTTPException(
+                401, detail={"reason": "unauthenticated", "message": "administrator token required"}, headers=BEARER
+            )
 
     administrator = before_body(admin_token_of, scheme=ADMIN)
-    admin = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Depends(administrator)],
-                      route_class=LimitedRoute)
+    admin = APIRouter(
+        prefix="/admin", tags=["administration"], dependencies=[Depends(administrator)], route_class=LimitedRoute
+    )
 
     # --- administration (R18) ---------------------------------------------------------------
 
@@ -88,10 +98,13 @@ def admin_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | Non
         try:
             ZoneInfo(body.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise HTTPException(422, detail={"reason": "unknown_timezone",
-                                             "message": f"not an IANA time zone: {body.timezone}"}) from exc
+            raise HTTPException(
+                422, detail={"reason": "unknown_timezone", "message": f"not an IANA time zone: {body.timezone}"}
+            ) from exc
         if not body.office_id.startswith(body.country + "-"):
-            raise HTTPException(422, detail={"reason": "office_country", "message": "office_id must start with its country"})
+            raise HTTPException(
+                422, detail={"reason": "office_country", "message": "office_id must start with its country"}
+            )
         async with pool_of().acquire() as conn:
             with refusals():
                 await administration.create_office(gw, conn, body.model_dump())
@@ -101,12 +114,19 @@ def admin_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | Non
     async def create_officer(body: OfficerIn) -> dict[str, Any]:
         """Creates the account and answers the TOTP secret and provisioning URI once."""
         with refusals():
-            enrolled = await administration.create_officer(gw, pool_of(), body.officer_id, body.office_id, body.password)
+            enrolled = await administration.create_officer(
+                gw, pool_of(), body.officer_id, body.office_id, body.password
+            )
         return _enrolment(enrolled)
 
-    @admin.post("/officers/import", status_code=201,
-                openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True},
-                               **body_limit(MAX_IMPORT_BYTES)})
+    @admin.post(
+        "/officers/import",
+        status_code=201,
+        openapi_extra={
+            "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True},
+            **body_limit(MAX_IMPORT_BYTES),
+        },
+    )
     async def import_officers(request: Request) -> Any:
         """CSV `officer_id,office_id,password`: every row checked first; one bad row and nothing is imported
         (422 with a per-row report); otherwise all rows in one transaction. At most 5,000 rows."""
@@ -123,9 +143,11 @@ def admin_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | Non
         return {"imported": len(enrolled), "officers": [_enrolment(e) for e in enrolled]}
 
     @admin.get("/audit")
-    async def audit_log(officer_id: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
-                        carnet_number: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
-                        limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[dict[str, Any]]:
+    async def audit_log(
+        officer_id: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
+        carnet_number: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    ) -> list[dict[str, Any]]:
         async with pool_of().acquire() as conn:
             return await administration.audit_log(conn, officer_id, carnet_number, limit)
 
@@ -183,8 +205,10 @@ def _account_routes(admin: APIRouter, handlers: GatewayUseCases, pool_of: Any, o
         """A new TOTP secret, answered once (the old one stops working), and every session of the officer ends."""
         secret = accounts.new_totp_secret()
         done = await act(officer_id, "authenticator_reset", secret)
-        return {**_enrolment(administration.Enrolled(officer_id, done["office_id"], secret)),
-                "sessions_revoked": done["sessions_revoked"]}
+        return {
+            **_enrolment(administration.Enrolled(officer_id, done["office_id"], secret)),
+            "sessions_revoked": done["sessions_revoked"],
+        }
 
     @admin.delete("/officers/{officer_id}/sessions", response_model=AccountOut, responses=unknown)
     async def revoke_sessions(officer_id: OfficerPath) -> dict[str, Any]:

@@ -10,9 +10,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from customs_gateway import account_repository as accounts_repo
-from customs_gateway import accounts, throttle
-from customs_gateway import repository as repo
+from customs_gateway import account_repository as accounts_repo, accounts, repository as repo, throttle
 from customs_gateway.domain import Office
 from customs_gateway.metrics import GatewayMetrics
 from runtime.clock import Clock
@@ -92,10 +90,24 @@ class Officers:
                 result = Login(outcome)
                 for key, until in await accounts_repo.count_failure(conn, keys, now):
                     # Audited when a key starts to wait, not for every throttled attempt (metrics count those).
-                    await repo.audit(conn, now, "login_throttled", key.scope, officer_id=officer_id, office_id=office_id,
-                                     detail={"address": key.address or None, "until": until})
-            await repo.audit(conn, now, "login", result.outcome, officer_id=officer_id, office_id=office_id,
-                             detail={"address": keys[0].address})
+                    await repo.audit(
+                        conn,
+                        now,
+                        "login_throttled",
+                        key.scope,
+                        officer_id=officer_id,
+                        office_id=office_id,
+                        detail={"address": key.address or None, "until": until},
+                    )
+            await repo.audit(
+                conn,
+                now,
+                "login",
+                result.outcome,
+                officer_id=officer_id,
+                office_id=office_id,
+                detail={"address": keys[0].address},
+            )
         self.metrics.logins(result.outcome).inc()
         return result
 
@@ -130,6 +142,7 @@ class Officers:
         self._sessions.pop(who.token_hash, None)
         async with conn.transaction():
             await repo.delete_session(conn, who.token_hash)
-            await repo.audit(conn, self.clock(), "logout", "success", officer_id=who.officer_id,
-                             office_id=who.office.office_id)
+            await repo.audit(
+                conn, self.clock(), "logout", "success", officer_id=who.officer_id, office_id=who.office.office_id
+            )
         self._sessions.pop(who.token_hash, None)  # read again by a request that ran meanwhile

@@ -26,16 +26,18 @@ from customs_gateway.api import CodeIn, CommitIn, ScanIn
 from runtime.http_limits import LimitedRoute
 
 PREFIX = "/officer"
-CSP = "; ".join([
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' blob:",  # the preview of a captured photo is a blob: URL
-    "connect-src 'self'",
-    "form-action 'self'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-])
+CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' blob:",  # the preview of a captured photo is a blob: URL
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
 #: On every response of the page: nothing cached by shared caches, no referrer leaving the gateway, no framing.
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
@@ -46,9 +48,15 @@ SECURITY_HEADERS = {
 STATIC_TYPES = {"officer.js": "text/javascript; charset=utf-8", "officer.css": "text/css; charset=utf-8"}
 #: How the page names each check of the verification result (the API's names stay the keys).
 CHECK_LABELS = {
-    "signature": "Signature", "expiry": "Token expiry", "territory": "Territory (your country)",
-    "replay": "Not already used", "carnet_status": "Carnet status", "carnet_on_file": "Carnet on file",
-    "items_on_list": "Items on the general list", "digest": "General list digest", "countries": "Countries",
+    "signature": "Signature",
+    "expiry": "Token expiry",
+    "territory": "Territory (your country)",
+    "replay": "Not already used",
+    "carnet_status": "Carnet status",
+    "carnet_on_file": "Carnet on file",
+    "items_on_list": "Items on the general list",
+    "digest": "General list digest",
+    "countries": "Countries",
 }
 #: R13: the kinds whose commit may set a final date earlier than the carnet's expiry.
 FINAL_DATE_KINDS = ["importation", "transit_entry"]
@@ -61,8 +69,9 @@ def _max_length(model: Any, field: str) -> int:
 
 class PageMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.views = Counter("ata_officer_page_views_total", "Officer web page views, by page.", ["page"],
-                             registry=registry).labels
+        self.views = Counter(
+            "ata_officer_page_views_total", "Officer web page views, by page.", ["page"], registry=registry
+        ).labels
 
 
 @dataclass(frozen=True)
@@ -83,12 +92,16 @@ def _assets() -> dict[str, Asset]:
 
 def officer_pages(registry: CollectorRegistry) -> APIRouter:
     """The login page, the scan page and their two static files; read from the package at build time."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("customs_gateway", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("customs_gateway", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     assets = _assets()
     metrics = PageMetrics(registry)
-    limits = {"token": _max_length(ScanIn, "token"), "code": _max_length(CodeIn, "code"),
-              "reason": _max_length(CommitIn, "refusal_reason")}
+    limits = {
+        "token": _max_length(ScanIn, "token"),
+        "code": _max_length(CodeIn, "code"),
+        "reason": _max_length(CommitIn, "refusal_reason"),
+    }
     router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=LimitedRoute)
 
     def page(name: str, template: str, **context: Any) -> HTMLResponse:

@@ -26,7 +26,7 @@ ALLOW = 3
 @dataclass(frozen=True)
 class Acl:
     principal: str
-    resource: str   # TOPIC, GROUP
+    resource: str  # TOPIC, GROUP
     name: str
     operation: str  # READ, WRITE, DESCRIBE
     pattern: str = "LITERAL"
@@ -34,6 +34,15 @@ class Acl:
 
 def plan(ngas: Iterable[str]) -> list[Acl]:
     """Every deployed rule of every service and of each of `ngas`, one entry per operation."""
-    return [Acl(f"User:{user}", rule.resource.upper(), rule.name, operation.upper(),
-                "LITERAL" if rule.pattern == "literal" else "PREFIXED")
-            for user, rules in kafka_users.users(ngas).items() for rule in rules for operation in rule.operations]
+    return [
+        Acl(
+            f"User:{user}",
+            rule.resource.upper(),
+            rule.name,
+            operation.upper(),
+            "LITERAL" if rule.pattern == "literal" else "PREFIXED",
+        )
+        for user, rules in kafka_users.users(ngas).items()
+        for rule in rules
+        for operation in rule.operations
+    ]

@@ -79,12 +79,13 @@ def new_cluster_id() -> str:
 class NodeAddress:
     node_id: int
     host: str
-    port: int             # clients and the other brokers
+    port: int  # clients and the other brokers
     controller_port: int  # the KRaft quorum
 
 
-def node_properties(node: NodeAddress, cluster: Sequence[NodeAddress], log_dir: str,
-                    listener: Mapping[str, str] | None = None) -> dict[str, str]:
+def node_properties(
+    node: NodeAddress, cluster: Sequence[NodeAddress], log_dir: str, listener: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """server.properties of one combined broker+controller node.
 
     `listener`: overrides for a secured client listener (SASL, the authorizer), deploy/local/apache_kafka.py."""
@@ -139,13 +140,11 @@ def scram_listener(admin_password: str, controller_password: str) -> dict[str, s
         "inter.broker.listener.name": "SASL_PLAINTEXT",
         "sasl.enabled.mechanisms": "SCRAM-SHA-512",
         "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
-        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config":
-            f'{scram} required username="admin" password="{admin_password}";',
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": f'{scram} required username="admin" password="{admin_password}";',
         "sasl.mechanism.controller.protocol": "PLAIN",
         "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
-        "listener.name.controller.plain.sasl.jaas.config":
-            f'{plain} required username="controller" password="{controller_password}" '
-            f'user_controller="{controller_password}";',
+        "listener.name.controller.plain.sasl.jaas.config": f'{plain} required username="controller" password="{controller_password}" '
+        f'user_controller="{controller_password}";',
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": "User:admin;User:controller",
         "allow.everyone.if.no.acl.found": "false",

@@ -98,9 +98,17 @@ def kafka_user(name: str, acls: list[Acl]) -> dict[str, Any]:
             # SCRAM over TLS (ATA_KAFKA_SECURITY_PROTOCOL=SASL_SSL, ATA_KAFKA_SASL_MECHANISM=SCRAM-SHA-512): the
             # User Operator puts the password in a Secret of the same name (key `password`).
             "authentication": {"type": "scram-sha-512"},
-            "authorization": {"type": "simple", "acls": [
-                {"resource": {"type": a.resource, "name": a.name, "patternType": a.pattern}, "operations": list(a.operations),
-                 "host": "*"} for a in acls]},
+            "authorization": {
+                "type": "simple",
+                "acls": [
+                    {
+                        "resource": {"type": a.resource, "name": a.name, "patternType": a.pattern},
+                        "operations": list(a.operations),
+                        "host": "*",
+                    }
+                    for a in acls
+                ],
+            },
         },
     }
 
@@ -126,8 +134,10 @@ def acls_sh(ngas: Iterable[str], bootstrap: str = "$BOOTSTRAP", config: str = "a
         for a in acls:
             option = {"topic": "--topic", "group": "--group"}[a.resource]
             ops = " ".join(f"--operation {o}" for o in a.operations)
-            lines.append(f"kafka-acls.sh --bootstrap-server {bootstrap} --command-config {config} --add "
-                         f"--allow-principal User:{name} {ops} {option} '{a.name}' --resource-pattern-type {a.pattern}")
+            lines.append(
+                f"kafka-acls.sh --bootstrap-server {bootstrap} --command-config {config} --add "
+                f"--allow-principal User:{name} {ops} {option} '{a.name}' --resource-pattern-type {a.pattern}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -139,8 +149,13 @@ def registry_ngas(path: Path | None = None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.kafka_users", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--nga-registry", type=Path, default=None, metavar="PATH",
-                        help="the NGA registry (default the bundled issuer/registry.json)")
+    parser.add_argument(
+        "--nga-registry",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the NGA registry (default the bundled issuer/registry.json)",
+    )
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--write", action="store_true", help=f"write {OUTPUT.relative_to(OUTPUT.parents[3])}")
     out.add_argument("--acls-sh", action="store_true", help="print kafka-acls.sh commands instead")

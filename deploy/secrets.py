@@ -27,8 +27,13 @@ TRUST_ANCHOR_PUBLIC = "trust-anchor.pub.pem"
 VAPID_KEY = "vapid.pem"
 ENV_FILE = ".env"
 #: Variables of the .env file: compose interpolates them; none has a default in compose.yaml.
-ENV_NAMES = ("ATA_DB_PASSWORD", "ATA_GATEWAY_ADMIN_TOKEN", "ATA_NOTIFIER_ADMIN_TOKEN", "ATA_CORE_CUSTOMS_TOKEN",
-             "GRAFANA_ADMIN_PASSWORD")
+ENV_NAMES = (
+    "ATA_DB_PASSWORD",
+    "ATA_GATEWAY_ADMIN_TOKEN",
+    "ATA_NOTIFIER_ADMIN_TOKEN",
+    "ATA_CORE_CUSTOMS_TOKEN",
+    "GRAFANA_ADMIN_PASSWORD",
+)
 
 
 def make(directory: Path) -> list[Path]:
@@ -46,8 +51,13 @@ def make(directory: Path) -> list[Path]:
     # A variable added since the file was made is appended; the ones it holds are kept.
     with env.open("a") as out:
         out.write("".join(f"{name}={secrets.token_urlsafe(32)}\n" for name in ENV_NAMES if name not in held))
-    files = [directory / SIGNING_KEY, directory / TRUST_ANCHOR, directory / TRUST_ANCHOR_PUBLIC,
-             directory / "identity" / WALLET_PUBLIC, directory / VAPID_KEY]
+    files = [
+        directory / SIGNING_KEY,
+        directory / TRUST_ANCHOR,
+        directory / TRUST_ANCHOR_PUBLIC,
+        directory / "identity" / WALLET_PUBLIC,
+        directory / VAPID_KEY,
+    ]
     for path in files:
         path.chmod(0o644)
     (directory / "identity").chmod(0o755)

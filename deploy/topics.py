@@ -51,17 +51,25 @@ class Mismatch:
     problem: str
 
 
-def plan(replication_factor: int, min_insync_replicas: int, ngas: Iterable[str] = (), *,
-         max_message_bytes: int = MAX_MESSAGE_BYTES) -> list[TopicSpec]:
+def plan(
+    replication_factor: int,
+    min_insync_replicas: int,
+    ngas: Iterable[str] = (),
+    *,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+) -> list[TopicSpec]:
     """Every topic the services use, with the catalogue's partition counts (contracts.topics) and the configs
     the services give them on Apache Kafka (runtime.broker_kind.topic_configs): max.message.bytes equal to what
     the producers send and consumers fetch (ATA_KAFKA_MAX_MESSAGE_BYTES), retention, min.insync.replicas."""
     if replication_factor < 1 or not 1 <= min_insync_replicas <= replication_factor:
-        raise ValueError(f"need 1 <= min.insync.replicas ({min_insync_replicas}) <= replication factor "
-                         f"({replication_factor})")
+        raise ValueError(
+            f"need 1 <= min.insync.replicas ({min_insync_replicas}) <= replication factor ({replication_factor})"
+        )
     partitions = all_topic_partitions(ngas)
-    return [TopicSpec(name, count, replication_factor, topic_configs(name, max_message_bytes, min_insync_replicas))
-            for name, count in sorted(partitions.items())]
+    return [
+        TopicSpec(name, count, replication_factor, topic_configs(name, max_message_bytes, min_insync_replicas))
+        for name, count in sorted(partitions.items())
+    ]
 
 
 def compare(wanted: Iterable[TopicSpec], described: Mapping[str, tuple[int, int]]) -> list[Mismatch]:
@@ -79,14 +87,16 @@ def compare(wanted: Iterable[TopicSpec], described: Mapping[str, tuple[int, int]
     return out
 
 
-async def ensure(bootstrap_servers: str, specs: list[TopicSpec], settle_s: float = 30.0,
-                 **client: Any) -> list[Mismatch]:
+async def ensure(
+    bootstrap_servers: str, specs: list[TopicSpec], settle_s: float = 30.0, **client: Any
+) -> list[Mismatch]:
     """Create what is missing, then describe everything; the mismatches left are returned."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="ata-deploy-topics", **client)
     await admin.start()
     try:
         response = await admin.create_topics(
-            [NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=dict(s.configs)) for s in specs])
+            [NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=dict(s.configs)) for s in specs]
+        )
         for entry in response.topic_errors:
             name, code = entry[0], entry[1]
             if code == 0:
@@ -125,13 +135,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.topics", description=__doc__.split("\n\n")[0])
     parser.add_argument("--replication-factor", type=int, default=3)
     parser.add_argument("--min-insync-replicas", type=int, default=2)
-    parser.add_argument("--nga-registry", type=Path, default=None, metavar="PATH", help=(
-        "create ata.issuance.requests.<nga>.v1 and ata.issuance.responses.<nga>.v1 for every NGA of this registry; "
-        "default the issuer's own choice: "
-        "ATA_NGA_REGISTRY_PATH, else the bundled issuer/registry.json"))
-    parser.add_argument("--without-nga-responses", action="store_true", help=(
-        "the catalogue's topics only, without the per-NGA ones (in the pods of services other than the issuer, which "
-        "has no registry)"))
+    parser.add_argument(
+        "--nga-registry",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=(
+            "create ata.issuance.requests.<nga>.v1 and ata.issuance.responses.<nga>.v1 for every NGA of this registry; "
+            "default the issuer's own choice: "
+            "ATA_NGA_REGISTRY_PATH, else the bundled issuer/registry.json"
+        ),
+    )
+    parser.add_argument(
+        "--without-nga-responses",
+        action="store_true",
+        help=(
+            "the catalogue's topics only, without the per-NGA ones (in the pods of services other than the issuer, which "
+            "has no registry)"
+        ),
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s deploy.topics %(levelname)s %(message)s")
     settings = Settings()
@@ -140,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         from issuer.registry import Registry
 
         ngas = sorted(Registry.load(args.nga_registry or settings.nga_registry_path).ngas)
-    specs = plan(args.replication_factor, args.min_insync_replicas, ngas,
-                 max_message_bytes=settings.kafka_max_message_bytes)
+    specs = plan(
+        args.replication_factor, args.min_insync_replicas, ngas, max_message_bytes=settings.kafka_max_message_bytes
+    )
     mismatches = asyncio.run(ensure(settings.kafka_bootstrap_servers, specs, **client_options(settings)))
     for m in mismatches:
         log.error("topic %s: %s (docs/operations.md, 'Kafka topics')", m.topic, m.problem)

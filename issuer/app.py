@@ -11,8 +11,8 @@ from issuer.api import nga_router
 from issuer.handlers import IssuerHandlers, IssuerMetrics
 from issuer.registry import Registry
 from runtime.broker import ensure_topics
-from runtime.consumer import WithBulk
 from runtime.clock import Clock, utc_now
+from runtime.consumer import WithBulk
 from runtime.service import Service
 from runtime.settings import Settings
 
@@ -20,8 +20,9 @@ NAME = "issuer"
 
 
 def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
-    service = Service(NAME, settings, Path(__file__).parent / "migrations", clock=clock,
-                      title="ATA carnet issuer (NGA-facing)")
+    service = Service(
+        NAME, settings, Path(__file__).parent / "migrations", clock=clock, title="ATA carnet issuer (NGA-facing)"
+    )
     # Read at build time: a registry that does not parse stops the service before it takes requests.
     registry = Registry.load(settings.nga_registry_path)
     handlers = IssuerHandlers(IssuerMetrics(service.registry), lambda: registry, clock)
@@ -42,7 +43,8 @@ def build(settings: Settings, *, clock: Clock = utc_now) -> Service:
         # Each registered NGA's request topic (with its dead letters) and response topic, before subscribing.
         if not settings.kafka_create_topics:
             return
-        await ensure_topics(settings.kafka_bootstrap_servers, nga_topic_partitions(registry.ngas),
-                            **service.topic_options())
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, nga_topic_partitions(registry.ngas), **service.topic_options()
+        )
 
     return service

@@ -80,9 +80,20 @@ async def _issue_or_reject(h: IssuerHandlers, conn: asyncpg.Connection, fresh: l
     await repo.insert_carnets(conn, [carnets[pos] for pos in sorted(carnets)])
     # Each answer serialised once: the stored answer (R5/R6 repeats get it again) and its outbox row.
     answer_json = {pos: answer.model_dump_json() for pos, (_, answer) in answers.items()}
-    await repo.record_answers(conn, [
-        (req.nga, req.request_id, "issued" if answers[pos][0] else "rejected", answers[pos][0], answers[pos][1].TYPE,
-         answer_json[pos]) for pos, (req, _) in enumerate(fresh)])
+    await repo.record_answers(
+        conn,
+        [
+            (
+                req.nga,
+                req.request_id,
+                "issued" if answers[pos][0] else "rejected",
+                answers[pos][0],
+                answers[pos][1].TYPE,
+                answer_json[pos],
+            )
+            for pos, (req, _) in enumerate(fresh)
+        ],
+    )
     queued: list[Queued] = []
     bodies: list[bytes | None] = []
     for nga, n in Counter(carnet.nga for carnet in carnets.values()).items():
@@ -92,8 +103,11 @@ async def _issue_or_reject(h: IssuerHandlers, conn: asyncpg.Connection, fresh: l
         if number is not None:  # the ledger's event carries the sealed document; the NGA's answer does not
             queued.append(_queued(ISSUANCE_EVENTS.name, carnets[pos], number, cause, number))
             bodies.append(None)
-        queued.append(_queued(issuance_responses(req.nga).name, answer, req.request_id, cause,
-                              answer_subject(answer, req.request_id)))
+        queued.append(
+            _queued(
+                issuance_responses(req.nga).name, answer, req.request_id, cause, answer_subject(answer, req.request_id)
+            )
+        )
         bodies.append(answer_json[pos].encode())
     await add_many(conn, queued, bodies)
 

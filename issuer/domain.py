@@ -13,12 +13,28 @@ from contracts.bounds import Country, RequestId
 from contracts.deadlines import DeadlineError, r2_check_expiry, r2_max_expiry_date
 from contracts.digest import general_list_digest
 from contracts.messages import (
-    CarnetIssued, CarnetItem, GoodsCategory, IssuanceRequested, Reason, SealedIssuanceRequested,
+    CarnetIssued,
+    CarnetItem,
+    GoodsCategory,
+    IssuanceRequested,
+    Reason,
+    SealedIssuanceRequested,
 )
 
-__all__ = ["answerable", "sender_reason", "EXCLUDED", "check_request", "check_sealed", "general_list_digest",
-           "carnet_number", "check_digit",
-           "is_valid_carnet_number", "issued", "issued_sealed", "PLAIN_REFUSED"]
+__all__ = [
+    "answerable",
+    "sender_reason",
+    "EXCLUDED",
+    "check_request",
+    "check_sealed",
+    "general_list_digest",
+    "carnet_number",
+    "check_digit",
+    "is_valid_carnet_number",
+    "issued",
+    "issued_sealed",
+    "PLAIN_REFUSED",
+]
 
 #: R4: categories that can never travel under a carnet, with the words the NGA sees.
 EXCLUDED = {
@@ -44,26 +60,44 @@ EXCLUDED_HS_CHAPTERS = {
 
 def check_request(req: IssuanceRequested) -> list[Reason]:
     """Every reason the request cannot be issued; empty when it can."""
-    return check_terms(req.nga, req.countries, req.issue_date, req.expiry_date,
-                       [(g.item_number, g.category, g.hs_code) for g in req.goods])
+    return check_terms(
+        req.nga,
+        req.countries,
+        req.issue_date,
+        req.expiry_date,
+        [(g.item_number, g.category, g.hs_code) for g in req.goods],
+    )
 
 
 def check_sealed(req: SealedIssuanceRequested) -> list[Reason]:
     """The same rules on a sealed request: what they need travels beside the sealed document."""
-    return check_terms(req.nga, req.countries, req.issue_date, req.expiry_date,
-                       [(i.item_number, i.category, i.hs_code) for i in req.items])
+    return check_terms(
+        req.nga,
+        req.countries,
+        req.issue_date,
+        req.expiry_date,
+        [(i.item_number, i.category, i.hs_code) for i in req.items],
+    )
 
 
-def check_terms(nga: str, countries: Sequence[str], issue_date: date, expiry_date: date,
-                items: Sequence[tuple[int, GoodsCategory, str | None]]) -> list[Reason]:
+def check_terms(
+    nga: str,
+    countries: Sequence[str],
+    issue_date: date,
+    expiry_date: date,
+    items: Sequence[tuple[int, GoodsCategory, str | None]],
+) -> list[Reason]:
     reasons: list[Reason] = []
     # R2: at most 12 months, and an expiry before issue is no validity at all.
     try:
         r2_check_expiry(issue_date, expiry_date)
     except DeadlineError:
         latest = r2_max_expiry_date(issue_date)
-        message = ("the expiry date is before the issue date" if expiry_date < issue_date else
-                   f"validity is at most 12 months: the expiry date may be {latest.isoformat()} at the latest")
+        message = (
+            "the expiry date is before the issue date"
+            if expiry_date < issue_date
+            else f"validity is at most 12 months: the expiry date may be {latest.isoformat()} at the latest"
+        )
         reasons.append(Reason(rule="R2", field="expiry_date", message=message))
     # R1: the carnet is used abroad; the home country is where it starts and ends.
     if nga in countries:
@@ -74,17 +108,26 @@ def check_terms(nga: str, countries: Sequence[str], issue_date: date, expiry_dat
     # R3: item numbers identify lines for the carnet's whole life: 1..n, each once.
     numbers = [n for n, _, _ in items]
     if sorted(numbers) != list(range(1, len(numbers) + 1)):
-        reasons.append(Reason(rule="R3", field="goods",
-                              message="item numbers must run 1, 2, 3 ... with no gap or repeat"))
+        reasons.append(
+            Reason(rule="R3", field="goods", message="item numbers must run 1, 2, 3 ... with no gap or repeat")
+        )
     # R4: one reason per excluded item, naming the category, else the tariff code's chapter.
     for i, (number, category, hs_code) in enumerate(items):
         if category in EXCLUDED:
-            reasons.append(Reason(rule="R4", field=f"goods[{i}].category", item_number=number,
-                                  message=EXCLUDED[category]))
+            reasons.append(
+                Reason(rule="R4", field=f"goods[{i}].category", item_number=number, message=EXCLUDED[category])
+            )
         elif hs_code is not None and hs_code[:2] in EXCLUDED_HS_CHAPTERS:
-            reasons.append(Reason(rule="R4", code="tariff_code_excluded", field=f"goods[{i}].hs_code", item_number=number,
-                                  message=f"tariff code {hs_code}: {EXCLUDED_HS_CHAPTERS[hs_code[:2]]}, whatever the "
-                                          f"category declared ({category.value})"))
+            reasons.append(
+                Reason(
+                    rule="R4",
+                    code="tariff_code_excluded",
+                    field=f"goods[{i}].hs_code",
+                    item_number=number,
+                    message=f"tariff code {hs_code}: {EXCLUDED_HS_CHAPTERS[hs_code[:2]]}, whatever the "
+                    f"category declared ({category.value})",
+                )
+            )
     return reasons
 
 
@@ -93,9 +136,11 @@ _COUNTRY: TypeAdapter[str] = TypeAdapter(Country)
 
 #: The document must reach us sealed for the holder (ARCHITECTURE "never travels in open form").
 PLAIN_REFUSED = Reason(
-    rule="contract", code="plain_document_refused", field="holder",
+    rule="contract",
+    code="plain_document_refused",
+    field="holder",
     message="plain carnet documents are refused: seal the document for the holder and send SealedIssuanceRequested "
-            "(nga_client.carnets.seal_request does it)",
+    "(nga_client.carnets.seal_request does it)",
 )
 
 
@@ -106,9 +151,13 @@ def sender_reason(topic_nga: str | None, named: str) -> Reason | None:
     speaks for another."""
     if topic_nga is None or topic_nga == named:
         return None
-    return Reason(rule="sender", code="nga_mismatch", field="nga",
-                  message=f"this request came on the request topic of {topic_nga} but names {named}: "
-                          f"an NGA sends only its own requests, on its own topic")
+    return Reason(
+        rule="sender",
+        code="nga_mismatch",
+        field="nga",
+        message=f"this request came on the request topic of {topic_nga} but names {named}: "
+        f"an NGA sends only its own requests, on its own topic",
+    )
 
 
 def check_digit(body: str) -> str:
@@ -139,7 +188,9 @@ def carnet_number(country: str, year: int, sequence: int) -> str:
 
 
 def is_valid_carnet_number(number: str) -> bool:
-    return len(number) == 12 and number[:2].isalpha() and number[2:].isdigit() and check_digit(number[:-1]) == number[-1]
+    return (
+        len(number) == 12 and number[:2].isalpha() and number[2:].isdigit() and check_digit(number[:-1]) == number[-1]
+    )
 
 
 def issued(req: IssuanceRequested, number: str) -> CarnetIssued:
@@ -153,7 +204,10 @@ def issued(req: IssuanceRequested, number: str) -> CarnetIssued:
         countries=list(req.countries),
         issue_date=req.issue_date,
         expiry_date=req.expiry_date,
-        items=[CarnetItem(item_number=g.item_number, quantity=g.quantity, origin_country=g.origin_country) for g in req.goods],
+        items=[
+            CarnetItem(item_number=g.item_number, quantity=g.quantity, origin_country=g.origin_country)
+            for g in req.goods
+        ],
         general_list_digest=general_list_digest(req.goods),
     )
 
@@ -165,12 +219,21 @@ def issued_sealed(req: SealedIssuanceRequested, number: str) -> CarnetIssued:
     instance pydantic does not validate again, the items go in as plain dicts. In pydantic 2.14 that is
     cheaper than model_construct without validation (8 against 14 µs a carnet; bench/README.md, round 4)."""
     return CarnetIssued(
-        request_id=req.request_id, carnet_number=number, nga=req.nga, issuing_association=req.issuing_association,
-        holder_id=req.holder_id, representative_ids=req.representative_ids, countries=req.countries,
-        issue_date=req.issue_date, expiry_date=req.expiry_date,
-        items=[{"item_number": i.item_number, "quantity": i.quantity, "origin_country": i.origin_country}
-               for i in req.items],
-        general_list_digest=req.general_list_digest, document=req.document,
+        request_id=req.request_id,
+        carnet_number=number,
+        nga=req.nga,
+        issuing_association=req.issuing_association,
+        holder_id=req.holder_id,
+        representative_ids=req.representative_ids,
+        countries=req.countries,
+        issue_date=req.issue_date,
+        expiry_date=req.expiry_date,
+        items=[
+            {"item_number": i.item_number, "quantity": i.quantity, "origin_country": i.origin_country}
+            for i in req.items
+        ],
+        general_list_digest=req.general_list_digest,
+        document=req.document,
     )
 
 

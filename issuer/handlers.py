@@ -15,18 +15,26 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 
 from contracts.bounds import REASON_MESSAGE_MAX, to_line
-from contracts.envelope import Envelope, EnvelopeError
 from contracts.catalogue import MESSAGE_TYPES
+from contracts.envelope import Envelope, EnvelopeError
 from contracts.messages import (
-    CarnetSuccessionDecided, DuplicateCarnetIssued, DuplicateRequested, IssuanceRejected,
-    IssuanceRequested, Payload, Reason, ReplacementCarnetIssued, ReplacementRequested, SealedIssuanceRequested,
+    CarnetSuccessionDecided,
+    DuplicateCarnetIssued,
+    DuplicateRequested,
+    IssuanceRejected,
+    IssuanceRequested,
+    Payload,
+    Reason,
+    ReplacementCarnetIssued,
+    ReplacementRequested,
+    SealedIssuanceRequested,
 )
 from contracts.topics import ISSUANCE_EVENTS, SHARED_REQUESTS_END, issuance_responses, nga_of_request_topic
 from issuer import domain, repository as repo
 from issuer.registry import Registry
+from runtime.clock import Clock
 from runtime.consumer import ContractViolation, Inbound, Record
 from runtime.outbox import emit
-from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "issuer"
@@ -36,25 +44,48 @@ Request = IssuanceRequested | SealedIssuanceRequested | DuplicateRequested | Rep
 
 class IssuerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter("ata_issuance_requests_total", "NGA requests received, by type and channel.",
-                                ["nga", "type", "channel"], registry=registry).labels
+        self.requests = Counter(
+            "ata_issuance_requests_total",
+            "NGA requests received, by type and channel.",
+            ["nga", "type", "channel"],
+            registry=registry,
+        ).labels
         self.issued = Counter("ata_carnets_issued_total", "Carnets issued.", ["nga"], registry=registry).labels
-        self.rejected = Counter("ata_issuance_rejected_total", "Issuance requests rejected, by rule.", ["nga", "rule"],
-                                registry=registry).labels
-        self.unanswerable = Counter("ata_issuance_unanswerable_total", "Requests that broke the contract with no "
-                                    "readable NGA or request id: dead-lettered without an answer.", registry=registry)
-        self.repeated = Counter("ata_issuance_repeated_total",
-                                "Requests whose id was seen before (answered again, nothing issued).", ["nga"],
-                                registry=registry).labels
-        self.successions = Counter("ata_issuance_successions_total", "Duplicates and replacements, by outcome "
-                                   "(pending when sent to the core, then applied or refused).", ["kind", "outcome"],
-                                   registry=registry).labels
-        self.sender_refused = Counter("ata_issuance_sender_refused_total", "Requests refused because their body names "
-                                      "another NGA than the request topic they came on (nga: the topic's).",
-                                      ["nga", "named"], registry=registry).labels
-        self.shared_topic = Counter("ata_issuance_shared_topic_total", "Requests read from the deprecated shared "
-                                    f"topic ata.issuance.requests.v1 (read until {SHARED_REQUESTS_END}), by the "
-                                    "NGA their body names.", ["nga"], registry=registry).labels
+        self.rejected = Counter(
+            "ata_issuance_rejected_total", "Issuance requests rejected, by rule.", ["nga", "rule"], registry=registry
+        ).labels
+        self.unanswerable = Counter(
+            "ata_issuance_unanswerable_total",
+            "Requests that broke the contract with no readable NGA or request id: dead-lettered without an answer.",
+            registry=registry,
+        )
+        self.repeated = Counter(
+            "ata_issuance_repeated_total",
+            "Requests whose id was seen before (answered again, nothing issued).",
+            ["nga"],
+            registry=registry,
+        ).labels
+        self.successions = Counter(
+            "ata_issuance_successions_total",
+            "Duplicates and replacements, by outcome (pending when sent to the core, then applied or refused).",
+            ["kind", "outcome"],
+            registry=registry,
+        ).labels
+        self.sender_refused = Counter(
+            "ata_issuance_sender_refused_total",
+            "Requests refused because their body names "
+            "another NGA than the request topic they came on (nga: the topic's).",
+            ["nga", "named"],
+            registry=registry,
+        ).labels
+        self.shared_topic = Counter(
+            "ata_issuance_shared_topic_total",
+            "Requests read from the deprecated shared "
+            f"topic ata.issuance.requests.v1 (read until {SHARED_REQUESTS_END}), by the "
+            "NGA their body names.",
+            ["nga"],
+            registry=registry,
+        ).labels
 
 
 class IssuerHandlers:
@@ -69,7 +100,9 @@ class IssuerHandlers:
         for checked in await self.senders_checked(conn, [inbound]):
             await self.submit(conn, checked.payload, checked.envelope, channel="kafka")
 
-    async def senders_checked(self, conn: asyncpg.Connection, inbounds: list[Inbound[Request]]) -> list[Inbound[Request]]:
+    async def senders_checked(
+        self, conn: asyncpg.Connection, inbounds: list[Inbound[Request]]
+    ) -> list[Inbound[Request]]:
         """The requests whose body names the NGA of the topic they came on; the others are answered
         IssuanceRejected (rule 'sender') on the topic's NGA's response topic, once per request id. A request
         from the deprecated shared topic binds nothing: it is decided as its body says, counted and logged."""
@@ -78,17 +111,28 @@ class IssuerHandlers:
             req, topic_nga = inbound.payload, nga_of_request_topic(inbound.topic)
             if topic_nga is None:
                 self.metrics.shared_topic(req.nga).inc()
-                log.warning("request %s of %s (message id %s) came on the deprecated shared topic %s, read until %s: "
-                            "the NGA must write to its own topic", req.request_id, req.nga, inbound.envelope.message_id,
-                            inbound.topic, SHARED_REQUESTS_END)
+                log.warning(
+                    "request %s of %s (message id %s) came on the deprecated shared topic %s, read until %s: "
+                    "the NGA must write to its own topic",
+                    req.request_id,
+                    req.nga,
+                    inbound.envelope.message_id,
+                    inbound.topic,
+                    SHARED_REQUESTS_END,
+                )
             reason = domain.sender_reason(topic_nga, req.nga)
             if reason is None:
                 out.append(inbound)
                 continue
             assert topic_nga is not None
             self.metrics.sender_refused(topic_nga, req.nga).inc()
-            log.warning("request %s on %s (message id %s) names NGA %s: refused, an NGA sends only its own requests",
-                        req.request_id, inbound.topic, inbound.envelope.message_id, req.nga)
+            log.warning(
+                "request %s on %s (message id %s) names NGA %s: refused, an NGA sends only its own requests",
+                req.request_id,
+                inbound.topic,
+                inbound.envelope.message_id,
+                req.nga,
+            )
             answer = IssuanceRejected(request_id=req.request_id, nga=topic_nga, reasons=[reason])
             await self._answer_once(conn, topic_nga, req.request_id, answer, inbound.envelope)
         return out
@@ -98,8 +142,11 @@ class IssuerHandlers:
         d = inbound.payload
         asked = await repo.answer_for_carnet(conn, d.successor_number)
         if asked is None:
-            log.error("decision on %s (message %s) names a carnet this issuer did not allocate; ignored",
-                      d.successor_number, inbound.envelope.message_id)
+            log.error(
+                "decision on %s (message %s) names a carnet this issuer did not allocate; ignored",
+                d.successor_number,
+                inbound.envelope.message_id,
+            )
             return
         if asked.outcome != "pending":
             return  # already answered: the first decision stands
@@ -115,12 +162,19 @@ class IssuerHandlers:
         """A request that broke the contract: answered IssuanceRejected (rule 'contract') when its NGA and
         request id can be read, recorded with the id in this transaction so a redelivery is not answered
         twice; the note for its dead letter either way (runtime.consumer.OnViolation)."""
-        found = ("the record is over the size limit: not read" if violation.kind == "too_large"
-                 else domain.answerable(record.body, self.registry().ngas))
+        found = (
+            "the record is over the size limit: not read"
+            if violation.kind == "too_large"
+            else domain.answerable(record.body, self.registry().ngas)
+        )
         if isinstance(found, str):
             self.metrics.unanswerable.inc()
-            log.warning("request from %s (message id %s) broke the contract and cannot be answered: %s",
-                        record.where, record.headers.get("ce_id"), found)
+            log.warning(
+                "request from %s (message id %s) broke the contract and cannot be answered: %s",
+                record.where,
+                record.headers.get("ce_id"),
+                found,
+            )
             return f"no answer: {found}"
         named, request_id = found
         # The topic names the sender: a broken record naming another NGA is answered to the sender only.
@@ -138,8 +192,14 @@ class IssuerHandlers:
             cause = Envelope(type=IssuanceRequested.TYPE, producer=f"nga-{nga}", subject=request_id)
         if not await self._answer_once(conn, nga, request_id, answer, cause):
             return f"no answer: request {request_id} of {nga} was answered before"
-        log.info("request %s of %s from %s (message id %s) broke the contract (%s): answered IssuanceRejected",
-                 request_id, nga, record.where, record.headers.get("ce_id"), violation.kind)
+        log.info(
+            "request %s of %s from %s (message id %s) broke the contract (%s): answered IssuanceRejected",
+            request_id,
+            nga,
+            record.where,
+            record.headers.get("ce_id"),
+            violation.kind,
+        )
         return f"answered IssuanceRejected to request {request_id} of {nga}"
 
     # --- shared by Kafka and HTTP -----------------------------------------------------------------
@@ -171,10 +231,16 @@ class IssuerHandlers:
         public = carnet.model_copy(update={"document": None})  # the NGA's answer and our table keep no document
         if isinstance(req, ReplacementRequested):
             await repo.insert_carnet(conn, carnet, kind="replacement", original=req.original_number, status="pending")
-            event = ReplacementCarnetIssued(request_id=req.request_id, original_number=req.original_number,
-                                            replacement=carnet, requested_at=req.requested_at, approved_at=req.approved_at)
-            await repo.record_answer(conn, req.nga, req.request_id, event.model_copy(update={"replacement": public}),
-                                     number, "pending")
+            event = ReplacementCarnetIssued(
+                request_id=req.request_id,
+                original_number=req.original_number,
+                replacement=carnet,
+                requested_at=req.requested_at,
+                approved_at=req.approved_at,
+            )
+            await repo.record_answer(
+                conn, req.nga, req.request_id, event.model_copy(update={"replacement": public}), number, "pending"
+            )
             # Keyed by the original's number: it follows the original's events in the same partition.
             await emit(conn, ISSUANCE_EVENTS.name, event, key=req.original_number, producer=PRODUCER, cause=cause)
             self.metrics.successions("replacement", "pending").inc()
@@ -194,23 +260,42 @@ class IssuerHandlers:
     async def _original_reasons(self, conn: asyncpg.Connection, nga: str, original: str, rule: str) -> list[Reason]:
         found = await repo.carnet_origin(conn, original)
         if found is None or found[0] != nga:
-            return [Reason(rule=rule, code="unknown_original", field="original_number",
-                           message=f"{original} is not a carnet issued under the NGA of {nga}")]
+            return [
+                Reason(
+                    rule=rule,
+                    code="unknown_original",
+                    field="original_number",
+                    message=f"{original} is not a carnet issued under the NGA of {nga}",
+                )
+            ]
         if found[1] != "issued":
-            return [Reason(rule=rule, code="original_not_in_force", field="original_number",
-                           message=f"{original} was never taken into the ledger ({found[1]})")]
+            return [
+                Reason(
+                    rule=rule,
+                    code="original_not_in_force",
+                    field="original_number",
+                    message=f"{original} was never taken into the ledger ({found[1]})",
+                )
+            ]
         return []
 
     async def _duplicate(self, conn: asyncpg.Connection, req: DuplicateRequested, cause: Envelope) -> None:
         number = await self._allocate(conn, req.nga, self.clock().year)
-        event = DuplicateCarnetIssued(request_id=req.request_id, original_number=req.original_number,
-                                      duplicate_number=number, reason=req.reason, issued_at=self.clock())
+        event = DuplicateCarnetIssued(
+            request_id=req.request_id,
+            original_number=req.original_number,
+            duplicate_number=number,
+            reason=req.reason,
+            issued_at=self.clock(),
+        )
         await repo.insert_duplicate(conn, req.original_number, number, req.request_id)
         await repo.record_answer(conn, req.nga, req.request_id, event, number, "pending")
         await emit(conn, ISSUANCE_EVENTS.name, event, key=req.original_number, producer=PRODUCER, cause=cause)
         self.metrics.successions("duplicate", "pending").inc()
 
-    async def _reject(self, conn: asyncpg.Connection, req: Request, reasons: list[Reason], cause: Envelope) -> IssuanceRejected:
+    async def _reject(
+        self, conn: asyncpg.Connection, req: Request, reasons: list[Reason], cause: Envelope
+    ) -> IssuanceRejected:
         answer = self.rejection(req, reasons, cause)
         await repo.record_answer(conn, req.nga, req.request_id, answer, None)
         await self._respond(conn, req.nga, req.request_id, answer, cause)
@@ -220,25 +305,45 @@ class IssuerHandlers:
         """The answer to a request refused for `reasons`, counted and logged (shared with issuer/bulk.py)."""
         for r in reasons:
             self.metrics.rejected(req.nga, r.rule).inc()
-        log.info("%s %s of %s rejected (message %s): %s", req.TYPE, req.request_id, req.nga, cause.message_id,
-                 "; ".join(r.message for r in reasons))
+        log.info(
+            "%s %s of %s rejected (message %s): %s",
+            req.TYPE,
+            req.request_id,
+            req.nga,
+            cause.message_id,
+            "; ".join(r.message for r in reasons),
+        )
         return IssuanceRejected(request_id=req.request_id, nga=req.nga, reasons=reasons)
 
-    async def _answer_once(self, conn: asyncpg.Connection, nga: str, request_id: str, answer: IssuanceRejected,
-                           cause: Envelope) -> bool:
+    async def _answer_once(
+        self, conn: asyncpg.Connection, nga: str, request_id: str, answer: IssuanceRejected, cause: Envelope
+    ) -> bool:
         """Record and send a rejection unless the request id was answered before (then False, nothing sent)."""
         if not await repo.record_answer_once(conn, nga, request_id, answer):
-            log.info("request %s of %s (message id %s) was answered before: no second answer", request_id, nga,
-                     cause.message_id)
+            log.info(
+                "request %s of %s (message id %s) was answered before: no second answer",
+                request_id,
+                nga,
+                cause.message_id,
+            )
             return False
         await self._respond(conn, nga, request_id, answer, cause)
         for r in answer.reasons:
             self.metrics.rejected(nga, r.rule).inc()
         return True
 
-    async def _respond(self, conn: asyncpg.Connection, nga: str, request_id: str, answer: Payload, cause: Envelope) -> None:
-        await emit(conn, issuance_responses(nga).name, answer, key=request_id, producer=PRODUCER, cause=cause,
-                   subject=answer_subject(answer, request_id))
+    async def _respond(
+        self, conn: asyncpg.Connection, nga: str, request_id: str, answer: Payload, cause: Envelope
+    ) -> None:
+        await emit(
+            conn,
+            issuance_responses(nga).name,
+            answer,
+            key=request_id,
+            producer=PRODUCER,
+            cause=cause,
+            subject=answer_subject(answer, request_id),
+        )
 
 
 def answer_subject(answer: Payload, request_id: str) -> str:

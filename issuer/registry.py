@@ -86,8 +86,13 @@ class Registry:
         found = self.associations.get(association)
         if found is None or found[0] != nga:
             where = f" (it issues under {found[0]})" if found else ""
-            return [_reason("unknown_issuing_association", "issuing_association",
-                            f"{association} is not an issuing association of the NGA of {nga}{where}")]
+            return [
+                _reason(
+                    "unknown_issuing_association",
+                    "issuing_association",
+                    f"{association} is not an issuing association of the NGA of {nga}{where}",
+                )
+            ]
         if found[1].status != "active":
             return [_reason("issuing_association_suspended", "issuing_association", f"{association} is suspended")]
         return []

@@ -20,15 +20,22 @@ class Answer:
 
 
 async def find_answer(conn: asyncpg.Connection, nga: str, request_id: str) -> Answer | None:
-    row = await conn.fetchrow("SELECT nga, request_id, outcome, carnet_number, response_type, response FROM requests"
-                              " WHERE nga = $1 AND request_id = $2", nga, request_id)
+    row = await conn.fetchrow(
+        "SELECT nga, request_id, outcome, carnet_number, response_type, response FROM requests"
+        " WHERE nga = $1 AND request_id = $2",
+        nga,
+        request_id,
+    )
     return Answer(**dict(row)) if row else None
 
 
 async def answer_for_carnet(conn: asyncpg.Connection, carnet_number: str) -> Answer | None:
     """The request a duplicate or replacement number was allocated for, locked until the decision commits."""
-    row = await conn.fetchrow("SELECT nga, request_id, outcome, carnet_number, response_type, response FROM requests"
-                              " WHERE carnet_number = $1 FOR UPDATE", carnet_number)
+    row = await conn.fetchrow(
+        "SELECT nga, request_id, outcome, carnet_number, response_type, response FROM requests"
+        " WHERE carnet_number = $1 FOR UPDATE",
+        carnet_number,
+    )
     return Answer(**dict(row)) if row else None
 
 
@@ -39,39 +46,79 @@ async def next_sequence(conn: asyncpg.Connection, country: str, year: int) -> in
         "INSERT INTO carnet_sequences (country, year, last_value) VALUES ($1, $2, 1) "
         "ON CONFLICT (country, year) DO UPDATE SET last_value = carnet_sequences.last_value + 1 "
         "RETURNING last_value",
-        country, year,
+        country,
+        year,
     )
 
 
-async def record_answer(conn: asyncpg.Connection, nga: str, request_id: str, answer: Payload, carnet_number: str | None,
-                        outcome: str | None = None) -> None:
+async def record_answer(
+    conn: asyncpg.Connection,
+    nga: str,
+    request_id: str,
+    answer: Payload,
+    carnet_number: str | None,
+    outcome: str | None = None,
+) -> None:
     await conn.execute(
         "INSERT INTO requests (nga, request_id, outcome, carnet_number, response_type, response) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
-        nga, request_id, outcome or ("issued" if carnet_number else "rejected"), carnet_number, answer.TYPE,
+        nga,
+        request_id,
+        outcome or ("issued" if carnet_number else "rejected"),
+        carnet_number,
+        answer.TYPE,
         answer.model_dump_json(),
     )
 
 
 async def record_answer_once(conn: asyncpg.Connection, nga: str, request_id: str, answer: Payload) -> bool:
     """Record a rejection unless the request id has an answer already; True when this one is recorded."""
-    return await conn.fetchval(
-        "INSERT INTO requests (nga, request_id, outcome, carnet_number, response_type, response)"
-        " VALUES ($1, $2, 'rejected', NULL, $3, $4::jsonb) ON CONFLICT (nga, request_id) DO NOTHING RETURNING true",
-        nga, request_id, answer.TYPE, answer.model_dump_json()) is not None
+    return (
+        await conn.fetchval(
+            "INSERT INTO requests (nga, request_id, outcome, carnet_number, response_type, response)"
+            " VALUES ($1, $2, 'rejected', NULL, $3, $4::jsonb) ON CONFLICT (nga, request_id) DO NOTHING RETURNING true",
+            nga,
+            request_id,
+            answer.TYPE,
+            answer.model_dump_json(),
+        )
+        is not None
+    )
 
 
 async def decide(conn: asyncpg.Connection, nga: str, request_id: str, outcome: str, answer: Payload) -> None:
-    await conn.execute("UPDATE requests SET outcome = $3, response_type = $4, response = $5::jsonb"
-                       " WHERE nga = $1 AND request_id = $2", nga, request_id, outcome, answer.TYPE, answer.model_dump_json())
+    await conn.execute(
+        "UPDATE requests SET outcome = $3, response_type = $4, response = $5::jsonb WHERE nga = $1 AND request_id = $2",
+        nga,
+        request_id,
+        outcome,
+        answer.TYPE,
+        answer.model_dump_json(),
+    )
 
 
-async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued, *, kind: str = "issued", original: str | None = None,
-                        status: str = "issued") -> None:
+async def insert_carnet(
+    conn: asyncpg.Connection,
+    c: CarnetIssued,
+    *,
+    kind: str = "issued",
+    original: str | None = None,
+    status: str = "issued",
+) -> None:
     await conn.execute(
         "INSERT INTO carnets (carnet_number, nga, issuing_association, request_id, holder_id, issue_date, expiry_date,"
         " general_list_digest, item_count, kind, original_number, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        c.carnet_number, c.nga, c.issuing_association, c.request_id, c.holder_id, c.issue_date, c.expiry_date,
-        c.general_list_digest, len(c.items), kind, original, status,
+        c.carnet_number,
+        c.nga,
+        c.issuing_association,
+        c.request_id,
+        c.holder_id,
+        c.issue_date,
+        c.expiry_date,
+        c.general_list_digest,
+        len(c.items),
+        kind,
+        original,
+        status,
     )
 
 
@@ -82,7 +129,9 @@ async def insert_duplicate(conn: asyncpg.Connection, original: str, number: str,
         " general_list_digest, item_count, kind, original_number, status)"
         " SELECT $2, nga, issuing_association, $3, holder_id, issue_date, expiry_date, general_list_digest, item_count,"
         " 'duplicate', carnet_number, 'pending' FROM carnets WHERE carnet_number = $1",
-        original, number, request_id,
+        original,
+        number,
+        request_id,
     )
 
 
@@ -101,9 +150,13 @@ async def set_carnet_status(conn: asyncpg.Connection, number: str, status: str) 
 
 async def find_answers(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Answer]:
     """The stored answers among (nga, request_id) pairs."""
-    rows = await conn.fetch("SELECT r.nga, r.request_id, r.outcome, r.carnet_number, r.response_type, r.response"
-                            " FROM requests r JOIN unnest($1::text[], $2::text[]) AS k(nga, request_id)"
-                            " USING (nga, request_id)", [k[0] for k in keys], [k[1] for k in keys])
+    rows = await conn.fetch(
+        "SELECT r.nga, r.request_id, r.outcome, r.carnet_number, r.response_type, r.response"
+        " FROM requests r JOIN unnest($1::text[], $2::text[]) AS k(nga, request_id)"
+        " USING (nga, request_id)",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
     return {(r["nga"], r["request_id"]): Answer(**dict(r)) for r in rows}
 
 
@@ -113,7 +166,9 @@ async def reserve_sequences(conn: asyncpg.Connection, country: str, year: int, c
         "INSERT INTO carnet_sequences (country, year, last_value) VALUES ($1, $2, $3) "
         "ON CONFLICT (country, year) DO UPDATE SET last_value = carnet_sequences.last_value + $3 "
         "RETURNING last_value",
-        country, year, count,
+        country,
+        year,
+        count,
     )
     return last - count + 1
 
@@ -127,8 +182,26 @@ async def insert_carnets(conn: asyncpg.Connection, carnets: list[CarnetIssued]) 
         " general_list_digest, item_count)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::date[],"
         " $8::text[], $9::integer[])",
-        *map(list, zip(*((c.carnet_number, c.nga, c.issuing_association, c.request_id, c.holder_id, c.issue_date,
-                          c.expiry_date, c.general_list_digest, len(c.items)) for c in carnets), strict=True)),
+        *map(
+            list,
+            zip(
+                *(
+                    (
+                        c.carnet_number,
+                        c.nga,
+                        c.issuing_association,
+                        c.request_id,
+                        c.holder_id,
+                        c.issue_date,
+                        c.expiry_date,
+                        c.general_list_digest,
+                        len(c.items),
+                    )
+                    for c in carnets
+                ),
+                strict=True,
+            ),
+        ),
     )
 
 

@@ -24,8 +24,9 @@ class PlainCarnet(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     carnet: IssuanceRequested
     holder_public_key: str = Field(description="The holder wallet's X25519 public key, base64url (32 bytes).")
-    representative_keys: dict[str, str] = Field(default_factory=dict,
-                                                description="Wallet id -> X25519 public key of each representative.")
+    representative_keys: dict[str, str] = Field(
+        default_factory=dict, description="Wallet id -> X25519 public key of each representative."
+    )
 
     @model_validator(mode="after")
     def _keys_cover_representatives(self) -> PlainCarnet:
@@ -43,8 +44,14 @@ class PlainCarnet(BaseModel):
         return cls(carnet=data, **keys)
 
     def to_line(self) -> str:
-        return json.dumps({**self.carnet.model_dump(mode="json"), "holder_public_key": self.holder_public_key,
-                           "representative_keys": self.representative_keys}, ensure_ascii=False)
+        return json.dumps(
+            {
+                **self.carnet.model_dump(mode="json"),
+                "holder_public_key": self.holder_public_key,
+                "representative_keys": self.representative_keys,
+            },
+            ensure_ascii=False,
+        )
 
 
 def _sealed_fields(plain: PlainCarnet) -> dict[str, Any]:
@@ -54,11 +61,26 @@ def _sealed_fields(plain: PlainCarnet) -> dict[str, Any]:
     recipients.update({rid: sealing.public_key(plain.representative_keys[rid]) for rid in c.representative_ids})
     document = sealing.seal(c.model_dump(mode="json"), recipients, nga=c.nga, request_id=c.request_id, digest=digest)
     return dict(
-        request_id=c.request_id, nga=c.nga, issuing_association=c.issuing_association, holder_id=c.holder.holder_id,
-        representative_ids=list(c.representative_ids), countries=list(c.countries), issue_date=c.issue_date,
-        expiry_date=c.expiry_date, general_list_digest=digest, document=document,
-        items=[SealedItem(item_number=g.item_number, quantity=g.quantity, origin_country=g.origin_country,
-                          category=g.category, hs_code=g.hs_code) for g in c.goods],
+        request_id=c.request_id,
+        nga=c.nga,
+        issuing_association=c.issuing_association,
+        holder_id=c.holder.holder_id,
+        representative_ids=list(c.representative_ids),
+        countries=list(c.countries),
+        issue_date=c.issue_date,
+        expiry_date=c.expiry_date,
+        general_list_digest=digest,
+        document=document,
+        items=[
+            SealedItem(
+                item_number=g.item_number,
+                quantity=g.quantity,
+                origin_country=g.origin_country,
+                category=g.category,
+                hs_code=g.hs_code,
+            )
+            for g in c.goods
+        ],
     )
 
 
@@ -67,11 +89,13 @@ def seal_request(plain: PlainCarnet) -> SealedIssuanceRequested:
     return SealedIssuanceRequested(**_sealed_fields(plain))
 
 
-def seal_replacement(plain: PlainCarnet, original_number: str, requested_at: datetime,
-                     approved_at: datetime) -> ReplacementRequested:
+def seal_replacement(
+    plain: PlainCarnet, original_number: str, requested_at: datetime, approved_at: datetime
+) -> ReplacementRequested:
     """R6: the replacement carnet is a carnet of its own (number, validity, sealed document)."""
-    return ReplacementRequested(**_sealed_fields(plain), original_number=original_number, requested_at=requested_at,
-                                approved_at=approved_at)
+    return ReplacementRequested(
+        **_sealed_fields(plain), original_number=original_number, requested_at=requested_at, approved_at=approved_at
+    )
 
 
 __all__ = ["PlainCarnet", "ValidationError", "seal_request", "seal_replacement"]

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -40,17 +40,18 @@ from nga_client.carnets import PlainCarnet, seal_request
 
 @dataclass
 class Summary:
-    issued: dict[str, str] = field(default_factory=dict)           # request id -> carnet number
-    rejected: dict[str, list[str]] = field(default_factory=dict)    # request id -> reasons
-    invalid: dict[int, str] = field(default_factory=dict)           # line number -> what is wrong
-    other: dict[str, str] = field(default_factory=dict)             # request id -> answer type (pending...)
+    issued: dict[str, str] = field(default_factory=dict)  # request id -> carnet number
+    rejected: dict[str, list[str]] = field(default_factory=dict)  # request id -> reasons
+    invalid: dict[int, str] = field(default_factory=dict)  # line number -> what is wrong
+    other: dict[str, str] = field(default_factory=dict)  # request id -> answer type (pending...)
 
     def record(self, request_id: str, type_: str, payload: dict[str, Any]) -> None:
         if type_ == "CarnetIssued":
             self.issued[request_id] = payload["carnet_number"]
         elif type_ == "IssuanceRejected":
-            self.rejected[request_id] = [f"{r['rule']}{'/' + r['field'] if r.get('field') else ''}: {r['message']}"
-                                         for r in payload["reasons"]]
+            self.rejected[request_id] = [
+                f"{r['rule']}{'/' + r['field'] if r.get('field') else ''}: {r['message']}" for r in payload["reasons"]
+            ]
         else:
             self.other[request_id] = type_
 
@@ -79,9 +80,18 @@ def _short(exc: Exception) -> str:
     return str(exc)
 
 
-async def issue(carnets: list[PlainCarnet], summary: Summary, *, kafka: str | None, http: str | None,
-                api_key: str | None, timeout: float, console: Console, out: TextIO | None = None,
-                via: Any = None) -> float:
+async def issue(
+    carnets: list[PlainCarnet],
+    summary: Summary,
+    *,
+    kafka: str | None,
+    http: str | None,
+    api_key: str | None,
+    timeout: float,
+    console: Console,
+    out: TextIO | None = None,
+    via: Any = None,
+) -> float:
     """Seal and send; returns the seconds from the first request to the last answer."""
     sealed: list[SealedIssuanceRequested] = []
     for plain in carnets:
@@ -114,8 +124,10 @@ async def issue(carnets: list[PlainCarnet], summary: Summary, *, kafka: str | No
 def print_summary(summary: Summary, seconds: float, console: Console) -> None:
     answered = len(summary.issued) + len(summary.rejected) + len(summary.other)
     rate = answered / seconds if seconds > 0 else 0.0
-    console.print(f"issued {len(summary.issued)}, rejected {len(summary.rejected)}, invalid lines "
-                  f"{len(summary.invalid)} ({answered} answers in {seconds:.2f}s, {rate:.0f} carnets/s)")
+    console.print(
+        f"issued {len(summary.issued)}, rejected {len(summary.rejected)}, invalid lines "
+        f"{len(summary.invalid)} ({answered} answers in {seconds:.2f}s, {rate:.0f} carnets/s)"
+    )
     for n, why in list(summary.invalid.items())[:20]:
         console.print(f"  invalid line {n}: {why}")
     for rid, reasons in list(summary.rejected.items())[:20]:
@@ -128,22 +140,44 @@ def print_summary(summary: Summary, seconds: float, console: Console) -> None:
 # --- sample carnets ----------------------------------------------------------------------------------
 
 
-def sample_carnets(count: int, today: date, *, nga: str = "FR", association: str = "FR-CCI-PARIS",
-                   prefix: str | None = None) -> tuple[list[PlainCarnet], X25519PrivateKey]:
+def sample_carnets(
+    count: int, today: date, *, nga: str = "FR", association: str = "FR-CCI-PARIS", prefix: str | None = None
+) -> tuple[list[PlainCarnet], X25519PrivateKey]:
     """`count` valid carnets for one holder wallet (returned, to open the documents)."""
     key = X25519PrivateKey.generate()
     prefix = prefix or f"{nga}-SAMPLE-{os.urandom(4).hex().upper()}"
     carnets = []
     for i in range(1, count + 1):
-        goods = [GoodsItem(item_number=n, description=f"Camera body, s/n CAM-{i:06d}-{n}", quantity=1, weight_kg="2.5",
-                           value="12000.00", currency="EUR", origin_country="DE",
-                           category=GoodsCategory.PROFESSIONAL_EQUIPMENT) for n in (1, 2, 3)]
+        goods = [
+            GoodsItem(
+                item_number=n,
+                description=f"Camera body, s/n CAM-{i:06d}-{n}",
+                quantity=1,
+                weight_kg="2.5",
+                value="12000.00",
+                currency="EUR",
+                origin_country="DE",
+                category=GoodsCategory.PROFESSIONAL_EQUIPMENT,
+            )
+            for n in (1, 2, 3)
+        ]
         carnet = IssuanceRequested(
-            request_id=f"{prefix}-{i:06d}", nga=nga, issuing_association=association,
-            holder=Holder(holder_id=f"hld_sample_{i:06d}", name=f"Sample Holder {i:06d} SARL",
-                          address="1 place de la Bourse, 75002 Paris", person="legal"),
-            intended_use="Professional equipment for a trade fair", countries=["CH", "GB"], issue_date=today,
-            expiry_date=r2_max_expiry_date(today), goods=goods, transport="road")
+            request_id=f"{prefix}-{i:06d}",
+            nga=nga,
+            issuing_association=association,
+            holder=Holder(
+                holder_id=f"hld_sample_{i:06d}",
+                name=f"Sample Holder {i:06d} SARL",
+                address="1 place de la Bourse, 75002 Paris",
+                person="legal",
+            ),
+            intended_use="Professional equipment for a trade fair",
+            countries=["CH", "GB"],
+            issue_date=today,
+            expiry_date=r2_max_expiry_date(today),
+            goods=goods,
+            transport="road",
+        )
         carnets.append(PlainCarnet(carnet=carnet, holder_public_key=sealing.public_key_text(key)))
     return carnets, key
 
@@ -159,8 +193,11 @@ def _parser() -> argparse.ArgumentParser:
     via = i.add_mutually_exclusive_group()
     via.add_argument("--kafka", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:29092)")
     via.add_argument("--http", help="base URL of the issuer's NGA API, e.g. http://127.0.0.1:8101")
-    i.add_argument("--api-key", default=os.environ.get("ATA_NGA_API_KEY"), help="NGA API key for --http "
-                   "(default: $ATA_NGA_API_KEY)")
+    i.add_argument(
+        "--api-key",
+        default=os.environ.get("ATA_NGA_API_KEY"),
+        help="NGA API key for --http (default: $ATA_NGA_API_KEY)",
+    )
     i.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the last answer")
     i.add_argument("--out", type=Path, help="write every answer as JSONL here")
     s = sub.add_parser("sample", help="write valid example carnets (with a fresh holder wallet key)")
@@ -175,11 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(stderr=True)
     if args.command == "sample":
-        carnets, key = sample_carnets(args.count, datetime.now(timezone.utc).date(), nga=args.nga,
-                                      association=args.association)
+        carnets, key = sample_carnets(args.count, datetime.now(UTC).date(), nga=args.nga, association=args.association)
         args.out.write_text("".join(c.to_line() + "\n" for c in carnets), encoding="utf-8")
-        console.print(f"wrote {len(carnets)} carnets to {args.out}; holder wallet private key (base64url): "
-                      f"{sealing.b64e(key.private_bytes_raw())}")
+        console.print(
+            f"wrote {len(carnets)} carnets to {args.out}; holder wallet private key (base64url): "
+            f"{sealing.b64e(key.private_bytes_raw())}"
+        )
         return 0
     if args.http and not args.api_key:
         console.print("--http needs an NGA API key (--api-key or $ATA_NGA_API_KEY)")
@@ -193,8 +231,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     out = args.out.open("w", encoding="utf-8") if args.out else None
     try:
-        seconds = asyncio.run(issue(carnets, summary, kafka=kafka, http=args.http, api_key=args.api_key,
-                                    timeout=args.timeout, console=console, out=out))
+        seconds = asyncio.run(
+            issue(
+                carnets,
+                summary,
+                kafka=kafka,
+                http=args.http,
+                api_key=args.api_key,
+                timeout=args.timeout,
+                console=console,
+                out=out,
+            )
+        )
     except (transport.TransportError, OSError, Exception) as exc:  # noqa: BLE001 - the CLI reports, never tracebacks
         print_summary(summary, 0.0, console)
         console.print(f"failed: {type(exc).__name__}: {exc}")

@@ -96,15 +96,20 @@ def seal_key(data_key: bytes, recipient_id: str, recipient_key: X25519PublicKey,
     return SealedKey(recipient_id=recipient_id, sealed_key=b64e(sealed))
 
 
-def seal(document: dict[str, Any], recipients: dict[str, X25519PublicKey], *, nga: str, request_id: str,
-         digest: str) -> SealedDocument:
+def seal(
+    document: dict[str, Any], recipients: dict[str, X25519PublicKey], *, nga: str, request_id: str, digest: str
+) -> SealedDocument:
     """Seal `document` for `recipients` (wallet id -> public key, holder first)."""
     if not recipients:
         raise SealingError("a sealed document needs at least one recipient (the holder)")
     data_key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
     ciphertext = AESGCM(data_key).encrypt(nonce, canonical(document), document_aad(nga, request_id, digest))
-    return SealedDocument(scheme=SCHEME, nonce=b64e(nonce), ciphertext=b64e(ciphertext),
-                          recipients=[seal_key(data_key, rid, key) for rid, key in recipients.items()])
+    return SealedDocument(
+        scheme=SCHEME,
+        nonce=b64e(nonce),
+        ciphertext=b64e(ciphertext),
+        recipients=[seal_key(data_key, rid, key) for rid, key in recipients.items()],
+    )
 
 
 def open_key(sealed: SealedDocument, recipient_id: str, private_key: X25519PrivateKey) -> bytes:
@@ -117,21 +122,30 @@ def open_key(sealed: SealedDocument, recipient_id: str, private_key: X25519Priva
         raise SealingError(f"the data key does not open with the key of {recipient_id}") from exc
 
 
-def open_document(sealed: SealedDocument, recipient_id: str, private_key: X25519PrivateKey, *, nga: str,
-                  request_id: str, digest: str) -> dict[str, Any]:
+def open_document(
+    sealed: SealedDocument, recipient_id: str, private_key: X25519PrivateKey, *, nga: str, request_id: str, digest: str
+) -> dict[str, Any]:
     """What a wallet does: the plain document, or SealingError."""
     data_key = open_key(sealed, recipient_id, private_key)
     try:
-        plain = AESGCM(data_key).decrypt(b64d(sealed.nonce), b64d(sealed.ciphertext),
-                                         document_aad(nga, request_id, digest, sealed.scheme))
+        plain = AESGCM(data_key).decrypt(
+            b64d(sealed.nonce), b64d(sealed.ciphertext), document_aad(nga, request_id, digest, sealed.scheme)
+        )
     except InvalidTag as exc:
         raise SealingError("the document was altered or is bound to another request or general list") from exc
     return json.loads(plain)
 
 
-def reseal_for(sealed: SealedDocument, holder_id: str, holder_key: X25519PrivateKey, recipient_id: str,
-               recipient_key: X25519PublicKey) -> SealedDocument:
+def reseal_for(
+    sealed: SealedDocument,
+    holder_id: str,
+    holder_key: X25519PrivateKey,
+    recipient_id: str,
+    recipient_key: X25519PublicKey,
+) -> SealedDocument:
     """Share: the holder's wallet seals the same data key for one more representative."""
     data_key = open_key(sealed, holder_id, holder_key)
     kept = [r for r in sealed.recipients if r.recipient_id != recipient_id]
-    return sealed.model_copy(update={"recipients": [*kept, seal_key(data_key, recipient_id, recipient_key, sealed.scheme)]})
+    return sealed.model_copy(
+        update={"recipients": [*kept, seal_key(data_key, recipient_id, recipient_key, sealed.scheme)]}
+    )

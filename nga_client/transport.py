@@ -36,15 +36,25 @@ def _headers(payload: Payload, nga: str) -> list[tuple[str, bytes]]:
     return [(k, v.encode()) for k, v in env.to_headers().items()]
 
 
-async def send_kafka(bootstrap: str, nga: str, requests: Iterable[Payload], on_answer: OnAnswer, *,
-                     timeout: float = 120.0) -> None:
+async def send_kafka(
+    bootstrap: str, nga: str, requests: Iterable[Payload], on_answer: OnAnswer, *, timeout: float = 120.0
+) -> None:
     """Publish every request and wait until each request id has its answer (or TransportError)."""
     waiting: set[str] = set()
     topic, requests_topic = issuance_responses(nga), issuance_requests(nga).name
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_partition_fetch_bytes=4 << 20)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap.split(","), enable_idempotence=False, acks="all",
-                                linger_ms=5, max_batch_size=256 << 10)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap.split(","),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 << 20,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap.split(","),
+        enable_idempotence=False,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 << 10,
+    )
     await consumer.start()
     await producer.start()
     try:
@@ -55,8 +65,14 @@ async def send_kafka(bootstrap: str, nga: str, requests: Iterable[Payload], on_a
             sent = []
             for req in requests:
                 waiting.add(req.request_id)  # type: ignore[attr-defined]
-                sent.append(await producer.send(requests_topic, req.model_dump_json().encode(),
-                                                key=req.request_id.encode(), headers=_headers(req, nga)))  # type: ignore[attr-defined]
+                sent.append(
+                    await producer.send(
+                        requests_topic,
+                        req.model_dump_json().encode(),
+                        key=req.request_id.encode(),
+                        headers=_headers(req, nga),
+                    )
+                )  # type: ignore[attr-defined]
             await asyncio.gather(*sent)  # every request acknowledged by the broker (acks=all)
             deadline = time.monotonic() + timeout
             while waiting and time.monotonic() < deadline:
@@ -84,17 +100,28 @@ async def _read_answers(consumer: AIOKafkaConsumer, waiting: set[str], on_answer
                     on_answer(rid, parse_type(headers.get("ce_type", "?"))[0], json.loads(r.value))
 
 
-async def send_http(base_url: str, api_key: str, requests: Sequence[Payload], on_answer: OnAnswer, *,
-                    timeout: float = 60.0, via: httpx.AsyncBaseTransport | None = None) -> None:
+async def send_http(
+    base_url: str,
+    api_key: str,
+    requests: Sequence[Payload],
+    on_answer: OnAnswer,
+    *,
+    timeout: float = 60.0,
+    via: httpx.AsyncBaseTransport | None = None,
+) -> None:
     """POST the requests in batches to the issuer's NGA API; each answer is reported as it comes.
 
     `via`: another httpx transport (tests pass the issuer's ASGI app)."""
     headers = {"Authorization": f"Bearer {api_key}"}
-    async with httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=via) as http:
+    async with httpx.AsyncClient(
+        base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=via
+    ) as http:
         for start in range(0, len(requests), HTTP_BATCH):
-            batch = requests[start:start + HTTP_BATCH]
+            batch = requests[start : start + HTTP_BATCH]
             body = "[" + ",".join(r.model_dump_json() for r in batch) + "]"
-            r = await http.post("/v1/issuance-requests/batch", content=body, headers={"Content-Type": "application/json"})
+            r = await http.post(
+                "/v1/issuance-requests/batch", content=body, headers={"Content-Type": "application/json"}
+            )
             if r.status_code != 200:
                 raise TransportError(f"the issuer answered {r.status_code}: {r.text[:500]}")
             for out in r.json():

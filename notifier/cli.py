@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from notifier import repository as repo
-from runtime.db import create_pool
 from runtime.clock import Clock, utc_now
+from runtime.db import create_pool
 from runtime.settings import Settings
 
 SCHEMA = "notifier"
@@ -40,9 +40,11 @@ async def list_dead(settings: Settings, include_replayed: bool, out=print) -> in
     finally:
         await pool.close()
     for r in rows:
-        out(f"{r['delivery_id']}  {r['dead_at']:%Y-%m-%d %H:%M:%S}  {r['carnet_number']}  {r['recipient_id']}  "
+        out(
+            f"{r['delivery_id']}  {r['dead_at']:%Y-%m-%d %H:%M:%S}  {r['carnet_number']}  {r['recipient_id']}  "
             f"{r['channel']}  {r['event_type']}  attempts={r['attempts']}  "
-            f"{'replayed ' + str(r['replayed_at']) if r['replayed_at'] else 'open'}  {r['reason']}")
+            f"{'replayed ' + str(r['replayed_at']) if r['replayed_at'] else 'open'}  {r['reason']}"
+        )
     out(f"{len(rows)} dead letter(s)")
     return 0
 
@@ -82,4 +84,3 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     if args.command == "dead-letters":
         return asyncio.run(list_dead(settings, args.all))
     return asyncio.run(replay(settings, None if args.all_dead else args.delivery))
-

@@ -7,14 +7,21 @@ import base64
 import random
 import secrets
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from standardwebhooks.webhooks import Webhook
 
 SECRET_PREFIX = "whsec_"
 #: The Standard Webhooks retry schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
-RETRY_SCHEDULE = (timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
-                  timedelta(hours=5), timedelta(hours=10), timedelta(hours=10))
+RETRY_SCHEDULE = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
 
 
 def new_secret() -> str:
@@ -30,7 +37,7 @@ def _webhook(secret: str) -> Webhook:
 def headers(secrets_: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
     """The Standard Webhooks headers, each signature made by the `standardwebhooks` package; one signature per
     secret, space-separated as the specification allows, so a rotation can overlap."""
-    at = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    at = datetime.fromtimestamp(timestamp, tz=UTC)
     text = body.decode()  # the library signs text; our bodies are UTF-8 JSON, so the bytes are the same
     return {
         "webhook-id": msg_id,

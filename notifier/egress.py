@@ -35,8 +35,10 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 #: Refused beside what `ipaddress` calls non-global: IPv6 prefixes that carry an IPv4 address a gateway would
 #: reach for us (6to4, NAT64 well-known and local-use), deprecated site-local, the IETF protocol assignments
 #: (DS-Lite, dummy addresses) and the deprecated 6to4 relay anycast that Python 3.11 still counts as global.
-_ALSO_REFUSED = tuple(ipaddress.ip_network(n) for n in (
-    "2002::/16", "64:ff9b::/96", "64:ff9b:1::/48", "fec0::/10", "192.0.0.0/24", "192.88.99.0/24"))
+_ALSO_REFUSED = tuple(
+    ipaddress.ip_network(n)
+    for n in ("2002::/16", "64:ff9b::/96", "64:ff9b:1::/48", "fec0::/10", "192.0.0.0/24", "192.88.99.0/24")
+)
 
 
 class Blocked(Exception):
@@ -57,8 +59,7 @@ class Policy:
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                         proto=socket.IPPROTO_TCP)
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -142,20 +143,28 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         self.guard = guard
         self.inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         failure: Exception | None = None
         for address in await self.guard.addresses(host, port):
             try:
-                return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                    socket_options=socket_options)
+                return await self.inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None
         raise failure
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         raise Blocked("blocked_url", "unix sockets are not endpoints")
 
     async def sleep(self, seconds: float) -> None:
@@ -171,14 +180,18 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         # httpx (0.28) takes no network backend, so the pool it made is replaced by the same pool with ours.
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(guard, inner))
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(guard, inner),
+        )
 
 
 def client(guard: Guard, timeout_s: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=GuardedTransport(guard), timeout=timeout_s, follow_redirects=False,
-                             trust_env=False)
+    return httpx.AsyncClient(
+        transport=GuardedTransport(guard), timeout=timeout_s, follow_redirects=False, trust_env=False
+    )
 
 
 def failure_category(exc: BaseException) -> str:

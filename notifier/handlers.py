@@ -22,10 +22,10 @@ from contracts.messages import ConfirmationDelivered, ConfirmationRequested
 from contracts.topics import NOTIFICATION_EVENTS
 from notifier import domain, egress, repository as repo, webpush
 from runtime.background import BackgroundLoop, LoopMetrics
+from runtime.clock import Clock
 from runtime.consumer import Inbound
 from runtime.metrics import LATENCY_BUCKETS
 from runtime.outbox import envelope_for
-from runtime.clock import Clock
 
 log = logging.getLogger(__name__)
 PRODUCER = "notifier"
@@ -34,24 +34,49 @@ BATCH = 50
 
 class NotifierMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.deliveries = Counter("ata_deliveries_total",
-                                  "Deliveries ended, by channel and outcome (delivered, gone, rejected, exhausted).",
-                                  ["channel", "outcome"], registry=registry).labels
-        self.attempts = Counter("ata_delivery_attempts_total", "Delivery attempts by channel and outcome.",
-                                ["channel", "outcome"], registry=registry).labels
-        self.unreachable = Counter("ata_confirmations_without_endpoint_total",
-                                   "Confirmations for recipients with no registered endpoint.", registry=registry)
-        self.latency = Histogram("ata_confirmation_latency_seconds",
-                                 "Time from transaction recorded to confirmation delivered.", ["channel"],
-                                 buckets=LATENCY_BUCKETS, registry=registry).labels
-        self.replayed = Counter("ata_dead_letters_replayed_total", "Dead deliveries put back in the queue by an operator.",
-                                registry=registry)
-        self.failures = Counter("ata_delivery_failures_total",
-                                "Failed delivery attempts by channel and category (timeout, refused, tls, dns, http_<status>, "
-                                "blocked_address, blocked_scheme, ...).", ["channel", "category"], registry=registry).labels
-        self.endpoints_refused = Counter("ata_endpoints_refused_total",
-                                         "Webhook and push registrations refused, by category (blocked_scheme, blocked_url, "
-                                         "blocked_address, dns, too_many_endpoints).", ["category"], registry=registry).labels
+        self.deliveries = Counter(
+            "ata_deliveries_total",
+            "Deliveries ended, by channel and outcome (delivered, gone, rejected, exhausted).",
+            ["channel", "outcome"],
+            registry=registry,
+        ).labels
+        self.attempts = Counter(
+            "ata_delivery_attempts_total",
+            "Delivery attempts by channel and outcome.",
+            ["channel", "outcome"],
+            registry=registry,
+        ).labels
+        self.unreachable = Counter(
+            "ata_confirmations_without_endpoint_total",
+            "Confirmations for recipients with no registered endpoint.",
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "ata_confirmation_latency_seconds",
+            "Time from transaction recorded to confirmation delivered.",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ).labels
+        self.replayed = Counter(
+            "ata_dead_letters_replayed_total",
+            "Dead deliveries put back in the queue by an operator.",
+            registry=registry,
+        )
+        self.failures = Counter(
+            "ata_delivery_failures_total",
+            "Failed delivery attempts by channel and category (timeout, refused, tls, dns, http_<status>, "
+            "blocked_address, blocked_scheme, ...).",
+            ["channel", "category"],
+            registry=registry,
+        ).labels
+        self.endpoints_refused = Counter(
+            "ata_endpoints_refused_total",
+            "Webhook and push registrations refused, by category (blocked_scheme, blocked_url, "
+            "blocked_address, dns, too_many_endpoints).",
+            ["category"],
+            registry=registry,
+        ).labels
 
 
 @dataclass(frozen=True)
@@ -61,8 +86,17 @@ class PushSettings:
 
 
 class NotifierHandlers:
-    def __init__(self, metrics: NotifierMetrics, clock: Clock, *, timeout_s: float, max_attempts: int,
-                 guard: egress.Guard, push: PushSettings | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        metrics: NotifierMetrics,
+        clock: Clock,
+        *,
+        timeout_s: float,
+        max_attempts: int,
+        guard: egress.Guard,
+        push: PushSettings | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.metrics = metrics
         self.guard = guard
         self.clock = clock
@@ -73,8 +107,9 @@ class NotifierHandlers:
         self.batch = BATCH  # deliveries (one per lane) one pass takes
         self.wake = asyncio.Event()
 
-    async def confirmation_requested(self, conn: asyncpg.Connection,
-                                     inbound: Inbound[ConfirmationRequested | ReminderRequested]) -> None:
+    async def confirmation_requested(
+        self, conn: asyncpg.Connection, inbound: Inbound[ConfirmationRequested | ReminderRequested]
+    ) -> None:
         c = inbound.payload
         if isinstance(c, ReminderRequested):
             # A final-date reminder from the claims worker (R19): the same delivery path, its own event type;
@@ -85,14 +120,32 @@ class NotifierHandlers:
         endpoints = await repo.active_endpoints(conn, c.recipient_ids)
         if not endpoints:
             self.metrics.unreachable.inc()
-            log.warning("%s %s for carnet %s (message %s): no endpoint for %s", event_type, delivery_key,
-                        c.carnet_number, inbound.envelope.message_id, ", ".join(c.recipient_ids))
+            log.warning(
+                "%s %s for carnet %s (message %s): no endpoint for %s",
+                event_type,
+                delivery_key,
+                c.carnet_number,
+                inbound.envelope.message_id,
+                ", ".join(c.recipient_ids),
+            )
             return
-        body = json.dumps({"type": event_type, "timestamp": self.clock().isoformat(), "data": c.model_dump(mode="json")})
+        body = json.dumps(
+            {"type": event_type, "timestamp": self.clock().isoformat(), "data": c.model_dump(mode="json")}
+        )
         for e in endpoints:
-            await repo.add_delivery(conn, delivery_id=uuid4(), confirmation_id=delivery_key, endpoint_id=e["endpoint_id"],
-                                    channel=e["channel"], recipient_id=e["recipient_id"], carnet_number=c.carnet_number,
-                                    event_type=event_type, body=body, due=self.clock(), requested_at=requested_at)
+            await repo.add_delivery(
+                conn,
+                delivery_id=uuid4(),
+                confirmation_id=delivery_key,
+                endpoint_id=e["endpoint_id"],
+                channel=e["channel"],
+                recipient_id=e["recipient_id"],
+                carnet_number=c.carnet_number,
+                event_type=event_type,
+                body=body,
+                due=self.clock(),
+                requested_at=requested_at,
+            )
 
     def worker(self, pool: Callable[[], asyncpg.Pool], metrics: LoopMetrics, **options: Any) -> BackgroundLoop:
         """The loop that sends due deliveries: woken by NOTIFY (or `wake`, when a lane frees up), a pass a second
@@ -109,8 +162,17 @@ class NotifierHandlers:
             if client is not None:
                 await client.aclose()
 
-        return BackgroundLoop("delivery-worker", deliver, period_s=1.0, metrics=metrics, pool=pool,
-                              channel=repo.WAKE_CHANNEL, wake=self.wake, on_exit=close, **options)
+        return BackgroundLoop(
+            "delivery-worker",
+            deliver,
+            period_s=1.0,
+            metrics=metrics,
+            pool=pool,
+            channel=repo.WAKE_CHANNEL,
+            wake=self.wake,
+            on_exit=close,
+            **options,
+        )
 
     def http_client(self) -> httpx.AsyncClient:
         """The only client deliveries go through: every connection checked by the egress guard, no redirects."""
@@ -134,19 +196,29 @@ class NotifierHandlers:
             confirmation = domain.is_transaction(row["event_type"])
             try:
                 headers, content = webpush.build_request(
-                    self.push.vapid, row["url"], row["p256dh"], row["auth"], body, now=at, ttl_s=self.push.ttl_s,
+                    self.push.vapid,
+                    row["url"],
+                    row["p256dh"],
+                    row["auth"],
+                    body,
+                    now=at,
+                    ttl_s=self.push.ttl_s,
                     # A confirmation is awaited at the border; a reminder can wait for the phone's next wake-up.
                     urgency="high" if confirmation else "normal",
-                    topic=webpush.topic_for(str(row["confirmation_id"])))
+                    topic=webpush.topic_for(str(row["confirmation_id"])),
+                )
             except webpush.PayloadTooLarge as exc:
                 raise DeliveryImpossible("payload_too_large", str(exc)) from exc
             except webpush.SubscriptionKeyError as exc:
                 raise DeliveryImpossible("subscription_keys", str(exc)) from exc
         else:
             content = body
-            headers = domain.headers(domain.signing_secrets(row["secret"], row["previous_secret"],
-                                                            row["previous_secret_until"], at),
-                                     str(row["delivery_id"]), int(at.timestamp()), body)
+            headers = domain.headers(
+                domain.signing_secrets(row["secret"], row["previous_secret"], row["previous_secret_until"], at),
+                str(row["delivery_id"]),
+                int(at.timestamp()),
+                body,
+            )
         async with asyncio.timeout(self.timeout_s):  # the whole attempt, not each of httpx's phases
             # Streamed and never read: only the status counts, and a receiver's body, however large, stays unread.
             async with client.stream("POST", row["url"], content=content, headers=headers) as response:
@@ -177,19 +249,35 @@ class NotifierHandlers:
         duration_ms = (time.perf_counter() - started) * 1000
         made = row["attempts"] - row["attempts_before_replay"]
         delay = domain.next_delay(made, self.rng) if result == "retry" and made < self.max_attempts else None
-        ended = "delivered" if result == "delivered" else (result if result != "retry" else "exhausted" if delay is None else None)
+        ended = (
+            "delivered"
+            if result == "delivered"
+            else (result if result != "retry" else "exhausted" if delay is None else None)
+        )
         more = False
         if result == "delivered":
             now = self.clock()
             delivered = ConfirmationDelivered(
-                confirmation_id=row["confirmation_id"], carnet_number=row["carnet_number"],
-                recipient_id=row["recipient_id"], channel=channel, endpoint_id=row["endpoint_id"],
-                attempts=row["attempts"], delivered_at=now)
+                confirmation_id=row["confirmation_id"],
+                carnet_number=row["carnet_number"],
+                recipient_id=row["recipient_id"],
+                channel=channel,
+                endpoint_id=row["endpoint_id"],
+                attempts=row["attempts"],
+                delivered_at=now,
+            )
             envelope = envelope_for(delivered, key=row["carnet_number"], producer=PRODUCER)
             async with pool.acquire() as conn:  # one statement: the log, the lane and the event (no BEGIN/COMMIT)
-                more = await repo.log_delivered(conn, row["delivery_id"], row["attempts"], at, status_code or 0,
-                                                duration_ms, now,
-                                                [(NOTIFICATION_EVENTS.name, row["carnet_number"], envelope, delivered)])
+                more = await repo.log_delivered(
+                    conn,
+                    row["delivery_id"],
+                    row["attempts"],
+                    at,
+                    status_code or 0,
+                    duration_ms,
+                    now,
+                    [(NOTIFICATION_EVENTS.name, row["carnet_number"], envelope, delivered)],
+                )
             if domain.is_transaction(row["event_type"]):
                 self.metrics.latency(channel).observe(max(0.0, (now - row["requested_at"]).total_seconds()))
         else:
@@ -202,13 +290,31 @@ class NotifierHandlers:
                 # one: a pass that finds nothing is a statement and a transaction per confirmation.
                 self.wake.set()
         if result != "delivered":
-            log.warning("delivery %s of carnet %s (confirmation %s) to %s (%s): attempt %d %s%s%s", row["delivery_id"],
-                        row["carnet_number"], row["confirmation_id"], row["recipient_id"], channel, row["attempts"], error,
-                        f" ({detail})" if detail else "", "" if delay is not None else "; dead-lettered")
+            log.warning(
+                "delivery %s of carnet %s (confirmation %s) to %s (%s): attempt %d %s%s%s",
+                row["delivery_id"],
+                row["carnet_number"],
+                row["confirmation_id"],
+                row["recipient_id"],
+                channel,
+                row["attempts"],
+                error,
+                f" ({detail})" if detail else "",
+                "" if delay is not None else "; dead-lettered",
+            )
 
-    async def _record_failure(self, pool: asyncpg.Pool, row: asyncpg.Record, result: str, at: datetime,
-                              status_code: int | None, error: str | None, duration_ms: float,
-                              delay: timedelta | None, made: int) -> None:
+    async def _record_failure(
+        self,
+        pool: asyncpg.Pool,
+        row: asyncpg.Record,
+        result: str,
+        at: datetime,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: float,
+        delay: timedelta | None,
+        made: int,
+    ) -> None:
         """A failed attempt's log row, then its next attempt or the delivery's end, in one transaction."""
         channel = row["channel"]
         async with pool.acquire() as conn, conn.transaction():
@@ -219,8 +325,11 @@ class NotifierHandlers:
             if result == "gone" and row["endpoint_active"]:
                 # Webhook 410 (Standard Webhooks) or push 404/410 (RFC 8030): the receiver wants no more.
                 await repo.disable_endpoint(conn, row["endpoint_id"], f"{channel} answered {error}")
-            reason = {"gone": f"endpoint gone: {error}", "rejected": f"rejected: {error}",
-                      "retry": f"{made} attempts failed, last: {error}"}[result]
+            reason = {
+                "gone": f"endpoint gone: {error}",
+                "rejected": f"rejected: {error}",
+                "retry": f"{made} attempts failed, last: {error}",
+            }[result]
             await repo.kill(conn, row["delivery_id"], reason, row["attempts"], at)
 
 

@@ -36,15 +36,21 @@ _MESSAGES = {
 
 
 class Registrations:
-    def __init__(self, pool_of: Callable[[], asyncpg.Pool], guard: egress.Guard, max_endpoints: int,
-                 refused: Callable[[str], Counter]) -> None:
+    def __init__(
+        self,
+        pool_of: Callable[[], asyncpg.Pool],
+        guard: egress.Guard,
+        max_endpoints: int,
+        refused: Callable[[str], Counter],
+    ) -> None:
         self.pool_of = pool_of
         self.guard = guard
         self.max_endpoints = max_endpoints
         self.refused = refused
 
-    async def webhook(self, recipient: str, url: str, secret: str | None, generated: str,
-                      overlap_until: datetime) -> asyncpg.Record:
+    async def webhook(
+        self, recipient: str, url: str, secret: str | None, generated: str, overlap_until: datetime
+    ) -> asyncpg.Record:
         await self._check(recipient, url)
         async with self.pool_of().acquire() as conn, conn.transaction():
             await self._admit(conn, recipient, "webhook", url)
@@ -68,8 +74,11 @@ class Registrations:
         """The cap counts active endpoints; registering one already active again is not a new one."""
         if await repo.active_endpoint_count(conn, recipient, channel, url) >= self.max_endpoints:
             self.refused("too_many_endpoints").inc()
-            raise EndpointRefused(409, "too_many_endpoints",
-                                  f"at most {self.max_endpoints} active endpoints per recipient; remove one first")
+            raise EndpointRefused(
+                409,
+                "too_many_endpoints",
+                f"at most {self.max_endpoints} active endpoints per recipient; remove one first",
+            )
 
     def _refuse(self, recipient: str, category: str, detail: str) -> None:
         self.refused(category).inc()

@@ -12,8 +12,15 @@ from runtime.outbox import NOTIFY_QUEUED, Queued, queue_args, queue_cte
 WAKE_CHANNEL = "notifier_deliveries"
 
 
-async def add_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, url: str, secret: str | None,
-                       generated: str, overlap_until: datetime) -> asyncpg.Record:
+async def add_endpoint(
+    conn: asyncpg.Connection,
+    endpoint_id: UUID,
+    recipient_id: str,
+    url: str,
+    secret: str | None,
+    generated: str,
+    overlap_until: datetime,
+) -> asyncpg.Record:
     """Registering a URL again re-activates it; a different secret given again rotates: the old one keeps
     signing beside the new one until `overlap_until` (Standard Webhooks rotation)."""
     return await conn.fetchrow(
@@ -25,63 +32,115 @@ async def add_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id
         "  previous_secret_until = CASE WHEN $4 IS NOT NULL AND $4 <> endpoints.secret THEN $6"
         "   ELSE endpoints.previous_secret_until END"
         " RETURNING endpoint_id, secret, previous_secret_until",
-        endpoint_id, recipient_id, url, secret, generated, overlap_until)
+        endpoint_id,
+        recipient_id,
+        url,
+        secret,
+        generated,
+        overlap_until,
+    )
 
 
 async def active_endpoint_count(conn: asyncpg.Connection, recipient_id: str, channel: str, url: str) -> int:
     """Inside the caller's transaction: one recipient's registrations in turn (a transaction-scoped advisory lock,
     so two at once cannot both pass the cap), then its active endpoints other than (channel, url)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notifier.endpoints:' || $1, 0))", recipient_id)
-    return await conn.fetchval("SELECT count(*) FROM endpoints WHERE recipient_id = $1 AND active"
-                               " AND NOT (channel = $2 AND url = $3)", recipient_id, channel, url)
+    return await conn.fetchval(
+        "SELECT count(*) FROM endpoints WHERE recipient_id = $1 AND active AND NOT (channel = $2 AND url = $3)",
+        recipient_id,
+        channel,
+        url,
+    )
 
 
-async def rotate_secret(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, secret: str,
-                        overlap_until: datetime) -> asyncpg.Record | None:
+async def rotate_secret(
+    conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, secret: str, overlap_until: datetime
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "UPDATE endpoints SET previous_secret = secret, previous_secret_until = $4, secret = $3"
         " WHERE endpoint_id = $1 AND recipient_id = $2 AND channel = 'webhook' AND active"
-        " RETURNING endpoint_id, secret, previous_secret_until", endpoint_id, recipient_id, secret, overlap_until)
+        " RETURNING endpoint_id, secret, previous_secret_until",
+        endpoint_id,
+        recipient_id,
+        secret,
+        overlap_until,
+    )
 
 
-async def add_subscription(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, url: str, p256dh: str,
-                           auth: str) -> asyncpg.Record:
+async def add_subscription(
+    conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str, url: str, p256dh: str, auth: str
+) -> asyncpg.Record:
     """A browser subscribing again with the same push endpoint replaces its keys and re-activates it."""
     return await conn.fetchrow(
         "INSERT INTO endpoints (endpoint_id, recipient_id, channel, url, p256dh, auth) VALUES ($1, $2, 'webpush', $3, $4, $5)"
         " ON CONFLICT (recipient_id, channel, url) DO UPDATE SET active = true, disabled_reason = NULL,"
         "  p256dh = $4, auth = $5 RETURNING endpoint_id",
-        endpoint_id, recipient_id, url, p256dh, auth)
+        endpoint_id,
+        recipient_id,
+        url,
+        p256dh,
+        auth,
+    )
 
 
 async def remove_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, recipient_id: str) -> bool:
-    return (await conn.execute("UPDATE endpoints SET active = false, disabled_reason = 'removed by the recipient'"
-                               " WHERE endpoint_id = $1 AND recipient_id = $2 AND active",
-                               endpoint_id, recipient_id)) != "UPDATE 0"
+    return (
+        await conn.execute(
+            "UPDATE endpoints SET active = false, disabled_reason = 'removed by the recipient'"
+            " WHERE endpoint_id = $1 AND recipient_id = $2 AND active",
+            endpoint_id,
+            recipient_id,
+        )
+    ) != "UPDATE 0"
 
 
 async def endpoints_of(conn: asyncpg.Connection, recipient_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT endpoint_id, channel, url, active, disabled_reason, previous_secret_until, created_at FROM endpoints"
-        " WHERE recipient_id = $1 ORDER BY created_at, endpoint_id", recipient_id)
+        " WHERE recipient_id = $1 ORDER BY created_at, endpoint_id",
+        recipient_id,
+    )
 
 
 async def active_endpoints(conn: asyncpg.Connection, recipient_ids: list[str]) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT endpoint_id, recipient_id, channel FROM endpoints"
-                            " WHERE active AND recipient_id = ANY($1::text[])", recipient_ids)
+    return await conn.fetch(
+        "SELECT endpoint_id, recipient_id, channel FROM endpoints WHERE active AND recipient_id = ANY($1::text[])",
+        recipient_ids,
+    )
 
 
-async def add_delivery(conn: asyncpg.Connection, *, delivery_id: UUID, confirmation_id: UUID, endpoint_id: UUID,
-                       channel: str, recipient_id: str, carnet_number: str, event_type: str, body: str, due: datetime,
-                       requested_at: datetime) -> None:
+async def add_delivery(
+    conn: asyncpg.Connection,
+    *,
+    delivery_id: UUID,
+    confirmation_id: UUID,
+    endpoint_id: UUID,
+    channel: str,
+    recipient_id: str,
+    carnet_number: str,
+    event_type: str,
+    body: str,
+    due: datetime,
+    requested_at: datetime,
+) -> None:
     # The row and the worker's wake-up in one round trip (one per confirmation and endpoint).
     await conn.execute(
         "WITH added AS (INSERT INTO deliveries (delivery_id, confirmation_id, endpoint_id, channel, recipient_id,"
         " carnet_number, event_type, body, next_attempt_at, requested_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) ON CONFLICT DO NOTHING)"
         " SELECT pg_notify($11, '')",
-        delivery_id, confirmation_id, endpoint_id, channel, recipient_id, carnet_number, event_type, body, due, requested_at,
-        WAKE_CHANNEL)
+        delivery_id,
+        confirmation_id,
+        endpoint_id,
+        channel,
+        recipient_id,
+        carnet_number,
+        event_type,
+        body,
+        due,
+        requested_at,
+        WAKE_CHANNEL,
+    )
 
 
 async def claim_due(conn: asyncpg.Connection, now: datetime, lease: timedelta, limit: int) -> list[asyncpg.Record]:
@@ -101,41 +160,78 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, lease: timedelta, l
         " FROM due, endpoints e WHERE d.delivery_id = due.delivery_id AND e.endpoint_id = d.endpoint_id"
         " RETURNING d.*, e.url, e.secret, e.previous_secret, e.previous_secret_until, e.p256dh, e.auth,"
         "  e.active AS endpoint_active",
-        now, lease, limit)
+        now,
+        lease,
+        limit,
+    )
 
 
-async def log_attempt(conn: asyncpg.Connection, delivery_id: UUID, attempt: int, at: datetime, status_code: int | None,
-                      error: str | None, duration_ms: float) -> None:
+async def log_attempt(
+    conn: asyncpg.Connection,
+    delivery_id: UUID,
+    attempt: int,
+    at: datetime,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: float,
+) -> None:
     await conn.execute(
         "INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        delivery_id, attempt, at, status_code, error, duration_ms)
+        delivery_id,
+        attempt,
+        at,
+        status_code,
+        error,
+        duration_ms,
+    )
 
 
 # The lane's waiting deliveries: pending, later in the lane, and not yet attempted since they were queued (or
 # replayed), so they have no schedule of their own. Their next_attempt_at follows the head's, which keeps them out
 # of claim_due's scan of due rows while the head fails (an optimisation: claim_due's NOT EXISTS alone keeps the
 # order, so a row these statements miss in a race is only scanned, never sent early, and never stuck).
-_WAITING = (" s.endpoint_id = h.endpoint_id AND s.carnet_number = h.carnet_number AND s.status = 'pending'"
-            " AND s.seq > h.seq AND s.attempts = s.attempts_before_replay")
+_WAITING = (
+    " s.endpoint_id = h.endpoint_id AND s.carnet_number = h.carnet_number AND s.status = 'pending'"
+    " AND s.seq > h.seq AND s.attempts = s.attempts_before_replay"
+)
 
 
-async def log_delivered(conn: asyncpg.Connection, delivery_id: UUID, attempt: int, at: datetime, status_code: int,
-                        duration_ms: float, delivered_at: datetime, queued: list[Queued]) -> bool:
+async def log_delivered(
+    conn: asyncpg.Connection,
+    delivery_id: UUID,
+    attempt: int,
+    at: datetime,
+    status_code: int,
+    duration_ms: float,
+    delivered_at: datetime,
+    queued: list[Queued],
+) -> bool:
     """The successful attempt's log row, the delivery's new status, its lane's release and the messages it emits
     (`queued`, the outbox's) in one statement, atomic without a transaction block (every confirmation). Answers
     whether the lane has a later delivery waiting (then the worker looks again at once)."""
-    return bool(await conn.fetchval(
-        "WITH logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms)"
-        " VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT DO NOTHING),"
-        " h AS (UPDATE deliveries SET status = 'delivered', delivered_at = $6, last_error = NULL WHERE delivery_id = $1"
-        "  RETURNING endpoint_id, carnet_number, seq),"
-        " released AS (UPDATE deliveries s SET next_attempt_at = $6 FROM h WHERE" + _WAITING + " AND s.next_attempt_at > $6),"
-        f" {queue_cte(7)}, notified AS ({NOTIFY_QUEUED}) "
-        "SELECT EXISTS (SELECT 1 FROM deliveries s JOIN h ON s.endpoint_id = h.endpoint_id"
-        "  AND s.carnet_number = h.carnet_number WHERE s.status = 'pending' AND s.seq > h.seq)"
-        " FROM (SELECT count(*) FROM notified) AS n",
-        delivery_id, attempt, at, status_code, duration_ms, delivered_at, *queue_args(queued)))
+    return bool(
+        await conn.fetchval(
+            "WITH logged AS (INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status_code, error, duration_ms)"
+            " VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT DO NOTHING),"
+            " h AS (UPDATE deliveries SET status = 'delivered', delivered_at = $6, last_error = NULL WHERE delivery_id = $1"
+            "  RETURNING endpoint_id, carnet_number, seq),"
+            " released AS (UPDATE deliveries s SET next_attempt_at = $6 FROM h WHERE"
+            + _WAITING
+            + " AND s.next_attempt_at > $6),"
+            f" {queue_cte(7)}, notified AS ({NOTIFY_QUEUED}) "
+            "SELECT EXISTS (SELECT 1 FROM deliveries s JOIN h ON s.endpoint_id = h.endpoint_id"
+            "  AND s.carnet_number = h.carnet_number WHERE s.status = 'pending' AND s.seq > h.seq)"
+            " FROM (SELECT count(*) FROM notified) AS n",
+            delivery_id,
+            attempt,
+            at,
+            status_code,
+            duration_ms,
+            delivered_at,
+            *queue_args(queued),
+        )
+    )
 
 
 async def reschedule(conn: asyncpg.Connection, delivery_id: UUID, due: datetime, error: str) -> None:
@@ -144,7 +240,10 @@ async def reschedule(conn: asyncpg.Connection, delivery_id: UUID, due: datetime,
         "WITH h AS (UPDATE deliveries SET next_attempt_at = $2, last_error = $3 WHERE delivery_id = $1 AND status = 'pending'"
         "  RETURNING endpoint_id, carnet_number, seq)"
         " UPDATE deliveries s SET next_attempt_at = $2 FROM h WHERE" + _WAITING + " AND s.next_attempt_at < $2",
-        delivery_id, due, error)
+        delivery_id,
+        due,
+        error,
+    )
 
 
 async def kill(conn: asyncpg.Connection, delivery_id: UUID, reason: str, attempts: int, at: datetime) -> None:
@@ -154,14 +253,23 @@ async def kill(conn: asyncpg.Connection, delivery_id: UUID, reason: str, attempt
         "WITH h AS (UPDATE deliveries SET status = 'dead', last_error = $2 WHERE delivery_id = $1"
         "  RETURNING endpoint_id, carnet_number, seq)"
         " UPDATE deliveries s SET next_attempt_at = $3 FROM h WHERE" + _WAITING + " AND s.next_attempt_at > $3",
-        delivery_id, reason, at)
-    await conn.execute("INSERT INTO dead_letters (delivery_id, reason, attempts, dead_at) VALUES ($1, $2, $3, $4)",
-                       delivery_id, reason, attempts, at)
+        delivery_id,
+        reason,
+        at,
+    )
+    await conn.execute(
+        "INSERT INTO dead_letters (delivery_id, reason, attempts, dead_at) VALUES ($1, $2, $3, $4)",
+        delivery_id,
+        reason,
+        attempts,
+        at,
+    )
 
 
 async def disable_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, reason: str) -> None:
-    await conn.execute("UPDATE endpoints SET active = false, disabled_reason = $2 WHERE endpoint_id = $1",
-                       endpoint_id, reason)
+    await conn.execute(
+        "UPDATE endpoints SET active = false, disabled_reason = $2 WHERE endpoint_id = $1", endpoint_id, reason
+    )
 
 
 _LOG = (
@@ -173,13 +281,22 @@ _LOG = (
 )
 
 
-async def deliveries(conn: asyncpg.Connection, carnet_number: str | None, recipient_id: str | None,
-                     status: str | None = None, limit: int = 1000) -> list[asyncpg.Record]:
+async def deliveries(
+    conn: asyncpg.Connection,
+    carnet_number: str | None,
+    recipient_id: str | None,
+    status: str | None = None,
+    limit: int = 1000,
+) -> list[asyncpg.Record]:
     """The delivery log: each delivery with every attempt, by carnet and/or recipient."""
     return await conn.fetch(
         _LOG + " WHERE ($1::text IS NULL OR d.carnet_number = $1) AND ($2::text IS NULL OR d.recipient_id = $2)"
         " AND ($3::text IS NULL OR d.status = $3) ORDER BY d.requested_at, d.delivery_id LIMIT $4",
-        carnet_number, recipient_id, status, limit)
+        carnet_number,
+        recipient_id,
+        status,
+        limit,
+    )
 
 
 async def dead_letters(conn: asyncpg.Connection, include_replayed: bool = False) -> list[asyncpg.Record]:
@@ -187,7 +304,9 @@ async def dead_letters(conn: asyncpg.Connection, include_replayed: bool = False)
         "SELECT l.id, l.delivery_id, l.reason, l.attempts, l.dead_at, l.replayed_at, d.carnet_number, d.recipient_id,"
         " d.channel, d.event_type, e.active AS endpoint_active FROM dead_letters l JOIN deliveries d USING (delivery_id)"
         " JOIN endpoints e ON e.endpoint_id = d.endpoint_id"
-        " WHERE $1 OR l.replayed_at IS NULL ORDER BY l.dead_at, l.id", include_replayed)
+        " WHERE $1 OR l.replayed_at IS NULL ORDER BY l.dead_at, l.id",
+        include_replayed,
+    )
 
 
 async def replay(conn: asyncpg.Connection, delivery_ids: list[UUID] | None, now: datetime) -> list[asyncpg.Record]:
@@ -198,13 +317,21 @@ async def replay(conn: asyncpg.Connection, delivery_ids: list[UUID] | None, now:
         "SELECT l.id, l.delivery_id, e.active AS endpoint_active, d.status FROM dead_letters l"
         " JOIN deliveries d USING (delivery_id) JOIN endpoints e ON e.endpoint_id = d.endpoint_id"
         " WHERE l.replayed_at IS NULL AND ($1::uuid[] IS NULL OR l.delivery_id = ANY($1::uuid[]))"
-        " ORDER BY l.dead_at, l.id FOR UPDATE OF l, d", delivery_ids)
+        " ORDER BY l.dead_at, l.id FOR UPDATE OF l, d",
+        delivery_ids,
+    )
     ready = [r["delivery_id"] for r in rows if r["endpoint_active"] and r["status"] == "dead"]
     if ready:
         await conn.execute(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $2, attempts_before_replay = attempts"
-            " WHERE delivery_id = ANY($1::uuid[])", ready, now)
-        await conn.execute("UPDATE dead_letters SET replayed_at = $2 WHERE replayed_at IS NULL"
-                           " AND delivery_id = ANY($1::uuid[])", ready, now)
+            " WHERE delivery_id = ANY($1::uuid[])",
+            ready,
+            now,
+        )
+        await conn.execute(
+            "UPDATE dead_letters SET replayed_at = $2 WHERE replayed_at IS NULL AND delivery_id = ANY($1::uuid[])",
+            ready,
+            now,
+        )
         await conn.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
     return rows

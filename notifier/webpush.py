@@ -100,16 +100,29 @@ class Vapid:
     @property
     def application_server_key(self) -> str:
         """What a browser passes to `pushManager.subscribe` as `applicationServerKey` (base64url point)."""
-        return b64url(self.signer.public_key.public_bytes(serialization.Encoding.X962,
-                                                          serialization.PublicFormat.UncompressedPoint))
+        return b64url(
+            self.signer.public_key.public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+        )
 
     def authorization(self, endpoint: str, now: datetime) -> str:
         claims = {"aud": origin(endpoint), "exp": int((now + VAPID_LIFETIME).timestamp()), "sub": self.subject}
         return self.signer.sign(claims)["Authorization"]
 
 
-def build_request(vapid: Vapid, endpoint: str, p256dh: str, auth: str, payload: bytes, *, now: datetime,
-                  ttl_s: int, urgency: str, topic: str) -> tuple[dict[str, str], bytes]:
+def build_request(
+    vapid: Vapid,
+    endpoint: str,
+    p256dh: str,
+    auth: str,
+    payload: bytes,
+    *,
+    now: datetime,
+    ttl_s: int,
+    urgency: str,
+    topic: str,
+) -> tuple[dict[str, str], bytes]:
     """Headers and encrypted body of one push message; a fresh ephemeral key and salt every call (RFC 8291 s. 3.4)."""
     if len(payload) > MAX_PLAINTEXT:
         raise PayloadTooLarge(f"{len(payload)} bytes, at most {MAX_PLAINTEXT} fit in a push message")
@@ -117,8 +130,9 @@ def build_request(vapid: Vapid, endpoint: str, p256dh: str, auth: str, payload: 
         raise ValueError(f"urgency must be one of {URGENCIES}")
     dh, secret = check_subscription_keys(p256dh, auth)
     ephemeral = ec.generate_private_key(ec.SECP256R1())
-    body = http_ece.encrypt(payload, salt=os.urandom(16), private_key=ephemeral, dh=dh, auth_secret=secret,
-                            version="aes128gcm")
+    body = http_ece.encrypt(
+        payload, salt=os.urandom(16), private_key=ephemeral, dh=dh, auth_secret=secret, version="aes128gcm"
+    )
     headers = {
         "Authorization": vapid.authorization(endpoint, now),
         "Content-Encoding": "aes128gcm",

@@ -21,33 +21,48 @@ import json
 from pathlib import Path
 from typing import Any, Union
 
-from contracts import messages as m
-from contracts import topics as catalogue
+from contracts import messages as m, topics as catalogue
 from contracts.envelope import HEADER_OF, headers_schema, qualified_type
 from contracts.topics import Topic
 
 SERVICES = ("issuer", "core", "customs_gateway", "claims_worker", "notifier")
 DIRECTORY = Path(__file__).resolve().parents[1] / "deploy" / "asyncapi"
 #: Every message carries its envelope in these Kafka headers (CloudEvents binary mode).
-ENVELOPE = ("Envelope in Kafka headers, CloudEvents binary mode (the message's `headers` schema): ce_specversion, "
-            "ce_id (message id), ce_type, ce_source, ce_time, ce_subject (carnet number or request id), "
-            "ce_schemaversion, ce_correlationid and ce_causationid.")
+ENVELOPE = (
+    "Envelope in Kafka headers, CloudEvents binary mode (the message's `headers` schema): ce_specversion, "
+    "ce_id (message id), ce_type, ce_source, ce_time, ce_subject (carnet number or request id), "
+    "ce_schemaversion, ce_correlationid and ce_causationid."
+)
 SERVER = "kafka:9092"
 #: Where production clients connect: a Strimzi cluster's TLS bootstrap by default (deploy/k8s).
-BOOTSTRAP = {"default": "ata-kafka-bootstrap.kafka.svc:9093",
-             "description": "host:port of the cluster's TLS bootstrap listener (KAFKA_BOOTSTRAP_SERVERS)."}
+BOOTSTRAP = {
+    "default": "ata-kafka-bootstrap.kafka.svc:9093",
+    "description": "host:port of the cluster's TLS bootstrap listener (KAFKA_BOOTSTRAP_SERVERS).",
+}
 SECURITY_SCHEMES = {
-    "scram": {"type": "scramSha512", "description": (
-        "SASL_SSL with SCRAM-SHA-512: ATA_KAFKA_SECURITY_PROTOCOL=SASL_SSL, ATA_KAFKA_SASL_USERNAME, "
-        "ATA_KAFKA_SASL_PASSWORD, ATA_KAFKA_SSL_CAFILE (docs/operations.md).")},
-    "mtls": {"type": "X509", "description": (
-        "Mutual TLS: ATA_KAFKA_SECURITY_PROTOCOL=SSL with a client certificate (ATA_KAFKA_SSL_CERTFILE, "
-        "ATA_KAFKA_SSL_KEYFILE) chained to the cluster's clients CA, ATA_KAFKA_SSL_CAFILE for the brokers'.")},
+    "scram": {
+        "type": "scramSha512",
+        "description": (
+            "SASL_SSL with SCRAM-SHA-512: ATA_KAFKA_SECURITY_PROTOCOL=SASL_SSL, ATA_KAFKA_SASL_USERNAME, "
+            "ATA_KAFKA_SASL_PASSWORD, ATA_KAFKA_SSL_CAFILE (docs/operations.md)."
+        ),
+    },
+    "mtls": {
+        "type": "X509",
+        "description": (
+            "Mutual TLS: ATA_KAFKA_SECURITY_PROTOCOL=SSL with a client certificate (ATA_KAFKA_SSL_CERTFILE, "
+            "ATA_KAFKA_SSL_KEYFILE) chained to the cluster's clients CA, ATA_KAFKA_SSL_CAFILE for the brokers'."
+        ),
+    },
 }
 PRODUCTION_SERVERS = {
-    f"production-{name}": {"host": "{bootstrap}", "protocol": "kafka-secure", "variables": {"bootstrap": BOOTSTRAP},
-                           "description": f"Production Apache Kafka, {scheme['description'].split(':')[0]}.",
-                           "security": [{"$ref": f"#/components/securitySchemes/{name}"}]}
+    f"production-{name}": {
+        "host": "{bootstrap}",
+        "protocol": "kafka-secure",
+        "variables": {"bootstrap": BOOTSTRAP},
+        "description": f"Production Apache Kafka, {scheme['description'].split(':')[0]}.",
+        "security": [{"$ref": f"#/components/securitySchemes/{name}"}],
+    }
     for name, scheme in SECURITY_SCHEMES.items()
 }
 
@@ -86,11 +101,14 @@ def _with_parameters(doc: dict[str, Any]) -> dict[str, Any]:
     """AsyncAPI 3: a channel address with `{nga}` declares the parameter (FastStream leaves it out)."""
     for channel in doc.get("channels", {}).values():
         if NGA_PARAMETER in channel.get("address", ""):
-            channel["parameters"] = {"nga": {
-                "description": "The NGA's code (its country, ISO 3166-1 alpha-2) in lower case, as registered in the "
-                               "issuer's NGA registry; the broker's ACLs let each NGA's principal write only its own "
-                               "request topic and read only its own response topic (docs/nga-integration.md).",
-                "examples": ["fr", "be"]}}
+            channel["parameters"] = {
+                "nga": {
+                    "description": "The NGA's code (its country, ISO 3166-1 alpha-2) in lower case, as registered in the "
+                    "issuer's NGA registry; the broker's ACLs let each NGA's principal write only its own "
+                    "request topic and read only its own response topic (docs/nga-integration.md).",
+                    "examples": ["fr", "be"],
+                }
+            }
     return doc
 
 
@@ -104,25 +122,38 @@ def document(service: str) -> dict[str, Any]:
 
     broker = KafkaBroker(SERVER)
     for topic in consumed(service):
+
         async def receive(message: Any) -> None:  # documentation only: never subscribed
             return None
 
         receive.__annotations__ = {"message": Union[tuple(topic.messages)], "return": None}  # noqa: UP007 - built at run time
-        broker.subscriber(topic.name, group_id=service, title=f"{topic.name}:receive",
-                          description=_describe(topic))(receive)
+        broker.subscriber(topic.name, group_id=service, title=f"{topic.name}:receive", description=_describe(topic))(
+            receive
+        )
     for topic in produced(service):
-        broker.publisher(topic.name, title=f"{topic.name}:send", description=_describe(topic),
-                         schema=Union[tuple(topic.messages)])  # noqa: UP007 - built at run time
-    spec = AsyncAPI(broker, title=f"ATA carnets: {service}", version="1",
-                    description=f"Kafka topics the {service} service consumes (receive) and produces (send).")
+        schema = Union[tuple(topic.messages)]  # noqa: UP007 - built at run time
+        broker.publisher(topic.name, title=f"{topic.name}:send", description=_describe(topic), schema=schema)
+    spec = AsyncAPI(
+        broker,
+        title=f"ATA carnets: {service}",
+        version="1",
+        description=f"Kafka topics the {service} service consumes (receive) and produces (send).",
+    )
     return _completed(_with_parameters(json.loads(spec.to_specification().to_json())))
 
 
 def _key_schema(topic: Topic) -> dict[str, Any]:
     """The record key's schema: the contract field the catalogue names as the key (bounds included)."""
-    fields = {"carnet_number": m.CarnetIssued, "request_id": m.SealedIssuanceRequested, "version": m.CountryPolicyUpdated}
-    named = [{k: v for k, v in model.model_json_schema()["properties"][field].items() if k != "title"}
-             for field, model in fields.items() if field in topic.key]
+    fields = {
+        "carnet_number": m.CarnetIssued,
+        "request_id": m.SealedIssuanceRequested,
+        "version": m.CountryPolicyUpdated,
+    }
+    named = [
+        {k: v for k, v in model.model_json_schema()["properties"][field].items() if k != "title"}
+        for field, model in fields.items()
+        if field in topic.key
+    ]
     if topic.key == catalogue.TRUST_LIST_KEY:
         named = [{"type": "string", "const": topic.key}]
     assert named, f"no key schema for {topic.name} keyed by {topic.key!r}"
@@ -135,8 +166,10 @@ def _completed(doc: dict[str, Any]) -> dict[str, Any]:
     for name, message in doc["components"]["messages"].items():
         topic = topics[name.split(":", 1)[0]]
         message["headers"] = headers_schema([qualified_type(t.TYPE, t.VERSION) for t in topic.messages])
-        message["correlationId"] = {"location": f"$message.header#/{HEADER_OF['correlation_id']}",
-                                    "description": "One id per business conversation; answers carry it back."}
+        message["correlationId"] = {
+            "location": f"$message.header#/{HEADER_OF['correlation_id']}",
+            "description": "One id per business conversation; answers carry it back.",
+        }
         message["bindings"] = {"kafka": {"key": _key_schema(topic), "bindingVersion": "0.5.0"}}
     doc["servers"]["development"]["description"] = "The embedded stack or deploy/compose.yaml: PLAINTEXT, no auth."
     doc["servers"] |= PRODUCTION_SERVERS

@@ -46,8 +46,13 @@ log = logging.getLogger(__name__)
 #: to state 11; another operation is in progress", seen on LISTEN while PostgreSQL restarted, which ended the
 #: notifier's delivery worker for good); KafkaError the broker away or refusing for now (KafkaConnectionError,
 #: KafkaTimeoutError, NotEnoughReplicas...), which the outbox relay always retried.
-RETRYABLE: tuple[type[BaseException], ...] = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                                              asyncpg.InternalClientError, KafkaError)
+RETRYABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    KafkaError,
+)
 
 #: A pass answers True when it has more to do at once, None or False when it can wait a period.
 Pass = Callable[[], Awaitable["bool | None"]]
@@ -70,20 +75,39 @@ class LoopMetrics:
     """The metrics of every loop of a service, on its registry."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.failures = Counter("ata_background_failures_total",
-                                "Failed passes of a background loop, by loop and error class.",
-                                ["loop", "error"], registry=registry).labels
-        self.since_success = Gauge("ata_background_seconds_since_success",
-                                   "Seconds since the loop's last successful pass.", ["loop"], registry=registry).labels
+        self.failures = Counter(
+            "ata_background_failures_total",
+            "Failed passes of a background loop, by loop and error class.",
+            ["loop", "error"],
+            registry=registry,
+        ).labels
+        self.since_success = Gauge(
+            "ata_background_seconds_since_success",
+            "Seconds since the loop's last successful pass.",
+            ["loop"],
+            registry=registry,
+        ).labels
 
 
 class BackgroundLoop:
-    def __init__(self, name: str, pass_: Pass, *, period_s: float, metrics: LoopMetrics,
-                 pool: Callable[[], asyncpg.Pool] | None = None, channel: str | None = None,
-                 wake: asyncio.Event | None = None, wait_first: bool = False, backoff: Backoff | None = None,
-                 failing_periods: int = 10, stuck_after_s: float | None = None,
-                 on_exit: Callable[[], Awaitable[None]] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        pass_: Pass,
+        *,
+        period_s: float,
+        metrics: LoopMetrics,
+        pool: Callable[[], asyncpg.Pool] | None = None,
+        channel: str | None = None,
+        wake: asyncio.Event | None = None,
+        wait_first: bool = False,
+        backoff: Backoff | None = None,
+        failing_periods: int = 10,
+        stuck_after_s: float | None = None,
+        on_exit: Callable[[], Awaitable[None]] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         if period_s <= 0:
             raise ValueError("a loop's period must be positive")
         if channel is not None and pool is None:
@@ -162,12 +186,19 @@ class BackgroundLoop:
                     self.failures += 1
                     self.metrics.failures(self.name, type(exc).__name__).inc()
                     if not isinstance(exc, RETRYABLE):
-                        log.exception("background loop %s: pass failed on an error a retry cannot mend; the loop ends",
-                                      self.where)
+                        log.exception(
+                            "background loop %s: pass failed on an error a retry cannot mend; the loop ends", self.where
+                        )
                         raise
                     delay = self.backoff.delay(self.failures, self.rng)
-                    log.warning("background loop %s: pass failed (%d in a row), retrying in %.1f s: %s: %s",
-                                self.where, self.failures, delay, type(exc).__name__, exc)
+                    log.warning(
+                        "background loop %s: pass failed (%d in a row), retrying in %.1f s: %s: %s",
+                        self.where,
+                        self.failures,
+                        delay,
+                        type(exc).__name__,
+                        exc,
+                    )
                     await asyncio.sleep(delay)
                     continue
                 self.last_success = self.last_ended = self.monotonic()

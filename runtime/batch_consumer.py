@@ -22,8 +22,17 @@ import asyncpg
 
 from contracts.envelope import is_deprecated
 from runtime import inbox
-from runtime.consumer import (MAX_ATTEMPTS, TRANSIENT, Consumer, ContractViolation, Inbound, OnViolation,
-                              Record, WithBulk, parse)
+from runtime.consumer import (
+    MAX_ATTEMPTS,
+    TRANSIENT,
+    Consumer,
+    ContractViolation,
+    Inbound,
+    OnViolation,
+    Record,
+    WithBulk,
+    parse,
+)
 from runtime.metrics import RuntimeMetrics, observe_many
 
 log = logging.getLogger(__name__)
@@ -49,8 +58,15 @@ class BatchConsumer:
     of messages a second (bench/README.md).
     """
 
-    def __init__(self, service: str, consumers: dict[str, Consumer], pool_getter: Callable[[], asyncpg.Pool],
-                 metrics: RuntimeMetrics, *, retry_delay_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        service: str,
+        consumers: dict[str, Consumer],
+        pool_getter: Callable[[], asyncpg.Pool],
+        metrics: RuntimeMetrics,
+        *,
+        retry_delay_s: float = 0.05,
+    ) -> None:
         self.service = service
         self.consumers = consumers
         self.pool_getter = pool_getter
@@ -108,14 +124,26 @@ class BatchConsumer:
                             await self._violations(conn, violated, dead)
             except TRANSIENT as exc:
                 if not parsed:
-                    log.warning("%s: transient failure answering %d contract violations from %s: %s; will retry",
-                                self.service, len(violated), violated[0][1].where, exc)
+                    log.warning(
+                        "%s: transient failure answering %d contract violations from %s: %s; will retry",
+                        self.service,
+                        len(violated),
+                        violated[0][1].where,
+                        exc,
+                    )
                     await asyncio.sleep(1.0)
                     raise
                 first = parsed[0].inbound.envelope
-                log.warning("%s: transient failure on a batch of %d from %s (first %s %s, carnet %s): %s; will retry",
-                            self.service, len(parsed), parsed[0].record.where, first.type, first.message_id,
-                            first.subject, exc)
+                log.warning(
+                    "%s: transient failure on a batch of %d from %s (first %s %s, carnet %s): %s; will retry",
+                    self.service,
+                    len(parsed),
+                    parsed[0].record.where,
+                    first.type,
+                    first.message_id,
+                    first.subject,
+                    exc,
+                )
                 for p in parsed:
                     self.metrics.handled(p.record.topic, p.inbound.envelope.type, "retry").inc()
                 await asyncio.sleep(1.0)
@@ -133,10 +161,14 @@ class BatchConsumer:
         for topic, times in handled.items():
             observe_many(self.metrics.handle_seconds(topic), times)
 
-    async def _straight(self, conn: asyncpg.Connection, parsed: list[_Parsed],
-                        violated: list[tuple[Consumer, Record, ContractViolation, OnViolation]],
-                        outcomes: list[tuple[_Parsed, str, float]],
-                        dead: list[tuple[Consumer, Record, str, str]]) -> tuple[bool, _Parsed | None]:
+    async def _straight(
+        self,
+        conn: asyncpg.Connection,
+        parsed: list[_Parsed],
+        violated: list[tuple[Consumer, Record, ContractViolation, OnViolation]],
+        outcomes: list[tuple[_Parsed, str, float]],
+        dead: list[tuple[Consumer, Record, str, str]],
+    ) -> tuple[bool, _Parsed | None]:
         """The batch in one transaction without savepoints: one inbox claim for every message id, then each
         topic's bulk handler (WithBulk, two messages or more) or each message's handler. Answers (False, None)
         when it committed; (True, the message whose own handler raised, None for a bulk handler) when it rolled
@@ -169,21 +201,34 @@ class BatchConsumer:
             if current is None:
                 raise
             envelope = current.inbound.envelope
-            log.warning("%s: a handler failed on %s %s (carnet %s) from %s (%s: %s); the batch of %d runs again "
-                        "message by message", self.service, envelope.type, envelope.message_id, envelope.subject,
-                        current.record.where, type(exc).__name__, exc, len(parsed))
+            log.warning(
+                "%s: a handler failed on %s %s (carnet %s) from %s (%s: %s); the batch of %d runs again "
+                "message by message",
+                self.service,
+                envelope.type,
+                envelope.message_id,
+                envelope.subject,
+                current.record.where,
+                type(exc).__name__,
+                exc,
+                len(parsed),
+            )
             self.metrics.handled(current.record.topic, "batch", "fallback").inc()
             return True, None if bulk else current
         return False, None
 
-    async def _violations(self, conn: asyncpg.Connection,
-                          violated: list[tuple[Consumer, Record, ContractViolation, OnViolation]],
-                          dead: list[tuple[Consumer, Record, str, str]]) -> None:
+    async def _violations(
+        self,
+        conn: asyncpg.Connection,
+        violated: list[tuple[Consumer, Record, ContractViolation, OnViolation]],
+        dead: list[tuple[Consumer, Record, str, str]],
+    ) -> None:
         for consumer, r, exc, hook in violated:  # after the valid ones: record order per request id
             dead.append((consumer, r, exc.kind, f"{exc} [{await self._on_violation(conn, r, exc, hook)}]"))
 
-    async def _apply_bulk(self, conn: asyncpg.Connection, parsed: list[_Parsed],
-                          outcomes: list[tuple[_Parsed, str, float]]) -> list[_Parsed]:
+    async def _apply_bulk(
+        self, conn: asyncpg.Connection, parsed: list[_Parsed], outcomes: list[tuple[_Parsed, str, float]]
+    ) -> list[_Parsed]:
         """Each bulk topic's messages in one savepoint; returns the messages left for the per-message path.
 
         One inbox claim for all the message ids (a repeated id within the batch is a duplicate of its
@@ -203,8 +248,14 @@ class BatchConsumer:
             except TRANSIENT:
                 raise
             except Exception as exc:
-                log.warning("%s: bulk handling of %d messages from %s failed (%s: %s); handling them one by one",
-                            self.service, len(group), topic, type(exc).__name__, exc)
+                log.warning(
+                    "%s: bulk handling of %d messages from %s failed (%s: %s); handling them one by one",
+                    self.service,
+                    len(group),
+                    topic,
+                    type(exc).__name__,
+                    exc,
+                )
                 self.metrics.handled(topic, "bulk", "fallback").inc()
                 alone.extend(group)
                 continue
@@ -213,7 +264,9 @@ class BatchConsumer:
             outcomes.extend((p, "duplicate", share) for p in repeated)
         return alone
 
-    async def _on_violation(self, conn: asyncpg.Connection, r: Record, exc: ContractViolation, hook: OnViolation) -> str:
+    async def _on_violation(
+        self, conn: asyncpg.Connection, r: Record, exc: ContractViolation, hook: OnViolation
+    ) -> str:
         """The hook's note for the dead letter; a hook that fails (not TRANSIENT) leaves only its own savepoint."""
         try:
             async with conn.transaction():
@@ -221,12 +274,17 @@ class BatchConsumer:
         except TRANSIENT:
             raise
         except Exception as failure:
-            log.exception("%s: contract-violation hook failed on %s (message id %s)", self.service, r.where,
-                          r.headers.get("ce_id"))
+            log.exception(
+                "%s: contract-violation hook failed on %s (message id %s)",
+                self.service,
+                r.where,
+                r.headers.get("ce_id"),
+            )
             return f"no answer: the hook failed ({type(failure).__name__})"
 
-    async def _apply(self, conn: asyncpg.Connection, p: _Parsed, dead: list[tuple[Consumer, Record, str, str]],
-                     tried: int = 0) -> tuple[_Parsed, str, float]:
+    async def _apply(
+        self, conn: asyncpg.Connection, p: _Parsed, dead: list[tuple[Consumer, Record, str, str]], tried: int = 0
+    ) -> tuple[_Parsed, str, float]:
         """One message in its own savepoint; `tried`: attempts it already had (the straight run's)."""
         envelope = p.inbound.envelope
         for attempt in range(tried + 1, MAX_ATTEMPTS + 1):
@@ -240,8 +298,15 @@ class BatchConsumer:
             except TRANSIENT:
                 raise
             except Exception as exc:
-                log.exception("%s: handler failed on %s %s (carnet %s) from %s, attempt %d",
-                              self.service, envelope.type, envelope.message_id, envelope.subject, p.record.where, attempt)
+                log.exception(
+                    "%s: handler failed on %s %s (carnet %s) from %s, attempt %d",
+                    self.service,
+                    envelope.type,
+                    envelope.message_id,
+                    envelope.subject,
+                    p.record.where,
+                    attempt,
+                )
                 if attempt == MAX_ATTEMPTS:
                     dead.append((p.consumer, p.record, "handler_failed", f"{type(exc).__name__}: {exc}"))
                     return p, "dead_lettered", time.perf_counter() - started
@@ -250,7 +315,9 @@ class BatchConsumer:
         raise AssertionError("unreachable")
 
 
-async def _claim_many(conn: asyncpg.Connection, consumer: str, group: list[_Parsed]) -> tuple[list[_Parsed], list[_Parsed]]:
+async def _claim_many(
+    conn: asyncpg.Connection, consumer: str, group: list[_Parsed]
+) -> tuple[list[_Parsed], list[_Parsed]]:
     """(new, already applied) in one round trip: the inbox claim (runtime.inbox.claim_many) for many message ids."""
     new = await inbox.claim_many(conn, consumer, [p.inbound.envelope.message_id for p in group])
     fresh, repeated = [], []

@@ -13,9 +13,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import (CorruptRecordException, InvalidTimestampError, InvalidTopicError,
-                             MessageSizeTooLargeError, RecordListTooLargeError, TopicAlreadyExistsError,
-                             UnsupportedForMessageFormatError)
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+    UnsupportedForMessageFormatError,
+)
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
@@ -45,8 +51,13 @@ CONSUMER_OPTIONS: dict[str, Any] = {**GROUP_OPTIONS, "ack_policy": AckPolicy.NAC
 #: sent: a dead letter goes as a reference instead (runtime.dead_letters), an outbox row is parked
 #: (runtime.outbox). Everything else (broker away, leader moving, timeouts, authorization) is retried.
 REFUSED_RECORD: tuple[type[Exception], ...] = (
-    MessageSizeTooLargeError, RecordListTooLargeError, InvalidTopicError, CorruptRecordException,
-    InvalidTimestampError, UnsupportedForMessageFormatError)
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    CorruptRecordException,
+    InvalidTimestampError,
+    UnsupportedForMessageFormatError,
+)
 
 #: Largest batch of records per partition in one produce request (aiokafka's default is 16 KiB).
 PRODUCER_BATCH_BYTES = 512 * 1024
@@ -59,13 +70,18 @@ def fetch_options(max_message_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, int]:
 
     A partition's fetch must hold the largest record batch the topics accept (max.message.bytes), or
     aiokafka skips it with RecordTooLargeError and the record is lost without a dead letter."""
-    return {"max_partition_fetch_bytes": max_message_bytes,
-            "fetch_max_bytes": max(FETCH_MAX_BYTES, max_message_bytes)}
+    return {"max_partition_fetch_bytes": max_message_bytes, "fetch_max_bytes": max(FETCH_MAX_BYTES, max_message_bytes)}
 
 
-def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegistry | None = None,
-                 security: BaseSecurity | None = None, *, max_message_bytes: int = MAX_MESSAGE_BYTES,
-                 idempotent: bool = False) -> KafkaBroker:
+def build_broker(
+    bootstrap_servers: str,
+    client_id: str,
+    registry: CollectorRegistry | None = None,
+    security: BaseSecurity | None = None,
+    *,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    idempotent: bool = False,
+) -> KafkaBroker:
     """`max_message_bytes` (ATA_KAFKA_MAX_MESSAGE_BYTES): the producer refuses a larger record itself
     (MessageSizeTooLargeError) instead of sending what the topics' max.message.bytes refuses. `idempotent`:
     Apache Kafka's idempotent producer (runtime/broker_kind.py); the embedded broker refuses InitProducerId."""
@@ -91,8 +107,14 @@ def build_broker(bootstrap_servers: str, client_id: str, registry: CollectorRegi
     )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], *, replication_factor: int = 1,
-                        configs: Callable[[str], Mapping[str, str]] | None = None, **client: Any) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: Mapping[str, int],
+    *,
+    replication_factor: int = 1,
+    configs: Callable[[str], Mapping[str, str]] | None = None,
+    **client: Any,
+) -> list[str]:
     """Create the topics with their partition counts; "already exists" counts as success, and so does "not
     authorized to create": on a cluster with ACLs the operator creates the topics (Strimzi KafkaTopic,
     `python -m deploy.topics`) and a service's principal has no Create right; a topic that is really missing
@@ -105,8 +127,10 @@ async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], *, re
     created: list[str] = []
     not_ours: list[str] = []
     try:
-        new = [NewTopic(name, partitions, replication_factor, topic_configs=dict(configs(name) if configs else {}))
-               for name, partitions in topics.items()]
+        new = [
+            NewTopic(name, partitions, replication_factor, topic_configs=dict(configs(name) if configs else {}))
+            for name, partitions in topics.items()
+        ]
         try:
             response = await admin.create_topics(new)
         except TopicAlreadyExistsError:
@@ -123,8 +147,11 @@ async def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], *, re
     if created:
         log.info("created topics %s", ", ".join(created))
     if not_ours:
-        log.warning("not authorized to create %d topics (%s ...): left to the operator, as with Kafka ACLs",
-                    len(not_ours), ", ".join(sorted(not_ours)[:3]))
+        log.warning(
+            "not authorized to create %d topics (%s ...): left to the operator, as with Kafka ACLs",
+            len(not_ours),
+            ", ".join(sorted(not_ours)[:3]),
+        )
     return created
 
 

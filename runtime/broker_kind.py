@@ -28,8 +28,11 @@ DEAD_LETTER_RETENTION_MS = 30 * 24 * 3600 * 1000
 def topic_configs(name: str, max_message_bytes: int, min_insync_replicas: int) -> dict[str, str]:
     """One topic's configs on Apache Kafka, as the services and deploy.topics create it."""
     retention = DEAD_LETTER_RETENTION_MS if name.endswith(".dlq") else RETENTION_MS
-    return {"max.message.bytes": str(max_message_bytes), "retention.ms": str(retention),
-            "min.insync.replicas": str(min_insync_replicas)}
+    return {
+        "max.message.bytes": str(max_message_bytes),
+        "retention.ms": str(retention),
+        "min.insync.replicas": str(min_insync_replicas),
+    }
 
 
 #: A fetch's wait on Apache Kafka, which answers as soon as data arrives: the wait bounds only idle fetches.

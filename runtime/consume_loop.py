@@ -60,8 +60,18 @@ BatchHandler = Callable[[list[Record]], Awaitable[None]]
 class ConsumeLoop:
     """One consumer group member reading the service's topics into `handle` (a BatchConsumer)."""
 
-    def __init__(self, name: str, topics: list[str], handle: BatchHandler, *, consumer: AIOKafkaConsumer,
-                 busy_ms: int, idle_ms: int, idle_after: int, switches: Any = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        topics: list[str],
+        handle: BatchHandler,
+        *,
+        consumer: AIOKafkaConsumer,
+        busy_ms: int,
+        idle_ms: int,
+        idle_after: int,
+        switches: Any = None,
+    ) -> None:
         self.name = name
         self.topics = topics
         self.handle = handle
@@ -80,13 +90,39 @@ class ConsumeLoop:
         return self.idle_ms > self.busy_ms and self.idle_after > 0
 
     @classmethod
-    def build(cls, name: str, topics: list[str], handle: BatchHandler, *, bootstrap_servers: str,
-              options: dict[str, Any], busy_ms: int, idle_ms: int, idle_after: int, switches: Any = None) -> ConsumeLoop:
+    def build(
+        cls,
+        name: str,
+        topics: list[str],
+        handle: BatchHandler,
+        *,
+        bootstrap_servers: str,
+        options: dict[str, Any],
+        busy_ms: int,
+        idle_ms: int,
+        idle_after: int,
+        switches: Any = None,
+    ) -> ConsumeLoop:
         """`options`: aiokafka consumer options (runtime.broker.loop_consumer_options, TLS/SASL included)."""
-        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap_servers.split(","), group_id=name,
-                                    client_id=name, enable_auto_commit=False, fetch_max_wait_ms=busy_ms, **options)
-        return cls(name, topics, handle, consumer=consumer, busy_ms=busy_ms, idle_ms=idle_ms, idle_after=idle_after,
-                   switches=switches)
+        consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap_servers.split(","),
+            group_id=name,
+            client_id=name,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=busy_ms,
+            **options,
+        )
+        return cls(
+            name,
+            topics,
+            handle,
+            consumer=consumer,
+            busy_ms=busy_ms,
+            idle_ms=idle_ms,
+            idle_after=idle_after,
+            switches=switches,
+        )
 
     async def start(self) -> asyncio.Task[None]:
         await self.consumer.start()
@@ -132,8 +168,14 @@ class ConsumeLoop:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("%s: a batch of %d records from %s failed (%s: %s); reading it again", self.name,
-                        len(records), records[0].where, type(exc).__name__, exc)
+            log.warning(
+                "%s: a batch of %d records from %s failed (%s: %s); reading it again",
+                self.name,
+                len(records),
+                records[0].where,
+                type(exc).__name__,
+                exc,
+            )
             self._rewind(batches)
             await asyncio.sleep(RETRY_PAUSE_S)
             return False
@@ -145,8 +187,13 @@ class ConsumeLoop:
         except KafkaError as exc:
             # The group moved on (rebalance) or the broker is away: the next owner reads these records again
             # and the inbox passes over them.
-            log.warning("%s: committing %d partitions failed (%s: %s); the records may be read again",
-                        self.name, len(offsets), type(exc).__name__, exc)
+            log.warning(
+                "%s: committing %d partitions failed (%s: %s); the records may be read again",
+                self.name,
+                len(offsets),
+                type(exc).__name__,
+                exc,
+            )
         return True
 
     def _poll_ms(self) -> int:

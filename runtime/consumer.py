@@ -21,8 +21,8 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 from pydantic import ValidationError
 
-from contracts.envelope import Envelope, EnvelopeError
 from contracts.catalogue import MESSAGE_TYPES
+from contracts.envelope import Envelope, EnvelopeError
 from contracts.messages import Payload
 from contracts.topics import Topic
 from runtime import dead_letters
@@ -39,9 +39,17 @@ MAX_ATTEMPTS = 5
 #: A PostgreSQL restart shows as OperatorInterventionError (admin shutdown, cannot connect now)
 #: and PostgresConnectionError (connection gone) on connections that were open, and InternalClientError on
 #: a connection that broke in the middle of an operation.
-TRANSIENT = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresConnectionError,
-             asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InsufficientResourcesError,
-             asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+TRANSIENT = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
 
 
 class ContractViolation(ValueError):
@@ -86,8 +94,9 @@ class WithBulk:
         await self.one(conn, inbound)
 
 
-def parse(topic: Topic, headers: dict[str, Any], body: bytes, *,
-          max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[Envelope, Payload]:
+def parse(
+    topic: Topic, headers: dict[str, Any], body: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES
+) -> tuple[Envelope, Payload]:
     if len(body) > max_bytes:
         raise ContractViolation("too_large", f"payload of {len(body)} bytes is over the {max_bytes}-byte limit")
     try:
@@ -104,7 +113,9 @@ def parse(topic: Topic, headers: dict[str, Any], body: bytes, *,
     except ValidationError as exc:
         kind = "malformed_json" if any(e["type"] == "json_invalid" for e in exc.errors()) else "schema"
         detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<body>'}: {e['msg']}" for e in exc.errors()[:5])
-        raise ContractViolation(kind, f"payload does not match {envelope.type} v{envelope.schema_version}: {detail}") from exc
+        raise ContractViolation(
+            kind, f"payload does not match {envelope.type} v{envelope.schema_version}: {detail}"
+        ) from exc
     return envelope, payload
 
 
@@ -127,21 +138,41 @@ class Record:
     def of(cls, raw: Any) -> Record:
         # A header with no value is empty text and bytes that are not UTF-8 are replaced: the envelope check
         # then judges the record (dead letter) instead of the loop failing on it for ever.
-        headers = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else "" if v is None else v)
-                   for k, v in raw.headers}
+        headers = {
+            k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else "" if v is None else v)
+            for k, v in raw.headers
+        }
         repeated: tuple[str, ...] = ()
         if len(headers) != len(raw.headers):
             seen = Counter(k for k, _ in raw.headers)
             repeated = tuple(sorted(k for k, n in seen.items() if n > 1 and k.startswith("ce_")))
-        return cls(raw.topic, raw.value or b"", headers, raw.key or None, f"{raw.topic}/{raw.partition}@{raw.offset}",
-                   raw.timestamp, raw.partition, raw.offset, repeated)
+        return cls(
+            raw.topic,
+            raw.value or b"",
+            headers,
+            raw.key or None,
+            f"{raw.topic}/{raw.partition}@{raw.offset}",
+            raw.timestamp,
+            raw.partition,
+            raw.offset,
+            repeated,
+        )
 
 
 class Consumer:
     """One service's handler for one topic, and that topic's dead-letter topic."""
 
-    def __init__(self, *, service: str, topic: Topic, handler: Handler, pool_getter: Callable[[], asyncpg.Pool],
-                 broker: Any, metrics: RuntimeMetrics, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        service: str,
+        topic: Topic,
+        handler: Handler,
+        pool_getter: Callable[[], asyncpg.Pool],
+        broker: Any,
+        metrics: RuntimeMetrics,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
         self.service = service
         self.topic = topic
         self.handler = handler
@@ -155,14 +186,24 @@ class Consumer:
         from runtime.batch_consumer import BatchConsumer
 
         await BatchConsumer(self.service, {self.topic.name: self}, self.pool_getter, self.metrics)(
-            [Record(self.topic.name, body, headers, key, where)])
+            [Record(self.topic.name, body, headers, key, where)]
+        )
 
     async def dead_letter(self, record: Record, kind: str, reason: str) -> None:
         """To the topic's dead-letter topic, whole or as a reference (runtime.dead_letters)."""
         origin = dead_letters.Origin(record.topic, record.partition, record.offset, record.where)
-        sent = await dead_letters.dead_letter(self.broker, self.topic.dead_letter, origin, record.body, record.headers,
-                                              record.key, kind=kind, reason=reason, consumer=self.service,
-                                              limit=self.max_message_bytes)
+        sent = await dead_letters.dead_letter(
+            self.broker,
+            self.topic.dead_letter,
+            origin,
+            record.body,
+            record.headers,
+            record.key,
+            kind=kind,
+            reason=reason,
+            consumer=self.service,
+            limit=self.max_message_bytes,
+        )
         self.metrics.dead_letters(self.topic.name, kind).inc()
         if sent != "whole":
             self.metrics.dead_letter_references(self.topic.name, sent).inc()

@@ -19,8 +19,14 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 8,
-                      init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str,
+    schema: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 8,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
     # search_path makes each service's unqualified SQL hit its own schema only.
     return await asyncpg.create_pool(
         dsn,

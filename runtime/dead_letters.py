@@ -64,8 +64,17 @@ def record_size(key: bytes | None, body: bytes, headers: dict[str, str]) -> int:
     return DefaultRecordBatchBuilder.estimate_size_in_bytes(key, body, [(k, v.encode()) for k, v in headers.items()])
 
 
-def reference(origin: Origin, body: bytes, headers: dict[str, Any], key: bytes | None, *, kind: str, reason: str,
-              consumer: str, why: str) -> tuple[bytes, dict[str, str], bytes | None]:
+def reference(
+    origin: Origin,
+    body: bytes,
+    headers: dict[str, Any],
+    key: bytes | None,
+    *,
+    kind: str,
+    reason: str,
+    consumer: str,
+    why: str,
+) -> tuple[bytes, dict[str, str], bytes | None]:
     """(body, headers, key) of the reference dead letter for a record that cannot be carried whole."""
     header_bytes = sum(len(str(k)) + len(_text(v)) for k, v in headers.items())
     document = {
@@ -86,17 +95,40 @@ def reference(origin: Origin, body: bytes, headers: dict[str, Any], key: bytes |
         "consumer": consumer,
     }
     out = {k: _text(headers[k], TEXT_LIMIT) for k in KEPT if k in headers}
-    out.update(dlq_reason=reason[:REASON_LIMIT], dlq_kind=kind, dlq_source=origin.where[:TEXT_LIMIT],
-               dlq_consumer=consumer, dlq_payload="omitted")
+    out.update(
+        dlq_reason=reason[:REASON_LIMIT],
+        dlq_kind=kind,
+        dlq_source=origin.where[:TEXT_LIMIT],
+        dlq_consumer=consumer,
+        dlq_payload="omitted",
+    )
     return json.dumps(document).encode(), out, key if key is not None and len(key) <= TEXT_LIMIT else None
 
 
-async def dead_letter(broker: Publisher, dead_topic: str, origin: Origin, body: bytes, headers: dict[str, Any],
-                      key: bytes | None, *, kind: str, reason: str, consumer: str, limit: int) -> str:
+async def dead_letter(
+    broker: Publisher,
+    dead_topic: str,
+    origin: Origin,
+    body: bytes,
+    headers: dict[str, Any],
+    key: bytes | None,
+    *,
+    kind: str,
+    reason: str,
+    consumer: str,
+    limit: int,
+) -> str:
     """Publish the dead letter of one record: "whole", "reference", or "refused" when Kafka refused even the
     reference (then only this log line and the metric tell, and the record stays on its topic)."""
-    log.error("%s: dead-lettering message from %s (%s, message id %s, carnet %s): %s", consumer, origin.where, kind,
-              _printable(headers.get("ce_id")), _printable(key or b""), _printable(reason))
+    log.error(
+        "%s: dead-lettering message from %s (%s, message id %s, carnet %s): %s",
+        consumer,
+        origin.where,
+        kind,
+        _printable(headers.get("ce_id")),
+        _printable(key or b""),
+        _printable(reason),
+    )
     whole = {k: _text(v) for k, v in headers.items()}
     whole.update(dlq_reason=reason[:REASON_LIMIT], dlq_kind=kind, dlq_source=origin.where, dlq_consumer=consumer)
     size = record_size(key, body, whole)
@@ -108,15 +140,28 @@ async def dead_letter(broker: Publisher, dead_topic: str, origin: Origin, body: 
             why = f"refused by Kafka: {type(exc).__name__}: {exc}"
     else:
         why = f"a dead letter of {size} bytes is over the {limit - REFERENCE_MARGIN}-byte room under the record limit"
-    log.error("%s: dead letter of message id %s (carnet %s) from %s sent as a reference: %s", consumer,
-              _printable(headers.get("ce_id")), _printable(key or b""), origin.where, why)
-    ref_body, ref_headers, ref_key = reference(origin, body, headers, key, kind=kind, reason=reason,
-                                               consumer=consumer, why=why)
+    log.error(
+        "%s: dead letter of message id %s (carnet %s) from %s sent as a reference: %s",
+        consumer,
+        _printable(headers.get("ce_id")),
+        _printable(key or b""),
+        origin.where,
+        why,
+    )
+    ref_body, ref_headers, ref_key = reference(
+        origin, body, headers, key, kind=kind, reason=reason, consumer=consumer, why=why
+    )
     try:
         await broker.publish(ref_body, dead_topic, key=ref_key, headers=ref_headers)
     except REFUSED_RECORD as exc:
-        log.critical("%s: Kafka refused even the reference dead letter of message id %s (carnet %s) from %s: %s; "
-                     "the record stays on its topic, the partition moves on", consumer,
-                     _printable(headers.get("ce_id")), _printable(key or b""), origin.where, exc)
+        log.critical(
+            "%s: Kafka refused even the reference dead letter of message id %s (carnet %s) from %s: %s; "
+            "the record stays on its topic, the partition moves on",
+            consumer,
+            _printable(headers.get("ce_id")),
+            _printable(key or b""),
+            origin.where,
+            exc,
+        )
         return "refused"
     return "reference"

@@ -26,8 +26,12 @@ def ops_router(service: Service) -> APIRouter:
         checks = await service.health_checks()
         ok = all(checks.values())
         return JSONResponse(
-            {"service": service.name, "status": "ok" if ok else "degraded", "checks": checks,
-             "loops": service.loop_states()},
+            {
+                "service": service.name,
+                "status": "ok" if ok else "degraded",
+                "checks": checks,
+                "loops": service.loop_states(),
+            },
             status_code=200 if ok else 503,
         )
 
@@ -38,8 +42,15 @@ def ops_router(service: Service) -> APIRouter:
         # A dead background task (outbox relay, scheduler, delivery worker) never comes back by itself: restart.
         alive = service.background_alive()
         # A loop that fails while PostgreSQL is away retries by itself; only a stuck or dead one fails here.
-        return JSONResponse({"service": service.name, "status": "ok" if alive else "dead", "checks": {"background_tasks": alive},
-                             "loops": service.loop_states()}, status_code=200 if alive else 503)
+        return JSONResponse(
+            {
+                "service": service.name,
+                "status": "ok" if alive else "dead",
+                "checks": {"background_tasks": alive},
+                "loops": service.loop_states(),
+            },
+            status_code=200 if alive else 503,
+        )
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

@@ -27,8 +27,13 @@ ERROR_TEXT_MAX = 300
 #: The database away, not the request at fault: connections refused or lost (OSError, InterfaceError, a connection
 #: that broke mid-operation: InternalClientError), the server shutting down or starting up, out of connections.
 OUTAGE: tuple[type[BaseException], ...] = (
-    OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InsufficientResourcesError)
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
 #: Seconds a client should wait before retrying during an outage (a PostgreSQL restart takes about one).
 RETRY_AFTER_S = 1
 
@@ -47,8 +52,14 @@ def _safe(value: Any) -> Any:
 
 
 def validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"type": _safe(e.get("type")), "loc": [_safe(part) for part in e.get("loc", ())][:10],
-             "msg": _safe(e.get("msg"))} for e in errors[:20]]
+    return [
+        {
+            "type": _safe(e.get("type")),
+            "loc": [_safe(part) for part in e.get("loc", ())][:10],
+            "msg": _safe(e.get("msg")),
+        }
+        for e in errors[:20]
+    ]
 
 
 def install(app: FastAPI) -> None:
@@ -63,8 +74,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> Response:
         if isinstance(exc, OUTAGE):
-            log.warning("%s %s: database unavailable (%s: %s); answered 503", request.method, request.url.path,
-                        type(exc).__name__, exc)
+            log.warning(
+                "%s %s: database unavailable (%s: %s); answered 503",
+                request.method,
+                request.url.path,
+                type(exc).__name__,
+                exc,
+            )
             return problem(503, "temporarily unavailable, retry", {"Retry-After": str(RETRY_AFTER_S)})
         log.error("%s %s: unexpected %s", request.method, request.url.path, type(exc).__name__)
         return problem(500, "internal error")

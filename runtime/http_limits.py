@@ -52,24 +52,35 @@ def body_limit(limit: int) -> dict[str, Any]:
 
 def detail(reason: str, message: str, *, rule: str = "http", field: str | None = None) -> dict[str, Any]:
     """The project's error body: reason and message, and the same as a `reasons` list."""
-    return {"reason": reason, "message": message,
-            "reasons": [{"rule": rule, "code": reason, "field": field, "item_number": None, "message": message}]}
+    return {
+        "reason": reason,
+        "message": message,
+        "reasons": [{"rule": rule, "code": reason, "field": field, "item_number": None, "message": message}],
+    }
 
 
-def problem(status: int, reason: str, message: str, *, field: str | None = None,
-            headers: dict[str, str] | None = None) -> HTTPException:
+def problem(
+    status: int, reason: str, message: str, *, field: str | None = None, headers: dict[str, str] | None = None
+) -> HTTPException:
     return HTTPException(status, detail=detail(reason, message, field=field), headers=headers)
 
 
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, detail=detail("body_too_large", f"the request body is limited to {limit} bytes here",
-                                            field="body"), headers={"Connection": "close"})
+        super().__init__(
+            413,
+            detail=detail("body_too_large", f"the request body is limited to {limit} bytes here", field="body"),
+            headers={"Connection": "close"},
+        )
 
 
 def refusal_counter(registry: CollectorRegistry) -> Counter:
-    counter = Counter("ata_http_refusals_total", "HTTP requests refused for their size or shape before their "
-                      "route's work, by reason.", ["reason"], registry=registry)
+    counter = Counter(
+        "ata_http_refusals_total",
+        "HTTP requests refused for their size or shape before their route's work, by reason.",
+        ["reason"],
+        registry=registry,
+    )
     for reason in REFUSALS:
         counter.labels(reason)  # every series from the start
     return counter
@@ -88,9 +99,15 @@ class _Limits:
 class RequestLimits:
     """Pure ASGI middleware: header count and size, and each route's body limit counted while reading."""
 
-    def __init__(self, app: ASGIApp, *, refusals: Counter | None = None,
-                 default_body_limit: int = DEFAULT_BODY_LIMIT, max_headers: int = MAX_HEADERS,
-                 max_header_bytes: int = MAX_HEADER_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        refusals: Counter | None = None,
+        default_body_limit: int = DEFAULT_BODY_LIMIT,
+        max_headers: int = MAX_HEADERS,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+    ) -> None:
         """`refusals`: the service's `refusal_counter` (the middleware is built at the first request, too late
         to register a metric)."""
         self.app = app
@@ -119,8 +136,14 @@ class RequestLimits:
                 chunked = True
         if len(headers) > self.max_headers or size > self.max_header_bytes:
             self.refused("headers_too_large")
-            await _answer(send, 431, detail("headers_too_large", f"at most {self.max_headers} header fields and "
-                                            f"{self.max_header_bytes} bytes of headers"))
+            await _answer(
+                send,
+                431,
+                detail(
+                    "headers_too_large",
+                    f"at most {self.max_headers} header fields and {self.max_header_bytes} bytes of headers",
+                ),
+            )
             return
         if declared == -1:
             self.refused("bad_content_length")
@@ -131,7 +154,6 @@ class RequestLimits:
         exceeded: int | None = None  # the limit passed, once it is
         started = False
         unread = chunked or bool(declared)  # body bytes the client may still send
-
 
         async def limited_receive() -> Message:
             nonlocal received, exceeded, unread
@@ -183,7 +205,10 @@ async def _answer(send: Send, status: int, body: dict[str, Any], *, close: bool 
 
 # --- credentials before the body -------------------------------------------------------------------
 
-def before_body(check: Callable[[Request], Awaitable[T]], *, scheme: SecurityBase | None = None) -> Callable[..., Awaitable[T]]:
+
+def before_body(
+    check: Callable[[Request], Awaitable[T]], *, scheme: SecurityBase | None = None
+) -> Callable[..., Awaitable[T]]:
     """A FastAPI dependency whose answer comes from the request's headers alone (credentials): a
     `LimitedRoute` runs `check` before the body is read, and the dependency then gives its remembered
     answer; `check` runs once per request. `scheme` documents the credentials in the OpenAPI document."""
@@ -195,11 +220,14 @@ def before_body(check: Callable[[Request], Awaitable[T]], *, scheme: SecurityBas
         return request.scope[key]  # type: ignore[no-any-return]
 
     if scheme is None:
+
         async def dependency(request: Request) -> T:
             return await once(request)
     else:
+
         async def dependency(request: Request, _credentials: Any = Security(scheme)) -> T:
             return await once(request)
+
     dependency.__before_body__ = once  # type: ignore[attr-defined]
     dependency.__name__ = getattr(check, "__name__", "credentials")
     return dependency
@@ -249,8 +277,9 @@ class LimitedRoute(APIRoute):
                 if nested_deeper(await request.body()):
                     if limits is not None:
                         limits.refused = "json_too_deep"
-                    raise problem(422, "json_too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels",
-                                  field="body")
+                    raise problem(
+                        422, "json_too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels", field="body"
+                    )
             return await handler(request)
 
         return limited

@@ -72,9 +72,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if not self._head_refused:
             super().send_400_response(msg)
             return
-        body = json.dumps({"detail": detail("headers_too_large", f"a request's line and headers are limited to "
-                                            f"{self.head_limit} bytes and {self.field_limit} fields")}).encode()
-        self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
-                             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
+        body = json.dumps(
+            {
+                "detail": detail(
+                    "headers_too_large",
+                    f"a request's line and headers are limited to "
+                    f"{self.head_limit} bytes and {self.field_limit} fields",
+                )
+            }
+        ).encode()
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+        )
         self.transport.close()
         self._in_head = False

@@ -19,6 +19,10 @@ async def claim(conn: asyncpg.Connection, consumer: str, message_id: UUID) -> bo
 
 async def claim_many(conn: asyncpg.Connection, consumer: str, message_ids: list[UUID]) -> set[UUID]:
     """The ids of `message_ids` that are new for this consumer (now claimed), in one statement."""
-    rows = await conn.fetch("INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::uuid[]) "
-                            "ON CONFLICT DO NOTHING RETURNING message_id", consumer, list(dict.fromkeys(message_ids)))
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::uuid[]) "
+        "ON CONFLICT DO NOTHING RETURNING message_id",
+        consumer,
+        list(dict.fromkeys(message_ids)),
+    )
     return {r["message_id"] for r in rows}

@@ -55,10 +55,16 @@ class DatabaseCounters:
     """`ata_db_statements_total` and `ata_db_transactions_total`; `attach(conn)` as a pool's `init`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.statements = Counter("ata_db_statements_total", "SQL statements sent to PostgreSQL (every round trip "
-                                  "on the service's pool, BEGIN and COMMIT included).", registry=registry)
-        self.transactions = Counter("ata_db_transactions_total", "PostgreSQL transactions: BEGIN blocks plus "
-                                    "statements run outside one (each its own transaction).", registry=registry)
+        self.statements = Counter(
+            "ata_db_statements_total",
+            "SQL statements sent to PostgreSQL (every round trip on the service's pool, BEGIN and COMMIT included).",
+            registry=registry,
+        )
+        self.transactions = Counter(
+            "ata_db_transactions_total",
+            "PostgreSQL transactions: BEGIN blocks plus statements run outside one (each its own transaction).",
+            registry=registry,
+        )
 
     async def attach(self, conn: asyncpg.Connection) -> None:
         in_block = False
@@ -86,9 +92,12 @@ class KafkaRequests(Collector):
     """`ata_kafka_requests_total{kind}` from this process's tally."""
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily("ata_kafka_requests_total", "Requests this process's Kafka clients sent to the "
-                                     "broker, by kind (produce, fetch, offset_commit, heartbeat, metadata, other).",
-                                     labels=["kind"])
+        family = CounterMetricFamily(
+            "ata_kafka_requests_total",
+            "Requests this process's Kafka clients sent to the "
+            "broker, by kind (produce, fetch, offset_commit, heartbeat, metadata, other).",
+            labels=["kind"],
+        )
         for kind in ("produce", "fetch", "offset_commit", "heartbeat", "metadata", "other"):
             family.add_metric([kind], _sent[kind])
         yield family

@@ -24,10 +24,14 @@ class KafkaSecurityError(ValueError):
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext:
     try:
-        context = ssl.create_default_context(cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+        context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
         if settings.kafka_ssl_certfile:
-            context.load_cert_chain(str(settings.kafka_ssl_certfile),
-                                    str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None)
+            context.load_cert_chain(
+                str(settings.kafka_ssl_certfile),
+                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+            )
     except (OSError, ssl.SSLError) as exc:
         raise KafkaSecurityError(f"Kafka TLS files cannot be loaded: {exc}") from exc
     return context
@@ -45,9 +49,12 @@ def security(settings: Settings) -> BaseSecurity | None:
     if not settings.kafka_sasl_username or settings.kafka_sasl_password is None:
         raise KafkaSecurityError(f"{protocol} needs ATA_KAFKA_SASL_USERNAME and ATA_KAFKA_SASL_PASSWORD")
     kind = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
-    return kind[settings.kafka_sasl_mechanism](settings.kafka_sasl_username,
-                                               settings.kafka_sasl_password.get_secret_value(),
-                                               ssl_context=context, use_ssl=protocol == "SASL_SSL")
+    return kind[settings.kafka_sasl_mechanism](
+        settings.kafka_sasl_username,
+        settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=protocol == "SASL_SSL",
+    )
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

@@ -15,61 +15,94 @@ class RuntimeMetrics:
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
         labels = {"service": service}
         self.handled = Counter(
-            "ata_messages_handled_total", "Messages handled by consumers, by topic, type and outcome.",
-            ["topic", "type", "outcome"], registry=registry,
+            "ata_messages_handled_total",
+            "Messages handled by consumers, by topic, type and outcome.",
+            ["topic", "type", "outcome"],
+            registry=registry,
         ).labels
         self.handle_seconds = Histogram(
-            "ata_message_handle_seconds", "Time to handle one message, transaction included.",
-            ["topic"], buckets=LATENCY_BUCKETS, registry=registry,
+            "ata_message_handle_seconds",
+            "Time to handle one message, transaction included.",
+            ["topic"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         ).labels
         self.batch_size = Histogram(
-            "ata_consume_batch_size", "Messages handled together in one database transaction.",
-            buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500), registry=registry,
+            "ata_consume_batch_size",
+            "Messages handled together in one database transaction.",
+            buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500),
+            registry=registry,
         )
         self.consume_lag = Histogram(
-            "ata_consume_lag_seconds", "From a record's Kafka timestamp (produced) to its handling here.",
-            ["topic"], buckets=LATENCY_BUCKETS, registry=registry,
+            "ata_consume_lag_seconds",
+            "From a record's Kafka timestamp (produced) to its handling here.",
+            ["topic"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         ).labels
         self.outbox_delay = Histogram(
-            "ata_outbox_delay_seconds", "From the transaction that queued an outbox row to its publication acknowledged.",
-            buckets=LATENCY_BUCKETS, registry=registry,
+            "ata_outbox_delay_seconds",
+            "From the transaction that queued an outbox row to its publication acknowledged.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
         self.dead_letters = Counter(
-            "ata_dead_letters_total", "Messages sent to a dead-letter topic, by source topic and reason kind.",
-            ["topic", "reason"], registry=registry,
+            "ata_dead_letters_total",
+            "Messages sent to a dead-letter topic, by source topic and reason kind.",
+            ["topic", "reason"],
+            registry=registry,
         ).labels
         self.deprecated_envelopes = Counter(
-            "ata_deprecated_envelopes_total", "Messages read in a deprecated envelope form (a short ce_type, no "
+            "ata_deprecated_envelopes_total",
+            "Messages read in a deprecated envelope form (a short ce_type, no "
             "ce_specversion), by topic: at zero everywhere, the deprecation can end.",
-            ["topic"], registry=registry,
+            ["topic"],
+            registry=registry,
         ).labels
         self.dead_letter_references = Counter(
-            "ata_dead_letter_references_total", "Dead letters sent as a reference (no payload: too large for a whole "
+            "ata_dead_letter_references_total",
+            "Dead letters sent as a reference (no payload: too large for a whole "
             "dead letter, or refused by Kafka; outcome=reference), or refused even so (outcome=refused), by source topic.",
-            ["topic", "outcome"], registry=registry,
+            ["topic", "outcome"],
+            registry=registry,
         ).labels
         self.outbox_published = Counter(
-            "ata_outbox_published_total", "Outbox rows published to Kafka.", ["topic"], registry=registry,
+            "ata_outbox_published_total",
+            "Outbox rows published to Kafka.",
+            ["topic"],
+            registry=registry,
         ).labels
         self.outbox_parked = Counter(
-            "ata_outbox_parked", "Outbox rows Kafka refused for good (too large, invalid topic), moved to "
-            "outbox_parked with the reason instead of published.", ["topic"], registry=registry,
+            "ata_outbox_parked",
+            "Outbox rows Kafka refused for good (too large, invalid topic), moved to "
+            "outbox_parked with the reason instead of published.",
+            ["topic"],
+            registry=registry,
         ).labels
         self.outbox_parked_rows = Gauge(
-            "ata_outbox_parked_rows", "Rows in outbox_parked: refused messages an operator must decide about.",
+            "ata_outbox_parked_rows",
+            "Rows in outbox_parked: refused messages an operator must decide about.",
             registry=registry,
         )
         self.outbox_backlog = Gauge(
-            "ata_outbox_backlog", "Outbox rows not yet published.", registry=registry,
+            "ata_outbox_backlog",
+            "Outbox rows not yet published.",
+            registry=registry,
         )
         self.outbox_oldest_age = Gauge(
-            "ata_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row.", registry=registry,
+            "ata_outbox_oldest_age_seconds",
+            "Age of the oldest unpublished outbox row.",
+            registry=registry,
         )
         self.fetch_wait_switches = Counter(
-            "ata_consumer_fetch_wait_switches_total", "Times the consumer's fetch wait went to idle or back to busy "
-            "(runtime/consume_loop.py).", ["to"], registry=registry,
+            "ata_consumer_fetch_wait_switches_total",
+            "Times the consumer's fetch wait went to idle or back to busy (runtime/consume_loop.py).",
+            ["to"],
+            registry=registry,
         )
-        self.info = Gauge("ata_service_info", "Always 1; labels say which service this is.", list(labels), registry=registry)
+        self.info = Gauge(
+            "ata_service_info", "Always 1; labels say which service this is.", list(labels), registry=registry
+        )
         self.info.labels(**labels).set(1)
 
 

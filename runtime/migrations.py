@@ -45,7 +45,9 @@ async def migrate(conn: asyncpg.Connection, schema: str, directories: list[tuple
             " version text PRIMARY KEY, checksum text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
+        done = {
+            r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        }
         for prefix, directory in directories:
             for path in discover(directory):
                 version = f"{prefix}/{path.stem}"
@@ -56,7 +58,9 @@ async def migrate(conn: asyncpg.Connection, schema: str, directories: list[tuple
                         raise MigrationError(f"{version} changed after it was applied to schema {schema}")
                     continue
                 await conn.execute(sql)
-                await conn.execute("INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", version, checksum)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", version, checksum
+                )
                 applied_now.append(version)
     if applied_now:
         log.info("schema %s: applied %s", schema, ", ".join(applied_now))

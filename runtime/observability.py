@@ -43,10 +43,18 @@ SOURCES = ("outbox", "kafka")
 
 
 class Observability:
-    def __init__(self, service: str, registry: CollectorRegistry, metrics: RuntimeMetrics, *,
-                 bootstrap_servers: str, pool: Callable[[], asyncpg.Pool | None],
-                 topics: Callable[[], Iterable[str]], group_id: str | None = None,
-                 kafka_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        registry: CollectorRegistry,
+        metrics: RuntimeMetrics,
+        *,
+        bootstrap_servers: str,
+        pool: Callable[[], asyncpg.Pool | None],
+        topics: Callable[[], Iterable[str]],
+        group_id: str | None = None,
+        kafka_options: dict[str, Any] | None = None,
+    ) -> None:
         self.service = service
         self.group_id = group_id or service
         self.metrics = metrics
@@ -59,28 +67,47 @@ class Observability:
         self._admin: AIOKafkaAdminClient | None = None
         self._lock = asyncio.Lock()
         self._last = float("-inf")
-        self.lag = Gauge("ata_consumer_lag_messages",
-                         "Messages not yet consumed by the group: end minus committed offset, summed over partitions.",
-                         ["group", "topic"], registry=registry)
-        self.dead_letters = Gauge("ata_dead_letter_messages",
-                                  "Messages held by the dead-letter topic of a consumed topic (end minus beginning offset).",
-                                  ["topic"], registry=registry)
-        self.failures = Counter("ata_observability_failures_total",
-                                "Scrape-time measurements that failed or timed out, by source.", ["source"],
-                                registry=registry).labels
+        self.lag = Gauge(
+            "ata_consumer_lag_messages",
+            "Messages not yet consumed by the group: end minus committed offset, summed over partitions.",
+            ["group", "topic"],
+            registry=registry,
+        )
+        self.dead_letters = Gauge(
+            "ata_dead_letter_messages",
+            "Messages held by the dead-letter topic of a consumed topic (end minus beginning offset).",
+            ["topic"],
+            registry=registry,
+        )
+        self.failures = Counter(
+            "ata_observability_failures_total",
+            "Scrape-time measurements that failed or timed out, by source.",
+            ["source"],
+            registry=registry,
+        ).labels
         for source in SOURCES:  # zero from the start, so rate() sees the first failure
             self.failures(source)
-        self.seconds = Gauge("ata_observability_refresh_seconds", "Duration of the last scrape-time measurement, by source.",
-                             ["source"], registry=registry).labels
+        self.seconds = Gauge(
+            "ata_observability_refresh_seconds",
+            "Duration of the last scrape-time measurement, by source.",
+            ["source"],
+            registry=registry,
+        ).labels
 
     # --- life cycle: Kafka clients are opened by Service.start, never under a scrape's timeout ------
 
     async def start(self) -> None:
         servers = self.bootstrap_servers.split(",")
-        self._offsets = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, client_id=f"{self.service}-offsets",
-                                         enable_auto_commit=False, **self.kafka_options)
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=servers, client_id=f"{self.service}-offsets",
-                                          **self.kafka_options)
+        self._offsets = AIOKafkaConsumer(
+            bootstrap_servers=servers,
+            group_id=None,
+            client_id=f"{self.service}-offsets",
+            enable_auto_commit=False,
+            **self.kafka_options,
+        )
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=servers, client_id=f"{self.service}-offsets", **self.kafka_options
+        )
         await self._offsets.start()
         await self._admin.start()
 
@@ -145,10 +172,12 @@ class Observability:
         beginning = await self._offsets.beginning_offsets(everything)
         committed = await self._admin.list_consumer_group_offsets(self.group_id, partitions=consumed)
         for topic in topics:
-            self.lag.labels(self.group_id, topic).set(sum(
-                _lag(end[tp], beginning[tp], committed.get(tp)) for tp in consumed if tp.topic == topic))
-            self.dead_letters.labels(topic).set(sum(
-                end[tp] - beginning[tp] for tp in dlqs if tp.topic == topic + ".dlq"))
+            self.lag.labels(self.group_id, topic).set(
+                sum(_lag(end[tp], beginning[tp], committed.get(tp)) for tp in consumed if tp.topic == topic)
+            )
+            self.dead_letters.labels(topic).set(
+                sum(end[tp] - beginning[tp] for tp in dlqs if tp.topic == topic + ".dlq")
+            )
 
 
 def _lag(end: int, beginning: int, committed: object) -> int:

@@ -13,7 +13,7 @@ import inspect
 import logging
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 from uuid import uuid4
@@ -26,9 +26,9 @@ from pydantic_core import from_json, to_json
 
 from contracts.envelope import Envelope
 from contracts.messages import Payload
+from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.broker import REFUSED_RECORD
 from runtime.kafka_internals import broker_producer
-from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.metrics import RuntimeMetrics, observe_many
 from runtime.settings import MAX_MESSAGE_BYTES
 
@@ -58,14 +58,18 @@ TAKE_BATCH = (
     " RETURNING o.id, o.message_id, o.topic, o.key, o.headers, o.payload, o.created_at) "
     "SELECT g.id, g.message_id, g.topic, g.key, g.headers, g.payload, g.created_at,"
     " extract(epoch FROM clock_timestamp() - g.created_at) AS age, h.n AS held "
-    "FROM (SELECT count(*) FILTER (WHERE held) AS n FROM marked) h LEFT JOIN gone g ON true")
+    "FROM (SELECT count(*) FILTER (WHERE held) AS n FROM marked) h LEFT JOIN gone g ON true"
+)
 #: Rows Kafka refused for good, already taken from the outbox by TAKE_BATCH, kept in outbox_parked with the reason.
 PARK = (
     "INSERT INTO outbox_parked (id, message_id, topic, key, headers, payload, created_at, reason) "
     "SELECT i, m, t, k, h::jsonb, p, c, r FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bytea[],"
-    " $5::text[], $6::bytea[], $7::timestamptz[], $8::text[]) AS u(i, m, t, k, h, p, c, r)")
-MEASURE = ("SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age,"
-           " (SELECT count(*) FROM outbox_parked) AS parked FROM outbox")
+    " $5::text[], $6::bytea[], $7::timestamptz[], $8::text[]) AS u(i, m, t, k, h, p, c, r)"
+)
+MEASURE = (
+    "SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age,"
+    " (SELECT count(*) FROM outbox_parked) AS parked FROM outbox"
+)
 #: How soon a relay looks again at rows it held back behind another relay's.
 HELD_BACK_RETRY_S = 0.05
 
@@ -79,26 +83,41 @@ async def add(conn: asyncpg.Connection, topic: str, key: str | None, envelope: E
     await add_many(conn, [(topic, key, envelope, payload)])
 
 
-async def emit(conn: asyncpg.Connection, topic: str, payload: Payload, *, key: str | None, producer: str,
-               cause: Envelope | None = None, subject: str | None = None) -> Envelope:
+async def emit(
+    conn: asyncpg.Connection,
+    topic: str,
+    payload: Payload,
+    *,
+    key: str | None,
+    producer: str,
+    cause: Envelope | None = None,
+    subject: str | None = None,
+) -> Envelope:
     """Queue `payload` with a fresh envelope, continuing `cause`'s conversation when given."""
     envelope = envelope_for(payload, key=key, producer=producer, cause=cause, subject=subject)
     await add(conn, topic, key, envelope, payload)
     return envelope
 
 
-def envelope_for(payload: Payload, *, key: str | None, producer: str, cause: Envelope | None = None,
-                 subject: str | None = None) -> Envelope:
+def envelope_for(
+    payload: Payload, *, key: str | None, producer: str, cause: Envelope | None = None, subject: str | None = None
+) -> Envelope:
     """The envelope `emit` would give `payload` (for `add_many`, which queues many at once)."""
     subject = subject if subject is not None else key
     if cause is not None:
         # What `cause.caused` builds, every field given (pydantic's default factories cost more than the
         # values), and validated: in pydantic 2.14 validating these eight fields (~2 µs) is cheaper than
         # model_construct without validation (~5 µs), which round 3 used (bench/README.md, round 4).
-        return Envelope(message_id=uuid4(), type=payload.TYPE, schema_version=payload.VERSION,
-                        occurred_at=datetime.now(timezone.utc), correlation_id=cause.correlation_id,
-                        causation_id=cause.message_id, producer=producer,
-                        subject=subject if subject is not None else cause.subject)
+        return Envelope(
+            message_id=uuid4(),
+            type=payload.TYPE,
+            schema_version=payload.VERSION,
+            occurred_at=datetime.now(UTC),
+            correlation_id=cause.correlation_id,
+            causation_id=cause.message_id,
+            producer=producer,
+            subject=subject if subject is not None else cause.subject,
+        )
     return Envelope(type=payload.TYPE, schema_version=payload.VERSION, producer=producer, subject=subject)
 
 
@@ -128,9 +147,11 @@ def queue_cte(first: int) -> str:
     for a repository statement that writes its own rows and queues messages in the same round trip (a single
     statement is atomic, so it needs no BEGIN and COMMIT of its own)."""
     a, b, c, d, e = (f"${first + i}" for i in range(5))
-    return ("queued AS (INSERT INTO outbox (message_id, topic, key, headers, payload) "
-            f"SELECT m, t, k, h::jsonb, p FROM unnest({a}::uuid[], {b}::text[], {c}::bytea[], {d}::text[], {e}::bytea[])"
-            " WITH ORDINALITY AS u(m, t, k, h, p, n) ORDER BY n RETURNING 1)")
+    return (
+        "queued AS (INSERT INTO outbox (message_id, topic, key, headers, payload) "
+        f"SELECT m, t, k, h::jsonb, p FROM unnest({a}::uuid[], {b}::text[], {c}::bytea[], {d}::text[], {e}::bytea[])"
+        " WITH ORDINALITY AS u(m, t, k, h, p, n) ORDER BY n RETURNING 1)"
+    )
 
 
 def queue_args(rows: list[Queued], bodies: list[bytes | None] | None = None) -> list[list[Any]]:
@@ -139,15 +160,19 @@ def queue_args(rows: list[Queued], bodies: list[bytes | None] | None = None) -> 
         raise ValueError(f"{len(bodies)} bodies for {len(rows)} rows")
     for _, _, envelope, payload in rows:
         if envelope.type != payload.TYPE or envelope.schema_version != payload.VERSION:
-            raise ValueError(f"envelope {envelope.type}/v{envelope.schema_version} does not match "
-                             f"{payload.TYPE}/v{payload.VERSION}")
+            raise ValueError(
+                f"envelope {envelope.type}/v{envelope.schema_version} does not match {payload.TYPE}/v{payload.VERSION}"
+            )
     return [
         [e.message_id for _, _, e, _ in rows],
         [t for t, _, _, _ in rows],
         [k.encode() if k is not None else None for _, k, _, _ in rows],
         [to_json(e.to_headers()).decode() for _, _, e, _ in rows],  # pydantic-core's JSON: ~2.5x json's speed
-        [p.model_dump_json().encode() for _, _, _, p in rows] if bodies is None else
-        [b if b is not None else p.model_dump_json().encode() for (_, _, _, p), b in zip(rows, bodies, strict=True)],
+        [p.model_dump_json().encode() for _, _, _, p in rows]
+        if bodies is None
+        else [
+            b if b is not None else p.model_dump_json().encode() for (_, _, _, p), b in zip(rows, bodies, strict=True)
+        ],
     ]
 
 
@@ -214,8 +239,17 @@ class OutboxRelay:
     good (REFUSED_RECORD: too large, invalid topic) is parked in `outbox_parked` with the reason, counted,
     and the rest goes on; a parked row is out of its key's order for good. Anything else is retried."""
 
-    def __init__(self, pool: asyncpg.Pool, broker: Any, schema: str, metrics: RuntimeMetrics, *, batch: int = 500,
-                 poll_s: float = 1.0, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        broker: Any,
+        schema: str,
+        metrics: RuntimeMetrics,
+        *,
+        batch: int = 500,
+        poll_s: float = 1.0,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
         self.pool = pool
         self.broker = broker
         self.schema = schema
@@ -242,21 +276,38 @@ class OutboxRelay:
             for row in ready:
                 rough = len(row["payload"]) + len(row["headers"]) + len(row["key"] or b"") + 128
                 if rough > self.max_message_bytes and (size := record_size(row)) > self.max_message_bytes:
-                    parked.append((row, f"a record of {size} bytes is over the {self.max_message_bytes}-byte limit "
-                                        "(ATA_KAFKA_MAX_MESSAGE_BYTES)"))
+                    parked.append(
+                        (
+                            row,
+                            f"a record of {size} bytes is over the {self.max_message_bytes}-byte limit "
+                            "(ATA_KAFKA_MAX_MESSAGE_BYTES)",
+                        )
+                    )
                 else:
                     sendable.append(row)
             published = await self._publish(sendable, parked)
             if parked:
                 rows = [r for r, _ in parked]
-                await conn.execute(PARK, *([r[f] for r in rows] for f in
-                                           ("id", "message_id", "topic", "key", "headers", "payload", "created_at")),
-                                   [why for _, why in parked])
+                await conn.execute(
+                    PARK,
+                    *(
+                        [r[f] for r in rows]
+                        for f in ("id", "message_id", "topic", "key", "headers", "payload", "created_at")
+                    ),
+                    [why for _, why in parked],
+                )
         done = time.perf_counter()
         for row, why in parked:
             key = bytes(row["key"] or b"")[:100].decode("utf-8", "replace")
-            log.error("%s: outbox row %s (message id %s, carnet %s) to %s parked: %s", self.schema, row["id"],
-                      from_json(row["headers"]).get("ce_id"), key, row["topic"], why)
+            log.error(
+                "%s: outbox row %s (message id %s, carnet %s) to %s parked: %s",
+                self.schema,
+                row["id"],
+                from_json(row["headers"]).get("ce_id"),
+                key,
+                row["topic"],
+                why,
+            )
         # One labelled child per topic, not one look-up per row (a batch is up to `batch` rows).
         for topic, n in Counter(row["topic"] for row in published).items():
             self.metrics.outbox_published(topic).inc(n)
@@ -300,8 +351,9 @@ class OutboxRelay:
         for row in rows:
             key = bytes(row["key"]) if row["key"] is not None else None
             try:
-                result = await self.broker.publish(bytes(row["payload"]), row["topic"], key=key,
-                                                   headers=from_json(row["headers"]), no_confirm=True)
+                result = await self.broker.publish(
+                    bytes(row["payload"]), row["topic"], key=key, headers=from_json(row["headers"]), no_confirm=True
+                )
             except REFUSED_RECORD as exc:
                 parked.append((row, _refusal(exc)))
                 continue
@@ -320,6 +372,7 @@ class OutboxRelay:
         """The relay's loop: a batch on every NOTIFY or `poll_s`, at once again after a full one; broker or
         database away: the rows stay and the pass is retried (runtime/background.py). The backlog gauges are
         measured when /metrics is scraped (runtime/observability.py), not here."""
+
         async def relay() -> bool:
             if await self.flush_once() >= self.batch:
                 return True
@@ -329,8 +382,15 @@ class OutboxRelay:
                 return True
             return False
 
-        return BackgroundLoop("outbox-relay", relay, period_s=self.poll_s, metrics=metrics, pool=lambda: self.pool,
-                              channel=channel_for(self.schema), wake=self._wake)
+        return BackgroundLoop(
+            "outbox-relay",
+            relay,
+            period_s=self.poll_s,
+            metrics=metrics,
+            pool=lambda: self.pool,
+            channel=channel_for(self.schema),
+            wake=self._wake,
+        )
 
 
 async def measure(conn: asyncpg.Connection) -> tuple[int, float, int]:

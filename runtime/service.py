@@ -21,16 +21,15 @@ from faststream.kafka import KafkaRouter
 from prometheus_client import CollectorRegistry
 
 from contracts.topics import Topic, all_topic_partitions
+from runtime import http_errors, kafka_security
+from runtime.background import BackgroundLoop, LoopMetrics, Pass
+from runtime.batch_consumer import BatchConsumer
 from runtime.broker import CONSUMER_OPTIONS, GROUP_OPTIONS, build_broker, ensure_topics, fetch_options
 from runtime.broker_kind import BrokerKind
 from runtime.clock import Clock, utc_now
-from runtime import kafka_security
-from runtime.background import BackgroundLoop, LoopMetrics, Pass
 from runtime.consume_loop import ConsumeLoop
-from runtime.batch_consumer import BatchConsumer
 from runtime.consumer import Consumer, Handler, Record
 from runtime.db import create_pool
-from runtime import http_errors
 from runtime.http import ops_router
 from runtime.http_limits import RequestLimits, refusal_counter
 from runtime.io_counters import DatabaseCounters, count_kafka_requests
@@ -41,6 +40,7 @@ from runtime.outbox import OutboxRelay
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
+
 
 async def _raw_records(message: Any) -> Any:
     # The records themselves: parsing is ours (runtime.consumer), so a malformed body reaches the dead-letter
@@ -58,8 +58,14 @@ async def _tolerant_parser(message: tuple[Any, ...], original: Callable[[Any], A
     try:
         return await original(message)
     except (AttributeError, UnicodeDecodeError):
-        return await original(tuple(dataclasses.replace(m, headers=[
-            (k, b"" if v is None else v.decode("utf-8", "replace").encode()) for k, v in m.headers]) for m in message))
+        return await original(
+            tuple(
+                dataclasses.replace(
+                    m, headers=[(k, b"" if v is None else v.decode("utf-8", "replace").encode()) for k, v in m.headers]
+                )
+                for m in message
+            )
+        )
 
 
 #: The test broker's subscriber: batches, one transaction each (runtime.batch_consumer.BatchConsumer). A started
@@ -90,8 +96,16 @@ def settle_heap() -> int:
 
 
 class Service:
-    def __init__(self, name: str, settings: Settings, migrations: Path, *, clock: Clock = utc_now,
-                 title: str | None = None, schema: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        migrations: Path,
+        *,
+        clock: Clock = utc_now,
+        title: str | None = None,
+        schema: str | None = None,
+    ) -> None:
         self.name = name
         self.schema = schema or name
         self.settings = settings
@@ -106,10 +120,14 @@ class Service:
         self.kafka_options = kafka_security.client_options(settings)
         #: Apache Kafka or the embedded broker, and what each needs (runtime/broker_kind.py).
         self.broker_kind = BrokerKind.of(settings)
-        self.broker = build_broker(settings.kafka_bootstrap_servers, name, self.registry,
-                                   security=kafka_security.security(settings),
-                                   max_message_bytes=settings.kafka_max_message_bytes,
-                                   idempotent=self.broker_kind.idempotent)
+        self.broker = build_broker(
+            settings.kafka_bootstrap_servers,
+            name,
+            self.registry,
+            security=kafka_security.security(settings),
+            max_message_bytes=settings.kafka_max_message_bytes,
+            idempotent=self.broker_kind.idempotent,
+        )
         self._pool: asyncpg.Pool | None = None
         self._consumers: dict[str, Consumer] = {}
         self._subscriber: Any = None  # the test broker's batch subscriber consume() registers (on _router)
@@ -118,10 +136,15 @@ class Service:
         #: The consumer loop of a started service (runtime/consume_loop.py).
         self.consume_loop: ConsumeLoop | None = None
         # Outbox backlog, consumer lag and dead letters, measured when /metrics is scraped.
-        self.observability = Observability(name, self.registry, self.metrics,
-                                           bootstrap_servers=settings.kafka_bootstrap_servers,
-                                           pool=lambda: self._pool, topics=lambda: self._consumers,
-                                           kafka_options=self.kafka_options)
+        self.observability = Observability(
+            name,
+            self.registry,
+            self.metrics,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            pool=lambda: self._pool,
+            topics=lambda: self._consumers,
+            kafka_options=self.kafka_options,
+        )
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         #: Every background loop (runtime/background.py): the relay's, then those the service registers.
@@ -151,17 +174,27 @@ class Service:
         """One consumer-group subscriber for all of the service's topics (each join costs seconds)."""
         for topic, handler in handlers.items():
             self._consumers[topic.name] = Consumer(
-                service=self.name, topic=topic, handler=handler, pool_getter=lambda: self.pool,
-                broker=self.broker, metrics=self.metrics, max_message_bytes=self.settings.kafka_max_message_bytes,
+                service=self.name,
+                topic=topic,
+                handler=handler,
+                pool_getter=lambda: self.pool,
+                broker=self.broker,
+                metrics=self.metrics,
+                max_message_bytes=self.settings.kafka_max_message_bytes,
             )
         self._batch = batch = BatchConsumer(self.name, self._consumers, lambda: self.pool, self.metrics)
         # For TestKafkaBroker (service tests): the same BatchConsumer behind a FastStream subscriber, on a router
         # that start() takes off the broker before a real broker starts (runtime/consume_loop.py says why).
         self._router = KafkaRouter()
-        self._subscriber = self._router.subscriber(*[t.name for t in handlers], group_id=self.name,
-                                                   decoder=_raw_records, parser=_tolerant_parser,
-                                                   **BATCH_OPTIONS, **CONSUMER_OPTIONS,
-                                                   **fetch_options(self.settings.kafka_max_message_bytes))
+        self._subscriber = self._router.subscriber(
+            *[t.name for t in handlers],
+            group_id=self.name,
+            decoder=_raw_records,
+            parser=_tolerant_parser,
+            **BATCH_OPTIONS,
+            **CONSUMER_OPTIONS,
+            **fetch_options(self.settings.kafka_max_message_bytes),
+        )
 
         @self._subscriber
         async def on_batch(records: Any) -> None:
@@ -178,8 +211,9 @@ class Service:
 
     def loop(self, name: str, pass_: Pass, *, period_s: float, **options: Any) -> BackgroundLoop:
         """Run `pass_` every `period_s` (or on a NOTIFY on `channel=`) from start to stop, through outages."""
-        return self.add_loop(BackgroundLoop(name, pass_, period_s=period_s, metrics=self.loop_metrics,
-                                            pool=lambda: self.pool, **options))
+        return self.add_loop(
+            BackgroundLoop(name, pass_, period_s=period_s, metrics=self.loop_metrics, pool=lambda: self.pool, **options)
+        )
 
     def add_loop(self, loop: BackgroundLoop) -> BackgroundLoop:
         self.loops.append(loop)
@@ -188,16 +222,27 @@ class Service:
     def topic_options(self) -> dict[str, Any]:
         """ensure_topics' options: the broker kind's replication and configs, the service's TLS/SASL."""
         kind = self.broker_kind
-        return {"replication_factor": kind.replication_factor, "configs": kind.topic_configs(self.settings),
-                **self.kafka_options}
+        return {
+            "replication_factor": kind.replication_factor,
+            "configs": kind.topic_configs(self.settings),
+            **self.kafka_options,
+        }
 
     def _build_consume_loop(self, batch: BatchConsumer) -> ConsumeLoop:
         """Longer fetch waits while the loop has nothing to read on the embedded broker (runtime/broker_kind.py)."""
         s = self.settings
         busy_ms, idle_ms = self.broker_kind.fetch_waits(s)
-        return ConsumeLoop.build(self.name, list(self._consumers), batch, bootstrap_servers=s.kafka_bootstrap_servers,
-                                 options=self.consumer_options(), busy_ms=busy_ms, idle_ms=idle_ms,
-                                 idle_after=s.kafka_fetch_idle_after, switches=self.metrics.fetch_wait_switches)
+        return ConsumeLoop.build(
+            self.name,
+            list(self._consumers),
+            batch,
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            options=self.consumer_options(),
+            busy_ms=busy_ms,
+            idle_ms=idle_ms,
+            idle_after=s.kafka_fetch_idle_after,
+            switches=self.metrics.fetch_wait_switches,
+        )
 
     def consumer_options(self) -> dict[str, Any]:
         """The consumer loop's aiokafka options: group settings, fetch sizes for the record limit, TLS/SASL."""
@@ -208,8 +253,9 @@ class Service:
     async def open_database(self) -> None:
         """Pool and migrations only: what service tests need without a broker."""
         s = self.settings
-        self._pool = await create_pool(s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max,
-                                       init=self.db_counters.attach)
+        self._pool = await create_pool(
+            s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max, init=self.db_counters.attach
+        )
         async with self._pool.acquire() as conn:
             await migrate(conn, self.schema, service_directories(self.migrations))
 
@@ -226,9 +272,15 @@ class Service:
             self.consume_loop = self._build_consume_loop(self._batch)
             self._tasks.append(await self.consume_loop.start())
         await self.observability.start()
-        self.relay = OutboxRelay(self.pool, self.broker, self.schema, self.metrics,
-                                 batch=self.settings.outbox_batch, poll_s=self.settings.outbox_poll_s,
-                                 max_message_bytes=self.settings.kafka_max_message_bytes)
+        self.relay = OutboxRelay(
+            self.pool,
+            self.broker,
+            self.schema,
+            self.metrics,
+            batch=self.settings.outbox_batch,
+            poll_s=self.settings.outbox_poll_s,
+            max_message_bytes=self.settings.kafka_max_message_bytes,
+        )
         self._relay_loop = self.relay.background(self.loop_metrics)
         for loop in self._every_loop():
             self._tasks.append(loop.start(f"{self.name}:{loop.name}"))
@@ -275,7 +327,9 @@ class Service:
         except Exception:
             checks["broker"] = False
         # Readiness also fails while a loop fails (no successful pass for a while); liveness does not.
-        checks["background_tasks"] = self.background_alive() and all(loop.state() == "ok" for loop in self._every_loop())
+        checks["background_tasks"] = self.background_alive() and all(
+            loop.state() == "ok" for loop in self._every_loop()
+        )
         return checks
 
     @contextlib.asynccontextmanager
@@ -301,8 +355,13 @@ class Service:
         # httpx logs every request at INFO: a line per webhook delivery, none of them news.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
         config = uvicorn.Config(
-            self.http, host=self.settings.http_host, port=self.settings.port_for(self.name),
-            log_level=self.settings.log_level.lower(), loop="uvloop", http=BoundedHttpToolsProtocol, lifespan="on",
+            self.http,
+            host=self.settings.http_host,
+            port=self.settings.port_for(self.name),
+            log_level=self.settings.log_level.lower(),
+            loop="uvloop",
+            http=BoundedHttpToolsProtocol,
+            lifespan="on",
             access_log=False,
         )
         uvicorn.Server(config).run()

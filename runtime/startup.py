@@ -68,8 +68,9 @@ def database_unreachable(dsn: str, exc: BaseException) -> StartupError:
 
 
 def broker_unreachable(servers: str, exc: BaseException) -> StartupError:
-    return StartupError("KAFKA_BOOTSTRAP_SERVERS", f"cannot reach the Kafka broker at {servers[:REASON_MAX]} "
-                                                   f"({_reason(exc)})")
+    return StartupError(
+        "KAFKA_BOOTSTRAP_SERVERS", f"cannot reach the Kafka broker at {servers[:REASON_MAX]} ({_reason(exc)})"
+    )
 
 
 def configuration_problem(exc: Exception) -> StartupError | None:
@@ -78,8 +79,11 @@ def configuration_problem(exc: Exception) -> StartupError | None:
     from tokens.trustlist import TrustListError
     from tokens.wallet_auth import WalletConfigError
 
-    known = {WalletConfigError: "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH", TrustListError: "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH",
-             KafkaSecurityError: "ATA_KAFKA_SECURITY_PROTOCOL"}
+    known = {
+        WalletConfigError: "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH",
+        TrustListError: "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH",
+        KafkaSecurityError: "ATA_KAFKA_SECURITY_PROTOCOL",
+    }
     variable = next((v for kind, v in known.items() if isinstance(exc, kind)), None)
     return StartupError(variable, " ".join(str(exc).split())) if variable else None
 
@@ -105,8 +109,12 @@ async def _ping_broker(settings: Settings, timeout: float) -> None:
     from runtime.kafka_security import client_options
 
     options: dict[str, Any] = client_options(settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
-                                client_id="ata-preflight", request_timeout_ms=int(timeout * 1000), **options)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        client_id="ata-preflight",
+        request_timeout_ms=int(timeout * 1000),
+        **options,
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout)
     except (KafkaError, OSError, TimeoutError) as exc:
@@ -115,8 +123,9 @@ async def _ping_broker(settings: Settings, timeout: float) -> None:
         await admin.close()
 
 
-def main(name: str, serve: Callable[[Settings], int | None], *, broker: bool = True,
-         load: Callable[[], Settings] = Settings) -> int:
+def main(
+    name: str, serve: Callable[[Settings], int | None], *, broker: bool = True, load: Callable[[], Settings] = Settings
+) -> int:
     """Load the settings, check the database (and the broker), then `serve(settings)`; one line and 1 on a failure."""
     try:
         settings = load()

@@ -22,11 +22,19 @@ class Record:
     headers: dict[str, str]
 
 
-async def read_until(bootstrap: str, topic: str, partitions: int, match: Callable[[Record], bool],
-                     *, count: int = 1, timeout: float = 30.0) -> list[Record]:
+async def read_until(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    match: Callable[[Record], bool],
+    *,
+    count: int = 1,
+    timeout: float = 30.0,
+) -> list[Record]:
     """The first `count` matching records; TimeoutError with what was seen otherwise."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     found: list[Record] = []
     try:
@@ -36,8 +44,14 @@ async def read_until(bootstrap: str, topic: str, partitions: int, match: Callabl
         while time.monotonic() < deadline:
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for r in records:
-                    rec = Record(r.topic, r.partition, r.offset, r.key, r.value,
-                                 {k: v.decode("utf-8", "replace") for k, v in r.headers})
+                    rec = Record(
+                        r.topic,
+                        r.partition,
+                        r.offset,
+                        r.key,
+                        r.value,
+                        {k: v.decode("utf-8", "replace") for k, v in r.headers},
+                    )
                     if match(rec):
                         found.append(rec)
                         if len(found) >= count:

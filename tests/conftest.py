@@ -41,6 +41,10 @@ async def kafka_bootstrap() -> AsyncIterator[str]:
     kind = BrokerKind.of(settings)
     async with AsyncExitStack() as stack:
         bootstrap = await servers.start_kafka(stack)
-        await ensure_topics(bootstrap, all_topic_partitions(), replication_factor=kind.replication_factor,
-                            configs=kind.topic_configs(settings))
+        await ensure_topics(
+            bootstrap,
+            all_topic_partitions(),
+            replication_factor=kind.replication_factor,
+            configs=kind.topic_configs(settings),
+        )
         yield bootstrap

@@ -112,9 +112,7 @@ class SigningKey:
 
 def kid_for(public_key: ec.EllipticCurvePublicKey) -> bytes:
     """Key id as in the EU DCC: derived from the key, so issuer and verifiers never need to agree on names."""
-    spki = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(spki).digest()[:8]
 
 
@@ -153,9 +151,7 @@ def load_or_create_signing_key(path: Path) -> SigningKey:
             temp.unlink(missing_ok=True)
 
     private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
-        private_key.curve, ec.SECP256R1
-    ):
+    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(private_key.curve, ec.SECP256R1):
         raise ValueError(f"{path} does not hold a P-256 private key (ES256 needs one)")
     return SigningKey(kid=kid_for(private_key.public_key()), private_key=private_key)
 
@@ -167,9 +163,7 @@ def _b64url(data: bytes) -> str:
 def _b64url_decode(text: str) -> bytes:
     # urlsafe_b64decode silently drops characters outside the alphabet; a JWK from a trust
     # list should be exact, so validate first.
-    if not isinstance(text, str) or not text or any(
-        not (c.isascii() and (c.isalnum() or c in "-_")) for c in text
-    ):
+    if not isinstance(text, str) or not text or any(not (c.isascii() and (c.isalnum() or c in "-_")) for c in text):
         raise ValueError("JWK coordinate is not base64url text")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -226,9 +220,7 @@ def _decode_cbor_exactly(data: bytes, what: str) -> Any:
     """
     stream = io.BytesIO(data)
     try:
-        value = cbor2.CBORDecoder(
-            stream, allow_duplicate_keys=False, max_depth=_CBOR_MAX_DEPTH
-        ).decode()
+        value = cbor2.CBORDecoder(stream, allow_duplicate_keys=False, max_depth=_CBOR_MAX_DEPTH).decode()
     # A decoder fed hostile bytes can fail in more ways than it documents (tag decoders
     # raise ValueError/OverflowError, for instance); all of them mean "malformed".
     except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
@@ -321,9 +313,7 @@ def verify_token(
     public_key = resolve_key(kid)
     if public_key is None:
         raise UnknownKeyError(f"no public key for kid {kid.hex()}")
-    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
-        public_key.curve, ec.SECP256R1
-    ):
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(public_key.curve, ec.SECP256R1):
         raise UnknownKeyError(f"key for kid {kid.hex()} is not a P-256 key")
     der = encode_dss_signature(
         int.from_bytes(signature[:_P256_COORDINATE_BYTES], "big"),

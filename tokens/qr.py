@@ -32,8 +32,12 @@ _IMAGE_FORMATS = ("PNG", "JPEG")
 _SHARPEN = ImageFilter.UnsharpMask(radius=2, percent=200, threshold=0)
 # (scale, sharpened, keystone strength x, y, global-histogram binariser): see _Variants.
 _FALLBACKS: tuple[tuple[float, bool, float, float, bool], ...] = (
-    (1.0, False, 0.0, 0.0, True), (1.0, True, 0.0, 0.0, False), (2 / 3, False, 0.2, 0.0, True),
-    (1.0, True, 0.0, 0.5, False), (1.0, True, -0.2, 0.0, True), (1.0, True, 0.5, 0.0, False),
+    (1.0, False, 0.0, 0.0, True),
+    (1.0, True, 0.0, 0.0, False),
+    (2 / 3, False, 0.2, 0.0, True),
+    (1.0, True, 0.0, 0.5, False),
+    (1.0, True, -0.2, 0.0, True),
+    (1.0, True, 0.5, 0.0, False),
     (1.0, True, -0.5, 0.0, False),
 )
 # A phone photo is 12 MP or more while a QR reader needs only ~3 pixels a module: larger photos are
@@ -158,8 +162,13 @@ def read_qr(gray: Image.Image, *, global_histogram: bool = False, inverted_too: 
     except ImportError as exc:
         raise QrDecoderUnavailable("reading QR images needs zxing-cpp: pip install zxing-cpp") from exc
     binarizer = zxingcpp.Binarizer.GlobalHistogram if global_histogram else zxingcpp.Binarizer.LocalAverage
-    found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode, binarizer=binarizer,
-                                   text_mode=zxingcpp.TextMode.Plain, try_invert=inverted_too)
+    found = zxingcpp.read_barcodes(
+        gray,
+        formats=zxingcpp.BarcodeFormat.QRCode,
+        binarizer=binarizer,
+        text_mode=zxingcpp.TextMode.Plain,
+        try_invert=inverted_too,
+    )
     return [symbol.text for symbol in found]
 
 
@@ -183,8 +192,7 @@ class _Variants:
 
     def __init__(self, gray: Image.Image) -> None:
         self._made: dict[tuple[float, bool], Image.Image] = {(1.0, False): gray}
-        self._locks = {(scale, sharpened): threading.Lock()
-                       for scale, *_ in _FALLBACKS for sharpened in (False, True)}
+        self._locks = {(scale, sharpened): threading.Lock() for scale, *_ in _FALLBACKS for sharpened in (False, True)}
 
     def get(self, i: int) -> tuple[Image.Image, bool]:
         scale, sharpened, gx, gy, histogram = _FALLBACKS[i]
@@ -216,9 +224,15 @@ def _keystone(image: Image.Image, gx: float, gy: float) -> Image.Image:
     a, b = gx / w, gy / h
     k = 1 - a * cx - b * cy
     coefficients = (
-        (1 + cx * a) / k, cx * b / k, cx * (k - 1) / k,
-        cy * a / k, (1 + cy * b) / k, cy * (k - 1) / k,
-        a / k, b / k,
+        (1 + cx * a) / k,
+        cx * b / k,
+        cx * (k - 1) / k,
+        cy * a / k,
+        (1 + cy * b) / k,
+        cy * (k - 1) / k,
+        a / k,
+        b / k,
     )
-    return image.transform(image.size, Image.Transform.PERSPECTIVE, coefficients,
-                           Image.Resampling.BILINEAR, fillcolor=255)
+    return image.transform(
+        image.size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BILINEAR, fillcolor=255
+    )

@@ -44,7 +44,9 @@ def ensure_anchor(private_path: Path) -> SigningKey:
     anchor = load_or_create_signing_key(private_path)
     public = public_path(private_path)
     if not public.exists():
-        pem = anchor.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        pem = anchor.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         tmp = public.with_name(f".{public.name}.{os.getpid()}.tmp")
         tmp.write_bytes(pem)
         tmp.replace(public)
@@ -53,7 +55,9 @@ def ensure_anchor(private_path: Path) -> SigningKey:
 
 def load_anchor_public(path: Path | None) -> ec.EllipticCurvePublicKey:
     if path is None:
-        raise TrustListError("no trust anchor configured: set ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH to the anchor's public key")
+        raise TrustListError(
+            "no trust anchor configured: set ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH to the anchor's public key"
+        )
     try:
         key = serialization.load_pem_public_key(Path(path).read_bytes())
     except (OSError, ValueError) as exc:
@@ -73,10 +77,15 @@ JWS_TYPE = "ata-trust-list+json"
 _JWS = jwt.PyJWS(algorithms=["ES256"])
 
 
-def canonical(sequence: int, issued_at: datetime, keys: Iterable[TrustedKey], construction: str = CONSTRUCTION) -> bytes:
+def canonical(
+    sequence: int, issued_at: datetime, keys: Iterable[TrustedKey], construction: str = CONSTRUCTION
+) -> bytes:
     """The signed bytes (the JWS payload under ATA-TL-3), keys ordered by kid, so signer and verifier agree."""
-    body = {"sequence": sequence, "issued_at": issued_at.isoformat(),
-            "keys": [k.model_dump(mode="json") for k in sorted(keys, key=lambda k: k.kid)]}
+    body = {
+        "sequence": sequence,
+        "issued_at": issued_at.isoformat(),
+        "keys": [k.model_dump(mode="json") for k in sorted(keys, key=lambda k: k.kid)],
+    }
     if construction in (CONSTRUCTION, "ATA-TL-2"):
         return canonical_json({"construction": construction, **body}, JCS)
     if construction == "ATA-TL-1":
@@ -86,11 +95,21 @@ def canonical(sequence: int, issued_at: datetime, keys: Iterable[TrustedKey], co
 
 def sign(sequence: int, issued_at: datetime, keys: list[TrustedKey], anchor: SigningKey) -> TrustListPublished:
     """The list as an ATA-TL-3 compact JWS signed by the anchor (module docstring)."""
-    compact = _JWS.encode(canonical(sequence, issued_at, keys), anchor.private_key, algorithm="ES256",
-                          headers={"kid": anchor.kid.hex(), "typ": JWS_TYPE})
-    return TrustListPublished(sequence=sequence, issued_at=issued_at, keys=sorted(keys, key=lambda k: k.kid),
-                              anchor_kid=anchor.kid.hex(), signature=compact.rsplit(".", 1)[1], jws=compact,
-                              construction=CONSTRUCTION)
+    compact = _JWS.encode(
+        canonical(sequence, issued_at, keys),
+        anchor.private_key,
+        algorithm="ES256",
+        headers={"kid": anchor.kid.hex(), "typ": JWS_TYPE},
+    )
+    return TrustListPublished(
+        sequence=sequence,
+        issued_at=issued_at,
+        keys=sorted(keys, key=lambda k: k.kid),
+        anchor_kid=anchor.kid.hex(),
+        signature=compact.rsplit(".", 1)[1],
+        jws=compact,
+        construction=CONSTRUCTION,
+    )
 
 
 def verify(message: TrustListPublished, anchor: ec.EllipticCurvePublicKey) -> list[TrustedKey]:
@@ -113,8 +132,10 @@ def _verify_jws(message: TrustListPublished, anchor: ec.EllipticCurvePublicKey, 
     try:
         header = _JWS.get_unverified_header(message.jws)
         if header.get("alg") != "ES256" or header.get("kid") != anchor_kid:
-            raise TrustListError(f"trust list JWS header names alg {header.get('alg')!r} and kid {header.get('kid')!r},"
-                                 f" not ES256 and the anchor {anchor_kid}")
+            raise TrustListError(
+                f"trust list JWS header names alg {header.get('alg')!r} and kid {header.get('kid')!r},"
+                f" not ES256 and the anchor {anchor_kid}"
+            )
         payload = _JWS.decode(message.jws, anchor, algorithms=["ES256"])
     except jwt.InvalidTokenError as exc:
         raise TrustListError(f"trust list JWS does not verify: {exc}") from exc
@@ -134,7 +155,10 @@ def _verify_detached(message: TrustListPublished, anchor: ec.EllipticCurvePublic
         raise TrustListError("trust list signature must be 64 bytes (ES256 r||s)")
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     try:
-        anchor.verify(der, canonical(message.sequence, message.issued_at, message.keys, message.construction),
-                      ec.ECDSA(hashes.SHA256()))
+        anchor.verify(
+            der,
+            canonical(message.sequence, message.issued_at, message.keys, message.construction),
+            ec.ECDSA(hashes.SHA256()),
+        )
     except InvalidSignature as exc:
         raise TrustListError("trust list signature does not verify") from exc

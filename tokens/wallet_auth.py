@@ -11,13 +11,12 @@ clock, never the wall clock, so tests and the ledger agree on what "now" is.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-import re
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -26,9 +25,8 @@ from fastapi import HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
-from runtime.text import IDENTIFIER
-
 from runtime.clock import Clock
+from runtime.text import IDENTIFIER
 
 ALGORITHM = "ES256"
 #: Allowed difference between the identity provider's clock and ours.
@@ -47,6 +45,8 @@ class _Verified:
     sub: str
     exp: float
     not_before: float
+
+
 _PARTY_ID = re.compile(IDENTIFIER)
 
 
@@ -82,8 +82,9 @@ def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:
 class WalletVerifier:
     """Verifies wallet bearer tokens; `verify(token)` gives the party (wallet) id."""
 
-    def __init__(self, public_key: ec.EllipticCurvePublicKey, audience: str, clock: Clock,
-                 leeway: timedelta = DEFAULT_LEEWAY) -> None:
+    def __init__(
+        self, public_key: ec.EllipticCurvePublicKey, audience: str, clock: Clock, leeway: timedelta = DEFAULT_LEEWAY
+    ) -> None:
         if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(public_key.curve, ec.SECP256R1):
             raise WalletConfigError("the wallet issuer key must be a P-256 public key")
         self.public_key = public_key
@@ -134,16 +135,27 @@ class WalletVerifier:
             # PyJWT checks the signature, the algorithm and the audience; times are ours, against
             # the injected clock (PyJWT would read the wall clock).
             claims: dict[str, Any] = jwt.decode(
-                token, self.public_key, algorithms=[ALGORITHM], audience=self.audience,
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                         "require": ["sub", "aud", "iat", "exp"]},
+                token,
+                self.public_key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["sub", "aud", "iat", "exp"],
+                },
             )
         except jwt.InvalidAudienceError as exc:
-            raise WalletTokenError("wrong_audience", f"the token is not for this service (audience {self.audience!r})") from exc
+            raise WalletTokenError(
+                "wrong_audience", f"the token is not for this service (audience {self.audience!r})"
+            ) from exc
         except jwt.MissingRequiredClaimError as exc:
             raise WalletTokenError("malformed", f"the token has no {exc.claim!r} claim") from exc
         except jwt.InvalidSignatureError as exc:
-            raise WalletTokenError("bad_signature", "the token's signature does not verify with the wallet issuer key") from exc
+            raise WalletTokenError(
+                "bad_signature", "the token's signature does not verify with the wallet issuer key"
+            ) from exc
         except jwt.InvalidAlgorithmError as exc:
             raise WalletTokenError("bad_signature", f"the token is not signed with {ALGORITHM}") from exc
         except jwt.InvalidTokenError as exc:
@@ -152,8 +164,11 @@ class WalletVerifier:
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub or len(sub) > MAX_PARTY_ID or not _PARTY_ID.fullmatch(sub):
             # A wallet id is stored and compared in PostgreSQL, which refuses NUL: checked here, not a 500 there.
-            raise WalletTokenError("malformed", f"the token's subject must be a wallet id of 1-{MAX_PARTY_ID} "
-                                                "characters, none of them a control character")
+            raise WalletTokenError(
+                "malformed",
+                f"the token's subject must be a wallet id of 1-{MAX_PARTY_ID} "
+                "characters, none of them a control character",
+            )
         return _Verified(sub, exp, max(iat, _number(claims, "nbf") if nbf is not None else iat))
 
 
@@ -161,8 +176,13 @@ def observe_checks(verifier: WalletVerifier, registry: Any) -> None:
     """Count how each bearer token was checked: the cache's hit rate is the ES256 work it saves."""
     from prometheus_client import Counter
 
-    checks = Counter("ata_wallet_token_checks_total", "Wallet bearer tokens checked, by how: 'signature' (ES256 "
-                     "verification) or 'cache' (verified before, times judged again).", ["how"], registry=registry)
+    checks = Counter(
+        "ata_wallet_token_checks_total",
+        "Wallet bearer tokens checked, by how: 'signature' (ES256 "
+        "verification) or 'cache' (verified before, times judged again).",
+        ["how"],
+        registry=registry,
+    )
     verifier.observe = lambda how: checks.labels(how).inc()
 
 
@@ -174,7 +194,9 @@ def _number(claims: dict[str, Any], name: str) -> float:
 
 
 _bearer = HTTPBearer(
-    auto_error=False, scheme_name="WalletToken", bearerFormat="JWT",
+    auto_error=False,
+    scheme_name="WalletToken",
+    bearerFormat="JWT",
     description="ES256 JWT from the wallet identity provider; `sub` is the holder's or representative's wallet id.",
 )
 
@@ -187,14 +209,17 @@ class CurrentParty:
     metric, typically).
     """
 
-    def __init__(self, verifier: WalletVerifier, on_failure: Callable[[str], None] = lambda _: None,
-                 realm: str = "ata-core") -> None:
+    def __init__(
+        self, verifier: WalletVerifier, on_failure: Callable[[str], None] = lambda _: None, realm: str = "ata-core"
+    ) -> None:
         self.realm = realm
         self.verifier = verifier
         self.on_failure = on_failure
         self._key = f"ata.wallet_party.{id(self)}"
 
-    async def __call__(self, request: Request, _credentials: HTTPAuthorizationCredentials | None = Security(_bearer)) -> str:
+    async def __call__(
+        self, request: Request, _credentials: HTTPAuthorizationCredentials | None = Security(_bearer)
+    ) -> str:
         return await self.__before_body__(request)
 
     async def __before_body__(self, request: Request) -> str:
@@ -210,10 +235,18 @@ class CurrentParty:
             return self.verifier.verify(token)
         except WalletTokenError as exc:
             self.on_failure(exc.reason)
-            challenge = f'Bearer realm="{self.realm}"' if exc.reason == "missing" else (
-                f'Bearer realm="{self.realm}", error="invalid_token", error_description="{exc.reason}"')
+            challenge = (
+                f'Bearer realm="{self.realm}"'
+                if exc.reason == "missing"
+                else (f'Bearer realm="{self.realm}", error="invalid_token", error_description="{exc.reason}"')
+            )
             raise HTTPException(
-                401, detail={"reasons": [{"rule": "auth", "field": "Authorization", "item_number": None,
-                                          "message": exc.message}], "reason": exc.reason},
+                401,
+                detail={
+                    "reasons": [
+                        {"rule": "auth", "field": "Authorization", "item_number": None, "message": exc.message}
+                    ],
+                    "reason": exc.reason,
+                },
                 headers={"WWW-Authenticate": challenge},
             ) from exc

@@ -11,23 +11,65 @@ module-size rule; this package re-exports every name, so `contracts.messages.X` 
 from __future__ import annotations
 
 from contracts.bounds import CARNET_NUMBER, COUNTRY
-from contracts.messages.common import (
-    Prose, PolicyLabel, FieldPath, PolicyVersion, MAX_DOCUMENT_CHARS, F, Payload, GoodsCategory, Holder, GoodsItem, CarnetItem, Reason, Reasons, GoodsList, CarnetItems,
+from contracts.messages.administration import (
+    CountryPolicyEntry,
+    CountryPolicyUpdated,
+    TrustedKey,
+    TrustListPublished,
 )
-from contracts.messages.issuance import (
-    IssuanceRequested, SealedKey, SealedDocument, SealedItem, SealedItems, SealedIssuanceRequested, DuplicateRequested, ReplacementRequested, CarnetIssued, IssuanceRejected,
+from contracts.messages.common import (
+    MAX_DOCUMENT_CHARS,
+    CarnetItem,
+    CarnetItems,
+    F,
+    FieldPath,
+    GoodsCategory,
+    GoodsItem,
+    GoodsList,
+    Holder,
+    Payload,
+    PolicyLabel,
+    PolicyVersion,
+    Prose,
+    Reason,
+    Reasons,
 )
 from contracts.messages.crossings import (
-    DeclarationSubmitted, TokenIssued, DeclarationRefused, CustomsCommitPosted, CancellationPosted,
+    CancellationPosted,
+    CustomsCommitPosted,
+    DeclarationRefused,
+    DeclarationSubmitted,
+    TokenIssued,
+)
+from contracts.messages.issuance import (
+    CarnetIssued,
+    DuplicateRequested,
+    IssuanceRejected,
+    IssuanceRequested,
+    ReplacementRequested,
+    SealedDocument,
+    SealedIssuanceRequested,
+    SealedItem,
+    SealedItems,
+    SealedKey,
 )
 from contracts.messages.ledger import (
-    ItemLocation, ItemLocations, TransactionRecorded, TransactionCancelled, CancellationRefused, ConfirmationRequested, ConfirmationDelivered,
+    CancellationRefused,
+    ConfirmationDelivered,
+    ConfirmationRequested,
+    ItemLocation,
+    ItemLocations,
+    TransactionCancelled,
+    TransactionRecorded,
 )
 from contracts.messages.lifecycle import (
-    SigningKeyPublished, DuplicateCarnetIssued, ReplacementCarnetIssued, CarnetSuccessionDecided, ItemsAccountedFor, ItemLocationsChanged, CarnetStatusChanged,
-)
-from contracts.messages.administration import (
-    CountryPolicyEntry, CountryPolicyUpdated, TrustedKey, TrustListPublished,
+    CarnetStatusChanged,
+    CarnetSuccessionDecided,
+    DuplicateCarnetIssued,
+    ItemLocationsChanged,
+    ItemsAccountedFor,
+    ReplacementCarnetIssued,
+    SigningKeyPublished,
 )
 
 #: This module's payloads; contracts/catalogue.py registers them with the claims contract's in MESSAGE_TYPES.
@@ -68,6 +110,7 @@ def __getattr__(name: str) -> object:
 
         return MESSAGE_TYPES
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CARNET_NUMBER",

@@ -11,9 +11,25 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from contracts.bounds import (
-    MAX_ITEMS, MAX_REASONS, Country, Currency, ItemNumber, Measure, Money, Quantity, ReasonCode, ReasonMessage, RuleId, ShortText, TariffCode, Text, WalletId,
+    MAX_ITEMS,
+    MAX_REASONS,
+    Country,
+    Currency,
+    ItemNumber,
+    Measure,
+    Money,
+    Quantity,
+    ReasonCode,
+    ReasonMessage,
+    RuleId,
+    ShortText,
+    TariffCode,
+    Text,
+    WalletId,
     fold_reasons,
-    ident, line, prose,
+    ident,
+    line,
+    prose,
 )
 
 # CARNET_NUMBER and COUNTRY stay importable from here: HTTP models of the services use them.
@@ -78,9 +94,13 @@ class GoodsItem(BaseModel):
     currency: Currency = F("ISO 4217 currency of the value.", "EUR")
     origin_country: Country = F("ISO 3166-1 alpha-2 country of origin.", "DE")
     category: GoodsCategory = F("Category, checked against R4.", GoodsCategory.PROFESSIONAL_EQUIPMENT)
-    hs_code: TariffCode | None = F("R4: the Harmonized System tariff code (heading, subheading and national digits, "
-                                   "4 to 10 digits, dots allowed), the second signal issuance reads beside the "
-                                   "category.", "8525.89", default=None)
+    hs_code: TariffCode | None = F(
+        "R4: the Harmonized System tariff code (heading, subheading and national digits, "
+        "4 to 10 digits, dots allowed), the second signal issuance reads beside the "
+        "category.",
+        "8525.89",
+        default=None,
+    )
 
 
 class CarnetItem(BaseModel):
@@ -97,8 +117,14 @@ class Reason(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     rule: RuleId = F("Rule id from DOMAIN.md, or 'contract' for a schema violation.", "R4")
-    code: ReasonCode | None = F("Machine-readable reason, stable across versions.", "split_shipment_forbidden", default=None)
-    policy: PolicyLabel | None = F("The country policy and its version, when a policy caused the refusal (R15).", "country-policy 2026-11-22.1 MX", default=None)
+    code: ReasonCode | None = F(
+        "Machine-readable reason, stable across versions.", "split_shipment_forbidden", default=None
+    )
+    policy: PolicyLabel | None = F(
+        "The country policy and its version, when a policy caused the refusal (R15).",
+        "country-policy 2026-11-22.1 MX",
+        default=None,
+    )
     field: FieldPath | None = F("Path of the offending field.", "goods[2].category", default=None)
     item_number: ItemNumber | None = F("Item number concerned, if any.", 3, default=None)
     message: ReasonMessage = F("Human-readable explanation.", "alcohol is excluded from ATA carnets (R4)")

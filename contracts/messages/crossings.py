@@ -9,16 +9,25 @@ from datetime import date, datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-
 from contracts.bounds import (
-    CarnetNumber, Country, ItemNumbers, KeyId,
-    OfficeId, OfficerId, TimeZone, TransactionCode, VoucherNumber, WalletId,
+    CarnetNumber,
+    Country,
+    ItemNumbers,
+    KeyId,
+    OfficeId,
+    OfficerId,
+    TimeZone,
+    TransactionCode,
+    VoucherNumber,
+    WalletId,
 )
 from contracts.kinds import DeclarationKind
 from contracts.messages.common import (
-    Prose, F, Payload, Reasons,
+    F,
+    Payload,
+    Prose,
+    Reasons,
 )
-
 
 # --- declarations ------------------------------------------------------------------------
 
@@ -83,13 +92,18 @@ class CancellationPosted(Payload):
     representatives, and checks it before anything is undone."""
 
     TYPE: ClassVar[str] = "CancellationPosted"
-    cancellation_id: UUID = F("Id of the cancellation at the gateway; the core applies it once.",
-                              "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")
+    cancellation_id: UUID = F(
+        "Id of the cancellation at the gateway; the core applies it once.", "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
+    )
     carnet_number: CarnetNumber = F("Carnet number of the committed transaction.", "FR2600000017")
     transaction_code: TransactionCode = F("Transaction code of the committed declaration.", "7K3M9QX2D4RA8")
-    cancellation_code: TransactionCode = F("The holder's cancellation code for that transaction, canonical form.", "0H4N8WQ2C3TZ5")
+    cancellation_code: TransactionCode = F(
+        "The holder's cancellation code for that transaction, canonical form.", "0H4N8WQ2C3TZ5"
+    )
     reason: Prose = F("Why the officer cancels.", "goods declared on the wrong voucher")
-    country: Country = F("Country of the customs office: only customs of the transaction's country may cancel it (R18).", "FR")
+    country: Country = F(
+        "Country of the customs office: only customs of the transaction's country may cancel it (R18).", "FR"
+    )
     office_id: OfficeId = F("Customs office id.", "FR-CDG-FRET")
     office_timezone: TimeZone = F("IANA time zone of the office.", "Europe/Paris")
     officer_id: OfficerId = F("Individual officer account (R18).", "fr-officer-0042")

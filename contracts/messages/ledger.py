@@ -12,13 +12,28 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.bounds import (
-    MAX_ITEMS, CarnetNumber, Counter32, Country, ItemNumber, ItemNumbers, OfficeId, OfficerId, Recipients, Sha256Hex, TimeZone, TransactionCode, VoucherNumber, WalletId,
+    MAX_ITEMS,
+    CarnetNumber,
+    Counter32,
+    Country,
+    ItemNumber,
+    ItemNumbers,
+    OfficeId,
+    OfficerId,
+    Recipients,
+    Sha256Hex,
+    TimeZone,
+    TransactionCode,
+    VoucherNumber,
+    WalletId,
 )
 from contracts.kinds import DeclarationKind
 from contracts.messages.common import (
-    Prose, F, Payload, Reasons,
+    F,
+    Payload,
+    Prose,
+    Reasons,
 )
-
 
 # --- ledger --------------------------------------------------------------------------------
 
@@ -50,10 +65,16 @@ class TransactionRecorded(Payload):
     office_id: OfficeId = F("Customs office.", "FR-CDG-FRET")
     office_timezone: TimeZone = F("IANA time zone of the office.", "Europe/Paris")
     carnet_expiry: date = F("Last valid day of the carnet.", "2027-11-21")
-    item_locations: ItemLocations = F("Where each item of the declaration is now.", [{"item_number": 1, "location": "exported"}])
+    item_locations: ItemLocations = F(
+        "Where each item of the declaration is now.", [{"item_number": 1, "location": "exported"}]
+    )
     recorded_at: datetime = F("When the core recorded it.", "2026-11-22T09:31:01+01:00")
-    history_head: Sha256Hex | None = F("SHA-256 head of the carnet's history chain after this transaction, hex; kept by consumers, it exposes a "
-        "rewritten or truncated history.", "5f0c1d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d", default=None)
+    history_head: Sha256Hex | None = F(
+        "SHA-256 head of the carnet's history chain after this transaction, hex; kept by consumers, it exposes a "
+        "rewritten or truncated history.",
+        "5f0c1d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d",
+        default=None,
+    )
 
 
 class TransactionCancelled(Payload):
@@ -73,9 +94,15 @@ class TransactionCancelled(Payload):
     office_timezone: TimeZone = F("IANA time zone of that office.", "Europe/Paris")
     officer_id: OfficerId = F("Officer who cancelled (R18).", "fr-officer-0042")
     carnet_expiry: date = F("Last valid day of the carnet.", "2027-11-21")
-    item_locations: ItemLocations = F("Where each item is after the cancellation.", [{"item_number": 1, "location": "home"}])
+    item_locations: ItemLocations = F(
+        "Where each item is after the cancellation.", [{"item_number": 1, "location": "home"}]
+    )
     cancelled_at: datetime = F("When the core recorded the cancellation.", "2026-11-22T09:45:01+01:00")
-    history_head: Sha256Hex | None = F("SHA-256 head of the carnet's history chain after the cancellation, hex.", "5f0c1d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d", default=None)
+    history_head: Sha256Hex | None = F(
+        "SHA-256 head of the carnet's history chain after the cancellation, hex.",
+        "5f0c1d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d",
+        default=None,
+    )
 
 
 class CancellationRefused(Payload):
@@ -85,8 +112,17 @@ class CancellationRefused(Payload):
     cancellation_id: UUID = F("The gateway's cancellation id.", "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")
     carnet_number: CarnetNumber = F("Carnet number named by the request.", "FR2600000017")
     transaction_code: TransactionCode = F("Transaction code named by the request.", "7K3M9QX2D4RA8")
-    reasons: Reasons = F("Why.", [{"rule": "cancellation", "code": "wrong_cancellation_code",
-                                        "message": "the cancellation code does not match"}], min_length=1)
+    reasons: Reasons = F(
+        "Why.",
+        [
+            {
+                "rule": "cancellation",
+                "code": "wrong_cancellation_code",
+                "message": "the cancellation code does not match",
+            }
+        ],
+        min_length=1,
+    )
     refused_at: datetime = F("When the core refused it.", "2026-11-22T09:45:01+01:00")
 
 
@@ -94,7 +130,9 @@ class ConfirmationRequested(Payload):
     """Ask the notifier to confirm a transaction to the holder and representatives."""
 
     TYPE: ClassVar[str] = "ConfirmationRequested"
-    confirmation_id: UUID = F("Id of the confirmation; deliveries are deduped on it.", "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
+    confirmation_id: UUID = F(
+        "Id of the confirmation; deliveries are deduped on it.", "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d"
+    )
     carnet_number: CarnetNumber = F("Carnet number.", "FR2600000017")
     recipient_ids: Recipients = F("Wallet ids to confirm to: the holder, then representatives.", ["hld_7f3a9c"])
     transaction_id: UUID = F("Transaction confirmed.", "5b7e2c1d-9a8b-4c3d-8e2f-1a0b9c8d7e6f")
@@ -103,13 +141,18 @@ class ConfirmationRequested(Payload):
     items: ItemNumbers = F("Item numbers.", [1, 2])
     decision: Literal["committed", "refused", "cancelled"] = F(
         "Outcome; 'cancelled': customs cancelled a committed transaction with the holder's cancellation code.",
-        "committed")
+        "committed",
+    )
     recorded_at: datetime = F("When the core recorded the transaction.", "2026-11-22T09:31:01+01:00")
     history_position: int | None = F(
         "Position in the carnet's history chain this confirmation reflects: the entry the transaction or cancellation "
         "appended, or for a refusal (which appends none) the last entry then (0 before the first). A carnet's "
-        "confirmations are sent in ledger order; a receiver orders and dedupes on it as well (README).", 4,
-        default=None, ge=0, le=2_147_483_647)
+        "confirmations are sent in ledger order; a receiver orders and dedupes on it as well (README).",
+        4,
+        default=None,
+        ge=0,
+        le=2_147_483_647,
+    )
 
 
 class ConfirmationDelivered(Payload):

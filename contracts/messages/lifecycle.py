@@ -11,16 +11,25 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field
 
 from contracts.bounds import (
-    CarnetNumber, Country, ItemNumbers, Jwk,
+    CarnetNumber,
+    Country,
+    ItemNumbers,
+    Jwk,
     KeyId,
-    OfficeId, OfficerId, Reference, RequestId, RuleId, Text,
+    OfficeId,
+    OfficerId,
+    Reference,
+    RequestId,
+    RuleId,
+    Text,
+)
+from contracts.messages.common import (
+    F,
+    Payload,
+    Reasons,
 )
 from contracts.messages.issuance import CarnetIssued
 from contracts.messages.ledger import ItemLocations
-from contracts.messages.common import (
-    F, Payload, Reasons,
-)
-
 
 # --- keys ----------------------------------------------------------------------------------
 
@@ -56,8 +65,12 @@ class ReplacementCarnetIssued(Payload):
     request_id: RequestId = F("The NGA's request id.", "FR-REQ-2027-000101")
     original_number: CarnetNumber = F("Carnet whose goods abroad are taken over.", "FR2600000017")
     replacement: CarnetIssued = F("The replacement carnet, with its own number and validity.", {})
-    requested_at: datetime = F("When the holder applied (must be before the original expires).", "2027-10-01T10:00:00+02:00")
-    approved_at: datetime = F("When the NGA approved it (must be before the original expires).", "2027-10-03T10:00:00+02:00")
+    requested_at: datetime = F(
+        "When the holder applied (must be before the original expires).", "2027-10-01T10:00:00+02:00"
+    )
+    approved_at: datetime = F(
+        "When the NGA approved it (must be before the original expires).", "2027-10-03T10:00:00+02:00"
+    )
 
 
 class CarnetSuccessionDecided(Payload):
@@ -95,8 +108,13 @@ class ItemLocationsChanged(Payload):
     carnet_number: CarnetNumber = F("Carnet the items were under.", "FR2600000017")
     cause: Literal["duty_receipt", "duplicate", "replacement"] = F("What happened.", "replacement")
     rule: RuleId = F("Rule applied.", "R6")
-    items: ItemLocations = F("The items concerned, as they now are (under `successor` when given).", [{"item_number": 1, "location": "abroad", "country": "CH", "final_date": "2028-10-01"}])
-    successor: CarnetNumber | None = F("Carnet the items now travel under (duplicate or replacement).", "FR2700000036", default=None)
+    items: ItemLocations = F(
+        "The items concerned, as they now are (under `successor` when given).",
+        [{"item_number": 1, "location": "abroad", "country": "CH", "final_date": "2028-10-01"}],
+    )
+    successor: CarnetNumber | None = F(
+        "Carnet the items now travel under (duplicate or replacement).", "FR2700000036", default=None
+    )
     successor_expiry: date | None = F("Last valid day of the successor.", "2028-10-01", default=None)
     changed_at: datetime = F("When the core recorded it.", "2027-10-03T10:00:01+02:00")
 

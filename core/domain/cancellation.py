@@ -38,21 +38,44 @@ def cancel(carnet: Carnet, committed: Committed, code: str, officer_country: str
     """The carnet with the crossing undone; raises LifecycleRefused with every reason it is not."""
     # The code first, and alone: a wrong code learns nothing about the transaction's state.
     if not hmac.compare_digest(code.encode(), committed.cancellation_code.encode()):
-        raise LifecycleRefused([_r("cancellation", "wrong_cancellation_code",
-                                   "the cancellation code does not match this transaction: ask the holder for it")])
+        raise LifecycleRefused(
+            [
+                _r(
+                    "cancellation",
+                    "wrong_cancellation_code",
+                    "the cancellation code does not match this transaction: ask the holder for it",
+                )
+            ]
+        )
     reasons = []
     if officer_country != committed.country:
-        reasons.append(_r("R18", "wrong_country", f"only customs of {committed.country} may cancel this "
-                                                   f"{committed.kind.value}, not {officer_country}"))
+        reasons.append(
+            _r(
+                "R18",
+                "wrong_country",
+                f"only customs of {committed.country} may cancel this {committed.kind.value}, not {officer_country}",
+            )
+        )
     if committed.cancelled:
         reasons.append(_r("cancellation", "already_cancelled", "this transaction was already cancelled"))
     if carnet.status in (VOIDED, CLOSED):
-        reasons.append(_r("cancellation", f"carnet_{carnet.status}", f"carnet {carnet.number} is {carnet.status}: "
-                                                                     "its history can no longer change"))
+        reasons.append(
+            _r(
+                "cancellation",
+                f"carnet_{carnet.status}",
+                f"carnet {carnet.number} is {carnet.status}: its history can no longer change",
+            )
+        )
     for n, after in sorted(committed.items_after.items()):
         if carnet.items.get(n) != after:
-            reasons.append(_r("R11", "goods_moved_on", f"item {n} has moved since this {committed.kind.value}: "
-                                                       "cancel the later transaction first", item_number=n))
+            reasons.append(
+                _r(
+                    "R11",
+                    "goods_moved_on",
+                    f"item {n} has moved since this {committed.kind.value}: cancel the later transaction first",
+                    item_number=n,
+                )
+            )
     if reasons:
         raise LifecycleRefused(reasons)
     items = {**carnet.items, **committed.items_before}

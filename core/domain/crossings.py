@@ -14,7 +14,11 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from contracts.deadlines import (
-    r2_is_valid_on, r12_entry_allowed, r13_final_date, r15_max_stay_last_day, r16_digital_required,
+    r2_is_valid_on,
+    r12_entry_allowed,
+    r13_final_date,
+    r15_max_stay_last_day,
+    r16_digital_required,
 )
 from contracts.kinds import DeclarationKind as K
 from contracts.messages import Reason
@@ -23,14 +27,32 @@ from core.domain.policy import CountryPolicy
 from core.domain.zones import day_ends_last
 
 HOME, EXPORTED, ABROAD, IN_TRANSIT, ACCOUNTED, TRANSFERRED = (
-    "home", "exported", "abroad", "in_transit", "accounted", "transferred")
+    "home",
+    "exported",
+    "abroad",
+    "in_transit",
+    "accounted",
+    "transferred",
+)
 VALID, VOIDED, CLOSED = "valid", "voided", "closed"
 
 #: R11: where an item must be for each kind of crossing, and where it is afterwards.
-FROM = {K.EXPORTATION: HOME, K.REIMPORTATION: EXPORTED, K.IMPORTATION: EXPORTED,
-        K.REEXPORTATION: ABROAD, K.TRANSIT_ENTRY: EXPORTED, K.TRANSIT_DISCHARGE: IN_TRANSIT}
-TO = {K.EXPORTATION: EXPORTED, K.REIMPORTATION: HOME, K.IMPORTATION: ABROAD,
-      K.REEXPORTATION: EXPORTED, K.TRANSIT_ENTRY: IN_TRANSIT, K.TRANSIT_DISCHARGE: EXPORTED}
+FROM = {
+    K.EXPORTATION: HOME,
+    K.REIMPORTATION: EXPORTED,
+    K.IMPORTATION: EXPORTED,
+    K.REEXPORTATION: ABROAD,
+    K.TRANSIT_ENTRY: EXPORTED,
+    K.TRANSIT_DISCHARGE: IN_TRANSIT,
+}
+TO = {
+    K.EXPORTATION: EXPORTED,
+    K.REIMPORTATION: HOME,
+    K.IMPORTATION: ABROAD,
+    K.REEXPORTATION: EXPORTED,
+    K.TRANSIT_ENTRY: IN_TRANSIT,
+    K.TRANSIT_DISCHARGE: EXPORTED,
+}
 #: R8: the kind of declaration each closing kind names.
 CLOSES = {K.REEXPORTATION: K.IMPORTATION, K.REIMPORTATION: K.EXPORTATION, K.TRANSIT_DISCHARGE: K.TRANSIT_ENTRY}
 HOME_KINDS = {K.EXPORTATION, K.REIMPORTATION}
@@ -84,8 +106,9 @@ class Crossing:
     intended_use: str | None = None
 
     @classmethod
-    def of(cls, kind: K, country: str, items: Iterable[int], closes: int | None = None,
-           intended_use: str | None = None) -> Crossing:
+    def of(
+        cls, kind: K, country: str, items: Iterable[int], closes: int | None = None, intended_use: str | None = None
+    ) -> Crossing:
         return cls(kind, country, tuple(sorted(set(items))), closes, intended_use)
 
 
@@ -93,8 +116,9 @@ def _r(rule: str, code: str, message: str, **kw: object) -> Reason:
     return Reason(rule=rule, code=code, message=message, **kw)  # type: ignore[arg-type]
 
 
-def check_declaration(carnet: Carnet, c: Crossing, at: datetime, policy: CountryPolicy, policy_label: str,
-                      tz: ZoneInfo | None = None) -> list[Reason]:
+def check_declaration(
+    carnet: Carnet, c: Crossing, at: datetime, policy: CountryPolicy, policy_label: str, tz: ZoneInfo | None = None
+) -> list[Reason]:
     """Every reason this crossing cannot happen at `at`; empty when it can. Never raises.
 
     `tz` is the office's zone at commit. At declaration no office is known yet (None): the day is
@@ -120,16 +144,28 @@ def check_declaration(carnet: Carnet, c: Crossing, at: datetime, policy: Country
     reasons += _reference(carnet, c)
     reasons += _split(carnet, c, policy, policy_label)
     if c.kind is K.IMPORTATION and not (c.intended_use or "").strip():
-        reasons.append(_r("R9", "intended_use_missing", "an importation states the intended use of the goods",
-                          field="intended_use"))
+        reasons.append(
+            _r(
+                "R9",
+                "intended_use_missing",
+                "an importation states the intended use of the goods",
+                field="intended_use",
+            )
+        )
     return reasons
 
 
 def _place(carnet: Carnet, c: Crossing) -> list[Reason]:
     if c.kind in HOME_KINDS:
         if c.country != carnet.home_country:
-            return [_r("R11", "not_home_country",
-                       f"{c.kind.value} happens in the home country {carnet.home_country}, not {c.country}", field="country")]
+            return [
+                _r(
+                    "R11",
+                    "not_home_country",
+                    f"{c.kind.value} happens in the home country {carnet.home_country}, not {c.country}",
+                    field="country",
+                )
+            ]
         return []
     if c.country == carnet.home_country:
         return [_r("R11", "home_country", f"{c.kind.value} happens abroad, not in the home country", field="country")]
@@ -148,20 +184,33 @@ def _digital(c: Crossing, day: date, policy: CountryPolicy, label: str) -> list[
     does not take digital carnets yet would be turned away at its border."""
     if r16_digital_required(policy.digital_date, day) or policy.before_digital_date == "accept":
         return []
-    when = (f"its digital date is {policy.digital_date.isoformat()}" if policy.digital_date
-            else "it has no digital date yet")
-    return [_r("R16", "before_digital_date", f"{c.country} does not take digital carnet declarations yet: {when}; "
-               "use the paper carnet there", field="country", policy=label)]
+    when = (
+        f"its digital date is {policy.digital_date.isoformat()}"
+        if policy.digital_date
+        else "it has no digital date yet"
+    )
+    return [
+        _r(
+            "R16",
+            "before_digital_date",
+            f"{c.country} does not take digital carnet declarations yet: {when}; use the paper carnet there",
+            field="country",
+            policy=label,
+        )
+    ]
 
 
 def _timing(carnet: Carnet, c: Crossing, at: datetime, tz: ZoneInfo) -> list[Reason]:
     reasons = []
     if c.kind in ENTRY_KINDS:
         if not carnet.active:
-            reasons.append(_r("R10", "not_activated", "the carnet has not been activated by a first exportation at home"))
+            reasons.append(
+                _r("R10", "not_activated", "the carnet has not been activated by a first exportation at home")
+            )
         if not r12_entry_allowed(c.kind.value, carnet.expiry_date, at, tz):
-            reasons.append(_r("R12", "carnet_expired",
-                              f"the carnet expired on {carnet.expiry_date.isoformat()}: no entry abroad"))
+            reasons.append(
+                _r("R12", "carnet_expired", f"the carnet expired on {carnet.expiry_date.isoformat()}: no entry abroad")
+            )
     elif c.kind is K.EXPORTATION and not r2_is_valid_on(carnet.expiry_date, at, tz):
         # R12 speaks of entries; leaving home on an expired carnet is outside its validity (R2).
         reasons.append(_r("R2", "carnet_expired", f"the carnet expired on {carnet.expiry_date.isoformat()}"))
@@ -188,11 +237,13 @@ def _locations(carnet: Carnet, c: Crossing) -> list[Reason]:
             continue
         if not _may_cross(item, c.kind):
             where = item.location + (f" in {item.country}" if item.country else "")
-            reasons.append(_r("R11", "item_not_there", f"item {n} is {where}; {c.kind.value} needs it {needed}",
-                              item_number=n))
+            reasons.append(
+                _r("R11", "item_not_there", f"item {n} is {where}; {c.kind.value} needs it {needed}", item_number=n)
+            )
         elif needed in (ABROAD, IN_TRANSIT) and item.country != c.country:
-            reasons.append(_r("R11", "item_in_other_country", f"item {n} is in {item.country}, not {c.country}",
-                              item_number=n))
+            reasons.append(
+                _r("R11", "item_in_other_country", f"item {n} is in {item.country}, not {c.country}", item_number=n)
+            )
     return reasons
 
 
@@ -216,11 +267,19 @@ def _reference(carnet: Carnet, c: Crossing) -> list[Reason]:
     closes = closed_reference(carnet, c)
     named = CLOSES[c.kind].value
     if closes is None:
-        return [_r("R8", "reference_missing",
-                   f"the items came with different {named} declarations: name the one this {c.kind.value} closes",
-                   field="closes")]
-    wrong = [n for n in c.items if n in carnet.items and _may_cross(carnet.items[n], c.kind)
-             and _opener(carnet.items[n], c.kind) != closes]
+        return [
+            _r(
+                "R8",
+                "reference_missing",
+                f"the items came with different {named} declarations: name the one this {c.kind.value} closes",
+                field="closes",
+            )
+        ]
+    wrong = [
+        n
+        for n in c.items
+        if n in carnet.items and _may_cross(carnet.items[n], c.kind) and _opener(carnet.items[n], c.kind) != closes
+    ]
     if wrong:
         return [_r("R8", "reference_mismatch", f"items {wrong} did not come with {named} No. {closes}", field="closes")]
     return []
@@ -235,21 +294,35 @@ def _split(carnet: Carnet, c: Crossing, policy: CountryPolicy, label: str) -> li
         whole = sorted(n for n, i in carnet.items.items() if i.location not in (ACCOUNTED, TRANSFERRED))
     else:
         entered = closed_reference(carnet, c)
-        whole = sorted(n for n, i in carnet.items.items()
-                       if i.location == ABROAD and i.country == c.country and i.entered_by == entered)
+        whole = sorted(
+            n
+            for n, i in carnet.items.items()
+            if i.location == ABROAD and i.country == c.country and i.entered_by == entered
+        )
     if list(c.items) != whole:
-        return [_r("R14", "split_shipment_forbidden",
-                   f"{c.country} forbids split shipments: the {c.kind.value} must cover items {whole}",
-                   field="items", policy=label)]
+        return [
+            _r(
+                "R14",
+                "split_shipment_forbidden",
+                f"{c.country} forbids split shipments: the {c.kind.value} must cover items {whole}",
+                field="items",
+                policy=label,
+            )
+        ]
     return []
 
 
 def check_final_date(carnet: Carnet, final_date: date | None) -> list[Reason]:
     """R13: customs may shorten the stay, never set it past the carnet's expiry."""
     if final_date is not None and final_date > carnet.expiry_date:
-        return [_r("R13", "final_date_after_expiry",
-                   f"final date {final_date.isoformat()} is after the expiry {carnet.expiry_date.isoformat()}",
-                   field="final_date")]
+        return [
+            _r(
+                "R13",
+                "final_date_after_expiry",
+                f"final date {final_date.isoformat()} is after the expiry {carnet.expiry_date.isoformat()}",
+                field="final_date",
+            )
+        ]
     return []
 
 
@@ -258,8 +331,9 @@ def next_sequence(used: Iterable[int]) -> int:
     return max(used, default=0) + 1
 
 
-def final_date_for(carnet: Carnet, kind: K, restricted_to: date | None, at: datetime, tz: ZoneInfo,
-                   policy: CountryPolicy) -> date | None:
+def final_date_for(
+    carnet: Carnet, kind: K, restricted_to: date | None, at: datetime, tz: ZoneInfo, policy: CountryPolicy
+) -> date | None:
     """R13 and R15: the last day to leave, for an entry; None for other kinds."""
     if kind not in ENTRY_KINDS:
         return None
@@ -287,6 +361,7 @@ def apply_crossing(carnet: Carnet, c: Crossing, sequence: int, final_date: date 
         elif c.kind in CLOSES and c.kind is not K.REIMPORTATION:
             item = replace(item, entered_by=None)
         stays = to in (ABROAD, IN_TRANSIT)
-        moved[n] = replace(item, location=to, country=c.country if stays else None,
-                           final_date=final_date if stays else None)
+        moved[n] = replace(
+            item, location=to, country=c.country if stays else None, final_date=final_date if stays else None
+        )
     return replace(carnet, items=moved, active=carnet.active or c.kind is K.EXPORTATION)

@@ -41,9 +41,14 @@ class PolicyBook:
 
 
 def _fields(p: CountryPolicy) -> dict[str, Any]:
-    return {"split_shipments": p.split_shipments, "max_stay_days": p.max_stay_days,
-            "replacement_accepted": p.replacement_accepted, "digital_date": p.digital_date,
-            "before_digital_date": p.before_digital_date, "note": p.note}
+    return {
+        "split_shipments": p.split_shipments,
+        "max_stay_days": p.max_stay_days,
+        "replacement_accepted": p.replacement_accepted,
+        "digital_date": p.digital_date,
+        "before_digital_date": p.before_digital_date,
+        "note": p.note,
+    }
 
 
 def parse_policy_book(document: Mapping[str, Any]) -> PolicyBook:

@@ -18,7 +18,7 @@ country with several zones (US, RU, BR, AU, ...) has several local days at one i
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -40,7 +40,7 @@ def country_zones(country: str) -> tuple[ZoneInfo, ...]:
 
 
 def _offsets(country: str, at: datetime) -> list[tuple[float, str, ZoneInfo]]:
-    utc = at.astimezone(timezone.utc)
+    utc = at.astimezone(UTC)
     return sorted((utc.astimezone(z).utcoffset().total_seconds(), z.key, z) for z in country_zones(country))  # type: ignore[union-attr]
 
 

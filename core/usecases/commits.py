@@ -13,8 +13,7 @@ from contracts.kinds import DeclarationKind
 from contracts.messages import ConfirmationRequested, CustomsCommitPosted, ItemLocation, Reason, TransactionRecorded
 from contracts.topics import NOTIFICATION_REQUESTS, TRANSACTIONS
 from contracts.txcode import new_transaction_code
-from core import domain, history, history_store
-from core import repository as repo
+from core import domain, history, history_store, repository as repo
 from core.domain import Crossing
 from core.usecases.context import PRODUCER, Ledger
 from runtime.consumer import Inbound
@@ -32,8 +31,14 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
     metrics = ledger.metrics
     if found["status"] != "pending":
         metrics.ignored_commits.inc()
-        log.warning("commit %s for carnet %s (message %s): declaration %s already %s; ignored",
-                    c.commit_id, c.carnet_number, inbound.envelope.message_id, found["declaration_id"], found["status"])
+        log.warning(
+            "commit %s for carnet %s (message %s): declaration %s already %s; ignored",
+            c.commit_id,
+            c.carnet_number,
+            inbound.envelope.message_id,
+            found["declaration_id"],
+            found["status"],
+        )
         return
     carnet, _ = await repo.load_carnet(conn, found["carnet_number"], lock=True)  # type: ignore[misc]
     kind = DeclarationKind(found["kind"])
@@ -45,15 +50,22 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
     book = ledger.policy()
     policy = book.for_country(c.country)
     if decision == "refused":
-        reasons.append(Reason(rule="customs", code="refused_by_customs", message=c.refusal_reason or "refused by customs"))
+        reasons.append(
+            Reason(rule="customs", code="refused_by_customs", message=c.refusal_reason or "refused by customs")
+        )
     else:
         # The ledger is re-checked at the moment and in the time zone of the office (R12).
         reasons += domain.check_declaration(carnet, crossing, c.decided_at, policy, book.label(c.country), tz)
         reasons += domain.check_final_date(carnet, c.final_date)
         if reasons:
             decision = "refused"
-            log.warning("commit %s for carnet %s (message %s) refused by the ledger: %s", c.commit_id,
-                        c.carnet_number, inbound.envelope.message_id, "; ".join(r.message for r in reasons))
+            log.warning(
+                "commit %s for carnet %s (message %s) refused by the ledger: %s",
+                c.commit_id,
+                c.carnet_number,
+                inbound.envelope.message_id,
+                "; ".join(r.message for r in reasons),
+            )
     undo = None
     if decision == "committed":
         final = domain.final_date_for(carnet, kind, c.final_date, c.decided_at, tz, policy)
@@ -64,35 +76,84 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
         undo = repo.Undo(new_transaction_code(), before, {n: carnet.items[n] for n in items}, active_before)
     transaction_id, now = uuid4(), ledger.clock()
     await repo.insert_transaction(
-        conn, transaction_id=transaction_id, carnet_number=carnet.number, declaration_id=found["declaration_id"],
-        commit_id=c.commit_id, kind=kind.value, country=c.country, items=items, sequence=found["sequence"],
-        decision=decision, reasons=reasons, office_id=c.office_id, officer_id=c.officer_id, decided_at=c.decided_at,
-        recorded_at=now, undo=undo,
+        conn,
+        transaction_id=transaction_id,
+        carnet_number=carnet.number,
+        declaration_id=found["declaration_id"],
+        commit_id=c.commit_id,
+        kind=kind.value,
+        country=c.country,
+        items=items,
+        sequence=found["sequence"],
+        decision=decision,
+        reasons=reasons,
+        office_id=c.office_id,
+        officer_id=c.officer_id,
+        decided_at=c.decided_at,
+        recorded_at=now,
+        undo=undo,
     )
     recorded = TransactionRecorded(
-        transaction_id=transaction_id, carnet_number=carnet.number, declaration_id=found["declaration_id"],
-        commit_id=c.commit_id, kind=kind, country=c.country, items=items, sequence=found["sequence"], decision=decision,
-        office_id=c.office_id, office_timezone=c.office_timezone, carnet_expiry=carnet.expiry_date,
-        item_locations=[ItemLocation(item_number=n, location=carnet.items[n].location, country=carnet.items[n].country,
-                                     final_date=carnet.items[n].final_date) for n in items],
+        transaction_id=transaction_id,
+        carnet_number=carnet.number,
+        declaration_id=found["declaration_id"],
+        commit_id=c.commit_id,
+        kind=kind,
+        country=c.country,
+        items=items,
+        sequence=found["sequence"],
+        decision=decision,
+        office_id=c.office_id,
+        office_timezone=c.office_timezone,
+        carnet_expiry=carnet.expiry_date,
+        item_locations=[
+            ItemLocation(
+                item_number=n,
+                location=carnet.items[n].location,
+                country=carnet.items[n].country,
+                final_date=carnet.items[n].final_date,
+            )
+            for n in items
+        ],
         recorded_at=now,
     )
     if decision == "committed":
-        appended = await history_store.append_entry(conn, carnet.number, history.CROSSING,
-                                                    history.crossing_record(recorded, officer_id=c.officer_id,
-                                                                            decided_at=c.decided_at), now)
+        appended = await history_store.append_entry(
+            conn,
+            carnet.number,
+            history.CROSSING,
+            history.crossing_record(recorded, officer_id=c.officer_id, decided_at=c.decided_at),
+            now,
+        )
         recorded = recorded.model_copy(update={"history_head": appended.head})
         position = appended.position
     else:  # a refusal changes no history: it was judged against the newest entry
         position = await history_store.last_position(conn, carnet.number)
     confirm = ConfirmationRequested(
-        confirmation_id=uuid4(), carnet_number=carnet.number,
-        recipient_ids=[carnet.holder_id, *carnet.representative_ids], transaction_id=transaction_id, kind=kind,
-        country=c.country, items=items, decision=decision, recorded_at=now, history_position=position,
+        confirmation_id=uuid4(),
+        carnet_number=carnet.number,
+        recipient_ids=[carnet.holder_id, *carnet.representative_ids],
+        transaction_id=transaction_id,
+        kind=kind,
+        country=c.country,
+        items=items,
+        decision=decision,
+        recorded_at=now,
+        history_position=position,
     )
     env = envelope_for(recorded, key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
-    await add_many(conn, [(TRANSACTIONS.name, carnet.number, env, recorded), (NOTIFICATION_REQUESTS.name, carnet.number,
-                          envelope_for(confirm, key=carnet.number, producer=PRODUCER, cause=env), confirm)])
+    await add_many(
+        conn,
+        [
+            (TRANSACTIONS.name, carnet.number, env, recorded),
+            (
+                NOTIFICATION_REQUESTS.name,
+                carnet.number,
+                envelope_for(confirm, key=carnet.number, producer=PRODUCER, cause=env),
+                confirm,
+            ),
+        ],
+    )
     metrics.transactions(kind.value, c.country, decision).inc()
     metrics.declaration_to_decision(kind.value, decision).observe(max((now - found["created_at"]).total_seconds(), 0.0))
 
@@ -102,7 +163,11 @@ def _mismatches(c: CustomsCommitPosted, declaration: asyncpg.Record) -> list[Rea
     out = []
     if c.carnet_number != declaration["carnet_number"] or c.transaction_code != declaration["transaction_code"]:
         out.append(Reason(rule="R9", message="the commit does not match the declaration's carnet or transaction code"))
-    if c.kind.value != declaration["kind"] or sorted(c.items) != list(declaration["items"]) or c.country != declaration["country"]:
+    if (
+        c.kind.value != declaration["kind"]
+        or sorted(c.items) != list(declaration["items"])
+        or c.country != declaration["country"]
+    ):
         out.append(Reason(rule="R9", message="the commit's kind, country or items differ from the declaration"))
     return out
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncpg
 
 from contracts.messages import (
-    CancellationPosted, CarnetIssued, DuplicateCarnetIssued, ItemsAccountedFor, Payload, ReplacementCarnetIssued,
+    CancellationPosted,
+    CarnetIssued,
+    DuplicateCarnetIssued,
+    ItemsAccountedFor,
+    Payload,
+    ReplacementCarnetIssued,
 )
 from core.usecases import cancellations, commits, intake, lifecycle
 from core.usecases.context import Ledger

@@ -46,5 +46,10 @@ async def _known_number(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
         # R1: numbers are unique worldwide; a different carnet under a known number is an issuer
         # fault. The first one stands; this one is refused loudly, never merged.
         ledger.metrics.number_collisions.inc()
-        log.error("carnet number collision on %s (message %s, request %s): a different carnet already has "
-                  "this number; ignored", p.carnet_number, inbound.envelope.message_id, p.request_id)
+        log.error(
+            "carnet number collision on %s (message %s, request %s): a different carnet already has "
+            "this number; ignored",
+            p.carnet_number,
+            inbound.envelope.message_id,
+            p.request_id,
+        )

@@ -12,9 +12,9 @@ from contracts.messages import TrustedKey
 from contracts.topics import SIGNING_KEYS
 from core import repository as repo
 from core.usecases.context import PRODUCER, Ledger
+from runtime.outbox import emit
 from tokens import trustlist
 from tokens.cose import SigningKey, public_jwk
-from runtime.outbox import emit
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,24 @@ async def publish_signing_key(ledger: Ledger, conn: asyncpg.Connection, key: Sig
         await repo.lock_trust_list(conn)
         await repo.upsert_signing_key(conn, kid, public_jwk(key.public_key), now)
         await repo.retire_other_keys(conn, kid, now, now + ledger.token_ttl)
-        listed = [TrustedKey(kid=r["kid"], jwk=json.loads(r["jwk"]), not_before=r["not_before"], not_after=r["not_after"],
-                             retire_at=r["retire_at"]) for r in await repo.trusted_keys(conn, now)]
+        listed = [
+            TrustedKey(
+                kid=r["kid"],
+                jwk=json.loads(r["jwk"]),
+                not_before=r["not_before"],
+                not_after=r["not_after"],
+                retire_at=r["retire_at"],
+            )
+            for r in await repo.trusted_keys(conn, now)
+        ]
         sequence = await repo.record_trust_list(conn, now, [k.kid for k in listed])
-        await emit(conn, SIGNING_KEYS.name, trustlist.sign(sequence, now, listed, ledger.anchor()),
-                   key="trust-list", producer=PRODUCER)
+        await emit(
+            conn,
+            SIGNING_KEYS.name,
+            trustlist.sign(sequence, now, listed, ledger.anchor()),
+            key="trust-list",
+            producer=PRODUCER,
+        )
 
 
 async def follow_signing_key(ledger: Ledger, conn: asyncpg.Connection, load: Callable[[], SigningKey]) -> None:
@@ -53,12 +66,16 @@ async def follow_signing_key(ledger: Ledger, conn: asyncpg.Connection, load: Cal
     if state == "signing":
         ledger.signing_key = fresh
         metrics.signing_key_retired.set(0)
-        log.info("signing key %s was rotated by another instance: now signing with %s", current.kid.hex(),
-                 fresh.kid.hex())
+        log.info(
+            "signing key %s was rotated by another instance: now signing with %s", current.kid.hex(), fresh.kid.hex()
+        )
     elif state == "unknown":
         await publish_signing_key(ledger, conn, fresh)
         metrics.signing_key_retired.set(0)
     else:
         metrics.signing_key_retired.set(1)
-        log.error("signing key %s was retired by another instance and the key file has no newer key: tokens "
-                  "signed now will be refused; update this instance's key file", current.kid.hex())
+        log.error(
+            "signing key %s was retired by another instance and the key file has no newer key: tokens "
+            "signed now will be refused; update this instance's key file",
+            current.kid.hex(),
+        )

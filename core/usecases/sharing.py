@@ -20,8 +20,9 @@ class ShareResult:
     representative_ids: tuple[str, ...] = ()
 
 
-async def share(conn: asyncpg.Connection, number: str, party: str, representative_id: str,
-                sealed_key: str | None = None) -> ShareResult:
+async def share(
+    conn: asyncpg.Connection, number: str, party: str, representative_id: str, sealed_key: str | None = None
+) -> ShareResult:
     """The holder `party` shares the carnet with `representative_id`; sharing twice changes nothing but the
     sealed key, when given: the document's data key the holder's wallet sealed for the representative."""
     async with conn.transaction():

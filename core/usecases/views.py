@@ -9,9 +9,7 @@ from typing import Any
 import asyncpg
 
 from contracts.messages import SealedDocument
-from core import history_store
-from core import holder_repository as holders
-from core import repository as repo
+from core import history_store, holder_repository as holders, repository as repo
 from core.history import ChainCheck
 from core.history_store import HistoryEntry
 
@@ -25,7 +23,9 @@ declaration = holders.declaration_for
 declaration_by_code = repo.declaration_by_code
 
 
-async def carnet(conn: asyncpg.Connection, number: str, party: str) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
+async def carnet(
+    conn: asyncpg.Connection, number: str, party: str
+) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
     """The carnet row with the party's role, and its items."""
     row = await holders.carnet_for(conn, number, party)
     return None if row is None else (row, await holders.items(conn, number))
@@ -38,8 +38,9 @@ async def transactions(conn: asyncpg.Connection, number: str, party: str) -> lis
     return await repo.transactions(conn, number)
 
 
-async def verified_history(conn: asyncpg.Connection, number: str, caller: Any,
-                           may_see: MaySee | None) -> tuple[list[HistoryEntry], ChainCheck] | None:
+async def verified_history(
+    conn: asyncpg.Connection, number: str, caller: Any, may_see: MaySee | None
+) -> tuple[list[HistoryEntry], ChainCheck] | None:
     """The carnet's hash chain read in one statement and verified; `may_see(conn, number, caller)`, when given,
     must be truthy for the caller to see it."""
     if may_see is not None and not await may_see(conn, number, caller):
@@ -50,8 +51,9 @@ async def verified_history(conn: asyncpg.Connection, number: str, caller: Any,
     return chain, history_store.check_entries(number, chain)
 
 
-async def sealed_document(conn: asyncpg.Connection, number: str,
-                          party: str) -> tuple[asyncpg.Record, SealedDocument | None] | None:
+async def sealed_document(
+    conn: asyncpg.Connection, number: str, party: str
+) -> tuple[asyncpg.Record, SealedDocument | None] | None:
     """The carnet's document with only the party's own sealed key (None beside the row when nothing is
     sealed for the party: a carnet issued without a document, or a representative it was not resealed for)."""
     row = await holders.document_for(conn, number, party)

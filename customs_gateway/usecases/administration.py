@@ -11,9 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from customs_gateway import account_repository as accounts_repo
-from customs_gateway import accounts
-from customs_gateway import repository as repo
+from customs_gateway import account_repository as accounts_repo, accounts, repository as repo
 from customs_gateway.usecases.context import Gateway
 
 
@@ -36,8 +34,9 @@ async def offices(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 async def create_office(gw: Gateway, conn: asyncpg.Connection, office: dict[str, Any]) -> None:
     async with conn.transaction():
-        if not await repo.create_office(conn, office["office_id"], office["country"], office["region"], office["name"],
-                                        office["timezone"]):
+        if not await repo.create_office(
+            conn, office["office_id"], office["country"], office["region"], office["name"], office["timezone"]
+        ):
             raise AdminRefused(409, "office_exists", f"office {office['office_id']} exists")
         await repo.audit(conn, gw.clock(), "office_created", "success", office_id=office["office_id"], detail=office)
 
@@ -54,8 +53,15 @@ async def create_officer(gw: Gateway, pool: Any, officer_id: str, office_id: str
                 await repo.insert_officers(conn, [(officer_id, office_id, hashed, secret)])
         except asyncpg.UniqueViolationError as exc:
             raise AdminRefused(409, "officer_exists", f"officer {officer_id} exists") from exc
-        await repo.audit(conn, gw.clock(), "officer_created", "success", officer_id=officer_id, office_id=office_id,
-                         detail={"by": "admin"})
+        await repo.audit(
+            conn,
+            gw.clock(),
+            "officer_created",
+            "success",
+            officer_id=officer_id,
+            office_id=office_id,
+            detail={"by": "admin"},
+        )
     return Enrolled(officer_id, office_id, secret)
 
 
@@ -74,19 +80,24 @@ async def import_officers(gw: Gateway, conn: asyncpg.Connection, text: str) -> l
     hashes = await asyncio.gather(*(asyncio.to_thread(accounts.hash_password, r.password) for r in rows))
     try:
         async with conn.transaction():
-            await repo.insert_officers(conn, [(r.officer_id, r.office_id, h, s)
-                                              for r, h, s in zip(rows, hashes, secrets_, strict=True)])
-            await repo.audit(conn, gw.clock(), "officers_imported", "success",
-                             detail={"officers": [r.officer_id for r in rows]})
+            await repo.insert_officers(
+                conn, [(r.officer_id, r.office_id, h, s) for r, h, s in zip(rows, hashes, secrets_, strict=True)]
+            )
+            await repo.audit(
+                conn, gw.clock(), "officers_imported", "success", detail={"officers": [r.officer_id for r in rows]}
+            )
     except asyncpg.UniqueViolationError as exc:  # created meanwhile by someone else: still all or nothing
         raise AdminRefused(409, "officer_exists", str(exc)) from exc
     return [Enrolled(r.officer_id, r.office_id, s) for r, s in zip(rows, secrets_, strict=True)]
 
 
-async def audit_log(conn: asyncpg.Connection, officer_id: str | None, carnet_number: str | None,
-                    limit: int) -> list[dict[str, Any]]:
-    return [{**dict(r), "detail": json.loads(r["detail"])}
-            for r in await repo.audit_entries(conn, officer_id, carnet_number, limit)]
+async def audit_log(
+    conn: asyncpg.Connection, officer_id: str | None, carnet_number: str | None, limit: int
+) -> list[dict[str, Any]]:
+    return [
+        {**dict(r), "detail": json.loads(r["detail"])}
+        for r in await repo.audit_entries(conn, officer_id, carnet_number, limit)
+    ]
 
 
 Change = Callable[[asyncpg.Connection, str, str | None], Awaitable[dict[str, Any]]]
@@ -118,13 +129,17 @@ async def _reset_authenticator(conn: asyncpg.Connection, officer_id: str, secret
 
 #: Each action on an account (its audit action name) and what it changes.
 ACCOUNT_ACTIONS: dict[str, Change] = {
-    "officer_deactivated": _deactivate, "officer_reactivated": _reactivate, "officer_unlocked": _unlock,
-    "authenticator_reset": _reset_authenticator, "sessions_revoked": _revoke,
+    "officer_deactivated": _deactivate,
+    "officer_reactivated": _reactivate,
+    "officer_unlocked": _unlock,
+    "authenticator_reset": _reset_authenticator,
+    "sessions_revoked": _revoke,
 }
 
 
-async def act_on_account(gw: Gateway, conn: asyncpg.Connection, officer_id: str, action: str,
-                         secret: str | None = None) -> dict[str, Any]:
+async def act_on_account(
+    gw: Gateway, conn: asyncpg.Connection, officer_id: str, action: str, secret: str | None = None
+) -> dict[str, Any]:
     """The action done and audited, with the officer's office and what changed; an unknown officer is audited
     and refused (404)."""
     async with conn.transaction():
@@ -133,8 +148,15 @@ async def act_on_account(gw: Gateway, conn: asyncpg.Connection, officer_id: str,
             await repo.audit(conn, gw.clock(), action, "unknown_officer", officer_id=officer_id)
         else:
             done = await ACCOUNT_ACTIONS[action](conn, officer_id, secret)
-            await repo.audit(conn, gw.clock(), action, "success", officer_id=officer_id, office_id=office_id,
-                             detail={"by": "admin", **done})
+            await repo.audit(
+                conn,
+                gw.clock(),
+                action,
+                "success",
+                officer_id=officer_id,
+                office_id=office_id,
+                detail={"by": "admin", **done},
+            )
     if office_id is None:
         raise AdminRefused(404, "unknown_officer", f"no officer {officer_id}")
     return {"officer_id": officer_id, "office_id": office_id, "action": action, **done}

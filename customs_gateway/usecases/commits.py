@@ -12,8 +12,7 @@ import asyncpg
 
 from contracts.messages import CustomsCommitPosted
 from contracts.topics import CUSTOMS_COMMITS
-from customs_gateway import domain
-from customs_gateway import repository as repo
+from customs_gateway import domain, repository as repo
 from customs_gateway.domain import CommitRefused, Declared, Office, Verification
 from customs_gateway.usecases import declarations, intake, keys, lookups
 from customs_gateway.usecases.context import PRODUCER, Gateway
@@ -24,9 +23,18 @@ log = logging.getLogger(__name__)
 AUDITED_BEFORE = frozenset({"rate_limited", "unknown_code", "bad_code", "core_unavailable"})
 
 
-async def commit(gw: Gateway, conn: asyncpg.Connection, officer_id: str, office: Office, token: str | None,
-                 decision: str, final_date: date | None, refusal_reason: str | None, *,
-                 transaction_code: str | None = None) -> tuple[UUID, Verification]:
+async def commit(
+    gw: Gateway,
+    conn: asyncpg.Connection,
+    officer_id: str,
+    office: Office,
+    token: str | None,
+    decision: str,
+    final_date: date | None,
+    refusal_reason: str | None,
+    *,
+    transaction_code: str | None = None,
+) -> tuple[UUID, Verification]:
     """By token or by typed code (exactly one); raises CommitRefused, audited, with the reason."""
     action = "commit" if decision == "committed" else "refusal"
     d: Declared | None = None
@@ -40,35 +48,84 @@ async def commit(gw: Gateway, conn: asyncpg.Connection, officer_id: str, office:
         await intake.refresh_standing(gw, conn, d.carnet_number)
         # Not decided yet as far as this request knows: the commit's own INSERT settles a replay
         # (token_id and transaction_code are both unique in the commit log) and its audit row says so.
-        v = domain.decide_commit(d, office, gw.clock(), decision=decision, final_date=final_date,
-                                 blocked=gw.blocked.get(d.carnet_number), transferred=gw.transferred.get(d.carnet_number),
-                                 carnet=await declarations.carnet(gw, conn, d.carnet_number), kid=kid)
+        v = domain.decide_commit(
+            d,
+            office,
+            gw.clock(),
+            decision=decision,
+            final_date=final_date,
+            blocked=gw.blocked.get(d.carnet_number),
+            transferred=gw.transferred.get(d.carnet_number),
+            carnet=await declarations.carnet(gw, conn, d.carnet_number),
+            kid=kid,
+        )
     except CommitRefused as exc:
         if exc.reason not in AUDITED_BEFORE:
-            await repo.audit(conn, gw.clock(), action, exc.reason, officer_id=officer_id, office_id=office.office_id,
-                             carnet_number=d.carnet_number if d else None,
-                             detail={"decision": decision, "message": str(exc)})
+            await repo.audit(
+                conn,
+                gw.clock(),
+                action,
+                exc.reason,
+                officer_id=officer_id,
+                office_id=office.office_id,
+                carnet_number=d.carnet_number if d else None,
+                detail={"decision": decision, "message": str(exc)},
+            )
         raise
     assert d.token_id is not None
     commit_id, now = uuid4(), gw.clock().astimezone(ZoneInfo(office.timezone))
     before, after = domain.mismatches_around_replay(v)
     async with conn.transaction():
         fresh = await repo.commit_audited(
-            conn, commit_id=commit_id, token_id=d.token_id, transaction_code=d.transaction_code,
-            carnet_number=d.carnet_number, kind=d.kind.value, country=d.country, items=list(d.items),
-            office_id=office.office_id, officer_id=officer_id, decision=decision, final_date=final_date,
-            refusal_reason=refusal_reason, decided_at=now, action=action,
-            detail={"decision": decision, "kind": d.kind.value, "items": list(d.items),
-                    "by": "token" if d.from_token else "code", "final_date": final_date,
-                    "refusal_reason": refusal_reason},
-            before=before, after=after)
+            conn,
+            commit_id=commit_id,
+            token_id=d.token_id,
+            transaction_code=d.transaction_code,
+            carnet_number=d.carnet_number,
+            kind=d.kind.value,
+            country=d.country,
+            items=list(d.items),
+            office_id=office.office_id,
+            officer_id=officer_id,
+            decision=decision,
+            final_date=final_date,
+            refusal_reason=refusal_reason,
+            decided_at=now,
+            action=action,
+            detail={
+                "decision": decision,
+                "kind": d.kind.value,
+                "items": list(d.items),
+                "by": "token" if d.from_token else "code",
+                "final_date": final_date,
+                "refusal_reason": refusal_reason,
+            },
+            before=before,
+            after=after,
+        )
         if fresh:
-            await emit(conn, CUSTOMS_COMMITS.name, CustomsCommitPosted(
-                commit_id=commit_id, carnet_number=d.carnet_number, transaction_code=d.transaction_code,
-                token_id=d.token_id, kind=d.kind, country=d.country, items=list(d.items),
-                office_id=office.office_id, office_timezone=office.timezone, officer_id=officer_id, decision=decision,
-                final_date=final_date, refusal_reason=refusal_reason, decided_at=now,
-            ), key=d.carnet_number, producer=PRODUCER)
+            await emit(
+                conn,
+                CUSTOMS_COMMITS.name,
+                CustomsCommitPosted(
+                    commit_id=commit_id,
+                    carnet_number=d.carnet_number,
+                    transaction_code=d.transaction_code,
+                    token_id=d.token_id,
+                    kind=d.kind,
+                    country=d.country,
+                    items=list(d.items),
+                    office_id=office.office_id,
+                    office_timezone=office.timezone,
+                    officer_id=officer_id,
+                    decision=decision,
+                    final_date=final_date,
+                    refusal_reason=refusal_reason,
+                    decided_at=now,
+                ),
+                key=d.carnet_number,
+                producer=PRODUCER,
+            )
     if not fresh:
         gw.metrics.verifications("replayed").inc()
         log.warning("replayed token %s for carnet %s at office %s", d.token_id, d.carnet_number, office.office_id)

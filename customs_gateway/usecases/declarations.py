@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from customs_gateway import domain
-from customs_gateway import repository as repo
+from customs_gateway import domain, repository as repo
 from customs_gateway.domain import CarnetOnFile, CommitRefused, Declared, Office, Verification
 from customs_gateway.usecases import keys
 from customs_gateway.usecases.context import Gateway
@@ -20,14 +19,24 @@ async def carnet(gw: Gateway, conn: asyncpg.Connection, number: str) -> CarnetOn
     return found
 
 
-def checks(gw: Gateway, d: Declared, office: Office, on_file: CarnetOnFile | None, *, replayed: bool,
-           kid: str | None = None) -> Verification:
-    return domain.verification(d, office, gw.clock(), replayed=replayed, blocked=gw.blocked.get(d.carnet_number),
-                               transferred=gw.transferred.get(d.carnet_number), carnet=on_file, kid=kid)
+def checks(
+    gw: Gateway, d: Declared, office: Office, on_file: CarnetOnFile | None, *, replayed: bool, kid: str | None = None
+) -> Verification:
+    return domain.verification(
+        d,
+        office,
+        gw.clock(),
+        replayed=replayed,
+        blocked=gw.blocked.get(d.carnet_number),
+        transferred=gw.transferred.get(d.carnet_number),
+        carnet=on_file,
+        kid=kid,
+    )
 
 
-async def verification(gw: Gateway, conn: asyncpg.Connection, d: Declared, office: Office,
-                       kid: str | None = None) -> Verification:
+async def verification(
+    gw: Gateway, conn: asyncpg.Connection, d: Declared, office: Office, kid: str | None = None
+) -> Verification:
     """Every check, with whether it was already decided and the carnet on file read in one round trip."""
     decided, on_file = await repo.decided_and_carnet(conn, d.token_id, d.transaction_code, d.carnet_number)
     gw.carnets.put(on_file)
@@ -48,21 +57,46 @@ async def scan(gw: Gateway, conn: asyncpg.Connection, officer_id: str, office: O
     try:
         domain.check_scan(claims, office)
     except CommitRefused as exc:
-        await repo.audit(conn, gw.clock(), "scan", exc.reason, officer_id=officer_id, office_id=office.office_id,
-                         carnet_number=claims.carnet_number, detail=detail)
+        await repo.audit(
+            conn,
+            gw.clock(),
+            "scan",
+            exc.reason,
+            officer_id=officer_id,
+            office_id=office.office_id,
+            carnet_number=claims.carnet_number,
+            detail=detail,
+        )
         raise
     d = Declared.from_claims(claims)
     on_file = gw.carnets.get(d.carnet_number)
     if on_file is None:  # two round trips: the carnet decides the mismatches the audit row lists
         v = await verification(gw, conn, d, office, kid)
-        await repo.audit(conn, gw.clock(), "scan", "valid", officer_id=officer_id, office_id=office.office_id,
-                         carnet_number=claims.carnet_number,
-                         detail={**detail, "mismatches": [c.check for c in v.mismatches]})
+        await repo.audit(
+            conn,
+            gw.clock(),
+            "scan",
+            "valid",
+            officer_id=officer_id,
+            office_id=office.office_id,
+            carnet_number=claims.carnet_number,
+            detail={**detail, "mismatches": [c.check for c in v.mismatches]},
+        )
         return v
     # Carnet known: the replay check and the audit row in one statement.
     v = checks(gw, d, office, on_file, replayed=False, kid=kid)
     before, after = domain.mismatches_around_replay(v)
-    if await repo.scan_audited(conn, claims.token_id, d.transaction_code, gw.clock(), officer_id,
-                               office.office_id, d.carnet_number, detail, before, after):
+    if await repo.scan_audited(
+        conn,
+        claims.token_id,
+        d.transaction_code,
+        gw.clock(),
+        officer_id,
+        office.office_id,
+        d.carnet_number,
+        detail,
+        before,
+        after,
+    ):
         v = checks(gw, d, office, on_file, replayed=True, kid=kid)
     return v

@@ -73,8 +73,26 @@ class GatewayUseCases:
     async def lookup(self, conn: asyncpg.Connection, officer_id: str, office: Office, code: str) -> Verification:
         return await lookups.lookup(self.gw, conn, officer_id, office, code)
 
-    async def commit(self, conn: asyncpg.Connection, officer_id: str, office: Office, token: str | None, decision: str,
-                     final_date: date | None, refusal_reason: str | None, *,
-                     transaction_code: str | None = None) -> tuple[UUID, Verification]:
-        return await commits.commit(self.gw, conn, officer_id, office, token, decision, final_date, refusal_reason,
-                                    transaction_code=transaction_code)
+    async def commit(
+        self,
+        conn: asyncpg.Connection,
+        officer_id: str,
+        office: Office,
+        token: str | None,
+        decision: str,
+        final_date: date | None,
+        refusal_reason: str | None,
+        *,
+        transaction_code: str | None = None,
+    ) -> tuple[UUID, Verification]:
+        return await commits.commit(
+            self.gw,
+            conn,
+            officer_id,
+            office,
+            token,
+            decision,
+            final_date,
+            refusal_reason,
+            transaction_code=transaction_code,
+        )

@@ -61,8 +61,11 @@ async def refresh_standing(gw: Gateway, conn: asyncpg.Connection, number: str) -
     """One carnet's status and transfers as every instance's consumers wrote them: the caches follow what this
     instance consumed and reload every ATA_GATEWAY_CACHE_REFRESH_S, and another may have consumed a closure since."""
     row = await repo.standing(conn, number)
-    blocked = (Blocked(row["status"], row["rule"], row["successor"], row["reason"])
-               if row["status"] not in (None, "active") else None)
+    blocked = (
+        Blocked(row["status"], row["rule"], row["successor"], row["reason"])
+        if row["status"] not in (None, "active")
+        else None
+    )
     moved = {int(item): successor for item, successor in json.loads(row["moved"]).items()}
     stale = blocked != gw.blocked.get(number) or moved != gw.transferred.get(number, {})
     gw.metrics.cache("carnet_status", "stale" if stale else "fresh").inc()
@@ -77,9 +80,14 @@ async def refresh_standing(gw: Gateway, conn: asyncpg.Connection, number: str) -
 async def issuance_events(gw: Gateway, conn: asyncpg.Connection, batch: list[Inbound[Payload]]) -> None:
     """Bulk issuance: the batch's issued and replacement carnets filed in one statement, then the
     duplicates, in order (a duplicate copies its original, filed before it)."""
-    await repo.insert_carnets_on_file(conn, [
-        i.payload.replacement if isinstance(i.payload, ReplacementCarnetIssued) else i.payload  # type: ignore[misc]
-        for i in batch if isinstance(i.payload, (CarnetIssued, ReplacementCarnetIssued))])
+    await repo.insert_carnets_on_file(
+        conn,
+        [
+            i.payload.replacement if isinstance(i.payload, ReplacementCarnetIssued) else i.payload  # type: ignore[misc]
+            for i in batch
+            if isinstance(i.payload, (CarnetIssued, ReplacementCarnetIssued))
+        ],
+    )
     for i in batch:
         if isinstance(i.payload, DuplicateCarnetIssued):
             await issuance_event(gw, conn, i)
@@ -92,12 +100,25 @@ async def issuance_event(gw: Gateway, conn: asyncpg.Connection, inbound: Inbound
     elif isinstance(p, ReplacementCarnetIssued):
         await _carnet_on_file(conn, p.replacement)
     elif isinstance(p, DuplicateCarnetIssued) and not await repo.copy_carnet_on_file(
-            conn, p.original_number, p.duplicate_number):
-        log.warning("duplicate %s of %s: the original is not on file (message %s)", p.duplicate_number,
-                    p.original_number, inbound.envelope.message_id)
+        conn, p.original_number, p.duplicate_number
+    ):
+        log.warning(
+            "duplicate %s of %s: the original is not on file (message %s)",
+            p.duplicate_number,
+            p.original_number,
+            inbound.envelope.message_id,
+        )
     # IssuanceRejected: nothing was issued
 
 
 async def _carnet_on_file(conn: asyncpg.Connection, c: CarnetIssued) -> None:
-    await repo.insert_carnet_on_file(conn, c.carnet_number, c.nga, list(c.countries), c.issue_date, c.expiry_date,
-                                     c.general_list_digest, [i.model_dump() for i in c.items])
+    await repo.insert_carnet_on_file(
+        conn,
+        c.carnet_number,
+        c.nga,
+        list(c.countries),
+        c.issue_date,
+        c.expiry_date,
+        c.general_list_digest,
+        [i.model_dump() for i in c.items],
+    )

@@ -10,8 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from contracts.messages import TrustListPublished
 from contracts.token import ClaimsError, DeclarationClaims
-from customs_gateway import domain
-from customs_gateway import repository as repo
+from customs_gateway import domain, repository as repo
 from customs_gateway.domain import Blocked, CommitRefused, KeyWindow
 from customs_gateway.usecases.context import Gateway
 from runtime.consumer import Inbound
@@ -24,10 +23,16 @@ log = logging.getLogger(__name__)
 async def load_trust(gw: Gateway, conn: asyncpg.Connection) -> None:
     """Fill the in-memory caches from the tables, whole: at start, and periodically, because with several
     gateway instances in one consumer group each message reaches only one of them."""
-    gw.keys.replace([(row["kid"], json.loads(row["jwk"]), KeyWindow(row["not_before"], row["not_after"]))
-                     for row in await repo.keys(conn)])
-    gw.blocked = {row["carnet_number"]: Blocked(row["status"], row["rule"], row["successor"], row["reason"])
-                  for row in await repo.blocked_carnets(conn)}
+    gw.keys.replace(
+        [
+            (row["kid"], json.loads(row["jwk"]), KeyWindow(row["not_before"], row["not_after"]))
+            for row in await repo.keys(conn)
+        ]
+    )
+    gw.blocked = {
+        row["carnet_number"]: Blocked(row["status"], row["rule"], row["successor"], row["reason"])
+        for row in await repo.blocked_carnets(conn)
+    }
     transferred: dict[str, dict[int, str]] = {}
     for row in await repo.transfers(conn):
         transferred.setdefault(row["carnet_number"], {})[row["item_number"]] = row["successor"]
@@ -45,8 +50,13 @@ async def trust_list(gw: Gateway, conn: asyncpg.Connection, inbound: Inbound[Tru
     if t.sequence <= await repo.held_sequence(conn):
         gw.metrics.trust_lists("stale").inc()
         return
-    await repo.replace_trust_list(conn, t.sequence, t.issued_at, t.anchor_kid,
-                                  [(k.kid, k.jwk, k.not_before, k.not_after, k.retire_at) for k in listed])
+    await repo.replace_trust_list(
+        conn,
+        t.sequence,
+        t.issued_at,
+        t.anchor_kid,
+        [(k.kid, k.jwk, k.not_before, k.not_after, k.retire_at) for k in listed],
+    )
     gw.keys.replace([(k.kid, k.jwk, KeyWindow(k.not_before, k.not_after)) for k in listed])
     gw.metrics.trust_lists("applied").inc()
     log.info("trust list %s applied: keys %s", t.sequence, ", ".join(k.kid for k in listed))

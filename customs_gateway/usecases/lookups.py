@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncpg
 
 from contracts.txcode import TransactionCodeError, parse_transaction_code
-from customs_gateway import account_repository as accounts_repo
-from customs_gateway import domain
-from customs_gateway import repository as repo
+from customs_gateway import account_repository as accounts_repo, domain, repository as repo
 from customs_gateway.core_lookup import Unavailable
 from customs_gateway.domain import CommitRefused, Declared, Office, RateLimited, Verification
 from customs_gateway.usecases import declarations
@@ -28,15 +26,23 @@ def parse_code(gw: Gateway, code: str) -> str:
         raise CommitRefused("bad_code", str(exc)) from exc
 
 
-async def declared_by_code(gw: Gateway, conn: asyncpg.Connection, officer_id: str, office: Office, code: str,
-                           action: str) -> Declared:
+async def declared_by_code(
+    gw: Gateway, conn: asyncpg.Connection, officer_id: str, office: Office, code: str, action: str
+) -> Declared:
     """Check character first (no lookup, no rate-limit use), then the officer's rate limit, then the core."""
     canonical = parse_code(gw, code)
 
     async def refused(outcome: str) -> None:
         gw.metrics.code_lookups(outcome).inc()
-        await repo.audit(conn, gw.clock(), action, outcome, officer_id=officer_id, office_id=office.office_id,
-                         detail={"transaction_code": canonical})
+        await repo.audit(
+            conn,
+            gw.clock(),
+            action,
+            outcome,
+            officer_id=officer_id,
+            office_id=office.office_id,
+            detail={"transaction_code": canonical},
+        )
 
     wait = await take_lookup(gw, conn, officer_id)
     if wait is not None:
@@ -52,8 +58,19 @@ async def declared_by_code(gw: Gateway, conn: asyncpg.Connection, officer_id: st
         raise CommitRefused("unknown_code", "no declaration with this transaction code", 404)
     gw.metrics.code_lookups("found").inc()
     on_file = await declarations.carnet(gw, conn, found.carnet_number)
-    return Declared(found.carnet_number, canonical, found.kind, found.country, found.items, found.sequence,
-                    on_file.expiry_date if on_file else None, None, found.token_id, found.token_expires_at, False)
+    return Declared(
+        found.carnet_number,
+        canonical,
+        found.kind,
+        found.country,
+        found.items,
+        found.sequence,
+        on_file.expiry_date if on_file else None,
+        None,
+        found.token_id,
+        found.token_expires_at,
+        False,
+    )
 
 
 async def lookup(gw: Gateway, conn: asyncpg.Connection, officer_id: str, office: Office, code: str) -> Verification:
@@ -63,10 +80,26 @@ async def lookup(gw: Gateway, conn: asyncpg.Connection, officer_id: str, office:
     try:
         domain.check_scan(d, office)
     except CommitRefused as exc:
-        await repo.audit(conn, gw.clock(), "code_lookup", exc.reason, officer_id=officer_id,
-                         office_id=office.office_id, carnet_number=d.carnet_number, detail=detail)
+        await repo.audit(
+            conn,
+            gw.clock(),
+            "code_lookup",
+            exc.reason,
+            officer_id=officer_id,
+            office_id=office.office_id,
+            carnet_number=d.carnet_number,
+            detail=detail,
+        )
         raise
     v = await declarations.verification(gw, conn, d, office)
-    await repo.audit(conn, gw.clock(), "code_lookup", "found", officer_id=officer_id, office_id=office.office_id,
-                     carnet_number=d.carnet_number, detail={**detail, "mismatches": [c.check for c in v.mismatches]})
+    await repo.audit(
+        conn,
+        gw.clock(),
+        "code_lookup",
+        "found",
+        officer_id=officer_id,
+        office_id=office.office_id,
+        carnet_number=d.carnet_number,
+        detail={**detail, "mismatches": [c.check for c in v.mismatches]},
+    )
     return v

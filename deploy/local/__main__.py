@@ -17,14 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from deploy.local.apache_kafka import KafkaStartError as ApacheKafkaStartError
-from deploy.local.apache_kafka import KafkaUnavailable
+from deploy.local.apache_kafka import KafkaStartError as ApacheKafkaStartError, KafkaUnavailable
 from deploy.local.brokers import KINDS
-from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
 from deploy.local.dev_identity import DEFAULT_PORT as DEV_IDENTITY_PORT
-from deploy.local.kafka import KafkaStartError
-from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT
-from deploy.local.postgres import PostgresStartError
+from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT, KafkaStartError
+from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT, PostgresStartError
 from deploy.local.services import SERVICES, ServiceStartError
 from deploy.local.stack import DEFAULT_ROOT, LocalStack
 from runtime.settings import DEFAULT_PORTS
@@ -34,21 +31,40 @@ START_ERRORS = (PostgresStartError, KafkaStartError, ServiceStartError, ApacheKa
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT,
-                        help="directory for logs, service data and PostgreSQL data (default: %(default)s)")
-    parser.add_argument("--kafka-port", type=int, default=KAFKA_PORT,
-                        help="port of the broker (its first node) (default: %(default)s)")
-    parser.add_argument("--broker", choices=KINDS, default=None,
-                        help="embedded (tansu, in memory), kafka (one Apache Kafka node) or kafka-cluster (three); "
-                             "default ATA_BROKER, else embedded")
-    parser.add_argument("--postgres-port", type=int, default=POSTGRES_PORT,
-                        help="port of the embedded PostgreSQL (default: %(default)s)")
-    parser.add_argument("--port-offset", type=int, default=0,
-                        help="added to every service's default HTTP port (8101-8105), to run a second "
-                             "stack next to the first (default: %(default)s)")
-    parser.add_argument("--services", default=",".join(SERVICES),
-                        help="comma-separated services to run; empty for just Kafka and PostgreSQL "
-                             "(default: all)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=DEFAULT_ROOT,
+        help="directory for logs, service data and PostgreSQL data (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--kafka-port", type=int, default=KAFKA_PORT, help="port of the broker (its first node) (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--broker",
+        choices=KINDS,
+        default=None,
+        help="embedded (tansu, in memory), kafka (one Apache Kafka node) or kafka-cluster (three); "
+        "default ATA_BROKER, else embedded",
+    )
+    parser.add_argument(
+        "--postgres-port",
+        type=int,
+        default=POSTGRES_PORT,
+        help="port of the embedded PostgreSQL (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=0,
+        help="added to every service's default HTTP port (8101-8105), to run a second "
+        "stack next to the first (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--services",
+        default=",".join(SERVICES),
+        help="comma-separated services to run; empty for just Kafka and PostgreSQL (default: all)",
+    )
 
 
 def stack_from_args(args: argparse.Namespace, *, dev_identity: bool = False) -> LocalStack:
@@ -59,9 +75,15 @@ def stack_from_args(args: argparse.Namespace, *, dev_identity: bool = False) -> 
     ports = {name: DEFAULT_PORTS[name] + args.port_offset for name in services}
     # `up` only: the wallet page signs in with the development identity provider (deploy/local/dev_identity.py).
     sign_in = DEV_IDENTITY_PORT + args.port_offset if dev_identity and "core" in services else None
-    return LocalStack(args.root, kafka_port=args.kafka_port, postgres_port=args.postgres_port,
-                      services=services, service_ports=ports, dev_identity_port=sign_in,
-                      broker=args.broker)
+    return LocalStack(
+        args.root,
+        kafka_port=args.kafka_port,
+        postgres_port=args.postgres_port,
+        services=services,
+        service_ports=ports,
+        dev_identity_port=sign_in,
+        broker=args.broker,
+    )
 
 
 @contextlib.contextmanager
@@ -175,9 +197,18 @@ async def demo(args: argparse.Namespace) -> int:
     from deploy.local.demo import run_scenario
     from deploy.local.identity import private_key_path
 
-    code, result = await _on_stack(args, "Demo: one carnet from issuance to a pushed confirmation", lambda stack: run_scenario(
-        stack.endpoints, stack.kafka_bootstrap, Path(args.out), private_key_path(stack.data_dir), stack.admin_token,
-        progress=_say))
+    code, result = await _on_stack(
+        args,
+        "Demo: one carnet from issuance to a pushed confirmation",
+        lambda stack: run_scenario(
+            stack.endpoints,
+            stack.kafka_bootstrap,
+            Path(args.out),
+            private_key_path(stack.data_dir),
+            stack.admin_token,
+            progress=_say,
+        ),
+    )
     if code == 0:
         print(f"Demo succeeded for carnet {result['carnet_number']}; the QR image is {result['png']}.", flush=True)
     return code
@@ -188,10 +219,18 @@ async def journey(args: argparse.Namespace) -> int:
     from deploy.local.identity import private_key_path
     from deploy.local.journey import run_journey
 
-    code, result = await _on_stack(args, "Journey: FR -> DE (transit) -> CH -> FR, with refusals", lambda stack: run_journey(
-        stack.endpoints, stack.kafka_bootstrap, private_key_path(stack.data_dir), stack.admin_token, progress=_say))
+    code, result = await _on_stack(
+        args,
+        "Journey: FR -> DE (transit) -> CH -> FR, with refusals",
+        lambda stack: run_journey(
+            stack.endpoints, stack.kafka_bootstrap, private_key_path(stack.data_dir), stack.admin_token, progress=_say
+        ),
+    )
     if code == 0:
-        print(f"Journey succeeded for carnet {result['carnet_number']}; history head {result['history_head']}.", flush=True)
+        print(
+            f"Journey succeeded for carnet {result['carnet_number']}; history head {result['history_head']}.",
+            flush=True,
+        )
     return code
 
 
@@ -206,12 +245,25 @@ async def observe(args: argparse.Namespace) -> int:
             return await watch(stack, exporter)
 
     async def watch(stack: LocalStack, exporter: dict[str, str]) -> int:
-        async with LocalPrometheus(Path(args.root) / "prometheus", stack.endpoints, port=args.prometheus_port,
-                                   scrape_interval=f"{args.scrape_interval}s", extra_targets=exporter) as prom:
-            print(f"Prometheus {prom.url} scrapes every {args.scrape_interval} s; alerts: {prom.url}/alerts", flush=True)
+        async with LocalPrometheus(
+            Path(args.root) / "prometheus",
+            stack.endpoints,
+            port=args.prometheus_port,
+            scrape_interval=f"{args.scrape_interval}s",
+            extra_targets=exporter,
+        ) as prom:
+            print(
+                f"Prometheus {prom.url} scrapes every {args.scrape_interval} s; alerts: {prom.url}/alerts", flush=True
+            )
             await prom.wait_for_targets()
-            await run_scenario(stack.endpoints, stack.kafka_bootstrap, Path(args.out), private_key_path(stack.data_dir),
-                               stack.admin_token, progress=_say)
+            await run_scenario(
+                stack.endpoints,
+                stack.kafka_bootstrap,
+                Path(args.out),
+                private_key_path(stack.data_dir),
+                stack.admin_token,
+                progress=_say,
+            )
             await asyncio.sleep(3 * args.scrape_interval)  # the last step's effects, scraped
             print("\nWhat Prometheus sees (its HTTP API, /api/v1/query):", flush=True)
             for what, value in (await key_series(prom)).items():
@@ -241,11 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     journey_parser = commands.add_parser("journey", help="bring the stack up, run the multi-country journey, stop")
     add_stack_arguments(journey_parser)
     journey_parser.set_defaults(run=journey)
-    observe_parser = commands.add_parser("observe", help="the stack under Debian's Prometheus, running the demo scenario")
+    observe_parser = commands.add_parser(
+        "observe", help="the stack under Debian's Prometheus, running the demo scenario"
+    )
     add_stack_arguments(observe_parser)
     observe_parser.add_argument("--out", default="demo-out", help="where the QR image is written")
-    observe_parser.add_argument("--prometheus-port", type=int, default=9090, help="Prometheus' HTTP port (default: %(default)s)")
-    observe_parser.add_argument("--scrape-interval", type=int, default=1, help="seconds between scrapes (default: %(default)s)")
+    observe_parser.add_argument(
+        "--prometheus-port", type=int, default=9090, help="Prometheus' HTTP port (default: %(default)s)"
+    )
+    observe_parser.add_argument(
+        "--scrape-interval", type=int, default=1, help="seconds between scrapes (default: %(default)s)"
+    )
     observe_parser.add_argument("--once", action="store_true", help="stop after printing what Prometheus sees")
     observe_parser.set_defaults(run=observe)
     return parser

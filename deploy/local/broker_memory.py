@@ -53,9 +53,12 @@ class BrokerMemory(Collector):
         self.limit_bytes = limit_bytes or psutil.virtual_memory().total
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        resident = GaugeMetricFamily(RESIDENT, "Resident memory of the single-machine broker's processes "
-                                     "(tansu in memory keeps every message; the JVM's heap included).",
-                                     labels=["broker"])
+        resident = GaugeMetricFamily(
+            RESIDENT,
+            "Resident memory of the single-machine broker's processes "
+            "(tansu in memory keeps every message; the JVM's heap included).",
+            labels=["broker"],
+        )
         limit = GaugeMetricFamily(LIMIT, "Memory the single-machine broker may take: the machine's.", labels=["broker"])
         value = resident_bytes(self.pid())
         if value is not None:

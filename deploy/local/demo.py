@@ -13,26 +13,25 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pyotp
 from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from contracts.deadlines import r2_max_expiry_date
 from contracts.envelope import Envelope, parse_type
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from contracts.messages import GoodsCategory, GoodsItem, Holder, IssuanceRequested, SealedIssuanceRequested
 from contracts.topics import issuance_requests, issuance_responses
 from deploy.local.identity import mint_wallet_token
 from deploy.local.webhook_receiver import WebhookReceiver
 from nga_client import sealing
 from nga_client.carnets import PlainCarnet, seal_request
-from tokens.qr import decode_qr_image, qr_terminal
 from runtime.topic_reader import read_until
+from tokens.qr import decode_qr_image, qr_terminal
 
 OFFICE = "FR-CDG-FRET"
 
@@ -47,17 +46,23 @@ class Steps:
     def done(self, label: str, detail: str = "") -> None:
         now = time.perf_counter()
         self.timings.append((label, now - self.last))
-        self.progress(f"  [{now - self.started:6.2f}s] (+{now - self.last:5.2f}s) {label}" + (f": {detail}" if detail else ""))
+        self.progress(
+            f"  [{now - self.started:6.2f}s] (+{now - self.last:5.2f}s) {label}" + (f": {detail}" if detail else "")
+        )
         self.last = now
 
 
-async def officer_session(http: httpx.AsyncClient, gateway: str, admin_token: str, officer_id: str,
-                          office_id: str) -> dict[str, str]:
+async def officer_session(
+    http: httpx.AsyncClient, gateway: str, admin_token: str, officer_id: str, office_id: str
+) -> dict[str, str]:
     """An administrator creates the account (R18); the officer enrols the TOTP secret in an authenticator
     app (played here by pyotp) and logs in with password + code. Answers the session's bearer header."""
     password = secrets.token_urlsafe(18)
-    r = await http.post(f"{gateway}/v1/admin/officers", headers={"Authorization": f"Bearer {admin_token}"},
-                        json={"officer_id": officer_id, "office_id": office_id, "password": password})
+    r = await http.post(
+        f"{gateway}/v1/admin/officers",
+        headers={"Authorization": f"Bearer {admin_token}"},
+        json={"officer_id": officer_id, "office_id": office_id, "password": password},
+    )
     r.raise_for_status()
     code = pyotp.TOTP(r.json()["totp_secret"]).now()
     r = await http.post(f"{gateway}/v1/sessions", json={"officer_id": officer_id, "password": password, "totp": code})
@@ -65,25 +70,57 @@ async def officer_session(http: httpx.AsyncClient, gateway: str, admin_token: st
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def issuance_request(today: date, holder_id: str, countries: tuple[str, ...] = ("CH", "GB"),
-                     issue_date: date | None = None) -> IssuanceRequested:
+def issuance_request(
+    today: date, holder_id: str, countries: tuple[str, ...] = ("CH", "GB"), issue_date: date | None = None
+) -> IssuanceRequested:
     goods = [
-        GoodsItem(item_number=1, description="Camera body ARRI Alexa Mini LF, s/n K1.0023456", quantity=1,
-                  weight_kg="2.6", value="68000.00", currency="EUR", origin_country="DE",
-                  category=GoodsCategory.PROFESSIONAL_EQUIPMENT),
-        GoodsItem(item_number=2, description="Lens set Zeiss Supreme Prime, 6 lenses, s/n 55110-55115", quantity=6,
-                  weight_kg="9.8", value="96000.00", currency="EUR", origin_country="DE",
-                  category=GoodsCategory.PROFESSIONAL_EQUIPMENT),
-        GoodsItem(item_number=3, description="Tripod Sachtler Flowtech 100, s/n FT-88812", quantity=1,
-                  weight_kg="4.1", value="3900.00", currency="EUR", origin_country="DE",
-                  category=GoodsCategory.PROFESSIONAL_EQUIPMENT),
+        GoodsItem(
+            item_number=1,
+            description="Camera body ARRI Alexa Mini LF, s/n K1.0023456",
+            quantity=1,
+            weight_kg="2.6",
+            value="68000.00",
+            currency="EUR",
+            origin_country="DE",
+            category=GoodsCategory.PROFESSIONAL_EQUIPMENT,
+        ),
+        GoodsItem(
+            item_number=2,
+            description="Lens set Zeiss Supreme Prime, 6 lenses, s/n 55110-55115",
+            quantity=6,
+            weight_kg="9.8",
+            value="96000.00",
+            currency="EUR",
+            origin_country="DE",
+            category=GoodsCategory.PROFESSIONAL_EQUIPMENT,
+        ),
+        GoodsItem(
+            item_number=3,
+            description="Tripod Sachtler Flowtech 100, s/n FT-88812",
+            quantity=1,
+            weight_kg="4.1",
+            value="3900.00",
+            currency="EUR",
+            origin_country="DE",
+            category=GoodsCategory.PROFESSIONAL_EQUIPMENT,
+        ),
     ]
     return IssuanceRequested(
-        request_id=f"FR-REQ-{uuid.uuid4().hex[:12].upper()}", nga="FR", issuing_association="FR-CCI-PARIS",
-        holder=Holder(holder_id=holder_id, name="Lumière Productions SARL", address="8 rue des Arts, 69002 Lyon, FR",
-                      person="legal"),
-        intended_use="Professional equipment for a documentary shoot", countries=list(countries),
-        issue_date=issue_date or today, expiry_date=r2_max_expiry_date(issue_date or today), goods=goods, transport="road",
+        request_id=f"FR-REQ-{uuid.uuid4().hex[:12].upper()}",
+        nga="FR",
+        issuing_association="FR-CCI-PARIS",
+        holder=Holder(
+            holder_id=holder_id,
+            name="Lumière Productions SARL",
+            address="8 rue des Arts, 69002 Lyon, FR",
+            person="legal",
+        ),
+        intended_use="Professional equipment for a documentary shoot",
+        countries=list(countries),
+        issue_date=issue_date or today,
+        expiry_date=r2_max_expiry_date(issue_date or today),
+        goods=goods,
+        transport="road",
     )
 
 
@@ -100,9 +137,12 @@ async def publish_issuance(bootstrap: str, request: SealedIssuanceRequested) -> 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap.split(","), enable_idempotence=False, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(issuance_requests(request.nga).name, request.model_dump_json().encode(),
-                                     key=request.request_id.encode(),
-                                     headers=[(k, v.encode()) for k, v in envelope.to_headers().items()])
+        await producer.send_and_wait(
+            issuance_requests(request.nga).name,
+            request.model_dump_json().encode(),
+            key=request.request_id.encode(),
+            headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+        )
     finally:
         await producer.stop()
 
@@ -116,12 +156,14 @@ async def issue_carnet(bootstrap: str, request: IssuanceRequested, wallet: X2551
     return answer["carnet_number"]
 
 
-async def await_issuance_answer(bootstrap: str, request_id: str, nga: str = "FR",
-                                timeout: float = 30.0) -> tuple[str, dict[str, Any]]:
+async def await_issuance_answer(
+    bootstrap: str, request_id: str, nga: str = "FR", timeout: float = 30.0
+) -> tuple[str, dict[str, Any]]:
     """Read the NGA's own response topic as the NGA would."""
     topic = issuance_responses(nga)
-    [record] = await read_until(bootstrap, topic.name, topic.partitions,
-                                lambda r: r.key == request_id.encode(), timeout=timeout)
+    [record] = await read_until(
+        bootstrap, topic.name, topic.partitions, lambda r: r.key == request_id.encode(), timeout=timeout
+    )
     return parse_type(record.headers["ce_type"])[0], json.loads(record.value)
 
 
@@ -135,8 +177,15 @@ async def poll(fn: Callable[[], Any], what: str, timeout: float = 30.0, interval
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path, wallet_key: Path, admin_token: str,
-                       progress: Callable[[str], None] = print, today: date | None = None) -> dict[str, Any]:
+async def run_scenario(
+    endpoints: dict[str, str],
+    bootstrap: str,
+    out_dir: Path,
+    wallet_key: Path,
+    admin_token: str,
+    progress: Callable[[str], None] = print,
+    today: date | None = None,
+) -> dict[str, Any]:
     """Drive one carnet through its first crossing; raises on the first step that fails.
 
     `wallet_key`: the wallet identity provider's private key (deploy/local/identity.py); the demo
@@ -145,7 +194,7 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
     """
     steps = Steps(progress)
     out_dir.mkdir(parents=True, exist_ok=True)
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     holder_id = f"hld_{uuid.uuid4().hex[:8]}"
     officer_id = f"fr-officer-{uuid.uuid4().hex[:6]}"
     # The holder's wallet app signs in: every call to the core's holder API carries its bearer token.
@@ -155,18 +204,25 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
     try:
         async with httpx.AsyncClient(timeout=10) as http:
             # The same wallet signs in to the notifier, with the notifier's audience.
-            r = await http.post(f"{endpoints['notifier']}/v1/endpoints/webhooks", json={"url": receiver.url},
-                                headers={"Authorization": f"Bearer {mint_wallet_token(wallet_key, holder_id, 'ata-notifier')}"})
+            r = await http.post(
+                f"{endpoints['notifier']}/v1/endpoints/webhooks",
+                json={"url": receiver.url},
+                headers={"Authorization": f"Bearer {mint_wallet_token(wallet_key, holder_id, 'ata-notifier')}"},
+            )
             r.raise_for_status()
             receiver.secret = r.json()["secret"]
             officer = await officer_session(http, endpoints["customs_gateway"], admin_token, officer_id, OFFICE)
-            steps.done("holder registered a webhook, officer account created and logged in (password + TOTP)",
-                       f"{holder_id} -> {receiver.url}; {officer_id} at {OFFICE}")
+            steps.done(
+                "holder registered a webhook, officer account created and logged in (password + TOTP)",
+                f"{holder_id} -> {receiver.url}; {officer_id} at {OFFICE}",
+            )
 
             request = issuance_request(today, holder_id)
             await publish_issuance(bootstrap, seal_for_wallet(request))
-            steps.done("NGA sealed the carnet for the holder's wallet and published the request",
-                       f"{request.request_id}, 3 items, expiry {request.expiry_date}")
+            steps.done(
+                "NGA sealed the carnet for the holder's wallet and published the request",
+                f"{request.request_id}, 3 items, expiry {request.expiry_date}",
+            )
 
             kind, answer = await await_issuance_answer(bootstrap, request.request_id)
             if kind != "CarnetIssued":
@@ -181,13 +237,18 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
             await poll(carnet_known, "the core to record the carnet")
             steps.done("core recorded the carnet in its ledger")
 
-            r = await http.post(f"{endpoints['core']}/v1/carnets/{number}/declarations", headers=holder,
-                                json={"kind": "exportation", "country": "FR", "items": [1, 2]})
+            r = await http.post(
+                f"{endpoints['core']}/v1/carnets/{number}/declarations",
+                headers=holder,
+                json={"kind": "exportation", "country": "FR", "items": [1, 2]},
+            )
             if r.status_code != 201:
                 raise RuntimeError(f"declaration refused: {r.status_code} {r.text}")
             declaration = r.json()
-            steps.done("holder declared exportation of items 1 and 2",
-                       f"sequence {declaration['sequence']}, transaction code {declaration['transaction_code']}")
+            steps.done(
+                "holder declared exportation of items 1 and 2",
+                f"sequence {declaration['sequence']}, transaction code {declaration['transaction_code']}",
+            )
 
             r = await http.get(f"{endpoints['core']}{declaration['qr_png_url']}", headers=holder)
             r.raise_for_status()
@@ -202,8 +263,11 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
                 raise RuntimeError("the QR image did not decode to the token")
             steps.done("QR image read back with zxing-cpp", scanned[0][:24] + "...")
 
-            r = await http.post(f"{endpoints['customs_gateway']}/v1/commits", headers=officer,
-                                json={"token": scanned[0], "decision": "committed"})
+            r = await http.post(
+                f"{endpoints['customs_gateway']}/v1/commits",
+                headers=officer,
+                json={"token": scanned[0], "decision": "committed"},
+            )
             if r.status_code != 202:
                 raise RuntimeError(f"customs gateway refused the commit: {r.status_code} {r.text}")
             commit = r.json()
@@ -214,11 +278,15 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
                 return resp.json() if resp.status_code == 200 and resp.json() else None
 
             history = await poll(recorded, "the core to record the transaction")
-            steps.done("core recorded the transaction", f"{history[0]['decision']}, transaction {history[0]['transaction_id']}")
+            steps.done(
+                "core recorded the transaction", f"{history[0]['decision']}, transaction {history[0]['transaction_id']}"
+            )
 
             confirmation = await poll(lambda: receiver.received(number), "the confirmation webhook", timeout=30)
-            steps.done("confirmation delivered to the holder's webhook",
-                       f"{confirmation['type']} for items {confirmation['data']['items']}, signature verified")
+            steps.done(
+                "confirmation delivered to the holder's webhook",
+                f"{confirmation['type']} for items {confirmation['data']['items']}, signature verified",
+            )
 
             carnet = (await http.get(f"{endpoints['core']}/v1/carnets/{number}", headers=holder)).json()
             where = {i["item_number"]: i["location"] for i in carnet["items"]}
@@ -229,5 +297,10 @@ async def run_scenario(endpoints: dict[str, str], bootstrap: str, out_dir: Path,
         await receiver.stop()
     total = time.perf_counter() - steps.started
     progress(f"demo complete in {total:.2f}s")
-    return {"carnet_number": number, "png": str(png_path), "timings": steps.timings, "total_s": total,
-            "confirmation": confirmation}
+    return {
+        "carnet_number": number,
+        "png": str(png_path),
+        "timings": steps.timings,
+        "total_s": total,
+        "confirmation": confirmation,
+    }

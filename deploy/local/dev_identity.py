@@ -55,16 +55,29 @@ def origin(url: str) -> str:
 def app(data_dir: Path, redirects: Sequence[str], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
     key = private_key_path(data_dir)
     if not key.is_file():
-        raise DevIdentityRefused(f"no embedded-stack identity key at {key}: the development sign-in runs on the embedded stack only")
+        raise DevIdentityRefused(
+            f"no embedded-stack identity key at {key}: the development sign-in runs on the embedded stack only"
+        )
     allowed = tuple(redirects)
     if not allowed or any(not re.match(r"^https?://[^\s\"'<>#]+/$", r) for r in allowed):
         raise DevIdentityRefused("the development sign-in needs the wallet URLs it may redirect to (ending in /)")
-    csp = "; ".join(["default-src 'none'", "form-action 'self' " + " ".join(sorted({origin(r) for r in allowed})),
-                     "base-uri 'none'", "frame-ancestors 'none'"])
-    headers = {"Content-Security-Policy": csp, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
-               "X-Content-Type-Options": "nosniff"}
-    api = FastAPI(title="ATA development identity provider (embedded stack only)", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            "form-action 'self' " + " ".join(sorted({origin(r) for r in allowed})),
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    headers = {
+        "Content-Security-Policy": csp,
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    api = FastAPI(
+        title="ATA development identity provider (embedded stack only)", docs_url=None, redoc_url=None, openapi_url=None
+    )
 
     def checked(redirect_uri: str, state: str) -> None:
         if redirect_uri not in allowed:
@@ -87,15 +100,26 @@ def app(data_dir: Path, redirects: Sequence[str], clock: Callable[[], datetime] 
         return HTMLResponse(page, headers=headers)
 
     @api.post("/authorize")
-    async def sign_in(wallet_id: str = Form(max_length=64), redirect_uri: str = Form(max_length=500),
-                      state: str = Form(max_length=128)) -> RedirectResponse:
+    async def sign_in(
+        wallet_id: str = Form(max_length=64),
+        redirect_uri: str = Form(max_length=500),
+        state: str = Form(max_length=128),
+    ) -> RedirectResponse:
         checked(redirect_uri, state)
         if not PARTY_ID.match(wallet_id):
-            raise HTTPException(400, detail="a wallet id is 1-64 letters, digits and _.:@- (starting with a letter or digit)")
+            raise HTTPException(
+                400, detail="a wallet id is 1-64 letters, digits and _.:@- (starting with a letter or digit)"
+            )
         token = mint_wallet_token(key, wallet_id, audience=AUDIENCES, ttl=TOKEN_TTL, now=clock())  # type: ignore[arg-type]
         log.info("development sign-in as %s for %s", wallet_id, redirect_uri)
-        fragment = urlencode({"access_token": token, "token_type": "Bearer", "expires_in": int(TOKEN_TTL.total_seconds()),
-                              "state": state})
+        fragment = urlencode(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": int(TOKEN_TTL.total_seconds()),
+                "state": state,
+            }
+        )
         return RedirectResponse(f"{redirect_uri}#{fragment}", status_code=303, headers=headers)
 
     return api
@@ -104,7 +128,9 @@ def app(data_dir: Path, redirects: Sequence[str], clock: Callable[[], datetime] 
 class DevIdentityServer:
     """The development sign-in on a loopback port, in the stack's event loop."""
 
-    def __init__(self, data_dir: Path, redirects: Sequence[str], host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    def __init__(
+        self, data_dir: Path, redirects: Sequence[str], host: str = "127.0.0.1", port: int = DEFAULT_PORT
+    ) -> None:
         if host not in LOOPBACK:
             raise DevIdentityRefused(f"the development sign-in binds a loopback address only, not {host}")
         self.app = app(data_dir, redirects)

@@ -45,8 +45,7 @@ def ensure_wallet_issuer(data_dir: Path) -> Path:
     ensure_p256_key(private)
     if not public.exists():
         key = load_private_key(private)
-        pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         tmp = public.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(pem)
         tmp.replace(public)
@@ -58,8 +57,9 @@ def ensure_p256_key(private: Path) -> Path:
     private.parent.mkdir(parents=True, exist_ok=True)
     if not private.exists():
         key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         # O_EXCL: two stacks racing on one data dir must not each write half a key.
         try:
             fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -76,9 +76,14 @@ def vapid_key_path(data_dir: Path) -> Path:
     return Path(data_dir) / "keys" / "vapid.pem"
 
 
-def mint_wallet_token(private_key_path: Path, party_id: str, audience: str = "ata-core",
-                      ttl: timedelta = timedelta(hours=1), now: datetime | None = None,
-                      issuer: str = LOCAL_ISSUER) -> str:
+def mint_wallet_token(
+    private_key_path: Path,
+    party_id: str,
+    audience: str = "ata-core",
+    ttl: timedelta = timedelta(hours=1),
+    now: datetime | None = None,
+    issuer: str = LOCAL_ISSUER,
+) -> str:
     """A bearer token for `party_id` (the wallet id a carnet names as holder or representative)."""
     issued = (now or datetime.now(UTC)).replace(microsecond=0)
     claims = {

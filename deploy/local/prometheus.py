@@ -28,13 +28,15 @@ class PrometheusStartError(RuntimeError):
     pass
 
 
-def local_config(endpoints: Mapping[str, str], *, scrape_interval: str = "15s",
-                 extra_targets: Mapping[str, str] | None = None) -> dict[str, Any]:
+def local_config(
+    endpoints: Mapping[str, str], *, scrape_interval: str = "15s", extra_targets: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The checked-in config with each job's target replaced by the service's local address, plus a static job
     for each of `extra_targets` (job name -> host:port: the broker's memory, deploy/local/broker_memory.py)."""
     config = copy.deepcopy(yaml.safe_load((CONFIG_DIR / "prometheus.yml").read_text()))
-    config["global"].update(scrape_interval=scrape_interval, evaluation_interval=scrape_interval,
-                            scrape_timeout=scrape_interval)
+    config["global"].update(
+        scrape_interval=scrape_interval, evaluation_interval=scrape_interval, scrape_timeout=scrape_interval
+    )
     config["rule_files"] = [str(CONFIG_DIR / pattern) for pattern in config["rule_files"]]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     if set(endpoints) - set(jobs):
@@ -55,9 +57,16 @@ def local_config(endpoints: Mapping[str, str], *, scrape_interval: str = "15s",
 class LocalPrometheus:
     """`async with LocalPrometheus(dir, stack.endpoints) as prom:` then `await prom.query("up")`."""
 
-    def __init__(self, directory: Path, endpoints: Mapping[str, str], *, port: int | None = DEFAULT_PORT,
-                 scrape_interval: str = "15s", binary: str | None = None,
-                 extra_targets: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        endpoints: Mapping[str, str],
+        *,
+        port: int | None = DEFAULT_PORT,
+        scrape_interval: str = "15s",
+        binary: str | None = None,
+        extra_targets: Mapping[str, str] | None = None,
+    ) -> None:
         self.directory = Path(directory).resolve()
         self.config = local_config(endpoints, scrape_interval=scrape_interval, extra_targets=extra_targets)
         self.port = port or free_port()
@@ -76,14 +85,30 @@ class LocalPrometheus:
         self.directory.mkdir(parents=True, exist_ok=True)
         config_file = self.directory / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(self.config, sort_keys=False))
-        self._proc = spawn([self.binary, f"--config.file={config_file}", f"--storage.tsdb.path={self.directory / 'data'}",
-                            f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"], log_file=self.log_file)
+        self._proc = spawn(
+            [
+                self.binary,
+                f"--config.file={config_file}",
+                f"--storage.tsdb.path={self.directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            log_file=self.log_file,
+        )
 
         async def ready() -> None:
             (await self._http.get("/-/ready")).raise_for_status()
 
-        await wait_until_ready(self._proc, ready, what="prometheus", where=self.url, log_file=self.log_file,
-                               timeout=30, retry_on=(httpx.HTTPError,), error=PrometheusStartError)
+        await wait_until_ready(
+            self._proc,
+            ready,
+            what="prometheus",
+            where=self.url,
+            log_file=self.log_file,
+            timeout=30,
+            retry_on=(httpx.HTTPError,),
+            error=PrometheusStartError,
+        )
 
     async def stop(self) -> None:
         if self._proc is not None:

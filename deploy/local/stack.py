@@ -18,18 +18,16 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from deploy.local.dev_identity import DevIdentityRefused, DevIdentityServer
-from deploy.local.identity import ensure_p256_key, ensure_wallet_issuer, public_key_path, vapid_key_path
-from tokens import trustlist
 from deploy.local.apache_kafka import ApacheKafka
 from deploy.local.brokers import chosen, make_broker
-from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT
-from deploy.local.kafka import EmbeddedKafka
-from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT
-from deploy.local.postgres import EmbeddedPostgres
+from deploy.local.dev_identity import DevIdentityRefused, DevIdentityServer
+from deploy.local.identity import ensure_p256_key, ensure_wallet_issuer, public_key_path, vapid_key_path
+from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT, EmbeddedKafka
+from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT, EmbeddedPostgres
 from deploy.local.processes import port_is_free, port_owner
 from deploy.local.registry import write_registry
 from deploy.local.services import SERVICES, ServiceProcess, ServiceStartError
+from tokens import trustlist
 
 DEFAULT_ROOT = Path("var/local")
 DATABASE = "ata"
@@ -339,7 +337,6 @@ class LocalStack:
     async def _create_topics(self) -> None:
         from contracts.topics import all_topic_partitions
         from runtime.broker import ensure_topics
-
         from runtime.broker_kind import BrokerKind
         from runtime.settings import Settings
 

@@ -9,7 +9,6 @@ from time import perf_counter
 from typing import Any
 
 import uvicorn
-
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 

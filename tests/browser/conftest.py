@@ -33,8 +33,10 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 
 
 def _unavailable(why: str) -> None:
-    hint = (f"{why}. Install it with `sudo apt-get install -y chromium` (Debian/Ubuntu), or run `make test` as "
-            "root: deploy/local/sysdeps.sh --test installs it.")
+    hint = (
+        f"{why}. Install it with `sudo apt-get install -y chromium` (Debian/Ubuntu), or run `make test` as "
+        "root: deploy/local/sysdeps.sh --test installs it."
+    )
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"the officer's page cannot be tested in CI: {hint}", pytrace=False)
     pytest.skip(hint)

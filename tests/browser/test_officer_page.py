@@ -13,19 +13,39 @@ import pyotp
 
 from contracts.kinds import DeclarationKind as K
 from contracts.messages import ItemLocation, TransactionCancelled
-from contracts.topics import ISSUANCE_EVENTS, CUSTOMS_LEDGER
+from contracts.topics import CUSTOMS_LEDGER, ISSUANCE_EVENTS
 from contracts.txcode import format_transaction_code, new_transaction_code
-from tokens.qr import qr_png
 from tests.browser.conftest import expect, serving
 from tests.service.conftest import ADMIN, outbox
-from tests.support.gateway import EXPIRY, NUMBER, PASSWORD, auth, commit, create_officer, make_token
-from tests.support.gateway import carnet_issued, declared, publish, sloppy
+from tests.support.gateway import (
+    EXPIRY,
+    NUMBER,
+    PASSWORD,
+    auth,
+    carnet_issued,
+    commit,
+    create_officer,
+    declared,
+    make_token,
+    publish,
+    sloppy,
+)
 from tests.support.messages import wire
 from tests.vectors.make_token_vectors import tamper_one_item
+from tokens.qr import qr_png
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "officer-scan.png"
-CHECKS = ["signature", "expiry", "territory", "replay", "carnet_status", "carnet_on_file", "items_on_list", "digest",
-          "countries"]
+CHECKS = [
+    "signature",
+    "expiry",
+    "territory",
+    "replay",
+    "carnet_status",
+    "carnet_on_file",
+    "items_on_list",
+    "digest",
+    "countries",
+]
 #: An office name an administrator could type; the page must show it as text and never run it.
 HOSTILE_NAME = 'Zürich Flughafen <img src=x onerror="document.body.dataset.xss=1">'
 
@@ -46,13 +66,13 @@ async def logged_in(page: Any, base: str, officer: str, secret: str, at: Any) ->
 
 
 async def rows(table: Any) -> list[list[str]]:
-    return await table.locator("tbody tr").evaluate_all(
-        "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+    return await table.locator("tbody tr").evaluate_all("rows => rows.map(r => [...r.cells].map(c => c.textContent))")
 
 
 async def facts(dl: Any) -> dict[str, str]:
-    pairs = await dl.evaluate("dl => [...dl.querySelectorAll('dt')].map(dt => [dt.textContent, "
-                              "dt.nextElementSibling.textContent])")
+    pairs = await dl.evaluate(
+        "dl => [...dl.querySelectorAll('dt')].map(dt => [dt.textContent, dt.nextElementSibling.textContent])"
+    )
     return dict(pairs)
 
 
@@ -61,14 +81,23 @@ def page_views(g: Any, page: str) -> float:
 
 
 async def test_r18_r13_log_in_with_totp_choose_an_office_upload_a_qr_see_every_check_and_commit(
-        gateway, clock, phone, tmp_path):
+    gateway, clock, phone, tmp_path
+):
     """The main walk: password + TOTP, an office of the officer's own country only (R18), a QR picture, every check
     passed and the carnet's declared items shown, then a commit with a final date for re-exportation (R13)."""
     async with gateway() as g, serving(g.service.http) as base:
         await publish(g.broker, carnet_issued(), ISSUANCE_EVENTS)
-        created = await g.http.post("/v1/admin/offices", headers=ADMIN, json={
-            "office_id": "CH-ZRH-AIR", "country": "CH", "region": "CH-ZH", "name": HOSTILE_NAME,
-            "timezone": "Europe/Zurich"})
+        created = await g.http.post(
+            "/v1/admin/offices",
+            headers=ADMIN,
+            json={
+                "office_id": "CH-ZRH-AIR",
+                "country": "CH",
+                "region": "CH-ZH",
+                "name": HOSTILE_NAME,
+                "timezone": "Europe/Zurich",
+            },
+        )
         assert created.status_code == 201, created.text
         secret = await create_officer(g.http, "ch-officer-web", "CH-GVA-AIR")
         token, claims = make_token(g.key, clock.now, kind=K.IMPORTATION, country="CH", items=(1, 3))
@@ -114,14 +143,23 @@ async def test_r18_r13_log_in_with_totp_choose_an_office_upload_a_qr_see_every_c
     assert [c[1] for c in checks] == ["✓ passed"] * len(CHECKS)
     assert mismatches == ["None."]
     assert (declaration["Kind"], declaration["Country"], declaration["Items declared"]) == ("Importation", "CH", "1, 3")
-    assert carnet == {"Carnet": NUMBER, "Home country": "FR", "Countries": "CH, GB", "Expiry date": "2027-11-21",
-                      "Status": "active"}
+    assert carnet == {
+        "Carnet": NUMBER,
+        "Home country": "FR",
+        "Countries": "CH, GB",
+        "Expiry date": "2027-11-21",
+        "Status": "active",
+    }
     assert items == [["1", "1", "DE"], ["3", "3", "DE"]]  # only the declared items of the carnet
     png = SCREENSHOT.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     payload = queued[-1]["payload"]
     assert (payload["decision"], payload["office_id"], payload["final_date"], payload["token_id"]) == (
-        "committed", "CH-ZRH-AIR", "2027-03-31", str(claims.token_id))
+        "committed",
+        "CH-ZRH-AIR",
+        "2027-03-31",
+        str(claims.token_id),
+    )
     assert payload["commit_id"] in await outcome.text_content()
     assert [(s["office_id"], s["outcome"]) for s in scans] == [("CH-ZRH-AIR", "valid")]
     assert xss is None and images == 0
@@ -137,15 +175,21 @@ async def test_r18_a_wrong_totp_code_and_a_throttled_login_are_shown_and_give_no
         await log_in(phone, base, "fr-officer-web", wrong)
         error = phone.get_by_role("alert")
         await expect(error).to_contain_text("Wrong officer ID, password or authenticator code")
-        after_wrong = (phone.url, await phone.evaluate("sessionStorage.length"),
-                       await phone.get_by_label("Authenticator code").input_value())
+        after_wrong = (
+            phone.url,
+            await phone.evaluate("sessionStorage.length"),
+            await phone.get_by_label("Authenticator code").input_value(),
+        )
         for _ in range(3):  # four failures from this address: its next try waits (the test's clock stands still)
-            r = await g.http.post("/v1/sessions", json={"officer_id": "fr-officer-web", "password": "wrong password!",
-                                                        "totp": wrong})
+            r = await g.http.post(
+                "/v1/sessions", json={"officer_id": "fr-officer-web", "password": "wrong password!", "totp": wrong}
+            )
             assert r.status_code == 401
         await phone.get_by_label("Authenticator code").fill(good)
         await phone.get_by_role("button", name="Log in").click()
-        await expect(error).to_contain_text("Too many failed logins from this device: too many failed logins; try again in 1 s")
+        await expect(error).to_contain_text(
+            "Too many failed logins from this device: too many failed logins; try again in 1 s"
+        )
         after_locked = (phone.url, await phone.evaluate("sessionStorage.length"))
     assert after_wrong == (f"{base}/officer/", 0, "")  # no session, and the spent code is cleared
     assert after_locked == (f"{base}/officer/", 0)
@@ -177,15 +221,17 @@ async def _auth(g: Any, secret: str, clock: Any) -> dict[str, str]:
     from datetime import timedelta
 
     clock.now += timedelta(seconds=30)  # the page spent this step's code (RFC 6238: a code works once)
-    r = await g.http.post("/v1/sessions", json={"officer_id": "fr-officer-web", "password": PASSWORD,
-                                                "totp": pyotp.TOTP(secret).at(clock.now)})
+    r = await g.http.post(
+        "/v1/sessions",
+        json={"officer_id": "fr-officer-web", "password": PASSWORD, "totp": pyotp.TOTP(secret).at(clock.now)},
+    )
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 async def test_the_typed_code_is_looked_up_as_typed_and_the_declaration_refused_with_a_reason(gateway, clock, phone):
     """The typed fallback: a wrong check character is refused before any lookup; lower case and O/I/L confusions are
     accepted; a refusal carries the officer's reason exactly (rendered and sent as text)."""
-    reason = 'seal broken on crate 2 <script>document.body.dataset.xss=1</script>'
+    reason = "seal broken on crate 2 <script>document.body.dataset.xss=1</script>"
     async with gateway() as g, serving(g.service.http) as base:
         await publish(g.broker, carnet_issued(), ISSUANCE_EVENTS)
         code, token_id = declared(clock.now)
@@ -212,12 +258,17 @@ async def test_the_typed_code_is_looked_up_as_typed_and_the_declaration_refused_
     assert checks["General list digest"] == "– not checked"  # no token scanned: the core declared against its list
     payload = queued[-1]["payload"]
     assert (payload["decision"], payload["refusal_reason"], payload["token_id"], payload["transaction_code"]) == (
-        "refused", reason, str(token_id), code)
+        "refused",
+        reason,
+        str(token_id),
+        code,
+    )
     assert xss is None
 
 
 async def test_a_committed_transaction_is_cancelled_with_the_holders_code_and_the_ledgers_decision_shown(
-        gateway, clock, phone):
+    gateway, clock, phone
+):
     """Issue 4 item 8 on the page: a mistyped cancellation code is caught before anything is sent; then the
     cancellation is asked, the page follows it until the ledger (here: the core's message) decides."""
     consent = new_transaction_code()
@@ -237,19 +288,35 @@ async def test_a_committed_transaction_is_cancelled_with_the_holders_code_and_th
         await expect(phone.locator("#cancel-outcome-text")).to_contain_text("waiting for the ledger")
         async with g.service.pool.acquire() as conn:
             asked = await conn.fetchrow("SELECT cancellation_id, office_id, reason FROM cancellations")
-        body, headers, _ = wire(TransactionCancelled(
-            cancellation_id=asked["cancellation_id"], transaction_id=asked["cancellation_id"], carnet_number=NUMBER,
-            transaction_code=claims.transaction_code, kind=claims.kind, country="FR", items=list(claims.items),
-            sequence=1, reason=asked["reason"], office_id="FR-CDG-FRET", office_timezone="Europe/Paris",
-            officer_id="fr-officer-web", carnet_expiry=EXPIRY, cancelled_at=clock.now,
-            item_locations=[ItemLocation(item_number=n, location="home") for n in claims.items]),
-            producer="core", subject=NUMBER)
+        body, headers, _ = wire(
+            TransactionCancelled(
+                cancellation_id=asked["cancellation_id"],
+                transaction_id=asked["cancellation_id"],
+                carnet_number=NUMBER,
+                transaction_code=claims.transaction_code,
+                kind=claims.kind,
+                country="FR",
+                items=list(claims.items),
+                sequence=1,
+                reason=asked["reason"],
+                office_id="FR-CDG-FRET",
+                office_timezone="Europe/Paris",
+                officer_id="fr-officer-web",
+                carnet_expiry=EXPIRY,
+                cancelled_at=clock.now,
+                item_locations=[ItemLocation(item_number=n, location="home") for n in claims.items],
+            ),
+            producer="core",
+            subject=NUMBER,
+        )
         await g.broker.publish(body, CUSTOMS_LEDGER.name, key=NUMBER.encode(), headers=headers)
         await expect(phone.locator("#cancel-outcome-text")).to_contain_text(
-            f"Cancelled: transaction {format_transaction_code(claims.transaction_code)} of carnet {NUMBER}")
+            f"Cancelled: transaction {format_transaction_code(claims.transaction_code)} of carnet {NUMBER}"
+        )
         queued = [m for m in await outbox(g.service) if m["type"] == "CancellationPosted"]
-        seen_by_other_country = await g.http.get(f"/v1/cancellations/{asked['cancellation_id']}",
-                                                 headers=auth("ch-officer-0001"))
+        seen_by_other_country = await g.http.get(
+            f"/v1/cancellations/{asked['cancellation_id']}", headers=auth("ch-officer-0001")
+        )
     assert (asked["office_id"], asked["reason"]) == ("FR-CDG-FRET", "committed at the wrong gate")
     assert [m["payload"]["cancellation_code"] for m in queued] == [consent]
     assert seen_by_other_country.status_code == 404

@@ -32,21 +32,23 @@ from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
 from nga_client import sealing
 from nga_client.carnets import PlainCarnet, seal_request
-from tokens.qr import decode_qr_image
 from runtime.settings import DEFAULT_PORTS
 from tests.browser.conftest import expect
-from tests.support.ports import free_port_offset
 from tests.support.peers import PushService, free_port
+from tests.support.ports import free_port_offset
+from tokens.qr import decode_qr_image
 
 pytestmark = pytest.mark.e2e
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 #: The narrowest phone the wallet must work on, and a desktop.
 PHONE_360 = {"viewport": {"width": 360, "height": 760}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-IGNORED = ("Failed to load resource: the server responded with a status of 4",  # refusals the test provokes
-           "Failed to load resource: net::ERR_INTERNET_DISCONNECTED",  # the offline step, on purpose
-           # a test's browser context is incognito-like: its pushManager.subscribe fails, and Chrome says so
-           "Chrome currently does not support the Push API in incognito mode")
+IGNORED = (
+    "Failed to load resource: the server responded with a status of 4",  # refusals the test provokes
+    "Failed to load resource: net::ERR_INTERNET_DISCONNECTED",  # the offline step, on purpose
+    # a test's browser context is incognito-like: its pushManager.subscribe fails, and Chrome says so
+    "Chrome currently does not support the Push API in incognito mode",
+)
 
 
 #: A description an NGA could send: the page must show it as text and never run it.
@@ -54,8 +56,14 @@ HOSTILE = 'Tripod <img src=x onerror="document.body.dataset.xss=1"> s/n FT-88812
 #: Values whose canonical JSON the page must write byte for byte as core/history.py does.
 CANONICAL_CASES = [
     {"b": 1, "a": [True, None, "x"], "é": "Zürich", "Z": {"y": -7, "x": ""}},
-    {"strings": ["quote \" backslash \\ newline \n tab \t bell \u0007 del \u007f", "\u2028 line separator", "😀 astral"]},
-    {"\u00e9": 1, "e": 2, "\U0001F600": 3, "\uffff": 4},
+    {
+        "strings": [
+            'quote " backslash \\ newline \n tab \t bell \u0007 del \u007f',
+            "\u2028 line separator",
+            "😀 astral",
+        ]
+    },
+    {"\u00e9": 1, "e": 2, "\U0001f600": 3, "\uffff": 4},
 ]
 
 
@@ -77,9 +85,14 @@ def wallet_built() -> None:
 @pytest.fixture
 async def stack(wallet_built: None, kafka_bootstrap: str, database_url: str, tmp_path: Path) -> Any:
     offset = free_port_offset()
-    async with LocalStack(tmp_path / "stack", kafka_bootstrap=kafka_bootstrap, database_url=database_url,
-                          service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES},
-                          dev_identity_port=free_port(), progress=lambda _: None) as s:
+    async with LocalStack(
+        tmp_path / "stack",
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES},
+        dev_identity_port=free_port(),
+        progress=lambda _: None,
+    ) as s:
         yield s
 
 
@@ -88,8 +101,10 @@ async def tab(browser: Any, options: dict[str, Any]) -> Any:
     context.set_default_timeout(30_000)
     page = await context.new_page()
     page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text)
-            if m.type == "error" and not m.text.startswith(IGNORED) else None)
+    page.on(
+        "console",
+        lambda m: page.errors.append(m.text) if m.type == "error" and not m.text.startswith(IGNORED) else None,
+    )
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     return page
 
@@ -119,7 +134,8 @@ async def push_registration(cdp: Any, scope: str) -> str:
 
 
 async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_commit_push_refusal_share(
-        stack: LocalStack, browser: Any) -> None:
+    stack: LocalStack, browser: Any
+) -> None:
     core, gateway, notifier = (stack.endpoints[n] for n in ("core", "customs_gateway", "notifier"))
     wallet_url = stack.wallet_url
     holder, rep = "hld_wallet01", "rep_wallet01"
@@ -150,10 +166,15 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
 
         # --- the NGA seals a carnet for that key (Python HPKE) ----------------------------------------------------
         plain = issuance_request(date.today(), holder, countries=("CH", "GB", "MX"))
-        goods = [plain.goods[0].model_copy(update={"description": "Kamera „Zürich“ — s/n K1 ✓"}), plain.goods[1],
-                 plain.goods[2].model_copy(update={"description": HOSTILE})]
+        goods = [
+            plain.goods[0].model_copy(update={"description": "Kamera „Zürich“ — s/n K1 ✓"}),
+            plain.goods[1],
+            plain.goods[2].model_copy(update={"description": HOSTILE}),
+        ]
         plain = plain.model_copy(update={"goods": goods})  # non-ASCII: the digest is over ASCII-escaped JSON
-        await publish_issuance(stack.kafka_bootstrap, seal_request(PlainCarnet(carnet=plain, holder_public_key=holder_key)))
+        await publish_issuance(
+            stack.kafka_bootstrap, seal_request(PlainCarnet(carnet=plain, holder_public_key=holder_key))
+        )
         kind, answer = await await_issuance_answer(stack.kafka_bootstrap, plain.request_id)
         assert kind == "CarnetIssued", answer
         number = answer["carnet_number"]
@@ -168,7 +189,9 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         assert facts["Document"] == "Opened on this device; general list digest checked"
         assert facts["Holder"] == plain.holder.name
         items = await rows(page.locator("#items"))
-        assert [r[:4] for r in items] == [[str(g.item_number), g.description, str(g.quantity), "at home"] for g in plain.goods]
+        assert [r[:4] for r in items] == [
+            [str(g.item_number), g.description, str(g.quantity), "at home"] for g in plain.goods
+        ]
         await expect(page.locator("#chain")).to_have_attribute("data-verified", "true")
         assert await page.evaluate("document.body.dataset.xss") is None and await page.locator("main img").count() == 0
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # nothing wider than the phone
@@ -210,8 +233,11 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         await page.get_by_role("button", name="Get confirmations on this device").click()
         await expect(page.locator("#push-state")).not_to_be_empty()
         _, browser_json = push.subscribe()
-        r = await http.post(f"{notifier}/v1/endpoints/webpush", json=browser_json,
-                            headers={"Authorization": f"Bearer {mint_wallet_token(key_file, holder, 'ata-notifier')}"})
+        r = await http.post(
+            f"{notifier}/v1/endpoints/webpush",
+            json=browser_json,
+            headers={"Authorization": f"Bearer {mint_wallet_token(key_file, holder, 'ata-notifier')}"},
+        )
         assert r.status_code == 201, r.text
         cdp = await page.context.new_cdp_session(page)
         registration = await push_registration(cdp, wallet_url)
@@ -224,8 +250,10 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         message = push.received[0]["message"]
         assert (message["type"], message["data"]["carnet_number"]) == ("transaction.committed", number)
         await page.get_by_role("button", name=f"Open {number}").click()
-        await cdp.send("ServiceWorker.deliverPushMessage", {"origin": core, "registrationId": registration,
-                                                             "data": json.dumps(message)})
+        await cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": core, "registrationId": registration, "data": json.dumps(message)},
+        )
         await expect(page.locator("#notice")).to_contain_text(f"Customs committed: {number}")
         await expect(page.locator("#items tbody tr[data-location=exported]")).to_have_count(2)
         decided = await rows(page.locator("#transactions"))
@@ -236,8 +264,10 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         await shot(page, "5-confirmed")
         # with no wallet page open, the service worker keeps the confirmation for the next time the wallet opens
         await page.goto(f"{core}/health")  # same origin, outside the wallet: no wallet page listens
-        await cdp.send("ServiceWorker.deliverPushMessage", {"origin": core, "registrationId": registration,
-                                                             "data": json.dumps(message)})
+        await cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": core, "registrationId": registration, "data": json.dumps(message)},
+        )
         await page.wait_for_function("""() => new Promise((done) => {
             const r = indexedDB.open('ata-wallet', 1);
             r.onsuccess = () => { const q = r.result.transaction('confirmations').objectStore('confirmations').count();
@@ -258,7 +288,9 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
 
         # --- share with a representative (the data key re-sealed on the device), then revoke -------------------------
         rep_key = X25519PrivateKey.generate()
-        r = await http.put(f"{core}/v1/wallet-keys/me", json={"public_key": sealing.public_key_text(rep_key)}, headers=as_rep)
+        r = await http.put(
+            f"{core}/v1/wallet-keys/me", json={"public_key": sealing.public_key_text(rep_key)}, headers=as_rep
+        )
         assert r.status_code == 201, r.text
         await page.get_by_label("Representative's wallet id").fill(rep)
         await page.get_by_role("button", name="Share", exact=True).click()
@@ -266,8 +298,14 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         r = await http.get(f"{core}/v1/carnets/{number}/document", headers=as_rep)
         assert r.status_code == 200, r.text
         sealed = r.json()
-        opened = sealing.open_document(SealedDocument.model_validate(sealed["document"]), rep, rep_key, nga=sealed["nga"],
-                                       request_id=sealed["request_id"], digest=sealed["general_list_digest"])
+        opened = sealing.open_document(
+            SealedDocument.model_validate(sealed["document"]),
+            rep,
+            rep_key,
+            nga=sealed["nga"],
+            request_id=sealed["request_id"],
+            digest=sealed["general_list_digest"],
+        )
         assert opened == plain.model_dump(mode="json")
         await shot(page, "7-shared")
         await page.get_by_role("button", name=f"Revoke {rep}").click()
@@ -287,35 +325,47 @@ async def test_holder_journey_sign_in_keys_sealed_carnet_declare_offline_qr_comm
         await expect(agent.locator("#carnet")).to_have_attribute("data-loaded", re.compile(f"^{number}:"))
         agent_facts = await dl(agent.locator("#carnet-facts"))
         assert (agent_facts["Role"], agent_facts["Document"]) == (
-            "representative", "Opened on this device; general list digest checked")
+            "representative",
+            "Opened on this device; general list digest checked",
+        )
         await expect(agent.locator("#share-box")).to_be_hidden()  # only the holder shares (R1)
         assert agent.errors == []
         await agent.context.close()
 
         # --- a history altered in the ledger's table fails the device's check ---------------------------------------
-        canon = await page.evaluate("""async (values) => {
+        canon = await page.evaluate(
+            """async (values) => {
             const { canonical } = await import('/wallet/static/chain.js');
-            return values.map(canonical); }""", CANONICAL_CASES)
+            return values.map(canonical); }""",
+            CANONICAL_CASES,
+        )
         assert canon == [history.canonical(v).decode() for v in CANONICAL_CASES]
         conn = await asyncpg.connect(stack.database_url)
         try:  # someone with the table owner's rights, bypassing the append-only trigger
             async with conn.transaction():
                 await conn.execute("ALTER TABLE core.history DISABLE TRIGGER history_append_only")
-                await conn.execute("UPDATE core.history SET record = jsonb_set(record, '{items}', '[1]')"
-                                   " WHERE carnet_number = $1 AND position = 1", number)
+                await conn.execute(
+                    "UPDATE core.history SET record = jsonb_set(record, '{items}', '[1]')"
+                    " WHERE carnet_number = $1 AND position = 1",
+                    number,
+                )
                 await conn.execute("ALTER TABLE core.history ENABLE TRIGGER history_append_only")
         finally:
             await conn.close()
         await page.get_by_role("button", name="Back to my carnets").click()
         await page.get_by_role("button", name=f"Open {number}").click()
         await expect(page.locator("#chain")).to_have_attribute("data-verified", "false")
-        await expect(page.locator("#chain")).to_have_text("History chain does NOT verify from position 1 (record altered).")
+        await expect(page.locator("#chain")).to_have_text(
+            "History chain does NOT verify from position 1 (record altered)."
+        )
 
         # --- the same wallet on a desktop ---------------------------------------------------------------------------
         desk = await tab(browser, DESKTOP)
         await sign_in(desk, wallet_url, holder)
         await desk.get_by_role("button", name=f"Open {number}").click()
-        await expect(desk.locator("#carnet-facts")).to_contain_text("Sealed for your key on another device")  # no key on this device
+        await expect(desk.locator("#carnet-facts")).to_contain_text(
+            "Sealed for your key on another device"
+        )  # no key on this device
         await shot(desk, "8-desktop")
         await desk.context.close()
     assert page.errors == []  # no script error, no CSP violation
@@ -328,8 +378,11 @@ async def known(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> b
 
 
 async def dl(node: Any) -> dict[str, str]:
-    return dict(await node.evaluate("dl => [...dl.querySelectorAll('dt')].map(dt => [dt.textContent, "
-                                    "dt.nextElementSibling.textContent])"))
+    return dict(
+        await node.evaluate(
+            "dl => [...dl.querySelectorAll('dt')].map(dt => [dt.textContent, dt.nextElementSibling.textContent])"
+        )
+    )
 
 
 async def rows(table: Any) -> list[list[str]]:

@@ -16,11 +16,27 @@ import yaml
 
 SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "labels", "images", "patches"}
 #: Lists merged element by element on this key, as the strategic merge patch does for these Kubernetes lists.
-MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name",
-              "volumeMounts": "mountPath", "ports": "containerPort"}
+MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "ports": "containerPort",
+}
 #: Kinds that live in a namespace (all the deploy/k8s kinds are).
-NAMESPACED = {"ConfigMap", "Secret", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-              "ServiceAccount", "Ingress", "KafkaTopic", "KafkaUser"}
+NAMESPACED = {
+    "ConfigMap",
+    "Secret",
+    "Deployment",
+    "Service",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+    "ServiceAccount",
+    "Ingress",
+    "KafkaTopic",
+    "KafkaUser",
+}
 
 
 class KustomizeError(ValueError):
@@ -35,18 +51,25 @@ def render(directory: Path) -> list[dict[str, Any]]:
     kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
     unknown = set(kustomization) - SUPPORTED
     if unknown:
-        raise KustomizeError(f"{directory}: kustomization fields not rendered by tests/deploy/kustomize.py: {sorted(unknown)}")
+        raise KustomizeError(
+            f"{directory}: kustomization fields not rendered by tests/deploy/kustomize.py: {sorted(unknown)}"
+        )
     objects: list[dict[str, Any]] = []
     for entry in kustomization.get("resources", []):
         target = directory / entry
         objects += render(target) if target.is_dir() else load_documents(target)
     for patch_entry in kustomization.get("patches", []):
         if not set(patch_entry) <= {"path", "target"} or set(patch_entry.get("target", {"kind": ""})) != {"kind"}:
-            raise KustomizeError(f"only file patches, by name or by a target's kind, are rendered here, not {patch_entry}")
+            raise KustomizeError(
+                f"only file patches, by name or by a target's kind, are rendered here, not {patch_entry}"
+            )
         for patch in load_documents(directory / patch_entry["path"]):
             kind = patch_entry.get("target", {}).get("kind")
-            targets = ([o for o in objects if o["kind"] == kind] if kind else
-                       [find(objects, patch["kind"], patch["metadata"]["name"])])
+            targets = (
+                [o for o in objects if o["kind"] == kind]
+                if kind
+                else [find(objects, patch["kind"], patch["metadata"]["name"])]
+            )
             if not targets:
                 raise KustomizeError(f"patch {patch_entry} matches nothing")
             for target in targets:

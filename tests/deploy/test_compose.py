@@ -14,8 +14,14 @@ import jsonschema
 import pytest
 import yaml
 
-from deploy.kafka_settings import (COMPOSE_CLUSTER_ID, KAFKA_VERSION, cluster_id_is_valid, compose_environment,
-                                   new_cluster_id, replication)
+from deploy.kafka_settings import (
+    COMPOSE_CLUSTER_ID,
+    KAFKA_VERSION,
+    cluster_id_is_valid,
+    compose_environment,
+    new_cluster_id,
+    replication,
+)
 from runtime.settings import DEFAULT_PORTS
 from tests.support.deploy import dns_name, settings_env_names
 
@@ -72,8 +78,13 @@ def test_kafka_is_three_kraft_nodes_replicating_three_ways(compose):
     assert voters == {"1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"}
     topics = compose["services"]["topics"]
     factor, min_insync = replication(len(KAFKA))
-    assert topics["command"][:5] == ["deploy.topics", "--replication-factor", str(factor),
-                                     "--min-insync-replicas", str(min_insync)]
+    assert topics["command"][:5] == [
+        "deploy.topics",
+        "--replication-factor",
+        str(factor),
+        "--min-insync-replicas",
+        str(min_insync),
+    ]
     for service in SERVICES:
         env = compose["services"][dns_name(service)]["environment"]
         assert set(env["KAFKA_BOOTSTRAP_SERVERS"].split(",")) == {f"{k}:9092" for k in KAFKA}
@@ -94,8 +105,14 @@ def test_kafka_nodes_run_the_tested_version_with_the_tested_settings(compose):
 
 def test_the_cluster_id_check_refuses_what_kafka_storage_format_refuses():
     assert cluster_id_is_valid(new_cluster_id())
-    for bad in ("ata-carnets-test-cluster-1", "YXRhLWNhcm5ldHMtdGVzdA=", "YXRhLWNhcm5ldHMtdGVzd", "YXRhLWNhcm5ldHMtdGVzd!",
-                "YXRhLWNhcm5ldHMtdGVzdAYXRhLWNhcm5ldHMtdGVzdA", ""):
+    for bad in (
+        "ata-carnets-test-cluster-1",
+        "YXRhLWNhcm5ldHMtdGVzdA=",
+        "YXRhLWNhcm5ldHMtdGVzd",
+        "YXRhLWNhcm5ldHMtdGVzd!",
+        "YXRhLWNhcm5ldHMtdGVzdAYXRhLWNhcm5ldHMtdGVzdA",
+        "",
+    ):
         assert not cluster_id_is_valid(bad), bad
 
 
@@ -147,8 +164,13 @@ def test_one_image_built_from_the_dockerfile_runtime_stage(compose):
 
 def test_prometheus_and_grafana_mount_the_checked_in_configuration(compose):
     mounts = compose["services"]["prometheus"]["volumes"] + compose["services"]["grafana"]["volumes"]
-    for source in ("./prometheus/prometheus.yml", "./prometheus/rules", "./grafana/provisioning/datasources",
-                   "./grafana/provisioning/dashboards", "./grafana/dashboards"):
+    for source in (
+        "./prometheus/prometheus.yml",
+        "./prometheus/rules",
+        "./grafana/provisioning/datasources",
+        "./grafana/provisioning/dashboards",
+        "./grafana/dashboards",
+    ):
         assert any(m.startswith(source + ":") for m in mounts), source
         assert (DEPLOY / source).exists()
     dashboards = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/ata.yaml").read_text())

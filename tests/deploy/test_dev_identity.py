@@ -27,8 +27,9 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def client(data_dir: Path) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app(data_dir, [WALLET], clock=lambda: NOW)),
-                             base_url="http://127.0.0.1:8109")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app(data_dir, [WALLET], clock=lambda: NOW)), base_url="http://127.0.0.1:8109"
+    )
 
 
 async def test_signing_in_redirects_to_the_wallet_with_a_token_the_core_and_the_notifier_accept(data_dir):
@@ -47,18 +48,21 @@ async def test_signing_in_redirects_to_the_wallet_with_a_token_the_core_and_the_
         assert WalletVerifier(key, audience, lambda: NOW).verify(fragment["access_token"][0]) == "hld_7f3a9c"
 
 
-@pytest.mark.parametrize("fields", [
-    {"redirect_uri": "https://evil.example/wallet/"},
-    {"redirect_uri": WALLET + "x"},
-    {"redirect_uri": WALLET + "#a"},
-    {"state": "short"},
-    {"state": "s" * 129},
-    {"state": "<script>x</script>"},
-    {"wallet_id": "-dash"},
-    {"wallet_id": "a" * 65},
-    {"wallet_id": "hld 1"},
-    {"wallet_id": ""},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"redirect_uri": "https://evil.example/wallet/"},
+        {"redirect_uri": WALLET + "x"},
+        {"redirect_uri": WALLET + "#a"},
+        {"state": "short"},
+        {"state": "s" * 129},
+        {"state": "<script>x</script>"},
+        {"wallet_id": "-dash"},
+        {"wallet_id": "a" * 65},
+        {"wallet_id": "hld 1"},
+        {"wallet_id": ""},
+    ],
+)
 async def test_hostile_sign_ins_are_refused_and_mint_nothing(data_dir, fields):
     body = {"wallet_id": "hld_1", "redirect_uri": WALLET, "state": STATE, **fields}
     async with client(data_dir) as http:
@@ -79,13 +83,22 @@ def test_it_refuses_to_run_off_the_embedded_stack(tmp_path):
     with pytest.raises(DevIdentityRefused, match="wallet URLs"):
         app(tmp_path, [])
     with pytest.raises(DevIdentityRefused, match="another identity provider"):
-        LocalStack(tmp_path / "stack", kafka_bootstrap="127.0.0.1:1", database_url="postgresql://x@127.0.0.1:1/x",
-                   env={"ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": "/etc/ata/real-provider.pub.pem"}, dev_identity_port=8109)
+        LocalStack(
+            tmp_path / "stack",
+            kafka_bootstrap="127.0.0.1:1",
+            database_url="postgresql://x@127.0.0.1:1/x",
+            env={"ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": "/etc/ata/real-provider.pub.pem"},
+            dev_identity_port=8109,
+        )
 
 
 def test_the_stack_points_the_wallet_at_the_sign_in_and_the_notifier_lets_the_wallet_call(tmp_path):
-    stack = LocalStack(tmp_path / "stack", kafka_bootstrap="127.0.0.1:1", database_url="postgresql://x@127.0.0.1:1/x",
-                       dev_identity_port=18109)
+    stack = LocalStack(
+        tmp_path / "stack",
+        kafka_bootstrap="127.0.0.1:1",
+        database_url="postgresql://x@127.0.0.1:1/x",
+        dev_identity_port=18109,
+    )
     core, notifier = stack.services["core"], stack.services["notifier"]
     assert core.extra_env["ATA_WALLET_SIGN_IN_URL"] == "http://127.0.0.1:18109/authorize"
     assert core.extra_env["ATA_WALLET_NOTIFIER_URL"] == notifier.base_url

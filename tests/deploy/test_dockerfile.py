@@ -17,7 +17,9 @@ def instructions(stage: str) -> list[str]:
     text = DOCKERFILE.replace("\\\n", " ")
     parts = re.split(r"^FROM .*$", text, flags=re.M)
     names = re.findall(r"^FROM \S+ AS (\S+)$", text, re.M)
-    return [line.strip() for line in parts[names.index(stage) + 1].splitlines() if line.strip() and not line.startswith("#")]
+    return [
+        line.strip() for line in parts[names.index(stage) + 1].splitlines() if line.strip() and not line.startswith("#")
+    ]
 
 
 def test_every_package_pyproject_installs_is_copied_into_the_build():
@@ -49,8 +51,13 @@ def test_the_image_installs_no_development_binaries():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert not _names(pyproject["project"]["dependencies"]) & EMBEDDED
     assert _names(pyproject["project"]["optional-dependencies"]["embedded"]) == EMBEDDED
-    commands = [c.strip() for line in instructions("build") if line.startswith("RUN ")
-                for c in line.removeprefix("RUN ").split("&&") if "pip install" in c and "--upgrade pip" not in c]
+    commands = [
+        c.strip()
+        for line in instructions("build")
+        if line.startswith("RUN ")
+        for c in line.removeprefix("RUN ").split("&&")
+        if "pip install" in c and "--upgrade pip" not in c
+    ]
     assert commands == ["/opt/ata/bin/pip install ."], commands  # the project, no extra
 
 

@@ -19,8 +19,8 @@ import yaml
 
 from contracts.topics import TOPICS
 from deploy import strimzi
-from deploy.topics import plan
 from deploy.kafka_settings import replication
+from deploy.topics import plan
 from runtime.settings import DEFAULT_PORTS
 from tests.deploy.kustomize import KustomizeError, containers, render
 from tests.support.deploy import dns_name, settings_env_names
@@ -37,20 +37,39 @@ SINGLE_PARTITION_BY_DESIGN = {"ata.trust.keys.v1", "ata.admin.country-policy.v1"
 #: The fields of Strimzi's KafkaTopic CRD (kafka.strimzi.io/v1) the manifests use, with the CRD's bounds; stricter
 #: than the CRD on unknown fields (which the API server would silently prune) and on the object's name.
 KAFKA_TOPIC = {
-    "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"], "additionalProperties": False,
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
     "properties": {
-        "apiVersion": {"const": "kafka.strimzi.io/v1"}, "kind": {"const": "KafkaTopic"},
-        "metadata": {"type": "object", "required": ["name", "labels"], "properties": {
-            "name": {"type": "string", "maxLength": 253,
-                     "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},
-            "namespace": {"type": "string"},
-            "labels": {"type": "object", "required": ["strimzi.io/cluster"],
-                       "additionalProperties": {"type": "string"}}}},
-        "spec": {"type": "object", "additionalProperties": False, "properties": {
-            "topicName": {"type": "string", "maxLength": 249},
-            "partitions": {"type": "integer", "minimum": 1},
-            "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
-            "config": {"type": "object"}}},
+        "apiVersion": {"const": "kafka.strimzi.io/v1"},
+        "kind": {"const": "KafkaTopic"},
+        "metadata": {
+            "type": "object",
+            "required": ["name", "labels"],
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "maxLength": 253,
+                    "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                },
+                "namespace": {"type": "string"},
+                "labels": {
+                    "type": "object",
+                    "required": ["strimzi.io/cluster"],
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+        },
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "topicName": {"type": "string", "maxLength": 249},
+                "partitions": {"type": "integer", "minimum": 1},
+                "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
+                "config": {"type": "object"},
+            },
+        },
     },
 }
 
@@ -69,8 +88,16 @@ CUSTOM_KINDS = {"KafkaUser"}
 
 
 def test_every_rendered_object_is_valid_kubernetes(objects):
-    kinds = {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceAccount",
-             "Ingress", "NetworkPolicy"}
+    kinds = {
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "ServiceAccount",
+        "Ingress",
+        "NetworkPolicy",
+    }
     assert {o["kind"] for o in objects} - {"KafkaTopic"} == kinds | CUSTOM_KINDS
     for obj in objects:
         if obj["kind"] == "KafkaTopic":
@@ -122,7 +149,11 @@ def test_no_consumer_group_gets_more_members_than_partitions(objects):
         assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": dns_name(service)}
         bounding = [t for t in consumed if t.name not in SINGLE_PARTITION_BY_DESIGN]
         assert spec["maxReplicas"] <= min(t.partitions for t in bounding), service
-        assert spec["minReplicas"] <= of_kind(objects, "Deployment")[dns_name(service)]["spec"]["replicas"] <= spec["maxReplicas"]
+        assert (
+            spec["minReplicas"]
+            <= of_kind(objects, "Deployment")[dns_name(service)]["spec"]["replicas"]
+            <= spec["maxReplicas"]
+        )
     assert {t.partitions for t in TOPICS if t.name in SINGLE_PARTITION_BY_DESIGN} == {1}
 
 
@@ -184,8 +215,9 @@ def test_the_kafka_topic_schema_refuses_what_strimzi_refuses():
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**good, "spec": {**good["spec"], **bad}}, KAFKA_TOPIC)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**good, "metadata": {"name": "Ata_Topic", "labels": good["metadata"]["labels"]}},
-                            KAFKA_TOPIC)
+        jsonschema.validate(
+            {**good, "metadata": {"name": "Ata_Topic", "labels": good["metadata"]["labels"]}}, KAFKA_TOPIC
+        )
 
 
 def test_each_service_runs_as_its_own_service_account_without_a_token(objects):
@@ -234,8 +266,9 @@ def test_every_pod_creates_the_topics_replicated_first(objects):
         return
     for d in of_kind(objects, "Deployment").values():
         init = d["spec"]["template"]["spec"]["initContainers"]
-        assert [c["args"][:5] for c in init] == [["deploy.topics", "--replication-factor", str(factor),
-                                                  "--min-insync-replicas", str(min_insync)]]
+        assert [c["args"][:5] for c in init] == [
+            ["deploy.topics", "--replication-factor", str(factor), "--min-insync-replicas", str(min_insync)]
+        ]
 
 
 def test_secrets_only_by_reference(objects):
@@ -249,8 +282,12 @@ def test_secrets_only_by_reference(objects):
                 assert "value" not in env and "secretKeyRef" in env["valueFrom"], env
     for name, value in of_kind(objects, "ConfigMap")["ata-config"]["data"].items():
         assert not secretish.search(name) and "@" not in value, name
-    mounted = {v["secret"]["secretName"] for d in of_kind(objects, "Deployment").values()
-               for v in d["spec"]["template"]["spec"]["volumes"] if "secret" in v}
+    mounted = {
+        v["secret"]["secretName"]
+        for d in of_kind(objects, "Deployment").values()
+        for v in d["spec"]["template"]["spec"]["volumes"]
+        if "secret" in v
+    }
     assert mounted == {"ata-core-keys", "ata-wallet-issuer", "ata-trust-anchor", "ata-notifier-keys"}
 
 
@@ -275,8 +312,10 @@ def test_environment_names_are_settings(objects):
     for c in containers(objects):
         assert {e["name"] for e in c.get("env", [])} <= known, c["name"]
     # the core, the gateway and the notifier refuse to start without these: each has them
-    env = {d["metadata"]["name"]: {e["name"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
-           for d in of_kind(objects, "Deployment").values()}
+    env = {
+        d["metadata"]["name"]: {e["name"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+        for d in of_kind(objects, "Deployment").values()
+    }
     assert {"ATA_WALLET_ISSUER_PUBLIC_KEY_PATH", "ATA_SIGNING_KEY_PATH", "ATA_TRUST_ANCHOR_KEY_PATH"} <= env["core"]
     assert "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH" in env["customs-gateway"]
     assert "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH" in env["notifier"]
@@ -305,8 +344,21 @@ def test_the_notifier_may_reach_only_dns_kafka_postgresql_and_public_https(objec
     outside = [r for r in rules if any(b.get("ipBlock", {}).get("cidr") in ("0.0.0.0/0", "::/0") for b in r["to"])]
     assert len(outside) == 1 and outside[0]["ports"] == [{"protocol": "TCP", "port": 443}]
     excluded = [ipaddress.ip_network(c) for b in outside[0]["to"] for c in b["ipBlock"]["except"]]
-    for address in ("10.1.2.3", "172.20.0.1", "192.168.0.1", "169.254.169.254", "127.0.0.1", "100.64.0.1",
-                    "0.0.0.0", "224.0.0.251", "fd00::1", "fe80::1", "::1", "::ffff:10.0.0.1", "64:ff9b::a00:1"):
+    for address in (
+        "10.1.2.3",
+        "172.20.0.1",
+        "192.168.0.1",
+        "169.254.169.254",
+        "127.0.0.1",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.251",
+        "fd00::1",
+        "fe80::1",
+        "::1",
+        "::ffff:10.0.0.1",
+        "64:ff9b::a00:1",
+    ):
         assert any(ipaddress.ip_address(address) in n for n in excluded), address
     for rule in rules:
         if rule not in outside:  # the rest stays inside: private ranges or the cluster's DNS pods

@@ -64,7 +64,8 @@ def test_no_java_means_a_skip_naming_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setattr(apache_kafka.shutil, "which", lambda tool: None if tool == "mvn" else "/usr/bin/" + tool)
     monkeypatch.setenv("ATA_KAFKA_JARS", str(tmp_path))  # nothing cached: Maven is needed
     assert apache_kafka.missing_tools(fetch=True) == (
-        "Apache Kafka needs mvn: apt-get install -y openjdk-17-jre-headless maven")
+        "Apache Kafka needs mvn: apt-get install -y openjdk-17-jre-headless maven"
+    )
     assert apache_kafka.missing_tools(fetch=False) is None
     with pytest.raises(apache_kafka.KafkaUnavailable, match=re.escape(apache_kafka.INSTALL_HINT)):
         apache_kafka.fetch_jars()
@@ -78,7 +79,10 @@ def test_no_java_means_a_skip_naming_the_install_command(monkeypatch, tmp_path):
 
 def test_scram_passwords_cannot_break_out_of_the_jaas_line():
     ok = "a" * 16
-    assert 'password="' + ok + '";' in scram_listener(ok, ok)["listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config"]
+    assert (
+        'password="' + ok + '";'
+        in scram_listener(ok, ok)["listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config"]
+    )
     for bad in ('x" user_admin="y', "short", "a" * 129, "a" * 15 + ";", "a" * 16 + "\n"):
         with pytest.raises(ValueError):
             scram_listener(bad, ok)
@@ -88,9 +92,14 @@ def test_acl_plan_gives_an_nga_its_two_topics_and_a_service_its_catalogue_share(
     """The entries the ACL test applies are the deployed KafkaUsers' rules (deploy/kafka_users.py), one each."""
     acls = kafka_acls.plan(["FR"])
     fr = {(a.resource, a.name, a.operation) for a in acls if a.principal == "User:nga-fr"}
-    assert fr == {("TOPIC", "ata.issuance.requests.fr.v1", "WRITE"), ("TOPIC", "ata.issuance.requests.fr.v1", "DESCRIBE"),
-                  ("TOPIC", "ata.issuance.responses.fr.v1", "READ"), ("TOPIC", "ata.issuance.responses.fr.v1", "DESCRIBE"),
-                  ("GROUP", "nga-fr.", "READ"), ("GROUP", "nga-fr.", "DESCRIBE")}
+    assert fr == {
+        ("TOPIC", "ata.issuance.requests.fr.v1", "WRITE"),
+        ("TOPIC", "ata.issuance.requests.fr.v1", "DESCRIBE"),
+        ("TOPIC", "ata.issuance.responses.fr.v1", "READ"),
+        ("TOPIC", "ata.issuance.responses.fr.v1", "DESCRIBE"),
+        ("GROUP", "nga-fr.", "READ"),
+        ("GROUP", "nga-fr.", "DESCRIBE"),
+    }
     gateway = [a for a in acls if a.principal == "User:ata-customs-gateway"]
     writes = {a.name for a in gateway if a.operation == "WRITE" and not a.name.endswith(".dlq")}
     assert writes == {t.name for t in TOPICS if "customs_gateway" in t.producers}

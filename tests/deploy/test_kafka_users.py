@@ -22,30 +22,84 @@ NGAS = ku.registry_ngas()
 
 #: The KafkaUser fields this project uses, as Strimzi's v1beta2 CRD defines them (AclRule: type, resource, host,
 #: operations; resource: type, name, patternType). Closed: a misspelt field fails here as `kubectl apply` would.
-_RESOURCE = {"type": "object", "additionalProperties": False, "required": ["type", "name", "patternType"], "properties": {
-    "type": {"enum": ["topic", "group"]}, "name": {"type": "string", "minLength": 1, "maxLength": 249},
-    "patternType": {"enum": ["literal", "prefix"]}}}
-_OPERATIONS = ["Read", "Write", "Create", "Delete", "Alter", "Describe", "ClusterAction", "AlterConfigs",
-               "DescribeConfigs", "IdempotentWrite", "All"]
-KAFKA_USER = {
-    "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind", "metadata", "spec"],
+_RESOURCE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "name", "patternType"],
     "properties": {
-        "apiVersion": {"const": "kafka.strimzi.io/v1beta2"}, "kind": {"const": "KafkaUser"},
-        "metadata": {"type": "object", "required": ["name", "labels"], "properties": {
-            "name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"},
-            "labels": {"type": "object", "required": ["strimzi.io/cluster"]}}},
-        "spec": {"type": "object", "additionalProperties": False, "required": ["authentication", "authorization"],
-                 "properties": {
-                     "authentication": {"type": "object", "additionalProperties": False, "required": ["type"],
-                                        "properties": {"type": {"enum": ["tls", "tls-external", "scram-sha-512"]}}},
-                     "authorization": {"type": "object", "additionalProperties": False, "required": ["type", "acls"],
-                                       "properties": {"type": {"const": "simple"}, "acls": {"type": "array", "items": {
-                                           "type": "object", "additionalProperties": False,
-                                           "required": ["resource", "operations"], "properties": {
-                                               "type": {"enum": ["allow", "deny"]}, "resource": _RESOURCE,
-                                               "host": {"type": "string"},
-                                               "operations": {"type": "array", "minItems": 1, "uniqueItems": True,
-                                                              "items": {"enum": _OPERATIONS}}}}}}}}},
+        "type": {"enum": ["topic", "group"]},
+        "name": {"type": "string", "minLength": 1, "maxLength": 249},
+        "patternType": {"enum": ["literal", "prefix"]},
+    },
+}
+_OPERATIONS = [
+    "Read",
+    "Write",
+    "Create",
+    "Delete",
+    "Alter",
+    "Describe",
+    "ClusterAction",
+    "AlterConfigs",
+    "DescribeConfigs",
+    "IdempotentWrite",
+    "All",
+]
+KAFKA_USER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "kafka.strimzi.io/v1beta2"},
+        "kind": {"const": "KafkaUser"},
+        "metadata": {
+            "type": "object",
+            "required": ["name", "labels"],
+            "properties": {
+                "name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"},
+                "labels": {"type": "object", "required": ["strimzi.io/cluster"]},
+            },
+        },
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["authentication", "authorization"],
+            "properties": {
+                "authentication": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["type"],
+                    "properties": {"type": {"enum": ["tls", "tls-external", "scram-sha-512"]}},
+                },
+                "authorization": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["type", "acls"],
+                    "properties": {
+                        "type": {"const": "simple"},
+                        "acls": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["resource", "operations"],
+                                "properties": {
+                                    "type": {"enum": ["allow", "deny"]},
+                                    "resource": _RESOURCE,
+                                    "host": {"type": "string"},
+                                    "operations": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "uniqueItems": True,
+                                        "items": {"enum": _OPERATIONS},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 
@@ -56,8 +110,10 @@ def rendered_users() -> dict[str, dict[str, Any]]:
 
 
 def grants(user: dict[str, Any]) -> dict[tuple[str, str, str], set[str]]:
-    return {(a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"]): set(a["operations"])
-            for a in user["spec"]["authorization"]["acls"]}
+    return {
+        (a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"]): set(a["operations"])
+        for a in user["spec"]["authorization"]["acls"]
+    }
 
 
 def topics_with(user: dict[str, Any], operation: str) -> set[str]:
@@ -88,7 +144,9 @@ def test_an_nga_principal_writes_only_its_request_topic_and_reads_only_its_respo
     assert topics_with(user, "Write") == {issuance_requests(nga).name}
     assert topics_with(user, "Read") == {issuance_responses(nga).name}
     assert {name for kind, name, _ in grants(user) if kind == "topic"} == {
-        issuance_requests(nga).name, issuance_responses(nga).name}
+        issuance_requests(nga).name,
+        issuance_responses(nga).name,
+    }
     groups = {(name, pattern) for kind, name, pattern in grants(user) if kind == "group"}
     assert groups == {(f"nga-{nga.lower()}.", "prefix")}
     assert all(pattern == "literal" for kind, _, pattern in grants(user) if kind == "topic")
@@ -123,9 +181,11 @@ def test_the_kafka_acls_commands_say_the_same(rendered_users):
     lines = ku.acls_sh(NGAS).splitlines()
     assert len(lines) == sum(len(u["spec"]["authorization"]["acls"]) for u in rendered_users.values())
     fr_write = [line for line in lines if "User:nga-fr " in line and "--operation Write" in line]
-    assert fr_write == ["kafka-acls.sh --bootstrap-server $BOOTSTRAP --command-config admin.properties --add "
-                        "--allow-principal User:nga-fr --operation Describe --operation Write "
-                        "--topic 'ata.issuance.requests.fr.v1' --resource-pattern-type literal"]
+    assert fr_write == [
+        "kafka-acls.sh --bootstrap-server $BOOTSTRAP --command-config admin.properties --add "
+        "--allow-principal User:nga-fr --operation Describe --operation Write "
+        "--topic 'ata.issuance.requests.fr.v1' --resource-pattern-type literal"
+    ]
 
 
 def test_the_commands_in_operations_md_are_generated_ones():

@@ -47,8 +47,9 @@ def test_compose_scrape_config_discovers_each_service_by_its_dns_name():
     jobs = {j["job_name"]: j for j in load(PROMETHEUS / "prometheus.yml")["scrape_configs"]}
     assert set(jobs) == set(DEFAULT_PORTS) == alerted_jobs()
     for service, job in jobs.items():
-        assert job["dns_sd_configs"] == [{"names": [dns_name(service)], "type": "A", "port": DEFAULT_PORTS[service],
-                                          "refresh_interval": "30s"}]
+        assert job["dns_sd_configs"] == [
+            {"names": [dns_name(service)], "type": "A", "port": DEFAULT_PORTS[service], "refresh_interval": "30s"}
+        ]
         assert dns_name(service) in compose["services"]
         assert {"target_label": "service", "replacement": service} in job["relabel_configs"]
 

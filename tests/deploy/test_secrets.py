@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import stat
 
-from tokens.wallet_auth import load_public_key
 from deploy import secrets
 from notifier.webpush import Vapid
 from tokens.cose import load_or_create_signing_key
 from tokens.trustlist import load_anchor_public
+from tokens.wallet_auth import load_public_key
 
 
 def test_keys_load_and_a_second_run_keeps_them(tmp_path):
@@ -18,7 +18,10 @@ def test_keys_load_and_a_second_run_keeps_them(tmp_path):
     assert all(p.exists() for p in files)
     signing = load_or_create_signing_key(directory / secrets.SIGNING_KEY)
     anchor = load_or_create_signing_key(directory / secrets.TRUST_ANCHOR)
-    assert load_anchor_public(directory / secrets.TRUST_ANCHOR_PUBLIC).public_numbers() == anchor.public_key.public_numbers()
+    assert (
+        load_anchor_public(directory / secrets.TRUST_ANCHOR_PUBLIC).public_numbers()
+        == anchor.public_key.public_numbers()
+    )
     load_public_key(directory / "identity" / "wallet-issuer.pub.pem")
     Vapid.load(directory / secrets.VAPID_KEY, "mailto:ops@example.org")
     env = dict(line.split("=", 1) for line in (directory / secrets.ENV_FILE).read_text().splitlines())

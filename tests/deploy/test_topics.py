@@ -12,8 +12,12 @@ from runtime.settings import Settings
 
 def test_plan_is_the_catalogue_with_dead_letters_and_nga_requests_and_responses():
     specs = {s.name: s for s in topics.plan(3, 2, ["FR", "CH"])}
-    expected = dict(all_topic_partitions()) | {issuance_responses(n).name: 6 for n in ("FR", "CH")} | {
-        issuance_requests(n).name: 6 for n in ("FR", "CH")} | {issuance_requests(n).dead_letter: 1 for n in ("FR", "CH")}
+    expected = (
+        dict(all_topic_partitions())
+        | {issuance_responses(n).name: 6 for n in ("FR", "CH")}
+        | {issuance_requests(n).name: 6 for n in ("FR", "CH")}
+        | {issuance_requests(n).dead_letter: 1 for n in ("FR", "CH")}
+    )
     assert {n: s.partitions for n, s in specs.items()} == expected
     assert "ata.issuance.requests.fr.v1" in specs and "ata.issuance.responses.ch.v1" in specs
     assert {t.name + ".dlq" for t in TOPICS if t.consumers} <= set(specs)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import date
 import sys
+from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -56,20 +56,34 @@ async def configured_secrets(conn: asyncpg.Connection, stack: LocalStack) -> dic
 async def test_one_carnet_from_issuance_request_to_pushed_confirmation(kafka_bootstrap, database_url, tmp_path):
     offset = free_port_offset()
     ports = {s: DEFAULT_PORTS[s] + offset for s in SERVICES}
-    async with LocalStack(tmp_path / "stack", kafka_bootstrap=kafka_bootstrap, database_url=database_url,
-                          service_ports=ports, progress=lambda _: None) as stack:
-        result = await run_scenario(stack.endpoints, stack.kafka_bootstrap, tmp_path / "out",
-                                    private_key_path(stack.data_dir), stack.admin_token, progress=lambda _: None)
+    async with LocalStack(
+        tmp_path / "stack",
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        service_ports=ports,
+        progress=lambda _: None,
+    ) as stack:
+        result = await run_scenario(
+            stack.endpoints,
+            stack.kafka_bootstrap,
+            tmp_path / "out",
+            private_key_path(stack.data_dir),
+            stack.admin_token,
+            progress=lambda _: None,
+        )
         number = result["carnet_number"]
         conn = await asyncpg.connect(database_url)
         try:
             # every service kept its own record of the one crossing
             for _ in range(50):
                 delivered = await conn.fetch(
-                    "SELECT status, attempts FROM notifier.deliveries WHERE carnet_number = $1", number)
+                    "SELECT status, attempts FROM notifier.deliveries WHERE carnet_number = $1", number
+                )
                 watched = await conn.fetch(
                     "SELECT item_number, location, notice_limit, carnet_expiry FROM claims.watched_items"
-                    " WHERE carnet_number = $1 ORDER BY item_number", number)
+                    " WHERE carnet_number = $1 ORDER BY item_number",
+                    number,
+                )
                 if watched and delivered and delivered[0]["status"] == "delivered":
                     break
                 await asyncio.sleep(0.1)
@@ -84,9 +98,22 @@ async def test_one_carnet_from_issuance_request_to_pushed_confirmation(kafka_boo
 
     # each service counted what it did, and FastStream's middleware counted what it consumed
     assert sample(scraped["issuer"], "ata_carnets_issued_total", nga="FR") >= 1
-    assert sample(scraped["core"], "ata_transactions_recorded_total", kind="exportation", country="FR", decision="committed") >= 1
-    assert sample(scraped["customs_gateway"], "ata_customs_commits_total", kind="exportation", country="FR",
-                  decision="committed") >= 1
+    assert (
+        sample(
+            scraped["core"], "ata_transactions_recorded_total", kind="exportation", country="FR", decision="committed"
+        )
+        >= 1
+    )
+    assert (
+        sample(
+            scraped["customs_gateway"],
+            "ata_customs_commits_total",
+            kind="exportation",
+            country="FR",
+            decision="committed",
+        )
+        >= 1
+    )
     assert sample(scraped["customs_gateway"], "ata_token_verifications_total", outcome="valid") >= 1
     assert sample(scraped["notifier"], "ata_deliveries_total", channel="webhook", outcome="delivered") >= 1
     assert sample(scraped["notifier"], "ata_confirmation_latency_seconds_count", channel="webhook") >= 1
@@ -114,9 +141,19 @@ async def test_demo_command_exits_zero_and_stops_everything(kafka_bootstrap, dat
     """`python -m deploy.local demo`, as `make demo` runs it (servers from the environment here)."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deploy.local", "demo", "--root", str(tmp_path / "root"), "--out", str(tmp_path / "out"),
-        "--port-offset", str(free_port_offset()), env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "deploy.local",
+        "demo",
+        "--root",
+        str(tmp_path / "root"),
+        "--out",
+        str(tmp_path / "out"),
+        "--port-offset",
+        str(free_port_offset()),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(proc.communicate(), timeout=180)
     text = output.decode()

@@ -17,7 +17,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,16 @@ from deploy.local.processes import free_port
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
 from runtime.settings import DEFAULT_PORTS
-from tests.support.ports import free_port_offset
 from tests.faults import ledger
 from tests.faults.load import CommitLoad, declare_all, issue_carnets, open_parties
+from tests.support.ports import free_port_offset
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 RESULTS = Path(__file__).resolve().parents[2] / "var" / "faults" / "many-instances.json"
-CARNETS = 30          # three crossings each
-RATE = 6.0            # commits started per second, across both gateways
-LOOKUP_LIMIT = 10     # typed-code lookups a minute per officer (customs_gateway)
+CARNETS = 30  # three crossings each
+RATE = 6.0  # commits started per second, across both gateways
+LOOKUP_LIMIT = 10  # typed-code lookups a minute per officer (customs_gateway)
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -57,8 +57,14 @@ async def test_two_instances_of_every_service_keep_order_limits_and_every_commit
         monkeypatch.delenv(name, raising=False)
     started = time.monotonic()
     offset = free_port_offset()
-    stack = LocalStack(tmp_path / "stack", ephemeral=True, kafka_port=free_port(), postgres_port=free_port(),
-                       service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES}, progress=lambda _: None)
+    stack = LocalStack(
+        tmp_path / "stack",
+        ephemeral=True,
+        kafka_port=free_port(),
+        postgres_port=free_port(),
+        service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES},
+        progress=lambda _: None,
+    )
     async with stack, httpx.AsyncClient(timeout=15) as http:
         second = {name: await stack.add_instance(name, free_port()) for name in SERVICES}
         other = {name: svc.base_url for name, svc in second.items()}
@@ -67,23 +73,29 @@ async def test_two_instances_of_every_service_keep_order_limits_and_every_commit
         loads: list[CommitLoad] = []
         tasks: list[asyncio.Task[None]] = []
         try:
-            today = datetime.now(timezone.utc).date()  # the services date crossings by their own clocks
+            today = datetime.now(UTC).date()  # the services date crossings by their own clocks
             numbers = await issue_carnets(http, Instance(stack, issuer=other["issuer"]), parties, CARNETS, today)
             crossings = await declare_all(http, Instance(stack, core=other["core"]), parties, numbers, conn)
             gateways = (stack.endpoints["customs_gateway"], other["customs_gateway"])
-            loads = [CommitLoad(http, gateway, parties.officer, crossings[i::2], rate=RATE / 2, concurrency=3)
-                     for i, gateway in enumerate(gateways)]
+            loads = [
+                CommitLoad(http, gateway, parties.officer, crossings[i::2], rate=RATE / 2, concurrency=3)
+                for i, gateway in enumerate(gateways)
+            ]
             tasks = [asyncio.create_task(load.run()) for load in loads]
-            await _until(lambda: sum(load.tally()["acknowledged"] for load in loads) >= len(crossings) // 4,
-                         "a quarter of the commits", 120)
+            await _until(
+                lambda: sum(load.tally()["acknowledged"] for load in loads) >= len(crossings) // 4,
+                "a quarter of the commits",
+                120,
+            )
             kills = []
             for name in SERVICES:  # one instance of each, alternating which: both must carry the load
                 svc = second[name] if SERVICES.index(name) % 2 else stack.services[name]
                 t0 = time.monotonic()
                 await stack.crash(svc)
                 kills.append({"service": f"{name}#{svc.instance}", "restart_s": round(time.monotonic() - t0, 1)})
-            await _until(lambda: all(not load.pending and not load.in_flight for load in loads),
-                         "every commit answered", 240)
+            await _until(
+                lambda: all(not load.pending and not load.in_flight for load in loads), "every commit answered", 240
+            )
             figures = await _settle(conn, loads, parties)
             order = await _delivery_order(conn, parties, numbers)
             topics = await _topic_order(stack.kafka_bootstrap, conn, numbers)
@@ -95,10 +107,19 @@ async def test_two_instances_of_every_service_keep_order_limits_and_every_commit
             await conn.close()
 
     tally = {k: sum(load.tally()[k] for load in loads) for k in loads[0].tally()}
-    report = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "carnets": CARNETS,
-              "crossings": len(crossings), **tally, **{k: v for k, v in figures.items() if k != "problems"},
-              "kills": kills, **order, **topics, **limit, "problems": figures["problems"],
-              "seconds": round(time.monotonic() - started, 1)}
+    report = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "carnets": CARNETS,
+        "crossings": len(crossings),
+        **tally,
+        **{k: v for k, v in figures.items() if k != "problems"},
+        "kills": kills,
+        **order,
+        **topics,
+        **limit,
+        "problems": figures["problems"],
+        "seconds": round(time.monotonic() - started, 1),
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print("\nmany-instance figures:", json.dumps(report, indent=2))
@@ -142,7 +163,9 @@ async def _ledger_order(conn: asyncpg.Connection, numbers: list[str]) -> dict[st
     """carnet -> its transaction ids in the order the ledger recorded them (the history chain's positions)."""
     rows = await conn.fetch(
         "SELECT carnet_number, record->>'transaction_id' AS transaction_id FROM core.history "
-        "WHERE carnet_number = ANY($1) AND record ? 'transaction_id' ORDER BY carnet_number, position", numbers)
+        "WHERE carnet_number = ANY($1) AND record ? 'transaction_id' ORDER BY carnet_number, position",
+        numbers,
+    )
     order: dict[str, list[str]] = defaultdict(list)
     for r in rows:
         if r["transaction_id"] not in order[r["carnet_number"]]:
@@ -157,7 +180,7 @@ def _inversions(seen: list[str], ledger_order: list[str]) -> int:
     for t in seen:
         if t in rank and rank[t] not in first:
             first.append(rank[t])
-    return sum(1 for i, a in enumerate(first) for b in first[i + 1:] if a > b)
+    return sum(1 for i, a in enumerate(first) for b in first[i + 1 :] if a > b)
 
 
 async def _delivery_order(conn: asyncpg.Connection, parties: Any, numbers: list[str]) -> dict[str, Any]:
@@ -187,8 +210,9 @@ async def _topic_order(bootstrap: str, conn: asyncpg.Connection, numbers: list[s
     wanted = set(numbers)
     inversions, checked, examples = 0, 0, []
     for topic in (TRANSACTIONS.name, NOTIFICATION_REQUESTS.name):
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False, group_id=None)
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+        )
         await consumer.start()
         seen: dict[str, list[str]] = defaultdict(list)
         try:
@@ -211,17 +235,16 @@ async def _topic_order(bootstrap: str, conn: asyncpg.Connection, numbers: list[s
             inversions += n
             if n:
                 examples.append(f"{topic} {number}: {got} against {order.get(number)}")
-    return {"topic_records_checked": checked, "topic_inversions": inversions,
-            "topic_inversion_examples": examples[:5]}
+    return {"topic_records_checked": checked, "topic_inversions": inversions, "topic_inversion_examples": examples[:5]}
 
 
-async def _shared_lookup_limit(http: httpx.AsyncClient, gateways: tuple[str, ...],
-                               officer: dict[str, str]) -> dict[str, Any]:
+async def _shared_lookup_limit(
+    http: httpx.AsyncClient, gateways: tuple[str, ...], officer: dict[str, str]
+) -> dict[str, Any]:
     """Typed-code lookups alternate between the gateways: the limit counts them together."""
     allowed = refused = 0
     for i in range(LOOKUP_LIMIT + 4):
-        r = await http.post(f"{gateways[i % 2]}/v1/scans/code", headers=officer,
-                            json={"code": new_transaction_code()})
+        r = await http.post(f"{gateways[i % 2]}/v1/scans/code", headers=officer, json={"code": new_transaction_code()})
         if r.status_code == 429:
             refused += 1
         elif r.status_code in (200, 404):

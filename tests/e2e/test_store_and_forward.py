@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
 import pytest
 
-from deploy.local.demo import issue_carnet, issuance_request, poll
+from deploy.local.demo import issuance_request, issue_carnet, poll
 from deploy.local.identity import private_key_path
 from deploy.local.journey import Traveller
 from deploy.local.services import SERVICES
@@ -22,15 +22,21 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_three_commits_while_the_core_is_down_are_recorded_once_each_when_it_is_back(
-        kafka_bootstrap, database_url, tmp_path):
+    kafka_bootstrap, database_url, tmp_path
+):
     offset = free_port_offset()
-    async with LocalStack(tmp_path / "stack", kafka_bootstrap=kafka_bootstrap, database_url=database_url,
-                          service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES}, progress=lambda _: None) as stack:
+    async with LocalStack(
+        tmp_path / "stack",
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES},
+        progress=lambda _: None,
+    ) as stack:
         holder = f"hld_{uuid.uuid4().hex[:8]}"
         async with httpx.AsyncClient(timeout=10) as http:
             t = Traveller(http, stack.endpoints, holder, private_key_path(stack.data_dir), stack.admin_token)
             await t.open_offices()
-            today = datetime.now(timezone.utc).date()
+            today = datetime.now(UTC).date()
             number = await issue_carnet(stack.kafka_bootstrap, issuance_request(today, holder))
             await poll(lambda: _known(http, t, number), "the core to record the carnet")
             tokens = []
@@ -45,17 +51,25 @@ async def test_three_commits_while_the_core_is_down_are_recorded_once_each_when_
 
             conn = await asyncpg.connect(database_url)
             try:
-                stored = await conn.fetchval("SELECT count(*) FROM customs_gateway.commits WHERE carnet_number = $1", number)
+                stored = await conn.fetchval(
+                    "SELECT count(*) FROM customs_gateway.commits WHERE carnet_number = $1", number
+                )
                 recorded_while_down = await conn.fetchval(
-                    "SELECT count(*) FROM core.transactions WHERE carnet_number = $1", number)
+                    "SELECT count(*) FROM core.transactions WHERE carnet_number = $1", number
+                )
                 core.start()
                 await core.wait_healthy()
                 history = await poll(lambda: _at_least(t, number, 3), "the core to catch up", timeout=60)
                 await asyncio.sleep(1.0)  # anything doubled would have arrived by now
-                rows = await conn.fetch("SELECT commit_id, items, decision FROM core.transactions WHERE carnet_number = $1",
-                                        number)
-                where = {r["item_number"]: r["location"] for r in await conn.fetch(
-                    "SELECT item_number, location FROM core.items WHERE carnet_number = $1", number)}
+                rows = await conn.fetch(
+                    "SELECT commit_id, items, decision FROM core.transactions WHERE carnet_number = $1", number
+                )
+                where = {
+                    r["item_number"]: r["location"]
+                    for r in await conn.fetch(
+                        "SELECT item_number, location FROM core.items WHERE carnet_number = $1", number
+                    )
+                }
             finally:
                 await conn.close()
 

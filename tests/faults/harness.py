@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +24,15 @@ from deploy.local.processes import free_port
 from deploy.local.services import SERVICES
 from deploy.local.stack import LocalStack
 from runtime.settings import DEFAULT_PORTS
-from tests.support.ports import free_port_offset
 from tests.faults import ledger
 from tests.faults.load import CommitLoad, Parties, declare_all, issue_carnets, open_parties
+from tests.support.ports import free_port_offset
 
 RESULTS = Path(__file__).resolve().parents[2] / "var" / "faults"
-CARNETS = 110             # three crossings each
-RATE = 4.0                # commits started per second
-CONCURRENCY = 6           # commits in flight at most
-UNDER_LOAD_S = 3.0        # load between two faults
+CARNETS = 110  # three crossings each
+RATE = 4.0  # commits started per second
+CONCURRENCY = 6  # commits in flight at most
+UNDER_LOAD_S = 3.0  # load between two faults
 SETTLE_TIMEOUT_S = 120.0
 
 #: A fault's name and its act; the act may answer a detail for the report (which node it killed, say).
@@ -89,16 +89,23 @@ async def until(done: Callable[[], bool], what: str, timeout: float, *, required
         await asyncio.sleep(0.005)
 
 
-async def run_under_faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, broker: str,
-                           plan: Callable[[Run], list[Fault]]) -> dict[str, Any]:
+async def run_under_faults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, broker: str, plan: Callable[[Run], list[Fault]]
+) -> dict[str, Any]:
     """Start the stack on `broker`, run the load through the faults `plan` names, check and return the report."""
     for var in ("KAFKA_BOOTSTRAP_SERVERS", "ATA_KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "ATA_DATABASE_URL"):
         monkeypatch.delenv(var, raising=False)
     started = time.monotonic()
     offset = free_port_offset()
-    stack = LocalStack(tmp_path / "stack", ephemeral=True, kafka_port=free_port(), postgres_port=free_port(),
-                       service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES}, progress=lambda _: None,
-                       broker=broker)
+    stack = LocalStack(
+        tmp_path / "stack",
+        ephemeral=True,
+        kafka_port=free_port(),
+        postgres_port=free_port(),
+        service_ports={s: DEFAULT_PORTS[s] + offset for s in SERVICES},
+        progress=lambda _: None,
+        broker=broker,
+    )
     faults: list[dict[str, Any]] = []
     running: asyncio.Task[None] | None = None
     async with stack, httpx.AsyncClient(timeout=10) as http:
@@ -106,12 +113,19 @@ async def run_under_faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name
         parties = await open_parties(http, stack)
         run: Run | None = None
         try:
-            today = datetime.now(timezone.utc).date()  # the services date crossings by their own clocks
+            today = datetime.now(UTC).date()  # the services date crossings by their own clocks
             numbers = await issue_carnets(http, stack, parties, CARNETS, today)
             crossings = await declare_all(http, stack, parties, numbers, conn)
             setup_s = time.monotonic() - started
-            load = CommitLoad(http, stack.endpoints["customs_gateway"], parties.officer, crossings, rate=RATE,
-                              concurrency=CONCURRENCY, allowed=0)
+            load = CommitLoad(
+                http,
+                stack.endpoints["customs_gateway"],
+                parties.officer,
+                crossings,
+                rate=RATE,
+                concurrency=CONCURRENCY,
+                allowed=0,
+            )
             run = Run(stack, load, parties, conn)
             steps = plan(run)
             share = len(crossings) // (len(steps) + 1)
@@ -127,10 +141,16 @@ async def run_under_faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name
                 before, in_flight, pending = load.tally()["acknowledged"], load.in_flight, load.pending
                 t0 = time.monotonic()
                 detail = await act()
-                faults.append({"fault": fault_name + (f" ({detail})" if detail else ""), "restart_s": round(time.monotonic() - t0, 1),
-                               "acknowledged_before": before, "in_flight_before": in_flight,
-                               "commits_pending_before": pending,
-                               "commits_started_during": load.tally()["commits_sent"] - sent_before})
+                faults.append(
+                    {
+                        "fault": fault_name + (f" ({detail})" if detail else ""),
+                        "restart_s": round(time.monotonic() - t0, 1),
+                        "acknowledged_before": before,
+                        "in_flight_before": in_flight,
+                        "commits_pending_before": pending,
+                        "commits_started_during": load.tally()["commits_sent"] - sent_before,
+                    }
+                )
                 load.allow(share)
             await asyncio.sleep(UNDER_LOAD_S)
             load.pause()
@@ -147,12 +167,21 @@ async def run_under_faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name
 
     tally = load.tally()
     report = {
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "broker": broker,
-        "carnets": CARNETS, "rate_per_s": RATE, "concurrency": CONCURRENCY,
-        **tally, **{k: v for k, v in figures.items() if k != "problems"},
-        "faults": faults, "problems": figures["problems"],
-        "seconds": {"setup": round(setup_s, 1), "under_load": round(load_s, 1), "settle": round(settle_s, 1),
-                    "total": round(time.monotonic() - started, 1)},
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "broker": broker,
+        "carnets": CARNETS,
+        "rate_per_s": RATE,
+        "concurrency": CONCURRENCY,
+        **tally,
+        **{k: v for k, v in figures.items() if k != "problems"},
+        "faults": faults,
+        "problems": figures["problems"],
+        "seconds": {
+            "setup": round(setup_s, 1),
+            "under_load": round(load_s, 1),
+            "settle": round(settle_s, 1),
+            "total": round(time.monotonic() - started, 1),
+        },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")

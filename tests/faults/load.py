@@ -70,30 +70,47 @@ async def open_parties(http: httpx.AsyncClient, stack: LocalStack) -> Parties:
         await receiver.start()
         # Each recipient's wallet signs in to the notifier, with the notifier's audience.
         token = mint_wallet_token(private_key_path(stack.data_dir), recipient, "ata-notifier")
-        r = await http.post(f"{stack.endpoints['notifier']}/v1/endpoints/webhooks", json={"url": receiver.url},
-                            headers={"Authorization": f"Bearer {token}"})
+        r = await http.post(
+            f"{stack.endpoints['notifier']}/v1/endpoints/webhooks",
+            json={"url": receiver.url},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         r.raise_for_status()
         receiver.secret = r.json()["secret"]
-    officer = await officer_session(http, stack.endpoints["customs_gateway"], stack.admin_token,
-                                    f"fr-officer-{suffix}", OFFICE)
+    officer = await officer_session(
+        http, stack.endpoints["customs_gateway"], stack.admin_token, f"fr-officer-{suffix}", OFFICE
+    )
     holder = {"Authorization": f"Bearer {mint_wallet_token(private_key_path(stack.data_dir), holder_id)}"}
     return Parties(holder_id, representative_id, holder, officer, receivers)
 
 
-async def issue_carnets(http: httpx.AsyncClient, stack: LocalStack, parties: Parties, count: int,
-                        today: date) -> list[str]:
+async def issue_carnets(
+    http: httpx.AsyncClient, stack: LocalStack, parties: Parties, count: int, today: date
+) -> list[str]:
     """The NGA issues `count` carnets shared with the representative, in one batch over its HTTP API."""
     keys = {parties.holder_id: X25519PrivateKey.generate(), parties.representative_id: X25519PrivateKey.generate()}
     requests = []
     for _ in range(count):
         plain = issuance_request(today, parties.holder_id, countries=("CH", "GB")).model_copy(
-            update={"representative_ids": [parties.representative_id]})
-        requests.append(seal_request(PlainCarnet(
-            carnet=plain, holder_public_key=sealing.public_key_text(keys[parties.holder_id]),
-            representative_keys={parties.representative_id: sealing.public_key_text(keys[parties.representative_id])},
-        )).model_dump(mode="json"))
-    r = await http.post(f"{stack.endpoints['issuer']}/v1/issuance-requests/batch", json=requests, timeout=120,
-                        headers={"Authorization": f"Bearer {stack.nga_api_keys['FR']}"})
+            update={"representative_ids": [parties.representative_id]}
+        )
+        requests.append(
+            seal_request(
+                PlainCarnet(
+                    carnet=plain,
+                    holder_public_key=sealing.public_key_text(keys[parties.holder_id]),
+                    representative_keys={
+                        parties.representative_id: sealing.public_key_text(keys[parties.representative_id])
+                    },
+                )
+            ).model_dump(mode="json")
+        )
+    r = await http.post(
+        f"{stack.endpoints['issuer']}/v1/issuance-requests/batch",
+        json=requests,
+        timeout=120,
+        headers={"Authorization": f"Bearer {stack.nga_api_keys['FR']}"},
+    )
     r.raise_for_status()
     refused = [a for a in r.json() if a["status"] != "issued"]
     if refused:
@@ -101,28 +118,46 @@ async def issue_carnets(http: httpx.AsyncClient, stack: LocalStack, parties: Par
     return [a["answer"]["carnet_number"] for a in r.json()]
 
 
-async def declare_all(http: httpx.AsyncClient, stack: LocalStack, parties: Parties, numbers: list[str],
-                      conn: asyncpg.Connection, concurrency: int = 4) -> list[Crossing]:
+async def declare_all(
+    http: httpx.AsyncClient,
+    stack: LocalStack,
+    parties: Parties,
+    numbers: list[str],
+    conn: asyncpg.Connection,
+    concurrency: int = 4,
+) -> list[Crossing]:
     """Wait for the core and the gateway to have the carnets, then declare one exportation per item."""
-    await poll(lambda: _all_present(conn, "SELECT count(*) FROM core.carnets WHERE carnet_number = ANY($1)", numbers),
-               "the core to record the carnets", timeout=60, interval=0.5)
+    await poll(
+        lambda: _all_present(conn, "SELECT count(*) FROM core.carnets WHERE carnet_number = ANY($1)", numbers),
+        "the core to record the carnets",
+        timeout=60,
+        interval=0.5,
+    )
     crossings: list[Crossing] = []
     todo = [(n, item) for n in numbers for item in ITEMS]
 
     async def worker() -> None:
         while todo:
             number, item = todo.pop()
-            r = await http.post(f"{stack.endpoints['core']}/v1/carnets/{number}/declarations", headers=parties.holder,
-                                json={"kind": "exportation", "country": "FR", "items": [item]})
+            r = await http.post(
+                f"{stack.endpoints['core']}/v1/carnets/{number}/declarations",
+                headers=parties.holder,
+                json={"kind": "exportation", "country": "FR", "items": [item]},
+            )
             if r.status_code != 201:
                 raise RuntimeError(f"declaration of item {item} of {number} refused: {r.status_code} {r.text}")
             crossings.append(Crossing(number, str(r.json()["declaration_id"]), r.json()["token"]))
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     # The gateway verifies offline: it needs the core's signing key and the carnets on file before a scan.
-    await poll(lambda: _all_present(conn, "SELECT count(*) FROM customs_gateway.carnets_on_file "
-                                          "WHERE carnet_number = ANY($1)", numbers),
-               "the gateway to have the carnets on file", timeout=60, interval=0.5)
+    await poll(
+        lambda: _all_present(
+            conn, "SELECT count(*) FROM customs_gateway.carnets_on_file WHERE carnet_number = ANY($1)", numbers
+        ),
+        "the gateway to have the carnets on file",
+        timeout=60,
+        interval=0.5,
+    )
     return crossings
 
 
@@ -218,8 +253,9 @@ class CommitLoad:
         while time.monotonic() < deadline:
             c.attempts += 1
             try:
-                r = await self.http.post(f"{self.gateway}/v1/commits", headers=self.officer,
-                                         json={"token": c.token, "decision": "committed"})
+                r = await self.http.post(
+                    f"{self.gateway}/v1/commits", headers=self.officer, json={"token": c.token, "decision": "committed"}
+                )
             except httpx.TransportError as exc:  # refused while the gateway is down, reset when it is killed
                 c.failed_attempts += 1
                 c.answer = type(exc).__name__

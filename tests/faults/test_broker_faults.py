@@ -44,12 +44,15 @@ def broker_faults(run: Run) -> list[Fault]:
         await kafka.start_node(node_id)
         await kafka.wait_in_sync()
 
-    return [("kill -9 the leader of the commits topic", commits_leader),
-            ("kill -9 the active controller", controller),
-            *((f"rolling restart: broker {n}", lambda n=n: rolling(n)) for n in (1, 2, 3))]
+    return [
+        ("kill -9 the leader of the commits topic", commits_leader),
+        ("kill -9 the active controller", controller),
+        *((f"rolling restart: broker {n}", lambda n=n: rolling(n)) for n in (1, 2, 3)),
+    ]
 
 
 async def test_r8_r11_every_acknowledged_commit_is_recorded_once_through_broker_faults_on_three_nodes(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     apache_kafka_or_skip()
     await run_under_faults(tmp_path, monkeypatch, "broker-faults", "kafka-cluster", broker_faults)

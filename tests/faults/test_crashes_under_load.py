@@ -39,14 +39,21 @@ def crashes(run: Run) -> list[Fault]:
         load.resume()
         await stack.restart_kafka()
 
-    broker = (("restart broker with all services", embedded_broker_restart) if stack.broker == "embedded"
-              else ("restart broker under running services, nothing drained", stack.restart_kafka))
-    return [*((f"kill -9 {name}", lambda name=name: stack.crash_service(name)) for name in CRASH_ORDER),
-            ("kill -9 postgresql", postgres), broker]
+    broker = (
+        ("restart broker with all services", embedded_broker_restart)
+        if stack.broker == "embedded"
+        else ("restart broker under running services, nothing drained", stack.restart_kafka)
+    )
+    return [
+        *((f"kill -9 {name}", lambda name=name: stack.crash_service(name)) for name in CRASH_ORDER),
+        ("kill -9 postgresql", postgres),
+        broker,
+    ]
 
 
 async def test_r8_r11_every_acknowledged_commit_is_recorded_once_and_confirmed_once_through_crashes(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     """R8 (a voucher is used once) and R11 (an item crosses once from where it is) must survive crashes: no
     acknowledged commit lost, none recorded or confirmed twice."""
     broker = chosen()

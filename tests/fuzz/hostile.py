@@ -78,14 +78,17 @@ def drawn(examples: int = 12) -> list[Any]:
     """Hypothesis-drawn hostile scalars: text with any code point (controls and surrogates included), huge integers."""
     values: list[Any] = []
 
-    @hsettings(max_examples=examples, derandomize=True, database=None, deadline=None,
-               suppress_health_check=list(HealthCheck))
-    @given(st.one_of(
-        st.text(alphabet=st.characters(codec=None, exclude_categories=()), min_size=1, max_size=64),
-        st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x1F), min_size=1, max_size=8),
-        st.integers(min_value=2**31, max_value=2**80) | st.integers(max_value=-(2**31) - 1, min_value=-(2**80)),
-        st.lists(st.text(max_size=3), min_size=1000, max_size=1001),
-    ))
+    @hsettings(
+        max_examples=examples, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        st.one_of(
+            st.text(alphabet=st.characters(codec=None, exclude_categories=()), min_size=1, max_size=64),
+            st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x1F), min_size=1, max_size=8),
+            st.integers(min_value=2**31, max_value=2**80) | st.integers(max_value=-(2**31) - 1, min_value=-(2**80)),
+            st.lists(st.text(max_size=3), min_size=1000, max_size=1001),
+        )
+    )
     def collect(value: Any) -> None:
         values.append(value)
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 #: Path parameters by name: values that name something the world holds, so a mutation is the only thing wrong.
-PATH_VALUES = {"carnet_number": "FR2600000010", "representative_id": "rep_1", "request_id": "REQ-H1",
-               "declaration_id": "00000000-0000-4000-8000-000000000001",
-               "cancellation_id": "00000000-0000-4000-8000-000000000002",
-               "endpoint_id": "00000000-0000-4000-8000-000000000003"}
+PATH_VALUES = {
+    "carnet_number": "FR2600000010",
+    "representative_id": "rep_1",
+    "request_id": "REQ-H1",
+    "declaration_id": "00000000-0000-4000-8000-000000000001",
+    "cancellation_id": "00000000-0000-4000-8000-000000000002",
+    "endpoint_id": "00000000-0000-4000-8000-000000000003",
+}
 
 
 def path_values(operation: dict[str, Any], world: Any) -> dict[str, str]:

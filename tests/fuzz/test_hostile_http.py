@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from contextlib import AsyncExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from tests.fuzz import hostile
 from tests.fuzz.schema_examples import example_body, path_values
 from tests.support.worlds import open_world
 
-NOW = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 SERVICES = ("issuer", "core", "customs_gateway", "claims_worker", "notifier")
 #: Path and query values: the hostile strings cut to what a URL can carry (clients refuse 64 KiB URLs).
 URL_STRINGS = [s[:4000] for s in hostile.HOSTILE_STRINGS]
@@ -48,8 +48,14 @@ def _problem(response: httpx.Response) -> bool:
         return False
 
 
-async def _send(http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str] | list[tuple[str, Any]],
-                content: bytes | None = None, files: dict[str, Any] | None = None) -> httpx.Response:
+async def _send(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str] | list[tuple[str, Any]],
+    content: bytes | None = None,
+    files: dict[str, Any] | None = None,
+) -> httpx.Response:
     return await http.request(method, url, headers=headers, content=content, files=files)
 
 
@@ -76,15 +82,18 @@ async def test_no_hostile_input_makes_a_service_answer_5xx(name: str, pg_server:
                         elif response.status_code >= 500 and not (path == "/health" and response.status_code == 503):
                             failures.append(f"{route} [{label}]: {response.status_code} {response.text[:200]}")
                         elif 400 <= response.status_code < 500 and not _problem(response):
-                            failures.append(f"{route} [{label}]: {response.status_code} not in the error shape: "
-                                            f"{response.text[:200]}")
+                            failures.append(
+                                f"{route} [{label}]: {response.status_code} not in the error shape: "
+                                f"{response.text[:200]}"
+                            )
         _write_figures(name, tried, failures)
     assert min(tried.values()) >= len(HOSTILE_HEADERS)  # every route got at least the header attacks
     assert failures == []
 
 
-async def _attacks(http: httpx.AsyncClient, world: Any, doc: dict[str, Any], path: str, method: str,
-                   operation: dict[str, Any]):
+async def _attacks(
+    http: httpx.AsyncClient, world: Any, doc: dict[str, Any], path: str, method: str, operation: dict[str, Any]
+):
     headers = _headers_for(world, path)
     params = path_values(operation, world)
     url = path.format(**params)
@@ -97,8 +106,10 @@ async def _attacks(http: httpx.AsyncClient, world: Any, doc: dict[str, Any], pat
     for name in params:
         for i, value in enumerate(URL_STRINGS):
             hostile_params = {**params, name: _quote(value) or "%20"}
-            yield f"path {name}#{i}", await _send(http, method, path.format(**hostile_params), json_headers,
-                                                  content=valid_content)
+            yield (
+                f"path {name}#{i}",
+                await _send(http, method, path.format(**hostile_params), json_headers, content=valid_content),
+            )
     for parameter in operation.get("parameters", []):
         if parameter["in"] == "query":
             for i, value in enumerate(URL_STRINGS + [str(v) for v in hostile.HOSTILE_NUMBERS]):
@@ -118,12 +129,16 @@ async def _attacks(http: httpx.AsyncClient, world: Any, doc: dict[str, Any], pat
                 yield f"field {label}", await _send(http, method, url, json_headers, content=hostile.encode(mutated))
     elif "multipart/form-data" in content_types:
         for label, data in _image_attacks():
-            yield f"image {label}", await _send(http, method, url, headers,
-                                                files={"image": ("qr.png", data, "image/png")})
+            yield (
+                f"image {label}",
+                await _send(http, method, url, headers, files={"image": ("qr.png", data, "image/png")}),
+            )
     elif content_types:
         for whole in hostile.whole_bodies({"a": "b"}):
-            yield f"raw {whole.name}", await _send(http, method, url, {**headers, "Content-Type": content_types[0]},
-                                                   content=whole.data)
+            yield (
+                f"raw {whole.name}",
+                await _send(http, method, url, {**headers, "Content-Type": content_types[0]}, content=whole.data),
+            )
 
 
 def _accepted(response: httpx.Response) -> bool:
@@ -156,15 +171,33 @@ def _image_attacks() -> list[tuple[str, bytes]]:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     # A PNG header claiming 60,000 x 60,000 pixels: a decompression bomb if a decoder believes it.
-    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 60_000, 60_000, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 1_000_000)) + chunk(b"IEND", b""))
-    return [("empty", b""), ("not_an_image", b"hello"), ("bomb", bomb), ("truncated_png", bomb[:40]),
-            ("huge", b"\x89PNG\r\n\x1a\n" + b"\x00" * (30 * 1024 * 1024))]
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 60_000, 60_000, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1_000_000))
+        + chunk(b"IEND", b"")
+    )
+    return [
+        ("empty", b""),
+        ("not_an_image", b"hello"),
+        ("bomb", bomb),
+        ("truncated_png", bomb[:40]),
+        ("huge", b"\x89PNG\r\n\x1a\n" + b"\x00" * (30 * 1024 * 1024)),
+    ]
 
 
 def _write_figures(name: str, tried: Counter[str], failures: list[str]) -> None:
     out = Path("var/fuzz")
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"http-{name}.json").write_text(json.dumps(
-        {"service": name, "inputs_per_route": dict(sorted(tried.items())), "inputs": sum(tried.values()),
-         "answers_5xx": len([f for f in failures if "]: 5" in f]), "failures": failures[:50]}, indent=1))
+    (out / f"http-{name}.json").write_text(
+        json.dumps(
+            {
+                "service": name,
+                "inputs_per_route": dict(sorted(tried.items())),
+                "inputs": sum(tried.values()),
+                "answers_5xx": len([f for f in failures if "]: 5" in f]),
+                "failures": failures[:50],
+            },
+            indent=1,
+        )
+    )

@@ -27,8 +27,9 @@ from tests.fuzz.schema_examples import example
 from tests.service.conftest import dead_letters
 
 #: Per-NGA topics as FR's.
-PAIRS = [(service, asyncapi.for_nga(topic, "FR")) for service in asyncapi.SERVICES
-         for topic in asyncapi.consumed(service)]
+PAIRS = [
+    (service, asyncapi.for_nga(topic, "FR")) for service in asyncapi.SERVICES for topic in asyncapi.consumed(service)
+]
 KEY = "FR2600000010"
 #: Per field: the fixed catalogue without the hypothesis draws, which the HTTP half already spends.
 VALUES = [*hostile.HOSTILE_STRINGS, *hostile.HOSTILE_NUMBERS, *hostile.WRONG_TYPES]
@@ -58,13 +59,15 @@ def _forbidden(label: str) -> bool:
 
 
 @pytest.mark.parametrize(("service", "topic"), PAIRS, ids=[f"{s}:{t.name}" for s, t in PAIRS])
-async def test_no_hostile_record_stops_a_consumer_or_reaches_a_handler_unchecked(service, topic, settings, clock,
-                                                                                  running) -> None:
+async def test_no_hostile_record_stops_a_consumer_or_reaches_a_handler_unchecked(
+    service, topic, settings, clock, running
+) -> None:
     built = importlib.import_module(f"{service}.app").build(settings, clock=clock)
     dead = dead_letters(built, topic.dead_letter)
     outcomes: Counter[str] = Counter()
     failures: list[str] = []
     async with running(built) as broker:
+
         async def send(label: str, body: bytes, headers: dict[str, str]) -> None:
             before = len(dead)
             await broker.publish(body, topic.name, key=KEY.encode(), headers=headers)
@@ -99,8 +102,9 @@ def _write_figures(service: str, topic: str, outcomes: Counter[str], failures: l
     path.write_text(json.dumps(figures, indent=1))
 
 
-async def test_no_hostile_request_is_answered_issued_without_the_ledger_recording_it(settings, clock, running,
-                                                                                     pg_server) -> None:
+async def test_no_hostile_request_is_answered_issued_without_the_ledger_recording_it(
+    settings, clock, running, pg_server
+) -> None:
     """Every "issued" answer the issuer gives to a hostile (mutated) request is recorded by the core: the
     issuer's outgoing carnets, replayed into a core of their own, are all in its ledger and none is dead-lettered."""
     from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS
@@ -114,33 +118,55 @@ async def test_no_hostile_request_is_answered_issued_without_the_ledger_recordin
     async with running(issuer) as broker:
         for i, (label, mutated) in enumerate(hostile.field_mutations(valid, VALUES)):
             mutated = {**mutated, "request_id": mutated.get("request_id", "x") if "request_id" in label else f"R-{i}"}
-            headers = Envelope(type=sealed_request("x").TYPE, schema_version=1, producer="fuzz",
-                               subject=f"R-{i}").to_headers()
-            await broker.publish(hostile.encode(mutated), ISSUANCE_REQUESTS.name, key=f"R-{i}".encode(), headers=headers)
+            headers = Envelope(
+                type=sealed_request("x").TYPE, schema_version=1, producer="fuzz", subject=f"R-{i}"
+            ).to_headers()
+            await broker.publish(
+                hostile.encode(mutated), ISSUANCE_REQUESTS.name, key=f"R-{i}".encode(), headers=headers
+            )
             sent += 1
         queued = await outbox(issuer)
         async with issuer.pool.acquire() as conn:
-            events = await conn.fetch("SELECT key, headers, payload FROM outbox WHERE topic = $1 ORDER BY id",
-                                      ISSUANCE_EVENTS.name)
-    answered = {m["payload"]["carnet_number"] for m in queued
-                if m["type"] == "CarnetIssued" and m["topic"].startswith("ata.issuance.responses.")}
+            events = await conn.fetch(
+                "SELECT key, headers, payload FROM outbox WHERE topic = $1 ORDER BY id", ISSUANCE_EVENTS.name
+            )
+    answered = {
+        m["payload"]["carnet_number"]
+        for m in queued
+        if m["type"] == "CarnetIssued" and m["topic"].startswith("ata.issuance.responses.")
+    }
 
     core_url = await databases.fresh_database(pg_server)
     try:
-        core = importlib.import_module("core.app").build(settings.model_copy(update={"database_url": core_url}),
-                                                         clock=clock)
+        core = importlib.import_module("core.app").build(
+            settings.model_copy(update={"database_url": core_url}), clock=clock
+        )
         dead = dead_letters(core, ISSUANCE_EVENTS.dead_letter)
         async with running(core) as broker:
             for row in events:
-                await broker.publish(bytes(row["payload"]), ISSUANCE_EVENTS.name, key=bytes(row["key"]),
-                                     headers=json.loads(row["headers"]))
+                await broker.publish(
+                    bytes(row["payload"]),
+                    ISSUANCE_EVENTS.name,
+                    key=bytes(row["key"]),
+                    headers=json.loads(row["headers"]),
+                )
             async with core.pool.acquire() as conn:
                 recorded = {r["carnet_number"] for r in await conn.fetch("SELECT carnet_number FROM carnets")}
     finally:
         await databases.drop_database(pg_server, core_url)
-    _write_figures("issuer", "issued-vs-recorded", Counter({"requests": sent, "issued": len(answered),
-                                                            "recorded": len(answered & recorded),
-                                                            "core_dead_letters": len(dead)}), [])
+    _write_figures(
+        "issuer",
+        "issued-vs-recorded",
+        Counter(
+            {
+                "requests": sent,
+                "issued": len(answered),
+                "recorded": len(answered & recorded),
+                "core_dead_letters": len(dead),
+            }
+        ),
+        [],
+    )
     assert answered, "the valid fields of the mutated requests must still issue some carnets"
     assert answered - recorded == set()
     assert dead == []

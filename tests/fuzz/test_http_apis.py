@@ -29,8 +29,9 @@ def draw_cases(service: Service) -> list[Any]:
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @hsettings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                   suppress_health_check=list(HealthCheck))
+        @hsettings(
+            max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         @given(case=operation.as_strategy())
         def collect(case: Any) -> None:
             cases.append(case)
@@ -46,19 +47,27 @@ async def test_no_generated_request_makes_a_service_fail(name: str, settings: An
     try:
         cases = draw_cases(service)
         failures = []
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http, raise_app_exceptions=False),
-                                     base_url="http://fuzz") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=service.http, raise_app_exceptions=False), base_url="http://fuzz"
+        ) as http:
             for case in cases:
                 kwargs = case.as_transport_kwargs(base_url="http://fuzz")
                 kwargs.pop("cookies", None)
                 if "data" in kwargs and isinstance(kwargs["data"], (bytes, str)):
                     kwargs["content"] = kwargs.pop("data")  # raw bodies: httpx's own name for them
-                response = await http.request(**{k: v for k, v in kwargs.items() if k in
-                                                 ("method", "url", "headers", "params", "json", "content", "data", "files")})
+                response = await http.request(
+                    **{
+                        k: v
+                        for k, v in kwargs.items()
+                        if k in ("method", "url", "headers", "params", "json", "content", "data", "files")
+                    }
+                )
                 # /health answers 503 by design here: the broker is not started in this test.
                 if response.status_code >= 500 and not (case.path == "/health" and response.status_code == 503):
-                    failures.append(f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]} "
-                                    f"<- {case.as_curl_command()}")
+                    failures.append(
+                        f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]} "
+                        f"<- {case.as_curl_command()}"
+                    )
     finally:
         await service.pool.close()
     assert {c.path for c in cases} >= {"/health", "/metrics"}

@@ -36,8 +36,9 @@ async def test_one_node_idempotent_producer_topic_limits_end_offsets_and_a_sigki
     kind = BrokerKind.of(settings)
     assert kind.idempotent
     topic = "ata.test.durable.v1"
-    assert await ensure_topics(kafka.bootstrap, {topic: 2}, replication_factor=kind.replication_factor,
-                               configs=kind.topic_configs(settings)) == [topic]
+    assert await ensure_topics(
+        kafka.bootstrap, {topic: 2}, replication_factor=kind.replication_factor, configs=kind.topic_configs(settings)
+    ) == [topic]
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
     await admin.start()
     try:

@@ -16,11 +16,16 @@ from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFai
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from contracts.topics import (
-    CUSTOMS_COMMITS, ISSUANCE_REQUESTS, TOPICS, all_topic_partitions, issuance_requests, issuance_responses,
+    CUSTOMS_COMMITS,
+    ISSUANCE_REQUESTS,
+    TOPICS,
+    all_topic_partitions,
+    issuance_requests,
+    issuance_responses,
 )
 from deploy.kafka_acls import ALLOW, OPERATION, PATTERN, RESOURCE, plan
-from deploy.kafka_users import nga_user, service_user
 from deploy.kafka_settings import scram_listener
+from deploy.kafka_users import nga_user, service_user
 from deploy.local.apache_kafka import ApacheKafka
 from runtime.settings import DEFAULT_PORTS
 from tests.support.servers import apache_kafka_or_skip
@@ -38,10 +43,17 @@ async def cluster(tmp_path_factory):
     users = {"admin": secrets.token_urlsafe(18)}
     users |= {service_user(s): secrets.token_urlsafe(18) for s in SERVICES}
     users |= {nga_user(n): secrets.token_urlsafe(18) for n in NGAS}
-    scram = [arg for user, password in users.items()
-             for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]")]
-    kafka = ApacheKafka(1, base_dir=tmp_path_factory.mktemp("acl-kafka"), format_args=scram,
-                        listener=scram_listener(users["admin"], secrets.token_urlsafe(18)))
+    scram = [
+        arg
+        for user, password in users.items()
+        for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]")
+    ]
+    kafka = ApacheKafka(
+        1,
+        base_dir=tmp_path_factory.mktemp("acl-kafka"),
+        format_args=scram,
+        listener=scram_listener(users["admin"], secrets.token_urlsafe(18)),
+    )
     await kafka.start()
     try:
         admin = AIOKafkaAdminClient(**_as(kafka, users, "admin"))
@@ -50,9 +62,17 @@ async def cluster(tmp_path_factory):
             topics = all_topic_partitions(NGAS)  # the operator's topics, each NGA's two included
             await admin.create_topics([NewTopic(name, count, 1) for name, count in topics.items()])
             for acl in plan(NGAS):
-                response = await admin._send_request(CreateAclsRequest(
-                    RESOURCE[acl.resource], acl.name, PATTERN[acl.pattern], acl.principal, "*",
-                    OPERATION[acl.operation], ALLOW))
+                response = await admin._send_request(
+                    CreateAclsRequest(
+                        RESOURCE[acl.resource],
+                        acl.name,
+                        PATTERN[acl.pattern],
+                        acl.principal,
+                        "*",
+                        OPERATION[acl.operation],
+                        ALLOW,
+                    )
+                )
                 assert [r[0] for r in response.creation_responses] == [0], (acl, response)
         finally:
             await admin.close()
@@ -63,9 +83,14 @@ async def cluster(tmp_path_factory):
 
 
 def _as(kafka: ApacheKafka, users: dict[str, str], user: str) -> dict:
-    return {"bootstrap_servers": kafka.bootstrap, "security_protocol": "SASL_PLAINTEXT",
-            "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": user, "sasl_plain_password": users[user],
-            "request_timeout_ms": 10000}
+    return {
+        "bootstrap_servers": kafka.bootstrap,
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": user,
+        "sasl_plain_password": users[user],
+        "request_timeout_ms": 10000,
+    }
 
 
 async def _retry(start, attempts: int = 40) -> None:

@@ -136,8 +136,15 @@ async def test_embedded_kafka_round_trip_and_leaves_nothing_behind(tmp_path: Pat
 async def test_stack_without_services_creates_database_and_topics(tmp_path: Path) -> None:
     lines: list[str] = []
     stack = LocalStack(
-        tmp_path, kafka_bootstrap=None, database_url=None, kafka_port=free_port(),
-        postgres_port=free_port(), ephemeral=True, fast=True, services=(), progress=lines.append,
+        tmp_path,
+        kafka_bootstrap=None,
+        database_url=None,
+        kafka_port=free_port(),
+        postgres_port=free_port(),
+        ephemeral=True,
+        fast=True,
+        services=(),
+        progress=lines.append,
     )
     # Explicit None is overridden by the environment; this test wants the embedded servers.
     if stack.kafka is None or stack.postgres is None:
@@ -158,8 +165,14 @@ async def test_stack_survives_a_postgres_crash_and_a_broker_restart(tmp_path: Pa
     row (crash recovery, fsync on), and a restarted broker has every topic again."""
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "ATA_KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "ATA_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    stack = LocalStack(tmp_path, kafka_port=free_port(), postgres_port=free_port(), ephemeral=True, services=(),
-                       progress=lambda _: None)
+    stack = LocalStack(
+        tmp_path,
+        kafka_port=free_port(),
+        postgres_port=free_port(),
+        ephemeral=True,
+        services=(),
+        progress=lambda _: None,
+    )
     async with stack:
         assert stack.postgres is not None and stack.kafka is not None
         conn = await asyncpg.connect(stack.database_url)

@@ -45,8 +45,15 @@ async def test_lag_and_dead_letters_follow_the_broker(kafka_bootstrap, monkeypat
     monkeypatch.setattr(observability, "MIN_INTERVAL_S", 0.0)
     registry = CollectorRegistry()
     group = f"obs-{uuid.uuid4().hex[:8]}"
-    obs = Observability("issuer", registry, RuntimeMetrics(registry, "issuer"), bootstrap_servers=kafka_bootstrap,
-                        pool=lambda: None, topics=lambda: [TOPIC], group_id=group)
+    obs = Observability(
+        "issuer",
+        registry,
+        RuntimeMetrics(registry, "issuer"),
+        bootstrap_servers=kafka_bootstrap,
+        pool=lambda: None,
+        topics=lambda: [TOPIC],
+        group_id=group,
+    )
     value = registry.get_sample_value
     await obs.start()
     try:

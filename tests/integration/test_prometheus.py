@@ -35,8 +35,14 @@ async def eventually(probe: Callable[[], Awaitable[Any]], done: Callable[[Any], 
 async def jobs_per_series(prom: LocalPrometheus) -> dict[str, set[str]]:
     return {
         name: {r["metric"]["job"] for r in await prom.query(f"count by (job) ({name})")}
-        for name in ("ata_outbox_backlog", "ata_outbox_oldest_age_seconds", "ata_messages_handled_total",
-                     "ata_consumer_lag_messages", "ata_dead_letter_messages", "ata_service_info")
+        for name in (
+            "ata_outbox_backlog",
+            "ata_outbox_oldest_age_seconds",
+            "ata_messages_handled_total",
+            "ata_consumer_lag_messages",
+            "ata_dead_letter_messages",
+            "ata_service_info",
+        )
     }
 
 
@@ -45,20 +51,35 @@ async def test_prometheus_sees_the_demo_scenario_move_the_key_series(kafka_boots
     started = time.monotonic()
     offset = free_port_offset()
     ports = {s: DEFAULT_PORTS[s] + offset for s in SERVICES}
-    async with LocalStack(tmp_path / "stack", kafka_bootstrap=kafka_bootstrap, database_url=database_url,
-                          service_ports=ports, progress=lambda _: None) as stack:
-        async with LocalPrometheus(tmp_path / "prometheus", stack.endpoints, port=None, scrape_interval="1s",
-                                   binary=binary) as prom:
+    async with LocalStack(
+        tmp_path / "stack",
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        service_ports=ports,
+        progress=lambda _: None,
+    ) as stack:
+        async with LocalPrometheus(
+            tmp_path / "prometheus", stack.endpoints, port=None, scrape_interval="1s", binary=binary
+        ) as prom:
             up = await prom.wait_for_targets()
             before = await key_series(prom)
-            result = await run_scenario(stack.endpoints, stack.kafka_bootstrap, tmp_path / "out",
-                                        private_key_path(stack.data_dir), stack.admin_token, progress=lambda _: None)
-            after = await eventually(lambda: key_series(prom),
-                                     lambda s: (s["webhook deliveries"] or 0) >= 1 and (s["customs decisions recorded"] or 0) >= 1)
+            result = await run_scenario(
+                stack.endpoints,
+                stack.kafka_bootstrap,
+                tmp_path / "out",
+                private_key_path(stack.data_dir),
+                stack.admin_token,
+                progress=lambda _: None,
+            )
+            after = await eventually(
+                lambda: key_series(prom),
+                lambda s: (s["webhook deliveries"] or 0) >= 1 and (s["customs decisions recorded"] or 0) >= 1,
+            )
             # the middleware's series appears on a service's first consumed message, and that service may not
             # have been scraped since: wait for it rather than race the scrape interval
-            per_service = await eventually(lambda: jobs_per_series(prom),
-                                           lambda found: all(jobs == set(SERVICES) for jobs in found.values()))
+            per_service = await eventually(
+                lambda: jobs_per_series(prom), lambda found: all(jobs == set(SERVICES) for jobs in found.values())
+            )
             kafka_measured = await prom.query('ata_observability_refresh_seconds{source="kafka"}')
             rules = await prom.rules()
             firing = [r["metric"]["alertname"] for r in await prom.query('ALERTS{alertstate="firing"}')]
@@ -81,5 +102,7 @@ async def test_prometheus_sees_the_demo_scenario_move_the_key_series(kafka_boots
     assert after["outbox backlog, all services"] is not None
     assert after["slowest scrape, seconds"] is not None and after["slowest scrape, seconds"] < 1.0
     # the checked-in rules loaded and evaluate cleanly against the real series; nothing pages on a healthy run
-    assert len(rules) >= 10 and all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
+    assert len(rules) >= 10 and all(r["health"] == "ok" for r in rules), [
+        (r["name"], r.get("lastError")) for r in rules
+    ]
     assert "AtaServiceDown" not in firing and "AtaOutboxStale" not in firing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -17,7 +18,6 @@ from runtime.outbox import kafka_producer
 from runtime.settings import Settings
 from runtime.topic_reader import read_until
 from tests.support.messages import sealed_request, wire
-from pathlib import Path
 
 pytestmark = pytest.mark.integration
 
@@ -42,15 +42,22 @@ async def test_migrations_under_concurrent_starts_apply_once(database_url):
     finally:
         for c in conns:
             await c.close()
-    applied = ["runtime/0001_outbox_inbox", "runtime/0002_outbox_rows_inline", "runtime/0003_outbox_parked",
-               "service/0001_init", "service/0002_nga_integration"]
+    applied = [
+        "runtime/0001_outbox_inbox",
+        "runtime/0002_outbox_rows_inline",
+        "runtime/0003_outbox_parked",
+        "service/0001_init",
+        "service/0002_nga_integration",
+    ]
     assert sorted(results, key=len) == [[], applied]
     assert [r["version"] for r in versions] == applied
 
 
 async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(database_url, kafka_bootstrap, tmp_path):
     """Consume, transaction, outbox relay, produce: through the real broker; a bad message goes to the DLQ."""
-    service = build_issuer(Settings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, data_dir=tmp_path))
+    service = build_issuer(
+        Settings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, data_dir=tmp_path)
+    )
     await service.start()
     try:
         # The relay sends the outbox rows through the broker's own aiokafka producer (bench/README.md):
@@ -77,10 +84,20 @@ async def test_issuer_over_real_kafka_answers_once_and_dead_letters_garbage(data
         await produce(kafka_bootstrap, ISSUANCE_REQUESTS.name, body, headers, key=request_id.encode())
 
         answers = issuance_responses("BE")  # the issuer created the NGA's response topic at start
-        [answer] = await read_until(kafka_bootstrap, answers.name, answers.partitions,
-                                    lambda r: json.loads(r.value).get("request_id") == request_id, timeout=60)
-        [dead] = await read_until(kafka_bootstrap, ISSUANCE_REQUESTS.dead_letter, 1,
-                                  lambda r: r.headers.get("ce_id") == garbage_id, timeout=30)
+        [answer] = await read_until(
+            kafka_bootstrap,
+            answers.name,
+            answers.partitions,
+            lambda r: json.loads(r.value).get("request_id") == request_id,
+            timeout=60,
+        )
+        [dead] = await read_until(
+            kafka_bootstrap,
+            ISSUANCE_REQUESTS.dead_letter,
+            1,
+            lambda r: r.headers.get("ce_id") == garbage_id,
+            timeout=30,
+        )
         # the relay has drained the outbox and nothing else was issued for the repeat
         for _ in range(50):
             async with service.pool.acquire() as conn:
@@ -141,7 +158,9 @@ async def test_relay_batches_land_where_send_would_put_them_in_row_order(databas
 
     topic = f"relay-batches-{uuid.uuid4().hex[:8]}"
     await ensure_topics(kafka_bootstrap, {topic: 4})
-    service = build_issuer(Settings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, data_dir=tmp_path))
+    service = build_issuer(
+        Settings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, data_dir=tmp_path)
+    )
     await service.start()
     big = b"x" * (PRODUCER_BATCH_BYTES // 3)  # four of them on one key fill a batch
     rows = [(f"k{i % 7}".encode() if i % 11 else None, f'{{"seq": {i}}}'.encode()) for i in range(120)]
@@ -154,7 +173,10 @@ async def test_relay_batches_land_where_send_would_put_them_in_row_order(databas
                 "INSERT INTO outbox (message_id, topic, key, headers, payload) "
                 "SELECT gen_random_uuid(), $1, k, jsonb_build_object('ce_id', n::text), p "
                 "FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS u(k, p, n) ORDER BY n",
-                topic, [k for k, _ in rows], [p for _, p in rows])
+                topic,
+                [k for k, _ in rows],
+                [p for _, p in rows],
+            )
         got = await read_until(kafka_bootstrap, topic, 4, lambda r: True, count=len(rows), timeout=60)
         expected = {k: producer._partition(topic, None, None, None, k, None) for k, _ in rows if k is not None}
     finally:

@@ -39,8 +39,11 @@ async def dump_topics(bootstrap: str) -> bytes:
     await consumer.start()
     out = bytearray()
     try:
-        partitions = [TopicPartition(t, p) for t in names for p in (consumer.partitions_for_topic(t) or
-                                                                    await _partitions(consumer, t))]
+        partitions = [
+            TopicPartition(t, p)
+            for t in names
+            for p in (consumer.partitions_for_topic(t) or await _partitions(consumer, t))
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning()
         quiet = 0
@@ -49,7 +52,12 @@ async def dump_topics(bootstrap: str) -> bytes:
             quiet = 0 if batch else quiet + 1
             for records in batch.values():
                 for r in records:
-                    out += (r.key or b"") + b"".join(k.encode() + (v or b"") for k, v in r.headers) + (r.value or b"") + b"\n"
+                    out += (
+                        (r.key or b"")
+                        + b"".join(k.encode() + (v or b"") for k, v in r.headers)
+                        + (r.value or b"")
+                        + b"\n"
+                    )
     finally:
         await consumer.stop()
     return bytes(out)
@@ -63,8 +71,10 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 async def dump_tables(database_url: str) -> str:
     conn = await asyncpg.connect(database_url)
     try:
-        tables = await conn.fetch("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema"
-                                  " NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'")
+        tables = await conn.fetch(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema"
+            " NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'"
+        )
         parts = []
         for t in tables:
             rows = await conn.fetch(f'SELECT * FROM "{t["table_schema"]}"."{t["table_name"]}"')
@@ -80,23 +90,43 @@ async def test_no_plain_holder_name_or_item_description_in_any_topic_or_table(da
 
     anchor = tmp_path / "keys" / "trust-anchor.pem"
     trustlist.ensure_anchor(anchor)
-    settings = Settings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, data_dir=tmp_path,
-                        wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path), trust_anchor_key_path=anchor)
+    settings = Settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        data_dir=tmp_path,
+        wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path),
+        trust_anchor_key_path=anchor,
+    )
     marker = uuid.uuid4().hex[:12]
     name, description = f"Holder {marker} GmbH", f"Camera {marker} s/n"
     items = [g.model_copy(update={"description": f"{description} {g.item_number}"}) for g in goods(3)]
     run = f"IT-SEAL-{uuid.uuid4().hex[:10]}"
-    carnets = [plain_carnet(f"{run}-{i}", nga="BE", issuing_association="BE-CCI-BXL", goods=items,
-                            holder=plain_carnet().carnet.holder.model_copy(
-                                update={"name": name, "holder_id": f"hld_{uuid.uuid4().hex[:10]}"}))
-               for i in range(3)]
+    carnets = [
+        plain_carnet(
+            f"{run}-{i}",
+            nga="BE",
+            issuing_association="BE-CCI-BXL",
+            goods=items,
+            holder=plain_carnet().carnet.holder.model_copy(
+                update={"name": name, "holder_id": f"hld_{uuid.uuid4().hex[:10]}"}
+            ),
+        )
+        for i in range(3)
+    ]
     issuer, core = build_issuer(settings), build_core(settings)
     await issuer.start()
     await core.start()
     try:
         summary = cli.Summary()
-        await cli.issue(carnets, summary, kafka=kafka_bootstrap, http=None, api_key=None, timeout=90,
-                        console=Console(file=io.StringIO()))
+        await cli.issue(
+            carnets,
+            summary,
+            kafka=kafka_bootstrap,
+            http=None,
+            api_key=None,
+            timeout=90,
+            console=Console(file=io.StringIO()),
+        )
         numbers = sorted(summary.issued.values())
         for _ in range(300):  # the core takes them into its ledger, then nothing is left to relay
             async with core.pool.acquire() as conn:

@@ -37,11 +37,25 @@ def test_every_alert_has_a_unit_test_and_they_pass(promtool):
     assert result.returncode == 0, result.stdout + result.stderr
     import yaml
 
-    alerts = {r["alert"] for f in (PROMETHEUS / "rules").glob("*.yml")
-              for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "alert" in r}
-    tested = {case["alertname"] for f in tests for t in yaml.safe_load((PROMETHEUS / f).read_text())["tests"]
-              for case in t.get("alert_rule_test", [])}
-    fired = {case["alertname"] for f in tests for t in yaml.safe_load((PROMETHEUS / f).read_text())["tests"]
-             for case in t.get("alert_rule_test", []) if case.get("exp_alerts")}
+    alerts = {
+        r["alert"]
+        for f in (PROMETHEUS / "rules").glob("*.yml")
+        for g in yaml.safe_load(f.read_text())["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    }
+    tested = {
+        case["alertname"]
+        for f in tests
+        for t in yaml.safe_load((PROMETHEUS / f).read_text())["tests"]
+        for case in t.get("alert_rule_test", [])
+    }
+    fired = {
+        case["alertname"]
+        for f in tests
+        for t in yaml.safe_load((PROMETHEUS / f).read_text())["tests"]
+        for case in t.get("alert_rule_test", [])
+        if case.get("exp_alerts")
+    }
     assert alerts - tested == set(), "alerts without a unit test"
     assert alerts - fired == set(), "alerts never shown firing in a unit test"

@@ -24,10 +24,31 @@ PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
 
 #: Series Prometheus makes itself.
 PROMETHEUS_OWN = {"up", "scrape_duration_seconds", "ALERTS"}
-SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum", "_created"),
-            "summary": ("", "_count", "_sum", "_created"), "gauge": ("",), "info": ("_info",), "unknown": ("",),
-            "stateset": ("",), "gaugehistogram": ("_bucket", "_gcount", "_gsum")}
-KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "inf", "nan"}
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "summary": ("", "_count", "_sum", "_created"),
+    "gauge": ("",),
+    "info": ("_info",),
+    "unknown": ("",),
+    "stateset": ("",),
+    "gaugehistogram": ("_bucket", "_gcount", "_gsum"),
+}
+KEYWORDS = {
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "offset",
+    "bool",
+    "inf",
+    "nan",
+}
 
 
 def exported_names(tmp_path: Path) -> set[str]:
@@ -36,10 +57,15 @@ def exported_names(tmp_path: Path) -> set[str]:
 
     anchor = tmp_path / "keys" / "trust-anchor.pem"
     trustlist.ensure_anchor(anchor)
-    settings = Settings(database_url="postgresql://unused@127.0.0.1:1/unused", kafka_bootstrap_servers="127.0.0.1:1",
-                        data_dir=tmp_path, wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path),
-                        trust_anchor_key_path=anchor, trust_anchor_public_key_path=trustlist.public_path(anchor),
-                        gateway_admin_token="unused-token-0123456789")
+    settings = Settings(
+        database_url="postgresql://unused@127.0.0.1:1/unused",
+        kafka_bootstrap_servers="127.0.0.1:1",
+        data_dir=tmp_path,
+        wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path),
+        trust_anchor_key_path=anchor,
+        trust_anchor_public_key_path=trustlist.public_path(anchor),
+        gateway_admin_token="unused-token-0123456789",
+    )
     names: set[str] = set()
     for service in SERVICES:
         module = __import__(f"{service}.app", fromlist=["build"])
@@ -76,9 +102,12 @@ def dashboard_queries() -> list[tuple[str, str, str]]:
 
 
 def alert_queries() -> list[tuple[str, str, str]]:
-    return [(path.name, rule.get("alert") or rule["record"], rule["expr"])
-            for path in sorted((PROMETHEUS / "rules").glob("*.yml"))
-            for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
+    return [
+        (path.name, rule.get("alert") or rule["record"], rule["expr"])
+        for path in sorted((PROMETHEUS / "rules").glob("*.yml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -87,18 +116,32 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 
 
 def test_the_name_extractor_finds_metrics_and_nothing_else():
-    expr = ('histogram_quantile(0.99, sum by (le, job) (rate(ata_x_seconds_bucket{job="a", le=~"1.*"}[5m])))'
-            ' > 5 and on (job) max_over_time(up[10m:1m]) offset 1h unless ata_y_total{reason="or by"} or vector(1)')
+    expr = (
+        'histogram_quantile(0.99, sum by (le, job) (rate(ata_x_seconds_bucket{job="a", le=~"1.*"}[5m])))'
+        ' > 5 and on (job) max_over_time(up[10m:1m]) offset 1h unless ata_y_total{reason="or by"} or vector(1)'
+    )
     assert metric_names(expr) == {"ata_x_seconds_bucket", "up", "ata_y_total"}
 
 
 def test_the_services_export_the_business_middleware_and_scrape_time_metrics(exported):
-    for name in ("ata_carnets_issued_total", "ata_issuance_rejected_total", "ata_declarations_total",
-                 "ata_transactions_recorded_total", "ata_cancellations_total", "ata_claims_by_state",
-                 "ata_deliveries_total", "ata_declaration_to_decision_seconds_bucket", "ata_outbox_backlog",
-                 "ata_outbox_oldest_age_seconds", "ata_consumer_lag_messages", "ata_dead_letter_messages",
-                 "ata_dead_letters_total", "ata_claims_deadlines_within_7d", "ata_messages_handled_total",
-                 "faststream_published_messages_total"):
+    for name in (
+        "ata_carnets_issued_total",
+        "ata_issuance_rejected_total",
+        "ata_declarations_total",
+        "ata_transactions_recorded_total",
+        "ata_cancellations_total",
+        "ata_claims_by_state",
+        "ata_deliveries_total",
+        "ata_declaration_to_decision_seconds_bucket",
+        "ata_outbox_backlog",
+        "ata_outbox_oldest_age_seconds",
+        "ata_consumer_lag_messages",
+        "ata_dead_letter_messages",
+        "ata_dead_letters_total",
+        "ata_claims_deadlines_within_7d",
+        "ata_messages_handled_total",
+        "faststream_published_messages_total",
+    ):
         assert name in exported, name
 
 
@@ -107,8 +150,11 @@ def test_every_query_names_a_metric_the_services_export(exported, queries):
     known = exported | PROMETHEUS_OWN
     checked = queries()
     assert checked
-    unknown = [(where, title, sorted(metric_names(expr) - known)) for where, title, expr in checked
-               if metric_names(expr) - known]
+    unknown = [
+        (where, title, sorted(metric_names(expr) - known))
+        for where, title, expr in checked
+        if metric_names(expr) - known
+    ]
     assert unknown == []
     assert all(metric_names(expr) for _, _, expr in checked), "a query with no metric at all"
 
@@ -132,8 +178,16 @@ def test_provisioning_names_the_dashboards_datasource():
 
 def test_every_dashboard_query_parses(tmp_path):
     promtool = require("promtool", "prometheus")
-    rules = {"groups": [{"name": "dashboards", "rules": [
-        {"record": f"check:panel_{n}", "expr": expr} for n, (_, _, expr) in enumerate(dashboard_queries())]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboards",
+                "rules": [
+                    {"record": f"check:panel_{n}", "expr": expr} for n, (_, _, expr) in enumerate(dashboard_queries())
+                ],
+            }
+        ]
+    }
     path = tmp_path / "dashboards.yml"
     path.write_text(yaml.safe_dump(rules))
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +14,6 @@ from faststream.kafka.annotations import KafkaMessage
 from contracts.envelope import parse_type
 from runtime.service import Service
 from runtime.settings import Settings
-
 
 #: The gateway's administration token in service tests (officer accounts, R18).
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -33,7 +32,7 @@ class FixedClock:
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc))
+    return FixedClock(datetime(2026, 11, 22, 9, 30, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -45,10 +44,16 @@ def settings(database_url: str, tmp_path: Any) -> Settings:
     # to verify anything without the trust anchor that signs the key list.
     anchor = tmp_path / "keys" / "trust-anchor.pem"
     trustlist.ensure_anchor(anchor)
-    return Settings(database_url=database_url, kafka_bootstrap_servers="in-memory:9092", data_dir=tmp_path, db_pool_max=4,
-                    wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path), trust_anchor_key_path=anchor,
-                    trust_anchor_public_key_path=trustlist.public_path(anchor),
-                    gateway_admin_token=ADMIN_TOKEN)
+    return Settings(
+        database_url=database_url,
+        kafka_bootstrap_servers="in-memory:9092",
+        data_dir=tmp_path,
+        db_pool_max=4,
+        wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path),
+        trust_anchor_key_path=anchor,
+        trust_anchor_public_key_path=trustlist.public_path(anchor),
+        gateway_admin_token=ADMIN_TOKEN,
+    )
 
 
 @pytest.fixture
@@ -88,8 +93,15 @@ async def outbox(service: Service) -> list[dict[str, Any]]:
 
     async with service.pool.acquire() as conn:
         rows = await conn.fetch("SELECT topic, key, headers, payload FROM outbox ORDER BY id")
-    return [{"topic": r["topic"], "key": bytes(r["key"]).decode() if r["key"] else None,
-             "type": parse_type(json.loads(r["headers"])["ce_type"])[0], "payload": json.loads(bytes(r["payload"]))} for r in rows]
+    return [
+        {
+            "topic": r["topic"],
+            "key": bytes(r["key"]).decode() if r["key"] else None,
+            "type": parse_type(json.loads(r["headers"])["ce_type"])[0],
+            "payload": json.loads(bytes(r["payload"])),
+        }
+        for r in rows
+    ]
 
 
 @asynccontextmanager

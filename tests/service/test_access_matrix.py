@@ -15,26 +15,26 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pyotp
-from pydantic import SecretStr
 import pytest
+from pydantic import SecretStr
 
 from contracts.topics import ISSUANCE_EVENTS
 from contracts.txcode import new_transaction_code
 from deploy.local.identity import ensure_wallet_issuer, mint_wallet_token, private_key_path
 from issuer.domain import issued_sealed
-from tokens import trustlist
-from tokens.cose import generate_signing_key
 from runtime.settings import Settings
 from tests.service.conftest import ADMIN, ADMIN_TOKEN, FixedClock
 from tests.support import databases
 from tests.support.messages import sealed_request, wire
+from tokens import trustlist
+from tokens.cose import generate_signing_key
 
-NOW = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 NUMBER = "FR2600000010"
 CLOSABLE = "FR2600000028"
 Call = Callable[[httpx.AsyncClient, "World"], Awaitable[httpx.Response]]
@@ -221,8 +221,7 @@ async def _log_in(http: httpx.AsyncClient, officer: str, secret: str, at: dateti
 @pytest.fixture(scope="module")
 async def gateway_world(pg_server: str, tmp_path_factory: Any) -> AsyncIterator[World]:
     from customs_gateway.app import build
-    from tests.support.gateway import learn_key, make_token
-    from tests.support.gateway import CORE, carnet_issued, declared, publish
+    from tests.support.gateway import CORE, carnet_issued, declared, learn_key, make_token, publish
 
     clock = FixedClock(NOW)
     async with AsyncExitStack() as stack:

@@ -24,13 +24,16 @@ def test_the_committed_asyncapi_document_is_what_the_code_generates(service):
     committed = asyncapi.DIRECTORY / f"{service}.json"
     assert committed.exists(), f"no AsyncAPI document for {service}: {REGENERATE}"
     assert json.loads(committed.read_text()) == asyncapi.document(service), (
-        f"deploy/asyncapi/{service}.json differs from the contracts: {REGENERATE}")
+        f"deploy/asyncapi/{service}.json differs from the contracts: {REGENERATE}"
+    )
 
 
 @pytest.mark.parametrize("service", asyncapi.SERVICES)
 def test_each_service_consumes_exactly_the_topics_its_document_names(service, settings):
     built = importlib.import_module(f"{service}.app").build(settings)
-    assert sorted({asyncapi.documented_name(t) for t in built._consumers}) == sorted(t.name for t in asyncapi.consumed(service))
+    assert sorted({asyncapi.documented_name(t) for t in built._consumers}) == sorted(
+        t.name for t in asyncapi.consumed(service)
+    )
 
 
 def test_the_per_nga_channels_declare_their_parameter():
@@ -38,7 +41,9 @@ def test_the_per_nga_channels_declare_their_parameter():
     templated = {c["address"]: c for c in channels.values() if "{nga}" in c["address"]}
     assert set(templated) == {"ata.issuance.requests.{nga}.v1", "ata.issuance.responses.{nga}.v1"}
     assert all(set(c["parameters"]) == {"nga"} for c in templated.values())
-    assert "DEPRECATED" in next(c for c in channels.values() if c["address"] == "ata.issuance.requests.v1")["description"]
+    assert (
+        "DEPRECATED" in next(c for c in channels.values() if c["address"] == "ata.issuance.requests.v1")["description"]
+    )
 
 
 def test_every_message_of_a_topic_is_in_its_channels_payload():

@@ -17,18 +17,29 @@ from runtime.service import Service
 from tests.support.outage import FlakyPool, eventually, only_a_notify_wakes, quicken, ride_out_outage
 
 #: (service package, loop name): every loop a service registers at build time.
-LOOPS = [("core", "country-policy"), ("core", "signing-key"), ("claims_worker", "claims-scheduler"),
-         ("notifier", "delivery-worker"), ("customs_gateway", "trust-cache")]
+LOOPS = [
+    ("core", "country-policy"),
+    ("core", "signing-key"),
+    ("claims_worker", "claims-scheduler"),
+    ("notifier", "delivery-worker"),
+    ("customs_gateway", "trust-cache"),
+]
 
 
 def failures(registry: CollectorRegistry, loop: str) -> float:
-    return sum(s.value for m in registry.collect() if m.name == "ata_background_failures"
-               for s in m.samples if s.name.endswith("_total") and s.labels["loop"] == loop)
+    return sum(
+        s.value
+        for m in registry.collect()
+        if m.name == "ata_background_failures"
+        for s in m.samples
+        if s.name.endswith("_total") and s.labels["loop"] == loop
+    )
 
 
 @pytest.mark.parametrize(("package", "name"), LOOPS, ids=[f"{p}:{n}" for p, n in LOOPS])
-async def test_a_loop_survives_a_database_outage_and_liveness_recovers(package: str, name: str, settings: Any,
-                                                                     clock: Any, running: Any) -> None:
+async def test_a_loop_survives_a_database_outage_and_liveness_recovers(
+    package: str, name: str, settings: Any, clock: Any, running: Any
+) -> None:
     service: Service = importlib.import_module(f"{package}.app").build(settings, clock=clock)
     loop = quicken(next(loop for loop in service.loops if loop.name == name))
     async with running(service):
@@ -56,8 +67,9 @@ class Sink:
         self.published.append(key)
 
 
-async def test_the_outbox_relay_survives_an_outage_and_a_notify_after_it_still_wakes_it(settings: Any,
-                                                                                      tmp_path: Path) -> None:
+async def test_the_outbox_relay_survives_an_outage_and_a_notify_after_it_still_wakes_it(
+    settings: Any, tmp_path: Path
+) -> None:
     from contracts.messages import IssuanceRejected, Reason
 
     (tmp_path / "migrations").mkdir()
@@ -71,9 +83,13 @@ async def test_the_outbox_relay_survives_an_outage_and_a_notify_after_it_still_w
         seen = await ride_out_outage(loop, pool, settings.database_url)
         assert "failing" in seen and failures(registry, "outbox-relay") > 0
         await only_a_notify_wakes(loop)
-        payload = IssuanceRejected(request_id="REQ-9", nga="FR", reasons=[Reason(rule="R4", message="after the outage")])
+        payload = IssuanceRejected(
+            request_id="REQ-9", nga="FR", reasons=[Reason(rule="R4", message="after the outage")]
+        )
         async with service.pool.acquire() as conn, conn.transaction():
-            await add_many(conn, [("t.answers", "REQ-9", envelope_for(payload, key="REQ-9", producer="issuer"), payload)])
+            await add_many(
+                conn, [("t.answers", "REQ-9", envelope_for(payload, key="REQ-9", producer="issuer"), payload)]
+            )
         await eventually(lambda: sink.published == [b"REQ-9"])
     finally:
         await loop.stop()

@@ -25,10 +25,17 @@ from tests.support.batches import DeadLetterSink, applied, records, service  # n
 
 def batch_of(service: Service, handler: Any, sink: DeadLetterSink) -> tuple[BatchConsumer, RuntimeMetrics]:
     metrics = RuntimeMetrics(CollectorRegistry(), service.name)
-    consumer = Consumer(service=service.name, topic=ISSUANCE_REQUESTS, handler=handler, pool_getter=lambda: service.pool,
-                        broker=sink, metrics=metrics)
-    return BatchConsumer(service.name, {ISSUANCE_REQUESTS.name: consumer}, lambda: service.pool, metrics,
-                         retry_delay_s=0), metrics
+    consumer = Consumer(
+        service=service.name,
+        topic=ISSUANCE_REQUESTS,
+        handler=handler,
+        pool_getter=lambda: service.pool,
+        broker=sink,
+        metrics=metrics,
+    )
+    return BatchConsumer(
+        service.name, {ISSUANCE_REQUESTS.name: consumer}, lambda: service.pool, metrics, retry_delay_s=0
+    ), metrics
 
 
 async def claimed(service: Service) -> int:
@@ -52,13 +59,16 @@ async def test_one_message_failing_every_attempt_is_dead_lettered_alone_and_the_
     assert await applied(service) == ["A", "C"]
     assert attempts == {"B": MAX_ATTEMPTS}
     assert [(t, h["ce_subject"], h["dlq_kind"]) for _, t, h in sink.published] == [
-        (ISSUANCE_REQUESTS.dead_letter, "B", "handler_failed")]
+        (ISSUANCE_REQUESTS.dead_letter, "B", "handler_failed")
+    ]
     assert "B is poison" in sink.published[0][2]["dlq_reason"]
     assert await claimed(service) == 2  # B is not marked applied: a redelivery would try it again
     assert metrics.batch_size._sum.get() == 3
 
 
-async def test_a_transient_failure_rolls_the_whole_batch_back_and_the_redelivery_applies_it_once(service: Service) -> None:
+async def test_a_transient_failure_rolls_the_whole_batch_back_and_the_redelivery_applies_it_once(
+    service: Service,
+) -> None:
     outage = {"left": 1}
 
     async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
@@ -90,9 +100,12 @@ async def test_a_malformed_message_in_a_batch_is_dead_lettered_and_the_others_ap
     assert [(h["ce_subject"], h["dlq_kind"]) for _, _, h in sink.published] == [("B", "malformed_json")]
 
 
-async def test_a_contract_violation_hook_writes_in_the_batch_and_its_note_reaches_the_dead_letter(service: Service) -> None:
+async def test_a_contract_violation_hook_writes_in_the_batch_and_its_note_reaches_the_dead_letter(
+    service: Service,
+) -> None:
     """runtime.consumer.OnViolation: the hook runs inside the batch's transaction (its writes commit with
     the batch), in its own savepoint (a failing hook undoes only itself), and the dead letter says what it did."""
+
     async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
         await conn.execute("INSERT INTO applied VALUES ($1)", inbound.payload.request_id)
 
@@ -113,8 +126,9 @@ async def test_a_contract_violation_hook_writes_in_the_batch_and_its_note_reache
     await batch(broken)
     assert await applied(service) == ["A", "C", "answered-B"]  # D's hook write rolled back alone
     assert [(h["dlq_kind"], h["dlq_reason"].rsplit("[", 1)[1]) for _, _, h in sink.published] == [
-        ("malformed_json", "answered B (malformed_json)]"), ("malformed_json", "no answer: the hook failed (ValueError)]")]
-
+        ("malformed_json", "answered B (malformed_json)]"),
+        ("malformed_json", "no answer: the hook failed (ValueError)]"),
+    ]
 
 
 async def test_a_batch_whose_handlers_all_succeed_costs_one_inbox_statement_and_no_savepoint(service: Service) -> None:
@@ -134,8 +148,14 @@ async def test_a_batch_whose_handlers_all_succeed_costs_one_inbox_statement_and_
 
         metrics = RuntimeMetrics(CollectorRegistry(), service.name)
         sink = DeadLetterSink()
-        consumer = Consumer(service=service.name, topic=ISSUANCE_REQUESTS, handler=handler,
-                            pool_getter=lambda: service.pool, broker=sink, metrics=metrics)
+        consumer = Consumer(
+            service=service.name,
+            topic=ISSUANCE_REQUESTS,
+            handler=handler,
+            pool_getter=lambda: service.pool,
+            broker=sink,
+            metrics=metrics,
+        )
         batch = BatchConsumer(service.name, {ISSUANCE_REQUESTS.name: consumer}, OneConnection, metrics)
         await batch(records("A", "B", "C"))  # the first use of a type makes asyncpg look it up: not counted
 

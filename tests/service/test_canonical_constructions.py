@@ -4,10 +4,10 @@ under the constructions before it (ATA-TL-2, ATA-TL-1), and refuses a list relab
 from __future__ import annotations
 
 from contracts.topics import SIGNING_KEYS
-from tokens import trustlist
-from tokens.cose import generate_signing_key, load_or_create_signing_key, public_jwk
 from tests.support.gateway import auth, gateway, make_token  # noqa: F401  (fixture)
 from tests.support.messages import detached_trust_list, wire
+from tokens import trustlist
+from tokens.cose import generate_signing_key, load_or_create_signing_key, public_jwk
 
 
 def listed(key, at):  # type: ignore[no-untyped-def]

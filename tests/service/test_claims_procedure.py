@@ -8,7 +8,7 @@ each pass to see which events each day produced.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -168,7 +168,7 @@ async def test_r20_notice_on_the_limit_day_at_2330_local_and_discharge_from_the_
             clock.now = at
             await scheduler(service).run_once(service.pool)
             results[number] = summary([e for e in await drain(service) if e["type"] == "ClaimStateChanged"])
-            clock.now = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
+            clock.now = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
     assert results == {
         "FR2600000010": [("ClaimStateChanged", "overdue", "R19", "2028-11-21", None),
                          ("ClaimStateChanged", "noticed", "R20", "2028-11-21", "2029-05-21")],

@@ -72,8 +72,9 @@ async def test_customs_commit_from_customs_of_the_declarations_country(settings,
     service = build(settings, clock=clock)
     async with running(service) as broker:
         key, created = await core_with_a_declaration(service, broker, clock)
-        await publish(broker, customs_commit(claims_of(created.token, key, clock.now), clock.now), CUSTOMS_COMMITS.name,
-                      NUMBER)
+        await publish(
+            broker, customs_commit(claims_of(created.token, key, clock.now), clock.now), CUSTOMS_COMMITS.name, NUMBER
+        )
         rows, where = await committed_rows(service), await locations(service)
     assert rows == [("committed", "FR")] and where[1][0] == "exported"
 
@@ -84,9 +85,18 @@ async def test_customs_commit_claiming_another_country_moves_nothing(settings, c
     service = build(settings, clock=clock)
     async with running(service) as broker:
         key, created = await core_with_a_declaration(service, broker, clock)
-        await publish(broker, customs_commit(claims_of(created.token, key, clock.now), clock.now, country="CH",
-                                             office_id="CH-GVA-AIR", office_timezone="Europe/Zurich"),
-                      CUSTOMS_COMMITS.name, NUMBER)
+        await publish(
+            broker,
+            customs_commit(
+                claims_of(created.token, key, clock.now),
+                clock.now,
+                country="CH",
+                office_id="CH-GVA-AIR",
+                office_timezone="Europe/Zurich",
+            ),
+            CUSTOMS_COMMITS.name,
+            NUMBER,
+        )
         rows, where = await committed_rows(service), await locations(service)
     assert rows == [("refused", "CH")] and where[1][0] == "home"
 
@@ -116,11 +126,19 @@ async def test_cancellation_from(who, settings, clock, running):
         key = await with_key(service)
         exported = await cross(service, broker, key, clock, K.EXPORTATION, "FR", [1])
         async with client(service) as http:
-            code = parse_transaction_code((await http.get(f"/v1/declarations/{exported.declaration_id}")).json()
-                                          ["cancellation_code"])
+            code = parse_transaction_code(
+                (await http.get(f"/v1/declarations/{exported.declaration_id}")).json()["cancellation_code"]
+            )
         if who == "customs of another country":
-            posted = cancellation_posted(NUMBER, exported.transaction_code, code, clock.now, country="CH",
-                                         office_id="CH-GVA-AIR", office_timezone="Europe/Zurich")
+            posted = cancellation_posted(
+                NUMBER,
+                exported.transaction_code,
+                code,
+                clock.now,
+                country="CH",
+                office_id="CH-GVA-AIR",
+                office_timezone="Europe/Zurich",
+            )
             expected = ("R18", "wrong_country")
         else:
             posted = cancellation_posted(NUMBER, exported.transaction_code, new_transaction_code(), clock.now)

@@ -24,15 +24,23 @@ from core.app import build
 from core.usecases.declarations import DeclarationRefusedError
 from deploy.local.identity import ensure_wallet_issuer, mint_wallet_token, private_key_path
 from issuer.domain import issued
-from tokens.qr import decode_qr_image
 from tests.service.conftest import outbox
-from tests.support.databases import snapshot
 from tests.support.core import (
-    EXPIRY, NUMBER, activate, claims_of, declare, fetch, issue, locations, publish, refused, with_key,
+    EXPIRY,
+    NUMBER,
+    activate,
+    claims_of,
+    declare,
+    fetch,
+    issue,
+    locations,
+    publish,
+    refused,
+    with_key,
 )
+from tests.support.databases import snapshot
 from tests.support.messages import customs_commit, issuance_request, wire
-
-
+from tokens.qr import decode_qr_image
 
 # --- carnets from the issuer ---------------------------------------------------------------------
 

@@ -48,7 +48,8 @@ async def test_r8_a_refused_declaration_leaves_its_voucher_unused(settings, cloc
 
 
 async def test_r11_cancelling_a_committed_exportation_brings_the_goods_home_with_the_holders_code(
-        settings, clock, running):
+    settings, clock, running
+):
     service = build(settings, clock=clock)
     async with running(service) as broker:
         await issue(broker)
@@ -61,10 +62,16 @@ async def test_r11_cancelling_a_committed_exportation_brings_the_goods_home_with
         await publish(broker, posted, CUSTOMS_COMMITS.name, NUMBER)
         after = await locations(service)
         carnet = (await fetch(service, "SELECT active FROM carnets WHERE carnet_number = $1", NUMBER))[0]
-        declaration = (await fetch(service, "SELECT status FROM declarations WHERE declaration_id = $1",
-                                   exported.declaration_id))[0]
-        transaction = (await fetch(service, "SELECT cancelled_at, cancelled_by, cancellation_reason FROM transactions"
-                                            " WHERE declaration_id = $1", exported.declaration_id))[0]
+        declaration = (
+            await fetch(service, "SELECT status FROM declarations WHERE declaration_id = $1", exported.declaration_id)
+        )[0]
+        transaction = (
+            await fetch(
+                service,
+                "SELECT cancelled_at, cancelled_by, cancellation_reason FROM transactions WHERE declaration_id = $1",
+                exported.declaration_id,
+            )
+        )[0]
         queued = await outbox(service)
         check, events = await chain(service, NUMBER)
         next_export = await declare(service, K.EXPORTATION, "FR", [1])
@@ -73,14 +80,24 @@ async def test_r11_cancelling_a_committed_exportation_brings_the_goods_home_with
     assert carnet["active"] is False  # R10: the activating exportation is undone
     assert declaration["status"] == "cancelled"
     assert (transaction["cancelled_at"], transaction["cancelled_by"], transaction["cancellation_reason"]) == (
-        clock.now, "fr-officer-0001", "declared on the wrong voucher")
+        clock.now,
+        "fr-officer-0001",
+        "declared on the wrong voucher",
+    )
     # The claims worker reads it on the ledger's topic, the gateways on their own (no per-crossing topic for them).
     cancelled, copy = of_type(queued, "TransactionCancelled")
     assert [(m["topic"], m["key"], m["payload"]["cancellation_id"]) for m in (cancelled, copy)] == [
-        (TRANSACTIONS.name, NUMBER, str(posted.cancellation_id)), (CUSTOMS_LEDGER.name, NUMBER, str(posted.cancellation_id))]
+        (TRANSACTIONS.name, NUMBER, str(posted.cancellation_id)),
+        (CUSTOMS_LEDGER.name, NUMBER, str(posted.cancellation_id)),
+    ]
     assert copy["payload"] == cancelled["payload"]
-    assert [(i["item_number"], i["location"]) for i in cancelled["payload"]["item_locations"]] == [(1, "home"), (2, "home")]
-    confirmations = [m["payload"] for m in of_type(queued, "ConfirmationRequested") if m["topic"] == NOTIFICATION_REQUESTS.name]
+    assert [(i["item_number"], i["location"]) for i in cancelled["payload"]["item_locations"]] == [
+        (1, "home"),
+        (2, "home"),
+    ]
+    confirmations = [
+        m["payload"] for m in of_type(queued, "ConfirmationRequested") if m["topic"] == NOTIFICATION_REQUESTS.name
+    ]
     assert [c["decision"] for c in confirmations] == ["committed", "cancelled"]
     assert [c["history_position"] for c in confirmations] == [1, 2]  # the crossing's entry, then the cancellation's
     assert check.ok and events[-1] == "transaction_cancelled"
@@ -105,12 +122,18 @@ async def test_a_wrong_cancellation_code_is_refused_and_nothing_moves(settings, 
         queued = await outbox(service)
         requests = await fetch(service, "SELECT cancellation_id, outcome FROM cancellation_requests")
     assert after == before
-    refusals = {m["payload"]["cancellation_id"]: [r["code"] for r in m["payload"]["reasons"]]
-                for m in of_type(queued, "CancellationRefused")}
-    assert refusals == {str(wrong.cancellation_id): ["wrong_cancellation_code"],
-                        str(unknown.cancellation_id): ["not_committed"]}
+    refusals = {
+        m["payload"]["cancellation_id"]: [r["code"] for r in m["payload"]["reasons"]]
+        for m in of_type(queued, "CancellationRefused")
+    }
+    assert refusals == {
+        str(wrong.cancellation_id): ["wrong_cancellation_code"],
+        str(unknown.cancellation_id): ["not_committed"],
+    }
     assert {(r["cancellation_id"], r["outcome"]) for r in requests} == {
-        (wrong.cancellation_id, "refused"), (unknown.cancellation_id, "refused")}
+        (wrong.cancellation_id, "refused"),
+        (unknown.cancellation_id, "refused"),
+    }
     assert of_type(queued, "TransactionCancelled") == []
     assert cancellations(service, "wrong_cancellation_code") == 1
 
@@ -124,13 +147,25 @@ async def test_r11_an_importation_cannot_be_cancelled_once_its_goods_were_reexpo
         imported = await cross(service, broker, key, clock, K.IMPORTATION, "CH", [1])
         await cross(service, broker, key, clock, K.REEXPORTATION, "CH", [1])
         code = await cancellation_code(service, imported)
-        await publish(broker, cancellation_posted(NUMBER, imported.transaction_code, parse_transaction_code(code),
-                                                  clock.now, country="CH", office_id="CH-GVA-AIR",
-                                                  office_timezone="Europe/Zurich"), CUSTOMS_COMMITS.name, NUMBER)
+        await publish(
+            broker,
+            cancellation_posted(
+                NUMBER,
+                imported.transaction_code,
+                parse_transaction_code(code),
+                clock.now,
+                country="CH",
+                office_id="CH-GVA-AIR",
+                office_timezone="Europe/Zurich",
+            ),
+            CUSTOMS_COMMITS.name,
+            NUMBER,
+        )
         queued = await outbox(service)
         after = await locations(service)
     [refused] = of_type(queued, "CancellationRefused")
     assert refused["topic"] == CUSTOMS_LEDGER.name  # only the gateway that posted it acts on a refusal
     assert [(r["rule"], r["code"], r["item_number"]) for r in refused["payload"]["reasons"]] == [
-        ("R11", "goods_moved_on", 1)]
+        ("R11", "goods_moved_on", 1)
+    ]
     assert after[1][0] == "exported"

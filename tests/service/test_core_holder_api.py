@@ -23,13 +23,13 @@ from contracts.messages import Holder
 from contracts.token import DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS, ISSUANCE_EVENTS
 from core.app import build
-from tokens.wallet_auth import WalletConfigError
 from deploy.local.identity import ensure_wallet_issuer, load_private_key, mint_wallet_token, private_key_path
 from issuer.domain import issued
-from tokens.cose import SigningKey, generate_signing_key, verify_token
-from tokens.qr import decode_qr_image, qr_version
 from tests.support.holder_api import as_party, settings, token_for  # noqa: F401  (settings: the fixture with the wallet key)
 from tests.support.messages import customs_commit, issuance_request, wire
+from tokens.cose import SigningKey, generate_signing_key, verify_token
+from tokens.qr import decode_qr_image, qr_version
+from tokens.wallet_auth import WalletConfigError
 
 NUMBER = "FR2600000010"
 OTHER = "FR2600000028"  # held by hld_2

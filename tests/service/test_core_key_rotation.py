@@ -5,8 +5,8 @@ the border): it adopts the new key once its file has it, and says so while the f
 from __future__ import annotations
 
 from core.app import build
-from tokens.cose import generate_signing_key
 from tests.support.core import fetch
+from tokens.cose import generate_signing_key
 
 
 async def test_an_instance_adopts_the_key_another_instance_rotated_to(settings, clock, running):

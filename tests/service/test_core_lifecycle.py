@@ -23,8 +23,24 @@ from core.app import build
 from core.domain import LifecycleRefused
 from tests.service.conftest import dead_letters, outbox
 from tests.support.core import (
-    EXPIRY, NEW_EXPIRY, NUMBER, REPLACEMENT, chain, client, commit, cross, declare, decisions, fetch, goods_in, issue,
-    locations, publish, refused, replacement_carnet, with_key,
+    EXPIRY,
+    NEW_EXPIRY,
+    NUMBER,
+    REPLACEMENT,
+    chain,
+    client,
+    commit,
+    cross,
+    decisions,
+    declare,
+    fetch,
+    goods_in,
+    issue,
+    locations,
+    publish,
+    refused,
+    replacement_carnet,
+    with_key,
 )
 from tests.support.databases import snapshot
 from tests.support.messages import (

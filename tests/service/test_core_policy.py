@@ -55,7 +55,9 @@ async def deliver(service: Service, store: PolicyStore, payload: CountryPolicyUp
 
 async def recorded(service: Service) -> list[dict[str, Any]]:
     async with service.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT version, document, source, published_by FROM country_policies ORDER BY applied_at")
+        rows = await conn.fetch(
+            "SELECT version, document, source, published_by FROM country_policies ORDER BY applied_at"
+        )
     return [{**dict(r), "document": json.loads(r["document"])} for r in rows]
 
 
@@ -92,8 +94,9 @@ async def test_r15_the_file_is_loaded_and_recorded_once(settings: Any, clock: An
     assert {c["country"] for c in rows[0]["document"]["countries"]} >= {"MX", "BH", "QA", "AE", "CH", "GB"}
 
 
-async def test_r15_an_update_from_the_topic_replaces_the_book_and_is_persisted(settings: Any, clock: Any,
-                                                                               running: Any) -> None:
+async def test_r15_an_update_from_the_topic_replaces_the_book_and_is_persisted(
+    settings: Any, clock: Any, running: Any
+) -> None:
     service = build(settings, clock)
     async with running(service):
         store = store_of(service)
@@ -110,13 +113,16 @@ async def test_r15_an_update_from_the_topic_replaces_the_book_and_is_persisted(s
         assert updates(service, "applied") == 1
         rows = await recorded(service)
     assert [(r["version"], r["source"], r["published_by"]) for r in rows] == [
-        (FILE_VERSION, "file", None), ("2026-11-23.1", "topic", "ops-jane")]
+        (FILE_VERSION, "file", None),
+        ("2026-11-23.1", "topic", "ops-jane"),
+    ]
     assert [c["country"] for c in rows[1]["document"]["countries"]] == ["JP", "MX"]  # canonical: sorted
     assert "published_by" not in rows[1]["document"]
 
 
 async def test_r15_the_topic_version_survives_a_restart_and_a_new_file_version_wins(
-        settings: Any, clock: Any, running: Any, tmp_path: Path) -> None:
+    settings: Any, clock: Any, running: Any, tmp_path: Path
+) -> None:
     first = build(settings, clock)
     async with running(first):
         store = store_of(first)
@@ -173,7 +179,8 @@ async def test_r15_an_invalid_document_is_refused_and_the_book_stays(settings: A
 
 
 async def test_r15_a_file_edited_without_a_new_version_does_not_change_the_recorded_document(
-        settings: Any, clock: Any, running: Any, tmp_path: Path) -> None:
+    settings: Any, clock: Any, running: Any, tmp_path: Path
+) -> None:
     service = build(settings, clock)
     async with running(service):
         store = store_of(service)
@@ -184,7 +191,8 @@ async def test_r15_a_file_edited_without_a_new_version_does_not_change_the_recor
 
 
 async def test_r15_through_the_consumer_an_update_applies_and_a_bad_date_is_dead_lettered(
-        settings: Any, running: Any) -> None:
+    settings: Any, running: Any
+) -> None:
     # A core-like service with only the policy consumer, as core/app.py will register it.
     service = build(settings)
     store = store_of(service)
@@ -205,14 +213,16 @@ async def test_r15_through_the_consumer_an_update_applies_and_a_bad_date_is_dead
         bad = json.loads(body)
         bad["version"], bad["countries"][0]["digital_date"] = "2026-11-25.1", "2027-13-01"
         envelope = Envelope(type=CountryPolicyUpdated.TYPE, producer="operator")
-        await broker.publish(json.dumps(bad).encode(), COUNTRY_POLICY.name, key=b"2026-11-25.1",
-                             headers=envelope.to_headers())
+        await broker.publish(
+            json.dumps(bad).encode(), COUNTRY_POLICY.name, key=b"2026-11-25.1", headers=envelope.to_headers()
+        )
         assert store.book.version == "2026-11-23.1"
     assert len(dlq) == 1 and dlq[0][1]["dlq_kind"] == "schema"
 
 
-async def test_r15_every_core_instance_follows_an_update_another_instance_consumed(settings: Any, clock: Any,
-                                                                                   running: Any) -> None:
+async def test_r15_every_core_instance_follows_an_update_another_instance_consumed(
+    settings: Any, clock: Any, running: Any
+) -> None:
     """Only one instance consumes the admin message; the others learn it through NOTIFY, also after a
     database outage that ended their listening connection (the loop listens again, runtime/background.py)."""
     from prometheus_client import CollectorRegistry

@@ -23,12 +23,19 @@ async def document(service: Any, party: str) -> Any:
 
 
 def opened(body: dict[str, Any], party: str, seed: int) -> dict[str, Any]:
-    return sealing.open_document(SealedDocument.model_validate(body["document"]), party, wallet_key(seed),
-                                 nga=body["nga"], request_id=body["request_id"], digest=body["general_list_digest"])
+    return sealing.open_document(
+        SealedDocument.model_validate(body["document"]),
+        party,
+        wallet_key(seed),
+        nga=body["nga"],
+        request_id=body["request_id"],
+        digest=body["general_list_digest"],
+    )
 
 
 async def test_the_sealed_document_is_kept_sealed_and_opened_only_by_the_wallets_it_was_sealed_for(
-        settings, clock, running):
+    settings, clock, running
+):
     service = build(settings, clock=clock)
     async with running(service) as broker:
         request = sealed_request("REQ-DOC")
@@ -40,12 +47,16 @@ async def test_the_sealed_document_is_kept_sealed_and_opened_only_by_the_wallets
         for_rep = sealing.reseal_for(sealed, "hld_1", wallet_key(1), REP, wallet_key(7).public_key())
         new_key = next(r.sealed_key for r in for_rep.recipients if r.recipient_id == REP)
         async with client(service, "hld_1") as http:
-            shared = await http.post(f"/v1/carnets/{NUMBER}/shares", json={"representative_id": REP, "sealed_key": new_key})
+            shared = await http.post(
+                f"/v1/carnets/{NUMBER}/shares", json={"representative_id": REP, "sealed_key": new_key}
+            )
         rep = await document(service, REP)
         async with client(service, "hld_1") as http:
             revoked = await http.delete(f"/v1/carnets/{NUMBER}/shares/{REP}")
         after_revoke = await document(service, REP)
-        stored = (await fetch(service, "SELECT document::text AS d FROM carnets WHERE carnet_number = $1", NUMBER))[0]["d"]
+        stored = (await fetch(service, "SELECT document::text AS d FROM carnets WHERE carnet_number = $1", NUMBER))[0][
+            "d"
+        ]
     assert holder.status_code == 200, holder.text
     plain = opened(holder.json(), "hld_1", 1)
     assert plain["holder"]["name"] and plain["holder"]["name"] not in stored  # kept sealed

@@ -28,8 +28,10 @@ def key_text() -> str:
 
 
 def registered(service) -> dict[str, float]:
-    return {o: service.registry.get_sample_value("ata_wallet_keys_registered_total", {"outcome": o})
-            for o in ("created", "replaced", "same")}
+    return {
+        o: service.registry.get_sample_value("ata_wallet_keys_registered_total", {"outcome": o})
+        for o in ("created", "replaced", "same")
+    }
 
 
 async def test_r1_a_wallet_registers_its_x25519_key_replaces_it_and_anyone_signed_in_reads_it(settings, clock, running):
@@ -48,25 +50,30 @@ async def test_r1_a_wallet_registers_its_x25519_key_replaces_it_and_anyone_signe
             anonymous_put = await anonymous.put("/v1/wallet-keys/me", json={"public_key": first})
     assert (created.status_code, same.status_code, replaced.status_code) == (201, 200, 200)
     assert read.json()["public_key"] == first and reread.json()["public_key"] == second
-    assert read.json()["party_id"] == "hld_1" and read.json()["registered_at"] == clock.now.isoformat().replace("+00:00", "Z")
+    assert read.json()["party_id"] == "hld_1" and read.json()["registered_at"] == clock.now.isoformat().replace(
+        "+00:00", "Z"
+    )
     assert unknown.status_code == 404 and unknown.json()["detail"]["reasons"][0]["rule"] == "R1"
     assert (anonymous_read.status_code, anonymous_put.status_code) == (401, 401)
     assert registered(service) == {"created": 1, "replaced": 1, "same": 1}
 
 
-@pytest.mark.parametrize("body", [
-    {"public_key": "A" * 42},                      # 31.5 bytes
-    {"public_key": "A" * 44},                      # 33 bytes
-    {"public_key": "A" * 43},                      # the all-zero point
-    {"public_key": "B" * 42 + "B"},                # 43 characters whose last one leaves padding bits set
-    {"public_key": "+" * 42 + "A"},                # base64, not base64url
-    {"public_key": "<script>alert(1)</script>" + "A" * 18},
-    {"public_key": "A" * 100_000},
-    {"public_key": 123},
-    {"public_key": None},
-    {},
-    {"public_key": "A" * 42 + "E", "holder_id": "hld_2"},  # no field the API does not know (another's id)
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"public_key": "A" * 42},  # 31.5 bytes
+        {"public_key": "A" * 44},  # 33 bytes
+        {"public_key": "A" * 43},  # the all-zero point
+        {"public_key": "B" * 42 + "B"},  # 43 characters whose last one leaves padding bits set
+        {"public_key": "+" * 42 + "A"},  # base64, not base64url
+        {"public_key": "<script>alert(1)</script>" + "A" * 18},
+        {"public_key": "A" * 100_000},
+        {"public_key": 123},
+        {"public_key": None},
+        {},
+        {"public_key": "A" * 42 + "E", "holder_id": "hld_2"},  # no field the API does not know (another's id)
+    ],
+)
 async def test_hostile_wallet_keys_are_refused_before_the_database(settings, clock, running, body):
     service = build(settings, clock=clock)
     async with running(service), as_party(service, "hld_1") as holder:
@@ -87,9 +94,17 @@ async def test_a_hostile_party_id_in_the_path_is_refused(settings, clock, runnin
 
 
 async def test_the_wallet_pages_forbid_inline_and_foreign_script_and_name_the_notifier_only_for_connecting(
-        settings, clock, running):
-    service = build(settings.model_copy(update={"wallet_sign_in_url": "https://id.example/authorize",
-                                                "wallet_notifier_url": "https://notify.example"}), clock=clock)
+    settings, clock, running
+):
+    service = build(
+        settings.model_copy(
+            update={
+                "wallet_sign_in_url": "https://id.example/authorize",
+                "wallet_notifier_url": "https://notify.example",
+            }
+        ),
+        clock=clock,
+    )
     async with running(service), as_party(service, None) as browser:
         shell = await browser.get("/wallet/")
         sw = await browser.get("/wallet/sw.js")
@@ -100,11 +115,18 @@ async def test_the_wallet_pages_forbid_inline_and_foreign_script_and_name_the_no
         views = service.registry.get_sample_value("ata_wallet_page_views_total", {"page": "shell"})
     policy = shell.headers["content-security-policy"]
     assert policy == csp("https://notify.example")
-    assert "script-src 'self';" in policy and "unsafe" not in policy and "connect-src 'self' https://notify.example;" in policy
+    assert (
+        "script-src 'self';" in policy
+        and "unsafe" not in policy
+        and "connect-src 'self' https://notify.example;" in policy
+    )
     assert shell.headers["x-content-type-options"] == "nosniff" and shell.headers["referrer-policy"] == "no-referrer"
     assert 'data-sign-in="https://id.example/authorize"' in shell.text and "<script>" not in shell.text
     assert sw.headers["content-type"].startswith("text/javascript") and '"/wallet/"' in sw.text
-    assert json.loads(manifest.text)["scope"] == "/wallet/" and manifest.headers["content-type"] == "application/manifest+json"
+    assert (
+        json.loads(manifest.text)["scope"] == "/wallet/"
+        and manifest.headers["content-type"] == "application/manifest+json"
+    )
     assert (script.status_code, again.status_code, missing.status_code) == (200, 304, 404)
     assert views == 1
 
@@ -123,15 +145,25 @@ def test_r11_the_moves_the_page_offers_come_from_the_ledger_rules():
     assert offered["importation"] == {"from": "exported", "country": "covered"}
     assert offered["reexportation"] == {"from": "abroad", "country": "item"}
     assert offered["reimportation"] == {"from": "exported", "country": "home"}
-    assert set(offered) == {"exportation", "reimportation", "importation", "reexportation", "transit_entry",
-                            "transit_discharge"}
+    assert set(offered) == {
+        "exportation",
+        "reimportation",
+        "importation",
+        "reexportation",
+        "transit_entry",
+        "transit_discharge",
+    }
 
 
 def test_the_wallet_files_are_package_data_and_every_text_is_in_the_one_english_file():
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     package = ROOT / "core" / "wallet"
-    files = [p.relative_to(package).as_posix() for d in ("templates", "static", "texts") for p in (package / d).iterdir()
-             if p.name != "hpke.js"]  # hpke.js: the npm build's output, not in git
+    files = [
+        p.relative_to(package).as_posix()
+        for d in ("templates", "static", "texts")
+        for p in (package / d).iterdir()
+        if p.name != "hpke.js"
+    ]  # hpke.js: the npm build's output, not in git
     patterns = globs.get("core.wallet", []) + globs.get("*", [])
     assert [f for f in files if not any(fnmatch(f, p) for p in patterns)] == []
     texts = json.loads((package / "texts" / "en.json").read_text())
@@ -145,9 +177,14 @@ def test_the_wallet_files_are_package_data_and_every_text_is_in_the_one_english_
 @pytest.mark.parametrize("origins", ["http://127.0.0.1:8102", ""])
 async def test_the_notifier_lets_the_wallet_origin_call_from_a_browser_and_no_other(settings, clock, running, origins):
     service = build_notifier(settings.model_copy(update={"wallet_origins": origins}), clock=clock)
-    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
-    async with running(service), httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http),
-                                                   base_url="http://notifier") as http:
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    async with (
+        running(service),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://notifier") as http,
+    ):
         wallet = await http.options("/v1/endpoints/webpush", headers={"Origin": "http://127.0.0.1:8102", **preflight})
         foreign = await http.options("/v1/endpoints/webpush", headers={"Origin": "https://evil.example", **preflight})
     allowed = wallet.headers.get("access-control-allow-origin")
@@ -163,5 +200,8 @@ def test_the_image_bundles_the_wallet_hpke_library_with_the_locked_npm_packages(
     assert "COPY wallet/package.json wallet/package-lock.json ./" in dockerfile and "npm ci" in dockerfile
     assert "COPY --from=wallet /src/core/wallet/static/hpke.js ./core/wallet/static/hpke.js" in dockerfile
     assert "npm ci --prefix wallet" in makefile
-    assert "../core/wallet/static/hpke.js" in json.loads((ROOT / "wallet" / "package.json").read_text())["scripts"]["prepare"]
+    assert (
+        "../core/wallet/static/hpke.js"
+        in json.loads((ROOT / "wallet" / "package.json").read_text())["scripts"]["prepare"]
+    )
     assert {"node_modules/@hpke/core", "node_modules/esbuild"} <= set(lock["packages"])

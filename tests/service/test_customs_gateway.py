@@ -12,8 +12,6 @@ from PIL import Image
 from contracts.kinds import DeclarationKind as K
 from contracts.topics import CUSTOMS_COMMITS, SIGNING_KEYS
 from customs_gateway.app import build
-from tokens.cose import generate_signing_key
-from tokens.qr import qr_png
 from tests.service.conftest import ADMIN, outbox
 from tests.support.databases import snapshot
 from tests.support.gateway import (  # noqa: F401  (gateway: the fixture)
@@ -37,7 +35,8 @@ from tests.support.gateway import (  # noqa: F401  (gateway: the fixture)
     tamper,
 )
 from tests.support.messages import signing_key_published, trust_list, wire
-
+from tokens.cose import generate_signing_key
+from tokens.qr import qr_png
 
 # --- trust keys --------------------------------------------------------------------------------
 

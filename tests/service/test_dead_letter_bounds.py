@@ -45,10 +45,18 @@ async def insert(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
 
 def batch_of(service: Service, producer: Producer) -> tuple[BatchConsumer, RuntimeMetrics]:
     metrics = RuntimeMetrics(CollectorRegistry(), service.name)
-    consumer = Consumer(service=service.name, topic=ISSUANCE_REQUESTS, handler=insert, pool_getter=lambda: service.pool,
-                        broker=producer, metrics=metrics, max_message_bytes=LIMIT)
-    return BatchConsumer(service.name, {ISSUANCE_REQUESTS.name: consumer}, lambda: service.pool, metrics,
-                         retry_delay_s=0), metrics
+    consumer = Consumer(
+        service=service.name,
+        topic=ISSUANCE_REQUESTS,
+        handler=insert,
+        pool_getter=lambda: service.pool,
+        broker=producer,
+        metrics=metrics,
+        max_message_bytes=LIMIT,
+    )
+    return BatchConsumer(
+        service.name, {ISSUANCE_REQUESTS.name: consumer}, lambda: service.pool, metrics, retry_delay_s=0
+    ), metrics
 
 
 async def test_an_oversized_record_is_dead_lettered_as_a_reference_and_the_next_one_applies(service: Service) -> None:
@@ -58,19 +66,25 @@ async def test_an_oversized_record_is_dead_lettered_as_a_reference_and_the_next_
         offset = int(r.where.rsplit("@", 1)[1])
         return Record(r.topic, body, {**r.headers, **headers}, r.key, r.where, partition=0, offset=offset)
 
-    poison = [like(b, b"{" + b" " * LIMIT + b"}"),  # over the limit: a reference straight away
-              like(c, b"{not json" + b" " * 150_000),  # fits the room, but this producer refuses it whole
-              like(d, b"{not json", **{"x-bloat": "y" * LIMIT})]  # small body, headers too large to carry
+    poison = [
+        like(b, b"{" + b" " * LIMIT + b"}"),  # over the limit: a reference straight away
+        like(c, b"{not json" + b" " * 150_000),  # fits the room, but this producer refuses it whole
+        like(d, b"{not json", **{"x-bloat": "y" * LIMIT}),
+    ]  # small body, headers too large to carry
     producer = Producer(limit=LIMIT // 2)  # a broker with a lower limit than ours (deploy/ drifted)
     batch, metrics = batch_of(service, producer)
     await batch([a, *poison, e])  # returns: the caller commits the offsets, the partition moves on
     assert await applied(service) == ["A", "E"]
     assert producer.attempts == 4  # C: once whole (refused), once as a reference
     assert [(h["dlq_kind"], h["dlq_payload"], h["ce_subject"]) for _, _, h in producer.published] == [
-        ("too_large", "omitted", "B"), ("malformed_json", "omitted", "C"), ("malformed_json", "omitted", "D")]
+        ("too_large", "omitted", "B"),
+        ("malformed_json", "omitted", "C"),
+        ("malformed_json", "omitted", "D"),
+    ]
     references = [json.loads(body) for body, _, _ in producer.published]
     assert [(r["topic"], r["partition"], r["offset"], r["size"]) for r in references] == [
-        (ISSUANCE_REQUESTS.name, 0, i, len(p.body)) for i, p in zip((1, 2, 3), poison, strict=True)]
+        (ISSUANCE_REQUESTS.name, 0, i, len(p.body)) for i, p in zip((1, 2, 3), poison, strict=True)
+    ]
     assert "MessageSizeTooLargeError" in references[1]["payload_omitted_because"]
     assert metrics.dead_letter_references(ISSUANCE_REQUESTS.name, "reference")._value.get() == 3
 
@@ -93,8 +107,14 @@ async def test_repeated_or_malformed_envelope_headers_are_dead_lettered(service:
     headers = [(k, v.encode()) for k, v in b.headers.items()]
     twice = Raw(b.topic, 0, 1, b.key, b.body, headers + [("ce_id", b"6d1b3c9e-0000-4000-8000-000000000000")])
     other_twice = Raw(c.topic, 0, 2, c.key, c.body, [(k, v.encode()) for k, v in c.headers.items()] * 2)
-    not_text = Raw(d.topic, 0, 3, d.key, d.body, [(k, None if k == "ce_time" else b"\xff\xfe" + v.encode())
-                                                  for k, v in d.headers.items()])
+    not_text = Raw(
+        d.topic,
+        0,
+        3,
+        d.key,
+        d.body,
+        [(k, None if k == "ce_time" else b"\xff\xfe" + v.encode()) for k, v in d.headers.items()],
+    )
     producer = Producer()
     batch, _ = batch_of(service, producer)
     await batch([a, Record.of(twice), Record.of(other_twice), Record.of(not_text)])

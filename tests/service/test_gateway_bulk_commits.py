@@ -10,9 +10,9 @@ from contracts.kinds import DeclarationKind as K
 from contracts.topics import CUSTOMS_COMMITS
 from customs_gateway.bulk_api import BATCH_BODY_LIMIT, MAX_REASON, MAX_TOKEN
 from customs_gateway.bulk_commits import MAX_ITEMS
-from tests.support import gateway as base
 from tests.service.conftest import outbox
-from tests.support.gateway import tamper, auth, commit, commits, make_token
+from tests.support import gateway as base
+from tests.support.gateway import auth, commit, commits, make_token, tamper
 
 gateway = base.gateway  # the running gateway with two officers logged in
 

@@ -12,8 +12,8 @@ from contracts.messages import CancellationRefused, ItemLocation, Reason, Transa
 from contracts.topics import CUSTOMS_COMMITS, CUSTOMS_LEDGER
 from contracts.txcode import format_transaction_code, new_transaction_code
 from customs_gateway.usecases.context import LOOKUPS_PER_MINUTE
-from tests.support import gateway as base
 from tests.service.conftest import outbox
+from tests.support import gateway as base
 from tests.support.gateway import CH_OFFICER, FR_OFFICER, NUMBER, auth, commit, make_token
 from tests.support.messages import wire
 
@@ -29,9 +29,14 @@ async def committed(g: Any, clock: Any) -> str:
     return claims.transaction_code
 
 
-async def ask(g: Any, code: str, consent: str = CONSENT, officer: str = FR_OFFICER, reason: str = "wrong voucher") -> Any:
-    return await g.http.post("/v1/cancellations", headers=auth(officer), json={
-        "transaction_code": code, "cancellation_code": consent, "reason": reason})
+async def ask(
+    g: Any, code: str, consent: str = CONSENT, officer: str = FR_OFFICER, reason: str = "wrong voucher"
+) -> Any:
+    return await g.http.post(
+        "/v1/cancellations",
+        headers=auth(officer),
+        json={"transaction_code": code, "cancellation_code": consent, "reason": reason},
+    )
 
 
 def posted(queued: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -51,12 +56,29 @@ async def test_a_cancellation_is_posted_with_the_holders_code_and_followed_to_th
         queued = await outbox(g.service)
         cancellation_id = UUID(r.json()["cancellation_id"])
         pending = await g.http.get(f"/v1/cancellations/{cancellation_id}", headers=auth())
-        await core_says(g, TransactionCancelled(
-            cancellation_id=cancellation_id, transaction_id=cancellation_id, carnet_number=NUMBER, transaction_code=code,
-            kind=K.EXPORTATION, country="FR", items=[1, 2], sequence=1, reason="wrong voucher", office_id="FR-CDG-FRET",
-            office_timezone="Europe/Paris", officer_id=FR_OFFICER, carnet_expiry=base.EXPIRY,
-            item_locations=[ItemLocation(item_number=1, location="home"), ItemLocation(item_number=2, location="home")],
-            cancelled_at=clock.now))
+        await core_says(
+            g,
+            TransactionCancelled(
+                cancellation_id=cancellation_id,
+                transaction_id=cancellation_id,
+                carnet_number=NUMBER,
+                transaction_code=code,
+                kind=K.EXPORTATION,
+                country="FR",
+                items=[1, 2],
+                sequence=1,
+                reason="wrong voucher",
+                office_id="FR-CDG-FRET",
+                office_timezone="Europe/Paris",
+                officer_id=FR_OFFICER,
+                carnet_expiry=base.EXPIRY,
+                item_locations=[
+                    ItemLocation(item_number=1, location="home"),
+                    ItemLocation(item_number=2, location="home"),
+                ],
+                cancelled_at=clock.now,
+            ),
+        )
         done = await g.http.get(f"/v1/cancellations/{cancellation_id}", headers=auth())
         again = await ask(g, code)
         hidden = await g.http.get(f"/v1/cancellations/{cancellation_id}", headers=auth(CH_OFFICER))
@@ -66,7 +88,12 @@ async def test_a_cancellation_is_posted_with_the_holders_code_and_followed_to_th
     assert (message["topic"], message["key"]) == (CUSTOMS_COMMITS.name, NUMBER)
     p = message["payload"]
     assert (p["transaction_code"], p["cancellation_code"], p["reason"], p["country"], p["officer_id"]) == (
-        code, CONSENT, "wrong voucher", "FR", FR_OFFICER)
+        code,
+        CONSENT,
+        "wrong voucher",
+        "FR",
+        FR_OFFICER,
+    )
     assert pending.json()["status"] == "pending"
     assert done.json()["status"] == "cancelled"
     assert again.status_code == 409 and again.json()["detail"]["reason"] == "already_cancelled"
@@ -79,9 +106,18 @@ async def test_a_refusal_by_the_core_is_shown_with_its_reasons_and_the_officer_m
         first = await ask(g, code)
         while_pending = await ask(g, code)
         cancellation_id = UUID(first.json()["cancellation_id"])
-        await core_says(g, CancellationRefused(
-            cancellation_id=cancellation_id, carnet_number=NUMBER, transaction_code=code, refused_at=clock.now,
-            reasons=[Reason(rule="cancellation", code="wrong_cancellation_code", message="the code does not match")]))
+        await core_says(
+            g,
+            CancellationRefused(
+                cancellation_id=cancellation_id,
+                carnet_number=NUMBER,
+                transaction_code=code,
+                refused_at=clock.now,
+                reasons=[
+                    Reason(rule="cancellation", code="wrong_cancellation_code", message="the code does not match")
+                ],
+            ),
+        )
         refused = await g.http.get(f"/v1/cancellations/{cancellation_id}", headers=auth())
         retry = await ask(g, code)
         queued = await outbox(g.service)
@@ -108,11 +144,15 @@ async def test_a_bad_check_character_is_refused_before_any_lookup_and_unknown_co
         bad_code = await ask(g, typo)
         bad_consent = await ask(g, code, consent=CONSENT[:-1] + ("0" if CONSENT[-1] != "0" else "1"))
         unknown = await ask(g, new_transaction_code())
-        refused_only = await g.http.post("/v1/commits", headers=auth(), json={
-            "token": make_token(g.key, clock.now)[0], "decision": "refused", "refusal_reason": "seal broken"})
+        refused_only = await g.http.post(
+            "/v1/commits",
+            headers=auth(),
+            json={"token": make_token(g.key, clock.now)[0], "decision": "refused", "refusal_reason": "seal broken"},
+        )
         not_committed = await ask(g, refused_only.json()["transaction_code"])
-        anonymous = await g.http.post("/v1/cancellations", json={"transaction_code": code, "cancellation_code": CONSENT,
-                                                                  "reason": "x"})
+        anonymous = await g.http.post(
+            "/v1/cancellations", json={"transaction_code": code, "cancellation_code": CONSENT, "reason": "x"}
+        )
         queued = await outbox(g.service)
     assert bad_code.status_code == 422 and bad_code.json()["detail"]["reason"] == "bad_code"
     assert bad_consent.status_code == 422 and bad_consent.json()["detail"]["reason"] == "bad_cancellation_code"

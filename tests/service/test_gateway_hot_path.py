@@ -9,14 +9,13 @@ from typing import Any
 
 from contracts.topics import ISSUANCE_EVENTS
 from customs_gateway.officers import SESSION_CACHE
-from tests.support.gateway import FR_OFFICER, auth, commit, gateway, make_token  # noqa: F401
-from tests.support.gateway import carnet_issued, publish
-from tests.support.gateway import audit
+from tests.support.gateway import FR_OFFICER, audit, auth, carnet_issued, commit, gateway, make_token, publish  # noqa: F401
 
 
 def cache(g: Any, name: str, outcome: str) -> float:
-    return g.service.registry.get_sample_value("ata_gateway_cache_lookups_total",
-                                               {"cache": name, "outcome": outcome}) or 0
+    return (
+        g.service.registry.get_sample_value("ata_gateway_cache_lookups_total", {"cache": name, "outcome": outcome}) or 0
+    )
 
 
 async def test_r18_a_session_ended_elsewhere_stops_working_here_within_the_cache_time(gateway, clock):
@@ -59,8 +58,12 @@ async def test_r18_every_scan_and_commit_is_audited_with_the_replay_in_place_whe
     assert [m["check"] for m in again.json()["mismatches"]] == ["replay"]
     assert hits >= 3  # the second scan, the commits and the last scan found the carnet in memory
     rows = [(e["action"], e["outcome"], e["detail"]["mismatches"], e["detail"].get("commit_id")) for e in entries]
-    assert rows == [("scan", "valid", [], None), ("scan", "valid", [], None),
-                    ("commit", "posted", [], posted.json()["commit_id"]),
-                    ("commit", "replayed", ["replay"], None), ("scan", "valid", ["replay"], None)]
+    assert rows == [
+        ("scan", "valid", [], None),
+        ("scan", "valid", [], None),
+        ("commit", "posted", [], posted.json()["commit_id"]),
+        ("commit", "replayed", ["replay"], None),
+        ("scan", "valid", ["replay"], None),
+    ]
     assert entries[2]["detail"]["items"] == [1, 3] and entries[2]["detail"]["by"] == "token"
     assert entries[0]["detail"]["token_id"] == str(claims.token_id) == entries[4]["detail"]["token_id"]

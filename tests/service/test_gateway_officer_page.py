@@ -9,7 +9,6 @@ import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
-from tokens.qr import qr_png
 from tests.service.conftest import ADMIN
 from tests.support.gateway import (  # noqa: F401  (gateway is a fixture)
     FR_OFFICER,
@@ -17,8 +16,15 @@ from tests.support.gateway import (  # noqa: F401  (gateway is a fixture)
     gateway,
     make_token,
 )
+from tokens.qr import qr_png
 
-ORLY = {"office_id": "FR-ORY-FRET", "country": "FR", "region": "FR-IDF", "name": "Orly Fret", "timezone": "Europe/Paris"}
+ORLY = {
+    "office_id": "FR-ORY-FRET",
+    "country": "FR",
+    "region": "FR-IDF",
+    "name": "Orly Fret",
+    "timezone": "Europe/Paris",
+}
 
 
 async def test_the_pages_forbid_inline_and_foreign_script_and_are_not_cached(gateway):
@@ -35,10 +41,14 @@ async def test_the_pages_forbid_inline_and_foreign_script_and_are_not_cached(gat
         assert csp["script-src"] == "'self'" and csp["default-src"] == "'none'" and csp["frame-ancestors"] == "'none'"
         assert r.headers["cache-control"] == "no-store" and r.headers["x-content-type-options"] == "nosniff"
         # every script is a file of this origin: an inline one would not run under the policy anyway
-        assert re.findall(r"<script[^>]*>", r.text) == [re.search(r'<script src="/officer/static/officer\.js\?v=\w+" defer>',
-                                                                   r.text).group(0)]
+        assert re.findall(r"<script[^>]*>", r.text) == [
+            re.search(r'<script src="/officer/static/officer\.js\?v=\w+" defer>', r.text).group(0)
+        ]
         # the script writes text only: no HTML parsing of API values, no code from strings
-        assert re.findall(r"\.(?:inner|outer)HTML|insertAdjacentHTML|document\.write|\beval\(|new Function", script.text) == []
+        assert (
+            re.findall(r"\.(?:inner|outer)HTML|insertAdjacentHTML|document\.write|\beval\(|new Function", script.text)
+            == []
+        )
     assert script.headers["content-type"].startswith("text/javascript") and again.status_code == 304
     assert missing.status_code == 404
     assert views == 1
@@ -51,33 +61,47 @@ async def test_r18_an_officer_acts_for_any_office_of_their_country_and_no_other(
         token, _ = make_token(g.key, clock.now)
         me = await g.http.get("/v1/sessions/current", headers=auth())
         acting = await g.http.get("/v1/sessions/current", headers={**auth(), "X-Office-Id": "FR-ORY-FRET"})
-        at_orly = await g.http.post("/v1/commits", json={"token": token, "decision": "committed"},
-                                    headers={**auth(), "X-Office-Id": "FR-ORY-FRET"})
+        at_orly = await g.http.post(
+            "/v1/commits",
+            json={"token": token, "decision": "committed"},
+            headers={**auth(), "X-Office-Id": "FR-ORY-FRET"},
+        )
         abroad = await g.http.post("/v1/scans", json={"token": token}, headers={**auth(), "X-Office-Id": "CH-GVA-AIR"})
         unknown = await g.http.post("/v1/scans", json={"token": token}, headers={**auth(), "X-Office-Id": "FR-NOWHERE"})
         malformed = await g.http.post("/v1/scans", json={"token": token}, headers={**auth(), "X-Office-Id": "fr cdg"})
         async with g.service.pool.acquire() as conn:
-            audit = await conn.fetch("SELECT action, office_id, outcome FROM audit_log WHERE officer_id = $1"
-                                     " AND action IN ('commit', 'act_for_office') ORDER BY id", FR_OFFICER)
+            audit = await conn.fetch(
+                "SELECT action, office_id, outcome FROM audit_log WHERE officer_id = $1"
+                " AND action IN ('commit', 'act_for_office') ORDER BY id",
+                FR_OFFICER,
+            )
     assert me.status_code == 200, me.text
     body = me.json()
     assert (body["officer_id"], body["country"], body["home_office_id"], body["acting_office_id"]) == (
-        FR_OFFICER, "FR", "FR-CDG-FRET", "FR-CDG-FRET")
+        FR_OFFICER,
+        "FR",
+        "FR-CDG-FRET",
+        "FR-CDG-FRET",
+    )
     assert [o["office_id"] for o in body["offices"]] == ["FR-CDG-FRET", "FR-ORY-FRET"]
     assert (acting.json()["home_office_id"], acting.json()["acting_office_id"]) == ("FR-CDG-FRET", "FR-ORY-FRET")
     assert at_orly.status_code == 202 and at_orly.json()["office_id"] == "FR-ORY-FRET"
     assert abroad.status_code == unknown.status_code == 403
     assert abroad.json()["detail"]["reason"] == "office_not_allowed"
     assert malformed.status_code == 422
-    assert [tuple(r) for r in audit] == [("commit", "FR-ORY-FRET", "posted"), ("act_for_office", "CH-GVA-AIR", "refused"),
-                                         ("act_for_office", "FR-NOWHERE", "refused")]
+    assert [tuple(r) for r in audit] == [
+        ("commit", "FR-ORY-FRET", "posted"),
+        ("act_for_office", "CH-GVA-AIR", "refused"),
+        ("act_for_office", "FR-NOWHERE", "refused"),
+    ]
 
 
 async def test_a_scanned_picture_answers_the_token_it_held_so_the_page_can_commit_it(gateway, clock):
     async with gateway() as g:
         token, _ = make_token(g.key, clock.now)
-        by_picture = await g.http.post("/v1/scans/image", files={"image": ("qr.png", qr_png(token), "image/png")},
-                                       headers=auth())
+        by_picture = await g.http.post(
+            "/v1/scans/image", files={"image": ("qr.png", qr_png(token), "image/png")}, headers=auth()
+        )
         by_text = await g.http.post("/v1/scans", json={"token": token}, headers=auth())
     assert by_picture.status_code == 200, by_picture.text
     assert by_picture.json()["token"] == token

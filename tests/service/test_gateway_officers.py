@@ -12,11 +12,11 @@ from contracts.kinds import DeclarationKind as K
 from customs_gateway.app import build
 from tests.service.conftest import ADMIN
 from tests.support.gateway import (  # noqa: F401  (gateway is a fixture)
-    audit,
     CH_OFFICER,
     FR_OFFICER,
     PASSWORD,
     SECRETS,
+    audit,
     auth,
     client,
     commit,
@@ -37,7 +37,6 @@ def logins(g: Any, outcome: str) -> float:
     return g.service.registry.get_sample_value("ata_officer_logins_total", {"outcome": outcome}) or 0
 
 
-
 async def test_login_with_password_and_totp_gives_a_session_that_works_until_logout(gateway, clock):
     async with gateway() as g:
         secret = await create_officer(g.http, OTHER, "FR-CDG-FRET")
@@ -55,7 +54,11 @@ async def test_login_with_password_and_totp_gives_a_session_that_works_until_log
     assert after.status_code == 401 and after.headers["www-authenticate"] == "Bearer"
     assert stored.startswith("scrypt$16384$8$1$") and PASSWORD not in stored
     assert [(e["action"], e["outcome"]) for e in entries] == [
-        ("officer_created", "success"), ("login", "success"), ("scan", "valid"), ("logout", "success")]
+        ("officer_created", "success"),
+        ("login", "success"),
+        ("scan", "valid"),
+        ("logout", "success"),
+    ]
 
 
 async def test_wrong_password_wrong_totp_and_a_reused_code_are_refused(gateway, clock):
@@ -78,13 +81,18 @@ async def test_wrong_password_wrong_totp_and_a_reused_code_are_refused(gateway, 
 async def test_no_or_an_expired_session_is_401_on_scans_and_commits(gateway, clock):
     async with gateway() as g:
         token, _ = make_token(g.key, clock.now)
-        none = [await g.http.post(p, json={"token": token, "decision": "committed"}) for p in ("/v1/scans", "/v1/commits")]
+        none = [
+            await g.http.post(p, json={"token": token, "decision": "committed"}) for p in ("/v1/scans", "/v1/commits")
+        ]
         garbage = await commit(g.http, token, "nobody")
         clock.now += timedelta(hours=8)
-        expired = [await g.http.post(p, json={"token": token, "decision": "committed"}, headers=auth(FR_OFFICER))
-                   for p in ("/v1/scans", "/v1/commits")]
-        image = await g.http.post("/v1/scans/image", files={"image": ("qr.png", b"x", "image/png")},
-                                  headers=auth(FR_OFFICER))
+        expired = [
+            await g.http.post(p, json={"token": token, "decision": "committed"}, headers=auth(FR_OFFICER))
+            for p in ("/v1/scans", "/v1/commits")
+        ]
+        image = await g.http.post(
+            "/v1/scans/image", files={"image": ("qr.png", b"x", "image/png")}, headers=auth(FR_OFFICER)
+        )
     for r in (*none, garbage, *expired, image):
         assert r.status_code == 401, r.text
         assert r.headers["www-authenticate"] == "Bearer"
@@ -106,7 +114,8 @@ async def test_an_fr_officer_cannot_commit_a_ch_token_r18_and_everything_is_audi
     assert [(e["officer_id"], e["action"], e["outcome"], e["office_id"]) for e in by_carnet] == [
         (FR_OFFICER, "scan", "wrong_country", "FR-CDG-FRET"),
         (FR_OFFICER, "commit", "wrong_country", "FR-CDG-FRET"),
-        (CH_OFFICER, "commit", "posted", "CH-GVA-AIR")]
+        (CH_OFFICER, "commit", "posted", "CH-GVA-AIR"),
+    ]
     assert by_carnet[2]["detail"]["commit_id"] == done.json()["commit_id"]
     assert {(e["officer_id"], e["outcome"]) for e in logins_} == {(FR_OFFICER, "success"), (CH_OFFICER, "success")}
 
@@ -116,25 +125,41 @@ CSV_OK = "officer_id,office_id,password\nfr-imp-1,FR-CDG-FRET,long enough passwo
 
 async def test_csv_import_is_all_or_nothing_with_a_per_row_report(gateway, clock):
     async with gateway() as g:
-        bad = (f"officer_id,office_id,password\nfr-imp-1,FR-CDG-FRET,long enough password\n"
-               f"fr-imp-1,FR-CDG-FRET,long enough password\nx-2,XX-NOWHERE,short\n{FR_OFFICER},FR-CDG-FRET,"
-               f"long enough password\nonly,two\n")
-        refused = await g.http.post("/v1/admin/officers/import", content=bad, headers={**ADMIN, "Content-Type": "text/csv"})
+        bad = (
+            f"officer_id,office_id,password\nfr-imp-1,FR-CDG-FRET,long enough password\n"
+            f"fr-imp-1,FR-CDG-FRET,long enough password\nx-2,XX-NOWHERE,short\n{FR_OFFICER},FR-CDG-FRET,"
+            f"long enough password\nonly,two\n"
+        )
+        refused = await g.http.post(
+            "/v1/admin/officers/import", content=bad, headers={**ADMIN, "Content-Type": "text/csv"}
+        )
         async with g.service.pool.acquire() as conn:
             after_refusal = await conn.fetchval("SELECT count(*) FROM officers")
-        ok = await g.http.post("/v1/admin/officers/import", content=CSV_OK, headers={**ADMIN, "Content-Type": "text/csv"})
-        again = await g.http.post("/v1/admin/officers/import", content=CSV_OK, headers={**ADMIN, "Content-Type": "text/csv"})
+        ok = await g.http.post(
+            "/v1/admin/officers/import", content=CSV_OK, headers={**ADMIN, "Content-Type": "text/csv"}
+        )
+        again = await g.http.post(
+            "/v1/admin/officers/import", content=CSV_OK, headers={**ADMIN, "Content-Type": "text/csv"}
+        )
         enrolled = {o["officer_id"]: o for o in ok.json()["officers"]}
-        login = await log_in(g.http, "ch-imp-1", enrolled["ch-imp-1"]["totp_secret"], clock.now,
-                             password="another long password")
-        too_many = await g.http.post("/v1/admin/officers/import", headers={**ADMIN, "Content-Type": "text/csv"},
-                                     content="officer_id,office_id,password\n" + "a,b,c\n" * 5001)
+        login = await log_in(
+            g.http, "ch-imp-1", enrolled["ch-imp-1"]["totp_secret"], clock.now, password="another long password"
+        )
+        too_many = await g.http.post(
+            "/v1/admin/officers/import",
+            headers={**ADMIN, "Content-Type": "text/csv"},
+            content="officer_id,office_id,password\n" + "a,b,c\n" * 5001,
+        )
         no_admin = await g.http.post("/v1/admin/officers/import", content=CSV_OK, headers={"Content-Type": "text/csv"})
     assert refused.status_code == 422
     assert after_refusal == 2  # the fixture's two officers only: nothing half-imported
     assert refused.json()["detail"]["rows"] == [
         {"row": 3, "officer_id": "fr-imp-1", "errors": ["duplicate officer_id (also on line 2)"]},
-        {"row": 4, "officer_id": "x-2", "errors": ["unknown office 'XX-NOWHERE'", "password shorter than 12 characters"]},
+        {
+            "row": 4,
+            "officer_id": "x-2",
+            "errors": ["unknown office 'XX-NOWHERE'", "password shorter than 12 characters"],
+        },
         {"row": 5, "officer_id": FR_OFFICER, "errors": ["officer_id already exists"]},
         {"row": 6, "officer_id": "only", "errors": ["malformed row: 2 fields, expected 3"]},
     ]
@@ -148,10 +173,22 @@ async def test_csv_import_is_all_or_nothing_with_a_per_row_report(gateway, clock
 
 async def test_admin_offices_and_admin_disabled_without_a_token(gateway, settings, clock, running):
     async with gateway() as g:
-        created = await g.http.post("/v1/admin/offices", headers=ADMIN, json={
-            "office_id": "FR-ORY-FRET", "country": "FR", "region": "FR-IDF", "name": "Orly Fret", "timezone": "Europe/Paris"})
-        bad_zone = await g.http.post("/v1/admin/offices", headers=ADMIN, json={
-            "office_id": "FR-XXX", "country": "FR", "region": "FR-IDF", "name": "x", "timezone": "Mars/Olympus"})
+        created = await g.http.post(
+            "/v1/admin/offices",
+            headers=ADMIN,
+            json={
+                "office_id": "FR-ORY-FRET",
+                "country": "FR",
+                "region": "FR-IDF",
+                "name": "Orly Fret",
+                "timezone": "Europe/Paris",
+            },
+        )
+        bad_zone = await g.http.post(
+            "/v1/admin/offices",
+            headers=ADMIN,
+            json={"office_id": "FR-XXX", "country": "FR", "region": "FR-IDF", "name": "x", "timezone": "Mars/Olympus"},
+        )
         listed = await g.http.get("/v1/admin/offices", headers=ADMIN)
     assert created.status_code == 201, created.text
     assert bad_zone.status_code == 422 and bad_zone.json()["detail"]["reason"] == "unknown_timezone"

@@ -23,8 +23,9 @@ DESK, STRANGER = "10.20.0.7", "203.0.113.9"
 
 
 def from_address(service: Any, address: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http, client=(address, 40000)),
-                             base_url="http://gateway")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=service.http, client=(address, 40000)), base_url="http://gateway"
+    )
 
 
 async def login(http: httpx.AsyncClient, password: str, code: str, officer: str = OFFICER) -> httpx.Response:
@@ -78,8 +79,9 @@ async def test_a_burst_of_parallel_guesses_is_counted_one_by_one(gateway, clock,
         async with from_address(g.service, STRANGER) as a, from_address(other, STRANGER) as b:
             burst = await asyncio.gather(*(login(x, "guessed password", "123456") for x in (a, b) * 6))
         async with g.service.pool.acquire() as conn:
-            counted = await conn.fetchval("SELECT failures FROM login_failures WHERE officer_id = $1 AND address = $2",
-                                          OFFICER, STRANGER)
+            counted = await conn.fetchval(
+                "SELECT failures FROM login_failures WHERE officer_id = $1 AND address = $2", OFFICER, STRANGER
+            )
     assert sorted(r.status_code for r in burst) == [401] * 4 + [429] * 8  # 3 free, a 4th that starts the wait
     assert counted == 4
 
@@ -132,8 +134,10 @@ async def test_the_typed_code_window_is_shared_by_every_instance(gateway, clock,
     async with gateway() as g, second_instance(settings, clock) as other:
         async with from_address(other, DESK) as b:
             codes = [new_transaction_code() for _ in range(11)]
-            answers = [await (g.http if n % 2 else b).post("/v1/scans/code", json={"code": c}, headers=auth())
-                       for n, c in enumerate(codes)]
+            answers = [
+                await (g.http if n % 2 else b).post("/v1/scans/code", json={"code": c}, headers=auth())
+                for n, c in enumerate(codes)
+            ]
     assert [r.status_code for r in answers[:10]] == [404] * 10  # unknown codes still use the window
     assert answers[10].status_code == 429 and 1 <= int(answers[10].headers["retry-after"]) <= 60
 
@@ -183,11 +187,20 @@ async def test_administrator_actions_on_an_account_are_effective_and_audited(gat
     assert reset.json()["totp_uri"].startswith("otpauth://") and reset.json()["sessions_revoked"] == 1
     assert after_reset.status_code == 401 and old_secret.status_code == 401 and new_secret.status_code == 201
     assert unknown.status_code == 404 and no_admin.status_code == 401
-    done = [(e["action"], e["outcome"]) for e in audit if e["action"] in (
-        "officer_deactivated", "officer_reactivated", "sessions_revoked", "officer_unlocked", "authenticator_reset")]
-    assert done == [("officer_deactivated", "success"), ("officer_reactivated", "success"),
-                    ("sessions_revoked", "success"), ("officer_unlocked", "success"), ("authenticator_reset", "success"),
-                    ("officer_deactivated", "unknown_officer")]
+    done = [
+        (e["action"], e["outcome"])
+        for e in audit
+        if e["action"]
+        in ("officer_deactivated", "officer_reactivated", "sessions_revoked", "officer_unlocked", "authenticator_reset")
+    ]
+    assert done == [
+        ("officer_deactivated", "success"),
+        ("officer_reactivated", "success"),
+        ("sessions_revoked", "success"),
+        ("officer_unlocked", "success"),
+        ("authenticator_reset", "success"),
+        ("officer_deactivated", "unknown_officer"),
+    ]
     assert all(reset.json()["totp_secret"] not in str(e["detail"]) for e in audit)
 
 

@@ -35,8 +35,9 @@ def shaped(body: dict[str, Any], reason: str) -> bool:
     return d["reason"] == reason and d["message"] and d["reasons"][0]["code"] == reason
 
 
-async def call(app: Any, method: str, path: str, headers: dict[str, str], chunks: Any = (),
-               query: bytes = b"") -> tuple[int, dict[str, str], bytes, int]:
+async def call(
+    app: Any, method: str, path: str, headers: dict[str, str], chunks: Any = (), query: bytes = b""
+) -> tuple[int, dict[str, str], bytes, int]:
     """One request through the raw ASGI interface; `chunks` may be endless. Answers status, headers, body
     and how many times the application asked for a piece of the body."""
     pulls = 0
@@ -52,9 +53,20 @@ async def call(app: Any, method: str, path: str, headers: dict[str, str], chunks
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "", "server": ("t", 80),
-             "client": ("127.0.0.1", 5000), "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "server": ("t", 80),
+        "client": ("127.0.0.1", 5000),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
     await app(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
@@ -73,8 +85,9 @@ def opened(name: str, settings: Any) -> Any:
 @asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[int]:
     """uvicorn on a free loopback port with the services' protocol class, on the test's loop."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="error",
-                                           http=BoundedHttpToolsProtocol))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="error", http=BoundedHttpToolsProtocol)
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for it)
         await asyncio.sleep(0.01)
@@ -121,10 +134,13 @@ def http_answer(raw: bytes) -> tuple[int, dict[str, Any]]:
 
 # --- bodies ---------------------------------------------------------------------------------------
 
+
 async def test_100_mb_without_credentials_is_refused_from_the_headers_before_a_byte_of_body(http_settings):
     async with opened("issuer", http_settings) as service, serving(service.http) as port:
-        head = (b"POST /v1/issuance-requests HTTP/1.1\r\nHost: issuer\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 104857600\r\n\r\n")
+        head = (
+            b"POST /v1/issuance-requests HTTP/1.1\r\nHost: issuer\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 104857600\r\n\r\n"
+        )
         raw, sent = await stream(port, head, b" " * 65536, 100 * MiB)
     status, body = http_answer(raw)
     assert status == 401 and body["detail"]["reasons"][0]["code"] == "unauthenticated"
@@ -134,8 +150,10 @@ async def test_100_mb_without_credentials_is_refused_from_the_headers_before_a_b
 async def test_a_chunked_body_is_refused_once_it_passes_the_limit_while_it_arrives(http_settings):
     limit = http_settings.kafka_max_message_bytes  # one issuance request's limit: the record size
     async with opened("issuer", http_settings) as service, serving(service.http) as port:
-        head = (b"POST /v1/issuance-requests HTTP/1.1\r\nHost: issuer\r\nContent-Type: application/json\r\n"
-                b"Authorization: Bearer " + FR_KEY.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+        head = (
+            b"POST /v1/issuance-requests HTTP/1.1\r\nHost: issuer\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + FR_KEY.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         piece = 64 * 1024
         chunk = b"%x\r\n" % piece + b" " * piece + b"\r\n"
         raw, sent = await stream(port, head, chunk, 200 * MiB)
@@ -157,8 +175,13 @@ async def test_a_content_length_that_lies_does_not_stretch_the_limit(http_settin
 
 async def test_json_routes_default_to_64_kib_and_uploads_are_larger(settings):
     async with opened("customs_gateway", settings) as service:
-        status, _, body, _ = await call(service.http, "POST", "/v1/sessions", {"content-type": "application/json"},
-                                        [b" " * (DEFAULT_BODY_LIMIT + 1)])
+        status, _, body, _ = await call(
+            service.http,
+            "POST",
+            "/v1/sessions",
+            {"content-type": "application/json"},
+            [b" " * (DEFAULT_BODY_LIMIT + 1)],
+        )
         paths = service.http.openapi()["paths"]  # the limits are documented where clients read them
     assert status == 413 and shaped(json.loads(body), "body_too_large")
     assert paths["/v1/scans/image"]["post"]["x-max-body-bytes"] == 16 * MiB
@@ -166,22 +189,33 @@ async def test_json_routes_default_to_64_kib_and_uploads_are_larger(settings):
     assert "x-max-body-bytes" not in paths["/v1/sessions"]["post"]  # the default
 
 
-@pytest.mark.parametrize("name,path", [
-    ("issuer", "/v1/issuance-requests"), ("issuer", "/v1/issuance-requests/batch"),
-    ("customs_gateway", "/v1/scans/image"), ("customs_gateway", "/v1/admin/officers/import"),
-    ("customs_gateway", "/v1/commits"), ("customs_gateway", "/v1/commits/batch"), ("core", "/v1/carnets/FR2600000010/declarations"),
-    ("notifier", "/v1/endpoints/webhooks"),
-])
+@pytest.mark.parametrize(
+    "name,path",
+    [
+        ("issuer", "/v1/issuance-requests"),
+        ("issuer", "/v1/issuance-requests/batch"),
+        ("customs_gateway", "/v1/scans/image"),
+        ("customs_gateway", "/v1/admin/officers/import"),
+        ("customs_gateway", "/v1/commits"),
+        ("customs_gateway", "/v1/commits/batch"),
+        ("core", "/v1/carnets/FR2600000010/declarations"),
+        ("notifier", "/v1/endpoints/webhooks"),
+    ],
+)
 async def test_no_credentials_no_body_read(name, path, http_settings):
-    settings = http_settings.model_copy(update={"wallet_issuer_public_key_path": ensure_wallet_issuer(http_settings.data_dir)})
+    settings = http_settings.model_copy(
+        update={"wallet_issuer_public_key_path": ensure_wallet_issuer(http_settings.data_dir)}
+    )
     async with opened(name, settings) as service:
-        status, headers, body, pulls = await call(service.http, "POST", path, {"content-type": "application/json",
-                                                                               "content-length": str(MiB)}, endless())
+        status, headers, body, pulls = await call(
+            service.http, "POST", path, {"content-type": "application/json", "content-length": str(MiB)}, endless()
+        )
     assert status == 401 and pulls == 0, body
     assert headers.get("connection") == "close"  # the unread body is not read afterwards either
 
 
 # --- shape of JSON and headers ---------------------------------------------------------------------
+
 
 def test_nesting_is_measured_without_recursion_and_strings_do_not_count():
     assert nested_deeper(b"[" * 100_000)
@@ -193,10 +227,15 @@ def test_nesting_is_measured_without_recursion_and_strings_do_not_count():
 
 
 async def test_deep_json_is_refused_before_it_is_parsed(settings):
-    async with opened("customs_gateway", settings) as service, httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=service.http), base_url="http://gw") as http:
-        deep = await http.post("/v1/sessions", content=b'{"officer_id": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
-                               headers={"content-type": "application/json"})
+    async with (
+        opened("customs_gateway", settings) as service,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://gw") as http,
+    ):
+        deep = await http.post(
+            "/v1/sessions",
+            content=b'{"officer_id": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+            headers={"content-type": "application/json"},
+        )
         metric = service.registry.get_sample_value("ata_http_refusals_total", {"reason": "json_too_deep"})
     assert deep.status_code == 422 and shaped(deep.json(), "json_too_deep")
     assert metric == 1
@@ -206,10 +245,15 @@ async def test_too_many_or_too_large_headers_are_431(settings):
     async with opened("customs_gateway", settings) as service, serving(service.http) as port:
         many = {f"x-{i}": "1" for i in range(MAX_HEADERS + 1)}
         asgi, _, body, _ = await call(service.http, "GET", "/health/live", many)
-        raw, _ = await stream(port, b"GET /health/live HTTP/1.1\r\nHost: gw\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 1)
-                              + b"\r\n\r\n", b"", 0)
-        endless_field, sent = await stream(port, b"GET /health/live HTTP/1.1\r\nHost: gw\r\nX-Big: ", b"a" * 65536,
-                                           200 * MiB)
+        raw, _ = await stream(
+            port,
+            b"GET /health/live HTTP/1.1\r\nHost: gw\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 1) + b"\r\n\r\n",
+            b"",
+            0,
+        )
+        endless_field, sent = await stream(
+            port, b"GET /health/live HTTP/1.1\r\nHost: gw\r\nX-Big: ", b"a" * 65536, 200 * MiB
+        )
     assert asgi == 431 and shaped(json.loads(body), "headers_too_large")
     assert http_answer(raw)[0] == 431 and shaped(http_answer(raw)[1], "headers_too_large")
     assert http_answer(endless_field)[0] == 431 and sent < 32 * MiB
@@ -217,15 +261,26 @@ async def test_too_many_or_too_large_headers_are_431(settings):
 
 # --- control characters ----------------------------------------------------------------------------
 
+
 async def test_nul_and_control_characters_in_paths_and_filters_are_4xx(http_settings):
-    async with opened("issuer", http_settings) as service, httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=service.http), base_url="http://issuer",
-            headers={"Authorization": f"Bearer {FR_KEY}"}) as http:
+    async with (
+        opened("issuer", http_settings) as service,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=service.http),
+            base_url="http://issuer",
+            headers={"Authorization": f"Bearer {FR_KEY}"},
+        ) as http,
+    ):
         answers = [await http.get(f"/v1/requests/{c}") for c in ("%00", "A%00B", "%1B%5B2J", "x%7F")]
-    async with opened("customs_gateway", http_settings) as service, httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=service.http), base_url="http://gw", headers=ADMIN) as http:
-        answers += [await http.get("/v1/admin/audit", params={k: v}) for k in ("officer_id", "carnet_number")
-                    for v in ("\x00", "fr\x00x", "\x1b[2J")]
+    async with (
+        opened("customs_gateway", http_settings) as service,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://gw", headers=ADMIN) as http,
+    ):
+        answers += [
+            await http.get("/v1/admin/audit", params={k: v})
+            for k in ("officer_id", "carnet_number")
+            for v in ("\x00", "fr\x00x", "\x1b[2J")
+        ]
     assert [r.status_code for r in answers] == [422] * len(answers), [r.text for r in answers if r.status_code != 422]
 
 
@@ -235,14 +290,18 @@ async def test_a_wallet_token_whose_subject_has_control_characters_is_401(settin
         answers = []
         for sub in ("hld\x00", "\x00", "hld_1\n", "hld\x1b[2J"):
             token = mint_wallet_token(private_key_path(settings.data_dir), sub, now=service.clock())
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://core",
-                                         headers={"Authorization": f"Bearer {token}"}) as http:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=service.http),
+                base_url="http://core",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as http:
                 answers.append(await http.get("/v1/carnets"))
     assert [r.status_code for r in answers] == [401] * 4
     assert {r.json()["detail"]["reason"] for r in answers} == {"malformed"}
 
 
 # --- every route --------------------------------------------------------------------------------------
+
 
 def routes(app: Any) -> list[APIRoute]:
     found: list[APIRoute] = []
@@ -278,12 +337,23 @@ async def test_a_photo_may_be_16_mib_and_not_a_byte_more(gateway):
         boundary = "----ata"
 
         def multipart(size: int) -> bytes:
-            return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"qr.png\"\r\n"
-                    f"Content-Type: image/png\r\n\r\n").encode() + b"\x89" * size + f"\r\n--{boundary}--\r\n".encode()
+            return (
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="qr.png"\r\n'
+                    f"Content-Type: image/png\r\n\r\n"
+                ).encode()
+                + b"\x89" * size
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
 
         headers = {**auth(), "content-type": f"multipart/form-data; boundary={boundary}"}
         fits = await g.http.post("/v1/scans/image", content=multipart(15 * MiB), headers=headers)
-        status, _, body, pulls = await call(g.service.http, "POST", "/v1/scans/image", headers,
-                                            [multipart(16 * MiB)[i:i + MiB] for i in range(0, 17 * MiB, MiB)])
+        status, _, body, pulls = await call(
+            g.service.http,
+            "POST",
+            "/v1/scans/image",
+            headers,
+            [multipart(16 * MiB)[i : i + MiB] for i in range(0, 17 * MiB, MiB)],
+        )
     assert fits.status_code == 400 and fits.json()["detail"]["reason"] == "no_qr"  # read, and not a picture
     assert status == 413 and shaped(json.loads(body), "body_too_large") and pulls <= 17

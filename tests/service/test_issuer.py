@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -60,8 +60,10 @@ async def test_r4_excluded_goods_are_rejected_with_a_reason_per_item_naming_the_
         queued = await outbox(service)
     assert [(m["topic"], m["type"], m["key"]) for m in queued] == [(FR, "IssuanceRejected", "REQ-2")]
     reasons = queued[0]["payload"]["reasons"]
-    assert [(r["rule"], r["item_number"], r["field"]) for r in reasons] == [("R4", 2, "goods[1].category"),
-                                                                          ("R4", 3, "goods[2].category")]
+    assert [(r["rule"], r["item_number"], r["field"]) for r in reasons] == [
+        ("R4", 2, "goods[1].category"),
+        ("R4", 3, "goods[2].category"),
+    ]
     assert "alcohol" in reasons[0]["message"] and "perishable" in reasons[1]["message"]
 
 
@@ -69,15 +71,17 @@ async def test_r4_whisky_declared_as_exhibition_is_refused_by_its_tariff_code_ov
     """The description is sealed; the HS code beside it is not: chapter 22 is refused whatever the category."""
     service = build(settings, clock=clock)
     items = goods(2)
-    items[1] = items[1].model_copy(update={"category": GoodsCategory.EXHIBITION, "description": "whisky, 12 bottles",
-                                           "hs_code": "2208.30"})
+    items[1] = items[1].model_copy(
+        update={"category": GoodsCategory.EXHIBITION, "description": "whisky, 12 bottles", "hs_code": "2208.30"}
+    )
     async with running(service) as broker:
         await send(broker, sealed_request("REQ-HS", goods=items))
         queued = await outbox(service)
     assert [(m["type"], m["key"]) for m in queued] == [("IssuanceRejected", "REQ-HS")]
     reasons = queued[0]["payload"]["reasons"]
     assert [(r["rule"], r["code"], r["item_number"], r["field"]) for r in reasons] == [
-        ("R4", "tariff_code_excluded", 2, "goods[1].hs_code")]
+        ("R4", "tariff_code_excluded", 2, "goods[1].hs_code")
+    ]
 
 
 async def test_r1_r2_every_reason_is_given_at_once(settings, clock, running):
@@ -85,7 +89,10 @@ async def test_r1_r2_every_reason_is_given_at_once(settings, clock, running):
     async with running(service) as broker:
         await send(broker, sealed_request("REQ-2b", countries=["FR", "CH"], expiry_date=datetime(2028, 1, 1).date()))
         [answer] = await outbox(service)
-    assert sorted((r["rule"], r["field"]) for r in answer["payload"]["reasons"]) == [("R1", "countries"), ("R2", "expiry_date")]
+    assert sorted((r["rule"], r["field"]) for r in answer["payload"]["reasons"]) == [
+        ("R1", "countries"),
+        ("R2", "expiry_date"),
+    ]
 
 
 async def test_same_message_twice_changes_nothing(settings, clock, running):
@@ -119,10 +126,12 @@ async def test_repeated_request_id_gets_the_same_answer_and_no_second_carnet(set
 
 async def test_r1_unknown_or_suspended_associations_and_ngas_are_rejected_with_the_reason(settings, clock, running):
     service = build(settings, clock=clock)
-    cases = {"REQ-IA-1": dict(issuing_association="FR-NOWHERE"),
-             "REQ-IA-2": dict(issuing_association="FR-CCI-TEST-SUSPENDED"),
-             "REQ-IA-3": dict(issuing_association="BE-CCI-BXL"),
-             "REQ-IA-4": dict(nga="PT", issuing_association="PT-CCI-LISBOA")}
+    cases = {
+        "REQ-IA-1": dict(issuing_association="FR-NOWHERE"),
+        "REQ-IA-2": dict(issuing_association="FR-CCI-TEST-SUSPENDED"),
+        "REQ-IA-3": dict(issuing_association="BE-CCI-BXL"),
+        "REQ-IA-4": dict(nga="PT", issuing_association="PT-CCI-LISBOA"),
+    }
     async with running(service) as broker:
         for rid, fields in cases.items():
             await send(broker, sealed_request(rid, **fields))
@@ -130,10 +139,12 @@ async def test_r1_unknown_or_suspended_associations_and_ngas_are_rejected_with_t
         async with service.pool.acquire() as conn:
             carnets = await conn.fetchval("SELECT count(*) FROM carnets")
     codes = {m["key"]: [(r["rule"], r["code"]) for r in m["payload"]["reasons"]] for m in queued}
-    assert codes == {"REQ-IA-1": [("R1", "unknown_issuing_association")],
-                     "REQ-IA-2": [("R1", "issuing_association_suspended")],
-                     "REQ-IA-3": [("R1", "unknown_issuing_association")],
-                     "REQ-IA-4": [("R1", "unknown_nga")]}
+    assert codes == {
+        "REQ-IA-1": [("R1", "unknown_issuing_association")],
+        "REQ-IA-2": [("R1", "issuing_association_suspended")],
+        "REQ-IA-3": [("R1", "unknown_issuing_association")],
+        "REQ-IA-4": [("R1", "unknown_nga")],
+    }
     assert "issues under BE" in next(m for m in queued if m["key"] == "REQ-IA-3")["payload"]["reasons"][0]["message"]
     assert {m["topic"] for m in queued} == {FR, issuance_responses("PT").name}
     assert carnets == 0
@@ -146,7 +157,9 @@ async def test_a_plain_document_is_refused_and_kept_nowhere(settings, clock, run
         queued = await outbox(service)
         async with service.pool.acquire() as conn:
             tables = await snapshot(conn, "issuer")
-    assert [(m["type"], m["payload"]["reasons"][0]["code"]) for m in queued] == [("IssuanceRejected", "plain_document_refused")]
+    assert [(m["type"], m["payload"]["reasons"][0]["code"]) for m in queued] == [
+        ("IssuanceRejected", "plain_document_refused")
+    ]
     assert HOLDER_NAME not in json.dumps(tables, default=str) + json.dumps(queued)
 
 
@@ -158,17 +171,28 @@ async def issue_original(service, broker) -> str:
 def decision(event: dict, outcome: str, kind: str, successor_field: str, reasons=()) -> CarnetSuccessionDecided:
     p = event["payload"]
     successor = p[successor_field] if successor_field != "replacement" else p["replacement"]["carnet_number"]
-    return CarnetSuccessionDecided(request_id=p["request_id"], kind=kind, original_number=p["original_number"],
-                                   successor_number=successor, outcome=outcome, reasons=list(reasons),
-                                   decided_at=datetime(2027, 2, 1, 10, tzinfo=timezone.utc))
+    return CarnetSuccessionDecided(
+        request_id=p["request_id"],
+        kind=kind,
+        original_number=p["original_number"],
+        successor_number=successor,
+        outcome=outcome,
+        reasons=list(reasons),
+        decided_at=datetime(2027, 2, 1, 10, tzinfo=UTC),
+    )
 
 
 async def test_r5_duplicate_goes_to_the_core_and_its_decision_answers_the_nga(settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service) as broker:
         original = await issue_original(service, broker)
-        ask = DuplicateRequested(request_id="REQ-DUP", nga="FR", issuing_association="FR-CCI-PARIS",
-                                 original_number=original, reason="stolen")
+        ask = DuplicateRequested(
+            request_id="REQ-DUP",
+            nga="FR",
+            issuing_association="FR-CCI-PARIS",
+            original_number=original,
+            reason="stolen",
+        )
         await send(broker, ask)
         pending = await outbox(service)
         [event] = [m for m in pending if m["type"] == "DuplicateCarnetIssued"]
@@ -188,27 +212,42 @@ async def test_r5_duplicate_goes_to_the_core_and_its_decision_answers_the_nga(se
 async def test_r5_duplicate_of_a_carnet_the_nga_did_not_issue_is_rejected(settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service) as broker:
-        await send(broker, DuplicateRequested(request_id="REQ-DUP-X", nga="FR", issuing_association="FR-CCI-PARIS",
-                                              original_number="FR2600000010", reason="lost"))
+        await send(
+            broker,
+            DuplicateRequested(
+                request_id="REQ-DUP-X",
+                nga="FR",
+                issuing_association="FR-CCI-PARIS",
+                original_number="FR2600000010",
+                reason="lost",
+            ),
+        )
         queued = await outbox(service)
-    assert [(m["type"], m["payload"]["reasons"][0]["rule"], m["payload"]["reasons"][0]["code"]) for m in queued] == \
-        [("IssuanceRejected", "R5", "unknown_original")]
+    assert [(m["type"], m["payload"]["reasons"][0]["rule"], m["payload"]["reasons"][0]["code"]) for m in queued] == [
+        ("IssuanceRejected", "R5", "unknown_original")
+    ]
 
 
 async def test_r6_replacement_refused_by_the_core_is_answered_with_the_reason(settings, clock, running):
     service = build(settings, clock=clock)
     async with running(service) as broker:
         original = await issue_original(service, broker)
-        ask = seal_replacement(plain_carnet("REQ-REPL"), original, datetime(2027, 10, 1, tzinfo=timezone.utc),
-                               datetime(2027, 10, 3, tzinfo=timezone.utc))
+        ask = seal_replacement(
+            plain_carnet("REQ-REPL"), original, datetime(2027, 10, 1, tzinfo=UTC), datetime(2027, 10, 3, tzinfo=UTC)
+        )
         await send(broker, ask)
         [event] = [m for m in await outbox(service) if m["type"] == "ReplacementCarnetIssued"]
-        why = Reason(rule="R6", code="replacement_not_accepted", message="no goods abroad in a country that accepts replacements")
-        await send(broker, decision(event, "refused", "replacement", "replacement", [why]), ISSUANCE_OUTCOMES.name, original)
+        why = Reason(
+            rule="R6", code="replacement_not_accepted", message="no goods abroad in a country that accepts replacements"
+        )
+        await send(
+            broker, decision(event, "refused", "replacement", "replacement", [why]), ISSUANCE_OUTCOMES.name, original
+        )
         [answer] = [m for m in by_topic(await outbox(service), FR) if m["key"] == "REQ-REPL"]
         async with service.pool.acquire() as conn:
-            status = await conn.fetchval("SELECT status FROM carnets WHERE carnet_number = $1",
-                                         event["payload"]["replacement"]["carnet_number"])
+            status = await conn.fetchval(
+                "SELECT status FROM carnets WHERE carnet_number = $1", event["payload"]["replacement"]["carnet_number"]
+            )
     assert event["key"] == original
     assert event["payload"]["replacement"]["document"]["recipients"][0]["recipient_id"] == "hld_1"
     assert answer["payload"]["outcome"] == "refused"
@@ -265,8 +304,11 @@ async def test_unknown_type_and_missing_envelope_are_dead_lettered(settings, clo
         body, headers, _ = wire(sealed_request("REQ-7"))
         await broker.publish(body, ISSUANCE_REQUESTS.name, headers={**headers, "ce_type": "CarnetExploded"})
         await broker.publish(body, ISSUANCE_REQUESTS.name, headers={"content-type": "application/json"})
-        await broker.publish(body, ISSUANCE_REQUESTS.name, headers={
-            **headers, "ce_type": qualified_type("SealedIssuanceRequested", 9), "ce_schemaversion": "9"})
+        await broker.publish(
+            body,
+            ISSUANCE_REQUESTS.name,
+            headers={**headers, "ce_type": qualified_type("SealedIssuanceRequested", 9), "ce_schemaversion": "9"},
+        )
         queued = await outbox(service)
     assert [h["dlq_kind"] for _, h in seen] == ["unknown_type", "envelope", "unknown_type"]
     # Exactly one answer per request id: the first broken copy is answered, the others are not.
@@ -285,15 +327,17 @@ async def test_a_sealed_document_opens_only_in_the_holders_wallet(settings, cloc
     from contracts.messages import CarnetIssued
 
     carnet = CarnetIssued.model_validate(ledger["payload"])
-    doc = sealing.open_document(carnet.document, "hld_1", wallet_key(1), nga="FR", request_id="REQ-8",
-                                digest=carnet.general_list_digest)
+    doc = sealing.open_document(
+        carnet.document, "hld_1", wallet_key(1), nga="FR", request_id="REQ-8", digest=carnet.general_list_digest
+    )
     assert doc["holder"]["name"] == HOLDER_NAME
     assert HOLDER_NAME not in json.dumps(ledger)
 
 
 @pytest.mark.parametrize("create", [True, False])
-async def test_the_nga_response_topics_are_created_only_when_topics_are_not_managed_outside(settings, clock, monkeypatch,
-                                                                                           create):
+async def test_the_nga_response_topics_are_created_only_when_topics_are_not_managed_outside(
+    settings, clock, monkeypatch, create
+):
     """Strimzi (deploy/k8s/overlays/example) creates every topic: ATA_KAFKA_CREATE_TOPICS=false, and the issuer
     then asks the cluster for nothing an admin right would be needed for."""
     import issuer.app

@@ -65,7 +65,8 @@ async def test_r1_a_clean_batch_is_issued_in_bulk_with_consecutive_numbers_in_re
 
 @pytest.mark.parametrize("with_poison", [True, False], ids=["poison-falls-back", "all-in-bulk"])
 async def test_r1_r4_poison_repeat_and_rejection_in_one_batch_each_get_exactly_their_answer(
-        issuer: Service, with_poison: bool) -> None:
+    issuer: Service, with_poison: bool
+) -> None:
     """A poison message is dead-lettered alone; a repeated request id gets the first answer; a
     rejected request (R4) gets its reasons; the same message twice is applied once; the rest commit.
     With the poison the batch falls back to one by one; without it, all of it goes in bulk."""
@@ -80,12 +81,12 @@ async def test_r1_r4_poison_repeat_and_rejection_in_one_batch_each_get_exactly_t
     poison = record(sealed_request("POISON", issue_date=date(2027, 1, 10), expiry_date=date(2027, 6, 1)), 4)
     records = [
         record(sealed_request("OK-1"), 1),
-        record(sealed_request("OK-1"), 2),           # the same request id again (a fresh message)
+        record(sealed_request("OK-1"), 2),  # the same request id again (a fresh message)
         twice,
         poison,
         record(sealed_request("REJ-1", goods=alcohol), 5),
-        twice,                                       # the same message again (redelivery)
-        record(sealed_request("OLD-1"), 6),          # a request id answered in an earlier batch
+        twice,  # the same message again (redelivery)
+        record(sealed_request("OLD-1"), 6),  # a request id answered in an earlier batch
         record(sealed_request("OK-3"), 7),
     ]
     if not with_poison:

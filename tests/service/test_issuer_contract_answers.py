@@ -46,8 +46,11 @@ def answers(queued: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return [(m["topic"], m["type"], m["key"]) for m in queued]
 
 
-@pytest.mark.parametrize("change", [nul_in_holder, quantity_2_31, many_representatives],
-                         ids=["nul", "quantity_2_31", "representative_ids_20000"])
+@pytest.mark.parametrize(
+    "change",
+    [nul_in_holder, quantity_2_31, many_representatives],
+    ids=["nul", "quantity_2_31", "representative_ids_20000"],
+)
 async def test_r1_a_request_breaking_the_contract_gets_exactly_one_rejection(change, settings, clock, running):
     service = build(settings, clock=clock)
     seen = dead_letters(service, ISSUANCE_REQUESTS.dead_letter)
@@ -83,12 +86,15 @@ async def test_r1_a_broken_repeat_of_an_answered_request_is_not_answered_again(s
     assert "was answered before" in seen[0][1]["dlq_reason"]
 
 
-@pytest.mark.parametrize(("body", "why"), [
-    (b'{"request_id": "R\\u0000X", "nga": "FR"}', "request id or the NGA is missing or breaks its bound"),
-    (b'{"request_id": "R-1", "nga": "ZZ"}', "NGA ZZ is not registered"),
-    (b'{"request_id": ' + b"[" * 5000, "not JSON"),
-    (b"[1, 2]", "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b'{"request_id": "R\\u0000X", "nga": "FR"}', "request id or the NGA is missing or breaks its bound"),
+        (b'{"request_id": "R-1", "nga": "ZZ"}', "NGA ZZ is not registered"),
+        (b'{"request_id": ' + b"[" * 5000, "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+    ],
+)
 async def test_a_request_whose_id_cannot_be_read_is_dead_lettered_saying_why(body, why, settings, clock, running):
     service = build(settings, clock=clock)
     seen = dead_letters(service, ISSUANCE_REQUESTS.dead_letter)
@@ -110,12 +116,21 @@ async def test_r3_http_refuses_a_quantity_over_the_ledgers_integer_and_a_huge_re
     await service.open_database()
     try:
         async with client(service) as http:
-            big = await http.post("/v1/issuance-requests", content=broken("H-Q", quantity_2_31)[0],
-                                  headers={"content-type": "application/json"})
-            reps = await http.post("/v1/issuance-requests", content=broken("H-R", many_representatives)[0],
-                                   headers={"content-type": "application/json"})
-            nul = await http.post("/v1/issuance-requests", content=broken("H-N", nul_in_holder)[0],
-                                  headers={"content-type": "application/json"})
+            big = await http.post(
+                "/v1/issuance-requests",
+                content=broken("H-Q", quantity_2_31)[0],
+                headers={"content-type": "application/json"},
+            )
+            reps = await http.post(
+                "/v1/issuance-requests",
+                content=broken("H-R", many_representatives)[0],
+                headers={"content-type": "application/json"},
+            )
+            nul = await http.post(
+                "/v1/issuance-requests",
+                content=broken("H-N", nul_in_holder)[0],
+                headers={"content-type": "application/json"},
+            )
         queued = await outbox(service)
     finally:
         await service.pool.close()

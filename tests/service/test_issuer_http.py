@@ -13,9 +13,8 @@ from issuer.app import build
 from issuer.domain import carnet_number
 from nga_client import cli
 from tests.service.conftest import outbox
-from tests.support.messages import goods, plain_carnet, sealed_request
-
 from tests.support.issuer import BE_KEY, FR_KEY, client, http_settings  # noqa: F401  (http_settings: the fixture)
+from tests.support.messages import goods, plain_carnet, sealed_request
 
 
 def body(payload) -> dict:
@@ -44,15 +43,21 @@ async def test_r1_http_issues_and_rejects_with_the_same_contracts_as_the_topic(h
     assert unknown.status_code == 404
     # the ledger hears of it exactly as if it had come by Kafka, and the NGA's topic has the answers too
     assert [(m["topic"], m["type"]) for m in queued] == [
-        ("ata.issuance.events.v1", "CarnetIssued"), ("ata.issuance.responses.fr.v1", "CarnetIssued"),
-        ("ata.issuance.responses.fr.v1", "IssuanceRejected")]
+        ("ata.issuance.events.v1", "CarnetIssued"),
+        ("ata.issuance.responses.fr.v1", "CarnetIssued"),
+        ("ata.issuance.responses.fr.v1", "IssuanceRejected"),
+    ]
 
 
 async def test_http_needs_the_ngas_own_key(http_settings, clock):
     service = build(http_settings, clock=clock)
     await service.open_database()
     try:
-        async with client(service, None) as anonymous, client(service, "ata_wrong") as wrong, client(service, BE_KEY) as be:
+        async with (
+            client(service, None) as anonymous,
+            client(service, "ata_wrong") as wrong,
+            client(service, BE_KEY) as be,
+        ):
             missing = await anonymous.post("/v1/issuance-requests", json=body(sealed_request("H-3")))
             bad = await wrong.post("/v1/issuance-requests", json=body(sealed_request("H-3")))
             other = await be.post("/v1/issuance-requests", json=body(sealed_request("H-3")))  # a French request
@@ -71,13 +76,24 @@ async def test_r5_duplicate_over_http_is_pending_until_the_core_decides(http_set
     await service.open_database()
     try:
         async with client(service) as http:
-            number = (await http.post("/v1/issuance-requests", json=body(sealed_request("H-5")))).json()["answer"]["carnet_number"]
-            ask = DuplicateRequested(request_id="H-6", nga="FR", issuing_association="FR-CCI-PARIS",
-                                     original_number=number, reason="destroyed")
+            number = (await http.post("/v1/issuance-requests", json=body(sealed_request("H-5")))).json()["answer"][
+                "carnet_number"
+            ]
+            ask = DuplicateRequested(
+                request_id="H-6",
+                nga="FR",
+                issuing_association="FR-CCI-PARIS",
+                original_number=number,
+                reason="destroyed",
+            )
             first = await http.post("/v1/duplicate-requests", json=body(ask))
             later = await http.get("/v1/requests/H-6")
-            wrong = await http.post("/v1/duplicate-requests", json=body(ask.model_copy(update={
-                "request_id": "H-7", "original_number": carnet_number("FR", 2026, 999)})))
+            wrong = await http.post(
+                "/v1/duplicate-requests",
+                json=body(
+                    ask.model_copy(update={"request_id": "H-7", "original_number": carnet_number("FR", 2026, 999)})
+                ),
+            )
     finally:
         await service.pool.close()
     assert (first.status_code, first.json()["status"]) == (202, "pending")
@@ -91,14 +107,28 @@ async def test_the_cli_seals_sends_over_http_and_summarises(http_settings, clock
     await service.open_database()
     items = goods(2)
     items[0] = items[0].model_copy(update={"category": "alcohol"})
-    lines = [plain_carnet("C-1").to_line(), plain_carnet("C-2", goods=items).to_line(), '{"request_id": "C-3"}', "not json",
-             plain_carnet("C-1").to_line()]
+    lines = [
+        plain_carnet("C-1").to_line(),
+        plain_carnet("C-2", goods=items).to_line(),
+        '{"request_id": "C-3"}',
+        "not json",
+        plain_carnet("C-1").to_line(),
+    ]
     summary, out = cli.Summary(), io.StringIO()
     console = Console(file=io.StringIO(), width=200)
     try:
         carnets = cli.read_carnets(lines, summary)
-        await cli.issue(carnets, summary, kafka=None, http="http://issuer", api_key=FR_KEY, timeout=30, console=console,
-                        out=out, via=httpx.ASGITransport(app=service.http))
+        await cli.issue(
+            carnets,
+            summary,
+            kafka=None,
+            http="http://issuer",
+            api_key=FR_KEY,
+            timeout=30,
+            console=console,
+            out=out,
+            via=httpx.ASGITransport(app=service.http),
+        )
         async with service.pool.acquire() as conn:
             stored = await conn.fetchval("SELECT count(*) FROM carnets")
     finally:

@@ -12,8 +12,7 @@ from typing import Any
 from contracts.topics import ISSUANCE_EVENTS, ISSUANCE_REQUESTS, issuance_requests, issuance_responses
 from issuer.app import build
 from tests.service.conftest import dead_letters, outbox
-from tests.support.batches import DeadLetterSink
-from tests.support.batches import consumer_of, record
+from tests.support.batches import DeadLetterSink, consumer_of, record
 from tests.support.messages import sealed_request, wire
 
 FR_ANSWERS = issuance_responses("FR").name
@@ -34,7 +33,9 @@ def sample(service: Any, name: str, labels: dict[str, str]) -> float:
     return service.registry.get_sample_value(name, labels) or 0.0
 
 
-async def test_a_record_on_frs_topic_naming_be_is_refused_to_fr_only_and_issues_nothing(settings, clock, running, caplog):
+async def test_a_record_on_frs_topic_naming_be_is_refused_to_fr_only_and_issues_nothing(
+    settings, clock, running, caplog
+):
     service = build(settings, clock=clock)
     spoofed = be_request("SPOOF-1")
     caplog.set_level(logging.WARNING, logger="issuer.handlers")

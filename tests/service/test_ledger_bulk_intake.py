@@ -6,7 +6,7 @@ R5's duplicate of a carnet issued in the same batch and a redelivered message.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -30,11 +30,18 @@ DIGEST = "ab" * 32
 
 def issued(seq: int, **overrides: Any) -> CarnetIssued:
     fields: dict[str, Any] = {
-        "request_id": f"REQ-{seq}", "carnet_number": carnet_number("FR", 2026, seq), "nga": "FR",
-        "issuing_association": "FR-CCI-PARIS", "holder_id": f"hld_{seq}", "representative_ids": [],
-        "countries": ["CH", "GB"], "issue_date": date(2026, 11, 22), "expiry_date": date(2027, 11, 21),
+        "request_id": f"REQ-{seq}",
+        "carnet_number": carnet_number("FR", 2026, seq),
+        "nga": "FR",
+        "issuing_association": "FR-CCI-PARIS",
+        "holder_id": f"hld_{seq}",
+        "representative_ids": [],
+        "countries": ["CH", "GB"],
+        "issue_date": date(2026, 11, 22),
+        "expiry_date": date(2027, 11, 21),
         "general_list_digest": DIGEST,
-        "items": [CarnetItem(item_number=i, quantity=i, origin_country="DE") for i in range(1, seq % 3 + 2)]}
+        "items": [CarnetItem(item_number=i, quantity=i, origin_country="DE") for i in range(1, seq % 3 + 2)],
+    }
     fields.update(overrides)
     return CarnetIssued(**fields)
 
@@ -42,9 +49,13 @@ def issued(seq: int, **overrides: Any) -> CarnetIssued:
 def batch() -> list[Record]:
     # The odd characters a wallet id may hold (contracts.bounds.IDENTIFIER; a comma no longer passes the contract).
     first = issued(1, representative_ids=["rep_a", "rep:with@odd.chars+"])
-    messages = [first, issued(2), issued(3, countries=["JP"]),
-                issued(1, holder_id="hld_other", request_id="REQ-X", countries=["US"]),  # R1: same number, another carnet
-                duplicate_issued(first.carnet_number, carnet_number("FR", 2026, 9), datetime(2026, 11, 23, tzinfo=timezone.utc))]
+    messages = [
+        first,
+        issued(2),
+        issued(3, countries=["JP"]),
+        issued(1, holder_id="hld_other", request_id="REQ-X", countries=["US"]),  # R1: same number, another carnet
+        duplicate_issued(first.carnet_number, carnet_number("FR", 2026, 9), datetime(2026, 11, 23, tzinfo=UTC)),
+    ]
     out = []
     for offset, payload in enumerate(messages):
         body, headers, _ = wire(payload, producer="issuer")
@@ -60,9 +71,19 @@ def consumer_of(service: Service) -> tuple[BatchConsumer, RuntimeMetrics, Consum
     metrics = RuntimeMetrics(CollectorRegistry(), service.name)
     handler = service._consumers[ISSUANCE_EVENTS.name].handler
     assert isinstance(handler, WithBulk)
-    consumer = Consumer(service=service.name, topic=ISSUANCE_EVENTS, handler=handler, pool_getter=lambda: service.pool,
-                        broker=DeadLetterSink(), metrics=metrics)
-    return BatchConsumer(service.name, {ISSUANCE_EVENTS.name: consumer}, lambda: service.pool, metrics), metrics, consumer
+    consumer = Consumer(
+        service=service.name,
+        topic=ISSUANCE_EVENTS,
+        handler=handler,
+        pool_getter=lambda: service.pool,
+        broker=DeadLetterSink(),
+        metrics=metrics,
+    )
+    return (
+        BatchConsumer(service.name, {ISSUANCE_EVENTS.name: consumer}, lambda: service.pool, metrics),
+        metrics,
+        consumer,
+    )
 
 
 async def tables(service: Service) -> dict[str, Any]:
@@ -70,17 +91,24 @@ async def tables(service: Service) -> dict[str, Any]:
     out: dict[str, Any] = {}
     async with service.pool.acquire() as conn:
         for table in (*WRITTEN[service.name], "inbox"):
-            columns = [r["column_name"] for r in await conn.fetch(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2"
-                " AND data_type <> 'timestamp with time zone' ORDER BY ordinal_position", service.schema, table)]
+            columns = [
+                r["column_name"]
+                for r in await conn.fetch(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2"
+                    " AND data_type <> 'timestamp with time zone' ORDER BY ordinal_position",
+                    service.schema,
+                    table,
+                )
+            ]
             rows = await conn.fetch(f"SELECT {', '.join(columns)} FROM {table}")
             out[table] = sorted(tuple(str(v) for v in r.values()) for r in rows)
     return out
 
 
 @pytest.mark.parametrize("build", [build_core, build_gateway], ids=["core", "customs_gateway"])
-async def test_r1_r5_a_batch_of_issued_carnets_leaves_what_one_by_one_leaves(build: Any, settings: Any, clock: Any,
-                                                                             pg_server: str) -> None:
+async def test_r1_r5_a_batch_of_issued_carnets_leaves_what_one_by_one_leaves(
+    build: Any, settings: Any, clock: Any, pg_server: str
+) -> None:
     records = batch()
     together = build(settings, clock=clock)
     alone = build(settings.model_copy(update={"database_url": await fresh_database(pg_server)}), clock=clock)
@@ -105,7 +133,9 @@ async def test_r1_r5_a_batch_of_issued_carnets_leaves_what_one_by_one_leaves(bui
         await drop_database(pg_server, alone.settings.database_url)
 
 
-async def test_r1_the_core_refuses_a_second_carnet_under_a_known_number_in_the_same_batch(settings: Any, clock: Any) -> None:
+async def test_r1_the_core_refuses_a_second_carnet_under_a_known_number_in_the_same_batch(
+    settings: Any, clock: Any
+) -> None:
     service = build_core(settings, clock=clock)
     await service.open_database()
     try:
@@ -114,11 +144,16 @@ async def test_r1_the_core_refuses_a_second_carnet_under_a_known_number_in_the_s
         await bulk(batch())
         assert (service.registry.get_sample_value("ata_carnet_number_collisions_total") or 0.0) == collisions + 1
         async with service.pool.acquire() as conn:
-            row = await conn.fetchrow("SELECT holder_id, representative_ids, countries FROM carnets WHERE carnet_number = $1",
-                                      carnet_number("FR", 2026, 1))
+            row = await conn.fetchrow(
+                "SELECT holder_id, representative_ids, countries FROM carnets WHERE carnet_number = $1",
+                carnet_number("FR", 2026, 1),
+            )
             items = await conn.fetchval("SELECT count(*) FROM items")
         assert (row["holder_id"], row["representative_ids"], row["countries"]) == (
-            "hld_1", ["rep_a", "rep:with@odd.chars+"], ["CH", "GB"])
+            "hld_1",
+            ["rep_a", "rep:with@odd.chars+"],
+            ["CH", "GB"],
+        )
         assert items == 2 + 3 + 1 + 2  # carnets 1, 2, 3 and the duplicate's copy of 1
     finally:
         await service.pool.close()

@@ -6,15 +6,12 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-
 from contracts.topics import NOTIFICATION_EVENTS, NOTIFICATION_REQUESTS
 from deploy.local.webhook_receiver import WebhookReceiver, verified
 from notifier.app import build
 from tests.service.conftest import outbox
 from tests.support.databases import snapshot
 from tests.support.messages import wire
-from tests.support.peers import StatusServer
-
 from tests.support.notifier import (  # noqa: F401  (settings, receiver_clock: fixtures)
     HOLDER_URL,
     NUMBER,
@@ -29,8 +26,7 @@ from tests.support.notifier import (  # noqa: F401  (settings, receiver_clock: f
     sender,
     settings,
 )
-
-
+from tests.support.peers import StatusServer
 
 # --- endpoints and queued deliveries ---------------------------------------------------------------
 
@@ -40,8 +36,9 @@ async def test_registering_a_webhook_returns_a_secret(settings, clock, running):
     async with running(service), client(service) as http:
         generated = await register(service, http, "hld_1", HOLDER_URL)
         given = await register(service, http, "rep_1", REP_URL, secret="whsec_" + "A" * 32)
-        bad = await http.post("/v1/endpoints/webhooks", headers=auth(service, "x"),
-                              json={"url": "https://x.example", "secret": "plain"})
+        bad = await http.post(
+            "/v1/endpoints/webhooks", headers=auth(service, "x"), json={"url": "https://x.example", "secret": "plain"}
+        )
         endpoints = await rows(service, "SELECT recipient_id, url, secret, active FROM endpoints ORDER BY recipient_id")
     assert generated["secret"].startswith("whsec_") and len(generated["secret"]) > 20
     assert given["secret"] == "whsec_" + "A" * 32
@@ -61,7 +58,8 @@ async def test_registering_the_same_url_with_a_new_secret_uses_the_new_secret(se
 
 
 async def test_confirmation_for_a_registered_recipient_queues_one_delivery_and_redelivery_changes_nothing(
-        settings, clock, running):
+    settings, clock, running
+):
     service = build(settings, clock=clock)
     async with running(service) as broker, client(service) as http:
         endpoint = await register(service, http, "hld_1", HOLDER_URL)
@@ -75,8 +73,14 @@ async def test_confirmation_for_a_registered_recipient_queues_one_delivery_and_r
     assert before == after
     assert len(deliveries) == 1
     d = deliveries[0]
-    assert (d["status"], d["attempts"], d["recipient_id"], str(d["endpoint_id"]), d["carnet_number"], d["event_type"]) == (
-        "pending", 0, "hld_1", endpoint["endpoint_id"], NUMBER, "transaction.committed")
+    assert (
+        d["status"],
+        d["attempts"],
+        d["recipient_id"],
+        str(d["endpoint_id"]),
+        d["carnet_number"],
+        d["event_type"],
+    ) == ("pending", 0, "hld_1", endpoint["endpoint_id"], NUMBER, "transaction.committed")
     assert d["confirmation_id"] == c.confirmation_id
     assert d["next_attempt_at"] == clock.now
     payload = json.loads(d["body"])
@@ -125,7 +129,9 @@ async def test_delivery_to_a_real_receiver_is_signed_logged_and_announced(settin
             attempts = await rows(service, "SELECT * FROM delivery_attempts")
             queued = await outbox(service)
             listed = await http.get("/v1/deliveries", params={"carnet_number": NUMBER}, headers=auth(service, "hld_1"))
-            other = await http.get("/v1/deliveries", params={"carnet_number": "FR2699999999"}, headers=auth(service, "hld_1"))
+            other = await http.get(
+                "/v1/deliveries", params={"carnet_number": "FR2699999999"}, headers=auth(service, "hld_1")
+            )
     finally:
         await receiver.stop()
     assert (sent, nothing_left) == (1, 0)
@@ -135,18 +141,30 @@ async def test_delivery_to_a_real_receiver_is_signed_logged_and_announced(settin
     assert receiver.messages[0] == json.loads(deliveries[0]["body"])
     d = deliveries[0]
     assert (d["status"], d["attempts"], d["delivered_at"], d["last_error"]) == ("delivered", 1, clock.now, None)
-    assert [(a["attempt"], a["status_code"], a["error"], a["attempted_at"]) for a in attempts] == [(1, 204, None, clock.now)]
-    assert [(m["topic"], m["key"], m["type"]) for m in queued] == [(NOTIFICATION_EVENTS.name, NUMBER, "ConfirmationDelivered")]
+    assert [(a["attempt"], a["status_code"], a["error"], a["attempted_at"]) for a in attempts] == [
+        (1, 204, None, clock.now)
+    ]
+    assert [(m["topic"], m["key"], m["type"]) for m in queued] == [
+        (NOTIFICATION_EVENTS.name, NUMBER, "ConfirmationDelivered")
+    ]
     p = queued[0]["payload"]
     assert (p["confirmation_id"], p["recipient_id"], p["channel"], p["endpoint_id"], p["attempts"]) == (
-        str(c.confirmation_id), "hld_1", "webhook", endpoint["endpoint_id"], 1)
+        str(c.confirmation_id),
+        "hld_1",
+        "webhook",
+        endpoint["endpoint_id"],
+        1,
+    )
     assert listed.status_code == 200
-    assert [(x["delivery_id"], x["status"], x["attempts"]) for x in listed.json()] == [(str(d["delivery_id"]), "delivered", 1)]
+    assert [(x["delivery_id"], x["status"], x["attempts"]) for x in listed.json()] == [
+        (str(d["delivery_id"]), "delivered", 1)
+    ]
     assert other.json() == []
 
 
-async def test_the_signature_the_notifier_sends_verifies_with_the_endpoint_secret(settings, clock, running,
-                                                                                   receiver_clock):
+async def test_the_signature_the_notifier_sends_verifies_with_the_endpoint_secret(
+    settings, clock, running, receiver_clock
+):
     service = build(settings, clock=clock)
     handlers = service.state["handlers"]
     async with (
@@ -273,7 +291,9 @@ async def test_a_delivery_is_dead_after_the_last_attempt(settings, clock, runnin
     assert dead == [{"delivery_id": d["delivery_id"], "reason": d["last_error"], "attempts": 2, "replayed_at": None}]
 
 
-async def test_r19_a_final_date_reminder_is_queued_like_a_confirmation_with_its_own_event_type(settings, clock, running):
+async def test_r19_a_final_date_reminder_is_queued_like_a_confirmation_with_its_own_event_type(
+    settings, clock, running
+):
     """R19: the claims worker's ReminderRequested reaches the holder's webhook as `reexport.reminder`."""
     from datetime import date
     from uuid import uuid4
@@ -281,8 +301,16 @@ async def test_r19_a_final_date_reminder_is_queued_like_a_confirmation_with_its_
     from contracts.claims import ReminderRequested
 
     service = build(settings, clock=clock)
-    reminder = ReminderRequested(reminder_id=uuid4(), carnet_number=NUMBER, recipient_ids=["hld_1"], country="CH",
-                                 items=[1, 2], final_date=date(2027, 3, 31), days_before=7, requested_at=clock.now)
+    reminder = ReminderRequested(
+        reminder_id=uuid4(),
+        carnet_number=NUMBER,
+        recipient_ids=["hld_1"],
+        country="CH",
+        items=[1, 2],
+        final_date=date(2027, 3, 31),
+        days_before=7,
+        requested_at=clock.now,
+    )
     async with running(service) as broker, client(service) as http:
         await register(service, http, "hld_1", HOLDER_URL)
         body, headers, _ = wire(reminder, producer="claims_worker", subject=NUMBER)
@@ -291,7 +319,11 @@ async def test_r19_a_final_date_reminder_is_queued_like_a_confirmation_with_its_
         deliveries = await rows(service, "SELECT * FROM deliveries")
     assert len(deliveries) == 1
     d = deliveries[0]
-    assert (d["event_type"], d["confirmation_id"], d["recipient_id"]) == ("reexport.reminder", reminder.reminder_id, "hld_1")
+    assert (d["event_type"], d["confirmation_id"], d["recipient_id"]) == (
+        "reexport.reminder",
+        reminder.reminder_id,
+        "hld_1",
+    )
     sent = json.loads(d["body"])
     assert sent["type"] == "reexport.reminder"
     assert (sent["data"]["final_date"], sent["data"]["days_before"], sent["data"]["items"]) == ("2027-03-31", 7, [1, 2])

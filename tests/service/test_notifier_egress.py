@@ -13,8 +13,15 @@ from typing import Any
 import pytest
 
 from notifier.app import build
-from tests.support.notifier import auth, client, register, request, rows, sender
-from tests.support.notifier import push_settings  # noqa: F401 (the fixture, on this module's settings)
+from tests.support.notifier import (
+    auth,
+    client,
+    push_settings,  # noqa: F401 (the fixture, on this module's settings)
+    register,
+    request,
+    rows,
+    sender,
+)
 from tests.support.peers import HookReceiver, RedirectServer, StatusServer, Subscription, clocked_standardwebhooks
 
 
@@ -47,37 +54,46 @@ def sample(service: Any, name: str, **labels: str) -> float:
 
 async def test_registration_refuses_internal_and_plain_http_endpoints_with_a_clear_4xx(push_settings, clock, running):
     """Production setting (the default): only https to hosts resolving only to public addresses."""
-    names = Names(metadata_hooks_test=["169.254.169.254"], db_hooks_test=["10.0.0.5", "93.184.215.14"],
-                  localhost=["127.0.0.1"])
+    names = Names(
+        metadata_hooks_test=["169.254.169.254"], db_hooks_test=["10.0.0.5", "93.184.215.14"], localhost=["127.0.0.1"]
+    )
     service = build(push_settings, clock=clock, resolver=names)
     cases = {
         "http://127.0.0.1:8105/hook": "blocked_scheme",
-        "https://127.0.0.1:55432/": "blocked_address",       # the database's port
-        "https://[::1]:29092/": "blocked_address",           # the broker's port
+        "https://127.0.0.1:55432/": "blocked_address",  # the database's port
+        "https://[::1]:29092/": "blocked_address",  # the broker's port
         "https://localhost/hook": "blocked_address",
-        "https://2130706433/hook": "blocked_address",        # 127.0.0.1 spelt as a number
+        "https://2130706433/hook": "blocked_address",  # 127.0.0.1 spelt as a number
         "https://169.254.169.254/latest/meta-data/": "blocked_address",
         "https://[::ffff:a9fe:a9fe]/latest/meta-data/": "blocked_address",
         "https://metadata.hooks.test/latest": "blocked_address",
-        "https://db.hooks.test/hook": "blocked_address",    # one private address among public ones
+        "https://db.hooks.test/hook": "blocked_address",  # one private address among public ones
         "https://nowhere.hooks.test/hook": "dns",
         "https://user:pw@db.hooks.test/hook": "blocked_url",
     }
     async with running(service), client(service) as http:
-        answers = {url: await http.post("/v1/endpoints/webhooks", json={"url": url}, headers=auth(service, "hld_1"))
-                   for url in cases}
-        push = await http.post("/v1/endpoints/webpush", headers=auth(service, "hld_1"), json={
-            "endpoint": "https://metadata.hooks.test/wpush/a", "keys": Subscription("/wpush/a").keys()})
-        too_long = await http.post("/v1/endpoints/webhooks", headers=auth(service, "hld_1"),
-                                   json={"url": "https://hooks.test/" + "a" * 2048})
+        answers = {
+            url: await http.post("/v1/endpoints/webhooks", json={"url": url}, headers=auth(service, "hld_1"))
+            for url in cases
+        }
+        push = await http.post(
+            "/v1/endpoints/webpush",
+            headers=auth(service, "hld_1"),
+            json={"endpoint": "https://metadata.hooks.test/wpush/a", "keys": Subscription("/wpush/a").keys()},
+        )
+        too_long = await http.post(
+            "/v1/endpoints/webhooks", headers=auth(service, "hld_1"), json={"url": "https://hooks.test/" + "a" * 2048}
+        )
         stored = await rows(service, "SELECT * FROM endpoints")
     for url, category in cases.items():
         assert answers[url].status_code == 422, url
         assert answers[url].json()["detail"]["reason"] == "endpoint_refused"
         assert answers[url].json()["detail"]["category"] == category, url
     # A name that does not resolve and one that resolves inside read the same: no oracle for internal names.
-    assert answers["https://nowhere.hooks.test/hook"].json()["detail"]["message"] == \
-        answers["https://metadata.hooks.test/latest"].json()["detail"]["message"]
+    assert (
+        answers["https://nowhere.hooks.test/hook"].json()["detail"]["message"]
+        == answers["https://metadata.hooks.test/latest"].json()["detail"]["message"]
+    )
     assert "169.254" not in answers["https://metadata.hooks.test/latest"].text
     assert push.status_code == 422 and push.json()["detail"]["category"] == "blocked_address"
     assert too_long.status_code == 422
@@ -87,7 +103,8 @@ async def test_registration_refuses_internal_and_plain_http_endpoints_with_a_cle
 
 
 async def test_an_http_endpoint_kept_from_a_development_run_is_not_sent_to_without_the_setting(
-        development, settings, clock, running, hooks_clock):
+    development, settings, clock, running, hooks_clock
+):
     dev = build(development, clock=clock)
     async with HookReceiver() as hook:
         async with running(dev) as broker, client(dev) as http:
@@ -127,8 +144,13 @@ async def test_every_delivery_checks_the_address_again(development, clock, runni
 
 async def test_redirects_are_never_followed(development, clock, running, hooks_clock):
     service = build(development, clock=clock)
-    async with HookReceiver() as target, RedirectServer(target.url) as redirect, running(service) as broker, \
-            client(service) as http, sender(service) as out:
+    async with (
+        HookReceiver() as target,
+        RedirectServer(target.url) as redirect,
+        running(service) as broker,
+        client(service) as http,
+        sender(service) as out,
+    ):
         await register(service, http, "hld_1", redirect.url)
         await request(broker, clock, ["hld_1"])
         await service.state["handlers"].deliver_due(service.pool, out)
@@ -160,10 +182,16 @@ async def test_a_recipient_has_at_most_the_configured_number_of_active_endpoints
         again = await http.post("/v1/endpoints/webhooks", json={"url": url("a")}, headers=auth(service, "hld_1"))
         other = await http.post("/v1/endpoints/webhooks", json={"url": url("c")}, headers=auth(service, "rep_1"))
         await http.delete(f"/v1/endpoints/{first['endpoint_id']}", headers=auth(service, "hld_1"))
-        after_removal = await http.post("/v1/endpoints/webhooks", json={"url": url("c")}, headers=auth(service, "hld_1"))
+        after_removal = await http.post(
+            "/v1/endpoints/webhooks", json={"url": url("c")}, headers=auth(service, "hld_1")
+        )
         # At once, from a recipient with none: the cap holds (registrations of one recipient take turns).
-        racing = await asyncio.gather(*(http.post("/v1/endpoints/webhooks", json={"url": url(f"r{i}")},
-                                                  headers=auth(service, "hld_2")) for i in range(6)))
+        racing = await asyncio.gather(
+            *(
+                http.post("/v1/endpoints/webhooks", json={"url": url(f"r{i}")}, headers=auth(service, "hld_2"))
+                for i in range(6)
+            )
+        )
     assert third.status_code == 409 and third.json()["detail"]["reason"] == "too_many_endpoints"
     assert (again.status_code, other.status_code, after_removal.status_code) == (201, 201, 201)
     assert sorted(r.status_code for r in racing) == [201, 201, 409, 409, 409, 409]
@@ -203,10 +231,15 @@ async def test_the_answers_body_is_never_read(development, clock, running):
 
 
 async def test_push_subscriptions_and_webhooks_share_the_cap(push_settings, clock, running):
-    service = build(push_settings.model_copy(update={"notifier_allow_loopback_http": True, "notifier_max_endpoints": 1}),
-                    clock=clock)
+    service = build(
+        push_settings.model_copy(update={"notifier_allow_loopback_http": True, "notifier_max_endpoints": 1}),
+        clock=clock,
+    )
     async with running(service), client(service) as http:
         await register(service, http, "hld_1", "http://127.0.0.1:9/hooks")
-        push = await http.post("/v1/endpoints/webpush", headers=auth(service, "hld_1"), json={
-            "endpoint": "http://127.0.0.1:9/wpush/a", "keys": Subscription("/wpush/a").keys()})
+        push = await http.post(
+            "/v1/endpoints/webpush",
+            headers=auth(service, "hld_1"),
+            json={"endpoint": "http://127.0.0.1:9/wpush/a", "keys": Subscription("/wpush/a").keys()},
+        )
     assert push.status_code == 409 and push.json()["detail"]["category"] == "too_many_endpoints"

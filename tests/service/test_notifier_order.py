@@ -15,8 +15,8 @@ import pytest
 from contracts.topics import NOTIFICATION_REQUESTS
 from notifier import repository as repo
 from notifier.app import build
-from tests.support.notifier import client, register, rows, sender, settings  # noqa: F401 (settings: the fixture)
 from tests.support.messages import confirmation_requested, wire
+from tests.support.notifier import client, register, rows, sender, settings  # noqa: F401 (settings: the fixture)
 from tests.support.peers import HookReceiver, clocked_standardwebhooks
 
 A, B, C = "FR2600000010", "FR2600000028", "FR2600000036"
@@ -49,11 +49,14 @@ def hooks_clock(monkeypatch, clock):
     return clock
 
 
-async def confirm(broker: Any, clock: Any, carnet: str, positions: range, recipients: tuple[str, ...] = ("hld_1",)) -> None:
+async def confirm(
+    broker: Any, clock: Any, carnet: str, positions: range, recipients: tuple[str, ...] = ("hld_1",)
+) -> None:
     """The core's confirmations of `carnet`, in ledger order, on the carnet's partition (keyed by its number)."""
     for p in positions:
-        c = confirmation_requested(carnet, list(recipients), clock.now, history_position=p,
-                                   decision="refused" if p % 3 == 0 else "committed")
+        c = confirmation_requested(
+            carnet, list(recipients), clock.now, history_position=p, decision="refused" if p % 3 == 0 else "committed"
+        )
         body, headers, _ = wire(c, producer="core", subject=carnet)
         await broker.publish(body, NOTIFICATION_REQUESTS.name, key=carnet.encode(), headers=headers)
 
@@ -67,19 +70,24 @@ async def drain(handlers: Any, pool: Any, out: Any) -> list[int]:
 
 
 async def test_a_backlog_of_one_carnet_is_delivered_in_ledger_order_behind_a_failing_first_attempt(
-        settings, clock, running, hooks_clock):
+    settings, clock, running, hooks_clock
+):
     service = build(settings, clock=clock)
     handlers = service.state["handlers"]
     async with Receiver({A}) as hook, running(service) as broker, client(service) as http, sender(service) as out:
         hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
         await confirm(broker, clock, A, range(1, 6))
         await confirm(broker, clock, B, range(1, 3))
-        first = await handlers.deliver_due(service.pool, out)      # A1 fails; B1 goes: one head per lane
-        held = await drain(handlers, service.pool, out)             # B2 goes; A2.. wait behind A1
+        first = await handlers.deliver_due(service.pool, out)  # A1 fails; B1 goes: one head per lane
+        held = await drain(handlers, service.pool, out)  # B2 goes; A2.. wait behind A1
         while_held = [m["data"]["history_position"] for m in hook.verified if m["data"]["carnet_number"] == A]
-        waiting = [r["next_attempt_at"] for r in await rows(
-            service, "SELECT next_attempt_at FROM deliveries WHERE carnet_number = $1 ORDER BY seq", A)]
-        clock.now += timedelta(seconds=6)                           # A1's retry is due
+        waiting = [
+            r["next_attempt_at"]
+            for r in await rows(
+                service, "SELECT next_attempt_at FROM deliveries WHERE carnet_number = $1 ORDER BY seq", A
+            )
+        ]
+        clock.now += timedelta(seconds=6)  # A1's retry is due
         after = await drain(handlers, service.pool, out)
         log = await rows(service, "SELECT carnet_number, attempts, status FROM deliveries ORDER BY seq")
     assert first == 2 and held == [1] and while_held == []
@@ -89,7 +97,8 @@ async def test_a_backlog_of_one_carnet_is_delivered_in_ledger_order_behind_a_fai
     assert after == [1, 1, 1, 1, 1]  # one at a time, each after the previous one's answer
     assert hook.positions(A) == [1, 2, 3, 4, 5] and hook.positions(B) == [1, 2]
     assert [(d["carnet_number"], d["attempts"], d["status"]) for d in log] == (
-        [(A, 2, "delivered")] + [(A, 1, "delivered")] * 4 + [(B, 1, "delivered")] * 2)
+        [(A, 2, "delivered")] + [(A, 1, "delivered")] * 4 + [(B, 1, "delivered")] * 2
+    )
 
 
 async def test_a_dead_delivery_releases_the_carnets_later_ones(settings, clock, running, hooks_clock):
@@ -130,8 +139,13 @@ async def test_two_dispatchers_on_one_database_keep_each_carnets_order(settings,
     for s in (first, second):
         s.state["handlers"].batch = 1  # each pass takes one lane, so the two instances share the work
     carnets = (A, B, C)
-    async with Receiver(set(carnets)) as hook, running(first) as broker, client(first) as http, \
-            sender(first) as out1, sender(second) as out2:
+    async with (
+        Receiver(set(carnets)) as hook,
+        running(first) as broker,
+        client(first) as http,
+        sender(first) as out1,
+        sender(second) as out2,
+    ):
         await second.open_database()
         try:
             hook.secret = (await register(first, http, "hld_1", hook.url))["secret"]
@@ -139,8 +153,10 @@ async def test_two_dispatchers_on_one_database_keep_each_carnets_order(settings,
                 await confirm(broker, clock, carnet, range(1, 7))
             per_instance = [0, 0]
             for _ in range(200):
-                n1, n2 = await asyncio.gather(first.state["handlers"].deliver_due(first.pool, out1),
-                                              second.state["handlers"].deliver_due(second.pool, out2))
+                n1, n2 = await asyncio.gather(
+                    first.state["handlers"].deliver_due(first.pool, out1),
+                    second.state["handlers"].deliver_due(second.pool, out2),
+                )
                 per_instance[0] += n1
                 per_instance[1] += n2
                 if n1 == n2 == 0:
@@ -156,7 +172,8 @@ async def test_two_dispatchers_on_one_database_keep_each_carnets_order(settings,
 
 
 async def test_a_delivered_head_wakes_the_worker_only_when_its_lane_has_a_later_delivery(
-        settings, clock, running, hooks_clock):
+    settings, clock, running, hooks_clock
+):
     """The next confirmation of a carnet goes at once after the previous one's answer (the worker is woken); the
     last one of a lane wakes nothing, since a pass that finds nothing costs a statement per confirmation."""
     service = build(settings, clock=clock)

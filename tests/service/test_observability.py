@@ -10,12 +10,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from claims_worker.app import build as build_claims
 from contracts.kinds import DeclarationKind as K
+from contracts.messages import DeclarationRefused
+from contracts.topics import DECLARATIONS
 from core.app import build as build_core
 from runtime.outbox import emit
 from tests.support.claims import goods_imported, local, scheduler
 from tests.support.core import commit, declare, issue, with_key
-from contracts.messages import DeclarationRefused
-from contracts.topics import DECLARATIONS
 
 
 def scraped(text: str, name: str, **labels: str) -> float | None:
@@ -48,12 +48,19 @@ async def test_metrics_scrape_measures_the_outbox_backlog_from_the_database(sett
     async with running(service):
         async with service.pool.acquire() as conn, conn.transaction():
             for n in range(3):
-                await emit(conn, DECLARATIONS.name, DeclarationRefused(carnet_number="FR2600000010", kind=K.EXPORTATION,
-                                                                      country="FR", items=[n + 1], reasons=[]),
-                           key="FR2600000010", producer="test")
+                await emit(
+                    conn,
+                    DECLARATIONS.name,
+                    DeclarationRefused(
+                        carnet_number="FR2600000010", kind=K.EXPORTATION, country="FR", items=[n + 1], reasons=[]
+                    ),
+                    key="FR2600000010",
+                    producer="test",
+                )
             # the oldest row has waited 90 seconds by the database's clock, which created_at uses
-            await conn.execute("UPDATE outbox SET created_at = now() - interval '90 seconds'"
-                               " WHERE id = (SELECT min(id) FROM outbox)")
+            await conn.execute(
+                "UPDATE outbox SET created_at = now() - interval '90 seconds' WHERE id = (SELECT min(id) FROM outbox)"
+            )
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://core") as http:
             text = (await http.get("/metrics")).text
     assert scraped(text, "ata_outbox_backlog") == 3

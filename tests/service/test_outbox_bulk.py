@@ -61,17 +61,22 @@ async def test_r5_add_many_stores_the_callers_bodies_and_the_relay_publishes_the
     """A body serialised by the caller is stored as given; a missing one is serialised here; the
     relay publishes every row once, in order, and counts them per topic."""
     cause = Envelope(type="SealedIssuanceRequested", producer="nga-FR")
-    rows = [("t.answers", "REQ-1", envelope_for(REJECTED, key="REQ-1", producer="issuer", cause=cause), REJECTED),
-            ("t.events", "REQ-2", envelope_for(REJECTED, key="REQ-2", producer="issuer", cause=cause), REJECTED),
-            ("t.answers", "REQ-3", envelope_for(REJECTED, key="REQ-3", producer="issuer", cause=cause), REJECTED)]
+    rows = [
+        ("t.answers", "REQ-1", envelope_for(REJECTED, key="REQ-1", producer="issuer", cause=cause), REJECTED),
+        ("t.events", "REQ-2", envelope_for(REJECTED, key="REQ-2", producer="issuer", cause=cause), REJECTED),
+        ("t.answers", "REQ-3", envelope_for(REJECTED, key="REQ-3", producer="issuer", cause=cause), REJECTED),
+    ]
     given = REJECTED.model_dump_json().encode()
     async with service.pool.acquire() as conn, conn.transaction():
         await add_many(conn, rows, [given, None, given])
     sink = Sink()
     relay = OutboxRelay(service.pool, sink, service.schema, service.metrics)
     assert await relay.flush_once() == 3
-    assert [(t, k) for t, k, _, _ in sink.published] == [("t.answers", b"REQ-1"), ("t.events", b"REQ-2"),
-                                                         ("t.answers", b"REQ-3")]
+    assert [(t, k) for t, k, _, _ in sink.published] == [
+        ("t.answers", b"REQ-1"),
+        ("t.events", b"REQ-2"),
+        ("t.answers", b"REQ-3"),
+    ]
     assert all(IssuanceRejected.model_validate_json(body) == REJECTED for _, _, body, _ in sink.published)
     assert [h["ce_id"] for _, _, _, h in sink.published] == [str(e.message_id) for _, _, e, _ in rows]
     value = service.registry.get_sample_value

@@ -34,8 +34,9 @@ class Recorder:
 
 
 def relay(service: Service, broker: Recorder, batch: int = 500) -> OutboxRelay:
-    return OutboxRelay(service.pool, broker, service.schema, RuntimeMetrics(CollectorRegistry(), service.name),
-                       batch=batch)
+    return OutboxRelay(
+        service.pool, broker, service.schema, RuntimeMetrics(CollectorRegistry(), service.name), batch=batch
+    )
 
 
 async def test_a_later_row_of_a_key_waits_while_another_connection_holds_its_earlier_row(service: Service) -> None:

@@ -37,20 +37,29 @@ class Kafka:
 
 async def parked_rows(service: Service) -> list[tuple[bytes, str, str]]:
     async with service.pool.acquire() as conn:
-        return [(bytes(r["payload"])[:2], r["topic"], r["reason"]) for r in await conn.fetch(
-            "SELECT payload, topic, reason FROM outbox_parked ORDER BY id")]
+        return [
+            (bytes(r["payload"])[:2], r["topic"], r["reason"])
+            for r in await conn.fetch("SELECT payload, topic, reason FROM outbox_parked ORDER BY id")
+        ]
 
 
 @pytest.fixture
 async def relay(service: Service) -> OutboxRelay:  # noqa: F811
     async with service.pool.acquire() as conn:
         await conn.execute("TRUNCATE outbox_parked")
-    return OutboxRelay(service.pool, Kafka(), service.schema, RuntimeMetrics(CollectorRegistry(), service.name),
-                       max_message_bytes=LIMIT)
+    return OutboxRelay(
+        service.pool,
+        Kafka(),
+        service.schema,
+        RuntimeMetrics(CollectorRegistry(), service.name),
+        max_message_bytes=LIMIT,
+    )
 
 
-async def test_a_refused_row_is_parked_with_its_reason_and_the_rest_is_published(service: Service,  # noqa: F811
-                                                                                  relay: OutboxRelay) -> None:
+async def test_a_refused_row_is_parked_with_its_reason_and_the_rest_is_published(
+    service: Service,  # noqa: F811
+    relay: OutboxRelay,
+) -> None:
     await queue(service, [("K", "A1"), ("K", "B2" + "x" * LIMIT), ("L", "C3"), ("K", "D4")])
     async with service.pool.acquire() as conn:
         await conn.execute("UPDATE outbox SET topic = 'invalid' WHERE payload = 'C3'")
@@ -66,8 +75,10 @@ async def test_a_refused_row_is_parked_with_its_reason_and_the_rest_is_published
     assert await relay.flush_once() == 0  # parked rows are not tried again
 
 
-async def test_a_transient_failure_keeps_every_row_and_parks_nothing(service: Service,  # noqa: F811
-                                                                     relay: OutboxRelay) -> None:
+async def test_a_transient_failure_keeps_every_row_and_parks_nothing(
+    service: Service,  # noqa: F811
+    relay: OutboxRelay,
+) -> None:
     await queue(service, [("K", "A1"), ("K", "B2")])
     relay.broker.outage = KafkaTimeoutError()
     with pytest.raises(KafkaTimeoutError):

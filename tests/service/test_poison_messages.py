@@ -20,8 +20,9 @@ from runtime.consumer import MAX_MESSAGE_BYTES
 from tests.service.conftest import dead_letters
 
 #: Per-NGA topics as FR's.
-PAIRS = [(service, asyncapi.for_nga(topic, "FR")) for service in asyncapi.SERVICES
-         for topic in asyncapi.consumed(service)]
+PAIRS = [
+    (service, asyncapi.for_nga(topic, "FR")) for service in asyncapi.SERVICES for topic in asyncapi.consumed(service)
+]
 KEY = b"FR2600000010"
 
 
@@ -38,7 +39,8 @@ def foreign_type(topic: Any) -> str:
 
 @pytest.mark.parametrize(("service", "topic"), PAIRS, ids=[f"{s}:{t.name}" for s, t in PAIRS])
 async def test_poison_messages_are_dead_lettered_with_their_reason_and_the_partition_keeps_moving(
-        service, topic, settings, clock, running):
+    service, topic, settings, clock, running
+):
     built = importlib.import_module(f"{service}.app").build(settings, clock=clock)
     dead = dead_letters(built, topic.dead_letter)
     accepted = topic.messages[0].TYPE
@@ -68,5 +70,9 @@ async def test_poison_messages_are_dead_lettered_with_their_reason_and_the_parti
     assert claimed == 0  # nothing poison reached a handler
     for kind in {k for k, _, _ in poison}:
         assert built.registry.get_sample_value("ata_dead_letters_total", {"topic": topic.name, "reason": kind}) >= 1
-    assert built.registry.get_sample_value("ata_dead_letter_references_total",
-                                           {"topic": topic.name, "outcome": "reference"}) == 1
+    assert (
+        built.registry.get_sample_value(
+            "ata_dead_letter_references_total", {"topic": topic.name, "outcome": "reference"}
+        )
+        == 1
+    )

@@ -33,17 +33,26 @@ def example(model: type[Payload]) -> Payload | None:
 #: Each has its own, after what it needs: the test named.
 NEEDS_HISTORY = {
     ("core", "CustomsCommitPosted"): "test_core.py::test_the_same_commit_twice_changes_nothing",
-    ("core", "ItemsAccountedFor"): "test_core_lifecycle.py::test_r17_a_duty_receipt_accounts_for_an_item_abroad_in_that_country",
-    ("customs_gateway", "DeclarationSubmitted"):
-        "test_gateway_lookup.py::test_redelivered_declarations_and_a_token_before_its_declaration_change_nothing_more",
+    (
+        "core",
+        "ItemsAccountedFor",
+    ): "test_core_lifecycle.py::test_r17_a_duty_receipt_accounts_for_an_item_abroad_in_that_country",
+    (
+        "customs_gateway",
+        "DeclarationSubmitted",
+    ): "test_gateway_lookup.py::test_redelivered_declarations_and_a_token_before_its_declaration_change_nothing_more",
 }
 
-CASES = [(s, asyncapi.for_nga(t, "FR"), m) for s in asyncapi.SERVICES for t in asyncapi.consumed(s) for m in t.messages
-         if example(m) is not None and (s, m.__name__) not in NEEDS_HISTORY]
+CASES = [
+    (s, asyncapi.for_nga(t, "FR"), m)
+    for s in asyncapi.SERVICES
+    for t in asyncapi.consumed(s)
+    for m in t.messages
+    if example(m) is not None and (s, m.__name__) not in NEEDS_HISTORY
+]
 
 
-@pytest.mark.parametrize(("service", "topic", "model"), CASES,
-                         ids=[f"{s}:{t.name}:{m.__name__}" for s, t, m in CASES])
+@pytest.mark.parametrize(("service", "topic", "model"), CASES, ids=[f"{s}:{t.name}:{m.__name__}" for s, t, m in CASES])
 async def test_a_redelivered_message_changes_nothing(service, topic, model, settings, clock, running):
     built = importlib.import_module(f"{service}.app").build(settings, clock=clock)
     payload = example(model)

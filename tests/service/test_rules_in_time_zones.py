@@ -11,8 +11,19 @@ from typing import Any
 
 from contracts.topics import ISSUANCE_EVENTS
 from core.app import build
-from tests.support.core import REPLACEMENT, decisions, goods_in, replacement_carnet
-from tests.support.core import NUMBER, activate, client, issue, locations, publish, with_key
+from tests.support.core import (
+    NUMBER,
+    REPLACEMENT,
+    activate,
+    client,
+    decisions,
+    goods_in,
+    issue,
+    locations,
+    publish,
+    replacement_carnet,
+    with_key,
+)
 from tests.support.messages import replacement_issued
 
 PARIS = timezone(timedelta(hours=1))  # France in November
@@ -20,8 +31,10 @@ PARIS = timezone(timedelta(hours=1))  # France in November
 
 async def declare_http(service: Any, country: str) -> Any:
     async with client(service) as http:
-        return await http.post(f"/v1/carnets/{NUMBER}/declarations", json={
-            "kind": "importation", "country": country, "items": [1], "intended_use": "trade fair"})
+        return await http.post(
+            f"/v1/carnets/{NUMBER}/declarations",
+            json={"kind": "importation", "country": country, "items": [1], "intended_use": "trade fair"},
+        )
 
 
 def rules(response: Any) -> list[tuple[str, str]]:
@@ -50,7 +63,9 @@ async def test_r12_r16_declarations_over_http_are_judged_on_the_destinations_loc
     assert (hawaii.status_code, zurich_day_of.status_code) == (201, 201)
 
 
-async def test_r6_a_replacement_approved_the_day_after_expiry_in_france_is_refused_on_the_topic(settings, clock, running):
+async def test_r6_a_replacement_approved_the_day_after_expiry_in_france_is_refused_on_the_topic(
+    settings, clock, running
+):
     service = build(settings, clock=clock)
     async with running(service) as broker:
         await issue(broker)
@@ -59,8 +74,12 @@ async def test_r6_a_replacement_approved_the_day_after_expiry_in_france_is_refus
         # 22 Nov 00:30 in Paris: the day after the expiry in France, still 21 Nov 11:30 at UTC-12.
         late = datetime(2027, 11, 22, 0, 30, tzinfo=PARIS)
         clock.now = late
-        await publish(broker, replacement_issued(NUMBER, replacement_carnet(), late - timedelta(hours=2), late),
-                      ISSUANCE_EVENTS.name, NUMBER)
+        await publish(
+            broker,
+            replacement_issued(NUMBER, replacement_carnet(), late - timedelta(hours=2), late),
+            ISSUANCE_EVENTS.name,
+            NUMBER,
+        )
         items = await locations(service)
         decided = await decisions(service)
     assert decided == [(REPLACEMENT, "refused", ["replacement_too_late"])]
@@ -75,14 +94,24 @@ async def test_r6_a_replacement_dated_in_the_future_is_refused_on_the_topic(sett
         await goods_in(service, broker, key, clock, "CH", [1, 2])
         clock.now = datetime(2027, 10, 1, 8, 0, tzinfo=UTC)
         tomorrow = clock.now + timedelta(days=1)
-        await publish(broker, replacement_issued(NUMBER, replacement_carnet(), clock.now, tomorrow),
-                      ISSUANCE_EVENTS.name, NUMBER)
+        await publish(
+            broker, replacement_issued(NUMBER, replacement_carnet(), clock.now, tomorrow), ISSUANCE_EVENTS.name, NUMBER
+        )
         refused = await decisions(service)
         alerted = service.registry.get_sample_value("ata_r6_timestamps_refused_total", {"code": "dated_in_future"})
         clock.now = datetime(2027, 11, 21, 22, 59, tzinfo=UTC)  # 21 Nov 23:59 in Paris: the expiry day
-        await publish(broker, replacement_issued(NUMBER, replacement_carnet(), clock.now - timedelta(hours=1),
-                                                 clock.now.astimezone(PARIS), request_id="REQ-REPL-2"),
-                      ISSUANCE_EVENTS.name, NUMBER)
+        await publish(
+            broker,
+            replacement_issued(
+                NUMBER,
+                replacement_carnet(),
+                clock.now - timedelta(hours=1),
+                clock.now.astimezone(PARIS),
+                request_id="REQ-REPL-2",
+            ),
+            ISSUANCE_EVENTS.name,
+            NUMBER,
+        )
         applied = await decisions(service)
     assert refused == [(REPLACEMENT, "refused", ["dated_in_future"])]
     assert alerted == 1  # AtaNgaReplacementTimesRefused

@@ -78,7 +78,10 @@ def test_a_missing_key_setting_raised_by_the_service_is_named(capsys, monkeypatc
     monkeypatch.setattr(startup, "preflight", reachable)
     status, err = run_main(capsys, serve)
     assert status == 1
-    assert err == "core: cannot start: ATA_WALLET_ISSUER_PUBLIC_KEY_PATH: cannot read the wallet issuer public key /nope: No such file\n"
+    assert (
+        err
+        == "core: cannot start: ATA_WALLET_ISSUER_PUBLIC_KEY_PATH: cannot read the wallet issuer public key /nope: No such file\n"
+    )
 
 
 def test_a_bug_is_not_disguised_as_a_setting(monkeypatch):
@@ -97,7 +100,9 @@ def test_a_bug_is_not_disguised_as_a_setting(monkeypatch):
 def test_python_m_service_with_an_unreachable_database_prints_one_line(service):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATA_", "DATABASE_URL", "KAFKA_"))}
     env["DATABASE_URL"] = f"postgresql://ata:secret@127.0.0.1:{closed_port()}/ata"
-    run = subprocess.run([sys.executable, "-m", service], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", service], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 1, run.stderr
     assert run.stderr.splitlines() == [run.stderr.strip()], run.stderr
     assert run.stderr.startswith(f"{service}: cannot start: DATABASE_URL: cannot connect to the database at 127.0.0.1:")

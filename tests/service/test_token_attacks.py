@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from contracts.kinds import DeclarationKind as K
-from tokens.cose import generate_signing_key
-from tests.support import gateway as base
 from tests.service.conftest import outbox
+from tests.support import gateway as base
 from tests.support.gateway import FR_OFFICER, auth, carnet_status, commit, learn_key, make_token
 from tests.vectors.make_token_vectors import tamper_one_item
+from tokens.cose import generate_signing_key
 
 gateway = base.gateway
 

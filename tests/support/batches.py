@@ -31,8 +31,9 @@ class DeadLetterSink:
 
 @pytest.fixture
 async def service(settings: Any, tmp_path: Path) -> AsyncIterator[Service]:
-    async with bare_service("batchtest", settings, tmp_path, "CREATE TABLE applied (request_id text PRIMARY KEY);",
-                            emptied="applied, inbox") as svc:
+    async with bare_service(
+        "batchtest", settings, tmp_path, "CREATE TABLE applied (request_id text PRIMARY KEY);", emptied="applied, inbox"
+    ) as svc:
         yield svc
 
 
@@ -51,19 +52,30 @@ async def applied(service: Service) -> list[str]:
         return [r["request_id"] for r in await conn.fetch("SELECT request_id FROM applied ORDER BY request_id")]
 
 
-def consumer_of(service: Service, sink: DeadLetterSink, topic: Topic = ISSUANCE_REQUESTS
-                ) -> tuple[BatchConsumer, RuntimeMetrics]:
+def consumer_of(
+    service: Service, sink: DeadLetterSink, topic: Topic = ISSUANCE_REQUESTS
+) -> tuple[BatchConsumer, RuntimeMetrics]:
     """The issuer's registered request handler for `topic`, with dead letters going to `sink`."""
     metrics = RuntimeMetrics(CollectorRegistry(), service.name)
     handler = service._consumers[topic.name].handler
     assert isinstance(handler, WithBulk)
-    consumer = Consumer(service=service.name, topic=topic, handler=handler,
-                        pool_getter=lambda: service.pool, broker=sink, metrics=metrics)
-    return BatchConsumer(service.name, {topic.name: consumer}, lambda: service.pool, metrics,
-                         retry_delay_s=0), metrics
+    consumer = Consumer(
+        service=service.name,
+        topic=topic,
+        handler=handler,
+        pool_getter=lambda: service.pool,
+        broker=sink,
+        metrics=metrics,
+    )
+    return BatchConsumer(service.name, {topic.name: consumer}, lambda: service.pool, metrics, retry_delay_s=0), metrics
 
 
-def record(payload: Any, offset: int, body: bytes | None = None, headers: dict[str, str] | None = None,
-           topic: Topic = ISSUANCE_REQUESTS) -> Record:
+def record(
+    payload: Any,
+    offset: int,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    topic: Topic = ISSUANCE_REQUESTS,
+) -> Record:
     raw, h, _ = wire(payload, producer="nga-FR", subject=payload.request_id)
     return Record(topic.name, body or raw, headers or h, payload.request_id.encode(), f"{topic.name}/0@{offset}")

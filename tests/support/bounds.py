@@ -23,7 +23,7 @@ import annotated_types as at
 from pydantic import AwareDatetime, BaseModel
 
 #: Tried in this order: the widest UTF-8 encodings first (4, 3, 2 bytes), then ASCII.
-FILLERS = ("\U0001F600", "\u20AC", "\u00E9", "Z", "9", "f", "A")
+FILLERS = ("\U0001f600", "\u20ac", "\u00e9", "Z", "9", "f", "A")
 #: The latest instant with the widest offset and microseconds: the longest RFC 3339 text.
 WIDEST_INSTANT = datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(-timedelta(hours=9, minutes=30)))
 
@@ -109,7 +109,7 @@ def _distinct_keys(lim: Limits, count: int) -> list[str]:
     base = widest_string(lim)
     keys: list[str] = []
     for i in range(count * 4):
-        tail = "".join(string.ascii_uppercase[(i // 26 ** k) % 26] for k in range(2))
+        tail = "".join(string.ascii_uppercase[(i // 26**k) % 26] for k in range(2))
         candidate = base[:-2] + tail if len(base) > 2 else base[:-1] + string.ascii_uppercase[i % 26]
         if candidate not in keys and (lim.pattern is None or re.fullmatch(lim.pattern, candidate)):
             keys.append(candidate)

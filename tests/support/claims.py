@@ -4,7 +4,7 @@ summarised, the scheduler, and a claim noticed (R19, R20)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ ZURICH = ZoneInfo("Europe/Zurich")
 
 
 def local(day: date, at: time = time(0), tz: ZoneInfo = ZURICH) -> datetime:
-    return datetime.combine(day, at, tz).astimezone(timezone.utc)
+    return datetime.combine(day, at, tz).astimezone(UTC)
 
 
 async def send(broker: Any, topic: Topic, payload: Any) -> None:
@@ -29,24 +29,53 @@ async def send(broker: Any, topic: Topic, payload: Any) -> None:
     await broker.publish(body, topic.name, key=payload.carnet_number.encode(), headers=headers)
 
 
-async def goods_imported(broker: Any, clock: Any, number: str = NUMBER, final: date = FINAL, items: tuple[int, ...] = (1, 2),
-                         tz: str = "Europe/Zurich", expiry: date = EXPIRY) -> None:
+async def goods_imported(
+    broker: Any,
+    clock: Any,
+    number: str = NUMBER,
+    final: date = FINAL,
+    items: tuple[int, ...] = (1, 2),
+    tz: str = "Europe/Zurich",
+    expiry: date = EXPIRY,
+) -> None:
     """Exported from France, imported into Switzerland with a final date, confirmed to hld_1 and rep_1."""
     await send(broker, NOTIFICATION_REQUESTS, confirmation_requested(number, ["hld_1", "rep_1"], clock.now))
-    await send(broker, TRANSACTIONS, transaction_recorded(number, K.EXPORTATION, "FR",
-                                                          [(i, "exported", None, None) for i in items], clock.now,
-                                                          carnet_expiry=expiry))
-    await send(broker, TRANSACTIONS, transaction_recorded(number, K.IMPORTATION, "CH",
-                                                          [(i, "abroad", "CH", final) for i in items], clock.now,
-                                                          office_id="CH-GVA-AIR", office_timezone=tz, carnet_expiry=expiry))
+    await send(
+        broker,
+        TRANSACTIONS,
+        transaction_recorded(
+            number, K.EXPORTATION, "FR", [(i, "exported", None, None) for i in items], clock.now, carnet_expiry=expiry
+        ),
+    )
+    await send(
+        broker,
+        TRANSACTIONS,
+        transaction_recorded(
+            number,
+            K.IMPORTATION,
+            "CH",
+            [(i, "abroad", "CH", final) for i in items],
+            clock.now,
+            office_id="CH-GVA-AIR",
+            office_timezone=tz,
+            carnet_expiry=expiry,
+        ),
+    )
 
 
 async def drain(service: Any) -> list[dict[str, Any]]:
     """What the service queued since the last drain, oldest first (as a relay would take it)."""
     async with service.pool.acquire() as conn:
         rows = await conn.fetch("DELETE FROM outbox RETURNING id, topic, key, headers, payload")
-    return [{"topic": r["topic"], "key": bytes(r["key"]).decode(), "type": parse_type(json.loads(r["headers"])["ce_type"])[0],
-             "payload": json.loads(bytes(r["payload"]))} for r in sorted(rows, key=lambda r: r["id"])]
+    return [
+        {
+            "topic": r["topic"],
+            "key": bytes(r["key"]).decode(),
+            "type": parse_type(json.loads(r["headers"])["ce_type"])[0],
+            "payload": json.loads(bytes(r["payload"])),
+        }
+        for r in sorted(rows, key=lambda r: r["id"])
+    ]
 
 
 def summary(events: list[dict[str, Any]]) -> list[tuple[str, ...]]:

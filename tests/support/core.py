@@ -8,17 +8,16 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.kinds import DeclarationKind
-from contracts.kinds import DeclarationKind as K
+from contracts.kinds import DeclarationKind, DeclarationKind as K
 from contracts.token import DeclarationClaims
 from contracts.topics import CUSTOMS_COMMITS, ISSUANCE_EVENTS
 from core import history_store
 from core.usecases.declarations import DeclarationRefusedError
 from deploy.local.identity import mint_wallet_token, private_key_path
 from issuer.domain import issued
-from tokens.cose import SigningKey, generate_signing_key, verify_token
 from tests.service.conftest import outbox
 from tests.support.messages import customs_commit, issuance_request, wire
+from tokens.cose import SigningKey, generate_signing_key, verify_token
 
 NUMBER = "FR2600000010"
 EXPIRY = date(2027, 11, 21)
@@ -48,16 +47,18 @@ async def with_key(service: Any) -> SigningKey:
     return key
 
 
-async def declare(service: Any, kind: K, country: str, items: list[int], by: str = "hld_1", number: str = NUMBER,
-                  **kw: Any) -> Any:
+async def declare(
+    service: Any, kind: K, country: str, items: list[int], by: str = "hld_1", number: str = NUMBER, **kw: Any
+) -> Any:
     # R9: an importation states the intended use; tests of that rule pass intended_use=None.
     kw.setdefault("intended_use", "film shoot" if kind is K.IMPORTATION else None)
     async with service.pool.acquire() as conn:
         return await service.state["handlers"].declare(conn, number, kind, country, items, by, **kw)
 
 
-async def refused(service: Any, kind: K, country: str, items: list[int], by: str = "hld_1",
-                  number: str = NUMBER) -> DeclarationRefusedError:
+async def refused(
+    service: Any, kind: K, country: str, items: list[int], by: str = "hld_1", number: str = NUMBER
+) -> DeclarationRefusedError:
     with pytest.raises(DeclarationRefusedError) as info:
         await declare(service, kind, country, items, by, number=number)
     return info.value
@@ -69,32 +70,49 @@ async def fetch(service: Any, sql: str, *args: Any) -> list[Any]:
 
 
 async def locations(service: Any, number: str = NUMBER) -> dict[int, tuple[str, str | None, date | None]]:
-    rows = await fetch(service, "SELECT item_number, location, country, final_date FROM items WHERE carnet_number = $1", number)
+    rows = await fetch(
+        service, "SELECT item_number, location, country, final_date FROM items WHERE carnet_number = $1", number
+    )
     return {r["item_number"]: (r["location"], r["country"], r["final_date"]) for r in rows}
 
 
 async def activate(service: Any, broker: Any, key: SigningKey, clock: Any, items: list[int]) -> None:
     """R10: a committed exportation at home."""
     created = await declare(service, K.EXPORTATION, "FR", items)
-    await publish(broker, customs_commit(claims_of(created.token, key, clock.now), clock.now), CUSTOMS_COMMITS.name, NUMBER)
+    await publish(
+        broker, customs_commit(claims_of(created.token, key, clock.now), clock.now), CUSTOMS_COMMITS.name, NUMBER
+    )
 
 
 #: Where each country's customs commit from in these tests.
-OFFICES = {"FR": ("FR-CDG-FRET", "Europe/Paris"), "CH": ("CH-GVA-AIR", "Europe/Zurich"),
-           "US": ("US-JFK-CBP", "America/New_York"), "MX": ("MX-MEX-AIR", "America/Mexico_City")}
+OFFICES = {
+    "FR": ("FR-CDG-FRET", "Europe/Paris"),
+    "CH": ("CH-GVA-AIR", "Europe/Zurich"),
+    "US": ("US-JFK-CBP", "America/New_York"),
+    "MX": ("MX-MEX-AIR", "America/Mexico_City"),
+}
 
 
 async def commit(broker: Any, key: SigningKey, clock: Any, created: Any, **overrides: Any) -> Any:
     """Customs at the declaration's country commit its token (as the gateway would post it)."""
     office, zone = OFFICES[created.country]
-    posted = customs_commit(claims_of(created.token, key, clock.now), clock.now, office_id=office, office_timezone=zone,
-                            **overrides)
+    posted = customs_commit(
+        claims_of(created.token, key, clock.now), clock.now, office_id=office, office_timezone=zone, **overrides
+    )
     await publish(broker, posted, CUSTOMS_COMMITS.name, created.carnet_number)
     return posted
 
 
-async def cross(service: Any, broker: Any, key: SigningKey, clock: Any, kind: DeclarationKind, country: str,
-                items: list[int], number: str = NUMBER) -> Any:
+async def cross(
+    service: Any,
+    broker: Any,
+    key: SigningKey,
+    clock: Any,
+    kind: DeclarationKind,
+    country: str,
+    items: list[int],
+    number: str = NUMBER,
+) -> Any:
     """A declared and committed crossing."""
     created = await declare(service, kind, country, items, number=number)
     await commit(broker, key, clock, created)
@@ -112,8 +130,11 @@ async def chain(service: Any, number: str) -> tuple[Any, list[str]]:
 def client(service: Any, party: str = "hld_1") -> httpx.AsyncClient:
     """The holder API as `party`'s wallet calls it."""
     token = mint_wallet_token(private_key_path(service.settings.data_dir), party, now=service.clock())
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://core",
-                             headers={"Authorization": f"Bearer {token}"})
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=service.http),
+        base_url="http://core",
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 # --- R6: a replacement and the goods it takes over ---------------------------------------------------
@@ -138,5 +159,8 @@ async def goods_in(service: Any, broker: Any, key: SigningKey, clock: Any, count
 
 async def decisions(service: Any) -> list[tuple[str, str, list[str]]]:
     """(successor, outcome, reason codes) of each CarnetSuccessionDecided the core queued for the issuer."""
-    return [(m["payload"]["successor_number"], m["payload"]["outcome"], [r["code"] for r in m["payload"]["reasons"]])
-            for m in await outbox(service) if m["type"] == "CarnetSuccessionDecided"]
+    return [
+        (m["payload"]["successor_number"], m["payload"]["outcome"], [r["code"] for r in m["payload"]["reasons"]])
+        for m in await outbox(service)
+        if m["type"] == "CarnetSuccessionDecided"
+    ]

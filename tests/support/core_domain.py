@@ -35,31 +35,55 @@ AUCKLAND = ZoneInfo("Pacific/Auckland")  # UTC+13 in November (NZDT)
 HOME_COUNTRY = "FR"
 COVERED = ("CH", "GB", "DE", "MX")
 VERSION = "2026-12-02.1"
-BOOK = PolicyBook(VERSION, countries={
-    "CH": CountryPolicy("CH"),
-    "MX": CountryPolicy("MX", split_shipments=False, max_stay_days=90, note="seed 002: no split shipments"),
-})
+BOOK = PolicyBook(
+    VERSION,
+    countries={
+        "CH": CountryPolicy("CH"),
+        "MX": CountryPolicy("MX", split_shipments=False, max_stay_days=90, note="seed 002: no split shipments"),
+    },
+)
 USE = "exhibition at a trade fair"
 
 
-def item(n: int, location: str = HOME, country: str | None = None, *, exported_by: int = 1, entered_by: int = 1,
-         final_date: date = EXPIRY) -> Item:
+def item(
+    n: int,
+    location: str = HOME,
+    country: str | None = None,
+    *,
+    exported_by: int = 1,
+    entered_by: int = 1,
+    final_date: date = EXPIRY,
+) -> Item:
     """An item placed by hand, with the references a real journey would have left on it."""
     stays = location in (ABROAD, IN_TRANSIT)
-    return Item(n, location, country if stays or location == ACCOUNTED else None, final_date if stays else None,
-                exported_by if location not in (HOME, TRANSFERRED) else None,
-                entered_by if stays or location == ACCOUNTED else None)
+    return Item(
+        n,
+        location,
+        country if stays or location == ACCOUNTED else None,
+        final_date if stays else None,
+        exported_by if location not in (HOME, TRANSFERRED) else None,
+        entered_by if stays or location == ACCOUNTED else None,
+    )
 
 
 def carnet(*placed: Item, n: int = 3, active: bool = True, countries: tuple[str, ...] = COVERED) -> Carnet:
     items = {i: Item(i) for i in range(1, n + 1)}
     items.update({i.number: i for i in placed})
-    return Carnet(number="FR2600000010", home_country=HOME_COUNTRY, countries=countries, expiry_date=EXPIRY,
-                  holder_id="hld_1", representative_ids=("rep_1",), active=active, items=items)
+    return Carnet(
+        number="FR2600000010",
+        home_country=HOME_COUNTRY,
+        countries=countries,
+        expiry_date=EXPIRY,
+        holder_id="hld_1",
+        representative_ids=("rep_1",),
+        active=active,
+        items=items,
+    )
 
 
-def cross(kind: K, country: str, items: Sequence[int], closes: int | None = None,
-          intended_use: str | None = None) -> Crossing:
+def cross(
+    kind: K, country: str, items: Sequence[int], closes: int | None = None, intended_use: str | None = None
+) -> Crossing:
     if kind is K.IMPORTATION and intended_use is None:
         intended_use = USE
     return Crossing.of(kind, country, items, closes=closes, intended_use=intended_use)
@@ -69,8 +93,15 @@ def check(c: Carnet, crossing: Crossing, at: datetime = BEFORE, tz: ZoneInfo = P
     return check_declaration(c, crossing, at, book.for_country(crossing.country), book.label(crossing.country), tz)
 
 
-def commit(c: Carnet, crossing: Crossing, sequence: int, at: datetime = BEFORE, tz: ZoneInfo = PARIS,
-           restricted_to: date | None = None, book: PolicyBook = BOOK) -> Carnet:
+def commit(
+    c: Carnet,
+    crossing: Crossing,
+    sequence: int,
+    at: datetime = BEFORE,
+    tz: ZoneInfo = PARIS,
+    restricted_to: date | None = None,
+    book: PolicyBook = BOOK,
+) -> Carnet:
     """What the ledger does on a customs commit: re-check, compute the final date, move the items."""
     assert check(c, crossing, at, tz, book) == []
     assert check_final_date(c, restricted_to) == []
@@ -87,12 +118,30 @@ def local(day: date, tz: ZoneInfo, hour: int = 12, minute: int = 0) -> datetime:
 
 
 # Where each kind happens, and an item placed where that kind needs it (with closing references = 1).
-WHERE = {K.EXPORTATION: "FR", K.REIMPORTATION: "FR", K.IMPORTATION: "CH", K.REEXPORTATION: "CH",
-         K.TRANSIT_ENTRY: "CH", K.TRANSIT_DISCHARGE: "CH"}
-SPEC_FROM = {K.EXPORTATION: HOME, K.REIMPORTATION: EXPORTED, K.IMPORTATION: EXPORTED, K.REEXPORTATION: ABROAD,
-             K.TRANSIT_ENTRY: EXPORTED, K.TRANSIT_DISCHARGE: IN_TRANSIT}
-SPEC_TO = {K.EXPORTATION: EXPORTED, K.REIMPORTATION: HOME, K.IMPORTATION: ABROAD, K.REEXPORTATION: EXPORTED,
-           K.TRANSIT_ENTRY: IN_TRANSIT, K.TRANSIT_DISCHARGE: EXPORTED}
+WHERE = {
+    K.EXPORTATION: "FR",
+    K.REIMPORTATION: "FR",
+    K.IMPORTATION: "CH",
+    K.REEXPORTATION: "CH",
+    K.TRANSIT_ENTRY: "CH",
+    K.TRANSIT_DISCHARGE: "CH",
+}
+SPEC_FROM = {
+    K.EXPORTATION: HOME,
+    K.REIMPORTATION: EXPORTED,
+    K.IMPORTATION: EXPORTED,
+    K.REEXPORTATION: ABROAD,
+    K.TRANSIT_ENTRY: EXPORTED,
+    K.TRANSIT_DISCHARGE: IN_TRANSIT,
+}
+SPEC_TO = {
+    K.EXPORTATION: EXPORTED,
+    K.REIMPORTATION: HOME,
+    K.IMPORTATION: ABROAD,
+    K.REEXPORTATION: EXPORTED,
+    K.TRANSIT_ENTRY: IN_TRANSIT,
+    K.TRANSIT_DISCHARGE: EXPORTED,
+}
 CLOSING = (K.REIMPORTATION, K.REEXPORTATION, K.TRANSIT_DISCHARGE)
 
 

@@ -35,15 +35,14 @@ from core.domain import (
 from tests.support.core_domain import (
     BEFORE,
     BOOK,
+    CLOSING,
     DAY,
     EXPIRY,
     PARIS,
-    USE,
-    CLOSING,
     SPEC_FROM,
     SPEC_TO,
+    USE,
 )
-
 
 T = TypeVar("T")
 P_HOME = "FR"
@@ -57,14 +56,19 @@ LEAVES = (K.REEXPORTATION, K.TRANSIT_DISCHARGE)
 
 
 class Choices:
-    def one(self, options: Sequence[T]) -> T: raise NotImplementedError
-    def some(self, options: Sequence[T]) -> list[T]: raise NotImplementedError
-    def chance(self, percent: int) -> bool: raise NotImplementedError
+    def one(self, options: Sequence[T]) -> T:
+        raise NotImplementedError
+
+    def some(self, options: Sequence[T]) -> list[T]:
+        raise NotImplementedError
+
+    def chance(self, percent: int) -> bool:
+        raise NotImplementedError
 
 
 _INDEX = [st.integers(0, n - 1) for n in range(1, 21)]  # built once: strategies are costly to build
 _PERCENT = st.integers(0, 99)
-_MASK = [st.integers(1, 2 ** n - 1) for n in range(1, 8)]
+_MASK = [st.integers(1, 2**n - 1) for n in range(1, 8)]
 
 
 class DrawnChoices(Choices):
@@ -164,8 +168,11 @@ class Model:
         if c.country == "MX" and kind is K.IMPORTATION:
             return set(c.items) == {n for n in P_ITEMS if self.location(n) != ACCOUNTED}
         if c.country == "MX" and kind is K.REEXPORTATION:
-            return set(c.items) == {n for n in P_ITEMS if self.location(n) == ABROAD and self.country(n) == "MX"
-                                    and self.opener(n, kind) == ref}
+            return set(c.items) == {
+                n
+                for n in P_ITEMS
+                if self.location(n) == ABROAD and self.country(n) == "MX" and self.opener(n, kind) == ref
+            }
         return True
 
 
@@ -228,8 +235,14 @@ def _check_invariants(c: Carnet, model: Model) -> None:
 def run_journey(ch: Choices, steps: int) -> Stats:
     stats = Stats()
     model = Model()
-    c = Carnet(number="FR2600000010", home_country=P_HOME, countries=P_COUNTRIES, expiry_date=EXPIRY,
-               holder_id="hld_1", items={n: Item(n) for n in P_ITEMS})
+    c = Carnet(
+        number="FR2600000010",
+        home_country=P_HOME,
+        countries=P_COUNTRIES,
+        expiry_date=EXPIRY,
+        holder_id="hld_1",
+        items={n: Item(n) for n in P_ITEMS},
+    )
     used: dict[K, list[int]] = {k: [] for k in K}
     for _ in range(steps):
         roll = ch.one(range(20))  # one draw: mostly a crossing now, sometimes near expiry, rarely a receipt

@@ -12,8 +12,13 @@ import asyncpg
 from runtime.migrations import migrate, service_directories
 
 #: service package -> its schema
-SCHEMAS = {"issuer": "issuer", "core": "core", "customs_gateway": "customs_gateway", "claims_worker": "claims",
-           "notifier": "notifier"}
+SCHEMAS = {
+    "issuer": "issuer",
+    "core": "core",
+    "customs_gateway": "customs_gateway",
+    "claims_worker": "claims",
+    "notifier": "notifier",
+}
 TEMPLATE = "ata_template"
 
 
@@ -58,7 +63,9 @@ async def drop_database(server_dsn: str, url: str) -> None:
 
 async def snapshot(conn: asyncpg.Connection, schema: str) -> dict[str, list[tuple]]:
     """Every row of every table of a schema, for "a redelivery changes nothing" checks."""
-    tables = await conn.fetch("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema)
+    tables = await conn.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema
+    )
     out = {}
     for t in tables:
         rows = await conn.fetch(f'SELECT * FROM "{schema}"."{t["table_name"]}"')

@@ -16,9 +16,9 @@ from contracts.topics import ISSUANCE_EVENTS, SIGNING_KEYS
 from contracts.txcode import new_transaction_code
 from customs_gateway.app import build
 from customs_gateway.core_lookup import CoreDeclarations
-from tokens.cose import SigningKey, generate_signing_key, sign_token
 from tests.service.conftest import ADMIN
 from tests.support.messages import trust_list, wire
+from tokens.cose import SigningKey, generate_signing_key, sign_token
 
 #: The anchor of the settings in use; set by the `gateway` fixture and the tests that build by hand.
 ANCHOR: list[Any] = [None]
@@ -31,9 +31,17 @@ CH_OFFICER = "ch-officer-0001"
 
 def make_token(key: SigningKey, now: datetime, **overrides: Any) -> tuple[str, DeclarationClaims]:
     fields: dict[str, Any] = {
-        "carnet_number": NUMBER, "transaction_code": new_transaction_code(), "kind": K.EXPORTATION, "country": "FR",
-        "items": (1, 2), "general_list_digest": "0123456789abcdef0123456789abcdef", "sequence": 1,
-        "carnet_expiry": EXPIRY, "token_id": uuid4(), "issued_at": now, "expires_at": now + timedelta(hours=72),
+        "carnet_number": NUMBER,
+        "transaction_code": new_transaction_code(),
+        "kind": K.EXPORTATION,
+        "country": "FR",
+        "items": (1, 2),
+        "general_list_digest": "0123456789abcdef0123456789abcdef",
+        "sequence": 1,
+        "carnet_expiry": EXPIRY,
+        "token_id": uuid4(),
+        "issued_at": now,
+        "expires_at": now + timedelta(hours=72),
     }
     fields.update(overrides)
     claims = DeclarationClaims(**fields)
@@ -43,12 +51,14 @@ def make_token(key: SigningKey, now: datetime, **overrides: Any) -> tuple[str, D
 _sequence = iter(range(1, 1_000_000))
 
 
-async def learn_key(broker: Any, key: SigningKey, not_before: datetime, settings: Any = None,
-                    sequence: int | None = None) -> tuple[bytes, dict[str, str]]:
+async def learn_key(
+    broker: Any, key: SigningKey, not_before: datetime, settings: Any = None, sequence: int | None = None
+) -> tuple[bytes, dict[str, str]]:
     """The core's signed trust list naming `key`, as the gateway receives it."""
-    anchor = (settings.trust_anchor_key_path if settings else ANCHOR[0])
-    body, headers, _ = wire(trust_list(anchor, sequence or next(_sequence), not_before, (key, not_before, None)),
-                            producer="core")
+    anchor = settings.trust_anchor_key_path if settings else ANCHOR[0]
+    body, headers, _ = wire(
+        trust_list(anchor, sequence or next(_sequence), not_before, (key, not_before, None)), producer="core"
+    )
     await broker.publish(body, SIGNING_KEYS.name, key=b"trust-list", headers=headers)
     return body, headers
 
@@ -65,18 +75,22 @@ SECRETS: dict[str, str] = {}
 
 async def create_officer(http: httpx.AsyncClient, officer: str, office: str, password: str = PASSWORD) -> str:
     """Creates the account through the admin API; answers the TOTP secret (shown once)."""
-    r = await http.post("/v1/admin/officers", json={"officer_id": officer, "office_id": office, "password": password},
-                        headers=ADMIN)
+    r = await http.post(
+        "/v1/admin/officers", json={"officer_id": officer, "office_id": office, "password": password}, headers=ADMIN
+    )
     assert r.status_code == 201, r.text
     assert r.json()["totp_uri"].startswith("otpauth://totp/")
     return r.json()["totp_secret"]
 
 
-async def log_in(http: httpx.AsyncClient, officer: str, secret: str, at: datetime, password: str = PASSWORD) -> dict[str, str]:
+async def log_in(
+    http: httpx.AsyncClient, officer: str, secret: str, at: datetime, password: str = PASSWORD
+) -> dict[str, str]:
     import pyotp
 
-    r = await http.post("/v1/sessions", json={"officer_id": officer, "password": password,
-                                              "totp": pyotp.TOTP(secret).at(at)})
+    r = await http.post(
+        "/v1/sessions", json={"officer_id": officer, "password": password, "totp": pyotp.TOTP(secret).at(at)}
+    )
     assert r.status_code == 201, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
@@ -125,20 +139,28 @@ def gateway(settings, clock, running):
     return _open
 
 
-
-
 def tamper(token: str) -> str:
     middle = len(token) // 2
-    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1:]
+    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
 
 
-async def carnet_status(broker: Any, status: str, changed_at: datetime, rule: str = "R5",
-                        successor: str | None = "FR2600000028") -> None:
+async def carnet_status(
+    broker: Any, status: str, changed_at: datetime, rule: str = "R5", successor: str | None = "FR2600000028"
+) -> None:
     from contracts.messages import CarnetStatusChanged
     from contracts.topics import CARNET_STATUS
 
-    body, headers, _ = wire(CarnetStatusChanged(carnet_number=NUMBER, status=status, rule=rule, successor=successor,
-                                                reason=f"test: {status}", changed_at=changed_at), producer="core")
+    body, headers, _ = wire(
+        CarnetStatusChanged(
+            carnet_number=NUMBER,
+            status=status,
+            rule=rule,
+            successor=successor,
+            reason=f"test: {status}",
+            changed_at=changed_at,
+        ),
+        producer="core",
+    )
     await broker.publish(body, CARNET_STATUS.name, key=NUMBER.encode(), headers=headers)
 
 
@@ -156,10 +178,18 @@ DIGEST = "0123456789abcdef0123456789abcdef" + "f" * 32
 
 def carnet_issued(number: str = NUMBER, **overrides: Any) -> CarnetIssued:
     fields: dict[str, Any] = {
-        "request_id": "REQ-1", "carnet_number": number, "nga": "FR", "issuing_association": "FR-CCI-PARIS",
-        "holder_id": "hld_1", "representative_ids": [], "countries": ["CH", "GB"], "issue_date": date(2026, 11, 22),
-        "expiry_date": EXPIRY, "general_list_digest": DIGEST,
-        "items": [CarnetItem(item_number=i, quantity=i, origin_country="DE") for i in (1, 2, 3)]}
+        "request_id": "REQ-1",
+        "carnet_number": number,
+        "nga": "FR",
+        "issuing_association": "FR-CCI-PARIS",
+        "holder_id": "hld_1",
+        "representative_ids": [],
+        "countries": ["CH", "GB"],
+        "issue_date": date(2026, 11, 22),
+        "expiry_date": EXPIRY,
+        "general_list_digest": DIGEST,
+        "items": [CarnetItem(item_number=i, quantity=i, origin_country="DE") for i in (1, 2, 3)],
+    }
     fields.update(overrides)
     return CarnetIssued(**fields)
 
@@ -198,17 +228,25 @@ CORE_TOKEN = "customs-token-of-the-tests"
 CORE = FakeCore()
 
 
-def declared(now: Any, *, kind: K = K.EXPORTATION, country: str = "FR", items: list[int] | None = None,
-             number: str = NUMBER) -> tuple[str, UUID]:
+def declared(
+    now: Any, *, kind: K = K.EXPORTATION, country: str = "FR", items: list[int] | None = None, number: str = NUMBER
+) -> tuple[str, UUID]:
     """A declaration the core accepted and issued a token for: answers (transaction code, token id)."""
     code, token_id = new_transaction_code(), uuid4()
-    CORE.declarations[code] = {"transaction_code": code, "carnet_number": number, "kind": kind.value,
-                               "country": country, "items": items or [1, 2], "sequence": 1, "token_id": str(token_id),
-                               "token_expires_at": (now + timedelta(hours=72)).isoformat()}
+    CORE.declarations[code] = {
+        "transaction_code": code,
+        "carnet_number": number,
+        "kind": kind.value,
+        "country": country,
+        "items": items or [1, 2],
+        "sequence": 1,
+        "token_id": str(token_id),
+        "token_expires_at": (now + timedelta(hours=72)).isoformat(),
+    }
     return code, token_id
 
 
 def sloppy(code: str) -> str:
     """As an officer might type it: lower case, dashes, and the letters that look like 0 and 1."""
     typed = code.lower().replace("0", "o").replace("1", "l")
-    return "-".join(typed[i:i + 4] for i in range(0, len(typed), 4))
+    return "-".join(typed[i : i + 4] for i in range(0, len(typed), 4))

@@ -47,20 +47,27 @@ def closed_port() -> int:
 
 def auth(service: Any, party: str) -> dict[str, str]:
     """The wallet bearer token of `party`, for the notifier's audience, minted at the service's clock."""
-    token = mint_wallet_token(private_key_path(service.settings.data_dir), party, audience="ata-notifier",
-                              now=service.clock())
+    token = mint_wallet_token(
+        private_key_path(service.settings.data_dir), party, audience="ata-notifier", now=service.clock()
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
-async def register(service: Any, http: httpx.AsyncClient, recipient: str, url: str,
-                   secret: str | None = None) -> dict[str, Any]:
-    r = await http.post("/v1/endpoints/webhooks", headers=auth(service, recipient),
-                        json={"url": url, **({"secret": secret} if secret else {})})
+async def register(
+    service: Any, http: httpx.AsyncClient, recipient: str, url: str, secret: str | None = None
+) -> dict[str, Any]:
+    r = await http.post(
+        "/v1/endpoints/webhooks",
+        headers=auth(service, recipient),
+        json={"url": url, **({"secret": secret} if secret else {})},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
-async def request(broker: Any, clock: Any, recipients: list[str], **overrides: Any) -> tuple[Any, bytes, dict[str, str]]:
+async def request(
+    broker: Any, clock: Any, recipients: list[str], **overrides: Any
+) -> tuple[Any, bytes, dict[str, str]]:
     c = confirmation_requested(NUMBER, recipients, clock.now, **overrides)
     body, headers, _ = wire(c, producer="core", subject=NUMBER)
     await broker.publish(body, NOTIFICATION_REQUESTS.name, key=NUMBER.encode(), headers=headers)
@@ -84,7 +91,13 @@ def push_settings(settings, tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     path = tmp_path / "keys" / "vapid.pem"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    return settings.model_copy(update={"vapid_private_key_path": path, "webpush_ttl_s": 7200,
-                                       "notifier_admin_token": SecretStr("op-token-0123456789")})
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return settings.model_copy(
+        update={
+            "vapid_private_key_path": path,
+            "webpush_ttl_s": 7200,
+            "notifier_admin_token": SecretStr("op-token-0123456789"),
+        }
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from runtime.background import Backoff, BackgroundLoop
+from runtime.background import BackgroundLoop, Backoff
 
 
 class FlakyPool:
@@ -33,8 +33,12 @@ async def terminate_backends(database_url: str) -> int:
     """pg_terminate_backend on every other connection to the database: pooled ones and listeners die."""
     conn = await asyncpg.connect(database_url)
     try:
-        return len(await conn.fetch("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        return len(
+            await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
     finally:
         await conn.close()
 
@@ -56,7 +60,9 @@ async def eventually(condition: Callable[[], bool], *, within_s: float = 5.0) ->
     assert condition(), "not within the time allowed"
 
 
-async def ride_out_outage(loop: BackgroundLoop, pool: FlakyPool, database_url: str, *, seconds: float = 2.0) -> set[str]:
+async def ride_out_outage(
+    loop: BackgroundLoop, pool: FlakyPool, database_url: str, *, seconds: float = 2.0
+) -> set[str]:
     """Every backend terminated and the pool refusing for `seconds`; answers the states the loop went through.
     The loop must never be dead or stuck (liveness holds) and must be `ok` again afterwards, the same task."""
     task = loop._task

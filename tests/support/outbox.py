@@ -14,8 +14,9 @@ from runtime.service import Service
 
 
 @asynccontextmanager
-async def bare_service(name: str, settings: Any, tmp_path: Path, schema_sql: str = "",
-                       emptied: str = "outbox") -> AsyncIterator[Service]:
+async def bare_service(
+    name: str, settings: Any, tmp_path: Path, schema_sql: str = "", emptied: str = "outbox"
+) -> AsyncIterator[Service]:
     """A service named `name` with the runtime's tables, plus `schema_sql` as its one migration, its pool open and
     the `emptied` tables truncated; closed after."""
     migrations = tmp_path / "migrations"
@@ -41,8 +42,13 @@ async def service(settings: Any, tmp_path: Path) -> AsyncIterator[Service]:
 async def queue(service: Service, rows: list[tuple[str | None, str]]) -> list[int]:
     """(key, body) rows in this order; answers their ids."""
     async with service.pool.acquire() as conn:
-        return [r["id"] for r in await conn.fetch(
-            "INSERT INTO outbox (message_id, topic, key, headers, payload) "
-            "SELECT gen_random_uuid(), 't.events', k, '{}'::jsonb, p "
-            "FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS u(k, p, n) ORDER BY n RETURNING id",
-            [k.encode() if k is not None else None for k, _ in rows], [b.encode() for _, b in rows])]
+        return [
+            r["id"]
+            for r in await conn.fetch(
+                "INSERT INTO outbox (message_id, topic, key, headers, payload) "
+                "SELECT gen_random_uuid(), 't.events', k, '{}'::jsonb, p "
+                "FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS u(k, p, n) ORDER BY n RETURNING id",
+                [k.encode() if k is not None else None for k, _ in rows],
+                [b.encode() for _, b in rows],
+            )
+        ]

@@ -71,14 +71,15 @@ def decrypt(body: bytes, ua_private: ec.EllipticCurvePrivateKey, auth_secret: by
     if len(body) < 21:
         raise DecryptError("shorter than the aes128gcm header")
     salt, rs, idlen = body[:16], struct.unpack("!I", body[16:20])[0], body[20]
-    keyid, records = body[21:21 + idlen], body[21 + idlen:]
+    keyid, records = body[21 : 21 + idlen], body[21 + idlen :]
     if idlen != 65:
         raise DecryptError(f"keyid must be the 65-byte application server public key, got {idlen} bytes")
     if rs < 18:
         raise DecryptError("record size too small")
     as_public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), keyid)
-    ua_public = ua_private.public_key().public_bytes(serialization.Encoding.X962,
-                                                     serialization.PublicFormat.UncompressedPoint)
+    ua_public = ua_private.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
     ecdh_secret = ua_private.exchange(ec.ECDH(), as_public)
     prk_key = _hkdf_extract(auth_secret, ecdh_secret)
     ikm = _hkdf_expand(prk_key, b"WebPush: info\x00" + ua_public + keyid, 32)
@@ -86,7 +87,7 @@ def decrypt(body: bytes, ua_private: ec.EllipticCurvePrivateKey, auth_secret: by
     cek = _hkdf_expand(prk, b"Content-Encoding: aes128gcm\x00", 16)
     nonce = _hkdf_expand(prk, b"Content-Encoding: nonce\x00", 12)
     plaintext = b""
-    chunks = [records[i:i + rs] for i in range(0, len(records), rs)]
+    chunks = [records[i : i + rs] for i in range(0, len(records), rs)]
     for seq, chunk in enumerate(chunks):
         iv = nonce[:4] + (int.from_bytes(nonce[4:], "big") ^ seq).to_bytes(8, "big")
         record = AESGCM(cek).decrypt(iv, chunk, None)
@@ -139,8 +140,9 @@ class Subscription:
     auth: bytes = field(default_factory=lambda: os.urandom(16))
 
     def keys(self) -> dict[str, str]:
-        point = self.private.public_key().public_bytes(serialization.Encoding.X962,
-                                                       serialization.PublicFormat.UncompressedPoint)
+        point = self.private.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
         return {"p256dh": b64u(point), "auth": b64u(self.auth)}
 
 
@@ -172,8 +174,9 @@ class _Server:
         await send({"type": "http.response.body", "body": b""})
 
     async def __aenter__(self) -> Self:
-        self._server = uvicorn.Server(uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
             if self._task.done():
@@ -249,8 +252,17 @@ class PushService(_Server):
         except (ValueError, KeyError) as exc:
             self.refused.append(f"message: {type(exc).__name__}: {exc}")
             return 400
-        self.received.append({"path": path, "claims": claims, "ttl": ttl, "urgency": headers.get("urgency"),
-                              "topic": headers.get("topic"), "message": json.loads(plaintext), "size": len(body)})
+        self.received.append(
+            {
+                "path": path,
+                "claims": claims,
+                "ttl": ttl,
+                "urgency": headers.get("urgency"),
+                "topic": headers.get("topic"),
+                "message": json.loads(plaintext),
+                "size": len(body),
+            }
+        )
         return 201
 
 

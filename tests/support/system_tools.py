@@ -29,8 +29,10 @@ def require_module(module: str, package: str) -> ModuleType:
 
 
 def _missing(what: str, package: str) -> NoReturn:
-    hint = (f"{what}. Install it with `sudo apt-get install -y {package}` (Debian/Ubuntu), or run "
-            "`make test` as root: deploy/local/sysdeps.sh --test installs it.")
+    hint = (
+        f"{what}. Install it with `sudo apt-get install -y {package}` (Debian/Ubuntu), or run "
+        "`make test` as root: deploy/local/sysdeps.sh --test installs it."
+    )
     skip_or_fail(hint)
 
 

@@ -33,8 +33,11 @@ class World:
     bodies: dict[str, Any] = field(default_factory=dict)
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.service.http, raise_app_exceptions=False),
-                                 base_url="http://svc", timeout=60)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.service.http, raise_app_exceptions=False),
+            base_url="http://svc",
+            timeout=60,
+        )
 
 
 async def settings_for(stack: AsyncExitStack, pg_server: str, tmp: Any) -> Settings:
@@ -51,11 +54,19 @@ async def settings_for(stack: AsyncExitStack, pg_server: str, tmp: Any) -> Setti
         if entry["nga"] == "FR":
             entry["api_key_sha256"] = [key_hash(NGA_KEY)]
     (tmp / "registry.json").write_text(json.dumps(registry))
-    return Settings(database_url=url, kafka_bootstrap_servers="in-memory:9092", data_dir=tmp, db_pool_max=4,
-                    wallet_issuer_public_key_path=ensure_wallet_issuer(tmp), trust_anchor_key_path=anchor,
-                    trust_anchor_public_key_path=trustlist.public_path(anchor), gateway_admin_token=ADMIN_TOKEN,
-                    notifier_admin_token=NOTIFIER_ADMIN_TOKEN, nga_registry_path=tmp / "registry.json",
-                    notifier_allow_loopback_http=True)  # the suite registers loopback URLs only
+    return Settings(
+        database_url=url,
+        kafka_bootstrap_servers="in-memory:9092",
+        data_dir=tmp,
+        db_pool_max=4,
+        wallet_issuer_public_key_path=ensure_wallet_issuer(tmp),
+        trust_anchor_key_path=anchor,
+        trust_anchor_public_key_path=trustlist.public_path(anchor),
+        gateway_admin_token=ADMIN_TOKEN,
+        notifier_admin_token=NOTIFIER_ADMIN_TOKEN,
+        nga_registry_path=tmp / "registry.json",
+        notifier_allow_loopback_http=True,
+    )  # the suite registers loopback URLs only
 
 
 async def open_world(stack: AsyncExitStack, name: str, pg_server: str, tmp: Any, now: datetime) -> World:
@@ -98,19 +109,31 @@ async def open_world(stack: AsyncExitStack, name: str, pg_server: str, tmp: Any,
     elif name == "customs_gateway":
         world.headers["admin"] = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         async with world.client() as http:
-            r = await http.post("/v1/admin/officers", headers=world.headers["admin"],
-                                json={"officer_id": OFFICER, "office_id": OFFICE, "password": PASSWORD})
+            r = await http.post(
+                "/v1/admin/officers",
+                headers=world.headers["admin"],
+                json={"officer_id": OFFICER, "office_id": OFFICE, "password": PASSWORD},
+            )
             assert r.status_code == 201, r.text
-            login = await http.post("/v1/sessions", json={"officer_id": OFFICER, "password": PASSWORD,
-                                                          "totp": pyotp.TOTP(r.json()["totp_secret"]).at(now)})
+            login = await http.post(
+                "/v1/sessions",
+                json={"officer_id": OFFICER, "password": PASSWORD, "totp": pyotp.TOTP(r.json()["totp_secret"]).at(now)},
+            )
             assert login.status_code == 201, login.text
         world.headers["default"] = {"Authorization": f"Bearer {login.json()['token']}", "X-Office-Id": OFFICE}
         # Every item field present, so that the mutations of each reach the per-item checks (no key is known
         # here: each item is refused, audited, and answered in the 200).
-        world.bodies["POST /v1/commits/batch"] = {"items": [
-            {"token": "ATA1:6BFOXN*TS0BI$ZD-PHRTIK0", "decision": "refused", "refusal_reason": "seal broken",
-             "final_date": "2027-01-31"},
-            {"token": "ATA1:6BFOXN*TS0BI$ZD-PHRTIK0", "decision": "committed"}]}
+        world.bodies["POST /v1/commits/batch"] = {
+            "items": [
+                {
+                    "token": "ATA1:6BFOXN*TS0BI$ZD-PHRTIK0",
+                    "decision": "refused",
+                    "refusal_reason": "seal broken",
+                    "final_date": "2027-01-31",
+                },
+                {"token": "ATA1:6BFOXN*TS0BI$ZD-PHRTIK0", "decision": "committed"},
+            ]
+        }
     return world
 
 
@@ -118,9 +141,13 @@ def _notifier_bodies() -> dict[str, Any]:
     """Loopback endpoints only: the suite never registers an address outside this machine."""
     from tests.support.peers import Subscription
 
-    return {"POST /v1/endpoints/webhooks": {"url": "http://127.0.0.1:9/hooks", "secret": "whsec_" + "A" * 32},
-            "POST /v1/endpoints/webpush": {"endpoint": "http://127.0.0.1:9/push/h1",
-                                           "keys": Subscription("/push/h1").keys()}}
+    return {
+        "POST /v1/endpoints/webhooks": {"url": "http://127.0.0.1:9/hooks", "secret": "whsec_" + "A" * 32},
+        "POST /v1/endpoints/webpush": {
+            "endpoint": "http://127.0.0.1:9/push/h1",
+            "keys": Subscription("/push/h1").keys(),
+        },
+    }
 
 
 async def _issue_to_core(broker: Any) -> None:

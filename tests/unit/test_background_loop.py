@@ -11,7 +11,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CollectorRegistry
 
-from runtime.background import RETRYABLE, Backoff, BackgroundLoop, LoopMetrics
+from runtime.background import RETRYABLE, BackgroundLoop, Backoff, LoopMetrics
 
 
 class Ticks:
@@ -37,9 +37,15 @@ def test_backoff_doubles_up_to_its_cap_with_jitter_below_each_step() -> None:
 
 
 def test_the_surroundings_are_retryable_and_a_bug_is_not() -> None:
-    for exc in (ConnectionRefusedError(), TimeoutError(), asyncpg.exceptions.AdminShutdownError(),
-                asyncpg.InterfaceError("pool is closing"), asyncpg.ConnectionDoesNotExistError(), KafkaConnectionError(),
-                asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress")):
+    for exc in (
+        ConnectionRefusedError(),
+        TimeoutError(),
+        asyncpg.exceptions.AdminShutdownError(),
+        asyncpg.InterfaceError("pool is closing"),
+        asyncpg.ConnectionDoesNotExistError(),
+        KafkaConnectionError(),
+        asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress"),
+    ):
         assert isinstance(exc, RETRYABLE)
     for exc in (ValueError(), KeyError(), AssertionError()):
         assert not isinstance(exc, RETRYABLE)
@@ -54,8 +60,15 @@ async def test_a_loop_survives_retryable_failures_counts_them_and_recovers() -> 
         if len(passes) <= down:
             raise ConnectionRefusedError("database away")
 
-    loop = BackgroundLoop("demo", pass_, period_s=0.01, metrics=LoopMetrics(registry), failing_periods=2,
-                          backoff=Backoff(0.001, 0.002), monotonic=ticks)
+    loop = BackgroundLoop(
+        "demo",
+        pass_,
+        period_s=0.01,
+        metrics=LoopMetrics(registry),
+        failing_periods=2,
+        backoff=Backoff(0.001, 0.002),
+        monotonic=ticks,
+    )
     loop.start()
     try:
         while len(passes) < down:  # noqa: ASYNC110 (the loop's own passes, polled as a probe would)
@@ -91,8 +104,9 @@ async def test_a_pass_that_never_ends_is_stuck_and_one_that_ends_is_not() -> Non
     async def pass_() -> None:
         await release.wait()
 
-    loop = BackgroundLoop("demo", pass_, period_s=1.0, metrics=LoopMetrics(CollectorRegistry()), stuck_after_s=60,
-                          monotonic=ticks)
+    loop = BackgroundLoop(
+        "demo", pass_, period_s=1.0, metrics=LoopMetrics(CollectorRegistry()), stuck_after_s=60, monotonic=ticks
+    )
     loop.start()
     try:
         ticks.now += 59
@@ -183,8 +197,15 @@ async def test_a_listener_broken_by_a_database_restart_is_replaced_and_the_loop_
     async def pass_() -> None:
         passes.append(1)
 
-    loop = BackgroundLoop("deliveries", pass_, period_s=0.01, metrics=LoopMetrics(registry), pool=lambda: pool,
-                          channel="wake", backoff=Backoff(0.001, 0.002))
+    loop = BackgroundLoop(
+        "deliveries",
+        pass_,
+        period_s=0.01,
+        metrics=LoopMetrics(registry),
+        pool=lambda: pool,
+        channel="wake",
+        backoff=Backoff(0.001, 0.002),
+    )
     loop.start()
     try:
         async with asyncio.timeout(10):  # a loop that ended would never pass

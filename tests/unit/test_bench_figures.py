@@ -41,11 +41,22 @@ def test_stage_means_count_only_what_was_observed_between_the_two_reads():
 
 
 def test_the_floor_adds_each_part_as_often_as_a_crossing_needs_it():
-    parts = {"http_server_cpu_ms": 0.4, "http_client_cpu_ms": 0.3, "es256_sign_ms": 0.2, "es256_verify_ms": 0.25,
-             "pg_row_client_cpu_ms": 0.005, "pg_row_server_cpu_ms": 0.02}
+    parts = {
+        "http_server_cpu_ms": 0.4,
+        "http_client_cpu_ms": 0.3,
+        "es256_sign_ms": 0.2,
+        "es256_verify_ms": 0.25,
+        "pg_row_client_cpu_ms": 0.005,
+        "pg_row_server_cpu_ms": 0.02,
+    }
     out = summed(parts, 0.1, cores=2)
-    assert PER_CROSSING == {"http_exchanges": 3, "kafka_hops": 2, "es256_signatures": 1, "es256_verifications": 1,
-                            "rows": 8}
+    assert PER_CROSSING == {
+        "http_exchanges": 3,
+        "kafka_hops": 2,
+        "es256_signatures": 1,
+        "es256_verifications": 1,
+        "rows": 8,
+    }
     # 3 x 0.7 + 2 x 0.1 + 0.2 + 0.25 + 8 x 0.025 = 2.95 ms; two cores give 2,000 ms a second.
     assert out["crossing_floor_parts_ms"] == {"http": 2.1, "kafka": 0.2, "es256": 0.45, "rows": 0.2}
     assert out["crossing_floor_cpu_ms"] == 2.95
@@ -66,12 +77,22 @@ ata_kafka_requests_total{{kind="heartbeat"}} 99
 
 
 def test_costs_per_crossing_divide_each_counter_growth_over_the_run_by_the_crossings():
-    first = Reading({"core": 10.0, "kafka": 5.0}, {"core": counts(SERVICE_METRICS.format(s=100, t=10, f=7, c=3, p=2)),
-                                                   "gateway": counts(SERVICE_METRICS.format(s=0, t=0, f=0, c=0, p=0))},
-                    server_transactions=1000)
-    last = Reading({"core": 10.5, "kafka": 5.25}, {"core": counts(SERVICE_METRICS.format(s=400, t=70, f=57, c=43, p=32)),
-                                                   "gateway": counts(SERVICE_METRICS.format(s=200, t=20, f=10, c=10, p=10))},
-                   server_transactions=1101)
+    first = Reading(
+        {"core": 10.0, "kafka": 5.0},
+        {
+            "core": counts(SERVICE_METRICS.format(s=100, t=10, f=7, c=3, p=2)),
+            "gateway": counts(SERVICE_METRICS.format(s=0, t=0, f=0, c=0, p=0)),
+        },
+        server_transactions=1000,
+    )
+    last = Reading(
+        {"core": 10.5, "kafka": 5.25},
+        {
+            "core": counts(SERVICE_METRICS.format(s=400, t=70, f=57, c=43, p=32)),
+            "gateway": counts(SERVICE_METRICS.format(s=200, t=20, f=10, c=10, p=10)),
+        },
+        server_transactions=1101,
+    )
     out = per_crossing(10, first, last)
     # 0.75 s of CPU over 10 crossings; 500 statements, 80 transactions; PostgreSQL saw 100 of the stack's.
     assert out["crossing_cpu_ms"] == 75.0 and out["crossing_cpu_ms_by_process"] == {"core": 50.0, "kafka": 25.0}
@@ -79,7 +100,11 @@ def test_costs_per_crossing_divide_each_counter_growth_over_the_run_by_the_cross
     assert out["statements_per_crossing_by_service"] == {"core": 30.0, "gateway": 20.0}
     assert out["transactions_per_crossing_server"] == 10.0
     assert out["kafka_requests_per_crossing"] == {"fetch": 6.0, "offset_commit": 5.0, "produce": 4.0}
-    assert out["kafka_requests_per_crossing_by_service"]["gateway"] == {"fetch": 1.0, "offset_commit": 1.0, "produce": 1.0}
+    assert out["kafka_requests_per_crossing_by_service"]["gateway"] == {
+        "fetch": 1.0,
+        "offset_commit": 1.0,
+        "produce": 1.0,
+    }
     assert per_crossing(0, first, last) == {}
     assert "transactions_per_crossing_server" not in per_crossing(10, Reading(first.cpu, first.counts), last)
 
@@ -92,13 +117,15 @@ def test_ceiling_ratio_and_idle_cores():
 
 
 def test_the_statement_log_counts_blocks_once_and_lone_statements_each_per_backend():
-    log = "\n".join([
-        "core|11|LOG:  duration: 0.1 ms  statement: BEGIN;",
-        "core|12|LOG:  duration: 0.1 ms  execute <unnamed>: SELECT 1",  # another backend, outside any block
-        "core|11|LOG:  duration: 0.1 ms  execute <unnamed>: INSERT INTO t VALUES ($1)",
-        "core|11|LOG:  duration: 0.1 ms  statement: COMMIT;",
-        "core|11|DETAIL:  parameters: $1 = '1'",
-        "gateway|13|LOG:  duration: 0.1 ms  execute s1: SELECT 2",
-    ])
+    log = "\n".join(
+        [
+            "core|11|LOG:  duration: 0.1 ms  statement: BEGIN;",
+            "core|12|LOG:  duration: 0.1 ms  execute <unnamed>: SELECT 1",  # another backend, outside any block
+            "core|11|LOG:  duration: 0.1 ms  execute <unnamed>: INSERT INTO t VALUES ($1)",
+            "core|11|LOG:  duration: 0.1 ms  statement: COMMIT;",
+            "core|11|DETAIL:  parameters: $1 = '1'",
+            "gateway|13|LOG:  duration: 0.1 ms  execute s1: SELECT 2",
+        ]
+    )
     statements, transactions, _ = tally(log)
     assert statements == {"core": 4, "gateway": 1} and transactions == {"core": 2, "gateway": 1}

@@ -22,7 +22,9 @@ async def test_token_loop_posts_the_json_token_with_the_session_on_kept_alive_co
                 body = json.loads(await reader.readexactly(int(headers["content-length"])))
                 seen.append((line.encode(), headers, body))
                 status = b"401 Unauthorized" if body["token"] == "ATA1:BAD" else b"200 OK"
-                writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                writer.write(
+                    b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
@@ -30,8 +32,9 @@ async def test_token_loop_posts_the_json_token_with_the_session_on_kept_alive_co
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with server:
-        out = await _by_token(f"http://127.0.0.1:{port}", {"Authorization": "Bearer s3ssion"},
-                              ["ATA1:ONE", "ATA1:TWO", "ATA1:BAD"], 30, 4)
+        out = await _by_token(
+            f"http://127.0.0.1:{port}", {"Authorization": "Bearer s3ssion"}, ["ATA1:ONE", "ATA1:TWO", "ATA1:BAD"], 30, 4
+        )
     assert out["verify_token_requests"] == 60
     assert out["verify_token_failed"] == 20  # every third token refused, in the serial and the parallel run
     assert out["verify_token_p50_ms"] > 0 and out["verify_token_ops_per_s"] > 0
@@ -61,8 +64,12 @@ async def test_photo_loop_uploads_one_multipart_part_and_counts_a_wrong_read_as_
                 # the "decoder": the image bytes name the token, except one photo read wrongly
                 token = "ATA1:WRONG" if image == b"JPEG-TWO" else image.split(b"-", 1)[1].decode().replace("-", ":")
                 answer = json.dumps({"token": token}).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(answer)).encode() + b"\r\n\r\n" + answer)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(answer)).encode()
+                    + b"\r\n\r\n"
+                    + answer
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
@@ -71,8 +78,15 @@ async def test_photo_loop_uploads_one_multipart_part_and_counts_a_wrong_read_as_
     port = server.sockets[0].getsockname()[1]
     images = [b"JPEG-ATA1-ONE", b"JPEG-TWO", b"\x89PNG-ATA1-THREE"]
     async with server:
-        out = await _by_image(f"http://127.0.0.1:{port}", {"Authorization": "Bearer s3ssion"}, images,
-                              ["ATA1:ONE", "ATA1:TWO", "ATA1:THREE"], "verify_image", 6, 2)
+        out = await _by_image(
+            f"http://127.0.0.1:{port}",
+            {"Authorization": "Bearer s3ssion"},
+            images,
+            ["ATA1:ONE", "ATA1:TWO", "ATA1:THREE"],
+            "verify_image",
+            6,
+            2,
+        )
     # TWO reads back wrong: requests 1 and 4 of each run of six
     assert out["verify_image_requests"] == 12 and out["verify_image_failed"] == 4
     assert b'name="image"' in parts[0] and b"Content-Type: image/jpeg" in parts[0]

@@ -9,7 +9,7 @@ UTC-11) of Greenwich, where the UTC date is not the local date. No test reads th
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -138,7 +138,9 @@ def test_last_day(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=_id)
-@pytest.mark.parametrize(("offset", "in_time"), [(-1, True), (0, True), (1, False)], ids=["day-before", "day-of", "day-after"])
+@pytest.mark.parametrize(
+    ("offset", "in_time"), [(-1, True), (0, True), (1, False)], ids=["day-before", "day-of", "day-after"]
+)
 def test_day_before_day_of_day_after(case, offset, in_time):
     rule, event, last = case
     assert IN_TIME[rule](D(event), D(last) + offset * ONE) is in_time
@@ -153,11 +155,11 @@ def test_time_zone_boundary_2330_local_is_still_the_last_day(case, tz):
     due = LAPSES_AT[rule](D(event), tz)
     late_evening = datetime.combine(D(last), time(23, 30), tz)
     just_after = datetime.combine(D(last) + ONE, time(0, 30), tz)
-    assert late_evening.astimezone(timezone.utc) < due <= just_after.astimezone(timezone.utc)
+    assert late_evening.astimezone(UTC) < due <= just_after.astimezone(UTC)
     assert local_date(late_evening, tz) == D(last)  # the rule counts the local day ...
-    assert IN_TIME[rule](D(event), local_date(late_evening.astimezone(timezone.utc), tz))
-    assert not IN_TIME[rule](D(event), local_date(just_after.astimezone(timezone.utc), tz))
-    assert due == datetime.combine(D(last) + ONE, time(0), tz).astimezone(timezone.utc)
+    assert IN_TIME[rule](D(event), local_date(late_evening.astimezone(UTC), tz))
+    assert not IN_TIME[rule](D(event), local_date(just_after.astimezone(UTC), tz))
+    assert due == datetime.combine(D(last) + ONE, time(0), tz).astimezone(UTC)
 
 
 def test_utc_date_would_be_wrong_west_and_east():
@@ -165,9 +167,9 @@ def test_utc_date_would_be_wrong_west_and_east():
     final = D("2027-03-31")
     west = datetime(2027, 3, 31, 23, 30, tzinfo=PAGO_PAGO)  # 2027-04-01 10:30 UTC
     east = datetime(2027, 4, 1, 0, 30, tzinfo=KIRITIMATI)  # 2027-03-31 10:30 UTC
-    assert west.astimezone(timezone.utc).date() == D("2027-04-01")
+    assert west.astimezone(UTC).date() == D("2027-04-01")
     assert r19_reexported_in_time(final, [], local_date(west, PAGO_PAGO))
-    assert east.astimezone(timezone.utc).date() == final
+    assert east.astimezone(UTC).date() == final
     assert not r19_reexported_in_time(final, [], local_date(east, KIRITIMATI))
 
 
@@ -236,7 +238,7 @@ def test_r25_refuses_bad_claims(claimed, assessed, match):
 def test_r20_discharged_from_local_midnight_after_the_limit():
     expiry = D("2027-02-28")
     at = r20_discharged_at(expiry, NEW_YORK)
-    assert at == datetime(2028, 3, 1, 5, 0, tzinfo=timezone.utc)  # 00:00 EST on 1 Mar 2028
+    assert at == datetime(2028, 3, 1, 5, 0, tzinfo=UTC)  # 00:00 EST on 1 Mar 2028
     assert not r20_association_discharged(expiry, local_date(at - timedelta(seconds=1), NEW_YORK))
     assert r20_association_discharged(expiry, local_date(at, NEW_YORK))
 

@@ -22,8 +22,9 @@ ID = UUID(int=7)
 
 
 def opened() -> m.Claim:
-    return m.open_overdue(ID, "FR2600000010", "CH", (2, 1), "Europe/Zurich", D("2027-11-21"), D("2027-03-31"),
-                          D("2027-04-01")).claim
+    return m.open_overdue(
+        ID, "FR2600000010", "CH", (2, 1), "Europe/Zurich", D("2027-11-21"), D("2027-03-31"), D("2027-04-01")
+    ).claim
 
 
 def walk(to: S) -> m.Claim:
@@ -31,7 +32,9 @@ def walk(to: S) -> m.Claim:
     path = {
         S.NOTICED: lambda c: m.give_notice(c, D("2027-04-01")),
         S.EVIDENCE_EXPIRED: lambda c: m.expire_evidence_window(c, D("2027-10-02")),
-        S.DUTY_MEMO: lambda c: m.issue_duty_memo(c, D("2027-10-02"), {"CHF": Decimal("1500")}, {"CHF": Decimal("1800")}),
+        S.DUTY_MEMO: lambda c: m.issue_duty_memo(
+            c, D("2027-10-02"), {"CHF": Decimal("1500")}, {"CHF": Decimal("1800")}
+        ),
         S.PAID: lambda c: m.pay(c, D("2027-10-16"), CHF),
         S.REFUND_REQUESTED: lambda c: m.request_refund(c, D("2028-01-16"), {"CHF": Decimal("100")}),
     }
@@ -45,13 +48,16 @@ def walk(to: S) -> m.Claim:
 
 def test_r19_not_overdue_on_the_final_date_itself():
     with pytest.raises(RuleRefused) as err:
-        m.open_overdue(ID, "FR2600000010", "CH", (1,), "Europe/Zurich", D("2027-11-21"), D("2027-03-31"), D("2027-03-31"))
+        m.open_overdue(
+            ID, "FR2600000010", "CH", (1,), "Europe/Zurich", D("2027-11-21"), D("2027-03-31"), D("2027-03-31")
+        )
     assert err.value.rule == "R19"
     assert opened().items == (1, 2) and opened().nga == "FR"
 
 
-@pytest.mark.parametrize(("today", "state"), [("2028-11-20", S.NOTICED), ("2028-11-21", S.NOTICED),
-                                              ("2028-11-22", S.DISCHARGED)])
+@pytest.mark.parametrize(
+    ("today", "state"), [("2028-11-20", S.NOTICED), ("2028-11-21", S.NOTICED), ("2028-11-22", S.DISCHARGED)]
+)
 def test_r20_notice_or_discharge_around_the_limit(today, state):
     step = m.give_notice(opened(), D(today))
     assert (step.to_state, step.rule, step.from_state) == (state, "R20", S.OVERDUE)
@@ -117,8 +123,12 @@ STEPS = {
     "settle": lambda c: m.close_refund_window(c, D("2029-01-01")),
 }
 LEGAL = {
-    S.OVERDUE: {"notice"}, S.NOTICED: {"expire"}, S.EVIDENCE_EXPIRED: {"memo"}, S.DUTY_MEMO: {"overdue", "pay"},
-    S.PAID: {"refund", "settle"}, S.REFUND_REQUESTED: {"decide"},
+    S.OVERDUE: {"notice"},
+    S.NOTICED: {"expire"},
+    S.EVIDENCE_EXPIRED: {"memo"},
+    S.DUTY_MEMO: {"overdue", "pay"},
+    S.PAID: {"refund", "settle"},
+    S.REFUND_REQUESTED: {"decide"},
 }
 
 

@@ -17,8 +17,11 @@ from tests.support.bounds import limits
 CONTROL = ["\x00", "\x01", "\x1b", "\x7f", "\x85", "\x9f", "\u2028"]
 
 
-@pytest.mark.parametrize("tp", [b.WalletId, b.RequestId, b.OfficerId, b.Reference, b.ShortText, b.Text, b.TimeZone],
-                         ids=["WalletId", "RequestId", "OfficerId", "Reference", "ShortText", "Text", "TimeZone"])
+@pytest.mark.parametrize(
+    "tp",
+    [b.WalletId, b.RequestId, b.OfficerId, b.Reference, b.ShortText, b.Text, b.TimeZone],
+    ids=["WalletId", "RequestId", "OfficerId", "Reference", "ShortText", "Text", "TimeZone"],
+)
 @pytest.mark.parametrize("ch", CONTROL, ids=[f"U+{ord(c):04X}" for c in CONTROL])
 def test_no_identifier_or_text_admits_a_control_character(tp, ch):
     with pytest.raises(ValidationError):
@@ -81,18 +84,21 @@ def test_to_line_makes_any_text_fit_a_line_field():
     TypeAdapter(b.Text).validate_python(b.to_line("\x00" * 1000, 500))
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    (b'{"request_id": "R-1", "nga": "FR", "holder_id": "h\\u0000"}', ("FR", "R-1")),
-    (b'{"request_id": "R-1", "nga": "FR", "items": "not a list"}', ("FR", "R-1")),
-    (b'{"request_id": "R\\u0000", "nga": "FR"}', "breaks its bound"),
-    (b'{"request_id": "' + b"x" * 101 + b'", "nga": "FR"}', "breaks its bound"),
-    (b'{"nga": "FR"}', "missing"),
-    (b'{"request_id": "R-1", "nga": "fr"}', "breaks its bound"),
-    (b'{"request_id": "R-1", "nga": "ZZ"}', "not registered"),
-    (b"\xff\xfe", "not JSON"),
-    (b"[" * 100_000, "not JSON"),
-    (b'"just a string"', "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"request_id": "R-1", "nga": "FR", "holder_id": "h\\u0000"}', ("FR", "R-1")),
+        (b'{"request_id": "R-1", "nga": "FR", "items": "not a list"}', ("FR", "R-1")),
+        (b'{"request_id": "R\\u0000", "nga": "FR"}', "breaks its bound"),
+        (b'{"request_id": "' + b"x" * 101 + b'", "nga": "FR"}', "breaks its bound"),
+        (b'{"nga": "FR"}', "missing"),
+        (b'{"request_id": "R-1", "nga": "fr"}', "breaks its bound"),
+        (b'{"request_id": "R-1", "nga": "ZZ"}', "not registered"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[" * 100_000, "not JSON"),
+        (b'"just a string"', "not a JSON object"),
+    ],
+)
 def test_r1_the_issuer_reads_whom_to_answer_from_a_broken_request(body, expected):
     found = answerable(body, {"FR", "BE"})
     assert found == expected if isinstance(expected, tuple) else expected in found
@@ -110,8 +116,11 @@ def unbounded(lim, where: str) -> list[str]:
     if kind is str:
         fixed = lim.pattern and re.search(r"\{\d+\}\$$", lim.pattern)
         out = [] if lim.max_length is not None or fixed else [f"{where}: no length bound"]
-        return out + ([] if lim.pattern and not re.fullmatch(lim.pattern, "a\x00") and not re.fullmatch(
-            lim.pattern, "\x00") else [f"{where}: admits NUL"])
+        return out + (
+            []
+            if lim.pattern and not re.fullmatch(lim.pattern, "a\x00") and not re.fullmatch(lim.pattern, "\x00")
+            else [f"{where}: admits NUL"]
+        )
     if kind in (int, Decimal) and lim.le is None:
         return [f"{where}: no upper bound"]
     if isinstance(kind, type) and issubclass(kind, BaseModel):
@@ -120,11 +129,15 @@ def unbounded(lim, where: str) -> list[str]:
 
 
 def test_every_field_of_every_message_is_bounded():
-    from contracts.envelope import Envelope
     from contracts.catalogue import MESSAGE_TYPES
+    from contracts.envelope import Envelope
 
-    found = [p for model in MESSAGE_TYPES.values() for name in model.model_fields
-             for p in unbounded(limits(model, name), f"{model.__name__}.{name}")]
+    found = [
+        p
+        for model in MESSAGE_TYPES.values()
+        for name in model.model_fields
+        for p in unbounded(limits(model, name), f"{model.__name__}.{name}")
+    ]
     found += [p for name in ("type", "producer", "subject") for p in unbounded(limits(Envelope, name), name)]
     assert found == []
 
@@ -138,4 +151,9 @@ def test_the_walk_finds_an_unbounded_field():
         n: int = Field(ge=0)
 
     assert [p for f in Loose.model_fields for p in unbounded(limits(Loose, f), f)] == [
-        "name: admits NUL", "ids: no size bound", "ids[]: no length bound", "ids[]: admits NUL", "n: no upper bound"]
+        "name: admits NUL",
+        "ids: no size bound",
+        "ids[]: no length bound",
+        "ids[]: admits NUL",
+        "n: no upper bound",
+    ]

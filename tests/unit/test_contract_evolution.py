@@ -87,8 +87,11 @@ def test_a_new_required_field_and_a_field_made_required_are_incompatible():
         note: str  # type: ignore[assignment]
         added: int
 
-    assert sorted(breaks(V2)) == ["added: new required field", "note: new required field",
-                                  "note: no longer accepts null"]
+    assert sorted(breaks(V2)) == [
+        "added: new required field",
+        "note: new required field",
+        "note: no longer accepts null",
+    ]
 
 
 def test_a_removed_enum_value_and_a_narrowed_literal_are_incompatible():

@@ -13,8 +13,8 @@ from uuid import UUID
 
 import pytest
 
-from contracts.envelope import TEXT_MAX, Envelope
 from contracts.catalogue import MESSAGE_TYPES
+from contracts.envelope import TEXT_MAX, Envelope
 from contracts.messages import Payload
 from runtime.settings import Settings
 from tests.support.bounds import FILLERS, WIDEST_INSTANT, largest
@@ -28,9 +28,14 @@ def record_bytes(model: type[Payload]) -> tuple[int, int]:
     """(whole record, payload) in bytes for the largest `model` message as it is sent."""
     payload = model.model_validate(largest(model))
     body = payload.model_dump_json().encode()
-    envelope = Envelope(type=model.TYPE, schema_version=model.VERSION, producer="Z" * TEXT_MAX,
-                        subject=FILLERS[0] * TEXT_MAX, occurred_at=WIDEST_INSTANT,
-                        causation_id=UUID(int=2**128 - 1))
+    envelope = Envelope(
+        type=model.TYPE,
+        schema_version=model.VERSION,
+        producer="Z" * TEXT_MAX,
+        subject=FILLERS[0] * TEXT_MAX,
+        occurred_at=WIDEST_INSTANT,
+        causation_id=UUID(int=2**128 - 1),
+    )
     headers = sum(len(k.encode()) + len(v.encode()) for k, v in envelope.to_headers().items())
     key = len((FILLERS[0] * TEXT_MAX).encode())  # keys are carnet numbers or request ids, at most a subject
     return body.__len__() + headers + key + RECORD_OVERHEAD, len(body)
@@ -42,13 +47,15 @@ def test_the_largest_valid_message_fits_one_record_with_margin(model: type[Paylo
     total, body = record_bytes(model)
     assert total <= limit * (1 - MARGIN), (
         f"the largest {model.TYPE} is {total} bytes ({body} of payload), over {1 - MARGIN:.0%} of the "
-        f"{limit}-byte record limit: lower its bounds in contracts/bounds.py")
+        f"{limit}-byte record limit: lower its bounds in contracts/bounds.py"
+    )
 
 
 def test_the_largest_instance_is_really_the_largest() -> None:
     """The builder fills what the bounds allow: one more list element or character would be refused."""
-    from contracts.messages import SealedIssuanceRequested
     from pydantic import ValidationError
+
+    from contracts.messages import SealedIssuanceRequested
 
     value = largest(SealedIssuanceRequested)
     SealedIssuanceRequested.model_validate(value)

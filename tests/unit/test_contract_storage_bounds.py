@@ -18,15 +18,19 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field
 
-from contracts import claims as c
-from contracts import messages as m
+from contracts import claims as c, messages as m
 from contracts.catalogue import MESSAGE_TYPES
 from tests.support.bounds import Limits, limits, limits_of
 
 ROOT = Path(__file__).resolve().parents[2]
-MIGRATION_DIRS = {"runtime": "runtime/migrations", "core": "core/migrations", "issuer": "issuer/migrations",
-                  "customs_gateway": "customs_gateway/migrations", "claims_worker": "claims_worker/migrations",
-                  "notifier": "notifier/migrations"}
+MIGRATION_DIRS = {
+    "runtime": "runtime/migrations",
+    "core": "core/migrations",
+    "issuer": "issuer/migrations",
+    "customs_gateway": "customs_gateway/migrations",
+    "claims_worker": "claims_worker/migrations",
+    "notifier": "notifier/migrations",
+}
 INT_RANGES = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 #: Largest btree index entry PostgreSQL accepts (a third of an 8 kB page, less the tuple header).
 BTREE_MAX_BYTES = 2704
@@ -139,8 +143,11 @@ def _split_top(body: str) -> list[str]:
     return parts + [cur]
 
 
-_TYPE = re.compile(r"^(double precision|character varying\s*\(\d+\)|varchar\s*\(\d+\)|char\s*\(\d+\)|"
-                   r"numeric\s*\(\s*\d+\s*,\s*\d+\s*\)|numeric|\w+)(\[\])?", re.I)
+_TYPE = re.compile(
+    r"^(double precision|character varying\s*\(\d+\)|varchar\s*\(\d+\)|char\s*\(\d+\)|"
+    r"numeric\s*\(\s*\d+\s*,\s*\d+\s*\)|numeric|\w+)(\[\])?",
+    re.I,
+)
 _CONSTRAINT_WORDS = {"primary", "unique", "check", "foreign", "constraint", "exclude"}
 
 
@@ -230,8 +237,9 @@ def problems(lim: Limits, column: Column, where: str) -> list[str]:
     if lim.kind is str and (typ in ("text", "jsonb") or var):
         if _admits_nul(lim):
             out.append(f"{where}: admits NUL, which PostgreSQL {typ} refuses")
-        if column.index_columns and (lim.max_length is None
-                                     or lim.max_length * 4 > BTREE_MAX_BYTES // column.index_columns):
+        if column.index_columns and (
+            lim.max_length is None or lim.max_length * 4 > BTREE_MAX_BYTES // column.index_columns
+        ):
             out.append(f"{where}: {lim.max_length} characters may exceed a btree index entry")
     elif lim.kind is str and typ not in ("text", "jsonb"):
         out.append(f"{where}: str stored in {typ}")
@@ -262,14 +270,21 @@ def test_every_integer_and_numeric_column_a_contract_feeds_is_in_the_table() -> 
     """A new integer or numeric column named like a contract field must be reviewed into STORED."""
     fields = {name for mo in _models() for name in mo.model_fields}
     mapped = {where for _, _, where in STORED}
-    numeric = {k for k, col in read_migrations().items()
-               if col.type.split("(")[0].removesuffix("[]") in (*INT_RANGES, "numeric") and k.rsplit(".", 1)[1] in fields}
+    numeric = {
+        k
+        for k, col in read_migrations().items()
+        if col.type.split("(")[0].removesuffix("[]") in (*INT_RANGES, "numeric") and k.rsplit(".", 1)[1] in fields
+    }
     assert sorted(numeric - mapped - UNFED) == []
 
 
 #: Integer columns named like a contract field but written by the service itself, not from a message.
-UNFED = {"claims_worker.deadlines.attempts", "notifier.delivery_attempts.attempt", "notifier.dead_letters.attempts",
-         "core.history.position"}
+UNFED = {
+    "claims_worker.deadlines.attempts",
+    "notifier.delivery_attempts.attempt",
+    "notifier.dead_letters.attempts",
+    "core.history.position",
+}
 
 
 def _models() -> set[type[BaseModel]]:
@@ -300,14 +315,22 @@ class _Wrong(BaseModel):
 
 def test_the_check_fails_on_a_deliberately_wrong_bound() -> None:
     assert problems(limits(_Wrong, "quantity"), Column("integer"), "q") == [
-        "q: admits 1..2147483648, integer holds -2147483648..2147483647"]
+        "q: admits 1..2147483648, integer holds -2147483648..2147483647"
+    ]
     assert len(problems(limits(_Wrong, "amount"), Column("numeric(18, 2)"), "a")) == 2
     assert problems(limits(_Wrong, "name"), Column("text"), "n") == ["n: admits NUL, which PostgreSQL text refuses"]
     assert problems(limits(_Wrong, "name"), Column("varchar(50)"), "n")[0] == "n: 100 characters in varchar(50)"
     assert problems(limits(_Wrong, "code"), Column("text", index_columns=1), "c") == [
-        "c: 2000 characters may exceed a btree index entry"]
-    assert problems(limits_of(m.CarnetItem.model_fields["quantity"].annotation,
-                              m.CarnetItem.model_fields["quantity"].metadata), Column("smallint"), "s") != []
+        "c: 2000 characters may exceed a btree index entry"
+    ]
+    assert (
+        problems(
+            limits_of(m.CarnetItem.model_fields["quantity"].annotation, m.CarnetItem.model_fields["quantity"].metadata),
+            Column("smallint"),
+            "s",
+        )
+        != []
+    )
 
 
 def test_the_check_passes_the_bounds_as_declared() -> None:

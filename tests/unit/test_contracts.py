@@ -9,10 +9,9 @@ from uuid import uuid4
 import pytest
 from pydantic import BaseModel
 
-from contracts import claims as claims_contract
-from contracts import messages as m
-from contracts.envelope import REQUIRED_HEADERS, TEXT_MAX, Envelope, EnvelopeError
+from contracts import claims as claims_contract, messages as m
 from contracts.catalogue import MESSAGE_TYPES
+from contracts.envelope import REQUIRED_HEADERS, TEXT_MAX, Envelope, EnvelopeError
 from contracts.messages import Payload
 from contracts.topics import CUSTOMS_LEDGER, DLQ_SUFFIX, TOPICS, TRANSACTIONS, all_topic_partitions
 
@@ -63,14 +62,24 @@ def test_from_headers_without_a_required_header_raises(missing):
         Envelope.from_headers(headers)
 
 
-@pytest.mark.parametrize("change", [{"ce_id": "not-a-uuid"}, {"ce_time": "yesterday"}, {"ce_specversion": "0.3"},
-                                    {"ce_schemaversion": "0"}, {"ce_schemaversion": "2"},
-                                    {"ce_type": "org.ata-carnets.CarnetIssued"}, {"ce_type": "org.ata-carnets.CarnetIssued.v0"},
-                                    {"ce_type": "org.ata-carnets..v1"}, {"ce_type": "org.ata-carnets.Carnet-Issued.v1"},
-                                    {"ce_type": "org.ata-carnets." + "A" * 5000 + ".v1"},
-                                    {"ce_type": "org.ata-carnets.CarnetIssued.v1" + "9" * 5000},
-                                    {"ce_type": "CarnetIssued", "ce_schemaversion": "1" * 5000},
-                                    {"ce_type": "CarnetIssued", "ce_schemaversion": "\u0661"}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"ce_id": "not-a-uuid"},
+        {"ce_time": "yesterday"},
+        {"ce_specversion": "0.3"},
+        {"ce_schemaversion": "0"},
+        {"ce_schemaversion": "2"},
+        {"ce_type": "org.ata-carnets.CarnetIssued"},
+        {"ce_type": "org.ata-carnets.CarnetIssued.v0"},
+        {"ce_type": "org.ata-carnets..v1"},
+        {"ce_type": "org.ata-carnets.Carnet-Issued.v1"},
+        {"ce_type": "org.ata-carnets." + "A" * 5000 + ".v1"},
+        {"ce_type": "org.ata-carnets.CarnetIssued.v1" + "9" * 5000},
+        {"ce_type": "CarnetIssued", "ce_schemaversion": "1" * 5000},
+        {"ce_type": "CarnetIssued", "ce_schemaversion": "\u0661"},
+    ],
+)
 def test_from_headers_with_invalid_values_raises_envelope_error(change):
     headers = {**envelope().to_headers(), **change}
     with pytest.raises(EnvelopeError):
@@ -132,8 +141,10 @@ def test_topic_names_are_unique():
 
 #: The ledger's few events a customs gateway acts on go on its own low-volume topic as well, so that it
 #: consumes no per-crossing topic (docs/gateway-subscriptions.md); every other type has one topic.
-ON_TWO_TOPICS = {model: {TRANSACTIONS.name, CUSTOMS_LEDGER.name}
-                 for model in (m.ItemLocationsChanged, m.TransactionCancelled, m.CancellationRefused)}
+ON_TWO_TOPICS = {
+    model: {TRANSACTIONS.name, CUSTOMS_LEDGER.name}
+    for model in (m.ItemLocationsChanged, m.TransactionCancelled, m.CancellationRefused)
+}
 
 
 def test_every_message_type_is_carried_by_exactly_one_topic_but_the_ledger_events_copied_for_the_gateways():
@@ -163,8 +174,12 @@ def _defined_in(c: type, mod: object) -> bool:
 
 
 def test_every_payload_class_is_registered():
-    payloads = {c for mod in CONTRACT_MODULES for _, c in inspect.getmembers(mod, inspect.isclass)
-                if issubclass(c, Payload) and c is not Payload and _defined_in(c, mod)}
+    payloads = {
+        c
+        for mod in CONTRACT_MODULES
+        for _, c in inspect.getmembers(mod, inspect.isclass)
+        if issubclass(c, Payload) and c is not Payload and _defined_in(c, mod)
+    }
     assert payloads == set(MESSAGE_TYPES.values())
 
 
@@ -173,9 +188,15 @@ def test_every_payload_class_is_registered():
 
 def _contract_models() -> list[type[BaseModel]]:
     """Every payload and every model nested in one (Holder, GoodsItem, Reason, ...)."""
-    return sorted({c for mod in CONTRACT_MODULES for _, c in inspect.getmembers(mod, inspect.isclass)
-                   if issubclass(c, BaseModel) and c is not Payload and _defined_in(c, mod)},
-                  key=lambda c: c.__name__)
+    return sorted(
+        {
+            c
+            for mod in CONTRACT_MODULES
+            for _, c in inspect.getmembers(mod, inspect.isclass)
+            if issubclass(c, BaseModel) and c is not Payload and _defined_in(c, mod)
+        },
+        key=lambda c: c.__name__,
+    )
 
 
 @pytest.mark.parametrize("model", _contract_models(), ids=lambda c: c.__name__)
@@ -200,6 +221,10 @@ def test_the_registry_names_each_payload_once_and_no_contract_module_fills_it_fr
     from contracts.messages import MESSAGES
 
     assert len(MESSAGE_TYPES) == len(MESSAGES) + len(CLAIMS_MESSAGES)  # no (type, version) names two models
-    alone = subprocess.run([sys.executable, "-c", "import sys, contracts.messages; print('contracts.claims' in sys.modules)"],
-                           capture_output=True, text=True, check=True)
+    alone = subprocess.run(
+        [sys.executable, "-c", "import sys, contracts.messages; print('contracts.claims' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert alone.stdout.strip() == "False"

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from contracts.kinds import DeclarationKind as K
-from core.domain import HOME, LifecycleRefused, VOIDED, Carnet
+from core.domain import HOME, VOIDED, Carnet, LifecycleRefused
 from core.domain.cancellation import Committed, cancel
 from tests.support.core_domain import carnet, commit, cross, item
 
@@ -18,9 +18,15 @@ CODE = "0H4N8WQ2C3TZ5"
 
 def committed(before: Carnet, after: Carnet, crossing, sequence: int = 1, code: str = CODE) -> Committed:
     """What the ledger keeps of a committed crossing (as core.usecases.commits records it)."""
-    return Committed(kind=crossing.kind, country=crossing.country, sequence=sequence, cancellation_code=code,
-                     items_before={n: before.items[n] for n in crossing.items},
-                     items_after={n: after.items[n] for n in crossing.items}, active_before=before.active)
+    return Committed(
+        kind=crossing.kind,
+        country=crossing.country,
+        sequence=sequence,
+        cancellation_code=code,
+        items_before={n: before.items[n] for n in crossing.items},
+        items_after={n: after.items[n] for n in crossing.items},
+        active_before=before.active,
+    )
 
 
 def reasons(exc: pytest.ExceptionInfo[LifecycleRefused]) -> list[tuple[str, str | None]]:

@@ -30,17 +30,16 @@ from tests.support.core_domain import (
     EXPIRY,
     LONG_AFTER,
     PARIS,
+    SPEC_TO,
     carnet,
     check,
+    codes,
     commit,
     cross,
     item,
-    SPEC_TO,
-    codes,
     ready_crossing,
     ready_for,
 )
-
 
 # --- R12: no entry abroad on an expired carnet ----------------------------------------------------
 
@@ -62,8 +61,9 @@ OFFSET = {"day before": -1, "day of": 0, "day after": 1}
 
 
 @pytest.mark.parametrize("kind", [K.IMPORTATION, K.TRANSIT_ENTRY])
-@pytest.mark.parametrize(("tz", "at", "day", "allowed"), R12_CASES,
-                         ids=[f"{tz.key}-{day}-{at:%d%H%M}" for tz, at, day, _ in R12_CASES])
+@pytest.mark.parametrize(
+    ("tz", "at", "day", "allowed"), R12_CASES, ids=[f"{tz.key}-{day}-{at:%d%H%M}" for tz, at, day, _ in R12_CASES]
+)
 def test_r12_entry_abroad_is_judged_on_the_office_local_expiry_day(kind, tz, at, day, allowed):
     assert at.astimezone(tz).date() == EXPIRY + OFFSET[day] * DAY
     c = carnet(item(1, EXPORTED))
@@ -75,8 +75,10 @@ def test_r12_local_and_utc_dates_differ_at_the_chosen_instants():
     """Guards the table above: only the last instants of the expiry day fall on the same UTC date,
     and judging by the UTC date would wrongly let every "day after" entry through."""
     same_date = [(tz.key, at) for tz, at, _, _ in R12_CASES if at.astimezone(tz).date() == at.date()]
-    assert same_date == [("Europe/Paris", datetime(2027, 11, 21, 22, 59, 59, tzinfo=UTC)),
-                         ("Pacific/Auckland", datetime(2027, 11, 21, 10, 59, 59, tzinfo=UTC))]
+    assert same_date == [
+        ("Europe/Paris", datetime(2027, 11, 21, 22, 59, 59, tzinfo=UTC)),
+        ("Pacific/Auckland", datetime(2027, 11, 21, 10, 59, 59, tzinfo=UTC)),
+    ]
     wrong_by_utc = [day for tz, at, day, allowed in R12_CASES if (at.date() <= EXPIRY) != allowed]
     assert wrong_by_utc == ["day after"] * 4
 
@@ -86,25 +88,31 @@ def test_r12_at_declaration_time_the_day_is_judged_in_the_destination_country():
     c = carnet(item(1, EXPORTED))
     last_instant = datetime(2027, 11, 21, 22, 59, 59, tzinfo=UTC)  # 21 Nov 23:59:59 in Zurich
     assert check_declaration(c, cross(K.IMPORTATION, "CH", [1]), last_instant, CountryPolicy("CH"), "l") == []
-    refused = check_declaration(c, cross(K.IMPORTATION, "CH", [1]), last_instant + timedelta(seconds=1),
-                                CountryPolicy("CH"), "l")
+    refused = check_declaration(
+        c, cross(K.IMPORTATION, "CH", [1]), last_instant + timedelta(seconds=1), CountryPolicy("CH"), "l"
+    )
     assert codes(refused) == [("R12", "carnet_expired")]
     assert LATEST_ZONE.utcoffset(last_instant) == timedelta(hours=-12)  # where the old check still said "valid"
 
 
 @pytest.mark.parametrize("kind", [K.REIMPORTATION, K.REEXPORTATION, K.TRANSIT_DISCHARGE])
-@pytest.mark.parametrize("at", [datetime(2027, 11, 21, 23, 30, tzinfo=UTC), LONG_AFTER], ids=["day-after", "months-after"])
+@pytest.mark.parametrize(
+    "at", [datetime(2027, 11, 21, 23, 30, tzinfo=UTC), LONG_AFTER], ids=["day-after", "months-after"]
+)
 def test_r12_leaving_abroad_and_coming_home_are_allowed_after_expiry(kind, at):
     c = carnet(ready_for(kind))
     assert check(c, ready_crossing(kind), at, PARIS) == []
     assert commit(c, ready_crossing(kind), 1, at, PARIS).items[1].location == SPEC_TO[kind]
 
 
-@pytest.mark.parametrize(("at", "allowed"), [
-    (datetime(2027, 11, 19, 23, 30, tzinfo=UTC), True),  # day before (20 Nov 00:30 Paris)
-    (datetime(2027, 11, 21, 22, 30, tzinfo=UTC), True),  # day of (21 Nov 23:30 Paris)
-    (datetime(2027, 11, 21, 23, 30, tzinfo=UTC), False),  # day after (22 Nov 00:30 Paris)
-])
+@pytest.mark.parametrize(
+    ("at", "allowed"),
+    [
+        (datetime(2027, 11, 19, 23, 30, tzinfo=UTC), True),  # day before (20 Nov 00:30 Paris)
+        (datetime(2027, 11, 21, 22, 30, tzinfo=UTC), True),  # day of (21 Nov 23:30 Paris)
+        (datetime(2027, 11, 21, 23, 30, tzinfo=UTC), False),  # day after (22 Nov 00:30 Paris)
+    ],
+)
 def test_r12_exportation_after_expiry_is_refused_under_r2(at, allowed):
     reasons = check(carnet(), cross(K.EXPORTATION, "FR", [1]), at, PARIS)
     assert codes(reasons) == ([] if allowed else [("R2", "carnet_expired")])
@@ -124,9 +132,15 @@ def test_r13_final_date_defaults_to_expiry_and_a_restriction_is_kept(kind):
     assert commit(c, cross(kind, "CH", [1]), 1).items[1].final_date == EXPIRY
 
 
-@pytest.mark.parametrize(("restricted_to", "allowed"), [
-    (EXPIRY - DAY, True), (EXPIRY, True), (EXPIRY + DAY, False),
-], ids=["day-before", "day-of", "day-after"])
+@pytest.mark.parametrize(
+    ("restricted_to", "allowed"),
+    [
+        (EXPIRY - DAY, True),
+        (EXPIRY, True),
+        (EXPIRY + DAY, False),
+    ],
+    ids=["day-before", "day-of", "day-after"],
+)
 @pytest.mark.parametrize("kind", [K.IMPORTATION, K.TRANSIT_ENTRY])
 def test_r13_a_final_date_after_expiry_is_refused(kind, restricted_to, allowed):
     c = carnet(item(1, EXPORTED))

@@ -21,20 +21,19 @@ from core.domain import (
     apply_crossing,
 )
 from tests.support.core_domain import (
+    CLOSING,
     EXPIRY,
+    SPEC_FROM,
+    SPEC_TO,
     carnet,
     check,
+    codes,
     commit,
     cross,
     item,
-    CLOSING,
-    SPEC_FROM,
-    SPEC_TO,
-    codes,
     ready_crossing,
     ready_for,
 )
-
 
 # --- R10: activation ------------------------------------------------------------------------------
 
@@ -79,10 +78,15 @@ def test_r11_each_kind_moves_an_item_from_where_it_is_to_where_it_goes(kind):
         assert (moved.country, moved.final_date) == (None, None)
 
 
-@pytest.mark.parametrize(("kind", "location"), [(k, loc) for k in K
-                                                 for loc in (HOME, EXPORTED, ABROAD, IN_TRANSIT, ACCOUNTED, TRANSFERRED)
-                                                 if loc != SPEC_FROM[k]
-                                                 and not (k is K.REIMPORTATION and loc in (ABROAD, IN_TRANSIT))])
+@pytest.mark.parametrize(
+    ("kind", "location"),
+    [
+        (k, loc)
+        for k in K
+        for loc in (HOME, EXPORTED, ABROAD, IN_TRANSIT, ACCOUNTED, TRANSFERRED)
+        if loc != SPEC_FROM[k] and not (k is K.REIMPORTATION and loc in (ABROAD, IN_TRANSIT))
+    ],
+)
 def test_r11_an_item_cannot_cross_from_anywhere_else(kind, location):
     c = carnet(item(1, location, "CH"))
     reasons = check(c, ready_crossing(kind))
@@ -96,7 +100,13 @@ def test_r11_r27_goods_come_home_although_their_departure_from_abroad_was_never_
     c = carnet(item(1, location, "CH", exported_by=1, entered_by=2))
     assert check(c, cross(K.REIMPORTATION, "FR", [1], closes=1)) == []
     home = commit(c, cross(K.REIMPORTATION, "FR", [1], closes=1), 1).items[1]
-    assert (home.location, home.country, home.final_date, home.exported_by, home.entered_by) == (HOME, None, None, None, None)
+    assert (home.location, home.country, home.final_date, home.exported_by, home.entered_by) == (
+        HOME,
+        None,
+        None,
+        None,
+        None,
+    )
     assert codes(check(c, cross(K.REIMPORTATION, "FR", [1], closes=2))) == [("R8", "reference_mismatch")]
 
 

@@ -26,21 +26,20 @@ from tests.support.core_domain import (
     AUCKLAND,
     BEFORE,
     BOOK,
+    CLOSING,
     DAY,
     EXPIRY,
     PARIS,
+    SPEC_FROM,
     VERSION,
     carnet,
     check,
+    codes,
     commit,
     cross,
     item,
-    CLOSING,
-    SPEC_FROM,
-    codes,
     local,
 )
-
 
 # --- R14: split shipments --------------------------------------------------------------------------
 
@@ -77,8 +76,9 @@ def test_r14_reexportation_must_cover_the_whole_set_that_entered_with_the_named_
 
 
 def test_r14_the_whole_set_is_the_one_of_the_named_importation_only():
-    c = carnet(item(1, ABROAD, "MX", entered_by=1), item(2, ABROAD, "MX", entered_by=1),
-               item(3, ABROAD, "MX", entered_by=2))
+    c = carnet(
+        item(1, ABROAD, "MX", entered_by=1), item(2, ABROAD, "MX", entered_by=1), item(3, ABROAD, "MX", entered_by=2)
+    )
     assert check(c, cross(K.REEXPORTATION, "MX", [1, 2], closes=1)) == []
     assert check(c, cross(K.REEXPORTATION, "MX", [3])) == []
     assert codes(check(c, cross(K.REEXPORTATION, "MX", [1], closes=1))) == [("R14", "split_shipment_forbidden")]
@@ -118,11 +118,15 @@ def test_r15_the_entry_day_counts_as_the_first_day_of_the_stay():
     assert final_date_for(c, K.IMPORTATION, None, local(entry, PARIS), PARIS, one_day) == entry
 
 
-@pytest.mark.parametrize(("last_stay_day", "expected"), [
-    (EXPIRY - DAY, EXPIRY - DAY),  # the stay ends the day before expiry: it binds
-    (EXPIRY, EXPIRY),  # the day of: both agree
-    (EXPIRY + DAY, EXPIRY),  # the day after: never beyond expiry
-], ids=["day-before", "day-of", "day-after"])
+@pytest.mark.parametrize(
+    ("last_stay_day", "expected"),
+    [
+        (EXPIRY - DAY, EXPIRY - DAY),  # the stay ends the day before expiry: it binds
+        (EXPIRY, EXPIRY),  # the day of: both agree
+        (EXPIRY + DAY, EXPIRY),  # the day after: never beyond expiry
+    ],
+    ids=["day-before", "day-of", "day-after"],
+)
 def test_r15_max_stay_shortens_the_final_date_but_never_beyond_expiry(last_stay_day, expected):
     entry = last_stay_day - 89 * DAY
     at = local(entry, AUCKLAND, 8)  # still the previous day in UTC
@@ -157,8 +161,13 @@ def test_r15_the_max_stay_applies_to_importation_not_to_transit():
 
 
 def test_r15_policy_is_data_and_refusals_name_its_version():
-    book = parse_policy_book({"version": "2027-01-05.3", "default": {"split_shipments": True},
-                              "countries": [{"country": "MX", "split_shipments": False, "max_stay_days": 30}]})
+    book = parse_policy_book(
+        {
+            "version": "2027-01-05.3",
+            "default": {"split_shipments": True},
+            "countries": [{"country": "MX", "split_shipments": False, "max_stay_days": 30}],
+        }
+    )
     c = carnet(item(1, EXPORTED), item(2, EXPORTED), item(3, EXPORTED))
     reasons = check(c, cross(K.IMPORTATION, "MX", [1]), book=book)
     assert [(r.rule, r.policy) for r in reasons] == [("R14", "country-policy 2027-01-05.3 MX")]
@@ -170,9 +179,11 @@ def test_r15_policy_is_data_and_refusals_name_its_version():
 # --- R16: digital date --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("digital_date", [None, BEFORE.date() - DAY, BEFORE.date(), BEFORE.date() + DAY,
-                                          date(2030, 1, 1)],
-                         ids=["none", "day-before", "day-of", "day-after", "far-future"])
+@pytest.mark.parametrize(
+    "digital_date",
+    [None, BEFORE.date() - DAY, BEFORE.date(), BEFORE.date() + DAY, date(2030, 1, 1)],
+    ids=["none", "day-before", "day-of", "day-after", "far-future"],
+)
 def test_r16_a_digital_declaration_is_accepted_whatever_the_digital_date(digital_date):
     """Before the digital date a country may take both paper and digital; from it, only digital.
     The core only sees digital declarations, so the digital date never refuses one."""

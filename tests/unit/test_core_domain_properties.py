@@ -7,12 +7,10 @@ Pure: no I/O, no wall clock (every instant is a literal).
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from contracts.kinds import DeclarationKind as K
 from tests.support.core_journeys import DrawnChoices, SeededChoices, Stats, run_journey
-
 
 PROPERTY_TOTALS = Stats()
 

@@ -22,17 +22,16 @@ from core.domain import (
 )
 from tests.support.core_domain import (
     USE,
+    WHERE,
     carnet,
     check,
+    codes,
     commit,
     cross,
     item,
-    WHERE,
-    codes,
     ready_crossing,
     ready_for,
 )
-
 
 # --- R8: numbering and references ------------------------------------------------------------------
 
@@ -63,8 +62,14 @@ def test_r8_sequence_per_kind_is_recorded_on_the_items():
     c = step(c, cross(K.REEXPORTATION, "CH", [1, 2]))
     c = step(c, cross(K.IMPORTATION, "DE", [1]))
     assert c.items[1].entered_by == 2  # importation No. 2
-    assert used == {K.EXPORTATION: [1, 2], K.IMPORTATION: [1, 2], K.TRANSIT_ENTRY: [1], K.REEXPORTATION: [1],
-                    K.REIMPORTATION: [], K.TRANSIT_DISCHARGE: []}
+    assert used == {
+        K.EXPORTATION: [1, 2],
+        K.IMPORTATION: [1, 2],
+        K.TRANSIT_ENTRY: [1],
+        K.REEXPORTATION: [1],
+        K.REIMPORTATION: [],
+        K.TRANSIT_DISCHARGE: [],
+    }
 
 
 def test_r8_reexportation_infers_the_importation_it_closes_when_unambiguous():

@@ -26,8 +26,11 @@ def _sources() -> list[Path]:
 
 def _sql_calls(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [f"{path.relative_to(CORE)}:{node.lineno} .{node.func.attr}()" for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS]
+    return [
+        f"{path.relative_to(CORE)}:{node.lineno} .{node.func.attr}()"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS
+    ]
 
 
 def test_sql_is_run_only_by_repositories():
@@ -42,9 +45,12 @@ def test_the_guard_sees_sql_where_there_is_some():
 
 @pytest.mark.parametrize("route_module", ROUTES)
 def test_routes_reach_the_ledger_through_use_cases_not_repositories(route_module):
-    imported = {alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
-                for node in ast.walk(ast.parse((CORE / route_module).read_text(encoding="utf-8")))
-                if isinstance(node, ast.ImportFrom | ast.Import) for alias in node.names}
+    imported = {
+        alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse((CORE / route_module).read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom | ast.Import)
+        for alias in node.names
+    }
     assert not {"core.repository", "core.history_store", "core.holder_repository"} & imported
     assert not any(name.startswith("core.handlers") for name in imported)
 

@@ -30,7 +30,9 @@ def test_we_verify_a_token_pycose_signs():
 
 
 def test_both_build_the_same_protected_header_and_payload_bytes():
-    ours, theirs = (cbor2.loads(data).value for data in (cose_bytes(sign_token(claims(), KEY)), pycose().sign(claims())))
+    ours, theirs = (
+        cbor2.loads(data).value for data in (cose_bytes(sign_token(claims(), KEY)), pycose().sign(claims()))
+    )
     assert (ours[0], ours[2]) == (theirs[0], theirs[2])
     assert ours[0] == cbor2.dumps({1: -7, 4: KEY.kid})  # ES256 and our kid, protected
 

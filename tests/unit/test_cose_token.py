@@ -14,8 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tokens.cose import (
     CWT_CTI,
@@ -267,7 +266,10 @@ def test_zlib_bomb_is_refused():
 
 
 def test_reasons_are_stable():
-    assert [cls.reason for cls in (TokenFormatError, UnknownKeyError, BadSignatureError, TokenExpiredError, TokenNotYetValidError)] == [
+    assert [
+        cls.reason
+        for cls in (TokenFormatError, UnknownKeyError, BadSignatureError, TokenExpiredError, TokenNotYetValidError)
+    ] == [
         "malformed",
         "unknown_kid",
         "bad_signature",
@@ -306,9 +308,7 @@ def test_any_flipped_bit_is_refused(position, bit):
 
 
 def test_kid_is_first_8_bytes_of_spki_sha256():
-    spki = KEY.public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = KEY.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     digest = hashes.Hash(hashes.SHA256())
     digest.update(spki)
     assert kid_for(KEY.public_key) == digest.finalize()[:8] == KEY.kid

@@ -96,8 +96,12 @@ def test_r16_a_digital_date_is_parsed_as_a_date() -> None:
 
 def test_a_country_listed_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="twice"):
-        parse_policy_book({"version": "t1", "countries": [{"country": "MX", "split_shipments": False},
-                                                          {"country": "MX", "split_shipments": True}]})
+        parse_policy_book(
+            {
+                "version": "t1",
+                "countries": [{"country": "MX", "split_shipments": False}, {"country": "MX", "split_shipments": True}],
+            }
+        )
 
 
 def test_a_broken_file_is_refused_by_the_contract(tmp_path: Path) -> None:

@@ -14,13 +14,18 @@ import pytest
 from aiokafka.errors import InvalidTopicError, KafkaTimeoutError, MessageSizeTooLargeError
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from runtime.dead_letters import (HEAD_BYTES, REFERENCE_MARGIN, TEXT_LIMIT, Origin, dead_letter, record_size)
+from runtime.dead_letters import HEAD_BYTES, REFERENCE_MARGIN, TEXT_LIMIT, Origin, dead_letter, record_size
 
 LIMIT = 100_000
 ORIGIN = Origin("ata.issuance.requests.v1", 3, 41, "ata.issuance.requests.v1/3@41")
 CARNET = b"FR2600000010"
-HEADERS = {"ce_id": "7b0c1f4e-0000-4000-8000-000000000001", "ce_type": "IssuanceRequested", "ce_source": "nga-FR",
-           "ce_time": "2026-12-02T08:00:00Z", "ce_subject": CARNET.decode()}
+HEADERS = {
+    "ce_id": "7b0c1f4e-0000-4000-8000-000000000001",
+    "ce_type": "IssuanceRequested",
+    "ce_source": "nga-FR",
+    "ce_time": "2026-12-02T08:00:00Z",
+    "ce_subject": CARNET.decode(),
+}
 
 
 class Kafka:
@@ -41,10 +46,21 @@ class Kafka:
         self.sent.append((body, topic, key, headers))
 
 
-async def send(kafka: Kafka, body: bytes, headers: dict[str, Any] | None = None, key: bytes | None = CARNET,
-               kind: str = "schema") -> str:
-    return await dead_letter(kafka, "t.dlq", ORIGIN, body, HEADERS if headers is None else headers, key, kind=kind,
-                             reason="payload does not match", consumer="issuer", limit=LIMIT)
+async def send(
+    kafka: Kafka, body: bytes, headers: dict[str, Any] | None = None, key: bytes | None = CARNET, kind: str = "schema"
+) -> str:
+    return await dead_letter(
+        kafka,
+        "t.dlq",
+        ORIGIN,
+        body,
+        HEADERS if headers is None else headers,
+        key,
+        kind=kind,
+        reason="payload does not match",
+        consumer="issuer",
+        limit=LIMIT,
+    )
 
 
 async def test_a_record_that_fits_goes_whole_with_its_reason():
@@ -52,8 +68,13 @@ async def test_a_record_that_fits_goes_whole_with_its_reason():
     assert await send(kafka, b'{"x": 1}') == "whole"
     [(body, topic, key, headers)] = kafka.sent
     assert (body, topic, key) == (b'{"x": 1}', "t.dlq", CARNET)
-    assert headers == {**HEADERS, "dlq_reason": "payload does not match", "dlq_kind": "schema",
-                       "dlq_source": ORIGIN.where, "dlq_consumer": "issuer"}
+    assert headers == {
+        **HEADERS,
+        "dlq_reason": "payload does not match",
+        "dlq_kind": "schema",
+        "dlq_source": ORIGIN.where,
+        "dlq_consumer": "issuer",
+    }
 
 
 def reference_of(kafka: Kafka) -> tuple[dict[str, Any], bytes | None, dict[str, str]]:
@@ -84,19 +105,28 @@ async def test_a_record_just_under_the_limit_whose_dead_letter_would_not_fit_goe
     assert reference_of(kafka)[0]["size"] == len(body)
 
 
-@pytest.mark.parametrize("headers", [
-    {**HEADERS, "x-bloat": "y" * LIMIT},  # one huge header
-    {**HEADERS, **{f"h{i}": "z" * 100 for i in range(2000)}},  # very many headers
-    {"ce_id": "\n" * 60_000, "ce_subject": "\x00" * 60_000},  # control characters, huge envelope values
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {**HEADERS, "x-bloat": "y" * LIMIT},  # one huge header
+        {**HEADERS, **{f"h{i}": "z" * 100 for i in range(2000)}},  # very many headers
+        {"ce_id": "\n" * 60_000, "ce_subject": "\x00" * 60_000},  # control characters, huge envelope values
+    ],
+)
 async def test_huge_or_hostile_headers_go_as_a_bounded_reference(headers):
     kafka = Kafka()
     assert await send(kafka, b"{}", headers=headers) == "reference"
     doc, _, out = reference_of(kafka)
     assert doc["headers"] == len(headers) and doc["size"] == 2
-    assert all(len(v) <= 2000 for v in out.values()) and set(out) <= {*HEADERS, "ce_correlationid", "dlq_reason",
-                                                                       "dlq_kind", "dlq_source", "dlq_consumer",
-                                                                       "dlq_payload"}
+    assert all(len(v) <= 2000 for v in out.values()) and set(out) <= {
+        *HEADERS,
+        "ce_correlationid",
+        "dlq_reason",
+        "dlq_kind",
+        "dlq_source",
+        "dlq_consumer",
+        "dlq_payload",
+    }
 
 
 async def test_a_huge_key_is_not_carried():
@@ -112,7 +142,10 @@ async def test_a_whole_dead_letter_kafka_refuses_goes_as_a_reference_on_the_seco
     assert await send(kafka, b'{"x": 1}') == "reference"
     assert kafka.attempts == 2
     doc, _, _ = reference_of(kafka)
-    assert type(refusal).__name__ in doc["payload_omitted_because"] and doc["sha256"] == hashlib.sha256(b'{"x": 1}').hexdigest()
+    assert (
+        type(refusal).__name__ in doc["payload_omitted_because"]
+        and doc["sha256"] == hashlib.sha256(b'{"x": 1}').hexdigest()
+    )
 
 
 async def test_a_reference_kafka_refuses_too_is_given_up_not_retried_for_ever(caplog):
@@ -137,10 +170,13 @@ async def test_the_log_line_names_carnet_and_message_id_and_cannot_be_forged(cap
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(body=st.one_of(st.binary(max_size=2000), st.integers(0, 3 * LIMIT).map(lambda n: b"b" * n)),
-       key=st.one_of(st.none(), st.binary(max_size=600)),
-       headers=st.dictionaries(st.text(max_size=30), st.one_of(st.text(max_size=300), st.binary(max_size=50_000)),
-                               max_size=40))
+@given(
+    body=st.one_of(st.binary(max_size=2000), st.integers(0, 3 * LIMIT).map(lambda n: b"b" * n)),
+    key=st.one_of(st.none(), st.binary(max_size=600)),
+    headers=st.dictionaries(
+        st.text(max_size=30), st.one_of(st.text(max_size=300), st.binary(max_size=50_000)), max_size=40
+    ),
+)
 async def test_any_record_reaches_the_dead_letter_topic_within_two_attempts(body, key, headers):
     kafka = Kafka()
     outcome = await send(kafka, body, headers=headers, key=key)

@@ -20,7 +20,6 @@ from contracts.deadlines import (
 from contracts.kinds import DeclarationKind
 from tests.support.dates import AUCKLAND, NEW_YORK, ONE_US, PARIS, D, local, utc
 
-
 # ---------------------------------------------------------------------------------------------
 # R12, R13, R15, R16
 # ---------------------------------------------------------------------------------------------

@@ -9,8 +9,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from contracts.deadlines import (
     DeadlineError,
@@ -35,7 +34,6 @@ from tests.support.dates import (
     local,
     utc,
 )
-
 
 # ---------------------------------------------------------------------------------------------
 # R2: validity

@@ -12,10 +12,20 @@ from tests.support.gateway_domain import CARNET, GENEVA, NOW, PARIS, declared
 EXPIRY = date(2027, 11, 21)
 
 
-def decide(d=None, office=PARIS, at=NOW, decision="committed", final_date=None, blocked=None, transferred=None,
-           carnet=CARNET):
-    return decide_commit(d or declared(), office, at, decision=decision, final_date=final_date, blocked=blocked,
-                         transferred=transferred, carnet=carnet, kid="a1")
+def decide(
+    d=None, office=PARIS, at=NOW, decision="committed", final_date=None, blocked=None, transferred=None, carnet=CARNET
+):
+    return decide_commit(
+        d or declared(),
+        office,
+        at,
+        decision=decision,
+        final_date=final_date,
+        blocked=blocked,
+        transferred=transferred,
+        carnet=carnet,
+        kid="a1",
+    )
 
 
 def refusal(**kw) -> CommitRefused:
@@ -27,8 +37,17 @@ def refusal(**kw) -> CommitRefused:
 def test_a_declaration_that_passes_every_check_answers_its_verification():
     v = decide()
     assert v.mismatches == [] and v.carnet == CARNET
-    assert [c.check for c in v.checks] == ["signature", "expiry", "territory", "replay", "carnet_status",
-                                           "carnet_on_file", "items_on_list", "digest", "countries"]
+    assert [c.check for c in v.checks] == [
+        "signature",
+        "expiry",
+        "territory",
+        "replay",
+        "carnet_status",
+        "carnet_on_file",
+        "items_on_list",
+        "digest",
+        "countries",
+    ]
 
 
 @pytest.mark.parametrize(("status", "rule"), [("voided", "R5"), ("closed", "R7")])
@@ -53,11 +72,14 @@ def test_a_typed_codes_expired_token_needs_a_new_declaration_but_a_scanned_one_w
     assert refusal(d=typed).reason == "expired"
 
 
-@pytest.mark.parametrize(("d", "failed"), [
-    (declared(items=(1, 9)), ["items_on_list"]),          # R3: only items of the general list
-    (declared(digest="cd" * 16), ["digest"]),             # R3: the token was made against another list
-    (declared(K.IMPORTATION, "US"), ["countries"]),       # R1: a country the carnet does not cover
-])
+@pytest.mark.parametrize(
+    ("d", "failed"),
+    [
+        (declared(items=(1, 9)), ["items_on_list"]),  # R3: only items of the general list
+        (declared(digest="cd" * 16), ["digest"]),  # R3: the token was made against another list
+        (declared(K.IMPORTATION, "US"), ["countries"]),  # R1: a country the carnet does not cover
+    ],
+)
 def test_r1_r3_a_mismatch_with_the_carnet_on_file_is_refused_with_the_failed_checks(d, failed):
     office = PARIS if d.country == "FR" else replace(PARIS, country=d.country)
     with pytest.raises(MismatchRefused) as caught:

@@ -10,9 +10,16 @@ import pytest
 from customs_gateway.core_lookup import CoreDeclarations, Unavailable
 
 CODE = "7K3M9QX2D4RA8"
-ANSWER = {"transaction_code": CODE, "carnet_number": "FR2600000010", "kind": "exportation", "country": "FR",
-          "items": [1, 2], "sequence": 1, "token_id": str(uuid4()),
-          "token_expires_at": datetime(2026, 11, 25, tzinfo=UTC).isoformat()}
+ANSWER = {
+    "transaction_code": CODE,
+    "carnet_number": "FR2600000010",
+    "kind": "exportation",
+    "country": "FR",
+    "items": [1, 2],
+    "sequence": 1,
+    "token_id": str(uuid4()),
+    "token_expires_at": datetime(2026, 11, 25, tzinfo=UTC).isoformat(),
+}
 
 
 def core(answer: httpx.Response | Exception, seen: list[httpx.Request] | None = None) -> CoreDeclarations:
@@ -22,6 +29,7 @@ def core(answer: httpx.Response | Exception, seen: list[httpx.Request] | None = 
         if isinstance(answer, Exception):
             raise answer
         return answer
+
     return CoreDeclarations("http://core", "the-token", httpx.MockTransport(respond))
 
 
@@ -30,21 +38,27 @@ async def test_the_declaration_is_asked_with_the_customs_token_and_the_officer()
     found = await core(httpx.Response(200, json=ANSWER), seen).by_code(CODE, "fr-officer-0001")
     assert found is not None and (found.carnet_number, found.items) == ("FR2600000010", (1, 2))
     assert seen[0].url.path == f"/v1/customs/declarations/{CODE}"
-    assert (seen[0].headers["authorization"], seen[0].headers["x-officer-id"]) == ("Bearer the-token", "fr-officer-0001")
+    assert (seen[0].headers["authorization"], seen[0].headers["x-officer-id"]) == (
+        "Bearer the-token",
+        "fr-officer-0001",
+    )
 
 
 async def test_an_unknown_code_is_none():
     assert await core(httpx.Response(404, json={})).by_code(CODE, "fr-officer-0001") is None
 
 
-@pytest.mark.parametrize("answer", [
-    httpx.Response(401, json={}),                                        # the core refused the token
-    httpx.Response(500, text="boom"),
-    httpx.Response(200, json={**ANSWER, "transaction_code": "0" * 13}),  # an answer for another code
-    httpx.Response(200, json={**ANSWER, "items": "1,2"}),                # not the contract
-    httpx.Response(200, content=json.dumps({**ANSWER, "pad": "x" * 9000}).encode()),  # over the bound
-    httpx.ConnectError("refused"),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(401, json={}),  # the core refused the token
+        httpx.Response(500, text="boom"),
+        httpx.Response(200, json={**ANSWER, "transaction_code": "0" * 13}),  # an answer for another code
+        httpx.Response(200, json={**ANSWER, "items": "1,2"}),  # not the contract
+        httpx.Response(200, content=json.dumps({**ANSWER, "pad": "x" * 9000}).encode()),  # over the bound
+        httpx.ConnectError("refused"),
+    ],
+)
 async def test_anything_but_an_answer_for_this_code_is_503_core_unavailable(answer):
     with pytest.raises(Unavailable) as caught:
         await core(answer).by_code(CODE, "fr-officer-0001")

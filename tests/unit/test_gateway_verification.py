@@ -26,23 +26,40 @@ def test_everything_matching_has_no_mismatch_and_shows_only_the_declared_items()
     assert v.carnet_view()["items"] == [{"item_number": 2, "quantity": 4, "origin_country": "FR"}]
 
 
-@pytest.mark.parametrize("kind, country, ok", [
-    (K.EXPORTATION, "FR", True), (K.REIMPORTATION, "CH", False), (K.IMPORTATION, "CH", True),
-    (K.IMPORTATION, "DE", False), (K.TRANSIT_ENTRY, "GB", True), (K.REEXPORTATION, "FR", False),
-])
+@pytest.mark.parametrize(
+    "kind, country, ok",
+    [
+        (K.EXPORTATION, "FR", True),
+        (K.REIMPORTATION, "CH", False),
+        (K.IMPORTATION, "CH", True),
+        (K.IMPORTATION, "DE", False),
+        (K.TRANSIT_ENTRY, "GB", True),
+        (K.REEXPORTATION, "FR", False),
+    ],
+)
 def test_countries_home_kinds_at_home_foreign_kinds_in_the_carnets_countries(kind, country, ok):
-    v = verification(declared(kind, country), Office("X", country, "UTC"), NOW, replayed=False, blocked=None,
-                     carnet=CARNET)
+    v = verification(
+        declared(kind, country), Office("X", country, "UTC"), NOW, replayed=False, blocked=None, carnet=CARNET
+    )
     assert oks(v)["countries"] is ok
 
 
 def test_items_off_the_list_and_another_digest_block_a_commit_with_every_mismatch_named():
-    v = verification(declared(items=(1, 5), digest="cd" * 16), PARIS, NOW, replayed=True,
-                     blocked=Blocked("voided", "R5", None, "lost"), carnet=CARNET)
+    v = verification(
+        declared(items=(1, 5), digest="cd" * 16),
+        PARIS,
+        NOW,
+        replayed=True,
+        blocked=Blocked("voided", "R5", None, "lost"),
+        carnet=CARNET,
+    )
     assert [c.check for c in v.mismatches] == ["replay", "carnet_status", "items_on_list", "digest"]
     with pytest.raises(MismatchRefused) as refused:
         check_mismatches(v)
-    assert refused.value.reason == "mismatch" and [c.check for c in refused.value.mismatches] == ["items_on_list", "digest"]
+    assert refused.value.reason == "mismatch" and [c.check for c in refused.value.mismatches] == [
+        "items_on_list",
+        "digest",
+    ]
 
 
 def test_a_carnet_not_on_file_is_shown_but_does_not_block():

@@ -14,8 +14,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from contracts.kinds import DeclarationKind
 from contracts.messages import ItemLocation, TransactionRecorded

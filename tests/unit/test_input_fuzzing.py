@@ -10,8 +10,7 @@ import json
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from contracts.topics import ISSUANCE_REQUESTS
 from customs_gateway.accounts import IMPORT_COLUMNS, ImportRefused, parse_import
@@ -21,7 +20,7 @@ from tests.support.messages import sealed_request, wire
 OFFICES = {"FR-CDG-FRET", "CH-GVA-AIR"}
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-cells = st.text(alphabet=string.printable + "éü\u00a0\ufeff\x00\"", max_size=30)
+cells = st.text(alphabet=string.printable + 'éü\u00a0\ufeff\x00"', max_size=30)
 rows = st.lists(st.lists(cells, min_size=0, max_size=5).map(lambda r: ",".join(r)), max_size=8)
 
 
@@ -52,9 +51,11 @@ def test_r18_csv_import_of_malformed_rows_under_a_good_header_names_every_bad_li
 VALID = json.loads(sealed_request("REQ-FUZZ").model_dump_json())
 _, HEADERS, _ = wire(sealed_request("REQ-FUZZ"))
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                           max_leaves=12)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 def check_request(body: bytes) -> None:
@@ -98,7 +99,9 @@ def test_r1_an_issuance_request_missing_any_required_field_is_refused_naming_it(
         raise AssertionError(f"a request without {field} was accepted")
 
 
-@pytest.mark.parametrize("password", ["correct horse\x1b[31m battery", "a long password\x00 here", "tab\tin a long password"])
+@pytest.mark.parametrize(
+    "password", ["correct horse\x1b[31m battery", "a long password\x00 here", "tab\tin a long password"]
+)
 def test_a_password_with_a_control_character_is_refused_at_creation(password: str) -> None:
     """A terminal escape or NUL is no part of a password an officer types; any script is (the CSV import's check)."""
     from customs_gateway.accounts import password_problems

@@ -19,8 +19,12 @@ from issuer.domain import (
 )
 from tests.support.messages import ISSUE_DATE, goods, issuance_request
 
-ELIGIBLE = [GoodsCategory.PROFESSIONAL_EQUIPMENT, GoodsCategory.EXHIBITION, GoodsCategory.COMMERCIAL_SAMPLES,
-            GoodsCategory.OTHER_TREATY]
+ELIGIBLE = [
+    GoodsCategory.PROFESSIONAL_EQUIPMENT,
+    GoodsCategory.EXHIBITION,
+    GoodsCategory.COMMERCIAL_SAMPLES,
+    GoodsCategory.OTHER_TREATY,
+]
 
 
 def rules(reasons) -> list[str]:
@@ -129,18 +133,21 @@ def test_general_list_digest_ignores_input_order():
     assert general_list_digest(items) == general_list_digest(items[2:] + items[:2])
 
 
-@pytest.mark.parametrize("change", [
-    {"description": "Camera part 2, s/n X9999"},
-    {"quantity": 2},
-    {"weight_kg": Decimal("2.3")},
-    {"volume_l": Decimal("1.5")},
-    {"value": Decimal("1000.01")},
-    {"currency": "CHF"},
-    {"origin_country": "JP"},
-    {"category": GoodsCategory.EXHIBITION},
-    {"item_number": 7},
-    {"hs_code": "8525.89"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"description": "Camera part 2, s/n X9999"},
+        {"quantity": 2},
+        {"weight_kg": Decimal("2.3")},
+        {"volume_l": Decimal("1.5")},
+        {"value": Decimal("1000.01")},
+        {"currency": "CHF"},
+        {"origin_country": "JP"},
+        {"category": GoodsCategory.EXHIBITION},
+        {"item_number": 7},
+        {"hs_code": "8525.89"},
+    ],
+)
 def test_r3_general_list_digest_changes_when_any_item_field_changes(change):
     items = goods(3)
     changed = list(items)
@@ -152,8 +159,18 @@ def test_every_item_field_is_covered_by_the_digest_test():
     # If GoodsItem grows a field, the parametrized list above must grow with it.
     from contracts.messages import GoodsItem
 
-    assert set(GoodsItem.model_fields) == {"description", "quantity", "weight_kg", "volume_l", "value", "currency",
-                                           "origin_country", "category", "item_number", "hs_code"}
+    assert set(GoodsItem.model_fields) == {
+        "description",
+        "quantity",
+        "weight_kg",
+        "volume_l",
+        "value",
+        "currency",
+        "origin_country",
+        "category",
+        "item_number",
+        "hs_code",
+    }
 
 
 def test_r3_a_line_without_a_tariff_code_keeps_the_digest_it_had_before_the_code_existed():
@@ -166,30 +183,37 @@ def test_r3_a_line_without_a_tariff_code_keeps_the_digest_it_had_before_the_code
     assert general_list_digest(items) == old
 
 
-@pytest.mark.parametrize(("hs_code", "refused"), [
-    ("2208.30", True),  # whisky
-    ("220830", True),
-    ("2203", True),  # beer
-    ("2201.10", True),  # mineral water: consumed on use
-    ("2402.20.10", True),  # cigarettes
-    ("2106.90", False),  # chapter 21, the one before
-    ("2301", False),  # chapter 23, between the two
-    ("2501", False),  # chapter 25, the one after
-    ("8525.89", False),  # cameras
-    (None, False),
-])
+@pytest.mark.parametrize(
+    ("hs_code", "refused"),
+    [
+        ("2208.30", True),  # whisky
+        ("220830", True),
+        ("2203", True),  # beer
+        ("2201.10", True),  # mineral water: consumed on use
+        ("2402.20.10", True),  # cigarettes
+        ("2106.90", False),  # chapter 21, the one before
+        ("2301", False),  # chapter 23, between the two
+        ("2501", False),  # chapter 25, the one after
+        ("8525.89", False),  # cameras
+        (None, False),
+    ],
+)
 def test_r4_the_tariff_code_refuses_chapters_22_and_24_whatever_the_category(hs_code, refused):
     from contracts.messages import GoodsItem
 
     items = [g.model_copy(update={"category": GoodsCategory.EXHIBITION}) for g in goods(2)]
-    items[1] = GoodsItem.model_validate({**items[1].model_dump(), "hs_code": hs_code, "description": "whisky, 12 bottles"})
+    items[1] = GoodsItem.model_validate(
+        {**items[1].model_dump(), "hs_code": hs_code, "description": "whisky, 12 bottles"}
+    )
     reasons = check_request(issuance_request(goods=items))
     assert [(r.rule, r.code, r.item_number, r.field) for r in reasons] == (
-        [("R4", "tariff_code_excluded", 2, "goods[1].hs_code")] if refused else [])
+        [("R4", "tariff_code_excluded", 2, "goods[1].hs_code")] if refused else []
+    )
 
 
-@pytest.mark.parametrize("hostile", ["22", "2208.3", "22083O", "2208.30.10.10.1", "2208 30", "２２０８", "-2208", "2208\n",
-                                     "x" * 14])
+@pytest.mark.parametrize(
+    "hostile", ["22", "2208.3", "22083O", "2208.30.10.10.1", "2208 30", "２２０８", "-2208", "2208\n", "x" * 14]
+)
 def test_r4_a_tariff_code_outside_the_hs_shape_is_refused_by_the_contract(hostile):
     from pydantic import ValidationError
 
@@ -237,7 +261,7 @@ def test_check_digit_detects_every_single_digit_substitution():
             for pos in range(2, 12):
                 for d in "0123456789":
                     if d != number[pos]:
-                        wrong = number[:pos] + d + number[pos + 1:]
+                        wrong = number[:pos] + d + number[pos + 1 :]
                         assert not is_valid_carnet_number(wrong), (number, wrong)
 
 
@@ -251,7 +275,7 @@ def test_check_digit_detects_adjacent_transpositions_except_luhns_09_90_blind_sp
             a, b = number[pos], number[pos + 1]
             if a == b:
                 continue
-            swapped = number[:pos] + b + a + number[pos + 2:]
+            swapped = number[:pos] + b + a + number[pos + 2 :]
             if is_valid_carnet_number(swapped):
                 missed.add(frozenset((a, b)))
             else:

@@ -79,19 +79,26 @@ def test_r3_node_canonicalize_agrees_with_us_now():
         pytest.skip(f"{missing}: {INSTALL}")
     inputs = [json.loads(c["input"]) for c in VECTORS["cases"]]
     extra = [[{"item_number": 1, "description": "Caméra α7", "value": str(Decimal("1.00"))}], {"ключ": "значение"}]
-    out = subprocess.run([node, str(NODE_DIR / "canonicalize.mjs")], input=json.dumps(inputs + extra), text=True,
-                         capture_output=True, check=True, timeout=60)
+    out = subprocess.run(
+        [node, str(NODE_DIR / "canonicalize.mjs")],
+        input=json.dumps(inputs + extra),
+        text=True,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     node_forms = [bytes.fromhex(line) for line in out.stdout.split()]
     assert node_forms == [canonical_json(v, JCS) for v in inputs + extra]
-    assert [f.hex() for f in node_forms[:len(inputs)]] == [c["jcs_utf8_hex"] for c in VECTORS["cases"]]
+    assert [f.hex() for f in node_forms[: len(inputs)]] == [c["jcs_utf8_hex"] for c in VECTORS["cases"]]
 
 
 def test_r3_the_sealed_documents_aad_and_key_info_are_the_rfc8785_bytes_node_gave():
     from nga_client import sealing
 
     cases = {c["name"]: bytes.fromhex(c["jcs_utf8_hex"]) for c in VECTORS["cases"]}
-    aad = sealing.document_aad("FR", "FR-REQ-2026-000042",
-                               "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
+    aad = sealing.document_aad(
+        "FR", "FR-REQ-2026-000042", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    )
     assert aad == cases["sealed document aad (ATA-DOC-2)"]
     assert sealing.key_info("hld_Zoë") == cases["sealed key info (ATA-DOC-2) for a non-ASCII wallet id"]
 

@@ -22,8 +22,14 @@ def test_plaintext_is_the_default_and_adds_nothing():
 
 def test_tls_verifies_the_brokers_against_the_given_ca_and_presents_a_client_certificate(tmp_path):
     files = make_ca_and_server(tmp_path)
-    options = client_options(settings(kafka_security_protocol="SSL", kafka_ssl_cafile=files["ca"],
-                                      kafka_ssl_certfile=files["cert"], kafka_ssl_keyfile=files["key"]))
+    options = client_options(
+        settings(
+            kafka_security_protocol="SSL",
+            kafka_ssl_cafile=files["ca"],
+            kafka_ssl_certfile=files["cert"],
+            kafka_ssl_keyfile=files["key"],
+        )
+    )
     context = options["ssl_context"]
     assert options["security_protocol"] == "SSL"
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
@@ -31,10 +37,20 @@ def test_tls_verifies_the_brokers_against_the_given_ca_and_presents_a_client_cer
 
 
 def test_sasl_scram_over_tls_carries_the_credentials():
-    options = client_options(settings(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="SCRAM-SHA-512",
-                                      kafka_sasl_username="core", kafka_sasl_password="s3cret-from-a-mounted-file"))
-    assert (options["security_protocol"], options["sasl_mechanism"], options["sasl_plain_username"],
-            options["sasl_plain_password"]) == ("SASL_SSL", "SCRAM-SHA-512", "core", "s3cret-from-a-mounted-file")
+    options = client_options(
+        settings(
+            kafka_security_protocol="SASL_SSL",
+            kafka_sasl_mechanism="SCRAM-SHA-512",
+            kafka_sasl_username="core",
+            kafka_sasl_password="s3cret-from-a-mounted-file",
+        )
+    )
+    assert (
+        options["security_protocol"],
+        options["sasl_mechanism"],
+        options["sasl_plain_username"],
+        options["sasl_plain_password"],
+    ) == ("SASL_SSL", "SCRAM-SHA-512", "core", "s3cret-from-a-mounted-file")
     assert isinstance(options["ssl_context"], ssl.SSLContext)
 
 
@@ -57,12 +73,20 @@ def test_every_kafka_client_of_a_service_gets_the_same_options(tmp_path):
 
     anchor = tmp_path / "anchor.pem"
     trustlist.ensure_anchor(anchor)
-    s = settings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="gateway", kafka_sasl_password="pw-1",
-                 data_dir=tmp_path, trust_anchor_public_key_path=trustlist.public_path(anchor),
-                 wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path))
+    s = settings(
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_username="gateway",
+        kafka_sasl_password="pw-1",
+        data_dir=tmp_path,
+        trust_anchor_public_key_path=trustlist.public_path(anchor),
+        wallet_issuer_public_key_path=ensure_wallet_issuer(tmp_path),
+    )
     service = build(s)
     broker = service.broker._connection_kwargs  # what FastStream hands aiokafka when it connects
     assert service.kafka_options["sasl_plain_username"] == "gateway"
     assert service.observability.kafka_options is service.kafka_options
     assert (broker["security_protocol"], broker["sasl_mechanism"], broker["sasl_plain_username"]) == (
-        "SASL_SSL", "SCRAM-SHA-512", "gateway")
+        "SASL_SSL",
+        "SCRAM-SHA-512",
+        "gateway",
+    )

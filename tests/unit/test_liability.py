@@ -9,7 +9,6 @@ import pytest
 from contracts.liability import r25_liability_cap
 from contracts.periods import DeadlineError
 
-
 # ---------------------------------------------------------------------------------------------
 # R25: liability cap
 # ---------------------------------------------------------------------------------------------

@@ -21,8 +21,7 @@ SKIPPED = {".venv", "node_modules", "var", ".git", "build", "dist", "__pycache__
 
 
 def tracked_python_files() -> list[str]:
-    return sorted(str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
-                  if not SKIPPED & set(p.relative_to(ROOT).parts))
+    return sorted(str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if not SKIPPED & set(p.relative_to(ROOT).parts))
 
 
 def lines(path: str) -> int:

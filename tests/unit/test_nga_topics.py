@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from contracts.topics import (
-    ISSUANCE_REQUESTS, all_topic_partitions, issuance_requests, issuance_responses, nga_of_request_topic, nga_topics,
+    ISSUANCE_REQUESTS,
+    all_topic_partitions,
+    issuance_requests,
+    issuance_responses,
+    nga_of_request_topic,
+    nga_topics,
 )
 from issuer.domain import sender_reason
 
@@ -22,11 +27,22 @@ def test_the_topic_names_its_nga_back():
         assert nga_of_request_topic(issuance_requests(nga).name) == nga
 
 
-@pytest.mark.parametrize("name", [
-    ISSUANCE_REQUESTS.name, "ata.issuance.requests.FR.v1", "ata.issuance.requests.fra.v1", "ata.issuance.requests.f1.v1",
-    "ata.issuance.requests.fr.v2", "ata.issuance.requests.fr.v1.dlq", "ata.issuance.responses.fr.v1",
-    "ata.issuance.requests.\u0131\u0131.v1", "ata.issuance.requests..v1", "", "x" * 10_000,
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        ISSUANCE_REQUESTS.name,
+        "ata.issuance.requests.FR.v1",
+        "ata.issuance.requests.fra.v1",
+        "ata.issuance.requests.f1.v1",
+        "ata.issuance.requests.fr.v2",
+        "ata.issuance.requests.fr.v1.dlq",
+        "ata.issuance.responses.fr.v1",
+        "ata.issuance.requests.\u0131\u0131.v1",
+        "ata.issuance.requests..v1",
+        "",
+        "x" * 10_000,
+    ],
+)
 def test_anything_else_names_no_nga(name):
     assert nga_of_request_topic(name) is None
 

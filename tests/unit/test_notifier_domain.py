@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -28,17 +28,23 @@ SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 @pytest.fixture
 def at(monkeypatch):
     """Moves the receiver's clock (the `standardwebhooks` package reads `datetime.now`) to TIMESTAMP + offset."""
+
     def move(offset_s: int) -> None:
-        now = datetime.fromtimestamp(TIMESTAMP + offset_s, tz=timezone.utc)
+        now = datetime.fromtimestamp(TIMESTAMP + offset_s, tz=UTC)
         clocked_standardwebhooks(monkeypatch, lambda: now)
+
     move(0)
     return move
 
 
 def test_headers_carry_id_timestamp_and_the_standard_webhooks_test_vector():
     h = headers([SECRET], MSG_ID, TIMESTAMP, BODY)
-    assert h == {"webhook-id": MSG_ID, "webhook-timestamp": str(TIMESTAMP), "webhook-signature": SIGNATURE,
-                 "content-type": "application/json"}
+    assert h == {
+        "webhook-id": MSG_ID,
+        "webhook-timestamp": str(TIMESTAMP),
+        "webhook-signature": SIGNATURE,
+        "content-type": "application/json",
+    }
 
 
 @pytest.mark.parametrize("offset", [0, 300, -300])
@@ -53,17 +59,20 @@ def test_the_reference_verifier_refuses_outside_its_tolerance(at, offset):
     assert not verified(SECRET, headers([SECRET], MSG_ID, TIMESTAMP, BODY), BODY)
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda h, b: (h, b'{"test": 2432232315}'),
-    lambda h, b: ({**h, "webhook-id": "msg_other"}, b),
-    lambda h, b: ({**h, "webhook-timestamp": str(TIMESTAMP + 1)}, b),
-    lambda h, b: ({**h, "webhook-signature": "v1,AAAA" + SIGNATURE[7:]}, b),
-    lambda h, b: ({**h, "webhook-signature": "g0hM9SsE"}, b),
-    lambda h, b: ({**h, "webhook-signature": "v1,not base64!"}, b),
-    lambda h, b: ({k: v for k, v in h.items() if k != "webhook-signature"}, b),
-    lambda h, b: ({k: v for k, v in h.items() if k != "webhook-id"}, b),
-    lambda h, b: ({**h, "webhook-timestamp": "soon"}, b),
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda h, b: (h, b'{"test": 2432232315}'),
+        lambda h, b: ({**h, "webhook-id": "msg_other"}, b),
+        lambda h, b: ({**h, "webhook-timestamp": str(TIMESTAMP + 1)}, b),
+        lambda h, b: ({**h, "webhook-signature": "v1,AAAA" + SIGNATURE[7:]}, b),
+        lambda h, b: ({**h, "webhook-signature": "g0hM9SsE"}, b),
+        lambda h, b: ({**h, "webhook-signature": "v1,not base64!"}, b),
+        lambda h, b: ({k: v for k, v in h.items() if k != "webhook-signature"}, b),
+        lambda h, b: ({k: v for k, v in h.items() if k != "webhook-id"}, b),
+        lambda h, b: ({**h, "webhook-timestamp": "soon"}, b),
+    ],
+)
 def test_tampering_does_not_verify(at, tamper):
     h, b = tamper(headers([SECRET], MSG_ID, TIMESTAMP, BODY), BODY)
     assert not verified(SECRET, h, b)
@@ -103,8 +112,15 @@ class _Fixed:
 
 
 def test_retry_schedule_is_the_standard_webhooks_one():
-    assert RETRY_SCHEDULE == (timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
-                              timedelta(hours=5), timedelta(hours=10), timedelta(hours=10))
+    assert RETRY_SCHEDULE == (
+        timedelta(seconds=5),
+        timedelta(minutes=5),
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(hours=5),
+        timedelta(hours=10),
+        timedelta(hours=10),
+    )
 
 
 @pytest.mark.parametrize("attempts", range(1, 8))
@@ -129,9 +145,21 @@ def test_next_delay_is_none_outside_the_schedule(attempts):
     assert next_delay(attempts) is None
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (200, "delivered"), (204, "delivered"), (299, "delivered"), (410, "gone"), (500, "retry"), (None, "retry"),
-    (301, "retry"), (401, "retry"), (404, "retry"), (429, "retry"), (199, "retry"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, "delivered"),
+        (204, "delivered"),
+        (299, "delivered"),
+        (410, "gone"),
+        (500, "retry"),
+        (None, "retry"),
+        (301, "retry"),
+        (401, "retry"),
+        (404, "retry"),
+        (429, "retry"),
+        (199, "retry"),
+    ],
+)
 def test_outcome(status, expected):
     assert outcome(status) == expected

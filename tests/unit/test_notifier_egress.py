@@ -16,18 +16,45 @@ from notifier.egress import Blocked, Guard, GuardedBackend, Policy, check_addres
 PRODUCTION, DEVELOPMENT = Policy(), Policy(allow_loopback_http=True)
 
 REFUSED = [
-    "127.0.0.1", "127.8.9.10", "::1",                       # loopback
-    "10.0.0.5", "172.16.0.1", "172.31.255.254", "192.168.1.1", "fd00::1",  # private, unique local
-    "169.254.169.254", "fd00:ec2::254", "fe80::1", "fe80::1%eth0",  # link-local, cloud metadata (IPv4, AWS IPv6)
-    "100.64.0.1", "100.127.255.254",                        # CGNAT
-    "0.0.0.0", "::", "0.1.2.3",                             # unspecified, "this network"
-    "224.0.0.1", "239.255.255.250", "ff02::1", "ff0e::1",   # multicast
-    "240.0.0.1", "255.255.255.255",                         # reserved, broadcast
-    "192.0.2.1", "198.51.100.7", "203.0.113.9", "2001:db8::1",  # documentation
-    "198.18.0.1", "192.0.0.8", "192.88.99.1",               # benchmarking, IETF assignments, 6to4 relay anycast
-    "::ffff:10.0.0.1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",  # IPv4-mapped IPv6
-    "2002:a00:1::1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:1",  # 6to4, NAT64 embedding private IPv4
-    "2001::1", "fec0::1", "100::1",                         # Teredo, site-local, discard-only
+    "127.0.0.1",
+    "127.8.9.10",
+    "::1",  # loopback
+    "10.0.0.5",
+    "172.16.0.1",
+    "172.31.255.254",
+    "192.168.1.1",
+    "fd00::1",  # private, unique local
+    "169.254.169.254",
+    "fd00:ec2::254",
+    "fe80::1",
+    "fe80::1%eth0",  # link-local, cloud metadata (IPv4, AWS IPv6)
+    "100.64.0.1",
+    "100.127.255.254",  # CGNAT
+    "0.0.0.0",
+    "::",
+    "0.1.2.3",  # unspecified, "this network"
+    "224.0.0.1",
+    "239.255.255.250",
+    "ff02::1",
+    "ff0e::1",  # multicast
+    "240.0.0.1",
+    "255.255.255.255",  # reserved, broadcast
+    "192.0.2.1",
+    "198.51.100.7",
+    "203.0.113.9",
+    "2001:db8::1",  # documentation
+    "198.18.0.1",
+    "192.0.0.8",
+    "192.88.99.1",  # benchmarking, IETF assignments, 6to4 relay anycast
+    "::ffff:10.0.0.1",
+    "::ffff:127.0.0.1",
+    "::ffff:169.254.169.254",  # IPv4-mapped IPv6
+    "2002:a00:1::1",
+    "64:ff9b::a9fe:a9fe",
+    "64:ff9b:1::a00:1",  # 6to4, NAT64 embedding private IPv4
+    "2001::1",
+    "fec0::1",
+    "100::1",  # Teredo, site-local, discard-only
 ]
 
 
@@ -56,15 +83,18 @@ def test_a_non_address_is_refused():
         check_address("not-an-ip", PRODUCTION)
 
 
-@pytest.mark.parametrize(("url", "category"), [
-    ("http://hooks.example.com/x", "blocked_scheme"),
-    ("ftp://hooks.example.com/x", "blocked_scheme"),
-    ("gopher://127.0.0.1:5432/", "blocked_scheme"),
-    ("https://user:secret@hooks.example.com/x", "blocked_url"),
-    ("https:///no-host", "blocked_url"),
-    ("https://hooks.example.com:99999/x", "blocked_url"),
-    ("https://hooks.example.com/" + "a" * egress.MAX_URL_LENGTH, "blocked_url"),
-])
+@pytest.mark.parametrize(
+    ("url", "category"),
+    [
+        ("http://hooks.example.com/x", "blocked_scheme"),
+        ("ftp://hooks.example.com/x", "blocked_scheme"),
+        ("gopher://127.0.0.1:5432/", "blocked_scheme"),
+        ("https://user:secret@hooks.example.com/x", "blocked_url"),
+        ("https:///no-host", "blocked_url"),
+        ("https://hooks.example.com:99999/x", "blocked_url"),
+        ("https://hooks.example.com/" + "a" * egress.MAX_URL_LENGTH, "blocked_url"),
+    ],
+)
 def test_urls_must_be_https_without_credentials_and_bounded(url, category):
     with pytest.raises(Blocked) as refused:
         check_url(url, PRODUCTION)
@@ -82,13 +112,22 @@ def names(table: dict[str, list[str]]) -> egress.Resolver:
         if host not in table:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return table[host]
+
     return resolve
 
 
 async def test_a_name_is_refused_when_any_of_its_addresses_is_internal():
-    guard = Guard(PRODUCTION, names({"mixed.example.com": ["93.184.215.14", "10.1.2.3"],
-                                     "meta.example.com": ["169.254.169.254"], "public.example.com": ["93.184.215.14"],
-                                     "empty.example.com": []}))
+    guard = Guard(
+        PRODUCTION,
+        names(
+            {
+                "mixed.example.com": ["93.184.215.14", "10.1.2.3"],
+                "meta.example.com": ["169.254.169.254"],
+                "public.example.com": ["93.184.215.14"],
+                "empty.example.com": [],
+            }
+        ),
+    )
     for host in ("mixed.example.com", "meta.example.com"):
         with pytest.raises(Blocked) as refused:
             await guard.addresses(host, 443)
@@ -106,6 +145,7 @@ async def test_a_name_is_refused_when_any_of_its_addresses_is_internal():
 async def test_an_ip_literal_is_checked_without_a_lookup():
     async def no_lookup(host: str, port: int) -> list[str]:
         raise AssertionError("a literal needs no resolver")
+
     guard = Guard(PRODUCTION, no_lookup)
     assert await guard.addresses("[2606:4700:4700::1111]", 443) == ["2606:4700:4700::1111"]
     with pytest.raises(Blocked):
@@ -165,17 +205,23 @@ def chained(outer: BaseException, cause: BaseException) -> BaseException:
     return outer
 
 
-@pytest.mark.parametrize(("exc", "category"), [
-    (TimeoutError(), "timeout"),
-    (httpx.ReadTimeout("x"), "timeout"),
-    (chained(httpx.ConnectError("x"), chained(httpcore.ConnectError("y"), ConnectionRefusedError(111, "x"))), "refused"),
-    (chained(httpx.ConnectError("x"), ssl.SSLCertVerificationError(1, "certificate verify failed")), "tls"),
-    (chained(httpx.ConnectError("x"), socket.gaierror(-2, "unknown")), "dns"),
-    (chained(httpx.ReadError("x"), ConnectionResetError(104, "reset")), "reset"),
-    (httpx.ConnectError("All connection attempts failed"), "connect"),
-    (httpx.RemoteProtocolError("illegal header"), "protocol"),
-    (httpx.ReadError("x"), "network"),
-    (Blocked("blocked_address", "10.0.0.1 is private"), "blocked_address"),
-])
+@pytest.mark.parametrize(
+    ("exc", "category"),
+    [
+        (TimeoutError(), "timeout"),
+        (httpx.ReadTimeout("x"), "timeout"),
+        (
+            chained(httpx.ConnectError("x"), chained(httpcore.ConnectError("y"), ConnectionRefusedError(111, "x"))),
+            "refused",
+        ),
+        (chained(httpx.ConnectError("x"), ssl.SSLCertVerificationError(1, "certificate verify failed")), "tls"),
+        (chained(httpx.ConnectError("x"), socket.gaierror(-2, "unknown")), "dns"),
+        (chained(httpx.ReadError("x"), ConnectionResetError(104, "reset")), "reset"),
+        (httpx.ConnectError("All connection attempts failed"), "connect"),
+        (httpx.RemoteProtocolError("illegal header"), "protocol"),
+        (httpx.ReadError("x"), "network"),
+        (Blocked("blocked_address", "10.0.0.1 is private"), "blocked_address"),
+    ],
+)
 def test_failures_become_categories_without_their_text(exc, category):
     assert failure_category(exc) == category

@@ -11,7 +11,9 @@ from runtime.metrics import LATENCY_BUCKETS, observe_many
 
 
 def samples(registry: CollectorRegistry) -> list[tuple[str, dict[str, str], float]]:
-    return [(s.name, s.labels, s.value) for m in registry.collect() for s in m.samples if not s.name.endswith("_created")]
+    return [
+        (s.name, s.labels, s.value) for m in registry.collect() for s in m.samples if not s.name.endswith("_created")
+    ]
 
 
 def test_observe_many_gives_the_samples_of_observing_one_by_one():
@@ -19,7 +21,16 @@ def test_observe_many_gives_the_samples_of_observing_one_by_one():
     h1 = Histogram("lag", "x", ["topic"], buckets=LATENCY_BUCKETS, registry=one)
     h2 = Histogram("lag", "x", ["topic"], buckets=LATENCY_BUCKETS, registry=many)
     # bounds exactly, below the first, above the last, infinity, NaN, and a spread
-    values = [0.005, 0.01, 0.0, 60, 61, float("inf"), float("nan"), *(random.Random(3).expovariate(10) for _ in range(500))]
+    values = [
+        0.005,
+        0.01,
+        0.0,
+        60,
+        61,
+        float("inf"),
+        float("nan"),
+        *(random.Random(3).expovariate(10) for _ in range(500)),
+    ]
     for v in values:
         h1.labels("t").observe(v)
     observe_many(h2.labels("t"), values)

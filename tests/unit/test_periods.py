@@ -9,12 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from contracts.periods import DeadlineError, add_months, from_day_following, local_date, period_last_day
 from tests.support.dates import AUCKLAND, PAGO_PAGO, D, utc
-
 
 # ---------------------------------------------------------------------------------------------
 # add_months

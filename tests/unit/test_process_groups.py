@@ -15,9 +15,14 @@ from deploy.local.processes import group_members, wait_group_gone
 async def test_a_group_is_gone_only_when_its_last_live_member_has_exited() -> None:
     # A leader and a grandchild in their own group, as the embedded PostgreSQL's postmaster and backends are.
     leader = subprocess.Popen(  # noqa: ASYNC220 (a test fixture: started once, before anything awaits)
-        [sys.executable, "-c", "import subprocess, sys, time; "
-         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"],
-        start_new_session=True)
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; "
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)",
+        ],
+        start_new_session=True,
+    )
     try:
         async with asyncio.timeout(10):
             while len(group_members(leader.pid)) < 2:  # noqa: ASYNC110 (waiting for the grandchild to exist)

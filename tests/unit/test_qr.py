@@ -14,6 +14,7 @@ from PIL import Image
 from contracts.kinds import DeclarationKind
 from contracts.token import DeclarationClaims
 from contracts.txcode import new_transaction_code
+from tests.support.system_tools import require_module
 from tokens.cose import PREFIX, generate_signing_key, sign_token, verify_token
 from tokens.qr import (
     MAX_SIDE,
@@ -25,7 +26,6 @@ from tokens.qr import (
     qr_terminal,
     qr_version,
 )
-from tests.support.system_tools import require_module
 
 ISSUED = datetime(2025, 6, 1, 8, 30, tzinfo=UTC)
 KEY = generate_signing_key()

@@ -8,7 +8,9 @@ README = Path(__file__).parents[2] / "README.md"
 
 
 def env_name(field: str) -> str:
-    return {"kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS", "database_url": "DATABASE_URL"}.get(field, f"ATA_{field.upper()}")
+    return {"kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS", "database_url": "DATABASE_URL"}.get(
+        field, f"ATA_{field.upper()}"
+    )
 
 
 def test_every_setting_is_in_the_readme_configuration_table():

@@ -34,7 +34,11 @@ def _code_tokens(path: Path) -> list[tuple[int, str]]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 docstrings.add(first.lineno)
     out = []
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -76,9 +80,13 @@ def test_every_rule_id_has_a_call_site_in_service_code_or_a_written_reason(servi
     for rule in _rule_ids():
         literal = re.compile(rf"^[rbuf]*(['\"]){rule}\1$", re.I)
         call = re.compile(rf"^{rule.lower()}_\w+$")
-        used = [p for p, toks in service_tokens.items()
-                if any((t == tokenize.STRING and literal.match(s)) or (t == tokenize.NAME and call.match(s))
-                       for t, s in toks)]
+        used = [
+            p
+            for p, toks in service_tokens.items()
+            if any(
+                (t == tokenize.STRING and literal.match(s)) or (t == tokenize.NAME and call.match(s)) for t, s in toks
+            )
+        ]
         if not used and rule not in skipped:
             missing.append(rule)
         if used and rule in skipped:
@@ -110,4 +118,4 @@ def test_the_check_can_fail_on_a_rule_only_named_in_a_docstring_or_comment(tmp_p
     sample.write_text('"""Enforces R99."""\n# R99 here too\nx = 1\n', encoding="utf-8")
     assert [s for t, s in _code_tokens(sample) if "R99" in s] == []
     sample.write_text('reason = Reason(rule="R99")\n', encoding="utf-8")
-    assert ("R99" in "".join(s for _, s in _code_tokens(sample)))
+    assert "R99" in "".join(s for _, s in _code_tokens(sample))

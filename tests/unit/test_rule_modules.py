@@ -43,7 +43,9 @@ def test_module_never_reads_the_wall_clock(module):
             assert node.attr not in forbidden, f"wall clock: .{node.attr} on line {node.lineno}"
 
 
-@pytest.mark.parametrize(("module", "at_least"), [(deadlines, 20), (liability, 4)], ids=lambda m: getattr(m, "__name__", ""))
+@pytest.mark.parametrize(
+    ("module", "at_least"), [(deadlines, 20), (liability, 4)], ids=lambda m: getattr(m, "__name__", "")
+)
 def test_every_rule_function_is_named_and_documented_with_its_rule_id(module, at_least):
     rule_functions = [name for name in module.__all__ if re.match(r"r\d+_", name)]
     assert len(rule_functions) >= at_least

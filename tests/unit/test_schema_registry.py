@@ -9,8 +9,8 @@ import json
 import pytest
 
 from contracts import registry
-from contracts.envelope import DATASCHEMA_BASE, Envelope
 from contracts.catalogue import MESSAGE_TYPES
+from contracts.envelope import DATASCHEMA_BASE, Envelope
 from contracts.topics import ISSUANCE_REQUESTS, TRANSACTIONS
 
 SUBJECTS = {registry.subject(t): t for t in registry.subject_topics()}
@@ -30,7 +30,7 @@ def test_the_committed_registry_is_what_the_contracts_generate():
 
 
 def test_every_dataschema_names_a_committed_schema():
-    for (type_, version) in MESSAGE_TYPES:
+    for type_, version in MESSAGE_TYPES:
         uri = Envelope(type=type_, schema_version=version, producer="test").to_headers()["ce_dataschema"]
         path = registry.DIRECTORY / uri.removeprefix(DATASCHEMA_BASE)
         assert json.loads(path.read_text())["$id"] == uri
@@ -50,7 +50,10 @@ def _sealed(schema: dict) -> dict:
 
 
 BREAKING = {
-    "new required field": lambda s: (_sealed(s)["properties"].update(x={"type": "string"}), _sealed(s)["required"].append("x")),
+    "new required field": lambda s: (
+        _sealed(s)["properties"].update(x={"type": "string"}),
+        _sealed(s)["required"].append("x"),
+    ),
     "removed message type": lambda s: s["anyOf"].pop(),
     "tighter maxLength": lambda s: _sealed(s)["properties"]["request_id"].update(maxLength=10),
     "removed enum value": lambda s: s["$defs"]["GoodsCategory"]["enum"].remove("exhibition"),
@@ -79,11 +82,17 @@ def test_write_registers_a_compatible_change_as_the_next_version_and_refuses_a_b
     name = registry.subject(TRANSACTIONS)
     assert len(registry.versions(name, tmp_path)) == 1
     real = registry.value_schema
-    monkeypatch.setattr(registry, "value_schema", lambda t: _changed(real(t), ADDITIVE["new message type"])
-                        if t is TRANSACTIONS else real(t))
+    monkeypatch.setattr(
+        registry,
+        "value_schema",
+        lambda t: _changed(real(t), ADDITIVE["new message type"]) if t is TRANSACTIONS else real(t),
+    )
     assert registry.write(tmp_path) == []
     assert len(registry.versions(name, tmp_path)) == 2
-    monkeypatch.setattr(registry, "value_schema", lambda t: _changed(real(t), lambda s: s["anyOf"].pop(0))
-                        if t is TRANSACTIONS else real(t))
+    monkeypatch.setattr(
+        registry,
+        "value_schema",
+        lambda t: _changed(real(t), lambda s: s["anyOf"].pop(0)) if t is TRANSACTIONS else real(t),
+    )
     assert registry.write(tmp_path) == [f"{name}: incompatible with version 1", f"{name}: incompatible with version 2"]
     assert len(registry.versions(name, tmp_path)) == 2

@@ -55,15 +55,25 @@ def test_the_vector_opens_from_the_documented_construction_alone():
     entry = next(r for r in doc.recipients if r.recipient_id == VECTOR["recipient_id"])
     info = json.dumps(["ATA-DOC-1", "key", VECTOR["recipient_id"]], separators=(",", ":")).encode()
     data_key = rfc9180_open(sealing.b64d(entry.sealed_key), sk, info)
-    aad = json.dumps(["ATA-DOC-1", VECTOR["nga"], VECTOR["request_id"], VECTOR["general_list_digest"]],
-                     separators=(",", ":")).encode()
+    aad = json.dumps(
+        ["ATA-DOC-1", VECTOR["nga"], VECTOR["request_id"], VECTOR["general_list_digest"]], separators=(",", ":")
+    ).encode()
     plain = json.loads(AESGCM(data_key).decrypt(sealing.b64d(doc.nonce), sealing.b64d(doc.ciphertext), aad))
     assert sealing.b64e(data_key) == VECTOR["data_key"]
     assert plain == VECTOR["document"]
     # R3: the wallet checks the list it opened against the digest the ledger holds
     assert general_list_digest([GoodsItem(**g) for g in plain["goods"]]) == VECTOR["general_list_digest"]
-    assert sealing.open_document(doc, VECTOR["recipient_id"], sk, nga=VECTOR["nga"], request_id=VECTOR["request_id"],
-                                 digest=VECTOR["general_list_digest"]) == VECTOR["document"]
+    assert (
+        sealing.open_document(
+            doc,
+            VECTOR["recipient_id"],
+            sk,
+            nga=VECTOR["nga"],
+            request_id=VECTOR["request_id"],
+            digest=VECTOR["general_list_digest"],
+        )
+        == VECTOR["document"]
+    )
 
 
 def test_holder_and_each_representative_open_it_and_nobody_else():
@@ -97,7 +107,9 @@ def test_sharing_reseals_the_key_for_a_new_representative_only():
     req = seal_request(plain_carnet("S-4"))
     shared = sealing.reseal_for(req.document, "hld_1", wallet_key(1), "rep_new", wallet_key(4).public_key())
     assert shared.ciphertext == req.document.ciphertext
-    opened = sealing.open_document(shared, "rep_new", wallet_key(4), nga="FR", request_id="S-4", digest=req.general_list_digest)
+    opened = sealing.open_document(
+        shared, "rep_new", wallet_key(4), nga="FR", request_id="S-4", digest=req.general_list_digest
+    )
     assert opened["request_id"] == "S-4"
 
 

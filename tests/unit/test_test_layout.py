@@ -8,6 +8,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
 
+
 def is_test_module(name: str) -> bool:
     parts = name.split(".")
     return len(parts) >= 3 and parts[0] == "tests" and parts[-1].startswith("test_")
@@ -27,9 +28,11 @@ def imported_test_modules(source: str) -> set[str]:
 
 
 def violations() -> set[tuple[str, str]]:
-    return {(path.relative_to(TESTS).as_posix(), module)
-            for path in sorted(TESTS.rglob("*.py"))
-            for module in imported_test_modules(path.read_text(encoding="utf-8"))}
+    return {
+        (path.relative_to(TESTS).as_posix(), module)
+        for path in sorted(TESTS.rglob("*.py"))
+        for module in imported_test_modules(path.read_text(encoding="utf-8"))
+    }
 
 
 def test_the_check_sees_every_form_of_import_from_a_test_module():
@@ -45,8 +48,12 @@ def helper():
         y,
     )
 """
-    assert imported_test_modules(source) == {"tests.service.test_a", "tests.service.test_b", "tests.unit.test_c",
-                                             "tests.browser.test_d"}
+    assert imported_test_modules(source) == {
+        "tests.service.test_a",
+        "tests.service.test_b",
+        "tests.unit.test_c",
+        "tests.browser.test_d",
+    }
 
 
 def test_no_file_under_tests_imports_from_a_test_module():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
 import pytest
@@ -18,12 +18,12 @@ from pydantic import ValidationError
 from contracts.bounds import TRUST_LIST_JWS_MAX
 from contracts.canonical import JCS, canonical_json
 from contracts.messages import TrustedKey, TrustListPublished
-from tokens import trustlist
-from tokens.cose import generate_signing_key, public_jwk
 from tests.support.bounds import largest
 from tests.support.messages import detached_trust_list
+from tokens import trustlist
+from tokens.cose import generate_signing_key, public_jwk
 
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 ANCHOR = generate_signing_key()
 KEY = generate_signing_key()
 KEYS = [TrustedKey(kid=KEY.kid.hex(), jwk=public_jwk(KEY.public_key), not_before=NOW)]
@@ -48,11 +48,20 @@ def test_r3_the_list_is_a_jws_any_jose_library_verifies_with_the_canonical_json_
     message = trustlist.sign(7, NOW, KEYS, ANCHOR)
     decoded = jwt.api_jws.decode_complete(message.jws, ANCHOR.public_key, algorithms=["ES256"])
     assert decoded["header"] == {"alg": "ES256", "kid": ANCHOR.kid.hex(), "typ": "ata-trust-list+json"}
-    assert decoded["payload"] == canonical_json({"construction": "ATA-TL-3", "sequence": 7, "issued_at": NOW.isoformat(),
-                                                 "keys": [k.model_dump(mode="json") for k in KEYS]}, JCS)
+    assert decoded["payload"] == canonical_json(
+        {
+            "construction": "ATA-TL-3",
+            "sequence": 7,
+            "issued_at": NOW.isoformat(),
+            "keys": [k.model_dump(mode="json") for k in KEYS],
+        },
+        JCS,
+    )
     assert message.construction == "ATA-TL-3" and message.signature == message.jws.split(".")[2]
     assert trustlist.verify(message, ANCHOR.public_key) == KEYS
-    assert trustlist.verify(TrustListPublished.model_validate_json(message.model_dump_json()), ANCHOR.public_key) == KEYS
+    assert (
+        trustlist.verify(TrustListPublished.model_validate_json(message.model_dump_json()), ANCHOR.public_key) == KEYS
+    )
 
 
 @pytest.mark.parametrize("construction", ["ATA-TL-2", "ATA-TL-1"])
@@ -62,13 +71,16 @@ def test_r3_lists_of_the_constructions_before_still_verify(construction):
     assert trustlist.verify(message, ANCHOR.public_key) == KEYS
 
 
-@pytest.mark.parametrize("header", [
-    {"alg": "ES384", "kid": ANCHOR.kid.hex()},
-    {"alg": "HS256", "kid": ANCHOR.kid.hex()},
-    {"alg": "none", "kid": ANCHOR.kid.hex()},
-    {"alg": "ES256", "kid": KEY.kid.hex()},
-    {"alg": "ES256"},
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "ES384", "kid": ANCHOR.kid.hex()},
+        {"alg": "HS256", "kid": ANCHOR.kid.hex()},
+        {"alg": "none", "kid": ANCHOR.kid.hex()},
+        {"alg": "ES256", "kid": KEY.kid.hex()},
+        {"alg": "ES256"},
+    ],
+)
 def test_a_jws_with_another_alg_or_kid_is_refused_even_with_a_good_signature(header):
     message = trustlist.sign(7, NOW, KEYS, ANCHOR)
     with pytest.raises(trustlist.TrustListError, match="alg"):
@@ -82,20 +94,31 @@ def test_the_same_header_and_payload_verify_when_signed_by_the_anchor():
     assert trustlist.verify(with_jws(message, good), ANCHOR.public_key) == KEYS
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda m: m.model_copy(update={"sequence": 8}),  # fields no longer what the payload says
-    lambda m: m.model_copy(update={"keys": []}),
-    lambda m: m.model_copy(update={"signature": "A" * 86}),  # not the JWS's own signature
-    lambda m: m.model_copy(update={"jws": None}),  # ATA-TL-3 without its JWS
-    lambda m: m.model_copy(update={"construction": "ATA-TL-2"}),  # a JWS under the detached construction
-    lambda m: m.model_copy(update={"construction": "ATA-TL-2", "jws": None}),  # relabelled: bytes differ
-    lambda m: with_jws(m, forged({"alg": "ES256", "kid": ANCHOR.kid.hex()}, trustlist.canonical(7, NOW, KEYS),
-                                 generate_signing_key().private_key)),  # another key claiming the anchor's kid
-    lambda m: with_jws(m, m.jws.split(".")[0] + "." + b64(trustlist.canonical(7, NOW, KEYS, "ATA-TL-2")) + "."
-                       + m.jws.split(".")[2]),  # the payload of another construction
-    lambda m: m.model_copy(update={"jws": "not.a.jws"}),
-    lambda m: m.model_copy(update={"jws": m.jws.split(".")[0] + ".." + m.jws.split(".")[2]}),  # detached payload
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda m: m.model_copy(update={"sequence": 8}),  # fields no longer what the payload says
+        lambda m: m.model_copy(update={"keys": []}),
+        lambda m: m.model_copy(update={"signature": "A" * 86}),  # not the JWS's own signature
+        lambda m: m.model_copy(update={"jws": None}),  # ATA-TL-3 without its JWS
+        lambda m: m.model_copy(update={"construction": "ATA-TL-2"}),  # a JWS under the detached construction
+        lambda m: m.model_copy(update={"construction": "ATA-TL-2", "jws": None}),  # relabelled: bytes differ
+        lambda m: with_jws(
+            m,
+            forged(
+                {"alg": "ES256", "kid": ANCHOR.kid.hex()},
+                trustlist.canonical(7, NOW, KEYS),
+                generate_signing_key().private_key,
+            ),
+        ),  # another key claiming the anchor's kid
+        lambda m: with_jws(
+            m,
+            m.jws.split(".")[0] + "." + b64(trustlist.canonical(7, NOW, KEYS, "ATA-TL-2")) + "." + m.jws.split(".")[2],
+        ),  # the payload of another construction
+        lambda m: m.model_copy(update={"jws": "not.a.jws"}),
+        lambda m: m.model_copy(update={"jws": m.jws.split(".")[0] + ".." + m.jws.split(".")[2]}),  # detached payload
+    ],
+)
 def test_a_tampered_jws_list_is_refused(tamper):
     with pytest.raises(trustlist.TrustListError):
         trustlist.verify(tamper(trustlist.sign(7, NOW, KEYS, ANCHOR)), ANCHOR.public_key)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from contracts.txcode import (
     ALPHABET,
@@ -30,7 +29,9 @@ def fixed(data: bytes):
 
 def with_check(data: str) -> str:
     """Independent reference for the check symbol: the data read as one base-32 number, mod 37."""
-    return data + CHECK_ALPHABET[int(data.translate(str.maketrans(ALPHABET, "0123456789abcdefghijklmnopqrstuv")), 32) % 37]
+    return (
+        data + CHECK_ALPHABET[int(data.translate(str.maketrans(ALPHABET, "0123456789abcdefghijklmnopqrstuv")), 32) % 37]
+    )
 
 
 # Codes chosen to contain every confusable digit and the rarer check symbols.

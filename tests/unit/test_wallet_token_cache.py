@@ -3,7 +3,7 @@ its own expiry; the times are judged again on every request against the injected
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from deploy.local.identity import ensure_wallet_issuer, mint_wallet_token, priva
 from tokens import wallet_auth
 from tokens.wallet_auth import WalletTokenError, WalletVerifier
 
-NOW = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
 
 class Clock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -15,21 +15,24 @@ from notifier import webpush
 from notifier.domain import outcome, signing_secrets
 from tests.support.peers import Subscription, check_vapid, decrypt, unb64u
 
-NOW = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
 # RFC 8291 Appendix A.
 RFC_UA_PRIVATE = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94"
 RFC_AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
-RFC_BODY = ("DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqK"
-            "K6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN")
+RFC_BODY = (
+    "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqK"
+    "K6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN"
+)
 
 
 @pytest.fixture
 def vapid(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     path = tmp_path / "vapid.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return webpush.Vapid.load(path, "mailto:ops@ata.example")
 
 
@@ -42,16 +45,37 @@ def test_a_built_message_decrypts_with_the_subscription_key_and_carries_the_rfc_
     sub = Subscription("/wpush/x")
     keys = sub.keys()
     payload = json.dumps({"type": "transaction.committed", "data": {"carnet_number": "FR2600000010"}}).encode()
-    headers, body = webpush.build_request(vapid, "https://push.example.net:8443/wpush/x", keys["p256dh"], keys["auth"],
-                                          payload, now=NOW, ttl_s=3600, urgency="high", topic=webpush.topic_for("c1"))
+    headers, body = webpush.build_request(
+        vapid,
+        "https://push.example.net:8443/wpush/x",
+        keys["p256dh"],
+        keys["auth"],
+        payload,
+        now=NOW,
+        ttl_s=3600,
+        urgency="high",
+        topic=webpush.topic_for("c1"),
+    )
     assert decrypt(body, sub.private, sub.auth) == payload
     assert (headers["Content-Encoding"], headers["TTL"], headers["Urgency"]) == ("aes128gcm", "3600", "high")
     claims = check_vapid(headers["Authorization"], "https://push.example.net:8443", NOW)
     assert claims["exp"] == int((NOW + timedelta(hours=12)).timestamp())
     assert claims["sub"] == "mailto:ops@ata.example" and claims["k"] == vapid.application_server_key
     # Each message has its own ephemeral key and salt (RFC 8291 section 3.4).
-    assert webpush.build_request(vapid, "https://push.example.net:8443/wpush/x", keys["p256dh"], keys["auth"], payload,
-                                 now=NOW, ttl_s=3600, urgency="high", topic="t")[1] != body
+    assert (
+        webpush.build_request(
+            vapid,
+            "https://push.example.net:8443/wpush/x",
+            keys["p256dh"],
+            keys["auth"],
+            payload,
+            now=NOW,
+            ttl_s=3600,
+            urgency="high",
+            topic="t",
+        )[1]
+        != body
+    )
 
 
 def test_vapid_jwt_for_another_origin_or_expired_is_refused_by_the_push_service(vapid):
@@ -62,11 +86,14 @@ def test_vapid_jwt_for_another_origin_or_expired_is_refused_by_the_push_service(
         check_vapid(header, "https://push.example.net", NOW + timedelta(hours=13))
 
 
-@pytest.mark.parametrize(("endpoint", "origin"), [
-    ("https://fcm.googleapis.com/fcm/send/abc", "https://fcm.googleapis.com"),
-    ("https://push.example.net:443/a", "https://push.example.net"),
-    ("http://127.0.0.1:8080/wpush/a?x=1", "http://127.0.0.1:8080"),
-])
+@pytest.mark.parametrize(
+    ("endpoint", "origin"),
+    [
+        ("https://fcm.googleapis.com/fcm/send/abc", "https://fcm.googleapis.com"),
+        ("https://push.example.net:443/a", "https://push.example.net"),
+        ("http://127.0.0.1:8080/wpush/a?x=1", "http://127.0.0.1:8080"),
+    ],
+)
 def test_audience_is_the_push_resource_origin(endpoint, origin):
     assert webpush.origin(endpoint) == origin
 
@@ -80,18 +107,39 @@ def test_topic_is_at_most_32_base64url_characters_and_stable():
 def test_a_payload_that_cannot_fit_one_push_message_is_refused(vapid):
     keys = Subscription("/x").keys()
     with pytest.raises(webpush.PayloadTooLarge):
-        webpush.build_request(vapid, "https://p.example/x", keys["p256dh"], keys["auth"], b"x" * 4000, now=NOW,
-                              ttl_s=60, urgency="normal", topic="t")
-    _, body = webpush.build_request(vapid, "https://p.example/x", keys["p256dh"], keys["auth"],
-                                    b"x" * webpush.MAX_PLAINTEXT, now=NOW, ttl_s=60, urgency="normal", topic="t")
+        webpush.build_request(
+            vapid,
+            "https://p.example/x",
+            keys["p256dh"],
+            keys["auth"],
+            b"x" * 4000,
+            now=NOW,
+            ttl_s=60,
+            urgency="normal",
+            topic="t",
+        )
+    _, body = webpush.build_request(
+        vapid,
+        "https://p.example/x",
+        keys["p256dh"],
+        keys["auth"],
+        b"x" * webpush.MAX_PLAINTEXT,
+        now=NOW,
+        ttl_s=60,
+        urgency="normal",
+        topic="t",
+    )
     assert len(body) <= 4096
 
 
-@pytest.mark.parametrize(("p256dh", "auth"), [
-    ("BAAA", "BTBZMqHH6r4Tts7J_aSIgg"),  # too short
-    ("B" + "A" * 86, "BTBZMqHH6r4Tts7J_aSIgg"),  # 65 bytes but not on the curve
-    (Subscription("/x").keys()["p256dh"], "AAAA"),  # auth not 16 bytes
-])
+@pytest.mark.parametrize(
+    ("p256dh", "auth"),
+    [
+        ("BAAA", "BTBZMqHH6r4Tts7J_aSIgg"),  # too short
+        ("B" + "A" * 86, "BTBZMqHH6r4Tts7J_aSIgg"),  # 65 bytes but not on the curve
+        (Subscription("/x").keys()["p256dh"], "AAAA"),  # auth not 16 bytes
+    ],
+)
 def test_subscription_keys_are_checked(p256dh, auth):
     with pytest.raises(webpush.SubscriptionKeyError):
         webpush.check_subscription_keys(p256dh, auth)
@@ -101,17 +149,29 @@ def test_a_vapid_key_that_is_not_p256_is_refused(tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     path = tmp_path / "bad.pem"
-    path.write_bytes(ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.write_bytes(
+        ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     with pytest.raises(webpush.VapidConfigError):
         webpush.Vapid.load(path, "mailto:ops@ata.example")
     with pytest.raises(webpush.VapidConfigError):
         webpush.Vapid.load(tmp_path / "missing.pem", "mailto:ops@ata.example")
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (201, "delivered"), (404, "gone"), (410, "gone"), (413, "rejected"), (429, "retry"), (500, "retry"), (None, "retry"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (201, "delivered"),
+        (404, "gone"),
+        (410, "gone"),
+        (413, "rejected"),
+        (429, "retry"),
+        (500, "retry"),
+        (None, "retry"),
+    ],
+)
 def test_push_service_answers(status, expected):
     assert outcome(status, "webpush") == expected
 

@@ -169,28 +169,58 @@ def build() -> dict[str, dict[str, Any]]:
     during = ISSUED_AT + timedelta(hours=2)
 
     export_1 = declaration(
-        seed="export-1", carnet_number="FR2500000017", kind=DeclarationKind.EXPORTATION,
-        country="FR", items=(1,), sequence=1, carnet_expiry=date(2026, 5, 31),
+        seed="export-1",
+        carnet_number="FR2500000017",
+        kind=DeclarationKind.EXPORTATION,
+        country="FR",
+        items=(1,),
+        sequence=1,
+        carnet_expiry=date(2026, 5, 31),
     )
     import_3 = declaration(
-        seed="import-3", carnet_number="FR2500000017", kind=DeclarationKind.IMPORTATION,
-        country="DE", items=(2, 5, 7), sequence=1, carnet_expiry=date(2026, 5, 31),
+        seed="import-3",
+        carnet_number="FR2500000017",
+        kind=DeclarationKind.IMPORTATION,
+        country="DE",
+        items=(2, 5, 7),
+        sequence=1,
+        carnet_expiry=date(2026, 5, 31),
     )
     transit = declaration(
-        seed="transit-entry", carnet_number="DE-2025-0004711", kind=DeclarationKind.TRANSIT_ENTRY,
-        country="CH", items=(1, 2, 3, 4), sequence=2, carnet_expiry=date(2026, 2, 28),
+        seed="transit-entry",
+        carnet_number="DE-2025-0004711",
+        kind=DeclarationKind.TRANSIT_ENTRY,
+        country="CH",
+        items=(1, 2, 3, 4),
+        sequence=2,
+        carnet_expiry=date(2026, 2, 28),
     )
     reimport = declaration(
-        seed="reimport", carnet_number="GB25000123", kind=DeclarationKind.REIMPORTATION,
-        country="GB", items=(3, 9), sequence=1, carnet_expiry=date(2025, 12, 31),
+        seed="reimport",
+        carnet_number="GB25000123",
+        kind=DeclarationKind.REIMPORTATION,
+        country="GB",
+        items=(3, 9),
+        sequence=1,
+        carnet_expiry=date(2025, 12, 31),
     )
     reexport = declaration(
-        seed="reexport", carnet_number="CH-2025-77", kind=DeclarationKind.REEXPORTATION,
-        country="IT", items=(10, 11, 12), sequence=3, carnet_expiry=date(2026, 1, 15),
+        seed="reexport",
+        carnet_number="CH-2025-77",
+        kind=DeclarationKind.REEXPORTATION,
+        country="IT",
+        items=(10, 11, 12),
+        sequence=3,
+        carnet_expiry=date(2026, 1, 15),
     )
     discharge = declaration(
-        seed="transit-discharge", carnet_number="NL2500009999", kind=DeclarationKind.TRANSIT_DISCHARGE,
-        country="AT", items=(4, 6), sequence=1, carnet_expiry=date(2026, 4, 1),
+        seed="transit-discharge",
+        carnet_number="NL2500009999",
+        kind=DeclarationKind.TRANSIT_DISCHARGE,
+        country="AT",
+        items=(4, 6),
+        sequence=1,
+        carnet_expiry=date(2026, 4, 1),
     )
 
     exp_s = int(EXPIRES_AT.timestamp())
@@ -203,24 +233,38 @@ def build() -> dict[str, dict[str, Any]]:
     vectors = {
         "valid-exportation-1-item": vector(
             description="Valid: exportation from FR of item 1, verified two hours after issue.",
-            decl=export_1, key=issuer, verified_at=during, token=valid_export,
+            decl=export_1,
+            key=issuer,
+            verified_at=during,
+            token=valid_export,
         ),
         "valid-importation-3-items": vector(
             description="Valid: importation into DE of items 2, 5 and 7 (a split shipment), verified two hours after issue.",
-            decl=import_3, key=issuer, verified_at=during, token=valid_import,
+            decl=import_3,
+            key=issuer,
+            verified_at=during,
+            token=valid_import,
         ),
         "valid-transit-entry": vector(
             description="Valid: transit entry into CH of items 1-4, second transit declaration of the carnet.",
-            decl=transit, key=issuer, verified_at=during, token=sign_token(transit.to_cwt(), issuer),
+            decl=transit,
+            key=issuer,
+            verified_at=during,
+            token=sign_token(transit.to_cwt(), issuer),
         ),
         "valid-one-second-before-exp": vector(
             description=f"Valid: verified at exp - 1 s ({exp_s - 1}); the token is accepted while now < exp.",
-            decl=reimport, key=issuer, verified_at=EXPIRES_AT - timedelta(seconds=1),
+            decl=reimport,
+            key=issuer,
+            verified_at=EXPIRES_AT - timedelta(seconds=1),
             token=sign_token(reimport.to_cwt(), issuer),
         ),
         "valid-at-iat": vector(
             description=f"Valid: verified exactly at iat ({iat_s}).",
-            decl=reexport, key=issuer, verified_at=ISSUED_AT, token=sign_token(reexport.to_cwt(), issuer),
+            decl=reexport,
+            key=issuer,
+            verified_at=ISSUED_AT,
+            token=sign_token(reexport.to_cwt(), issuer),
         ),
         "valid-zlib-body": vector(
             description=(
@@ -228,12 +272,17 @@ def build() -> dict[str, dict[str, Any]]:
                 "Our signer only compresses when that is shorter, which small tokens never are, "
                 "so this body was compressed by hand; a verifier must accept both forms."
             ),
-            decl=discharge, key=issuer, verified_at=during,
+            decl=discharge,
+            key=issuer,
+            verified_at=during,
             token=token_from_cose(cose_of(sign_token(discharge.to_cwt(), issuer)), force_zlib=True),
         ),
         "invalid-bad-signature": vector(
             description="Invalid: signed by another key but carrying the issuer's kid in the protected header.",
-            decl=export_1, key=issuer, verified_at=during, token=sign_token(export_1.to_cwt(), wrong_key),
+            decl=export_1,
+            key=issuer,
+            verified_at=during,
+            token=sign_token(export_1.to_cwt(), wrong_key),
             reason="bad signature",
         ),
         "invalid-unknown-kid": vector(
@@ -241,7 +290,10 @@ def build() -> dict[str, dict[str, Any]]:
                 "Invalid: validly signed by another key under that key's own kid; the verifier knows "
                 "only the issuer key given here, so the kid resolves to nothing."
             ),
-            decl=export_1, key=issuer, verified_at=during, token=sign_token(export_1.to_cwt(), stranger),
+            decl=export_1,
+            key=issuer,
+            verified_at=during,
+            token=sign_token(export_1.to_cwt(), stranger),
             reason="unknown kid",
         ),
         "invalid-expired-at-exp": vector(
@@ -249,28 +301,42 @@ def build() -> dict[str, dict[str, Any]]:
                 f"Invalid: verified exactly at exp ({exp_s}). The boundary: a token is valid while "
                 "verified_at < exp and expired once verified_at >= exp."
             ),
-            decl=reimport, key=issuer, verified_at=EXPIRES_AT, token=sign_token(reimport.to_cwt(), issuer),
+            decl=reimport,
+            key=issuer,
+            verified_at=EXPIRES_AT,
+            token=sign_token(reimport.to_cwt(), issuer),
             reason="expired at verified_at",
         ),
         "invalid-expired-a-day-later": vector(
             description="Invalid: verified one day after exp.",
-            decl=transit, key=issuer, verified_at=EXPIRES_AT + timedelta(days=1),
+            decl=transit,
+            key=issuer,
+            verified_at=EXPIRES_AT + timedelta(days=1),
             token=sign_token(transit.to_cwt(), issuer),
             reason="expired at verified_at",
         ),
         "invalid-truncated": vector(
             description="Invalid: a valid token with its last 10 characters cut off.",
-            decl=export_1, key=issuer, verified_at=during, token=valid_export[:-10],
+            decl=export_1,
+            key=issuer,
+            verified_at=during,
+            token=valid_export[:-10],
             reason="truncated",
         ),
         "invalid-wrong-prefix-ata2": vector(
             description="Invalid: a valid token body under the prefix 'ATA2:' instead of 'ATA1:'.",
-            decl=export_1, key=issuer, verified_at=during, token="ATA2:" + valid_export[len(PREFIX) :],
+            decl=export_1,
+            key=issuer,
+            verified_at=during,
+            token="ATA2:" + valid_export[len(PREFIX) :],
             reason="wrong prefix",
         ),
         "invalid-wrong-prefix-hc1": vector(
             description="Invalid: a valid token body under the EU DCC prefix 'HC1:' instead of 'ATA1:'.",
-            decl=export_1, key=issuer, verified_at=during, token="HC1:" + valid_export[len(PREFIX) :],
+            decl=export_1,
+            key=issuer,
+            verified_at=during,
+            token="HC1:" + valid_export[len(PREFIX) :],
             reason="wrong prefix",
         ),
         "invalid-tampered-claim": vector(
@@ -279,7 +345,10 @@ def build() -> dict[str, dict[str, Any]]:
                 "signed payload (one CBOR byte), re-encoded without re-signing. 'claims' are the claims "
                 "that were signed."
             ),
-            decl=import_3, key=issuer, verified_at=during, token=tampered,
+            decl=import_3,
+            key=issuer,
+            verified_at=during,
+            token=tampered,
             reason="tampered claim",
         ),
     }
