@@ -67,18 +67,27 @@ class CoreDeclarations:
         headers = {"Authorization": f"Bearer {self.token}", "X-Officer-Id": officer_id}
         try:
             # A client per lookup: the path is rare, and nothing stays open between typed codes.
-            async with httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=TIMEOUT_S) as http:
-                r = await http.get(f"/v1/customs/declarations/{code}", headers=headers)
+            async with (
+                httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=TIMEOUT_S) as http,
+                http.stream("GET", f"/v1/customs/declarations/{code}", headers=headers) as r,
+            ):
+                status, body = r.status_code, await _read_at_most(r, MAX_ANSWER_BYTES)
         except httpx.HTTPError as exc:
             log.error("core lookup of code %s for officer %s failed: %s", code, officer_id, exc)
             raise Unavailable("the core did not answer") from exc
-        if r.status_code == 404:
+        if status == 404:
             return None
-        if r.status_code != 200 or len(r.content) > MAX_ANSWER_BYTES:
-            log.error("core lookup of code %s for officer %s answered %s", code, officer_id, r.status_code)
-            raise Unavailable(f"the core answered {r.status_code}")
+        if status != 200 or body is None:
+            log.error(
+                "core lookup of code %s for officer %s answered %s (%s)",
+                code,
+                officer_id,
+                status,
+                "over the size limit" if body is None else "refused",
+            )
+            raise Unavailable(f"the core answered {status}")
         try:
-            a = _Answer.model_validate_json(r.content)
+            a = _Answer.model_validate_json(body)
         except ValidationError as exc:
             log.error("core lookup of code %s: unreadable answer: %s", code, exc)
             raise Unavailable("the core's answer was unreadable") from exc
@@ -87,3 +96,13 @@ class CoreDeclarations:
         return DeclarationAtCore(
             a.carnet_number, a.kind, a.country, tuple(a.items), a.sequence, a.token_id, a.token_expires_at
         )
+
+
+async def _read_at_most(response: httpx.Response, limit: int) -> bytes | None:
+    """The body, or None once it passes `limit` bytes: read as it arrives, so no answer can take more memory."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)

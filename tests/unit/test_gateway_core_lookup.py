@@ -1,5 +1,6 @@
 """The gateway's client of the core's typed-code route: what it accepts as an answer, and what makes it 503."""
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -70,3 +71,27 @@ async def test_a_gateway_without_core_url_or_token_answers_503_without_asking():
         await CoreDeclarations(None, "the-token").by_code(CODE, "fr-officer-0001")
     with pytest.raises(Unavailable):
         await CoreDeclarations("http://core", None).by_code(CODE, "fr-officer-0001")
+
+
+async def test_an_answer_without_end_is_cut_at_the_bound_not_read_whole():
+    """Bounded by construction: the gateway stops reading the core's answer past MAX_ANSWER_BYTES."""
+    sent: list[int] = []
+
+    async def endless():
+        while True:
+            sent.append(1)
+            yield b"x" * 1024
+
+    async with asyncio.timeout(10):  # reading the whole answer would never end
+        with pytest.raises(Unavailable):
+            await core(httpx.Response(200, stream=httpx_stream(endless()))).by_code(CODE, "fr-officer-0001")
+    assert len(sent) <= 10  # 8 KiB and a chunk, not the whole (endless) body
+
+
+def httpx_stream(chunks):
+    class Stream(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            async for chunk in chunks:
+                yield chunk
+
+    return Stream()
