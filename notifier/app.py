@@ -10,7 +10,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from contracts.topics import NOTIFICATION_REQUESTS
 from notifier import egress, webpush
 from notifier.api import admin_router, recipient_router
-from notifier.handlers import NotifierHandlers, NotifierMetrics, PushSettings
+from notifier.handlers import NotifierHandlers, PushSettings
+from notifier.metrics import NotifierMetrics
 from notifier.registrations import Registrations
 from runtime.clock import Clock, utc_now
 from runtime.service import Service

@@ -11,72 +11,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import uuid4
 
 import asyncpg
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from contracts.claims import ReminderRequested
 from contracts.messages import ConfirmationDelivered, ConfirmationRequested
 from contracts.topics import NOTIFICATION_EVENTS
 from notifier import domain, egress, repository as repo, webpush
+from notifier.handover import HandOver
+from notifier.metrics import NotifierMetrics
+from runtime import commit_hooks
 from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.clock import Clock
 from runtime.consumer import Inbound
-from runtime.metrics import LATENCY_BUCKETS
 from runtime.outbox import envelope_for
 
 log = logging.getLogger(__name__)
 PRODUCER = "notifier"
 BATCH = 50
-
-
-class NotifierMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.deliveries = Counter(
-            "ata_deliveries_total",
-            "Deliveries ended, by channel and outcome (delivered, gone, rejected, exhausted).",
-            ["channel", "outcome"],
-            registry=registry,
-        ).labels
-        self.attempts = Counter(
-            "ata_delivery_attempts_total",
-            "Delivery attempts by channel and outcome.",
-            ["channel", "outcome"],
-            registry=registry,
-        ).labels
-        self.unreachable = Counter(
-            "ata_confirmations_without_endpoint_total",
-            "Confirmations for recipients with no registered endpoint.",
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "ata_confirmation_latency_seconds",
-            "Time from transaction recorded to confirmation delivered.",
-            ["channel"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        ).labels
-        self.replayed = Counter(
-            "ata_dead_letters_replayed_total",
-            "Dead deliveries put back in the queue by an operator.",
-            registry=registry,
-        )
-        self.failures = Counter(
-            "ata_delivery_failures_total",
-            "Failed delivery attempts by channel and category (timeout, refused, tls, dns, http_<status>, "
-            "blocked_address, blocked_scheme, ...).",
-            ["channel", "category"],
-            registry=registry,
-        ).labels
-        self.endpoints_refused = Counter(
-            "ata_endpoints_refused_total",
-            "Webhook and push registrations refused, by category (blocked_scheme, blocked_url, "
-            "blocked_address, dns, too_many_endpoints).",
-            ["category"],
-            registry=registry,
-        ).labels
 
 
 @dataclass(frozen=True)
@@ -106,6 +59,9 @@ class NotifierHandlers:
         self.rng = rng
         self.batch = BATCH  # deliveries (one per lane) one pass takes
         self.wake = asyncio.Event()
+        # The lease outlasts one attempt's timeout: a row comes back only if its worker died mid-attempt.
+        self.lease = timedelta(seconds=timeout_s * 2 + 5)
+        self.handover = HandOver(self.wake)
 
     async def confirmation_requested(
         self, conn: asyncpg.Connection, inbound: Inbound[ConfirmationRequested | ReminderRequested]
@@ -117,8 +73,23 @@ class NotifierHandlers:
             event_type, delivery_key, requested_at = "reexport.reminder", c.reminder_id, c.requested_at
         else:
             event_type, delivery_key, requested_at = f"transaction.{c.decision}", c.confirmation_id, c.recorded_at
-        endpoints = await repo.active_endpoints(conn, c.recipient_ids)
-        if not endpoints:
+        now = self.clock()
+        body = json.dumps({"type": event_type, "timestamp": now.isoformat(), "data": c.model_dump(mode="json")})
+        # The first attempt is taken here only if the worker runs in this process and the commit can hand the
+        # rows to it (runtime.commit_hooks); otherwise the deliveries are due now, for the scan (notifier.handover).
+        hand = self.handover.accepting() and commit_hooks.collecting()
+        rows = await repo.queue_deliveries(
+            conn,
+            recipient_ids=c.recipient_ids,
+            confirmation_id=delivery_key,
+            carnet_number=c.carnet_number,
+            event_type=event_type,
+            body=body,
+            now=now,
+            requested_at=requested_at,
+            lease_until=now + self.lease if hand else None,
+        )
+        if not rows:
             self.metrics.unreachable.inc()
             log.warning(
                 "%s %s for carnet %s (message %s): no endpoint for %s",
@@ -129,36 +100,28 @@ class NotifierHandlers:
                 ", ".join(c.recipient_ids),
             )
             return
-        body = json.dumps(
-            {"type": event_type, "timestamp": self.clock().isoformat(), "data": c.model_dump(mode="json")}
-        )
-        for e in endpoints:
-            await repo.add_delivery(
-                conn,
-                delivery_id=uuid4(),
-                confirmation_id=delivery_key,
-                endpoint_id=e["endpoint_id"],
-                channel=e["channel"],
-                recipient_id=e["recipient_id"],
-                carnet_number=c.carnet_number,
-                event_type=event_type,
-                body=body,
-                due=self.clock(),
-                requested_at=requested_at,
-            )
+        handed = [r for r in rows if r["handed"]]
+        if handed:
+            commit_hooks.after_commit(lambda: self.handover.put(handed))
 
     def worker(self, pool: Callable[[], asyncpg.Pool], metrics: LoopMetrics, **options: Any) -> BackgroundLoop:
-        """The loop that sends due deliveries: woken by NOTIFY (or `wake`, when a lane frees up), a pass a second
-        otherwise, at once again after a full batch; through database outages (runtime/background.py)."""
+        """The loop that sends deliveries: those the consumer handed over (notifier.handover), then the due ones
+        when a scan is due (a NOTIFY, a lane freed, a period gone by); at once again after a full batch; through
+        database outages (runtime/background.py)."""
         client: httpx.AsyncClient | None = None
 
         async def deliver() -> bool:
             nonlocal client
             if client is None:
                 client = self.http_client()
-            return await self.deliver_due(pool(), client) >= self.batch
+            self.handover.open = True
+            more = await self.deliver_handed(pool(), client)
+            if self.handover.scan_due():
+                more = await self.deliver_due(pool(), client) >= self.batch or more
+            return more
 
         async def close() -> None:
+            self.handover.close()
             if client is not None:
                 await client.aclose()
 
@@ -171,6 +134,7 @@ class NotifierHandlers:
             channel=repo.WAKE_CHANNEL,
             wake=self.wake,
             on_exit=close,
+            on_notify=self.handover.ask_scan,
             **options,
         )
 
@@ -178,10 +142,25 @@ class NotifierHandlers:
         """The only client deliveries go through: every connection checked by the egress guard, no redirects."""
         return egress.client(self.guard, self.timeout_s)
 
+    async def deliver_handed(self, pool: asyncpg.Pool, client: httpx.AsyncClient) -> bool:
+        """Push what the consumer handed over, each the head of its lane (distinct lanes): no statement before
+        the push. Answers whether more wait."""
+        rows, late = self.handover.take(self.batch, self.clock(), timedelta(seconds=self.timeout_s))
+        for row in late:
+            log.warning(
+                "delivery %s of carnet %s (confirmation %s) waited past its lease for its first push: left to the "
+                "due scan",
+                row["delivery_id"],
+                row["carnet_number"],
+                row["confirmation_id"],
+            )
+        await asyncio.gather(*(self._attempt(pool, client, row) for row in rows))
+        return len(self.handover) > 0
+
     async def deliver_due(self, pool: asyncpg.Pool, client: httpx.AsyncClient) -> int:
+        self.handover.scanning()
         async with pool.acquire() as conn:
-            # The lease outlasts one attempt's timeout: a row comes back only if its worker died mid-attempt.
-            rows = await repo.claim_due(conn, self.clock(), timedelta(seconds=self.timeout_s * 2 + 5), self.batch)
+            rows = await repo.claim_due(conn, self.clock(), self.lease, self.batch)
         # One delivery per (endpoint, carnet) lane at most (repo.claim_due): concurrent across lanes, in order within.
         await asyncio.gather(*(self._attempt(pool, client, row) for row in rows))
         return len(rows)
@@ -288,7 +267,7 @@ class NotifierHandlers:
             if result != "delivered" or more:
                 # The carnet's next delivery to this endpoint may go now. A delivered one says whether there is
                 # one: a pass that finds nothing is a statement and a transaction per confirmation.
-                self.wake.set()
+                self.handover.ask_scan()
         if result != "delivered":
             log.warning(
                 "delivery %s of carnet %s (confirmation %s) to %s (%s): attempt %d %s%s%s",

@@ -102,42 +102,49 @@ async def endpoints_of(conn: asyncpg.Connection, recipient_id: str) -> list[asyn
     )
 
 
-async def active_endpoints(conn: asyncpg.Connection, recipient_ids: list[str]) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT endpoint_id, recipient_id, channel FROM endpoints WHERE active AND recipient_id = ANY($1::text[])",
-        recipient_ids,
-    )
+#: What a push needs of its endpoint, beside the delivery's own columns (claim_due and queue_deliveries).
+_PUSH = "e.url, e.secret, e.previous_secret, e.previous_secret_until, e.p256dh, e.auth, e.active AS endpoint_active"
 
 
-async def add_delivery(
+async def queue_deliveries(
     conn: asyncpg.Connection,
     *,
-    delivery_id: UUID,
+    recipient_ids: list[str],
     confirmation_id: UUID,
-    endpoint_id: UUID,
-    channel: str,
-    recipient_id: str,
     carnet_number: str,
     event_type: str,
     body: str,
-    due: datetime,
+    now: datetime,
     requested_at: datetime,
-) -> None:
-    # The row and the worker's wake-up in one round trip (one per confirmation and endpoint).
-    await conn.execute(
-        "WITH added AS (INSERT INTO deliveries (delivery_id, confirmation_id, endpoint_id, channel, recipient_id,"
-        " carnet_number, event_type, body, next_attempt_at, requested_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) ON CONFLICT DO NOTHING)"
-        " SELECT pg_notify($11, '')",
-        delivery_id,
+    lease_until: datetime | None,
+) -> list[asyncpg.Record]:
+    """One delivery per active endpoint of the recipients, in one statement; one row per endpoint found, with
+    `delivery_id` NULL where the confirmation already had its delivery there (none: no endpoint at all).
+
+    With `lease_until`, a delivery that heads its lane (no pending delivery of its endpoint and carnet, the
+    head claim_due would take) is stored as claim_due leaves a row it took: attempts 1, next attempt at the
+    lease's end; it comes back with `handed` and what the push needs, for the caller to push. Rows stored
+    due now wake the workers (NOTIFY, one per transaction however many)."""
+    return await conn.fetch(
+        "WITH e AS (SELECT * FROM endpoints WHERE active AND recipient_id = ANY($1::text[])),"
+        " lanes AS (SELECT e.endpoint_id, e.channel, e.recipient_id, $7::timestamptz IS NOT NULL AND NOT EXISTS"
+        "  (SELECT 1 FROM deliveries p WHERE p.endpoint_id = e.endpoint_id AND p.carnet_number = $3"
+        "   AND p.status = 'pending') AS handed FROM e),"
+        " added AS (INSERT INTO deliveries (delivery_id, confirmation_id, endpoint_id, channel, recipient_id,"
+        "  carnet_number, event_type, body, next_attempt_at, requested_at, attempts)"
+        "  SELECT gen_random_uuid(), $2, l.endpoint_id, l.channel, l.recipient_id, $3, $4, $5::jsonb,"
+        "   CASE WHEN l.handed THEN $7 ELSE $6 END, $8, l.handed::int FROM lanes l"
+        "  ON CONFLICT DO NOTHING RETURNING *),"
+        " notified AS (SELECT pg_notify($9, '') FROM added WHERE attempts = 0 LIMIT 1)"
+        " SELECT d.*, d.attempts = 1 AS handed, " + _PUSH + " FROM e LEFT JOIN added d USING (endpoint_id)"
+        " CROSS JOIN (SELECT count(*) FROM notified) AS n",
+        recipient_ids,
         confirmation_id,
-        endpoint_id,
-        channel,
-        recipient_id,
         carnet_number,
         event_type,
         body,
-        due,
+        now,
+        lease_until,
         requested_at,
         WAKE_CHANNEL,
     )
@@ -158,8 +165,7 @@ async def claim_due(conn: asyncpg.Connection, now: datetime, lease: timedelta, l
         "  ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED)"
         " UPDATE deliveries d SET attempts = d.attempts + 1, next_attempt_at = $1 + $2::interval"
         " FROM due, endpoints e WHERE d.delivery_id = due.delivery_id AND e.endpoint_id = d.endpoint_id"
-        " RETURNING d.*, e.url, e.secret, e.previous_secret, e.previous_secret_until, e.p256dh, e.auth,"
-        "  e.active AS endpoint_active",
+        " RETURNING d.*, " + _PUSH,
         now,
         lease,
         limit,

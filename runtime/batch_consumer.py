@@ -5,7 +5,8 @@ at once (runtime.inbox.claim_many) and the handlers run straight in the batch's 
 handler raises (not TRANSIENT) does the batch roll back and run again the careful way, each message in its
 own savepoint (its claim and effects commit with the batch or roll back alone), retried in place up to
 MAX_ATTEMPTS and then dead-lettered while the rest commits. Per message the careful way costs three
-statements more (SAVEPOINT, the claim, RELEASE), which a crossing paid at every hop.
+statements more (SAVEPOINT, the claim, RELEASE), which a crossing paid at every hop. What handlers leave for
+after the commit (runtime.commit_hooks) runs once the batch committed, without what rolled back.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from contracts.envelope import is_deprecated
-from runtime import inbox
+from runtime import commit_hooks, inbox
 from runtime.consumer import (
     MAX_ATTEMPTS,
     TRANSIENT,
@@ -110,18 +111,23 @@ class BatchConsumer:
             if parsed:
                 self.metrics.batch_size.observe(len(parsed))
             try:
-                async with self.pool_getter().acquire() as conn:
-                    fell_back, failed = await self._straight(conn, parsed, violated, outcomes, dead)
-                    if fell_back:
-                        outcomes.clear()
-                        del dead[settled:]
-                        async with conn.transaction():
-                            alone = parsed
-                            if any(isinstance(p.consumer.handler, WithBulk) for p in parsed):
-                                alone = await self._apply_bulk(conn, parsed, outcomes)
-                            for p in alone:
-                                outcomes.append(await self._apply(conn, p, dead, tried=1 if p is failed else 0))
-                            await self._violations(conn, violated, dead)
+                with commit_hooks.collect() as after:
+                    async with self.pool_getter().acquire() as conn:
+                        fell_back, failed = await self._straight(conn, parsed, violated, outcomes, dead)
+                        if fell_back:
+                            outcomes.clear()
+                            del dead[settled:]
+                            commit_hooks.discard()  # the straight run's transaction rolled back
+                            async with conn.transaction():
+                                alone = parsed
+                                if any(isinstance(p.consumer.handler, WithBulk) for p in parsed):
+                                    alone = await self._apply_bulk(conn, parsed, outcomes)
+                                for p in alone:
+                                    outcomes.append(await self._apply(conn, p, dead, tried=1 if p is failed else 0))
+                                await self._violations(conn, violated, dead)
+                # Committed (a rollback raised above): what the handlers left for after the commit, before the
+                # dead letters and the offsets.
+                commit_hooks.run(after)
             except TRANSIENT as exc:
                 if not parsed:
                     log.warning(
@@ -240,6 +246,7 @@ class BatchConsumer:
             started = time.perf_counter()
             handler = group[0].consumer.handler
             assert isinstance(handler, WithBulk)
+            since = commit_hooks.mark()
             try:
                 async with conn.transaction():  # a savepoint: the whole group, or nothing of it
                     fresh, repeated = await _claim_many(conn, self.service, group)
@@ -248,6 +255,7 @@ class BatchConsumer:
             except TRANSIENT:
                 raise
             except Exception as exc:
+                commit_hooks.discard(since)
                 log.warning(
                     "%s: bulk handling of %d messages from %s failed (%s: %s); handling them one by one",
                     self.service,
@@ -268,12 +276,14 @@ class BatchConsumer:
         self, conn: asyncpg.Connection, r: Record, exc: ContractViolation, hook: OnViolation
     ) -> str:
         """The hook's note for the dead letter; a hook that fails (not TRANSIENT) leaves only its own savepoint."""
+        since = commit_hooks.mark()
         try:
             async with conn.transaction():
                 return await hook(conn, r, exc)
         except TRANSIENT:
             raise
         except Exception as failure:
+            commit_hooks.discard(since)
             log.exception(
                 "%s: contract-violation hook failed on %s (message id %s)",
                 self.service,
@@ -288,7 +298,7 @@ class BatchConsumer:
         """One message in its own savepoint; `tried`: attempts it already had (the straight run's)."""
         envelope = p.inbound.envelope
         for attempt in range(tried + 1, MAX_ATTEMPTS + 1):
-            started = time.perf_counter()
+            started, since = time.perf_counter(), commit_hooks.mark()
             try:
                 async with conn.transaction():  # a savepoint: this message's effects alone
                     if not await inbox.claim(conn, self.service, envelope.message_id):
@@ -298,6 +308,7 @@ class BatchConsumer:
             except TRANSIENT:
                 raise
             except Exception as exc:
+                commit_hooks.discard(since)
                 log.exception(
                     "%s: handler failed on %s %s (carnet %s) from %s, attempt %d",
                     self.service,

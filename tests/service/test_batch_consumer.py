@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from contracts.topics import ISSUANCE_REQUESTS
+from runtime import commit_hooks
 from runtime.batch_consumer import BatchConsumer
 from runtime.consumer import MAX_ATTEMPTS, Consumer, Inbound, Record, WithBulk
 from runtime.metrics import RuntimeMetrics
@@ -168,3 +169,47 @@ async def test_a_batch_whose_handlers_all_succeed_costs_one_inbox_statement_and_
     assert await applied(service) == ["A", "B", "C", "D", "E", "F"] and await claimed(service) == 6
     assert seen == ["BEGIN", "INSERT", "INSERT", "INSERT", "INSERT", "COMMIT"]  # the claim, then D, E and F
     assert sink.published == []
+
+
+async def test_what_handlers_leave_for_after_the_commit_runs_once_the_batch_committed_and_only_for_what_did(
+    service: Service,
+) -> None:
+    """runtime.commit_hooks: B fails every attempt, so the straight run rolls back and each message runs again in
+    its savepoint; only A's and C's callbacks run, once each (not the straight run's, not B's)."""
+    ran: list[str] = []
+
+    async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
+        rid = inbound.payload.request_id
+        await conn.execute("INSERT INTO applied VALUES ($1)", rid)
+        assert commit_hooks.after_commit(lambda: ran.append(rid))
+        if rid == "B":
+            raise ValueError("B is poison")
+
+    batch, _ = batch_of(service, handler, DeadLetterSink())
+    assert not commit_hooks.collecting() and not commit_hooks.after_commit(lambda: ran.append("outside"))
+    await batch(records("A", "B", "C"))
+    assert ran == ["A", "C"] and await applied(service) == ["A", "C"]
+
+
+async def test_a_rolled_back_batch_runs_nothing_after_and_its_redelivery_runs_each_callback_once(
+    service: Service,
+) -> None:
+    ran: list[str] = []
+    outage = {"left": 1}
+
+    async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
+        rid = inbound.payload.request_id
+        await conn.execute("INSERT INTO applied VALUES ($1)", rid)
+        commit_hooks.after_commit(lambda: ran.append(rid))
+        if rid == "C" and outage["left"]:
+            outage["left"] -= 1
+            raise ConnectionRefusedError(111, "database away")
+
+    batch, _ = batch_of(service, handler, DeadLetterSink())
+    delivered = records("A", "B", "C")
+    with pytest.raises(ConnectionRefusedError):
+        await batch(delivered)
+    assert ran == []
+    await batch(delivered)
+    await batch(delivered)  # a duplicate: the inbox absorbs it, its handlers do not run
+    assert ran == ["A", "B", "C"]
