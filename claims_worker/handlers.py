@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from claims_worker import claims as machine, domain, repository as repo
+from claims_worker import claims as machine, domain, repository as repo, watch_repository as watch_repo
 from claims_worker.claims import Claim, ClaimError, Step
 from contracts import claims as c
 from contracts.claims import ClaimState as S
@@ -32,7 +32,7 @@ from contracts.periods import local_date
 from contracts.topics import CLAIMS_EVENTS, CLAIMS_NGA_NOTICES
 from runtime.clock import Clock
 from runtime.consumer import Inbound
-from runtime.outbox import emit
+from runtime.outbox import Queued, emit, envelope_for
 
 log = logging.getLogger(__name__)
 PRODUCER = "claims_worker"
@@ -86,14 +86,9 @@ class ClaimsHandlers:
         if ch.successor and ch.successor_expiry:
             await repo.set_expiry(conn, ch.successor, ch.successor_expiry, self.clock())
         for m in moves:
-            # The watch keeps its office time zone: the goods have not moved, only their carnet.
-            await conn.execute(
-                "UPDATE watched_items SET carnet_number = $3, final_date = $4, carnet_expiry = $5, notice_limit = $6,"
-                " updated_at = $7 WHERE carnet_number = $1 AND item_number = $2",
-                ch.carnet_number, m.item_number, m.successor, m.final_date, ch.successor_expiry, m.notice_limit, self.clock())
+            await watch_repo.move_watch(conn, ch.carnet_number, m, ch.successor_expiry, self.clock())
         if released:
-            await conn.execute("DELETE FROM watched_items WHERE carnet_number = $1 AND item_number = ANY($2::int[])",
-                               ch.carnet_number, released)
+            await watch_repo.release(conn, ch.carnet_number, released)
         await self.replan(conn, ch.carnet_number)
         if ch.successor:
             await self.replan(conn, ch.successor)
@@ -102,49 +97,37 @@ class ClaimsHandlers:
 
     async def transaction_recorded(self, conn: asyncpg.Connection,
                                    inbound: Inbound[TransactionRecorded | TransactionCancelled]) -> None:
-        t = inbound.payload
+        t, now = inbound.payload, self.clock()
         watch, done = domain.watches(t)
-        await repo.set_expiry(conn, t.carnet_number, t.carnet_expiry, self.clock())
-        if isinstance(t, TransactionRecorded) and t.decision == "committed" and t.kind is DeclarationKind.REIMPORTATION:
-            await self.home_without_departure(conn, inbound, done)
-        if watch:
-            # One statement for all the crossing's items (distinct numbers, so ON CONFLICT meets each row once).
-            await conn.execute(
-                "INSERT INTO watched_items (carnet_number, item_number, location, country, final_date, carnet_expiry,"
-                " notice_limit, office_timezone, last_transaction_id, updated_at)"
-                " SELECT $1, u.item_number, u.location, u.country, u.final_date, $2, u.notice_limit, $3, $4, $5"
-                " FROM unnest($6::int[], $7::text[], $8::text[], $9::date[], $10::date[])"
-                " AS u(item_number, location, country, final_date, notice_limit)"
-                " ON CONFLICT (carnet_number, item_number) DO UPDATE SET location = EXCLUDED.location,"
-                " country = EXCLUDED.country, final_date = EXCLUDED.final_date, carnet_expiry = EXCLUDED.carnet_expiry,"
-                " notice_limit = EXCLUDED.notice_limit, office_timezone = EXCLUDED.office_timezone,"
-                " last_transaction_id = EXCLUDED.last_transaction_id, updated_at = EXCLUDED.updated_at",
-                t.carnet_number, t.carnet_expiry, t.office_timezone, t.transaction_id, self.clock(),
-                [w.item_number for w in watch], [w.location for w in watch], [w.country for w in watch],
-                [w.final_date for w in watch], [w.notice_limit for w in watch],
-            )
-        if done:
-            await conn.execute("DELETE FROM watched_items WHERE carnet_number = $1 AND item_number = ANY($2::int[])",
-                               t.carnet_number, done)
         if watch or done:
-            await self.replan(conn, t.carnet_number)
+            # Two statements, whatever the items: the writes with the plan's inputs as they leave them, then the plan.
+            home = isinstance(t, TransactionRecorded) and t.decision == "committed" and t.kind is DeclarationKind.REIMPORTATION
+            inputs, abroad = await watch_repo.record_transaction(
+                conn, carnet_number=t.carnet_number, carnet_expiry=t.carnet_expiry, office_timezone=t.office_timezone,
+                transaction_id=t.transaction_id, now=now, watch=watch, done=done, abroad_of=done if home else [])
+            await self.replace_plan(conn, t.carnet_number, inputs, self.home_without_departure(inbound, abroad))
+        else:
+            await repo.set_expiry(conn, t.carnet_number, t.carnet_expiry, now)
         self.metrics.transactions(t.decision if isinstance(t, TransactionRecorded) else "cancelled").inc()
         self.metrics.watch_changes("watched").inc(len(watch))
         self.metrics.watch_changes("released").inc(len(done))
 
-    async def home_without_departure(self, conn: asyncpg.Connection, inbound: Inbound[Payload], items: list[int]) -> None:
-        """R27 (seed 001): goods re-imported home while the watch list still has them abroad or in transit: their
-        departure from that country was never validated. Flag the regularization fee that country's customs may
-        charge "even if a claim does not occur"."""
+    def home_without_departure(self, inbound: Inbound[Payload], abroad: dict[str, list[int]]) -> list[Queued]:
+        """R27 (seed 001): goods re-imported home while the watch list still had them abroad or in transit
+        (`abroad`, per country): their departure from that country was never validated. Flag the regularization
+        fee that country's customs may charge "even if a claim does not occur"."""
         t = inbound.payload
-        for country, numbers in (await repo.still_abroad(conn, t.carnet_number, items)).items():  # type: ignore[attr-defined]
+        flags: list[Queued] = []
+        for country, numbers in abroad.items():
             log.warning("claims: carnet %s items %s came home without a validated departure from %s (message %s): "
                         "R27 fee flagged", t.carnet_number, numbers, country, inbound.envelope.message_id)  # type: ignore[attr-defined]
-            await emit(conn, CLAIMS_EVENTS.name, c.RegularizationFeeFlagged(
+            flag = c.RegularizationFeeFlagged(
                 claim_id=None, carnet_number=t.carnet_number, country=country, items=numbers,  # type: ignore[attr-defined]
-                reason=f"re-imported home without a validated departure from {country}", flagged_at=self.clock()),
-                key=t.carnet_number, producer=PRODUCER, cause=inbound.envelope)  # type: ignore[attr-defined]
+                reason=f"re-imported home without a validated departure from {country}", flagged_at=self.clock())
+            envelope = envelope_for(flag, key=t.carnet_number, producer=PRODUCER, cause=inbound.envelope)  # type: ignore[attr-defined]
+            flags.append((CLAIMS_EVENTS.name, t.carnet_number, envelope, flag))  # type: ignore[attr-defined]
             self.metrics.fee_flags("reimportation").inc()
+        return flags
 
     async def notification_request(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
         """The holder and representatives a crossing was confirmed to are the ones to remind (R19)."""
@@ -154,12 +137,15 @@ class ClaimsHandlers:
         # ReminderRequested is ours: nothing to learn from it.
 
     async def replan(self, conn: asyncpg.Connection, carnet_number: str) -> None:
+        await self.replace_plan(conn, carnet_number, await watch_repo.plan_inputs(conn, carnet_number), [])
+
+    async def replace_plan(self, conn: asyncpg.Connection, carnet_number: str, inputs: watch_repo.PlanInputs,
+                           queued: list[Queued]) -> None:
         """R19: recompute the carnet's reminders and overdue checks from the watch list and seizures;
-        items already under a claim are chased by the claim, not planned again."""
-        claimed, watching, seized = await repo.plan_inputs(conn, carnet_number)
+        items already under a claim are chased by the claim, not planned again. `queued` goes with it."""
+        claimed, watching, seized = inputs
         watched = [w for w in watching if (w.country, w.item_number) not in claimed]
-        planned = domain.plan(watched, seized)
-        await repo.replace_planned(conn, carnet_number, planned, self.clock())
+        await watch_repo.replace_planned(conn, carnet_number, domain.plan(watched, seized), self.clock(), queued)
 
     # --- customs actions (ata.claims.customs-actions.v1) -------------------------------------
 

@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from claims_worker.claims import Amounts, Claim
-from claims_worker.domain import CHASED, Planned, Seizure, Watched
+from claims_worker.domain import CHASED
 from contracts.claims import ClaimState
 
 # --- claims ----------------------------------------------------------------------------------
@@ -101,26 +101,6 @@ async def items_still_chased(conn: asyncpg.Connection, carnet_number: str, count
     return [r["item_number"] for r in rows]
 
 
-async def plan_inputs(
-    conn: asyncpg.Connection, carnet_number: str
-) -> tuple[set[tuple[str, int]], list[Watched], list[Seizure]]:
-    """What R19's plan needs (items already under a claim, the watch list, the seizures) in one round trip:
-    every recorded crossing replans its carnet."""
-    row = await conn.fetchrow(
-        "SELECT ARRAY(SELECT ROW(c.country, i) FROM claims c, unnest(c.items) i WHERE c.carnet_number = $1) AS claimed,"
-        " ARRAY(SELECT ROW(w.item_number, w.location, w.country, w.final_date, w.office_timezone, w.carnet_expiry,"
-        "  w.updated_at) FROM watched_items w WHERE w.carnet_number = $1 ORDER BY w.item_number) AS watched,"
-        " ARRAY(SELECT ROW(s.items, s.country, s.start_date, s.end_date, s.personal_lawsuit) FROM seizures s"
-        "  WHERE s.carnet_number = $1) AS seizures",
-        carnet_number,
-    )
-    return (
-        {(r[0], r[1]) for r in row["claimed"]},
-        [Watched(*r) for r in row["watched"]],
-        [Seizure(tuple(r[0]), *r[1:]) for r in row["seizures"]],
-    )
-
-
 async def add_seizure(
     conn: asyncpg.Connection,
     seizure_id: str,
@@ -193,36 +173,6 @@ async def recipients(conn: asyncpg.Connection, carnet_number: str) -> list[str]:
 
 
 # --- deadlines ---------------------------------------------------------------------------------
-
-
-async def replace_planned(conn: asyncpg.Connection, carnet_number: str, planned: list[Planned], now: datetime) -> None:
-    """Swap the carnet's pending reminders and overdue checks for `planned`. A deadline already
-    acted on keeps its key, so the same reminder or claim is never made twice."""
-    await conn.execute(
-        "DELETE FROM deadlines WHERE carnet_number = $1 AND kind IN ('reminder', 'overdue') AND state = 'pending'",
-        carnet_number,
-    )
-    await conn.executemany(
-        "INSERT INTO deadlines (carnet_number, dedupe_key, kind, due_at, country, items, office_timezone, carnet_expiry,"
-        " last_day, days_before, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
-        " ON CONFLICT (carnet_number, dedupe_key) DO NOTHING",
-        [
-            (
-                carnet_number,
-                p.key,
-                p.kind,
-                p.due_at,
-                p.country,
-                list(p.items),
-                p.office_timezone,
-                p.carnet_expiry,
-                p.last_day,
-                p.days_before,
-                now,
-            )
-            for p in planned
-        ],
-    )
 
 
 async def schedule_for_claim(
@@ -323,18 +273,3 @@ async def expiry(conn: asyncpg.Connection, carnet_number: str) -> date | None:
         "SELECT carnet_expiry FROM carnet_validity WHERE carnet_number = $1", carnet_number
     )
     return found
-
-
-async def still_abroad(conn: asyncpg.Connection, carnet_number: str, items: list[int]) -> dict[str, list[int]]:
-    """R27: of `items`, those the watch list still has abroad or in transit, per country."""
-    rows = await conn.fetch(
-        "SELECT country, item_number FROM watched_items WHERE carnet_number = $1 AND item_number = ANY($2::int[])"
-        " AND location = ANY($3::text[]) AND country IS NOT NULL ORDER BY country, item_number",
-        carnet_number,
-        items,
-        list(CHASED),
-    )
-    out: dict[str, list[int]] = {}
-    for r in rows:
-        out.setdefault(r["country"], []).append(r["item_number"])
-    return out
