@@ -215,8 +215,11 @@ class BackgroundLoop:
                 await self.on_exit()
 
     async def _wait(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that meets the wake-up
+        # (the event set as stop() cancels), and the loop then never ends.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), timeout=timeout)
+            async with asyncio.timeout(timeout):
+                await self.wake.wait()
 
     def _notified(self, *_: Any) -> None:
         if self.on_notify is not None:
