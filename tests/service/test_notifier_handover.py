@@ -6,6 +6,8 @@ clock is the test's."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -19,11 +21,15 @@ def statements(service: Any) -> float:
     return service.registry.get_sample_value("ata_db_statements_total") or 0.0
 
 
-def working(service: Any) -> Any:
-    """The service's handlers as in a process whose delivery worker runs (its loop opens the hand-over)."""
+@asynccontextmanager
+async def working(service: Any, running: Any, fail_once: set[str]) -> AsyncIterator[tuple[Any, Any, Any, Any]]:
+    """(handlers, receiver, broker, delivery client) of a service whose delivery worker runs in this process (its
+    loop opens the hand-over), with the receiver registered for hld_1."""
     handlers = service.state["handlers"]
     handlers.handover.open = True
-    return handlers
+    async with Receiver(fail_once) as hook, running(service) as broker, client(service) as http, sender(service) as out:
+        hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
+        yield handlers, hook, broker, out
 
 
 async def lane(service: Any, carnet: str) -> list[tuple[int, str]]:
@@ -35,9 +41,7 @@ async def test_a_handed_over_delivery_is_pushed_once_without_a_scan_and_never_by
     settings, clock, running, hooks_clock
 ):
     service = build(settings, clock=clock)
-    handlers = working(service)
-    async with Receiver(set()) as hook, running(service) as broker, client(service) as http, sender(service) as out:
-        hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
+    async with working(service, running, set()) as (handlers, hook, broker, out):
         await confirm(broker, clock, B, range(1, 2))
         await handlers.deliver_handed(service.pool, out)  # the first use of each type makes asyncpg look it up
         await confirm(broker, clock, A, range(1, 2))
@@ -59,9 +63,7 @@ async def test_a_handed_over_delivery_is_pushed_once_without_a_scan_and_never_by
 
 async def test_a_lane_keeps_its_order_behind_a_handed_over_head_that_fails(settings, clock, running, hooks_clock):
     service = build(settings, clock=clock)
-    handlers = working(service)
-    async with Receiver({A}) as hook, running(service) as broker, client(service) as http, sender(service) as out:
-        hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
+    async with working(service, running, {A}) as (handlers, hook, broker, out):
         await confirm(broker, clock, A, range(1, 4))  # A1 heads the lane and is handed over; A2, A3 wait
         await confirm(broker, clock, B, range(1, 2))
         handed = sorted(r["carnet_number"] for r in handlers.handover._rows)
@@ -81,10 +83,8 @@ async def test_a_crash_before_the_push_leaves_the_delivery_to_the_scan_after_its
     settings, clock, running, hooks_clock
 ):
     service = build(settings, clock=clock)
-    handlers = working(service)
     restarted = build(settings, clock=clock)  # the same database, nothing handed over to it
-    async with Receiver(set()) as hook, running(service) as broker, client(service) as http, sender(service) as out:
-        hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
+    async with working(service, running, set()) as (handlers, hook, broker, out):
         await confirm(broker, clock, A, range(1, 2))
         handlers.handover.close()  # the process dies with the hand-over unpushed
         await restarted.open_database()
@@ -106,9 +106,7 @@ async def test_a_handed_over_delivery_that_waited_past_its_lease_is_left_to_the_
 ):
     """Pushed that late, it could be pushed twice: the scan may already have given it to another worker."""
     service = build(settings, clock=clock)
-    handlers = working(service)
-    async with Receiver(set()) as hook, running(service) as broker, client(service) as http, sender(service) as out:
-        hook.secret = (await register(service, http, "hld_1", hook.url))["secret"]
+    async with working(service, running, set()) as (handlers, hook, broker, out):
         await confirm(broker, clock, A, range(1, 2))
         clock.now += handlers.lease - timedelta(seconds=handlers.timeout_s)
         await handlers.deliver_handed(service.pool, out)
