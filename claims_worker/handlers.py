@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -102,10 +103,10 @@ class ClaimsHandlers:
         if watch or done:
             # Two statements, whatever the items: the writes with the plan's inputs as they leave them, then the plan.
             home = isinstance(t, TransactionRecorded) and t.decision == "committed" and t.kind is DeclarationKind.REIMPORTATION
-            inputs, abroad = await watch_repo.record_transaction(
+            inputs, abroad, pending = await watch_repo.record_transaction(
                 conn, carnet_number=t.carnet_number, carnet_expiry=t.carnet_expiry, office_timezone=t.office_timezone,
                 transaction_id=t.transaction_id, now=now, watch=watch, done=done, abroad_of=done if home else [])
-            await self.replace_plan(conn, t.carnet_number, inputs, self.home_without_departure(inbound, abroad))
+            await self.replace_plan(conn, t.carnet_number, inputs, self.home_without_departure(inbound, abroad), pending)
         else:
             await repo.set_expiry(conn, t.carnet_number, t.carnet_expiry, now)
         self.metrics.transactions(t.decision if isinstance(t, TransactionRecorded) else "cancelled").inc()
@@ -140,12 +141,15 @@ class ClaimsHandlers:
         await self.replace_plan(conn, carnet_number, await watch_repo.plan_inputs(conn, carnet_number), [])
 
     async def replace_plan(self, conn: asyncpg.Connection, carnet_number: str, inputs: watch_repo.PlanInputs,
-                           queued: list[Queued]) -> None:
+                           queued: list[Queued], pending: set[tuple[Any, ...]] | None = None) -> None:
         """R19: recompute the carnet's reminders and overdue checks from the watch list and seizures;
-        items already under a claim are chased by the claim, not planned again. `queued` goes with it."""
+        items already under a claim are chased by the claim, not planned again. `queued` goes with it.
+        `pending`: the carnet's pending ones (watch_repo.plan_rows), when known: the same plan again writes nothing."""
         claimed, watching, seized = inputs
         watched = [w for w in watching if (w.country, w.item_number) not in claimed]
-        await watch_repo.replace_planned(conn, carnet_number, domain.plan(watched, seized), self.clock(), queued)
+        planned = domain.plan(watched, seized)
+        if queued or pending is None or watch_repo.plan_rows(planned) != pending:
+            await watch_repo.replace_planned(conn, carnet_number, planned, self.clock(), queued)
 
     # --- customs actions (ata.claims.customs-actions.v1) -------------------------------------
 

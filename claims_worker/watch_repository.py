@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -50,11 +51,12 @@ async def record_transaction(
     watch: list[Watch],
     done: list[int],
     abroad_of: list[int],
-) -> tuple[PlanInputs, dict[str, list[int]]]:
+) -> tuple[PlanInputs, dict[str, list[int]], set[tuple[Any, ...]] | None]:
     """A recorded crossing in one statement: the carnet's validity (R24), its items watched (`watch`, one row
     each: distinct numbers, so ON CONFLICT meets each row once) or released (`done`); answers R19's plan
-    inputs as they are after these writes, and R27's items of `abroad_of` the watch list had abroad or in
-    transit before them, per country (still_abroad).
+    inputs as they are after these writes, R27's items of `abroad_of` the watch list had abroad or in
+    transit before them, per country, and the carnet's pending reminders and overdue checks as `plan_rows`
+    gives them (None if one of them failed an attempt: replace_planned then resets it, as it always did).
 
     Every part of a statement reads the snapshot taken before it: the watch list read here is the one before
     the writes, so the rows written (RETURNING) replace their items in it and the released ones are left out."""
@@ -78,7 +80,10 @@ async def record_transaction(
         "  UNION ALL SELECT * FROM written) AS w ORDER BY w.item_number) AS watched,"
         f" {_SEIZED}, ARRAY(SELECT ROW(country, item_number) FROM watched_items WHERE carnet_number = $1"
         "  AND item_number = ANY($12::int[]) AND location = ANY($13::text[]) AND country IS NOT NULL"
-        "  ORDER BY country, item_number) AS abroad",
+        "  ORDER BY country, item_number) AS abroad,"
+        " ARRAY(SELECT ROW(dedupe_key, kind, due_at, country, items, office_timezone, carnet_expiry, last_day,"
+        "  days_before, attempts = 0 AND retry_at IS NULL AND last_error IS NULL) FROM deadlines"
+        "  WHERE carnet_number = $1 AND kind IN ('reminder', 'overdue') AND state = 'pending') AS pending",
         carnet_number,
         carnet_expiry,
         office_timezone,
@@ -96,7 +101,36 @@ async def record_transaction(
     abroad: dict[str, list[int]] = {}
     for country, item in row["abroad"]:
         abroad.setdefault(country, []).append(item)
-    return _plan_inputs(row), abroad
+    pending = {(*r[:4], tuple(r[4]), *r[5:9]) for r in row["pending"]}
+    return _plan_inputs(row), abroad, pending if all(r[9] for r in row["pending"]) else None
+
+
+def first_of_each_key(planned: list[Planned]) -> list[Planned]:
+    """A key planned twice is planned once, as first planned (what inserting them in turn, ON CONFLICT DO
+    NOTHING, kept)."""
+    first: dict[str, Planned] = {}
+    for p in planned:
+        first.setdefault(p.key, p)
+    return list(first.values())
+
+
+def plan_rows(planned: list[Planned]) -> set[tuple[Any, ...]]:
+    """`planned` as the deadlines table would hold it: replace_planned would change nothing if these are the
+    pending ones already."""
+    return {
+        (
+            p.key,
+            p.kind,
+            p.due_at,
+            p.country,
+            tuple(p.items),
+            p.office_timezone,
+            p.carnet_expiry,
+            p.last_day,
+            p.days_before,
+        )
+        for p in first_of_each_key(planned)
+    }
 
 
 async def replace_planned(
@@ -107,10 +141,7 @@ async def replace_planned(
     twice. As deleting them all then inserting `planned` (the first of a key planned twice) would, but in
     the statement's one snapshot: the pending ones not planned again are deleted, a planned one whose key is
     pending takes its row (with a fresh schedule), the others are inserted."""
-    first: dict[str, Planned] = {}
-    for p in planned:
-        first.setdefault(p.key, p)
-    rows = list(first.values())
+    rows = first_of_each_key(planned)
     await conn.execute(
         "WITH stale AS (DELETE FROM deadlines WHERE carnet_number = $1 AND kind IN ('reminder', 'overdue')"
         "  AND state = 'pending' AND dedupe_key <> ALL($2::text[])),"

@@ -26,7 +26,7 @@ def crossing(kind: K, locations: list[tuple[int, str, str | None, Any]], clock: 
 async def pending(service: Any) -> dict[str, dict[str, Any]]:
     async with service.pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT dedupe_key, kind, due_at, items, last_day, state FROM deadlines WHERE carnet_number = $1"
+            "SELECT dedupe_key, kind, due_at, items, last_day, state, attempts FROM deadlines WHERE carnet_number = $1"
             " AND kind IN ('reminder', 'overdue') ORDER BY dedupe_key",
             NUMBER,
         )
@@ -55,11 +55,27 @@ async def test_r19_a_crossing_costs_two_statements_and_plans_as_a_fresh_read_wou
         after = statements(service)
         two_groups = await pending(service)
         planned_two = await fresh_plan(service)
+        # Item 4 leaves home for France's border: watched, but nothing for R19 to chase; the plan stays, unwritten.
+        start = statements(service)
+        await publish(broker, crossing(K.EXPORTATION, [(4, "exported", None, None)], clock))
+        unchanged = statements(service)[0] - start[0]
+        async with service.pool.acquire() as conn:
+            ids = await conn.fetch("SELECT deadline_id FROM deadlines ORDER BY deadline_id")
+            await conn.execute("UPDATE deadlines SET attempts = 1, last_error = 'x' WHERE deadline_id = $1", ids[0][0])
+        start = statements(service)
+        await publish(broker, crossing(K.EXPORTATION, [(5, "exported", None, None)], clock))
+        reset_cost = statements(service)[0] - start[0]
+        reset = await pending(service)
         # Item 1 leaves: the FINAL group's keys are planned again for item 2 alone (their rows taken over).
         await publish(broker, crossing(K.REEXPORTATION, [(1, "exported", None, None)], clock))
         one_left = await pending(service)
         planned_one = await fresh_plan(service)
     assert (after[0] - before[0], after[1] - before[1]) == (5, 1)  # BEGIN, inbox, writes, plan, COMMIT
+    assert unchanged == 4  # the same plan again: no plan statement
+    assert reset_cost == 5  # a pending one had failed an attempt: the plan resets it, as it always did
+    assert {k: (r["kind"], r["due_at"], r["items"], r["last_day"], r["attempts"]) for k, r in reset.items()} == {
+        k: (*v, 0) for k, v in planned_two.items()
+    }
     assert {k: (r["kind"], r["due_at"], r["items"], r["last_day"]) for k, r in two_groups.items()} == planned_two
     assert {r["last_day"] for r in two_groups.values()} == {FINAL, LATER}
     assert {k: (r["kind"], r["due_at"], r["items"], r["last_day"]) for k, r in one_left.items()} == planned_one
