@@ -105,6 +105,7 @@ class BackgroundLoop:
         failing_periods: int = 10,
         stuck_after_s: float | None = None,
         on_exit: Callable[[], Awaitable[None]] | None = None,
+        on_notify: Callable[[str], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
@@ -125,6 +126,7 @@ class BackgroundLoop:
         #: Beyond asyncpg's 60 s connect timeout: a pass waiting on a connection attempt is not hung.
         self.stuck_after_s = stuck_after_s if stuck_after_s is not None else max(failing_periods * period_s, 120.0)
         self.on_exit = on_exit
+        self.on_notify = on_notify
         self.monotonic = monotonic
         self.rng = rng or random.Random()
         self.failures = 0  # in a row
@@ -215,7 +217,10 @@ class BackgroundLoop:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), timeout=timeout)
 
-    def _notified(self, *_: Any) -> None:
+    def _notified(self, *args: Any) -> None:
+        # asyncpg calls a listener with (connection, pid, channel, payload), a termination listener with (connection).
+        if self.on_notify is not None and len(args) == 4:
+            self.on_notify(args[3])
         self.wake.set()
 
     async def _listen(self) -> None:
