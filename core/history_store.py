@@ -60,7 +60,7 @@ async def append(
 
 @dataclass(frozen=True)
 class Entry:
-    """A history row, hashed onto the head it follows, ready to insert (`append_entry`, `INSERT_ENTRY`)."""
+    """A history row hashed onto the head it follows, for `append_entry` or a caller's statement (`insert_entry`)."""
 
     carnet_number: str
     position: int
