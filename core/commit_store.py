@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -51,7 +52,7 @@ class Loaded:
     head: tuple[int, bytes] | None  # the history's newest (position, hash); None while it is empty
 
 
-async def load(conn: asyncpg.Connection, token_id: Any) -> Loaded | None:
+async def load(conn: asyncpg.Connection, token_id: UUID) -> Loaded | None:
     """The declaration a token was issued for and its carnet, both locked; None for a token never issued."""
     row = await conn.fetchrow(_LOAD, token_id)
     if row is None:
