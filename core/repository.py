@@ -75,26 +75,45 @@ async def carnet_exists(conn: asyncpg.Connection, number: str) -> bool:
     return bool(await conn.fetchval("SELECT true FROM carnets WHERE carnet_number = $1", number))
 
 
-# The carnet row and its items in one round trip (a declaration and a commit each load one).
+# The carnet row and its items in one round trip.
+_ITEM = "ROW(i.item_number, i.location, i.country, i.final_date, i.exported_by, i.entered_by, i.note)"
 _CARNET_WITH_ITEMS = (
-    "SELECT c.*, ARRAY(SELECT ROW(i.item_number, i.location, i.country, i.final_date, i.exported_by, i.entered_by,"
-    " i.note) FROM items i WHERE i.carnet_number = c.carnet_number ORDER BY i.item_number) AS item_rows"
-    " FROM carnets c WHERE c.carnet_number = $1"
+    f"SELECT c.*, ARRAY(SELECT {_ITEM} FROM items i WHERE i.carnet_number = c.carnet_number ORDER BY i.item_number)"
+    " AS item_rows FROM carnets c WHERE c.carnet_number = $1"
 )
+#: The carnet locked, then what the lock guards read through the *_now functions (migration 0009): the
+#: statement's own subqueries would see its snapshot, taken before it waited for the lock. `{number}` is
+#: what names the carnet; the statement then selects `c.*` and `ITEMS_NOW` from `c`.
+LOCKED_CARNET = "c AS MATERIALIZED (SELECT * FROM carnets WHERE carnet_number = {number} FOR UPDATE)"
+ITEMS_NOW = f"ARRAY(SELECT {_ITEM} FROM items_now(c.carnet_number) i)"
 
 
-async def load_carnet(conn: asyncpg.Connection, number: str, *, lock: bool = False) -> tuple[Carnet, asyncpg.Record] | None:
-    """The carnet with its items; `lock` serialises every change to one carnet."""
-    row = await conn.fetchrow(_CARNET_WITH_ITEMS + (" FOR UPDATE OF c" if lock else ""), number)
-    if row is None:
-        return None
-    carnet = Carnet(
-        number=row["carnet_number"], home_country=row["home_country"], countries=tuple(row["countries"]),
-        expiry_date=row["expiry_date"], holder_id=row["holder_id"], representative_ids=tuple(row["representative_ids"]),
-        active=row["active"], status=row["status"], successor=row["successor"],
-        items={i[0]: Item(*i) for i in row["item_rows"]},
+async def load_carnet(conn: asyncpg.Connection, number: str, *, lock: bool = False,
+                      sequences_of: str | None = None) -> tuple[Carnet, asyncpg.Record] | None:
+    """The carnet with its items; `lock` serialises every change to one carnet. `sequences_of` (a kind,
+    with `lock`): the row's `sequences` are the voucher numbers of that kind in use along its chain (R8)."""
+    if not lock:
+        row = await conn.fetchrow(_CARNET_WITH_ITEMS, number)
+    else:
+        used = ", ARRAY(SELECT sequences_now(c.carnet_number, $2)) AS sequences" if sequences_of else ""
+        row = await conn.fetchrow(f"WITH {LOCKED_CARNET.format(number='$1')} SELECT c.*, {ITEMS_NOW} AS item_rows{used} FROM c",
+                                  number, *([sequences_of] if sequences_of else []))
+    return None if row is None else (carnet_of(row), row)
+
+
+def carnet_of(row: asyncpg.Record, prefix: str = "") -> Carnet:
+    """The carnet in a row of the columns above (`prefix`: how a statement that also returns others names them)."""
+    return Carnet(
+        number=row[prefix + "carnet_number"], home_country=row[prefix + "home_country"],
+        countries=tuple(row[prefix + "countries"]), expiry_date=row[prefix + "expiry_date"],
+        holder_id=row[prefix + "holder_id"], representative_ids=tuple(row[prefix + "representative_ids"]),
+        active=row[prefix + "active"], status=row[prefix + "status"], successor=row[prefix + "successor"],
+        items={i[0]: Item(*i) for i in row[prefix + "item_rows"]},
     )
-    return carnet, row
+
+
+#: The carnet row's own state ($1 the number, $2 active, $3 status, $4 successor).
+SET_CARNET_STATE = "UPDATE carnets SET active = $2, status = $3, successor = $4 WHERE carnet_number = $1"
 
 
 async def save_carnet_state(conn: asyncpg.Connection, carnet: Carnet, moved: list[int],
@@ -102,20 +121,25 @@ async def save_carnet_state(conn: asyncpg.Connection, carnet: Carnet, moved: lis
     """`before`: the carnet as loaded; the carnet row is then written only if its own fields changed
     (most crossings move items and leave activation, status and successor as they were)."""
     if before is None or (before.active, before.status, before.successor) != (carnet.active, carnet.status, carnet.successor):
-        await conn.execute("UPDATE carnets SET active = $2, status = $3, successor = $4 WHERE carnet_number = $1",
-                           carnet.number, carnet.active, carnet.status, carnet.successor)
-    if not moved:
-        return
+        await conn.execute(SET_CARNET_STATE, carnet.number, carnet.active, carnet.status, carnet.successor)
+    if moved:
+        await conn.execute(move_items(2), carnet.number, *moved_args(carnet, moved))
+
+
+def move_items(first: int) -> str:
+    """The moved items' new state: $1 the carnet, `moved_args`' seven arrays in $first..$first+6."""
+    a, b, c, d, e, f, g = (f"${first + i}" for i in range(7))
+    return ("UPDATE items SET location = u.location, country = u.country, final_date = u.final_date,"
+            " exported_by = u.exported_by, entered_by = u.entered_by, note = u.note"
+            f" FROM unnest({a}::int[], {b}::text[], {c}::text[], {d}::date[], {e}::int[], {f}::int[], {g}::text[])"
+            " AS u(item_number, location, country, final_date, exported_by, entered_by, note)"
+            " WHERE items.carnet_number = $1 AND items.item_number = u.item_number")
+
+
+def moved_args(carnet: Carnet, moved: list[int]) -> list[list[Any]]:
     rows = [carnet.items[n] for n in moved]
-    await conn.execute(
-        "UPDATE items SET location = u.location, country = u.country, final_date = u.final_date,"
-        " exported_by = u.exported_by, entered_by = u.entered_by, note = u.note"
-        " FROM unnest($2::int[], $3::text[], $4::text[], $5::date[], $6::int[], $7::int[], $8::text[])"
-        " AS u(item_number, location, country, final_date, exported_by, entered_by, note)"
-        " WHERE items.carnet_number = $1 AND items.item_number = u.item_number",
-        carnet.number, moved, [i.location for i in rows], [i.country for i in rows], [i.final_date for i in rows],
-        [i.exported_by for i in rows], [i.entered_by for i in rows], [i.note for i in rows],
-    )
+    return [moved, [i.location for i in rows], [i.country for i in rows], [i.final_date for i in rows],
+            [i.exported_by for i in rows], [i.entered_by for i in rows], [i.note for i in rows]]
 
 
 async def insert_successor(conn: asyncpg.Connection, carnet: Carnet, original: asyncpg.Record,
@@ -150,17 +174,6 @@ async def close_carnet(conn: asyncpg.Connection, number: str, at: datetime, reas
                        number, at, reason)
 
 
-async def used_sequences(conn: asyncpg.Connection, number: str, kind: str) -> list[int]:
-    """R8: numbering continues across a duplicate or replacement, so references stay unambiguous."""
-    rows = await conn.fetch(
-        "WITH RECURSIVE chain(n) AS (SELECT $1::text UNION"
-        " SELECT c.predecessor FROM carnets c JOIN chain ON c.carnet_number = chain.n WHERE c.predecessor IS NOT NULL)"
-        " SELECT sequence FROM declarations WHERE carnet_number IN (SELECT n FROM chain) AND kind = $2"
-        # A refused declaration leaves its voucher unused: the next one takes its number again.
-        " AND status <> 'refused'", number, kind)
-    return [r["sequence"] for r in rows]
-
-
 async def insert_declaration(conn: asyncpg.Connection, queued: list[Queued], **row: Any) -> None:
     """The declaration and the messages it emits (`queued`, the outbox's), in one statement."""
     cols = ", ".join(row)
@@ -180,31 +193,8 @@ async def declaration_by_code(conn: asyncpg.Connection, code: str) -> asyncpg.Re
         " FROM declarations WHERE transaction_code = $1", code)
 
 
-async def declaration_by_token(conn: asyncpg.Connection, token_id: UUID, *, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM declarations WHERE token_id = $1" + (" FOR UPDATE" if lock else ""), token_id)
-
-
 async def set_declaration_status(conn: asyncpg.Connection, declaration_id: UUID, status: str) -> None:
     await conn.execute("UPDATE declarations SET status = $2 WHERE declaration_id = $1", declaration_id, status)
-
-
-async def insert_transaction(conn: asyncpg.Connection, *, transaction_id: UUID, carnet_number: str, declaration_id: UUID,
-                             commit_id: UUID, kind: str, country: str, items: list[int], sequence: int, decision: str,
-                             reasons: list[Reason], office_id: str, officer_id: str, decided_at: datetime,
-                             recorded_at: datetime, undo: Undo | None = None) -> None:
-    """The transaction, and the declaration's status set to its decision, in one statement. `undo`: for a
-    committed crossing, what cancelling it needs (the holder's code, items before and after)."""
-    await conn.execute(
-        "WITH decided AS (UPDATE declarations SET status = $9 WHERE declaration_id = $3) "
-        "INSERT INTO transactions (transaction_id, carnet_number, declaration_id, commit_id, kind, country, items, sequence,"
-        " decision, reasons, office_id, officer_id, decided_at, recorded_at, cancellation_code, items_before, items_after,"
-        " active_before) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16::jsonb,"
-        " $17::jsonb, $18)",
-        transaction_id, carnet_number, declaration_id, commit_id, kind, country, items, sequence, decision,
-        json.dumps([r.model_dump() for r in reasons]), office_id, officer_id, decided_at, recorded_at,
-        undo.code if undo else None, _items_json(undo.before) if undo else None,
-        _items_json(undo.after) if undo else None, undo.active_before if undo else None,
-    )
 
 
 @dataclass(frozen=True)
@@ -215,7 +205,8 @@ class Undo:
     active_before: bool
 
 
-def _items_json(items: dict[int, Item]) -> str:
+def items_json(items: dict[int, Item]) -> str:
+    """What a transaction keeps of items before and after it (undone by a cancellation)."""
     return json.dumps([{**asdict(i), "final_date": i.final_date.isoformat() if i.final_date else None}
                        for i in items.values()])
 
