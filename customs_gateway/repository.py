@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -10,8 +11,9 @@ from uuid import UUID
 import asyncpg
 from pydantic_core import to_json
 
-from contracts.messages import CarnetIssued
-from customs_gateway.domain import CarnetOnFile, Office
+from contracts.messages import CarnetIssued, CustomsCommitPosted
+from customs_gateway.domain import Blocked, CarnetOnFile, Office
+from runtime.outbox import NOTIFY_QUEUED, Queued, queue_args, queue_cte
 
 
 async def held_sequence(conn: asyncpg.Connection) -> int:
@@ -130,15 +132,6 @@ async def set_carnet_status(conn: asyncpg.Connection, number: str, status: str, 
     return await conn.fetchrow("SELECT status, rule, successor, reason FROM carnet_status WHERE carnet_number = $1", number)
 
 
-async def standing(conn: asyncpg.Connection, number: str) -> asyncpg.Record:
-    """One carnet's status and the items a replacement took over, as every instance's consumers wrote them."""
-    return await conn.fetchrow(
-        "SELECT s.status, s.rule, s.successor, s.reason,"
-        " (SELECT coalesce(jsonb_object_agg(t.item_number::text, t.successor), '{}'::jsonb)"
-        "  FROM transferred_items t WHERE t.carnet_number = $1) AS moved"
-        " FROM (SELECT 1) AS one LEFT JOIN carnet_status s ON s.carnet_number = $1", number)
-
-
 async def blocked_carnets(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT carnet_number, status, rule, successor, reason FROM carnet_status WHERE status <> 'active'")
 
@@ -181,12 +174,6 @@ async def copy_carnet_on_file(conn: asyncpg.Connection, original: str, duplicate
         " SELECT EXISTS (SELECT 1 FROM src)", original, duplicate))
 
 
-async def carnet_on_file(conn: asyncpg.Connection, number: str) -> CarnetOnFile | None:
-    row = await conn.fetchrow("SELECT carnet_number, home_country, countries, expiry_date, general_list_digest, items"
-                              " FROM carnets_on_file WHERE carnet_number = $1", number)
-    return _carnet(row)
-
-
 def _carnet(row: asyncpg.Record | None) -> CarnetOnFile | None:
     if row is None or row["carnet_number"] is None:
         return None
@@ -207,8 +194,8 @@ async def decided_and_carnet(conn: asyncpg.Connection, token_id: UUID | None, co
 
 
 # The audit row's mismatches as domain.verification lists them: the checks failed before "replay", then
-# "replay" if the declaration was already decided, then the failed checks after it. The statements below
-# know whether it was only once they ran, so they put "replay" in its place themselves.
+# "replay" if the declaration was already decided, then the failed checks after it. The statement below
+# knows whether it was only once it ran, so it puts "replay" in its place itself.
 _MISMATCHES = ("jsonb_build_object('mismatches', $8::text[] || CASE WHEN {replayed} THEN ARRAY['replay']"
                " ELSE ARRAY[]::text[] END || $9::text[])")
 
@@ -226,23 +213,56 @@ async def scan_audited(conn: asyncpg.Connection, token_id: UUID, code: str, at: 
         token_id, code, at, officer_id, office_id, carnet_number, json.dumps(detail, default=str), before, after))
 
 
-async def commit_audited(conn: asyncpg.Connection, *, commit_id: UUID, token_id: UUID, transaction_code: str,
-                         carnet_number: str, kind: str, country: str, items: list[int], office_id: str, officer_id: str,
-                         decision: str, final_date: date | None, refusal_reason: str | None, decided_at: datetime,
-                         action: str, detail: dict[str, Any], before: list[str], after: list[str]) -> bool:
-    """The commit row and its audit row (outcome "posted", or "replayed" with "replay" among the mismatches and
-    no commit_id) in one statement. False when this token or code was already decided (a replayed QR)."""
-    return bool(await conn.fetchval(
-        "WITH c AS (INSERT INTO commits (commit_id, token_id, transaction_code, carnet_number, kind, country, items,"
-        " office_id, officer_id, decision, final_date, refusal_reason, decided_at)"
-        " VALUES ($10, $11, $2, $6, $12, $13, $14, $5, $4, $15, $16, $17, $3) ON CONFLICT DO NOTHING RETURNING commit_id),"
-        " f AS (SELECT EXISTS (SELECT 1 FROM c) AS fresh),"
-        " a AS (INSERT INTO audit_log (at, officer_id, action, office_id, carnet_number, detail, outcome)"
-        " SELECT $3, $4, $1, $5, $6, $7::jsonb || jsonb_build_object('commit_id', (SELECT commit_id::text FROM c)) || "
-        + _MISMATCHES.format(replayed="NOT f.fresh") + ", CASE WHEN f.fresh THEN 'posted' ELSE 'replayed' END FROM f)"
-        " SELECT fresh FROM f",
-        action, transaction_code, decided_at, officer_id, office_id, carnet_number, json.dumps(detail, default=str),
-        before, after, commit_id, token_id, kind, country, items, decision, final_date, refusal_reason))
+@dataclass(frozen=True)
+class BeforeCommit:
+    decided: bool
+    blocked: Blocked | None
+    moved: dict[int, str]
+    carnet: CarnetOnFile | None
+
+
+async def before_commit(conn: asyncpg.Connection, number: str, token_id: UUID | None, code: str, *,
+                        carnet: bool) -> BeforeCommit:
+    """What a commit reads, in one round trip: whether the declaration was already decided (R18), the carnet's
+    status (R5, R7) and the items a replacement took over (R6) as every instance's consumers wrote them, and the
+    carnet on file unless `carnet` is False (the caller holds it)."""
+    row = await conn.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM commits WHERE token_id = $2 OR transaction_code = $3) AS decided,"
+        " s.status, s.rule, s.successor, s.reason,"
+        " (SELECT coalesce(jsonb_object_agg(t.item_number::text, t.successor), '{}'::jsonb)"
+        "  FROM transferred_items t WHERE t.carnet_number = $1) AS moved,"
+        " c.carnet_number, c.home_country, c.countries, c.expiry_date, c.general_list_digest, c.items"
+        " FROM (SELECT 1) AS one LEFT JOIN carnet_status s ON s.carnet_number = $1"
+        " LEFT JOIN carnets_on_file c ON $4 AND c.carnet_number = $1", number, token_id, code, carnet)
+    blocked = (Blocked(row["status"], row["rule"], row["successor"], row["reason"])
+               if row["status"] not in (None, "active") else None)
+    moved = {int(item): successor for item, successor in json.loads(row["moved"]).items()}
+    return BeforeCommit(row["decided"], blocked, moved, _carnet(row))
+
+
+async def commit_posted(conn: asyncpg.Connection, commit: CustomsCommitPosted, *, action: str, detail: dict[str, Any],
+                        queued: list[Queued]) -> bool:
+    """The commit row (what `commit` posts), its audit row (outcome "posted") and the messages it emits (`queued`,
+    the outbox's) in one statement, atomic without a transaction block. False when this token or code was decided
+    meanwhile (a concurrent commit of it won: the commit log's unique keys refuse this one, and nothing of it
+    stays). Inside a transaction block that refusal aborts the block: it is raised for the caller to roll back."""
+    c = commit
+    try:
+        await conn.execute(
+            "WITH c AS (INSERT INTO commits (commit_id, token_id, transaction_code, carnet_number, kind, country, items,"
+            " office_id, officer_id, decision, final_date, refusal_reason, decided_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)),"
+            " a AS (INSERT INTO audit_log (at, officer_id, action, office_id, carnet_number, detail, outcome)"
+            " VALUES ($13, $9, $14, $8, $4, $15::jsonb, 'posted')),"
+            f" {queue_cte(16)} {NOTIFY_QUEUED}",
+            c.commit_id, c.token_id, c.transaction_code, c.carnet_number, c.kind.value, c.country, c.items, c.office_id,
+            c.officer_id, c.decision, c.final_date, c.refusal_reason, c.decided_at, action,
+            json.dumps(detail, default=str), *queue_args(queued))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.table_name != "commits" or conn.is_in_transaction():
+            raise
+        return False
+    return True
 
 
 # --- cancellations (issue 4, item 8) ----------------------------------------------------------------------
