@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: How soon a relay looks again at rows it held back behind another relay's.
 HELD_BACK_RETRY_S = 0.05
+#: With nothing of its own to delete, a relay that publishes direct takes every this many periods: a take then
+#: only finds rows whose writer died, or rows queued without a NOTIFY (an operator's INSERT).
+IDLE_TAKE_PERIODS = 5
 
 
 def channel_for(schema: str) -> str:
@@ -277,9 +280,10 @@ class OutboxRelay:
 
     def background(self, metrics: LoopMetrics) -> BackgroundLoop:
         """The relay's loop: this process's direct rows as their NOTIFY arrives; a take when a NOTIFY names rows
-        that are not direct, every `poll_s`, at once again after a full one, and when many direct rows wait for
-        deletion. Broker or database away: the rows stay and the pass is retried (runtime/background.py). The
-        backlog gauges are measured when /metrics is scraped (runtime/observability.py), not here."""
+        that are not direct, at once again after a full one, every `poll_s` while rows it published direct wait
+        for deletion (at once when `batch` of them wait), else every IDLE_TAKE_PERIODS periods. Broker or database
+        away: the rows stay and the pass is retried (runtime/background.py). The backlog gauges are measured when
+        /metrics is scraped (runtime/observability.py), not here."""
 
         async def relay() -> bool:
             if not self._publishing_direct:  # from the first pass: nothing is queued direct without a relay running
@@ -291,7 +295,7 @@ class OutboxRelay:
             if not (
                 self._take_due
                 or self.held_back
-                or now - self._last_take >= self.poll_s
+                or now - self._last_take >= (self.poll_s if self._published else self.poll_s * IDLE_TAKE_PERIODS)
                 or len(self._published) >= self.batch
             ):
                 return bool(self._direct)
