@@ -20,6 +20,7 @@ from core import history_store
 from core.history import CROSSING, DUTY_RECEIPT, GENESIS, LINK_BROKEN, POSITION_GAP, RECORD_ALTERED, canonical, link
 from core.history_api import history_router
 from runtime.service import Service
+from tests.support.core import insert_carnet_row
 
 NUMBER = "FR2600000010"
 OTHER = "FR2600000028"
@@ -48,9 +49,7 @@ RECORDS = [(CROSSING, crossing(1, "exportation", "FR", [1, 2])),
 
 
 async def add_carnet(conn: asyncpg.Connection, number: str = NUMBER) -> None:
-    await conn.execute(
-        "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id, general_list_digest)"
-        " VALUES ($1, 'FR', '{CH,GB}', '2026-11-22', '2027-11-21', 'hld_1', $2)", number, "0" * 64)
+    await insert_carnet_row(conn, number)
 
 
 async def append_in_transaction(conn: asyncpg.Connection, number: str, event: str, record: dict[str, Any],

@@ -17,7 +17,7 @@ import pytest
 
 from core import commit_store, history_store, repository as repo
 from runtime.service import Service
-from tests.service.test_core_history import add_carnet
+from tests.support.core import insert_carnet_row
 
 NUMBER = "FR2600000010"
 AT = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
@@ -45,7 +45,7 @@ async def add_declaration(conn: asyncpg.Connection, sequence: int) -> UUID:
 
 async def seeded(service: Service) -> UUID:
     async with service.pool.acquire() as conn:
-        await add_carnet(conn)
+        await insert_carnet_row(conn, NUMBER)
         await conn.execute(
             "INSERT INTO items (carnet_number, item_number, quantity, origin_country) VALUES ($1, 1, 1, 'FR')", NUMBER
         )
