@@ -24,6 +24,7 @@ from pydantic_core import from_json, to_json
 
 from contracts.envelope import Envelope
 from contracts.messages import Payload
+from contracts.topics import audit_topics
 from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.metrics import RuntimeMetrics, observe_many
 from runtime.outbox_direct import DIRECT_GRACE_S, HINTS, parse_notice, row_of
@@ -168,6 +169,8 @@ class OutboxRelay:
         #: How long a take leaves a direct row to its writer: none until this relay publishes direct itself.
         self.grace_s = 0.0
         self._direct: list[dict[str, Any]] = []  # committed direct rows of this process, to publish
+        self._deferred: list[dict[str, Any]] = []  # the same, of audit topics: published every `poll_s`
+        self._audit = audit_topics()
         self._published: list[int] = []  # ids published direct, deleted by the next take
         self._take_due = True
         self._last_take = float("-inf")
@@ -245,12 +248,11 @@ class OutboxRelay:
         for row_id, message_id in direct:
             hint = HINTS.take(message_id)
             if hint is not None:
-                self._direct.append(row_of(row_id, message_id, hint))
+                (self._deferred if hint.topic in self._audit else self._direct).append(row_of(row_id, message_id, hint))
 
-    async def publish_direct(self) -> int:
-        """Publish the committed direct rows, in commit order; they are deleted by the next take. A row that does
-        not go out (broker away, refused) stays in the outbox, and the take publishes or parks it after the grace."""
-        rows, self._direct = self._direct, []
+    async def publish_direct(self, rows: list[dict[str, Any]]) -> int:
+        """Publish committed direct rows, in commit order; they are deleted by the next take. A row that does not
+        go out (broker away, refused) stays in the outbox, and the take publishes or parks it after the grace."""
         sendable = [r for r in rows if len(r["payload"]) + len(r["headers"]) + 128 <= self.max_message_bytes]
         refused: list[tuple[Any, str]] = []
         try:
@@ -290,8 +292,16 @@ class OutboxRelay:
                 self._publishing_direct = True
                 HINTS.active += 1
             if self._direct:
-                await self.publish_direct()
+                rows, self._direct = self._direct, []
+                await self.publish_direct(rows)
             now = time.monotonic()
+            if self._deferred and (
+                self._take_due  # before a take: a later row of the same key may be in it
+                or now - self._deferred[0]["queued_at"] >= self.poll_s
+                or len(self._deferred) >= self.batch
+            ):
+                rows, self._deferred = self._deferred, []
+                await self.publish_direct(rows)
             if not (
                 self._take_due
                 or self.held_back

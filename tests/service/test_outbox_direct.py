@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from contracts.messages import IssuanceRejected, Reason
+from contracts.topics import DECLARATIONS
 from runtime.background import LoopMetrics
 from runtime.metrics import RuntimeMetrics
 from runtime.outbox import OutboxRelay, add_many, envelope_for
@@ -38,10 +39,10 @@ class Recorder:
         self.published.append(body)
 
 
-def rejected(key: str, note: str | None = None) -> tuple[str, str, Any, IssuanceRejected]:
+def rejected(key: str, note: str | None = None, topic: str = "t.answers") -> tuple[str, str, Any, IssuanceRejected]:
     """A row keyed `key` whose body says `note` (the key when not given)."""
     payload = IssuanceRejected(request_id=key, nga="FR", reasons=[Reason(rule="R4", message=note or key)])
-    return ("t.answers", key, envelope_for(payload, key=key, producer="issuer"), payload)
+    return (topic, key, envelope_for(payload, key=key, producer="issuer"), payload)
 
 
 def bodies(recorder: Recorder) -> list[str]:
@@ -196,3 +197,20 @@ async def test_the_notify_payload_names_the_direct_rows_in_id_order(service: Ser
     async with service.pool.acquire() as conn:
         rows = await conn.fetch("SELECT id, message_id FROM outbox ORDER BY id")
     assert heard == [",".join(f"{r['id']}:{r['message_id']}" for r in rows)]
+
+
+async def test_r5_an_audit_topics_rows_wait_for_the_batch_and_go_before_a_take(service: Service) -> None:
+    """An audit trail no one waits on (Topic.audit) is published with the others of its period, not one produce
+    request each; a take about to run publishes them first (a later row of their key may be in it)."""
+    recorder, registry = Recorder(), CollectorRegistry()
+    async with running(service, recorder, registry):
+        async with service.pool.acquire() as conn:
+            await add_many(conn, [rejected("D", "audit", topic=DECLARATIONS.name)])
+        await queue(service, "NOW")
+        await eventually(lambda: bodies(recorder) == ["NOW"])
+        await asyncio.sleep(0.3)
+        assert bodies(recorder) == ["NOW"]  # the audit row waits for its period (an hour here)
+        async with service.pool.acquire() as conn:
+            await add_many(conn, [rejected(f"B{i}") for i in range(65)])  # not direct: a take is due
+        await eventually(lambda: len(recorder.published) == 67)
+    assert bodies(recorder)[:2] == ["NOW", "audit"]
