@@ -11,7 +11,6 @@ MAX_LINES = 400
 NOT_YET_SPLIT = {
     "tests/service/test_core.py",
     "tests/service/test_core_lifecycle.py",
-    "tests/service/test_access_matrix.py",
     "tests/service/test_customs_gateway.py",
 }
 
