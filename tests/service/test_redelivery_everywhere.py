@@ -32,7 +32,7 @@ def example(model: type[Payload]) -> Payload | None:
 #: code the service does not know, so it is dead-lettered): a redelivery test of them would prove nothing here.
 #: Each has its own, after what it needs: the test named.
 NEEDS_HISTORY = {
-    ("core", "CustomsCommitPosted"): "test_core.py::test_the_same_commit_twice_changes_nothing",
+    ("core", "CustomsCommitPosted"): "test_core_customs_commits.py::test_the_same_commit_twice_changes_nothing",
     (
         "core",
         "ItemsAccountedFor",
