@@ -6,7 +6,7 @@ its message id in the inbox), or was passed over by design (a type the consumer 
 Payloads are each contract's documented examples (every field of every contract carries one), so this covers
 every (service, topic, message type) whose examples make a valid message; the others (sealed requests and
 replacements, whose examples cannot be valid ciphertext, signed trust lists, and NEEDS_HISTORY) have their own
-redelivery tests (test_issuer.py, test_core_duplicate.py, test_customs_gateway.py, those NEEDS_HISTORY names)."""
+redelivery tests (test_issuer.py, test_core_duplicate.py, test_gateway_trust_keys.py, those NEEDS_HISTORY names)."""
 
 from __future__ import annotations
 
