@@ -1,8 +1,8 @@
-"""Claims worker service: durable scheduling on a real PostgreSQL with the injected clock: racing workers act
-on each deadline once, deadlines survive a restart and catch up in bounded passes. Time travels; the wall clock is never read.
+"""Claims worker service: durable scheduling on a real PostgreSQL with the injected clock: racing workers act on each
+deadline once, deadlines survive a restart and catch up in bounded passes. Time travels; the wall clock is never read.
 
-The scheduler is driven by `Scheduler.run_once` at chosen instants; the outbox is drained after
-each pass to see which events each day produced.
+The scheduler is driven by `Scheduler.run_once` at chosen instants; the outbox is drained after each pass to see which
+events each day produced.
 """
 
 from __future__ import annotations

@@ -10,7 +10,17 @@ from PIL import Image
 
 from contracts.kinds import DeclarationKind as K
 from tests.service.conftest import outbox
-from tests.support.gateway import CH_OFFICER, FR_OFFICER, NUMBER, auth, commit, commits, gateway, make_token, tamper  # noqa: F401  (gateway: the fixture)
+from tests.support.gateway import (  # noqa: F401  (gateway: the fixture)
+    CH_OFFICER,
+    FR_OFFICER,
+    NUMBER,
+    auth,
+    commit,
+    commits,
+    gateway,
+    make_token,
+    tamper,
+)
 from tokens.cose import generate_signing_key
 from tokens.qr import qr_png
 

@@ -8,7 +8,14 @@ from datetime import timedelta
 from contracts.topics import SIGNING_KEYS
 from customs_gateway.app import build
 from tests.support.databases import snapshot
-from tests.support.gateway import FR_OFFICER, auth, commit, gateway, learn_key, make_token  # noqa: F401  (gateway: the fixture)
+from tests.support.gateway import (  # noqa: F401  (gateway: the fixture)
+    FR_OFFICER,
+    auth,
+    commit,
+    gateway,
+    learn_key,
+    make_token,
+)
 from tests.support.messages import signing_key_published, trust_list, wire
 from tokens.cose import generate_signing_key
 

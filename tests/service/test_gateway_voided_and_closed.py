@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from customs_gateway.app import build
-from tests.support.gateway import FR_OFFICER, NUMBER, auth, carnet_status, client, commit, commits, gateway, make_token  # noqa: F401  (gateway: the fixture)
+from tests.support.gateway import (  # noqa: F401  (gateway: the fixture)
+    FR_OFFICER,
+    NUMBER,
+    auth,
+    carnet_status,
+    client,
+    commit,
+    commits,
+    gateway,
+    make_token,
+)
 from tests.support.messages import wire
 
 # --- voided and closed carnets (R5, R7) -----------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The per-carnet hash chain in the core's database (issue 3, item 7): appends form a verified chain, per carnet, serialised."""
+"""The per-carnet hash chain in the core's database (issue 3, item 7): appends form a verified chain, per carnet,
+serialised."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The per-carnet hash chain's HTTP route in the core (issue 3, item 7): the verified chain, tampering, errors, access."""
+"""The per-carnet hash chain's HTTP route in the core (issue 3, item 7): the verified chain, tampering, errors,
+access."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The per-carnet hash chain in the core's database (issue 3, item 7): the table is append-only and tampering is detected."""
+"""The per-carnet hash chain in the core's database (issue 3, item 7): the table is append-only and tampering is
+detected."""
 
 from __future__ import annotations
 

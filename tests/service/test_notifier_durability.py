@@ -10,7 +10,15 @@ import pytest
 
 from notifier import cli
 from notifier.app import build
-from tests.support.notifier import auth, client, register, request, rows, sender, settings  # noqa: F401  (settings: the fixture)
+from tests.support.notifier import (  # noqa: F401  (settings: the fixture)
+    auth,
+    client,
+    register,
+    request,
+    rows,
+    sender,
+    settings,
+)
 from tests.support.notifier_channels import hooks_clock  # noqa: F401  (hooks_clock: the fixture)
 from tests.support.peers import HookReceiver
 

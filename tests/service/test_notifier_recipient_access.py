@@ -4,7 +4,17 @@ operators query the delivery log with theirs. Every clock is the test's."""
 from __future__ import annotations
 
 from notifier.app import build
-from tests.support.notifier import HOLDER_URL, NUMBER, REP_URL, auth, client, push_settings, register, request, settings  # noqa: F401  (push_settings, settings: the fixtures)
+from tests.support.notifier import (  # noqa: F401  (push_settings, settings: the fixtures)
+    HOLDER_URL,
+    NUMBER,
+    REP_URL,
+    auth,
+    client,
+    push_settings,
+    register,
+    request,
+    settings,
+)
 
 # --- who may do what ------------------------------------------------------------------------------------
 

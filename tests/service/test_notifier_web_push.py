@@ -13,7 +13,17 @@ import pytest
 from contracts.topics import NOTIFICATION_REQUESTS
 from notifier.app import build
 from tests.service.conftest import outbox
-from tests.support.notifier import NUMBER, auth, client, push_settings, register, request, rows, sender, settings  # noqa: F401  (push_settings, settings: the fixtures)
+from tests.support.notifier import (  # noqa: F401  (push_settings, settings: the fixtures)
+    NUMBER,
+    auth,
+    client,
+    push_settings,
+    register,
+    request,
+    rows,
+    sender,
+    settings,
+)
 from tests.support.notifier_channels import hooks_clock, sample  # noqa: F401  (hooks_clock: the fixture)
 from tests.support.peers import HookReceiver, PushService
 

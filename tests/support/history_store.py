@@ -1,4 +1,5 @@
-"""What the core's history tests share: a schema-only core service, seeded chains, writes past the append-only trigger."""
+"""What the core's history tests share: a schema-only core service, seeded chains, writes past the append-only
+trigger."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A carnet's duplicate (R5, core/domain/lifecycle.py): same expiry and items, the original voided. Pure: no I/O, no wall clock."""
+"""A carnet's duplicate (R5, core/domain/lifecycle.py): same expiry and items, the original voided. Pure: no I/O, no
+wall clock."""
 
 from __future__ import annotations
 

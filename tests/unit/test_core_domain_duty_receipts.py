@@ -1,4 +1,5 @@
-"""Duty receipts (R17, core/domain/lifecycle.py): goods abroad in that country are accounted for there. Pure: no I/O, no wall clock."""
+"""Duty receipts (R17, core/domain/lifecycle.py): goods abroad in that country are accounted for there. Pure: no I/O, no
+wall clock."""
 
 from __future__ import annotations
 

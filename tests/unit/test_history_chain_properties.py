@@ -1,4 +1,5 @@
-"""The history chain's properties (issue 3, item 7): any one-byte change is detected, records round-trip to the same bytes."""
+"""The history chain's properties (issue 3, item 7): any one-byte change is detected, records round-trip to the same
+bytes."""
 
 from __future__ import annotations
 
