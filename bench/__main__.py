@@ -293,7 +293,7 @@ BOTH = ("broker_start_s", "issuance_carnets_per_s", "crossings_per_s", "crossing
 
 def apache_kafka(plan: Plan, console: Console) -> dict[str, Any]:
     """The broker-dependent part of the benchmark on one Apache Kafka node, or why it was skipped."""
-    from deploy.local.apache_kafka import jar_dir, missing_tools
+    from deploy.local.kafka_jars import jar_dir, missing_tools
 
     reason = missing_tools(fetch=not (jar_dir() / ".complete").exists())
     if reason:
