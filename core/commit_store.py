@@ -18,7 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from contracts.messages import Reason
-from core import history_store, repository as repo
+from core import history_store, repository as repo, transaction_repository as transactions_repo
 from core.domain import Carnet
 from runtime.outbox import NOTIFY_QUEUED, Queued, queue_args, queue_cte
 
@@ -111,7 +111,7 @@ async def record(
     moved: list[int],
     transaction: dict[str, Any],
     reasons: list[Reason],
-    undo: repo.Undo | None,
+    undo: transactions_repo.Undo | None,
     entry: history_store.Entry | None,
     queued: list[Queued],
 ) -> None:
@@ -122,8 +122,8 @@ async def record(
         **transaction,
         "reasons": json.dumps([r.model_dump() for r in reasons]),
         "cancellation_code": undo.code if undo else None,
-        "items_before": repo.items_json(undo.before) if undo else None,
-        "items_after": repo.items_json(undo.after) if undo else None,
+        "items_before": transactions_repo.items_json(undo.before) if undo else None,
+        "items_after": transactions_repo.items_json(undo.after) if undo else None,
         "active_before": undo.active_before if undo else None,
     }
     await conn.execute(

@@ -13,7 +13,13 @@ from contracts.kinds import DeclarationKind
 from contracts.messages import ConfirmationRequested, CustomsCommitPosted, ItemLocation, Reason, TransactionRecorded
 from contracts.topics import NOTIFICATION_REQUESTS, TRANSACTIONS
 from contracts.txcode import new_transaction_code
-from core import commit_store, domain, history, history_store, repository as repo
+from core import (
+    commit_store,
+    domain,
+    history,
+    history_store,
+    transaction_repository as transactions_repo,
+)
 from core.domain import Crossing
 from core.usecases.context import PRODUCER, Ledger
 from runtime.consumer import Inbound
@@ -75,7 +81,9 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
         before, active_before = {n: carnet.items[n] for n in items}, carnet.active
         carnet = domain.apply_crossing(carnet, crossing, found["sequence"], final)
         # The holder's consent code for cancelling this crossing, and what undoing it restores.
-        undo = repo.Undo(new_transaction_code(), before, {n: carnet.items[n] for n in items}, active_before)
+        undo = transactions_repo.Undo(
+            new_transaction_code(), before, {n: carnet.items[n] for n in items}, active_before
+        )
     transaction_id, now = uuid4(), ledger.clock()
     recorded = TransactionRecorded(
         transaction_id=transaction_id,

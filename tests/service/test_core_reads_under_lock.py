@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
-from core import commit_store, history_store, repository as repo
+from core import commit_store, history_store, repository as repo, transaction_repository as transactions_repo
 from runtime.service import Service
 from tests.support.core import insert_carnet_row
 
@@ -144,7 +144,7 @@ async def test_a_commit_written_onto_a_stale_head_is_refused_whole(settings, clo
                             "recorded_at": AT,
                         },
                         [],
-                        repo.Undo("CANCEL01", {1: before}, {1: after}, False),
+                        transactions_repo.Undo("CANCEL01", {1: before}, {1: after}, False),
                         entry,
                         [],
                     )

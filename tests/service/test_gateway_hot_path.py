@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from contracts.topics import ISSUANCE_EVENTS
-from customs_gateway import repository
+from customs_gateway import officer_repository, repository
 from customs_gateway.domain import CommitRefused
 from customs_gateway.officers import SESSION_CACHE
 from tests.service.conftest import outbox
@@ -97,7 +97,7 @@ async def watched(g: Any) -> AsyncIterator[Any]:
     and what it answered (or the refusal it raised)."""
     handlers = g.service.state["handlers"]
     async with g.service.pool.acquire() as conn:
-        office = await repository.office(conn, "FR-CDG-FRET")
+        office = await officer_repository.office(conn, "FR-CDG-FRET")
 
         async def watch(run: Any) -> tuple[list[str], Any]:
             seen: list[str] = []
