@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,12 +36,14 @@ from typing import Any
 import httpx
 import psutil
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import bulk_crossings, costs, stages, verification
-from bench.crossings import Crossings, Window
+from bench import bulk_crossings, costs, verification
+from bench.chart import chart
+from bench.crossing_load import crossings
+from bench.crossings import Crossings
 from bench.floor import summed
 from bench.issuance import bench_carnets, issue
+from bench.plan import FULL, QUICK, Plan
 from bench.resources import Monitor, per_thousand
 from deploy.local.identity import private_key_path
 from deploy.local.processes import free_port
@@ -51,44 +52,37 @@ from deploy.local.stack import LocalStack
 
 RESULTS = Path(__file__).parent / "results"
 HOLDER = "hld_bench_0001"
-
-
-@dataclass(frozen=True)
-class Plan:
-    issuance: int
-    ramp: tuple[int, ...]       # closed-loop concurrencies
-    ramp_s: float
-    phase_s: float              # each open-loop run
-    verify_requests: int
-    photos: int
-    relay_msgs: int
-    name: str
-    idle_s: float = 10          # the idle stack's CPU, measured before any work
-
-
-FULL = Plan(issuance=10_000, ramp=(1, 4, 16, 48, 96, 160), ramp_s=10, phase_s=60, verify_requests=500, photos=200,
-            relay_msgs=50_000, name="latest")
-QUICK = Plan(issuance=300, ramp=(1, 4, 16), ramp_s=3, phase_s=5, verify_requests=60, photos=12,
-             relay_msgs=3_000, name="quick", idle_s=5)
 VERIFY_CARNETS = 20
 
 
 def machine() -> dict[str, Any]:
     model = ""
     try:
-        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), "")
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1), "cpu": model,
-            "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def git_commit() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, check=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -96,15 +90,25 @@ def git_commit() -> str:
 
 def relay_ceiling(bootstrap: str, count: int, broker_pid: int | None) -> dict[str, Any]:
     pid = ["--broker-pid", str(broker_pid)] if broker_pid else []
-    out = subprocess.run([sys.executable, "-m", "bench.relay", "--bootstrap", bootstrap, "--count", str(count), *pid],
-                         capture_output=True, text=True, check=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.relay", "--bootstrap", bootstrap, "--count", str(count), *pid],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def floor(database_url: str, quick: bool, relay: dict[str, Any], cores: int) -> dict[str, Any]:
     """bench/floor.py's parts, in their own process, summed with the relay's CPU per message as a Kafka hop."""
-    out = subprocess.run([sys.executable, "-m", "bench.floor", "--database-url", database_url, *(["--quick"] * quick)],
-                         capture_output=True, text=True, check=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.floor", "--database-url", database_url, *(["--quick"] * quick)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     parts = json.loads(out.stdout.strip().splitlines()[-1])
     hop = None
     if relay.get("relay_msgs") and "relay_broker_cpu_s" in relay:
@@ -125,17 +129,31 @@ async def wait_for_carnet(http: httpx.AsyncClient, core: str, holder: dict[str, 
 async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_only: bool = False) -> dict[str, Any]:
     """One stack on `broker`. `broker_only`: what depends on the broker (issuance, crossings, the relay ceiling),
     not the verification and the floor, which do not."""
-    result: dict[str, Any] = {"mode": plan.name, "broker": broker, "load_average_at_start": os.getloadavg(),
-                              "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                              "machine": machine(), "git_commit": git_commit(), "plan": plan.__dict__}
+    result: dict[str, Any] = {
+        "mode": plan.name,
+        "broker": broker,
+        "load_average_at_start": os.getloadavg(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "git_commit": git_commit(),
+        "plan": plan.__dict__,
+    }
     needed = plan.issuance
     sealed, seal_s = bench_carnets(needed, HOLDER)
     console.print(f"sealed {needed} carnets client-side in {seal_s:.1f}s")
     ports = {name: free_port() for name in SERVICES}
     with tempfile.TemporaryDirectory(prefix="ata-bench-") as tmp:
         root = os.environ.get("BENCH_ROOT") or tmp  # BENCH_ROOT keeps the services' logs after the run
-        async with LocalStack(root, ephemeral=True, fast=True, service_ports=ports, kafka_port=free_port(),
-                              postgres_port=free_port(), progress=lambda m: console.print(m), broker=broker) as stack:
+        async with LocalStack(
+            root,
+            ephemeral=True,
+            fast=True,
+            service_ports=ports,
+            kafka_port=free_port(),
+            postgres_port=free_port(),
+            progress=lambda m: console.print(m),
+            broker=broker,
+        ) as stack:
             result["broker_start_s"] = round(stack.kafka.start_seconds or 0.0, 2)  # type: ignore[union-attr]
             pids = {name: svc.pid for name, svc in stack.services.items()}
             pids |= {"kafka": stack.kafka.pid, "postgres": stack.postgres.pid}  # type: ignore[union-attr]
@@ -147,10 +165,15 @@ async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_
             cpu0 = monitor.cpu()
             summary, elapsed = await issue(stack.kafka_bootstrap, sealed, console)
             issued = list(summary.issued.values())
-            result |= {"issuance_count": needed, "issuance_issued": len(issued), "issuance_rejected": len(summary.rejected),
-                       "issuance_seconds": round(elapsed, 2), "issuance_carnets_per_s": round(needed / elapsed, 1),
-                       "issuance_sealing_s_client_side": round(seal_s, 2),
-                       "issuance_cpu_s_per_1000": per_thousand(cpu0, monitor.cpu(), needed)}
+            result |= {
+                "issuance_count": needed,
+                "issuance_issued": len(issued),
+                "issuance_rejected": len(summary.rejected),
+                "issuance_seconds": round(elapsed, 2),
+                "issuance_carnets_per_s": round(needed / elapsed, 1),
+                "issuance_sealing_s_client_side": round(seal_s, 2),
+                "issuance_cpu_s_per_1000": per_thousand(cpu0, monitor.cpu(), needed),
+            }
             console.print(f"issuance: {result['issuance_carnets_per_s']} carnets/s ({len(issued)} issued)")
             if len(issued) < VERIFY_CARNETS + 10:
                 raise RuntimeError(f"only {len(issued)} carnets issued: {list(summary.rejected.items())[:3]}")
@@ -165,14 +188,29 @@ async def run(plan: Plan, console: Console, broker: str = "embedded", *, broker_
                     return await _relay_and_close(result, plan, stack, monitor, console)
                 declarations = [await cx.declare(n) for n in issued[:VERIFY_CARNETS]]
                 console.print("verification: token and photos")
-                result |= await verification.measure(cx.http, cx.core, cx.gateway, cx.holder, cx.officers[0], declarations,
-                                                     requests=plan.verify_requests, photos=plan.photos)
+                result |= await verification.measure(
+                    cx.http,
+                    cx.core,
+                    cx.gateway,
+                    cx.holder,
+                    cx.officers[0],
+                    declarations,
+                    requests=plan.verify_requests,
+                    photos=plan.photos,
+                )
             return await _relay_and_close(result, plan, stack, monitor, console, with_floor=True)
     raise AssertionError("unreachable")
 
 
-async def _relay_and_close(result: dict[str, Any], plan: Plan, stack: LocalStack, monitor: Monitor,
-                           console: Console, *, with_floor: bool = False) -> dict[str, Any]:
+async def _relay_and_close(
+    result: dict[str, Any],
+    plan: Plan,
+    stack: LocalStack,
+    monitor: Monitor,
+    console: Console,
+    *,
+    with_floor: bool = False,
+) -> dict[str, Any]:
     console.print(f"relay ceiling: {plan.relay_msgs} messages through a plain aiokafka relay")
     result |= relay_ceiling(stack.kafka_bootstrap, plan.relay_msgs, stack.kafka.pid if stack.kafka else None)
     if with_floor:  # after the relay: the floor counts the relay's CPU per message as its Kafka hop
@@ -191,109 +229,29 @@ async def _relay_and_close(result: dict[str, Any], plan: Plan, stack: LocalStack
     return result
 
 
-async def crossings(plan: Plan, cx: Crossings, monitor: Monitor, console: Console,
-                    database_url: str | None = None) -> dict[str, Any]:
-    windows: list[Window] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("crossings warm-up", total=10)
-        await cx.warm_up(10, lambda: progress.advance(task))
-        alone: dict[str, Any] = {}
-        for c in plan.ramp:
-            task = progress.add_task(f"ramp: {c} in flight, {plan.ramp_s:.0f}s", total=None)
-            first = await costs.read(monitor, cx.http, cx.endpoints, database_url) if c == 1 else None
-            w = await cx.closed_loop(c, plan.ramp_s, lambda t=task: progress.advance(t))
-            if first is not None:  # one crossing at a time: every hop a batch of one, the load's noise left out
-                alone = costs.per_crossing(len(w.samples), first,
-                                         await costs.read(monitor, cx.http, cx.endpoints, database_url))
-            windows.append(w)
-            progress.update(task, description=f"ramp: {c} in flight -> {w.summary()['crossings_per_s']}/s",
-                            total=len(w.samples), completed=len(w.samples))
-        best = max(windows, key=lambda w: len(w.samples) / w.seconds)
-        max_rate = len(best.samples) / best.seconds
-        if max_rate <= 0:
-            raise RuntimeError(f"no crossing completed in the ramp: {[w.summary() for w in windows]}")
-        phases: dict[int, Window] = {}
-        cpu0, done = monitor.cpu(), 0
-        metrics0 = await stages.snapshot(cx.http, cx.endpoints)
-        for share in (25, 50, 100):
-            rate = max_rate * share / 100
-            task = progress.add_task(f"open loop {share}% = {rate:.0f}/s", total=int(rate * plan.phase_s))
-            first = await costs.read(monitor, cx.http, cx.endpoints, database_url)
-            w = await cx.open_loop(rate, plan.phase_s, f"open {share}%", lambda t=task: progress.advance(t))
-            if share == 50:  # what one crossing costs, at half the sustained rate
-                half = costs.per_crossing(len(w.samples), first, await costs.read(monitor, cx.http, cx.endpoints,
-                                                                                   database_url))
-            phases[share] = w
-            progress.update(task, total=len(w.samples), completed=len(w.samples))
-            done += len(w.samples)
-        cpu1 = monitor.cpu()
-        stage_means = stages.means(metrics0, await stages.snapshot(cx.http, cx.endpoints))
-    windows += phases.values()
-    for w in windows:
-        console.print(w.summary())
-    at_half = phases[50].summary()
-    return {
-        "crossings_max_rate_closed_loop": round(max_rate, 1), "crossings_max_at": best.label,
-        "crossings_per_s": phases[100].summary()["crossings_per_s"],
-        "crossing_p50_ms": at_half["p50_ms"], "crossing_p95_ms": at_half["p95_ms"], "crossing_p99_ms": at_half["p99_ms"],
-        "crossings_phases": {share: w.summary() for share, w in phases.items()},
-        "crossings_ramp": [w.summary() for w in windows[:len(plan.ramp)]],
-        # One crossing at a time: the pipeline's own latency, without queueing behind other crossings.
-        "crossing_unloaded_p50_ms": windows[0].summary()["p50_ms"], "crossing_unloaded_p99_ms": windows[0].summary()["p99_ms"],
-        "crossing_cpu_s_per_1000": per_thousand(cpu0, cpu1, done),
-        "crossing_stage_means": stage_means,
-        **{f"{k}_alone": alone[k] for k in ("statements_per_crossing", "statements_per_crossing_by_service",
-                                             "transactions_per_crossing", "transactions_per_crossing_by_service",
-                                             "kafka_requests_per_crossing", "kafka_requests_per_crossing_by_service")
-           if k in alone},
-    } | half
-
-
-def chart(result: dict[str, Any], path: Path) -> None:
-    """Left: the closed-loop ramp against crossings in flight; right: the open-loop runs against offered rate."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ramp, phases = result["crossings_ramp"], list(result["crossings_phases"].values())
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    panels = ((0, [int(w["label"].split("=")[1]) for w in ramp], ramp, "crossings in flight (closed loop)"),
-              (1, [w["offered"] for w in phases], phases, "offered crossings/s (open loop: 25, 50, 100 % of max)"))
-    for col, xs, ws, xlabel in panels:
-        top, bottom = axes[0][col], axes[1][col]
-        top.plot(xs, [w["crossings_per_s"] for w in ws], marker="o")
-        top.set_ylabel("confirmed crossings/s")
-        for key, style in (("p50_ms", "-"), ("p95_ms", "--"), ("p99_ms", ":")):
-            bottom.plot(xs, [w[key] for w in ws], marker="o", linestyle=style, label=key[:3])
-        bottom.set_ylabel("commit -> confirmation (ms)")
-        bottom.set_yscale("log")
-        bottom.set_xlabel(xlabel)
-        bottom.legend()
-        for ax in (top, bottom):
-            ax.grid(alpha=0.3)
-        if col == 0:
-            top.set_xscale("log")
-            bottom.set_xscale("log")
-    load = result.get("load_average_at_start", [0])[0]
-    fig.suptitle(f"Crossings end to end, {result['machine']['cores']} cores, load average {load:.1f} at start "
-                 f"({result['mode']}, {result['git_commit'][:10]})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 #: What the two brokers' runs both report, side by side in the summary.
-BOTH = ("broker_start_s", "issuance_carnets_per_s", "crossings_per_s", "crossing_p50_ms", "crossing_p99_ms",
-        "crossing_unloaded_p50_ms", "crossing_cpu_s_per_1000", "relay_msgs_per_s", "ratio_crossings_to_relay",
-        "peak_rss_mb", "crossing_cpu_ms", "statements_per_crossing", "transactions_per_crossing",
-        "kafka_requests_per_crossing", "idle_cores")
+BOTH = (
+    "broker_start_s",
+    "issuance_carnets_per_s",
+    "crossings_per_s",
+    "crossing_p50_ms",
+    "crossing_p99_ms",
+    "crossing_unloaded_p50_ms",
+    "crossing_cpu_s_per_1000",
+    "relay_msgs_per_s",
+    "ratio_crossings_to_relay",
+    "peak_rss_mb",
+    "crossing_cpu_ms",
+    "statements_per_crossing",
+    "transactions_per_crossing",
+    "kafka_requests_per_crossing",
+    "idle_cores",
+)
 
 
 def apache_kafka(plan: Plan, console: Console) -> dict[str, Any]:
     """The broker-dependent part of the benchmark on one Apache Kafka node, or why it was skipped."""
-    from deploy.local.apache_kafka import jar_dir, missing_tools
+    from deploy.local.kafka_jars import jar_dir, missing_tools
 
     reason = missing_tools(fetch=not (jar_dir() / ".complete").exists())
     if reason:
@@ -309,17 +267,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small counts, under 2 minutes (CI)")
     parser.add_argument("--issuance", type=int, help="override the number of carnets issued")
     parser.add_argument("--phase-s", type=float, help="override the length of each open-loop run")
-    parser.add_argument("--brokers", default="embedded,kafka", help=(
-        "comma-separated: embedded (the full benchmark) and/or kafka (issuance, crossings and the relay ceiling "
-        "on one Apache Kafka node, under `apache_kafka`) (default: %(default)s)"))
+    parser.add_argument(
+        "--brokers",
+        default="embedded,kafka",
+        help=(
+            "comma-separated: embedded (the full benchmark) and/or kafka (issuance, crossings and the relay ceiling "
+            "on one Apache Kafka node, under `apache_kafka`) (default: %(default)s)"
+        ),
+    )
     args = parser.parse_args()
     brokers = [b.strip() for b in args.brokers.split(",") if b.strip()]
     if not brokers or set(brokers) - {"embedded", "kafka"}:
         parser.error("--brokers: embedded and/or kafka")
     plan = QUICK if args.quick else FULL
     if args.issuance or args.phase_s:
-        plan = Plan(**{**plan.__dict__, "issuance": args.issuance or plan.issuance,
-                       "phase_s": args.phase_s or plan.phase_s})
+        plan = Plan(
+            **{**plan.__dict__, "issuance": args.issuance or plan.issuance, "phase_s": args.phase_s or plan.phase_s}
+        )
     console = Console(stderr=True)
     began = time.perf_counter()
     result = asyncio.run(run(plan, console)) if "embedded" in brokers else {"mode": plan.name}
@@ -332,9 +296,21 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2) + "\n")
     if "crossings_ramp" in result:
         chart(result, RESULTS / f"{plan.name}.png")
-    keys = ("issuance_carnets_per_s", "crossings_per_s", "crossing_p50_ms", "crossing_p99_ms", "relay_msgs_per_s",
-            "ratio_crossings_to_relay", "verify_token_p99_ms", "verify_image_p99_ms", "crossing_floor_cpu_ms",
-            "crossings_ceiling_per_s", "ratio_ceiling", *costs.KEYS, "bench_seconds")
+    keys = (
+        "issuance_carnets_per_s",
+        "crossings_per_s",
+        "crossing_p50_ms",
+        "crossing_p99_ms",
+        "relay_msgs_per_s",
+        "ratio_crossings_to_relay",
+        "verify_token_p99_ms",
+        "verify_image_p99_ms",
+        "crossing_floor_cpu_ms",
+        "crossings_ceiling_per_s",
+        "ratio_ceiling",
+        *costs.KEYS,
+        "bench_seconds",
+    )
     console.print({k: result.get(k) for k in keys})
     kafka = result.get("apache_kafka") or {}
     console.print({"apache_kafka": {k: kafka.get(k) for k in (*BOTH, "skipped")}})

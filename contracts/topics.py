@@ -26,6 +26,9 @@ class Topic:
     consumers: tuple[str, ...]
     messages: tuple[type[m.Payload], ...]
     description: str = ""
+    #: An audit trail no one waits on: its writers publish it in batches, within two seconds of the commit
+    #: (runtime/outbox.py), instead of one produce request per record.
+    audit: bool = False
 
     @property
     def dead_letter(self) -> str:
@@ -122,9 +125,10 @@ DECLARATIONS = Topic(
     ("core",),
     (),
     (m.DeclarationSubmitted, m.TokenIssued, m.DeclarationRefused),
-    "Declarations prepared by holders and the tokens issued for them (audit trail). No service consumes it: a "
-    "gateway asks the core for a declaration by its transaction code when an officer types one "
-    "(docs/gateway-subscriptions.md).",
+    "Declarations prepared by holders and the tokens issued for them (audit trail, published in batches within two "
+    "seconds of the declaration). No service consumes it: a gateway asks the core for a declaration by its "
+    "transaction code when an officer types one (docs/gateway-subscriptions.md).",
+    audit=True,
 )
 CUSTOMS_COMMITS = Topic(
     "ata.customs.commits.v1",
@@ -176,7 +180,8 @@ NOTIFICATION_EVENTS = Topic(
     ("notifier",),
     (),
     (m.ConfirmationDelivered,),
-    "What the notifier delivered.",
+    "What the notifier delivered (audit trail, published in batches within two seconds of the delivery).",
+    audit=True,
 )
 #: The trust-list topic's one key (core/usecases/keys.py publishes every list under it).
 TRUST_LIST_KEY = "trust-list"
@@ -266,6 +271,11 @@ TOPICS: tuple[Topic, ...] = (
     CLAIMS_NGA_NOTICES,
     CLAIMS_EVENTS,
 )
+
+
+def audit_topics() -> frozenset[str]:
+    """The names of the topics published in batches (`Topic.audit`)."""
+    return frozenset(t.name for t in TOPICS if t.audit)
 
 
 def nga_topics(ngas: Iterable[str]) -> tuple[Topic, ...]:

@@ -10,121 +10,44 @@ and revokes; a representative acts only while the carnet is shared with it.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
-from prometheus_client import CollectorRegistry, Counter
-from pydantic import BaseModel, ConfigDict, Field
+from prometheus_client import CollectorRegistry
+from pydantic import BaseModel, Field
 
-from contracts.bounds import LINE, ItemNumbers, VoucherNumber
+from contracts.bounds import LINE
 from contracts.kinds import DeclarationKind
-from contracts.messages import CARNET_NUMBER, COUNTRY, Reason, SealedDocument
+from contracts.messages import CARNET_NUMBER, Reason
 from contracts.txcode import format_transaction_code
+from core import declaration_qr
+from core.holder_metrics import HolderMetrics
+from core.holder_models import (
+    CarnetOut,
+    CarnetSummary,
+    DeclarationOut,
+    DeclarationRequest,
+    ItemOut,
+    SealedDocumentOut,
+    ShareRequest,
+    SharesOut,
+    TransactionCodeOut,
+)
 from core.usecases import declarations, sharing, views
 from core.usecases.context import Ledger
 from runtime.http_limits import LimitedRoute
-from runtime.text import PRINTABLE
-from tokens.qr import qr_png, qr_svg
 from tokens.wallet_auth import REASONS, CurrentParty, WalletVerifier
 
 CarnetNumber = Annotated[str, Path(pattern=CARNET_NUMBER, description="Carnet number", examples=["FR2600000017"])]
-#: Wallet ids, as the issuer and the identity provider spell them.
-PARTY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
-# Any id the carnet lists can be revoked, including one an NGA spelled outside PARTY_ID at issuance;
+# Any id the carnet lists can be revoked, including one an NGA spelled outside holder_models.PARTY_ID at issuance;
 # no control character, though: NUL cannot even be looked up (PostgreSQL refuses it).
-PartyId = Annotated[str, Path(min_length=1, max_length=64, pattern=LINE, description="Wallet id of a representative.",
-                              examples=["rep_19be"])]
-Role = Literal["holder", "representative"]
-
-# QR rendering: the PNG's parameters, so both images are the same symbol (tokens.qr).
-_QR_SCALE = 6
-_QR_BORDER = 4
-
-
-class DeclarationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: DeclarationKind = Field(description="Kind of crossing.", examples=["exportation"])
-    country: str = Field(pattern=COUNTRY, description="Country of the crossing.", examples=["FR"])
-    items: ItemNumbers = Field(min_length=1, description="Item numbers that cross (R9).", examples=[[1, 2]])
-    intended_use: str | None = Field(None, min_length=1, max_length=500, pattern=PRINTABLE,
-                                     description="Intended use of the goods; required for an importation (R9).",
-                                     examples=["Exhibition at the Geneva motor show"])
-    closes: VoucherNumber | None = Field(None, description=(
-        "Sequence number of the declaration this one closes (R8): a re-exportation names its importation, "
-        "a re-importation its exportation, a transit discharge its transit entry."), examples=[1])
-
-
-class DeclarationOut(BaseModel):
-    declaration_id: UUID
-    carnet_number: str
-    kind: DeclarationKind
-    country: str
-    items: list[int]
-    sequence: int
-    status: str = Field(description="pending until customs commits or refuses it; cancelled when customs undid its commit.",
-                        examples=["pending"])
-    declared_by: str = Field(description="Wallet id of the party that declared.")
-    transaction_code: str = Field(description="Typed fallback, grouped for reading aloud.", examples=["7K2M-9QXH-4D1R-W"])
-    token: str = Field(description="The signed ATA1: token the QR encodes.")
-    token_expires_at: datetime
-    cancellation_code: str | None = Field(None, description=(
-        "Once committed: give it to customs to consent to cancelling this transaction. Grouped for reading aloud."),
-        examples=["0H4N-8WQ2-C3TZ-5"])
-    qr_png_url: str
-    qr_svg_url: str
-    transaction_code_url: str
-
-
-class TransactionCodeOut(BaseModel):
-    transaction_code: str = Field(description="Grouped for reading aloud: XXXX-XXXX-XXXX-C.", examples=["7K2M-9QXH-4D1R-W"])
-    canonical: str = Field(description="The 13 symbols without separators, as the token's claim carries them.",
-                           examples=["7K2M9QXH4D1RW"])
-
-
-class ItemOut(BaseModel):
-    item_number: int
-    location: str
-    country: str | None
-    final_date: date | None
-
-
-class CarnetSummary(BaseModel):
-    carnet_number: str
-    home_country: str
-    countries: list[str]
-    expiry_date: date
-    active: bool
-    role: Role = Field(description="The caller's role on this carnet.")
-
-
-class CarnetOut(CarnetSummary):
-    items: list[ItemOut]
-    representative_ids: list[str] | None = Field(
-        description="Who the carnet is shared with; shown to the holder only.", examples=[["rep_19be"]])
-
-
-class ShareRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    representative_id: str = Field(pattern=PARTY_ID, description="Wallet id of the representative.", examples=["rep_19be"])
-    sealed_key: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{107}$", description=(
-        "The carnet document's data key sealed by the holder's wallet for the representative's key "
-        "(nga_client.sealing.reseal_for): without it the representative can declare but not read the document."))
-
-
-class SealedDocumentOut(BaseModel):
-    carnet_number: str
-    nga: str = Field(description="Bound into the document's AES-GCM additional data, with the request id and digest.")
-    request_id: str
-    general_list_digest: str
-    document: SealedDocument = Field(description="Ciphertext and the data key sealed for the caller's wallet only.")
-
-
-class SharesOut(BaseModel):
-    carnet_number: str
-    representative_ids: list[str]
+PartyId = Annotated[
+    str,
+    Path(
+        min_length=1, max_length=64, pattern=LINE, description="Wallet id of a representative.", examples=["rep_19be"]
+    ),
+]
 
 
 class Refusal(BaseModel):
@@ -137,17 +60,6 @@ class AuthRefusal(Refusal):
 
 class NotAuthenticated(BaseModel):
     detail: AuthRefusal
-
-
-@lru_cache(maxsize=2048)
-def _png(token: str) -> bytes:
-    # Rendering costs ~30 ms (ARCHITECTURE: costs); a holder's phone asks for the same image often.
-    return qr_png(token, scale=_QR_SCALE, border=_QR_BORDER)
-
-
-@lru_cache(maxsize=2048)
-def _svg(token: str) -> bytes:
-    return qr_svg(token, scale=_QR_SCALE, border=_QR_BORDER, title="ATA declaration token")
 
 
 def _grouped(code: str | None) -> str | None:
@@ -167,37 +79,38 @@ def _unknown_declaration() -> HTTPException:
     return _refusal(404, "R9", "unknown declaration")
 
 
-class HolderMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        failures = Counter("ata_holder_auth_failures_total", "Holder API requests refused for their bearer token, by reason.",
-                           ["reason"], registry=registry)
-        for reason in REASONS:
-            failures.labels(reason)  # every series exists from the start, so rate() sees the first failure
-        self.auth_failures = failures.labels
-        self.shares = Counter("ata_holder_shares_total", "Share and revoke requests by action and outcome.",
-                              ["action", "outcome"], registry=registry).labels
-        self.not_found = Counter("ata_holder_not_found_total",
-                                 "Authenticated requests answered 404: unknown, or not the caller's carnet.",
-                                 ["route"], registry=registry).labels
-
-
 def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, registry: CollectorRegistry) -> APIRouter:
     metrics = HolderMetrics(registry)
     current_party = CurrentParty(verifier, on_failure=lambda reason: metrics.auth_failures(reason).inc())
     party_dep = Depends(current_party)  # (a local Annotated alias would not resolve: annotations are strings here)
-    router = APIRouter(prefix="/v1", tags=["holder"], route_class=LimitedRoute, responses={401: {"model": NotAuthenticated,
-                                                                        "description": "No valid wallet bearer token."}})
-    not_found: dict[int | str, dict[str, Any]] = {404: {"model": Refusal, "description": "Unknown, or not the caller's."}}
+    router = APIRouter(
+        prefix="/v1",
+        tags=["holder"],
+        route_class=LimitedRoute,
+        responses={401: {"model": NotAuthenticated, "description": "No valid wallet bearer token."}},
+    )
+    not_found: dict[int | str, dict[str, Any]] = {
+        404: {"model": Refusal, "description": "Unknown, or not the caller's."}
+    }
 
     def out(row: Any) -> DeclarationOut:
         did = row["declaration_id"]
         return DeclarationOut(
-            declaration_id=did, carnet_number=row["carnet_number"], kind=row["kind"], country=row["country"],
-            items=list(row["items"]), sequence=row["sequence"], status=row["status"], declared_by=row["declared_by"],
-            transaction_code=format_transaction_code(row["transaction_code"]), token=row["token"],
-            token_expires_at=row["token_expires_at"], qr_png_url=f"/v1/declarations/{did}/qr.png",
+            declaration_id=did,
+            carnet_number=row["carnet_number"],
+            kind=row["kind"],
+            country=row["country"],
+            items=list(row["items"]),
+            sequence=row["sequence"],
+            status=row["status"],
+            declared_by=row["declared_by"],
+            transaction_code=format_transaction_code(row["transaction_code"]),
+            token=row["token"],
+            token_expires_at=row["token_expires_at"],
+            qr_png_url=f"/v1/declarations/{did}/qr.png",
             cancellation_code=_grouped(row.get("cancellation_code")),
-            qr_svg_url=f"/v1/declarations/{did}/qr.svg", transaction_code_url=f"/v1/declarations/{did}/transaction-code",
+            qr_svg_url=f"/v1/declarations/{did}/qr.svg",
+            transaction_code_url=f"/v1/declarations/{did}/transaction-code",
         )
 
     async def visible_declaration(declaration_id: UUID, party: str, route: str) -> Any:
@@ -208,15 +121,30 @@ def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, reg
             raise _unknown_declaration()
         return row
 
-    @router.get("/carnets", response_model=list[CarnetSummary], summary="The caller's carnets: held and shared with them")
+    @router.get(
+        "/carnets", response_model=list[CarnetSummary], summary="The caller's carnets: held and shared with them"
+    )
     async def list_carnets(party: str = party_dep) -> list[CarnetSummary]:
         async with pool_of().acquire() as conn:
             rows = await views.carnets(conn, party)
-        return [CarnetSummary(carnet_number=r["carnet_number"], home_country=r["home_country"], countries=list(r["countries"]),
-                              expiry_date=r["expiry_date"], active=r["active"], role=r["role"]) for r in rows]
+        return [
+            CarnetSummary(
+                carnet_number=r["carnet_number"],
+                home_country=r["home_country"],
+                countries=list(r["countries"]),
+                expiry_date=r["expiry_date"],
+                active=r["active"],
+                role=r["role"],
+            )
+            for r in rows
+        ]
 
-    @router.get("/carnets/{carnet_number}", response_model=CarnetOut, responses=not_found,
-                summary="A carnet with where each item is")
+    @router.get(
+        "/carnets/{carnet_number}",
+        response_model=CarnetOut,
+        responses=not_found,
+        summary="A carnet with where each item is",
+    )
     async def get_carnet(carnet_number: CarnetNumber, party: str = party_dep) -> CarnetOut:
         async with pool_of().acquire() as conn:
             found = await views.carnet(conn, carnet_number, party)
@@ -225,69 +153,132 @@ def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, reg
             raise _unknown_carnet(carnet_number)
         c, items = found
         return CarnetOut(
-            carnet_number=c["carnet_number"], home_country=c["home_country"], countries=list(c["countries"]),
-            expiry_date=c["expiry_date"], active=c["active"], role=c["role"],
+            carnet_number=c["carnet_number"],
+            home_country=c["home_country"],
+            countries=list(c["countries"]),
+            expiry_date=c["expiry_date"],
+            active=c["active"],
+            role=c["role"],
             representative_ids=list(c["representative_ids"]) if c["role"] == "holder" else None,
-            items=[ItemOut(item_number=i["item_number"], location=i["location"], country=i["country"],
-                           final_date=i["final_date"]) for i in items],
+            items=[
+                ItemOut(
+                    item_number=i["item_number"],
+                    location=i["location"],
+                    country=i["country"],
+                    final_date=i["final_date"],
+                )
+                for i in items
+            ],
         )
 
-    @router.post("/carnets/{carnet_number}/declarations", status_code=201, response_model=DeclarationOut,
-                 responses={**not_found, 422: {"model": Refusal, "description": "Refused by a rule (reasons name it)."}},
-                 summary="Declare a crossing: the listed items become a signed QR token")
+    @router.post(
+        "/carnets/{carnet_number}/declarations",
+        status_code=201,
+        response_model=DeclarationOut,
+        responses={**not_found, 422: {"model": Refusal, "description": "Refused by a rule (reasons name it)."}},
+        summary="Declare a crossing: the listed items become a signed QR token",
+    )
     async def declare(carnet_number: CarnetNumber, body: DeclarationRequest, party: str = party_dep) -> DeclarationOut:
         if body.kind is DeclarationKind.IMPORTATION and body.intended_use is None:
             raise _refusal(422, "R9", "an importation states the intended use of the goods", field="intended_use")
         async with pool_of().acquire() as conn:
             try:
-                created = await declarations.declare(ledger, conn, carnet_number, body.kind, body.country, body.items,
-                                                     party, intended_use=body.intended_use, closes=body.closes)
+                created = await declarations.declare(
+                    ledger,
+                    conn,
+                    carnet_number,
+                    body.kind,
+                    body.country,
+                    body.items,
+                    party,
+                    intended_use=body.intended_use,
+                    closes=body.closes,
+                )
             except declarations.DeclarationRefusedError as exc:
                 if exc.status in (403, 404):
                     # Unknown, or not the caller's (never shared, or the share was revoked): the same answer.
                     metrics.not_found("declare").inc()
                     raise _unknown_carnet(carnet_number) from exc
                 raise HTTPException(exc.status, detail={"reasons": [r.model_dump() for r in exc.reasons]}) from exc
-        fields = ("declaration_id", "carnet_number", "kind", "country", "items", "sequence", "transaction_code",
-                  "token", "token_expires_at")
+        fields = (
+            "declaration_id",
+            "carnet_number",
+            "kind",
+            "country",
+            "items",
+            "sequence",
+            "transaction_code",
+            "token",
+            "token_expires_at",
+        )
         return out({**{f: getattr(created, f) for f in fields}, "status": "pending", "declared_by": party})
 
-    @router.get("/declarations/{declaration_id}", response_model=DeclarationOut, responses=not_found,
-                summary="A declaration with its token")
+    @router.get(
+        "/declarations/{declaration_id}",
+        response_model=DeclarationOut,
+        responses=not_found,
+        summary="A declaration with its token",
+    )
     async def get_declaration(declaration_id: UUID, party: str = party_dep) -> DeclarationOut:
         return out(await visible_declaration(declaration_id, party, "declaration"))
 
-    @router.get("/declarations/{declaration_id}/qr.png", response_class=Response, summary="The token as a QR code (PNG)",
-                responses={200: {"content": {"image/png": {}}, "description": "The QR image."}, **not_found})
+    @router.get(
+        "/declarations/{declaration_id}/qr.png",
+        response_class=Response,
+        summary="The token as a QR code (PNG)",
+        responses={200: {"content": {"image/png": {}}, "description": "The QR image."}, **not_found},
+    )
     async def qr_png_image(declaration_id: UUID, party: str = party_dep) -> Response:
         row = await visible_declaration(declaration_id, party, "qr.png")
-        return Response(_png(row["token"]), media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+        return Response(
+            declaration_qr.png(row["token"]), media_type="image/png", headers={"Cache-Control": "private, max-age=300"}
+        )
 
-    @router.get("/declarations/{declaration_id}/qr.svg", response_class=Response, summary="The token as a QR code (SVG)",
-                responses={200: {"content": {"image/svg+xml": {}}, "description": "The QR image."}, **not_found})
+    @router.get(
+        "/declarations/{declaration_id}/qr.svg",
+        response_class=Response,
+        summary="The token as a QR code (SVG)",
+        responses={200: {"content": {"image/svg+xml": {}}, "description": "The QR image."}, **not_found},
+    )
     async def qr_svg_image(declaration_id: UUID, party: str = party_dep) -> Response:
         row = await visible_declaration(declaration_id, party, "qr.svg")
-        return Response(_svg(row["token"]), media_type="image/svg+xml",
-                        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"})
+        return Response(
+            declaration_qr.svg(row["token"]),
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+        )
 
-    @router.get("/declarations/{declaration_id}/transaction-code", response_model=TransactionCodeOut, responses=not_found,
-                summary="The typed fallback for the QR: the transaction code an officer keys in")
+    @router.get(
+        "/declarations/{declaration_id}/transaction-code",
+        response_model=TransactionCodeOut,
+        responses=not_found,
+        summary="The typed fallback for the QR: the transaction code an officer keys in",
+    )
     async def transaction_code(declaration_id: UUID, party: str = party_dep) -> TransactionCodeOut:
         row = await visible_declaration(declaration_id, party, "transaction-code")
-        return TransactionCodeOut(transaction_code=format_transaction_code(row["transaction_code"]),
-                                  canonical=row["transaction_code"])
+        return TransactionCodeOut(
+            transaction_code=format_transaction_code(row["transaction_code"]), canonical=row["transaction_code"]
+        )
 
-    @router.get("/carnets/{carnet_number}/transactions", responses=not_found,
-                summary="The carnet's history: every customs decision recorded")
+    @router.get(
+        "/carnets/{carnet_number}/transactions",
+        responses=not_found,
+        summary="The carnet's history: every customs decision recorded",
+    )
     async def history(carnet_number: CarnetNumber, party: str = party_dep) -> list[dict[str, Any]]:
         async with pool_of().acquire() as conn:
             rows = await views.transactions(conn, carnet_number, party)
         if rows is None:
             metrics.not_found("transactions").inc()
             raise _unknown_carnet(carnet_number)
-        return [{**{k: (str(v) if isinstance(v, UUID) else v) for k, v in dict(r).items()}, "reasons": json.loads(r["reasons"]),
-                 "cancellation_code": _grouped(r["cancellation_code"]) if r["cancelled_at"] is None else None}
-                for r in rows]
+        return [
+            {
+                **{k: (str(v) if isinstance(v, UUID) else v) for k, v in dict(r).items()},
+                "reasons": json.loads(r["reasons"]),
+                "cancellation_code": _grouped(r["cancellation_code"]) if r["cancelled_at"] is None else None,
+            }
+            for r in rows
+        ]
 
     def shares_refused(outcome: str, carnet_number: str, route: str) -> None:
         if outcome == "unknown":
@@ -298,11 +289,20 @@ def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, reg
 
     holder_only = {403: {"model": Refusal, "description": "The caller is a representative: only the holder shares."}}
 
-    @router.post("/carnets/{carnet_number}/shares", response_model=SharesOut, status_code=201,
-                 responses={200: {"model": SharesOut, "description": "Already shared with them: nothing changed."},
-                            **not_found, **holder_only},
-                 summary="Share the carnet with a representative (holder only)")
-    async def share(carnet_number: CarnetNumber, body: ShareRequest, response: Response, party: str = party_dep) -> SharesOut:
+    @router.post(
+        "/carnets/{carnet_number}/shares",
+        response_model=SharesOut,
+        status_code=201,
+        responses={
+            200: {"model": SharesOut, "description": "Already shared with them: nothing changed."},
+            **not_found,
+            **holder_only,
+        },
+        summary="Share the carnet with a representative (holder only)",
+    )
+    async def share(
+        carnet_number: CarnetNumber, body: ShareRequest, response: Response, party: str = party_dep
+    ) -> SharesOut:
         if body.representative_id == party:
             raise _refusal(422, "R1", "the holder cannot be their own representative", field="representative_id")
         async with pool_of().acquire() as conn:
@@ -313,8 +313,12 @@ def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, reg
             response.status_code = 200
         return SharesOut(carnet_number=carnet_number, representative_ids=list(result.representative_ids))
 
-    @router.get("/carnets/{carnet_number}/document", response_model=SealedDocumentOut, responses=not_found,
-                summary="The carnet document, sealed for the caller's wallet (the plain document never reaches us)")
+    @router.get(
+        "/carnets/{carnet_number}/document",
+        response_model=SealedDocumentOut,
+        responses=not_found,
+        summary="The carnet document, sealed for the caller's wallet (the plain document never reaches us)",
+    )
     async def sealed_document(carnet_number: CarnetNumber, party: str = party_dep) -> SealedDocumentOut:
         async with pool_of().acquire() as conn:
             found = await views.sealed_document(conn, carnet_number, party)
@@ -325,21 +329,33 @@ def holder_router(ledger: Ledger, pool_of: Any, *, verifier: WalletVerifier, reg
         if document is None:
             metrics.not_found("document").inc()
             raise _refusal(404, "R1", f"carnet {carnet_number} has no document sealed for {party}")
-        return SealedDocumentOut(carnet_number=row["carnet_number"], nga=row["nga"], request_id=row["request_id"],
-                                 general_list_digest=row["general_list_digest"], document=document)
+        return SealedDocumentOut(
+            carnet_number=row["carnet_number"],
+            nga=row["nga"],
+            request_id=row["request_id"],
+            general_list_digest=row["general_list_digest"],
+            document=document,
+        )
 
-    @router.delete("/carnets/{carnet_number}/shares/{representative_id}", status_code=204, response_class=Response,
-                   responses={404: {"model": Refusal, "description": "Unknown carnet, not the caller's, or not shared."},
-                              **holder_only},
-                   summary="Stop sharing the carnet with a representative (holder only)")
+    @router.delete(
+        "/carnets/{carnet_number}/shares/{representative_id}",
+        status_code=204,
+        response_class=Response,
+        responses={
+            404: {"model": Refusal, "description": "Unknown carnet, not the caller's, or not shared."},
+            **holder_only,
+        },
+        summary="Stop sharing the carnet with a representative (holder only)",
+    )
     async def revoke(carnet_number: CarnetNumber, representative_id: PartyId, party: str = party_dep) -> Response:
         async with pool_of().acquire() as conn:
             result = await sharing.revoke(conn, carnet_number, party, representative_id)
         metrics.shares("revoke", result.outcome).inc()
         shares_refused(result.outcome, carnet_number, "shares")
         if result.outcome == "not_shared":
-            raise _refusal(404, "R1", f"carnet {carnet_number} is not shared with {representative_id}",
-                           field="representative_id")
+            raise _refusal(
+                404, "R1", f"carnet {carnet_number} is not shared with {representative_id}", field="representative_id"
+            )
         return Response(status_code=204)
 
     return router

@@ -58,9 +58,69 @@ async def append(
     return (await append_entry(conn, carnet_number, event, record, recorded_at)).head
 
 
-async def last_position(conn: asyncpg.Connection, carnet_number: str) -> int:
-    """The position of the carnet's newest history entry, 0 if it has none."""
-    return await conn.fetchval("SELECT COALESCE(max(position), 0) FROM history WHERE carnet_number = $1", carnet_number)
+@dataclass(frozen=True)
+class Entry:
+    """A history row hashed onto the head it follows, for `append_entry` or a caller's statement (`insert_entry`)."""
+
+    carnet_number: str
+    position: int
+    event: str
+    record: str  # the canonical JSON that was hashed, for the jsonb column
+    prev_hash: bytes
+    hash: bytes
+    recorded_at: datetime
+
+    @property
+    def appended(self) -> Appended:
+        return Appended(self.position, self.hash.hex())
+
+    def args(self) -> list[Any]:
+        """The parameters of `insert_entry`, in its order."""
+        return [
+            self.carnet_number,
+            self.position,
+            self.event,
+            self.record,
+            self.prev_hash,
+            self.hash,
+            self.recorded_at,
+        ]
+
+
+def next_entry(
+    carnet_number: str,
+    head: tuple[int, bytes] | None,
+    event: str,
+    record: Mapping[str, Any],
+    recorded_at: datetime,
+) -> Entry:
+    """The entry that follows `head` (the newest entry's position and hash, None for an empty chain), which
+    must have been read under the carnet's row lock. Raises `core.history.NotCanonical` (a ValueError) for
+    a record that has no canonical form."""
+    if not isinstance(event, str) or not event:
+        raise ValueError("an event needs a name")
+    native = to_native(record)
+    position, prev = (head[0] + 1, bytes(head[1])) if head else (1, GENESIS)
+    digest = link(prev, entry_document(carnet_number, position, event, recorded_at, native))
+    return Entry(carnet_number, position, event, canonical(native).decode("utf-8"), prev, digest, recorded_at)
+
+
+def insert_entry(first: int) -> str:
+    """A CTE `chained` inserting `Entry.args()` given in parameters $first..$first+6, for a statement that writes
+    the change being recorded too; all seven NULL insert nothing."""
+    n, p, e, r, ph, h, at = (f"${first + i}" for i in range(7))
+    return (
+        "chained AS (INSERT INTO history (carnet_number, position, event, record, prev_hash, hash, recorded_at)"
+        f" SELECT {n}::text, {p}::int, {e}::text, {r}::jsonb, {ph}::bytea, {h}::bytea, {at}::timestamptz"
+        f" WHERE {p}::int IS NOT NULL)"
+    )
+
+
+#: The carnet's row locked, then its newest entry read after the lock (history_head_now, migration 0009).
+_LOCKED_HEAD = (
+    "WITH c AS MATERIALIZED (SELECT carnet_number FROM carnets WHERE carnet_number = $1 FOR UPDATE)"
+    " SELECT h.head_position, h.head_hash FROM c LEFT JOIN LATERAL history_head_now(c.carnet_number) h ON true"
+)
 
 
 async def append_entry(
@@ -80,26 +140,13 @@ async def append_entry(
         raise RuntimeError("history.append must run inside the caller's transaction")
     if not isinstance(event, str) or not event:
         raise ValueError("an event needs a name")
-    if not await conn.fetchval("SELECT true FROM carnets WHERE carnet_number = $1 FOR UPDATE", carnet_number):
+    head = await conn.fetchrow(_LOCKED_HEAD, carnet_number)
+    if head is None:
         raise LookupError(f"unknown carnet {carnet_number}")
-    native = to_native(record)
-    last = await conn.fetchrow(
-        "SELECT position, hash FROM history WHERE carnet_number = $1 ORDER BY position DESC LIMIT 1", carnet_number
-    )
-    position, prev = (last["position"] + 1, bytes(last["hash"])) if last else (1, GENESIS)
-    digest = link(prev, entry_document(carnet_number, position, event, recorded_at, native))
-    await conn.execute(
-        "INSERT INTO history (carnet_number, position, event, record, prev_hash, hash, recorded_at)"
-        " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
-        carnet_number,
-        position,
-        event,
-        canonical(native).decode("utf-8"),
-        prev,
-        digest,
-        recorded_at,
-    )
-    return Appended(position, digest.hex())
+    last = None if head["head_position"] is None else (head["head_position"], bytes(head["head_hash"]))
+    entry = next_entry(carnet_number, last, event, record, recorded_at)
+    await conn.execute(f"WITH {insert_entry(1)} SELECT 1", *entry.args())
+    return entry.appended
 
 
 async def entries(conn: asyncpg.Connection, carnet_number: str) -> list[HistoryEntry]:

@@ -1,20 +1,18 @@
-"""Raw SQL over asyncpg for the core's own schema."""
+"""Raw SQL over asyncpg for the core's ledger: carnets, their items and declarations. Transactions and their
+cancellation are in core/transaction_repository.py, the signing keys and trust lists in
+core/signing_key_repository.py."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from pydantic_core import to_json
 
-from contracts.kinds import DeclarationKind
-from contracts.messages import CarnetIssued, Reason
+from contracts.messages import CarnetIssued
 from core.domain import Carnet, Item
-from core.domain.cancellation import Committed
 from runtime.outbox import NOTIFY_QUEUED, Queued, queue_args, queue_cte
 
 
@@ -23,8 +21,16 @@ async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued) -> bool:
         "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id,"
         " representative_ids, general_list_digest, document, request_id)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) ON CONFLICT DO NOTHING RETURNING true",
-        c.carnet_number, c.nga, c.countries, c.issue_date, c.expiry_date, c.holder_id, c.representative_ids,
-        c.general_list_digest, _document_json(c), c.request_id,
+        c.carnet_number,
+        c.nga,
+        c.countries,
+        c.issue_date,
+        c.expiry_date,
+        c.holder_id,
+        c.representative_ids,
+        c.general_list_digest,
+        _document_json(c),
+        c.request_id,
     )
     if created:
         await conn.executemany(
@@ -37,27 +43,40 @@ async def insert_carnet(conn: asyncpg.Connection, c: CarnetIssued) -> bool:
 async def insert_carnets(conn: asyncpg.Connection, issued: list[CarnetIssued]) -> set[str]:
     """Many new carnets with their items in two statements (bulk issuance); returns the numbers
     created. A number already on file is left as it is, for the caller to compare (R1)."""
-    created = {r["carnet_number"] for r in await conn.fetch(
-        "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id,"
-        " representative_ids, general_list_digest, document, request_id)"
-        # Lists travel as JSON text: unnest cannot take arrays of differing lengths.
-        " SELECT u.n, u.home, ARRAY(SELECT jsonb_array_elements_text(u.countries::jsonb)), u.issued, u.expires, u.holder,"
-        "  ARRAY(SELECT jsonb_array_elements_text(u.reps::jsonb)), u.digest, u.doc::jsonb, u.req"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], $7::text[], $8::text[],"
-        "  $9::text[], $10::text[]) AS u(n, home, countries, issued, expires, holder, reps, digest, doc, req)"
-        " ON CONFLICT DO NOTHING RETURNING carnet_number",
-        # pydantic-core writes the JSON lists at a few times json.dumps' speed (bulk issuance).
-        [c.carnet_number for c in issued], [c.nga for c in issued], [to_json(c.countries).decode() for c in issued],
-        [c.issue_date for c in issued], [c.expiry_date for c in issued], [c.holder_id for c in issued],
-        [to_json(c.representative_ids).decode() for c in issued], [c.general_list_digest for c in issued],
-        [_document_json(c) for c in issued], [c.request_id for c in issued])}
+    created = {
+        r["carnet_number"]
+        for r in await conn.fetch(
+            "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id,"
+            " representative_ids, general_list_digest, document, request_id)"
+            # Lists travel as JSON text: unnest cannot take arrays of differing lengths.
+            " SELECT u.n, u.home, ARRAY(SELECT jsonb_array_elements_text(u.countries::jsonb)), u.issued, u.expires, u.holder,"
+            "  ARRAY(SELECT jsonb_array_elements_text(u.reps::jsonb)), u.digest, u.doc::jsonb, u.req"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], $7::text[], $8::text[],"
+            "  $9::text[], $10::text[]) AS u(n, home, countries, issued, expires, holder, reps, digest, doc, req)"
+            " ON CONFLICT DO NOTHING RETURNING carnet_number",
+            # pydantic-core writes the JSON lists at a few times json.dumps' speed (bulk issuance).
+            [c.carnet_number for c in issued],
+            [c.nga for c in issued],
+            [to_json(c.countries).decode() for c in issued],
+            [c.issue_date for c in issued],
+            [c.expiry_date for c in issued],
+            [c.holder_id for c in issued],
+            [to_json(c.representative_ids).decode() for c in issued],
+            [c.general_list_digest for c in issued],
+            [_document_json(c) for c in issued],
+            [c.request_id for c in issued],
+        )
+    }
     items = [(c.carnet_number, i) for c in issued if c.carnet_number in created for i in c.items]
     if items:
         await conn.execute(
             "INSERT INTO items (carnet_number, item_number, quantity, origin_country)"
             " SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[])",
-            [n for n, _ in items], [i.item_number for _, i in items], [i.quantity for _, i in items],
-            [i.origin_country for _, i in items])
+            [n for n, _ in items],
+            [i.item_number for _, i in items],
+            [i.quantity for _, i in items],
+            [i.origin_country for _, i in items],
+        )
     return created
 
 
@@ -75,98 +94,170 @@ async def carnet_exists(conn: asyncpg.Connection, number: str) -> bool:
     return bool(await conn.fetchval("SELECT true FROM carnets WHERE carnet_number = $1", number))
 
 
-# The carnet row and its items in one round trip (a declaration and a commit each load one).
+# The carnet row and its items in one round trip.
+_ITEM = "ROW(i.item_number, i.location, i.country, i.final_date, i.exported_by, i.entered_by, i.note)"
 _CARNET_WITH_ITEMS = (
-    "SELECT c.*, ARRAY(SELECT ROW(i.item_number, i.location, i.country, i.final_date, i.exported_by, i.entered_by,"
-    " i.note) FROM items i WHERE i.carnet_number = c.carnet_number ORDER BY i.item_number) AS item_rows"
-    " FROM carnets c WHERE c.carnet_number = $1"
+    f"SELECT c.*, ARRAY(SELECT {_ITEM} FROM items i WHERE i.carnet_number = c.carnet_number ORDER BY i.item_number)"
+    " AS item_rows FROM carnets c WHERE c.carnet_number = $1"
 )
+#: The carnet locked, then what the lock guards read through the *_now functions (migration 0009): the
+#: statement's own subqueries would see its snapshot, taken before it waited for the lock. `{number}` is
+#: what names the carnet; the statement then selects `c.*` and `ITEMS_NOW` from `c`.
+LOCKED_CARNET = "c AS MATERIALIZED (SELECT * FROM carnets WHERE carnet_number = {number} FOR UPDATE)"
+ITEMS_NOW = f"ARRAY(SELECT {_ITEM} FROM items_now(c.carnet_number) i)"
 
 
-async def load_carnet(conn: asyncpg.Connection, number: str, *, lock: bool = False) -> tuple[Carnet, asyncpg.Record] | None:
-    """The carnet with its items; `lock` serialises every change to one carnet."""
-    row = await conn.fetchrow(_CARNET_WITH_ITEMS + (" FOR UPDATE OF c" if lock else ""), number)
-    if row is None:
-        return None
-    carnet = Carnet(
-        number=row["carnet_number"], home_country=row["home_country"], countries=tuple(row["countries"]),
-        expiry_date=row["expiry_date"], holder_id=row["holder_id"], representative_ids=tuple(row["representative_ids"]),
-        active=row["active"], status=row["status"], successor=row["successor"],
-        items={i[0]: Item(*i) for i in row["item_rows"]},
+async def load_carnet(
+    conn: asyncpg.Connection, number: str, *, lock: bool = False, sequences_of: str | None = None
+) -> tuple[Carnet, asyncpg.Record] | None:
+    """The carnet with its items; `lock` serialises every change to one carnet. `sequences_of` (a kind,
+    with `lock`): the row's `sequences` are the voucher numbers of that kind in use along its chain (R8)."""
+    if not lock:
+        row = await conn.fetchrow(_CARNET_WITH_ITEMS, number)
+    else:
+        used = ", ARRAY(SELECT sequences_now(c.carnet_number, $2)) AS sequences" if sequences_of else ""
+        row = await conn.fetchrow(
+            f"WITH {LOCKED_CARNET.format(number='$1')} SELECT c.*, {ITEMS_NOW} AS item_rows{used} FROM c",
+            number,
+            *([sequences_of] if sequences_of else []),
+        )
+    return None if row is None else (carnet_of(row), row)
+
+
+def carnet_of(row: asyncpg.Record, prefix: str = "") -> Carnet:
+    """The carnet in a row of the columns above (`prefix`: how a statement that also returns others names them)."""
+    return Carnet(
+        number=row[prefix + "carnet_number"],
+        home_country=row[prefix + "home_country"],
+        countries=tuple(row[prefix + "countries"]),
+        expiry_date=row[prefix + "expiry_date"],
+        holder_id=row[prefix + "holder_id"],
+        representative_ids=tuple(row[prefix + "representative_ids"]),
+        active=row[prefix + "active"],
+        status=row[prefix + "status"],
+        successor=row[prefix + "successor"],
+        items={i[0]: Item(*i) for i in row[prefix + "item_rows"]},
     )
-    return carnet, row
 
 
-async def save_carnet_state(conn: asyncpg.Connection, carnet: Carnet, moved: list[int],
-                            before: Carnet | None = None) -> None:
+#: The carnet row's own state ($1 the number, $2 active, $3 status, $4 successor).
+SET_CARNET_STATE = "UPDATE carnets SET active = $2, status = $3, successor = $4 WHERE carnet_number = $1"
+
+
+async def save_carnet_state(
+    conn: asyncpg.Connection, carnet: Carnet, moved: list[int], before: Carnet | None = None
+) -> None:
     """`before`: the carnet as loaded; the carnet row is then written only if its own fields changed
     (most crossings move items and leave activation, status and successor as they were)."""
-    if before is None or (before.active, before.status, before.successor) != (carnet.active, carnet.status, carnet.successor):
-        await conn.execute("UPDATE carnets SET active = $2, status = $3, successor = $4 WHERE carnet_number = $1",
-                           carnet.number, carnet.active, carnet.status, carnet.successor)
-    if not moved:
-        return
-    rows = [carnet.items[n] for n in moved]
-    await conn.execute(
+    if before is None or (before.active, before.status, before.successor) != (
+        carnet.active,
+        carnet.status,
+        carnet.successor,
+    ):
+        await conn.execute(SET_CARNET_STATE, carnet.number, carnet.active, carnet.status, carnet.successor)
+    if moved:
+        await conn.execute(move_items(2), carnet.number, *moved_args(carnet, moved))
+
+
+def move_items(first: int) -> str:
+    """The moved items' new state: $1 the carnet, `moved_args`' seven arrays in $first..$first+6."""
+    a, b, c, d, e, f, g = (f"${first + i}" for i in range(7))
+    return (
         "UPDATE items SET location = u.location, country = u.country, final_date = u.final_date,"
         " exported_by = u.exported_by, entered_by = u.entered_by, note = u.note"
-        " FROM unnest($2::int[], $3::text[], $4::text[], $5::date[], $6::int[], $7::int[], $8::text[])"
+        f" FROM unnest({a}::int[], {b}::text[], {c}::text[], {d}::date[], {e}::int[], {f}::int[], {g}::text[])"
         " AS u(item_number, location, country, final_date, exported_by, entered_by, note)"
-        " WHERE items.carnet_number = $1 AND items.item_number = u.item_number",
-        carnet.number, moved, [i.location for i in rows], [i.country for i in rows], [i.final_date for i in rows],
-        [i.exported_by for i in rows], [i.entered_by for i in rows], [i.note for i in rows],
+        " WHERE items.carnet_number = $1 AND items.item_number = u.item_number"
     )
 
 
-async def insert_successor(conn: asyncpg.Connection, carnet: Carnet, original: asyncpg.Record,
-                           issued: CarnetIssued | None = None) -> None:
+def moved_args(carnet: Carnet, moved: list[int]) -> list[list[Any]]:
+    rows = [carnet.items[n] for n in moved]
+    return [
+        moved,
+        [i.location for i in rows],
+        [i.country for i in rows],
+        [i.final_date for i in rows],
+        [i.exported_by for i in rows],
+        [i.entered_by for i in rows],
+        [i.note for i in rows],
+    ]
+
+
+async def insert_successor(
+    conn: asyncpg.Connection, carnet: Carnet, original: asyncpg.Record, issued: CarnetIssued | None = None
+) -> None:
     """A duplicate (copy of the original's row) or a replacement (its own issued data), with items as given."""
     src = issued
     await conn.execute(
         "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id,"
         " representative_ids, general_list_digest, active, predecessor, document, request_id)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12)",
-        carnet.number, original["home_country"], list(carnet.countries),
-        src.issue_date if src else original["issue_date"], carnet.expiry_date, carnet.holder_id,
-        list(carnet.representative_ids), src.general_list_digest if src else original["general_list_digest"],
-        carnet.active, original["carnet_number"],
+        carnet.number,
+        original["home_country"],
+        list(carnet.countries),
+        src.issue_date if src else original["issue_date"],
+        carnet.expiry_date,
+        carnet.holder_id,
+        list(carnet.representative_ids),
+        src.general_list_digest if src else original["general_list_digest"],
+        carnet.active,
+        original["carnet_number"],
         # R5: a duplicate carries the original's document; a replacement its own.
-        _document_json(src) if src else original["document"], src.request_id if src else original["request_id"],
+        _document_json(src) if src else original["document"],
+        src.request_id if src else original["request_id"],
     )
-    quantities = {i.item_number: (i.quantity, i.origin_country) for i in src.items} if src else {
-        r["item_number"]: (r["quantity"], r["origin_country"])
-        for r in await conn.fetch("SELECT item_number, quantity, origin_country FROM items WHERE carnet_number = $1",
-                                  original["carnet_number"])}
+    quantities = (
+        {i.item_number: (i.quantity, i.origin_country) for i in src.items}
+        if src
+        else {
+            r["item_number"]: (r["quantity"], r["origin_country"])
+            for r in await conn.fetch(
+                "SELECT item_number, quantity, origin_country FROM items WHERE carnet_number = $1",
+                original["carnet_number"],
+            )
+        }
+    )
     await conn.executemany(
         "INSERT INTO items (carnet_number, item_number, quantity, origin_country, location, country, final_date,"
         " exported_by, entered_by, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        [(carnet.number, n, quantities[n][0], quantities[n][1], i.location, i.country, i.final_date, i.exported_by,
-          i.entered_by, i.note) for n, i in carnet.items.items()],
+        [
+            (
+                carnet.number,
+                n,
+                quantities[n][0],
+                quantities[n][1],
+                i.location,
+                i.country,
+                i.final_date,
+                i.exported_by,
+                i.entered_by,
+                i.note,
+            )
+            for n, i in carnet.items.items()
+        ],
     )
 
 
 async def close_carnet(conn: asyncpg.Connection, number: str, at: datetime, reason: str) -> None:
-    await conn.execute("UPDATE carnets SET status = 'closed', closed_at = $2, closing_reason = $3 WHERE carnet_number = $1",
-                       number, at, reason)
-
-
-async def used_sequences(conn: asyncpg.Connection, number: str, kind: str) -> list[int]:
-    """R8: numbering continues across a duplicate or replacement, so references stay unambiguous."""
-    rows = await conn.fetch(
-        "WITH RECURSIVE chain(n) AS (SELECT $1::text UNION"
-        " SELECT c.predecessor FROM carnets c JOIN chain ON c.carnet_number = chain.n WHERE c.predecessor IS NOT NULL)"
-        " SELECT sequence FROM declarations WHERE carnet_number IN (SELECT n FROM chain) AND kind = $2"
-        # A refused declaration leaves its voucher unused: the next one takes its number again.
-        " AND status <> 'refused'", number, kind)
-    return [r["sequence"] for r in rows]
+    await conn.execute(
+        "UPDATE carnets SET status = 'closed', closed_at = $2, closing_reason = $3 WHERE carnet_number = $1",
+        number,
+        at,
+        reason,
+    )
 
 
 async def insert_declaration(conn: asyncpg.Connection, queued: list[Queued], **row: Any) -> None:
     """The declaration and the messages it emits (`queued`, the outbox's), in one statement."""
     cols = ", ".join(row)
     args = ", ".join(f"${i}" for i in range(1, len(row) + 1))
-    await conn.execute(f"WITH declared AS (INSERT INTO declarations ({cols}) VALUES ({args})),"
-                       f" {queue_cte(len(row) + 1)} {NOTIFY_QUEUED}", *row.values(), *queue_args(queued))
+    await conn.execute(
+        f"WITH declared AS (INSERT INTO declarations ({cols}) VALUES ({args})),"
+        f" {queue_cte(len(row) + 1)} {NOTIFY_QUEUED}",
+        *row.values(),
+        *queue_args(queued),
+    )
 
 
 async def declaration(conn: asyncpg.Connection, declaration_id: UUID) -> asyncpg.Record | None:
@@ -177,130 +268,10 @@ async def declaration_by_code(conn: asyncpg.Connection, code: str) -> asyncpg.Re
     """What a customs gateway needs of a declaration an officer typed the code of (the token text stays here)."""
     return await conn.fetchrow(
         "SELECT transaction_code, carnet_number, kind, country, items, sequence, token_id, token_expires_at"
-        " FROM declarations WHERE transaction_code = $1", code)
-
-
-async def declaration_by_token(conn: asyncpg.Connection, token_id: UUID, *, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM declarations WHERE token_id = $1" + (" FOR UPDATE" if lock else ""), token_id)
+        " FROM declarations WHERE transaction_code = $1",
+        code,
+    )
 
 
 async def set_declaration_status(conn: asyncpg.Connection, declaration_id: UUID, status: str) -> None:
     await conn.execute("UPDATE declarations SET status = $2 WHERE declaration_id = $1", declaration_id, status)
-
-
-async def insert_transaction(conn: asyncpg.Connection, *, transaction_id: UUID, carnet_number: str, declaration_id: UUID,
-                             commit_id: UUID, kind: str, country: str, items: list[int], sequence: int, decision: str,
-                             reasons: list[Reason], office_id: str, officer_id: str, decided_at: datetime,
-                             recorded_at: datetime, undo: Undo | None = None) -> None:
-    """The transaction, and the declaration's status set to its decision, in one statement. `undo`: for a
-    committed crossing, what cancelling it needs (the holder's code, items before and after)."""
-    await conn.execute(
-        "WITH decided AS (UPDATE declarations SET status = $9 WHERE declaration_id = $3) "
-        "INSERT INTO transactions (transaction_id, carnet_number, declaration_id, commit_id, kind, country, items, sequence,"
-        " decision, reasons, office_id, officer_id, decided_at, recorded_at, cancellation_code, items_before, items_after,"
-        " active_before) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16::jsonb,"
-        " $17::jsonb, $18)",
-        transaction_id, carnet_number, declaration_id, commit_id, kind, country, items, sequence, decision,
-        json.dumps([r.model_dump() for r in reasons]), office_id, officer_id, decided_at, recorded_at,
-        undo.code if undo else None, _items_json(undo.before) if undo else None,
-        _items_json(undo.after) if undo else None, undo.active_before if undo else None,
-    )
-
-
-@dataclass(frozen=True)
-class Undo:
-    code: str
-    before: dict[int, Item]
-    after: dict[int, Item]
-    active_before: bool
-
-
-def _items_json(items: dict[int, Item]) -> str:
-    return json.dumps([{**asdict(i), "final_date": i.final_date.isoformat() if i.final_date else None}
-                       for i in items.values()])
-
-
-def _items_from_json(text: str) -> dict[int, Item]:
-    items = [Item(**{**d, "final_date": date.fromisoformat(d["final_date"]) if d["final_date"] else None})
-             for d in json.loads(text)]
-    return {i.number: i for i in items}
-
-
-async def committed_by_code(conn: asyncpg.Connection, code: str, *, lock: bool = False) -> asyncpg.Record | None:
-    """The committed transaction of the declaration with this transaction code, if any."""
-    return await conn.fetchrow(
-        "SELECT t.* FROM transactions t JOIN declarations d USING (declaration_id)"
-        " WHERE d.transaction_code = $1 AND t.decision = 'committed'" + (" FOR UPDATE OF t" if lock else ""), code)
-
-
-def committed_of(row: asyncpg.Record) -> Committed:
-    return Committed(kind=DeclarationKind(row["kind"]), country=row["country"], sequence=row["sequence"],
-                     cancellation_code=row["cancellation_code"] or "", items_before=_items_from_json(row["items_before"]),
-                     items_after=_items_from_json(row["items_after"]), active_before=bool(row["active_before"]),
-                     cancelled=row["cancelled_at"] is not None)
-
-
-async def mark_cancelled(conn: asyncpg.Connection, transaction_id: UUID, declaration_id: UUID, cancellation_id: UUID,
-                         at: datetime, officer_id: str, reason: str) -> None:
-    await conn.execute("UPDATE transactions SET cancellation_id = $2, cancelled_at = $3, cancelled_by = $4,"
-                       " cancellation_reason = $5 WHERE transaction_id = $1",
-                       transaction_id, cancellation_id, at, officer_id, reason)
-    await set_declaration_status(conn, declaration_id, "cancelled")
-
-
-async def record_cancellation_request(conn: asyncpg.Connection, cancellation_id: UUID, carnet_number: str, code: str,
-                                      officer_id: str, outcome: str, reasons: list[Reason], at: datetime) -> bool:
-    """False when this request was already decided (a redelivery under another message id)."""
-    return bool(await conn.fetchval(
-        "INSERT INTO cancellation_requests (cancellation_id, carnet_number, transaction_code, officer_id, outcome,"
-        " reasons, decided_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT DO NOTHING RETURNING true",
-        cancellation_id, carnet_number, code, officer_id, outcome, json.dumps([r.model_dump() for r in reasons]), at))
-
-
-async def cancellation_decided(conn: asyncpg.Connection, cancellation_id: UUID) -> bool:
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM cancellation_requests WHERE cancellation_id = $1)",
-                                    cancellation_id))
-
-
-async def transactions(conn: asyncpg.Connection, number: str) -> list[asyncpg.Record]:
-    """The carnet's transactions as the holder sees them (with the cancellation code of committed ones)."""
-    return await conn.fetch(
-        "SELECT transaction_id, carnet_number, declaration_id, commit_id, kind, country, items, sequence, decision,"
-        " reasons, office_id, officer_id, decided_at, recorded_at, cancellation_code, cancelled_at, cancellation_reason"
-        " FROM transactions WHERE carnet_number = $1 ORDER BY recorded_at, transaction_id", number)
-
-
-async def lock_trust_list(conn: asyncpg.Connection) -> None:
-    """Until the transaction ends: one trust list at a time, so sequences and rotations never interleave."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('core-trust-list'))")
-
-
-async def upsert_signing_key(conn: asyncpg.Connection, kid: str, jwk: dict[str, str], not_before: datetime) -> None:
-    await conn.execute(
-        "INSERT INTO signing_keys (kid, jwk, not_before) VALUES ($1, $2::jsonb, $3) ON CONFLICT (kid) DO NOTHING",
-        kid, json.dumps(jwk), not_before,
-    )
-
-
-async def key_state(conn: asyncpg.Connection, kid: str) -> str:
-    """'unknown', 'signing' or 'retired': what the ledger says of a signing key."""
-    row = await conn.fetchrow("SELECT not_after FROM signing_keys WHERE kid = $1", kid)
-    return "unknown" if row is None else ("signing" if row["not_after"] is None else "retired")
-
-
-async def retire_other_keys(conn: asyncpg.Connection, current: str, now: datetime, retire_at: datetime) -> None:
-    """Rotation: every other key still signing stops now; its tokens stay valid until they expire."""
-    await conn.execute("UPDATE signing_keys SET not_after = $2, retire_at = $3 WHERE kid <> $1 AND not_after IS NULL",
-                       current, now, retire_at)
-
-
-async def trusted_keys(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT kid, jwk, not_before, not_after, retire_at FROM signing_keys"
-                            " WHERE retire_at IS NULL OR retire_at > $1 ORDER BY kid", now)
-
-
-async def record_trust_list(conn: asyncpg.Connection, issued_at: datetime, kids: list[str]) -> int:
-    return await conn.fetchval(
-        "INSERT INTO trust_lists (sequence, issued_at, kids)"
-        " SELECT COALESCE(max(sequence), 0) + 1, $1, $2 FROM trust_lists RETURNING sequence", issued_at, kids)
-

@@ -20,7 +20,8 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core import wallet_key_repository as keys
-from core.api import PARTY_ID, NotAuthenticated, Refusal
+from core.api import NotAuthenticated, Refusal
+from core.holder_models import PARTY_ID
 from runtime.http_limits import LimitedRoute
 
 #: 32 bytes in base64url without padding.

@@ -27,15 +27,17 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.txcode import format_transaction_code
-from customs_gateway import accounts
 from customs_gateway.bulk_api import bulk_commit_route
-from customs_gateway.domain import CommitRefused, MismatchRefused, Office, RateLimited, Verification
+from customs_gateway.cancellation_api import cancellation_routes
+from customs_gateway.commit_problems import commit_problem
+from customs_gateway.domain import CommitRefused, Office, Verification
 from customs_gateway.officer_admin import BEARER, OFFICE_ID, Problem, admin_router, bearer_token
 from customs_gateway.officers import Officers, SessionOfficer
-from customs_gateway.usecases import cancellations, sessions
+from customs_gateway.session_api import session_routes
+from customs_gateway.usecases import sessions
 from customs_gateway.usecases.facade import GatewayUseCases
 from runtime.http_limits import LimitedRoute, before_body, body_limit
-from runtime.text import IDENTIFIER, PRINTABLE
+from runtime.text import PRINTABLE
 from tokens.qr import QrDecodeError, UnreadableImage, read_qr_image
 
 log = logging.getLogger(__name__)
@@ -46,13 +48,6 @@ MAX_IMAGE_BYTES = 16 * 1024 * 1024
 SESSION = HTTPBearer(auto_error=False, scheme_name="OfficerSession", description="POST /v1/sessions gives it.")
 
 
-class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    officer_id: str = Field(pattern=accounts.OFFICER_ID.pattern, max_length=64)
-    password: str = Field(min_length=1, max_length=accounts.MAX_PASSWORD, pattern=IDENTIFIER)
-    totp: str = Field(pattern=r"^\s*[0-9]{6}\s*$", description="The 6-digit code of the officer's authenticator app.")
-
-
 class ScanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=1, max_length=4400, description="The ATA1: string read from the QR.")
@@ -60,38 +55,24 @@ class ScanIn(BaseModel):
 
 class CodeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=1, max_length=40, description="The transaction code as typed or heard; lower case, "
-                      "spaces, dashes and the O/0, I/L/1 confusions are accepted.", examples=["7k3m-9qx2-d4ra-8"])
+    code: str = Field(
+        min_length=1,
+        max_length=40,
+        description="The transaction code as typed or heard; lower case, "
+        "spaces, dashes and the O/0, I/L/1 confusions are accepted.",
+        examples=["7k3m-9qx2-d4ra-8"],
+    )
 
 
 class CommitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: str | None = Field(None, min_length=1, max_length=4400, description="The ATA1: string read from the QR.")
-    transaction_code: str | None = Field(None, min_length=1, max_length=40,
-                                         description="Instead of a token: the typed transaction code.")
+    transaction_code: str | None = Field(
+        None, min_length=1, max_length=40, description="Instead of a token: the typed transaction code."
+    )
     decision: Literal["committed", "refused"] = Field(examples=["committed"])
     final_date: date | None = Field(None, description="R13: a final date for re-exportation earlier than the expiry.")
     refusal_reason: str | None = Field(None, max_length=500, pattern=PRINTABLE)
-
-
-class CancellationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    transaction_code: str = Field(min_length=1, max_length=40, description="Transaction code of the committed declaration.",
-                                  examples=["7k3m-9qx2-d4ra-8"])
-    cancellation_code: str = Field(min_length=1, max_length=40, description=(
-        "The holder's cancellation code for that transaction (their consent), as typed or heard."),
-        examples=["0h4n-8wq2-c3tz-5"])
-    reason: str = Field(min_length=1, max_length=500, pattern=PRINTABLE, description="Why the officer cancels.",
-                        examples=["goods declared on the wrong voucher"])
-
-
-class CancellationOut(BaseModel):
-    cancellation_id: UUID
-    carnet_number: str
-    transaction_code: str = Field(description="Grouped for reading aloud.")
-    status: Literal["pending", "cancelled", "refused"] = Field(
-        description="pending until the core decides; refused with reasons (a wrong cancellation code, goods moved on).")
-    reasons: list[dict[str, Any]] = Field(default_factory=list, description="Why the core refused, rule by rule.")
 
 
 class CheckOut(BaseModel):
@@ -123,27 +104,17 @@ class ScanOut(BaseModel):
     carnet_expiry: date | None = Field(description="From the token; by typed code, from the carnet on file if any.")
     transaction_code: str
     general_list_digest: str | None = Field(description="From the token; null for a typed code.")
-    checks: list[CheckOut] = Field(description="Signature, expiry, territory, replay, carnet status, carnet on file, "
-                                   "items on the list, digest, countries.")
+    checks: list[CheckOut] = Field(
+        description="Signature, expiry, territory, replay, carnet status, carnet on file, "
+        "items on the list, digest, countries."
+    )
     mismatches: list[CheckOut] = Field(description="Every failed check.")
-    carnet: CarnetOut | None = Field(description="The carnet on file, with only the declared items; null if not on file.")
-    token: str | None = Field(None, description="POST /v1/scans/image only: the ATA1: string read from the image, "
-                              "to commit or refuse with.")
-
-
-class OfficeOut(BaseModel):
-    office_id: str
-    region: str
-    name: str
-    timezone: str
-
-
-class SessionOut(BaseModel):
-    officer_id: str
-    country: str
-    home_office_id: str
-    acting_office_id: str = Field(description="The office of this request: X-Office-Id, or the home office.")
-    offices: list[OfficeOut] = Field(description="R18: the offices of the officer's own country, which they may act for.")
+    carnet: CarnetOut | None = Field(
+        description="The carnet on file, with only the declared items; null if not on file."
+    )
+    token: str | None = Field(
+        None, description="POST /v1/scans/image only: the ATA1: string read from the image, to commit or refuse with."
+    )
 
 
 class CommitOut(ScanOut):
@@ -154,10 +125,20 @@ class CommitOut(ScanOut):
 
 def _scan_out(v: Verification) -> dict[str, Any]:
     c = v.declared
-    return dict(carnet_number=c.carnet_number, kind=c.kind.value, country=c.country, items=list(c.items),
-                sequence=c.sequence, carnet_expiry=c.carnet_expiry, transaction_code=format_transaction_code(c.transaction_code),
-                general_list_digest=c.general_list_digest, checks=[x.as_dict() for x in v.checks],
-                mismatches=[x.as_dict() for x in v.mismatches], carnet=v.carnet_view(), token=None)
+    return dict(
+        carnet_number=c.carnet_number,
+        kind=c.kind.value,
+        country=c.country,
+        items=list(c.items),
+        sequence=c.sequence,
+        carnet_expiry=c.carnet_expiry,
+        transaction_code=format_transaction_code(c.transaction_code),
+        general_list_digest=c.general_list_digest,
+        checks=[x.as_dict() for x in v.checks],
+        mismatches=[x.as_dict() for x in v.mismatches],
+        carnet=v.carnet_view(),
+        token=None,
+    )
 
 
 def _jsonable(value: object) -> str:
@@ -171,16 +152,6 @@ def _answer(body: dict[str, Any], status: int = 200) -> Response:
     so): built field for field from the verification, it need not go through FastAPI's response validation
     and serialization, which made a second copy of every scan and commit."""
     return Response(json.dumps(body, default=_jsonable, separators=(",", ":")), status, media_type="application/json")
-
-
-def _problem(exc: CommitRefused) -> HTTPException:
-    detail: dict[str, Any] = {"reason": exc.reason, "message": str(exc)}
-    headers = None
-    if isinstance(exc, MismatchRefused):
-        detail["mismatches"] = [c.as_dict() for c in exc.mismatches]
-    if isinstance(exc, RateLimited):
-        headers = {"Retry-After": str(exc.retry_after)}
-    return HTTPException(exc.status, detail=detail, headers=headers)
 
 
 def officer_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | None = None) -> APIRouter:
@@ -199,14 +170,21 @@ def officer_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | N
             async with pool_of().acquire() as conn:
                 who = await officers.session(conn, token)
         if who is None:
-            raise HTTPException(401, detail={"reason": "unauthenticated", "message": "log in: POST /v1/sessions"},
-                                headers=BEARER)
+            raise HTTPException(
+                401, detail={"reason": "unauthenticated", "message": "log in: POST /v1/sessions"}, headers=BEARER
+            )
         return who
 
     async def current_officer(
         who: SessionOfficer = Depends(before_body(officer_session, scheme=SESSION)),
-        x_office_id: Annotated[str | None, Header(pattern=OFFICE_ID, description="R18: the office the officer acts "
-                                                  "for, one of their own country's; default: their home office.")] = None,
+        x_office_id: Annotated[
+            str | None,
+            Header(
+                pattern=OFFICE_ID,
+                description="R18: the office the officer acts "
+                "for, one of their own country's; default: their home office.",
+            ),
+        ] = None,
     ) -> SessionOfficer:
         if x_office_id is not None and x_office_id != who.office.office_id:
             who = await acting_for(who, x_office_id)
@@ -221,42 +199,18 @@ def officer_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | N
             async with pool_of().acquire() as conn:
                 office = await sessions.office_to_act_for(handlers.gw, conn, who, office_id)
             if office is None:
-                raise HTTPException(403, detail={"reason": "office_not_allowed", "message": f"office {office_id} "
-                                                 f"is not one of {who.office.country}'s offices"})
+                raise HTTPException(
+                    403,
+                    detail={
+                        "reason": "office_not_allowed",
+                        "message": f"office {office_id} is not one of {who.office.country}'s offices",
+                    },
+                )
             known_offices[office_id] = office
         return dataclasses.replace(who, office=office)
 
     officer = Depends(current_officer)
-
-    # --- sessions -------------------------------------------------------------------------
-
-    @router.post("/sessions", status_code=201, responses={401: {"model": Problem}, 429: {"model": Problem}})
-    async def login(body: LoginIn, request: Request) -> dict[str, Any]:
-        """Password and TOTP code (RFC 6238), both mandatory. Failures are throttled per account, client address
-        and pair with growing waits (429 with Retry-After); the officer's usual addresses are not held back by
-        strangers' failures on their account."""
-        address = request.client.host if request.client else ""
-        async with pool_of().acquire() as conn:
-            result = await officers.login(conn, body.officer_id, body.password, body.totp.strip(), address)
-        if result.outcome == "throttled":
-            raise HTTPException(429, detail={"reason": "throttled", "message": "too many failed logins; try again in "
-                                             f"{result.retry_after} s"}, headers={"Retry-After": str(result.retry_after)})
-        if result.outcome != "success":
-            raise HTTPException(401, detail={"reason": "invalid_credentials", "message": "wrong officer, password or code"},
-                                headers=BEARER)
-        return {"token": result.token, "token_type": "Bearer", "expires_at": result.expires_at}
-
-    @router.get("/sessions/current", response_model=SessionOut, responses={c: {"model": Problem} for c in (401, 403)})
-    async def current_session(who: SessionOfficer = officer) -> dict[str, Any]:
-        """Who is logged in, and the offices of their country they may act for (send one as X-Office-Id)."""
-        async with pool_of().acquire() as conn:
-            return await sessions.current(handlers.gw, conn, who)
-
-    @router.delete("/sessions/current", status_code=204)
-    async def logout(who: SessionOfficer = officer) -> Response:
-        async with pool_of().acquire() as conn:
-            await officers.logout(conn, who)
-        return Response(status_code=204)
+    session_routes(router, handlers, pool_of, officers, officer)
 
     # --- scans and commits ----------------------------------------------------------------
 
@@ -265,16 +219,22 @@ def officer_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | N
             try:
                 return _scan_out(await handlers.scan(conn, who.officer_id, who.office, token))
             except CommitRefused as exc:
-                raise _problem(exc) from exc
+                raise commit_problem(exc) from exc
 
     @router.post("/scans", response_model=ScanOut, responses=problems)
     async def scan(body: ScanIn, who: SessionOfficer = officer) -> Response:
         """Verify a token offline and show what it declares; only the audit log records the scan."""
         return _answer(await scanned(body.token, who))
 
-    @router.post("/scans/image", response_model=ScanOut, responses={**problems, 400: {"model": Problem}},
-                 openapi_extra=body_limit(MAX_IMAGE_BYTES))
-    async def scan_image(who: SessionOfficer = officer, image: UploadFile = File(description="PNG or JPEG photo of the QR")) -> Response:
+    @router.post(
+        "/scans/image",
+        response_model=ScanOut,
+        responses={**problems, 400: {"model": Problem}},
+        openapi_extra=body_limit(MAX_IMAGE_BYTES),
+    )
+    async def scan_image(
+        who: SessionOfficer = officer, image: UploadFile = File(description="PNG or JPEG photo of the QR")
+    ) -> Response:
         data = await image.read()
         started = time.perf_counter()
         try:
@@ -284,16 +244,23 @@ def officer_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | N
             read = await asyncio.to_thread(read_qr_image, data, qr_lanes)
         except QrDecodeError as exc:
             handlers.metrics.qr_images("unreadable" if isinstance(exc, UnreadableImage) else "none").inc()
-            log.info("scan image: %s (officer %s, office %s, %d bytes, %.1f ms)", exc, who.officer_id,
-                     who.office.office_id, len(data), (time.perf_counter() - started) * 1000)
+            log.info(
+                "scan image: %s (officer %s, office %s, %d bytes, %.1f ms)",
+                exc,
+                who.officer_id,
+                who.office.office_id,
+                len(data),
+                (time.perf_counter() - started) * 1000,
+            )
             raise HTTPException(400, detail={"reason": "no_qr", "message": str(exc)}) from exc
         finally:
             handlers.metrics.qr_seconds.observe(time.perf_counter() - started)
         handlers.metrics.qr_images(str(read.attempt)).inc()
         return _answer({**await scanned(read.texts[0], who), "token": read.texts[0]})
 
-    @router.post("/scans/code", response_model=ScanOut,
-                 responses={**problems, 404: {"model": Problem}, 429: {"model": Problem}})
+    @router.post(
+        "/scans/code", response_model=ScanOut, responses={**problems, 404: {"model": Problem}, 429: {"model": Problem}}
+    )
     async def scan_code(body: CodeIn, who: SessionOfficer = officer) -> dict[str, Any]:
         """The typed fallback: a wrong check character is refused before any lookup; lookups are rate-limited
         per officer (429 with Retry-After)."""
@@ -301,60 +268,44 @@ def officer_router(handlers: GatewayUseCases, pool_of: Any, admin_token: str | N
             try:
                 return _scan_out(await handlers.lookup(conn, who.officer_id, who.office, body.code))
             except CommitRefused as exc:
-                raise _problem(exc) from exc
+                raise commit_problem(exc) from exc
 
-    @router.post("/commits", status_code=202, response_model=CommitOut,
-                 responses={**problems, 404: {"model": Problem}, 429: {"model": Problem}})
+    @router.post(
+        "/commits",
+        status_code=202,
+        response_model=CommitOut,
+        responses={**problems, 404: {"model": Problem}, 429: {"model": Problem}},
+    )
     async def commit(body: CommitIn, who: SessionOfficer = officer) -> Response:
         """Verify (a token, or a typed transaction code: exactly one), record the decision in the gateway's commit
         log and post it to the core. Items off the list, a digest or a country that does not match the carnet on
         file: 422 "mismatch"."""
         if (body.token is None) == (body.transaction_code is None):
-            raise HTTPException(422, detail={"reason": "token_or_code",
-                                             "message": "give exactly one of token and transaction_code"})
+            raise HTTPException(
+                422, detail={"reason": "token_or_code", "message": "give exactly one of token and transaction_code"}
+            )
         if body.decision == "refused" and not (body.refusal_reason or "").strip():
             raise HTTPException(422, detail={"reason": "reason_required", "message": "a refusal states its reason"})
         async with pool_of().acquire() as conn:
             try:
-                commit_id, v = await handlers.commit(conn, who.officer_id, who.office, body.token, body.decision,
-                                                     body.final_date, body.refusal_reason,
-                                                     transaction_code=body.transaction_code)
+                commit_id, v = await handlers.commit(
+                    conn,
+                    who.officer_id,
+                    who.office,
+                    body.token,
+                    body.decision,
+                    body.final_date,
+                    body.refusal_reason,
+                    transaction_code=body.transaction_code,
+                )
             except CommitRefused as exc:
-                raise _problem(exc) from exc
-        return _answer({**_scan_out(v), "commit_id": commit_id, "decision": body.decision,
-                        "office_id": who.office.office_id}, 202)
+                raise commit_problem(exc) from exc
+        return _answer(
+            {**_scan_out(v), "commit_id": commit_id, "decision": body.decision, "office_id": who.office.office_id}, 202
+        )
 
     bulk_commit_route(router, handlers, pool_of, officer, problems)
-    _cancellation_routes(router, handlers, pool_of, officer, problems)
+    cancellation_routes(router, handlers, pool_of, officer, problems)
     # Last: routes are matched in order, and every scan and commit used to be tried against the admin routes first.
     router.include_router(admin_router(handlers, pool_of, admin_token, officers))
     return router
-
-
-def _cancellation_routes(router: APIRouter, handlers: GatewayUseCases, pool_of: Any, officer: Any,
-                         problems: dict[int | str, dict[str, Any]]) -> None:
-    @router.post("/cancellations", status_code=202, response_model=CancellationOut,
-                 responses={**problems, 404: {"model": Problem}, 409: {"model": Problem}, 429: {"model": Problem}})
-    async def cancel(body: CancellationIn, who: SessionOfficer = officer) -> CancellationOut:
-        """Ask the core to cancel a committed transaction: the holder's cancellation code is their consent, the
-        reason is the officer's. Only customs of the transaction's country (R18); codes are checked for their check
-        character first and count against the officer's typed-code rate limit. 202: follow the outcome with GET."""
-        async with pool_of().acquire() as conn:
-            try:
-                asked = await cancellations.ask(handlers.gw, conn, who.officer_id, who.office, body.transaction_code,
-                                                body.cancellation_code, body.reason)
-            except CommitRefused as exc:
-                raise _problem(exc) from exc
-        return CancellationOut(cancellation_id=asked.cancellation_id, carnet_number=asked.carnet_number,
-                               transaction_code=format_transaction_code(asked.transaction_code), status="pending")
-
-    @router.get("/cancellations/{cancellation_id}", response_model=CancellationOut, responses={404: {"model": Problem}})
-    async def cancellation(cancellation_id: UUID, who: SessionOfficer = officer) -> CancellationOut:
-        """A cancellation asked by customs of the officer's country (R18), with the core's decision once made."""
-        async with pool_of().acquire() as conn:
-            row = await cancellations.cancellation(conn, cancellation_id, who.office.country)
-        if row is None:
-            raise HTTPException(404, detail={"reason": "unknown_cancellation", "message": "no such cancellation"})
-        return CancellationOut(cancellation_id=row["cancellation_id"], carnet_number=row["carnet_number"],
-                               transaction_code=format_transaction_code(row["transaction_code"]), status=row["status"],
-                               reasons=json.loads(row["reasons"]))

@@ -66,17 +66,36 @@ async def _one(
     if item.decision == "refused" and not (item.refusal_reason or "").strip():
         return ItemOutcome(422, "reason_required", "a refusal states its reason")
     try:
-        async with conn.transaction():  # a savepoint: a refusal's audit row stays, a database error goes alone
-            try:
-                commit_id, v = await handlers.commit(
-                    conn, officer_id, office, item.token, item.decision, item.final_date, item.refusal_reason
-                )
-            except CommitRefused as exc:
-                mismatches = tuple(exc.mismatches) if isinstance(exc, MismatchRefused) else ()
-                return ItemOutcome(exc.status, exc.reason, str(exc), mismatches=mismatches)
+        return await _attempt(handlers, conn, officer_id, office, item)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.table_name != "commits":
+            return _failed(officer_id, office, index, exc)
+        # A concurrent commit of the same token won after this item read the commit log: the savepoint is rolled
+        # back, and asked again the item reads the decision and answers "replayed", audited, as the single route.
     except asyncpg.PostgresError as exc:
-        log.error(
-            "bulk commit item %d of officer %s at office %s rolled back: %s", index, officer_id, office.office_id, exc
-        )
-        return ItemOutcome(500, "error", "this item could not be recorded; post it again")
+        return _failed(officer_id, office, index, exc)
+    try:
+        return await _attempt(handlers, conn, officer_id, office, item)
+    except asyncpg.PostgresError as exc:
+        return _failed(officer_id, office, index, exc)
+
+
+async def _attempt(
+    handlers: GatewayUseCases, conn: asyncpg.Connection, officer_id: str, office: Office, item: BulkItem
+) -> ItemOutcome:
+    async with conn.transaction():  # a savepoint: a refusal's audit row stays, a database error goes alone
+        try:
+            commit_id, v = await handlers.commit(
+                conn, officer_id, office, item.token, item.decision, item.final_date, item.refusal_reason
+            )
+        except CommitRefused as exc:
+            mismatches = tuple(exc.mismatches) if isinstance(exc, MismatchRefused) else ()
+            return ItemOutcome(exc.status, exc.reason, str(exc), mismatches=mismatches)
     return ItemOutcome(202, commit_id=commit_id, verification=v)
+
+
+def _failed(officer_id: str, office: Office, index: int, exc: asyncpg.PostgresError) -> ItemOutcome:
+    log.error(
+        "bulk commit item %d of officer %s at office %s rolled back: %s", index, officer_id, office.office_id, exc
+    )
+    return ItemOutcome(500, "error", "this item could not be recorded; post it again")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
@@ -162,6 +162,11 @@ class Declared:
             c.expires_at,
             True,
         )
+
+    def with_expiry_of(self, carnet: CarnetOnFile | None) -> Declared:
+        """A typed code's declaration with its carnet's expiry (R12, R13) from the carnet on file, if it is on file;
+        a token's carries its own."""
+        return self if self.from_token else replace(self, carnet_expiry=carnet.expiry_date if carnet else None)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from customs_gateway import account_repository as accounts_repo, accounts, repository as repo, throttle
+from customs_gateway import (
+    account_repository as accounts_repo,
+    accounts,
+    officer_repository as officer_repo,
+    repository as repo,
+    throttle,
+)
 from customs_gateway.domain import Office
 from customs_gateway.metrics import GatewayMetrics
 from runtime.clock import Clock
@@ -64,7 +70,7 @@ class Officers:
                 self.metrics.logins("throttled").inc()
                 self.metrics.login_throttled(blocked[0].scope).inc()
                 return Login("throttled", retry_after=throttle.retry_after(blocked[1], now))
-            row = await repo.officer_for_login(conn, officer_id)
+            row = await officer_repo.officer_for_login(conn, officer_id)
             office_id = row["office_id"] if row else None
             if row is None or not row["active"] or not row["password_hash"] or not row["totp_secret"]:
                 await asyncio.to_thread(accounts.verify_password, password, None)  # same cost as a real check
@@ -82,9 +88,9 @@ class Officers:
                     outcome = "success"
             if outcome == "success":
                 token = secrets.token_urlsafe(32)
-                await repo.login_succeeded(conn, officer_id, step)  # type: ignore[arg-type]
+                await officer_repo.login_succeeded(conn, officer_id, step)  # type: ignore[arg-type]
                 await accounts_repo.login_succeeded(conn, officer_id, keys[0].address, now)
-                await repo.insert_session(conn, token_hash(token), officer_id, now, now + SESSION_TTL)
+                await officer_repo.insert_session(conn, token_hash(token), officer_id, now, now + SESSION_TTL)
                 result = Login("success", token=token, expires_at=now + SESSION_TTL)
             else:
                 result = Login(outcome)
@@ -128,7 +134,7 @@ class Officers:
 
     async def session(self, conn: asyncpg.Connection, token: str) -> SessionOfficer | None:
         hashed, now = token_hash(token), self.clock()
-        found = await repo.session_officer(conn, hashed, now)
+        found = await officer_repo.session_officer(conn, hashed, now)
         if found is None:
             self._sessions.pop(hashed, None)
             return None
@@ -141,7 +147,7 @@ class Officers:
     async def logout(self, conn: asyncpg.Connection, who: SessionOfficer) -> None:
         self._sessions.pop(who.token_hash, None)
         async with conn.transaction():
-            await repo.delete_session(conn, who.token_hash)
+            await officer_repo.delete_session(conn, who.token_hash)
             await repo.audit(
                 conn, self.clock(), "logout", "success", officer_id=who.officer_id, office_id=who.office.office_id
             )

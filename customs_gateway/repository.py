@@ -1,8 +1,12 @@
-"""Raw SQL over asyncpg for the gateway's own schema."""
+"""Raw SQL over asyncpg for the gateway's own schema: the audit log, carnet status, carnets and declarations
+on file, commits and transfers. Offices, officers and sessions are in customs_gateway/officer_repository.py,
+the trust list in customs_gateway/trust_list_repository.py, cancellations in
+customs_gateway/cancellation_repository.py."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -10,149 +14,106 @@ from uuid import UUID
 import asyncpg
 from pydantic_core import to_json
 
-from contracts.messages import CarnetIssued
-from customs_gateway.domain import CarnetOnFile, Office
+from contracts.messages import CarnetIssued, CustomsCommitPosted
+from customs_gateway.domain import Blocked, CarnetOnFile
+from runtime.outbox import NOTIFY_QUEUED, Queued, queue_args, queue_cte
 
 
-async def held_sequence(conn: asyncpg.Connection) -> int:
-    return await conn.fetchval("SELECT sequence FROM trust_list_state") or 0
-
-
-async def replace_trust_list(conn: asyncpg.Connection, sequence: int, issued_at: datetime, anchor_kid: str,
-                             keys: list[tuple[str, dict[str, str], datetime, datetime | None, datetime | None]]) -> None:
-    """Hold exactly the listed keys: one left out of the list is no longer trusted."""
-    await conn.execute("DELETE FROM signing_keys WHERE kid <> ALL($1::text[])", [k[0] for k in keys])
-    await conn.executemany(
-        "INSERT INTO signing_keys (kid, jwk, not_before, not_after, retire_at) VALUES ($1, $2::jsonb, $3, $4, $5)"
-        " ON CONFLICT (kid) DO UPDATE SET jwk = EXCLUDED.jwk, not_before = EXCLUDED.not_before,"
-        " not_after = EXCLUDED.not_after, retire_at = EXCLUDED.retire_at",
-        [(kid, json.dumps(jwk), nb, na, ra) for kid, jwk, nb, na, ra in keys])
-    await conn.execute(
-        "INSERT INTO trust_list_state (singleton, sequence, issued_at, anchor_kid) VALUES (true, $1, $2, $3)"
-        " ON CONFLICT (singleton) DO UPDATE SET sequence = EXCLUDED.sequence, issued_at = EXCLUDED.issued_at,"
-        " anchor_kid = EXCLUDED.anchor_kid, received_at = now()", sequence, issued_at, anchor_kid)
-
-
-async def keys(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT kid, jwk, not_before, not_after FROM signing_keys")
-
-
-async def offices(conn: asyncpg.Connection, country: str | None = None) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT office_id, country, region, name, timezone FROM offices"
-                            " WHERE ($1::text IS NULL OR country = $1) ORDER BY office_id", country)
-
-
-async def office(conn: asyncpg.Connection, office_id: str) -> Office | None:
-    row = await conn.fetchrow("SELECT office_id, country, timezone FROM offices WHERE office_id = $1", office_id)
-    return Office(row["office_id"], row["country"], row["timezone"]) if row else None
-
-
-async def create_office(conn: asyncpg.Connection, office_id: str, country: str, region: str, name: str,
-                        timezone: str) -> bool:
-    return bool(await conn.fetchval(
-        "INSERT INTO offices (office_id, country, region, name, timezone) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT DO NOTHING RETURNING true", office_id, country, region, name, timezone))
-
-
-async def office_ids(conn: asyncpg.Connection) -> set[str]:
-    return {r["office_id"] for r in await conn.fetch("SELECT office_id FROM offices")}
-
-
-async def existing_officers(conn: asyncpg.Connection, officer_ids: list[str]) -> set[str]:
-    return {r["officer_id"] for r in await conn.fetch(
-        "SELECT officer_id FROM officers WHERE officer_id = ANY($1::text[])", officer_ids)}
-
-
-async def insert_officers(conn: asyncpg.Connection, rows: list[tuple[str, str, str, str]]) -> None:
-    """(officer_id, office_id, password_hash, totp_secret); a duplicate raises UniqueViolationError."""
-    await conn.executemany(
-        "INSERT INTO officers (officer_id, office_id, password_hash, totp_secret) VALUES ($1, $2, $3, $4)", rows)
-
-
-async def officer_for_login(conn: asyncpg.Connection, officer_id: str) -> asyncpg.Record | None:
-    """Locks the account row: concurrent logins spend TOTP steps one at a time."""
-    return await conn.fetchrow(
-        "SELECT f.officer_id, f.office_id, f.password_hash, f.totp_secret, f.last_totp_step, f.active"
-        " FROM officers f WHERE f.officer_id = $1 FOR UPDATE", officer_id)
-
-
-async def login_succeeded(conn: asyncpg.Connection, officer_id: str, totp_step: int) -> None:
-    await conn.execute("UPDATE officers SET last_totp_step = $2 WHERE officer_id = $1", officer_id, totp_step)
-
-
-async def insert_session(conn: asyncpg.Connection, token_hash: bytes, officer_id: str, created_at: datetime,
-                         expires_at: datetime) -> None:
-    await conn.execute("INSERT INTO sessions (token_hash, officer_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                       token_hash, officer_id, created_at, expires_at)
-
-
-async def session_officer(conn: asyncpg.Connection, token_hash: bytes,
-                          now: datetime) -> tuple[str, Office, datetime] | None:
-    """(officer_id, home office, session expiry) of a live session of an active officer."""
-    row = await conn.fetchrow(
-        "SELECT f.officer_id, o.office_id, o.country, o.timezone, s.expires_at FROM sessions s"
-        " JOIN officers f USING (officer_id) JOIN offices o ON o.office_id = f.office_id"
-        " WHERE s.token_hash = $1 AND s.expires_at > $2 AND f.active", token_hash, now)
-    return (row["officer_id"], Office(row["office_id"], row["country"], row["timezone"]),
-            row["expires_at"]) if row else None
-
-
-async def delete_session(conn: asyncpg.Connection, token_hash: bytes) -> None:
-    await conn.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash)
-
-
-async def audit(conn: asyncpg.Connection, at: datetime, action: str, outcome: str, *, officer_id: str | None = None,
-                office_id: str | None = None, carnet_number: str | None = None,
-                detail: dict[str, Any] | None = None) -> None:
+async def audit(
+    conn: asyncpg.Connection,
+    at: datetime,
+    action: str,
+    outcome: str,
+    *,
+    officer_id: str | None = None,
+    office_id: str | None = None,
+    carnet_number: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
     await conn.execute(
         "INSERT INTO audit_log (at, officer_id, action, office_id, carnet_number, detail, outcome)"
         " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
-        at, officer_id, action, office_id, carnet_number, json.dumps(detail or {}, default=str), outcome)
+        at,
+        officer_id,
+        action,
+        office_id,
+        carnet_number,
+        json.dumps(detail or {}, default=str),
+        outcome,
+    )
 
 
-async def audit_entries(conn: asyncpg.Connection, officer_id: str | None, carnet_number: str | None,
-                        limit: int) -> list[asyncpg.Record]:
+async def audit_entries(
+    conn: asyncpg.Connection, officer_id: str | None, carnet_number: str | None, limit: int
+) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, at, officer_id, action, office_id, carnet_number, detail, outcome FROM audit_log"
         " WHERE ($1::text IS NULL OR officer_id = $1) AND ($2::text IS NULL OR carnet_number = $2)"
-        " ORDER BY id LIMIT $3", officer_id, carnet_number, limit)
+        " ORDER BY id LIMIT $3",
+        officer_id,
+        carnet_number,
+        limit,
+    )
 
 
-async def set_carnet_status(conn: asyncpg.Connection, number: str, status: str, rule: str, successor: str | None,
-                            reason: str, changed_at: datetime) -> asyncpg.Record:
+async def set_carnet_status(
+    conn: asyncpg.Connection,
+    number: str,
+    status: str,
+    rule: str,
+    successor: str | None,
+    reason: str,
+    changed_at: datetime,
+) -> asyncpg.Record:
     """Latest change wins; an older change arriving late does not undo a newer one. Returns the status in force."""
     await conn.execute(
         "INSERT INTO carnet_status (carnet_number, status, rule, successor, reason, changed_at)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (carnet_number) DO UPDATE SET status = EXCLUDED.status,"
         " rule = EXCLUDED.rule, successor = EXCLUDED.successor, reason = EXCLUDED.reason, changed_at = EXCLUDED.changed_at"
         " WHERE carnet_status.changed_at <= EXCLUDED.changed_at",
-        number, status, rule, successor, reason, changed_at)
-    return await conn.fetchrow("SELECT status, rule, successor, reason FROM carnet_status WHERE carnet_number = $1", number)
-
-
-async def standing(conn: asyncpg.Connection, number: str) -> asyncpg.Record:
-    """One carnet's status and the items a replacement took over, as every instance's consumers wrote them."""
+        number,
+        status,
+        rule,
+        successor,
+        reason,
+        changed_at,
+    )
     return await conn.fetchrow(
-        "SELECT s.status, s.rule, s.successor, s.reason,"
-        " (SELECT coalesce(jsonb_object_agg(t.item_number::text, t.successor), '{}'::jsonb)"
-        "  FROM transferred_items t WHERE t.carnet_number = $1) AS moved"
-        " FROM (SELECT 1) AS one LEFT JOIN carnet_status s ON s.carnet_number = $1", number)
+        "SELECT status, rule, successor, reason FROM carnet_status WHERE carnet_number = $1", number
+    )
 
 
 async def blocked_carnets(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT carnet_number, status, rule, successor, reason FROM carnet_status WHERE status <> 'active'")
+    return await conn.fetch(
+        "SELECT carnet_number, status, rule, successor, reason FROM carnet_status WHERE status <> 'active'"
+    )
 
 
 # --- carnets and declarations on file (issue 4) ---------------------------------------------------------------
 
 
-async def insert_carnet_on_file(conn: asyncpg.Connection, number: str, home_country: str, countries: list[str],
-                                issue_date: date, expiry_date: date, digest: str, items: list[dict[str, Any]]) -> None:
+async def insert_carnet_on_file(
+    conn: asyncpg.Connection,
+    number: str,
+    home_country: str,
+    countries: list[str],
+    issue_date: date,
+    expiry_date: date,
+    digest: str,
+    items: list[dict[str, Any]],
+) -> None:
     """An issued carnet never changes: the first copy stays."""
     await conn.execute(
         "INSERT INTO carnets_on_file (carnet_number, home_country, countries, issue_date, expiry_date,"
         " general_list_digest, items) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT DO NOTHING",
-        number, home_country, countries, issue_date, expiry_date, digest, json.dumps(items))
+        number,
+        home_country,
+        countries,
+        issue_date,
+        expiry_date,
+        digest,
+        json.dumps(items),
+    )
 
 
 async def insert_carnets_on_file(conn: asyncpg.Connection, carnets: list[CarnetIssued]) -> None:
@@ -166,127 +127,188 @@ async def insert_carnets_on_file(conn: asyncpg.Connection, carnets: list[CarnetI
         "  AS u(n, home, countries, issued, expires, digest, items)"
         " ON CONFLICT DO NOTHING",
         # pydantic-core writes the JSON (lists of str, the items' models) at a few times json.dumps' speed.
-        [c.carnet_number for c in carnets], [c.nga for c in carnets], [to_json(c.countries).decode() for c in carnets],
-        [c.issue_date for c in carnets], [c.expiry_date for c in carnets], [c.general_list_digest for c in carnets],
-        [to_json(c.items).decode() for c in carnets])
+        [c.carnet_number for c in carnets],
+        [c.nga for c in carnets],
+        [to_json(c.countries).decode() for c in carnets],
+        [c.issue_date for c in carnets],
+        [c.expiry_date for c in carnets],
+        [c.general_list_digest for c in carnets],
+        [to_json(c.items).decode() for c in carnets],
+    )
 
 
 async def copy_carnet_on_file(conn: asyncpg.Connection, original: str, duplicate: str) -> bool:
     """R5: the duplicate carries the original's list under its own number. False if the original is not on file."""
-    return bool(await conn.fetchval(
-        "WITH src AS (SELECT * FROM carnets_on_file WHERE carnet_number = $1),"
-        " ins AS (INSERT INTO carnets_on_file (carnet_number, home_country, countries, issue_date, expiry_date,"
-        " general_list_digest, items) SELECT $2, home_country, countries, issue_date, expiry_date, general_list_digest,"
-        " items FROM src ON CONFLICT DO NOTHING)"
-        " SELECT EXISTS (SELECT 1 FROM src)", original, duplicate))
-
-
-async def carnet_on_file(conn: asyncpg.Connection, number: str) -> CarnetOnFile | None:
-    row = await conn.fetchrow("SELECT carnet_number, home_country, countries, expiry_date, general_list_digest, items"
-                              " FROM carnets_on_file WHERE carnet_number = $1", number)
-    return _carnet(row)
+    return bool(
+        await conn.fetchval(
+            "WITH src AS (SELECT * FROM carnets_on_file WHERE carnet_number = $1),"
+            " ins AS (INSERT INTO carnets_on_file (carnet_number, home_country, countries, issue_date, expiry_date,"
+            " general_list_digest, items) SELECT $2, home_country, countries, issue_date, expiry_date, general_list_digest,"
+            " items FROM src ON CONFLICT DO NOTHING)"
+            " SELECT EXISTS (SELECT 1 FROM src)",
+            original,
+            duplicate,
+        )
+    )
 
 
 def _carnet(row: asyncpg.Record | None) -> CarnetOnFile | None:
     if row is None or row["carnet_number"] is None:
         return None
     items = json.loads(row["items"])
-    return CarnetOnFile(row["carnet_number"], row["home_country"], tuple(row["countries"]), row["expiry_date"],
-                        row["general_list_digest"],
-                        {int(i["item_number"]): (int(i["quantity"]), str(i["origin_country"])) for i in items})
+    return CarnetOnFile(
+        row["carnet_number"],
+        row["home_country"],
+        tuple(row["countries"]),
+        row["expiry_date"],
+        row["general_list_digest"],
+        {int(i["item_number"]): (int(i["quantity"]), str(i["origin_country"])) for i in items},
+    )
 
 
-async def decided_and_carnet(conn: asyncpg.Connection, token_id: UUID | None, code: str,
-                             number: str) -> tuple[bool, CarnetOnFile | None]:
+async def decided_and_carnet(
+    conn: asyncpg.Connection, token_id: UUID | None, code: str, number: str
+) -> tuple[bool, CarnetOnFile | None]:
     """One round trip: whether the declaration was already decided (a replay), and the carnet on file."""
     row = await conn.fetchrow(
         "SELECT EXISTS (SELECT 1 FROM commits WHERE token_id = $1 OR transaction_code = $2) AS decided,"
         " c.carnet_number, c.home_country, c.countries, c.expiry_date, c.general_list_digest, c.items"
-        " FROM (SELECT 1) one LEFT JOIN carnets_on_file c ON c.carnet_number = $3", token_id, code, number)
+        " FROM (SELECT 1) one LEFT JOIN carnets_on_file c ON c.carnet_number = $3",
+        token_id,
+        code,
+        number,
+    )
     return row["decided"], _carnet(row)
 
 
 # The audit row's mismatches as domain.verification lists them: the checks failed before "replay", then
-# "replay" if the declaration was already decided, then the failed checks after it. The statements below
-# know whether it was only once they ran, so they put "replay" in its place themselves.
-_MISMATCHES = ("jsonb_build_object('mismatches', $8::text[] || CASE WHEN {replayed} THEN ARRAY['replay']"
-               " ELSE ARRAY[]::text[] END || $9::text[])")
+# "replay" if the declaration was already decided, then the failed checks after it. The statement below
+# knows whether it was only once it ran, so it puts "replay" in its place itself.
+_MISMATCHES = (
+    "jsonb_build_object('mismatches', $8::text[] || CASE WHEN {replayed} THEN ARRAY['replay']"
+    " ELSE ARRAY[]::text[] END || $9::text[])"
+)
 
 
-async def scan_audited(conn: asyncpg.Connection, token_id: UUID, code: str, at: datetime, officer_id: str,
-                       office_id: str, carnet_number: str, detail: dict[str, Any], before: list[str],
-                       after: list[str]) -> bool:
+async def scan_audited(
+    conn: asyncpg.Connection,
+    token_id: UUID,
+    code: str,
+    at: datetime,
+    officer_id: str,
+    office_id: str,
+    carnet_number: str,
+    detail: dict[str, Any],
+    before: list[str],
+    after: list[str],
+) -> bool:
     """R18 in one round trip: whether the declaration was already decided, and the scan's audit row (outcome
     "valid", its mismatches with "replay" in place when it was). Answers whether it was decided."""
-    return bool(await conn.fetchval(
-        "WITH d AS (SELECT EXISTS (SELECT 1 FROM commits WHERE token_id = $1 OR transaction_code = $2) AS replayed),"
-        " a AS (INSERT INTO audit_log (at, officer_id, action, office_id, carnet_number, detail, outcome)"
-        " SELECT $3, $4, 'scan', $5, $6, $7::jsonb || " + _MISMATCHES.format(replayed="d.replayed") + ", 'valid' FROM d)"
-        " SELECT replayed FROM d",
-        token_id, code, at, officer_id, office_id, carnet_number, json.dumps(detail, default=str), before, after))
+    return bool(
+        await conn.fetchval(
+            "WITH d AS (SELECT EXISTS (SELECT 1 FROM commits WHERE token_id = $1 OR transaction_code = $2) AS replayed),"
+            " a AS (INSERT INTO audit_log (at, officer_id, action, office_id, carnet_number, detail, outcome)"
+            " SELECT $3, $4, 'scan', $5, $6, $7::jsonb || "
+            + _MISMATCHES.format(replayed="d.replayed")
+            + ", 'valid' FROM d)"
+            " SELECT replayed FROM d",
+            token_id,
+            code,
+            at,
+            officer_id,
+            office_id,
+            carnet_number,
+            json.dumps(detail, default=str),
+            before,
+            after,
+        )
+    )
 
 
-async def commit_audited(conn: asyncpg.Connection, *, commit_id: UUID, token_id: UUID, transaction_code: str,
-                         carnet_number: str, kind: str, country: str, items: list[int], office_id: str, officer_id: str,
-                         decision: str, final_date: date | None, refusal_reason: str | None, decided_at: datetime,
-                         action: str, detail: dict[str, Any], before: list[str], after: list[str]) -> bool:
-    """The commit row and its audit row (outcome "posted", or "replayed" with "replay" among the mismatches and
-    no commit_id) in one statement. False when this token or code was already decided (a replayed QR)."""
-    return bool(await conn.fetchval(
-        "WITH c AS (INSERT INTO commits (commit_id, token_id, transaction_code, carnet_number, kind, country, items,"
-        " office_id, officer_id, decision, final_date, refusal_reason, decided_at)"
-        " VALUES ($10, $11, $2, $6, $12, $13, $14, $5, $4, $15, $16, $17, $3) ON CONFLICT DO NOTHING RETURNING commit_id),"
-        " f AS (SELECT EXISTS (SELECT 1 FROM c) AS fresh),"
-        " a AS (INSERT INTO audit_log (at, officer_id, action, office_id, carnet_number, detail, outcome)"
-        " SELECT $3, $4, $1, $5, $6, $7::jsonb || jsonb_build_object('commit_id', (SELECT commit_id::text FROM c)) || "
-        + _MISMATCHES.format(replayed="NOT f.fresh") + ", CASE WHEN f.fresh THEN 'posted' ELSE 'replayed' END FROM f)"
-        " SELECT fresh FROM f",
-        action, transaction_code, decided_at, officer_id, office_id, carnet_number, json.dumps(detail, default=str),
-        before, after, commit_id, token_id, kind, country, items, decision, final_date, refusal_reason))
+@dataclass(frozen=True)
+class BeforeCommit:
+    decided: bool
+    blocked: Blocked | None
+    moved: dict[int, str]
+    carnet: CarnetOnFile | None
 
 
-# --- cancellations (issue 4, item 8) ----------------------------------------------------------------------
+async def before_commit(
+    conn: asyncpg.Connection, number: str, token_id: UUID | None, code: str, *, carnet: bool
+) -> BeforeCommit:
+    """What a commit reads, in one round trip: whether the declaration was already decided (R18), the carnet's
+    status (R5, R7) and the items a replacement took over (R6) as every instance's consumers wrote them, and the
+    carnet on file unless `carnet` is False (the caller holds it)."""
+    row = await conn.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM commits WHERE token_id = $2 OR transaction_code = $3) AS decided,"
+        " s.status, s.rule, s.successor, s.reason,"
+        " (SELECT coalesce(jsonb_object_agg(t.item_number::text, t.successor), '{}'::jsonb)"
+        "  FROM transferred_items t WHERE t.carnet_number = $1) AS moved,"
+        " c.carnet_number, c.home_country, c.countries, c.expiry_date, c.general_list_digest, c.items"
+        " FROM (SELECT 1) AS one LEFT JOIN carnet_status s ON s.carnet_number = $1"
+        " LEFT JOIN carnets_on_file c ON $4 AND c.carnet_number = $1",
+        number,
+        token_id,
+        code,
+        carnet,
+    )
+    blocked = (
+        Blocked(row["status"], row["rule"], row["successor"], row["reason"])
+        if row["status"] not in (None, "active")
+        else None
+    )
+    moved = {int(item): successor for item, successor in json.loads(row["moved"]).items()}
+    return BeforeCommit(row["decided"], blocked, moved, _carnet(row))
 
 
-async def committed_by_code(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT commit_id, carnet_number, kind, country FROM commits"
-                               " WHERE transaction_code = $1 AND decision = 'committed'", code)
+async def commit_posted(
+    conn: asyncpg.Connection, commit: CustomsCommitPosted, *, action: str, detail: dict[str, Any], queued: list[Queued]
+) -> bool:
+    """The commit row (what `commit` posts), its audit row (outcome "posted") and the messages it emits (`queued`,
+    the outbox's) in one statement, atomic without a transaction block. False when this token or code was decided
+    meanwhile (a concurrent commit of it won: the commit log's unique keys refuse this one, and nothing of it
+    stays). Inside a transaction block that refusal aborts the block: it is raised for the caller to roll back."""
+    c = commit
+    try:
+        await conn.execute(
+            "WITH c AS (INSERT INTO commits (commit_id, token_id, transaction_code, carnet_number, kind, country, items,"
+            " office_id, officer_id, decision, final_date, refusal_reason, decided_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)),"
+            " a AS (INSERT INTO audit_log (at, officer_id, action, office_id, carnet_number, detail, outcome)"
+            " VALUES ($13, $9, $14, $8, $4, $15::jsonb, 'posted')),"
+            f" {queue_cte(16)} {NOTIFY_QUEUED}",
+            c.commit_id,
+            c.token_id,
+            c.transaction_code,
+            c.carnet_number,
+            c.kind.value,
+            c.country,
+            c.items,
+            c.office_id,
+            c.officer_id,
+            c.decision,
+            c.final_date,
+            c.refusal_reason,
+            c.decided_at,
+            action,
+            json.dumps(detail, default=str),
+            *queue_args(queued),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.table_name != "commits" or conn.is_in_transaction():
+            raise
+        return False
+    return True
 
 
-async def insert_cancellation(conn: asyncpg.Connection, *, cancellation_id: UUID, commit_id: UUID, transaction_code: str,
-                              carnet_number: str, office_id: str, officer_id: str, reason: str,
-                              posted_at: datetime) -> str | None:
-    """None when recorded; else the status of the live cancellation of that transaction (pending or cancelled)."""
-    created = await conn.fetchval(
-        "INSERT INTO cancellations (cancellation_id, commit_id, transaction_code, carnet_number, office_id, officer_id,"
-        " reason, posted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING true",
-        cancellation_id, commit_id, transaction_code, carnet_number, office_id, officer_id, reason, posted_at)
-    if created:
-        return None
-    return await conn.fetchval("SELECT status FROM cancellations WHERE transaction_code = $1 AND status <> 'refused'",
-                               transaction_code) or "pending"
-
-
-async def decide_cancellation(conn: asyncpg.Connection, cancellation_id: UUID, status: str, reasons: list[dict[str, Any]],
-                              at: datetime) -> bool:
-    """The core's outcome; False for an unknown id (asked at another gateway) or one already decided."""
-    return bool(await conn.fetchval(
-        "UPDATE cancellations SET status = $2, reasons = $3::jsonb, decided_at = $4"
-        " WHERE cancellation_id = $1 AND status = 'pending' RETURNING true",
-        cancellation_id, status, json.dumps(reasons), at))
-
-
-async def cancellation(conn: asyncpg.Connection, cancellation_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT c.*, o.country FROM cancellations c JOIN offices o USING (office_id) WHERE cancellation_id = $1",
-        cancellation_id)
-
-
-async def record_transfers(conn: asyncpg.Connection, number: str, items: list[int], successor: str,
-                           at: datetime) -> None:
+async def record_transfers(
+    conn: asyncpg.Connection, number: str, items: list[int], successor: str, at: datetime
+) -> None:
     await conn.executemany(
         "INSERT INTO transferred_items (carnet_number, item_number, successor, changed_at) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT DO NOTHING", [(number, n, successor, at) for n in items])
+        " ON CONFLICT DO NOTHING",
+        [(number, n, successor, at) for n in items],
+    )
 
 
 async def transfers(conn: asyncpg.Connection) -> list[asyncpg.Record]:

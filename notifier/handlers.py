@@ -134,7 +134,7 @@ class NotifierHandlers:
             channel=repo.WAKE_CHANNEL,
             wake=self.wake,
             on_exit=close,
-            on_notify=self.handover.ask_scan,
+            on_notify=lambda _payload: self.handover.ask_scan(),
             **options,
         )
 

@@ -8,8 +8,9 @@ come here and the worker pushes them without a scan. A row never pushed from her
 it waited too long) is the due scan's once its lease ends, as a row whose worker died mid-attempt is.
 
 The due scan stays the path for everything else (retries, later deliveries of a lane, other instances'
-rows, replays, restarts); it runs when asked (a NOTIFY, a lane freed, a new listener, start-up) and at
-least once a period whatever happens, so a stream of hand-overs never starves retries.
+rows, replays, restarts); it runs when asked (a NOTIFY, a lane freed, start-up) and at least once a
+period whatever happens, so a stream of hand-overs never starves retries and a NOTIFY missed while nobody
+listened (a lost listener) is caught up within a period.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class HandOver:
         return ready, late
 
     def ask_scan(self) -> None:
-        """A NOTIFY came (or may have been missed), or a lane freed: the next pass scans."""
+        """A NOTIFY came, or a lane freed: the next pass scans."""
         self._scan_asked = True
         self.wake.set()
 

@@ -7,8 +7,7 @@ country-policy follower, the signing-key check, the gateway's trust-cache refres
   `wake` set by the service itself). A pass that answers True has more to do: the next one starts at once.
 - **Listening.** With a `channel`, the loop holds one pooled connection LISTENing on it and takes a new
   one when it is lost (a database restart, a terminated backend). The pass that follows a new listener
-  runs at once, so a NOTIFY missed while nobody listened is caught up. `on_notify` tells a pass that has
-  other reasons to be woken (`wake`) that a NOTIFY came, or may have been missed (a new listener).
+  runs at once, so a NOTIFY missed while nobody listened is caught up.
 - **Retries.** An error in `RETRYABLE` means the surroundings are away (database, network, broker): the
   pass is counted (`ata_background_failures_total{loop, error}`), logged as one warning line, and tried
   again after a capped exponential backoff with jitter; the loop never ends for it. Any other error is a
@@ -106,7 +105,7 @@ class BackgroundLoop:
         failing_periods: int = 10,
         stuck_after_s: float | None = None,
         on_exit: Callable[[], Awaitable[None]] | None = None,
-        on_notify: Callable[[], None] | None = None,
+        on_notify: Callable[[str], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
@@ -221,9 +220,10 @@ class BackgroundLoop:
             async with asyncio.timeout(timeout):
                 await self.wake.wait()
 
-    def _notified(self, *_: Any) -> None:
-        if self.on_notify is not None:
-            self.on_notify()
+    def _notified(self, *args: Any) -> None:
+        # asyncpg calls a listener with (connection, pid, channel, payload), a termination listener with (connection).
+        if self.on_notify is not None and len(args) == 4:
+            self.on_notify(args[3])
         self.wake.set()
 
     async def _listen(self) -> None:
@@ -243,8 +243,6 @@ class BackgroundLoop:
             await pool.release(listener)
             raise
         self._listener, self._listener_pool = listener, pool
-        if self.on_notify is not None:
-            self.on_notify()  # whatever was notified while nobody listened
 
     async def _unlisten(self) -> None:
         """Let go of the listening connection (one lost is given back too: the pool replaces it)."""

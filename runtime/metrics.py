@@ -72,6 +72,13 @@ class RuntimeMetrics:
             ["topic"],
             registry=registry,
         ).labels
+        self.outbox_direct = Counter(
+            "ata_outbox_direct_total",
+            "Outbox rows published straight after their transaction committed (outcome=published), or left to the "
+            "relay's take because that publish failed (outcome=left).",
+            ["outcome"],
+            registry=registry,
+        ).labels
         self.outbox_parked = Counter(
             "ata_outbox_parked",
             "Outbox rows Kafka refused for good (too large, invalid topic), moved to "

@@ -1,15 +1,16 @@
 """Transactional outbox: `add` inside the caller's transaction; a relay publishes and deletes.
 
-The relay locks a batch with FOR UPDATE SKIP LOCKED, so several relays (several instances of a
-service) never publish the same row twice at once; a crash between publish and delete
-republishes the batch, which consumers' inboxes absorb (at-least-once delivery, exactly-once
-effect).
+A row is normally published straight after its transaction commits, by the relay of the process that wrote
+it, from memory (runtime/outbox_direct.py). The relay's take is the way for everything else (rows of bulk
+statements, rows behind an earlier row of their key, rows whose writer crashed): it locks a batch with FOR
+UPDATE SKIP LOCKED, so several relays (several instances of a service) never publish the same row twice at
+once; a crash between publish and delete republishes the batch, which consumers' inboxes absorb
+(at-least-once delivery, exactly-once effect).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 from collections import Counter
@@ -19,59 +20,27 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from pydantic_core import from_json, to_json
 
 from contracts.envelope import Envelope
 from contracts.messages import Payload
+from contracts.topics import audit_topics
 from runtime.background import BackgroundLoop, LoopMetrics
-from runtime.broker import REFUSED_RECORD
-from runtime.kafka_internals import broker_producer
 from runtime.metrics import RuntimeMetrics, observe_many
+from runtime.outbox_direct import DIRECT_GRACE_S, HINTS, parse_notice, row_of
+
+# Re-exported (noqa): repositories build statements that queue rows; tests reach the producer and the batches.
+from runtime.outbox_publish import kafka_producer, publish_batches, publish_rows, record_size  # noqa: F401
+from runtime.outbox_sql import MEASURE, NOTIFY_QUEUED, PARK, TAKE_BATCH, queue_cte  # noqa: F401
 from runtime.settings import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
-# --- the relay's SQL, all of it --------------------------------------------------------------------
-
-#: The next batch, taken: locked (SKIP LOCKED: another relay's rows are passed over) and deleted in the same
-#: statement, inside the flush's transaction, so a failed publish or a crash rolls the delete back and the rows
-#: stay (at-least-once); a flush is BEGIN, this, COMMIT. A row is `held` (left in place) when an earlier row
-#: of its (topic, key) exists that is not in this batch, i.e. another relay holds it (or it committed after
-#: this batch's rows). Every row below this batch's last id is this relay's or locked by another, so the
-#: look-up scans one batch's id range, not the backlog. One row comes back even when nothing was taken (its
-#: id NULL): `held` counts the rows held back. Unordered: the relay sorts the ids (sorting the rows with
-#: their payloads in PostgreSQL took longer than the whole look-up).
-TAKE_BATCH = (
-    "WITH mine AS MATERIALIZED ("
-    " SELECT id, topic, key FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),"
-    " others AS ("
-    " SELECT o.topic, o.key, min(o.id) AS first FROM outbox o"
-    " WHERE o.id < (SELECT max(id) FROM mine) AND o.key IS NOT NULL AND o.id NOT IN (SELECT id FROM mine)"
-    " GROUP BY o.topic, o.key),"
-    " marked AS MATERIALIZED ("
-    " SELECT m.id, coalesce(h.first < m.id, false) AS held FROM mine m"
-    " LEFT JOIN others h ON h.topic = m.topic AND h.key = m.key),"
-    " gone AS (DELETE FROM outbox o USING marked k WHERE o.id = k.id AND NOT k.held"
-    " RETURNING o.id, o.message_id, o.topic, o.key, o.headers, o.payload, o.created_at) "
-    "SELECT g.id, g.message_id, g.topic, g.key, g.headers, g.payload, g.created_at,"
-    " extract(epoch FROM clock_timestamp() - g.created_at) AS age, h.n AS held "
-    "FROM (SELECT count(*) FILTER (WHERE held) AS n FROM marked) h LEFT JOIN gone g ON true"
-)
-#: Rows Kafka refused for good, already taken from the outbox by TAKE_BATCH, kept in outbox_parked with the reason.
-PARK = (
-    "INSERT INTO outbox_parked (id, message_id, topic, key, headers, payload, created_at, reason) "
-    "SELECT i, m, t, k, h::jsonb, p, c, r FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bytea[],"
-    " $5::text[], $6::bytea[], $7::timestamptz[], $8::text[]) AS u(i, m, t, k, h, p, c, r)"
-)
-MEASURE = (
-    "SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age,"
-    " (SELECT count(*) FROM outbox_parked) AS parked FROM outbox"
-)
 #: How soon a relay looks again at rows it held back behind another relay's.
 HELD_BACK_RETRY_S = 0.05
+#: With nothing of its own to delete, a relay that publishes direct takes every this many periods: a take then
+#: only finds rows whose writer died, or rows queued without a NOTIFY (an operator's INSERT).
+IDLE_TAKE_PERIODS = 5
 
 
 def channel_for(schema: str) -> str:
@@ -138,24 +107,10 @@ async def add_many(conn: asyncpg.Connection, rows: list[Queued], bodies: list[by
     await conn.execute(f"WITH {queue_cte(1)} {NOTIFY_QUEUED}", *queue_args(rows, bodies))
 
 
-#: Ends a statement that has `queue_cte` among its CTEs: the relay's wake-up, sent at commit if rows were queued.
-NOTIFY_QUEUED = "SELECT pg_notify('outbox_' || current_schema(), '') FROM (SELECT 1 FROM queued LIMIT 1) AS one"
-
-
-def queue_cte(first: int) -> str:
-    """The outbox insert as a CTE named `queued`, its five arrays in parameters $first..$first+4 (`queue_args`):
-    for a repository statement that writes its own rows and queues messages in the same round trip (a single
-    statement is atomic, so it needs no BEGIN and COMMIT of its own)."""
-    a, b, c, d, e = (f"${first + i}" for i in range(5))
-    return (
-        "queued AS (INSERT INTO outbox (message_id, topic, key, headers, payload) "
-        f"SELECT m, t, k, h::jsonb, p FROM unnest({a}::uuid[], {b}::text[], {c}::bytea[], {d}::text[], {e}::bytea[])"
-        " WITH ORDINALITY AS u(m, t, k, h, p, n) ORDER BY n RETURNING 1)"
-    )
-
-
 def queue_args(rows: list[Queued], bodies: list[bytes | None] | None = None) -> list[list[Any]]:
-    """The five arrays `queue_cte` inserts, checked: each envelope must name its payload's type and version."""
+    """The six arrays `queue_cte` inserts, checked: each envelope must name its payload's type and version. When
+    this process's relay publishes direct (runtime/outbox_direct.py), the rows are kept in memory for it and asked
+    to be direct."""
     if bodies is not None and len(bodies) != len(rows):
         raise ValueError(f"{len(bodies)} bodies for {len(rows)} rows")
     for _, _, envelope, payload in rows:
@@ -163,71 +118,22 @@ def queue_args(rows: list[Queued], bodies: list[bytes | None] | None = None) -> 
             raise ValueError(
                 f"envelope {envelope.type}/v{envelope.schema_version} does not match {payload.TYPE}/v{payload.VERSION}"
             )
-    return [
-        [e.message_id for _, _, e, _ in rows],
-        [t for t, _, _, _ in rows],
-        [k.encode() if k is not None else None for _, k, _, _ in rows],
-        [to_json(e.to_headers()).decode() for _, _, e, _ in rows],  # pydantic-core's JSON: ~2.5x json's speed
+    ids = [e.message_id for _, _, e, _ in rows]
+    topics = [t for t, _, _, _ in rows]
+    keys = [k.encode() if k is not None else None for _, k, _, _ in rows]
+    headers = [to_json(e.to_headers()).decode() for _, _, e, _ in rows]  # pydantic-core's JSON: ~2.5x json's speed
+    payloads = (
         [p.model_dump_json().encode() for _, _, _, p in rows]
         if bodies is None
         else [
             b if b is not None else p.model_dump_json().encode() for (_, _, _, p), b in zip(rows, bodies, strict=True)
-        ],
-    ]
-
-
-#: The connected aiokafka producer inside a FastStream broker, or None (runtime/kafka_internals.py).
-kafka_producer = broker_producer
-
-
-_PARTITIONER = DefaultPartitioner()
-
-
-async def publish_batches(producer: AIOKafkaProducer, rows: list[Any]) -> list[tuple[asyncio.Future[Any], list[Any]]]:
-    """Queue outbox rows on `producer` as record batches, one per partition (more when one fills up);
-    answers each batch's acknowledgement future with the rows it carries.
-
-    The row is already the wire message (payload bytes, CloudEvents headers): FastStream's publish chain
-    was a third of the relay's CPU under bulk issuance (bench/README.md, round 2), and aiokafka's `send`
-    per record (a future, an accumulator look-up and a batch append each) ~10 % of the issuer's (round 4).
-    Each record goes to the partition `send` would pick (the producer's default partitioner over the same
-    partition list: murmur2 of the key), in row order within its partition, so per-key order holds."""
-    batches: dict[tuple[str, int], tuple[Any, list[Any]]] = {}
-    pending: list[tuple[asyncio.Future[Any], list[Any]]] = []
-    partitions: dict[str, list[int]] = {}
-    for row in rows:
-        topic = row["topic"]
-        if topic not in partitions:
-            partitions[topic] = list(await producer.partitions_for(topic))
-        key = bytes(row["key"]) if row["key"] is not None else None
-        partition = _PARTITIONER(key, partitions[topic], partitions[topic])
-        headers = [(k, v.encode()) for k, v in from_json(row["headers"]).items()]
-        value = bytes(row["payload"])
-        entry = batches.get((topic, partition))
-        if entry is None:
-            entry = batches[(topic, partition)] = (producer.create_batch(), [])
-        batch, carried = entry
-        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            # Full: this one goes out now (before any later record of the partition) and a new one starts.
-            # A first record always fits, however large (the broker judges its size, as with `send`).
-            pending.append((await producer.send_batch(batch, topic, partition=partition), carried))
-            batch, carried = batches[(topic, partition)] = (producer.create_batch(), [])
-            batch.append(key=key, value=value, timestamp=None, headers=headers)
-        carried.append(row)
-    for (topic, partition), (batch, carried) in batches.items():
-        pending.append((await producer.send_batch(batch, topic, partition=partition), carried))
-    return pending
-
-
-def record_size(row: Any) -> int:
-    """An upper bound of the row's record size as the producer counts it (for max_request_size)."""
-    key = bytes(row["key"]) if row["key"] is not None else None
-    headers = [(k, v.encode()) for k, v in from_json(row["headers"]).items()]
-    return DefaultRecordBatchBuilder.estimate_size_in_bytes(key, bytes(row["payload"]), headers)
-
-
-def _refusal(exc: BaseException) -> str:
-    return f"refused by Kafka: {type(exc).__name__}: {exc}"[:2000]
+        ]
+    )
+    direct = HINTS.wanted(len(rows))
+    if direct:
+        for row in zip(ids, topics, keys, headers, payloads, strict=True):
+            HINTS.add(*row)
+    return [ids, topics, keys, headers, payloads, [direct] * len(rows)]
 
 
 class OutboxRelay:
@@ -260,11 +166,29 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         #: Rows the last flush held back behind a key's earlier row another relay holds.
         self.held_back = 0
+        #: How long a take leaves a direct row to its writer: none until this relay publishes direct itself.
+        self.grace_s = 0.0
+        self._direct: list[dict[str, Any]] = []  # committed direct rows of this process, to publish
+        self._deferred: list[dict[str, Any]] = []  # the same, of audit topics: published every `poll_s`
+        self._audit = audit_topics()
+        self._published: list[int] = []  # ids published direct, deleted by the next take
+        self._take_due = True
+        self._last_take = float("-inf")
+        self._publishing_direct = False
 
     async def flush_once(self) -> int:
-        """Publish up to one batch; returns how many rows went out (published or parked)."""
+        """Publish up to one batch; returns how many rows went out (published or parked). Deletes the rows
+        published direct since the last take, in the same transaction."""
+        deleting, self._published = self._published, []
+        try:
+            return await self._take(deleting)
+        except BaseException:
+            self._published = deleting + self._published
+            raise
+
+    async def _take(self, deleting: list[int]) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
-            taken = await conn.fetch(TAKE_BATCH, self.batch)
+            taken = await conn.fetch(TAKE_BATCH, self.batch, deleting, self.grace_s)
             selected = time.perf_counter()
             self.held_back = taken[0]["held"] if taken else 0
             ready = sorted((r for r in taken if r["id"] is not None), key=itemgetter("id"))
@@ -285,7 +209,7 @@ class OutboxRelay:
                     )
                 else:
                     sendable.append(row)
-            published = await self._publish(sendable, parked)
+            published = await publish_rows(self.broker, sendable, parked)
             if parked:
                 rows = [r for r, _ in parked]
                 await conn.execute(
@@ -316,72 +240,96 @@ class OutboxRelay:
         observe_many(self.metrics.outbox_delay, [float(row["age"]) + done - selected for row in published])
         return len(published) + len(parked)
 
-    async def _publish(self, rows: list[Any], parked: list[tuple[Any, str]]) -> list[Any]:
-        """Publish `rows`, each acknowledged (acks=all) before it counts; returns those published and adds
-        those Kafka refused for good to `parked`. Any other failure is raised: the transaction rolls back,
-        every row stays and the batch is tried again (what went out goes again: the inboxes absorb it)."""
-        producer = kafka_producer(self.broker)
-        if producer is None:
-            return await self._publish_each(rows, parked)
-        published: list[Any] = []
-        alone: list[Any] = []
-        pending = await publish_batches(producer, rows)
-        results = await asyncio.gather(*(f for f, _ in pending), return_exceptions=True)
-        for (_, carried), result in zip(pending, results, strict=True):
-            if not isinstance(result, BaseException):
-                published += carried
-            elif not isinstance(result, REFUSED_RECORD):
-                raise result
-            elif len(carried) == 1:
-                parked.append((carried[0], _refusal(result)))
-            else:  # which record of the batch? each alone then, in row order
-                alone += carried
-        for row in sorted(alone, key=lambda r: r["id"]):
-            [(future, _)] = await publish_batches(producer, [row])
-            try:
-                await future
-                published.append(row)
-            except REFUSED_RECORD as exc:
-                parked.append((row, _refusal(exc)))
-        return published
+    def noticed(self, payload: str) -> None:
+        """A NOTIFY on the relay's channel (runtime/outbox_sql.NOTIFY_QUEUED): this process's direct rows in it
+        committed and are queued for publication; the rest are other processes' (no hint here: passed over)."""
+        take, direct = parse_notice(payload)
+        self._take_due = self._take_due or take
+        for row_id, message_id in direct:
+            hint = HINTS.take(message_id)
+            if hint is not None:
+                (self._deferred if hint.topic in self._audit else self._direct).append(row_of(row_id, message_id, hint))
 
-    async def _publish_each(self, rows: list[Any], parked: list[tuple[Any, str]]) -> list[Any]:
-        """Through `broker.publish` (no aiokafka producer inside the broker): slower, the same records."""
-        pending: list[tuple[Any, Any]] = []
-        for row in rows:
-            key = bytes(row["key"]) if row["key"] is not None else None
-            try:
-                result = await self.broker.publish(
-                    bytes(row["payload"]), row["topic"], key=key, headers=from_json(row["headers"]), no_confirm=True
-                )
-            except REFUSED_RECORD as exc:
-                parked.append((row, _refusal(exc)))
-                continue
-            pending.append((row, result))
-        published = []
-        for row, result in pending:
-            try:
-                if inspect.isawaitable(result):
-                    await result
-                published.append(row)
-            except REFUSED_RECORD as exc:
-                parked.append((row, _refusal(exc)))
-        return published
+    async def publish_direct(self, rows: list[dict[str, Any]]) -> int:
+        """Publish committed direct rows, in commit order; they are deleted by the next take. A row that does not
+        go out (broker away, refused) stays in the outbox, and the take publishes or parks it after the grace."""
+        sendable = [r for r in rows if len(r["payload"]) + len(r["headers"]) + 128 <= self.max_message_bytes]
+        refused: list[tuple[Any, str]] = []
+        try:
+            published = await publish_rows(self.broker, sendable, refused)
+        except Exception as exc:
+            published = []
+            log.warning(
+                "%s: %d outbox rows (first: message id %s, carnet %s) not published straight after commit, "
+                "left to the relay's take in %.0f s: %s: %s",
+                self.schema,
+                len(rows),
+                rows[0]["message_id"],
+                bytes(rows[0]["key"] or b"")[:100].decode("utf-8", "replace"),
+                self.grace_s,
+                type(exc).__name__,
+                exc,
+            )
+        self._published += [r["id"] for r in published]
+        for topic, n in Counter(r["topic"] for r in published).items():
+            self.metrics.outbox_published(topic).inc(n)
+        self.metrics.outbox_direct("published").inc(len(published))
+        if len(published) < len(rows):
+            self.metrics.outbox_direct("left").inc(len(rows) - len(published))
+        now = time.monotonic()
+        observe_many(self.metrics.outbox_delay, [now - r["queued_at"] for r in published])
+        return len(published)
 
     def background(self, metrics: LoopMetrics) -> BackgroundLoop:
-        """The relay's loop: a batch on every NOTIFY or `poll_s`, at once again after a full one; broker or
-        database away: the rows stay and the pass is retried (runtime/background.py). The backlog gauges are
-        measured when /metrics is scraped (runtime/observability.py), not here."""
+        """The relay's loop: this process's direct rows as their NOTIFY arrives; a take when a NOTIFY names rows
+        that are not direct, at once again after a full one, every `poll_s` while rows it published direct wait
+        for deletion (at once when `batch` of them wait), else every IDLE_TAKE_PERIODS periods. Broker or database
+        away: the rows stay and the pass is retried (runtime/background.py). The backlog gauges are measured when
+        /metrics is scraped (runtime/observability.py), not here."""
 
         async def relay() -> bool:
-            if await self.flush_once() >= self.batch:
+            if not self._publishing_direct:  # from the first pass: nothing is queued direct without a relay running
+                self._publishing_direct = True
+                HINTS.active += 1
+            if self._direct:
+                rows, self._direct = self._direct, []
+                await self.publish_direct(rows)
+            now = time.monotonic()
+            if self._deferred and (
+                self._take_due  # before a take: a later row of the same key may be in it
+                or now - self._deferred[0]["queued_at"] >= self.poll_s
+                or len(self._deferred) >= self.batch
+            ):
+                rows, self._deferred = self._deferred, []
+                await self.publish_direct(rows)
+            if not (
+                self._take_due
+                or self.held_back
+                or now - self._last_take >= (self.poll_s if self._published else self.poll_s * IDLE_TAKE_PERIODS)
+                or len(self._published) >= self.batch
+            ):
+                return bool(self._direct)
+            self._take_due, self._last_take = False, now
+            try:
+                taken = await self.flush_once()
+            except BaseException:
+                self._take_due = True
+                raise
+            if taken >= self.batch:
+                self._take_due = True
                 return True
             if self.held_back:
                 # Rows wait behind another relay's: it commits within its publish time, and no NOTIFY says so.
                 await asyncio.sleep(HELD_BACK_RETRY_S)
                 return True
-            return False
+            return bool(self._direct)
 
+        async def stopped() -> None:
+            if self._publishing_direct:
+                self._publishing_direct = False
+                HINTS.active -= 1
+
+        self.grace_s = DIRECT_GRACE_S
         return BackgroundLoop(
             "outbox-relay",
             relay,
@@ -390,6 +338,8 @@ class OutboxRelay:
             pool=lambda: self.pool,
             channel=channel_for(self.schema),
             wake=self._wake,
+            on_notify=self.noticed,
+            on_exit=stopped,
         )
 
 

@@ -17,7 +17,7 @@ from contracts.messages import (
     TransactionCancelled,
 )
 from contracts.topics import CUSTOMS_LEDGER, NOTIFICATION_REQUESTS, TRANSACTIONS
-from core import history, history_store, repository as repo
+from core import history, history_store, repository as repo, transaction_repository as transactions_repo
 from core.domain import LifecycleRefused
 from core.domain.cancellation import cancel
 from core.usecases.context import PRODUCER, Ledger
@@ -31,10 +31,10 @@ async def cancel_transaction(
     ledger: Ledger, conn: asyncpg.Connection, inbound: Inbound[Payload], c: CancellationPosted
 ) -> None:
     """Decided once per cancellation id: a refusal is recorded and published, never raised."""
-    if await repo.cancellation_decided(conn, c.cancellation_id):
+    if await transactions_repo.cancellation_decided(conn, c.cancellation_id):
         return
     now = ledger.clock()
-    found = await repo.committed_by_code(conn, c.transaction_code, lock=True)
+    found = await transactions_repo.committed_by_code(conn, c.transaction_code, lock=True)
     loaded = await repo.load_carnet(conn, found["carnet_number"], lock=True) if found else None
     try:
         if found is None or loaded is None or found["carnet_number"] != c.carnet_number:
@@ -49,10 +49,10 @@ async def cancel_transaction(
                     )
                 ]
             )
-        committed = repo.committed_of(found)
+        committed = transactions_repo.committed_of(found)
         carnet = cancel(loaded[0], committed, c.cancellation_code, c.country)
     except LifecycleRefused as exc:
-        await repo.record_cancellation_request(
+        await transactions_repo.record_cancellation_request(
             conn, c.cancellation_id, c.carnet_number, c.transaction_code, c.officer_id, "refused", exc.reasons, now
         )
         # Only the gateway that posted it acts on a refusal: on its topic, not on the crossings' one.
@@ -82,10 +82,10 @@ async def cancel_transaction(
         return
     items = sorted(committed.items_after)
     await repo.save_carnet_state(conn, carnet, items)
-    await repo.mark_cancelled(
+    await transactions_repo.mark_cancelled(
         conn, found["transaction_id"], found["declaration_id"], c.cancellation_id, now, c.officer_id, c.reason
     )
-    await repo.record_cancellation_request(
+    await transactions_repo.record_cancellation_request(
         conn, c.cancellation_id, c.carnet_number, c.transaction_code, c.officer_id, "cancelled", [], now
     )
     locations = [

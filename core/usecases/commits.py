@@ -13,22 +13,31 @@ from contracts.kinds import DeclarationKind
 from contracts.messages import ConfirmationRequested, CustomsCommitPosted, ItemLocation, Reason, TransactionRecorded
 from contracts.topics import NOTIFICATION_REQUESTS, TRANSACTIONS
 from contracts.txcode import new_transaction_code
-from core import domain, history, history_store, repository as repo
+from core import (
+    commit_store,
+    domain,
+    history,
+    history_store,
+    transaction_repository as transactions_repo,
+)
 from core.domain import Crossing
 from core.usecases.context import PRODUCER, Ledger
 from runtime.consumer import Inbound
-from runtime.outbox import add_many, envelope_for
+from runtime.outbox import envelope_for
 
 log = logging.getLogger(__name__)
 
 
 async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbound[CustomsCommitPosted]) -> None:
-    """Raises LookupError for a token the core never issued (the consumer dead-letters it)."""
+    """Raises LookupError for a token the core never issued (the consumer dead-letters it).
+
+    Two statements besides the inbox's (core/commit_store.py): the declaration and its carnet read under
+    their locks, then the decision written; what the decision writes is computed here in between."""
     c = inbound.payload
-    found = await repo.declaration_by_token(conn, c.token_id, lock=True)
-    if found is None:
+    loaded = await commit_store.load(conn, c.token_id)
+    if loaded is None:
         raise LookupError(f"commit {c.commit_id} names token {c.token_id}, which the core never issued")
-    metrics = ledger.metrics
+    found, metrics = loaded.declaration, ledger.metrics
     if found["status"] != "pending":
         metrics.ignored_commits.inc()
         log.warning(
@@ -40,7 +49,7 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
             found["status"],
         )
         return
-    carnet, _ = await repo.load_carnet(conn, found["carnet_number"], lock=True)  # type: ignore[misc]
+    carnet = loaded.carnet
     kind = DeclarationKind(found["kind"])
     items = list(found["items"])
     crossing = Crossing.of(kind, found["country"], items, closes=found["closes"], intended_use=found["intended_use"])
@@ -69,30 +78,13 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
     undo = None
     if decision == "committed":
         final = domain.final_date_for(carnet, kind, c.final_date, c.decided_at, tz, policy)
-        loaded, before, active_before = carnet, {n: carnet.items[n] for n in items}, carnet.active
+        before, active_before = {n: carnet.items[n] for n in items}, carnet.active
         carnet = domain.apply_crossing(carnet, crossing, found["sequence"], final)
-        await repo.save_carnet_state(conn, carnet, items, before=loaded)
         # The holder's consent code for cancelling this crossing, and what undoing it restores.
-        undo = repo.Undo(new_transaction_code(), before, {n: carnet.items[n] for n in items}, active_before)
+        undo = transactions_repo.Undo(
+            new_transaction_code(), before, {n: carnet.items[n] for n in items}, active_before
+        )
     transaction_id, now = uuid4(), ledger.clock()
-    await repo.insert_transaction(
-        conn,
-        transaction_id=transaction_id,
-        carnet_number=carnet.number,
-        declaration_id=found["declaration_id"],
-        commit_id=c.commit_id,
-        kind=kind.value,
-        country=c.country,
-        items=items,
-        sequence=found["sequence"],
-        decision=decision,
-        reasons=reasons,
-        office_id=c.office_id,
-        officer_id=c.officer_id,
-        decided_at=c.decided_at,
-        recorded_at=now,
-        undo=undo,
-    )
     recorded = TransactionRecorded(
         transaction_id=transaction_id,
         carnet_number=carnet.number,
@@ -117,18 +109,20 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
         ],
         recorded_at=now,
     )
+    entry = None
     if decision == "committed":
-        appended = await history_store.append_entry(
-            conn,
+        # Hashed onto the head read under the carnet's lock; inserted with the decision below.
+        entry = history_store.next_entry(
             carnet.number,
+            loaded.head,
             history.CROSSING,
             history.crossing_record(recorded, officer_id=c.officer_id, decided_at=c.decided_at),
             now,
         )
-        recorded = recorded.model_copy(update={"history_head": appended.head})
-        position = appended.position
+        recorded = recorded.model_copy(update={"history_head": entry.appended.head})
+        position = entry.position
     else:  # a refusal changes no history: it was judged against the newest entry
-        position = await history_store.last_position(conn, carnet.number)
+        position = loaded.head[0] if loaded.head else 0
     confirm = ConfirmationRequested(
         confirmation_id=uuid4(),
         carnet_number=carnet.number,
@@ -142,8 +136,27 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
         history_position=position,
     )
     env = envelope_for(recorded, key=carnet.number, producer=PRODUCER, cause=inbound.envelope)
-    await add_many(
+    await commit_store.record(
         conn,
+        carnet,
+        items if decision == "committed" else [],
+        {
+            "transaction_id": transaction_id,
+            "declaration_id": found["declaration_id"],
+            "commit_id": c.commit_id,
+            "kind": kind.value,
+            "country": c.country,
+            "items": items,
+            "sequence": found["sequence"],
+            "decision": decision,
+            "office_id": c.office_id,
+            "officer_id": c.officer_id,
+            "decided_at": c.decided_at,
+            "recorded_at": now,
+        },
+        reasons,
+        undo,
+        entry,
         [
             (TRANSACTIONS.name, carnet.number, env, recorded),
             (

@@ -55,7 +55,8 @@ async def declare(
     """Raises DeclarationRefusedError (404 unknown carnet, 403 not the holder's nor a representative's,
     422 the rules refuse it: that refusal is kept on the declarations topic for the audit trail)."""
     async with conn.transaction():
-        loaded = await repo.load_carnet(conn, carnet_number, lock=True)
+        # The carnet locked, with the voucher numbers of this kind in use (R8): one statement.
+        loaded = await repo.load_carnet(conn, carnet_number, lock=True, sequences_of=kind.value)
         if loaded is None:
             raise DeclarationRefusedError([Reason(rule="R1", message=f"unknown carnet {carnet_number}")], status=404)
         carnet, row = loaded
@@ -87,7 +88,7 @@ async def declare(
             )
         else:
             created = await _sign_and_store(
-                ledger, conn, carnet, row["general_list_digest"], crossing, declared_by, now
+                ledger, conn, carnet, row["general_list_digest"], row["sequences"], crossing, declared_by, now
             )
     if refused:
         ledger.metrics.declarations(kind.value, country, "refused").inc()
@@ -101,6 +102,7 @@ async def _sign_and_store(
     conn: asyncpg.Connection,
     carnet: domain.Carnet,
     digest: str,
+    used_sequences: list[int],
     crossing: Crossing,
     declared_by: str,
     now: datetime,
@@ -108,7 +110,7 @@ async def _sign_and_store(
     signing_key = ledger.signing_key
     assert signing_key is not None
     kind, country, items = crossing.kind, crossing.country, list(crossing.items)
-    sequence = domain.next_sequence(await repo.used_sequences(conn, carnet.number, kind.value))
+    sequence = domain.next_sequence(used_sequences)
     claims = DeclarationClaims(
         carnet_number=carnet.number,
         transaction_code=new_transaction_code(),

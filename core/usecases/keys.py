@@ -10,7 +10,7 @@ import asyncpg
 
 from contracts.messages import TrustedKey
 from contracts.topics import SIGNING_KEYS
-from core import repository as repo
+from core import signing_key_repository as signing_keys
 from core.usecases.context import PRODUCER, Ledger
 from runtime.outbox import emit
 from tokens import trustlist
@@ -29,9 +29,9 @@ async def publish_signing_key(ledger: Ledger, conn: asyncpg.Connection, key: Sig
     now = ledger.clock().replace(microsecond=0)
     async with conn.transaction():
         # One list at a time, so sequences and rotations never interleave between instances.
-        await repo.lock_trust_list(conn)
-        await repo.upsert_signing_key(conn, kid, public_jwk(key.public_key), now)
-        await repo.retire_other_keys(conn, kid, now, now + ledger.token_ttl)
+        await signing_keys.lock_trust_list(conn)
+        await signing_keys.upsert_signing_key(conn, kid, public_jwk(key.public_key), now)
+        await signing_keys.retire_other_keys(conn, kid, now, now + ledger.token_ttl)
         listed = [
             TrustedKey(
                 kid=r["kid"],
@@ -40,9 +40,9 @@ async def publish_signing_key(ledger: Ledger, conn: asyncpg.Connection, key: Sig
                 not_after=r["not_after"],
                 retire_at=r["retire_at"],
             )
-            for r in await repo.trusted_keys(conn, now)
+            for r in await signing_keys.trusted_keys(conn, now)
         ]
-        sequence = await repo.record_trust_list(conn, now, [k.kid for k in listed])
+        sequence = await signing_keys.record_trust_list(conn, now, [k.kid for k in listed])
         await emit(
             conn,
             SIGNING_KEYS.name,
@@ -58,11 +58,11 @@ async def follow_signing_key(ledger: Ledger, conn: asyncpg.Connection, load: Cal
     the key file's new key once the file has it (a Secret updated in place), or publishes a key the ledger
     does not know yet. While the file still holds the retired key, it says so loudly (log and gauge)."""
     current, metrics = ledger.signing_key, ledger.metrics
-    if current is None or await repo.key_state(conn, current.kid.hex()) != "retired":
+    if current is None or await signing_keys.key_state(conn, current.kid.hex()) != "retired":
         metrics.signing_key_retired.set(0)
         return
     fresh = load()
-    state = await repo.key_state(conn, fresh.kid.hex())
+    state = await signing_keys.key_state(conn, fresh.kid.hex())
     if state == "signing":
         ledger.signing_key = fresh
         metrics.signing_key_retired.set(0)

@@ -9,7 +9,12 @@ from typing import Any
 import asyncpg
 
 from contracts.messages import SealedDocument
-from core import history_store, holder_repository as holders, repository as repo
+from core import (
+    history_store,
+    holder_repository as holders,
+    repository as repo,
+    transaction_repository as transactions_repo,
+)
 from core.history import ChainCheck
 from core.history_store import HistoryEntry
 
@@ -35,7 +40,7 @@ async def transactions(conn: asyncpg.Connection, number: str, party: str) -> lis
     """Every customs decision recorded on the carnet."""
     if await holders.role_on(conn, number, party) is None:
         return None
-    return await repo.transactions(conn, number)
+    return await transactions_repo.transactions(conn, number)
 
 
 async def verified_history(

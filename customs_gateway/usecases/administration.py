@@ -11,7 +11,12 @@ from typing import Any
 
 import asyncpg
 
-from customs_gateway import account_repository as accounts_repo, accounts, repository as repo
+from customs_gateway import (
+    account_repository as accounts_repo,
+    accounts,
+    officer_repository as officer_repo,
+    repository as repo,
+)
 from customs_gateway.usecases.context import Gateway
 
 
@@ -29,12 +34,12 @@ class Enrolled:
 
 
 async def offices(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in await repo.offices(conn)]
+    return [dict(r) for r in await officer_repo.offices(conn)]
 
 
 async def create_office(gw: Gateway, conn: asyncpg.Connection, office: dict[str, Any]) -> None:
     async with conn.transaction():
-        if not await repo.create_office(
+        if not await officer_repo.create_office(
             conn, office["office_id"], office["country"], office["region"], office["name"], office["timezone"]
         ):
             raise AdminRefused(409, "office_exists", f"office {office['office_id']} exists")
@@ -46,11 +51,11 @@ async def create_officer(gw: Gateway, pool: Any, officer_id: str, office_id: str
     secret = accounts.new_totp_secret()
     hashed = await asyncio.to_thread(accounts.hash_password, password)
     async with pool.acquire() as conn, conn.transaction():
-        if office_id not in await repo.office_ids(conn):
+        if office_id not in await officer_repo.office_ids(conn):
             raise AdminRefused(404, "unknown_office", f"unknown office {office_id}")
         try:
             async with conn.transaction():
-                await repo.insert_officers(conn, [(officer_id, office_id, hashed, secret)])
+                await officer_repo.insert_officers(conn, [(officer_id, office_id, hashed, secret)])
         except asyncpg.UniqueViolationError as exc:
             raise AdminRefused(409, "officer_exists", f"officer {officer_id} exists") from exc
         await repo.audit(
@@ -69,7 +74,9 @@ async def import_officers(gw: Gateway, conn: asyncpg.Connection, text: str) -> l
     """CSV `officer_id,office_id,password`: every row checked first; one bad row and nothing is imported."""
     ids = [m.split(",", 1)[0].strip() for m in text.splitlines()[1:]]
     try:
-        rows, errors = accounts.parse_import(text, await repo.office_ids(conn), await repo.existing_officers(conn, ids))
+        rows, errors = accounts.parse_import(
+            text, await officer_repo.office_ids(conn), await officer_repo.existing_officers(conn, ids)
+        )
     except accounts.ImportRefused as exc:
         raise AdminRefused(422, "bad_file", str(exc)) from exc
     if errors:
@@ -80,7 +87,7 @@ async def import_officers(gw: Gateway, conn: asyncpg.Connection, text: str) -> l
     hashes = await asyncio.gather(*(asyncio.to_thread(accounts.hash_password, r.password) for r in rows))
     try:
         async with conn.transaction():
-            await repo.insert_officers(
+            await officer_repo.insert_officers(
                 conn, [(r.officer_id, r.office_id, h, s) for r, h, s in zip(rows, hashes, secrets_, strict=True)]
             )
             await repo.audit(

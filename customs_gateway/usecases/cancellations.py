@@ -14,7 +14,7 @@ import asyncpg
 from contracts.messages import CancellationPosted, CancellationRefused, Payload, TransactionCancelled
 from contracts.topics import CUSTOMS_COMMITS
 from contracts.txcode import TransactionCodeError, parse_transaction_code
-from customs_gateway import repository as repo
+from customs_gateway import cancellation_repository as cancellation_repo, repository as repo
 from customs_gateway.domain import CommitRefused, Office, RateLimited
 from customs_gateway.usecases import lookups
 from customs_gateway.usecases.context import PRODUCER, Gateway
@@ -67,7 +67,7 @@ async def ask(
             detail={"transaction_code": code},
         )
         raise RateLimited(wait)
-    committed = await repo.committed_by_code(conn, code)
+    committed = await cancellation_repo.committed_by_code(conn, code)
     refusal = None
     if committed is None:
         refusal = CommitRefused("not_committed", "no transaction committed with this code at this gateway", 404)
@@ -91,7 +91,7 @@ async def ask(
     assert committed is not None
     cancellation_id, at = uuid4(), now.astimezone(ZoneInfo(office.timezone))
     async with conn.transaction():
-        live = await repo.insert_cancellation(
+        live = await cancellation_repo.insert_cancellation(
             conn,
             cancellation_id=cancellation_id,
             commit_id=committed["commit_id"],
@@ -146,10 +146,10 @@ async def ledger_event(gw: Gateway, conn: asyncpg.Connection, inbound: Inbound[P
     """The core's decision on a cancellation; every other ledger event is not the gateway's business."""
     p = inbound.payload
     if isinstance(p, TransactionCancelled):
-        decided = await repo.decide_cancellation(conn, p.cancellation_id, "cancelled", [], p.cancelled_at)
+        decided = await cancellation_repo.decide_cancellation(conn, p.cancellation_id, "cancelled", [], p.cancelled_at)
         outcome = "cancelled"
     elif isinstance(p, CancellationRefused):
-        decided = await repo.decide_cancellation(
+        decided = await cancellation_repo.decide_cancellation(
             conn, p.cancellation_id, "refused", [r.model_dump() for r in p.reasons], p.refused_at
         )
         outcome = "refused"
@@ -170,5 +170,5 @@ async def ledger_event(gw: Gateway, conn: asyncpg.Connection, inbound: Inbound[P
 
 async def cancellation(conn: asyncpg.Connection, cancellation_id: UUID, country: str) -> asyncpg.Record | None:
     """A cancellation asked by customs of `country` (R18), with the core's decision once made; else None."""
-    row = await repo.cancellation(conn, cancellation_id)
+    row = await cancellation_repo.cancellation(conn, cancellation_id)
     return row if row is not None and row["country"] == country else None

@@ -14,9 +14,9 @@ from contracts.messages import CustomsCommitPosted
 from contracts.topics import CUSTOMS_COMMITS
 from customs_gateway import domain, repository as repo
 from customs_gateway.domain import CommitRefused, Declared, Office, Verification
-from customs_gateway.usecases import declarations, intake, keys, lookups
+from customs_gateway.usecases import intake, keys, lookups
 from customs_gateway.usecases.context import PRODUCER, Gateway
-from runtime.outbox import emit
+from runtime.outbox import envelope_for
 
 log = logging.getLogger(__name__)
 #: Refusals audited where they happen (or never: a bad check character costs nothing).
@@ -45,9 +45,14 @@ async def commit(
         else:
             kid = None
             d = await lookups.declared_by_code(gw, conn, officer_id, office, transaction_code or "", action)
-        await intake.refresh_standing(gw, conn, d.carnet_number)
-        # Not decided yet as far as this request knows: the commit's own INSERT settles a replay
-        # (token_id and transaction_code are both unique in the commit log) and its audit row says so.
+        held = gw.carnets.get(d.carnet_number)
+        read = await repo.before_commit(conn, d.carnet_number, d.token_id, d.transaction_code, carnet=held is None)
+        gw.carnets.put(read.carnet)
+        intake.standing(gw, d.carnet_number, read.blocked, read.moved)
+        on_file = held or read.carnet
+        d = d.with_expiry_of(on_file)
+        # Whether it was already decided is settled after every other check, as the refusal an officer reads:
+        # by the read above, or, when a concurrent commit of it wins meanwhile, by the commit log's unique keys.
         v = domain.decide_commit(
             d,
             office,
@@ -56,7 +61,7 @@ async def commit(
             final_date=final_date,
             blocked=gw.blocked.get(d.carnet_number),
             transferred=gw.transferred.get(d.carnet_number),
-            carnet=await declarations.carnet(gw, conn, d.carnet_number),
+            carnet=on_file,
             kid=kid,
         )
     except CommitRefused as exc:
@@ -73,62 +78,53 @@ async def commit(
             )
         raise
     assert d.token_id is not None
-    commit_id, now = uuid4(), gw.clock().astimezone(ZoneInfo(office.timezone))
+    posted = CustomsCommitPosted(
+        commit_id=uuid4(),
+        carnet_number=d.carnet_number,
+        transaction_code=d.transaction_code,
+        token_id=d.token_id,
+        kind=d.kind,
+        country=d.country,
+        items=list(d.items),
+        office_id=office.office_id,
+        office_timezone=office.timezone,
+        officer_id=officer_id,
+        decision=decision,
+        final_date=final_date,
+        refusal_reason=refusal_reason,
+        decided_at=gw.clock().astimezone(ZoneInfo(office.timezone)),
+    )
     before, after = domain.mismatches_around_replay(v)
-    async with conn.transaction():
-        fresh = await repo.commit_audited(
-            conn,
-            commit_id=commit_id,
-            token_id=d.token_id,
-            transaction_code=d.transaction_code,
-            carnet_number=d.carnet_number,
-            kind=d.kind.value,
-            country=d.country,
-            items=list(d.items),
-            office_id=office.office_id,
-            officer_id=officer_id,
-            decision=decision,
-            final_date=final_date,
-            refusal_reason=refusal_reason,
-            decided_at=now,
-            action=action,
-            detail={
-                "decision": decision,
-                "kind": d.kind.value,
-                "items": list(d.items),
-                "by": "token" if d.from_token else "code",
-                "final_date": final_date,
-                "refusal_reason": refusal_reason,
-            },
-            before=before,
-            after=after,
-        )
-        if fresh:
-            await emit(
-                conn,
-                CUSTOMS_COMMITS.name,
-                CustomsCommitPosted(
-                    commit_id=commit_id,
-                    carnet_number=d.carnet_number,
-                    transaction_code=d.transaction_code,
-                    token_id=d.token_id,
-                    kind=d.kind,
-                    country=d.country,
-                    items=list(d.items),
-                    office_id=office.office_id,
-                    office_timezone=office.timezone,
-                    officer_id=officer_id,
-                    decision=decision,
-                    final_date=final_date,
-                    refusal_reason=refusal_reason,
-                    decided_at=now,
-                ),
-                key=d.carnet_number,
-                producer=PRODUCER,
-            )
+    detail = {
+        "decision": decision,
+        "kind": d.kind.value,
+        "items": list(d.items),
+        "by": "token" if d.from_token else "code",
+        "final_date": final_date,
+        "refusal_reason": refusal_reason,
+    }
+    # Keyed by the carnet: its events stay in order.
+    envelope = envelope_for(posted, key=d.carnet_number, producer=PRODUCER)
+    fresh = not read.decided and await repo.commit_posted(
+        conn,
+        posted,
+        action=action,
+        detail={**detail, "commit_id": str(posted.commit_id), "mismatches": before + after},
+        queued=[(CUSTOMS_COMMITS.name, d.carnet_number, envelope, posted)],
+    )
     if not fresh:
+        await repo.audit(
+            conn,
+            posted.decided_at,
+            action,
+            "replayed",
+            officer_id=officer_id,
+            office_id=office.office_id,
+            carnet_number=d.carnet_number,
+            detail={**detail, "commit_id": None, "mismatches": [*before, "replay", *after]},
+        )
         gw.metrics.verifications("replayed").inc()
         log.warning("replayed token %s for carnet %s at office %s", d.token_id, d.carnet_number, office.office_id)
         raise CommitRefused("replayed", "this declaration was already decided", 409)
     gw.metrics.commits(d.kind.value, d.country, decision).inc()
-    return commit_id, v
+    return posted.commit_id, v

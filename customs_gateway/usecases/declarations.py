@@ -10,15 +10,6 @@ from customs_gateway.usecases import keys
 from customs_gateway.usecases.context import Gateway
 
 
-async def carnet(gw: Gateway, conn: asyncpg.Connection, number: str) -> CarnetOnFile | None:
-    """The carnet on file, from the cache when it holds it."""
-    found = gw.carnets.get(number)
-    if found is None:
-        found = await repo.carnet_on_file(conn, number)
-        gw.carnets.put(found)
-    return found
-
-
 def checks(
     gw: Gateway, d: Declared, office: Office, on_file: CarnetOnFile | None, *, replayed: bool, kid: str | None = None
 ) -> Verification:
@@ -37,10 +28,11 @@ def checks(
 async def verification(
     gw: Gateway, conn: asyncpg.Connection, d: Declared, office: Office, kid: str | None = None
 ) -> Verification:
-    """Every check, with whether it was already decided and the carnet on file read in one round trip."""
+    """Every check, with whether it was already decided and the carnet on file read in one round trip (a typed
+    code's declaration takes its carnet's expiry from it)."""
     decided, on_file = await repo.decided_and_carnet(conn, d.token_id, d.transaction_code, d.carnet_number)
     gw.carnets.put(on_file)
-    return checks(gw, d, office, on_file, replayed=decided, kid=kid)
+    return checks(gw, d.with_expiry_of(on_file), office, on_file, replayed=decided, kid=kid)
 
 
 async def scan(gw: Gateway, conn: asyncpg.Connection, officer_id: str, office: Office, token: str) -> Verification:

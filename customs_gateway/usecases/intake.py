@@ -3,7 +3,6 @@ replacement took over (R6); and the shared standing a commit reads before it acc
 
 from __future__ import annotations
 
-import json
 import logging
 
 import asyncpg
@@ -57,16 +56,10 @@ async def items_moved(gw: Gateway, conn: asyncpg.Connection, inbound: Inbound[Pa
     gw.transferred.setdefault(p.carnet_number, {}).update({n: p.successor for n in items})
 
 
-async def refresh_standing(gw: Gateway, conn: asyncpg.Connection, number: str) -> None:
-    """One carnet's status and transfers as every instance's consumers wrote them: the caches follow what this
-    instance consumed and reload every ATA_GATEWAY_CACHE_REFRESH_S, and another may have consumed a closure since."""
-    row = await repo.standing(conn, number)
-    blocked = (
-        Blocked(row["status"], row["rule"], row["successor"], row["reason"])
-        if row["status"] not in (None, "active")
-        else None
-    )
-    moved = {int(item): successor for item, successor in json.loads(row["moved"]).items()}
+def standing(gw: Gateway, number: str, blocked: Blocked | None, moved: dict[int, str]) -> None:
+    """One carnet's status and transfers as every instance's consumers wrote them (read with the commit's other
+    reads, repository.before_commit): the caches follow what this instance consumed and reload every
+    ATA_GATEWAY_CACHE_REFRESH_S, and another may have consumed a closure since."""
     stale = blocked != gw.blocked.get(number) or moved != gw.transferred.get(number, {})
     gw.metrics.cache("carnet_status", "stale" if stale else "fresh").inc()
     if blocked is None:

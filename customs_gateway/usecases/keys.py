@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from contracts.messages import TrustListPublished
 from contracts.token import ClaimsError, DeclarationClaims
-from customs_gateway import domain, repository as repo
+from customs_gateway import domain, repository as repo, trust_list_repository as trust_repo
 from customs_gateway.domain import Blocked, CommitRefused, KeyWindow
 from customs_gateway.usecases.context import Gateway
 from runtime.consumer import Inbound
@@ -26,7 +26,7 @@ async def load_trust(gw: Gateway, conn: asyncpg.Connection) -> None:
     gw.keys.replace(
         [
             (row["kid"], json.loads(row["jwk"]), KeyWindow(row["not_before"], row["not_after"]))
-            for row in await repo.keys(conn)
+            for row in await trust_repo.keys(conn)
         ]
     )
     gw.blocked = {
@@ -47,10 +47,10 @@ async def trust_list(gw: Gateway, conn: asyncpg.Connection, inbound: Inbound[Tru
         gw.metrics.trust_lists("refused").inc()
         log.error("trust list %s (message %s) refused: %s", t.sequence, inbound.envelope.message_id, exc)
         return
-    if t.sequence <= await repo.held_sequence(conn):
+    if t.sequence <= await trust_repo.held_sequence(conn):
         gw.metrics.trust_lists("stale").inc()
         return
-    await repo.replace_trust_list(
+    await trust_repo.replace_trust_list(
         conn,
         t.sequence,
         t.issued_at,

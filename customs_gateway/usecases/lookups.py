@@ -57,7 +57,6 @@ async def declared_by_code(
         await refused("unknown")
         raise CommitRefused("unknown_code", "no declaration with this transaction code", 404)
     gw.metrics.code_lookups("found").inc()
-    on_file = await declarations.carnet(gw, conn, found.carnet_number)
     return Declared(
         found.carnet_number,
         canonical,
@@ -65,7 +64,7 @@ async def declared_by_code(
         found.country,
         found.items,
         found.sequence,
-        on_file.expiry_date if on_file else None,
+        None,  # the carnet's expiry: the caller's read of the carnet on file gives it (Declared.with_expiry_of)
         None,
         found.token_id,
         found.token_expires_at,

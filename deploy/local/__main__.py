@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from deploy.local.apache_kafka import KafkaStartError as ApacheKafkaStartError, KafkaUnavailable
+from deploy.local.apache_kafka import KafkaStartError as ApacheKafkaStartError
 from deploy.local.brokers import KINDS
 from deploy.local.dev_identity import DEFAULT_PORT as DEV_IDENTITY_PORT
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT, KafkaStartError
+from deploy.local.kafka_jars import KafkaUnavailable
 from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT, PostgresStartError
 from deploy.local.services import SERVICES, ServiceStartError
 from deploy.local.stack import DEFAULT_ROOT, LocalStack

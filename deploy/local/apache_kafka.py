@@ -1,7 +1,6 @@
 """Apache Kafka (the production broker) as our child: one node or a three-node KRaft cluster on loopback ports.
 
-The jars come from Maven Central once (deploy/kafka/pom.xml, `mvn dependency:copy-dependencies`) into a cache
-outside the worktree (~/.cache/ata-carnets/kafka/<version>, or ATA_KAFKA_JARS), so later runs are offline. Each
+The jars come from Maven Central once, into a cache outside the worktree (deploy/local/kafka_jars.py). Each
 node is a combined broker+controller with its configuration generated from deploy/kafka_settings.py, its
 storage formatted with `kafka.tools.StorageTool format`, its data and log under the stack's folder, and a heap
 sized for a small machine. Start time and memory: docs/apache-kafka.md.
@@ -17,7 +16,6 @@ import argparse
 import asyncio
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,14 +29,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from deploy.kafka_settings import KAFKA_VERSION, NodeAddress, new_cluster_id, node_properties, render
+from deploy.local.kafka_jars import KafkaUnavailable, fetch_jars
 from deploy.local.processes import free_port, kill_process, spawn, stop_process, wait_until_ready
 
-POM = Path(__file__).resolve().parents[1] / "kafka" / "pom.xml"
-INSTALL_HINT = "apt-get install -y openjdk-17-jre-headless maven"
 #: Each node's heap: measured peaks stay under half of it (docs/apache-kafka.md).
 DEFAULT_HEAP = "384m"
-_JVM_FLAGS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExplicitGCInvokesConcurrent",
-              "-Djava.awt.headless=true")
+_JVM_FLAGS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true")
 _LOG4J2 = """status = warn
 appender.out.type = Console
 appender.out.name = out
@@ -53,47 +49,8 @@ logger.authorizer.level = WARN
 """
 
 
-class KafkaUnavailable(RuntimeError):
-    """No Java, or no jars and no Maven to fetch them: the message says what to install."""
-
-
 class KafkaStartError(RuntimeError):
     pass
-
-
-def jar_dir() -> Path:
-    base = os.environ.get("ATA_KAFKA_JARS") or Path.home() / ".cache" / "ata-carnets" / "kafka"
-    return Path(base) / KAFKA_VERSION
-
-
-def missing_tools(*, fetch: bool) -> str | None:
-    """Why Apache Kafka cannot run here (None: it can); `fetch`: the jars are not cached yet."""
-    needed = ["java"] + (["mvn"] if fetch else [])
-    missing = [tool for tool in needed if shutil.which(tool) is None]
-    if missing:
-        return f"Apache Kafka needs {' and '.join(missing)}: {INSTALL_HINT}"
-    return None
-
-
-def fetch_jars() -> Path:
-    """The broker's jars, fetched with Maven the first time; the cache is complete only once marked so."""
-    target = jar_dir()
-    if (target / ".complete").exists():
-        return target
-    reason = missing_tools(fetch=True)
-    if reason:
-        raise KafkaUnavailable(reason)
-    staging = target.with_name(target.name + f".partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    result = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies", f"-DoutputDirectory={staging}"],
-        capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        raise KafkaUnavailable(f"mvn could not fetch Kafka {KAFKA_VERSION}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    (staging / ".complete").touch()
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    return target
 
 
 @dataclass
@@ -118,9 +75,18 @@ class Node:
 class ApacheKafka:
     """`await start()`, use `bootstrap`, `await stop()`; nodes can be killed and started again in between."""
 
-    def __init__(self, nodes: int = 1, *, base_dir: Path | str, host: str = "127.0.0.1", heap: str = DEFAULT_HEAP,
-                 ports: list[int] | None = None, listener: Mapping[str, str] | None = None,
-                 extra: Mapping[str, str] | None = None, format_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        nodes: int = 1,
+        *,
+        base_dir: Path | str,
+        host: str = "127.0.0.1",
+        heap: str = DEFAULT_HEAP,
+        ports: list[int] | None = None,
+        listener: Mapping[str, str] | None = None,
+        extra: Mapping[str, str] | None = None,
+        format_args: Sequence[str] = (),
+    ) -> None:
         if nodes not in (1, 3):
             raise ValueError("run 1 node or 3")
         self.heap = heap
@@ -156,8 +122,12 @@ class ApacheKafka:
 
     def properties(self, node: Node) -> dict[str, str]:
         a = node.address
-        listener = {k: v.replace("{host}", a.host).replace("{port}", str(a.port))
-                    .replace("{controller_port}", str(a.controller_port)) for k, v in self._listener.items()}
+        listener = {
+            k: v.replace("{host}", a.host)
+            .replace("{port}", str(a.port))
+            .replace("{controller_port}", str(a.controller_port))
+            for k, v in self._listener.items()
+        }
         props = node_properties(node.address, [n.address for n in self.nodes], str(node.folder / "data"), listener)
         return {**props, **self._extra}
 
@@ -257,8 +227,12 @@ class ApacheKafka:
             admin = AIOKafkaAdminClient(bootstrap_servers=self._live_bootstrap(), client_id="ata-kafka-isr", **client)
             try:
                 await admin.start()
-                behind = [f"{t['topic']}[{p['partition']}]" for t in await admin.describe_topics()
-                          for p in t["partitions"] if len(p["isr"]) < len(p["replicas"])]
+                behind = [
+                    f"{t['topic']}[{p['partition']}]"
+                    for t in await admin.describe_topics()
+                    for p in t["partitions"]
+                    if len(p["isr"]) < len(p["replicas"])
+                ]
             except KafkaError as exc:
                 behind = [repr(exc)]
             finally:
@@ -274,21 +248,40 @@ class ApacheKafka:
 
     def _java(self, main: str, *args: str, node: Node) -> list[str]:
         assert self._jars is not None
-        return ["java", f"-Xmx{self.heap}", f"-Xms{self.heap}", *_JVM_FLAGS,
-                f"-Dlog4j2.configurationFile={node.folder / 'log4j2.properties'}",
-                "-cp", f"{self._jars}/*", main, *args]
+        return [
+            "java",
+            f"-Xmx{self.heap}",
+            f"-Xms{self.heap}",
+            *_JVM_FLAGS,
+            f"-Dlog4j2.configurationFile={node.folder / 'log4j2.properties'}",
+            "-cp",
+            f"{self._jars}/*",
+            main,
+            *args,
+        ]
 
     async def _format(self, node: Node) -> None:
         if (node.folder / "data" / "meta.properties").exists():
             return
-        cmd = self._java("kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", str(node.config),
-                         *self._format_args, node=node)
+        cmd = self._java(
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            self.cluster_id,
+            "-c",
+            str(node.config),
+            *self._format_args,
+            node=node,
+        )
         cmd[1:3] = ["-Xmx128m", "-Xms32m"]  # formatting writes two small files
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
         out, _ = await proc.communicate()
         if proc.returncode != 0:
-            raise KafkaStartError(f"kafka-storage format failed for node {node.address.node_id}:\n{out.decode()[-3000:]}")
+            raise KafkaStartError(
+                f"kafka-storage format failed for node {node.address.node_id}:\n{out.decode()[-3000:]}"
+            )
 
     def _spawn(self, node: Node) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "JAVA_TOOL"))}
@@ -296,9 +289,16 @@ class ApacheKafka:
 
     async def wait_ready(self, node: Node, timeout: float = 90.0) -> None:
         assert node.proc is not None
-        await wait_until_ready(node.proc, lambda: self._probe(node), what=f"Apache Kafka node {node.address.node_id}",
-                               where=node.bootstrap, log_file=node.log_file, timeout=timeout,
-                               retry_on=(OSError, asyncio.TimeoutError, KafkaError, _NotYet), error=KafkaStartError)
+        await wait_until_ready(
+            node.proc,
+            lambda: self._probe(node),
+            what=f"Apache Kafka node {node.address.node_id}",
+            where=node.bootstrap,
+            log_file=node.log_file,
+            timeout=timeout,
+            retry_on=(OSError, asyncio.TimeoutError, KafkaError, _NotYet),
+            error=KafkaStartError,
+        )
 
     async def _probe(self, node: Node) -> None:
         """Ready: the node answers, and sees every running node registered (unfenced) as a broker."""
@@ -307,8 +307,9 @@ class ApacheKafka:
         await writer.wait_closed()
         if self._listener:  # a secured listener: the TCP answer is all an anonymous probe can have
             return
-        admin = AIOKafkaAdminClient(bootstrap_servers=node.bootstrap, client_id="ata-kafka-probe",
-                                    request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=node.bootstrap, client_id="ata-kafka-probe", request_timeout_ms=3000
+        )
         try:
             await admin.start()
             cluster = await admin.describe_cluster()
@@ -331,9 +332,12 @@ async def _up(nodes: int, base_dir: Path, *, hold: bool) -> None:
         if not hold:  # `measure`: the memory after 10 s of idling, then stop
             await asyncio.sleep(10)
         rss = kafka.rss_bytes()
-        print(f"Apache Kafka {KAFKA_VERSION}: {nodes} node(s) on {kafka.bootstrap}, started in "
-              f"{kafka.start_seconds:.1f} s, RSS {', '.join(f'{r / 2**20:.0f} MiB' for r in rss.values())}; "
-              f"logs in {base_dir}.", flush=True)
+        print(
+            f"Apache Kafka {KAFKA_VERSION}: {nodes} node(s) on {kafka.bootstrap}, started in "
+            f"{kafka.start_seconds:.1f} s, RSS {', '.join(f'{r / 2**20:.0f} MiB' for r in rss.values())}; "
+            f"logs in {base_dir}.",
+            flush=True,
+        )
         if not hold:
             return
         try:

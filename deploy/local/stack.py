@@ -20,13 +20,14 @@ from pathlib import Path
 
 from deploy.local.apache_kafka import ApacheKafka
 from deploy.local.brokers import chosen, make_broker
-from deploy.local.dev_identity import DevIdentityRefused, DevIdentityServer
-from deploy.local.identity import ensure_p256_key, ensure_wallet_issuer, public_key_path, vapid_key_path
+from deploy.local.dev_identity import DevIdentityServer
+from deploy.local.identity import ensure_p256_key, ensure_wallet_issuer, vapid_key_path
 from deploy.local.kafka import DEFAULT_PORT as KAFKA_PORT, EmbeddedKafka
 from deploy.local.postgres import DEFAULT_PORT as POSTGRES_PORT, EmbeddedPostgres
 from deploy.local.processes import port_is_free, port_owner
 from deploy.local.registry import write_registry
 from deploy.local.services import SERVICES, ServiceProcess, ServiceStartError
+from deploy.local.wiring import service_env, wire_wallet
 from tokens import trustlist
 
 DEFAULT_ROOT = Path("var/local")
@@ -114,18 +115,7 @@ class LocalStack:
         self.admin_token = (env or {}).get("ATA_GATEWAY_ADMIN_TOKEN") or secrets.token_urlsafe(32)
         # The issuer's NGA registry with a fresh HTTP API key per NGA (`nga_api_keys`, for `ata issue --http`).
         registry_path, self.nga_api_keys = write_registry(self.data_dir)
-        # Gateways ask the core for the declaration behind a typed transaction code with this per-stack token.
-        customs_token = (env or {}).get("ATA_CORE_CUSTOMS_TOKEN") or secrets.token_urlsafe(32)
-        env = {"ATA_BROKER": self.broker, "ATA_GATEWAY_ADMIN_TOKEN": self.admin_token, "ATA_NGA_REGISTRY_PATH": str(registry_path),
-               "ATA_CORE_CUSTOMS_TOKEN": customs_token,
-               "ATA_WALLET_ISSUER_PUBLIC_KEY_PATH": str(public_key_path(self.data_dir)),
-               "ATA_TRUST_ANCHOR_KEY_PATH": str(self.anchor_path),
-               # The notifier signs Web Push requests with this VAPID key (made at start, like the identities).
-               "ATA_VAPID_PRIVATE_KEY_PATH": str(vapid_key_path(self.data_dir)),
-               # Development only: the demo's, journey's, benchmarks' and tests' webhook receiver is plain http
-               # on 127.0.0.1, which the notifier refuses otherwise (notifier/egress.py).
-               "ATA_NOTIFIER_ALLOW_LOOPBACK_HTTP": "true",
-               "ATA_TRUST_ANCHOR_PUBLIC_KEY_PATH": str(trustlist.public_path(self.anchor_path)), **(env or {})}
+        env = service_env(self.data_dir, self.anchor_path, self.broker, self.admin_token, registry_path, env)
         self._service_env = env
         #: Further processes of a service (`add_instance`), stopped with the rest.
         self.extra: list[ServiceProcess] = []
@@ -143,7 +133,7 @@ class LocalStack:
         }
         self.dev_identity: DevIdentityServer | None = None
         self._dev_identity_port = dev_identity_port
-        self.wallet_redirects = self._wire_wallet(dev_identity_port)
+        self.wallet_redirects = wire_wallet(self.services, self.data_dir, dev_identity_port)
         self.health_timeout = health_timeout
         self._progress = progress
         self._started_at = 0.0
@@ -168,33 +158,6 @@ class LocalStack:
     def wallet_url(self) -> str | None:
         return f"{self.services['core'].base_url}/wallet/" if "core" in self.services else None
 
-    def _wire_wallet(self, dev_identity_port: int | None) -> list[str]:
-        """The wallet page (core) subscribes to Web Push at the notifier, which lets its origin call from a browser;
-        with the development sign-in, the page signs in there. A variable already set (the environment or `env`,
-        e.g. the origins of a TLS proxy) wins."""
-        core, notifier = self.services.get("core"), self.services.get("notifier")
-        if core is None:
-            return []
-
-        def default(svc: ServiceProcess, name: str, value: str) -> None:
-            if name not in os.environ and name not in svc.extra_env:
-                svc.extra_env[name] = value
-
-        gateway = self.services.get("customs_gateway")
-        if gateway is not None:
-            default(gateway, "ATA_GATEWAY_CORE_URL", core.base_url)
-        if notifier is not None:
-            default(core, "ATA_WALLET_NOTIFIER_URL", notifier.base_url)
-            default(notifier, "ATA_WALLET_ORIGINS", core.base_url)
-        if dev_identity_port is None:
-            return []
-        if core.extra_env.get("ATA_WALLET_ISSUER_PUBLIC_KEY_PATH") != str(public_key_path(self.data_dir)):
-            raise DevIdentityRefused("the services trust another identity provider's key: the development sign-in "
-                                     "runs only where the embedded stack's own key is trusted")
-        default(core, "ATA_WALLET_SIGN_IN_URL", f"http://127.0.0.1:{dev_identity_port}/authorize")
-        extra = os.environ.get("ATA_DEV_IDENTITY_REDIRECTS", "")
-        return [f"{core.base_url}/wallet/", *(r.strip() for r in extra.split(",") if r.strip())]
-
     # --- life cycle -------------------------------------------------------------------
 
     async def start(self) -> LocalStack:
@@ -203,8 +166,11 @@ class LocalStack:
         self._started_at = time.monotonic()
         # Before starting anything: a busy service port is the likeliest clash (a stack that
         # is already up), and finding out after PostgreSQL and Kafka came up wastes seconds.
-        busy = [f"{svc.name} ({svc.port}, held by {port_owner(svc.port)})"
-                for svc in self.services.values() if not port_is_free(svc.port, svc.host)]
+        busy = [
+            f"{svc.name} ({svc.port}, held by {port_owner(svc.port)})"
+            for svc in self.services.values()
+            if not port_is_free(svc.port, svc.host)
+        ]
         if busy:
             raise ServiceStartError(f"service ports in use: {'; '.join(busy)}; is another stack running?")
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -223,7 +189,9 @@ class LocalStack:
                 self._exit.push_async_callback(self._stop_services)
                 await self._start_services()
             if self._dev_identity_port is not None and self.wallet_redirects:
-                self.dev_identity = DevIdentityServer(self.data_dir, self.wallet_redirects, port=self._dev_identity_port)
+                self.dev_identity = DevIdentityServer(
+                    self.data_dir, self.wallet_redirects, port=self._dev_identity_port
+                )
                 self._exit.push_async_callback(self.dev_identity.stop)
                 await self.dev_identity.start()
                 self._say(f"development sign-in (embedded stack only) at {self.dev_identity.authorize_url}")
@@ -262,10 +230,16 @@ class LocalStack:
         would run in production; it is stopped with the stack."""
         # The first process's settings, with what the stack wired for it (the gateway's core URL, ...).
         first = self.services.get(name)
-        svc = ServiceProcess(name, kafka_bootstrap=self.kafka_bootstrap, database_url=self.database_url,
-                             log_dir=self.log_dir, data_dir=self.data_dir, port=port,
-                             env=first.extra_env if first is not None else self._service_env,
-                             instance=2 + sum(1 for s in self.extra if s.name == name))
+        svc = ServiceProcess(
+            name,
+            kafka_bootstrap=self.kafka_bootstrap,
+            database_url=self.database_url,
+            log_dir=self.log_dir,
+            data_dir=self.data_dir,
+            port=port,
+            env=first.extra_env if first is not None else self._service_env,
+            instance=2 + sum(1 for s in self.extra if s.name == name),
+        )
         self.extra.append(svc)
         svc.start()
         await svc.wait_healthy(self.health_timeout)
@@ -329,8 +303,10 @@ class LocalStack:
         self._say(f"Kafka: starting the {self.broker} broker on {self.kafka.bootstrap} (log {self.kafka.log_file})")
         await self.kafka.start()
         if isinstance(self.kafka, ApacheKafka):
-            self._say(f"Kafka: up, pids {self.kafka.pids()}, in {self.kafka.start_seconds:.1f} s, data in "
-                      f"{self.kafka.base_dir}")
+            self._say(
+                f"Kafka: up, pids {self.kafka.pids()}, in {self.kafka.start_seconds:.1f} s, data in "
+                f"{self.kafka.base_dir}"
+            )
         else:
             self._say(f"Kafka: up, pid {self.kafka.pid} (in-memory: a restart loses every message)")
 
@@ -343,8 +319,12 @@ class LocalStack:
         settings = Settings(broker=self.broker)
         kind = BrokerKind.of(settings)
         topics = all_topic_partitions(self.nga_api_keys)  # with each registered NGA's request and response topics
-        created = await ensure_topics(self.kafka_bootstrap, topics, replication_factor=kind.replication_factor,
-                                      configs=kind.topic_configs(settings))
+        created = await ensure_topics(
+            self.kafka_bootstrap,
+            topics,
+            replication_factor=kind.replication_factor,
+            configs=kind.topic_configs(settings),
+        )
         self._say(f"Kafka: {len(topics)} topics ready ({len(created)} created)")
 
     async def _start_services(self) -> None:

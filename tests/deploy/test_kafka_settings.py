@@ -11,7 +11,7 @@ import pytest
 from contracts.topics import TOPICS
 from deploy import kafka_acls, kafka_settings
 from deploy.kafka_settings import NodeAddress, node_properties, render, replication, scram_listener
-from deploy.local import apache_kafka
+from deploy.local import kafka_jars
 from deploy.local.brokers import chosen
 from tests.support import servers
 
@@ -61,14 +61,14 @@ def test_the_broker_setting_is_one_of_three(monkeypatch):
 
 
 def test_no_java_means_a_skip_naming_the_install_command(monkeypatch, tmp_path):
-    monkeypatch.setattr(apache_kafka.shutil, "which", lambda tool: None if tool == "mvn" else "/usr/bin/" + tool)
+    monkeypatch.setattr(kafka_jars.shutil, "which", lambda tool: None if tool == "mvn" else "/usr/bin/" + tool)
     monkeypatch.setenv("ATA_KAFKA_JARS", str(tmp_path))  # nothing cached: Maven is needed
-    assert apache_kafka.missing_tools(fetch=True) == (
+    assert kafka_jars.missing_tools(fetch=True) == (
         "Apache Kafka needs mvn: apt-get install -y openjdk-17-jre-headless maven"
     )
-    assert apache_kafka.missing_tools(fetch=False) is None
-    with pytest.raises(apache_kafka.KafkaUnavailable, match=re.escape(apache_kafka.INSTALL_HINT)):
-        apache_kafka.fetch_jars()
+    assert kafka_jars.missing_tools(fetch=False) is None
+    with pytest.raises(kafka_jars.KafkaUnavailable, match=re.escape(kafka_jars.INSTALL_HINT)):
+        kafka_jars.fetch_jars()
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="openjdk-17-jre-headless"):
         servers.apache_kafka_or_skip()

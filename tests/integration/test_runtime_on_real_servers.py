@@ -46,6 +46,7 @@ async def test_migrations_under_concurrent_starts_apply_once(database_url):
         "runtime/0001_outbox_inbox",
         "runtime/0002_outbox_rows_inline",
         "runtime/0003_outbox_parked",
+        "runtime/0004_outbox_direct",
         "service/0001_init",
         "service/0002_nga_integration",
     ]

@@ -6,7 +6,7 @@ its message id in the inbox), or was passed over by design (a type the consumer 
 Payloads are each contract's documented examples (every field of every contract carries one), so this covers
 every (service, topic, message type) whose examples make a valid message; the others (sealed requests and
 replacements, whose examples cannot be valid ciphertext, signed trust lists, and NEEDS_HISTORY) have their own
-redelivery tests (test_issuer.py, test_core_lifecycle.py, test_customs_gateway.py, those NEEDS_HISTORY names)."""
+redelivery tests (test_issuer.py, test_core_duplicate.py, test_gateway_trust_keys.py, those NEEDS_HISTORY names)."""
 
 from __future__ import annotations
 
@@ -32,11 +32,11 @@ def example(model: type[Payload]) -> Payload | None:
 #: code the service does not know, so it is dead-lettered): a redelivery test of them would prove nothing here.
 #: Each has its own, after what it needs: the test named.
 NEEDS_HISTORY = {
-    ("core", "CustomsCommitPosted"): "test_core.py::test_the_same_commit_twice_changes_nothing",
+    ("core", "CustomsCommitPosted"): "test_core_customs_commits.py::test_the_same_commit_twice_changes_nothing",
     (
         "core",
         "ItemsAccountedFor",
-    ): "test_core_lifecycle.py::test_r17_a_duty_receipt_accounts_for_an_item_abroad_in_that_country",
+    ): "test_core_duty_receipts.py::test_r17_a_duty_receipt_accounts_for_an_item_abroad_in_that_country",
     (
         "customs_gateway",
         "DeclarationSubmitted",

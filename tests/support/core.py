@@ -164,3 +164,13 @@ async def decisions(service: Any) -> list[tuple[str, str, list[str]]]:
         for m in await outbox(service)
         if m["type"] == "CarnetSuccessionDecided"
     ]
+
+
+async def insert_carnet_row(conn: Any, number: str) -> None:
+    """A bare carnet row (no items, no history), for tests of the core's store below the use cases."""
+    await conn.execute(
+        "INSERT INTO carnets (carnet_number, home_country, countries, issue_date, expiry_date, holder_id,"
+        " general_list_digest) VALUES ($1, 'FR', '{CH,GB}', '2026-11-22', '2027-11-21', 'hld_1', $2)",
+        number,
+        "0" * 64,
+    )

@@ -48,7 +48,7 @@ def apache_kafka_or_skip() -> None:
     """Skip (with the command that installs what is missing) where Java or Maven are missing; fail in CI."""
     import pytest
 
-    from deploy.local.apache_kafka import jar_dir, missing_tools
+    from deploy.local.kafka_jars import jar_dir, missing_tools
 
     reason = missing_tools(fetch=not (jar_dir() / ".complete").exists())
     if reason is None:

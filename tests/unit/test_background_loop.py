@@ -191,8 +191,8 @@ class Pool:
 
 async def test_a_listener_broken_by_a_database_restart_is_replaced_and_the_loop_lives_on() -> None:
     """The notifier's delivery worker once ended for good on this error, and no confirmation was pushed any more
-    (the crossing's step 5 in DOMAIN.md). A new listener and each NOTIFY are told to `on_notify` (the worker scans
-    for due rows only when told: a NOTIFY missed while nobody listened counts)."""
+    (the crossing's step 5 in DOMAIN.md). Each NOTIFY's payload is told to `on_notify`, and the loop stops
+    even when a wake-up meets the stop."""
     registry, pool, passes, told = CollectorRegistry(), Pool(), [], []
 
     async def pass_() -> None:
@@ -206,7 +206,7 @@ async def test_a_listener_broken_by_a_database_restart_is_replaced_and_the_loop_
         pool=lambda: pool,
         channel="wake",
         backoff=Backoff(0.001, 0.002),
-        on_notify=lambda: told.append(1),
+        on_notify=told.append,
     )
     loop.start()
     try:
@@ -216,9 +216,9 @@ async def test_a_listener_broken_by_a_database_restart_is_replaced_and_the_loop_
         assert loop.alive and loop.state() == "ok"
         assert failures(registry, "deliveries", "InternalClientError") == 1
         assert pool.released == 1 and pool.handed[-1].listening == ["wake"]
-        assert told == [1]  # the listener that took
-        loop._notified()  # what asyncpg calls on a NOTIFY
-        assert told == [1, 1]
+        loop._notified(pool.handed[-1])  # what asyncpg calls when the connection terminates: no NOTIFY
+        loop._notified(pool.handed[-1], 4242, "wake", "payload")  # what it calls on a NOTIFY
+        assert told == ["payload"]
     finally:
         # Stopped as the wake-up lands: with asyncio.wait_for (Python 3.11) the cancellation was lost, for ever.
         async with asyncio.timeout(5):

@@ -51,7 +51,8 @@ def test_routes_reach_the_ledger_through_use_cases_not_repositories(route_module
         if isinstance(node, ast.ImportFrom | ast.Import)
         for alias in node.names
     }
-    assert not {"core.repository", "core.history_store", "core.holder_repository"} & imported
+    repositories = {"core.repository", "core.transaction_repository", "core.signing_key_repository"}
+    assert not (repositories | {"core.history_store", "core.holder_repository"}) & imported
     assert not any(name.startswith("core.handlers") for name in imported)
 
 

@@ -1,5 +1,5 @@
 """Every rule runs: each R-id of the domain has a call site in service code, and each rule function of
-contracts/deadlines.py and contracts/liability.py is reached from a service (DOMAIN.md: "Rule ids ... name
+contracts/deadlines/ and contracts/liability.py is reached from a service (DOMAIN.md: "Rule ids ... name
 them in tests and code where a rule is enforced"). A rule function that no service calls is a defect; a rule
 deliberately left out must be written down in docs/rules.md with the reason.
 
@@ -27,6 +27,12 @@ RULES_DOC = ROOT / "docs" / "rules.md"
 RULE_MODULES = (deadlines, liability)
 
 
+def _rule_files() -> list[Path]:
+    """The rule modules' files: a package's every module (contracts.deadlines holds one per rule family)."""
+    paths = [Path(m.__file__).resolve() for m in RULE_MODULES]
+    return [f for p in paths for f in (sorted(p.parent.glob("*.py")) if p.name == "__init__.py" else [p])]
+
+
 def _code_tokens(path: Path) -> list[tuple[int, str]]:
     """(type, text) of the file's strings and names, docstrings and comments left out."""
     source = path.read_text(encoding="utf-8")
@@ -51,7 +57,7 @@ def _code_tokens(path: Path) -> list[tuple[int, str]]:
 
 def _service_files() -> list[Path]:
     files = [p for pkg in SERVICES for p in (ROOT / pkg).rglob("*.py")]
-    rule_files = {Path(m.__file__).resolve() for m in RULE_MODULES}
+    rule_files = set(_rule_files())
     return [p for p in files if p.resolve() not in rule_files]
 
 
@@ -103,7 +109,7 @@ def test_every_rule_function_of_the_rule_modules_is_reached_from_a_service(servi
     r2_validity_ends_at behind r2_is_valid_on)."""
     rule_functions = {n for m in RULE_MODULES for n in m.__all__ if re.match(r"r\d+_", n)}
     names_in_services = {s for toks in service_tokens.values() for t, s in toks if t == tokenize.NAME}
-    trees = [ast.parse(Path(m.__file__).read_text(encoding="utf-8")) for m in RULE_MODULES]
+    trees = [ast.parse(p.read_text(encoding="utf-8")) for p in _rule_files()]
     bodies = {f.name: _called_names(f) for tree in trees for f in tree.body if isinstance(f, ast.FunctionDef)}
     reached = {n for n in bodies if n in names_in_services}
     frontier = set(reached)
