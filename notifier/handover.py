@@ -49,9 +49,11 @@ class HandOver:
         return self.open and len(self._rows) < self.capacity
 
     def put(self, rows: Iterable[Any]) -> None:
-        """After the consumer's commit: rows leased to this process, pushed next pass."""
-        self._rows.extend(rows)
-        self.wake.set()
+        """After the consumer's commit: rows leased to this process, pushed next pass (left to the scan, after
+        their lease, if the worker ended meanwhile)."""
+        if self.open:
+            self._rows.extend(rows)
+            self.wake.set()
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -34,11 +34,13 @@ async def test_only_an_open_hand_over_with_room_accepts_and_putting_wakes_the_wo
     handover.put([row(2, timedelta(seconds=25))])
     assert not handover.accepting()  # full: the consumer stores the next ones due now, for the scan
     handover.close()
+    handover.put([row(3, timedelta(seconds=25))])  # committed as the worker ended: left to the scan
     assert len(handover) == 0 and not handover.accepting()
 
 
 async def test_rows_whose_lease_an_attempt_could_outlast_are_left_to_the_scan() -> None:
     handover = HandOver(asyncio.Event())
+    handover.open = True
     handover.put([row(1, timedelta(seconds=25)), row(2, ATTEMPT), row(3, timedelta(seconds=11)), row(4, timedelta(25))])
     ready, late = handover.take(2, NOW, ATTEMPT)
     assert [r["delivery_id"] for r in ready] == [1, 3] and [r["delivery_id"] for r in late] == [2]
