@@ -101,7 +101,8 @@ class ClaimsHandlers:
         t, now = inbound.payload, self.clock()
         watch, done = domain.watches(t)
         if watch or done:
-            # Two statements, whatever the items: the writes with the plan's inputs as they leave them, then the plan.
+            # At most two statements, whatever the items: the writes with the plan's inputs as they leave them, then
+            # the plan if it changed.
             home = isinstance(t, TransactionRecorded) and t.decision == "committed" and t.kind is DeclarationKind.REIMPORTATION
             inputs, abroad, pending = await watch_repo.record_transaction(
                 conn, carnet_number=t.carnet_number, carnet_expiry=t.carnet_expiry, office_timezone=t.office_timezone,
