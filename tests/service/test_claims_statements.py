@@ -10,7 +10,7 @@ from typing import Any
 from claims_worker import domain, watch_repository as watch_repo
 from claims_worker.app import build
 from contracts.kinds import DeclarationKind as K
-from tests.service.test_claims_worker import NUMBER, publish
+from tests.support.claims import NUMBER, publish_recorded as publish
 from tests.support.messages import transaction_recorded
 
 FINAL = date(2027, 3, 31)

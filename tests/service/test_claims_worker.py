@@ -10,17 +10,11 @@ from contracts.deadlines import r20_notice_limit
 from contracts.kinds import DeclarationKind as K
 from contracts.topics import TRANSACTIONS
 from tests.service.conftest import outbox
+from tests.support.claims import NUMBER, publish_recorded as publish
 from tests.support.databases import snapshot
-from tests.support.messages import transaction_recorded, wire
+from tests.support.messages import transaction_recorded
 
-NUMBER = "FR2600000010"
 EXPIRY = date(2027, 11, 21)
-
-
-async def publish(broker: Any, payload: Any) -> tuple[bytes, dict[str, str]]:
-    body, headers, _ = wire(payload, producer="core", subject=payload.carnet_number)
-    await broker.publish(body, TRANSACTIONS.name, key=payload.carnet_number.encode(), headers=headers)
-    return body, headers
 
 
 async def watched(service: Any) -> dict[int, dict[str, Any]]:

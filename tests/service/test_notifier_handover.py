@@ -13,8 +13,9 @@ from typing import Any
 
 from notifier import repository as repo
 from notifier.app import build
-from tests.service.test_notifier_order import A, B, Receiver, confirm, drain, hooks_clock  # noqa: F401 (fixture)
 from tests.support.notifier import client, register, rows, sender, settings  # noqa: F401 (settings: the fixture)
+from tests.support.notifier_channels import hooks_clock  # noqa: F401 (the fixture)
+from tests.support.notifier_order import A, B, Receiver, confirm, drain
 
 
 def statements(service: Any) -> float:

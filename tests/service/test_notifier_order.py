@@ -6,67 +6,13 @@ one database. Receivers are on 127.0.0.1 under the development setting; every cl
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import timedelta
-from typing import Any
 
-import pytest
-
-from contracts.topics import NOTIFICATION_REQUESTS
 from notifier import repository as repo
 from notifier.app import build
-from tests.support.messages import confirmation_requested, wire
 from tests.support.notifier import client, register, rows, sender, settings  # noqa: F401 (settings: the fixture)
-from tests.support.peers import HookReceiver, clocked_standardwebhooks
-
-A, B, C = "FR2600000010", "FR2600000028", "FR2600000036"
-LEASE = timedelta(seconds=25)
-
-
-class Receiver(HookReceiver):
-    """Verifies every message; answers 503 to the first attempt of each carnet in `fail_once`."""
-
-    def __init__(self, fail_once: set[str]) -> None:
-        super().__init__(statuses=(204,))
-        self.fail_once = set(fail_once)
-        self.failed: list[dict[str, Any]] = []
-
-    async def handle(self, path: str, headers: dict[str, str], body: bytes) -> int:
-        data = json.loads(body)["data"]
-        if data["carnet_number"] in self.fail_once:
-            self.fail_once.discard(data["carnet_number"])
-            self.failed.append(data)
-            return 503
-        return await super().handle(path, headers, body)
-
-    def positions(self, carnet: str) -> list[int]:
-        return [m["data"]["history_position"] for m in self.verified if m["data"]["carnet_number"] == carnet]
-
-
-@pytest.fixture
-def hooks_clock(monkeypatch, clock):
-    clocked_standardwebhooks(monkeypatch, clock)
-    return clock
-
-
-async def confirm(
-    broker: Any, clock: Any, carnet: str, positions: range, recipients: tuple[str, ...] = ("hld_1",)
-) -> None:
-    """The core's confirmations of `carnet`, in ledger order, on the carnet's partition (keyed by its number)."""
-    for p in positions:
-        c = confirmation_requested(
-            carnet, list(recipients), clock.now, history_position=p, decision="refused" if p % 3 == 0 else "committed"
-        )
-        body, headers, _ = wire(c, producer="core", subject=carnet)
-        await broker.publish(body, NOTIFICATION_REQUESTS.name, key=carnet.encode(), headers=headers)
-
-
-async def drain(handlers: Any, pool: Any, out: Any) -> list[int]:
-    """Passes until one sends nothing; what each pass sent."""
-    sent = []
-    while (n := await handlers.deliver_due(pool, out)) and len(sent) < 50:
-        sent.append(n)
-    return sent
+from tests.support.notifier_channels import hooks_clock  # noqa: F401 (the fixture)
+from tests.support.notifier_order import LEASE, A, B, C, Receiver, confirm, drain
 
 
 async def test_a_backlog_of_one_carnet_is_delivered_in_ledger_order_behind_a_failing_first_attempt(

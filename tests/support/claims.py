@@ -101,3 +101,10 @@ async def noticed(service: Any, broker: Any, clock: Any, **kw: Any) -> UUID:
     await scheduler(service).run_once(service.pool)
     (notice,) = [e for e in await drain(service) if e["type"] == "ClaimNoticeIssued"]
     return UUID(notice["payload"]["claim_id"])
+
+
+async def publish_recorded(broker: Any, payload: Any) -> tuple[bytes, dict[str, str]]:
+    """A TransactionRecorded (or any message of the transactions topic) as the core publishes it."""
+    body, headers, _ = wire(payload, producer="core", subject=payload.carnet_number)
+    await broker.publish(body, TRANSACTIONS.name, key=payload.carnet_number.encode(), headers=headers)
+    return body, headers
