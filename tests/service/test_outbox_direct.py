@@ -1,8 +1,8 @@
 """A row published straight after its transaction commits (runtime/outbox_direct.py), on real PostgreSQL with the
 broker replaced by a recorder: published once, without the relay's take; nothing published for a transaction
 that rolled back; deleted by the next take; a writer that never publishes (crashed) costs only the grace; a
-failing broker leaves the row to the take; a key's later row never overtakes its earlier one (R5: every state
-change is announced, exactly once in effect)."""
+failing broker leaves the row to the take; a key's later row never overtakes its earlier one (ARCHITECTURE.md:
+every state change is announced, exactly once in effect)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def counted(registry: CollectorRegistry, outcome: str) -> float:
     return registry.get_sample_value("ata_outbox_direct_total", {"outcome": outcome}) or 0.0
 
 
-async def test_r5_a_committed_row_is_published_once_straight_after_commit_and_deleted_by_the_next_take(
+async def test_a_committed_row_is_published_once_straight_after_commit_and_deleted_by_the_next_take(
     service: Service,
 ) -> None:
     recorder, registry = Recorder(), CollectorRegistry()
@@ -97,7 +97,7 @@ async def test_r5_a_committed_row_is_published_once_straight_after_commit_and_de
         assert await outbox(service) == [] and bodies(recorder) == ["A", "B"]
 
 
-async def test_r5_a_rolled_back_transaction_publishes_nothing(service: Service) -> None:
+async def test_a_rolled_back_transaction_publishes_nothing(service: Service) -> None:
     recorder, registry = Recorder(), CollectorRegistry()
     async with running(service, recorder, registry):
         await queue(service, "GONE", rollback=True)
@@ -107,7 +107,7 @@ async def test_r5_a_rolled_back_transaction_publishes_nothing(service: Service) 
         assert bodies(recorder) == ["KEPT"]
 
 
-async def test_r5_a_direct_row_whose_writer_never_published_it_goes_out_after_the_grace(service: Service) -> None:
+async def test_a_direct_row_whose_writer_never_published_it_goes_out_after_the_grace(service: Service) -> None:
     """The writer crashed between commit and publish: its row is in the outbox, flagged direct, and no process
     holds it in memory. A take leaves it for the grace, then publishes it."""
     HINTS.active += 1  # rows are queued direct as in a service whose relay runs, but no relay publishes them
@@ -125,7 +125,7 @@ async def test_r5_a_direct_row_whose_writer_never_published_it_goes_out_after_th
     assert await relay.flush_once() == 1 and bodies(recorder) == ["ORPHAN"]
 
 
-async def test_r5_a_failing_broker_leaves_the_row_to_the_take(service: Service) -> None:
+async def test_a_failing_broker_leaves_the_row_to_the_take(service: Service) -> None:
     recorder, registry = Recorder(), CollectorRegistry()
     recorder.failing = True
     async with running(service, recorder, registry) as relay:
@@ -138,7 +138,7 @@ async def test_r5_a_failing_broker_leaves_the_row_to_the_take(service: Service) 
     assert bodies(recorder) == ["LATER"] and await outbox(service) == []
 
 
-async def test_r5_a_keys_later_row_is_not_direct_while_its_earlier_row_waits_and_does_not_overtake_it(
+async def test_a_keys_later_row_is_not_direct_while_its_earlier_row_waits_and_does_not_overtake_it(
     service: Service,
 ) -> None:
     """K's first row is direct but its writer has not published it (as another instance's would be); K's second
@@ -199,7 +199,7 @@ async def test_the_notify_payload_names_the_direct_rows_in_id_order(service: Ser
     assert heard == [",".join(f"{r['id']}:{r['message_id']}" for r in rows)]
 
 
-async def test_r5_an_audit_topics_rows_wait_for_the_batch_and_go_before_a_take(service: Service) -> None:
+async def test_an_audit_topics_rows_wait_for_the_batch_and_go_before_a_take(service: Service) -> None:
     """An audit trail no one waits on (Topic.audit) is published with the others of its period, not one produce
     request each; a take about to run publishes them first (a later row of their key may be in it)."""
     recorder, registry = Recorder(), CollectorRegistry()
