@@ -27,7 +27,7 @@ from contracts.messages import Payload
 from contracts.topics import audit_topics
 from runtime.background import BackgroundLoop, LoopMetrics
 from runtime.metrics import RuntimeMetrics, observe_many
-from runtime.outbox_direct import DIRECT_GRACE_S, HINTS, parse_notice, row_of
+from runtime.outbox_direct import DIRECT_GRACE_S, DIRECT_MAX_BYTES, HINTS, parse_notice, row_of
 
 # Re-exported (noqa): repositories build statements that queue rows; tests reach the producer and the batches.
 from runtime.outbox_publish import kafka_producer, publish_batches, publish_rows, record_size  # noqa: F401
@@ -129,11 +129,11 @@ def queue_args(rows: list[Queued], bodies: list[bytes | None] | None = None) -> 
             b if b is not None else p.model_dump_json().encode() for (_, _, _, p), b in zip(rows, bodies, strict=True)
         ]
     )
-    direct = HINTS.wanted(len(rows))
-    if direct:
-        for row in zip(ids, topics, keys, headers, payloads, strict=True):
+    direct = [HINTS.wanted(len(rows)) and len(p) <= DIRECT_MAX_BYTES for p in payloads]
+    for row, kept in zip(zip(ids, topics, keys, headers, payloads, strict=True), direct, strict=True):
+        if kept:
             HINTS.add(*row)
-    return [ids, topics, keys, headers, payloads, [direct] * len(rows)]
+    return [ids, topics, keys, headers, payloads, direct]
 
 
 class OutboxRelay:

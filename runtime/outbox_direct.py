@@ -28,6 +28,9 @@ from uuid import UUID
 #: Statements queuing more rows than this (bulk issuance) go the relay's way: its batches are cheaper per row,
 #: and the NOTIFY payload (8,000 bytes at most) carries about 55 bytes per direct row.
 DIRECT_MAX_ROWS = 64
+#: Rows larger than this go the relay's way (an issued carnet's sealed document): the memory a writer keeps for
+#: its relay stays small however large the messages it queues.
+DIRECT_MAX_BYTES = 64 * 1024
 #: How long the relay's take leaves a direct row to its writer. Longer than a publish normally takes; a row
 #: whose writer crashed goes out this much later.
 DIRECT_GRACE_S = 3.0
@@ -35,6 +38,7 @@ DIRECT_GRACE_S = 3.0
 #: after this, or when the store is full: the row is in the outbox either way.
 HINT_TTL_S = 30.0
 HINT_CAP = 4096
+HINT_BYTES_CAP = 32 * 1024 * 1024
 
 
 @dataclass(slots=True, frozen=True)
@@ -51,12 +55,20 @@ class Hints:
     and age; `active` counts the relays of this process that publish direct (without one, nothing is flagged
     direct, and rows wait for no grace)."""
 
-    def __init__(self, cap: int = HINT_CAP, ttl_s: float = HINT_TTL_S, monotonic: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        cap: int = HINT_CAP,
+        ttl_s: float = HINT_TTL_S,
+        monotonic: Callable[[], float] = time.monotonic,
+        bytes_cap: int = HINT_BYTES_CAP,
+    ):
         self.cap = cap
         self.ttl_s = ttl_s
+        self.bytes_cap = bytes_cap
         self.monotonic = monotonic
         self.active = 0
         self._rows: dict[str, Hint] = {}
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -67,13 +79,30 @@ class Hints:
     def add(self, message_id: UUID, topic: str, key: bytes | None, headers: str, payload: bytes) -> None:
         now = self.monotonic()
         rows = self._rows
+        size = _size(headers, payload)
         # Insertion order is age order: the oldest are at the front.
-        while rows and (len(rows) >= self.cap or next(iter(rows.values())).at < now - self.ttl_s):
-            del rows[next(iter(rows))]
+        while rows and (
+            len(rows) >= self.cap
+            or self._bytes + size > self.bytes_cap
+            or next(iter(rows.values())).at < now - self.ttl_s
+        ):
+            self._bytes -= _size((gone := rows.pop(next(iter(rows)))).headers, gone.payload)
         rows[str(message_id)] = Hint(topic, key, headers, payload, now)
+        self._bytes += size
 
     def take(self, message_id: str) -> Hint | None:
-        return self._rows.pop(message_id, None)
+        hint = self._rows.pop(message_id, None)
+        if hint is not None:
+            self._bytes -= _size(hint.headers, hint.payload)
+        return hint
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+
+def _size(headers: str, payload: bytes) -> int:
+    return len(headers) + len(payload)
 
 
 def parse_notice(payload: str) -> tuple[bool, list[tuple[int, str]]]:

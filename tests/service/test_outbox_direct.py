@@ -20,7 +20,7 @@ from contracts.topics import DECLARATIONS
 from runtime.background import LoopMetrics
 from runtime.metrics import RuntimeMetrics
 from runtime.outbox import OutboxRelay, add_many, envelope_for
-from runtime.outbox_direct import HINTS
+from runtime.outbox_direct import DIRECT_MAX_BYTES, HINTS
 from runtime.service import Service
 from tests.support.outage import eventually
 from tests.support.outbox import service  # noqa: F401 (fixture: a schema with the runtime's tables)
@@ -214,3 +214,18 @@ async def test_an_audit_topics_rows_wait_for_the_batch_and_go_before_a_take(serv
             await add_many(conn, [rejected(f"B{i}") for i in range(65)])  # not direct: a take is due
         await eventually(lambda: len(recorder.published) == 67)
     assert bodies(recorder)[:2] == ["NOW", "audit"]
+
+
+async def test_a_large_row_goes_the_relays_way_beside_small_direct_ones(service: Service) -> None:
+    """A row over DIRECT_MAX_BYTES (an issued carnet's sealed document) is not kept in memory: the take publishes
+    it; the small rows of the same statement stay direct."""
+    big = b"x" * (DIRECT_MAX_BYTES + 1)  # the body as its writer serialised it
+    HINTS.active += 1
+    try:
+        before = HINTS.bytes
+        async with service.pool.acquire() as conn:
+            await add_many(conn, [rejected("S"), rejected("L")], bodies=[None, big])
+        assert HINTS.bytes - before < DIRECT_MAX_BYTES
+    finally:
+        HINTS.active -= 1
+    assert await outbox(service) == [("S", True), ("L", False)]

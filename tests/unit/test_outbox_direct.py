@@ -43,3 +43,12 @@ def test_hints_are_bounded_by_count_and_age():
     taken = hints.take(str(ids[4]))
     assert taken is not None and taken.key is None and taken.at == 11.0
     assert hints.take(str(ids[4])) is None  # taken once
+
+
+def test_hints_are_bounded_by_bytes():
+    hints = Hints(cap=100, bytes_cap=10_000, monotonic=lambda: 0.0)
+    ids = [uuid4() for _ in range(4)]
+    for i in ids:
+        hints.add(i, "t", None, "{}", b"x" * 4_000)
+    assert len(hints) == 2 and hints.bytes == 2 * 4_002  # the two oldest went to keep the budget
+    assert hints.take(str(ids[3])) is not None and hints.bytes == 4_002
