@@ -32,6 +32,7 @@ from contracts.messages import (
 from contracts.periods import local_date
 from contracts.topics import CLAIMS_EVENTS, CLAIMS_NGA_NOTICES
 from runtime.clock import Clock
+from runtime.commit_hooks import once_committed
 from runtime.consumer import Inbound
 from runtime.outbox import Queued, emit, envelope_for
 
@@ -110,9 +111,14 @@ class ClaimsHandlers:
             await self.replace_plan(conn, t.carnet_number, inputs, self.home_without_departure(inbound, abroad), pending)
         else:
             await repo.set_expiry(conn, t.carnet_number, t.carnet_expiry, now)
-        self.metrics.transactions(t.decision if isinstance(t, TransactionRecorded) else "cancelled").inc()
-        self.metrics.watch_changes("watched").inc(len(watch))
-        self.metrics.watch_changes("released").inc(len(done))
+        decided, watched, released = t.decision if isinstance(t, TransactionRecorded) else "cancelled", len(watch), len(done)
+
+        def count() -> None:
+            self.metrics.transactions(decided).inc()
+            self.metrics.watch_changes("watched").inc(watched)
+            self.metrics.watch_changes("released").inc(released)
+
+        once_committed(count)
 
     def home_without_departure(self, inbound: Inbound[Payload], abroad: dict[str, list[int]]) -> list[Queued]:
         """R27 (seed 001): goods re-imported home while the watch list still had them abroad or in transit
@@ -128,7 +134,7 @@ class ClaimsHandlers:
                 reason=f"re-imported home without a validated departure from {country}", flagged_at=self.clock())
             envelope = envelope_for(flag, key=t.carnet_number, producer=PRODUCER, cause=inbound.envelope)  # type: ignore[attr-defined]
             flags.append((CLAIMS_EVENTS.name, t.carnet_number, envelope, flag))  # type: ignore[attr-defined]
-            self.metrics.fee_flags("reimportation").inc()
+            once_committed(self.metrics.fee_flags("reimportation").inc)
         return flags
 
     async def notification_request(self, conn: asyncpg.Connection, inbound: Inbound[Payload]) -> None:
@@ -230,7 +236,7 @@ class ClaimsHandlers:
         carnet = inbound.payload.carnet_number  # type: ignore[attr-defined]
         log.warning("claims: refused %s message %s for carnet %s: %s", inbound.envelope.type,
                     inbound.envelope.message_id, carnet, reason)
-        self.metrics.refused(inbound.envelope.type, rule or "illegal").inc()
+        once_committed(self.metrics.refused(inbound.envelope.type, rule or "illegal").inc)
         await emit(conn, CLAIMS_EVENTS.name, c.ClaimActionRefused(
             claim_id=claim_id, carnet_number=carnet, action=inbound.envelope.type, rule=rule, reason=reason[:500],
             refused_message_id=inbound.envelope.message_id, at=self.clock()), key=carnet, producer=PRODUCER,
@@ -275,9 +281,9 @@ class ClaimsHandlers:
             next_deadline=step.next_deadline, amounts=step.amounts, reason=step.reason),
             key=s.carnet_number, producer=PRODUCER, cause=cause)
         if step.fee_flag:
-            self.metrics.fee_flags("evidence" if step.rule in ("R21", "R26") else "refund").inc()
+            once_committed(self.metrics.fee_flags("evidence" if step.rule in ("R21", "R26") else "refund").inc)
             await emit(conn, CLAIMS_EVENTS.name, c.RegularizationFeeFlagged(
                 claim_id=s.claim_id, carnet_number=s.carnet_number, country=s.country, items=list(s.items),
                 reason="the goods left without a validated departure (evidence of re-exportation)", flagged_at=at),
                 key=s.carnet_number, producer=PRODUCER, cause=cause)
-        self.metrics.transitions(s.state.value, step.rule).inc()
+        once_committed(self.metrics.transitions(s.state.value, step.rule).inc)

@@ -90,7 +90,7 @@ class NotifierHandlers:
             lease_until=now + self.lease if hand else None,
         )
         if not rows:
-            self.metrics.unreachable.inc()
+            commit_hooks.once_committed(self.metrics.unreachable.inc)
             log.warning(
                 "%s %s for carnet %s (message %s): no endpoint for %s",
                 event_type,

@@ -68,3 +68,11 @@ def run(callbacks: list[Callback]) -> None:
             callback()
         except Exception:
             log.exception("a callback after a consumer's commit failed")
+
+
+def once_committed(callback: Callback) -> None:
+    """For what a handler counts: after its consumer transaction commits, since a batch that falls back to the
+    careful way runs the handler again and a rolled-back one did nothing; at once outside a consumer (a route
+    counts after its own transaction)."""
+    if not after_commit(callback):
+        callback()

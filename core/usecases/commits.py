@@ -22,6 +22,7 @@ from core import (
 )
 from core.domain import Crossing
 from core.usecases.context import PRODUCER, Ledger
+from runtime.commit_hooks import once_committed
 from runtime.consumer import Inbound
 from runtime.outbox import envelope_for
 
@@ -39,7 +40,7 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
         raise LookupError(f"commit {c.commit_id} names token {c.token_id}, which the core never issued")
     found, metrics = loaded.declaration, ledger.metrics
     if found["status"] != "pending":
-        metrics.ignored_commits.inc()
+        once_committed(metrics.ignored_commits.inc)
         log.warning(
             "commit %s for carnet %s (message %s): declaration %s already %s; ignored",
             c.commit_id,
@@ -167,8 +168,13 @@ async def record_commit(ledger: Ledger, conn: asyncpg.Connection, inbound: Inbou
             ),
         ],
     )
-    metrics.transactions(kind.value, c.country, decision).inc()
-    metrics.declaration_to_decision(kind.value, decision).observe(max((now - found["created_at"]).total_seconds(), 0.0))
+    waited = max((now - found["created_at"]).total_seconds(), 0.0)
+
+    def count() -> None:  # once committed: a batch that falls back runs this handler again
+        metrics.transactions(kind.value, c.country, decision).inc()
+        metrics.declaration_to_decision(kind.value, decision).observe(waited)
+
+    once_committed(count)
 
 
 def _mismatches(c: CustomsCommitPosted, declaration: asyncpg.Record) -> list[Reason]:

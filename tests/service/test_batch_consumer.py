@@ -213,3 +213,22 @@ async def test_a_rolled_back_batch_runs_nothing_after_and_its_redelivery_runs_ea
     await batch(delivered)
     await batch(delivered)  # a duplicate: the inbox absorbs it, its handlers do not run
     assert ran == ["A", "B", "C"]
+
+
+async def test_what_a_handler_counts_is_counted_once_even_when_its_batch_falls_back(service: Service) -> None:
+    """A counter raised inside a handler counted twice when the straight run rolled back and the careful way ran
+    the handler again; counted once committed (commit_hooks.once_committed), it counts what was applied."""
+    counted: list[str] = []
+
+    async def handler(conn: asyncpg.Connection, inbound: Inbound[Any]) -> None:
+        rid = inbound.payload.request_id
+        await conn.execute("INSERT INTO applied VALUES ($1)", rid)
+        commit_hooks.once_committed(lambda: counted.append(rid))
+        if rid == "B":
+            raise ValueError("B is poison")
+
+    batch, _ = batch_of(service, handler, DeadLetterSink())
+    await batch(records("A", "B", "C"))
+    assert counted == ["A", "C"] and await applied(service) == ["A", "C"]
+    commit_hooks.once_committed(lambda: counted.append("outside"))  # no consumer transaction: at once
+    assert counted[-1] == "outside"
