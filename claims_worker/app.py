@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claims_worker.handlers import ClaimsHandlers, ClaimsMetrics
+from claims_worker.handlers import ClaimsHandlers
+from claims_worker.metrics import ClaimsMetrics
 from claims_worker.scheduler import Scheduler
 from contracts.topics import CLAIMS_CUSTOMS_ACTIONS, CLAIMS_NGA_RESPONSES, NOTIFICATION_REQUESTS, TRANSACTIONS
 from runtime.clock import Clock, utc_now
